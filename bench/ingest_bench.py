@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Whole-tool ingest benchmark, side by side in one run.
+
+Generates a corpus with ../shared/bench/gen_corpus.py, then times on the same corpus:
+  (a) the floor: a bare read-and-parse of the JSONL with serde_json (examples/jsonl_floor.rs);
+  (b) `echolens ingest` of the JSONL into a fresh store (parse, normalise, Delta commit);
+  (c) coordination-network-toolkit's load of the same corpus (`preprocess` of its CSV into SQLite).
+Prints wall time, peak RSS and ratios. Run through bench/ingest.sh, which installs what it needs.
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+
+def timed(cmd, **kw):
+    """Run cmd, return (seconds, peak RSS in MB of the child)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    _, status, usage = os.wait4(proc.pid, 0)
+    secs = time.perf_counter() - t0
+    out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{out}\n{err}")
+    return secs, usage.ru_maxrss / 1024, out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--work", default="bench/out")
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--floor", required=True)
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--skip-toolkit", action="store_true")
+    args = ap.parse_args()
+
+    os.makedirs(args.work, exist_ok=True)
+    prefix = os.path.join(args.work, f"corpus_{args.n}")
+    if not os.path.exists(prefix + ".jsonl"):
+        here = os.path.dirname(os.path.abspath(__file__))
+        gen = os.path.join(here, "..", "..", "shared", "bench", "gen_corpus.py")
+        subprocess.run([args.python, gen, "--n", str(args.n), "--seed", "1", "--out", prefix], check=True)
+    jsonl = prefix + ".jsonl"
+    size_mb = os.path.getsize(jsonl) / 1e6
+
+    rows = []
+    secs, rss, out = timed([args.floor, jsonl])
+    rows.append(("floor: serde_json parse", secs, rss))
+
+    store = os.path.join(args.work, "store")
+    shutil.rmtree(store, ignore_errors=True)
+    secs, rss, out = timed([args.bin, "ingest", "--json", "--store", store, jsonl])
+    report = json.loads(out)
+    assert report["new"] == report["messages"], report
+    rows.append(("echolens ingest", secs, rss))
+
+    if not args.skip_toolkit:
+        db = os.path.join(args.work, "toolkit.db")
+        if os.path.exists(db):
+            os.remove(db)
+        secs, rss, _ = timed([args.python, "-m", "coordination_network_toolkit", db, "preprocess",
+                              "--format", "csv", prefix + ".cnt.csv"])
+        rows.append(("coordination-network-toolkit preprocess", secs, rss))
+
+    print(f"\ncorpus: {args.n} messages, {size_mb:.0f} MB JSONL, {os.cpu_count()} cores")
+    print(f"{'what':45} {'wall s':>8} {'peak MB':>8} {'msgs/s':>10}")
+    for name, secs, rss in rows:
+        print(f"{name:45} {secs:8.2f} {rss:8.0f} {args.n / secs:10.0f}")
+    floor = rows[0][1]
+    ours = rows[1][1]
+    print(f"\necholens ingest / floor: {ours / floor:.2f}x (target <= 3x)")
+    if len(rows) > 2:
+        print(f"toolkit load / echolens ingest: {rows[2][1] / ours:.1f}x faster (target >= 20x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,446 @@
+//! A deterministic demo corpus with planted campaigns, and its ground truth.
+//!
+//! The corpus mixes what echolens users hold: a few Telegram channels as Telegram Desktop exports
+//! (`telegram/<name>/result.json`, with entity arrays and `date_unixtime`), more Telegram channels and X
+//! accounts as echolens JSONL (`jsonl/*.jsonl`). Organic posts are English, Persian (with ZWNJ, and some written
+//! with Arabic letters or without ZWNJ) and Russian. Planted in it:
+//! - coordinated groups of X accounts that post the same text, link and hashtag within seconds of each other, in
+//!   waves (`truth.json`: `campaigns`);
+//! - a copy cascade: a Persian text posted first in one channel, then copied into others over hours with small
+//!   edits, a "via" prefix and Arabic letters (`cascades`);
+//! - an invented vocabulary used by one channel and adopted by others from known days (`vocabulary`).
+//!
+//! The same `(messages, seed)` always gives the same files, byte for byte.
+#![deny(missing_docs)]
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::json;
+
+/// 2024-03-01T00:00:00Z.
+pub const START: i64 = 1_709_251_200;
+const DAY: i64 = 86_400;
+const ZWNJ: &str = "\u{200C}";
+
+/// splitmix64: small, fast, and the same on every platform.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A Zipf-like pick from `0..n`: low indices are common.
+    pub fn zipf(&mut self, n: usize) -> usize {
+        let u = self.unit();
+        ((n as f64).powf(u) - 1.0).floor().min(n as f64 - 1.0) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const EN: &[&str] = &[
+    "the", "people", "government", "news", "today", "support", "world", "truth", "country", "war", "freedom", "vote",
+    "election", "report", "video", "city", "protest", "economy", "prices", "school", "water", "power", "week", "new",
+    "must", "never", "against", "every", "stop", "why", "how", "is", "are", "and", "to", "of", "in", "for", "on", "we",
+];
+const FA: &[&str] = &[
+    "مردم", "ایران", "دولت", "آزادی", "خبر", "امروز", "تهران", "اعتراض", "کشور", "حقوق", "رسانه", "زندگی",
+    "جوانان", "خیابان", "و", "در", "به", "از", "که", "این", "را", "با", "است", "برای",
+];
+const FA_ZWNJ: &[&str] = &["می\u{200C}شود", "می\u{200C}کنند", "کتاب\u{200C}ها", "آن\u{200C}ها", "نمی\u{200C}دانم", "رسانه\u{200C}های"];
+const RU: &[&str] = &[
+    "люди", "правительство", "новости", "сегодня", "поддержка", "мир", "правда", "страна", "война", "свобода",
+    "выборы", "цены", "город", "и", "в", "на", "не", "что", "это", "мы",
+];
+
+/// What was planted, for tests and benchmarks to check against.
+#[derive(Debug, Clone, Serialize)]
+pub struct Truth {
+    /// Parameters the corpus was made with.
+    pub messages: usize,
+    /// The seed.
+    pub seed: u64,
+    /// Coordinated groups.
+    pub campaigns: Vec<Campaign>,
+    /// Copy cascades.
+    pub cascades: Vec<Cascade>,
+    /// The planted vocabulary.
+    pub vocabulary: Vocabulary,
+}
+
+/// A coordinated group: accounts `x:<id>` that post the same text, link and hashtag within `spread_s` seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Campaign {
+    /// Campaign id.
+    pub id: usize,
+    /// Member accounts, as `platform:author_id`.
+    pub members: Vec<String>,
+    /// The campaign's link.
+    pub url: String,
+    /// The campaign's hashtag (without `#`).
+    pub hashtag: String,
+    /// Seconds within which a wave's posts fall.
+    pub spread_s: i64,
+    /// Wave start times (unix seconds).
+    pub waves: Vec<i64>,
+    /// Keys of the planted messages.
+    pub message_keys: Vec<String>,
+}
+
+/// A copy cascade: the origin's key first, then the copies in time order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cascade {
+    /// Cascade id.
+    pub id: usize,
+    /// The first post.
+    pub origin_key: String,
+    /// Every member's key (origin included), in time order.
+    pub member_keys: Vec<String>,
+    /// Channels reached, in order of first copy.
+    pub channels: Vec<String>,
+}
+
+/// An invented vocabulary used first by `source_channel`, then adopted by others on known days.
+#[derive(Debug, Clone, Serialize)]
+pub struct Vocabulary {
+    /// The terms.
+    pub terms: Vec<String>,
+    /// The channel that used them first.
+    pub source_channel: String,
+    /// Channel id → day index (from the corpus start) on which it first used the vocabulary.
+    pub adoption_day: Vec<(String, i64)>,
+}
+
+struct Post {
+    platform: &'static str,
+    channel: String,
+    channel_name: String,
+    id: u64,
+    author: Option<String>,
+    ts: i64,
+    text: String,
+    urls: Vec<String>,
+    forwarded_from: Option<String>,
+}
+
+impl Post {
+    fn key(&self) -> String {
+        format!("{}:{}:{}", self.platform, self.channel, self.id)
+    }
+}
+
+fn organic_text(rng: &mut Rng, lang: usize) -> String {
+    let words = 6 + rng.below(20);
+    let mut out: Vec<String> = Vec::with_capacity(words);
+    for _ in 0..words {
+        let w = match lang {
+            0 => EN[rng.zipf(EN.len())].to_owned(),
+            1 if rng.below(6) == 0 => rng.pick(FA_ZWNJ).to_string(),
+            1 => FA[rng.zipf(FA.len())].to_owned(),
+            _ => RU[rng.zipf(RU.len())].to_owned(),
+        };
+        out.push(w);
+    }
+    // Persian written on an Arabic keyboard or without ZWNJ, as real users do.
+    let mut text = out.join(" ");
+    if lang == 1 && rng.below(5) == 0 {
+        text = text.replace('ی', "ي").replace('ک', "ك");
+    }
+    if lang == 1 && rng.below(5) == 0 {
+        text = text.replace(ZWNJ, " ");
+    }
+    text
+}
+
+/// Write the demo corpus under `dir` (`telegram/`, `jsonl/`) and return its truth (keep it outside `dir`, so
+/// that ingesting `dir` reads only the corpus).
+pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth> {
+    let mut rng = Rng::new(seed);
+    let days = 30;
+    let tg_channels: Vec<(String, String, usize)> = (0..12)
+        .map(|i| (format!("{}", 1_000_000_000 + i * 7919), format!("demo_channel_{i:02}"), i % 3))
+        .collect();
+    let x_accounts = (messages / 40).max(60);
+    let mut posts: Vec<Post> = Vec::with_capacity(messages + 1000);
+    let mut next_id = vec![1u64; tg_channels.len()];
+    let mut x_next = 1_000_000u64;
+
+    // Organic background: 60% Telegram channel posts, 40% X posts.
+    for _ in 0..messages {
+        let ts = START + rng.below(days * DAY as usize) as i64;
+        if rng.below(10) < 6 {
+            let c = rng.zipf(tg_channels.len());
+            let (id, name, lang) = &tg_channels[c];
+            let mut text = organic_text(&mut rng, *lang);
+            let mut urls = Vec::new();
+            if rng.below(8) == 0 {
+                let url = format!("https://news{}.example/story/{}", rng.below(30), rng.zipf(500));
+                text.push(' ');
+                text.push_str(&url);
+                urls.push(url);
+            }
+            posts.push(Post {
+                platform: "telegram",
+                channel: id.clone(),
+                channel_name: name.clone(),
+                id: next_id[c],
+                author: Some(format!("channel{id}")),
+                ts,
+                text,
+                urls,
+                forwarded_from: None,
+            });
+            next_id[c] += 1;
+        } else {
+            let a = rng.zipf(x_accounts);
+            let lang = a % 3;
+            let mut text = organic_text(&mut rng, lang);
+            if rng.below(5) == 0 {
+                text.push_str(&format!(" #{}", ["news", "today", "ایران", "мир"][rng.below(4)]));
+            }
+            posts.push(Post {
+                platform: "x",
+                channel: format!("{}", 50_000 + a),
+                channel_name: format!("user_{a}"),
+                id: x_next,
+                author: Some(format!("{}", 50_000 + a)),
+                ts,
+                text,
+                urls: Vec::new(),
+                forwarded_from: None,
+            });
+            x_next += 1;
+        }
+    }
+
+    // Coordinated groups: dedicated accounts (ids from 90_000) posting in waves.
+    let mut campaigns = Vec::new();
+    for (cid, (size, spread)) in [(12usize, 20i64), (20, 45)].into_iter().enumerate() {
+        let members: Vec<u64> = (0..size as u64).map(|m| 90_000 + cid as u64 * 100 + m).collect();
+        let url = format!("https://campaign{cid}.example/a/{}", rng.below(1000));
+        let hashtag = ["FreedomNow", "حقیقت_امروز"][cid].to_owned();
+        let base = ["the truth they hide from you about the election must be shared now",
+            "مردم ایران حقیقت را می\u{200C}دانند و این خبر را همه جا پخش کنید"][cid];
+        let mut campaign = Campaign {
+            id: cid,
+            members: members.iter().map(|m| format!("x:{m}")).collect(),
+            url: url.clone(),
+            hashtag: hashtag.clone(),
+            spread_s: spread,
+            waves: Vec::new(),
+            message_keys: Vec::new(),
+        };
+        for _ in 0..6 {
+            let t0 = START + rng.below((days - 1) as usize * DAY as usize) as i64;
+            campaign.waves.push(t0);
+            for &m in &members {
+                if rng.below(10) < 2 {
+                    continue;
+                }
+                let post = Post {
+                    platform: "x",
+                    channel: m.to_string(),
+                    channel_name: format!("acct_{m}"),
+                    id: x_next,
+                    author: Some(m.to_string()),
+                    ts: t0 + rng.below(spread as usize + 1) as i64,
+                    text: format!("{base} {url} #{hashtag}"),
+                    urls: vec![url.clone()],
+                    forwarded_from: None,
+                };
+                x_next += 1;
+                campaign.message_keys.push(post.key());
+                posts.push(post);
+            }
+        }
+        campaigns.push(campaign);
+    }
+
+    // A copy cascade through the Persian channels.
+    let origin_text = "گزارش ویژه: آن\u{200C}ها می\u{200C}گویند که قیمت نان دوباره بالا می\u{200C}رود و مردم در صف\u{200C}های طولانی منتظر می\u{200C}مانند";
+    let persian: Vec<usize> = (0..tg_channels.len()).filter(|&c| tg_channels[c].2 == 1).collect();
+    let mut cascade = Cascade { id: 0, origin_key: String::new(), member_keys: Vec::new(), channels: Vec::new() };
+    let t0 = START + 5 * DAY + 3600;
+    for (step, &c) in persian.iter().enumerate() {
+        let (id, name, _) = &tg_channels[c];
+        let text = match step {
+            0 => origin_text.to_owned(),
+            1 => format!("via @{}: {origin_text}", tg_channels[persian[0]].1),
+            2 => origin_text.replace('ی', "ي").replace('ک', "ك").replace(ZWNJ, ""),
+            _ => origin_text.replace("دوباره", "باز هم"),
+        };
+        let post = Post {
+            platform: "telegram",
+            channel: id.clone(),
+            channel_name: name.clone(),
+            id: next_id[c],
+            author: Some(format!("channel{id}")),
+            ts: t0 + step as i64 * 5400,
+            text,
+            urls: Vec::new(),
+            forwarded_from: None,
+        };
+        next_id[c] += 1;
+        if step == 0 {
+            cascade.origin_key = post.key();
+        }
+        cascade.member_keys.push(post.key());
+        cascade.channels.push(id.clone());
+        posts.push(post);
+    }
+
+    // An invented vocabulary, adopted channel by channel.
+    let terms = vec!["zorblat".to_owned(), "kestrine accord".to_owned(), "vellumark".to_owned()];
+    let english: Vec<usize> = (0..tg_channels.len()).filter(|&c| tg_channels[c].2 == 0).collect();
+    let mut adoption = Vec::new();
+    for (order, &c) in english.iter().enumerate() {
+        let day = 2 + order as i64 * 4;
+        let (id, name, _) = &tg_channels[c];
+        adoption.push((id.clone(), day));
+        for k in 0..5 {
+            let ts = START + (day + k) * DAY + 7200 + rng.below(3600) as i64;
+            let term = &terms[rng.below(terms.len())];
+            posts.push(Post {
+                platform: "telegram",
+                channel: id.clone(),
+                channel_name: name.clone(),
+                id: next_id[c],
+                author: Some(format!("channel{id}")),
+                ts,
+                text: format!("{} {term} {}", organic_text(&mut rng, 0), organic_text(&mut rng, 0)),
+                urls: Vec::new(),
+                forwarded_from: None,
+            });
+            next_id[c] += 1;
+        }
+    }
+    let vocabulary = Vocabulary { terms, source_channel: tg_channels[english[0]].0.clone(), adoption_day: adoption };
+
+    posts.sort_by(|a, b| (a.ts, a.platform, &a.channel, a.id).cmp(&(b.ts, b.platform, &b.channel, b.id)));
+    write_files(dir, &posts, &tg_channels)?;
+    Ok(Truth { messages: posts.len(), seed, campaigns, cascades: vec![cascade], vocabulary })
+}
+
+/// The first three Telegram channels go out as Telegram Desktop exports, everything else as JSONL.
+fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize)]) -> std::io::Result<()> {
+    let exported: Vec<&str> = tg_channels.iter().take(3).map(|c| c.0.as_str()).collect();
+    fs::create_dir_all(dir.join("jsonl"))?;
+    for (id, name, _) in tg_channels.iter().take(3) {
+        let messages: Vec<serde_json::Value> = posts
+            .iter()
+            .filter(|p| p.platform == "telegram" && &p.channel == id)
+            .map(|p| {
+                let text: serde_json::Value = match p.urls.first() {
+                    Some(url) => {
+                        let before = p.text.split(url.as_str()).next().unwrap_or("");
+                        json!([before, {"type": "link", "text": url}])
+                    }
+                    None => json!(p.text),
+                };
+                json!({
+                    "id": p.id, "type": "message", "date": iso_local(p.ts), "date_unixtime": p.ts.to_string(),
+                    "from": name, "from_id": p.author, "text": text,
+                })
+            })
+            .collect();
+        let export = json!({"name": name, "type": "public_channel", "id": id.parse::<i64>().unwrap_or(0), "messages": messages});
+        let folder = dir.join("telegram").join(name);
+        fs::create_dir_all(&folder)?;
+        fs::write(folder.join("result.json"), serde_json::to_string_pretty(&export)?)?;
+    }
+    let mut tg = BufWriter::new(fs::File::create(dir.join("jsonl").join("telegram_channels.jsonl"))?);
+    let mut x = BufWriter::new(fs::File::create(dir.join("jsonl").join("x_accounts.jsonl"))?);
+    for p in posts {
+        if p.platform == "telegram" && exported.contains(&p.channel.as_str()) {
+            continue;
+        }
+        let line = json!({
+            "id": p.id, "channel": p.channel, "channel_name": p.channel_name, "author": p.author,
+            "timestamp": p.ts, "text": p.text, "platform": p.platform, "forwarded_from": p.forwarded_from,
+        });
+        let out = if p.platform == "telegram" { &mut tg } else { &mut x };
+        writeln!(out, "{line}")?;
+    }
+    tg.flush()?;
+    x.flush()?;
+    Ok(())
+}
+
+/// The local time Telegram Desktop writes in `date`: here the exporting machine is at UTC+3.
+fn iso_local(ts: i64) -> String {
+    let t = ts + 3 * 3600;
+    let days = t.div_euclid(DAY);
+    let rem = t.rem_euclid(DAY);
+    // Days to civil date (Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_bytes() {
+        let a = tempfile_dir("a");
+        let b = tempfile_dir("b");
+        let ta = generate(&a, 2000, 7).unwrap();
+        let tb = generate(&b, 2000, 7).unwrap();
+        assert_eq!(ta.messages, tb.messages);
+        assert_eq!(serde_json::to_string(&ta).unwrap(), serde_json::to_string(&tb).unwrap());
+        for f in ["jsonl/x_accounts.jsonl", "jsonl/telegram_channels.jsonl", "telegram/demo_channel_00/result.json"] {
+            assert_eq!(fs::read(a.join(f)).unwrap(), fs::read(b.join(f)).unwrap(), "{f}");
+        }
+        assert_eq!(ta.campaigns.len(), 2);
+        assert!(ta.campaigns.iter().all(|c| c.message_keys.len() > c.members.len()));
+        let _ = fs::remove_dir_all(&a);
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn local_dates_are_utc_plus_three() {
+        assert_eq!(iso_local(START), "2024-03-01T03:00:00");
+    }
+
+    fn tempfile_dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("echolens-demo-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

@@ -1,0 +1,203 @@
+//! echolens JSONL: one JSON object per line (DESIGN.md, "The generic input").
+//!
+//! Required: `id`, `channel`, `timestamp` (unix seconds or RFC 3339), `text`; `author` may be null. Optional:
+//! `platform` (default `generic`, or `--platform`), `channel_name`, `author_name`, `urls`, `hashtags`,
+//! `mentions`, `forwarded_from`, `reply_to`, `repost_of`, `edited`.
+
+use std::fmt;
+use std::io::BufRead;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::{FileCtx, RawMessage, Sink, time};
+use echolens_model::Message;
+
+/// A string, or a number written as a string.
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A timestamp: unix seconds as a number, or a string (RFC 3339, or seconds).
+struct Timestamp(i64, bool);
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("unix seconds or an RFC 3339 time")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timestamp, E> {
+                v.checked_mul(1_000_000).map(|t| Timestamp(t, true)).ok_or_else(|| E::custom("timestamp out of range"))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timestamp, E> {
+                i64::try_from(v).map_err(|_| E::custom("timestamp out of range")).and_then(|v| self.visit_i64(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Timestamp, E> {
+                time::from_secs_f64(v).map(|t| Timestamp(t, true)).ok_or_else(|| E::custom("timestamp out of range"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                time::parse_any(v)
+                    .map(|(t, exact)| Timestamp(t, exact))
+                    .ok_or_else(|| E::custom(format!("timestamp {v:?} is neither unix seconds nor RFC 3339")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize)]
+struct Line {
+    id: Scalar,
+    channel: Scalar,
+    #[serde(default)]
+    author: Option<Scalar>,
+    timestamp: Timestamp,
+    text: String,
+    #[serde(default)]
+    platform: Option<String>,
+    #[serde(default)]
+    channel_name: Option<String>,
+    #[serde(default)]
+    author_name: Option<String>,
+    #[serde(default)]
+    urls: Option<Vec<String>>,
+    #[serde(default)]
+    hashtags: Option<Vec<String>>,
+    #[serde(default)]
+    mentions: Option<Vec<String>>,
+    #[serde(default)]
+    forwarded_from: Option<Scalar>,
+    #[serde(default)]
+    reply_to: Option<Scalar>,
+    #[serde(default)]
+    repost_of: Option<Scalar>,
+    #[serde(default)]
+    edited: Option<Timestamp>,
+}
+
+pub fn read(mut reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+    let mut buf = Vec::with_capacity(4096);
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(err) => {
+                sink.quarantine(ctx.quarantined(line_no + 1, format!("read error: {err}; the rest of the file was not read"), ""));
+                break;
+            }
+        }
+        line_no += 1;
+        let line = trim_ascii(&buf);
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Line>(line) {
+            Ok(l) => sink.message(convert(l, ctx, line_no)),
+            Err(err) => {
+                let reason = format!(
+                    "line {line_no}: {err}; expected a JSON object with id, channel, timestamp and text"
+                );
+                sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
+            }
+        }
+    }
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
+    b.trim_ascii()
+}
+
+fn convert(l: Line, ctx: &FileCtx<'_>, line_no: u64) -> RawMessage {
+    let platform = l
+        .platform
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| ctx.platform_or("generic").to_owned());
+    RawMessage {
+        message: Message {
+            platform,
+            channel_id: l.channel.0,
+            channel_name: l.channel_name,
+            message_id: l.id.0,
+            author_id: l.author.map(|a| a.0),
+            author_name: l.author_name,
+            ts: l.timestamp.0,
+            ts_exact: l.timestamp.1,
+            edited: l.edited.map(|e| e.0),
+            text: l.text,
+            forwarded_from: l.forwarded_from.map(|s| s.0),
+            reply_to: l.reply_to.map(|s| s.0),
+            repost_of: l.repost_of.map(|s| s.0),
+            source_file: ctx.path.clone(),
+            source_record: line_no,
+            ..Message::default()
+        },
+        urls: l.urls,
+        hashtags: l.hashtags,
+        mentions: l.mentions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Collect, Format, ReadOptions, read_bytes};
+
+    #[test]
+    fn reads_lines_and_quarantines_bad_ones() {
+        let input = concat!(
+            "{\"id\": 1, \"channel\": \"c1\", \"author\": \"a\", \"timestamp\": 1704067200, \"text\": \"Hello https://x.io/?utm_source=q\"}\n",
+            "\n",
+            "{\"id\": \"2\", \"channel\": 5, \"author\": null, \"timestamp\": \"2024-01-01T00:00:01Z\", \"text\": \"\", \"platform\": \"telegram\", \"urls\": [\"HTTP://A.io/b\"]}\r\n",
+            "{\"id\": 3, \"channel\": \"c1\", \"timestamp\": \"soon\", \"text\": \"x\"}\n",
+            "{\"id\": 4, \"channel\": \"c1\"\n",
+            "{\"id\": 5, \"channel\": \"c1\", \"timestamp\": 1.5, \"text\": \"no author\"}"
+        );
+        let mut sink = Collect::default();
+        let counts = read_bytes(input.as_bytes(), "in.jsonl", Format::Jsonl, &ReadOptions::default(), &mut sink);
+        assert_eq!((counts.records, counts.messages, counts.quarantined), (5, 3, 2));
+        let m = &sink.messages;
+        assert_eq!(m[0].key(), "generic:c1:1");
+        assert_eq!(m[0].urls, vec!["https://x.io/"]);
+        assert_eq!(m[0].text_norm, "hello https://x.io/?utm_source=q");
+        assert_eq!(m[1].key(), "telegram:5:2");
+        assert_eq!(m[1].author_id, None);
+        assert_eq!(m[1].urls, vec!["http://a.io/b"]);
+        assert_eq!(m[1].ts, 1_704_067_201_000_000);
+        assert_eq!(m[2].ts, 1_500_000);
+        assert_eq!(m[2].source_record, 6);
+        assert_eq!(sink.quarantined[0].source_record, 4);
+        assert!(sink.quarantined[0].reason.contains("timestamp \"soon\""), "{}", sink.quarantined[0].reason);
+        assert_eq!(sink.quarantined[1].source_record, 5);
+    }
+}

@@ -1,0 +1,372 @@
+//! Streaming readers for the exports people actually hold.
+//!
+//! Each reader turns one file into [`RawMessage`]s, [`Quarantined`] records (with the reason) and skipped
+//! service messages, through a [`Sink`]; nothing is buffered beyond one record (a chat whose id comes after its
+//! messages is the one exception). [`RawMessage::finish`] normalises a message; callers run it in parallel.
+//!
+//! Formats are recognised by content ([`detect`]), not by file name:
+//!
+//! | [`Format`] | what |
+//! |---|---|
+//! | `telegram` | Telegram Desktop JSON: single-chat `result.json` and the full-account export |
+//! | `jsonl` | the echolens JSONL of DESIGN.md |
+//! | `x-archive` | X/Twitter information-operations archive CSV |
+//! | `toolkit-csv` | coordination-network-toolkit CSV |
+//! | `twarc` | X API v2 JSONL as twarc2 writes it (pages or flattened) |
+//! | `telethon-json` | JSON arrays of Telethon-derived messages (`message_id`, `sender_id`, `date`, `text`) |
+#![deny(missing_docs)]
+
+mod error;
+mod escape;
+mod formats;
+mod raw;
+mod time;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use echolens_model::{Message, Quarantined};
+pub use error::{Error, Result};
+pub use raw::RawMessage;
+
+/// The export formats echolens reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Telegram Desktop JSON export.
+    Telegram,
+    /// echolens JSONL.
+    Jsonl,
+    /// X/Twitter information-operations archive CSV.
+    XArchive,
+    /// coordination-network-toolkit CSV.
+    ToolkitCsv,
+    /// X API v2 JSONL (twarc2).
+    Twarc,
+    /// Telethon-derived JSON array.
+    TelethonJson,
+}
+
+impl Format {
+    /// Every format, for help texts.
+    pub const ALL: [Format; 6] = [
+        Format::Telegram,
+        Format::Jsonl,
+        Format::XArchive,
+        Format::ToolkitCsv,
+        Format::Twarc,
+        Format::TelethonJson,
+    ];
+
+    /// The name used on the command line and in the quarantine.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Telegram => "telegram",
+            Format::Jsonl => "jsonl",
+            Format::XArchive => "x-archive",
+            Format::ToolkitCsv => "toolkit-csv",
+            Format::Twarc => "twarc",
+            Format::TelethonJson => "telethon-json",
+        }
+    }
+
+    /// Parse a format name.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a reader sends what it read.
+pub trait Sink {
+    /// A message, not yet normalised.
+    fn message(&mut self, message: RawMessage);
+    /// A record that could not be read.
+    fn quarantine(&mut self, record: Quarantined);
+    /// A record that is not a message (a Telegram service message, say); `what` names the kind.
+    fn skip(&mut self, what: &'static str);
+    /// Something the user should know about a file, said once per file.
+    fn warn(&mut self, warning: String);
+}
+
+/// Options that apply to every reader.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Platform for formats that do not say (JSONL without `platform`, toolkit CSV); `generic` when `None`.
+    pub platform: Option<String>,
+    /// Bytes read so far, shared with a progress bar.
+    pub bytes_read: Option<Arc<AtomicU64>>,
+}
+
+/// What one file held, by the numbers. `records == messages + quarantined + skipped`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileCounts {
+    /// Records read (messages, quarantined records and skipped records).
+    pub records: u64,
+    /// Messages passed on.
+    pub messages: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+    /// Records skipped, such as service messages.
+    pub skipped: u64,
+}
+
+/// A sink that counts what passes through it before handing it on.
+struct Counting<'a, S: Sink + ?Sized> {
+    inner: &'a mut S,
+    counts: FileCounts,
+}
+
+impl<S: Sink + ?Sized> Sink for Counting<'_, S> {
+    fn message(&mut self, message: RawMessage) {
+        self.counts.records += 1;
+        self.counts.messages += 1;
+        self.inner.message(message);
+    }
+    fn quarantine(&mut self, record: Quarantined) {
+        self.counts.records += 1;
+        self.counts.quarantined += 1;
+        self.inner.quarantine(record);
+    }
+    fn skip(&mut self, what: &'static str) {
+        self.counts.records += 1;
+        self.counts.skipped += 1;
+        self.inner.skip(what);
+    }
+    fn warn(&mut self, warning: String) {
+        self.inner.warn(warning);
+    }
+}
+
+/// How many bytes of a file [`detect`] looks at.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// Recognise a file's format from its first bytes. `None` when it is not an export echolens reads.
+pub fn detect(head: &[u8]) -> Option<Format> {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let text = String::from_utf8_lossy(head);
+    let trimmed = text.trim_start();
+    let first_line = trimmed.lines().next().unwrap_or("");
+    let has = |needle: &str| text.contains(needle);
+    if trimmed.starts_with('[') {
+        return (has("\"message_id\"") && has("\"date\"")).then_some(Format::TelethonJson);
+    }
+    if trimmed.starts_with('{') {
+        let first_is_object = serde_json::from_str::<serde_json::Value>(first_line).is_ok_and(|v| v.is_object());
+        if has("\"__twarc\"") || has("\"edit_history_tweet_ids\"") || (has("\"author_id\"") && has("\"created_at\""))
+        {
+            return Some(Format::Twarc);
+        }
+        if first_is_object {
+            return (has("\"channel\"") && has("\"timestamp\"")).then_some(Format::Jsonl);
+        }
+        // A long first line cut by the sniff window: decide by keys.
+        if !trimmed.contains('\n') && has("\"channel\"") && has("\"timestamp\"") {
+            return Some(Format::Jsonl);
+        }
+        if has_array_key(&text, "messages") || has_object_key(&text, "chats") || has_object_key(&text, "left_chats") {
+            return Some(Format::Telegram);
+        }
+        return None;
+    }
+    let header: Vec<String> = first_line
+        .split(',')
+        .map(|h| h.trim().trim_matches('"').trim().to_ascii_lowercase())
+        .collect();
+    let col = |name: &str| header.iter().any(|h| h == name);
+    if col("tweetid") && col("tweet_time") {
+        return Some(Format::XArchive);
+    }
+    if (col("message_id") || col("tweet_id")) && col("user_id") && header.len() >= 4 {
+        return Some(Format::ToolkitCsv);
+    }
+    None
+}
+
+/// `"key"` followed by `:` and an opening `[`.
+fn has_array_key(text: &str, key: &str) -> bool {
+    key_followed_by(text, key, '[')
+}
+
+/// `"key"` followed by `:` and an opening `{`.
+fn has_object_key(text: &str, key: &str) -> bool {
+    key_followed_by(text, key, '{')
+}
+
+fn key_followed_by(text: &str, key: &str, open: char) -> bool {
+    let quoted = format!("\"{key}\"");
+    text.match_indices(&quoted).any(|(i, _)| {
+        let rest = text[i + quoted.len()..].trim_start();
+        rest.strip_prefix(':').is_some_and(|r| r.trim_start().starts_with(open))
+    })
+}
+
+/// Read the first bytes of `path` and recognise its format.
+pub fn detect_file(path: &Path) -> Result<Option<Format>> {
+    let mut file = File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    let mut head = vec![0u8; SNIFF_BYTES];
+    let mut filled = 0;
+    while filled < head.len() {
+        let n = file
+            .read(&mut head[filled..])
+            .map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    head.truncate(filled);
+    Ok(detect(&head))
+}
+
+/// The files under `paths`: files as given, folders walked recursively in name order. Hidden entries are skipped.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        walk(path, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn walk(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    if !meta.is_dir() {
+        out.push(path.to_owned());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|source| Error::Io { path: path.to_owned(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        walk(&entry, out)?;
+    }
+    Ok(())
+}
+
+/// A reader that counts the bytes that pass through it.
+pub(crate) struct CountingReader<R> {
+    inner: R,
+    counter: Option<Arc<AtomicU64>>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(c) = &self.counter {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+/// What the readers share about the file they are reading.
+pub(crate) struct FileCtx<'a> {
+    pub path: String,
+    pub format: Format,
+    pub options: &'a ReadOptions,
+}
+
+impl FileCtx<'_> {
+    pub fn quarantined(&self, record: u64, reason: impl Into<String>, raw: &str) -> Quarantined {
+        Quarantined {
+            source_file: self.path.clone(),
+            source_record: record,
+            format: self.format.name().to_owned(),
+            reason: reason.into(),
+            raw: echolens_model::truncate_utf8(raw, echolens_model::RAW_LIMIT).to_owned(),
+        }
+    }
+
+    pub fn platform_or<'b>(&'b self, default: &'b str) -> &'b str {
+        self.options.platform.as_deref().unwrap_or(default)
+    }
+}
+
+/// Read one file in the given format into `sink`. Record-level problems go to the sink's quarantine; an error is
+/// returned only when the file cannot be opened at all.
+pub fn read_file(path: &Path, format: Format, options: &ReadOptions, sink: &mut dyn Sink) -> Result<FileCounts> {
+    let file = File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    let reader = BufReader::with_capacity(
+        256 * 1024,
+        CountingReader { inner: file, counter: options.bytes_read.clone() },
+    );
+    let ctx = FileCtx { path: path.display().to_string(), format, options };
+    let mut counting = Counting { inner: sink, counts: FileCounts::default() };
+    read_from(reader, &ctx, &mut counting);
+    Ok(counting.counts)
+}
+
+fn read_from(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+    match ctx.format {
+        Format::Telegram => formats::telegram::read(reader, ctx, sink),
+        Format::Jsonl => formats::jsonl::read(reader, ctx, sink),
+        Format::XArchive => formats::x_archive::read(reader, ctx, sink),
+        Format::ToolkitCsv => formats::toolkit_csv::read(reader, ctx, sink),
+        Format::Twarc => formats::twarc::read(reader, ctx, sink),
+        Format::TelethonJson => formats::telethon::read(reader, ctx, sink),
+    }
+}
+
+/// Read from memory (tests, fuzzing): the same as [`read_file`] for a file holding `bytes`.
+pub fn read_bytes(bytes: &[u8], name: &str, format: Format, options: &ReadOptions, sink: &mut dyn Sink) -> FileCounts {
+    let ctx = FileCtx { path: name.to_owned(), format, options };
+    let mut counting = Counting { inner: sink, counts: FileCounts::default() };
+    read_from(bytes, &ctx, &mut counting);
+    counting.counts
+}
+
+/// A sink that keeps everything, for tests and small inputs.
+#[derive(Debug, Default)]
+pub struct Collect {
+    /// Messages, normalised.
+    pub messages: Vec<Message>,
+    /// Quarantined records.
+    pub quarantined: Vec<Quarantined>,
+    /// Skipped records by kind.
+    pub skipped: Vec<&'static str>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+impl Sink for Collect {
+    fn message(&mut self, message: RawMessage) {
+        self.messages.push(message.finish());
+    }
+    fn quarantine(&mut self, record: Quarantined) {
+        self.quarantined.push(record);
+    }
+    fn skip(&mut self, what: &'static str) {
+        self.skipped.push(what);
+    }
+    fn warn(&mut self, warning: String) {
+        self.warnings.push(warning);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_by_content() {
+        assert_eq!(detect(b"{\n \"name\": \"x\",\n \"type\": \"public_channel\",\n \"messages\": ["), Some(Format::Telegram));
+        assert_eq!(detect(b"{\"id\":\"1\",\"channel\":\"c\",\"author\":\"a\",\"timestamp\":1,\"text\":\"\"}\n"), Some(Format::Jsonl));
+        assert_eq!(detect(b"\xEF\xBB\xBFmessage_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"), Some(Format::ToolkitCsv));
+        assert_eq!(detect(b"\"tweetid\",\"userid\",\"tweet_text\",\"tweet_time\"\n"), Some(Format::XArchive));
+        assert_eq!(detect(b"{\"data\": [{\"id\": \"1\", \"author_id\": \"2\", \"created_at\": \"x\"}]}\n"), Some(Format::Twarc));
+        assert_eq!(detect(b"[\n {\"message_id\": 1, \"sender_id\": -100, \"date\": \"2024\"}"), Some(Format::TelethonJson));
+        assert_eq!(detect(b"# a readme\n"), None);
+        assert_eq!(detect(b"{\"slug\": \"oop\", \"title\": \"x\"}"), None);
+        assert_eq!(detect(b"{\n  \"messages\": 3000,\n  \"seed\": 1\n}"), None);
+    }
+}

@@ -1,0 +1,136 @@
+//! The echolens message model: one row per message, whatever the platform.
+//!
+//! Readers in `echolens-ingest` produce [`Message`]s; the store in `echolens-store` turns them into Arrow rows of
+//! the schema documented in DESIGN.md. Nothing here does I/O.
+//!
+//! ```
+//! use echolens_model::{Message, message_key};
+//! let key = message_key("telegram", "1292077344", "17");
+//! assert_eq!(key, "telegram:1292077344:17");
+//! let m = Message { platform: "telegram".into(), channel_id: "1292077344".into(), message_id: "17".into(),
+//!                   ..Message::default() };
+//! assert_eq!(m.key(), key);
+//! ```
+#![deny(missing_docs)]
+
+/// Microseconds since the Unix epoch, UTC.
+pub type TimestampUs = i64;
+
+/// One message, normalised for matching, with its provenance.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Message {
+    /// `telegram`, `x`, `instagram`, `generic`, ...
+    pub platform: String,
+    /// Chat/channel id, or on X the author's timeline (the author id).
+    pub channel_id: String,
+    /// Display name of the channel, where the source gives one.
+    pub channel_name: Option<String>,
+    /// Message id as the source gives it, unique within its channel.
+    pub message_id: String,
+    /// Account id of the author (`from_id` on Telegram, user id on X); `None` for anonymous channel posts.
+    pub author_id: Option<String>,
+    /// Display name or screen name of the author.
+    pub author_name: Option<String>,
+    /// When the message was posted.
+    pub ts: TimestampUs,
+    /// `false` where the source gave a local wall-clock time with an unknown offset (read as if UTC).
+    pub ts_exact: bool,
+    /// When the message was last edited, where the source says so. A newer edit replaces a stored message.
+    pub edited: Option<TimestampUs>,
+    /// The text as written (Telegram entity arrays flattened).
+    pub text: String,
+    /// The text normalised for matching (see `echolens-text`).
+    pub text_norm: String,
+    /// Normalised URLs (scheme and host lowercased, tracking parameters and fragments dropped).
+    pub urls: Vec<String>,
+    /// Hashtags without `#`, normalised.
+    pub hashtags: Vec<String>,
+    /// Mentioned account names without `@`, lowercased.
+    pub mentions: Vec<String>,
+    /// The source a forward came from, as the source names it.
+    pub forwarded_from: Option<String>,
+    /// The message this one replies to, as the source names it.
+    pub reply_to: Option<String>,
+    /// The message this one reposts (a retweet's original), as the source names it.
+    pub repost_of: Option<String>,
+    /// The file the record came from.
+    pub source_file: String,
+    /// The record's number within its file (1-based: a line for JSONL/CSV, an element for JSON arrays).
+    pub source_record: u64,
+}
+
+impl Message {
+    /// The upsert key: `platform:channel_id:message_id`.
+    pub fn key(&self) -> String {
+        message_key(&self.platform, &self.channel_id, &self.message_id)
+    }
+
+    /// The account as analyses name it: `platform:author_id`, so accounts of different platforms never merge.
+    pub fn account(&self) -> Option<String> {
+        self.author_id.as_ref().map(|a| format!("{}:{}", self.platform, a))
+    }
+}
+
+/// Build a message key from its parts.
+pub fn message_key(platform: &str, channel_id: &str, message_id: &str) -> String {
+    let mut key = String::with_capacity(platform.len() + channel_id.len() + message_id.len() + 2);
+    key.push_str(platform);
+    key.push(':');
+    key.push_str(channel_id);
+    key.push(':');
+    key.push_str(message_id);
+    key
+}
+
+/// A record that could not be read, kept with the reason instead of stopping the import.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Quarantined {
+    /// The file the record came from.
+    pub source_file: String,
+    /// The record's number within its file (1-based); 0 when the whole rest of a file could not be read.
+    pub source_record: u64,
+    /// The reader that was used.
+    pub format: String,
+    /// What was expected and what was found.
+    pub reason: String,
+    /// The raw record, truncated to [`RAW_LIMIT`] bytes.
+    pub raw: String,
+}
+
+/// How much of a quarantined record's raw text is kept.
+pub const RAW_LIMIT: usize = 2048;
+
+/// Truncate `s` to at most `limit` bytes on a character boundary.
+pub fn truncate_utf8(s: &str, limit: usize) -> &str {
+    if s.len() <= limit {
+        return s;
+    }
+    let mut end = limit;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_is_platform_qualified() {
+        let m = Message { platform: "x".into(), author_id: Some("42".into()), ..Message::default() };
+        assert_eq!(m.account().as_deref(), Some("x:42"));
+        let anon = Message { platform: "telegram".into(), ..Message::default() };
+        assert_eq!(anon.account(), None);
+    }
+
+    #[test]
+    fn truncation_keeps_char_boundaries() {
+        let s = "سلام دنیا";
+        for limit in 0..s.len() + 2 {
+            let t = truncate_utf8(s, limit);
+            assert!(t.len() <= limit.max(0) || t == s);
+            assert!(s.starts_with(t));
+        }
+    }
+}

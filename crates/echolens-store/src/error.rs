@@ -1,0 +1,35 @@
+use std::path::PathBuf;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or folder of the store could not be read or written.
+    #[error("cannot use {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The path cannot be a table location.
+    #[error("{} cannot be used as a store location", .0.display())]
+    Path(PathBuf),
+    /// No store there.
+    #[error("{} is not an echolens store (no echolens.json); create one with `echolens ingest --store {} PATH...`", .0.display(), .0.display())]
+    NotAStore(PathBuf),
+    /// The store's metadata file is unreadable or of another version.
+    #[error("{}: {1}", .0.display())]
+    Meta(PathBuf, String),
+    /// Delta Lake failed.
+    #[error("delta table: {0}")]
+    Delta(#[from] deltalake::DeltaTableError),
+    /// DataFusion failed.
+    #[error("query: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// Arrow failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

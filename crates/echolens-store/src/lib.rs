@@ -1,0 +1,157 @@
+//! The echolens corpus store: a folder holding two Delta Lake tables, `messages` (one row per message, upserted
+//! on `key`) and `quarantine` (records that could not be read, with the reason), plus `echolens.json` with the
+//! store's format version. DuckDB, Polars, pandas and Spark open the tables as they are.
+//!
+//! Writes go through a [`Writer`]: new messages are appended in commits of bounded size, a message whose newer
+//! edit arrives replaces the stored one through a Delta MERGE, and records already stored are left alone, so
+//! ingesting the same export twice changes nothing. Every commit is atomic: an import killed at any point leaves
+//! a store that opens, and running it again finishes the job.
+//!
+//! Reads are DataFusion plans: [`Store::session`] registers both tables in a `SessionContext`.
+#![deny(missing_docs)]
+
+mod batch;
+mod error;
+mod stats;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+use deltalake::DeltaTable;
+use deltalake::kernel::{ArrayType, DataType, StructField};
+
+pub use batch::{message_schema, messages_to_batch, quarantine_schema, quarantine_to_batch};
+pub use error::{Error, Result};
+pub use stats::Stats;
+pub use writer::{WriteCounts, Writer, WriterOptions};
+
+/// The store format this build writes; a store with a newer version is refused.
+pub const STORE_VERSION: u32 = 1;
+
+const META_FILE: &str = "echolens.json";
+
+/// An opened store.
+pub struct Store {
+    root: PathBuf,
+    messages: DeltaTable,
+    quarantine: DeltaTable,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).finish()
+    }
+}
+
+fn table_url(path: &Path) -> Result<url::Url> {
+    url::Url::from_directory_path(path).map_err(|()| Error::Path(path.to_owned()))
+}
+
+fn delta_columns(schema: &arrow::datatypes::Schema) -> Vec<StructField> {
+    use arrow::datatypes::DataType as A;
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let t = match f.data_type() {
+                A::Utf8 => DataType::STRING,
+                A::Int64 => DataType::LONG,
+                A::Boolean => DataType::BOOLEAN,
+                A::Timestamp(_, _) => DataType::TIMESTAMP,
+                A::List(_) => DataType::Array(Box::new(ArrayType::new(DataType::STRING, true))),
+                other => unreachable!("store schema has no {other} columns"),
+            };
+            StructField::new(f.name(), t, f.is_nullable())
+        })
+        .collect()
+}
+
+async fn open_or_create(path: &Path, name: &str, schema: &arrow::datatypes::Schema) -> Result<DeltaTable> {
+    std::fs::create_dir_all(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    let table = DeltaTable::try_from_url(table_url(path)?).await?;
+    if table.version().is_some() {
+        return Ok(table);
+    }
+    Ok(table.create().with_table_name(name).with_columns(delta_columns(schema)).await?)
+}
+
+impl Store {
+    /// Open the store at `root`, creating it if it does not exist.
+    pub async fn open_or_create(root: &Path) -> Result<Store> {
+        std::fs::create_dir_all(root).map_err(|source| Error::Io { path: root.to_owned(), source })?;
+        let root = std::fs::canonicalize(root).map_err(|source| Error::Io { path: root.to_owned(), source })?;
+        let meta = root.join(META_FILE);
+        if meta.exists() {
+            check_meta(&meta)?;
+        } else {
+            let text = serde_json::json!({"format": "echolens-store", "version": STORE_VERSION}).to_string();
+            std::fs::write(&meta, text).map_err(|source| Error::Io { path: meta.clone(), source })?;
+        }
+        let messages = open_or_create(&root.join("messages"), "messages", &message_schema()).await?;
+        let quarantine = open_or_create(&root.join("quarantine"), "quarantine", &quarantine_schema()).await?;
+        Ok(Store { root, messages, quarantine })
+    }
+
+    /// Open an existing store; an error that says so when `root` is not one.
+    pub async fn open(root: &Path) -> Result<Store> {
+        let meta = root.join(META_FILE);
+        if !meta.exists() {
+            return Err(Error::NotAStore(root.to_owned()));
+        }
+        check_meta(&meta)?;
+        Store::open_or_create(root).await
+    }
+
+    /// The store's folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The Delta table version of `messages` (grows with every commit).
+    pub fn messages_version(&self) -> i64 {
+        self.messages.version().unwrap_or(-1)
+    }
+
+    /// A DataFusion session with `messages` and `quarantine` registered.
+    pub async fn session(&self) -> Result<SessionContext> {
+        let ctx = SessionContext::new();
+        self.register(&ctx).await?;
+        Ok(ctx)
+    }
+
+    /// Register `messages` and `quarantine` in an existing session.
+    pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
+        for (name, table) in [("messages", &self.messages), ("quarantine", &self.quarantine)] {
+            table.update_datafusion_session(&ctx.state())?;
+            let provider: Arc<dyn datafusion::catalog::TableProvider> = table.table_provider().await?;
+            ctx.register_table(name, provider)?;
+        }
+        Ok(())
+    }
+
+    /// Reload both tables from disk (after another process wrote).
+    pub async fn reload(&mut self) -> Result<()> {
+        self.messages.load().await?;
+        self.quarantine.load().await?;
+        Ok(())
+    }
+}
+
+fn check_meta(meta: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(meta).map_err(|source| Error::Io { path: meta.to_owned(), source })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::Meta(meta.to_owned(), e.to_string()))?;
+    let version = value.get("version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+    if value.get("format").and_then(serde_json::Value::as_str) != Some("echolens-store") {
+        return Err(Error::Meta(meta.to_owned(), "not an echolens store".into()));
+    }
+    if version > u64::from(STORE_VERSION) {
+        return Err(Error::Meta(
+            meta.to_owned(),
+            format!("store version {version} is newer than this echolens reads ({STORE_VERSION}); upgrade echolens"),
+        ));
+    }
+    Ok(())
+}

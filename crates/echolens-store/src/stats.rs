@@ -1,0 +1,159 @@
+//! What is in a store, by the numbers (`echolens stats`).
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, Int64Array, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use crate::{Result, STORE_VERSION, Store};
+
+/// Corpus statistics. Serialised as the `echolens stats --json` contract.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// Messages stored.
+    pub messages: u64,
+    /// Distinct channels (platform, channel id).
+    pub channels: u64,
+    /// Distinct authors (platform, author id).
+    pub authors: u64,
+    /// Messages per platform.
+    pub platforms: BTreeMap<String, u64>,
+    /// Earliest message time, RFC 3339 UTC.
+    pub first: Option<String>,
+    /// Latest message time, RFC 3339 UTC.
+    pub last: Option<String>,
+    /// Messages whose time is a local time with an unknown offset.
+    pub inexact_times: u64,
+    /// Records in the quarantine.
+    pub quarantined: u64,
+    /// Quarantined records per reason kind (the reason's text up to its first ':' or ';').
+    pub quarantine_reasons: BTreeMap<String, u64>,
+    /// Store format version.
+    pub store_version: u32,
+    /// Delta table version of `messages`.
+    pub table_version: i64,
+}
+
+async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in batches {
+        let cols: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| cast(c, &DataType::Utf8))
+            .collect::<std::result::Result<_, _>>()?;
+        for i in 0..batch.num_rows() {
+            out.push(
+                cols.iter()
+                    .map(|c| {
+                        let c = c.as_any().downcast_ref::<StringArray>().expect("cast to utf8");
+                        (!c.is_null(i)).then(|| c.value(i).to_owned())
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn count(v: &Option<String>) -> u64 {
+    v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+impl Store {
+    /// Count what the store holds.
+    pub async fn stats(&self) -> Result<Stats> {
+        let ctx = self.session().await?;
+        let main = rows(
+            &ctx,
+            "SELECT count(*), count(DISTINCT platform || ':' || channel_id), \
+                    count(DISTINCT CASE WHEN author_id IS NOT NULL THEN platform || ':' || author_id END), \
+                    sum(CASE WHEN ts_exact THEN 0 ELSE 1 END), \
+                    CAST(min(ts) AS BIGINT), CAST(max(ts) AS BIGINT) FROM messages",
+        )
+        .await?;
+        let row = &main[0];
+        let ts = |v: &Option<String>| {
+            v.as_deref().map(|s| {
+                let t: i64 = s.parse().unwrap_or(0);
+                rfc3339(t)
+            })
+        };
+        let mut stats = Stats {
+            messages: count(&row[0]),
+            channels: count(&row[1]),
+            authors: count(&row[2]),
+            inexact_times: count(&row[3]),
+            first: ts(&row[4]),
+            last: ts(&row[5]),
+            store_version: STORE_VERSION,
+            table_version: self.messages_version(),
+            ..Stats::default()
+        };
+        for r in rows(&ctx, "SELECT platform, count(*) FROM messages GROUP BY platform").await? {
+            stats.platforms.insert(r[0].clone().unwrap_or_default(), count(&r[1]));
+        }
+        for r in rows(&ctx, "SELECT reason FROM quarantine").await? {
+            let reason = r[0].clone().unwrap_or_default();
+            stats.quarantined += 1;
+            *stats.quarantine_reasons.entry(reason_kind(&reason)).or_default() += 1;
+        }
+        Ok(stats)
+    }
+}
+
+/// The kind of a quarantine reason: its text without record-specific details.
+fn reason_kind(reason: &str) -> String {
+    let reason = reason.strip_prefix("line ").map_or(reason, |r| r.split_once(": ").map_or(r, |(_, rest)| rest));
+    let reason = reason.strip_prefix("element ").map_or(reason, |r| r.split_once(": ").map_or(r, |(_, rest)| rest));
+    let end = reason.find([':', ';', '(']).unwrap_or(reason.len());
+    reason[..end].trim().to_owned()
+}
+
+/// Microseconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(us: i64) -> String {
+    let secs = us.div_euclid(1_000_000);
+    let micros = us.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let base = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    if micros == 0 { format!("{base}Z") } else { format!("{base}.{micros:06}Z") }
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_674_783_830_000_000), "2023-01-27T01:43:50Z");
+        assert_eq!(rfc3339(1_606_451_170_518_101), "2020-11-27T04:26:10.518101Z");
+        assert_eq!(rfc3339(-1_000_000), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn reason_kinds() {
+        assert_eq!(reason_kind("line 4: invalid JSON (EOF); expected"), "invalid JSON");
+        assert_eq!(reason_kind("from_id: expected user"), "from_id");
+    }
+}

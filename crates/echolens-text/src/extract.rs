@@ -1,0 +1,275 @@
+//! URLs, hashtags and mentions: found in text, and normalised so that the same link or tag written two ways is
+//! one key.
+
+use crate::normalize::{ZWNJ, normalize};
+
+/// Query parameters that only track the click, not the content: dropped from normalised URLs.
+const TRACKING_PARAMS: &[&str] = &[
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "igsh", "si", "mc_cid", "mc_eid",
+    "_ga", "_gl", "ref_src", "ref_url", "spm", "mkt_tok", "vero_id", "oly_anon_id", "oly_enc_id", "__s", "s_cid",
+];
+
+fn is_tracking_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("utm_") || TRACKING_PARAMS.contains(&lower.as_str())
+}
+
+/// Normalise one URL: scheme and host lowercased, default port dropped, fragment and tracking parameters dropped.
+/// A string that does not parse as a URL is returned trimmed and lowercased, so it can still be matched.
+pub fn normalize_url(raw: &str) -> String {
+    let trimmed = raw.trim();
+    let with_scheme;
+    let candidate = if has_scheme(trimmed) {
+        trimmed
+    } else {
+        with_scheme = format!("http://{trimmed}");
+        &with_scheme
+    };
+    let Ok(mut url) = url::Url::parse(candidate) else {
+        return trimmed.to_lowercase();
+    };
+    if url.cannot_be_a_base() || url.host().is_none() {
+        return trimmed.to_lowercase();
+    }
+    url.set_fragment(None);
+    if url.query().is_some() {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    // `url` already lowercases scheme and host and drops default ports.
+    url.into()
+}
+
+fn has_scheme(s: &str) -> bool {
+    match s.find("://") {
+        Some(i) => i > 0 && s[..i].chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')),
+        None => false,
+    }
+}
+
+/// Where each URL found in `text` starts and ends (byte offsets).
+fn url_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &text[i..];
+        let starts = (rest.len() >= 7 && rest[..7].eq_ignore_ascii_case("http://"))
+            || (rest.len() >= 8 && rest[..8].eq_ignore_ascii_case("https://"))
+            || (rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("www.") && boundary_before(text, i))
+            || (rest.len() >= 5 && rest[..5].eq_ignore_ascii_case("t.me/") && boundary_before(text, i));
+        if !starts {
+            i += utf8_len(bytes[i]);
+            continue;
+        }
+        let mut end = i;
+        for (off, c) in rest.char_indices() {
+            if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '«' | '»' | '\u{200C}') {
+                break;
+            }
+            end = i + off + c.len_utf8();
+        }
+        // Trailing punctuation belongs to the sentence, not the link; a closing bracket only when unbalanced.
+        while end > i {
+            let last = text[i..end].chars().next_back().unwrap_or(' ');
+            let trim = match last {
+                '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '،' | '؛' | '؟' | '…' => true,
+                ')' => text[i..end].matches('(').count() < text[i..end].matches(')').count(),
+                ']' => text[i..end].matches('[').count() < text[i..end].matches(']').count(),
+                _ => false,
+            };
+            if !trim {
+                break;
+            }
+            end -= last.len_utf8();
+        }
+        if end > i + 7 || (end > i + 4 && !rest.starts_with("http")) {
+            spans.push((i, end));
+        }
+        i = end.max(i + 1);
+        while i < bytes.len() && !text.is_char_boundary(i) {
+            i += 1;
+        }
+    }
+    spans
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+fn boundary_before(text: &str, i: usize) -> bool {
+    text[..i].chars().next_back().is_none_or(|c| !c.is_alphanumeric() && c != '.' && c != '/' && c != '@')
+}
+
+/// URLs in `text`, normalised, in order of appearance, without repeats.
+pub fn extract_urls(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (s, e) in url_spans(text) {
+        let url = normalize_url(&text[s..e]);
+        if !out.contains(&url) {
+            out.push(url);
+        }
+    }
+    out
+}
+
+/// May a hashtag continue with `c`? Letters, digits, marks, `_` and ZWNJ (Persian hashtags keep it).
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == ZWNJ || is_mark(c)
+}
+
+fn is_mark(c: char) -> bool {
+    // Combining marks of the scripts echolens cares about: Arabic harakat, Cyrillic and Latin combining marks.
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{0483}'..='\u{0489}' | '\u{064B}'..='\u{065F}' | '\u{0670}')
+}
+
+/// Hashtags in `text` (without `#`), normalised (see [`normalize_tag`]), without repeats. A `#` inside a word or a
+/// URL does not start a tag, and a tag needs at least one letter.
+pub fn extract_hashtags(text: &str) -> Vec<String> {
+    extract_marked(text, &['#', '＃'], is_tag_char, true)
+        .into_iter()
+        .map(|t| normalize_tag(&t))
+        .filter(|t| !t.is_empty())
+        .fold(Vec::new(), |mut acc, t| {
+            if !acc.contains(&t) {
+                acc.push(t);
+            }
+            acc
+        })
+}
+
+/// Mentioned account names in `text` (without `@`), lowercased, without repeats.
+pub fn extract_mentions(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in extract_marked(text, &['@', '＠'], |c| c.is_ascii_alphanumeric() || c == '_' || c == '.', false) {
+        let m = m.trim_end_matches('.').to_ascii_lowercase();
+        if !m.is_empty() && !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// Normalise a hashtag as stated by a source (with or without `#`).
+pub fn normalize_tag(tag: &str) -> String {
+    let tag = tag.trim().trim_start_matches(['#', '＃']);
+    normalize(tag).replace(' ', "_")
+}
+
+/// Normalise a mention as stated by a source (with or without `@`).
+pub fn normalize_mention(name: &str) -> String {
+    name.trim().trim_start_matches(['@', '＠']).to_lowercase()
+}
+
+fn extract_marked(text: &str, marks: &[char], continues: impl Fn(char) -> bool, need_letter: bool) -> Vec<String> {
+    let spans = url_spans(text);
+    let in_url = |i: usize| spans.iter().any(|&(s, e)| i >= s && i < e);
+    let mut out = Vec::new();
+    let mut prev: Option<char> = None;
+    let mut iter = text.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        let starts = marks.contains(&c)
+            && prev.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '&' || marks.contains(&p)))
+            && !in_url(i);
+        prev = Some(c);
+        if !starts {
+            continue;
+        }
+        let begin = i + c.len_utf8();
+        let mut end = begin;
+        while let Some(&(j, d)) = iter.peek() {
+            if !continues(d) {
+                break;
+            }
+            end = j + d.len_utf8();
+            prev = Some(d);
+            iter.next();
+        }
+        let body = text[begin..end].trim_end_matches(ZWNJ);
+        if body.is_empty() || (need_letter && !body.chars().any(char::is_alphabetic)) {
+            continue;
+        }
+        out.push(body.to_owned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_scheme_host_port_fragment_tracking() {
+        assert_eq!(
+            normalize_url("HTTPS://Example.COM:443/Path?utm_source=tw&id=7&fbclid=abc#frag"),
+            "https://example.com/Path?id=7"
+        );
+        assert_eq!(normalize_url("http://example.com:80"), "http://example.com/");
+        assert_eq!(normalize_url("http://example.com:8080/a"), "http://example.com:8080/a");
+        assert_eq!(normalize_url("https://youtu.be/xyz?si=TRACK"), "https://youtu.be/xyz");
+        assert_eq!(normalize_url("https://www.instagram.com/p/abc/?igshid=Zz"), "https://www.instagram.com/p/abc/");
+    }
+
+    #[test]
+    fn url_without_scheme_gets_one() {
+        assert_eq!(normalize_url("t.me/somechannel/12"), "http://t.me/somechannel/12");
+    }
+
+    #[test]
+    fn urls_found_in_text_without_trailing_punctuation() {
+        let text = "see https://a.example/x?utm_medium=1. and (http://b.example/y) or www.c.example/z, done";
+        assert_eq!(
+            extract_urls(text),
+            vec!["https://a.example/x", "http://b.example/y", "http://www.c.example/z"]
+        );
+    }
+
+    #[test]
+    fn url_with_balanced_parentheses_kept() {
+        assert_eq!(
+            extract_urls("https://en.wikipedia.org/wiki/Foo_(bar)"),
+            vec!["https://en.wikipedia.org/wiki/Foo_(bar)"]
+        );
+    }
+
+    #[test]
+    fn markdown_links_give_their_url() {
+        assert_eq!(extract_urls("[label](https://naked-science.ru/a/b)"), vec!["https://naked-science.ru/a/b"]);
+    }
+
+    #[test]
+    fn persian_hashtags_with_zwnj_and_underscore() {
+        let text = "#زن_زندگی_آزادی و #می‌خواهم، #Mahsa_Amini! #123 a#b";
+        assert_eq!(extract_hashtags(text), vec!["زن_زندگی_آزادی", "می\u{200C}خواهم", "mahsa_amini"]);
+    }
+
+    #[test]
+    fn hashtag_variants_fold_to_one() {
+        // Arabic yeh and kaf: the same tag as with Persian letters.
+        assert_eq!(extract_hashtags("#آزادي_كتاب #آزادی_کتاب"), vec!["آزادی_کتاب"]);
+    }
+
+    #[test]
+    fn hashtag_in_url_fragment_is_not_a_tag() {
+        assert!(extract_hashtags("http://example.com/#section").is_empty());
+    }
+
+    #[test]
+    fn mentions_lowercased_not_emails() {
+        assert_eq!(extract_mentions("hi @SomeOne and @other_1. mail me@example.com"), vec!["someone", "other_1"]);
+    }
+}

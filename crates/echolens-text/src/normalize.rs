@@ -1,0 +1,341 @@
+//! Text normalisation for matching.
+//!
+//! Two messages that a reader would call "the same text" must normalise to the same string, whichever keyboard,
+//! exporter or platform wrote them. For Persian and Arabic that takes more than NFKC:
+//! - Arabic yeh (ي U+064A), alef maksura (ى U+0649) and kaf (ك U+0643) become Persian yeh (ی) and keheh (ک);
+//! - Persian (۰–۹) and Arabic-Indic (٠–٩) digits become ASCII;
+//! - tatweel (ـ) and harakat (the short-vowel marks) are removed;
+//! - ZWNJ (U+200C) is kept inside a word — it is part of Persian spelling — and removed at word edges;
+//! - the verb prefixes می/نمی and the plural suffixes ها/های, which writers join with a space, with nothing or
+//!   with a ZWNJ, are joined with a ZWNJ, as the hazm normaliser does;
+//! - other zero-width characters and bidi controls are removed, white space is collapsed, case is folded.
+//!
+//! [`normalize`] is idempotent and never panics (property-tested).
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+
+/// Zero-width non-joiner: part of Persian spelling.
+pub const ZWNJ: char = '\u{200C}';
+
+/// Normalise `text` for matching. See the module docs for what changes.
+pub fn normalize(text: &str) -> String {
+    if text.is_ascii() {
+        return normalize_ascii(text);
+    }
+    let mut s = pass(text);
+    // Removing a control between a letter and its combining mark, or folding case, can leave text that one more
+    // pass would change; the checks are cheap, the extra pass rare.
+    for _ in 0..4 {
+        if is_nfkc_quick(s.chars()) == IsNormalized::Yes && !changes_under_lowercase(&s) {
+            break;
+        }
+        let next = pass(&s);
+        if next == s {
+            break;
+        }
+        s = next;
+    }
+    s
+}
+
+fn pass(text: &str) -> String {
+    let composed: String = if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        text.to_owned()
+    } else {
+        text.nfkc().collect()
+    };
+    let lowered = composed.to_lowercase();
+    let mapped = map_chars(&lowered);
+    // Joining affixes can expose another join ("کتاب ها ها"): run it to its fixpoint. Every change joins two
+    // words or puts a ZWNJ in a word that had none, so this ends.
+    let mut joined = join_persian_affixes(&mapped);
+    loop {
+        let again = join_persian_affixes(&joined);
+        if again == joined {
+            return joined;
+        }
+        joined = again;
+    }
+}
+
+fn changes_under_lowercase(s: &str) -> bool {
+    s.chars().any(|c| {
+        let mut lower = c.to_lowercase();
+        lower.next() != Some(c) || lower.next().is_some()
+    })
+}
+
+/// The fast path: ASCII text only needs case folding and white space collapsed.
+fn normalize_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_ascii_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        for b in word.bytes() {
+            out.push(b.to_ascii_lowercase() as char);
+        }
+    }
+    out
+}
+
+/// Letters, digits and marks: what a ZWNJ may sit between.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Map letters and digits, drop marks and controls, collapse white space, keep ZWNJ only inside words.
+fn map_chars(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    let mut pending_zwnj = false;
+    for c in text.chars() {
+        let c = match c {
+            '\u{064A}' | '\u{0649}' => '\u{06CC}',
+            '\u{0643}' => '\u{06A9}',
+            '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
+            '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
+            // Tatweel, harakat (fathatan..sukun and the rarer marks after them), superscript alef.
+            '\u{0640}' | '\u{064B}'..='\u{065F}' | '\u{0670}' => continue,
+            // Zero-width space/joiner, directional marks, embeddings, overrides, isolates, BOM, soft hyphen,
+            // Arabic letter mark, word joiner, variation selectors.
+            '\u{200B}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}' | '\u{061C}' | '\u{FE00}'..='\u{FE0F}' => continue,
+            c => c,
+        };
+        if c == ZWNJ {
+            pending_zwnj = true;
+            continue;
+        }
+        if c.is_whitespace() {
+            pending_space = true;
+            pending_zwnj = false;
+            continue;
+        }
+        if pending_space {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+        }
+        if pending_zwnj {
+            // Keep one ZWNJ only between two word characters.
+            if out.chars().next_back().is_some_and(is_word_char) && is_word_char(c) {
+                out.push(ZWNJ);
+            }
+            pending_zwnj = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Present-tense and past verb stems that take the می/نمی prefix. With a stem on this list, a prefix written with
+/// nothing between it and the verb ("میشود") is joined with a ZWNJ; without the list that would break words such
+/// as میز (table) or میوه (fruit).
+const VERB_STEMS: &[&str] = &[
+    "شو", "شد", "کن", "کرد", "خواه", "خواست", "دان", "دانست", "گوی", "گو", "گفت", "ده", "داد", "توان", "توانست",
+    "رو", "رفت", "آی", "آمد", "گیر", "گرفت", "بین", "دید", "زن", "زد", "آور", "آورد", "گذار", "گذاشت", "رس", "رسید",
+    "پرداز", "پرداخت", "ساز", "ساخت", "یاب", "یافت", "نویس", "نوشت", "خور", "خورد", "پذیر", "پذیرفت", "کش", "کشید",
+    "ماند", "مان", "گرد", "گشت", "خوان", "خواند", "پرس", "پرسید", "فهم", "فهمید", "نشین", "نشست", "شناس", "شناخت",
+    "بر", "برد", "دار", "داشت", "ترس", "ترسید", "جنگ", "جنگید", "کوش", "کوشید", "افت", "افتاد", "فرست", "فرستاد",
+];
+
+/// Personal endings a verb stem takes.
+const VERB_ENDINGS: &[&str] = &["", "م", "ی", "د", "یم", "ید", "ند", "ه", "یم"];
+
+/// Words that end in ها without being plurals, or whose plural is not split the usual way.
+const HA_EXCEPTIONS: &[&str] = &["تنها", "رها", "بها", "اژدها", "انتها", "اشتها", "ها", "های", "هایی"];
+
+fn is_prefixed_verb(rest: &str) -> bool {
+    VERB_STEMS.iter().any(|stem| {
+        rest.strip_prefix(stem)
+            .is_some_and(|ending| VERB_ENDINGS.contains(&ending))
+    })
+}
+
+/// Join می/نمی prefixes and ها/های suffixes with a ZWNJ (input already through [`map_chars`]: single spaces,
+/// ZWNJ only inside words).
+fn join_persian_affixes(text: &str) -> String {
+    // Cheap exit for text without Arabic-script letters.
+    if !text.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)) {
+        return text.to_owned();
+    }
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i];
+        let mut joined = word.to_owned();
+        // "می شود" / "نمی شود": a prefix standing alone before a word.
+        if (word == "می" || word == "نمی") && i + 1 < words.len() && starts_with_persian_letter(words[i + 1]) {
+            joined.push(ZWNJ);
+            joined.push_str(words[i + 1]);
+            i += 1;
+        } else if let Some(rest) = word.strip_prefix("نمی").or_else(|| word.strip_prefix("می"))
+            && !rest.is_empty()
+            && !rest.starts_with(ZWNJ)
+            && is_prefixed_verb(rest)
+        {
+            // "میشود": the prefix written with nothing between.
+            let prefix_len = word.len() - rest.len();
+            joined = format!("{}{}{}", &word[..prefix_len], ZWNJ, rest);
+        }
+        // "کتاب ها" / "کتابها" → "کتاب‌ها".
+        if i + 1 < words.len() && is_plural_suffix(words[i + 1]) && persian_letters(&joined) >= 2 {
+            joined.push(ZWNJ);
+            joined.push_str(words[i + 1]);
+            i += 1;
+        } else {
+            joined = split_glued_plural(joined);
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&joined);
+        i += 1;
+    }
+    out
+}
+
+fn starts_with_persian_letter(word: &str) -> bool {
+    word.chars().next().is_some_and(|c| ('\u{0620}'..='\u{06FF}').contains(&c) && c.is_alphabetic())
+}
+
+fn persian_letters(word: &str) -> usize {
+    word.chars().filter(|c| ('\u{0620}'..='\u{06FF}').contains(c)).count()
+}
+
+fn is_plural_suffix(word: &str) -> bool {
+    matches!(word, "ها" | "های" | "هایی" | "هایم" | "هایت" | "هایش" | "هایمان" | "هایتان" | "هایشان")
+}
+
+/// "کتابها" → "کتاب‌ها" when the stem before ها keeps at least three letters and the word is not a known
+/// exception; shorter stems (تنها, رها) are too often whole words.
+fn split_glued_plural(word: String) -> String {
+    if word.contains(ZWNJ) {
+        return word;
+    }
+    if word == "آنها" || word == "اینها" {
+        let stem = &word[..word.len() - "ها".len()];
+        return format!("{stem}{ZWNJ}ها");
+    }
+    if HA_EXCEPTIONS.contains(&word.as_str()) {
+        return word;
+    }
+    for suffix in ["هایی", "های", "ها"] {
+        if let Some(stem) = word.strip_suffix(suffix) {
+            if stem.chars().count() >= 3 && stem.chars().all(|c| ('\u{0620}'..='\u{06FF}').contains(&c)) {
+                return format!("{stem}{ZWNJ}{suffix}");
+            }
+            break;
+        }
+    }
+    word
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ascii_folds_case_and_space() {
+        assert_eq!(normalize("  Hello\tWORLD \n again "), "hello world again");
+    }
+
+    #[test]
+    fn arabic_letters_become_persian() {
+        // كتاب with Arabic kaf, علي with Arabic yeh.
+        assert_eq!(normalize("\u{0643}\u{062A}\u{0627}\u{0628}"), "کتاب");
+        assert_eq!(normalize("علي"), "علی");
+        assert_eq!(normalize("موسى"), "موسی");
+    }
+
+    #[test]
+    fn digits_become_ascii() {
+        assert_eq!(normalize("سال ۱۴۰۲ و ٢٠٢٣"), "سال 1402 و 2023");
+    }
+
+    #[test]
+    fn tatweel_and_harakat_removed() {
+        assert_eq!(normalize("ســـلام"), "سلام");
+        assert_eq!(normalize("مُحَمَّد"), "محمد");
+    }
+
+    #[test]
+    fn zwnj_kept_inside_words_removed_at_edges() {
+        assert_eq!(normalize("کتاب\u{200C}ها"), "کتاب\u{200C}ها");
+        assert_eq!(normalize("\u{200C}سلام\u{200C} دنیا"), "سلام دنیا");
+        assert_eq!(normalize("کتاب\u{200C}\u{200C}ها"), "کتاب\u{200C}ها");
+    }
+
+    #[test]
+    fn bidi_and_zero_width_controls_removed() {
+        assert_eq!(normalize("\u{202B}سلام\u{202C}\u{200F}"), "سلام");
+        assert_eq!(normalize("a\u{200B}b"), "ab");
+    }
+
+    #[test]
+    fn mi_prefix_three_ways_one_word() {
+        let want = "می\u{200C}شود";
+        assert_eq!(normalize("می شود"), want);
+        assert_eq!(normalize("میشود"), want);
+        assert_eq!(normalize("می\u{200C}شود"), want);
+        assert_eq!(normalize("نمی خواهم"), "نمی\u{200C}خواهم");
+        assert_eq!(normalize("نمیخواهم"), "نمی\u{200C}خواهم");
+        // Words that merely start with می are left alone.
+        assert_eq!(normalize("میز"), "میز");
+        assert_eq!(normalize("میوه"), "میوه");
+    }
+
+    #[test]
+    fn plural_suffix_three_ways_one_word() {
+        let want = "کتاب\u{200C}ها";
+        assert_eq!(normalize("کتاب ها"), want);
+        assert_eq!(normalize("کتابها"), want);
+        assert_eq!(normalize("کتاب\u{200C}ها"), want);
+        assert_eq!(normalize("رسانه های"), "رسانه\u{200C}های");
+        assert_eq!(normalize("آنها"), "آن\u{200C}ها");
+        assert_eq!(normalize("تنها"), "تنها");
+    }
+
+    #[test]
+    fn arabic_and_zwnj_less_copy_is_the_same_text() {
+        let persian = "آن\u{200C}ها می\u{200C}گویند که کتاب\u{200C}های ما را می\u{200C}خوانند";
+        let variant = "آنها ميگويند كه كتاب هاي ما را ميخوانند";
+        assert_eq!(normalize(variant), normalize(persian));
+    }
+
+    #[test]
+    fn russian_case_folds() {
+        assert_eq!(normalize("ПРИВЕТ Мир"), "привет мир");
+    }
+
+    #[test]
+    fn nfkc_folds_compatibility_forms() {
+        assert_eq!(normalize("ＡＢＣ１２３"), "abc123");
+        // Arabic presentation form of lam-alef.
+        assert_eq!(normalize("\u{FEFB}"), "لا");
+    }
+
+    proptest! {
+        #[test]
+        fn idempotent(s in "\\PC{0,64}") {
+            let once = normalize(&s);
+            prop_assert_eq!(normalize(&once), once);
+        }
+
+        #[test]
+        fn idempotent_on_persian_mixtures(s in "[ \u{200C}\u{200D}\u{064A}\u{0643}\u{06CC}\u{06A9}می ها نکتابشودز\u{0640}\u{064E}۱٢a-zA-Z0-9]{0,40}") {
+            let once = normalize(&s);
+            prop_assert_eq!(normalize(&once), once);
+        }
+
+        #[test]
+        fn never_panics_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
+            let s = String::from_utf8_lossy(&bytes);
+            let _ = normalize(&s);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use arrow::record_batch::RecordBatch;
+use echolens_store::Store;
+
+use super::runtime;
+use crate::args::{OutputFormat, SqlArgs};
+
+pub fn run(args: SqlArgs) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let batches: Vec<RecordBatch> = rt.block_on(async {
+        let store = Store::open(&args.store.store)
+            .await
+            .with_context(|| format!("opening the store {}", args.store.store.display()))?;
+        let ctx = store.session().await?;
+        let df = ctx.sql(&args.query).await.context("planning the query")?;
+        df.collect().await.context("running the query")
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.output {
+        OutputFormat::Table => {
+            writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(&batches)?)?;
+        }
+        OutputFormat::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+            for b in &batches {
+                w.write(b)?;
+            }
+        }
+        OutputFormat::Json => {
+            let mut w = arrow::json::ArrayWriter::new(&mut out);
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            w.write_batches(&refs)?;
+            w.finish()?;
+            drop(w);
+            writeln!(out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

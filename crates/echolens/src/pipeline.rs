@@ -1,0 +1,273 @@
+//! Ingest: a reader thread streams files through the format readers; the caller's thread normalises batches
+//! in parallel (rayon) and hands them to the store's writer, which commits in bounded chunks. The channel
+//! between them is bounded, so memory does not grow with the input.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use echolens_ingest::{FileCounts, Format, Quarantined, RawMessage, ReadOptions, Sink};
+use echolens_store::{Store, WriteCounts, WriterOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Messages per batch sent from the reader thread.
+const BATCH: usize = 4096;
+
+/// What to ingest and how.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    pub format: Option<Format>,
+    pub platform: Option<String>,
+    pub commit_rows: usize,
+    /// Draw a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// One file's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub format: Option<String>,
+    pub records: u64,
+    pub messages: u64,
+    pub quarantined: u64,
+    pub skipped: u64,
+}
+
+/// What an ingest did. `records == messages + quarantined + skipped`, and
+/// `messages == new + updated + unchanged`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    pub files: Vec<FileReport>,
+    /// Files in walked folders that are not exports echolens reads.
+    pub not_recognised: Vec<String>,
+    pub records: u64,
+    pub messages: u64,
+    pub quarantined: u64,
+    pub skipped: u64,
+    pub skipped_kinds: BTreeMap<String, u64>,
+    pub new: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub warnings: Vec<String>,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub commits: u64,
+}
+
+enum Event {
+    Messages(Vec<RawMessage>),
+    Quarantine(Quarantined),
+    Skip(&'static str),
+    Warn(String),
+    FileDone(FileReport),
+    NotRecognised(PathBuf),
+}
+
+struct ChannelSink {
+    tx: SyncSender<Event>,
+    batch: Vec<RawMessage>,
+}
+
+impl ChannelSink {
+    fn send(&self, e: Event) {
+        // The receiver only goes away when the ingest failed; the reader then stops at its next file.
+        let _ = self.tx.send(e);
+    }
+
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            self.send(Event::Messages(batch));
+        }
+    }
+}
+
+impl Sink for ChannelSink {
+    fn message(&mut self, message: RawMessage) {
+        self.batch.push(message);
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+    fn quarantine(&mut self, record: Quarantined) {
+        self.flush();
+        self.send(Event::Quarantine(record));
+    }
+    fn skip(&mut self, what: &'static str) {
+        self.send(Event::Skip(what));
+    }
+    fn warn(&mut self, warning: String) {
+        self.send(Event::Warn(warning));
+    }
+}
+
+/// A path as stored in provenance columns: absolute, so re-running from another folder finds the same records.
+fn provenance_path(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
+fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<AtomicU64>, tx: SyncSender<Event>) {
+    let read_options = ReadOptions { platform: options.platform.clone(), bytes_read: Some(bytes) };
+    let mut sink = ChannelSink { tx, batch: Vec::with_capacity(BATCH) };
+    for (path, explicit) in paths {
+        let path = provenance_path(&path);
+        let shown = path.display().to_string();
+        let format = match options.format {
+            Some(f) => Some(f),
+            None => match echolens_ingest::detect_file(&path) {
+                Ok(f) => f,
+                Err(err) => {
+                    sink.quarantine(file_quarantine(&shown, "", &err.to_string()));
+                    sink.send(Event::FileDone(report(&shown, None, &one_quarantined())));
+                    continue;
+                }
+            },
+        };
+        let Some(format) = format else {
+            if explicit {
+                let reason = "not an export echolens recognises (expected Telegram Desktop JSON, echolens JSONL, \
+                              X archive CSV, toolkit CSV, twarc JSONL or Telethon JSON); use --format to choose a reader";
+                sink.quarantine(file_quarantine(&shown, "", reason));
+                sink.send(Event::FileDone(report(&shown, None, &one_quarantined())));
+            } else {
+                sink.send(Event::NotRecognised(path));
+            }
+            continue;
+        };
+        match echolens_ingest::read_file(&path, format, &read_options, &mut sink) {
+            Ok(counts) => {
+                sink.flush();
+                sink.send(Event::FileDone(report(&shown, Some(format), &counts)));
+            }
+            Err(err) => {
+                sink.flush();
+                sink.quarantine(file_quarantine(&shown, format.name(), &err.to_string()));
+                sink.send(Event::FileDone(report(&shown, Some(format), &one_quarantined())));
+            }
+        }
+    }
+}
+
+fn one_quarantined() -> FileCounts {
+    FileCounts { records: 1, quarantined: 1, ..FileCounts::default() }
+}
+
+fn file_quarantine(path: &str, format: &str, reason: &str) -> Quarantined {
+    Quarantined {
+        source_file: path.to_owned(),
+        source_record: 0,
+        format: format.to_owned(),
+        reason: reason.to_owned(),
+        raw: String::new(),
+    }
+}
+
+fn report(path: &str, format: Option<Format>, c: &FileCounts) -> FileReport {
+    FileReport {
+        path: path.to_owned(),
+        format: format.map(|f| f.name().to_owned()),
+        records: c.records,
+        messages: c.messages,
+        quarantined: c.quarantined,
+        skipped: c.skipped,
+    }
+}
+
+fn progress_bar(total_bytes: u64, enabled: bool) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total_bytes);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Ingest `paths` into `store`.
+pub fn ingest(rt: &tokio::runtime::Runtime, store: &mut Store, paths: &[PathBuf], options: IngestOptions) -> Result<IngestReport> {
+    let started = Instant::now();
+    let mut files = Vec::new();
+    for p in paths {
+        let explicit = !p.is_dir();
+        for f in echolens_ingest::expand_paths(std::slice::from_ref(p)).with_context(|| format!("reading {}", p.display()))? {
+            files.push((f, explicit));
+        }
+    }
+    let total_bytes: u64 = files.iter().filter_map(|(f, _)| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let bar = progress_bar(total_bytes, options.progress);
+    let bytes = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = sync_channel::<Event>(16);
+    let reader = {
+        let options = options.clone();
+        let bytes = bytes.clone();
+        std::thread::Builder::new()
+            .name("echolens-reader".into())
+            .spawn(move || read_all(files, options, bytes, tx))
+            .context("starting the reader thread")?
+    };
+
+    let writer_options = WriterOptions { commit_rows: options.commit_rows.max(1), ..WriterOptions::default() };
+    let mut writer = rt.block_on(store.writer(writer_options)).context("opening the store for writing")?;
+    let mut out = IngestReport::default();
+    let mut last_draw = Instant::now();
+    for event in rx {
+        match event {
+            Event::Messages(batch) => {
+                let messages: Vec<_> = batch.into_par_iter().map(RawMessage::finish).collect();
+                for m in messages {
+                    writer.add(m);
+                }
+                if writer.is_full() {
+                    bar.set_message("committing…");
+                    rt.block_on(writer.flush()).context("writing to the store")?;
+                }
+            }
+            Event::Quarantine(q) => writer.quarantine(q),
+            Event::Skip(kind) => *out.skipped_kinds.entry(kind.to_owned()).or_default() += 1,
+            Event::Warn(w) => {
+                bar.suspend(|| eprintln!("warning: {w}"));
+                out.warnings.push(w);
+            }
+            Event::FileDone(f) => {
+                out.records += f.records;
+                out.messages += f.messages;
+                out.quarantined += f.quarantined;
+                out.skipped += f.skipped;
+                out.files.push(f);
+            }
+            Event::NotRecognised(p) => out.not_recognised.push(p.display().to_string()),
+        }
+        if last_draw.elapsed() > Duration::from_millis(100) {
+            last_draw = Instant::now();
+            bar.set_position(bytes.load(Ordering::Relaxed));
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            let c = writer.counts();
+            let done = c.new + c.updated + c.unchanged;
+            bar.set_message(format!("{done} messages, {:.0} records/s", done as f64 / secs));
+        }
+    }
+    reader.join().map_err(|_| anyhow::anyhow!("the reader thread panicked: this is a bug, please report it"))?;
+    bar.set_message("committing…");
+    let counts: WriteCounts = rt.block_on(writer.finish()).context("writing to the store")?;
+    bar.finish_and_clear();
+    out.new = counts.new;
+    out.updated = counts.updated;
+    out.unchanged = counts.unchanged;
+    out.commits = counts.commits;
+    out.bytes = bytes.load(Ordering::Relaxed);
+    out.seconds = started.elapsed().as_secs_f64();
+    Ok(out)
+}

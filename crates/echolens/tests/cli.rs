@@ -1,0 +1,252 @@
+//! The `echolens` command as a user runs it: one integration binary, a temp folder per test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn echolens() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_echolens"))
+}
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/samples")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run echolens");
+    assert!(
+        out.status.success(),
+        "echolens failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn ingest_json(store: &Path, paths: &[&Path], extra: &[&str]) -> Value {
+    let mut cmd = echolens();
+    cmd.arg("ingest").arg("--store").arg(store).arg("--json").args(extra).args(paths);
+    json_of(&run(&mut cmd))
+}
+
+fn stats_json(store: &Path) -> Value {
+    json_of(&run(echolens().args(["stats", "--json", "--store"]).arg(store)))
+}
+
+fn n(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("no number {key} in {v}"))
+}
+
+/// The files under shared/data/samples that are message exports, with the reader that must pick them up.
+const EXPORTS: &[(&str, &str)] = &[
+    ("coordination-network-toolkit/example.csv", "toolkit-csv"),
+    ("coordination-network-toolkit/examples/sample_data.csv", "toolkit-csv"),
+    ("coordination-network-toolkit/tests/data/coretweet_test_input.csv", "toolkit-csv"),
+    ("telegram-desktop-innerdvations/tests/data/bot.json", "telegram"),
+    ("telegram-desktop-innerdvations/tests/data/error-unexpected.json", "telegram"),
+    ("telegram-desktop-innerdvations/tests/data/error.json", "telegram"),
+    ("telegram-desktop-innerdvations/tests/data/personal.json", "telegram"),
+    ("telegram-desktop-innerdvations/tests/data/private_channel.json", "telegram"),
+    ("telegram-desktop-innerdvations/tests/data/private_group.json", "telegram"),
+    ("telegram-desktop-innerdvations/tests/data/public_channel.json", "telegram"),
+    ("telegram-desktop-innerdvations/tests/data/public_supergroup.json", "telegram"),
+    ("telegram-desktop-innerdvations/tests/data/saved.json", "telegram"),
+    ("telegram-desktop-innerdvations/tests/data/users_test.json", "telegram"),
+    ("telegram-desktop-mehrdad-esn/test_data.json", "telegram"),
+    ("telegram-desktop-tg2md/2020-11-numeric-from_id/result.json", "telegram"),
+    ("telegram-desktop-tg2md/result.json", "telegram"),
+    ("telethon-derived-nktkln/data/raw/1001000724666_messages.json", "telethon-json"),
+    ("twitter-io-archive-frequenter/ira_tweets_csv_hashed.sample.csv", "x-archive"),
+];
+
+#[test]
+fn every_sample_export_ingests_and_the_counts_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let report = ingest_json(&store, &[&samples()], &[]);
+    let files = report["files"].as_array().unwrap();
+    let by_path = |rel: &str| {
+        let want = std::fs::canonicalize(samples().join(rel)).unwrap().display().to_string();
+        files.iter().find(|f| f["path"] == want.as_str()).unwrap_or_else(|| panic!("{rel} was not read: {report}"))
+    };
+    for (rel, format) in EXPORTS {
+        let f = by_path(rel);
+        assert_eq!(f["format"], *format, "{rel}");
+        assert_eq!(n(f, "records"), n(f, "messages") + n(f, "quarantined") + n(f, "skipped"), "{rel}");
+    }
+    let tgif = std::fs::read_dir(samples().join("telegram-desktop-tgif")).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).count();
+    let twarc = std::fs::read_dir(samples().join("x-api-v2-twarc-csv/test-data")).unwrap().count();
+    assert_eq!(
+        files.len(),
+        EXPORTS.len() + tgif + twarc,
+        "every export file read once: {:?}",
+        files.iter().map(|f| f["path"].as_str().unwrap()).collect::<Vec<_>>()
+    );
+    for f in files {
+        assert!(f["format"].is_string(), "{f}");
+        assert!(n(f, "messages") + n(f, "quarantined") > 0 || n(f, "records") == 0 || n(f, "skipped") > 0, "{f}");
+    }
+
+    // Known shapes: a channel with one service message, a broken file, the odd-keys file.
+    let tg2md = by_path("telegram-desktop-tg2md/result.json");
+    assert_eq!((n(tg2md, "messages"), n(tg2md, "skipped")), (23, 1));
+    let broken = by_path("telegram-desktop-innerdvations/tests/data/error.json");
+    assert_eq!(n(broken, "quarantined"), 1);
+    let odd = by_path("telegram-desktop-innerdvations/tests/data/error-unexpected.json");
+    assert!(n(odd, "quarantined") >= 3, "{odd}");
+    let truncated = by_path("x-api-v2-twarc-csv/test-data/streaming_output_with_error.jsonl");
+    assert_eq!((n(truncated, "messages"), n(truncated, "quarantined")), (7, 1));
+    let naked = by_path("telethon-derived-nktkln/data/raw/1001000724666_messages.json");
+    assert_eq!(n(naked, "messages"), 967);
+
+    // Totals: records = messages + quarantined + skipped; messages = new + updated + unchanged.
+    assert_eq!(n(&report, "records"), n(&report, "messages") + n(&report, "quarantined") + n(&report, "skipped"));
+    assert_eq!(n(&report, "messages"), n(&report, "new") + n(&report, "updated") + n(&report, "unchanged"));
+    let stats = stats_json(&store);
+    assert_eq!(n(&stats, "messages"), n(&report, "new"));
+    assert_eq!(n(&stats, "quarantined"), n(&report, "quarantined"));
+    for key in ["messages", "channels", "authors", "platforms", "first", "last", "quarantined"] {
+        assert!(stats.get(key).is_some(), "stats has {key}: {stats}");
+    }
+    assert!(stats["platforms"]["telegram"].as_u64().unwrap() > 1000);
+    assert!(stats["platforms"]["x"].as_u64().unwrap() > 200);
+
+    // Idempotent: the same import again adds nothing and changes nothing.
+    let again = ingest_json(&store, &[&samples()], &[]);
+    assert_eq!(n(&again, "new"), 0);
+    assert_eq!(n(&again, "updated"), 0);
+    assert_eq!(n(&again, "unchanged"), n(&report, "messages"));
+    assert_eq!(stats_json(&store), stats);
+}
+
+#[test]
+fn unicode_and_persian_text_survive_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("fa.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\": 1, \"channel\": \"c\", \"author\": \"a\", \"timestamp\": 1700000000, \"text\": \"ميشود كتاب ها ۱۲ #زن_زندگی_آزادی\"}\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    ingest_json(&store, &[&input], &[]);
+    let out = run(echolens()
+        .args(["sql", "--output", "json", "--store"])
+        .arg(&store)
+        .arg("SELECT text_norm, hashtags FROM messages"));
+    let rows = json_of(&out);
+    assert_eq!(rows[0]["text_norm"], "می\u{200C}شود کتاب\u{200C}ها 12 #زن_زندگی_آزادی");
+    assert_eq!(rows[0]["hashtags"], serde_json::json!(["زن_زندگی_آزادی"]));
+}
+
+#[test]
+fn strict_exits_2_when_anything_is_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bad.jsonl");
+    std::fs::write(&input, "{\"id\": 1, \"channel\": \"c\", \"timestamp\": 1, \"text\": \"ok\"}\n{not json\n").unwrap();
+    let out = echolens().arg("ingest").arg("--strict").arg("--store").arg(dir.path().join("s")).arg(&input).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("quarantined 1"), "{stdout}");
+    // The good record is stored all the same, the bad one is in the quarantine with its line and reason.
+    let csv = run(echolens()
+        .args(["sql", "--output", "csv", "--store"])
+        .arg(dir.path().join("s"))
+        .arg("SELECT source_record, reason FROM quarantine"));
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(csv.starts_with("source_record,reason\n2,line 2:"), "{csv}");
+}
+
+#[test]
+fn explicit_file_of_unknown_format_is_quarantined_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("notes.txt");
+    std::fs::write(&input, "just some notes\n").unwrap();
+    let report = ingest_json(&dir.path().join("s"), &[&input], &[]);
+    assert_eq!(n(&report, "quarantined"), 1);
+    let reason = run(echolens()
+        .args(["sql", "--output", "csv", "--store"])
+        .arg(dir.path().join("s"))
+        .arg("SELECT reason FROM quarantine"));
+    assert!(String::from_utf8_lossy(&reason.stdout).contains("not an export echolens recognises"));
+}
+
+#[test]
+fn stats_on_a_folder_that_is_not_a_store_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = echolens().args(["stats", "--store"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an echolens store"));
+}
+
+#[test]
+fn demo_builds_ingests_and_prints_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(echolens().args(["demo", "--messages", "3000", "--json", "--out"]).arg(dir.path()));
+    let v = json_of(&out);
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap()).unwrap();
+    assert_eq!(v["stats"]["messages"], truth["messages"]);
+    assert_eq!(v["stats"]["quarantined"], 0);
+    assert_eq!(v["ingest"]["files"].as_array().unwrap().len(), 5);
+    // Running the demo again regenerates the same corpus and changes nothing in the store.
+    let again = json_of(&run(echolens().args(["demo", "--messages", "3000", "--json", "--out"]).arg(dir.path())));
+    assert_eq!(again["ingest"]["new"], 0);
+    assert_eq!(again["stats"], v["stats"]);
+}
+
+/// An import killed with SIGKILL at random points leaves a store that opens, and running it again reaches the
+/// same counts as an uninterrupted run.
+#[test]
+fn killed_ingest_then_rerun_matches_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    run(echolens().args(["demo", "--messages", "40000", "--json", "--out"]).arg(&corpus));
+    let input = corpus.join("corpus");
+
+    let clean = dir.path().join("clean");
+    ingest_json(&clean, &[&input], &["--commit-rows", "3000"]);
+    let want = stats_json(&clean);
+
+    let killed = dir.path().join("killed");
+    // Deterministic "random" kill points, spread over the run.
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut kills = 0;
+    for _ in 0..6 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = std::time::Duration::from_millis(150 + seed % 1500);
+        let mut child = echolens()
+            .args(["ingest", "--json", "--commit-rows", "3000", "--store"])
+            .arg(&killed)
+            .arg(&input)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+        // Whatever the kill point, the store opens.
+        if killed.join("echolens.json").exists() {
+            run(echolens().args(["stats", "--json", "--store"]).arg(&killed));
+        }
+    }
+    assert!(kills > 0, "no run was killed: the test proves nothing");
+    let last = ingest_json(&killed, &[&input], &["--commit-rows", "3000"]);
+    assert_eq!(stats_json(&killed)["messages"], want["messages"], "after {kills} kills; last run {last}");
+    let got = stats_json(&killed);
+    for key in ["messages", "channels", "authors", "platforms", "first", "last", "quarantined"] {
+        assert_eq!(got[key], want[key], "{key}");
+    }
+}
