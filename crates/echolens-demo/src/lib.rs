@@ -66,18 +66,96 @@ impl Rng {
 }
 
 const EN: &[&str] = &[
-    "the", "people", "government", "news", "today", "support", "world", "truth", "country", "war", "freedom", "vote",
-    "election", "report", "video", "city", "protest", "economy", "prices", "school", "water", "power", "week", "new",
-    "must", "never", "against", "every", "stop", "why", "how", "is", "are", "and", "to", "of", "in", "for", "on", "we",
+    "the",
+    "people",
+    "government",
+    "news",
+    "today",
+    "support",
+    "world",
+    "truth",
+    "country",
+    "war",
+    "freedom",
+    "vote",
+    "election",
+    "report",
+    "video",
+    "city",
+    "protest",
+    "economy",
+    "prices",
+    "school",
+    "water",
+    "power",
+    "week",
+    "new",
+    "must",
+    "never",
+    "against",
+    "every",
+    "stop",
+    "why",
+    "how",
+    "is",
+    "are",
+    "and",
+    "to",
+    "of",
+    "in",
+    "for",
+    "on",
+    "we",
 ];
 const FA: &[&str] = &[
-    "مردم", "ایران", "دولت", "آزادی", "خبر", "امروز", "تهران", "اعتراض", "کشور", "حقوق", "رسانه", "زندگی",
-    "جوانان", "خیابان", "و", "در", "به", "از", "که", "این", "را", "با", "است", "برای",
+    "مردم",
+    "ایران",
+    "دولت",
+    "آزادی",
+    "خبر",
+    "امروز",
+    "تهران",
+    "اعتراض",
+    "کشور",
+    "حقوق",
+    "رسانه",
+    "زندگی",
+    "جوانان",
+    "خیابان",
+    "و",
+    "در",
+    "به",
+    "از",
+    "که",
+    "این",
+    "را",
+    "با",
+    "است",
+    "برای",
 ];
-const FA_ZWNJ: &[&str] = &["می\u{200C}شود", "می\u{200C}کنند", "کتاب\u{200C}ها", "آن\u{200C}ها", "نمی\u{200C}دانم", "رسانه\u{200C}های"];
+const FA_ZWNJ: &[&str] =
+    &["می\u{200C}شود", "می\u{200C}کنند", "کتاب\u{200C}ها", "آن\u{200C}ها", "نمی\u{200C}دانم", "رسانه\u{200C}های"];
 const RU: &[&str] = &[
-    "люди", "правительство", "новости", "сегодня", "поддержка", "мир", "правда", "страна", "война", "свобода",
-    "выборы", "цены", "город", "и", "в", "на", "не", "что", "это", "мы",
+    "люди",
+    "правительство",
+    "новости",
+    "сегодня",
+    "поддержка",
+    "мир",
+    "правда",
+    "страна",
+    "война",
+    "свобода",
+    "выборы",
+    "цены",
+    "город",
+    "и",
+    "в",
+    "на",
+    "не",
+    "что",
+    "это",
+    "мы",
 ];
 
 /// What was planted, for tests and benchmarks to check against.
@@ -184,9 +262,8 @@ fn organic_text(rng: &mut Rng, lang: usize) -> String {
 pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth> {
     let mut rng = Rng::new(seed);
     let days = 30;
-    let tg_channels: Vec<(String, String, usize)> = (0..12)
-        .map(|i| (format!("{}", 1_000_000_000 + i * 7919), format!("demo_channel_{i:02}"), i % 3))
-        .collect();
+    let tg_channels: Vec<(String, String, usize)> =
+        (0..12).map(|i| (format!("{}", 1_000_000_000 + i * 7919), format!("demo_channel_{i:02}"), i % 3)).collect();
     let x_accounts = (messages / 40).max(60);
     let mut posts: Vec<Post> = Vec::with_capacity(messages + 1000);
     let mut next_id = vec![1u64; tg_channels.len()];
@@ -246,8 +323,10 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
         let members: Vec<u64> = (0..size as u64).map(|m| 90_000 + cid as u64 * 100 + m).collect();
         let url = format!("https://campaign{cid}.example/a/{}", rng.below(1000));
         let hashtag = ["FreedomNow", "حقیقت_امروز"][cid].to_owned();
-        let base = ["the truth they hide from you about the election must be shared now",
-            "مردم ایران حقیقت را می\u{200C}دانند و این خبر را همه جا پخش کنید"][cid];
+        let base = [
+            "the truth they hide from you about the election must be shared now",
+            "مردم ایران حقیقت را می\u{200C}دانند و این خبر را همه جا پخش کنید",
+        ][cid];
         let mut campaign = Campaign {
             id: cid,
             members: members.iter().map(|m| format!("x:{m}")).collect(),
@@ -370,7 +449,8 @@ fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize
                 })
             })
             .collect();
-        let export = json!({"name": name, "type": "public_channel", "id": id.parse::<i64>().unwrap_or(0), "messages": messages});
+        let export =
+            json!({"name": name, "type": "public_channel", "id": id.parse::<i64>().unwrap_or(0), "messages": messages});
         let folder = dir.join("telegram").join(name);
         fs::create_dir_all(&folder)?;
         fs::write(folder.join("result.json"), serde_json::to_string_pretty(&export)?)?;

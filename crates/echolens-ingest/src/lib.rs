@@ -51,14 +51,8 @@ pub enum Format {
 
 impl Format {
     /// Every format, for help texts.
-    pub const ALL: [Format; 6] = [
-        Format::Telegram,
-        Format::Jsonl,
-        Format::XArchive,
-        Format::ToolkitCsv,
-        Format::Twarc,
-        Format::TelethonJson,
-    ];
+    pub const ALL: [Format; 6] =
+        [Format::Telegram, Format::Jsonl, Format::XArchive, Format::ToolkitCsv, Format::Twarc, Format::TelethonJson];
 
     /// The name used on the command line and in the quarantine.
     pub fn name(self) -> &'static str {
@@ -160,8 +154,7 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     }
     if trimmed.starts_with('{') {
         let first_is_object = serde_json::from_str::<serde_json::Value>(first_line).is_ok_and(|v| v.is_object());
-        if has("\"__twarc\"") || has("\"edit_history_tweet_ids\"") || (has("\"author_id\"") && has("\"created_at\""))
-        {
+        if has("\"__twarc\"") || has("\"edit_history_tweet_ids\"") || (has("\"author_id\"") && has("\"created_at\"")) {
             return Some(Format::Twarc);
         }
         if first_is_object {
@@ -176,10 +169,8 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         }
         return None;
     }
-    let header: Vec<String> = first_line
-        .split(',')
-        .map(|h| h.trim().trim_matches('"').trim().to_ascii_lowercase())
-        .collect();
+    let header: Vec<String> =
+        first_line.split(',').map(|h| h.trim().trim_matches('"').trim().to_ascii_lowercase()).collect();
     let col = |name: &str| header.iter().any(|h| h == name);
     if col("tweetid") && col("tweet_time") {
         return Some(Format::XArchive);
@@ -214,9 +205,7 @@ pub fn detect_file(path: &Path) -> Result<Option<Format>> {
     let mut head = vec![0u8; SNIFF_BYTES];
     let mut filled = 0;
     while filled < head.len() {
-        let n = file
-            .read(&mut head[filled..])
-            .map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let n = file.read(&mut head[filled..]).map_err(|source| Error::Io { path: path.to_owned(), source })?;
         if n == 0 {
             break;
         }
@@ -296,10 +285,8 @@ impl FileCtx<'_> {
 /// returned only when the file cannot be opened at all.
 pub fn read_file(path: &Path, format: Format, options: &ReadOptions, sink: &mut dyn Sink) -> Result<FileCounts> {
     let file = File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    let reader = BufReader::with_capacity(
-        256 * 1024,
-        CountingReader { inner: file, counter: options.bytes_read.clone() },
-    );
+    let reader =
+        BufReader::with_capacity(256 * 1024, CountingReader { inner: file, counter: options.bytes_read.clone() });
     let ctx = FileCtx { path: path.display().to_string(), format, options };
     let mut counting = Counting { inner: sink, counts: FileCounts::default() };
     read_from(reader, &ctx, &mut counting);
@@ -359,12 +346,27 @@ mod tests {
 
     #[test]
     fn detects_by_content() {
-        assert_eq!(detect(b"{\n \"name\": \"x\",\n \"type\": \"public_channel\",\n \"messages\": ["), Some(Format::Telegram));
-        assert_eq!(detect(b"{\"id\":\"1\",\"channel\":\"c\",\"author\":\"a\",\"timestamp\":1,\"text\":\"\"}\n"), Some(Format::Jsonl));
-        assert_eq!(detect(b"\xEF\xBB\xBFmessage_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"), Some(Format::ToolkitCsv));
+        assert_eq!(
+            detect(b"{\n \"name\": \"x\",\n \"type\": \"public_channel\",\n \"messages\": ["),
+            Some(Format::Telegram)
+        );
+        assert_eq!(
+            detect(b"{\"id\":\"1\",\"channel\":\"c\",\"author\":\"a\",\"timestamp\":1,\"text\":\"\"}\n"),
+            Some(Format::Jsonl)
+        );
+        assert_eq!(
+            detect(b"\xEF\xBB\xBFmessage_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"),
+            Some(Format::ToolkitCsv)
+        );
         assert_eq!(detect(b"\"tweetid\",\"userid\",\"tweet_text\",\"tweet_time\"\n"), Some(Format::XArchive));
-        assert_eq!(detect(b"{\"data\": [{\"id\": \"1\", \"author_id\": \"2\", \"created_at\": \"x\"}]}\n"), Some(Format::Twarc));
-        assert_eq!(detect(b"[\n {\"message_id\": 1, \"sender_id\": -100, \"date\": \"2024\"}"), Some(Format::TelethonJson));
+        assert_eq!(
+            detect(b"{\"data\": [{\"id\": \"1\", \"author_id\": \"2\", \"created_at\": \"x\"}]}\n"),
+            Some(Format::Twarc)
+        );
+        assert_eq!(
+            detect(b"[\n {\"message_id\": 1, \"sender_id\": -100, \"date\": \"2024\"}"),
+            Some(Format::TelethonJson)
+        );
         assert_eq!(detect(b"# a readme\n"), None);
         assert_eq!(detect(b"{\"slug\": \"oop\", \"title\": \"x\"}"), None);
         assert_eq!(detect(b"{\n  \"messages\": 3000,\n  \"seed\": 1\n}"), None);

@@ -33,10 +33,7 @@ pub fn from_naive(s: &str) -> Option<TimestampUs> {
         "%Y-%m-%dT%H:%M",
     ];
     let s = s.trim();
-    FORMATS
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|t| t.and_utc().timestamp_micros())
+    FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(s, f).ok()).map(|t| t.and_utc().timestamp_micros())
 }
 
 /// Any of the above: epoch seconds, RFC 3339, or a naive time (then `exact` is false).

@@ -61,7 +61,9 @@ fn list_builder(capacity: usize) -> ListBuilder<StringBuilder> {
 }
 
 /// Messages as one record batch of [`message_schema`].
-pub fn messages_to_batch<'a>(messages: impl ExactSizeIterator<Item = &'a Message>) -> arrow::error::Result<RecordBatch> {
+pub fn messages_to_batch<'a>(
+    messages: impl ExactSizeIterator<Item = &'a Message>,
+) -> arrow::error::Result<RecordBatch> {
     let n = messages.len();
     let mut key = StringBuilder::with_capacity(n, n * 32);
     let mut platform = StringBuilder::with_capacity(n, n * 8);

@@ -18,7 +18,7 @@ pub enum Error {
     #[error("{} is not an echolens store (no echolens.json); create one with `echolens ingest --store {} PATH...`", .0.display(), .0.display())]
     NotAStore(PathBuf),
     /// The store's metadata file is unreadable or of another version.
-    #[error("{}: {1}", .0.display())]
+    #[error("{}: {}", .0.display(), .1)]
     Meta(PathBuf, String),
     /// Delta Lake failed.
     #[error("delta table: {0}")]

@@ -111,7 +111,7 @@ impl Store {
 
     /// The Delta table version of `messages` (grows with every commit).
     pub fn messages_version(&self) -> i64 {
-        self.messages.version().unwrap_or(-1)
+        self.messages.version().map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX))
     }
 
     /// A DataFusion session with `messages` and `quarantine` registered.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, Int64Array, StringArray};
+use arrow::array::{Array, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
@@ -41,11 +41,8 @@ async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Option<String>>
     let batches = ctx.sql(sql).await?.collect().await?;
     let mut out = Vec::new();
     for batch in batches {
-        let cols: Vec<_> = batch
-            .columns()
-            .iter()
-            .map(|c| cast(c, &DataType::Utf8))
-            .collect::<std::result::Result<_, _>>()?;
+        let cols: Vec<_> =
+            batch.columns().iter().map(|c| cast(c, &DataType::Utf8)).collect::<std::result::Result<_, _>>()?;
         for i in 0..batch.num_rows() {
             out.push(
                 cols.iter()

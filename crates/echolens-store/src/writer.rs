@@ -293,7 +293,12 @@ mod tests {
         // The same key twice in one run: the newer edit wins, an older one changes nothing.
         w.add(msg("c", "3", "three edited", Some(5)));
         w.add(msg("c", "3", "three stale", Some(4)));
-        w.quarantine(Quarantined { source_file: "f.json".into(), source_record: 9, reason: "bad".into(), ..Default::default() });
+        w.quarantine(Quarantined {
+            source_file: "f.json".into(),
+            source_record: 9,
+            reason: "bad".into(),
+            ..Default::default()
+        });
         let counts = w.finish().await.unwrap();
         assert_eq!((counts.new, counts.updated, counts.unchanged, counts.quarantined_new), (3, 1, 1, 1));
 
@@ -304,9 +309,17 @@ mod tests {
         for m in [msg("c", "1", "one", None), msg("c", "2", "two", None), msg("c", "3", "three edited", Some(5))] {
             w.add(m);
         }
-        w.quarantine(Quarantined { source_file: "f.json".into(), source_record: 9, reason: "bad".into(), ..Default::default() });
+        w.quarantine(Quarantined {
+            source_file: "f.json".into(),
+            source_record: 9,
+            reason: "bad".into(),
+            ..Default::default()
+        });
         let counts = w.finish().await.unwrap();
-        assert_eq!((counts.new, counts.updated, counts.unchanged, counts.quarantined_new, counts.commits), (0, 0, 3, 0, 0));
+        assert_eq!(
+            (counts.new, counts.updated, counts.unchanged, counts.quarantined_new, counts.commits),
+            (0, 0, 3, 0, 0)
+        );
         assert_eq!(store.messages_version(), version, "an unchanged re-run makes no commit");
 
         // A newer edit of a stored message replaces it through a merge.

@@ -5,8 +5,29 @@ use crate::normalize::{ZWNJ, normalize};
 
 /// Query parameters that only track the click, not the content: dropped from normalised URLs.
 const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "igsh", "si", "mc_cid", "mc_eid",
-    "_ga", "_gl", "ref_src", "ref_url", "spm", "mkt_tok", "vero_id", "oly_anon_id", "oly_enc_id", "__s", "s_cid",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "yclid",
+    "igshid",
+    "igsh",
+    "si",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "_gl",
+    "ref_src",
+    "ref_url",
+    "spm",
+    "mkt_tok",
+    "vero_id",
+    "oly_anon_id",
+    "oly_enc_id",
+    "__s",
+    "s_cid",
 ];
 
 fn is_tracking_param(name: &str) -> bool {
@@ -62,10 +83,12 @@ fn url_spans(text: &str) -> Vec<(usize, usize)> {
     let mut i = 0;
     while i < bytes.len() {
         let rest = &text[i..];
-        let starts = (rest.len() >= 7 && rest[..7].eq_ignore_ascii_case("http://"))
-            || (rest.len() >= 8 && rest[..8].eq_ignore_ascii_case("https://"))
-            || (rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("www.") && boundary_before(text, i))
-            || (rest.len() >= 5 && rest[..5].eq_ignore_ascii_case("t.me/") && boundary_before(text, i));
+        let head = rest.as_bytes();
+        let prefix = |p: &[u8]| head.len() >= p.len() && head[..p.len()].eq_ignore_ascii_case(p);
+        let starts = prefix(b"http://")
+            || prefix(b"https://")
+            || (prefix(b"www.") && boundary_before(text, i))
+            || (prefix(b"t.me/") && boundary_before(text, i));
         if !starts {
             i += utf8_len(bytes[i]);
             continue;
@@ -232,10 +255,7 @@ mod tests {
     #[test]
     fn urls_found_in_text_without_trailing_punctuation() {
         let text = "see https://a.example/x?utm_medium=1. and (http://b.example/y) or www.c.example/z, done";
-        assert_eq!(
-            extract_urls(text),
-            vec!["https://a.example/x", "http://b.example/y", "http://www.c.example/z"]
-        );
+        assert_eq!(extract_urls(text), vec!["https://a.example/x", "http://b.example/y", "http://www.c.example/z"]);
     }
 
     #[test]
@@ -271,5 +291,26 @@ mod tests {
     #[test]
     fn mentions_lowercased_not_emails() {
         assert_eq!(extract_mentions("hi @SomeOne and @other_1. mail me@example.com"), vec!["someone", "other_1"]);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn extraction_never_panics(s in "(\\PC|[#@ \u{200C}:/.a-z]|https?://|www\\.|t\\.me/){0,40}") {
+            let _ = extract_urls(&s);
+            let _ = extract_hashtags(&s);
+            let _ = extract_mentions(&s);
+        }
+
+        #[test]
+        fn normalized_urls_are_stable(s in "https?://[a-zA-Z]{1,8}\\.[a-z]{2,3}(/[a-z0-9]{0,6}){0,3}(\\?[a-z_]{1,6}=[a-z0-9]{0,4}){0,2}") {
+            let once = normalize_url(&s);
+            prop_assert_eq!(normalize_url(&once), once);
+        }
     }
 }

@@ -13,7 +13,5 @@
 mod extract;
 mod normalize;
 
-pub use extract::{
-    extract_hashtags, extract_mentions, extract_urls, normalize_mention, normalize_tag, normalize_url,
-};
+pub use extract::{extract_hashtags, extract_mentions, extract_urls, normalize_mention, normalize_tag, normalize_url};
 pub use normalize::{ZWNJ, normalize};

@@ -39,11 +39,8 @@ pub fn normalize(text: &str) -> String {
 }
 
 fn pass(text: &str) -> String {
-    let composed: String = if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-        text.to_owned()
-    } else {
-        text.nfkc().collect()
-    };
+    let composed: String =
+        if is_nfkc_quick(text.chars()) == IsNormalized::Yes { text.to_owned() } else { text.nfkc().collect() };
     let lowered = composed.to_lowercase();
     let mapped = map_chars(&lowered);
     // Joining affixes can expose another join ("کتاب ها ها"): run it to its fixpoint. Every change joins two
@@ -99,8 +96,17 @@ fn map_chars(text: &str) -> String {
             '\u{0640}' | '\u{064B}'..='\u{065F}' | '\u{0670}' => continue,
             // Zero-width space/joiner, directional marks, embeddings, overrides, isolates, BOM, soft hyphen,
             // Arabic letter mark, word joiner, variation selectors.
-            '\u{200B}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}' | '\u{061C}' | '\u{FE00}'..='\u{FE0F}' => continue,
+            '\u{200B}'
+            | '\u{200D}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+            | '\u{061C}'
+            | '\u{FE00}'..='\u{FE0F}' => continue,
             c => c,
         };
         if c == ZWNJ {
@@ -134,11 +140,79 @@ fn map_chars(text: &str) -> String {
 /// nothing between it and the verb ("میشود") is joined with a ZWNJ; without the list that would break words such
 /// as میز (table) or میوه (fruit).
 const VERB_STEMS: &[&str] = &[
-    "شو", "شد", "کن", "کرد", "خواه", "خواست", "دان", "دانست", "گوی", "گو", "گفت", "ده", "داد", "توان", "توانست",
-    "رو", "رفت", "آی", "آمد", "گیر", "گرفت", "بین", "دید", "زن", "زد", "آور", "آورد", "گذار", "گذاشت", "رس", "رسید",
-    "پرداز", "پرداخت", "ساز", "ساخت", "یاب", "یافت", "نویس", "نوشت", "خور", "خورد", "پذیر", "پذیرفت", "کش", "کشید",
-    "ماند", "مان", "گرد", "گشت", "خوان", "خواند", "پرس", "پرسید", "فهم", "فهمید", "نشین", "نشست", "شناس", "شناخت",
-    "بر", "برد", "دار", "داشت", "ترس", "ترسید", "جنگ", "جنگید", "کوش", "کوشید", "افت", "افتاد", "فرست", "فرستاد",
+    "شو",
+    "شد",
+    "کن",
+    "کرد",
+    "خواه",
+    "خواست",
+    "دان",
+    "دانست",
+    "گوی",
+    "گو",
+    "گفت",
+    "ده",
+    "داد",
+    "توان",
+    "توانست",
+    "رو",
+    "رفت",
+    "آی",
+    "آمد",
+    "گیر",
+    "گرفت",
+    "بین",
+    "دید",
+    "زن",
+    "زد",
+    "آور",
+    "آورد",
+    "گذار",
+    "گذاشت",
+    "رس",
+    "رسید",
+    "پرداز",
+    "پرداخت",
+    "ساز",
+    "ساخت",
+    "یاب",
+    "یافت",
+    "نویس",
+    "نوشت",
+    "خور",
+    "خورد",
+    "پذیر",
+    "پذیرفت",
+    "کش",
+    "کشید",
+    "ماند",
+    "مان",
+    "گرد",
+    "گشت",
+    "خوان",
+    "خواند",
+    "پرس",
+    "پرسید",
+    "فهم",
+    "فهمید",
+    "نشین",
+    "نشست",
+    "شناس",
+    "شناخت",
+    "بر",
+    "برد",
+    "دار",
+    "داشت",
+    "ترس",
+    "ترسید",
+    "جنگ",
+    "جنگید",
+    "کوش",
+    "کوشید",
+    "افت",
+    "افتاد",
+    "فرست",
+    "فرستاد",
 ];
 
 /// Personal endings a verb stem takes.
@@ -148,10 +222,7 @@ const VERB_ENDINGS: &[&str] = &["", "م", "ی", "د", "یم", "ید", "ند", "�
 const HA_EXCEPTIONS: &[&str] = &["تنها", "رها", "بها", "اژدها", "انتها", "اشتها", "ها", "های", "هایی"];
 
 fn is_prefixed_verb(rest: &str) -> bool {
-    VERB_STEMS.iter().any(|stem| {
-        rest.strip_prefix(stem)
-            .is_some_and(|ending| VERB_ENDINGS.contains(&ending))
-    })
+    VERB_STEMS.iter().any(|stem| rest.strip_prefix(stem).is_some_and(|ending| VERB_ENDINGS.contains(&ending)))
 }
 
 /// Join می/نمی prefixes and ها/های suffixes with a ZWNJ (input already through [`map_chars`]: single spaces,

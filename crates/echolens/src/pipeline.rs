@@ -197,12 +197,19 @@ fn progress_bar(total_bytes: u64, enabled: bool) -> ProgressBar {
 }
 
 /// Ingest `paths` into `store`.
-pub fn ingest(rt: &tokio::runtime::Runtime, store: &mut Store, paths: &[PathBuf], options: IngestOptions) -> Result<IngestReport> {
+pub fn ingest(
+    rt: &tokio::runtime::Runtime,
+    store: &mut Store,
+    paths: &[PathBuf],
+    options: IngestOptions,
+) -> Result<IngestReport> {
     let started = Instant::now();
     let mut files = Vec::new();
     for p in paths {
         let explicit = !p.is_dir();
-        for f in echolens_ingest::expand_paths(std::slice::from_ref(p)).with_context(|| format!("reading {}", p.display()))? {
+        for f in echolens_ingest::expand_paths(std::slice::from_ref(p))
+            .with_context(|| format!("reading {}", p.display()))?
+        {
             files.push((f, explicit));
         }
     }

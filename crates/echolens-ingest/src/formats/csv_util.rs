@@ -7,12 +7,7 @@ pub struct Columns {
 
 impl Columns {
     pub fn new(header: &csv::StringRecord) -> Self {
-        Columns {
-            names: header
-                .iter()
-                .map(|h| h.trim_start_matches('\u{feff}').trim().to_ascii_lowercase())
-                .collect(),
-        }
+        Columns { names: header.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_ascii_lowercase()).collect() }
     }
 
     /// The first of `names` present in the header.

@@ -113,7 +113,11 @@ pub fn read(mut reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
             Ok(0) => break,
             Ok(_) => {}
             Err(err) => {
-                sink.quarantine(ctx.quarantined(line_no + 1, format!("read error: {err}; the rest of the file was not read"), ""));
+                sink.quarantine(ctx.quarantined(
+                    line_no + 1,
+                    format!("read error: {err}; the rest of the file was not read"),
+                    "",
+                ));
                 break;
             }
         }
@@ -125,9 +129,8 @@ pub fn read(mut reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
         match serde_json::from_slice::<Line>(line) {
             Ok(l) => sink.message(convert(l, ctx, line_no)),
             Err(err) => {
-                let reason = format!(
-                    "line {line_no}: {err}; expected a JSON object with id, channel, timestamp and text"
-                );
+                let reason =
+                    format!("line {line_no}: {err}; expected a JSON object with id, channel, timestamp and text");
                 sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
             }
         }
@@ -140,10 +143,7 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
 }
 
 fn convert(l: Line, ctx: &FileCtx<'_>, line_no: u64) -> RawMessage {
-    let platform = l
-        .platform
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| ctx.platform_or("generic").to_owned());
+    let platform = l.platform.filter(|p| !p.is_empty()).unwrap_or_else(|| ctx.platform_or("generic").to_owned());
     RawMessage {
         message: Message {
             platform,

@@ -348,12 +348,16 @@ fn flatten_text(v: Option<&Value>) -> Result<Flattened<'_>, String> {
                         }
                         entities.push(part);
                     }
-                    other => return Err(format!("text: expected strings and entity objects, found {}", kind_of(other))),
+                    other => {
+                        return Err(format!("text: expected strings and entity objects, found {}", kind_of(other)));
+                    }
                 }
             }
             Ok((text, Some(entities)))
         }
-        Some(other) => Err(format!("text: expected a string or an array of strings and entities, found {}", kind_of(other))),
+        Some(other) => {
+            Err(format!("text: expected a string or an array of strings and entities, found {}", kind_of(other)))
+        }
     }
 }
 
@@ -382,7 +386,7 @@ mod tests {
     #[test]
     fn entity_arrays_flattened_with_links_tags_mentions() {
         let sink = read(
-            r#"{"name": "Chan", "type": "public_channel", "id": 77, "messages": [
+            r##"{"name": "Chan", "type": "public_channel", "id": 77, "messages": [
               {"id": 1, "type": "message", "date": "2023-01-27T08:43:50", "date_unixtime": "1674783830",
                "from": "Chan", "from_id": "channel77",
                "text": ["read ", {"type": "text_link", "text": "this", "href": "https://Ex.com/a?utm_source=t"},
@@ -393,7 +397,7 @@ mod tests {
                         {"type": "plain", "text": " "}, {"type": "mention", "text": "@Who"}]},
               {"id": 2, "type": "service", "date": "2023-01-27T08:43:50", "date_unixtime": "1674783830",
                "action": "pin_message", "text": ""}
-            ]}"#,
+            ]}"##,
         );
         assert_eq!(sink.messages.len(), 1);
         assert_eq!(sink.skipped, vec!["service message"]);
@@ -410,7 +414,9 @@ mod tests {
 
     #[test]
     fn x_escapes_and_tabs_are_tolerated() {
-        let sink = read("{\n\t\"name\": \"G\",\n\t\"id\": 5,\n\t\"messages\": [{\"id\": 3, \"date_unixtime\": \"10\", \"text\": \"a\\x0Bb\"}]\n}");
+        let sink = read(
+            "{\n\t\"name\": \"G\",\n\t\"id\": 5,\n\t\"messages\": [{\"id\": 3, \"date_unixtime\": \"10\", \"text\": \"a\\x0Bb\"}]\n}",
+        );
         assert_eq!(sink.messages.len(), 1);
         assert_eq!(sink.messages[0].text, "a\u{0B}b");
     }

@@ -24,7 +24,11 @@ pub fn read(mut reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
             Ok(0) => break,
             Ok(_) => {}
             Err(err) => {
-                sink.quarantine(ctx.quarantined(line_no + 1, format!("read error: {err}; the rest of the file was not read"), ""));
+                sink.quarantine(ctx.quarantined(
+                    line_no + 1,
+                    format!("read error: {err}; the rest of the file was not read"),
+                    "",
+                ));
                 break;
             }
         }
@@ -67,7 +71,9 @@ fn read_line(value: &Value, ctx: &FileCtx<'_>, line_no: u64, sink: &mut dyn Sink
     let mut users: HashMap<&str, &str> = HashMap::new();
     if let Some(list) = obj.get("includes").and_then(|i| i.get("users")).and_then(Value::as_array) {
         for u in list {
-            if let (Some(id), Some(name)) = (u.get("id").and_then(Value::as_str), u.get("username").and_then(Value::as_str)) {
+            if let (Some(id), Some(name)) =
+                (u.get("id").and_then(Value::as_str), u.get("username").and_then(Value::as_str))
+            {
                 users.insert(id, name);
             }
         }
@@ -75,7 +81,9 @@ fn read_line(value: &Value, ctx: &FileCtx<'_>, line_no: u64, sink: &mut dyn Sink
     for tweet in tweets {
         match convert(tweet, &users, ctx, line_no) {
             Ok(m) => sink.message(m),
-            Err(reason) => sink.quarantine(ctx.quarantined(line_no, format!("line {line_no}: {reason}"), &raw_json(tweet))),
+            Err(reason) => {
+                sink.quarantine(ctx.quarantined(line_no, format!("line {line_no}: {reason}"), &raw_json(tweet)))
+            }
         }
     }
 }
@@ -136,11 +144,7 @@ fn convert(t: &Value, users: &HashMap<&str, &str>, ctx: &FileCtx<'_>, line_no: u
 }
 
 fn entity_list(entities: &Map<String, Value>, key: &str, pick: impl Fn(&Value) -> Option<String>) -> Vec<String> {
-    entities
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(&pick).collect())
-        .unwrap_or_default()
+    entities.get(key).and_then(Value::as_array).map(|l| l.iter().filter_map(&pick).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]

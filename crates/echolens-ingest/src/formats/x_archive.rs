@@ -72,7 +72,9 @@ struct XColumns {
 fn convert(r: &csv::StringRecord, c: &XColumns, ctx: &FileCtx<'_>, line: u64) -> Result<RawMessage, String> {
     let id = cell(r, c.id).ok_or("missing tweetid")?;
     if is_mangled_id(id) {
-        return Err(format!("tweetid {id:?} is in scientific notation: a spreadsheet rounded it and its digits are lost"));
+        return Err(format!(
+            "tweetid {id:?} is in scientific notation: a spreadsheet rounded it and its digits are lost"
+        ));
     }
     let user = cell(r, c.user).ok_or("missing userid")?;
     let when = cell(r, c.time).ok_or("missing tweet_time")?;

@@ -44,7 +44,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         println!();
         super::stats::print_stats(&stats);
         println!();
-        println!("next: echolens sql --store {} \"SELECT platform, count(*) FROM messages GROUP BY platform\"", store_dir.display());
+        println!(
+            "next: echolens sql --store {} \"SELECT platform, count(*) FROM messages GROUP BY platform\"",
+            store_dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

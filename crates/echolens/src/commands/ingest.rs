@@ -40,10 +40,7 @@ pub fn print_report(r: &IngestReport, store: &Store) {
         r.seconds,
         r.records as f64 / r.seconds.max(1e-3)
     );
-    println!(
-        "  messages {}: new {}, updated {}, unchanged {}",
-        r.messages, r.new, r.updated, r.unchanged
-    );
+    println!("  messages {}: new {}, updated {}, unchanged {}", r.messages, r.new, r.updated, r.unchanged);
     let kinds: Vec<String> = r.skipped_kinds.iter().map(|(k, n)| format!("{n} {k}s")).collect();
     println!(
         "  quarantined {}, skipped {}{}",

@@ -27,11 +27,7 @@ pub fn print_stats(s: &Stats) {
     println!("authors      {}", s.authors);
     let platforms: Vec<String> = s.platforms.iter().map(|(p, n)| format!("{p} {n}")).collect();
     println!("platforms    {}", platforms.join(", "));
-    println!(
-        "time range   {} … {}",
-        s.first.as_deref().unwrap_or("-"),
-        s.last.as_deref().unwrap_or("-")
-    );
+    println!("time range   {} … {}", s.first.as_deref().unwrap_or("-"), s.last.as_deref().unwrap_or("-"));
     if s.inexact_times > 0 {
         println!("inexact      {} messages have local times with an unknown offset", s.inexact_times);
     }
