@@ -337,7 +337,7 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
             message_keys: Vec::new(),
         };
         for _ in 0..6 {
-            let t0 = START + rng.below((days - 1) as usize * DAY as usize) as i64;
+            let t0 = START + rng.below((days - 1) * DAY as usize) as i64;
             campaign.waves.push(t0);
             for &m in &members {
                 if rng.below(10) < 2 {

@@ -129,7 +129,7 @@ mod tests {
         let s = "سلام دنیا";
         for limit in 0..s.len() + 2 {
             let t = truncate_utf8(s, limit);
-            assert!(t.len() <= limit.max(0) || t == s);
+            assert!(t.len() <= limit);
             assert!(s.starts_with(t));
         }
     }
