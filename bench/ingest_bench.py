@@ -30,6 +30,19 @@ def timed(cmd, **kw):
     return secs, usage.ru_maxrss / 1024, out
 
 
+def write_telegram_export(jsonl, path):
+    """The corpus as one Telegram Desktop chat export (one-space indentation, as the exporter writes)."""
+    with open(jsonl, encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:
+        out.write('{\n "name": "bench",\n "type": "public_supergroup",\n "id": 4242,\n "messages": [\n')
+        for i, line in enumerate(src):
+            r = json.loads(line)
+            m = {"id": i + 1, "type": "message", "date": "2024-01-01T00:00:00",
+                 "date_unixtime": str(int(r["timestamp"])), "from": r["author"], "from_id": "user" + str(r["author"]),
+                 "text": r["text"]}
+            out.write(("" if i == 0 else ",\n") + json.dumps(m, ensure_ascii=False, indent=1))
+        out.write("\n ]\n}\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -60,6 +73,25 @@ def main():
     assert report["new"] == report["messages"], report
     rows.append(("echolens ingest", secs, rss))
 
+    # Memory against corpus size: the same ingest on the first tenth of the corpus.
+    small = prefix + ".head.jsonl"
+    if not os.path.exists(small):
+        with open(jsonl, "rb") as src, open(small, "wb") as dst:
+            for i, line in enumerate(src):
+                if i >= args.n // 10:
+                    break
+                dst.write(line)
+    shutil.rmtree(store, ignore_errors=True)
+    secs_small, rss_small, _ = timed([args.bin, "ingest", "--json", "--store", store, small])
+
+    # One Telegram Desktop export holding the whole corpus as one chat: memory must not grow with the file.
+    tg = prefix + ".telegram.json"
+    if not os.path.exists(tg):
+        write_telegram_export(jsonl, tg)
+    shutil.rmtree(store, ignore_errors=True)
+    secs_tg, rss_tg, out = timed([args.bin, "ingest", "--json", "--store", store, tg])
+    tg_mb = os.path.getsize(tg) / 1e6
+
     if not args.skip_toolkit:
         db = os.path.join(args.work, "toolkit.db")
         if os.path.exists(db):
@@ -75,6 +107,8 @@ def main():
     floor = rows[0][1]
     ours = rows[1][1]
     print(f"\necholens ingest / floor: {ours / floor:.2f}x (target <= 3x)")
+    print(f"peak memory, echolens ingest of {args.n // 10} vs {args.n} messages: {rss_small:.0f} MB vs {rows[1][2]:.0f} MB")
+    print(f"Telegram Desktop export, one {tg_mb:.0f} MB file: {secs_tg:.2f} s, peak {rss_tg:.0f} MB")
     if len(rows) > 2:
         print(f"toolkit load / echolens ingest: {rows[2][1] / ours:.1f}x faster (target >= 20x)")
 

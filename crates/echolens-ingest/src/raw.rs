@@ -1,7 +1,5 @@
 use echolens_model::Message;
-use echolens_text::{
-    extract_hashtags, extract_mentions, extract_urls, normalize, normalize_mention, normalize_tag, normalize_url,
-};
+use echolens_text::{extract_entities, normalize, normalize_mention, normalize_tag, normalize_url};
 
 /// A message as a reader found it: text not yet normalised, and the URLs, hashtags and mentions the source
 /// stated, if it stated any (otherwise they are found in the text).
@@ -33,17 +31,23 @@ impl RawMessage {
     pub fn finish(self) -> Message {
         let RawMessage { mut message, urls, hashtags, mentions } = self;
         message.text_norm = normalize(&message.text);
+        // Entities the source did not state are found in the text, scanning its links once.
+        let (found_urls, found_tags, found_mentions) = if urls.is_none() || hashtags.is_none() || mentions.is_none() {
+            extract_entities(&message.text)
+        } else {
+            Default::default()
+        };
         message.urls = match urls {
             Some(urls) => dedup(urls.iter().map(|u| normalize_url(u))),
-            None => extract_urls(&message.text),
+            None => found_urls,
         };
         message.hashtags = match hashtags {
             Some(tags) => dedup(tags.iter().map(|t| normalize_tag(t))),
-            None => extract_hashtags(&message.text),
+            None => found_tags,
         };
         message.mentions = match mentions {
             Some(names) => dedup(names.iter().map(|m| normalize_mention(m))),
-            None => extract_mentions(&message.text),
+            None => found_mentions,
         };
         message
     }

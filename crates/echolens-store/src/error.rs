@@ -26,6 +26,9 @@ pub enum Error {
     /// DataFusion failed.
     #[error("query: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
+    /// A background commit failed to run to its end.
+    #[error("background commit: {0}")]
+    Task(String),
     /// Arrow failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

@@ -79,9 +79,18 @@ fn has_scheme(s: &str) -> bool {
 /// Where each URL found in `text` starts and ends (byte offsets).
 fn url_spans(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
+    // Most messages hold no link: one pass of substring search decides.
+    if !(text.contains("://") || text.contains("www.") || text.contains("WWW.") || text.contains("t.me/")) {
+        return spans;
+    }
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
+        // Links start with h, w or t; any other byte (including inside multi-byte characters) is skipped.
+        if !matches!(bytes[i], b'h' | b'H' | b'w' | b'W' | b't' | b'T') {
+            i += 1;
+            continue;
+        }
         let rest = &text[i..];
         let head = rest.as_bytes();
         let prefix = |p: &[u8]| head.len() >= p.len() && head[..p.len()].eq_ignore_ascii_case(p);
@@ -163,7 +172,11 @@ fn is_mark(c: char) -> bool {
 /// Hashtags in `text` (without `#`), normalised (see [`normalize_tag`]), without repeats. A `#` inside a word or a
 /// URL does not start a tag, and a tag needs at least one letter.
 pub fn extract_hashtags(text: &str) -> Vec<String> {
-    extract_marked(text, &['#', '＃'], is_tag_char, true)
+    hashtags_outside(text, &url_spans(text))
+}
+
+fn hashtags_outside(text: &str, spans: &[(usize, usize)]) -> Vec<String> {
+    extract_marked(text, spans, &['#', '＃'], is_tag_char, true)
         .into_iter()
         .map(|t| normalize_tag(&t))
         .filter(|t| !t.is_empty())
@@ -177,8 +190,25 @@ pub fn extract_hashtags(text: &str) -> Vec<String> {
 
 /// Mentioned account names in `text` (without `@`), lowercased, without repeats.
 pub fn extract_mentions(text: &str) -> Vec<String> {
+    mentions_outside(text, &url_spans(text))
+}
+
+/// URLs, hashtags and mentions of `text` in one pass over its links.
+pub fn extract_entities(text: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let spans = url_spans(text);
+    let mut urls: Vec<String> = Vec::new();
+    for &(s, e) in &spans {
+        let url = normalize_url(&text[s..e]);
+        if !urls.contains(&url) {
+            urls.push(url);
+        }
+    }
+    (urls, hashtags_outside(text, &spans), mentions_outside(text, &spans))
+}
+
+fn mentions_outside(text: &str, spans: &[(usize, usize)]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for m in extract_marked(text, &['@', '＠'], |c| c.is_ascii_alphanumeric() || c == '_' || c == '.', false) {
+    for m in extract_marked(text, spans, &['@', '＠'], |c| c.is_ascii_alphanumeric() || c == '_' || c == '.', false) {
         let m = m.trim_end_matches('.').to_ascii_lowercase();
         if !m.is_empty() && !out.contains(&m) {
             out.push(m);
@@ -198,8 +228,16 @@ pub fn normalize_mention(name: &str) -> String {
     name.trim().trim_start_matches(['@', '＠']).to_lowercase()
 }
 
-fn extract_marked(text: &str, marks: &[char], continues: impl Fn(char) -> bool, need_letter: bool) -> Vec<String> {
-    let spans = url_spans(text);
+fn extract_marked(
+    text: &str,
+    spans: &[(usize, usize)],
+    marks: &[char],
+    continues: impl Fn(char) -> bool,
+    need_letter: bool,
+) -> Vec<String> {
+    if !text.contains(marks) {
+        return Vec::new();
+    }
     let in_url = |i: usize| spans.iter().any(|&(s, e)| i >= s && i < e);
     let mut out = Vec::new();
     let mut prev: Option<char> = None;

@@ -13,5 +13,7 @@
 mod extract;
 mod normalize;
 
-pub use extract::{extract_hashtags, extract_mentions, extract_urls, normalize_mention, normalize_tag, normalize_url};
+pub use extract::{
+    extract_entities, extract_hashtags, extract_mentions, extract_urls, normalize_mention, normalize_tag, normalize_url,
+};
 pub use normalize::{ZWNJ, normalize};

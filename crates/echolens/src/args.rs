@@ -52,7 +52,7 @@ pub struct IngestArgs {
     #[arg(long)]
     pub json: bool,
     /// New messages per Delta commit (bounds memory and the work an interrupted run redoes).
-    #[arg(long, default_value_t = 200_000, hide = true)]
+    #[arg(long, default_value_t = 100_000, hide = true)]
     pub commit_rows: usize,
 }
 

@@ -104,3 +104,43 @@ fn convert(r: &csv::StringRecord, c: &XColumns, ctx: &FileCtx<'_>, line: u64) ->
         mentions: c.mentions.map(|_| list(cell(r, c.mentions))),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::{Collect, Format, ReadOptions, read_bytes, read_file};
+
+    #[test]
+    fn real_ira_rows_by_header_name() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/samples/twitter-io-archive-frequenter/ira_tweets_csv_hashed.sample.csv");
+        let mut sink = Collect::default();
+        let counts = read_file(&path, Format::XArchive, &ReadOptions::default(), &mut sink).unwrap();
+        assert_eq!((counts.messages, counts.quarantined), (2, 0));
+        for m in &sink.messages {
+            assert_eq!(m.platform, "x");
+            assert_eq!(m.author_id.as_deref(), Some(m.channel_id.as_str()));
+            assert_eq!(m.ts % 60_000_000, 0, "minute precision");
+            assert!(m.text.chars().any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap())));
+        }
+        assert!(sink.messages.iter().any(|m| m.urls.iter().any(|u| u.contains("livejournal.com"))));
+    }
+
+    #[test]
+    fn columns_in_any_order_retweets_and_mangled_ids() {
+        let input = "tweet_time,is_retweet,retweet_tweetid,tweet_text,userid,tweetid,hashtags\n\
+                     2019-01-02 03:04,true,555,RT @x: hello,u1,101,\"['Uno', 'dos']\"\n\
+                     2019-01-02 03:05:06,false,,own words,u2,1.01421E+18,\n\
+                     02/01/2019,false,,bad time,u3,103,\n";
+        let mut sink = Collect::default();
+        let counts = read_bytes(input.as_bytes(), "io.csv", Format::XArchive, &ReadOptions::default(), &mut sink);
+        assert_eq!((counts.messages, counts.quarantined), (1, 2));
+        let m = &sink.messages[0];
+        assert_eq!(m.key(), "x:u1:101");
+        assert_eq!(m.repost_of.as_deref(), Some("555"));
+        assert_eq!(m.hashtags, vec!["uno", "dos"]);
+        assert!(sink.quarantined[0].reason.contains("scientific notation"));
+        assert_eq!(sink.quarantined[1].source_record, 4);
+    }
+}

@@ -34,7 +34,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let mut store = rt
         .block_on(Store::open_or_create(&store_dir))
         .with_context(|| format!("opening the store {}", store_dir.display()))?;
-    let options = IngestOptions { commit_rows: 200_000, progress: !args.json, ..IngestOptions::default() };
+    let options = IngestOptions { commit_rows: 100_000, progress: !args.json, ..IngestOptions::default() };
     let report = pipeline::ingest(&rt, &mut store, &[corpus], options)?;
     let stats = rt.block_on(store.stats())?;
     if args.json {
