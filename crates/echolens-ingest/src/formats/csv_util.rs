@@ -20,6 +20,43 @@ impl Columns {
     }
 }
 
+/// Read a CSV with a header: `columns` maps the header to what `convert` needs; each record becomes a message,
+/// or a quarantine record naming its line. An I/O error ends the file; a malformed record does not.
+pub fn read_records<C, R: std::io::Read>(
+    reader: R,
+    ctx: &crate::FileCtx<'_>,
+    sink: &mut dyn crate::Sink,
+    columns: impl FnOnce(&Columns) -> C,
+    convert: impl Fn(&csv::StringRecord, &C, u64) -> Result<crate::RawMessage, String>,
+) {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let cols = match csv.headers() {
+        Ok(h) => columns(&Columns::new(h)),
+        Err(err) => {
+            sink.quarantine(ctx.quarantined(1, format!("cannot read the CSV header: {err}"), ""));
+            return;
+        }
+    };
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = csv.position().line();
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => match convert(&record, &cols, line) {
+                Ok(m) => sink.message(m),
+                Err(reason) => sink.quarantine(ctx.quarantined(line, format!("line {line}: {reason}"), &raw(&record))),
+            },
+            Err(err) => {
+                let fatal = err.is_io_error();
+                sink.quarantine(ctx.quarantined(line, format!("line {line}: {err}"), ""));
+                if fatal {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// A cell, `None` when the column is absent or the cell empty.
 pub fn cell(record: &csv::StringRecord, col: Option<usize>) -> Option<&str> {
     col.and_then(|c| record.get(c)).map(str::trim).filter(|s| !s.is_empty())

@@ -10,6 +10,7 @@ use std::io::BufRead;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use super::for_each_line;
 use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::Message;
 
@@ -104,42 +105,14 @@ struct Line {
     edited: Option<Timestamp>,
 }
 
-pub fn read(mut reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    let mut buf = Vec::with_capacity(4096);
-    let mut line_no = 0u64;
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(err) => {
-                sink.quarantine(ctx.quarantined(
-                    line_no + 1,
-                    format!("read error: {err}; the rest of the file was not read"),
-                    "",
-                ));
-                break;
-            }
+pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+    for_each_line(reader, ctx, sink, |line_no, line, sink| match serde_json::from_slice::<Line>(line) {
+        Ok(l) => sink.message(convert(l, ctx, line_no)),
+        Err(err) => {
+            let reason = format!("line {line_no}: {err}; expected a JSON object with id, channel, timestamp and text");
+            sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
         }
-        line_no += 1;
-        let line = trim_ascii(&buf);
-        if line.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<Line>(line) {
-            Ok(l) => sink.message(convert(l, ctx, line_no)),
-            Err(err) => {
-                let reason =
-                    format!("line {line_no}: {err}; expected a JSON object with id, channel, timestamp and text");
-                sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
-            }
-        }
-    }
-}
-
-fn trim_ascii(b: &[u8]) -> &[u8] {
-    let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
-    b.trim_ascii()
+    });
 }
 
 fn convert(l: Line, ctx: &FileCtx<'_>, line_no: u64) -> RawMessage {

@@ -54,6 +54,35 @@ impl<'de> Visitor<'de> for EachElement<'_> {
     }
 }
 
+/// Calls `on_line(line_number, line)` for every non-blank line (BOM and surrounding white space trimmed). A read
+/// error quarantines one record saying the rest of the file was not read.
+pub fn for_each_line(
+    mut reader: impl std::io::BufRead,
+    ctx: &crate::FileCtx<'_>,
+    sink: &mut dyn crate::Sink,
+    mut on_line: impl FnMut(u64, &[u8], &mut dyn crate::Sink),
+) {
+    let mut buf = Vec::with_capacity(4096);
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(err) => {
+                let reason = format!("read error: {err}; the rest of the file was not read");
+                sink.quarantine(ctx.quarantined(line_no + 1, reason, ""));
+                break;
+            }
+        }
+        line_no += 1;
+        let line = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf).trim_ascii();
+        if !line.is_empty() {
+            on_line(line_no, line, sink);
+        }
+    }
+}
+
 /// The JSON of a value, for a quarantine record.
 pub fn raw_json(value: &Value) -> String {
     let text = value.to_string();

@@ -6,48 +6,25 @@
 
 use std::io::BufRead;
 
-use super::csv_util::{Columns, cell, list, raw};
+use super::csv_util::{Columns, cell, list, read_records};
 use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::Message;
 
 pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let cols = match csv.headers() {
-        Ok(h) => Columns::new(h),
-        Err(err) => {
-            sink.quarantine(ctx.quarantined(1, format!("cannot read the CSV header: {err}"), ""));
-            return;
+    let columns = |cols: &Columns| {
+        let by_position = |i: usize| (cols.len() == 8).then_some(i);
+        ToolkitColumns {
+            id: cols.find(&["message_id", "tweet_id"]).or(by_position(0)),
+            user: cols.find(&["user_id"]).or(by_position(1)),
+            username: cols.find(&["username"]).or(by_position(2)),
+            repost: cols.find(&["repost_id", "retweeted_tweet_id"]).or(by_position(3)),
+            reply: cols.find(&["reply_id"]).or(by_position(4)),
+            text: cols.find(&["message", "text"]).or(by_position(5)),
+            time: cols.find(&["timestamp", "tounixtimestamp(created_at)"]).or(by_position(6)),
+            urls: cols.find(&["urls"]).or(by_position(7)),
         }
     };
-    let by_position = |i: usize| (cols.len() == 8).then_some(i);
-    let c = ToolkitColumns {
-        id: cols.find(&["message_id", "tweet_id"]).or(by_position(0)),
-        user: cols.find(&["user_id"]).or(by_position(1)),
-        username: cols.find(&["username"]).or(by_position(2)),
-        repost: cols.find(&["repost_id", "retweeted_tweet_id"]).or(by_position(3)),
-        reply: cols.find(&["reply_id"]).or(by_position(4)),
-        text: cols.find(&["message", "text"]).or(by_position(5)),
-        time: cols.find(&["timestamp", "tounixtimestamp(created_at)"]).or(by_position(6)),
-        urls: cols.find(&["urls"]).or(by_position(7)),
-    };
-    let mut record = csv::StringRecord::new();
-    loop {
-        let line = csv.position().line();
-        match csv.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => match convert(&record, &c, ctx, line) {
-                Ok(m) => sink.message(m),
-                Err(reason) => sink.quarantine(ctx.quarantined(line, format!("line {line}: {reason}"), &raw(&record))),
-            },
-            Err(err) => {
-                let fatal = err.is_io_error();
-                sink.quarantine(ctx.quarantined(line, format!("line {line}: {err}"), ""));
-                if fatal {
-                    break;
-                }
-            }
-        }
-    }
+    read_records(reader, ctx, sink, columns, |record, c, line| convert(record, c, ctx, line));
 }
 
 struct ToolkitColumns {

@@ -11,42 +11,18 @@ use std::io::BufRead;
 
 use serde_json::{Map, Value};
 
-use super::{raw_json, string};
+use super::{for_each_line, raw_json, string};
 use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::Message;
 
-pub fn read(mut reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(err) => {
-                sink.quarantine(ctx.quarantined(
-                    line_no + 1,
-                    format!("read error: {err}; the rest of the file was not read"),
-                    "",
-                ));
-                break;
-            }
+pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+    for_each_line(reader, ctx, sink, |line_no, line, sink| match serde_json::from_slice::<Value>(line) {
+        Ok(value) => read_line(&value, ctx, line_no, sink),
+        Err(err) => {
+            let reason = format!("line {line_no}: invalid JSON ({err}); expected a twarc response page or tweet");
+            sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
         }
-        line_no += 1;
-        let line = buf.trim_ascii();
-        if line.is_empty() {
-            continue;
-        }
-        let value: Value = match serde_json::from_slice(line) {
-            Ok(v) => v,
-            Err(err) => {
-                let reason = format!("line {line_no}: invalid JSON ({err}); expected a twarc response page or tweet");
-                sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
-                continue;
-            }
-        };
-        read_line(&value, ctx, line_no, sink);
-    }
+    });
 }
 
 fn read_line(value: &Value, ctx: &FileCtx<'_>, line_no: u64, sink: &mut dyn Sink) {

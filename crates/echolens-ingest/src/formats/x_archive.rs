@@ -7,20 +7,12 @@
 
 use std::io::BufRead;
 
-use super::csv_util::{Columns, cell, is_mangled_id, list, raw};
+use super::csv_util::{Columns, cell, is_mangled_id, list, read_records};
 use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::Message;
 
 pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let cols = match csv.headers() {
-        Ok(h) => Columns::new(h),
-        Err(err) => {
-            sink.quarantine(ctx.quarantined(1, format!("cannot read the CSV header: {err}"), ""));
-            return;
-        }
-    };
-    let c = XColumns {
+    let columns = |cols: &Columns| XColumns {
         id: cols.find(&["tweetid", "tweet_id"]),
         user: cols.find(&["userid", "user_id"]),
         display: cols.find(&["user_display_name"]),
@@ -34,24 +26,7 @@ pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
         urls: cols.find(&["urls"]),
         mentions: cols.find(&["user_mentions"]),
     };
-    let mut record = csv::StringRecord::new();
-    loop {
-        let line = csv.position().line();
-        match csv.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => match convert(&record, &c, ctx, line) {
-                Ok(m) => sink.message(m),
-                Err(reason) => sink.quarantine(ctx.quarantined(line, format!("line {line}: {reason}"), &raw(&record))),
-            },
-            Err(err) => {
-                let fatal = err.is_io_error();
-                sink.quarantine(ctx.quarantined(line, format!("line {line}: {err}"), ""));
-                if fatal {
-                    break;
-                }
-            }
-        }
-    }
+    read_records(reader, ctx, sink, columns, |record, c, line| convert(record, c, ctx, line));
 }
 
 struct XColumns {
