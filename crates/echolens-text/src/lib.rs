@@ -12,8 +12,10 @@
 
 mod extract;
 mod normalize;
+mod tokens;
 
 pub use extract::{
     extract_entities, extract_hashtags, extract_mentions, extract_urls, normalize_mention, normalize_tag, normalize_url,
 };
 pub use normalize::{ZWNJ, normalize};
+pub use tokens::{token_count, tokens};
