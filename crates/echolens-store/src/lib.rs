@@ -24,7 +24,7 @@ use deltalake::kernel::{ArrayType, DataType, StructField};
 
 pub use batch::{message_schema, messages_to_batch, quarantine_schema, quarantine_to_batch};
 pub use error::{Error, Result};
-pub use stats::Stats;
+pub use stats::{Stats, rfc3339};
 pub use writer::{WriteCounts, Writer, WriterOptions};
 
 /// The store format this build writes; a store with a newer version is refused.

@@ -1,0 +1,633 @@
+//! Coordination networks: accounts that act on the same key (text, link, hashtag, repost, reply target, or a
+//! near-identical text) within a sliding window of each other, again and again.
+//!
+//! The work is a sequence of DataFusion plans over `messages`:
+//!
+//! 1. **Actions** per kind: `(kind, key_h, label, account, ts, msg)`, where `key_h = hash64(key)` and an account
+//!    is `platform:author_id`. Texts shorter than `min_tokens` words, reposts and forwards are not `text`
+//!    actions (reposts are `repost` actions); messages without an author are left out and counted.
+//! 2. **Shared keys**: keys acted on by at least two accounts (a GROUP BY on hashes). Keys acted on by more than
+//!    `max_key_accounts` accounts are left out and counted.
+//! 3. **Window pairs**: a self-join on `(kind, key_h, time bucket)` with buckets as wide as the window, each action
+//!    also probing the next bucket, so every pair of actions at most `window` apart is found exactly once — a
+//!    sliding window, not fixed bins — without comparing actions further apart.
+//! 4. **Edges**: per account pair and kind, weight = distinct keys shared within the window, first and last
+//!    time, and the message keys of the earliest pair per key as evidence.
+//!
+//! `similar` (near-identical texts) cannot be an equi-join: a kernel reads the texts in time order, keeps the
+//! window's messages in a MinHash LSH index and verifies every candidate's Jaccard similarity exactly
+//! ([`similar`]). Clusters come from Leiden on the combined graph ([`cluster`]).
+
+mod cluster;
+mod output;
+mod similar;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use crate::table::{collect, i64_lists, i64s, string_lists, strings};
+use crate::{Error, Result};
+
+pub use cluster::{Cluster, Network};
+pub use output::write_outputs;
+pub use similar::SimilarParams;
+
+/// What two accounts do together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The same normalised text.
+    Text,
+    /// The same normalised URL.
+    Link,
+    /// The same hashtag.
+    Hashtag,
+    /// The same reposted or forwarded original.
+    Repost,
+    /// The same reply target.
+    Reply,
+    /// Near-identical text (Jaccard of word shingles at or above the threshold).
+    Similar,
+}
+
+impl Kind {
+    /// Every kind, in output order.
+    pub const ALL: [Kind; 6] = [Kind::Text, Kind::Link, Kind::Hashtag, Kind::Repost, Kind::Reply, Kind::Similar];
+
+    /// The kind's name in outputs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Link => "link",
+            Kind::Hashtag => "hashtag",
+            Kind::Repost => "repost",
+            Kind::Reply => "reply",
+            Kind::Similar => "similar",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// The parameters of a coordination run; all of them are written to `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Params {
+    /// Kinds to compute.
+    pub kinds: Vec<Kind>,
+    /// Two actions are linked when at most this many seconds apart.
+    pub window_s: u64,
+    /// Edges with fewer distinct shared keys are dropped.
+    pub min_weight: u64,
+    /// Texts with fewer words are not `text` or `similar` actions.
+    pub min_tokens: usize,
+    /// Keys acted on by more accounts are left out (viral links, greetings).
+    pub max_key_accounts: u64,
+    /// Evidence pairs of message keys kept per edge.
+    pub evidence: usize,
+    /// Jaccard threshold of `similar`.
+    pub similarity: f64,
+    /// Words per shingle for `similar` (1 = word sets, as coordination-network-toolkit compares).
+    pub shingle: usize,
+    /// Null-model runs (0 = off): each shuffles every account's timestamps among its own actions.
+    pub null_runs: usize,
+    /// Seed of the null model and of Leiden.
+    pub seed: u64,
+    /// Other windows to report edges and clusters for (seconds).
+    pub sweep: Vec<u64>,
+    /// Leiden resolution (modularity).
+    pub resolution: f64,
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        Params {
+            kinds: Kind::ALL.to_vec(),
+            window_s: 60,
+            min_weight: 2,
+            min_tokens: 4,
+            max_key_accounts: 1000,
+            evidence: 5,
+            similarity: 0.8,
+            shingle: 1,
+            null_runs: 0,
+            seed: 42,
+            sweep: Vec::new(),
+            resolution: 1.0,
+        }
+    }
+}
+
+impl Params {
+    fn check(&self) -> Result<()> {
+        if self.kinds.is_empty() {
+            return Err(Error::Param("no kinds to compute".into()));
+        }
+        if !(self.similarity > 0.0 && self.similarity <= 1.0) {
+            return Err(Error::Param(format!("--similarity must be in (0, 1], not {}", self.similarity)));
+        }
+        if self.shingle == 0 {
+            return Err(Error::Param("--shingle must be at least 1".into()));
+        }
+        if self.min_weight == 0 {
+            return Err(Error::Param("--min-weight must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// An edge of one kind between two accounts (`a < b`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    /// The kind.
+    pub kind: Kind,
+    /// The smaller account id.
+    pub a: String,
+    /// The larger account id.
+    pub b: String,
+    /// Distinct keys shared within the window (`similar`: near-identical message pairs, each message once).
+    pub weight: u64,
+    /// Earliest action of a linked pair (µs).
+    pub first_seen: i64,
+    /// Latest action of a linked pair (µs).
+    pub last_seen: i64,
+    /// Up to `evidence` pairs of message keys (a's, b's), earliest first.
+    pub evidence: Vec<(String, String)>,
+    /// Hashes of the shared keys, earliest first.
+    pub keys: Vec<i64>,
+    /// Empirical p-value under the null model (None when it did not run or does not cover the kind).
+    pub p_value: Option<f64>,
+}
+
+/// Counts of what the rules left out, per kind and overall.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LeftOut {
+    /// Messages without an author id (no account to link).
+    pub messages_without_author: u64,
+    /// Original messages with fewer than `min_tokens` words (not `text` or `similar` actions).
+    pub short_texts: u64,
+    /// Keys acted on by more than `max_key_accounts` accounts, per kind.
+    pub over_max_keys: BTreeMap<String, u64>,
+    /// The actions on those keys, per kind.
+    pub over_max_actions: BTreeMap<String, u64>,
+    /// The most widely shared of those keys: kind, label, accounts.
+    pub top_over_max: Vec<(String, String, u64)>,
+    /// Account pairs linked within the window but below `min_weight`, per kind.
+    pub pairs_below_min_weight: BTreeMap<String, u64>,
+}
+
+/// One row of a window sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepRow {
+    /// The window (seconds).
+    pub window_s: u64,
+    /// The kind, or `all` for the combined graph.
+    pub kind: String,
+    /// Edges at or above `min_weight`.
+    pub edges: u64,
+    /// Accounts in those edges.
+    pub accounts: u64,
+    /// Clusters of the combined graph (on `all` rows).
+    pub clusters: u64,
+    /// Accounts in the largest cluster (on `all` rows).
+    pub largest_cluster: u64,
+}
+
+/// The result of a coordination run.
+#[derive(Debug, Clone)]
+pub struct Coordination {
+    /// The parameters used.
+    pub params: Params,
+    /// Edges per kind, sorted by kind, then accounts.
+    pub edges: Vec<Edge>,
+    /// The combined network and its clusters.
+    pub network: Network,
+    /// Labels (text, URL, tag, ...) of shared keys that appear in edges.
+    pub labels: HashMap<(Kind, i64), String>,
+    /// What the rules left out.
+    pub left_out: LeftOut,
+    /// Window sweep rows (empty without `sweep`).
+    pub sweep: Vec<SweepRow>,
+    /// Message counts per account and channel for accounts in the network: account → (channel → messages).
+    pub channels: HashMap<String, BTreeMap<String, u64>>,
+}
+
+const ACCOUNT: &str = "concat(platform, ':', author_id)";
+const ORIGINAL: &str = "author_id IS NOT NULL AND repost_of IS NULL AND forwarded_from IS NULL";
+
+/// The actions of `kind` as SQL: (kind, key_h, label, account, ts, msg).
+fn actions_sql(kind: Kind, p: &Params) -> Option<String> {
+    let cols = format!("{ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, key AS msg");
+    // Inside subqueries (unnest rewrites its projection) the columns take other names.
+    let inner = format!("{ACCOUNT} AS acc, CAST(ts AS BIGINT) AS t, key AS m");
+    let outer = "acc AS account, t AS ts, m AS msg";
+    let sql = match kind {
+        Kind::Text => format!(
+            "SELECT 'text' AS kind, hash64(text_norm) AS key_h, text_norm AS label, {cols} FROM messages \
+             WHERE {ORIGINAL} AND token_count(text_norm) >= {}",
+            p.min_tokens
+        ),
+        Kind::Link | Kind::Hashtag => {
+            let (name, list) = if kind == Kind::Link { ("link", "urls") } else { ("hashtag", "hashtags") };
+            format!(
+                "SELECT '{name}' AS kind, hash64(k) AS key_h, k AS label, {outer} FROM \
+                 (SELECT unnest({list}) AS k, {inner} FROM messages WHERE {ORIGINAL} AND cardinality({list}) > 0)"
+            )
+        }
+        // X reposts name the original; Telegram forwards name only the source chat, so the original is the
+        // source chat and the text together.
+        Kind::Repost => format!(
+            "SELECT 'repost' AS kind, hash64(k) AS key_h, k AS label, {outer} FROM \
+             (SELECT CASE WHEN repost_of IS NOT NULL THEN concat(platform, ':', repost_of) \
+                     ELSE concat(platform, ':forward:', forwarded_from, ':', text_norm) END AS k, {inner} \
+              FROM messages WHERE author_id IS NOT NULL AND (repost_of IS NOT NULL OR forwarded_from IS NOT NULL))"
+        ),
+        // A Telegram reply target is a message id within the chat; an X reply target is a global tweet id.
+        Kind::Reply => format!(
+            "SELECT 'reply' AS kind, hash64(k) AS key_h, k AS label, {outer} FROM \
+             (SELECT CASE WHEN platform = 'telegram' THEN concat(platform, ':', channel_id, ':', reply_to) \
+                     ELSE concat(platform, ':', reply_to) END AS k, {inner} \
+              FROM messages WHERE author_id IS NOT NULL AND reply_to IS NOT NULL)"
+        ),
+        Kind::Similar => return None,
+    };
+    Some(sql)
+}
+
+/// The window-pair and edge plan over the actions table `table`. With `evidence`, the edges carry first and last
+/// times, evidence and keys; without, only (kind, a, b, weight) for the null model and sweeps.
+fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> String {
+    let bucket = window_us.max(1);
+    let agg = if evidence {
+        "min(t0) AS first_seen, max(t1) AS last_seen, \
+         array_agg(ev ORDER BY t0, ev) AS evidence, array_agg(key_h ORDER BY t0, key_h) AS keys"
+    } else {
+        "min(t0) AS first_seen"
+    };
+    format!(
+        "WITH r AS (SELECT kind, key_h, account, ts, msg, ts / {bucket} AS bkt FROM {table}), \
+         l AS (SELECT kind, key_h, account, ts, msg, bkt, 0 AS shift FROM r \
+               UNION ALL SELECT kind, key_h, account, ts, msg, bkt + 1 AS bkt, 1 AS shift FROM r), \
+         p AS (SELECT l.kind, l.key_h, \
+                 CASE WHEN l.account < r.account THEN l.account ELSE r.account END AS a, \
+                 CASE WHEN l.account < r.account THEN r.account ELSE l.account END AS b, \
+                 CASE WHEN l.account < r.account THEN concat(l.msg, '|', r.msg) \
+                      ELSE concat(r.msg, '|', l.msg) END AS ev, \
+                 CASE WHEN l.ts < r.ts THEN l.ts ELSE r.ts END AS t0, \
+                 CASE WHEN l.ts < r.ts THEN r.ts ELSE l.ts END AS t1 \
+               FROM l JOIN r ON l.kind = r.kind AND l.key_h = r.key_h AND l.bkt = r.bkt \
+               WHERE l.account <> r.account AND abs(l.ts - r.ts) <= {window_us} \
+                 AND (l.shift = 1 OR l.account < r.account)), \
+         k AS (SELECT kind, key_h, a, b, min(t0) AS t0, max(t1) AS t1, \
+                 first_value(ev ORDER BY t0, ev) AS ev FROM p GROUP BY kind, key_h, a, b) \
+         SELECT kind, a, b, count(*) AS weight, {agg} FROM k GROUP BY kind, a, b \
+         HAVING count(*) >= {min_weight} ORDER BY kind, a, b"
+    )
+}
+
+/// Pairs linked within the window but below `min_weight`, per kind.
+fn below_sql(table: &str, window_us: i64, min_weight: u64) -> String {
+    let inner = edges_sql(table, window_us, 1, false);
+    format!("SELECT kind, count(*) AS n FROM ({inner}) WHERE weight < {min_weight} GROUP BY kind")
+}
+
+async fn register_batches(ctx: &SessionContext, name: &str, sql: &str) -> Result<u64> {
+    let df = ctx.sql(sql).await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
+    Ok(rows)
+}
+
+fn kind_of(name: &str) -> Kind {
+    Kind::from_name(name).expect("plans only produce known kinds")
+}
+
+/// Read edges out of an edge plan's batches.
+fn read_edges(batches: &[arrow::record_batch::RecordBatch], evidence: usize) -> Result<Vec<Edge>> {
+    let mut edges = Vec::new();
+    for batch in batches {
+        let kind = strings(batch, "kind")?;
+        let a = strings(batch, "a")?;
+        let b = strings(batch, "b")?;
+        let weight = i64s(batch, "weight")?;
+        let first = i64s(batch, "first_seen")?;
+        let last = i64s(batch, "last_seen")?;
+        let ev = string_lists(batch, "evidence")?;
+        let keys = i64_lists(batch, "keys")?;
+        for i in 0..batch.num_rows() {
+            let evidence = ev[i]
+                .iter()
+                .take(evidence)
+                .map(|p| {
+                    let (x, y) = p.split_once('|').unwrap_or((p, ""));
+                    (x.to_owned(), y.to_owned())
+                })
+                .collect();
+            edges.push(Edge {
+                kind: kind_of(kind.value(i)),
+                a: a.value(i).to_owned(),
+                b: b.value(i).to_owned(),
+                weight: u64::try_from(weight.value(i)).unwrap_or(0),
+                first_seen: first.value(i),
+                last_seen: last.value(i),
+                evidence,
+                keys: keys[i].clone(),
+                p_value: None,
+            });
+        }
+    }
+    Ok(edges)
+}
+
+async fn weights(ctx: &SessionContext, table: &str, window_us: i64) -> Result<HashMap<(Kind, String, String), u64>> {
+    let mut out = HashMap::new();
+    for batch in collect(ctx, &edges_sql(table, window_us, 1, false)).await? {
+        let kind = strings(&batch, "kind")?;
+        let a = strings(&batch, "a")?;
+        let b = strings(&batch, "b")?;
+        let w = i64s(&batch, "weight")?;
+        for i in 0..batch.num_rows() {
+            let key = (kind_of(kind.value(i)), a.value(i).to_owned(), b.value(i).to_owned());
+            out.insert(key, u64::try_from(w.value(i)).unwrap_or(0));
+        }
+    }
+    Ok(out)
+}
+
+/// Prepare the shared-key actions of the equi-key kinds as the in-memory table `coord_actions`; returns what
+/// was left out.
+async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<bool> {
+    let parts: Vec<String> = p.kinds.iter().filter_map(|k| actions_sql(*k, p)).collect();
+    if parts.is_empty() {
+        return Ok(false);
+    }
+    let actions = parts.join(" UNION ALL ");
+    // Keys with at least two accounts (hashes only: this GROUP BY sees every action of the corpus).
+    register_batches(
+        ctx,
+        "coord_shared",
+        &format!(
+            "SELECT kind, key_h FROM ({actions}) GROUP BY kind, key_h \
+             HAVING min(hash64(account)) <> max(hash64(account))"
+        ),
+    )
+    .await?;
+    register_batches(
+        ctx,
+        "coord_candidates",
+        &format!(
+            "SELECT x.kind, x.key_h, x.label, x.account, x.ts, x.msg FROM ({actions}) x \
+             JOIN coord_shared s ON x.kind = s.kind AND x.key_h = s.key_h"
+        ),
+    )
+    .await?;
+    register_batches(
+        ctx,
+        "coord_key_accounts",
+        "SELECT kind, key_h, first_value(label ORDER BY label) AS label, count(DISTINCT account) AS accounts, \
+         count(*) AS actions FROM coord_candidates GROUP BY kind, key_h",
+    )
+    .await?;
+    let max = p.max_key_accounts;
+    for batch in collect(
+        ctx,
+        &format!(
+            "SELECT kind, count(*) AS keys, sum(actions) AS actions FROM coord_key_accounts \
+             WHERE accounts > {max} GROUP BY kind ORDER BY kind"
+        ),
+    )
+    .await?
+    {
+        let kind = strings(&batch, "kind")?;
+        let keys = i64s(&batch, "keys")?;
+        let actions = i64s(&batch, "actions")?;
+        for i in 0..batch.num_rows() {
+            left_out.over_max_keys.insert(kind.value(i).to_owned(), keys.value(i) as u64);
+            left_out.over_max_actions.insert(kind.value(i).to_owned(), actions.value(i) as u64);
+        }
+    }
+    for batch in collect(
+        ctx,
+        &format!(
+            "SELECT kind, label, accounts FROM coord_key_accounts WHERE accounts > {max} \
+             ORDER BY accounts DESC, kind, label LIMIT 20"
+        ),
+    )
+    .await?
+    {
+        let kind = strings(&batch, "kind")?;
+        let label = strings(&batch, "label")?;
+        let accounts = i64s(&batch, "accounts")?;
+        for i in 0..batch.num_rows() {
+            let label: String = label.value(i).chars().take(120).collect();
+            left_out.top_over_max.push((kind.value(i).to_owned(), label, accounts.value(i) as u64));
+        }
+    }
+    register_batches(
+        ctx,
+        "coord_actions",
+        &format!(
+            "SELECT c.kind, c.key_h, c.account, c.ts, c.msg FROM coord_candidates c \
+             JOIN coord_key_accounts k ON c.kind = k.kind AND c.key_h = k.key_h WHERE k.accounts <= {max}"
+        ),
+    )
+    .await?;
+    Ok(true)
+}
+
+async fn count_left_out(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<()> {
+    let short = if p.kinds.iter().any(|k| matches!(k, Kind::Text | Kind::Similar)) {
+        format!("count(*) FILTER (WHERE {ORIGINAL} AND token_count(text_norm) < {})", p.min_tokens)
+    } else {
+        "0".to_owned()
+    };
+    let sql = format!("SELECT count(*) FILTER (WHERE author_id IS NULL) AS no_author, {short} AS short FROM messages");
+    for batch in collect(ctx, &sql).await? {
+        left_out.messages_without_author = i64s(&batch, "no_author")?.value(0) as u64;
+        left_out.short_texts = i64s(&batch, "short")?.value(0) as u64;
+    }
+    Ok(())
+}
+
+/// The null model's shuffled copy of `coord_actions` for run `run`: each account's timestamps permuted among its
+/// own actions of the same kind (volume and activity times kept, alignment with keys broken).
+fn null_sql(seed: u64, run: usize) -> String {
+    format!(
+        "WITH o AS (SELECT kind, key_h, account, msg, \
+                    row_number() OVER (PARTITION BY kind, account ORDER BY ts, msg, key_h) AS rn FROM coord_actions), \
+         t AS (SELECT kind, account, ts, row_number() OVER (PARTITION BY kind, account \
+                    ORDER BY hash64(concat(msg, ':', CAST(key_h AS VARCHAR), ':{seed}:{run}')), msg, key_h) AS rn \
+               FROM coord_actions) \
+         SELECT o.kind, o.key_h, o.account, t.ts, o.msg FROM o \
+         JOIN t ON o.kind = t.kind AND o.account = t.account AND o.rn = t.rn"
+    )
+}
+
+/// All edges at `window_us` for the selected kinds (equi-key kinds from `coord_actions`, `similar` from the
+/// kernel).
+async fn edges_at(ctx: &SessionContext, p: &Params, window_us: i64, have_actions: bool) -> Result<Vec<Edge>> {
+    let mut edges = Vec::new();
+    if have_actions {
+        let batches = collect(ctx, &edges_sql("coord_actions", window_us, p.min_weight, true)).await?;
+        edges.extend(read_edges(&batches, p.evidence)?);
+    }
+    if p.kinds.contains(&Kind::Similar) {
+        let sp = SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens);
+        similar::register_pairs(ctx, &sp, "coord_similar").await?;
+        let batches = collect(ctx, &similar::edges_sql("coord_similar", p.min_weight)).await?;
+        edges.extend(read_edges(&batches, p.evidence)?);
+    }
+    edges.sort_by(|x, y| (x.kind, &x.a, &x.b).cmp(&(y.kind, &y.a, &y.b)));
+    Ok(edges)
+}
+
+/// Run the coordination analysis on the `messages` table registered in `ctx` (see [`crate::analysis_session`]).
+pub async fn run(ctx: &SessionContext, params: Params) -> Result<Coordination> {
+    params.check()?;
+    let p = &params;
+    let window_us = i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
+    let mut left_out = LeftOut::default();
+    count_left_out(ctx, p, &mut left_out).await?;
+    let have_actions = prepare_actions(ctx, p, &mut left_out).await?;
+
+    let mut edges = edges_at(ctx, p, window_us, have_actions).await?;
+    if have_actions {
+        for batch in collect(ctx, &below_sql("coord_actions", window_us, p.min_weight)).await? {
+            let kind = strings(&batch, "kind")?;
+            let n = i64s(&batch, "n")?;
+            for i in 0..batch.num_rows() {
+                left_out.pairs_below_min_weight.insert(kind.value(i).to_owned(), n.value(i) as u64);
+            }
+        }
+    }
+    if p.kinds.contains(&Kind::Similar) {
+        let below = collect(ctx, &similar::below_sql("coord_similar", p.min_weight)).await?;
+        if let Some(batch) = below.first() {
+            if batch.num_rows() > 0 {
+                let n = i64s(batch, "n")?.value(0) as u64;
+                left_out.pairs_below_min_weight.insert("similar".into(), n);
+            }
+        }
+    }
+
+    // Null model: how often does a shuffled corpus give an edge at least as heavy?
+    if p.null_runs > 0 && have_actions {
+        let mut at_least: HashMap<(Kind, String, String), u64> = HashMap::new();
+        for run in 0..p.null_runs {
+            register_batches(ctx, "coord_null", &null_sql(p.seed, run)).await?;
+            let null = weights(ctx, "coord_null", window_us).await?;
+            for e in edges.iter().filter(|e| e.kind != Kind::Similar) {
+                let key = (e.kind, e.a.clone(), e.b.clone());
+                if null.get(&key).is_some_and(|w| *w >= e.weight) {
+                    *at_least.entry(key).or_default() += 1;
+                }
+            }
+        }
+        let runs = p.null_runs as f64;
+        for e in edges.iter_mut().filter(|e| e.kind != Kind::Similar) {
+            let hits = at_least.get(&(e.kind, e.a.clone(), e.b.clone())).copied().unwrap_or(0) as f64;
+            e.p_value = Some((1.0 + hits) / (1.0 + runs));
+        }
+    }
+
+    let network = cluster::build(&edges, p.resolution, p.seed)?;
+
+    let mut sweep = Vec::new();
+    for &w in &p.sweep {
+        let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
+        let e = edges_at(ctx, p, w_us, have_actions).await?;
+        let net = cluster::build(&e, p.resolution, p.seed)?;
+        let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();
+        for edge in &e {
+            let entry = per_kind.entry(edge.kind).or_default();
+            entry.0 += 1;
+            entry.1.insert(&edge.a);
+            entry.1.insert(&edge.b);
+        }
+        for kind in &p.kinds {
+            let (n, accounts) = per_kind.remove(kind).unwrap_or_default();
+            sweep.push(SweepRow {
+                window_s: w,
+                kind: kind.name().to_owned(),
+                edges: n,
+                accounts: accounts.len() as u64,
+                clusters: 0,
+                largest_cluster: 0,
+            });
+        }
+        sweep.push(SweepRow {
+            window_s: w,
+            kind: "all".to_owned(),
+            edges: net.edges.len() as u64,
+            accounts: net.accounts.len() as u64,
+            clusters: net.clusters.len() as u64,
+            largest_cluster: net.clusters.first().map_or(0, |c| c.members.len() as u64),
+        });
+    }
+
+    let labels = if have_actions { key_labels(ctx, &edges).await? } else { HashMap::new() };
+    let channels = account_channels(ctx, &network).await?;
+    Ok(Coordination { params, edges, network, labels, left_out, sweep, channels })
+}
+
+async fn key_labels(ctx: &SessionContext, edges: &[Edge]) -> Result<HashMap<(Kind, i64), String>> {
+    let wanted: std::collections::HashSet<(Kind, i64)> =
+        edges.iter().flat_map(|e| e.keys.iter().map(move |k| (e.kind, *k))).collect();
+    let mut labels = HashMap::new();
+    for batch in collect(ctx, "SELECT kind, key_h, label FROM coord_key_accounts").await? {
+        let kind = strings(&batch, "kind")?;
+        let key = i64s(&batch, "key_h")?;
+        let label = strings(&batch, "label")?;
+        for i in 0..batch.num_rows() {
+            let k = (kind_of(kind.value(i)), key.value(i));
+            if wanted.contains(&k) {
+                labels.insert(k, label.value(i).to_owned());
+            }
+        }
+    }
+    Ok(labels)
+}
+
+/// Messages per channel of each account in the network (one pass over `messages`).
+async fn account_channels(ctx: &SessionContext, network: &Network) -> Result<HashMap<String, BTreeMap<String, u64>>> {
+    let mut out: HashMap<String, BTreeMap<String, u64>> = HashMap::new();
+    if network.accounts.is_empty() {
+        return Ok(out);
+    }
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+        "account",
+        arrow::datatypes::DataType::Utf8,
+        false,
+    )]));
+    let accounts = arrow::array::StringArray::from_iter_values(network.accounts.iter());
+    let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![Arc::new(accounts)])?;
+    ctx.deregister_table("coord_nodes")?;
+    ctx.register_table("coord_nodes", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+    let sql = format!(
+        "SELECT m.account, m.channel, count(*) AS n FROM \
+           (SELECT {ACCOUNT} AS account, concat(platform, ':', coalesce(channel_name, channel_id)) AS channel \
+            FROM messages WHERE author_id IS NOT NULL) m \
+         JOIN coord_nodes c ON m.account = c.account GROUP BY m.account, m.channel"
+    );
+    for batch in collect(ctx, &sql).await? {
+        let account = strings(&batch, "account")?;
+        let channel = strings(&batch, "channel")?;
+        let n = i64s(&batch, "n")?;
+        for i in 0..batch.num_rows() {
+            out.entry(account.value(i).to_owned()).or_default().insert(channel.value(i).to_owned(), n.value(i) as u64);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

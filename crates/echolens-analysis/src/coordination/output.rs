@@ -1,0 +1,290 @@
+//! The coordination outputs (the contract in DESIGN.md): `edges.csv`, `clusters.csv`, `cluster_summary.csv`,
+//! `network.gexf`, `network.graphml`, `sweep.csv` (with a sweep) and `summary.json`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use echolens_store::rfc3339;
+use serde::Serialize;
+
+use super::{Coordination, Kind};
+use crate::graph::{AttrType, Graph, Value, write_file};
+use crate::{Error, Result};
+
+/// A cluster's summary row.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterSummary {
+    /// Cluster id.
+    pub cluster: usize,
+    /// Accounts.
+    pub size: usize,
+    /// Edges of the combined network inside the cluster.
+    pub edges: usize,
+    /// Edges over possible edges.
+    pub density: f64,
+    /// Summed weight of those edges.
+    pub weight: u64,
+    /// Edges per kind inside the cluster, as `kind:count` separated by spaces.
+    pub kinds: String,
+    /// Earliest linked action (RFC 3339).
+    pub first_seen: String,
+    /// Latest linked action (RFC 3339).
+    pub last_seen: String,
+    /// Platforms of the accounts.
+    pub platforms: String,
+    /// The channels the accounts post in most, with message counts.
+    pub top_channels: String,
+    /// The keys most of the cluster's edges share, with edge counts.
+    pub top_keys: String,
+}
+
+fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
+    csv::Writer::from_path(path).map_err(|source| Error::Csv { path: path.to_owned(), source })
+}
+
+fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
+    move |source| Error::Csv { path: path.to_owned(), source }
+}
+
+fn excerpt(s: &str, n: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        let mut t: String = one_line.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The cluster summaries of a result.
+pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
+    let net = &c.network;
+    let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let mut out = Vec::new();
+    for cluster in &net.clusters {
+        let id = cluster.id;
+        let inside = |a: usize, b: usize| net.cluster_of[a] == id && net.cluster_of[b] == id;
+        let combined: Vec<_> = net.edges.iter().filter(|e| inside(e.a, e.b)).collect();
+        let n = cluster.members.len();
+        let possible = n * n.saturating_sub(1) / 2;
+        let mut kinds: BTreeMap<Kind, usize> = BTreeMap::new();
+        let mut keys: HashMap<(Kind, i64), usize> = HashMap::new();
+        let (mut first, mut last) = (i64::MAX, i64::MIN);
+        for e in c.edges.iter().filter(|e| inside(index[e.a.as_str()], index[e.b.as_str()])) {
+            *kinds.entry(e.kind).or_default() += 1;
+            first = first.min(e.first_seen);
+            last = last.max(e.last_seen);
+            for k in &e.keys {
+                if c.labels.contains_key(&(e.kind, *k)) {
+                    *keys.entry((e.kind, *k)).or_default() += 1;
+                }
+            }
+        }
+        let mut keys: Vec<((Kind, i64), usize)> = keys.into_iter().collect();
+        keys.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| c.labels[&x.0].cmp(&c.labels[&y.0])));
+        let top_keys: Vec<String> = keys
+            .iter()
+            .take(5)
+            .map(|((kind, k), count)| format!("{}: {} ({count})", kind.name(), excerpt(&c.labels[&(*kind, *k)], 80)))
+            .collect();
+        let platforms: BTreeSet<&str> =
+            cluster.members.iter().map(|&m| net.accounts[m].split(':').next().unwrap_or("")).collect();
+        let mut channels: HashMap<&str, u64> = HashMap::new();
+        for &m in &cluster.members {
+            if let Some(per) = c.channels.get(&net.accounts[m]) {
+                for (ch, count) in per {
+                    *channels.entry(ch.as_str()).or_default() += count;
+                }
+            }
+        }
+        let mut channels: Vec<(&str, u64)> = channels.into_iter().collect();
+        channels.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+        out.push(ClusterSummary {
+            cluster: id,
+            size: n,
+            edges: combined.len(),
+            density: if possible == 0 { 0.0 } else { combined.len() as f64 / possible as f64 },
+            weight: combined.iter().map(|e| e.weight).sum(),
+            kinds: kinds.iter().map(|(k, v)| format!("{}:{v}", k.name())).collect::<Vec<_>>().join(" "),
+            first_seen: if first == i64::MAX { String::new() } else { rfc3339(first) },
+            last_seen: if last == i64::MIN { String::new() } else { rfc3339(last) },
+            platforms: platforms.into_iter().collect::<Vec<_>>().join(" "),
+            top_channels: channels.iter().take(5).map(|(ch, n)| format!("{ch} ({n})")).collect::<Vec<_>>().join("; "),
+            top_keys: top_keys.join("; "),
+        });
+    }
+    out
+}
+
+/// The combined network with cluster, degree and per-kind weights as attributes.
+pub fn network_graph(c: &Coordination) -> Graph {
+    let net = &c.network;
+    let degree = net.degree();
+    let strength = net.strength();
+    let kinds: Vec<Kind> = c.params.kinds.clone();
+    let mut edge_attrs = vec![("kinds".to_owned(), AttrType::String)];
+    edge_attrs.extend(kinds.iter().map(|k| (format!("weight_{}", k.name()), AttrType::Integer)));
+    Graph {
+        node_attrs: vec![
+            ("cluster".into(), AttrType::Integer),
+            ("degree".into(), AttrType::Integer),
+            ("weighted_degree".into(), AttrType::Integer),
+            ("platform".into(), AttrType::String),
+        ],
+        edge_attrs,
+        nodes: net
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let platform = a.split(':').next().unwrap_or("").to_owned();
+                (
+                    a.clone(),
+                    vec![
+                        Value::Int(net.cluster_of[i] as i64),
+                        Value::Int(degree[i] as i64),
+                        Value::Int(strength[i] as i64),
+                        Value::Text(platform),
+                    ],
+                )
+            })
+            .collect(),
+        edges: net
+            .edges
+            .iter()
+            .map(|e| {
+                let mut values = vec![Value::Text(e.kinds.keys().map(|k| k.name()).collect::<Vec<_>>().join(","))];
+                values.extend(kinds.iter().map(|k| Value::Int(e.kinds.get(k).copied().unwrap_or(0) as i64)));
+                (e.a, e.b, e.weight as f64, values)
+            })
+            .collect(),
+        directed: false,
+    }
+}
+
+/// Write every output of `c` into `dir` (created if missing); `extra` is merged into `summary.json`
+/// (the command line, the store version). Returns the files written.
+pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+    let mut written = Vec::new();
+
+    let path = dir.join("edges.csv");
+    let mut w = csv_writer(&path)?;
+    let err = csv_err(&path);
+    w.write_record(["account_a", "account_b", "kind", "weight", "first_seen", "last_seen", "evidence", "p_value"])
+        .map_err(&err)?;
+    for e in &c.edges {
+        let evidence: Vec<String> = e.evidence.iter().map(|(x, y)| format!("{x}|{y}")).collect();
+        let p = e.p_value.map(|p| format!("{p:.6}")).unwrap_or_default();
+        w.write_record([
+            e.a.as_str(),
+            e.b.as_str(),
+            e.kind.name(),
+            &e.weight.to_string(),
+            &rfc3339(e.first_seen),
+            &rfc3339(e.last_seen),
+            &evidence.join(";"),
+            &p,
+        ])
+        .map_err(&err)?;
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path.clone());
+
+    let path = dir.join("clusters.csv");
+    let mut w = csv_writer(&path)?;
+    let err = csv_err(&path);
+    w.write_record(["cluster", "account"]).map_err(&err)?;
+    for cluster in &c.network.clusters {
+        for &m in &cluster.members {
+            w.write_record([cluster.id.to_string().as_str(), c.network.accounts[m].as_str()]).map_err(&err)?;
+        }
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path.clone());
+
+    let summaries = cluster_summaries(c);
+    let path = dir.join("cluster_summary.csv");
+    let mut w = csv_writer(&path)?;
+    for s in &summaries {
+        w.serialize(s).map_err(csv_err(&path))?;
+    }
+    if summaries.is_empty() {
+        w.write_record([
+            "cluster",
+            "size",
+            "edges",
+            "density",
+            "weight",
+            "kinds",
+            "first_seen",
+            "last_seen",
+            "platforms",
+            "top_channels",
+            "top_keys",
+        ])
+        .map_err(csv_err(&path))?;
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path.clone());
+
+    let graph = network_graph(c);
+    let p = &c.params;
+    let description = format!(
+        "echolens coordination network: kinds {}, window {} s, min weight {}, max key accounts {}",
+        p.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
+        p.window_s,
+        p.min_weight,
+        p.max_key_accounts
+    );
+    let path = dir.join("network.gexf");
+    write_file(&path, &graph.to_gexf(&description))?;
+    written.push(path);
+    let path = dir.join("network.graphml");
+    write_file(&path, &graph.to_graphml())?;
+    written.push(path);
+
+    if !c.sweep.is_empty() {
+        let path = dir.join("sweep.csv");
+        let mut w = csv_writer(&path)?;
+        for row in &c.sweep {
+            w.serialize(row).map_err(csv_err(&path))?;
+        }
+        w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+        written.push(path.clone());
+    }
+
+    let mut per_kind: BTreeMap<&str, u64> = p.kinds.iter().map(|k| (k.name(), 0)).collect();
+    for e in &c.edges {
+        *per_kind.entry(e.kind.name()).or_default() += 1;
+    }
+    let mut summary = serde_json::json!({
+        "analysis": "coordination",
+        "parameters": p,
+        "null_model": {
+            "runs": p.null_runs,
+            "method": "each account's timestamps permuted among its own actions of the same kind; \
+                       p = (1 + runs with weight >= observed) / (1 + runs)",
+            "kinds": p.kinds.iter().filter(|k| **k != Kind::Similar).map(|k| k.name()).collect::<Vec<_>>(),
+        },
+        "left_out": c.left_out,
+        "edges": per_kind,
+        "accounts": c.network.accounts.len(),
+        "combined_edges": c.network.edges.len(),
+        "clusters": c.network.clusters.len(),
+        "largest_clusters": summaries.iter().take(10).map(|s| serde_json::json!({
+            "cluster": s.cluster, "size": s.size, "edges": s.edges, "kinds": s.kinds,
+        })).collect::<Vec<_>>(),
+        "outputs": written.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+            .chain(std::iter::once("summary.json".to_owned())).collect::<Vec<_>>(),
+    });
+    if let (Some(obj), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    let path = dir.join("summary.json");
+    let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
+    write_file(&path, &text)?;
+    written.push(path);
+    Ok(written)
+}

@@ -1,0 +1,339 @@
+//! Coordination on small hand-built corpora: one test per rule.
+
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
+use echolens_model::Message;
+
+use super::*;
+use crate::analysis_session;
+
+const S: i64 = 1_000_000;
+const T0: i64 = 1_700_000_000 * S;
+
+#[derive(Clone)]
+struct M {
+    platform: &'static str,
+    author: Option<&'static str>,
+    id: String,
+    ts: i64,
+    text: String,
+    urls: Vec<&'static str>,
+    hashtags: Vec<&'static str>,
+    repost_of: Option<&'static str>,
+    forwarded_from: Option<&'static str>,
+    reply_to: Option<&'static str>,
+    channel: &'static str,
+}
+
+fn m(author: &'static str, id: impl ToString, secs: i64, text: &str) -> M {
+    M {
+        platform: "x",
+        author: Some(author),
+        id: id.to_string(),
+        ts: T0 + secs * S,
+        text: text.to_owned(),
+        urls: vec![],
+        hashtags: vec![],
+        repost_of: None,
+        forwarded_from: None,
+        reply_to: None,
+        channel: author,
+    }
+}
+
+fn to_message(x: &M) -> Message {
+    Message {
+        platform: x.platform.to_owned(),
+        channel_id: x.channel.to_owned(),
+        channel_name: None,
+        message_id: x.id.clone(),
+        author_id: x.author.map(str::to_owned),
+        author_name: None,
+        ts: x.ts,
+        ts_exact: true,
+        edited: None,
+        text: x.text.clone(),
+        text_norm: echolens_text::normalize(&x.text),
+        urls: x.urls.iter().map(|u| (*u).to_owned()).collect(),
+        hashtags: x.hashtags.iter().map(|u| (*u).to_owned()).collect(),
+        mentions: vec![],
+        forwarded_from: x.forwarded_from.map(str::to_owned),
+        reply_to: x.reply_to.map(str::to_owned),
+        repost_of: x.repost_of.map(str::to_owned),
+        source_file: "test".into(),
+        source_record: 1,
+    }
+}
+
+async fn run_on(messages: &[M], params: Params) -> Coordination {
+    let ctx = analysis_session(1 << 30).unwrap();
+    let rows: Vec<Message> = messages.iter().map(to_message).collect();
+    let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+    ctx.register_table("messages", Arc::new(table)).unwrap();
+    run(&ctx, params).await.unwrap()
+}
+
+fn only(kinds: &[Kind]) -> Params {
+    Params { kinds: kinds.to_vec(), ..Params::default() }
+}
+
+fn edge_set(c: &Coordination) -> Vec<(Kind, String, String, u64)> {
+    c.edges.iter().map(|e| (e.kind, e.a.clone(), e.b.clone(), e.weight)).collect()
+}
+
+const TEXT1: &str = "the election was stolen by them all";
+const TEXT2: &str = "share this video before it gets deleted";
+const TEXT3: &str = "our leader will never give up the fight";
+
+#[tokio::test]
+async fn text_edges_count_distinct_shared_texts_within_window() {
+    let msgs = vec![
+        m("1", 1, 0, TEXT1),
+        m("2", 2, 10, TEXT1),
+        m("1", 3, 1000, TEXT2),
+        m("2", 4, 1030, TEXT2),
+        // The same text again: still one key.
+        m("1", 5, 2000, TEXT2),
+        m("2", 6, 2001, TEXT2),
+        // Account 3 shares only one text in time, another too late.
+        m("3", 7, 5, TEXT1),
+        m("3", 8, 1200, TEXT2),
+    ];
+    let c = run_on(&msgs, only(&[Kind::Text])).await;
+    assert_eq!(
+        edge_set(&c),
+        [(Kind::Text, "x:1".into(), "x:2".into(), 2)],
+        "1-2 share two texts; 3 shares one with each (below min weight)"
+    );
+    let e = &c.edges[0];
+    assert_eq!(e.first_seen, T0);
+    assert_eq!(e.last_seen, T0 + 2001 * S);
+    assert_eq!(e.evidence[0], ("x:1:1".to_owned(), "x:2:2".to_owned()));
+    assert_eq!(e.evidence.len(), 2, "one pair per shared key");
+    assert_eq!(c.left_out.pairs_below_min_weight.get("text"), Some(&2));
+    // Clusters and labels.
+    assert_eq!(c.network.accounts, ["x:1", "x:2"]);
+    assert_eq!(c.network.clusters.len(), 1);
+    assert!(c.labels.values().any(|l| l == TEXT1));
+}
+
+#[tokio::test]
+async fn window_edge_exactly_at_and_just_past() {
+    let at = vec![m("1", 1, 0, TEXT1), m("2", 2, 60, TEXT1), m("1", 3, 500, TEXT2), m("2", 4, 560, TEXT2)];
+    let c = run_on(&at, only(&[Kind::Text])).await;
+    assert_eq!(edge_set(&c), [(Kind::Text, "x:1".into(), "x:2".into(), 2)], "exactly 60 s apart is inside");
+
+    let mut past = at.clone();
+    past[1].ts += 1; // 60.000001 s
+    let c = run_on(&past, only(&[Kind::Text])).await;
+    assert!(c.edges.is_empty(), "just past the window: only one key left, below min weight");
+
+    // Sliding, not binned: 59 s -> 61 s across a minute boundary still pairs.
+    let across = vec![m("1", 1, 59, TEXT1), m("2", 2, 61, TEXT1), m("1", 3, 119, TEXT2), m("2", 4, 121, TEXT2)];
+    let c = run_on(&across, only(&[Kind::Text])).await;
+    assert_eq!(c.edges.len(), 1);
+}
+
+#[tokio::test]
+async fn min_weight_and_min_tokens() {
+    let msgs = vec![m("1", 1, 0, TEXT1), m("2", 2, 1, TEXT1), m("1", 3, 100, "ok thanks"), m("2", 4, 101, "ok thanks")];
+    let c = run_on(&msgs, only(&[Kind::Text])).await;
+    assert!(c.edges.is_empty(), "the short text does not count");
+    assert_eq!(c.left_out.short_texts, 2);
+    let c = run_on(&msgs, Params { min_tokens: 2, ..only(&[Kind::Text]) }).await;
+    assert_eq!(c.edges.len(), 1);
+    let c = run_on(&msgs, Params { min_weight: 1, ..only(&[Kind::Text]) }).await;
+    assert_eq!(edge_set(&c), [(Kind::Text, "x:1".into(), "x:2".into(), 1)]);
+}
+
+#[tokio::test]
+async fn max_key_accounts_leaves_viral_keys_out_and_counts_them() {
+    let mut msgs = Vec::new();
+    // Five accounts post a greeting within seconds; 1 and 2 also share two texts.
+    for (i, a) in ["1", "2", "3", "4", "5"].into_iter().enumerate() {
+        let mut x = m(a, 100 + i, i as i64, "");
+        x.urls = vec!["https://viral.example/"];
+        msgs.push(x);
+    }
+    let mut a = m("1", 1, 1000, "");
+    a.urls = vec!["https://a.example/1"];
+    let mut b = m("2", 2, 1001, "");
+    b.urls = vec!["https://a.example/1"];
+    msgs.extend([a, b]);
+    let c = run_on(&msgs, Params { max_key_accounts: 4, ..only(&[Kind::Link]) }).await;
+    assert!(c.edges.is_empty(), "the viral link is left out, so 1-2 share one key only");
+    assert_eq!(c.left_out.over_max_keys.get("link"), Some(&1));
+    assert_eq!(c.left_out.over_max_actions.get("link"), Some(&5));
+    assert_eq!(c.left_out.top_over_max[0], ("link".into(), "https://viral.example/".into(), 5));
+    let c = run_on(&msgs, Params { max_key_accounts: 5, ..only(&[Kind::Link]) }).await;
+    assert_eq!(edge_set(&c), [(Kind::Link, "x:1".into(), "x:2".into(), 2)]);
+    let c = run_on(&msgs, Params { max_key_accounts: 5, min_weight: 1, ..only(&[Kind::Link]) }).await;
+    assert_eq!(c.edges.len(), 10, "all pairs of five accounts share the viral link");
+}
+
+#[tokio::test]
+async fn hashtag_repost_reply_kinds() {
+    let mut msgs = Vec::new();
+    for (i, (a, t)) in [("1", 0), ("2", 5), ("1", 300), ("2", 320)].into_iter().enumerate() {
+        let mut x = m(a, i, t, "");
+        x.hashtags = vec![if t < 100 { "alpha" } else { "beta" }];
+        msgs.push(x);
+    }
+    for (i, (a, t, orig)) in [("3", 0, "o1"), ("4", 3, "o1"), ("3", 900, "o2"), ("4", 905, "o2")].into_iter().enumerate()
+    {
+        let mut x = m(a, 10 + i, t, "RT the original text here");
+        x.repost_of = Some(orig);
+        msgs.push(x);
+    }
+    // Telegram replies to message 7 in two different chats are different targets.
+    for (i, (a, chat, t, target)) in
+        [("5", "c1", 0, "7"), ("6", "c1", 2, "7"), ("5", "c1", 50, "8"), ("6", "c2", 52, "8")].into_iter().enumerate()
+    {
+        let mut x = m(a, 20 + i, t, "");
+        x.platform = "telegram";
+        x.channel = chat;
+        x.reply_to = Some(target);
+        msgs.push(x);
+    }
+    let c = run_on(&msgs, only(&[Kind::Hashtag, Kind::Repost, Kind::Reply])).await;
+    assert_eq!(
+        edge_set(&c),
+        [(Kind::Hashtag, "x:1".into(), "x:2".into(), 2), (Kind::Repost, "x:3".into(), "x:4".into(), 2)],
+        "replies to message 8 in different chats are not the same target"
+    );
+    let c = run_on(&msgs, Params { min_weight: 1, ..only(&[Kind::Reply]) }).await;
+    assert_eq!(edge_set(&c), [(Kind::Reply, "telegram:5".into(), "telegram:6".into(), 1)]);
+}
+
+#[tokio::test]
+async fn reposts_are_not_text_actions_and_forwards_are_reposts() {
+    let mut msgs = Vec::new();
+    for (i, (a, t)) in [("1", 0), ("2", 5), ("1", 300), ("2", 320)].into_iter().enumerate() {
+        let mut x = m(a, i, t, if t < 100 { TEXT1 } else { TEXT2 });
+        x.platform = "telegram";
+        x.forwarded_from = Some("Source Channel");
+        msgs.push(x);
+    }
+    let c = run_on(&msgs, only(&[Kind::Text, Kind::Repost])).await;
+    assert_eq!(edge_set(&c), [(Kind::Repost, "telegram:1".into(), "telegram:2".into(), 2)]);
+}
+
+#[tokio::test]
+async fn accounts_on_different_platforms_never_merge_and_keys_cross_platforms() {
+    let mut msgs = vec![m("1", 1, 0, TEXT1), m("1", 2, 100, TEXT2)];
+    let mut t1 = m("1", 3, 10, TEXT1);
+    t1.platform = "telegram";
+    let mut t2 = m("1", 4, 110, TEXT2);
+    t2.platform = "telegram";
+    msgs.extend([t1, t2]);
+    let c = run_on(&msgs, only(&[Kind::Text])).await;
+    assert_eq!(
+        edge_set(&c),
+        [(Kind::Text, "telegram:1".into(), "x:1".into(), 2)],
+        "same author id on two platforms: two accounts, linked by the same texts"
+    );
+}
+
+#[tokio::test]
+async fn messages_without_author_are_left_out_and_counted() {
+    let mut msgs = vec![m("1", 1, 0, TEXT1), m("1", 2, 100, TEXT2)];
+    let mut x = m("2", 3, 1, TEXT1);
+    x.author = None;
+    msgs.push(x);
+    let c = run_on(&msgs, only(&[Kind::Text])).await;
+    assert!(c.edges.is_empty());
+    assert_eq!(c.left_out.messages_without_author, 1);
+}
+
+#[tokio::test]
+async fn similar_texts_pair_within_window() {
+    let base = "the quick brown fox jumps over the lazy dog again and again today";
+    let edited = "the quick brown fox jumps over the lazy dog again and again tonight";
+    let far = "the slow red fox walks around a sleepy cat once more tomorrow";
+    let msgs = vec![
+        m("1", 1, 0, base),
+        m("2", 2, 20, edited),
+        m("1", 3, 500, far),
+        m("2", 4, 530, "the slow red fox walks around a sleepy cat once more tomorrow!"),
+        m("3", 5, 5000, base),
+    ];
+    let c = run_on(&msgs, only(&[Kind::Similar])).await;
+    assert_eq!(edge_set(&c), [(Kind::Similar, "x:1".into(), "x:2".into(), 2)]);
+    assert_eq!(c.edges[0].evidence[0], ("x:1:1".to_owned(), "x:2:2".to_owned()));
+    let c = run_on(&msgs, Params { similarity: 0.95, ..only(&[Kind::Similar]) }).await;
+    assert!(c.edges.is_empty(), "0.83 is below 0.95; the identical pair alone is below min weight");
+}
+
+#[tokio::test]
+async fn order_independence() {
+    let mut msgs = Vec::new();
+    let texts = [TEXT1, TEXT2, TEXT3];
+    for (i, a) in ["1", "2", "3", "4"].into_iter().enumerate() {
+        for (j, t) in texts.iter().enumerate() {
+            let mut x = m(a, i * 10 + j, (j as i64) * 1000 + i as i64, t);
+            x.urls = vec![["https://a.example/", "https://b.example/", "https://c.example/"][j]];
+            x.hashtags = vec!["tag"];
+            msgs.push(x);
+        }
+    }
+    msgs.push(m("5", 99, 1001, TEXT2));
+    let c1 = run_on(&msgs, Params::default()).await;
+    let mut shuffled = msgs.clone();
+    shuffled.reverse();
+    shuffled.rotate_left(5);
+    let c2 = run_on(&shuffled, Params::default()).await;
+    assert_eq!(c1.edges, c2.edges);
+    assert_eq!(c1.network, c2.network);
+    assert!(!c1.edges.is_empty());
+    assert_eq!(c1.network.clusters.len(), 1);
+    assert_eq!(c1.network.clusters[0].members.len(), 4, "account 5 shares one text only");
+}
+
+#[tokio::test]
+async fn null_model_separates_synchronised_pairs_from_busy_ones() {
+    // Accounts 1 and 2 post the same ten texts seconds apart, hours between texts; the null model shuffles each
+    // account's times among its own actions, which breaks the alignment.
+    let mut msgs = Vec::new();
+    for j in 0..10 {
+        let text = format!("campaign message number {j} with enough words");
+        msgs.push(m("1", j, j * 3600, &text));
+        msgs.push(m("2", 100 + j, j * 3600 + 5, &text));
+    }
+    let params = Params { null_runs: 20, ..only(&[Kind::Text]) };
+    let c = run_on(&msgs, params).await;
+    assert_eq!(c.edges.len(), 1);
+    let p = c.edges[0].p_value.unwrap();
+    assert!(p < 0.1, "p = {p}");
+}
+
+#[tokio::test]
+async fn sweep_reports_each_window() {
+    let msgs = vec![m("1", 1, 0, TEXT1), m("2", 2, 30, TEXT1), m("1", 3, 500, TEXT2), m("2", 4, 530, TEXT2)];
+    let c = run_on(&msgs, Params { sweep: vec![10, 60], ..only(&[Kind::Text]) }).await;
+    let all: Vec<(u64, u64)> = c.sweep.iter().filter(|r| r.kind == "all").map(|r| (r.window_s, r.edges)).collect();
+    assert_eq!(all, [(10, 0), (60, 1)]);
+}
+
+#[tokio::test]
+async fn outputs_follow_the_contract() {
+    let mut msgs = vec![m("1", 1, 0, TEXT1), m("2", 2, 30, TEXT1), m("1", 3, 500, TEXT2), m("2", 4, 530, TEXT2)];
+    msgs[0].author = Some("<script>alert(1)</script>");
+    msgs[2].author = Some("<script>alert(1)</script>");
+    let c = run_on(&msgs, Params::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_outputs(&c, dir.path(), serde_json::json!({"command": "test"})).unwrap();
+    let edges = std::fs::read_to_string(dir.path().join("edges.csv")).unwrap();
+    assert!(edges.starts_with("account_a,account_b,kind,weight,first_seen,last_seen,evidence"));
+    assert!(edges.contains("2023-11-14T22:13:20Z"), "{edges}");
+    let clusters = std::fs::read_to_string(dir.path().join("clusters.csv")).unwrap();
+    assert!(clusters.starts_with("cluster,account\n1,"));
+    let gexf = std::fs::read_to_string(dir.path().join("network.gexf")).unwrap();
+    assert!(gexf.contains("&lt;script&gt;") && !gexf.contains("<script>"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["parameters"]["window_s"], 60);
+    assert_eq!(summary["command"], "test");
+    assert_eq!(summary["clusters"], 1);
+}

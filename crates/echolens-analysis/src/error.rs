@@ -1,0 +1,37 @@
+use std::path::PathBuf;
+
+/// What can go wrong in an analysis.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The engine failed.
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// Arrow failed.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// Writing an output failed.
+    #[error("writing {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Writing a CSV output failed.
+    #[error("writing {path}: {source}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: csv::Error,
+    },
+    /// A parameter is out of range.
+    #[error("{0}")]
+    Param(String),
+    /// Community detection failed.
+    #[error("community detection: {0}")]
+    Leiden(String),
+}
+
+/// Analysis results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

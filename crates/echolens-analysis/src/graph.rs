@@ -1,0 +1,218 @@
+//! Networks as files Gephi, Cytoscape, networkx and igraph open: GEXF 1.3 and GraphML.
+//!
+//! Node labels and attribute values come from the data (account ids, channel names) and are escaped; characters
+//! XML 1.0 cannot hold at all (most C0 controls) are dropped.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// The type of an attribute column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrType {
+    /// Integer.
+    Integer,
+    /// Floating point.
+    Double,
+    /// Text.
+    String,
+}
+
+/// An attribute value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Integer.
+    Int(i64),
+    /// Floating point.
+    Float(f64),
+    /// Text.
+    Text(String),
+}
+
+/// An undirected weighted graph with attributes, ready to write.
+#[derive(Debug, Default, Clone)]
+pub struct Graph {
+    /// Node attribute columns: name and type.
+    pub node_attrs: Vec<(String, AttrType)>,
+    /// Edge attribute columns: name and type.
+    pub edge_attrs: Vec<(String, AttrType)>,
+    /// Nodes: label and one value per node attribute.
+    pub nodes: Vec<(String, Vec<Value>)>,
+    /// Edges: source and target node index, weight, one value per edge attribute.
+    pub edges: Vec<(usize, usize, f64, Vec<Value>)>,
+    /// Directed edges (`source` → `target` means something) or not.
+    pub directed: bool,
+}
+
+/// Escape text for XML content and attribute values.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => {
+                let _ = write!(out, "&#{};", c as u32);
+            }
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn type_name(t: AttrType, graphml: bool) -> &'static str {
+    match (t, graphml) {
+        (AttrType::Integer, false) => "long",
+        (AttrType::Integer, true) => "long",
+        (AttrType::Double, _) => "double",
+        (AttrType::String, _) => "string",
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) if f.is_finite() => format!("{f}"),
+        Value::Float(_) => "0".to_owned(),
+        Value::Text(s) => xml_escape(s),
+    }
+}
+
+impl Graph {
+    /// The graph as GEXF 1.3.
+    pub fn to_gexf(&self, description: &str) -> String {
+        let mut s = String::new();
+        s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        s.push_str("<gexf xmlns=\"http://gexf.net/1.3\" version=\"1.3\">\n");
+        let _ = writeln!(
+            s,
+            "  <meta><creator>echolens {}</creator><description>{}</description></meta>",
+            env!("CARGO_PKG_VERSION"),
+            xml_escape(description)
+        );
+        let kind = if self.directed { "directed" } else { "undirected" };
+        let _ = writeln!(s, "  <graph defaultedgetype=\"{kind}\" mode=\"static\">");
+        for (class, attrs) in [("node", &self.node_attrs), ("edge", &self.edge_attrs)] {
+            let _ = writeln!(s, "    <attributes class=\"{class}\">");
+            for (i, (name, t)) in attrs.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "      <attribute id=\"{i}\" title=\"{}\" type=\"{}\"/>",
+                    xml_escape(name),
+                    type_name(*t, false)
+                );
+            }
+            s.push_str("    </attributes>\n");
+        }
+        s.push_str("    <nodes>\n");
+        for (i, (label, values)) in self.nodes.iter().enumerate() {
+            let _ = write!(s, "      <node id=\"n{i}\" label=\"{}\"><attvalues>", xml_escape(label));
+            for (j, v) in values.iter().enumerate() {
+                let _ = write!(s, "<attvalue for=\"{j}\" value=\"{}\"/>", value_text(v));
+            }
+            s.push_str("</attvalues></node>\n");
+        }
+        s.push_str("    </nodes>\n    <edges>\n");
+        for (i, (a, b, w, values)) in self.edges.iter().enumerate() {
+            let _ = write!(s, "      <edge id=\"e{i}\" source=\"n{a}\" target=\"n{b}\" weight=\"{w}\"><attvalues>");
+            for (j, v) in values.iter().enumerate() {
+                let _ = write!(s, "<attvalue for=\"{j}\" value=\"{}\"/>", value_text(v));
+            }
+            s.push_str("</attvalues></edge>\n");
+        }
+        s.push_str("    </edges>\n  </graph>\n</gexf>\n");
+        s
+    }
+
+    /// The graph as GraphML (the node label and edge weight are attributes `label` and `weight`).
+    pub fn to_graphml(&self) -> String {
+        let mut s = String::new();
+        s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        s.push_str("<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n");
+        s.push_str("  <key id=\"label\" for=\"node\" attr.name=\"label\" attr.type=\"string\"/>\n");
+        s.push_str("  <key id=\"weight\" for=\"edge\" attr.name=\"weight\" attr.type=\"double\"/>\n");
+        for (prefix, class, attrs) in [("n", "node", &self.node_attrs), ("e", "edge", &self.edge_attrs)] {
+            for (i, (name, t)) in attrs.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "  <key id=\"{prefix}{i}\" for=\"{class}\" attr.name=\"{}\" attr.type=\"{}\"/>",
+                    xml_escape(name),
+                    type_name(*t, true)
+                );
+            }
+        }
+        let kind = if self.directed { "directed" } else { "undirected" };
+        let _ = writeln!(s, "  <graph id=\"G\" edgedefault=\"{kind}\">");
+        for (i, (label, values)) in self.nodes.iter().enumerate() {
+            let _ = write!(s, "    <node id=\"n{i}\"><data key=\"label\">{}</data>", xml_escape(label));
+            for (j, v) in values.iter().enumerate() {
+                let _ = write!(s, "<data key=\"n{j}\">{}</data>", value_text(v));
+            }
+            s.push_str("</node>\n");
+        }
+        for (i, (a, b, w, values)) in self.edges.iter().enumerate() {
+            let _ = write!(s, "    <edge id=\"e{i}\" source=\"n{a}\" target=\"n{b}\"><data key=\"weight\">{w}</data>");
+            for (j, v) in values.iter().enumerate() {
+                let _ = write!(s, "<data key=\"e{j}\">{}</data>", value_text(v));
+            }
+            s.push_str("</edge>\n");
+        }
+        s.push_str("  </graph>\n</graphml>\n");
+        s
+    }
+}
+
+/// Write `text` to `path`.
+pub fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|source| Error::Io { path: path.to_owned(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Graph {
+        Graph {
+            node_attrs: vec![("cluster".into(), AttrType::Integer)],
+            edge_attrs: vec![("kinds".into(), AttrType::String)],
+            nodes: vec![
+                ("x:<script>alert(1)</script>".into(), vec![Value::Int(0)]),
+                ("telegram:\"a\" & 'b'\u{1}".into(), vec![Value::Int(0)]),
+            ],
+            edges: vec![(0, 1, 3.0, vec![Value::Text("text,link".into())])],
+            directed: false,
+        }
+    }
+
+    #[test]
+    fn hostile_labels_are_escaped() {
+        for xml in [sample().to_gexf("t"), sample().to_graphml()] {
+            assert!(!xml.contains("<script>"), "{xml}");
+            assert!(xml.contains("&lt;script&gt;"));
+            assert!(xml.contains("&quot;a&quot; &amp; &apos;b&apos;"));
+            assert!(!xml.contains('\u{1}'));
+        }
+    }
+
+    #[test]
+    fn gexf_has_weights_and_attributes() {
+        let xml = sample().to_gexf("t");
+        assert!(xml.contains("<edge id=\"e0\" source=\"n0\" target=\"n1\" weight=\"3\">"));
+        assert!(xml.contains("<attribute id=\"0\" title=\"cluster\" type=\"long\"/>"));
+        assert!(xml.contains("<attvalue for=\"0\" value=\"text,link\"/>"));
+    }
+
+    #[test]
+    fn graphml_declares_keys_before_use() {
+        let xml = sample().to_graphml();
+        let key = xml.find("<key id=\"n0\"").unwrap();
+        let use_ = xml.find("<data key=\"n0\"").unwrap();
+        assert!(key < use_);
+        assert!(xml.contains("<data key=\"weight\">3</data>"));
+    }
+}

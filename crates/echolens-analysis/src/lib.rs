@@ -1,0 +1,28 @@
+//! echolens analyses. Each is a DataFusion plan over the store's `messages` table, with the echolens UDFs
+//! ([`register_udfs`]) doing what SQL cannot say (hashing keys, counting Persian-aware tokens). Where a plan
+//! cannot express the work (the sliding-window MinHash join of near-identical texts, community detection), a
+//! hand-written kernel consumes the plan's stream and its output is registered back as a table.
+#![deny(missing_docs)]
+
+pub mod coordination;
+mod error;
+pub mod graph;
+mod table;
+mod udf;
+
+pub use error::{Error, Result};
+pub use udf::register_udfs;
+
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+/// A DataFusion session for analyses: the echolens UDFs registered, `memory_limit` bytes for the engine's
+/// buffers (sorts and aggregations spill to disk beyond it).
+pub fn analysis_session(memory_limit: usize) -> Result<SessionContext> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let config = SessionConfig::new().with_target_partitions(threads).with_batch_size(8192);
+    let runtime = RuntimeEnvBuilder::new().with_memory_limit(memory_limit, 1.0).build_arc()?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    register_udfs(&ctx);
+    Ok(ctx)
+}

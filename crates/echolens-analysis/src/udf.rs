@@ -1,0 +1,76 @@
+//! Scalar UDFs the analysis plans call.
+//!
+//! - `hash64(text)`: a 64-bit xxh3 hash of a string as BIGINT (a compact join and group key for texts, URLs
+//!   and accounts; NULL stays NULL).
+//! - `token_count(text_norm)`: the number of words (see `echolens_text::tokens`).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
+use arrow::datatypes::DataType;
+use datafusion::error::Result;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::prelude::SessionContext;
+
+/// Register the echolens UDFs in `ctx`.
+pub fn register_udfs(ctx: &SessionContext) {
+    ctx.register_udf(hash64_udf());
+    ctx.register_udf(token_count_udf());
+}
+
+/// The hash `hash64` computes, for use outside plans.
+pub fn hash64(s: &str) -> i64 {
+    xxhash_rust::xxh3::xxh3_64(s.as_bytes()) as i64
+}
+
+fn map_strings(args: &[ColumnarValue], f: impl Fn(&str) -> i64) -> Result<ColumnarValue> {
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let input = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
+    let input = input.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray");
+    let out: Int64Array = input.iter().map(|v| v.map(&f)).collect();
+    let out: ArrayRef = Arc::new(out);
+    Ok(ColumnarValue::Array(out))
+}
+
+fn hash64_udf() -> ScalarUDF {
+    create_udf(
+        "hash64",
+        vec![DataType::Utf8],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| map_strings(args, hash64)),
+    )
+}
+
+fn token_count_udf() -> ScalarUDF {
+    create_udf(
+        "token_count",
+        vec![DataType::Utf8],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            map_strings(args, |s| i64::try_from(echolens_text::token_count(s)).unwrap_or(i64::MAX))
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+
+    #[tokio::test]
+    async fn udfs_in_sql() {
+        let ctx = SessionContext::new();
+        register_udfs(&ctx);
+        let df = ctx
+            .sql("SELECT hash64('abc'), hash64(NULL), token_count('می\u{200C}شود، #tag see https://x.org a b')")
+            .await
+            .unwrap();
+        let batches = df.collect().await.unwrap();
+        let col = |i: usize| batches[0].column(i).as_any().downcast_ref::<Int64Array>().unwrap().clone();
+        assert_eq!(col(0).value(0), hash64("abc"));
+        assert!(col(1).is_null(0));
+        assert_eq!(col(2).value(0), 5);
+    }
+}
