@@ -180,8 +180,8 @@ pub struct Campaign {
     pub id: usize,
     /// Member accounts, as `platform:author_id`.
     pub members: Vec<String>,
-    /// The campaign's link.
-    pub url: String,
+    /// The campaign's links, one per wave.
+    pub urls: Vec<String>,
     /// The campaign's hashtag (without `#`).
     pub hashtag: String,
     /// Seconds within which a wave's posts fall.
@@ -321,7 +321,6 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
     let mut campaigns = Vec::new();
     for (cid, (size, spread)) in [(12usize, 20i64), (20, 45)].into_iter().enumerate() {
         let members: Vec<u64> = (0..size as u64).map(|m| 90_000 + cid as u64 * 100 + m).collect();
-        let url = format!("https://campaign{cid}.example/a/{}", rng.below(1000));
         let hashtag = ["FreedomNow", "حقیقت_امروز"][cid].to_owned();
         let base = [
             "the truth they hide from you about the election must be shared now",
@@ -330,15 +329,36 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
         let mut campaign = Campaign {
             id: cid,
             members: members.iter().map(|m| format!("x:{m}")).collect(),
-            url: url.clone(),
+            urls: Vec::new(),
             hashtag: hashtag.clone(),
             spread_s: spread,
             waves: Vec::new(),
             message_keys: Vec::new(),
         };
-        for _ in 0..6 {
+        // Each wave pushes its own article with its own line; the hashtag stays.
+        let lines = [
+            [
+                "read it before they delete it",
+                "share with everyone you know",
+                "the media will not tell you",
+                "wake up and look",
+                "this changes everything",
+                "they are afraid of this",
+            ],
+            [
+                "این را قبل از حذف بخوانید",
+                "برای همه بفرستید",
+                "رسانه\u{200C}ها به شما نمی\u{200C}گویند",
+                "بیدار شوید",
+                "همه چیز را تغییر می\u{200C}دهد",
+                "از این می\u{200C}ترسند",
+            ],
+        ][cid];
+        for line in lines {
             let t0 = START + rng.below((days - 1) * DAY as usize) as i64;
+            let url = format!("https://campaign{cid}.example/a/{}", rng.below(100_000));
             campaign.waves.push(t0);
+            campaign.urls.push(url.clone());
             for &m in &members {
                 if rng.below(10) < 2 {
                     continue;
@@ -350,7 +370,7 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
                     id: x_next,
                     author: Some(m.to_string()),
                     ts: t0 + rng.below(spread as usize + 1) as i64,
-                    text: format!("{base} {url} #{hashtag}"),
+                    text: format!("{base}: {line} {url} #{hashtag}"),
                     urls: vec![url.clone()],
                     forwarded_from: None,
                 };

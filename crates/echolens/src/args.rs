@@ -22,6 +22,9 @@ pub enum Command {
     Sql(SqlArgs),
     /// Build the demo corpus (planted campaigns), ingest it and print its stats.
     Demo(DemoArgs),
+    /// Accounts that act together: the same text, link, hashtag, repost, reply target or near-identical text
+    /// within a sliding window, again and again. Writes edges, clusters, networks and a summary.
+    Coordination(CoordinationArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -101,4 +104,117 @@ pub struct DemoArgs {
     /// Print the stats as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CoordinationArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Folder for edges.csv, clusters.csv, cluster_summary.csv, network.gexf, network.graphml, summary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Kinds to compute, comma-separated: text, link, hashtag, repost, reply, similar.
+    #[arg(long, value_delimiter = ',', value_parser = parse_kind, default_value = "text,link,hashtag,repost,reply,similar")]
+    pub kinds: Vec<echolens_analysis::coordination::Kind>,
+    /// Two accounts are linked each time they act on the same key at most this far apart (e.g. 60s, 10m, 1h).
+    #[arg(long, value_parser = parse_seconds, default_value = "60s")]
+    pub window: u64,
+    /// Drop edges with fewer distinct shared keys.
+    #[arg(long, default_value_t = 2)]
+    pub min_weight: u64,
+    /// Texts with fewer words are not `text` or `similar` actions.
+    #[arg(long, default_value_t = 4)]
+    pub min_tokens: usize,
+    /// Leave out keys acted on by more accounts (viral links, greetings); they are counted in summary.json.
+    #[arg(long, default_value_t = 1000)]
+    pub max_key_accounts: u64,
+    /// Pairs of message keys kept as evidence per edge.
+    #[arg(long, default_value_t = 5)]
+    pub evidence: usize,
+    /// Jaccard threshold of `similar` (word-shingle sets).
+    #[arg(long, default_value_t = 0.8)]
+    pub similarity: f64,
+    /// Words per shingle for `similar` (1 compares word sets, as coordination-network-toolkit does).
+    #[arg(long, default_value_t = 1)]
+    pub shingle: usize,
+    /// Null-model runs for edge p-values (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub null_runs: usize,
+    /// Also report edges and clusters at these windows, e.g. 10s,60s,600s (writes sweep.csv).
+    #[arg(long, value_delimiter = ',', value_parser = parse_seconds)]
+    pub sweep: Vec<u64>,
+    /// Seed of the null model and of Leiden.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Leiden resolution (higher: smaller clusters).
+    #[arg(long, default_value_t = 1.0)]
+    pub resolution: f64,
+    /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it (e.g. 1G, 512M).
+    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    pub memory: usize,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_kind(s: &str) -> Result<echolens_analysis::coordination::Kind, String> {
+    use echolens_analysis::coordination::Kind;
+    Kind::from_name(s.trim()).ok_or_else(|| {
+        let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+        format!("unknown kind {s:?}; expected one of {}", names.join(", "))
+    })
+}
+
+/// `90`, `90s`, `10m`, `2h`, `1d` as seconds.
+pub fn parse_seconds(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 60s, 10m, 1h"))?;
+    let factor = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?}; use s, m, h or d")),
+    };
+    n.checked_mul(factor).ok_or_else(|| format!("{s:?} is too long"))
+}
+
+/// `1G`, `512M`, `2048K` or bytes.
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], s[i..].to_ascii_uppercase()),
+        None => (s, String::new()),
+    };
+    let n: usize = num.parse().map_err(|_| format!("{s:?} is not a size like 1G or 512M"))?;
+    let factor = match unit.trim_end_matches(['B', 'I']) {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("{s:?}: unknown unit; use K, M or G")),
+    };
+    n.checked_mul(factor).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_seconds("60"), Ok(60));
+        assert_eq!(parse_seconds("60s"), Ok(60));
+        assert_eq!(parse_seconds("10m"), Ok(600));
+        assert_eq!(parse_seconds("2h"), Ok(7200));
+        assert!(parse_seconds("1.5s").is_err());
+        assert!(parse_seconds("5y").is_err());
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert!(parse_bytes("lots").is_err());
+    }
 }

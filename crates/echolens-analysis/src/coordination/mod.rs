@@ -492,13 +492,21 @@ async fn edges_at(ctx: &SessionContext, p: &Params, window_us: i64, have_actions
 
 /// Run the coordination analysis on the `messages` table registered in `ctx` (see [`crate::analysis_session`]).
 pub async fn run(ctx: &SessionContext, params: Params) -> Result<Coordination> {
+    run_with_progress(ctx, params, &|_| {}).await
+}
+
+/// [`run`], telling `stage` what it is doing as it goes.
+pub async fn run_with_progress(ctx: &SessionContext, params: Params, stage: &dyn Fn(&str)) -> Result<Coordination> {
     params.check()?;
     let p = &params;
     let window_us = i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
     let mut left_out = LeftOut::default();
+    stage("counting messages");
     count_left_out(ctx, p, &mut left_out).await?;
+    stage("finding shared keys");
     let have_actions = prepare_actions(ctx, p, &mut left_out).await?;
 
+    stage("joining actions within the window");
     let mut edges = edges_at(ctx, p, window_us, have_actions).await?;
     if have_actions {
         for batch in collect(ctx, &below_sql("coord_actions", window_us, p.min_weight)).await? {
@@ -523,6 +531,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Coordination> {
     if p.null_runs > 0 && have_actions {
         let mut at_least: HashMap<(Kind, String, String), u64> = HashMap::new();
         for run in 0..p.null_runs {
+            stage(&format!("null model run {}/{}", run + 1, p.null_runs));
             register_batches(ctx, "coord_null", &null_sql(p.seed, run)).await?;
             let null = weights(ctx, "coord_null", window_us).await?;
             for e in edges.iter().filter(|e| e.kind != Kind::Similar) {
@@ -539,10 +548,12 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Coordination> {
         }
     }
 
+    stage("clustering");
     let network = cluster::build(&edges, p.resolution, p.seed)?;
 
     let mut sweep = Vec::new();
     for &w in &p.sweep {
+        stage(&format!("sweep: window {w} s"));
         let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
         let e = edges_at(ctx, p, w_us, have_actions).await?;
         let net = cluster::build(&e, p.resolution, p.seed)?;
@@ -574,6 +585,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Coordination> {
         });
     }
 
+    stage("summarising clusters");
     let labels = if have_actions { key_labels(ctx, &edges).await? } else { HashMap::new() };
     let channels = account_channels(ctx, &network).await?;
     Ok(Coordination { params, edges, network, labels, left_out, sweep, channels })

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod coordination;
 mod demo;
 mod ingest;
 mod sql;
@@ -26,5 +27,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(args) => stats::run(args),
         Command::Sql(args) => sql::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Coordination(args) => coordination::run(args),
     }
 }

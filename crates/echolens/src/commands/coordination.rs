@@ -1,0 +1,94 @@
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use echolens_analysis::coordination::{self, Params};
+use echolens_store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::runtime;
+use crate::args::CoordinationArgs;
+
+pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
+    let params = Params {
+        kinds: args.kinds.clone(),
+        window_s: args.window,
+        min_weight: args.min_weight,
+        min_tokens: args.min_tokens,
+        max_key_accounts: args.max_key_accounts,
+        evidence: args.evidence,
+        similarity: args.similarity,
+        shingle: args.shingle,
+        null_runs: args.null_runs,
+        seed: args.seed,
+        sweep: args.sweep.clone(),
+        resolution: args.resolution,
+    };
+    let store_path = &args.store.store;
+    let started = Instant::now();
+    let spinner = spinner();
+    let rt = runtime()?;
+    let (result, version) = rt
+        .block_on(async {
+            let store = Store::open(store_path).await?;
+            let ctx = echolens_analysis::analysis_session(args.memory)?;
+            store.register(&ctx).await?;
+            let stage = |s: &str| spinner.set_message(s.to_owned());
+            let result = coordination::run_with_progress(&ctx, params, &stage).await?;
+            anyhow::Ok((result, store.messages_version()))
+        })
+        .with_context(|| format!("coordination on the store {}", store_path.display()))?;
+    spinner.finish_and_clear();
+    let extra = serde_json::json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "echolens_version": env!("CARGO_PKG_VERSION"),
+        "store": store_path.display().to_string(),
+        "store_table_version": version,
+        "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    });
+    let written = coordination::write_outputs(&result, &args.out, extra)
+        .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    if args.json {
+        let summary = std::fs::read_to_string(args.out.join("summary.json"))?;
+        println!("{summary}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut per_kind = std::collections::BTreeMap::new();
+    for e in &result.edges {
+        *per_kind.entry(e.kind.name()).or_insert(0u64) += 1;
+    }
+    let p = &result.params;
+    println!(
+        "window {} s, min weight {}, min tokens {}, max key accounts {}",
+        p.window_s, p.min_weight, p.min_tokens, p.max_key_accounts
+    );
+    for kind in &p.kinds {
+        println!("  {:<8} {:>8} edges", kind.name(), per_kind.get(kind.name()).copied().unwrap_or(0));
+    }
+    println!("accounts   {}", result.network.accounts.len());
+    println!("clusters   {}", result.network.clusters.len());
+    for c in result.network.clusters.iter().take(5) {
+        println!("  cluster {:>3}: {} accounts", c.id, c.members.len());
+    }
+    let lo = &result.left_out;
+    println!(
+        "left out   {} messages without author, {} short texts, {} keys over {} accounts",
+        lo.messages_without_author,
+        lo.short_texts,
+        lo.over_max_keys.values().sum::<u64>(),
+        p.max_key_accounts
+    );
+    println!("wrote      {} files to {} in {:.1} s", written.len(), args.out.display(), started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spinner() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] coordination: {msg}").expect("template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
