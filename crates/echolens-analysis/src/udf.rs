@@ -3,6 +3,7 @@
 //! - `hash64(text)`: a 64-bit xxh3 hash of a string as BIGINT (a compact join and group key for texts, URLs
 //!   and accounts; NULL stays NULL).
 //! - `token_count(text_norm)`: the number of words (see `echolens_text::tokens`).
+//! - `has_tokens(text_norm, n)`: whether the text has at least `n` words (reads only as far as it must).
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use datafusion::prelude::SessionContext;
 pub fn register_udfs(ctx: &SessionContext) {
     ctx.register_udf(hash64_udf());
     ctx.register_udf(token_count_udf());
+    ctx.register_udf(has_tokens_udf());
 }
 
 /// The hash `hash64` computes, for use outside plans.
@@ -54,6 +56,31 @@ fn token_count_udf() -> ScalarUDF {
     )
 }
 
+fn has_tokens_udf() -> ScalarUDF {
+    create_udf(
+        "has_tokens",
+        vec![DataType::Utf8, DataType::Int64],
+        DataType::Boolean,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let text = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
+            let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray");
+            let n = arrays[1].as_any().downcast_ref::<Int64Array>().expect("Int64 argument");
+            let out: arrow::array::BooleanArray = text
+                .iter()
+                .zip(n.iter())
+                .map(|(t, n)| {
+                    let (t, n) = (t?, usize::try_from(n?.max(0)).unwrap_or(usize::MAX));
+                    Some(echolens_text::token_count_capped(t, n) >= n)
+                })
+                .collect();
+            let out: ArrayRef = Arc::new(out);
+            Ok(ColumnarValue::Array(out))
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,7 +91,10 @@ mod tests {
         let ctx = SessionContext::new();
         register_udfs(&ctx);
         let df = ctx
-            .sql("SELECT hash64('abc'), hash64(NULL), token_count('می\u{200C}شود، #tag see https://x.org a b')")
+            .sql(
+                "SELECT hash64('abc'), hash64(NULL), token_count('می\u{200C}شود، #tag see https://x.org a b'), \
+                 has_tokens('a b c', 3), has_tokens('a b c', 4)",
+            )
             .await
             .unwrap();
         let batches = df.collect().await.unwrap();
@@ -72,5 +102,9 @@ mod tests {
         assert_eq!(col(0).value(0), hash64("abc"));
         assert!(col(1).is_null(0));
         assert_eq!(col(2).value(0), 5);
+        let flag =
+            |i: usize| batches[0].column(i).as_any().downcast_ref::<arrow::array::BooleanArray>().unwrap().value(0);
+        assert!(flag(3));
+        assert!(!flag(4));
     }
 }

@@ -18,4 +18,4 @@ pub use extract::{
     extract_entities, extract_hashtags, extract_mentions, extract_urls, normalize_mention, normalize_tag, normalize_url,
 };
 pub use normalize::{ZWNJ, normalize};
-pub use tokens::{token_count, tokens};
+pub use tokens::{token_count, token_count_capped, tokens};

@@ -155,6 +155,9 @@ pub struct CoordinationArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print each stage's wall time to stderr.
+    #[arg(long, hide = true)]
+    pub timings: bool,
 }
 
 fn parse_kind(s: &str) -> Result<echolens_analysis::coordination::Kind, String> {

@@ -221,18 +221,22 @@ pub struct Coordination {
 const ACCOUNT: &str = "concat(platform, ':', author_id)";
 const ORIGINAL: &str = "author_id IS NOT NULL AND repost_of IS NULL AND forwarded_from IS NULL";
 
-/// The actions of `kind` as SQL: (kind, key_h, label, account, ts, msg).
-fn actions_sql(kind: Kind, p: &Params) -> Option<String> {
+/// The actions of `kind` as SQL: (kind, key_h, label, account, ts, msg). Without `short_filter`, `text` actions
+/// include short texts (for a pass that joins with keys already filtered: a short text's key is never among them).
+fn actions_sql(kind: Kind, p: &Params, short_filter: bool) -> Option<String> {
     let cols = format!("{ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, key AS msg");
     // Inside subqueries (unnest rewrites its projection) the columns take other names.
     let inner = format!("{ACCOUNT} AS acc, CAST(ts AS BIGINT) AS t, key AS m");
     let outer = "acc AS account, t AS ts, m AS msg";
     let sql = match kind {
-        Kind::Text => format!(
-            "SELECT 'text' AS kind, hash64(text_norm) AS key_h, text_norm AS label, {cols} FROM messages \
-             WHERE {ORIGINAL} AND token_count(text_norm) >= {}",
-            p.min_tokens
-        ),
+        Kind::Text => {
+            let short =
+                if short_filter { format!("AND has_tokens(text_norm, {})", p.min_tokens) } else { String::new() };
+            format!(
+                "SELECT 'text' AS kind, hash64(text_norm) AS key_h, text_norm AS label, {cols} FROM messages \
+                 WHERE {ORIGINAL} {short}"
+            )
+        }
         Kind::Link | Kind::Hashtag => {
             let (name, list) = if kind == Kind::Link { ("link", "urls") } else { ("hashtag", "hashtags") };
             format!(
@@ -366,11 +370,14 @@ async fn weights(ctx: &SessionContext, table: &str, window_us: i64) -> Result<Ha
 /// Prepare the shared-key actions of the equi-key kinds as the in-memory table `coord_actions`; returns what
 /// was left out.
 async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<bool> {
-    let parts: Vec<String> = p.kinds.iter().filter_map(|k| actions_sql(*k, p)).collect();
-    if parts.is_empty() {
+    let actions_of = |short_filter| {
+        let parts: Vec<String> = p.kinds.iter().filter_map(|k| actions_sql(*k, p, short_filter)).collect();
+        parts.join(" UNION ALL ")
+    };
+    let actions = actions_of(true);
+    if actions.is_empty() {
         return Ok(false);
     }
-    let actions = parts.join(" UNION ALL ");
     // Keys with at least two accounts (hashes only: this GROUP BY sees every action of the corpus).
     register_batches(
         ctx,
@@ -385,8 +392,9 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
         ctx,
         "coord_candidates",
         &format!(
-            "SELECT x.kind, x.key_h, x.label, x.account, x.ts, x.msg FROM ({actions}) x \
-             JOIN coord_shared s ON x.kind = s.kind AND x.key_h = s.key_h"
+            "SELECT x.kind, x.key_h, x.label, x.account, x.ts, x.msg FROM ({}) x \
+             JOIN coord_shared s ON x.kind = s.kind AND x.key_h = s.key_h",
+            actions_of(false)
         ),
     )
     .await?;
@@ -446,7 +454,7 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
 
 async fn count_left_out(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<()> {
     let short = if p.kinds.iter().any(|k| matches!(k, Kind::Text | Kind::Similar)) {
-        format!("count(*) FILTER (WHERE {ORIGINAL} AND token_count(text_norm) < {})", p.min_tokens)
+        format!("count(*) FILTER (WHERE {ORIGINAL} AND NOT has_tokens(text_norm, {}))", p.min_tokens)
     } else {
         "0".to_owned()
     };

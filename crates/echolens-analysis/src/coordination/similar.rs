@@ -60,8 +60,13 @@ fn mix(mut z: u64) -> u64 {
 
 /// The sorted, de-duplicated hashes of the `k`-word shingles of `text` (a text shorter than `k` words is one
 /// shingle).
+#[cfg(test)]
 pub fn shingles(text: &str, k: usize) -> Vec<u64> {
     let words: Vec<&str> = echolens_text::tokens(text).collect();
+    shingle_set(&words, k)
+}
+
+fn shingle_set(words: &[&str], k: usize) -> Vec<u64> {
     let hash = |ws: &[&str]| {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         for (i, w) in ws.iter().enumerate() {
@@ -72,7 +77,7 @@ pub fn shingles(text: &str, k: usize) -> Vec<u64> {
         }
         h.digest()
     };
-    let mut out: Vec<u64> = if words.len() <= k { vec![hash(&words)] } else { words.windows(k).map(hash).collect() };
+    let mut out: Vec<u64> = if words.len() <= k { vec![hash(words)] } else { words.windows(k).map(hash).collect() };
     if words.is_empty() {
         out.clear();
     }
@@ -211,8 +216,7 @@ impl Window {
 pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str) -> Result<usize> {
     let sql = format!(
         "SELECT {ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, key AS msg, text_norm FROM messages \
-         WHERE {ORIGINAL} AND token_count(text_norm) >= {} ORDER BY ts, msg",
-        p.min_tokens
+         WHERE {ORIGINAL} ORDER BY ts, msg"
     );
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
     let mut window = Window::new(*p);
@@ -223,15 +227,21 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
         let ts = i64s(&batch, "ts")?;
         let msg = strings(&batch, "msg")?;
         let text = strings(&batch, "text_norm")?;
-        let sigs: Vec<(Vec<u64>, Vec<u64>)> = (0..batch.num_rows())
+        // Texts shorter than `min_tokens` words take no part.
+        let sigs: Vec<Option<(Vec<u64>, Vec<u64>)>> = (0..batch.num_rows())
             .into_par_iter()
             .map(|i| {
-                let set = shingles(text.value(i), p.shingle);
+                let words: Vec<&str> = echolens_text::tokens(text.value(i)).collect();
+                if words.len() < p.min_tokens {
+                    return None;
+                }
+                let set = shingle_set(&words, p.shingle);
                 let bands = band_keys(&set, p);
-                (set, bands)
+                Some((set, bands))
             })
             .collect();
-        for (i, (set, bands)) in sigs.into_iter().enumerate() {
+        for (i, sig) in sigs.into_iter().enumerate() {
+            let Some((set, bands)) = sig else { continue };
             let acc = account.value(i);
             let acc = match accounts.get(acc) {
                 Some(a) => a.clone(),
@@ -336,7 +346,11 @@ mod tests {
         got.sort();
         assert_eq!(
             got,
-            [("m1".to_owned(), "m2".to_owned()), ("m1".to_owned(), "m3".to_owned()), ("m2".to_owned(), "m3".to_owned())]
+            [
+                ("m1".to_owned(), "m2".to_owned()),
+                ("m1".to_owned(), "m3".to_owned()),
+                ("m2".to_owned(), "m3".to_owned())
+            ]
         );
         // Same account never pairs with itself.
         assert!(w.pairs.iter().all(|x| x.a != x.b));

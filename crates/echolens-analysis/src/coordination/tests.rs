@@ -181,7 +181,8 @@ async fn hashtag_repost_reply_kinds() {
         x.hashtags = vec![if t < 100 { "alpha" } else { "beta" }];
         msgs.push(x);
     }
-    for (i, (a, t, orig)) in [("3", 0, "o1"), ("4", 3, "o1"), ("3", 900, "o2"), ("4", 905, "o2")].into_iter().enumerate()
+    for (i, (a, t, orig)) in
+        [("3", 0, "o1"), ("4", 3, "o1"), ("3", 900, "o2"), ("4", 905, "o2")].into_iter().enumerate()
     {
         let mut x = m(a, 10 + i, t, "RT the original text here");
         x.repost_of = Some(orig);

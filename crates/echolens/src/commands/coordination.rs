@@ -34,8 +34,17 @@ pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
             let store = Store::open(store_path).await?;
             let ctx = echolens_analysis::analysis_session(args.memory)?;
             store.register(&ctx).await?;
-            let stage = |s: &str| spinner.set_message(s.to_owned());
+            let last = std::sync::Mutex::new((Instant::now(), String::from("opening the store")));
+            let stage = |s: &str| {
+                spinner.set_message(s.to_owned());
+                let mut last = last.lock().expect("stage lock");
+                if args.timings {
+                    eprintln!("{:>8.2} s  {}", last.0.elapsed().as_secs_f64(), last.1);
+                }
+                *last = (Instant::now(), s.to_owned());
+            };
             let result = coordination::run_with_progress(&ctx, params, &stage).await?;
+            stage("done");
             anyhow::Ok((result, store.messages_version()))
         })
         .with_context(|| format!("coordination on the store {}", store_path.display()))?;
@@ -79,7 +88,12 @@ pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
         lo.over_max_keys.values().sum::<u64>(),
         p.max_key_accounts
     );
-    println!("wrote      {} files to {} in {:.1} s", written.len(), args.out.display(), started.elapsed().as_secs_f64());
+    println!(
+        "wrote      {} files to {} in {:.1} s",
+        written.len(),
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
