@@ -13,6 +13,9 @@ mod udf;
 pub use error::{Error, Result};
 pub use udf::register_udfs;
 
+use std::sync::Arc;
+
+use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -21,7 +24,10 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 pub fn analysis_session(memory_limit: usize) -> Result<SessionContext> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let config = SessionConfig::new().with_target_partitions(threads).with_batch_size(8192);
-    let runtime = RuntimeEnvBuilder::new().with_memory_limit(memory_limit, 1.0).build_arc()?;
+    // A fair pool: every spillable operator (sorts, aggregations) gets its share and spills beyond it, instead
+    // of the first one taking everything and the next failing.
+    let pool = Arc::new(FairSpillPool::new(memory_limit));
+    let runtime = RuntimeEnvBuilder::new().with_memory_pool(pool).build_arc()?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     register_udfs(&ctx);
     Ok(ctx)

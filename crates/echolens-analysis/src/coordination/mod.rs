@@ -285,7 +285,7 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
                       ELSE concat(r.msg, '|', l.msg) END AS ev, \
                  CASE WHEN l.ts < r.ts THEN l.ts ELSE r.ts END AS t0, \
                  CASE WHEN l.ts < r.ts THEN r.ts ELSE l.ts END AS t1 \
-               FROM l JOIN r ON l.kind = r.kind AND l.key_h = r.key_h AND l.bkt = r.bkt \
+               FROM r JOIN l ON l.kind = r.kind AND l.key_h = r.key_h AND l.bkt = r.bkt \
                WHERE l.account <> r.account AND abs(l.ts - r.ts) <= {window_us} \
                  AND (l.shift = 1 OR l.account < r.account)), \
          k AS (SELECT kind, key_h, a, b, min(t0) AS t0, max(t1) AS t1, \
@@ -301,10 +301,38 @@ fn below_sql(table: &str, window_us: i64, min_weight: u64) -> String {
     format!("SELECT kind, count(*) AS n FROM ({inner}) WHERE weight < {min_weight} GROUP BY kind")
 }
 
+/// Run `sql` and register its result as the in-memory table `name`.
+///
+/// String columns are copied out of the engine's view arrays first: a view keeps the whole decoded Parquet
+/// buffer it points into alive, so a few thousand collected rows could pin (and, once a join concatenates
+/// them, copy) most of the corpus's text.
 async fn register_batches(ctx: &SessionContext, name: &str, sql: &str) -> Result<u64> {
+    use arrow::datatypes::{DataType, Field, Schema};
     let df = ctx.sql(sql).await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
+    let plain = |t: &DataType| if *t == DataType::Utf8View { DataType::Utf8 } else { t.clone() };
+    let fields: Vec<Field> = df
+        .schema()
+        .as_arrow()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_data_type(plain(f.data_type())))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let mut batches = Vec::new();
+    for batch in df.collect().await? {
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| {
+                if *c.data_type() == DataType::Utf8View {
+                    arrow::compute::cast(c, &DataType::Utf8)
+                } else {
+                    Ok(c.clone())
+                }
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        batches.push(arrow::record_batch::RecordBatch::try_new(schema.clone(), columns)?);
+    }
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
@@ -392,8 +420,10 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
         ctx,
         "coord_candidates",
         &format!(
-            "SELECT x.kind, x.key_h, x.label, x.account, x.ts, x.msg FROM ({}) x \
-             JOIN coord_shared s ON x.kind = s.kind AND x.key_h = s.key_h",
+            // The small table of shared keys first: the hash join builds its left side in memory and streams
+            // the corpus through it.
+            "SELECT x.kind, x.key_h, x.label, x.account, x.ts, x.msg FROM coord_shared s \
+             JOIN ({}) x ON x.kind = s.kind AND x.key_h = s.key_h",
             actions_of(false)
         ),
     )

@@ -15,6 +15,8 @@ pub fn run(args: SqlArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("opening the store {}", args.store.store.display()))?;
         let ctx = store.session().await?;
+        // The analyses' UDFs (hash64, token_count, has_tokens) work in ad-hoc queries too.
+        echolens_analysis::register_udfs(&ctx);
         let df = ctx.sql(&args.query).await.context("planning the query")?;
         df.collect().await.context("running the query")
     })?;
