@@ -2,6 +2,7 @@
 //!
 //! - `hash64(text)`: a 64-bit xxh3 hash of a string as BIGINT (a compact join and group key for texts, URLs
 //!   and accounts; NULL stays NULL).
+//! - `key_hash(text, seed)`: xxh3 with a seed, so keys of different kinds hash apart.
 //! - `token_count(text_norm)`: the number of words (see `echolens_text::tokens`).
 //! - `has_tokens(text_norm, n)`: whether the text has at least `n` words (reads only as far as it must).
 
@@ -18,6 +19,29 @@ pub fn register_udfs(ctx: &SessionContext) {
     ctx.register_udf(hash64_udf());
     ctx.register_udf(token_count_udf());
     ctx.register_udf(has_tokens_udf());
+    ctx.register_udf(key_hash_udf());
+}
+
+fn key_hash_udf() -> ScalarUDF {
+    create_udf(
+        "key_hash",
+        vec![DataType::Utf8, DataType::Int64],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let text = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
+            let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray");
+            let seed = arrays[1].as_any().downcast_ref::<Int64Array>().expect("Int64 argument");
+            let out: Int64Array = text
+                .iter()
+                .zip(seed.iter())
+                .map(|(t, s)| Some(xxhash_rust::xxh3::xxh3_64_with_seed(t?.as_bytes(), s? as u64) as i64))
+                .collect();
+            let out: ArrayRef = Arc::new(out);
+            Ok(ColumnarValue::Array(out))
+        }),
+    )
 }
 
 /// The hash `hash64` computes, for use outside plans.

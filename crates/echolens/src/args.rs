@@ -146,7 +146,11 @@ pub struct CoordinationArgs {
     /// Seed of the null model and of Leiden.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Leiden resolution (higher: smaller clusters).
+    /// What Leiden optimises: cpm (Constant Potts Model; no resolution limit) or modularity.
+    #[arg(long, value_parser = parse_quality, default_value = "cpm")]
+    pub quality: echolens_analysis::coordination::Quality,
+    /// Leiden resolution (higher: smaller, denser clusters). For cpm: the mean edge weight per account pair a
+    /// cluster must exceed.
     #[arg(long, default_value_t = 1.0)]
     pub resolution: f64,
     /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it (e.g. 1G, 512M).
@@ -158,6 +162,11 @@ pub struct CoordinationArgs {
     /// Print each stage's wall time to stderr.
     #[arg(long, hide = true)]
     pub timings: bool,
+}
+
+fn parse_quality(s: &str) -> Result<echolens_analysis::coordination::Quality, String> {
+    echolens_analysis::coordination::Quality::from_name(s)
+        .ok_or_else(|| format!("unknown quality {s:?}; expected cpm or modularity"))
 }
 
 fn parse_kind(s: &str) -> Result<echolens_analysis::coordination::Kind, String> {

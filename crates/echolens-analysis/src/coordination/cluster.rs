@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use leiden_rs::{GraphDataBuilder, Leiden, LeidenConfig};
+use leiden_rs::{GraphDataBuilder, Leiden, LeidenConfig, QualityType};
 
-use super::{Edge, Kind};
+use super::{Edge, Kind, Quality};
 use crate::{Error, Result};
 
 /// An edge of the combined network.
@@ -68,7 +68,7 @@ impl Network {
 }
 
 /// Build the combined network of `edges` and cluster it.
-pub fn build(edges: &[Edge], resolution: f64, seed: u64) -> Result<Network> {
+pub fn build(edges: &[Edge], quality: Quality, resolution: f64, seed: u64) -> Result<Network> {
     let mut accounts: Vec<String> = edges.iter().flat_map(|e| [e.a.clone(), e.b.clone()]).collect();
     accounts.sort_unstable();
     accounts.dedup();
@@ -91,7 +91,11 @@ pub fn build(edges: &[Edge], resolution: f64, seed: u64) -> Result<Network> {
             builder.add_edge(e.a, e.b, e.weight as f64).map_err(|err| Error::Leiden(err.to_string()))?;
         }
         let graph = builder.build().map_err(|err| Error::Leiden(err.to_string()))?;
-        let config = LeidenConfig { resolution, seed: Some(seed), ..LeidenConfig::default() };
+        let quality = match quality {
+            Quality::Cpm => QualityType::CPM,
+            Quality::Modularity => QualityType::Modularity,
+        };
+        let config = LeidenConfig { resolution, seed: Some(seed), quality, ..LeidenConfig::default() };
         let out = Leiden::new(config).run(&graph).map_err(|err| Error::Leiden(err.to_string()))?;
         let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for node in 0..n {

@@ -284,21 +284,12 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
     Ok(n)
 }
 
-const WEIGHT: &str = "least(count(DISTINCT ma), count(DISTINCT mb))";
-
-/// Edges from the pairs table: weight = matched messages, each message counted once on its side.
-pub fn edges_sql(table: &str, min_weight: u64) -> String {
+/// The pairs table as edge-plan rows (kind, a, b, t0, t1, ev, key_h), in edge order, for `fold_edges`.
+pub fn pairs_sql(table: &str) -> String {
     format!(
-        "SELECT kind, a, b, {WEIGHT} AS weight, min(t0) AS first_seen, max(t1) AS last_seen, \
-         array_agg(concat(ma, '|', mb) ORDER BY t0, ma, mb) AS evidence, \
-         array_agg(hash64(concat(ma, '|', mb)) ORDER BY t0, ma, mb) AS keys \
-         FROM {table} GROUP BY kind, a, b HAVING {WEIGHT} >= {min_weight} ORDER BY kind, a, b"
+        "SELECT kind, a, b, t0, t1, concat(ma, '|', mb) AS ev, hash64(concat(ma, '|', mb)) AS key_h \
+         FROM {table} ORDER BY kind, a, b, t0, ev"
     )
-}
-
-/// Account pairs with similar texts but below `min_weight`.
-pub fn below_sql(table: &str, min_weight: u64) -> String {
-    format!("SELECT count(*) AS n FROM (SELECT a, b FROM {table} GROUP BY a, b HAVING {WEIGHT} < {min_weight})")
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
         null_runs: args.null_runs,
         seed: args.seed,
         sweep: args.sweep.clone(),
+        quality: args.quality,
         resolution: args.resolution,
     };
     let store_path = &args.store.store;
