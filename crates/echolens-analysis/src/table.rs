@@ -7,8 +7,18 @@ use datafusion::prelude::SessionContext;
 
 use crate::Result;
 
+/// With `ECHOLENS_EXPLAIN` set, print the plan of `sql` with its run-time metrics to stderr (for tuning).
+pub async fn explain(ctx: &SessionContext, sql: &str) -> Result<()> {
+    if std::env::var_os("ECHOLENS_EXPLAIN").is_some() {
+        let plan = ctx.sql(&format!("EXPLAIN ANALYZE {sql}")).await?.collect().await?;
+        eprintln!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
+    }
+    Ok(())
+}
+
 /// Run `sql` and collect its batches.
 pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    explain(ctx, sql).await?;
     Ok(ctx.sql(sql).await?.collect().await?)
 }
 

@@ -337,6 +337,7 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
 /// them, copy) most of the corpus's text.
 async fn register_batches(ctx: &SessionContext, name: &str, sql: &str) -> Result<u64> {
     use arrow::datatypes::{DataType, Field, Schema};
+    crate::table::explain(ctx, sql).await?;
     let df = ctx.sql(sql).await?;
     let plain = |t: &DataType| if *t == DataType::Utf8View { DataType::Utf8 } else { t.clone() };
     let fields: Vec<Field> = df

@@ -61,17 +61,30 @@ fn excerpt(s: &str, n: usize) -> String {
 pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
     let net = &c.network;
     let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    // Edges inside each cluster, found once.
+    let mut combined_in: HashMap<usize, Vec<&super::cluster::CombinedEdge>> = HashMap::new();
+    for e in &net.edges {
+        if net.cluster_of[e.a] == net.cluster_of[e.b] {
+            combined_in.entry(net.cluster_of[e.a]).or_default().push(e);
+        }
+    }
+    let mut kind_edges_in: HashMap<usize, Vec<&super::Edge>> = HashMap::new();
+    for e in &c.edges {
+        let (a, b) = (index[e.a.as_str()], index[e.b.as_str()]);
+        if net.cluster_of[a] == net.cluster_of[b] {
+            kind_edges_in.entry(net.cluster_of[a]).or_default().push(e);
+        }
+    }
     let mut out = Vec::new();
     for cluster in &net.clusters {
         let id = cluster.id;
-        let inside = |a: usize, b: usize| net.cluster_of[a] == id && net.cluster_of[b] == id;
-        let combined: Vec<_> = net.edges.iter().filter(|e| inside(e.a, e.b)).collect();
+        let combined = combined_in.remove(&id).unwrap_or_default();
         let n = cluster.members.len();
         let possible = n * n.saturating_sub(1) / 2;
         let mut kinds: BTreeMap<Kind, usize> = BTreeMap::new();
         let mut keys: HashMap<(Kind, i64), usize> = HashMap::new();
         let (mut first, mut last) = (i64::MAX, i64::MIN);
-        for e in c.edges.iter().filter(|e| inside(index[e.a.as_str()], index[e.b.as_str()])) {
+        for e in kind_edges_in.remove(&id).unwrap_or_default() {
             *kinds.entry(e.kind).or_default() += 1;
             first = first.min(e.first_seen);
             last = last.max(e.last_seen);

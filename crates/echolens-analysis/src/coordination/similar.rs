@@ -181,7 +181,8 @@ impl Window {
         candidates.dedup();
         for seq in candidates {
             let other = &self.docs[(seq - self.first_seq) as usize];
-            if other.account == doc.account {
+            // Accounts are interned: one `Arc` per account.
+            if Arc::ptr_eq(&other.account, &doc.account) {
                 continue;
             }
             let sim = jaccard(&doc.set, &other.set);
