@@ -107,7 +107,16 @@ elif what == "co_similar_tweet":
 """
 
 COORDINATIONZ_SCRIPT = """
-import sys, json
+import sys, json, os, types
+# coordinationz 0.2.2 downloads nltk stopwords and a spaCy model from GitHub when imported; neither is used by
+# the co-URL and co-hashtag indicators, and this machine reaches package registries only. A stopword stub and a
+# spaCy stub stand in for them.
+stub = os.path.join(os.path.dirname(os.path.abspath(sys.argv[1])), "nltk_data")
+os.makedirs(os.path.join(stub, "corpora", "stopwords"), exist_ok=True)
+with open(os.path.join(stub, "corpora", "stopwords", "english"), "w") as f:
+    f.write("the\\n")
+os.environ["NLTK_DATA"] = stub
+sys.modules["spacy"] = types.SimpleNamespace(load=lambda *a, **k: None)
 import pandas as pd
 from coordinationz import indicator_utilities as iu
 from coordinationz import nullmodel as nm
@@ -215,8 +224,15 @@ def main():
         script = os.path.join(args.work, "coordinationz_pipeline.py")
         with open(script, "w") as f:
             f.write(COORDINATIONZ_SCRIPT)
-        secs, rss, out = timed([args.python, script, prefix + ".jsonl", str(args.cz_realizations)])
-        rows.append(("coordinationz co-URL + co-hashtag", secs, rss))
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([args.python, script, prefix + ".jsonl", str(args.cz_realizations)],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        secs, rss = time.perf_counter() - t0, usage.ru_maxrss / 1024
+        if os.waitstatus_to_exitcode(status) == 0:
+            rows.append(("coordinationz co-URL + co-hashtag", secs, rss))
+        else:
+            print(f"coordinationz failed after {secs:.0f} s (peak {rss:.0f} MB), status {status}")
         secs_e, rss_e, _ = timed([args.bin, "coordination", "--store", store, "--out", default_out + "_lh",
                                   "--kinds", "link,hashtag"])
         rows.append(("echolens link+hashtag", secs_e, rss_e))

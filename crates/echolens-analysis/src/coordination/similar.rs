@@ -148,18 +148,38 @@ struct Doc {
     bands: Vec<u64>,
 }
 
+/// Band keys are already well-mixed 64-bit hashes: the index uses them as they are.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type BandIndex = HashMap<u64, VecDeque<u64>, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// The sliding-window LSH join over documents arriving in time order.
 struct Window {
     p: SimilarParams,
     docs: VecDeque<Doc>,
     first_seq: u64,
-    index: HashMap<u64, VecDeque<u64>>,
+    index: BandIndex,
     pairs: Vec<Pair>,
 }
 
 impl Window {
     fn new(p: SimilarParams) -> Window {
-        Window { p, docs: VecDeque::new(), first_seq: 0, index: HashMap::new(), pairs: Vec::new() }
+        Window { p, docs: VecDeque::new(), first_seq: 0, index: BandIndex::default(), pairs: Vec::new() }
     }
 
     fn push(&mut self, doc: Doc) {
