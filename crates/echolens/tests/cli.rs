@@ -199,6 +199,10 @@ fn demo_builds_ingests_and_prints_stats() {
     assert_eq!(v["stats"]["messages"], truth["messages"]);
     assert_eq!(v["stats"]["quarantined"], 0);
     assert_eq!(v["ingest"]["files"].as_array().unwrap().len(), 5);
+    for g in v["coordination"]["planted_groups"].as_array().unwrap() {
+        assert!(g["overlap"].as_f64().unwrap() >= 0.9, "planted group found: {g}");
+    }
+    assert!(dir.path().join("coordination/edges.csv").exists());
     // Running the demo again regenerates the same corpus and changes nothing in the store.
     let again = json_of(&run(echolens().args(["demo", "--messages", "3000", "--json", "--out"]).arg(dir.path())));
     assert_eq!(again["ingest"]["new"], 0);
