@@ -95,7 +95,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         for r in &recovered {
             println!(
                 "  planted group {} ({} accounts) is cluster {} (overlap {:.2})",
-                r["campaign"], r["members"], r["cluster"], r["overlap"].as_f64().unwrap_or(0.0)
+                r["campaign"],
+                r["members"],
+                r["cluster"],
+                r["overlap"].as_f64().unwrap_or(0.0)
             );
         }
         println!();
