@@ -496,8 +496,13 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
     register_batches(
         ctx,
         "coord_key_accounts",
-        "SELECT kind, key_h, first_value(label ORDER BY label) AS label, count(DISTINCT account) AS accounts, \
-         count(*) AS actions FROM coord_candidates GROUP BY kind, key_h",
+        // Plain aggregates only: `count(DISTINCT ...)` and ordered `first_value` keep an accumulator object per
+        // group (580 MB for 24k links at 1M messages); a GROUP BY on (key, account) counts the same in 20 MB.
+        "SELECT a.kind, a.key_h, a.label, d.accounts, a.actions FROM \
+           (SELECT kind, key_h, min(label) AS label, count(*) AS actions FROM coord_candidates GROUP BY kind, key_h) a \
+         JOIN (SELECT key_h, count(*) AS accounts FROM \
+                 (SELECT key_h, account FROM coord_candidates GROUP BY key_h, account) GROUP BY key_h) d \
+           ON a.key_h = d.key_h",
     )
     .await?;
     let max = p.max_key_accounts;
