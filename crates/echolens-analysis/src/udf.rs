@@ -29,10 +29,7 @@ fn key_hash_udf() -> ScalarUDF {
         DataType::Int64,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let text = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
-            let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray");
-            let seed = arrays[1].as_any().downcast_ref::<Int64Array>().expect("Int64 argument");
+            let (text, seed) = string_and_int(args)?;
             let out: Int64Array = text
                 .iter()
                 .zip(seed.iter())
@@ -56,6 +53,16 @@ fn map_strings(args: &[ColumnarValue], f: impl Fn(&str) -> i64) -> Result<Column
     let out: Int64Array = input.iter().map(|v| v.map(&f)).collect();
     let out: ArrayRef = Arc::new(out);
     Ok(ColumnarValue::Array(out))
+}
+
+/// The arguments of a `(Utf8, Int64)` UDF as arrays.
+fn string_and_int(args: &[ColumnarValue]) -> Result<(StringArray, Int64Array)> {
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let text = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
+    let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray").clone();
+    let int = arrow::compute::cast(&arrays[1], &DataType::Int64)?;
+    let int = int.as_any().downcast_ref::<Int64Array>().expect("cast to Int64 gives an Int64Array").clone();
+    Ok((text, int))
 }
 
 fn hash64_udf() -> ScalarUDF {
@@ -87,10 +94,7 @@ fn has_tokens_udf() -> ScalarUDF {
         DataType::Boolean,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let text = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
-            let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray");
-            let n = arrays[1].as_any().downcast_ref::<Int64Array>().expect("Int64 argument");
+            let (text, n) = string_and_int(args)?;
             let out: arrow::array::BooleanArray = text
                 .iter()
                 .zip(n.iter())
@@ -117,7 +121,7 @@ mod tests {
         let df = ctx
             .sql(
                 "SELECT hash64('abc'), hash64(NULL), token_count('می\u{200C}شود، #tag see https://x.org a b'), \
-                 has_tokens('a b c', 3), has_tokens('a b c', 4)",
+                 has_tokens('a b c', 3), has_tokens('a b c', 4), key_hash('abc', 1), key_hash('abc', 2)",
             )
             .await
             .unwrap();
@@ -130,5 +134,7 @@ mod tests {
             |i: usize| batches[0].column(i).as_any().downcast_ref::<arrow::array::BooleanArray>().unwrap().value(0);
         assert!(flag(3));
         assert!(!flag(4));
+        assert_eq!(col(5).value(0), xxhash_rust::xxh3::xxh3_64_with_seed(b"abc", 1) as i64);
+        assert_ne!(col(5).value(0), col(6).value(0), "kinds hash apart");
     }
 }
