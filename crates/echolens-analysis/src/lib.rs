@@ -7,6 +7,8 @@
 pub mod coordination;
 mod error;
 pub mod graph;
+mod minhash;
+pub mod reuse;
 mod table;
 mod udf;
 

@@ -193,7 +193,7 @@ pub struct Campaign {
 }
 
 /// A copy cascade: the origin's key first, then the copies in time order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Cascade {
     /// Cascade id.
     pub id: usize,
@@ -201,7 +201,10 @@ pub struct Cascade {
     pub origin_key: String,
     /// Every member's key (origin included), in time order.
     pub member_keys: Vec<String>,
-    /// Channels reached, in order of first copy.
+    /// How each member was made: origin, exact, edit (at most 10% of words), prefix, suffix, letters (Arabic
+    /// letters without ZWNJ; upper case outside Persian), forward.
+    pub variants: Vec<String>,
+    /// The channel of each member.
     pub channels: Vec<String>,
 }
 
@@ -234,10 +237,32 @@ impl Post {
     }
 }
 
+/// Syllables of invented content words, per language: real corpora have far more distinct words than the
+/// function-word lists, so unrelated texts share common words but rarely their content.
+const SYLLABLES: [&[&str]; 3] = [
+    &["ka", "lo", "mi", "ra", "ten", "vor", "sil", "du", "ber", "nax", "pri", "sol", "tum", "gre", "fal", "zin"],
+    &["با", "ر", "ست", "من", "کو", "دا", "شه", "پر", "گا", "نو", "زی", "فر", "تو", "خا", "سا", "لی"],
+    &["ка", "ло", "ми", "ра", "тен", "вор", "сил", "ду", "бер", "нах", "при", "сол", "тум", "гре", "фал", "зин"],
+];
+
+/// Content word `n` (0..4096) of a language: three syllables.
+fn content_word(lang: usize, n: usize) -> String {
+    let s = SYLLABLES[lang.min(2)];
+    let mut w = String::new();
+    for k in 0..3 {
+        w.push_str(s[(n >> (4 * k)) & 15]);
+    }
+    w
+}
+
 fn organic_text(rng: &mut Rng, lang: usize) -> String {
     let words = 6 + rng.below(20);
     let mut out: Vec<String> = Vec::with_capacity(words);
     for _ in 0..words {
+        if rng.below(2) == 0 {
+            out.push(content_word(lang, rng.zipf(4096)));
+            continue;
+        }
         let w = match lang {
             0 => EN[rng.zipf(EN.len())].to_owned(),
             1 if rng.below(6) == 0 => rng.pick(FA_ZWNJ).to_string(),
@@ -257,13 +282,33 @@ fn organic_text(rng: &mut Rng, lang: usize) -> String {
     text
 }
 
+/// A word of a cascade's text: mostly content words, so the texts of different cascades are unrelated.
+fn cascade_word(rng: &mut Rng, lang: usize) -> String {
+    if rng.below(3) == 0 {
+        organic_text(rng, lang).split(' ').next().unwrap_or("news").to_owned()
+    } else {
+        content_word(lang, rng.below(4096))
+    }
+}
+
+/// Every fourth channel signs most of its posts, as many Telegram channels do: boilerplate that reuse detection
+/// must not mistake for copying.
+fn sign(rng: &mut Rng, text: &mut String, channel: usize, name: &str) {
+    if channel % 4 == 3 && rng.below(10) < 7 {
+        text.push_str(&format!(" 🔴 join us @{name} for the news every day"));
+    }
+}
+
 /// Write the demo corpus under `dir` (`telegram/`, `jsonl/`) and return its truth (keep it outside `dir`, so
 /// that ingesting `dir` reads only the corpus).
 pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth> {
     let mut rng = Rng::new(seed);
     let days = 30;
-    let tg_channels: Vec<(String, String, usize)> =
-        (0..12).map(|i| (format!("{}", 1_000_000_000 + i * 7919), format!("demo_channel_{i:02}"), i % 3)).collect();
+    // Twelve channels in the demo; larger corpora get more (one per 20k messages, at most 200).
+    let n_channels = (messages / 20_000).clamp(12, 200);
+    let tg_channels: Vec<(String, String, usize)> = (0..n_channels)
+        .map(|i| (format!("{}", 1_000_000_000 + i * 7919), format!("demo_channel_{i:02}"), i % 3))
+        .collect();
     let x_accounts = (messages / 40).max(60);
     let mut posts: Vec<Post> = Vec::with_capacity(messages + 1000);
     let mut next_id = vec![1u64; tg_channels.len()];
@@ -283,6 +328,7 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
                 text.push_str(&url);
                 urls.push(url);
             }
+            sign(&mut rng, &mut text, c, name);
             posts.push(Post {
                 platform: "telegram",
                 channel: id.clone(),
@@ -385,7 +431,7 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
     // A copy cascade through the Persian channels.
     let origin_text = "گزارش ویژه: آن\u{200C}ها می\u{200C}گویند که قیمت نان دوباره بالا می\u{200C}رود و مردم در صف\u{200C}های طولانی منتظر می\u{200C}مانند";
     let persian: Vec<usize> = (0..tg_channels.len()).filter(|&c| tg_channels[c].2 == 1).collect();
-    let mut cascade = Cascade { id: 0, origin_key: String::new(), member_keys: Vec::new(), channels: Vec::new() };
+    let mut cascade = Cascade::default();
     let t0 = START + 5 * DAY + 3600;
     for (step, &c) in persian.iter().enumerate() {
         let (id, name, _) = &tg_channels[c];
@@ -411,6 +457,7 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
             cascade.origin_key = post.key();
         }
         cascade.member_keys.push(post.key());
+        cascade.variants.push(["origin", "prefix", "letters", "edit"][step.min(3)].to_owned());
         cascade.channels.push(id.clone());
         posts.push(post);
     }
@@ -442,9 +489,75 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
     }
     let vocabulary = Vocabulary { terms, source_channel: tg_channels[english[0]].0.clone(), adoption_day: adoption };
 
+    // More cascades: an origin text copied into other channels of its language over hours and days, each copy
+    // exact, edited (at most 10% of its words), with a "via" prefix or a suffix, in Arabic letters without ZWNJ,
+    // or forwarded; copies in signing channels carry the channel's signature.
+    let mut cascades = vec![cascade];
+    for id in 1..=(messages / 5000).clamp(4, 2000) {
+        let lang = rng.below(3);
+        let chans: Vec<usize> = (0..tg_channels.len()).filter(|&c| tg_channels[c].2 == lang).collect();
+        let origin_c = chans[rng.below(chans.len())];
+        let words: Vec<String> = (0..14 + rng.below(17)).map(|_| cascade_word(&mut rng, lang)).collect();
+        let origin_text = words.join(" ");
+        let mut t = START + rng.below((days - 3) * DAY as usize) as i64;
+        let mut others: Vec<usize> = chans.iter().copied().filter(|&c| c != origin_c).collect();
+        let copies = 1 + rng.below(others.len().min(6));
+        let mut cascade = Cascade { id, ..Cascade::default() };
+        for step in 0..=copies {
+            let c = if step == 0 { origin_c } else { others.swap_remove(rng.below(others.len())) };
+            let (cid, name, _) = &tg_channels[c];
+            let origin_name = &tg_channels[origin_c].1;
+            let variant = if step == 0 {
+                "origin"
+            } else {
+                ["exact", "edit", "prefix", "suffix", "letters", "forward"][rng.below(6)]
+            };
+            let mut text = match variant {
+                "edit" => {
+                    let mut w = words.clone();
+                    for _ in 0..(w.len() / 10).max(1) {
+                        let at = rng.below(w.len());
+                        w[at] = content_word(lang, rng.below(4096));
+                    }
+                    w.join(" ")
+                }
+                "prefix" => format!("via @{origin_name}: {origin_text}"),
+                "suffix" => format!("{origin_text} (from {origin_name})"),
+                "letters" if lang == 1 => origin_text.replace('ی', "ي").replace('ک', "ك").replace(ZWNJ, ""),
+                "letters" => origin_text.to_uppercase(),
+                _ => origin_text.clone(),
+            };
+            let forwarded_from = (variant == "forward").then(|| origin_name.clone());
+            if forwarded_from.is_none() {
+                sign(&mut rng, &mut text, c, name);
+            }
+            let post = Post {
+                platform: "telegram",
+                channel: cid.clone(),
+                channel_name: name.clone(),
+                id: next_id[c],
+                author: Some(format!("channel{cid}")),
+                ts: t,
+                text,
+                urls: Vec::new(),
+                forwarded_from,
+            };
+            next_id[c] += 1;
+            if step == 0 {
+                cascade.origin_key = post.key();
+            }
+            cascade.member_keys.push(post.key());
+            cascade.variants.push(variant.to_owned());
+            cascade.channels.push(cid.clone());
+            posts.push(post);
+            t += 1800 + rng.below(2 * DAY as usize) as i64;
+        }
+        cascades.push(cascade);
+    }
+
     posts.sort_by(|a, b| (a.ts, a.platform, &a.channel, a.id).cmp(&(b.ts, b.platform, &b.channel, b.id)));
     write_files(dir, &posts, &tg_channels)?;
-    Ok(Truth { messages: posts.len(), seed, campaigns, cascades: vec![cascade], vocabulary })
+    Ok(Truth { messages: posts.len(), seed, campaigns, cascades, vocabulary })
 }
 
 /// The first three Telegram channels go out as Telegram Desktop exports, everything else as JSONL.
@@ -463,10 +576,14 @@ fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize
                     }
                     None => json!(p.text),
                 };
-                json!({
+                let mut m = json!({
                     "id": p.id, "type": "message", "date": iso_local(p.ts), "date_unixtime": p.ts.to_string(),
                     "from": name, "from_id": p.author, "text": text,
-                })
+                });
+                if let Some(source) = &p.forwarded_from {
+                    m["forwarded_from"] = json!(source);
+                }
+                m
             })
             .collect();
         let export =

@@ -25,6 +25,9 @@ pub enum Command {
     /// Accounts that act together: the same text, link, hashtag, repost, reply target or near-identical text
     /// within a sliding window, again and again. Writes edges, clusters, networks and a summary.
     Coordination(CoordinationArgs),
+    /// Text reuse: which texts were copied where, and who posted first. Near-duplicates at any time distance
+    /// (MinHash LSH, every match verified), forwards and reposts, grouped into cascades with an origin each.
+    Reuse(ReuseArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -162,6 +165,44 @@ pub struct CoordinationArgs {
     /// Print each stage's wall time to stderr.
     #[arg(long, hide = true)]
     pub timings: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReuseArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Folder for cascades.csv, cascade_summary.csv, reuse_network.gexf, summary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Jaccard similarity of word-shingle sets at or above which two texts are copies. The default finds copies
+    /// with up to 10% of their words changed, or a short prefix or suffix added (see bench/README.md).
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Words per shingle.
+    #[arg(long, default_value_t = 2)]
+    pub shingle: usize,
+    /// Texts with fewer words match only exactly (normalised).
+    #[arg(long, default_value_t = 5)]
+    pub min_tokens: usize,
+    /// A shingle in at least this share of a channel's messages is the channel's boilerplate (signatures,
+    /// "join us" lines) and is left out of matching.
+    #[arg(long, default_value_t = 0.2)]
+    pub boilerplate_share: f64,
+    /// Channels with fewer texts are not checked for boilerplate.
+    #[arg(long, default_value_t = 20)]
+    pub boilerplate_min_messages: u64,
+    /// Report cascades that reach at least this many channels (the others are counted in summary.json).
+    #[arg(long, default_value_t = 2)]
+    pub min_channels: usize,
+    /// Earlier texts checked per LSH band key (the most recent).
+    #[arg(long, default_value_t = 16, hide = true)]
+    pub bucket_cap: usize,
+    /// Memory for the engine's buffers; sorts spill to disk beyond it (e.g. 1G, 512M).
+    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    pub memory: usize,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_quality(s: &str) -> Result<echolens_analysis::coordination::Quality, String> {

@@ -23,6 +23,9 @@ use rayon::prelude::*;
 
 use super::{ACCOUNT, ORIGINAL};
 use crate::Result;
+#[cfg(test)]
+use crate::minhash::shingles;
+use crate::minhash::{KeyHasher, jaccard, mix, shingle_set};
 use crate::table::{i64s, strings};
 
 /// Parameters of the similar-text kernel.
@@ -50,60 +53,6 @@ impl SimilarParams {
         let bands = if p >= 1.0 { 1 } else { ((0.001f64).ln() / (1.0 - p).ln()).ceil().clamp(1.0, 64.0) as usize };
         SimilarParams { window_us, threshold, shingle, min_tokens, bands, rows }
     }
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The sorted, de-duplicated hashes of the `k`-word shingles of `text` (a text shorter than `k` words is one
-/// shingle).
-#[cfg(test)]
-pub fn shingles(text: &str, k: usize) -> Vec<u64> {
-    let words: Vec<&str> = echolens_text::tokens(text).collect();
-    shingle_set(&words, k)
-}
-
-fn shingle_set(words: &[&str], k: usize) -> Vec<u64> {
-    let hash = |ws: &[&str]| {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for (i, w) in ws.iter().enumerate() {
-            if i > 0 {
-                h.update(b" ");
-            }
-            h.update(w.as_bytes());
-        }
-        h.digest()
-    };
-    let mut out: Vec<u64> = if words.len() <= k { vec![hash(words)] } else { words.windows(k).map(hash).collect() };
-    if words.is_empty() {
-        out.clear();
-    }
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-/// Exact Jaccard similarity of two sorted sets.
-pub fn jaccard(x: &[u64], y: &[u64]) -> f64 {
-    if x.is_empty() && y.is_empty() {
-        return 1.0;
-    }
-    let (mut i, mut j, mut common) = (0, 0, 0usize);
-    while i < x.len() && j < y.len() {
-        match x[i].cmp(&y[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                common += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    common as f64 / (x.len() + y.len() - common) as f64
 }
 
 /// The LSH band keys of a shingle set.
@@ -146,24 +95,6 @@ struct Doc {
     msg: String,
     set: Vec<u64>,
     bands: Vec<u64>,
-}
-
-/// Band keys are already well-mixed 64-bit hashes: the index uses them as they are.
-#[derive(Default, Clone, Copy)]
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 type BandIndex = HashMap<u64, VecDeque<u64>, std::hash::BuildHasherDefault<KeyHasher>>;

@@ -3,6 +3,7 @@
 mod coordination;
 mod demo;
 mod ingest;
+mod reuse;
 mod sql;
 mod stats;
 
@@ -28,5 +29,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sql(args) => sql::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Coordination(args) => coordination::run(args),
+        Command::Reuse(args) => reuse::run(args),
     }
 }

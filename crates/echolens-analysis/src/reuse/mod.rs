@@ -1,0 +1,746 @@
+//! Text reuse cascades: which texts were copied where, and who posted first.
+//!
+//! Three DataFusion plans feed one kernel:
+//!
+//! 1. **Boilerplate**: the channels' texts are streamed once; for each channel a Misra-Gries summary finds the
+//!    word shingles that occur in at least `boilerplate_share` of its messages (signatures, "join us @channel",
+//!    share-button lines). Those shingles are left out of that channel's texts before matching, and counted.
+//! 2. **Cascades**: every message in time order, with its repost target resolved by the plan. The kernel links
+//!    each message to at most one earlier message, its *parent*:
+//!    - an X repost to the reposted original (an explicit link, whatever the texts);
+//!    - a text seen before, exactly (normalised), to its first occurrence (short texts match only this way);
+//!    - otherwise a near-duplicate: the text's shingle set goes through a MinHash LSH index of every earlier
+//!      distinct text, at any time distance, and every candidate's exact Jaccard similarity is checked; the
+//!      parent is the most similar earlier text at or above the threshold (a Telegram forward prefers one in
+//!      the channel it names).
+//!
+//!    Parents are earlier, so the links form a forest: each tree is a cascade, its root (the earliest member)
+//!    the origin. Roles: origin, forward (a Telegram forward or X repost), copy.
+//! 3. **Members**: the members of cascades that reach `min_channels` channels are joined back to `messages` for
+//!    their keys, channels, authors and times.
+//!
+//! The index keeps, per band key, a chain of earlier texts; a lookup walks at most `bucket_cap` of them (the
+//! most recent), so a band key that many unrelated texts share (a common phrase) costs a bounded number of
+//! checks. Memory grows with the number of distinct texts (their shingle sets and chain links), not with the
+//! corpus text.
+
+mod output;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, Float64Array, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::minhash::{KeyHasher, jaccard, mix, shingle_set};
+use crate::table::{collect, i64s, strings};
+use crate::{Error, Result};
+
+pub use output::{CascadeSummary, summaries, write_outputs};
+
+/// The parameters of a reuse run; all of them are written to `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Params {
+    /// Jaccard similarity of word-shingle sets at or above which two texts are copies.
+    pub threshold: f64,
+    /// Words per shingle.
+    pub shingle: usize,
+    /// Texts with fewer words match only exactly (normalised).
+    pub min_tokens: usize,
+    /// A shingle in at least this share of a channel's messages is that channel's boilerplate.
+    pub boilerplate_share: f64,
+    /// Channels with fewer texts are not checked for boilerplate.
+    pub boilerplate_min_messages: u64,
+    /// Cascades reaching fewer channels are left out (and counted).
+    pub min_channels: usize,
+    /// Earlier texts checked per LSH band key (the most recent ones).
+    pub bucket_cap: usize,
+    /// LSH bands (one MinHash each), chosen from the threshold.
+    pub bands: usize,
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        Params::new(0.5, 2)
+    }
+}
+
+impl Params {
+    /// Defaults with `threshold` and `shingle`, and bands for the threshold: a pair exactly at it shares a band
+    /// key with probability ≥ 0.999.
+    pub fn new(threshold: f64, shingle: usize) -> Params {
+        Params {
+            threshold,
+            shingle,
+            min_tokens: 5,
+            boilerplate_share: 0.2,
+            boilerplate_min_messages: 20,
+            min_channels: 2,
+            bucket_cap: 16,
+            bands: bands_for(threshold),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return Err(Error::Param(format!("--threshold must be in (0, 1], not {}", self.threshold)));
+        }
+        if self.shingle == 0 {
+            return Err(Error::Param("--shingle must be at least 1".into()));
+        }
+        if !(self.boilerplate_share > 0.0 && self.boilerplate_share <= 1.0) {
+            return Err(Error::Param(format!("--boilerplate-share must be in (0, 1], not {}", self.boilerplate_share)));
+        }
+        if self.min_channels == 0 || self.bucket_cap == 0 || self.bands == 0 {
+            return Err(Error::Param("--min-channels, bucket cap and bands must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Bands of one MinHash each so that a pair at Jaccard `t` shares a band with probability ≥ 0.999.
+pub fn bands_for(t: f64) -> usize {
+    if t >= 1.0 { 1 } else { ((0.001f64).ln() / (1.0 - t).ln()).ceil().clamp(1.0, 64.0) as usize }
+}
+
+/// A member's role in its cascade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The earliest member.
+    Origin,
+    /// A copy of an earlier member's text.
+    Copy,
+    /// A Telegram forward or an X repost.
+    Forward,
+}
+
+impl Role {
+    /// The role's name in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Origin => "origin",
+            Role::Copy => "copy",
+            Role::Forward => "forward",
+        }
+    }
+}
+
+/// A message in a cascade.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// Cascade id (1 = the earliest origin).
+    pub cascade: usize,
+    /// Message key.
+    pub key: String,
+    /// Platform.
+    pub platform: String,
+    /// Channel id.
+    pub channel_id: String,
+    /// Channel name.
+    pub channel_name: Option<String>,
+    /// Author id.
+    pub author_id: Option<String>,
+    /// Time (µs).
+    pub ts: i64,
+    /// Role.
+    pub role: Role,
+    /// The earlier member it was copied or forwarded from (None for the origin).
+    pub parent_key: Option<String>,
+    /// Jaccard similarity to the parent (None for the origin, and for a repost whose texts cannot be compared).
+    pub similarity: Option<f64>,
+    /// The text as written (kept for the origin only).
+    pub text: Option<String>,
+}
+
+/// Counts of what the run saw, linked and left out.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    /// Messages read.
+    pub messages: u64,
+    /// Messages without words (media only, empty): no text to match.
+    pub empty_texts: u64,
+    /// Texts with fewer than `min_tokens` words: matched only exactly.
+    pub short_texts: u64,
+    /// Messages linked to an exact earlier copy of their text.
+    pub exact_links: u64,
+    /// Messages linked to a near-duplicate earlier text.
+    pub near_links: u64,
+    /// Near-duplicate candidates from the index whose similarity was checked.
+    pub candidates_checked: u64,
+    /// Of those, below the threshold.
+    pub candidates_rejected: u64,
+    /// X reposts linked to their original.
+    pub reposts_linked: u64,
+    /// X reposts whose original is not in the store.
+    pub reposts_unresolved: u64,
+    /// Telegram forwards linked to an earlier member (by text).
+    pub forwards_linked: u64,
+    /// Of those, linked to a message in the channel the forward names.
+    pub forwards_to_named_channel: u64,
+    /// Telegram forwards with no earlier text to link to.
+    pub forwards_unresolved: u64,
+    /// Forwards naming a channel that is not in the store.
+    pub forwards_source_not_in_store: u64,
+    /// Channels with boilerplate shingles.
+    pub boilerplate_channels: u64,
+    /// Boilerplate shingles over all channels.
+    pub boilerplate_shingles: u64,
+    /// Texts that had boilerplate shingles left out.
+    pub boilerplate_texts: u64,
+    /// Cascades (two or more members) found.
+    pub cascades_found: u64,
+    /// Of those, reaching fewer than `min_channels` channels: left out.
+    pub cascades_below_min_channels: u64,
+    /// Messages in the left-out cascades.
+    pub members_below_min_channels: u64,
+    /// Cascades reported.
+    pub cascades: u64,
+    /// Messages in reported cascades.
+    pub members: u64,
+}
+
+/// A channel's boilerplate, for the summary: channel, its texts, boilerplate shingles.
+#[derive(Debug, Clone, Serialize)]
+pub struct Boilerplate {
+    /// `platform:channel_id`.
+    pub channel: String,
+    /// Texts of the channel considered.
+    pub texts: u64,
+    /// Boilerplate shingles found.
+    pub shingles: u64,
+}
+
+/// The result of a reuse run.
+#[derive(Debug, Clone)]
+pub struct Reuse {
+    /// The parameters used.
+    pub params: Params,
+    /// Members of reported cascades, by cascade, then time.
+    pub members: Vec<Member>,
+    /// Counts.
+    pub counts: Counts,
+    /// Channels with boilerplate, most shingles first.
+    pub boilerplate: Vec<Boilerplate>,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The `k` most frequent items of a stream with counts that are never over and at most `n / (k + 1)` under
+/// (Misra-Gries): bounded memory however many distinct shingles a channel has.
+#[derive(Debug, Default)]
+struct Heavy {
+    counts: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>>,
+    texts: u64,
+}
+
+const HEAVY_K: usize = 512;
+
+impl Heavy {
+    fn add(&mut self, set: &[u64]) {
+        self.texts += 1;
+        for &s in set {
+            if let Some(c) = self.counts.get_mut(&s) {
+                *c += 1;
+            } else if self.counts.len() < HEAVY_K {
+                self.counts.insert(s, 1);
+            } else {
+                self.counts.retain(|_, c| {
+                    *c -= 1;
+                    *c > 0
+                });
+            }
+        }
+    }
+}
+
+/// The words of a normalised text, and its shingle set when it has at least `min_tokens` words.
+fn text_shingles(text: &str, p: &Params) -> (usize, Option<Vec<u64>>) {
+    let words: Vec<&str> = echolens_text::tokens(text).collect();
+    let set = (words.len() >= p.min_tokens).then(|| shingle_set(&words, p.shingle));
+    (words.len(), set)
+}
+
+/// Channel interning: `platform:channel_id` → index.
+#[derive(Default)]
+struct Channels {
+    index: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Channels {
+    fn get(&mut self, ch: &str) -> u32 {
+        if let Some(&i) = self.index.get(ch) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.index.insert(ch.to_owned(), i);
+        self.names.push(ch.to_owned());
+        i
+    }
+}
+
+/// Pass 1: each channel's boilerplate shingles.
+async fn boilerplate(
+    ctx: &SessionContext,
+    p: &Params,
+    channels: &mut Channels,
+    counts: &mut Counts,
+) -> Result<(Vec<HashSet<u64>>, Vec<Boilerplate>)> {
+    let sql = "SELECT concat(platform, ':', channel_id) AS ch, text_norm FROM messages";
+    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+    let mut heavy: Vec<Heavy> = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let ch = strings(&batch, "ch")?;
+        let text = strings(&batch, "text_norm")?;
+        let sets: Vec<Option<Vec<u64>>> =
+            (0..batch.num_rows()).into_par_iter().map(|i| text_shingles(&match_text(text.value(i)), p).1).collect();
+        for (i, set) in sets.into_iter().enumerate() {
+            let c = channels.get(ch.value(i)) as usize;
+            if heavy.len() <= c {
+                heavy.resize_with(c + 1, Heavy::default);
+            }
+            if let Some(set) = set {
+                heavy[c].add(&set);
+            }
+        }
+    }
+    let mut sets = vec![HashSet::new(); channels.names.len()];
+    let mut report = Vec::new();
+    for (c, h) in heavy.into_iter().enumerate() {
+        if h.texts < p.boilerplate_min_messages {
+            continue;
+        }
+        let min = (p.boilerplate_share * h.texts as f64).ceil() as u32;
+        let found: HashSet<u64> = h.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
+        if !found.is_empty() {
+            counts.boilerplate_channels += 1;
+            counts.boilerplate_shingles += found.len() as u64;
+            report.push(Boilerplate {
+                channel: channels.names[c].clone(),
+                texts: h.texts,
+                shingles: found.len() as u64,
+            });
+            sets[c] = found;
+        }
+    }
+    report.sort_by(|a, b| b.shingles.cmp(&a.shingles).then_with(|| a.channel.cmp(&b.channel)));
+    Ok((sets, report))
+}
+
+/// Forward sources: a channel's name or id (per platform) → its index.
+async fn forward_sources(ctx: &SessionContext, channels: &mut Channels) -> Result<HashMap<String, u32>> {
+    let sql = "SELECT DISTINCT platform, channel_id, channel_name FROM messages ORDER BY platform, channel_id";
+    let mut out = HashMap::new();
+    for batch in collect(ctx, sql).await? {
+        let platform = strings(&batch, "platform")?;
+        let id = strings(&batch, "channel_id")?;
+        let name = strings(&batch, "channel_name")?;
+        for i in 0..batch.num_rows() {
+            let c = channels.get(&format!("{}:{}", platform.value(i), id.value(i)));
+            out.entry(format!("{}:{}", platform.value(i), id.value(i))).or_insert(c);
+            if name.is_valid(i) {
+                out.entry(format!("{}:{}", platform.value(i), name.value(i))).or_insert(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A text prepared for the index: its sorted 32-bit shingle hashes and band keys.
+struct Prepared {
+    words: usize,
+    text_h: u64,
+    set: Vec<u32>,
+    bands: Vec<u32>,
+    boilerplate_removed: bool,
+}
+
+/// The text as reuse compares it: the normalised text without ZWNJ, so that a Persian copy written without
+/// them ("آنها", "میگویند") is the same text as the original ("آن‌ها", "می‌گویند"). Tokens stay whole: a ZWNJ
+/// joins, never splits, a word.
+fn match_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(echolens_text::ZWNJ) {
+        std::borrow::Cow::Owned(text.replace(echolens_text::ZWNJ, ""))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+fn prepare(text: &str, boilerplate: &HashSet<u64>, p: &Params) -> Prepared {
+    let text = &*match_text(text);
+    let (words, set) = text_shingles(text, p);
+    let text_h = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+    let Some(mut set) = set else {
+        return Prepared { words, text_h, set: Vec::new(), bands: Vec::new(), boilerplate_removed: false };
+    };
+    let before = set.len();
+    if !boilerplate.is_empty() {
+        set.retain(|s| !boilerplate.contains(s));
+    }
+    let boilerplate_removed = set.len() < before;
+    let bands = if set.is_empty() {
+        Vec::new()
+    } else {
+        (0..p.bands)
+            .map(|b| {
+                let seed = mix((b as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let min = set.iter().map(|&h| mix(h ^ seed)).min().expect("set is not empty");
+                (mix(min ^ b as u64) >> 32) as u32
+            })
+            .collect()
+    };
+    let mut small: Vec<u32> = set.iter().map(|&h| (h >> 32) as u32).collect();
+    small.sort_unstable();
+    small.dedup();
+    Prepared { words, text_h, set: small, bands, boilerplate_removed }
+}
+
+/// The LSH index over every earlier distinct text: per band key the latest slot, and per (slot, band) the
+/// previous slot with the same key.
+struct Index {
+    head: HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
+    next: Vec<u32>,
+    offsets: Vec<usize>,
+    arena: Vec<u32>,
+    doc: Vec<u32>,
+    bands: usize,
+}
+
+impl Index {
+    fn new(bands: usize) -> Index {
+        Index {
+            head: HashMap::default(),
+            next: Vec::new(),
+            offsets: vec![0],
+            arena: Vec::new(),
+            doc: Vec::new(),
+            bands,
+        }
+    }
+
+    fn set(&self, slot: u32) -> &[u32] {
+        &self.arena[self.offsets[slot as usize]..self.offsets[slot as usize + 1]]
+    }
+
+    /// Earlier slots sharing a band key with `bands`, at most `cap` per band, without repeats.
+    fn candidates(&self, bands: &[u32], cap: usize, out: &mut Vec<u32>) {
+        out.clear();
+        for (b, key) in bands.iter().enumerate() {
+            let mut slot = self.head.get(key).copied().unwrap_or(NONE);
+            let mut walked = 0;
+            while slot != NONE && walked < cap {
+                out.push(slot);
+                slot = self.next[slot as usize * self.bands + b];
+                walked += 1;
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    fn insert(&mut self, doc: u32, set: &[u32], bands: &[u32]) {
+        let slot = self.doc.len() as u32;
+        self.doc.push(doc);
+        self.arena.extend_from_slice(set);
+        self.offsets.push(self.arena.len());
+        for key in bands {
+            let prev = self.head.insert(*key, slot).unwrap_or(NONE);
+            self.next.push(prev);
+        }
+    }
+}
+
+/// The kernel's state: one entry per message read, in time order.
+struct Forest {
+    key_h: Vec<i64>,
+    channel: Vec<u32>,
+    parent: Vec<u32>,
+    similarity: Vec<f32>,
+    forward: Vec<bool>,
+}
+
+/// Find the cascades in the `messages` table of `ctx`.
+pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
+    params.check()?;
+    let p = &params;
+    let mut counts = Counts::default();
+    let mut channels = Channels::default();
+    let sources = forward_sources(ctx, &mut channels).await?;
+    let (boiler, boilerplate_report) = boilerplate(ctx, p, &mut channels, &mut counts).await?;
+
+    // Pass 2: every message in time order. `target` marks originals that some repost names; `rp` is a repost's
+    // original, both as hashes of `platform:message_id`.
+    let sql = "SELECT hash64(m.key) AS h, concat(m.platform, ':', m.channel_id) AS ch, m.platform, \
+               CAST(m.ts AS BIGINT) AS ts, m.text_norm, m.forwarded_from AS fwd, \
+               CASE WHEN t.id IS NOT NULL THEN t.id END AS target, \
+               CASE WHEN m.repost_of IS NOT NULL THEN hash64(concat(m.platform, ':', m.repost_of)) END AS rp \
+               FROM (SELECT DISTINCT hash64(concat(platform, ':', repost_of)) AS id FROM messages \
+                     WHERE repost_of IS NOT NULL) t \
+               RIGHT JOIN messages m ON t.id = hash64(concat(m.platform, ':', m.message_id)) \
+               ORDER BY ts, h";
+    crate::table::explain(ctx, sql).await?;
+    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+    let mut forest = Forest {
+        key_h: Vec::new(),
+        channel: Vec::new(),
+        parent: Vec::new(),
+        similarity: Vec::new(),
+        forward: Vec::new(),
+    };
+    let mut index = Index::new(p.bands);
+    let mut first_text: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>> = HashMap::default();
+    let mut targets: HashMap<i64, u32> = HashMap::new();
+    let mut cands = Vec::new();
+    let empty = HashSet::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let h = i64s(&batch, "h")?;
+        let ch = strings(&batch, "ch")?;
+        let platform = strings(&batch, "platform")?;
+        let text = strings(&batch, "text_norm")?;
+        let fwd = strings(&batch, "fwd")?;
+        let target = i64s(&batch, "target")?;
+        let rp = i64s(&batch, "rp")?;
+        let chans: Vec<u32> = (0..batch.num_rows()).map(|i| channels.get(ch.value(i))).collect();
+        let prepared: Vec<Prepared> = (0..batch.num_rows())
+            .into_par_iter()
+            .map(|i| prepare(text.value(i), boiler.get(chans[i] as usize).unwrap_or(&empty), p))
+            .collect();
+        for (i, prep) in prepared.into_iter().enumerate() {
+            let doc = forest.key_h.len() as u32;
+            counts.messages += 1;
+            let mut parent = NONE;
+            let mut sim = f32::NAN;
+            let mut forward = false;
+            if prep.boilerplate_removed {
+                counts.boilerplate_texts += 1;
+            }
+            if prep.words == 0 {
+                counts.empty_texts += 1;
+            } else if prep.words < p.min_tokens {
+                counts.short_texts += 1;
+            }
+            // An X repost names its original.
+            if rp.is_valid(i) {
+                match targets.get(&rp.value(i)) {
+                    Some(&orig) => {
+                        parent = orig;
+                        forward = true;
+                        counts.reposts_linked += 1;
+                    }
+                    None => counts.reposts_unresolved += 1,
+                }
+            }
+            if parent == NONE && prep.words > 0 {
+                if let Some(&first) = first_text.get(&prep.text_h) {
+                    parent = first;
+                    sim = 1.0;
+                    counts.exact_links += 1;
+                } else {
+                    first_text.insert(prep.text_h, doc);
+                    if !prep.bands.is_empty() {
+                        let source = fwd
+                            .is_valid(i)
+                            .then(|| sources.get(&format!("{}:{}", platform.value(i), fwd.value(i))).copied())
+                            .flatten();
+                        index.candidates(&prep.bands, p.bucket_cap, &mut cands);
+                        // Most similar, then in the named channel, then earliest.
+                        let mut best: Option<(f64, bool, u32)> = None;
+                        for &slot in &cands {
+                            counts.candidates_checked += 1;
+                            let s = jaccard(&prep.set, index.set(slot));
+                            if s + 1e-12 < p.threshold {
+                                counts.candidates_rejected += 1;
+                                continue;
+                            }
+                            let d = index.doc[slot as usize];
+                            let named = source == Some(forest.channel[d as usize]);
+                            let better = match best {
+                                None => true,
+                                Some((bs, bn, bd)) => {
+                                    (s, named, std::cmp::Reverse(d)) > (bs, bn, std::cmp::Reverse(bd))
+                                }
+                            };
+                            if better {
+                                best = Some((s, named, d));
+                            }
+                        }
+                        if let Some((s, _, d)) = best {
+                            parent = d;
+                            sim = s as f32;
+                            counts.near_links += 1;
+                        }
+                        index.insert(doc, &prep.set, &prep.bands);
+                    }
+                }
+            }
+            if fwd.is_valid(i) {
+                let source = sources.get(&format!("{}:{}", platform.value(i), fwd.value(i))).copied();
+                if source.is_none() {
+                    counts.forwards_source_not_in_store += 1;
+                }
+                if parent == NONE {
+                    counts.forwards_unresolved += 1;
+                } else {
+                    forward = true;
+                    counts.forwards_linked += 1;
+                    if source == Some(forest.channel[parent as usize]) {
+                        counts.forwards_to_named_channel += 1;
+                    }
+                }
+            }
+            if target.is_valid(i) {
+                targets.insert(target.value(i), doc);
+            }
+            forest.key_h.push(h.value(i));
+            forest.channel.push(chans[i]);
+            forest.parent.push(parent);
+            forest.similarity.push(sim);
+            forest.forward.push(forward);
+        }
+    }
+    drop(index);
+    drop(first_text);
+
+    // Trees: parents are earlier, so one pass in order finds every root.
+    let n = forest.parent.len();
+    let mut root = vec![0u32; n];
+    let mut size = vec![0u32; n];
+    for d in 0..n {
+        let p = forest.parent[d];
+        root[d] = if p == NONE { d as u32 } else { root[p as usize] };
+        size[root[d] as usize] += 1;
+    }
+    let mut by_root: HashMap<u32, Vec<u32>> = HashMap::new();
+    for d in 0..n {
+        if size[root[d] as usize] >= 2 {
+            by_root.entry(root[d]).or_default().push(d as u32);
+        }
+    }
+    let mut roots: Vec<u32> = by_root.keys().copied().collect();
+    roots.sort_unstable();
+    counts.cascades_found = roots.len() as u64;
+    let mut rows: Vec<(i64, i64, &'static str, Option<i64>, Option<f64>, i64)> = Vec::new();
+    let mut cascade = 0i64;
+    for r in roots {
+        let docs = &by_root[&r];
+        let distinct: HashSet<u32> = docs.iter().map(|&d| forest.channel[d as usize]).collect();
+        if distinct.len() < p.min_channels {
+            counts.cascades_below_min_channels += 1;
+            counts.members_below_min_channels += docs.len() as u64;
+            continue;
+        }
+        cascade += 1;
+        for (ord, &d) in docs.iter().enumerate() {
+            let d = d as usize;
+            let parent = forest.parent[d];
+            let role = if parent == NONE {
+                Role::Origin
+            } else if forest.forward[d] {
+                Role::Forward
+            } else {
+                Role::Copy
+            };
+            let s = forest.similarity[d];
+            rows.push((
+                forest.key_h[d],
+                cascade,
+                role.name(),
+                (parent != NONE).then(|| forest.key_h[parent as usize]),
+                (!s.is_nan()).then_some(f64::from(s)),
+                ord as i64,
+            ));
+        }
+    }
+    counts.cascades = cascade as u64;
+    counts.members = rows.len() as u64;
+    let members = fetch_members(ctx, rows).await?;
+    Ok(Reuse { params, members, counts, boilerplate: boilerplate_report })
+}
+
+type Row = (i64, i64, &'static str, Option<i64>, Option<f64>, i64);
+
+/// Join the members back to `messages` for their keys, channels, authors and times.
+async fn fetch_members(ctx: &SessionContext, rows: Vec<Row>) -> Result<Vec<Member>> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("h", DataType::Int64, false),
+        Field::new("cascade", DataType::Int64, false),
+        Field::new("role", DataType::Utf8, false),
+        Field::new("parent_h", DataType::Int64, true),
+        Field::new("similarity", DataType::Float64, true),
+        Field::new("ord", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(rows.iter().map(|r| r.3).collect::<Int64Array>()),
+            Arc::new(rows.iter().map(|r| r.4).collect::<Float64Array>()),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.5))),
+        ],
+    )?;
+    ctx.deregister_table("reuse_members")?;
+    ctx.register_table("reuse_members", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+    let sql = "SELECT r.cascade, r.ord, r.role, r.h, r.parent_h, r.similarity, m.key, m.platform, m.channel_id, \
+               m.channel_name, m.author_id, CAST(m.ts AS BIGINT) AS ts, \
+               CASE WHEN r.role = 'origin' THEN m.text END AS text \
+               FROM reuse_members r JOIN messages m ON r.h = hash64(m.key) ORDER BY r.cascade, r.ord";
+    let mut members = Vec::new();
+    let mut parents = Vec::new();
+    let mut key_of: HashMap<i64, String> = HashMap::new();
+    for batch in collect(ctx, sql).await? {
+        let cascade = i64s(&batch, "cascade")?;
+        let role = strings(&batch, "role")?;
+        let h = i64s(&batch, "h")?;
+        let parent_h = i64s(&batch, "parent_h")?;
+        let similarity = batch
+            .column_by_name("similarity")
+            .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
+            .expect("similarity is Float64");
+        let key = strings(&batch, "key")?;
+        let platform = strings(&batch, "platform")?;
+        let channel_id = strings(&batch, "channel_id")?;
+        let channel_name = strings(&batch, "channel_name")?;
+        let author_id = strings(&batch, "author_id")?;
+        let ts = i64s(&batch, "ts")?;
+        let text = strings(&batch, "text")?;
+        let opt = |a: &StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_owned());
+        for i in 0..batch.num_rows() {
+            key_of.insert(h.value(i), key.value(i).to_owned());
+            parents.push(parent_h.is_valid(i).then(|| parent_h.value(i)));
+            members.push(Member {
+                cascade: cascade.value(i) as usize,
+                key: key.value(i).to_owned(),
+                platform: platform.value(i).to_owned(),
+                channel_id: channel_id.value(i).to_owned(),
+                channel_name: opt(&channel_name, i),
+                author_id: opt(&author_id, i),
+                ts: ts.value(i),
+                role: match role.value(i) {
+                    "origin" => Role::Origin,
+                    "forward" => Role::Forward,
+                    _ => Role::Copy,
+                },
+                parent_key: None,
+                similarity: similarity.is_valid(i).then(|| similarity.value(i)),
+                text: opt(&text, i),
+            });
+        }
+    }
+    for (m, parent) in members.iter_mut().zip(parents) {
+        m.parent_key = parent.and_then(|h| key_of.get(&h).cloned());
+    }
+    Ok(members)
+}

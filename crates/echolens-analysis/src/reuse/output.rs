@@ -1,0 +1,230 @@
+//! The reuse outputs (the contract in DESIGN.md): `cascades.csv`, `cascade_summary.csv`, `reuse_network.gexf`
+//! and `summary.json`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use echolens_store::rfc3339;
+use serde::Serialize;
+
+use super::{Member, Reuse, Role};
+use crate::graph::{AttrType, Graph, Value, write_file};
+use crate::{Error, Result};
+
+/// One cascade's summary row.
+#[derive(Debug, Clone, Serialize)]
+pub struct CascadeSummary {
+    /// Cascade id.
+    pub cascade: usize,
+    /// Messages.
+    pub size: usize,
+    /// Channels reached.
+    pub channels: usize,
+    /// Platforms reached, space-separated.
+    pub platforms: String,
+    /// The origin's message key.
+    pub origin_key: String,
+    /// The origin's channel id.
+    pub origin_channel_id: String,
+    /// The origin's channel name.
+    pub origin_channel_name: String,
+    /// The origin's time (RFC 3339).
+    pub start: String,
+    /// Seconds from the origin until half of the channels (rounded up) had it.
+    pub half_channels_s: i64,
+    /// Seconds from the origin to the last member.
+    pub span_s: i64,
+    /// Copies (by text).
+    pub copies: usize,
+    /// Forwards and reposts.
+    pub forwards: usize,
+    /// Lowest similarity of a member to its parent.
+    pub similarity_min: Option<f64>,
+    /// Highest similarity of a member to its parent.
+    pub similarity_max: Option<f64>,
+    /// The start of the origin's text.
+    pub excerpt: String,
+}
+
+fn excerpt(s: &str, n: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        let mut t: String = one_line.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// The cascade summaries of a result, by cascade id.
+pub fn summaries(r: &Reuse) -> Vec<CascadeSummary> {
+    let mut out = Vec::new();
+    for members in r.members.chunk_by(|a, b| a.cascade == b.cascade) {
+        let origin = &members[0];
+        let mut first_at: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut platforms: Vec<&str> = Vec::new();
+        for m in members {
+            let t = first_at.entry(&m.channel_id).or_insert(m.ts);
+            *t = (*t).min(m.ts);
+            if !platforms.contains(&m.platform.as_str()) {
+                platforms.push(&m.platform);
+            }
+        }
+        let mut reached: Vec<i64> = first_at.values().copied().collect();
+        reached.sort_unstable();
+        let half = reached[reached.len().div_ceil(2) - 1];
+        let sims: Vec<f64> = members.iter().filter_map(|m| m.similarity).collect();
+        platforms.sort_unstable();
+        out.push(CascadeSummary {
+            cascade: origin.cascade,
+            size: members.len(),
+            channels: first_at.len(),
+            platforms: platforms.join(" "),
+            origin_key: origin.key.clone(),
+            origin_channel_id: origin.channel_id.clone(),
+            origin_channel_name: origin.channel_name.clone().unwrap_or_default(),
+            start: rfc3339(origin.ts),
+            half_channels_s: (half - origin.ts) / 1_000_000,
+            span_s: (members.iter().map(|m| m.ts).max().unwrap_or(origin.ts) - origin.ts) / 1_000_000,
+            copies: members.iter().filter(|m| m.role == Role::Copy).count(),
+            forwards: members.iter().filter(|m| m.role == Role::Forward).count(),
+            similarity_min: sims.iter().copied().reduce(f64::min).map(round4),
+            similarity_max: sims.iter().copied().reduce(f64::max).map(round4),
+            excerpt: excerpt(origin.text.as_deref().unwrap_or(""), 160),
+        });
+    }
+    out
+}
+
+/// The channel-to-channel reuse network: an edge from the channel a member was copied or forwarded from to the
+/// member's channel, weighted by how many times (copies within one channel are not edges).
+pub fn reuse_network(r: &Reuse) -> Graph {
+    let by_key: HashMap<&str, &Member> = r.members.iter().map(|m| (m.key.as_str(), m)).collect();
+    let mut nodes: BTreeMap<(String, String), (String, u64, u64, u64)> = BTreeMap::new();
+    let mut edges: BTreeMap<((String, String), (String, String)), (u64, u64)> = BTreeMap::new();
+    let node = |m: &Member| (m.platform.clone(), m.channel_id.clone());
+    for m in &r.members {
+        let e = nodes.entry(node(m)).or_insert_with(|| (m.channel_name.clone().unwrap_or_default(), 0, 0, 0));
+        if m.role == Role::Origin {
+            e.3 += 1;
+        }
+        let Some(parent) = m.parent_key.as_deref().and_then(|k| by_key.get(k)) else { continue };
+        if parent.channel_id == m.channel_id && parent.platform == m.platform {
+            continue;
+        }
+        let w = edges.entry((node(parent), node(m))).or_default();
+        w.0 += 1;
+        if m.role == Role::Forward {
+            w.1 += 1;
+        }
+    }
+    for ((from, to), (n, _)) in &edges {
+        nodes.get_mut(from).expect("node").1 += n;
+        nodes.get_mut(to).expect("node").2 += n;
+    }
+    let index: HashMap<&(String, String), usize> = nodes.keys().enumerate().map(|(i, k)| (k, i)).collect();
+    Graph {
+        node_attrs: vec![
+            ("platform".into(), AttrType::String),
+            ("channel_id".into(), AttrType::String),
+            ("copied_from_here".into(), AttrType::Integer),
+            ("copied_into_here".into(), AttrType::Integer),
+            ("origins".into(), AttrType::Integer),
+        ],
+        edge_attrs: vec![("forwards".into(), AttrType::Integer)],
+        nodes: nodes
+            .iter()
+            .map(|((platform, id), (name, out, inn, origins))| {
+                let label = if name.is_empty() { format!("{platform}:{id}") } else { name.clone() };
+                (
+                    label,
+                    vec![
+                        Value::Text(platform.clone()),
+                        Value::Text(id.clone()),
+                        Value::Int(*out as i64),
+                        Value::Int(*inn as i64),
+                        Value::Int(*origins as i64),
+                    ],
+                )
+            })
+            .collect(),
+        edges: edges
+            .iter()
+            .map(|((from, to), (n, fw))| (index[from], index[to], *n as f64, vec![Value::Int(*fw as i64)]))
+            .collect(),
+        directed: true,
+    }
+}
+
+fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
+    csv::Writer::from_path(path).map_err(|source| Error::Csv { path: path.to_owned(), source })
+}
+
+/// Write the outputs under `dir` (created if missing); `extra` goes into `summary.json` beside the parameters
+/// and counts. Returns the files written.
+pub fn write_outputs(r: &Reuse, dir: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+    let mut written = Vec::new();
+
+    let path = dir.join("cascades.csv");
+    let err = |source| Error::Csv { path: path.clone(), source };
+    let mut w = csv_writer(&path)?;
+    w.write_record([
+        "cascade",
+        "key",
+        "channel_id",
+        "channel_name",
+        "author_id",
+        "ts",
+        "role",
+        "parent_key",
+        "similarity",
+    ])
+    .map_err(err)?;
+    for m in &r.members {
+        w.write_record([
+            m.cascade.to_string().as_str(),
+            &m.key,
+            &m.channel_id,
+            m.channel_name.as_deref().unwrap_or(""),
+            m.author_id.as_deref().unwrap_or(""),
+            &rfc3339(m.ts),
+            m.role.name(),
+            m.parent_key.as_deref().unwrap_or(""),
+            &m.similarity.map(|s| format!("{:.4}", round4(s))).unwrap_or_default(),
+        ])
+        .map_err(err)?;
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path);
+
+    let path = dir.join("cascade_summary.csv");
+    let mut w = csv_writer(&path)?;
+    for s in summaries(r) {
+        w.serialize(s).map_err(|source| Error::Csv { path: path.clone(), source })?;
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path);
+
+    let path = dir.join("reuse_network.gexf");
+    write_file(&path, &reuse_network(r).to_gexf("echolens reuse: who copies whom (channel to channel)"))?;
+    written.push(path);
+
+    let path = dir.join("summary.json");
+    let summary = serde_json::json!({
+        "analysis": "reuse",
+        "parameters": r.params,
+        "counts": r.counts,
+        "boilerplate_channels": r.boilerplate.iter().take(50).collect::<Vec<_>>(),
+        "run": extra,
+    });
+    let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
+    std::fs::write(&path, text + "\n").map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path);
+    Ok(written)
+}

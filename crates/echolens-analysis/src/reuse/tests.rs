@@ -1,0 +1,301 @@
+//! Reuse cascades on small hand-built corpora: one test per rule.
+
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
+use echolens_model::Message;
+
+use super::*;
+use crate::analysis_session;
+use crate::minhash::shingles;
+
+const S: i64 = 1_000_000;
+const T0: i64 = 1_700_000_000 * S;
+const DAY: i64 = 86_400;
+
+#[derive(Clone)]
+struct M {
+    platform: &'static str,
+    channel: String,
+    channel_name: Option<String>,
+    id: String,
+    ts: i64,
+    text: String,
+    forwarded_from: Option<String>,
+    repost_of: Option<String>,
+}
+
+fn tg(channel: &str, id: impl ToString, secs: i64, text: &str) -> M {
+    M {
+        platform: "telegram",
+        channel: channel.to_owned(),
+        channel_name: Some(format!("name_{channel}")),
+        id: id.to_string(),
+        ts: T0 + secs * S,
+        text: text.to_owned(),
+        forwarded_from: None,
+        repost_of: None,
+    }
+}
+
+fn to_message(x: &M) -> Message {
+    Message {
+        platform: x.platform.to_owned(),
+        channel_id: x.channel.clone(),
+        channel_name: x.channel_name.clone(),
+        message_id: x.id.clone(),
+        author_id: Some(format!("author_{}", x.channel)),
+        ts: x.ts,
+        ts_exact: true,
+        text: x.text.clone(),
+        text_norm: echolens_text::normalize(&x.text),
+        forwarded_from: x.forwarded_from.clone(),
+        repost_of: x.repost_of.clone(),
+        source_file: "test".into(),
+        source_record: 1,
+        ..Message::default()
+    }
+}
+
+async fn run_on(messages: &[M], params: Params) -> Reuse {
+    let ctx = analysis_session(1 << 30).unwrap();
+    let rows: Vec<Message> = messages.iter().map(to_message).collect();
+    let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+    ctx.register_table("messages", Arc::new(table)).unwrap();
+    run(&ctx, params).await.unwrap()
+}
+
+/// (cascade, key, role, parent key) of every member.
+fn shape(r: &Reuse) -> Vec<(usize, String, Role, Option<String>)> {
+    r.members.iter().map(|m| (m.cascade, m.key.clone(), m.role, m.parent_key.clone())).collect()
+}
+
+/// A deterministic text of `n` distinct invented words.
+fn words(seed: u64, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("w{}x{}", crate::minhash::mix(seed * 1000 + i as u64) % 100_000, i)).collect()
+}
+
+#[tokio::test]
+async fn a_copy_exactly_at_the_threshold_counts_and_just_below_does_not() {
+    let origin = words(1, 20);
+    let mut edited = origin.clone();
+    edited[7] = "changed".into();
+    edited[14] = "replaced".into();
+    let (a, b) = (origin.join(" "), edited.join(" "));
+    let j = jaccard(&shingles(&echolens_text::normalize(&a), 2), &shingles(&echolens_text::normalize(&b), 2));
+    assert!(j > 0.5 && j < 0.9, "{j}");
+    // A month apart: reuse has no time window.
+    let corpus = [tg("1", 1, 0, &a), tg("2", 1, 30 * DAY, &b)];
+    let at = run_on(&corpus, Params::new(j, 2)).await;
+    assert_eq!(
+        shape(&at),
+        [
+            (1, "telegram:1:1".into(), Role::Origin, None),
+            (1, "telegram:2:1".into(), Role::Copy, Some("telegram:1:1".into()))
+        ]
+    );
+    assert!((at.members[1].similarity.unwrap() - j).abs() < 1e-6);
+    let above = run_on(&corpus, Params::new(j + 0.001, 2)).await;
+    assert!(above.members.is_empty());
+    assert_eq!(above.counts.near_links, 0);
+}
+
+#[test]
+fn defaults_find_ten_percent_edits_and_prefixes_but_not_unrelated_texts() {
+    let p = Params::default();
+    let mut rng = 7u64;
+    let mut next = |n: usize| {
+        rng = crate::minhash::mix(rng);
+        (rng % n as u64) as usize
+    };
+    let common = ["the", "of", "and", "to", "in", "is", "for", "on", "that", "with"];
+    let make = |n: usize, next: &mut dyn FnMut(usize) -> usize| -> Vec<String> {
+        (0..n)
+            .map(|_| if next(2) == 0 { common[next(common.len())].to_owned() } else { format!("c{}", next(3000)) })
+            .collect()
+    };
+    let sim =
+        |a: &[String], b: &[String]| jaccard(&shingles(&a.join(" "), p.shingle), &shingles(&b.join(" "), p.shingle));
+    let mut worst_copy = 1.0f64;
+    let mut worst_unrelated = 0.0f64;
+    for round in 0..2000 {
+        let n = 10 + round % 21;
+        let origin = make(n, &mut next);
+        let mut copy = origin.clone();
+        for _ in 0..n / 10 {
+            let at = next(n);
+            copy[at] = format!("edit{}", next(1000));
+        }
+        worst_copy = worst_copy.min(sim(&origin, &copy));
+        let mut prefixed = vec!["via".to_owned(), "@somechannel".to_owned()];
+        prefixed.extend(origin.iter().cloned());
+        worst_copy = worst_copy.min(sim(&origin, &prefixed));
+        let mut suffixed = origin.clone();
+        suffixed.extend(["(from".to_owned(), "somechannel)".to_owned()]);
+        worst_copy = worst_copy.min(sim(&origin, &suffixed));
+        let unrelated = make(n, &mut next);
+        worst_unrelated = worst_unrelated.max(sim(&origin, &unrelated));
+    }
+    assert!(worst_copy >= p.threshold, "a 10% edit or a prefix fell to {worst_copy}");
+    assert!(worst_unrelated < p.threshold, "unrelated texts reached {worst_unrelated}");
+}
+
+#[tokio::test]
+async fn persian_variant_letters_and_missing_zwnj_are_the_same_text() {
+    let origin =
+        "گزارش ویژه: آن\u{200C}ها می\u{200C}گویند که قیمت نان دوباره بالا می\u{200C}رود و مردم در صف\u{200C}های طولانی";
+    let arabic = origin.replace('ی', "ي").replace('ک', "ك").replace('\u{200C}', "");
+    let corpus = [tg("1", 1, 0, origin), tg("2", 1, 3600, &arabic)];
+    let r = run_on(&corpus, Params::default()).await;
+    assert_eq!(r.members.len(), 2);
+    assert_eq!(r.members[1].similarity, Some(1.0));
+    assert_eq!(r.counts.exact_links, 1);
+}
+
+#[tokio::test]
+async fn forwards_and_reposts_link_without_a_text_match() {
+    let text = words(2, 15).join(" ");
+    let mut fwd = tg("2", 1, 600, &text);
+    fwd.forwarded_from = Some("name_1".into());
+    // The original in channel 1, an unrelated copy elsewhere first would not change the forward's source.
+    let mut lost = tg("3", 1, 900, &words(3, 15).join(" "));
+    lost.forwarded_from = Some("a channel not in the store".into());
+    let original = M {
+        platform: "x",
+        channel: "500".into(),
+        channel_name: None,
+        ..tg("500", 77, 1, "the original tweet text here")
+    };
+    let repost = M {
+        platform: "x",
+        channel: "600".into(),
+        channel_name: None,
+        repost_of: Some("77".into()),
+        ..tg("600", 78, 60, "RT @someone: the original tw…")
+    };
+    let corpus = [tg("1", 1, 0, &text), fwd, lost, original, repost];
+    let r = run_on(&corpus, Params::default()).await;
+    let s = shape(&r);
+    assert!(s.contains(&(1, "telegram:2:1".into(), Role::Forward, Some("telegram:1:1".into()))), "{s:?}");
+    assert!(s.contains(&(2, "x:600:78".into(), Role::Forward, Some("x:500:77".into()))), "{s:?}");
+    let repost = r.members.iter().find(|m| m.key == "x:600:78").unwrap();
+    assert_eq!(repost.similarity, None);
+    assert_eq!(r.counts.reposts_linked, 1);
+    assert_eq!(r.counts.forwards_linked, 1);
+    assert_eq!(r.counts.forwards_to_named_channel, 1);
+    assert_eq!(r.counts.forwards_unresolved, 1);
+    assert_eq!(r.counts.forwards_source_not_in_store, 1);
+}
+
+#[tokio::test]
+async fn a_forward_prefers_the_channel_it_names() {
+    let text = words(4, 20);
+    let mut a = text.clone();
+    a[3] = "variant".into();
+    let mut b = text.clone();
+    b[16] = "other".into();
+    // Channels 1 and 2 both carry a near copy; the forward in channel 3 names channel 2.
+    let mut fwd = tg("3", 1, 7200, &text.join(" "));
+    fwd.forwarded_from = Some("name_2".into());
+    let corpus = [tg("1", 1, 0, &a.join(" ")), tg("2", 1, 3600, &b.join(" ")), fwd];
+    let r = run_on(&corpus, Params::default()).await;
+    let f = r.members.iter().find(|m| m.key == "telegram:3:1").unwrap();
+    assert_eq!(f.role, Role::Forward);
+    assert_eq!(f.parent_key.as_deref(), Some("telegram:2:1"));
+}
+
+#[tokio::test]
+async fn channel_boilerplate_does_not_glue_unrelated_texts() {
+    let signature = "🔴 join us @our_channel for the news every day and night";
+    let mut corpus = Vec::new();
+    for i in 0..30u64 {
+        corpus.push(tg("1", i, i as i64 * 600, &format!("{} {signature}", words(100 + i, 3).join(" "))));
+    }
+    let params = Params { min_channels: 1, ..Params::default() };
+    let r = run_on(&corpus, params.clone()).await;
+    assert!(r.members.is_empty(), "{:?}", shape(&r));
+    assert!(r.counts.boilerplate_shingles >= 9, "{:?}", r.counts);
+    assert_eq!(r.counts.boilerplate_texts, 30);
+    assert_eq!(r.boilerplate[0].channel, "telegram:1");
+    // The rule is what keeps them apart: with boilerplate detection off they glue into one cascade.
+    let off = run_on(&corpus, Params { boilerplate_min_messages: u64::MAX, ..params }).await;
+    assert_eq!(off.counts.cascades, 1);
+    assert_eq!(off.members.len(), 30);
+}
+
+#[tokio::test]
+async fn lone_texts_and_one_channel_repeats_are_not_cascades() {
+    let text = words(5, 12).join(" ");
+    let corpus = [
+        tg("1", 1, 0, &words(6, 12).join(" ")),
+        tg("2", 1, 0, &text),
+        tg("2", 2, 60, &text),
+        tg("3", 1, 0, "ok"),
+        tg("4", 1, 10, "ok"),
+    ];
+    let r = run_on(&corpus, Params::default()).await;
+    // "ok" is short: it matches only exactly, and does, across two channels.
+    assert_eq!(
+        shape(&r),
+        [
+            (1, "telegram:3:1".into(), Role::Origin, None),
+            (1, "telegram:4:1".into(), Role::Copy, Some("telegram:3:1".into()))
+        ]
+    );
+    assert_eq!(r.counts.cascades_found, 2);
+    assert_eq!(r.counts.cascades_below_min_channels, 1);
+    assert_eq!(r.counts.members_below_min_channels, 2);
+    assert_eq!(r.counts.short_texts, 2);
+}
+
+#[tokio::test]
+async fn shuffled_input_gives_the_same_cascades() {
+    let mut corpus = Vec::new();
+    for c in 0..6u64 {
+        let base = words(10 + c, 18);
+        for (k, ch) in ["1", "2", "3", "4"].iter().enumerate() {
+            let mut w = base.clone();
+            if k > 0 {
+                w[k * 4] = format!("edit{k}");
+            }
+            corpus.push(tg(ch, c * 10 + k as u64, (c * 1000 + k as u64 * 100) as i64, &w.join(" ")));
+        }
+        corpus.push(tg("5", 900 + c, c as i64 * 77, &words(50 + c, 10).join(" ")));
+    }
+    let a = run_on(&corpus, Params::default()).await;
+    assert_eq!(a.counts.cascades, 6);
+    let mut shuffled = corpus.clone();
+    shuffled.reverse();
+    shuffled.swap(3, 17);
+    let b = run_on(&shuffled, Params::default()).await;
+    assert_eq!(a.members, b.members);
+}
+
+#[tokio::test]
+async fn outputs_follow_the_contract_and_escape_names() {
+    let text = words(7, 16).join(" ");
+    let mut a = tg("1", 1, 0, &text);
+    a.channel_name = Some("<script>alert(1)</script>".into());
+    let corpus = [a, tg("2", 1, 3600, &text), tg("3", 1, 7200, &format!("via @x: {text}"))];
+    let r = run_on(&corpus, Params::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_outputs(&r, dir.path(), serde_json::json!({"command": "test"})).unwrap();
+    let cascades = std::fs::read_to_string(dir.path().join("cascades.csv")).unwrap();
+    let mut lines = cascades.lines();
+    assert_eq!(lines.next().unwrap(), "cascade,key,channel_id,channel_name,author_id,ts,role,parent_key,similarity");
+    assert_eq!(cascades.lines().count(), 4);
+    let summary = std::fs::read_to_string(dir.path().join("cascade_summary.csv")).unwrap();
+    let rows: Vec<&str> = summary.lines().collect();
+    assert!(rows[0].starts_with("cascade,size,channels,platforms,origin_key"), "{}", rows[0]);
+    // 3 members, 3 channels; half (2 channels) reached after an hour; span two hours.
+    assert!(rows[1].starts_with("1,3,3,telegram,telegram:1:1,1,"), "{}", rows[1]);
+    assert!(rows[1].contains(",3600,7200,"), "{}", rows[1]);
+    let gexf = std::fs::read_to_string(dir.path().join("reuse_network.gexf")).unwrap();
+    assert!(gexf.contains("&lt;script&gt;") && !gexf.contains("<script>"));
+    assert!(gexf.contains("defaultedgetype=\"directed\""));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(json["parameters"]["threshold"], 0.5);
+    assert_eq!(json["counts"]["members"], 3);
+}

@@ -1,0 +1,87 @@
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use echolens_analysis::reuse::{self, Params};
+use echolens_store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::runtime;
+use crate::args::ReuseArgs;
+
+pub fn run(args: ReuseArgs) -> Result<ExitCode> {
+    let params = Params {
+        min_tokens: args.min_tokens,
+        boilerplate_share: args.boilerplate_share,
+        boilerplate_min_messages: args.boilerplate_min_messages,
+        min_channels: args.min_channels,
+        bucket_cap: args.bucket_cap,
+        ..Params::new(args.threshold, args.shingle)
+    };
+    let store_path = &args.store.store;
+    let started = Instant::now();
+    let spinner = spinner();
+    let rt = runtime()?;
+    let (result, version) = rt
+        .block_on(async {
+            let store = Store::open(store_path).await?;
+            let ctx = echolens_analysis::analysis_session(args.memory)?;
+            store.register(&ctx).await?;
+            let result = reuse::run(&ctx, params).await?;
+            anyhow::Ok((result, store.messages_version()))
+        })
+        .with_context(|| format!("reuse on the store {}", store_path.display()))?;
+    spinner.finish_and_clear();
+    let extra = serde_json::json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "echolens_version": env!("CARGO_PKG_VERSION"),
+        "store": store_path.display().to_string(),
+        "store_table_version": version,
+        "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    });
+    let written = reuse::write_outputs(&result, &args.out, extra)
+        .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    if args.json {
+        let summary = std::fs::read_to_string(args.out.join("summary.json"))?;
+        println!("{summary}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let p = &result.params;
+    let c = &result.counts;
+    println!(
+        "threshold {} on {}-word shingles ({} LSH bands), min tokens {}, min channels {}",
+        p.threshold, p.shingle, p.bands, p.min_tokens, p.min_channels
+    );
+    println!("messages   {}", c.messages);
+    println!(
+        "links      {} exact, {} near-duplicate, {} forwards, {} reposts",
+        c.exact_links, c.near_links, c.forwards_linked, c.reposts_linked
+    );
+    println!("cascades   {} reaching {}+ channels, {} messages", c.cascades, p.min_channels, c.members);
+    for s in reuse::summaries(&result).iter().filter(|s| s.channels >= 3).take(5) {
+        println!("  cascade {:>4}: {} messages in {} channels from {}", s.cascade, s.size, s.channels, s.origin_key);
+    }
+    println!(
+        "left out   {} cascades in fewer channels; boilerplate: {} shingles in {} channels",
+        c.cascades_below_min_channels, c.boilerplate_shingles, c.boilerplate_channels
+    );
+    println!(
+        "wrote      {} files to {} in {:.1} s",
+        written.len(),
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spinner() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] reuse: {msg}").expect("template"));
+    bar.set_message("matching texts");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
