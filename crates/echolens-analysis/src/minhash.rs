@@ -11,6 +11,7 @@ pub fn mix(mut z: u64) -> u64 {
 
 /// The sorted, de-duplicated hashes of the `k`-word shingles of `text` (a text shorter than `k` words is one
 /// shingle).
+#[cfg(test)]
 pub fn shingles(text: &str, k: usize) -> Vec<u64> {
     let words: Vec<&str> = echolens_text::tokens(text).collect();
     shingle_set(&words, k)

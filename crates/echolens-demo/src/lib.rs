@@ -586,8 +586,16 @@ fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize
                 m
             })
             .collect();
-        let export =
-            json!({"name": name, "type": "public_channel", "id": id.parse::<i64>().unwrap_or(0), "messages": messages});
+        // In the exporter's key order (name, type, id, messages): readers stream the messages knowing the chat.
+        #[derive(Serialize)]
+        struct Export<'a> {
+            name: &'a str,
+            #[serde(rename = "type")]
+            kind: &'a str,
+            id: i64,
+            messages: Vec<serde_json::Value>,
+        }
+        let export = Export { name, kind: "public_channel", id: id.parse::<i64>().unwrap_or(0), messages };
         let folder = dir.join("telegram").join(name);
         fs::create_dir_all(&folder)?;
         fs::write(folder.join("result.json"), serde_json::to_string_pretty(&export)?)?;
@@ -645,6 +653,15 @@ mod tests {
         }
         assert_eq!(ta.campaigns.len(), 2);
         assert!(ta.campaigns.iter().all(|c| c.message_keys.len() > c.members.len()));
+        assert!(ta.cascades.len() >= 5);
+        for c in &ta.cascades {
+            assert_eq!(c.member_keys.len(), c.variants.len());
+            assert_eq!(c.member_keys[0], c.origin_key);
+            assert!(c.member_keys.len() >= 2);
+        }
+        // Forwards name their source in the Telegram export as the exporter does.
+        let forwards = ta.cascades.iter().flat_map(|c| &c.variants).filter(|v| *v == "forward").count();
+        assert!(forwards > 0);
         let _ = fs::remove_dir_all(&a);
         let _ = fs::remove_dir_all(&b);
     }

@@ -203,6 +203,10 @@ fn demo_builds_ingests_and_prints_stats() {
         assert!(g["overlap"].as_f64().unwrap() >= 0.9, "planted group found: {g}");
     }
     assert!(dir.path().join("coordination/edges.csv").exists());
+    let planted = &v["reuse"]["planted_cascades"];
+    assert_eq!(planted["origins_found"], planted["cascades"], "{planted}");
+    assert!(planted["f1"].as_f64().unwrap() >= 0.95, "{planted}");
+    assert!(dir.path().join("reuse/cascades.csv").exists());
     // Running the demo again regenerates the same corpus and changes nothing in the store.
     let again = json_of(&run(echolens().args(["demo", "--messages", "3000", "--json", "--out"]).arg(dir.path())));
     assert_eq!(again["ingest"]["new"], 0);
@@ -344,4 +348,52 @@ fn coordination_recovers_the_demo_campaigns_with_evidence() {
         .arg(format!("SELECT count(*) AS n FROM messages WHERE key IN ({})", list.join(","))));
     let found = String::from_utf8_lossy(&found.stdout);
     assert_eq!(found.lines().nth(1).unwrap().trim(), keys.len().to_string(), "every evidence key is stored");
+}
+
+#[test]
+fn reuse_finds_the_demo_cascades_with_origins_parents_and_evidence_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    run(echolens().args(["demo", "--messages", "6000", "--json", "--out"]).arg(dir.path()));
+    let store = dir.path().join("store");
+    let out = dir.path().join("reuse-out");
+    let summary = json_of(&run(echolens().args(["reuse", "--json", "--store"]).arg(&store).arg("--out").arg(&out)));
+    assert_eq!(summary["parameters"]["threshold"], 0.5);
+    let counts = &summary["counts"];
+    assert!(n(counts, "cascades") >= 5, "{counts}");
+    assert!(n(counts, "forwards_linked") >= 1, "{counts}");
+    assert_eq!(n(counts, "forwards_unresolved"), 0, "{counts}");
+    let rows = read_csv(&out.join("cascades.csv"));
+    assert_eq!(rows.len() as u64, n(counts, "members"));
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap()).unwrap();
+    let by_key: std::collections::HashMap<&str, &std::collections::HashMap<String, String>> =
+        rows.iter().map(|r| (r["key"].as_str(), r)).collect();
+    for c in truth["cascades"].as_array().unwrap() {
+        let origin = c["origin_key"].as_str().unwrap();
+        assert_eq!(by_key[origin]["role"], "origin", "{c}");
+        for (key, variant) in c["member_keys"].as_array().unwrap().iter().zip(c["variants"].as_array().unwrap()) {
+            let row = by_key.get(key.as_str().unwrap()).unwrap_or_else(|| panic!("planted copy {key} not found"));
+            assert_eq!(row["cascade"], by_key[origin]["cascade"], "{key}");
+            if variant == "forward" {
+                assert_eq!(row["role"], "forward", "{key}");
+            }
+        }
+    }
+    // Every parent is an earlier member of the same cascade; every key is a message in the store.
+    for r in &rows {
+        if r["role"] == "origin" {
+            assert!(r["parent_key"].is_empty() && r["similarity"].is_empty());
+            continue;
+        }
+        let parent = by_key[r["parent_key"].as_str()];
+        assert_eq!(parent["cascade"], r["cascade"]);
+        assert!(parent["ts"] <= r["ts"], "{r:?}");
+        let sim: f64 = r["similarity"].parse().unwrap();
+        assert!((0.5..=1.0).contains(&sim), "{r:?}");
+    }
+    let keys: Vec<String> = rows.iter().map(|r| format!("'{}'", r["key"])).collect();
+    let sql = format!("SELECT count(*) AS n FROM messages WHERE key IN ({})", keys.join(","));
+    let found = json_of(&run(echolens().args(["sql", "--output", "json", "--store"]).arg(&store).arg(&sql)));
+    assert_eq!(found[0]["n"].as_u64(), Some(rows.len() as u64));
+    let gexf = std::fs::read_to_string(out.join("reuse_network.gexf")).unwrap();
+    assert!(gexf.contains("demo_channel_"));
 }

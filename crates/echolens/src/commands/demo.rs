@@ -1,7 +1,10 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use std::collections::HashMap;
+
 use echolens_analysis::coordination::Params;
+use echolens_analysis::reuse::{Member, Params as ReuseParams, Role};
 use echolens_store::Store;
 
 use super::runtime;
@@ -21,7 +24,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         .with_context(|| format!("writing {}", truth_path.display()))?;
     if !args.json {
         println!(
-            "demo corpus: {} messages in {} ({} coordinated groups, {} copy cascade, {} planted terms; {} says which)",
+            "demo corpus: {} messages in {} ({} coordinated groups, {} copy cascades, {} planted terms; {} says which)",
             truth.messages,
             corpus.display(),
             truth.campaigns.len(),
@@ -47,8 +50,19 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         anyhow::Ok(echolens_analysis::coordination::run(&ctx, Params::default()).await?)
     })?;
     let extra = serde_json::json!({"command": "echolens demo", "echolens_version": env!("CARGO_PKG_VERSION")});
-    echolens_analysis::coordination::write_outputs(&coordination, &coord_dir, extra)
+    echolens_analysis::coordination::write_outputs(&coordination, &coord_dir, extra.clone())
         .with_context(|| format!("writing {}", coord_dir.display()))?;
+
+    // Reuse cascades with the defaults, scored against the planted ones.
+    let reuse_dir = args.out.join("reuse");
+    let reuse = rt.block_on(async {
+        let ctx = echolens_analysis::analysis_session(1 << 30)?;
+        store.register(&ctx).await?;
+        anyhow::Ok(echolens_analysis::reuse::run(&ctx, ReuseParams::default()).await?)
+    })?;
+    echolens_analysis::reuse::write_outputs(&reuse, &reuse_dir, extra)
+        .with_context(|| format!("writing {}", reuse_dir.display()))?;
+    let planted = score_cascades(&reuse.members, &truth.cascades);
     let net = &coordination.network;
     let recovered: Vec<serde_json::Value> = truth
         .campaigns
@@ -79,6 +93,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                     "out": coord_dir.display().to_string(),
                     "planted_groups": recovered,
                 },
+                "reuse": {
+                    "cascades": reuse.counts.cascades,
+                    "members": reuse.counts.members,
+                    "out": reuse_dir.display().to_string(),
+                    "planted_cascades": planted,
+                },
             })
         );
     } else {
@@ -101,6 +121,16 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 r["overlap"].as_f64().unwrap_or(0.0)
             );
         }
+        println!(
+            "reuse: {} cascades ({} messages) in {}",
+            reuse.counts.cascades,
+            reuse.counts.members,
+            reuse_dir.display()
+        );
+        println!(
+            "  planted cascades: {} of {} origins found, pair F1 {:.3} (precision {:.3}, recall {:.3})",
+            planted.origins_found, planted.cascades, planted.f1, planted.precision, planted.recall
+        );
         println!();
         println!(
             "next: echolens sql --store {} \"SELECT platform, count(*) FROM messages GROUP BY platform\"",
@@ -108,4 +138,62 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How found cascades match planted ones, over pairs of messages: a pair is found when both are in one found
+/// cascade, planted when both are in one planted cascade. Precision counts every found pair that involves a
+/// planted message (a planted copy glued to something else is a false pair).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct CascadeScore {
+    /// Planted cascades.
+    pub cascades: usize,
+    /// Planted cascades whose origin is the origin of the found cascade holding most of their members.
+    pub origins_found: usize,
+    /// Found pairs that are planted pairs, over found pairs involving a planted message.
+    pub precision: f64,
+    /// Planted pairs found.
+    pub recall: f64,
+    /// Harmonic mean of the two.
+    pub f1: f64,
+}
+
+pub fn score_cascades(members: &[Member], planted: &[echolens_demo::Cascade]) -> CascadeScore {
+    let truth: HashMap<&str, usize> =
+        planted.iter().flat_map(|c| c.member_keys.iter().map(move |k| (k.as_str(), c.id))).collect();
+    let found: HashMap<&str, (usize, Role)> = members.iter().map(|m| (m.key.as_str(), (m.cascade, m.role))).collect();
+    let mut by_found: HashMap<usize, Vec<&str>> = HashMap::new();
+    for m in members {
+        by_found.entry(m.cascade).or_default().push(&m.key);
+    }
+    let (mut tp, mut found_pairs) = (0u64, 0u64);
+    for keys in by_found.values() {
+        let planted_in: Vec<usize> = keys.iter().filter_map(|k| truth.get(k).copied()).collect();
+        let n = keys.len() as u64;
+        let p = planted_in.len() as u64;
+        // Pairs with at least one planted message.
+        found_pairs += n * (n - 1) / 2 - (n - p) * (n - p).saturating_sub(1) / 2;
+        let mut per: HashMap<usize, u64> = HashMap::new();
+        for t in planted_in {
+            *per.entry(t).or_default() += 1;
+        }
+        tp += per.values().map(|c| c * (c - 1) / 2).sum::<u64>();
+    }
+    let planted_pairs: u64 = planted.iter().map(|c| (c.member_keys.len() * (c.member_keys.len() - 1) / 2) as u64).sum();
+    let mut origins_found = 0;
+    for c in planted {
+        let mut votes: HashMap<usize, usize> = HashMap::new();
+        for k in &c.member_keys {
+            if let Some(&(f, _)) = found.get(k.as_str()) {
+                *votes.entry(f).or_default() += 1;
+            }
+        }
+        let best = votes.into_iter().max_by_key(|&(f, n)| (n, std::cmp::Reverse(f))).map(|(f, _)| f);
+        if best.is_some() && found.get(c.origin_key.as_str()) == best.map(|f| (f, Role::Origin)).as_ref() {
+            origins_found += 1;
+        }
+    }
+    let precision = if found_pairs == 0 { 0.0 } else { tp as f64 / found_pairs as f64 };
+    let recall = if planted_pairs == 0 { 0.0 } else { tp as f64 / planted_pairs as f64 };
+    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    CascadeScore { cascades: planted.len(), origins_found, precision, recall, f1 }
 }
