@@ -107,6 +107,9 @@ pub struct DemoArgs {
     /// Print the stats as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Stop after the ingest (benchmarks time the analyses on their own).
+    #[arg(long, hide = true)]
+    pub ingest_only: bool,
 }
 
 #[derive(Debug, Args)]

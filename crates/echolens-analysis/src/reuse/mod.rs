@@ -63,7 +63,10 @@ pub struct Params {
     pub min_channels: usize,
     /// Earlier texts checked per LSH band key (the most recent ones).
     pub bucket_cap: usize,
-    /// LSH bands (one MinHash each), chosen from the threshold.
+    /// A shingle in at least this share of all texts is common: it still counts in the similarity, but does not
+    /// key the index, where it would put unrelated texts into one bucket.
+    pub common_share: f64,
+    /// LSH bands ([`ROWS`] MinHashes each), chosen from the threshold.
     pub bands: usize,
 }
 
@@ -74,8 +77,7 @@ impl Default for Params {
 }
 
 impl Params {
-    /// Defaults with `threshold` and `shingle`, and bands for the threshold: a pair exactly at it shares a band
-    /// key with probability ≥ 0.999.
+    /// Defaults with `threshold` and `shingle`, and bands for the threshold ([`bands_for`]).
     pub fn new(threshold: f64, shingle: usize) -> Params {
         Params {
             threshold,
@@ -85,6 +87,7 @@ impl Params {
             boilerplate_min_messages: 20,
             min_channels: 2,
             bucket_cap: 16,
+            common_share: 0.002,
             bands: bands_for(threshold),
         }
     }
@@ -106,9 +109,15 @@ impl Params {
     }
 }
 
-/// Bands of one MinHash each so that a pair at Jaccard `t` shares a band with probability ≥ 0.999.
+/// MinHashes per band.
+pub const ROWS: usize = 2;
+
+/// Bands of [`ROWS`] MinHashes each so that a pair at Jaccard `t` shares a band with probability ≥ 0.99 (and
+/// ≥ 0.999 from `t + 0.15`). Two hashes per band, not one: a band keyed by a single MinHash puts every text
+/// whose minimum is a frequent shingle into one bucket, and the candidates to check grow with it.
 pub fn bands_for(t: f64) -> usize {
-    if t >= 1.0 { 1 } else { ((0.001f64).ln() / (1.0 - t).ln()).ceil().clamp(1.0, 64.0) as usize }
+    let p = t.powi(ROWS as i32);
+    if p >= 1.0 { 1 } else { ((0.01f64).ln() / (1.0 - p).ln()).ceil().clamp(1.0, 64.0) as usize }
 }
 
 /// A member's role in its cascade.
@@ -196,6 +205,8 @@ pub struct Counts {
     pub boilerplate_shingles: u64,
     /// Texts that had boilerplate shingles left out.
     pub boilerplate_texts: u64,
+    /// Shingles in at least `common_share` of all texts: they count in the similarity but do not key the index.
+    pub common_shingles: u64,
     /// Cascades (two or more members) found.
     pub cascades_found: u64,
     /// Of those, reaching fewer than `min_channels` channels: left out.
@@ -236,21 +247,29 @@ const NONE: u32 = u32::MAX;
 
 /// The `k` most frequent items of a stream with counts that are never over and at most `n / (k + 1)` under
 /// (Misra-Gries): bounded memory however many distinct shingles a channel has.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Heavy {
     counts: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>>,
     texts: u64,
+    k: usize,
 }
 
-const HEAVY_K: usize = 512;
+/// Counters per channel: a channel's boilerplate count is at most 20 texts' worth of shingles / 513 under.
+const CHANNEL_K: usize = 512;
+/// Counters for the whole corpus: common shingles (in ≥ `COMMON_SHARE` of all texts).
+const GLOBAL_K: usize = 1 << 16;
 
 impl Heavy {
+    fn new(k: usize) -> Heavy {
+        Heavy { counts: HashMap::default(), texts: 0, k }
+    }
+
     fn add(&mut self, set: &[u64]) {
         self.texts += 1;
         for &s in set {
             if let Some(c) = self.counts.get_mut(&s) {
                 *c += 1;
-            } else if self.counts.len() < HEAVY_K {
+            } else if self.counts.len() < self.k {
                 self.counts.insert(s, 1);
             } else {
                 self.counts.retain(|_, c| {
@@ -288,16 +307,19 @@ impl Channels {
     }
 }
 
-/// Pass 1: each channel's boilerplate shingles.
-async fn boilerplate(
-    ctx: &SessionContext,
-    p: &Params,
-    channels: &mut Channels,
-    counts: &mut Counts,
-) -> Result<(Vec<HashSet<u64>>, Vec<Boilerplate>)> {
+/// What pass 1 finds: each channel's boilerplate shingles, the corpus's common shingles.
+struct Frequent {
+    boilerplate: Vec<HashSet<u64>>,
+    report: Vec<Boilerplate>,
+    common: HashSet<u64>,
+}
+
+/// Pass 1: each channel's boilerplate shingles and the corpus's common ones.
+async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, counts: &mut Counts) -> Result<Frequent> {
     let sql = "SELECT concat(platform, ':', channel_id) AS ch, text_norm FROM messages";
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
     let mut heavy: Vec<Heavy> = Vec::new();
+    let mut global = Heavy::new(GLOBAL_K);
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let ch = strings(&batch, "ch")?;
@@ -307,10 +329,11 @@ async fn boilerplate(
         for (i, set) in sets.into_iter().enumerate() {
             let c = channels.get(ch.value(i)) as usize;
             if heavy.len() <= c {
-                heavy.resize_with(c + 1, Heavy::default);
+                heavy.resize_with(c + 1, || Heavy::new(CHANNEL_K));
             }
             if let Some(set) = set {
                 heavy[c].add(&set);
+                global.add(&set);
             }
         }
     }
@@ -334,7 +357,10 @@ async fn boilerplate(
         }
     }
     report.sort_by(|a, b| b.shingles.cmp(&a.shingles).then_with(|| a.channel.cmp(&b.channel)));
-    Ok((sets, report))
+    let min = (p.common_share * global.texts as f64).ceil().max(20.0) as u32;
+    let common: HashSet<u64> = global.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
+    counts.common_shingles = common.len() as u64;
+    Ok(Frequent { boilerplate: sets, report, common })
 }
 
 /// Forward sources: a channel's name or id (per platform) → its index.
@@ -376,7 +402,7 @@ fn match_text(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn prepare(text: &str, boilerplate: &HashSet<u64>, p: &Params) -> Prepared {
+fn prepare(text: &str, boilerplate: &HashSet<u64>, common: &HashSet<u64>, p: &Params) -> Prepared {
     let text = &*match_text(text);
     let (words, set) = text_shingles(text, p);
     let text_h = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
@@ -388,14 +414,21 @@ fn prepare(text: &str, boilerplate: &HashSet<u64>, p: &Params) -> Prepared {
         set.retain(|s| !boilerplate.contains(s));
     }
     let boilerplate_removed = set.len() < before;
-    let bands = if set.is_empty() {
+    // The index is keyed by the text's uncommon shingles (all of them when every one is common).
+    let keyed: Vec<u64> = set.iter().copied().filter(|s| !common.contains(s)).collect();
+    let keyed = if keyed.is_empty() { &set } else { &keyed };
+    let bands = if keyed.is_empty() {
         Vec::new()
     } else {
         (0..p.bands)
             .map(|b| {
-                let seed = mix((b as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                let min = set.iter().map(|&h| mix(h ^ seed)).min().expect("set is not empty");
-                (mix(min ^ b as u64) >> 32) as u32
+                let mut key = mix(b as u64 + 1);
+                for r in 0..ROWS {
+                    let seed = mix(((b * ROWS + r) as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    let min = keyed.iter().map(|&h| mix(h ^ seed)).min().expect("set is not empty");
+                    key = mix(key ^ min);
+                }
+                (key >> 32) as u32
             })
             .collect()
     };
@@ -476,7 +509,16 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     let mut counts = Counts::default();
     let mut channels = Channels::default();
     let sources = forward_sources(ctx, &mut channels).await?;
-    let (boiler, boilerplate_report) = boilerplate(ctx, p, &mut channels, &mut counts).await?;
+    let timings = std::env::var_os("ECHOLENS_TIMINGS").is_some();
+    let started = std::time::Instant::now();
+    let stage = |name: &str| {
+        if timings {
+            eprintln!("{:>8.2} s  {name}", started.elapsed().as_secs_f64());
+        }
+    };
+    let Frequent { boilerplate: boiler, report: boilerplate_report, common } =
+        frequent(ctx, p, &mut channels, &mut counts).await?;
+    stage("boilerplate and common shingles");
 
     // Pass 2: every message in time order. `target` marks originals that some repost names; `rp` is a repost's
     // original, both as hashes of `platform:message_id`.
@@ -514,7 +556,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
         let chans: Vec<u32> = (0..batch.num_rows()).map(|i| channels.get(ch.value(i))).collect();
         let prepared: Vec<Prepared> = (0..batch.num_rows())
             .into_par_iter()
-            .map(|i| prepare(text.value(i), boiler.get(chans[i] as usize).unwrap_or(&empty), p))
+            .map(|i| prepare(text.value(i), boiler.get(chans[i] as usize).unwrap_or(&empty), &common, p))
             .collect();
         for (i, prep) in prepared.into_iter().enumerate() {
             let doc = forest.key_h.len() as u32;
@@ -611,6 +653,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     }
     drop(index);
     drop(first_text);
+    stage("links");
 
     // Trees: parents are earlier, so one pass in order finds every root.
     let n = forest.parent.len();
@@ -665,6 +708,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     counts.cascades = cascade as u64;
     counts.members = rows.len() as u64;
     let members = fetch_members(ctx, rows).await?;
+    stage("members");
     Ok(Reuse { params, members, counts, boilerplate: boilerplate_report })
 }
 

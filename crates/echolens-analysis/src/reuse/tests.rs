@@ -76,6 +76,16 @@ fn words(seed: u64, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("w{}x{}", crate::minhash::mix(seed * 1000 + i as u64) % 100_000, i)).collect()
 }
 
+#[test]
+fn bands_make_pairs_at_the_threshold_candidates() {
+    for t in [0.3, 0.5, 0.7, 0.8, 0.9] {
+        let b = bands_for(t);
+        let hit = |j: f64| 1.0 - (1.0 - j.powi(ROWS as i32)).powi(b as i32);
+        assert!(hit(t) >= 0.99, "t={t} bands={b}");
+        assert!(t + 0.15 > 1.0 || hit(t + 0.15) >= 0.999, "t={t} bands={b}");
+    }
+}
+
 #[tokio::test]
 async fn a_copy_exactly_at_the_threshold_counts_and_just_below_does_not() {
     let origin = words(1, 20);
@@ -219,7 +229,7 @@ async fn channel_boilerplate_does_not_glue_unrelated_texts() {
     assert_eq!(r.counts.boilerplate_texts, 30);
     assert_eq!(r.boilerplate[0].channel, "telegram:1");
     // The rule is what keeps them apart: with boilerplate detection off they glue into one cascade.
-    let off = run_on(&corpus, Params { boilerplate_min_messages: u64::MAX, ..params }).await;
+    let off = run_on(&corpus, Params { boilerplate_min_messages: u64::MAX, common_share: 2.0, ..params }).await;
     assert_eq!(off.counts.cascades, 1);
     assert_eq!(off.members.len(), 30);
 }

@@ -41,6 +41,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let options = IngestOptions { commit_rows: 100_000, progress: !args.json, ..IngestOptions::default() };
     let report = pipeline::ingest(&rt, &mut store, &[corpus], options)?;
     let stats = rt.block_on(store.stats())?;
+    if args.ingest_only {
+        if args.json {
+            println!("{}", serde_json::json!({"ingest": report, "stats": stats}));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
 
     // Coordination with the defaults, and how the planted groups came out.
     let coord_dir = args.out.join("coordination");
