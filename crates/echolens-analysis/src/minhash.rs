@@ -17,22 +17,15 @@ pub fn shingles(text: &str, k: usize) -> Vec<u64> {
     shingle_set(&words, k)
 }
 
-/// The sorted, de-duplicated hashes of the `k`-word shingles of `words`.
+/// The sorted, de-duplicated hashes of the `k`-word shingles of `words`: each word hashed once (xxh3), a
+/// shingle's hash folded from its words' hashes in order.
 pub fn shingle_set(words: &[&str], k: usize) -> Vec<u64> {
-    let hash = |ws: &[&str]| {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for (i, w) in ws.iter().enumerate() {
-            if i > 0 {
-                h.update(b" ");
-            }
-            h.update(w.as_bytes());
-        }
-        h.digest()
-    };
-    let mut out: Vec<u64> = if words.len() <= k { vec![hash(words)] } else { words.windows(k).map(hash).collect() };
     if words.is_empty() {
-        out.clear();
+        return Vec::new();
     }
+    let hashes: Vec<u64> = words.iter().map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes())).collect();
+    let fold = |ws: &[u64]| ws.iter().fold(0x2545_f491_4f6c_dd1d_u64, |acc, &h| mix(acc.rotate_left(17) ^ h));
+    let mut out: Vec<u64> = if hashes.len() <= k { vec![fold(&hashes)] } else { hashes.windows(k).map(fold).collect() };
     out.sort_unstable();
     out.dedup();
     out
@@ -73,5 +66,10 @@ impl std::hash::Hasher for KeyHasher {
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
+    }
+    /// A 32-bit key spread over all 64 bits: the table reads its top bits to tell entries apart, and a key
+    /// taken as it is would leave them zero (every probe would compare every entry of a group).
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }

@@ -197,9 +197,6 @@ pub struct ReuseArgs {
     /// Report cascades that reach at least this many channels (the others are counted in summary.json).
     #[arg(long, default_value_t = 2)]
     pub min_channels: usize,
-    /// Earlier texts checked per LSH band key (the most recent).
-    #[arg(long, default_value_t = 16, hide = true)]
-    pub bucket_cap: usize,
     /// Memory for the engine's buffers; sorts spill to disk beyond it (e.g. 1G, 512M).
     #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,

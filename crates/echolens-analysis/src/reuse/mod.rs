@@ -19,10 +19,15 @@
 //! 3. **Members**: the members of cascades that reach `min_channels` channels are joined back to `messages` for
 //!    their keys, channels, authors and times.
 //!
-//! The index keeps, per band key, a chain of earlier texts; a lookup walks at most `bucket_cap` of them (the
-//! most recent), so a band key that many unrelated texts share (a common phrase) costs a bounded number of
-//! checks. Memory grows with the number of distinct texts (their shingle sets and chain links), not with the
-//! corpus text.
+//! The index: each band key is the pair of shingles minimal under the band's two hash functions (shingles in
+//! more than `common_share` of all texts do not take part); it keeps, per key, the latest text that had it. An
+//! earlier text is a candidate when it is the latest holder of at least two of the new text's keys (the bands
+//! are chosen so that a pair at the threshold qualifies with probability ≥ 0.99), so a lookup costs one probe
+//! per key and a handful of exact checks, however many texts share a common phrase. A copy of a copy finds
+//! the latest copy, which is as similar as the origin. Texts are linked batch by batch: lookups against the
+//! earlier batches run in parallel, then the batch is linked in order with a small index of its own. Memory
+//! grows with the number of distinct texts (a shingle set and one entry per key each, about 300 bytes), not
+//! with the corpus text.
 
 mod output;
 #[cfg(test)]
@@ -61,8 +66,6 @@ pub struct Params {
     pub boilerplate_min_messages: u64,
     /// Cascades reaching fewer channels are left out (and counted).
     pub min_channels: usize,
-    /// Earlier texts checked per LSH band key (the most recent ones).
-    pub bucket_cap: usize,
     /// A shingle in at least this share of all texts is common: it still counts in the similarity, but does not
     /// key the index, where it would put unrelated texts into one bucket.
     pub common_share: f64,
@@ -86,7 +89,6 @@ impl Params {
             boilerplate_share: 0.2,
             boilerplate_min_messages: 20,
             min_channels: 2,
-            bucket_cap: 16,
             common_share: 0.002,
             bands: bands_for(threshold),
         }
@@ -102,8 +104,8 @@ impl Params {
         if !(self.boilerplate_share > 0.0 && self.boilerplate_share <= 1.0) {
             return Err(Error::Param(format!("--boilerplate-share must be in (0, 1], not {}", self.boilerplate_share)));
         }
-        if self.min_channels == 0 || self.bucket_cap == 0 || self.bands == 0 {
-            return Err(Error::Param("--min-channels, bucket cap and bands must be at least 1".into()));
+        if self.min_channels == 0 || self.bands == 0 {
+            return Err(Error::Param("--min-channels and bands must be at least 1".into()));
         }
         Ok(())
     }
@@ -112,12 +114,26 @@ impl Params {
 /// MinHashes per band.
 pub const ROWS: usize = 2;
 
-/// Bands of [`ROWS`] MinHashes each so that a pair at Jaccard `t` shares a band with probability ≥ 0.99 (and
-/// ≥ 0.999 from `t + 0.15`). Two hashes per band, not one: a band keyed by a single MinHash puts every text
-/// whose minimum is a frequent shingle into one bucket, and the candidates to check grow with it.
+/// Band keys an earlier text must share with a new one to be a candidate (when the new text has that many).
+pub const MIN_HITS: usize = 2;
+
+/// Bands of [`ROWS`] MinHashes each so that a pair at Jaccard `t` shares at least [`MIN_HITS`] band keys with
+/// probability ≥ 0.99. Two hashes per band and two hits, not one of each: with one, the chance that unrelated
+/// texts become candidates falls too slowly with their similarity (1 − (1 − J)^b), and in a large corpus of
+/// repetitive texts every text would be checked against thousands.
 pub fn bands_for(t: f64) -> usize {
     let p = t.powi(ROWS as i32);
-    if p >= 1.0 { 1 } else { ((0.01f64).ln() / (1.0 - p).ln()).ceil().clamp(1.0, 64.0) as usize }
+    (MIN_HITS..=128)
+        .find(|&b| {
+            let miss: f64 =
+                (0..MIN_HITS).map(|k| binomial(b, k) * p.powi(k as i32) * (1.0 - p).powi((b - k) as i32)).sum();
+            miss <= 0.01
+        })
+        .unwrap_or(128)
+}
+
+fn binomial(n: usize, k: usize) -> f64 {
+    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
 }
 
 /// A member's role in its cascade.
@@ -207,6 +223,8 @@ pub struct Counts {
     pub boilerplate_texts: u64,
     /// Shingles in at least `common_share` of all texts: they count in the similarity but do not key the index.
     pub common_shingles: u64,
+    /// Texts made only of common shingles (and boilerplate): matched only exactly.
+    pub common_only_texts: u64,
     /// Cascades (two or more members) found.
     pub cascades_found: u64,
     /// Of those, reaching fewer than `min_channels` channels: left out.
@@ -309,9 +327,9 @@ impl Channels {
 
 /// What pass 1 finds: each channel's boilerplate shingles, the corpus's common shingles.
 struct Frequent {
-    boilerplate: Vec<HashSet<u64>>,
+    boilerplate: Vec<HashSet64>,
     report: Vec<Boilerplate>,
-    common: HashSet<u64>,
+    common: HashSet64,
 }
 
 /// Pass 1: each channel's boilerplate shingles and the corpus's common ones.
@@ -337,14 +355,14 @@ async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, cou
             }
         }
     }
-    let mut sets = vec![HashSet::new(); channels.names.len()];
+    let mut sets = vec![HashSet64::default(); channels.names.len()];
     let mut report = Vec::new();
     for (c, h) in heavy.into_iter().enumerate() {
         if h.texts < p.boilerplate_min_messages {
             continue;
         }
         let min = (p.boilerplate_share * h.texts as f64).ceil() as u32;
-        let found: HashSet<u64> = h.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
+        let found: HashSet64 = h.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
         if !found.is_empty() {
             counts.boilerplate_channels += 1;
             counts.boilerplate_shingles += found.len() as u64;
@@ -358,7 +376,7 @@ async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, cou
     }
     report.sort_by(|a, b| b.shingles.cmp(&a.shingles).then_with(|| a.channel.cmp(&b.channel)));
     let min = (p.common_share * global.texts as f64).ceil().max(20.0) as u32;
-    let common: HashSet<u64> = global.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
+    let common: HashSet64 = global.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
     counts.common_shingles = common.len() as u64;
     Ok(Frequent { boilerplate: sets, report, common })
 }
@@ -402,7 +420,7 @@ fn match_text(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn prepare(text: &str, boilerplate: &HashSet<u64>, common: &HashSet<u64>, p: &Params) -> Prepared {
+fn prepare(text: &str, boilerplate: &HashSet64, common: &HashSet64, p: &Params) -> Prepared {
     let text = &*match_text(text);
     let (words, set) = text_shingles(text, p);
     let text_h = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
@@ -414,23 +432,29 @@ fn prepare(text: &str, boilerplate: &HashSet<u64>, common: &HashSet<u64>, p: &Pa
         set.retain(|s| !boilerplate.contains(s));
     }
     let boilerplate_removed = set.len() < before;
-    // The index is keyed by the text's uncommon shingles (all of them when every one is common).
+    // The index is keyed by the text's uncommon shingles. A text made only of common phrases has no key: it
+    // matches only exactly (a bucket of every such text would be checked against every new one).
     let keyed: Vec<u64> = set.iter().copied().filter(|s| !common.contains(s)).collect();
-    let keyed = if keyed.is_empty() { &set } else { &keyed };
     let bands = if keyed.is_empty() {
         Vec::new()
     } else {
-        (0..p.bands)
+        // A band's key is the pair of shingles that are minimal under its two hash functions, unordered and
+        // without the band's number: texts whose minima are the same two shingles share a key whichever bands
+        // chose them, and a text with few distinct minima has few keys (one bucket walk each).
+        let mut keys: Vec<u32> = (0..p.bands)
             .map(|b| {
-                let mut key = mix(b as u64 + 1);
-                for r in 0..ROWS {
+                let mut argmin = [0u64; ROWS];
+                for (r, slot) in argmin.iter_mut().enumerate() {
                     let seed = mix(((b * ROWS + r) as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                    let min = keyed.iter().map(|&h| mix(h ^ seed)).min().expect("set is not empty");
-                    key = mix(key ^ min);
+                    *slot = *keyed.iter().min_by_key(|&&h| mix(h ^ seed)).expect("set is not empty");
                 }
-                (key >> 32) as u32
+                argmin.sort_unstable();
+                (argmin.iter().fold(0x51_7cc1_b727_220a, |k, &h| mix(k ^ h)) >> 32) as u32
             })
-            .collect()
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
     };
     let mut small: Vec<u32> = set.iter().map(|&h| (h >> 32) as u32).collect();
     small.sort_unstable();
@@ -441,56 +465,104 @@ fn prepare(text: &str, boilerplate: &HashSet<u64>, common: &HashSet<u64>, p: &Pa
 /// The LSH index over every earlier distinct text: per band key the latest slot, and per (slot, band) the
 /// previous slot with the same key.
 struct Index {
-    head: HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
-    next: Vec<u32>,
+    /// Band key → the latest text with it.
+    latest: HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
     offsets: Vec<usize>,
     arena: Vec<u32>,
     doc: Vec<u32>,
-    bands: usize,
 }
 
 impl Index {
-    fn new(bands: usize) -> Index {
-        Index {
-            head: HashMap::default(),
-            next: Vec::new(),
-            offsets: vec![0],
-            arena: Vec::new(),
-            doc: Vec::new(),
-            bands,
-        }
+    fn with_capacity(texts: usize, keys: usize) -> Index {
+        let mut latest = HashMap::default();
+        latest.reserve(keys);
+        let mut offsets = Vec::with_capacity(texts + 1);
+        offsets.push(0);
+        Index { latest, offsets, arena: Vec::new(), doc: Vec::with_capacity(texts) }
     }
 
     fn set(&self, slot: u32) -> &[u32] {
         &self.arena[self.offsets[slot as usize]..self.offsets[slot as usize + 1]]
     }
 
-    /// Earlier slots sharing a band key with `bands`, at most `cap` per band, without repeats.
-    fn candidates(&self, bands: &[u32], cap: usize, out: &mut Vec<u32>) {
+    /// Earlier slots that are the latest holder of at least `min_hits` of `keys`.
+    fn candidates(&self, keys: &[u32], min_hits: usize, out: &mut Vec<u32>) {
         out.clear();
-        for (b, key) in bands.iter().enumerate() {
-            let mut slot = self.head.get(key).copied().unwrap_or(NONE);
-            let mut walked = 0;
-            while slot != NONE && walked < cap {
-                out.push(slot);
-                slot = self.next[slot as usize * self.bands + b];
-                walked += 1;
-            }
-        }
+        out.extend(keys.iter().filter_map(|k| self.latest.get(k).copied()));
         out.sort_unstable();
-        out.dedup();
+        let mut kept = 0;
+        let mut i = 0;
+        while i < out.len() {
+            let mut j = i + 1;
+            while j < out.len() && out[j] == out[i] {
+                j += 1;
+            }
+            if j - i >= min_hits {
+                out[kept] = out[i];
+                kept += 1;
+            }
+            i = j;
+        }
+        out.truncate(kept);
     }
 
-    fn insert(&mut self, doc: u32, set: &[u32], bands: &[u32]) {
+    fn insert(&mut self, doc: u32, set: &[u32], keys: &[u32]) {
         let slot = self.doc.len() as u32;
         self.doc.push(doc);
         self.arena.extend_from_slice(set);
         self.offsets.push(self.arena.len());
-        for key in bands {
-            let prev = self.head.insert(*key, slot).unwrap_or(NONE);
-            self.next.push(prev);
+        for key in keys {
+            self.latest.insert(*key, slot);
         }
     }
+}
+
+/// A verified earlier text: its similarity, whether it is in the channel a forward names, its position.
+#[derive(Debug, Clone, Copy)]
+struct Match {
+    sim: f64,
+    named: bool,
+    doc: u32,
+}
+
+impl Match {
+    /// More similar, then in the named channel, then earlier.
+    fn beats(&self, other: &Match) -> bool {
+        (self.sim, self.named, std::cmp::Reverse(self.doc)) > (other.sim, other.named, std::cmp::Reverse(other.doc))
+    }
+}
+
+/// The best match of `prep` in `index` at or above the threshold, with the candidates checked and rejected.
+fn best_match(
+    index: &Index,
+    prep: &Prepared,
+    source: Option<u32>,
+    channel_of: impl Fn(u32) -> u32,
+    p: &Params,
+    cands: &mut Vec<u32>,
+) -> (Option<Match>, u64, u64) {
+    index.candidates(&prep.bands, MIN_HITS.min(prep.bands.len()), cands);
+    let mut best: Option<Match> = None;
+    let mut rejected = 0;
+    for &slot in cands.iter() {
+        let sim = jaccard(&prep.set, index.set(slot));
+        if sim + 1e-12 < p.threshold {
+            rejected += 1;
+            continue;
+        }
+        let doc = index.doc[slot as usize];
+        let m = Match { sim, named: source == Some(channel_of(doc)), doc };
+        if best.is_none_or(|b| m.beats(&b)) {
+            best = Some(m);
+        }
+    }
+    (best, cands.len() as u64, rejected)
+}
+
+/// Messages in the store, to size the index once instead of growing it.
+async fn count_messages(ctx: &SessionContext) -> Result<usize> {
+    let batches = collect(ctx, "SELECT count(*) AS n FROM messages").await?;
+    Ok(batches.first().map_or(0, |b| i64s(b, "n").map_or(0, |n| n.value(0) as usize)))
 }
 
 /// The kernel's state: one entry per message read, in time order.
@@ -539,13 +611,18 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
         similarity: Vec::new(),
         forward: Vec::new(),
     };
-    let mut index = Index::new(p.bands);
+    let texts = count_messages(ctx).await?;
+    let mut index = Index::with_capacity(texts, texts * p.bands);
     let mut first_text: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>> = HashMap::default();
     let mut targets: HashMap<i64, u32> = HashMap::new();
     let mut cands = Vec::new();
-    let empty = HashSet::new();
+    let empty = HashSet64::default();
+    let (mut t_plan, mut t_prepare, mut t_link, mut t_phase_a, mut t_insert) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut t = std::time::Instant::now();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
+        t_plan += t.elapsed().as_secs_f64();
+        t = std::time::Instant::now();
         let h = i64s(&batch, "h")?;
         let ch = strings(&batch, "ch")?;
         let platform = strings(&batch, "platform")?;
@@ -558,7 +635,27 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
             .into_par_iter()
             .map(|i| prepare(text.value(i), boiler.get(chans[i] as usize).unwrap_or(&empty), &common, p))
             .collect();
-        for (i, prep) in prepared.into_iter().enumerate() {
+        t_prepare += t.elapsed().as_secs_f64();
+        t = std::time::Instant::now();
+        let source_of = |i: usize| {
+            fwd.is_valid(i).then(|| sources.get(&format!("{}:{}", platform.value(i), fwd.value(i))).copied()).flatten()
+        };
+        // Phase A, in parallel: each text's best match among the texts of earlier batches (a read-only index).
+        let earlier: Vec<(Option<Match>, u64, u64)> = (0..batch.num_rows())
+            .into_par_iter()
+            .map_init(Vec::new, |cands, i| {
+                let prep = &prepared[i];
+                if prep.bands.is_empty() {
+                    return (None, 0, 0);
+                }
+                best_match(&index, prep, source_of(i), |d| forest.channel[d as usize], p, cands)
+            })
+            .collect();
+        t_phase_a += t.elapsed().as_secs_f64();
+        // Phase B, in order: reposts, exact copies, and matches within the batch (a small index of its own).
+        let mut local = Index::with_capacity(batch.num_rows(), batch.num_rows() * p.bands);
+        let mut indexed = Vec::new();
+        for (i, prep) in prepared.iter().enumerate() {
             let doc = forest.key_h.len() as u32;
             counts.messages += 1;
             let mut parent = NONE;
@@ -571,7 +668,12 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
                 counts.empty_texts += 1;
             } else if prep.words < p.min_tokens {
                 counts.short_texts += 1;
+            } else if prep.bands.is_empty() {
+                counts.common_only_texts += 1;
             }
+            let (before, checked, rejected) = earlier[i];
+            counts.candidates_checked += checked;
+            counts.candidates_rejected += rejected;
             // An X repost names its original.
             if rp.is_valid(i) {
                 match targets.get(&rp.value(i)) {
@@ -591,43 +693,26 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
                 } else {
                     first_text.insert(prep.text_h, doc);
                     if !prep.bands.is_empty() {
-                        let source = fwd
-                            .is_valid(i)
-                            .then(|| sources.get(&format!("{}:{}", platform.value(i), fwd.value(i))).copied())
-                            .flatten();
-                        index.candidates(&prep.bands, p.bucket_cap, &mut cands);
-                        // Most similar, then in the named channel, then earliest.
-                        let mut best: Option<(f64, bool, u32)> = None;
-                        for &slot in &cands {
-                            counts.candidates_checked += 1;
-                            let s = jaccard(&prep.set, index.set(slot));
-                            if s + 1e-12 < p.threshold {
-                                counts.candidates_rejected += 1;
-                                continue;
-                            }
-                            let d = index.doc[slot as usize];
-                            let named = source == Some(forest.channel[d as usize]);
-                            let better = match best {
-                                None => true,
-                                Some((bs, bn, bd)) => {
-                                    (s, named, std::cmp::Reverse(d)) > (bs, bn, std::cmp::Reverse(bd))
-                                }
-                            };
-                            if better {
-                                best = Some((s, named, d));
-                            }
-                        }
-                        if let Some((s, _, d)) = best {
-                            parent = d;
-                            sim = s as f32;
+                        let (within, checked, rejected) =
+                            best_match(&local, prep, source_of(i), |d| forest.channel[d as usize], p, &mut cands);
+                        counts.candidates_checked += checked;
+                        counts.candidates_rejected += rejected;
+                        let best = match (before, within) {
+                            (Some(a), Some(b)) => Some(if b.beats(&a) { b } else { a }),
+                            (a, b) => a.or(b),
+                        };
+                        if let Some(m) = best {
+                            parent = m.doc;
+                            sim = m.sim as f32;
                             counts.near_links += 1;
                         }
-                        index.insert(doc, &prep.set, &prep.bands);
+                        local.insert(doc, &prep.set, &prep.bands);
+                        indexed.push((doc, i));
                     }
                 }
             }
             if fwd.is_valid(i) {
-                let source = sources.get(&format!("{}:{}", platform.value(i), fwd.value(i))).copied();
+                let source = source_of(i);
                 if source.is_none() {
                     counts.forwards_source_not_in_store += 1;
                 }
@@ -650,6 +735,19 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
             forest.similarity.push(sim);
             forest.forward.push(forward);
         }
+        let t_ins = std::time::Instant::now();
+        for (doc, i) in indexed {
+            index.insert(doc, &prepared[i].set, &prepared[i].bands);
+        }
+        t_insert += t_ins.elapsed().as_secs_f64();
+        t_link += t.elapsed().as_secs_f64();
+        t = std::time::Instant::now();
+    }
+    if timings {
+        eprintln!(
+            "          plan {t_plan:.2} s, prepare {t_prepare:.2} s, link {t_link:.2} s (earlier batches \
+             {t_phase_a:.2} s, index inserts {t_insert:.2} s)"
+        );
     }
     drop(index);
     drop(first_text);
@@ -711,6 +809,9 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     stage("members");
     Ok(Reuse { params, members, counts, boilerplate: boilerplate_report })
 }
+
+/// A set of shingle hashes (already well mixed: hashed as they are).
+type HashSet64 = HashSet<u64, std::hash::BuildHasherDefault<KeyHasher>>;
 
 type Row = (i64, i64, &'static str, Option<i64>, Option<f64>, i64);
 

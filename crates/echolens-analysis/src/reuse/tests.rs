@@ -80,10 +80,12 @@ fn words(seed: u64, n: usize) -> Vec<String> {
 fn bands_make_pairs_at_the_threshold_candidates() {
     for t in [0.3, 0.5, 0.7, 0.8, 0.9] {
         let b = bands_for(t);
-        let hit = |j: f64| 1.0 - (1.0 - j.powi(ROWS as i32)).powi(b as i32);
-        assert!(hit(t) >= 0.99, "t={t} bands={b}");
-        assert!(t + 0.15 > 1.0 || hit(t + 0.15) >= 0.999, "t={t} bands={b}");
+        let p = t.powi(ROWS as i32);
+        let at_least_two = 1.0 - (1.0 - p).powi(b as i32) - b as f64 * p * (1.0 - p).powi(b as i32 - 1);
+        assert!(at_least_two >= 0.99, "t={t} bands={b}");
+        assert!(bands_for(t - 0.05) >= b, "more bands for lower thresholds");
     }
+    assert_eq!(bands_for(0.5), 24);
 }
 
 #[tokio::test]

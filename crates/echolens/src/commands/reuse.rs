@@ -16,7 +16,6 @@ pub fn run(args: ReuseArgs) -> Result<ExitCode> {
         boilerplate_share: args.boilerplate_share,
         boilerplate_min_messages: args.boilerplate_min_messages,
         min_channels: args.min_channels,
-        bucket_cap: args.bucket_cap,
         ..Params::new(args.threshold, args.shingle)
     };
     let store_path = &args.store.store;
