@@ -344,16 +344,23 @@ async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, cou
         let text = strings(&batch, "text_norm")?;
         let sets: Vec<Option<Vec<u64>>> =
             (0..batch.num_rows()).into_par_iter().map(|i| text_shingles(&match_text(text.value(i)), p).1).collect();
-        for (i, set) in sets.into_iter().enumerate() {
-            let c = channels.get(ch.value(i)) as usize;
-            if heavy.len() <= c {
-                heavy.resize_with(c + 1, || Heavy::new(CHANNEL_K));
-            }
-            if let Some(set) = set {
-                heavy[c].add(&set);
-                global.add(&set);
-            }
+        let chans: Vec<usize> = (0..batch.num_rows()).map(|i| channels.get(ch.value(i)) as usize).collect();
+        if let Some(&max) = chans.iter().max()
+            && heavy.len() <= max
+        {
+            heavy.resize_with(max + 1, || Heavy::new(CHANNEL_K));
         }
+        // The corpus's counts and the channels' counts side by side.
+        rayon::join(
+            || sets.iter().flatten().for_each(|set| global.add(set)),
+            || {
+                for (set, &c) in sets.iter().zip(&chans) {
+                    if let Some(set) = set {
+                        heavy[c].add(set);
+                    }
+                }
+            },
+        );
     }
     let mut sets = vec![HashSet64::default(); channels.names.len()];
     let mut report = Vec::new();
@@ -617,7 +624,8 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     let mut targets: HashMap<i64, u32> = HashMap::new();
     let mut cands = Vec::new();
     let empty = HashSet64::default();
-    let (mut t_plan, mut t_prepare, mut t_link, mut t_phase_a, mut t_insert) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut t_plan, mut t_prepare, mut t_link, mut t_phase_a) = (0.0, 0.0, 0.0, 0.0);
+    let mut pending: Vec<(u32, Vec<u32>, Vec<u32>)> = Vec::new();
     let mut t = std::time::Instant::now();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
@@ -631,10 +639,20 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
         let target = i64s(&batch, "target")?;
         let rp = i64s(&batch, "rp")?;
         let chans: Vec<u32> = (0..batch.num_rows()).map(|i| channels.get(ch.value(i))).collect();
-        let prepared: Vec<Prepared> = (0..batch.num_rows())
-            .into_par_iter()
-            .map(|i| prepare(text.value(i), boiler.get(chans[i] as usize).unwrap_or(&empty), &common, p))
-            .collect();
+        // The previous batch's texts go into the index while this batch's are prepared.
+        let (_, prepared) = rayon::join(
+            || {
+                for (doc, set, keys) in pending.drain(..) {
+                    index.insert(doc, &set, &keys);
+                }
+            },
+            || -> Vec<Prepared> {
+                (0..batch.num_rows())
+                    .into_par_iter()
+                    .map(|i| prepare(text.value(i), boiler.get(chans[i] as usize).unwrap_or(&empty), &common, p))
+                    .collect()
+            },
+        );
         t_prepare += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
         let source_of = |i: usize| {
@@ -735,18 +753,17 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
             forest.similarity.push(sim);
             forest.forward.push(forward);
         }
-        let t_ins = std::time::Instant::now();
+        let mut prepared = prepared;
         for (doc, i) in indexed {
-            index.insert(doc, &prepared[i].set, &prepared[i].bands);
+            pending.push((doc, std::mem::take(&mut prepared[i].set), std::mem::take(&mut prepared[i].bands)));
         }
-        t_insert += t_ins.elapsed().as_secs_f64();
         t_link += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
     }
     if timings {
         eprintln!(
             "          plan {t_plan:.2} s, prepare {t_prepare:.2} s, link {t_link:.2} s (earlier batches \
-             {t_phase_a:.2} s, index inserts {t_insert:.2} s)"
+             {t_phase_a:.2} s)"
         );
     }
     drop(index);
