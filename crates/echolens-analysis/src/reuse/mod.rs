@@ -1,32 +1,33 @@
 //! Text reuse cascades: which texts were copied where, and who posted first.
 //!
-//! One DataFusion plan feeds a kernel: every message in time order, with X reposts' originals resolved by a
-//! join in the plan. The kernel links each message to at most one earlier message, its *parent*:
+//! Three DataFusion plans feed one kernel:
 //!
-//! - an X repost to the reposted original (an explicit link, whatever the texts);
-//! - a text seen before, exactly (normalised, ZWNJ ignored), to its first occurrence (short texts match only
-//!   this way);
-//! - otherwise a near-duplicate: the most similar earlier text, at any time distance, whose Jaccard similarity
-//!   of word-shingle sets is at least the threshold, found with MinHash LSH and every candidate checked
-//!   exactly (a Telegram forward prefers a match in the channel it names).
+//! 1. **Boilerplate**: the channels' texts are streamed once; for each channel a Misra-Gries summary finds the
+//!    word shingles that occur in at least `boilerplate_share` of its messages (signatures, "join us @channel",
+//!    share-button lines). Those shingles are left out of that channel's texts before matching, and counted.
+//! 2. **Cascades**: every message in time order, with its repost target resolved by the plan. The kernel links
+//!    each message to at most one earlier message, its *parent*:
+//!    - an X repost to the reposted original (an explicit link, whatever the texts);
+//!    - a text seen before, exactly (normalised), to its first occurrence (short texts match only this way);
+//!    - otherwise a near-duplicate: the text's shingle set goes through a MinHash LSH index of every earlier
+//!      distinct text, at any time distance, and every candidate's exact Jaccard similarity is checked; the
+//!      parent is the most similar earlier text at or above the threshold (a Telegram forward prefers one in
+//!      the channel it names).
 //!
-//! Reposts and exact copies are linked while the plan streams; the stream also feeds Misra-Gries summaries of
-//! the shingles per channel (a channel's *boilerplate*: signatures, "join us @channel" lines, in at least
-//! `boilerplate_share` of its texts, left out of that channel's texts) and over the corpus (*common* shingles,
-//! which do not key the index). Then the remaining first occurrences are searched for near duplicates.
+//!    Parents are earlier, so the links form a forest: each tree is a cascade, its root (the earliest member)
+//!    the origin. Roles: origin, forward (a Telegram forward or X repost), copy.
+//! 3. **Members**: the members of cascades that reach `min_channels` channels are joined back to `messages` for
+//!    their keys, channels, authors and times.
 //!
-//! Parents are earlier, so the links form a forest: each tree is a cascade, its root (the earliest member) the
-//! origin. Roles: origin, forward (a Telegram forward or X repost), copy. Members of cascades that reach
-//! `min_channels` channels are joined back to `messages` (a second plan) for their keys, channels and times.
-//!
-//! The index: each band key is the pair of shingles minimal under the band's two hash functions (common
-//! shingles do not take part); it keeps, per key, the latest text that had it. An earlier text is a candidate
-//! when it is the latest holder of at least two of the new text's keys (the bands are chosen so that a pair at
-//! the threshold qualifies with probability ≥ 0.99), so a lookup costs one probe per key and a handful of exact
-//! checks, however many texts share a phrase. A copy of a copy finds the latest copy, which is as similar as
-//! the origin. The search goes chunk by chunk in time order: lookups against the earlier chunks run in
-//! parallel, then the chunk is linked in order with a small index of its own. Memory grows with the number of
-//! distinct texts (a 32-bit shingle set and about 24 index entries each), not with the corpus text.
+//! The index: each band key is the pair of shingles minimal under the band's two hash functions (shingles in
+//! more than `common_share` of all texts do not take part); it keeps, per key, the latest text that had it. An
+//! earlier text is a candidate when it is the latest holder of at least two of the new text's keys (the bands
+//! are chosen so that a pair at the threshold qualifies with probability ≥ 0.99), so a lookup costs one probe
+//! per key and a handful of exact checks, however many texts share a common phrase. A copy of a copy finds
+//! the latest copy, which is as similar as the origin. Texts are linked batch by batch: lookups against the
+//! earlier batches run in parallel, then the batch is linked in order with a small index of its own. Memory
+//! grows with the number of distinct texts (a shingle set and one entry per key each, about 300 bytes), not
+//! with the corpus text.
 
 mod output;
 #[cfg(test)]
@@ -218,7 +219,7 @@ pub struct Counts {
     pub boilerplate_channels: u64,
     /// Boilerplate shingles over all channels.
     pub boilerplate_shingles: u64,
-    /// Texts searched for near duplicates that had boilerplate shingles left out.
+    /// Texts that had boilerplate shingles left out.
     pub boilerplate_texts: u64,
     /// Shingles in at least `common_share` of all texts: they count in the similarity but do not key the index.
     pub common_shingles: u64,
@@ -262,21 +263,18 @@ pub struct Reuse {
 
 const NONE: u32 = u32::MAX;
 
-/// A set of 32-bit shingle hashes (already well mixed: hashed as they are).
-type HashSet32 = HashSet<u32, std::hash::BuildHasherDefault<KeyHasher>>;
-
 /// The `k` most frequent items of a stream with counts that are never over and at most `n / (k + 1)` under
 /// (Misra-Gries): bounded memory however many distinct shingles a channel has.
 #[derive(Debug)]
 struct Heavy {
-    counts: HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
+    counts: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>>,
     texts: u64,
     k: usize,
 }
 
 /// Counters per channel: a channel's boilerplate count is at most 20 texts' worth of shingles / 513 under.
 const CHANNEL_K: usize = 512;
-/// Counters for the whole corpus (common shingles).
+/// Counters for the whole corpus: common shingles (in ≥ `COMMON_SHARE` of all texts).
 const GLOBAL_K: usize = 1 << 16;
 
 impl Heavy {
@@ -284,7 +282,7 @@ impl Heavy {
         Heavy { counts: HashMap::default(), texts: 0, k }
     }
 
-    fn add(&mut self, set: &[u32]) {
+    fn add(&mut self, set: &[u64]) {
         self.texts += 1;
         for &s in set {
             if let Some(c) = self.counts.get_mut(&s) {
@@ -299,45 +297,13 @@ impl Heavy {
             }
         }
     }
-
-    /// The items counted in at least `share` of the texts.
-    fn at_least(self, share: f64, floor: u32) -> HashSet32 {
-        let min = ((share * self.texts as f64).ceil() as u32).max(floor);
-        self.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect()
-    }
 }
 
-/// The text as reuse compares it: the normalised text without ZWNJ, so that a Persian copy written without
-/// them ("آنها", "میگویند") is the same text as the original ("آن‌ها", "می‌گویند"). Tokens stay whole: a ZWNJ
-/// joins, never splits, a word.
-fn match_text(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains(echolens_text::ZWNJ) {
-        std::borrow::Cow::Owned(text.replace(echolens_text::ZWNJ, ""))
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    }
-}
-
-/// A text read by the scan: its words, the hash of its whole (compared) text, and its sorted 32-bit shingle
-/// set when it has at least `min_tokens` words.
-struct Read {
-    words: usize,
-    text_h: u64,
-    set: Vec<u32>,
-}
-
-fn read_text(text: &str, p: &Params) -> Read {
-    let text = &*match_text(text);
+/// The words of a normalised text, and its shingle set when it has at least `min_tokens` words.
+fn text_shingles(text: &str, p: &Params) -> (usize, Option<Vec<u64>>) {
     let words: Vec<&str> = echolens_text::tokens(text).collect();
-    let text_h = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
-    let mut set: Vec<u32> = if words.len() >= p.min_tokens {
-        shingle_set(&words, p.shingle).into_iter().map(|h| (h >> 32) as u32).collect()
-    } else {
-        Vec::new()
-    };
-    set.sort_unstable();
-    set.dedup();
-    Read { words: words.len(), text_h, set }
+    let set = (words.len() >= p.min_tokens).then(|| shingle_set(&words, p.shingle));
+    (words.len(), set)
 }
 
 /// Channel interning: `platform:channel_id` → index.
@@ -359,6 +325,71 @@ impl Channels {
     }
 }
 
+/// What pass 1 finds: each channel's boilerplate shingles, the corpus's common shingles.
+struct Frequent {
+    boilerplate: Vec<HashSet64>,
+    report: Vec<Boilerplate>,
+    common: HashSet64,
+}
+
+/// Pass 1: each channel's boilerplate shingles and the corpus's common ones.
+async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, counts: &mut Counts) -> Result<Frequent> {
+    let sql = "SELECT concat(platform, ':', channel_id) AS ch, text_norm FROM messages";
+    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+    let mut heavy: Vec<Heavy> = Vec::new();
+    let mut global = Heavy::new(GLOBAL_K);
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let ch = strings(&batch, "ch")?;
+        let text = strings(&batch, "text_norm")?;
+        let sets: Vec<Option<Vec<u64>>> =
+            (0..batch.num_rows()).into_par_iter().map(|i| text_shingles(&match_text(text.value(i)), p).1).collect();
+        let chans: Vec<usize> = (0..batch.num_rows()).map(|i| channels.get(ch.value(i)) as usize).collect();
+        if let Some(&max) = chans.iter().max()
+            && heavy.len() <= max
+        {
+            heavy.resize_with(max + 1, || Heavy::new(CHANNEL_K));
+        }
+        // The corpus's counts and the channels' counts side by side.
+        // The corpus's counts from every fourth text: a shingle in 0.2% of all texts is in about 0.2% of the
+        // sample, and the channels' side is the longer one.
+        rayon::join(
+            || sets.iter().step_by(4).flatten().for_each(|set| global.add(set)),
+            || {
+                for (set, &c) in sets.iter().zip(&chans) {
+                    if let Some(set) = set {
+                        heavy[c].add(set);
+                    }
+                }
+            },
+        );
+    }
+    let mut sets = vec![HashSet64::default(); channels.names.len()];
+    let mut report = Vec::new();
+    for (c, h) in heavy.into_iter().enumerate() {
+        if h.texts < p.boilerplate_min_messages {
+            continue;
+        }
+        let min = (p.boilerplate_share * h.texts as f64).ceil() as u32;
+        let found: HashSet64 = h.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
+        if !found.is_empty() {
+            counts.boilerplate_channels += 1;
+            counts.boilerplate_shingles += found.len() as u64;
+            report.push(Boilerplate {
+                channel: channels.names[c].clone(),
+                texts: h.texts,
+                shingles: found.len() as u64,
+            });
+            sets[c] = found;
+        }
+    }
+    report.sort_by(|a, b| b.shingles.cmp(&a.shingles).then_with(|| a.channel.cmp(&b.channel)));
+    let min = (p.common_share * global.texts as f64).ceil().max(20.0) as u32;
+    let common: HashSet64 = global.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
+    counts.common_shingles = common.len() as u64;
+    Ok(Frequent { boilerplate: sets, report, common })
+}
+
 /// Forward sources: a channel's name or id (per platform) → its index.
 async fn forward_sources(ctx: &SessionContext, channels: &mut Channels) -> Result<HashMap<String, u32>> {
     let sql = "SELECT DISTINCT platform, channel_id, channel_name FROM messages ORDER BY platform, channel_id";
@@ -378,30 +409,47 @@ async fn forward_sources(ctx: &SessionContext, channels: &mut Channels) -> Resul
     Ok(out)
 }
 
-/// A text ready for the index: its shingle set without the channel's boilerplate, and its band keys.
-#[derive(Default)]
+/// A text prepared for the index: its sorted 32-bit shingle hashes and band keys.
 struct Prepared {
+    words: usize,
+    text_h: u64,
     set: Vec<u32>,
     bands: Vec<u32>,
     boilerplate_removed: bool,
 }
 
-fn prepare(set: &[u32], boilerplate: &HashSet32, common: &HashSet32, p: &Params) -> Prepared {
-    let kept: Vec<u32> = if boilerplate.is_empty() {
-        set.to_vec()
+/// The text as reuse compares it: the normalised text without ZWNJ, so that a Persian copy written without
+/// them ("آنها", "میگویند") is the same text as the original ("آن‌ها", "می‌گویند"). Tokens stay whole: a ZWNJ
+/// joins, never splits, a word.
+fn match_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(echolens_text::ZWNJ) {
+        std::borrow::Cow::Owned(text.replace(echolens_text::ZWNJ, ""))
     } else {
-        set.iter().copied().filter(|s| !boilerplate.contains(s)).collect()
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+fn prepare(text: &str, boilerplate: &HashSet64, common: &HashSet64, p: &Params) -> Prepared {
+    let text = &*match_text(text);
+    let (words, set) = text_shingles(text, p);
+    let text_h = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+    let Some(mut set) = set else {
+        return Prepared { words, text_h, set: Vec::new(), bands: Vec::new(), boilerplate_removed: false };
     };
-    let boilerplate_removed = kept.len() < set.len();
+    let before = set.len();
+    if !boilerplate.is_empty() {
+        set.retain(|s| !boilerplate.contains(s));
+    }
+    let boilerplate_removed = set.len() < before;
     // The index is keyed by the text's uncommon shingles. A text made only of common phrases has no key: it
     // matches only exactly (a bucket of every such text would be checked against every new one).
-    let keyed: Vec<u64> = kept.iter().copied().filter(|s| !common.contains(s)).map(u64::from).collect();
+    let keyed: Vec<u64> = set.iter().copied().filter(|s| !common.contains(s)).collect();
     let bands = if keyed.is_empty() {
         Vec::new()
     } else {
         // A band's key is the pair of shingles that are minimal under its two hash functions, unordered and
         // without the band's number: texts whose minima are the same two shingles share a key whichever bands
-        // chose them, and a text with few distinct minima has few keys.
+        // chose them, and a text with few distinct minima has few keys (one bucket walk each).
         let mut keys: Vec<u32> = (0..p.bands)
             .map(|b| {
                 let mut argmin = [0u64; ROWS];
@@ -417,10 +465,14 @@ fn prepare(set: &[u32], boilerplate: &HashSet32, common: &HashSet32, p: &Params)
         keys.dedup();
         keys
     };
-    Prepared { set: kept, bands, boilerplate_removed }
+    let mut small: Vec<u32> = set.iter().map(|&h| (h >> 32) as u32).collect();
+    small.sort_unstable();
+    small.dedup();
+    Prepared { words, text_h, set: small, bands, boilerplate_removed }
 }
 
-/// The LSH index over every earlier distinct text.
+/// The LSH index over every earlier distinct text: per band key the latest slot, and per (slot, band) the
+/// previous slot with the same key.
 struct Index {
     /// Band key → the latest text with it.
     latest: HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
@@ -493,8 +545,8 @@ impl Match {
 fn best_match(
     index: &Index,
     prep: &Prepared,
-    source: u32,
-    channel: &[u32],
+    source: Option<u32>,
+    channel_of: impl Fn(u32) -> u32,
     p: &Params,
     cands: &mut Vec<u32>,
 ) -> (Option<Match>, u64, u64) {
@@ -508,7 +560,7 @@ fn best_match(
             continue;
         }
         let doc = index.doc[slot as usize];
-        let m = Match { sim, named: source != NONE && source == channel[doc as usize], doc };
+        let m = Match { sim, named: source == Some(channel_of(doc)), doc };
         if best.is_none_or(|b| m.beats(&b)) {
             best = Some(m);
         }
@@ -522,32 +574,13 @@ async fn count_messages(ctx: &SessionContext) -> Result<usize> {
     Ok(batches.first().map_or(0, |b| i64s(b, "n").map_or(0, |n| n.value(0) as usize)))
 }
 
-/// One entry per message read, in time order.
-#[derive(Default)]
+/// The kernel's state: one entry per message read, in time order.
 struct Forest {
     key_h: Vec<i64>,
     channel: Vec<u32>,
-    /// The channel a forward names (NONE: not a forward, or a channel not in the store).
-    source: Vec<u32>,
-    is_forward: Vec<bool>,
     parent: Vec<u32>,
     similarity: Vec<f32>,
-    /// Linked as a forward or repost.
     forward: Vec<bool>,
-}
-
-/// Texts that still need a near-duplicate search: first occurrences with a shingle set.
-#[derive(Default)]
-struct Pending {
-    doc: Vec<u32>,
-    offsets: Vec<usize>,
-    arena: Vec<u32>,
-}
-
-impl Pending {
-    fn set(&self, i: usize) -> &[u32] {
-        &self.arena[self.offsets[i]..self.offsets[i + 1]]
-    }
 }
 
 /// Find the cascades in the `messages` table of `ctx`.
@@ -556,6 +589,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     let p = &params;
     let mut counts = Counts::default();
     let mut channels = Channels::default();
+    let sources = forward_sources(ctx, &mut channels).await?;
     let timings = std::env::var_os("ECHOLENS_TIMINGS").is_some();
     let started = std::time::Instant::now();
     let stage = |name: &str| {
@@ -563,13 +597,12 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
             eprintln!("{:>8.2} s  {name}", started.elapsed().as_secs_f64());
         }
     };
-    let sources = forward_sources(ctx, &mut channels).await?;
-    let texts = count_messages(ctx).await?;
+    let Frequent { boilerplate: boiler, report: boilerplate_report, common } =
+        frequent(ctx, p, &mut channels, &mut counts).await?;
+    stage("boilerplate and common shingles");
 
-    // The scan: every message in time order, read once. `target` marks originals that some repost names; `rp`
-    // is a repost's original, both as hashes of `platform:message_id`. Reposts and exact copies are linked
-    // here; the other texts are kept for the near-duplicate search, and every text is counted for the
-    // boilerplate and common shingles.
+    // Pass 2: every message in time order. `target` marks originals that some repost names; `rp` is a repost's
+    // original, both as hashes of `platform:message_id`.
     let sql = "SELECT hash64(m.key) AS h, concat(m.platform, ':', m.channel_id) AS ch, m.platform, \
                CAST(m.ts AS BIGINT) AS ts, m.text_norm, m.forwarded_from AS fwd, \
                CASE WHEN t.id IS NOT NULL THEN t.id END AS target, \
@@ -580,15 +613,26 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
                ORDER BY ts, h";
     crate::table::explain(ctx, sql).await?;
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
-    let mut forest = Forest::default();
-    let mut pending = Pending { offsets: vec![0], ..Pending::default() };
+    let mut forest = Forest {
+        key_h: Vec::new(),
+        channel: Vec::new(),
+        parent: Vec::new(),
+        similarity: Vec::new(),
+        forward: Vec::new(),
+    };
+    let texts = count_messages(ctx).await?;
+    let mut index = Index::with_capacity(texts, texts * p.bands);
     let mut first_text: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>> = HashMap::default();
-    first_text.reserve(texts);
     let mut targets: HashMap<i64, u32> = HashMap::new();
-    let mut heavy: Vec<Heavy> = Vec::new();
-    let mut global = Heavy::new(GLOBAL_K);
+    let mut cands = Vec::new();
+    let empty = HashSet64::default();
+    let (mut t_plan, mut t_prepare, mut t_link, mut t_phase_a) = (0.0, 0.0, 0.0, 0.0);
+    let mut pending: Vec<(u32, Vec<u32>, Vec<u32>)> = Vec::new();
+    let mut t = std::time::Instant::now();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
+        t_plan += t.elapsed().as_secs_f64();
+        t = std::time::Instant::now();
         let h = i64s(&batch, "h")?;
         let ch = strings(&batch, "ch")?;
         let platform = strings(&batch, "platform")?;
@@ -596,35 +640,60 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
         let fwd = strings(&batch, "fwd")?;
         let target = i64s(&batch, "target")?;
         let rp = i64s(&batch, "rp")?;
-        let read: Vec<Read> = (0..batch.num_rows()).into_par_iter().map(|i| read_text(text.value(i), p)).collect();
         let chans: Vec<u32> = (0..batch.num_rows()).map(|i| channels.get(ch.value(i))).collect();
-        if let Some(&max) = chans.iter().max()
-            && heavy.len() <= max as usize
-        {
-            heavy.resize_with(max as usize + 1, || Heavy::new(CHANNEL_K));
-        }
-        // The corpus's counts and the channels' counts side by side.
-        rayon::join(
-            || read.iter().filter(|r| !r.set.is_empty()).for_each(|r| global.add(&r.set)),
+        // The previous batch's texts go into the index while this batch's are prepared.
+        let (_, prepared) = rayon::join(
             || {
-                for (r, &c) in read.iter().zip(&chans) {
-                    if !r.set.is_empty() {
-                        heavy[c as usize].add(&r.set);
-                    }
+                for (doc, set, keys) in pending.drain(..) {
+                    index.insert(doc, &set, &keys);
                 }
             },
+            || -> Vec<Prepared> {
+                (0..batch.num_rows())
+                    .into_par_iter()
+                    .map(|i| prepare(text.value(i), boiler.get(chans[i] as usize).unwrap_or(&empty), &common, p))
+                    .collect()
+            },
         );
-        for (i, r) in read.into_iter().enumerate() {
+        t_prepare += t.elapsed().as_secs_f64();
+        t = std::time::Instant::now();
+        let source_of = |i: usize| {
+            fwd.is_valid(i).then(|| sources.get(&format!("{}:{}", platform.value(i), fwd.value(i))).copied()).flatten()
+        };
+        // Phase A, in parallel: each text's best match among the texts of earlier batches (a read-only index).
+        let earlier: Vec<(Option<Match>, u64, u64)> = (0..batch.num_rows())
+            .into_par_iter()
+            .map_init(Vec::new, |cands, i| {
+                let prep = &prepared[i];
+                if prep.bands.is_empty() {
+                    return (None, 0, 0);
+                }
+                best_match(&index, prep, source_of(i), |d| forest.channel[d as usize], p, cands)
+            })
+            .collect();
+        t_phase_a += t.elapsed().as_secs_f64();
+        // Phase B, in order: reposts, exact copies, and matches within the batch (a small index of its own).
+        let mut local = Index::with_capacity(batch.num_rows(), batch.num_rows() * p.bands);
+        let mut indexed = Vec::new();
+        for (i, prep) in prepared.iter().enumerate() {
             let doc = forest.key_h.len() as u32;
             counts.messages += 1;
             let mut parent = NONE;
             let mut sim = f32::NAN;
             let mut forward = false;
-            if r.words == 0 {
-                counts.empty_texts += 1;
-            } else if r.words < p.min_tokens {
-                counts.short_texts += 1;
+            if prep.boilerplate_removed {
+                counts.boilerplate_texts += 1;
             }
+            if prep.words == 0 {
+                counts.empty_texts += 1;
+            } else if prep.words < p.min_tokens {
+                counts.short_texts += 1;
+            } else if prep.bands.is_empty() {
+                counts.common_only_texts += 1;
+            }
+            let (before, checked, rejected) = earlier[i];
+            counts.candidates_checked += checked;
+            counts.candidates_rejected += rejected;
             // An X repost names its original.
             if rp.is_valid(i) {
                 match targets.get(&rp.value(i)) {
@@ -636,156 +705,72 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
                     None => counts.reposts_unresolved += 1,
                 }
             }
-            if parent == NONE && r.words > 0 {
-                match first_text.entry(r.text_h) {
-                    std::collections::hash_map::Entry::Occupied(first) => {
-                        parent = *first.get();
-                        sim = 1.0;
-                        counts.exact_links += 1;
-                    }
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(doc);
-                        if !r.set.is_empty() {
-                            pending.doc.push(doc);
-                            pending.arena.extend_from_slice(&r.set);
-                            pending.offsets.push(pending.arena.len());
+            if parent == NONE && prep.words > 0 {
+                if let Some(&first) = first_text.get(&prep.text_h) {
+                    parent = first;
+                    sim = 1.0;
+                    counts.exact_links += 1;
+                } else {
+                    first_text.insert(prep.text_h, doc);
+                    if !prep.bands.is_empty() {
+                        let (within, checked, rejected) =
+                            best_match(&local, prep, source_of(i), |d| forest.channel[d as usize], p, &mut cands);
+                        counts.candidates_checked += checked;
+                        counts.candidates_rejected += rejected;
+                        let best = match (before, within) {
+                            (Some(a), Some(b)) => Some(if b.beats(&a) { b } else { a }),
+                            (a, b) => a.or(b),
+                        };
+                        if let Some(m) = best {
+                            parent = m.doc;
+                            sim = m.sim as f32;
+                            counts.near_links += 1;
                         }
+                        local.insert(doc, &prep.set, &prep.bands);
+                        indexed.push((doc, i));
+                    }
+                }
+            }
+            if fwd.is_valid(i) {
+                let source = source_of(i);
+                if source.is_none() {
+                    counts.forwards_source_not_in_store += 1;
+                }
+                if parent == NONE {
+                    counts.forwards_unresolved += 1;
+                } else {
+                    forward = true;
+                    counts.forwards_linked += 1;
+                    if source == Some(forest.channel[parent as usize]) {
+                        counts.forwards_to_named_channel += 1;
                     }
                 }
             }
             if target.is_valid(i) {
                 targets.insert(target.value(i), doc);
             }
-            let is_forward = fwd.is_valid(i);
-            let source = if is_forward {
-                sources.get(&format!("{}:{}", platform.value(i), fwd.value(i))).copied().unwrap_or(NONE)
-            } else {
-                NONE
-            };
             forest.key_h.push(h.value(i));
             forest.channel.push(chans[i]);
-            forest.source.push(source);
-            forest.is_forward.push(is_forward);
             forest.parent.push(parent);
             forest.similarity.push(sim);
             forest.forward.push(forward);
         }
-    }
-    drop(first_text);
-    drop(targets);
-    stage("scan: reposts, exact copies, shingles");
-
-    // Boilerplate per channel and the corpus's common shingles.
-    let mut boiler = vec![HashSet32::default(); channels.names.len()];
-    let mut boilerplate_report = Vec::new();
-    for (c, h) in heavy.into_iter().enumerate() {
-        if h.texts < p.boilerplate_min_messages {
-            continue;
+        let mut prepared = prepared;
+        for (doc, i) in indexed {
+            pending.push((doc, std::mem::take(&mut prepared[i].set), std::mem::take(&mut prepared[i].bands)));
         }
-        let texts = h.texts;
-        let found = h.at_least(p.boilerplate_share, 1);
-        if !found.is_empty() {
-            counts.boilerplate_channels += 1;
-            counts.boilerplate_shingles += found.len() as u64;
-            boilerplate_report.push(Boilerplate {
-                channel: channels.names[c].clone(),
-                texts,
-                shingles: found.len() as u64,
-            });
-            boiler[c] = found;
-        }
+        t_link += t.elapsed().as_secs_f64();
+        t = std::time::Instant::now();
     }
-    boilerplate_report.sort_by(|a, b| b.shingles.cmp(&a.shingles).then_with(|| a.channel.cmp(&b.channel)));
-    let common = global.at_least(p.common_share, 20);
-    counts.common_shingles = common.len() as u64;
-
-    // Near duplicates, chunk by chunk in time order: each chunk's texts are prepared in parallel while the
-    // previous chunk's go into the index, looked up against the earlier chunks in parallel, then linked in
-    // order with a small index of the chunk's own texts.
-    const CHUNK: usize = 8192;
-    let mut index = Index::with_capacity(pending.doc.len(), pending.doc.len() * p.bands);
-    let mut to_insert: Vec<(u32, Prepared)> = Vec::new();
-    let mut cands = Vec::new();
-    for start in (0..pending.doc.len()).step_by(CHUNK) {
-        let end = (start + CHUNK).min(pending.doc.len());
-        let (_, prepared) = rayon::join(
-            || {
-                for (doc, prep) in to_insert.drain(..) {
-                    index.insert(doc, &prep.set, &prep.bands);
-                }
-            },
-            || -> Vec<Prepared> {
-                (start..end)
-                    .into_par_iter()
-                    .map(|i| {
-                        let c = forest.channel[pending.doc[i] as usize] as usize;
-                        prepare(pending.set(i), &boiler[c], &common, p)
-                    })
-                    .collect()
-            },
+    if timings {
+        eprintln!(
+            "          plan {t_plan:.2} s, prepare {t_prepare:.2} s, link {t_link:.2} s (earlier batches \
+             {t_phase_a:.2} s)"
         );
-        let earlier: Vec<(Option<Match>, u64, u64)> = prepared
-            .par_iter()
-            .enumerate()
-            .map_init(Vec::new, |cands, (k, prep)| {
-                if prep.bands.is_empty() {
-                    return (None, 0, 0);
-                }
-                let doc = pending.doc[start + k] as usize;
-                best_match(&index, prep, forest.source[doc], &forest.channel, p, cands)
-            })
-            .collect();
-        let mut local = Index::with_capacity(end - start, (end - start) * p.bands);
-        for (k, prep) in prepared.into_iter().enumerate() {
-            let doc = pending.doc[start + k];
-            if prep.boilerplate_removed {
-                counts.boilerplate_texts += 1;
-            }
-            if prep.bands.is_empty() {
-                counts.common_only_texts += 1;
-                continue;
-            }
-            let (before, checked, rejected) = earlier[k];
-            let (within, checked_here, rejected_here) =
-                best_match(&local, &prep, forest.source[doc as usize], &forest.channel, p, &mut cands);
-            counts.candidates_checked += checked + checked_here;
-            counts.candidates_rejected += rejected + rejected_here;
-            let best = match (before, within) {
-                (Some(a), Some(b)) => Some(if b.beats(&a) { b } else { a }),
-                (a, b) => a.or(b),
-            };
-            if let Some(m) = best {
-                forest.parent[doc as usize] = m.doc;
-                forest.similarity[doc as usize] = m.sim as f32;
-                counts.near_links += 1;
-            }
-            local.insert(doc, &prep.set, &prep.bands);
-            to_insert.push((doc, prep));
-        }
     }
     drop(index);
-    drop(pending);
-
-    // Forwards: linked when they have a parent (by text), to the named channel or not.
-    for d in 0..forest.parent.len() {
-        if !forest.is_forward[d] {
-            continue;
-        }
-        if forest.source[d] == NONE {
-            counts.forwards_source_not_in_store += 1;
-        }
-        let parent = forest.parent[d];
-        if parent == NONE {
-            counts.forwards_unresolved += 1;
-        } else {
-            forest.forward[d] = true;
-            counts.forwards_linked += 1;
-            if forest.source[d] == forest.channel[parent as usize] {
-                counts.forwards_to_named_channel += 1;
-            }
-        }
-    }
-    stage("near duplicates");
+    drop(first_text);
+    stage("links");
 
     // Trees: parents are earlier, so one pass in order finds every root.
     let n = forest.parent.len();
@@ -843,6 +828,9 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     stage("members");
     Ok(Reuse { params, members, counts, boilerplate: boilerplate_report })
 }
+
+/// A set of shingle hashes (already well mixed: hashed as they are).
+type HashSet64 = HashSet<u64, std::hash::BuildHasherDefault<KeyHasher>>;
 
 type Row = (i64, i64, &'static str, Option<i64>, Option<f64>, i64);
 
