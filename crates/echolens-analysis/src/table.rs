@@ -35,3 +35,20 @@ pub fn i64s(batch: &RecordBatch, name: &str) -> Result<Int64Array> {
     let col = arrow::compute::cast(col, &DataType::Int64)?;
     Ok(col.as_any().downcast_ref::<Int64Array>().expect("Int64 cast").clone())
 }
+
+/// A CSV writer on `path`, its errors naming the file.
+pub fn csv_writer(path: &std::path::Path) -> Result<csv::Writer<std::fs::File>> {
+    csv::Writer::from_path(path).map_err(|source| crate::Error::Csv { path: path.to_owned(), source })
+}
+
+/// `s` on one line, cut to `n` characters with an ellipsis.
+pub fn excerpt(s: &str, n: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        let mut t: String = one_line.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}

@@ -488,7 +488,7 @@ mod real_persian {
 
     #[test]
     fn parstwiner_tweets_normalise_cleanly() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        let path = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
             .join("../../../shared/data/samples/persian-parstwiner/twitter_data/extracted_data.txt");
         let text = std::fs::read_to_string(path).unwrap();
         let tweets: Vec<&str> = text.split("\n\n**************\n\n").filter(|t| !t.trim().is_empty()).collect();

@@ -10,7 +10,7 @@ fn echolens() -> Command {
 }
 
 fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/samples")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../../shared/data/samples")
 }
 
 fn run(cmd: &mut Command) -> Output {

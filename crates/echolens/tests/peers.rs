@@ -94,7 +94,8 @@ fn text_and_link_edges_agree_with_coordination_network_toolkit() {
     let Some(python) = peer_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("corpus");
-    let generator = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/gen_corpus.py");
+    let generator = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
+        .join("../../../shared/bench/gen_corpus.py");
     run_ok(Command::new(&python).arg(&generator).args(["--n", "20000", "--seed", "7", "--out"]).arg(&prefix));
     let store = dir.path().join("store");
     let jsonl = prefix.with_extension("jsonl");

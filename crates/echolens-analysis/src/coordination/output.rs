@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{Coordination, Kind};
 use crate::graph::{AttrType, Graph, Value, write_file};
+use crate::table::{csv_writer, excerpt};
 use crate::{Error, Result};
 
 /// A cluster's summary row.
@@ -38,23 +39,8 @@ pub struct ClusterSummary {
     pub top_keys: String,
 }
 
-fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
-    csv::Writer::from_path(path).map_err(|source| Error::Csv { path: path.to_owned(), source })
-}
-
 fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
     move |source| Error::Csv { path: path.to_owned(), source }
-}
-
-fn excerpt(s: &str, n: usize) -> String {
-    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= n {
-        one_line
-    } else {
-        let mut t: String = one_line.chars().take(n).collect();
-        t.push('…');
-        t
-    }
 }
 
 /// The cluster summaries of a result.

@@ -790,7 +790,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     let mut roots: Vec<u32> = by_root.keys().copied().collect();
     roots.sort_unstable();
     counts.cascades_found = roots.len() as u64;
-    let mut rows: Vec<(i64, i64, &'static str, Option<i64>, Option<f64>, i64)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut cascade = 0i64;
     for r in roots {
         let docs = &by_root[&r];

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{Member, Reuse, Role};
 use crate::graph::{AttrType, Graph, Value, write_file};
+use crate::table::{csv_writer, excerpt};
 use crate::{Error, Result};
 
 /// One cascade's summary row.
@@ -44,17 +45,6 @@ pub struct CascadeSummary {
     pub similarity_max: Option<f64>,
     /// The start of the origin's text.
     pub excerpt: String,
-}
-
-fn excerpt(s: &str, n: usize) -> String {
-    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= n {
-        one_line
-    } else {
-        let mut t: String = one_line.chars().take(n).collect();
-        t.push('…');
-        t
-    }
 }
 
 fn round4(x: f64) -> f64 {
@@ -105,8 +95,10 @@ pub fn summaries(r: &Reuse) -> Vec<CascadeSummary> {
 /// member's channel, weighted by how many times (copies within one channel are not edges).
 pub fn reuse_network(r: &Reuse) -> Graph {
     let by_key: HashMap<&str, &Member> = r.members.iter().map(|m| (m.key.as_str(), m)).collect();
-    let mut nodes: BTreeMap<(String, String), (String, u64, u64, u64)> = BTreeMap::new();
-    let mut edges: BTreeMap<((String, String), (String, String)), (u64, u64)> = BTreeMap::new();
+    // A channel is (platform, channel_id).
+    type Channel = (String, String);
+    let mut nodes: BTreeMap<Channel, (String, u64, u64, u64)> = BTreeMap::new();
+    let mut edges: BTreeMap<(Channel, Channel), (u64, u64)> = BTreeMap::new();
     let node = |m: &Member| (m.platform.clone(), m.channel_id.clone());
     for m in &r.members {
         let e = nodes.entry(node(m)).or_insert_with(|| (m.channel_name.clone().unwrap_or_default(), 0, 0, 0));
@@ -159,10 +151,6 @@ pub fn reuse_network(r: &Reuse) -> Graph {
             .collect(),
         directed: true,
     }
-}
-
-fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
-    csv::Writer::from_path(path).map_err(|source| Error::Csv { path: path.to_owned(), source })
 }
 
 /// Write the outputs under `dir` (created if missing); `extra` goes into `summary.json` beside the parameters

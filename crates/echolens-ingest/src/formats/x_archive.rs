@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn real_ira_rows_by_header_name() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
             .join("../../../shared/data/samples/twitter-io-archive-frequenter/ira_tweets_csv_hashed.sample.csv");
         let mut sink = Collect::default();
         let counts = read_file(&path, Format::XArchive, &ReadOptions::default(), &mut sink).unwrap();

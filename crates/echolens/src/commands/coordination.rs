@@ -1,13 +1,11 @@
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use echolens_analysis::coordination::{self, Params};
 use echolens_store::Store;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use super::runtime;
+use super::{run_info, runtime, spinner};
 use crate::args::CoordinationArgs;
 
 pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
@@ -28,7 +26,7 @@ pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
     };
     let store_path = &args.store.store;
     let started = Instant::now();
-    let spinner = spinner();
+    let spinner = spinner("coordination");
     let rt = runtime()?;
     let (result, version) = rt
         .block_on(async {
@@ -50,13 +48,7 @@ pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
         })
         .with_context(|| format!("coordination on the store {}", store_path.display()))?;
     spinner.finish_and_clear();
-    let extra = serde_json::json!({
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "echolens_version": env!("CARGO_PKG_VERSION"),
-        "store": store_path.display().to_string(),
-        "store_table_version": version,
-        "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
-    });
+    let extra = run_info(store_path, version, started);
     let written = coordination::write_outputs(&result, &args.out, extra)
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.json {
@@ -96,14 +88,4 @@ pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn spinner() -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] coordination: {msg}").expect("template"));
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
 }

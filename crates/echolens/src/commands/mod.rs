@@ -13,6 +13,30 @@ use anyhow::{Context, Result};
 
 use crate::args::{Cli, Command};
 
+/// What every analysis writes into its `summary.json` about the run.
+pub fn run_info(store: &std::path::Path, version: i64, started: std::time::Instant) -> serde_json::Value {
+    serde_json::json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "echolens_version": env!("CARGO_PKG_VERSION"),
+        "store": store.display().to_string(),
+        "store_table_version": version,
+        "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    })
+}
+
+/// A spinner with elapsed time for `analysis` on a terminal; hidden when stderr is not one.
+pub fn spinner(analysis: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    let template = format!("{{spinner}} [{{elapsed_precise}}] {analysis}: {{msg}}");
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).expect("template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 /// The async runtime the store and DataFusion run on.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

@@ -1,13 +1,11 @@
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use echolens_analysis::reuse::{self, Params};
 use echolens_store::Store;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use super::runtime;
+use super::{run_info, runtime, spinner};
 use crate::args::ReuseArgs;
 
 pub fn run(args: ReuseArgs) -> Result<ExitCode> {
@@ -20,7 +18,8 @@ pub fn run(args: ReuseArgs) -> Result<ExitCode> {
     };
     let store_path = &args.store.store;
     let started = Instant::now();
-    let spinner = spinner();
+    let spinner = spinner("reuse");
+    spinner.set_message("matching texts");
     let rt = runtime()?;
     let (result, version) = rt
         .block_on(async {
@@ -32,13 +31,7 @@ pub fn run(args: ReuseArgs) -> Result<ExitCode> {
         })
         .with_context(|| format!("reuse on the store {}", store_path.display()))?;
     spinner.finish_and_clear();
-    let extra = serde_json::json!({
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "echolens_version": env!("CARGO_PKG_VERSION"),
-        "store": store_path.display().to_string(),
-        "store_table_version": version,
-        "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
-    });
+    let extra = run_info(store_path, version, started);
     let written = reuse::write_outputs(&result, &args.out, extra)
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.json {
@@ -72,15 +65,4 @@ pub fn run(args: ReuseArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn spinner() -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] reuse: {msg}").expect("template"));
-    bar.set_message("matching texts");
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
 }
