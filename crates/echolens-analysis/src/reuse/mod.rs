@@ -334,9 +334,23 @@ struct Frequent {
 
 /// Pass 1: each channel's boilerplate shingles and the corpus's common ones.
 async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, counts: &mut Counts) -> Result<Frequent> {
+    // Only channels with enough messages get counters: on X every account is a channel, and most have few.
+    let min = p.boilerplate_min_messages.min(i64::MAX as u64);
+    let eligible =
+        format!("SELECT concat(platform, ':', channel_id) AS ch FROM messages GROUP BY 1 HAVING count(*) >= {min}");
+    let mut heavy: Vec<Option<Heavy>> = Vec::new();
+    for batch in collect(ctx, &eligible).await? {
+        let ch = strings(&batch, "ch")?;
+        for i in 0..batch.num_rows() {
+            let c = channels.get(ch.value(i)) as usize;
+            if heavy.len() <= c {
+                heavy.resize_with(c + 1, || None);
+            }
+            heavy[c] = Some(Heavy::new(CHANNEL_K));
+        }
+    }
     let sql = "SELECT concat(platform, ':', channel_id) AS ch, text_norm FROM messages";
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
-    let mut heavy: Vec<Heavy> = Vec::new();
     let mut global = Heavy::new(GLOBAL_K);
     while let Some(batch) = stream.next().await {
         let batch = batch?;
@@ -345,20 +359,14 @@ async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, cou
         let sets: Vec<Option<Vec<u64>>> =
             (0..batch.num_rows()).into_par_iter().map(|i| text_shingles(&match_text(text.value(i)), p).1).collect();
         let chans: Vec<usize> = (0..batch.num_rows()).map(|i| channels.get(ch.value(i)) as usize).collect();
-        if let Some(&max) = chans.iter().max()
-            && heavy.len() <= max
-        {
-            heavy.resize_with(max + 1, || Heavy::new(CHANNEL_K));
-        }
-        // The corpus's counts and the channels' counts side by side.
-        // The corpus's counts from every fourth text: a shingle in 0.2% of all texts is in about 0.2% of the
+        // The corpus's counts and the channels' counts side by side; the corpus's from every fourth text: a shingle in 0.2% of all texts is in about 0.2% of the
         // sample, and the channels' side is the longer one.
         rayon::join(
             || sets.iter().step_by(4).flatten().for_each(|set| global.add(set)),
             || {
                 for (set, &c) in sets.iter().zip(&chans) {
-                    if let Some(set) = set {
-                        heavy[c].add(set);
+                    if let (Some(set), Some(Some(h))) = (set, heavy.get_mut(c)) {
+                        h.add(set);
                     }
                 }
             },
@@ -367,6 +375,7 @@ async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, cou
     let mut sets = vec![HashSet64::default(); channels.names.len()];
     let mut report = Vec::new();
     for (c, h) in heavy.into_iter().enumerate() {
+        let Some(h) = h else { continue };
         if h.texts < p.boilerplate_min_messages {
             continue;
         }
