@@ -463,8 +463,10 @@ fn prepare(text: &str, boilerplate: &HashSet64, common: &HashSet64, p: &Params) 
             .map(|b| {
                 let mut argmin = [0u64; ROWS];
                 for (r, slot) in argmin.iter_mut().enumerate() {
+                    // Shingle hashes are already uniform: one xor and one odd multiply order them anew.
                     let seed = mix(((b * ROWS + r) as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                    *slot = *keyed.iter().min_by_key(|&&h| mix(h ^ seed)).expect("set is not empty");
+                    let odd = seed | 1;
+                    *slot = *keyed.iter().min_by_key(|&&h| (h ^ seed).wrapping_mul(odd)).expect("set is not empty");
                 }
                 argmin.sort_unstable();
                 (argmin.iter().fold(0x51_7cc1_b727_220a, |k, &h| mix(k ^ h)) >> 32) as u32
