@@ -282,6 +282,12 @@ impl Heavy {
         Heavy { counts: HashMap::default(), texts: 0, k }
     }
 
+    /// The items counted in at least `share` of the texts (and at least `floor` times).
+    fn at_least(self, share: f64, floor: u32) -> HashSet64 {
+        let min = ((share * self.texts as f64).ceil() as u32).max(floor);
+        self.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect()
+    }
+
     fn add(&mut self, set: &[u64]) {
         self.texts += 1;
         for &s in set {
@@ -359,8 +365,8 @@ async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, cou
         let sets: Vec<Option<Vec<u64>>> =
             (0..batch.num_rows()).into_par_iter().map(|i| text_shingles(&match_text(text.value(i)), p).1).collect();
         let chans: Vec<usize> = (0..batch.num_rows()).map(|i| channels.get(ch.value(i)) as usize).collect();
-        // The corpus's counts and the channels' counts side by side; the corpus's from every fourth text: a shingle in 0.2% of all texts is in about 0.2% of the
-        // sample, and the channels' side is the longer one.
+        // The corpus's counts and the channels' counts side by side. The corpus's come from every fourth text
+        // (a shingle in 0.2% of all texts is in about 0.2% of the sample), so the two sides take similar time.
         rayon::join(
             || sets.iter().step_by(4).flatten().for_each(|set| global.add(set)),
             || {
@@ -379,22 +385,17 @@ async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, cou
         if h.texts < p.boilerplate_min_messages {
             continue;
         }
-        let min = (p.boilerplate_share * h.texts as f64).ceil() as u32;
-        let found: HashSet64 = h.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
+        let texts = h.texts;
+        let found = h.at_least(p.boilerplate_share, 1);
         if !found.is_empty() {
             counts.boilerplate_channels += 1;
             counts.boilerplate_shingles += found.len() as u64;
-            report.push(Boilerplate {
-                channel: channels.names[c].clone(),
-                texts: h.texts,
-                shingles: found.len() as u64,
-            });
+            report.push(Boilerplate { channel: channels.names[c].clone(), texts, shingles: found.len() as u64 });
             sets[c] = found;
         }
     }
     report.sort_by(|a, b| b.shingles.cmp(&a.shingles).then_with(|| a.channel.cmp(&b.channel)));
-    let min = (p.common_share * global.texts as f64).ceil().max(20.0) as u32;
-    let common: HashSet64 = global.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
+    let common = global.at_least(p.common_share, 20);
     counts.common_shingles = common.len() as u64;
     Ok(Frequent { boilerplate: sets, report, common })
 }
@@ -408,8 +409,9 @@ async fn forward_sources(ctx: &SessionContext, channels: &mut Channels) -> Resul
         let id = strings(&batch, "channel_id")?;
         let name = strings(&batch, "channel_name")?;
         for i in 0..batch.num_rows() {
-            let c = channels.get(&format!("{}:{}", platform.value(i), id.value(i)));
-            out.entry(format!("{}:{}", platform.value(i), id.value(i))).or_insert(c);
+            let by_id = format!("{}:{}", platform.value(i), id.value(i));
+            let c = channels.get(&by_id);
+            out.entry(by_id).or_insert(c);
             if name.is_valid(i) {
                 out.entry(format!("{}:{}", platform.value(i), name.value(i))).or_insert(c);
             }
@@ -458,7 +460,7 @@ fn prepare(text: &str, boilerplate: &HashSet64, common: &HashSet64, p: &Params) 
     } else {
         // A band's key is the pair of shingles that are minimal under its two hash functions, unordered and
         // without the band's number: texts whose minima are the same two shingles share a key whichever bands
-        // chose them, and a text with few distinct minima has few keys (one bucket walk each).
+        // chose them, and a text with few distinct minima has few keys (one probe each).
         let mut keys: Vec<u32> = (0..p.bands)
             .map(|b| {
                 let mut argmin = [0u64; ROWS];
@@ -586,6 +588,7 @@ async fn count_messages(ctx: &SessionContext) -> Result<usize> {
 }
 
 /// The kernel's state: one entry per message read, in time order.
+#[derive(Default)]
 struct Forest {
     key_h: Vec<i64>,
     channel: Vec<u32>,
@@ -624,13 +627,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
                ORDER BY ts, h";
     crate::table::explain(ctx, sql).await?;
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
-    let mut forest = Forest {
-        key_h: Vec::new(),
-        channel: Vec::new(),
-        parent: Vec::new(),
-        similarity: Vec::new(),
-        forward: Vec::new(),
-    };
+    let mut forest = Forest::default();
     let texts = count_messages(ctx).await?;
     // Sized once for the keys it will most likely hold: a text's bands give fewer distinct keys than bands, and
     // later texts take over keys. Reserving a full `bands` per message would round a 10M corpus's table up to
@@ -671,9 +668,14 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
         );
         t_prepare += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
-        let source_of = |i: usize| {
-            fwd.is_valid(i).then(|| sources.get(&format!("{}:{}", platform.value(i), fwd.value(i))).copied()).flatten()
-        };
+        // The channel each forward names, looked up once per row.
+        let source: Vec<Option<u32>> = (0..batch.num_rows())
+            .map(|i| {
+                fwd.is_valid(i)
+                    .then(|| sources.get(&format!("{}:{}", platform.value(i), fwd.value(i))).copied())
+                    .flatten()
+            })
+            .collect();
         // Phase A, in parallel: each text's best match among the texts of earlier batches (a read-only index).
         let earlier: Vec<(Option<Match>, u64, u64)> = (0..batch.num_rows())
             .into_par_iter()
@@ -682,7 +684,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
                 if prep.bands.is_empty() {
                     return (None, 0, 0);
                 }
-                best_match(&index, prep, source_of(i), |d| forest.channel[d as usize], p, cands)
+                best_match(&index, prep, source[i], |d| forest.channel[d as usize], p, cands)
             })
             .collect();
         t_phase_a += t.elapsed().as_secs_f64();
@@ -728,7 +730,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
                     first_text.insert(prep.text_h, doc);
                     if !prep.bands.is_empty() {
                         let (within, checked, rejected) =
-                            best_match(&local, prep, source_of(i), |d| forest.channel[d as usize], p, &mut cands);
+                            best_match(&local, prep, source[i], |d| forest.channel[d as usize], p, &mut cands);
                         counts.candidates_checked += checked;
                         counts.candidates_rejected += rejected;
                         let best = match (before, within) {
@@ -746,7 +748,7 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
                 }
             }
             if fwd.is_valid(i) {
-                let source = source_of(i);
+                let source = source[i];
                 if source.is_none() {
                     counts.forwards_source_not_in_store += 1;
                 }
