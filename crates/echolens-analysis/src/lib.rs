@@ -9,8 +9,10 @@ mod error;
 pub mod graph;
 mod minhash;
 pub mod reuse;
+pub mod select;
 mod table;
 mod udf;
+pub mod vocabulary;
 
 pub use error::{Error, Result};
 pub use udf::register_udfs;

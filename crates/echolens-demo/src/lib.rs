@@ -462,32 +462,47 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
         posts.push(post);
     }
 
-    // An invented vocabulary, adopted channel by channel.
+    // An invented vocabulary: the source channel pushes it all month long, in one post of every 20 in the corpus
+    // (at least 40; about a fifth of the channel's posts), and the other channels of its language adopt it on
+    // known days spread over the month, five posts each over five days.
     let terms = vec!["zorblat".to_owned(), "kestrine accord".to_owned(), "vellumark".to_owned()];
     let english: Vec<usize> = (0..tg_channels.len()).filter(|&c| tg_channels[c].2 == 0).collect();
     let mut adoption = Vec::new();
-    for (order, &c) in english.iter().enumerate() {
-        let day = 2 + order as i64 * 4;
+    let vocabulary_post = |rng: &mut Rng, c: usize, ts: i64, next_id: &mut Vec<u64>| {
         let (id, name, _) = &tg_channels[c];
-        adoption.push((id.clone(), day));
+        let term = &terms[rng.below(terms.len())];
+        let post = Post {
+            platform: "telegram",
+            channel: id.clone(),
+            channel_name: name.clone(),
+            id: next_id[c],
+            author: Some(format!("channel{id}")),
+            ts,
+            text: format!("{} {term} {}", organic_text(rng, 0), organic_text(rng, 0)),
+            urls: Vec::new(),
+            forwarded_from: None,
+        };
+        next_id[c] += 1;
+        post
+    };
+    let source = english[0];
+    let source_posts = (messages / 20).max(40);
+    for k in 0..source_posts {
+        let day = (k * days / source_posts) as i64;
+        let ts = START + day * DAY + 3600 + rng.below(3600) as i64;
+        posts.push(vocabulary_post(&mut rng, source, ts, &mut next_id));
+    }
+    adoption.push((tg_channels[source].0.clone(), 0));
+    let adopters = &english[1..];
+    for (order, &c) in adopters.iter().enumerate() {
+        let day = 3 + (order * (days - 8) / adopters.len().max(1)) as i64;
+        adoption.push((tg_channels[c].0.clone(), day));
         for k in 0..5 {
             let ts = START + (day + k) * DAY + 7200 + rng.below(3600) as i64;
-            let term = &terms[rng.below(terms.len())];
-            posts.push(Post {
-                platform: "telegram",
-                channel: id.clone(),
-                channel_name: name.clone(),
-                id: next_id[c],
-                author: Some(format!("channel{id}")),
-                ts,
-                text: format!("{} {term} {}", organic_text(&mut rng, 0), organic_text(&mut rng, 0)),
-                urls: Vec::new(),
-                forwarded_from: None,
-            });
-            next_id[c] += 1;
+            posts.push(vocabulary_post(&mut rng, c, ts, &mut next_id));
         }
     }
-    let vocabulary = Vocabulary { terms, source_channel: tg_channels[english[0]].0.clone(), adoption_day: adoption };
+    let vocabulary = Vocabulary { terms, source_channel: tg_channels[source].0.clone(), adoption_day: adoption };
 
     // More cascades: an origin text copied into other channels of its language over hours and days, each copy
     // exact, edited (at most 10% of its words), with a "via" prefix or a suffix, in Arabic letters without ZWNJ,

@@ -12,10 +12,12 @@
 
 mod extract;
 mod normalize;
+mod stopwords;
 mod tokens;
 
 pub use extract::{
     extract_entities, extract_hashtags, extract_mentions, extract_urls, normalize_mention, normalize_tag, normalize_url,
 };
 pub use normalize::{ZWNJ, normalize};
-pub use tokens::{token_count, token_count_capped, tokens};
+pub use stopwords::{Language, StopWords};
+pub use tokens::{phrase_tokens, token_count, token_count_capped, tokens};

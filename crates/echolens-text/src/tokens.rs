@@ -95,6 +95,79 @@ pub fn token_count_capped(text: &str, cap: usize) -> usize {
     count
 }
 
+/// Characters that end a phrase: no n-gram spans them (`hello, world` has no phrase `hello world`).
+fn is_phrase_break(c: char) -> bool {
+    matches!(
+        c,
+        '.' | ','
+            | ';'
+            | ':'
+            | '!'
+            | '?'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '"'
+            | '«'
+            | '»'
+            | '“'
+            | '”'
+            | '„'
+            | '…'
+            | '،'
+            | '؛'
+            | '؟'
+            | '|'
+            | '—'
+            | '–'
+            | '•'
+            | '·'
+            | '\n'
+    )
+}
+
+/// The tokens of `text` in order, each with whether it starts a new phrase: the first token, and every token
+/// after a line break, clause punctuation (`.,;:!?()"«»،؛؟…—` and the like) or a URL. Word n-grams are runs
+/// of tokens within one phrase. The tokens are exactly those of [`tokens`].
+///
+/// ```
+/// use echolens_text::phrase_tokens;
+/// let mut runs: Vec<Vec<&str>> = Vec::new();
+/// phrase_tokens("death to x, long live y https://t.co/a z", |t, new| {
+///     if new { runs.push(Vec::new()); }
+///     runs.last_mut().unwrap().push(t);
+/// });
+/// assert_eq!(runs, [vec!["death", "to", "x"], vec!["long", "live", "y"], vec!["z"]]);
+/// ```
+pub fn phrase_tokens<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
+    for line in text.split('\n') {
+        let mut new_phrase = true;
+        for chunk in line.split_whitespace() {
+            if is_url(chunk) {
+                new_phrase = true;
+                continue;
+            }
+            let base = chunk.as_ptr() as usize;
+            let mut at = 0;
+            for token in chunk_tokens(chunk) {
+                let start = token.as_ptr() as usize - base;
+                if chunk[at..start].contains(is_phrase_break) {
+                    new_phrase = true;
+                }
+                f(token, new_phrase);
+                new_phrase = false;
+                at = start + token.len();
+            }
+            if chunk[at..].contains(is_phrase_break) {
+                new_phrase = true;
+            }
+        }
+    }
+}
+
 fn chunk_tokens(chunk: &str) -> ChunkTokens<'_> {
     ChunkTokens { rest: chunk }
 }
@@ -192,6 +265,30 @@ mod tests {
         }
     }
 
+    fn runs(s: &str) -> Vec<Vec<&str>> {
+        let mut out: Vec<Vec<&str>> = Vec::new();
+        phrase_tokens(s, |t, new| {
+            if new {
+                out.push(Vec::new());
+            }
+            out.last_mut().expect("the first token starts a phrase").push(t);
+        });
+        out
+    }
+
+    #[test]
+    fn phrases_break_at_punctuation_lines_and_urls() {
+        assert_eq!(runs("a b. c d"), [vec!["a", "b"], vec!["c", "d"]]);
+        assert_eq!(runs("a\nb (c) d"), [vec!["a"], vec!["b"], vec!["c"], vec!["d"]]);
+        assert_eq!(runs("don't stop"), [vec!["don", "t", "stop"]]);
+        assert_eq!(
+            runs(&normalize("مرگ بر دیکتاتور، زن زندگی آزادی")),
+            [vec!["مرگ", "بر", "دیکتاتور"], vec!["زن", "زندگی", "آزادی"]]
+        );
+        assert_eq!(runs("«нет войне» сказал"), [vec!["нет", "войне"], vec!["сказал"]]);
+        assert!(runs(" .. ").is_empty());
+    }
+
     #[test]
     fn count_matches_tokens() {
         for s in ["", "   ", "one two three four", "!!", "a\u{200C}", "x#y #a@b", "a\u{200C}\u{200C}b", "https://x y"] {
@@ -203,6 +300,13 @@ mod tests {
         #[test]
         fn count_is_the_number_of_tokens(s in "[a-z #@_.\u{200C}\u{0627}-\u{0649} \t\n:/wh]{0,40}") {
             proptest::prop_assert_eq!(token_count(&s), tokens(&s).count());
+        }
+
+        #[test]
+        fn phrase_tokens_are_the_tokens(s in "\\PC{0,40}") {
+            let mut seen = Vec::new();
+            phrase_tokens(&s, |t, _| seen.push(t));
+            proptest::prop_assert_eq!(seen, tokens(&s).collect::<Vec<_>>());
         }
 
         #[test]

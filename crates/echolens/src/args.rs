@@ -28,6 +28,15 @@ pub enum Command {
     /// Text reuse: which texts were copied where, and who posted first. Near-duplicates at any time distance
     /// (MinHash LSH, every match verified), forwards and reposts, grouped into cascades with an origin each.
     Reuse(ReuseArgs),
+    /// Which words and phrases mark a part of the corpus (the target) against another (the reference, by default
+    /// the rest): log-odds ratio with an informative Dirichlet prior, and its z-score. Writes terms.csv.
+    Keyness(KeynessArgs),
+    /// How a vocabulary spread: per channel its first use, uses and share; adoption curves per day; the channels
+    /// that used each term first. Writes adoption.csv, term_adoption.csv, curve.csv.
+    Diffusion(DiffusionArgs),
+    /// Messages per day or week, overall, per channel or per platform; with a lexicon, each category's rate;
+    /// bursts against a rolling baseline. Writes timeline.csv (and lexicon.csv).
+    Timeline(TimelineArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -205,6 +214,119 @@ pub struct ReuseArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct KeynessArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Folder for terms.csv and summary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The part of the corpus to describe: channel=NAME|ID, author=ID, platform=NAME, since=DATE, until=DATE,
+    /// where=SQL. Repeat to combine (AND across kinds, OR within a kind).
+    #[arg(long, required = true)]
+    pub target: Vec<String>,
+    /// The part to compare it with (same selectors); the rest of the corpus by default.
+    #[arg(long)]
+    pub reference: Vec<String>,
+    /// Term lengths in words, e.g. 1..3 or 1 (phrases are kept only where they beat their parts).
+    #[arg(long, value_parser = parse_range, default_value = "1..3")]
+    pub ngrams: (usize, usize),
+    /// Report terms used at least this often in target and reference together.
+    #[arg(long, default_value_t = 10)]
+    pub min_count: u64,
+    /// Stop-word lists: comma-separated en, fa, ar, ru, or none.
+    #[arg(long, default_value = "en,fa,ar,ru")]
+    pub stopwords: String,
+    /// Weight of the informative prior: each term's prior is its count in target and reference times this
+    /// (1 is scattertext's informative prior with scale_type 'none').
+    #[arg(long, default_value_t = 0.01)]
+    pub prior_scale: f64,
+    /// Terms to print.
+    #[arg(long, default_value_t = 15)]
+    pub show: usize,
+    /// Memory for the engine's buffers (e.g. 1G, 512M).
+    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    pub memory: usize,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("vocabulary").required(true).args(["terms", "from_keyness"]))]
+pub struct DiffusionArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Folder for adoption.csv, term_adoption.csv, curve.csv and summary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A file with one term or phrase a line (lines starting with "# " are comments).
+    #[arg(long)]
+    pub terms: Option<PathBuf>,
+    /// Follow the top terms of a keyness run (its output folder).
+    #[arg(long)]
+    pub from_keyness: Option<PathBuf>,
+    /// With --from-keyness: how many of its top terms.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Look only at these messages (selectors as in keyness --target).
+    #[arg(long)]
+    pub select: Vec<String>,
+    /// Memory for the engine's buffers (e.g. 1G, 512M).
+    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    pub memory: usize,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Folder for timeline.csv, lexicon.csv and summary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Period and split, comma-separated: day or week, and channel, platform or all.
+    #[arg(long, value_delimiter = ',', default_value = "day,channel")]
+    pub by: Vec<String>,
+    /// A lexicon: TOML (category = ["term", "prefix*", "a phrase"]) or CSV (category,term).
+    #[arg(long)]
+    pub lexicon: Option<PathBuf>,
+    /// Look only at these messages (selectors as in keyness --target).
+    #[arg(long)]
+    pub select: Vec<String>,
+    /// Periods in the rolling baseline of the burst rule (default 7 for days, 4 for weeks).
+    #[arg(long)]
+    pub burst_window: Option<usize>,
+    /// z at or above which a period is a burst.
+    #[arg(long, default_value_t = 3.0)]
+    pub burst_z: f64,
+    /// Fewest messages (or category matches) in a burst.
+    #[arg(long, default_value_t = 5)]
+    pub burst_min: u64,
+    /// Memory for the engine's buffers (e.g. 1G, 512M).
+    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    pub memory: usize,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `1..3`, `1..=3` or `2` as an inclusive range.
+fn parse_range(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("{s:?} is not a range like 1..3");
+    let (lo, hi) = match s.split_once("..") {
+        Some((lo, hi)) => (lo.trim(), hi.trim().trim_start_matches('=')),
+        None => (s.trim(), s.trim()),
+    };
+    let (lo, hi): (usize, usize) = (lo.parse().map_err(|_| bad())?, hi.parse().map_err(|_| bad())?);
+    if lo == 0 || lo > hi {
+        return Err(bad());
+    }
+    Ok((lo, hi))
+}
+
 fn parse_quality(s: &str) -> Result<echolens_analysis::coordination::Quality, String> {
     echolens_analysis::coordination::Quality::from_name(s)
         .ok_or_else(|| format!("unknown quality {s:?}; expected cpm or modularity"))
@@ -269,5 +391,9 @@ mod tests {
         assert_eq!(parse_bytes("1G"), Ok(1 << 30));
         assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
         assert!(parse_bytes("lots").is_err());
+        assert_eq!(parse_range("1..3"), Ok((1, 3)));
+        assert_eq!(parse_range("2"), Ok((2, 2)));
+        assert_eq!(parse_range("1..=2"), Ok((1, 2)));
+        assert!(parse_range("3..1").is_err());
     }
 }

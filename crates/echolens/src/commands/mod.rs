@@ -6,6 +6,7 @@ mod ingest;
 mod reuse;
 mod sql;
 mod stats;
+mod vocabulary;
 
 use std::process::ExitCode;
 
@@ -54,5 +55,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Coordination(args) => coordination::run(args),
         Command::Reuse(args) => reuse::run(args),
+        Command::Keyness(args) => vocabulary::keyness(args),
+        Command::Diffusion(args) => vocabulary::diffusion(args),
+        Command::Timeline(args) => vocabulary::timeline(args),
     }
 }

@@ -1,0 +1,220 @@
+//! Selectors: which part of the corpus a command looks at (`channel=NAME|ID`, `author=ID`, `platform=NAME`,
+//! `since=DATE`, `until=DATE`, `where=SQL`).
+//!
+//! A [`Selection`] is a list of selectors. Selectors of different kinds combine with AND; the same kind given
+//! twice combines with OR, so `channel=a channel=b since=2024-03-01` is "channel a or b, from March 1st". A
+//! selection becomes a SQL predicate over the `messages` table; values are quoted, so a channel name is never
+//! read as SQL. `where=` is the user's own SQL and is taken as written.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use datafusion::prelude::SessionContext;
+
+use crate::table::{collect, i64s};
+use crate::{Error, Result};
+
+/// One selector.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selector {
+    /// A channel, by id or name.
+    Channel(String),
+    /// An author, by id or as `platform:id`.
+    Author(String),
+    /// A platform.
+    Platform(String),
+    /// Messages at or after this time.
+    Since(DateTime<Utc>),
+    /// Messages before this time (a date given alone includes its whole day).
+    Until(DateTime<Utc>),
+    /// A SQL predicate over the `messages` columns.
+    Where(String),
+}
+
+impl Selector {
+    /// Parse `kind=value`.
+    pub fn parse(s: &str) -> Result<Selector> {
+        let Some((kind, value)) = s.split_once('=') else {
+            return Err(Error::Param(format!(
+                "selector {s:?} is not kind=value; kinds: channel, author, platform, since, until, where"
+            )));
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(Error::Param(format!("selector {s:?} has an empty value")));
+        }
+        Ok(match kind.trim() {
+            "channel" => Selector::Channel(value.to_owned()),
+            "author" => Selector::Author(value.to_owned()),
+            "platform" => Selector::Platform(value.to_owned()),
+            "since" => Selector::Since(parse_time(value, false).map_err(|e| Error::Param(format!("{s:?}: {e}")))?),
+            "until" => Selector::Until(parse_time(value, true).map_err(|e| Error::Param(format!("{s:?}: {e}")))?),
+            "where" => Selector::Where(value.to_owned()),
+            other => {
+                return Err(Error::Param(format!(
+                    "selector {s:?}: unknown kind {other:?}; kinds: channel, author, platform, since, until, where"
+                )));
+            }
+        })
+    }
+
+    fn kind(&self) -> u8 {
+        match self {
+            Selector::Channel(_) => 0,
+            Selector::Author(_) => 1,
+            Selector::Platform(_) => 2,
+            Selector::Since(_) => 3,
+            Selector::Until(_) => 4,
+            Selector::Where(_) => 5,
+        }
+    }
+
+    fn sql(&self) -> String {
+        match self {
+            Selector::Channel(v) => format!("(channel_id = {q} OR channel_name = {q})", q = quote(v)),
+            Selector::Author(v) => {
+                format!("(author_id = {q} OR concat(platform, ':', author_id) = {q})", q = quote(v))
+            }
+            Selector::Platform(v) => format!("platform = {}", quote(&v.to_lowercase())),
+            Selector::Since(t) => format!("ts >= TIMESTAMP '{}'", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+            Selector::Until(t) => format!("ts < TIMESTAMP '{}'", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+            Selector::Where(sql) => format!("({sql})"),
+        }
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selector::Channel(v) => write!(f, "channel={v}"),
+            Selector::Author(v) => write!(f, "author={v}"),
+            Selector::Platform(v) => write!(f, "platform={v}"),
+            Selector::Since(t) => write!(f, "since={}", t.to_rfc3339()),
+            Selector::Until(t) => write!(f, "until<{}", t.to_rfc3339()),
+            Selector::Where(sql) => write!(f, "where={sql}"),
+        }
+    }
+}
+
+/// `2024-03-01` (midnight UTC; for `until`, the next midnight so the day is included) or RFC 3339.
+fn parse_time(s: &str, until: bool) -> std::result::Result<DateTime<Utc>, String> {
+    if let Ok(day) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let day = if until { day.succ_opt().ok_or("date out of range")? } else { day };
+        return Ok(day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| "expected a date like 2024-03-01 or a time like 2024-03-01T12:00:00Z".to_owned())
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Selectors combined: AND across kinds, OR within a kind. Empty selects everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    selectors: Vec<Selector>,
+}
+
+impl Selection {
+    /// A selection of these selectors.
+    pub fn new(selectors: Vec<Selector>) -> Selection {
+        Selection { selectors }
+    }
+
+    /// Parse each of `specs` as a selector.
+    pub fn parse<S: AsRef<str>>(specs: &[S]) -> Result<Selection> {
+        Ok(Selection::new(specs.iter().map(|s| Selector::parse(s.as_ref())).collect::<Result<_>>()?))
+    }
+
+    /// Whether no selector was given.
+    pub fn is_empty(&self) -> bool {
+        self.selectors.is_empty()
+    }
+
+    /// The selectors.
+    pub fn selectors(&self) -> &[Selector] {
+        &self.selectors
+    }
+
+    /// The SQL predicate (`TRUE` when empty).
+    pub fn sql(&self) -> String {
+        if self.selectors.is_empty() {
+            return "TRUE".to_owned();
+        }
+        let mut kinds: Vec<u8> = self.selectors.iter().map(Selector::kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let parts: Vec<String> = kinds
+            .iter()
+            .map(|&k| {
+                let same: Vec<String> = self.selectors.iter().filter(|s| s.kind() == k).map(Selector::sql).collect();
+                if same.len() == 1 { same[0].clone() } else { format!("({})", same.join(" OR ")) }
+            })
+            .collect();
+        parts.join(" AND ")
+    }
+
+    /// The number of messages the selection holds; an error naming the selection when it holds none, or when
+    /// its SQL is not valid.
+    pub async fn count(&self, ctx: &SessionContext, role: &str) -> Result<u64> {
+        let sql = format!("SELECT count(*) AS n FROM messages WHERE {}", self.sql());
+        let batches = collect(ctx, &sql)
+            .await
+            .map_err(|e| Error::Param(format!("the {role} selection ({self}) is not valid: {e}")))?;
+        let n = batches.first().map_or(0, |b| i64s(b, "n").map_or(0, |n| n.value(0))) as u64;
+        if n == 0 {
+            return Err(Error::Param(format!("the {role} selection ({self}) matches no message in the store")));
+        }
+        Ok(n)
+    }
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.selectors.is_empty() {
+            return f.write_str("all messages");
+        }
+        let parts: Vec<String> = self.selectors.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_kind_and_rejects_the_rest() {
+        assert_eq!(Selector::parse("channel=a=b").unwrap(), Selector::Channel("a=b".into()));
+        assert_eq!(Selector::parse("platform=X").unwrap().sql(), "platform = 'x'");
+        let since = Selector::parse("since=2024-03-01").unwrap();
+        assert_eq!(since.sql(), "ts >= TIMESTAMP '2024-03-01T00:00:00.000000Z'");
+        // A date alone includes its whole day.
+        let until = Selector::parse("until=2024-03-01").unwrap();
+        assert_eq!(until.sql(), "ts < TIMESTAMP '2024-03-02T00:00:00.000000Z'");
+        let exact = Selector::parse("until=2024-03-01T12:30:00+01:00").unwrap();
+        assert_eq!(exact.sql(), "ts < TIMESTAMP '2024-03-01T11:30:00.000000Z'");
+        for bad in ["channel", "colour=red", "since=yesterday", "author="] {
+            assert!(Selector::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_are_quoted_never_sql() {
+        let s = Selector::parse("channel=x' OR '1'='1").unwrap();
+        assert_eq!(s.sql(), "(channel_id = 'x'' OR ''1''=''1' OR channel_name = 'x'' OR ''1''=''1')");
+    }
+
+    #[test]
+    fn and_across_kinds_or_within() {
+        let sel = Selection::parse(&["channel=a", "since=2024-01-01", "channel=b"]).unwrap();
+        assert_eq!(
+            sel.sql(),
+            "((channel_id = 'a' OR channel_name = 'a') OR (channel_id = 'b' OR channel_name = 'b')) AND \
+             ts >= TIMESTAMP '2024-01-01T00:00:00.000000Z'"
+        );
+        assert_eq!(Selection::default().sql(), "TRUE");
+    }
+}

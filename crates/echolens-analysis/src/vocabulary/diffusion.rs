@@ -1,0 +1,557 @@
+//! Diffusion: how a vocabulary (a list of terms) spread from channel to channel. For each channel, the first
+//! message that used any of the terms, how many of its messages use them and what share that is; for each
+//! term and for the vocabulary as a whole, the adoption curve (how many channels had used it by each day) and
+//! the channel or channels that used it first.
+//!
+//! Terms are matched on the tokens of `text_norm` as keyness counts them: a term is normalised like message
+//! text and matches where its words follow one another within a clause.
+
+use arrow::array::Array;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use datafusion::prelude::SessionContext;
+use echolens_text::{normalize, phrase_tokens, tokens};
+use serde::Serialize;
+
+use super::{day_string, per_partition, rfc3339};
+use crate::select::Selection;
+use crate::table::{csv_writer, i64s, strings};
+use crate::{Error, Result};
+
+const DAY_US: i64 = 86_400_000_000;
+
+/// A term list, normalised and tokenised.
+#[derive(Debug, Clone)]
+pub struct Terms {
+    /// The terms as given.
+    pub terms: Vec<String>,
+    words: Vec<Vec<String>>,
+    by_first: HashMap<String, Vec<u32>>,
+}
+
+impl Terms {
+    /// Compile `terms`; a term with no word in it is an error naming it.
+    pub fn new(terms: Vec<String>) -> Result<Terms> {
+        if terms.is_empty() {
+            return Err(Error::Param("no terms to follow".into()));
+        }
+        if terms.len() > u32::MAX as usize - 1 {
+            return Err(Error::Param("too many terms".into()));
+        }
+        let mut words = Vec::with_capacity(terms.len());
+        let mut by_first: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, term) in terms.iter().enumerate() {
+            let norm = normalize(term);
+            let w: Vec<String> = tokens(&norm).map(str::to_owned).collect();
+            let Some(first) = w.first() else {
+                return Err(Error::Param(format!("term {} ({term:?}) has no word in it", i + 1)));
+            };
+            by_first.entry(first.clone()).or_default().push(i as u32);
+            words.push(w);
+        }
+        Ok(Terms { terms, words, by_first })
+    }
+
+    /// Read one term a line (blank lines and lines starting with `#` skipped).
+    pub fn from_file(path: &Path) -> Result<Terms> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let terms: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            // `# ` starts a comment; `#tag` is a hashtag term.
+            .filter(|l| !l.is_empty() && *l != "#" && !l.starts_with("# "))
+            .map(str::to_owned)
+            .collect();
+        Terms::new(terms).map_err(|e| Error::Param(format!("{}: {e}", path.display())))
+    }
+
+    /// The top `k` terms of a keyness `terms.csv` that mark its target (z above 0).
+    pub fn from_keyness(dir: &Path, k: usize) -> Result<Terms> {
+        let path = dir.join("terms.csv");
+        let mut reader = csv::Reader::from_path(&path).map_err(|source| Error::Csv { path: path.clone(), source })?;
+        let header = reader.headers().map_err(|source| Error::Csv { path: path.clone(), source })?.clone();
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let (Some(ti), Some(zi)) = (col("term"), col("z")) else {
+            return Err(Error::Param(format!("{}: expected the columns term and z", path.display())));
+        };
+        let mut terms = Vec::new();
+        for row in reader.records() {
+            let row = row.map_err(|source| Error::Csv { path: path.clone(), source })?;
+            let z: f64 = row.get(zi).and_then(|z| z.parse().ok()).unwrap_or(f64::NAN);
+            if terms.len() >= k || !(z > 0.0) {
+                break;
+            }
+            terms.push(row.get(ti).unwrap_or("").to_owned());
+        }
+        Terms::new(terms).map_err(|e| Error::Param(format!("{}: {e}", path.display())))
+    }
+
+    /// The terms used in `text_norm`, each once.
+    pub fn matches(&self, text_norm: &str, out: &mut Vec<u32>) {
+        out.clear();
+        let mut run: Vec<&str> = Vec::new();
+        let check = |run: &[&str], out: &mut Vec<u32>| {
+            for start in 0..run.len() {
+                if let Some(ids) = self.by_first.get(run[start]) {
+                    for &t in ids {
+                        let w = &self.words[t as usize];
+                        if w.len() <= run.len() - start && w.iter().zip(&run[start..]).all(|(a, b)| a == b) {
+                            out.push(t);
+                        }
+                    }
+                }
+            }
+        };
+        phrase_tokens(text_norm, |w, new| {
+            if new {
+                check(&run, out);
+                run.clear();
+            }
+            run.push(w);
+        });
+        check(&run, out);
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+/// The first use of a term (or of any term) in a channel, and how many messages use it.
+#[derive(Debug, Clone, Default)]
+struct Use {
+    first_ts: i64,
+    first_key: String,
+    uses: u64,
+}
+
+impl Use {
+    fn add(&mut self, ts: i64, key: &str) {
+        if self.uses == 0 || (ts, key) < (self.first_ts, self.first_key.as_str()) {
+            self.first_ts = ts;
+            self.first_key = key.to_owned();
+        }
+        self.uses += 1;
+    }
+
+    fn merge(&mut self, other: Use) {
+        if other.uses == 0 {
+            return;
+        }
+        if self.uses == 0 || (other.first_ts, other.first_key.as_str()) < (self.first_ts, self.first_key.as_str()) {
+            self.first_ts = other.first_ts;
+            self.first_key = other.first_key;
+        }
+        self.uses += other.uses;
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Channel {
+    platform: String,
+    id: String,
+    name: String,
+    messages: u64,
+    any: Use,
+    /// The first term it used.
+    first_term: u32,
+    terms: HashMap<u32, Use>,
+}
+
+#[derive(Default)]
+struct Partial {
+    channels: HashMap<String, Channel>,
+    /// (term or `u32::MAX` for any, day) → messages using it.
+    daily: HashMap<(u32, i64), u64>,
+    first_day: Option<i64>,
+    last_day: Option<i64>,
+}
+
+/// A channel's adoption of the vocabulary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Adoption {
+    /// Platform.
+    pub platform: String,
+    /// Channel id.
+    pub channel_id: String,
+    /// Channel name.
+    pub channel_name: String,
+    /// The first message using any term (µs since the epoch), if any.
+    pub first_use: Option<i64>,
+    /// That message's key.
+    pub first_key: Option<String>,
+    /// The term it used first.
+    pub first_term: Option<String>,
+    /// Messages using any term.
+    pub uses: u64,
+    /// Messages in the channel.
+    pub messages: u64,
+}
+
+/// One channel's use of one term.
+#[derive(Debug, Clone, Serialize)]
+pub struct TermAdoption {
+    /// Term index.
+    pub term: usize,
+    /// Index into [`Diffusion::channels`].
+    pub channel: usize,
+    /// First use (µs).
+    pub first_use: i64,
+    /// Its key.
+    pub first_key: String,
+    /// Messages using the term.
+    pub uses: u64,
+}
+
+/// A point of an adoption curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurvePoint {
+    /// The term, or `*` for any term.
+    pub term: String,
+    /// Day (days since the epoch, UTC).
+    pub day: i64,
+    /// Channels that had used it by the end of the day.
+    pub channels: u64,
+    /// Channels that first used it that day.
+    pub new_channels: u64,
+    /// Messages using it that day.
+    pub uses: u64,
+}
+
+/// A term's spread.
+#[derive(Debug, Clone, Serialize)]
+pub struct TermSummary {
+    /// The term, or `*` for any term.
+    pub term: String,
+    /// Channels that used it.
+    pub channels: u64,
+    /// Messages that used it.
+    pub uses: u64,
+    /// Its first use (RFC 3339).
+    pub first_use: Option<String>,
+    /// The channel(s) whose first use was the earliest (names, or ids where unnamed).
+    pub sources: Vec<String>,
+    /// The earliest message's key.
+    pub source_key: Option<String>,
+    /// Days from the first use until half of the channels that ever used it had.
+    pub days_to_half: Option<f64>,
+}
+
+/// The result of [`run`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Diffusion {
+    /// The terms followed.
+    pub terms: Vec<String>,
+    /// The selection looked at.
+    pub selection: String,
+    /// Channels, adopters first (by first use), then the others by messages.
+    #[serde(skip)]
+    pub channels: Vec<Adoption>,
+    /// Per term and channel.
+    #[serde(skip)]
+    pub term_adoption: Vec<TermAdoption>,
+    /// Adoption curves: `*` first, then each term, day by day.
+    #[serde(skip)]
+    pub curve: Vec<CurvePoint>,
+    /// Per term, `*` first.
+    pub summary: Vec<TermSummary>,
+    /// Messages looked at.
+    pub messages: u64,
+}
+
+/// Follow `terms` through the messages of `selection`.
+pub async fn run(ctx: &SessionContext, terms: Terms, selection: &Selection) -> Result<Diffusion> {
+    if !selection.is_empty() {
+        selection.count(ctx, "corpus").await?;
+    }
+    let sql = format!(
+        "SELECT key, platform, channel_id, channel_name, CAST(ts AS BIGINT) AS ts, text_norm FROM messages WHERE {}",
+        selection.sql()
+    );
+    let shared = std::sync::Arc::new(terms);
+    let t = std::sync::Arc::clone(&shared);
+    let parts = per_partition(
+        ctx,
+        &sql,
+        || (Partial::default(), Vec::new()),
+        move |(part, found), batch| {
+            let key = strings(batch, "key")?;
+            let platform = strings(batch, "platform")?;
+            let id = strings(batch, "channel_id")?;
+            let name = strings(batch, "channel_name")?;
+            let ts = i64s(batch, "ts")?;
+            let text = strings(batch, "text_norm")?;
+            let mut ch_key = String::new();
+            for i in 0..batch.num_rows() {
+                let (ts, key) = (ts.value(i), key.value(i));
+                let day = ts.div_euclid(DAY_US);
+                part.first_day = Some(part.first_day.map_or(day, |d| d.min(day)));
+                part.last_day = Some(part.last_day.map_or(day, |d| d.max(day)));
+                ch_key.clear();
+                ch_key.push_str(platform.value(i));
+                ch_key.push(':');
+                ch_key.push_str(id.value(i));
+                let ch = match part.channels.get_mut(&ch_key) {
+                    Some(c) => c,
+                    None => part.channels.entry(ch_key.clone()).or_insert_with(|| Channel {
+                        platform: platform.value(i).to_owned(),
+                        id: id.value(i).to_owned(),
+                        name: if name.is_valid(i) { name.value(i).to_owned() } else { String::new() },
+                        ..Channel::default()
+                    }),
+                };
+                ch.messages += 1;
+                if !text.is_valid(i) {
+                    continue;
+                }
+                t.matches(text.value(i), found);
+                if found.is_empty() {
+                    continue;
+                }
+                if ch.any.uses == 0 || (ts, key) < (ch.any.first_ts, ch.any.first_key.as_str()) {
+                    ch.first_term = found[0];
+                }
+                ch.any.add(ts, key);
+                *part.daily.entry((u32::MAX, day)).or_default() += 1;
+                for &term in found.iter() {
+                    ch.terms.entry(term).or_default().add(ts, key);
+                    *part.daily.entry((term, day)).or_default() += 1;
+                }
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    let terms = std::sync::Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
+
+    // Merge the partitions.
+    let mut all = Partial::default();
+    for (part, _) in parts {
+        for (k, c) in part.channels {
+            match all.channels.get_mut(&k) {
+                None => {
+                    all.channels.insert(k, c);
+                }
+                Some(a) => {
+                    a.messages += c.messages;
+                    if c.any.uses > 0
+                        && (a.any.uses == 0
+                            || (c.any.first_ts, c.any.first_key.as_str()) < (a.any.first_ts, a.any.first_key.as_str()))
+                    {
+                        a.first_term = c.first_term;
+                    }
+                    a.any.merge(c.any);
+                    for (t, u) in c.terms {
+                        a.terms.entry(t).or_default().merge(u);
+                    }
+                }
+            }
+        }
+        for (k, n) in part.daily {
+            *all.daily.entry(k).or_default() += n;
+        }
+        all.first_day = match (all.first_day, part.first_day) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        all.last_day = match (all.last_day, part.last_day) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(assemble(terms, selection, all))
+}
+
+fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
+    let mut chans: Vec<Channel> = all.channels.into_values().collect();
+    // Adopters by first use, then the others by size.
+    chans.sort_by_cached_key(|c| {
+        let first = if c.any.uses > 0 { (0, c.any.first_ts, c.any.first_key.clone()) } else { (1, 0, String::new()) };
+        (first, std::cmp::Reverse(c.messages), c.platform.clone(), c.id.clone())
+    });
+    let messages = chans.iter().map(|c| c.messages).sum();
+    let mut term_adoption = Vec::new();
+    for (ci, c) in chans.iter().enumerate() {
+        let mut ts: Vec<(&u32, &Use)> = c.terms.iter().collect();
+        ts.sort_by_key(|(t, _)| **t);
+        for (&term, u) in ts {
+            term_adoption.push(TermAdoption {
+                term: term as usize,
+                channel: ci,
+                first_use: u.first_ts,
+                first_key: u.first_key.clone(),
+                uses: u.uses,
+            });
+        }
+    }
+    term_adoption.sort_by_key(|a| (a.term, a.first_use, a.channel));
+
+    // Curves and summaries: `*` (any term, from each channel's `any`) and then each term.
+    let (first_day, last_day) = (all.first_day.unwrap_or(0), all.last_day.unwrap_or(0));
+    let mut curve = Vec::new();
+    let mut summary = Vec::new();
+    let series: Vec<(String, u32, Vec<(i64, &str, usize)>)> = std::iter::once({
+        let firsts = chans
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.any.uses > 0)
+            .map(|(i, c)| (c.any.first_ts, c.any.first_key.as_str(), i));
+        ("*".to_owned(), u32::MAX, firsts.collect())
+    })
+    .chain(terms.terms.iter().enumerate().map(|(t, term)| {
+        let firsts =
+            term_adoption.iter().filter(|a| a.term == t).map(|a| (a.first_use, a.first_key.as_str(), a.channel));
+        (term.clone(), t as u32, firsts.collect())
+    }))
+    .collect();
+    for (label, code, mut firsts) in series {
+        firsts.sort();
+        let mut new_by_day: HashMap<i64, u64> = HashMap::new();
+        for &(ts, _, _) in &firsts {
+            *new_by_day.entry(ts.div_euclid(DAY_US)).or_default() += 1;
+        }
+        let mut cumulative = 0;
+        let mut uses_total = 0;
+        for day in first_day..=last_day {
+            let new = new_by_day.get(&day).copied().unwrap_or(0);
+            cumulative += new;
+            let uses = all.daily.get(&(code, day)).copied().unwrap_or(0);
+            uses_total += uses;
+            curve.push(CurvePoint { term: label.clone(), day, channels: cumulative, new_channels: new, uses });
+        }
+        let first = firsts.first();
+        let sources: Vec<String> = firsts
+            .iter()
+            .take_while(|f| Some(f.0) == first.map(|x| x.0))
+            .map(|&(_, _, c)| if chans[c].name.is_empty() { chans[c].id.clone() } else { chans[c].name.clone() })
+            .collect();
+        let days_to_half = first.map(|f| {
+            let half = firsts.len().div_ceil(2);
+            (firsts[half - 1].0 - f.0) as f64 / DAY_US as f64
+        });
+        summary.push(TermSummary {
+            term: label,
+            channels: firsts.len() as u64,
+            uses: uses_total,
+            first_use: first.map(|f| rfc3339(f.0.div_euclid(1_000_000))),
+            sources,
+            source_key: first.map(|f| f.1.to_owned()),
+            days_to_half: days_to_half.map(|d| (d * 100.0).round() / 100.0),
+        });
+    }
+    let channels = chans
+        .into_iter()
+        .map(|c| {
+            let used = c.any.uses > 0;
+            Adoption {
+                first_use: used.then_some(c.any.first_ts),
+                first_key: used.then(|| c.any.first_key.clone()),
+                first_term: used.then(|| terms.terms[c.first_term as usize].clone()),
+                uses: c.any.uses,
+                messages: c.messages,
+                platform: c.platform,
+                channel_id: c.id,
+                channel_name: c.name,
+            }
+        })
+        .collect();
+    Diffusion {
+        terms: terms.terms,
+        selection: selection.to_string(),
+        channels,
+        term_adoption,
+        curve,
+        summary,
+        messages,
+    }
+}
+
+/// Write `adoption.csv`, `term_adoption.csv`, `curve.csv` and `summary.json` into `out`.
+pub fn write_outputs(d: &Diffusion, out: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
+    let total_channels = d.channels.len().max(1) as f64;
+    let time = |us: i64| rfc3339(us.div_euclid(1_000_000));
+    let mut written = Vec::new();
+
+    let path = out.join("adoption.csv");
+    let mut w = csv_writer(&path)?;
+    let e = |source| Error::Csv { path: path.clone(), source };
+    w.write_record([
+        "channel_id",
+        "channel_name",
+        "first_use",
+        "uses",
+        "messages",
+        "share",
+        "platform",
+        "first_key",
+        "first_term",
+    ])
+    .map_err(e)?;
+    for a in &d.channels {
+        let share = if a.messages == 0 { 0.0 } else { a.uses as f64 / a.messages as f64 };
+        w.write_record([
+            a.channel_id.as_str(),
+            &a.channel_name,
+            &a.first_use.map(time).unwrap_or_default(),
+            &a.uses.to_string(),
+            &a.messages.to_string(),
+            &format!("{share:.6}"),
+            &a.platform,
+            a.first_key.as_deref().unwrap_or(""),
+            a.first_term.as_deref().unwrap_or(""),
+        ])
+        .map_err(e)?;
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path.clone());
+
+    let path = out.join("term_adoption.csv");
+    let mut w = csv_writer(&path)?;
+    let e = |source| Error::Csv { path: path.clone(), source };
+    w.write_record(["term", "channel_id", "channel_name", "platform", "first_use", "first_key", "uses"]).map_err(e)?;
+    for a in &d.term_adoption {
+        let c = &d.channels[a.channel];
+        w.write_record([
+            d.terms[a.term].as_str(),
+            &c.channel_id,
+            &c.channel_name,
+            &c.platform,
+            &time(a.first_use),
+            &a.first_key,
+            &a.uses.to_string(),
+        ])
+        .map_err(e)?;
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path.clone());
+
+    let path = out.join("curve.csv");
+    let mut w = csv_writer(&path)?;
+    let e = |source| Error::Csv { path: path.clone(), source };
+    w.write_record(["term", "day", "channels", "share", "new_channels", "uses"]).map_err(e)?;
+    for p in &d.curve {
+        w.write_record([
+            p.term.as_str(),
+            &day_string(p.day),
+            &p.channels.to_string(),
+            &format!("{:.6}", p.channels as f64 / total_channels),
+            &p.new_channels.to_string(),
+            &p.uses.to_string(),
+        ])
+        .map_err(e)?;
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path.clone());
+
+    let summary_path = out.join("summary.json");
+    let mut summary = serde_json::to_value(d).expect("diffusion serialises");
+    summary["channels"] = serde_json::json!(d.channels.len());
+    summary["adopters"] = serde_json::json!(d.channels.iter().filter(|c| c.uses > 0).count());
+    if let (Some(obj), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    let text = serde_json::to_string_pretty(&summary).expect("json");
+    std::fs::write(&summary_path, text).map_err(|source| Error::Io { path: summary_path.clone(), source })?;
+    written.push(summary_path);
+    Ok(written)
+}

@@ -1,0 +1,256 @@
+//! Vocabulary analyses on small hand-built corpora.
+
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use echolens_model::Message;
+
+use super::diffusion::{self, Terms};
+use super::keyness::{self, log_odds_z};
+use super::lexicon::Lexicon;
+use super::timeline::{self, Group, Period};
+use crate::analysis_session;
+use crate::select::Selection;
+
+const S: i64 = 1_000_000;
+/// 2024-03-01T00:00:00Z.
+const T0: i64 = 1_709_251_200;
+const DAY: i64 = 86_400;
+
+fn msg(channel: &str, n: usize, secs: i64, text: &str) -> Message {
+    Message {
+        platform: "telegram".to_owned(),
+        channel_id: channel.to_owned(),
+        channel_name: Some(format!("name_{channel}")),
+        message_id: n.to_string(),
+        author_id: Some(format!("author_{channel}")),
+        ts: (T0 + secs) * S,
+        ts_exact: true,
+        text: text.to_owned(),
+        text_norm: echolens_text::normalize(text),
+        source_file: "test".into(),
+        source_record: n as u64,
+        ..Message::default()
+    }
+}
+
+fn session(rows: &[Message]) -> SessionContext {
+    let ctx = analysis_session(1 << 30).unwrap();
+    let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
+    // Two partitions, as a real scan gives, so partial tables are merged.
+    let half = batch.num_rows() / 2;
+    let parts = vec![vec![batch.slice(0, half)], vec![batch.slice(half, batch.num_rows() - half)]];
+    let table = MemTable::try_new(batch.schema(), parts).unwrap();
+    ctx.register_table("messages", Arc::new(table)).unwrap();
+    ctx
+}
+
+#[test]
+fn z_scores_equal_the_formula_on_a_fixed_table() {
+    // Counts (y_i, y_j) and totals (n_i, n_j) with prior scale 0.5: δ and z worked out by hand with the
+    // formula in the module docs (computed to 12 places in Python with the same formula).
+    let n = [1000.0, 4000.0];
+    let s = 0.5;
+    let alpha0 = s * (n[0] + n[1]);
+    let cases = [
+        ([50.0, 20.0], 1.070_445_214_626_f64, 6.139_978_916_974_f64),
+        ([5.0, 100.0], -0.363_516_565_268, -2.327_333_236_180),
+        ([1.0, 0.0], 1.718_003_234_330, 1.051_971_101_303),
+    ];
+    for (y, delta_want, z_want) in cases {
+        let alpha = s * (y[0] + y[1]);
+        let (delta, z) = log_odds_z(y, n, alpha, alpha0);
+        // The same formula, written out term by term.
+        let (a, b) = (y[0] + alpha, y[1] + alpha);
+        let (c, d) = (n[0] + alpha0 - a, n[1] + alpha0 - b);
+        let delta_ref = (a / c).ln() - (b / d).ln();
+        let z_ref = delta_ref / (1.0 / a + 1.0 / c + 1.0 / b + 1.0 / d).sqrt();
+        assert!((delta - delta_ref).abs() < 1e-12 && (z - z_ref).abs() < 1e-12);
+        assert!((delta - delta_want).abs() < 1e-9, "δ {delta} vs {delta_want}");
+        assert!((z - z_want).abs() < 1e-9, "z {z} vs {z_want}");
+    }
+}
+
+fn corpus() -> Vec<Message> {
+    let mut rows = Vec::new();
+    let mut n = 0;
+    let mut add = |rows: &mut Vec<Message>, ch: &str, day: i64, text: &str| {
+        n += 1;
+        rows.push(msg(ch, n, day * DAY + 3600 + n as i64, text));
+    };
+    // The source channel repeats its phrase and hashtag; everyone talks about the weather.
+    let verbs = ["protects", "holds", "works", "stands", "wins", "binds", "helps", "lasts", "rules", "grows"];
+    for i in 0..30 {
+        add(&mut rows, "src", i % 10, &format!("the kestrine accord {} us #vellum", verbs[i as usize % 10]));
+        add(&mut rows, "src", i % 10, "weather is fine today and the sun shines");
+    }
+    for ch in ["a", "b", "c", "d"] {
+        for i in 0..30 {
+            add(&mut rows, ch, i % 10, "weather is fine today, rain tomorrow maybe");
+        }
+    }
+    // Channels a and b adopt the phrase on days 3 and 6; c only says "accord" alone, which is not the phrase.
+    add(&mut rows, "a", 3, "they signed the kestrine accord");
+    add(&mut rows, "b", 6, "Kestrine Accord now!");
+    add(&mut rows, "b", 7, "kestrine accord again");
+    add(&mut rows, "c", 5, "an accord was reached");
+    rows
+}
+
+#[tokio::test]
+async fn keyness_ranks_the_target_vocabulary_first_and_keeps_phrases_that_beat_their_parts() {
+    let ctx = session(&corpus());
+    let target = Selection::parse(&["channel=src"]).unwrap();
+    let params = keyness::Params { min_count: 3, ..keyness::Params::default() };
+    let k = keyness::run(&ctx, &target, None, params).await.unwrap();
+    let top: Vec<&str> = k.terms.iter().take(5).map(|t| t.term.as_str()).collect();
+    // "kestrine" occurs only inside "kestrine accord": the phrase says it, and the word is left out.
+    assert!(top.contains(&"kestrine accord"), "{top:?}");
+    assert!(top.contains(&"#vellum"), "{top:?}");
+    assert!(!k.terms.iter().any(|t| t.term == "kestrine"));
+    // "accord" also occurs alone (channel c), so it stays as a word of its own.
+    assert!(k.terms.iter().any(|t| t.term == "accord"));
+    // Stop words are never terms, and phrases never start or end with one.
+    assert!(!k.terms.iter().any(|t| t.term == "the" || t.term.starts_with("the ") || t.term.ends_with(" the")));
+    // A phrase that does not beat its parts is left out: "weather is fine" is used as much as its parts.
+    let phrase = k.terms.iter().find(|t| t.term == "kestrine accord").unwrap();
+    assert_eq!((phrase.count_target, phrase.count_reference), (30, 3));
+    assert!(phrase.z > 0.0);
+    // Counts add up: every message is on one side.
+    assert_eq!(k.counts.messages_target, 60);
+    assert_eq!(k.counts.messages_reference, 124);
+    // Sorted by z, highest first; the reference's words at the bottom.
+    assert!(k.terms.windows(2).all(|w| w[0].z >= w[1].z));
+    let last = &k.terms.last().unwrap().term;
+    assert!(last.split(' ').all(|w| ["rain", "tomorrow", "maybe"].contains(&w)), "{last}");
+}
+
+#[tokio::test]
+async fn keyness_z_matches_the_formula_on_the_counted_totals() {
+    let ctx = session(&corpus());
+    let target = Selection::parse(&["channel=src"]).unwrap();
+    let params = keyness::Params { ngrams: (1, 1), min_count: 1, stopwords: Vec::new(), prior_scale: 1.0 };
+    let k = keyness::run(&ctx, &target, None, params).await.unwrap();
+    let n = [k.counts.terms_target as f64, k.counts.terms_reference as f64];
+    // With no stop words and single words only, the totals are the token counts.
+    let tokens = |ch: fn(&str) -> bool| -> u64 {
+        corpus().iter().filter(|m| ch(&m.channel_id)).map(|m| echolens_text::token_count(&m.text_norm) as u64).sum()
+    };
+    assert_eq!(k.counts.terms_target, tokens(|c| c == "src"));
+    assert_eq!(k.counts.terms_reference, tokens(|c| c != "src"));
+    for t in &k.terms {
+        let y = [t.count_target as f64, t.count_reference as f64];
+        let (_, z) = log_odds_z(y, n, y[0] + y[1], n[0] + n[1]);
+        assert!((t.z - z).abs() < 1e-12, "{}", t.term);
+    }
+}
+
+#[tokio::test]
+async fn selectors_that_match_nothing_are_errors_that_say_so() {
+    let ctx = session(&corpus());
+    let target = Selection::parse(&["channel=nope"]).unwrap();
+    let err = keyness::run(&ctx, &target, None, keyness::Params::default()).await.unwrap_err().to_string();
+    assert!(err.contains("channel=nope") && err.contains("matches no message"), "{err}");
+    let bad = Selection::parse(&["where=no_such_column = 1"]).unwrap();
+    let err = keyness::run(&ctx, &bad, None, keyness::Params::default()).await.unwrap_err().to_string();
+    assert!(err.contains("not valid"), "{err}");
+    // A time selector and a channel combine with AND; two channels with OR.
+    let sel = Selection::parse(&["channel=a", "channel=name_b", "since=2024-03-04", "until=2024-03-05"]).unwrap();
+    let n = sel.count(&ctx, "test").await.unwrap();
+    let want = corpus()
+        .iter()
+        .filter(|m| ["a", "b"].contains(&m.channel_id.as_str()))
+        .filter(|m| (3 * DAY..5 * DAY).contains(&(m.ts / S - T0)))
+        .count();
+    assert_eq!(n, want as u64);
+    // An explicit reference.
+    let reference = Selection::parse(&["channel=a"]).unwrap();
+    let k = keyness::run(
+        &ctx,
+        &Selection::parse(&["channel=src"]).unwrap(),
+        Some(&reference),
+        keyness::Params { min_count: 1, ..keyness::Params::default() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(k.counts.messages_reference, 31);
+}
+
+#[tokio::test]
+async fn diffusion_finds_first_uses_and_the_adoption_curve() {
+    let ctx = session(&corpus());
+    let terms = Terms::new(vec!["Kestrine Accord".into(), "#vellum".into()]).unwrap();
+    let d = diffusion::run(&ctx, terms, &Selection::default()).await.unwrap();
+    let by_id = |id: &str| d.channels.iter().find(|c| c.channel_id == id).unwrap();
+    // src used it first (day 0), then a on day 3 and b on day 6; c's lone "accord" is not the phrase.
+    assert_eq!(d.channels[0].channel_id, "src");
+    assert_eq!(by_id("a").first_use.map(|t| (t / S - T0) / DAY), Some(3));
+    assert_eq!(by_id("b").first_use.map(|t| (t / S - T0) / DAY), Some(6));
+    assert_eq!(by_id("b").uses, 2);
+    assert_eq!(by_id("c").uses, 0);
+    assert_eq!(by_id("src").uses, 30);
+    assert_eq!(by_id("src").messages, 60);
+    // The curve of any term: 1 channel from day 0, 2 from day 3, 3 from day 6, out of 5.
+    let any: Vec<(i64, u64)> =
+        d.curve.iter().filter(|p| p.term == "*").map(|p| (p.day - T0 / DAY, p.channels)).collect();
+    assert_eq!(any.first(), Some(&(0, 1)));
+    assert_eq!(any.iter().find(|p| p.0 == 3).unwrap().1, 2);
+    assert_eq!(any.iter().find(|p| p.0 == 5).unwrap().1, 2);
+    assert_eq!(any.iter().find(|p| p.0 == 6).unwrap().1, 3);
+    assert_eq!(any.last().unwrap().1, 3);
+    // Per term: #vellum never left src.
+    let vellum = d.summary.iter().find(|s| s.term == "#vellum").unwrap();
+    assert_eq!((vellum.channels, vellum.sources.clone()), (1, vec!["name_src".to_owned()]));
+    let accord = d.summary.iter().find(|s| s.term == "Kestrine Accord").unwrap();
+    assert_eq!(accord.channels, 3);
+    assert_eq!(accord.uses, 33);
+    // The files.
+    let dir = tempfile::tempdir().unwrap();
+    diffusion::write_outputs(&d, dir.path(), serde_json::json!({})).unwrap();
+    let adoption = std::fs::read_to_string(dir.path().join("adoption.csv")).unwrap();
+    assert!(adoption.starts_with("channel_id,channel_name,first_use,uses,messages,share"), "{adoption}");
+    assert!(adoption.lines().nth(1).unwrap().starts_with("src,name_src,2024-03-01T01:00:01Z,30,60,0.500000"));
+}
+
+#[tokio::test]
+async fn timeline_counts_lexicon_rates_and_flags_bursts() {
+    let mut rows = Vec::new();
+    // Ten quiet days of 2 messages in channel q, then a day of 20, half of them threats.
+    for day in 0..10 {
+        for k in 0..2 {
+            rows.push(msg("q", rows.len(), day * DAY + k * 60, "a quiet day"));
+        }
+    }
+    for k in 0..20 {
+        let text = if k % 2 == 0 { "Death to them" } else { "a loud day" };
+        rows.push(msg("q", rows.len(), 10 * DAY + k * 60, text));
+    }
+    // Channel r posts once on day 2 and once on day 12 (days between are zeros).
+    rows.push(msg("r", rows.len(), 2 * DAY, "مرگ بر دیکتاتور"));
+    rows.push(msg("r", rows.len(), 12 * DAY, "hello"));
+    let ctx = session(&rows);
+    let lexicon = Lexicon::new(vec![("threat".into(), vec!["death to".into(), "مرگ بر".into()])]).unwrap();
+    let t =
+        timeline::run(&ctx, &Selection::default(), Some(lexicon), timeline::Params::new(Period::Day, Group::Channel))
+            .await
+            .unwrap();
+    assert_eq!(t.messages, rows.len() as u64);
+    let q: Vec<&timeline::Row> = t.rows.iter().filter(|r| r.group == "telegram:q").collect();
+    assert_eq!(q.len(), 11);
+    assert_eq!(q[10].messages, 20);
+    assert_eq!(q[10].categories, [10]);
+    assert!(q[10].scores[0].burst, "20 after 2 a day is a burst");
+    assert!(q[..10].iter().all(|r| !r.scores[0].burst));
+    let r: Vec<&timeline::Row> = t.rows.iter().filter(|r| r.group == "telegram:r").collect();
+    assert_eq!(r.len(), 11, "days 2..=12, zeros filled");
+    assert_eq!(r[0].categories, [1], "Persian slogan matched");
+    assert!(r.iter().all(|r| !r.scores[0].burst), "one message is never a burst");
+    // Weeks, all channels together.
+    let w = timeline::run(&ctx, &Selection::default(), None, timeline::Params::new(Period::Week, Group::All))
+        .await
+        .unwrap();
+    assert_eq!(w.rows.iter().map(|r| r.messages).sum::<u64>(), rows.len() as u64);
+    // 2024-03-01 is a Friday: its week starts on Monday 2024-02-26.
+    assert_eq!(super::day_string(w.rows[0].period), "2024-02-26");
+}

@@ -1,0 +1,312 @@
+//! Timeline: messages per day or week, overall or per channel or platform; with a lexicon, how many messages
+//! of each period match each category, and the rate; bursts flagged against a rolling baseline.
+//!
+//! The counts are one SQL aggregate over `messages` with the `lexicon_mask(text_norm)` UDF (a bit per
+//! category). Bursts: a period's count x is compared with the `window` periods before it in the same group
+//! (missing periods count as 0): z = (x − mean) / max(sd, √mean, 1). A period is a burst when z ≥ `burst_z`,
+//! x ≥ `burst_min` and at least 3 earlier periods exist. The √mean floor keeps a quiet group's first busy
+//! day from scoring infinitely (a Poisson count's sd is √mean).
+
+use arrow::array::Array;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, StringArray};
+use arrow::datatypes::DataType;
+use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use super::day_string;
+use super::lexicon::Lexicon;
+use crate::select::Selection;
+use crate::table::{collect, csv_writer, i64s, strings};
+use crate::{Error, Result};
+
+/// The length of a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    /// UTC days.
+    Day,
+    /// ISO weeks (Monday to Sunday, UTC).
+    Week,
+}
+
+/// What a timeline is split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Group {
+    /// One series for the whole selection.
+    All,
+    /// One per channel (`platform:channel_id`).
+    Channel,
+    /// One per platform.
+    Platform,
+}
+
+/// Timeline parameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct Params {
+    /// Period length.
+    pub period: Period,
+    /// Split.
+    pub group: Group,
+    /// Periods in the rolling baseline.
+    pub burst_window: usize,
+    /// z at or above which a period is a burst.
+    pub burst_z: f64,
+    /// Fewest messages a burst has.
+    pub burst_min: u64,
+}
+
+impl Params {
+    /// Days or weeks, split by `group`, with the default burst rule (7 days or 4 weeks of baseline, z ≥ 3, at
+    /// least 5 messages).
+    pub fn new(period: Period, group: Group) -> Params {
+        let burst_window = if period == Period::Day { 7 } else { 4 };
+        Params { period, group, burst_window, burst_z: 3.0, burst_min: 5 }
+    }
+
+    /// The burst rule in words.
+    pub fn burst_method(&self) -> String {
+        format!(
+            "z = (count - mean) / max(sd, sqrt(mean), 1) over the {} previous {}s of the same series (missing = 0); \
+             burst when z >= {} and count >= {} with at least 3 previous periods",
+            self.burst_window,
+            if self.period == Period::Day { "day" } else { "week" },
+            self.burst_z,
+            self.burst_min
+        )
+    }
+}
+
+/// One period of one series.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Period start (days since the epoch).
+    pub period: i64,
+    /// The series: `all`, a platform, or `platform:channel_id`.
+    pub group: String,
+    /// Its display name.
+    pub name: String,
+    /// Messages.
+    pub messages: u64,
+    /// Messages matching each lexicon category.
+    pub categories: Vec<u64>,
+    /// Burst scores: messages first, then each category.
+    pub scores: Vec<Score>,
+}
+
+/// A count against its baseline.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Score {
+    /// The baseline mean.
+    pub baseline: f64,
+    /// z against it (0 without enough history).
+    pub z: f64,
+    /// Whether it is a burst.
+    pub burst: bool,
+}
+
+/// The result of [`run`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    /// Parameters.
+    pub params: Params,
+    /// The selection.
+    pub selection: String,
+    /// Lexicon categories.
+    pub categories: Vec<String>,
+    /// Rows by series, then period.
+    #[serde(skip)]
+    pub rows: Vec<Row>,
+    /// Messages counted.
+    pub messages: u64,
+}
+
+fn lexicon_udf(lexicon: Arc<Lexicon>) -> datafusion::logical_expr::ScalarUDF {
+    create_udf(
+        "lexicon_mask",
+        vec![DataType::Utf8],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let input = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
+            let input = input.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray");
+            let out: Int64Array = input.iter().map(|v| Some(v.map_or(0, |t| lexicon.mask(t) as i64))).collect();
+            let out: ArrayRef = Arc::new(out);
+            Ok(ColumnarValue::Array(out))
+        }),
+    )
+}
+
+/// Count the messages of `selection` per period and series, with `lexicon`'s categories.
+pub async fn run(
+    ctx: &SessionContext,
+    selection: &Selection,
+    lexicon: Option<Lexicon>,
+    params: Params,
+) -> Result<Timeline> {
+    if params.burst_window < 3 {
+        return Err(Error::Param("the burst window must be at least 3 periods".into()));
+    }
+    if !selection.is_empty() {
+        selection.count(ctx, "corpus").await?;
+    }
+    let categories: Vec<String> = lexicon.as_ref().map(|l| l.categories().to_vec()).unwrap_or_default();
+    if let Some(lex) = lexicon {
+        ctx.register_udf(lexicon_udf(Arc::new(lex)));
+    }
+    let (g, name) = match params.group {
+        Group::All => ("'all'", "'all'"),
+        Group::Channel => ("concat(platform, ':', channel_id)", "coalesce(channel_name, channel_id)"),
+        Group::Platform => ("platform", "platform"),
+    };
+    let mask = if categories.is_empty() { String::new() } else { ", lexicon_mask(text_norm) AS m".to_owned() };
+    let sums: String = (0..categories.len())
+        .map(|i| format!(", sum(CASE WHEN (m & {}) <> 0 THEN 1 ELSE 0 END) AS c{i}", 1i64 << i))
+        .collect();
+    let sql = format!(
+        "SELECT day, g, max(name) AS name, count(*) AS n{sums} FROM (\
+           SELECT CAST(ts AS BIGINT) / 86400000000 AS day, {g} AS g, {name} AS name{mask} \
+           FROM messages WHERE {sel}) GROUP BY day, g",
+        sel = selection.sql()
+    );
+    let batches = collect(ctx, &sql).await?;
+    // Series → period → (name, messages, categories).
+    let mut series: BTreeMap<String, (String, BTreeMap<i64, (u64, Vec<u64>)>)> = BTreeMap::new();
+    let mut messages = 0;
+    for b in &batches {
+        let (day, g, name, n) = (i64s(b, "day")?, strings(b, "g")?, strings(b, "name")?, i64s(b, "n")?);
+        let cats: Vec<Int64Array> = (0..categories.len()).map(|i| i64s(b, &format!("c{i}"))).collect::<Result<_>>()?;
+        for i in 0..b.num_rows() {
+            let day = day.value(i);
+            let period = match params.period {
+                Period::Day => day,
+                Period::Week => day - (day + 3).rem_euclid(7),
+            };
+            let entry = series.entry(g.value(i).to_owned()).or_insert_with(|| {
+                (if name.is_valid(i) { name.value(i).to_owned() } else { String::new() }, BTreeMap::new())
+            });
+            let cell = entry.1.entry(period).or_insert_with(|| (0, vec![0; categories.len()]));
+            cell.0 += n.value(i) as u64;
+            messages += n.value(i) as u64;
+            for (c, col) in cats.iter().enumerate() {
+                cell.1[c] += col.value(i).max(0) as u64;
+            }
+        }
+    }
+    let step = if params.period == Period::Day { 1 } else { 7 };
+    let mut rows = Vec::new();
+    for (group, (name, cells)) in series {
+        let (Some(&first), Some(&last)) = (cells.keys().next(), cells.keys().next_back()) else { continue };
+        let mut history: Vec<Vec<u64>> = vec![Vec::new(); 1 + categories.len()];
+        let mut period = first;
+        while period <= last {
+            let (n, cats) = cells.get(&period).cloned().unwrap_or((0, vec![0; categories.len()]));
+            let values: Vec<u64> = std::iter::once(n).chain(cats.iter().copied()).collect();
+            let scores = values.iter().zip(&mut history).map(|(&x, h)| score(x, h, &params)).collect();
+            rows.push(Row { period, group: group.clone(), name: name.clone(), messages: n, categories: cats, scores });
+            period += step;
+        }
+    }
+    Ok(Timeline { params, selection: selection.to_string(), categories, rows, messages })
+}
+
+/// Score `x` against the last `window` values of `history`, then append it.
+fn score(x: u64, history: &mut Vec<u64>, p: &Params) -> Score {
+    let past = &history[history.len().saturating_sub(p.burst_window)..];
+    let out = if past.len() < 3 {
+        Score { baseline: 0.0, z: 0.0, burst: false }
+    } else {
+        let mean = past.iter().sum::<u64>() as f64 / past.len() as f64;
+        let var = past.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / past.len() as f64;
+        let z = (x as f64 - mean) / var.sqrt().max(mean.sqrt()).max(1.0);
+        Score { baseline: mean, z, burst: z >= p.burst_z && x >= p.burst_min }
+    };
+    history.push(x);
+    out
+}
+
+/// Write `timeline.csv`, with a lexicon `lexicon.csv`, and `summary.json` into `out`.
+pub fn write_outputs(t: &Timeline, out: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
+    let mut written = Vec::new();
+    let path = out.join("timeline.csv");
+    let mut w = csv_writer(&path)?;
+    let e = |source| Error::Csv { path: path.clone(), source };
+    w.write_record(["period", "group", "name", "messages", "baseline", "z", "burst"]).map_err(e)?;
+    for r in &t.rows {
+        let s = r.scores[0];
+        w.write_record([
+            day_string(r.period).as_str(),
+            &r.group,
+            &r.name,
+            &r.messages.to_string(),
+            &format!("{:.3}", s.baseline),
+            &format!("{:.3}", s.z),
+            if s.burst { "true" } else { "false" },
+        ])
+        .map_err(e)?;
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path.clone());
+    if !t.categories.is_empty() {
+        let path = out.join("lexicon.csv");
+        let mut w = csv_writer(&path)?;
+        let e = |source| Error::Csv { path: path.clone(), source };
+        w.write_record([
+            "period", "group", "name", "category", "matches", "messages", "rate", "baseline", "z", "burst",
+        ])
+        .map_err(e)?;
+        for r in &t.rows {
+            for (c, cat) in t.categories.iter().enumerate() {
+                let (m, s) = (r.categories[c], r.scores[c + 1]);
+                let rate = if r.messages == 0 { 0.0 } else { m as f64 / r.messages as f64 };
+                w.write_record([
+                    day_string(r.period).as_str(),
+                    &r.group,
+                    &r.name,
+                    cat,
+                    &m.to_string(),
+                    &r.messages.to_string(),
+                    &format!("{rate:.6}"),
+                    &format!("{:.3}", s.baseline),
+                    &format!("{:.3}", s.z),
+                    if s.burst { "true" } else { "false" },
+                ])
+                .map_err(e)?;
+            }
+        }
+        w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+        written.push(path);
+    }
+    let summary_path = out.join("summary.json");
+    let mut summary = serde_json::to_value(t).expect("timeline serialises");
+    summary["burst_method"] = serde_json::json!(t.params.burst_method());
+    let mut bursts: Vec<serde_json::Value> = Vec::new();
+    for r in &t.rows {
+        for (i, s) in r.scores.iter().enumerate().filter(|(_, s)| s.burst) {
+            let what = if i == 0 { "messages".to_owned() } else { format!("category:{}", t.categories[i - 1]) };
+            let count = if i == 0 { r.messages } else { r.categories[i - 1] };
+            bursts.push(serde_json::json!({
+                "period": day_string(r.period), "group": r.group, "name": r.name, "series": what,
+                "count": count, "baseline": (s.baseline * 100.0).round() / 100.0, "z": (s.z * 100.0).round() / 100.0,
+            }));
+        }
+    }
+    bursts.sort_by(|a, b| b["z"].as_f64().unwrap_or(0.0).total_cmp(&a["z"].as_f64().unwrap_or(0.0)));
+    summary["bursts_total"] = serde_json::json!(bursts.len());
+    bursts.truncate(100);
+    summary["bursts"] = serde_json::json!(bursts);
+    if let (Some(obj), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    let text = serde_json::to_string_pretty(&summary).expect("json");
+    std::fs::write(&summary_path, text).map_err(|source| Error::Io { path: summary_path.clone(), source })?;
+    written.push(summary_path);
+    Ok(written)
+}

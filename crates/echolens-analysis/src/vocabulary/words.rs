@@ -1,0 +1,159 @@
+//! Word tables for counting: each distinct word once, found by its xxh3 hash and checked against its text (two
+//! words with the same hash stay two words), and n-gram keys packed from word ids.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::BuildHasherDefault;
+
+use crate::minhash::{KeyHasher, mix};
+
+/// Distinct words with their counts on two sides (target, reference).
+#[derive(Default)]
+pub struct Vocab {
+    ids: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    /// Words whose hash an earlier, different word already holds.
+    collided: HashMap<Box<str>, u32>,
+    pub words: Vec<Box<str>>,
+    pub counts: Vec<[u64; 2]>,
+}
+
+impl Vocab {
+    /// The id of `word`, added with zero counts when new.
+    pub fn id(&mut self, word: &str) -> u32 {
+        let next = self.words.len() as u32;
+        match self.ids.entry(xxhash_rust::xxh3::xxh3_64(word.as_bytes())) {
+            Entry::Occupied(e) => {
+                let id = *e.get();
+                if &*self.words[id as usize] == word {
+                    return id;
+                }
+                if let Some(&id) = self.collided.get(word) {
+                    return id;
+                }
+                self.collided.insert(word.into(), next);
+            }
+            Entry::Vacant(e) => {
+                e.insert(next);
+            }
+        }
+        self.words.push(word.into());
+        self.counts.push([0, 0]);
+        next
+    }
+
+    /// The id of `word`, if it is in the table.
+    pub fn get(&self, word: &str) -> Option<u32> {
+        let id = *self.ids.get(&xxhash_rust::xxh3::xxh3_64(word.as_bytes()))?;
+        if &*self.words[id as usize] == word { Some(id) } else { self.collided.get(word).copied() }
+    }
+
+    /// Add `side` counts to `word`.
+    pub fn add(&mut self, word: &str, side: [bool; 2]) {
+        let id = self.id(word) as usize;
+        self.counts[id][0] += u64::from(side[0]);
+        self.counts[id][1] += u64::from(side[1]);
+    }
+
+    /// Fold `other`'s counts into this table.
+    pub fn merge(&mut self, other: Vocab) {
+        for (word, c) in other.words.iter().zip(&other.counts) {
+            let id = self.id(word) as usize;
+            self.counts[id][0] += c[0];
+            self.counts[id][1] += c[1];
+        }
+    }
+
+    /// The number of distinct words.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+}
+
+/// Merge tables, the largest first so the fewest entries move.
+pub fn merge_vocabs(mut parts: Vec<Vocab>) -> Vocab {
+    parts.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    let mut it = parts.into_iter();
+    let mut out = it.next().unwrap_or_default();
+    for v in it {
+        out.merge(v);
+    }
+    out
+}
+
+/// An n-gram of word ids packed into one key: word `k` in bits `32k..32k+32` as `id + 1`, so an n-gram and its
+/// prefix never share a key and a word alone is its id + 1.
+pub fn pack(ids: &[u32]) -> u128 {
+    ids.iter().enumerate().fold(0u128, |key, (k, &id)| key | (u128::from(id) + 1) << (32 * k))
+}
+
+/// The word ids of a packed key.
+pub fn unpack(key: u128) -> impl Iterator<Item = u32> {
+    (0..4).map(move |k| (key >> (32 * k)) as u32).take_while(|&w| w != 0).map(|w| w - 1)
+}
+
+/// A hasher for packed keys: both halves folded and mixed.
+#[derive(Default, Clone, Copy)]
+pub struct PackHasher(u64);
+
+impl std::hash::Hasher for PackHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = mix(self.0 ^ u64::from(b));
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = mix((n as u64) ^ mix((n >> 64) as u64));
+    }
+}
+
+/// Counts per packed n-gram key on two sides.
+pub type NgramCounts = HashMap<u128, [u64; 2], BuildHasherDefault<PackHasher>>;
+
+/// Merge count tables, the largest first.
+pub fn merge_counts(mut parts: Vec<NgramCounts>) -> NgramCounts {
+    parts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    let mut it = parts.into_iter();
+    let mut out = it.next().unwrap_or_default();
+    for m in it {
+        for (k, c) in m {
+            let e = out.entry(k).or_insert([0, 0]);
+            e[0] += c[0];
+            e[1] += c[1];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_found_by_text() {
+        let mut v = Vocab::default();
+        v.add("a", [true, false]);
+        v.add("b", [false, true]);
+        v.add("a", [true, true]);
+        assert_eq!(v.get("a"), Some(0));
+        assert_eq!(v.counts[0], [2, 1]);
+        assert_eq!(v.get("c"), None);
+        let mut w = Vocab::default();
+        w.add("c", [true, false]);
+        w.add("a", [false, true]);
+        let m = merge_vocabs(vec![w, v]);
+        assert_eq!(m.counts[m.get("a").unwrap() as usize], [2, 2]);
+        assert_eq!(m.counts[m.get("c").unwrap() as usize], [1, 0]);
+        assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn packed_keys_round_trip_and_differ_from_prefixes() {
+        let k = pack(&[0, 7, 3]);
+        assert_eq!(unpack(k).collect::<Vec<_>>(), [0, 7, 3]);
+        assert_ne!(pack(&[0]), pack(&[0, 0]));
+        assert_eq!(pack(&[5]), 6);
+    }
+}

@@ -1,0 +1,193 @@
+//! `keyness`, `diffusion` and `timeline`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use datafusion::prelude::SessionContext;
+use echolens_analysis::select::Selection;
+use echolens_analysis::vocabulary::diffusion::{self, Terms};
+use echolens_analysis::vocabulary::keyness;
+use echolens_analysis::vocabulary::lexicon::Lexicon;
+use echolens_analysis::vocabulary::timeline::{self, Group, Period};
+use echolens_store::Store;
+use echolens_text::Language;
+
+use super::{run_info, runtime, spinner};
+use crate::args::{DiffusionArgs, KeynessArgs, TimelineArgs};
+
+/// Open the store, register it in a session and run `f` on it; returns `f`'s result and the store version.
+fn with_store<T>(
+    store_path: &Path,
+    memory: usize,
+    f: impl AsyncFnOnce(&SessionContext) -> echolens_analysis::Result<T>,
+) -> Result<(T, i64)> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Store::open(store_path).await?;
+        let ctx = echolens_analysis::analysis_session(memory)?;
+        store.register(&ctx).await?;
+        let out = f(&ctx).await?;
+        anyhow::Ok((out, store.messages_version()))
+    })
+    .with_context(|| format!("on the store {}", store_path.display()))
+}
+
+fn print_json(out: &Path) -> Result<ExitCode> {
+    let summary = std::fs::read_to_string(out.join("summary.json"))?;
+    println!("{summary}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_stopwords(s: &str) -> Result<Vec<Language>> {
+    if s.trim().eq_ignore_ascii_case("none") || s.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|code| {
+            Language::from_name(code)
+                .with_context(|| format!("unknown stop-word list {code:?}; use en, fa, ar, ru or none"))
+        })
+        .collect()
+}
+
+pub fn keyness(args: KeynessArgs) -> Result<ExitCode> {
+    let target = Selection::parse(&args.target).context("--target")?;
+    let reference =
+        if args.reference.is_empty() { None } else { Some(Selection::parse(&args.reference).context("--reference")?) };
+    let params = keyness::Params {
+        ngrams: args.ngrams,
+        min_count: args.min_count,
+        stopwords: parse_stopwords(&args.stopwords)?,
+        prior_scale: args.prior_scale,
+    };
+    let started = Instant::now();
+    let bar = spinner("keyness");
+    bar.set_message("counting words and phrases");
+    let (k, version) = with_store(&args.store.store, args.memory, async |ctx| {
+        keyness::run(ctx, &target, reference.as_ref(), params).await
+    })?;
+    bar.finish_and_clear();
+    let written = keyness::write_outputs(&k, &args.out, run_info(&args.store.store, version, started))
+        .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    if args.json {
+        return print_json(&args.out);
+    }
+    let c = &k.counts;
+    println!("target     {} ({} messages, {} term uses)", k.target, c.messages_target, c.terms_target);
+    println!("reference  {} ({} messages, {} term uses)", k.reference, c.messages_reference, c.terms_reference);
+    println!(
+        "terms      {} scored ({}..{} words, min count {}); {} phrases below their parts, {} parts inside phrases",
+        c.terms_scored,
+        k.params.ngrams.0,
+        k.params.ngrams.1,
+        k.params.min_count,
+        c.phrases_below_parts,
+        c.parts_inside_phrases
+    );
+    println!("{:>9}  {:>8}  {:>8}  term", "z", "target", "ref");
+    for t in k.terms.iter().take(args.show) {
+        println!("{:>9.2}  {:>8}  {:>8}  {}", t.z, t.count_target, t.count_reference, t.term);
+    }
+    println!(
+        "wrote      {} files to {} in {:.1} s",
+        written.len(),
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
+    let terms = match (&args.terms, &args.from_keyness) {
+        (Some(file), _) => Terms::from_file(file)?,
+        (None, Some(dir)) => Terms::from_keyness(dir, args.top)?,
+        (None, None) => bail!("give --terms FILE or --from-keyness DIR"),
+    };
+    let selection = Selection::parse(&args.select).context("--select")?;
+    let started = Instant::now();
+    let bar = spinner("diffusion");
+    bar.set_message(format!("following {} terms", terms.terms.len()));
+    let (d, version) =
+        with_store(&args.store.store, args.memory, async |ctx| diffusion::run(ctx, terms, &selection).await)?;
+    bar.finish_and_clear();
+    let written = diffusion::write_outputs(&d, &args.out, run_info(&args.store.store, version, started))
+        .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    if args.json {
+        return print_json(&args.out);
+    }
+    let adopters = d.channels.iter().filter(|c| c.uses > 0).count();
+    println!(
+        "channels   {adopters} of {} used the vocabulary ({:.1}%) in {} messages",
+        d.channels.len(),
+        100.0 * adopters as f64 / d.channels.len().max(1) as f64,
+        d.messages
+    );
+    for s in &d.summary {
+        let half = s.days_to_half.map_or(String::new(), |h| format!(", half of them within {h} days"));
+        println!(
+            "  {:<24} {:>5} channels, {:>7} uses, first {} in {}{half}",
+            s.term,
+            s.channels,
+            s.uses,
+            s.first_use.as_deref().unwrap_or("-"),
+            if s.sources.is_empty() { "-".to_owned() } else { s.sources.join(", ") }
+        );
+    }
+    println!(
+        "wrote      {} files to {} in {:.1} s",
+        written.len(),
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn timeline(args: TimelineArgs) -> Result<ExitCode> {
+    let mut period = Period::Day;
+    let mut group = Group::Channel;
+    for by in &args.by {
+        match by.trim() {
+            "day" => period = Period::Day,
+            "week" => period = Period::Week,
+            "channel" => group = Group::Channel,
+            "platform" => group = Group::Platform,
+            "all" => group = Group::All,
+            other => bail!("--by {other:?}: expected day, week, channel, platform or all"),
+        }
+    }
+    let mut params = timeline::Params::new(period, group);
+    if let Some(w) = args.burst_window {
+        params.burst_window = w;
+    }
+    params.burst_z = args.burst_z;
+    params.burst_min = args.burst_min;
+    let lexicon = args.lexicon.as_deref().map(Lexicon::from_file).transpose()?;
+    let selection = Selection::parse(&args.select).context("--select")?;
+    let started = Instant::now();
+    let bar = spinner("timeline");
+    bar.set_message("counting");
+    let (t, version) =
+        with_store(&args.store.store, args.memory, async |ctx| timeline::run(ctx, &selection, lexicon, params).await)?;
+    bar.finish_and_clear();
+    let written = timeline::write_outputs(&t, &args.out, run_info(&args.store.store, version, started))
+        .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    if args.json {
+        return print_json(&args.out);
+    }
+    let series = t.rows.iter().map(|r| &r.group).collect::<std::collections::HashSet<_>>().len();
+    let bursts = t.rows.iter().filter(|r| r.scores.iter().any(|s| s.burst)).count();
+    println!("messages   {} in {} series, {} rows", t.messages, series, t.rows.len());
+    if !t.categories.is_empty() {
+        println!("lexicon    {}", t.categories.join(", "));
+    }
+    println!("bursts     {bursts} periods; {}", t.params.burst_method());
+    println!(
+        "wrote      {} files to {} in {:.1} s",
+        written.len(),
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
