@@ -317,4 +317,40 @@ mod tests {
             }
         }
     }
+
+    /// The gold tokenisation of ParsTwiNER's test split (real Persian tweets, tokenised by its annotators): each
+    /// gold word is one echolens token, and Persian words written with a ZWNJ stay whole.
+    #[test]
+    fn persian_tweets_tokenise_as_their_annotators_did() {
+        let path = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join(
+            "../../../shared/data/samples/persian-parstwiner/twitter_data/persian-ner-twitter-data/test.txt",
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let (mut gold_words, mut agreed, mut zwnj_words) = (0usize, 0usize, 0usize);
+        for sentence in text.split("\n\n") {
+            let gold: Vec<&str> = sentence.lines().filter_map(|l| l.split('\t').next()).collect();
+            let ours: Vec<String> = tokens(&normalize(&gold.join(" "))).map(str::to_owned).collect();
+            let mut pool: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            for t in &ours {
+                *pool.entry(t).or_default() += 1;
+            }
+            for g in gold.iter().filter(|g| g.chars().any(is_word)) {
+                let g = normalize(g);
+                gold_words += 1;
+                if g.contains(ZWNJ) {
+                    zwnj_words += 1;
+                    assert!(ours.contains(&g), "{g:?} split in {ours:?}");
+                }
+                if let Some(n) = pool.get_mut(g.as_str()).filter(|n| **n > 0) {
+                    *n -= 1;
+                    agreed += 1;
+                }
+            }
+        }
+        assert!(gold_words > 8000 && zwnj_words > 300, "{gold_words} {zwnj_words}");
+        // The rest are verb prefixes and plural suffixes that normalisation joins to their word on purpose
+        // (`می شود` is one token, `می‌شود`), and tokens such as `#tag` or `e-mail` the annotators split.
+        let share = agreed as f64 / gold_words as f64;
+        assert!(share > 0.97, "{agreed} of {gold_words} gold words are echolens tokens");
+    }
 }

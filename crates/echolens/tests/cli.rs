@@ -397,3 +397,100 @@ fn reuse_finds_the_demo_cascades_with_origins_parents_and_evidence_in_the_store(
     let gexf = std::fs::read_to_string(out.join("reuse_network.gexf")).unwrap();
     assert!(gexf.contains("demo_channel_"));
 }
+
+#[test]
+fn vocabulary_keyness_diffusion_and_timeline_recover_the_planted_campaign_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    run(echolens().args(["demo", "--messages", "6000", "--ingest-only", "--out"]).arg(dir.path()));
+    let store = dir.path().join("store");
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap()).unwrap();
+    let vocabulary = &truth["vocabulary"];
+    let planted: Vec<&str> = vocabulary["terms"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let source = vocabulary["source_channel"].as_str().unwrap();
+    let adoption: Vec<(&str, i64)> = vocabulary["adoption_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a[0].as_str().unwrap(), a[1].as_i64().unwrap()))
+        .collect();
+
+    // Keyness of the source against the other channels of its language: the planted terms come first.
+    let keyness_out = dir.path().join("keyness");
+    let mut cmd = echolens();
+    cmd.args(["keyness", "--json", "--store"]).arg(&store).arg("--out").arg(&keyness_out);
+    cmd.arg("--target").arg(format!("channel={source}"));
+    for (channel, _) in adoption.iter().filter(|(c, _)| *c != source) {
+        cmd.arg("--reference").arg(format!("channel={channel}"));
+    }
+    let summary = json_of(&run(&mut cmd));
+    assert_eq!(summary["params"]["ngrams"], serde_json::json!([1, 3]));
+    let terms = read_csv(&keyness_out.join("terms.csv"));
+    let mut top: Vec<&str> = terms.iter().take(planted.len()).map(|r| r["term"].as_str()).collect();
+    top.sort_unstable();
+    let mut want = planted.clone();
+    want.sort_unstable();
+    assert_eq!(top, want, "top terms: {:?}", &terms[..5]);
+    let z: Vec<f64> = terms.iter().map(|r| r["z"].parse().unwrap()).collect();
+    assert!(z.windows(2).all(|w| w[0] >= w[1]), "sorted by z");
+
+    // Diffusion of the top terms: each channel's first use on its planted day, the source first.
+    let diffusion_out = dir.path().join("diffusion");
+    let summary = json_of(&run(echolens()
+        .args(["diffusion", "--json", "--top", "3", "--store"])
+        .arg(&store)
+        .arg("--from-keyness")
+        .arg(&keyness_out)
+        .arg("--out")
+        .arg(&diffusion_out)));
+    let rows = read_csv(&diffusion_out.join("adoption.csv"));
+    const START: i64 = 1_709_251_200;
+    for (channel, day) in &adoption {
+        let row = rows.iter().find(|r| r["channel_id"] == *channel).unwrap();
+        let first = chrono::DateTime::parse_from_rfc3339(&row["first_use"]).unwrap().timestamp();
+        assert_eq!((first - START).div_euclid(86_400), *day, "{row:?}");
+    }
+    assert_eq!(rows[0]["channel_id"], source);
+    let adopters = rows.iter().filter(|r| r["uses"] != "0").count();
+    assert_eq!(adopters, adoption.len());
+    let any = &summary["summary"][0];
+    assert_eq!(any["term"], "*");
+    assert_eq!(any["channels"].as_u64(), Some(adoption.len() as u64));
+    assert_eq!(any["sources"][0], rows[0]["channel_name"].as_str());
+    let curve = read_csv(&diffusion_out.join("curve.csv"));
+    let last_any = curve.iter().filter(|r| r["term"] == "*").next_back().unwrap();
+    assert_eq!(last_any["channels"], adoption.len().to_string());
+
+    // Timeline with the planted terms as a lexicon category: as many matches as diffusion found uses.
+    let lexicon = dir.path().join("lexicon.csv");
+    let mut csv = "category,term\n".to_owned();
+    for t in &planted {
+        csv.push_str(&format!("campaign,{t}\n"));
+    }
+    std::fs::write(&lexicon, csv).unwrap();
+    let timeline_out = dir.path().join("timeline");
+    run(echolens()
+        .args(["timeline", "--by", "day,platform", "--store"])
+        .arg(&store)
+        .arg("--lexicon")
+        .arg(&lexicon)
+        .arg("--out")
+        .arg(&timeline_out));
+    let lex = read_csv(&timeline_out.join("lexicon.csv"));
+    let matches: u64 = lex.iter().map(|r| r["matches"].parse::<u64>().unwrap()).sum();
+    assert_eq!(matches, any["uses"].as_u64().unwrap());
+    let volume = read_csv(&timeline_out.join("timeline.csv"));
+    let total: u64 = volume.iter().map(|r| r["messages"].parse::<u64>().unwrap()).sum();
+    assert_eq!(total, n(&stats_json(&store), "messages"));
+
+    // A selector that matches nothing says so.
+    let out = echolens()
+        .args(["keyness", "--target", "channel=no_such_channel", "--store"])
+        .arg(&store)
+        .arg("--out")
+        .arg(dir.path().join("none"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("channel=no_such_channel") && err.contains("matches no message"), "{err}");
+}
