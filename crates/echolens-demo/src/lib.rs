@@ -485,12 +485,14 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
         next_id[c] += 1;
         post
     };
+    // Its own random stream, so the corpus around it (and the planted cascades) does not depend on it.
+    let mut rng_v = Rng::new(seed ^ 0x766f_6361_6275_6c61);
     let source = english[0];
     let source_posts = (messages / 20).max(40);
     for k in 0..source_posts {
         let day = (k * days / source_posts) as i64;
-        let ts = START + day * DAY + 3600 + rng.below(3600) as i64;
-        posts.push(vocabulary_post(&mut rng, source, ts, &mut next_id));
+        let ts = START + day * DAY + 3600 + rng_v.below(3600) as i64;
+        posts.push(vocabulary_post(&mut rng_v, source, ts, &mut next_id));
     }
     adoption.push((tg_channels[source].0.clone(), 0));
     let adopters = &english[1..];
@@ -498,8 +500,8 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
         let day = 3 + (order * (days - 8) / adopters.len().max(1)) as i64;
         adoption.push((tg_channels[c].0.clone(), day));
         for k in 0..5 {
-            let ts = START + (day + k) * DAY + 7200 + rng.below(3600) as i64;
-            posts.push(vocabulary_post(&mut rng, c, ts, &mut next_id));
+            let ts = START + (day + k) * DAY + 7200 + rng_v.below(3600) as i64;
+            posts.push(vocabulary_post(&mut rng_v, c, ts, &mut next_id));
         }
     }
     let vocabulary = Vocabulary { terms, source_channel: tg_channels[source].0.clone(), adoption_day: adoption };
@@ -524,6 +526,9 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
             let origin_name = &tg_channels[origin_c].1;
             let variant = if step == 0 {
                 "origin"
+            } else if id == 1 && step == 1 {
+                // Every corpus has at least one forward.
+                "forward"
             } else {
                 ["exact", "edit", "prefix", "suffix", "letters", "forward"][rng.below(6)]
             };

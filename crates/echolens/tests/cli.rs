@@ -457,7 +457,7 @@ fn vocabulary_keyness_diffusion_and_timeline_recover_the_planted_campaign_vocabu
     assert_eq!(any["channels"].as_u64(), Some(adoption.len() as u64));
     assert_eq!(any["sources"][0], rows[0]["channel_name"].as_str());
     let curve = read_csv(&diffusion_out.join("curve.csv"));
-    let last_any = curve.iter().filter(|r| r["term"] == "*").next_back().unwrap();
+    let last_any = curve.iter().rfind(|r| r["term"] == "*").unwrap();
     assert_eq!(last_any["channels"], adoption.len().to_string());
 
     // Timeline with the planted terms as a lexicon category: as many matches as diffusion found uses.

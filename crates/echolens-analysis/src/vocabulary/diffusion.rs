@@ -79,7 +79,7 @@ impl Terms {
         for row in reader.records() {
             let row = row.map_err(|source| Error::Csv { path: path.clone(), source })?;
             let z: f64 = row.get(zi).and_then(|z| z.parse().ok()).unwrap_or(f64::NAN);
-            if terms.len() >= k || !(z > 0.0) {
+            if terms.len() >= k || z.is_nan() || z <= 0.0 {
                 break;
             }
             terms.push(row.get(ti).unwrap_or("").to_owned());
@@ -389,7 +389,9 @@ fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
     let (first_day, last_day) = (all.first_day.unwrap_or(0), all.last_day.unwrap_or(0));
     let mut curve = Vec::new();
     let mut summary = Vec::new();
-    let series: Vec<(String, u32, Vec<(i64, &str, usize)>)> = std::iter::once({
+    // (label, code in `daily`, first uses as (time, key, channel)).
+    type Series<'a> = (String, u32, Vec<(i64, &'a str, usize)>);
+    let series: Vec<Series> = std::iter::once({
         let firsts = chans
             .iter()
             .enumerate()

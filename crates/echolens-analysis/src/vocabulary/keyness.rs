@@ -20,10 +20,11 @@
 //!
 //! Terms are tokens of `text_norm` (see `echolens_text::tokens`: a ZWNJ joins a Persian word, never splits it)
 //! and, with `ngrams` above 1, phrases of consecutive tokens within a clause. One vocabulary holds every order,
-//! as in scattertext, so a phrase and a word that only occurs in it have the same z. Stop words are never terms,
-//! and a phrase never starts or ends with one. A phrase is kept only where it beats its parts (its z is at
-//! least that of each of its two (n−1)-word parts), and a part that never occurs outside a kept phrase is left
-//! out (the phrase says it).
+//! as in scattertext, so a phrase and a word that only occurs in it score the same. Stop words are never terms,
+//! and a phrase never starts or ends with one. A phrase is kept only where it beats its parts: its log-odds
+//! ratio is at least that of each of its two (n−1)-word parts (it marks the target at least as strongly). Not
+//! its z: a part is always at least as frequent as the phrase, so its variance is smaller and its z would
+//! nearly always win. A part that never occurs outside a kept phrase is left out (the phrase says it).
 
 use arrow::array::Array;
 use std::collections::{HashMap, HashSet};
@@ -35,7 +36,7 @@ use echolens_text::{Language, StopWords, phrase_tokens, tokens};
 use serde::Serialize;
 
 use super::per_partition;
-use super::words::{NgramCounts, PackHasher, Vocab, merge_counts, merge_vocabs, pack, unpack};
+use super::words::{Vocab, merge_vocabs};
 use crate::select::Selection;
 use crate::table::strings;
 use crate::{Error, Result};
@@ -124,7 +125,7 @@ pub struct Counts {
     pub distinct_phrases: u64,
     /// Terms at or above the minimum count.
     pub terms_scored: u64,
-    /// Phrases left out because a part scores higher.
+    /// Phrases left out because a part has the higher log-odds ratio.
     pub phrases_below_parts: u64,
     /// Words and phrases left out because they never occur outside a kept phrase.
     pub parts_inside_phrases: u64,
@@ -211,9 +212,24 @@ pub async fn run(
     let vocab = Arc::new(merge_vocabs(vocabs));
     counts.distinct_words = vocab.len() as u64;
     stage("words counted");
-    let is_stop: Arc<Vec<bool>> = Arc::new(vocab.words.iter().map(|w| stop.contains(w)).collect());
-    let frequent: Arc<Vec<bool>> = Arc::new(vocab.counts.iter().map(|c| c[0] + c[1] >= params.min_count).collect());
-
+    let is_stop: Vec<bool> = vocab.words.iter().map(|w| stop.contains(w)).collect();
+    // Words at the minimum count get dense ids: every scored term is made of them (Apriori: a phrase is never
+    // more frequent than its words), and three of them pack into one 64-bit key.
+    let mut dense = vec![NOT_FREQUENT; vocab.len()];
+    let mut words: Vec<u32> = Vec::new();
+    for (id, c) in vocab.counts.iter().enumerate() {
+        if c[0] + c[1] >= params.min_count {
+            dense[id] = words.len() as u32;
+            words.push(id as u32);
+        }
+    }
+    if words.len() >= MAX_DENSE as usize {
+        return Err(Error::Param(format!(
+            "{} distinct words reach the minimum count {}: too many to pack phrases; raise --min-count",
+            words.len(),
+            params.min_count
+        )));
+    }
     let (lo, hi) = params.ngrams;
     let mut totals = [0u64; 2];
     if lo == 1 {
@@ -224,86 +240,79 @@ pub async fn run(
             }
         }
     }
-    // Passes 2 and 3: phrases whose words (and, for three words, both two-word parts) reach the minimum count;
-    // every eligible window counts toward the totals.
-    let mut phrases: Vec<NgramCounts> = Vec::new();
-    let mut frequent_pairs: Arc<HashSet<u128, BuildHasherDefault<PackHasher>>> = Arc::default();
-    for n in 2..=hi {
-        let (vocab, is_stop, frequent, pairs) =
-            (Arc::clone(&vocab), Arc::clone(&is_stop), Arc::clone(&frequent), Arc::clone(&frequent_pairs));
+    let max_uses = vocab.counts.iter().map(|c| c[0] + c[1]).sum::<u64>();
+    if hi >= 2 && max_uses >= u64::from(u32::MAX) {
+        return Err(Error::Param(format!(
+            "{max_uses} word uses: phrase counts are 32-bit; use --ngrams 1 or split the corpus with selectors"
+        )));
+    }
+    // One pass for two- and three-word phrases: a phrase is counted where all its words reach the minimum
+    // count, and every window that neither starts nor ends with a stop word counts toward the totals.
+    let table = Arc::new(PhraseTable::new());
+    if hi >= 2 {
+        let word_ids: Arc<Vec<(u32, bool)>> = Arc::new(dense.iter().zip(&is_stop).map(|(&d, &s)| (d, s)).collect());
+        let (vocab, shared) = (Arc::clone(&vocab), Arc::clone(&table));
+        let orders = (lo.max(2), hi);
         let parts = per_partition(
             ctx,
             &sql,
-            || (NgramCounts::default(), [0u64; 2], Vec::<u32>::new()),
-            move |(table, windows, run), batch| {
+            || ([0u64; 2], Vec::<(u32, bool)>::new(), Scatter::default()),
+            move |(windows, run, scatter), batch| {
                 let text = strings(batch, "text_norm")?;
                 let (t, r) = (bools(batch, "t"), bools(batch, "r"));
                 for i in 0..batch.num_rows() {
                     if !text.is_valid(i) {
                         continue;
                     }
-                    let side = [t.value(i), r.value(i)];
+                    let side = u8::from(t.value(i)) | u8::from(r.value(i)) << 1;
                     run.clear();
-                    let mut count_run = |run: &[u32]| {
-                        for w in run.windows(n) {
-                            if is_stop[w[0] as usize] || is_stop[w[n - 1] as usize] {
-                                continue;
+                    let flush = |run: &[(u32, bool)], windows: &mut [u64; 2], scatter: &mut Scatter| {
+                        for n in orders.0..=orders.1 {
+                            for w in run.windows(n) {
+                                if w[0].1 || w[n - 1].1 {
+                                    continue;
+                                }
+                                windows[0] += u64::from(side & 1);
+                                windows[1] += u64::from(side >> 1);
+                                if w.iter().all(|x| x.0 != NOT_FREQUENT) {
+                                    scatter.push(pack_dense(w.iter().map(|x| x.0)), side);
+                                }
                             }
-                            windows[0] += u64::from(side[0]);
-                            windows[1] += u64::from(side[1]);
-                            if !w.iter().all(|&id| frequent[id as usize]) {
-                                continue;
-                            }
-                            if n == 3 && !(pairs.contains(&pack(&w[..2])) && pairs.contains(&pack(&w[1..]))) {
-                                continue;
-                            }
-                            let e = table.entry(pack(w)).or_insert([0, 0]);
-                            e[0] += u64::from(side[0]);
-                            e[1] += u64::from(side[1]);
                         }
                     };
                     phrase_tokens(text.value(i), |w, new| {
                         if new {
-                            count_run(run);
+                            flush(run, windows, scatter);
                             run.clear();
                         }
                         // A word the first pass did not see (the store cannot change between passes; this is
                         // only defensive) ends the phrase.
                         match vocab.get(w) {
-                            Some(id) => run.push(id),
+                            Some(id) => run.push(word_ids[id as usize]),
                             None => {
-                                count_run(run);
+                                flush(run, windows, scatter);
                                 run.clear();
                             }
                         }
                     });
-                    count_run(run);
+                    flush(run, windows, scatter);
                 }
+                scatter.drain_into(&shared);
                 Ok(())
             },
         )
         .await?;
-        let mut tables = Vec::new();
-        for (table, windows, _) in parts {
-            if n >= lo {
-                totals[0] += windows[0];
-                totals[1] += windows[1];
-            }
-            tables.push(table);
+        for (windows, _, _) in parts {
+            totals[0] += windows[0];
+            totals[1] += windows[1];
         }
-        let merged = merge_counts(tables);
-        if n == 2 && hi == 3 {
-            frequent_pairs =
-                Arc::new(merged.iter().filter(|(_, c)| c[0] + c[1] >= params.min_count).map(|(&k, _)| k).collect());
-        }
-        counts.distinct_phrases += merged.len() as u64;
-        phrases.push(merged);
-        stage(&format!("{n}-word phrases counted"));
+        counts.distinct_phrases = table.len() as u64;
+        stage("phrases counted");
     }
     counts.terms_target = totals[0];
     counts.terms_reference = totals[1];
-
-    let terms = score(&vocab, &is_stop, &phrases, &params, totals, &mut counts);
+    let table = Arc::try_unwrap(table).unwrap_or_else(|_| unreachable!("the counting tasks have ended"));
+    let terms = score(&vocab, &words, &is_stop, table, &params, totals, &mut counts);
     stage("scored");
     Ok(Keyness {
         params,
@@ -319,12 +328,102 @@ fn bools(batch: &arrow::record_batch::RecordBatch, name: &str) -> arrow::array::
     col.as_any().downcast_ref::<arrow::array::BooleanArray>().expect("a boolean column").clone()
 }
 
+/// Word ids below the minimum count.
+const NOT_FREQUENT: u32 = u32::MAX;
+/// Dense word ids are stored + 1 in 21 bits: three to a 64-bit key.
+const MAX_DENSE: u32 = (1 << 21) - 1;
+
+/// A phrase of dense word ids as one key: word `k` in bits `21k..21k+21` as `id + 1`, so a phrase and its
+/// prefix never share a key.
+fn pack_dense(ids: impl Iterator<Item = u32>) -> u64 {
+    ids.enumerate().fold(0u64, |key, (k, id)| key | (u64::from(id) + 1) << (21 * k))
+}
+
+fn unpack_dense(key: u64) -> impl Iterator<Item = u32> {
+    (0..3).map(move |k| ((key >> (21 * k)) & u64::from(MAX_DENSE)) as u32).take_while(|&w| w != 0).map(|w| w - 1)
+}
+
+/// Phrase counts, in 256 tables by a hash of the key, each behind its own lock: the partitions share one
+/// table (no per-partition copies to merge), and a batch's phrases are inserted table by table, so the table
+/// being filled stays in cache.
+struct PhraseTable {
+    shards: Vec<std::sync::Mutex<Shard>>,
+}
+
+type Shard = HashMap<u64, [u32; 2], BuildHasherDefault<MixHasher>>;
+
+const SHARDS: usize = 256;
+
+fn shard_of(key: u64) -> usize {
+    // Fibonacci hashing on the top bits: independent of the tables' own hash (`mix`).
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
+}
+
+impl PhraseTable {
+    fn new() -> PhraseTable {
+        PhraseTable { shards: (0..SHARDS).map(|_| std::sync::Mutex::default()).collect() }
+    }
+
+    fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().expect("no task panics holding it").len()).sum()
+    }
+}
+
+/// A batch's phrases, bucketed by shard.
+#[derive(Default)]
+struct Scatter {
+    buckets: Vec<Vec<(u64, u8)>>,
+}
+
+impl Scatter {
+    fn push(&mut self, key: u64, side: u8) {
+        if self.buckets.is_empty() {
+            self.buckets = (0..SHARDS).map(|_| Vec::new()).collect();
+        }
+        self.buckets[shard_of(key)].push((key, side));
+    }
+
+    fn drain_into(&mut self, table: &PhraseTable) {
+        for (shard, bucket) in self.buckets.iter_mut().enumerate() {
+            if bucket.is_empty() {
+                continue;
+            }
+            let mut t = table.shards[shard].lock().expect("no task panics holding it");
+            for &(key, side) in bucket.iter() {
+                let e = t.entry(key).or_insert([0, 0]);
+                e[0] += u32::from(side & 1);
+                e[1] += u32::from(side >> 1);
+            }
+            bucket.clear();
+        }
+    }
+}
+
+/// A hasher for packed keys (not uniform): splitmix's finaliser.
+#[derive(Default, Clone, Copy)]
+struct MixHasher(u64);
+
+impl std::hash::Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = crate::minhash::mix(self.0 ^ u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = crate::minhash::mix(n);
+    }
+}
+
 /// z for every term at the minimum count; phrases that do not beat their parts and parts that never occur
 /// outside a kept phrase left out.
 fn score(
     vocab: &Vocab,
+    words: &[u32],
     is_stop: &[bool],
-    phrases: &[NgramCounts],
+    table: PhraseTable,
     p: &Params,
     totals: [u64; 2],
     counts: &mut Counts,
@@ -332,8 +431,8 @@ fn score(
     let n = [totals[0] as f64, totals[1] as f64];
     let alpha0 = p.prior_scale * (n[0] + n[1]);
     // Every scored term: key → (counts, δ, z).
-    let mut scored: HashMap<u128, ([u64; 2], f64, f64), BuildHasherDefault<PackHasher>> = HashMap::default();
-    let mut add = |key: u128, c: [u64; 2]| {
+    let mut scored: HashMap<u64, ([u64; 2], f64, f64), BuildHasherDefault<MixHasher>> = HashMap::default();
+    let mut add = |key: u64, c: [u64; 2]| {
         if c[0] + c[1] < p.min_count {
             return;
         }
@@ -342,47 +441,48 @@ fn score(
         scored.insert(key, (c, delta, z));
     };
     if p.ngrams.0 == 1 {
-        for (id, &c) in vocab.counts.iter().enumerate() {
-            if !is_stop[id] {
-                add(pack(&[id as u32]), c);
+        for (d, &id) in words.iter().enumerate() {
+            if !is_stop[id as usize] {
+                add(pack_dense(std::iter::once(d as u32)), vocab.counts[id as usize]);
             }
         }
     }
-    for table in phrases {
-        for (&key, &c) in table {
-            add(key, c);
+    for shard in table.shards {
+        for (key, c) in shard.into_inner().expect("no task panicked holding it") {
+            add(key, [u64::from(c[0]), u64::from(c[1])]);
         }
     }
     counts.terms_scored = scored.len() as u64;
 
     // Phrases against their parts. A part that is not scored (a stop word at its edge, too rare, or shorter
     // than the shortest order asked for) is beaten.
-    let ids = |key: u128| unpack(key).collect::<Vec<u32>>();
-    let mut dropped: HashSet<u128> = HashSet::new();
-    for (&key, &(c, _, z)) in &scored {
+    let ids = |key: u64| unpack_dense(key).collect::<Vec<u32>>();
+    let mut below = HashSet::new();
+    let mut inside = HashSet::new();
+    for (&key, &(c, delta, _)) in &scored {
         let w = ids(key);
         if w.len() < 2 {
             continue;
         }
-        let parts = [pack(&w[..w.len() - 1]), pack(&w[1..])];
-        if parts.iter().any(|part| scored.get(part).is_some_and(|s| s.2 > z)) {
-            dropped.insert(key);
-            counts.phrases_below_parts += 1;
+        let parts = [pack_dense(w[..w.len() - 1].iter().copied()), pack_dense(w[1..].iter().copied())];
+        if parts.iter().any(|part| scored.get(part).is_some_and(|s| s.1 > delta)) {
+            below.insert(key);
             continue;
         }
         for part in parts {
             if scored.get(&part).is_some_and(|s| s.0 == c) {
-                dropped.insert(part);
+                inside.insert(part);
             }
         }
     }
-    counts.parts_inside_phrases = dropped.len() as u64 - counts.phrases_below_parts;
+    counts.phrases_below_parts = below.len() as u64;
+    counts.parts_inside_phrases = inside.difference(&below).count() as u64;
     let mut terms: Vec<Term> = scored
         .into_iter()
-        .filter(|(key, _)| !dropped.contains(key))
+        .filter(|(key, _)| !below.contains(key) && !inside.contains(key))
         .map(|(key, (c, delta, z))| {
             let w = ids(key);
-            let text: Vec<&str> = w.iter().map(|&id| &*vocab.words[id as usize]).collect();
+            let text: Vec<&str> = w.iter().map(|&d| &*vocab.words[words[d as usize] as usize]).collect();
             Term {
                 term: text.join(" "),
                 words: w.len(),
@@ -412,10 +512,12 @@ pub fn write_outputs(k: &Keyness, out: &std::path::Path, extra: serde_json::Valu
     for t in &k.terms {
         w.write_record([
             t.term.as_str(),
-            &format!("{:.6}", t.z),
+            // Full precision (the shortest text that reads back as the same number): a z can be checked
+            // against another implementation to the last bit.
+            &t.z.to_string(),
             &t.count_target.to_string(),
             &t.count_reference.to_string(),
-            &format!("{:.6}", t.log_odds_ratio),
+            &t.log_odds_ratio.to_string(),
             &t.words.to_string(),
         ])
         .map_err(csv_err)?;

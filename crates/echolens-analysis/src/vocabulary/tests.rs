@@ -90,12 +90,20 @@ fn corpus() -> Vec<Message> {
             add(&mut rows, ch, i % 10, "weather is fine today, rain tomorrow maybe");
         }
     }
-    // Channels a and b adopt the phrase on days 3 and 6; c only says "accord" alone, which is not the phrase.
+    // Channels a and b adopt the phrase on days 3 and 6; c says "accord" alone, which is not the phrase.
     add(&mut rows, "a", 3, "they signed the kestrine accord");
     add(&mut rows, "b", 6, "Kestrine Accord now!");
     add(&mut rows, "b", 7, "kestrine accord again");
     add(&mut rows, "c", 5, "an accord was reached");
     rows
+}
+
+fn phrase_z(k: &keyness::Keyness) -> f64 {
+    k.terms.iter().find(|t| t.term == "kestrine accord").unwrap().z
+}
+
+fn phrase_delta(k: &keyness::Keyness) -> f64 {
+    k.terms.iter().find(|t| t.term == "kestrine accord").unwrap().log_odds_ratio
 }
 
 #[tokio::test]
@@ -109,8 +117,12 @@ async fn keyness_ranks_the_target_vocabulary_first_and_keeps_phrases_that_beat_t
     assert!(top.contains(&"kestrine accord"), "{top:?}");
     assert!(top.contains(&"#vellum"), "{top:?}");
     assert!(!k.terms.iter().any(|t| t.term == "kestrine"));
-    // "accord" also occurs alone (channel c), so it stays as a word of its own.
-    assert!(k.terms.iter().any(|t| t.term == "accord"));
+    // "accord" also occurs alone (channel c), so it stays as a word of its own. The phrase beats it on the
+    // log-odds ratio (30 to 3 against 30 to 4), though not on z: the part's larger count gives it the smaller
+    // variance, as a part's always does.
+    let accord = k.terms.iter().find(|t| t.term == "accord").unwrap();
+    assert_eq!((accord.count_target, accord.count_reference), (30, 4));
+    assert!(accord.z > phrase_z(&k) && accord.log_odds_ratio < phrase_delta(&k));
     // Stop words are never terms, and phrases never start or end with one.
     assert!(!k.terms.iter().any(|t| t.term == "the" || t.term.starts_with("the ") || t.term.ends_with(" the")));
     // A phrase that does not beat its parts is left out: "weather is fine" is used as much as its parts.

@@ -177,7 +177,9 @@ pub async fn run(
     );
     let batches = collect(ctx, &sql).await?;
     // Series → period → (name, messages, categories).
-    let mut series: BTreeMap<String, (String, BTreeMap<i64, (u64, Vec<u64>)>)> = BTreeMap::new();
+    // Series → (name, period → (messages, per category)).
+    type Cells = BTreeMap<i64, (u64, Vec<u64>)>;
+    let mut series: BTreeMap<String, (String, Cells)> = BTreeMap::new();
     let mut messages = 0;
     for b in &batches {
         let (day, g, name, n) = (i64s(b, "day")?, strings(b, "g")?, strings(b, "name")?, i64s(b, "n")?);

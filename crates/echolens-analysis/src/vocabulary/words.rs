@@ -1,11 +1,11 @@
 //! Word tables for counting: each distinct word once, found by its xxh3 hash and checked against its text (two
-//! words with the same hash stay two words), and n-gram keys packed from word ids.
+//! words with the same hash stay two words).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::BuildHasherDefault;
 
-use crate::minhash::{KeyHasher, mix};
+use crate::minhash::KeyHasher;
 
 /// Distinct words with their counts on two sides (target, reference).
 #[derive(Default)]
@@ -80,53 +80,6 @@ pub fn merge_vocabs(mut parts: Vec<Vocab>) -> Vocab {
     out
 }
 
-/// An n-gram of word ids packed into one key: word `k` in bits `32k..32k+32` as `id + 1`, so an n-gram and its
-/// prefix never share a key and a word alone is its id + 1.
-pub fn pack(ids: &[u32]) -> u128 {
-    ids.iter().enumerate().fold(0u128, |key, (k, &id)| key | (u128::from(id) + 1) << (32 * k))
-}
-
-/// The word ids of a packed key.
-pub fn unpack(key: u128) -> impl Iterator<Item = u32> {
-    (0..4).map(move |k| (key >> (32 * k)) as u32).take_while(|&w| w != 0).map(|w| w - 1)
-}
-
-/// A hasher for packed keys: both halves folded and mixed.
-#[derive(Default, Clone, Copy)]
-pub struct PackHasher(u64);
-
-impl std::hash::Hasher for PackHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = mix(self.0 ^ u64::from(b));
-        }
-    }
-    fn write_u128(&mut self, n: u128) {
-        self.0 = mix((n as u64) ^ mix((n >> 64) as u64));
-    }
-}
-
-/// Counts per packed n-gram key on two sides.
-pub type NgramCounts = HashMap<u128, [u64; 2], BuildHasherDefault<PackHasher>>;
-
-/// Merge count tables, the largest first.
-pub fn merge_counts(mut parts: Vec<NgramCounts>) -> NgramCounts {
-    parts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    let mut it = parts.into_iter();
-    let mut out = it.next().unwrap_or_default();
-    for m in it {
-        for (k, c) in m {
-            let e = out.entry(k).or_insert([0, 0]);
-            e[0] += c[0];
-            e[1] += c[1];
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,13 +100,5 @@ mod tests {
         assert_eq!(m.counts[m.get("a").unwrap() as usize], [2, 2]);
         assert_eq!(m.counts[m.get("c").unwrap() as usize], [1, 0]);
         assert_eq!(m.len(), 3);
-    }
-
-    #[test]
-    fn packed_keys_round_trip_and_differ_from_prefixes() {
-        let k = pack(&[0, 7, 3]);
-        assert_eq!(unpack(k).collect::<Vec<_>>(), [0, 7, 3]);
-        assert_ne!(pack(&[0]), pack(&[0, 0]));
-        assert_eq!(pack(&[5]), 6);
     }
 }
