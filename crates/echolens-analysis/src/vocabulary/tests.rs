@@ -266,3 +266,20 @@ async fn timeline_counts_lexicon_rates_and_flags_bursts() {
     // 2024-03-01 is a Friday: its week starts on Monday 2024-02-26.
     assert_eq!(super::day_string(w.rows[0].period), "2024-02-26");
 }
+
+#[test]
+fn term_files_keep_hashtags_and_skip_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("terms.txt");
+    std::fs::write(&path, "# planted terms\n\n#vellum\nKestrine  Accord\n  مرگ بر  \n").unwrap();
+    let terms = Terms::from_file(&path).unwrap();
+    assert_eq!(terms.terms, ["#vellum", "Kestrine  Accord", "مرگ بر"]);
+    let mut found = Vec::new();
+    terms.matches(&echolens_text::normalize("the KESTRINE accord, #vellum! مرگ بر"), &mut found);
+    assert_eq!(found, [0, 1, 2]);
+    terms.matches("kestrine. accord", &mut found);
+    assert!(found.is_empty(), "a phrase does not span clauses");
+    std::fs::write(&path, "ok\n!!!\n").unwrap();
+    let err = Terms::from_file(&path).unwrap_err().to_string();
+    assert!(err.contains("term 2") && err.contains("no word"), "{err}");
+}
