@@ -5,6 +5,9 @@ use std::collections::HashMap;
 
 use echolens_analysis::coordination::Params;
 use echolens_analysis::reuse::{Member, Params as ReuseParams, Role};
+use echolens_analysis::select::{Selection, Selector};
+use echolens_analysis::vocabulary::diffusion::{self, Terms};
+use echolens_analysis::vocabulary::keyness;
 use echolens_store::Store;
 
 use super::runtime;
@@ -66,9 +69,46 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         store.register(&ctx).await?;
         anyhow::Ok(echolens_analysis::reuse::run(&ctx, ReuseParams::default()).await?)
     })?;
-    echolens_analysis::reuse::write_outputs(&reuse, &reuse_dir, extra)
+    echolens_analysis::reuse::write_outputs(&reuse, &reuse_dir, extra.clone())
         .with_context(|| format!("writing {}", reuse_dir.display()))?;
     let planted = score_cascades(&reuse.members, &truth.cascades);
+
+    // Vocabulary: the source channel against the other channels of its language, then how the planted terms
+    // spread, both checked against the truth.
+    let voc = &truth.vocabulary;
+    let target = Selection::new(vec![Selector::Channel(voc.source_channel.clone())]);
+    let reference = Selection::new(
+        voc.adoption_day
+            .iter()
+            .filter(|(c, _)| *c != voc.source_channel)
+            .map(|(c, _)| Selector::Channel(c.clone()))
+            .collect(),
+    );
+    let keyness_dir = args.out.join("keyness");
+    let diffusion_dir = args.out.join("diffusion");
+    let (keyness, diffusion) = rt.block_on(async {
+        let ctx = echolens_analysis::analysis_session(1 << 30)?;
+        store.register(&ctx).await?;
+        let k = keyness::run(&ctx, &target, Some(&reference), keyness::Params::default()).await?;
+        let d = diffusion::run(&ctx, Terms::new(voc.terms.clone())?, &Selection::default()).await?;
+        anyhow::Ok((k, d))
+    })?;
+    keyness::write_outputs(&keyness, &keyness_dir, extra.clone())
+        .with_context(|| format!("writing {}", keyness_dir.display()))?;
+    diffusion::write_outputs(&diffusion, &diffusion_dir, extra.clone())
+        .with_context(|| format!("writing {}", diffusion_dir.display()))?;
+    let ranks: Vec<Option<usize>> =
+        voc.terms.iter().map(|t| keyness.terms.iter().position(|k| &k.term == t).map(|r| r + 1)).collect();
+    let days_found = voc
+        .adoption_day
+        .iter()
+        .filter(|(c, day)| {
+            diffusion.channels.iter().any(|a| {
+                a.channel_id == *c
+                    && a.first_use.is_some_and(|t| (t / 1_000_000 - echolens_demo::START).div_euclid(86_400) == *day)
+            })
+        })
+        .count();
     let net = &coordination.network;
     let recovered: Vec<serde_json::Value> = truth
         .campaigns
@@ -105,6 +145,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                     "out": reuse_dir.display().to_string(),
                     "planted_cascades": planted,
                 },
+                "vocabulary": {
+                    "planted_term_ranks": ranks,
+                    "adoption_days_found": days_found,
+                    "adopters_planted": voc.adoption_day.len(),
+                    "out": [keyness_dir.display().to_string(), diffusion_dir.display().to_string()],
+                },
             })
         );
     } else {
@@ -136,6 +182,16 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         println!(
             "  planted cascades: {} of {} origins found, pair F1 {:.3} (precision {:.3}, recall {:.3})",
             planted.origins_found, planted.cascades, planted.f1, planted.precision, planted.recall
+        );
+        let shown: Vec<String> = ranks.iter().map(|r| r.map_or("-".to_owned(), |r| r.to_string())).collect();
+        println!(
+            "vocabulary: the planted terms rank {} in keyness of the source channel ({}); {} of {} channels' \
+             adoption days found exactly ({})",
+            shown.join(", "),
+            keyness_dir.display(),
+            days_found,
+            voc.adoption_day.len(),
+            diffusion_dir.display()
         );
         println!();
         println!(
