@@ -28,6 +28,8 @@ pub struct Terms {
     pub terms: Vec<String>,
     words: Vec<Vec<String>>,
     by_first: HashMap<String, Vec<u32>>,
+    /// Every term's first word as a substring: a text without any cannot use a term, and is not tokenised.
+    prefilter: Vec<memchr::memmem::Finder<'static>>,
 }
 
 impl Terms {
@@ -50,7 +52,8 @@ impl Terms {
             by_first.entry(first.clone()).or_default().push(i as u32);
             words.push(w);
         }
-        Ok(Terms { terms, words, by_first })
+        let prefilter = by_first.keys().map(|w| memchr::memmem::Finder::new(w.as_bytes()).into_owned()).collect();
+        Ok(Terms { terms, words, by_first, prefilter })
     }
 
     /// Read one term a line (blank lines and lines starting with `#` skipped).
@@ -90,6 +93,9 @@ impl Terms {
     /// The terms used in `text_norm`, each once.
     pub fn matches(&self, text_norm: &str, out: &mut Vec<u32>) {
         out.clear();
+        if !self.prefilter.iter().any(|f| f.find(text_norm.as_bytes()).is_some()) {
+            return;
+        }
         let mut run: Vec<&str> = Vec::new();
         let check = |run: &[&str], out: &mut Vec<u32>| {
             for start in 0..run.len() {
@@ -149,7 +155,9 @@ impl Use {
 struct Channel {
     platform: String,
     id: String,
+    /// The name on its latest message (accounts rename; the latest name is the one a reader knows).
     name: String,
+    name_ts: i64,
     messages: u64,
     any: Use,
     /// The first term it used.
@@ -295,10 +303,14 @@ pub async fn run(ctx: &SessionContext, terms: Terms, selection: &Selection) -> R
                     None => part.channels.entry(ch_key.clone()).or_insert_with(|| Channel {
                         platform: platform.value(i).to_owned(),
                         id: id.value(i).to_owned(),
-                        name: if name.is_valid(i) { name.value(i).to_owned() } else { String::new() },
+                        name_ts: i64::MIN,
                         ..Channel::default()
                     }),
                 };
+                if name.is_valid(i) && (ts, name.value(i)) > (ch.name_ts, ch.name.as_str()) {
+                    ch.name_ts = ts;
+                    ch.name = name.value(i).to_owned();
+                }
                 ch.messages += 1;
                 if !text.is_valid(i) {
                     continue;
@@ -333,6 +345,10 @@ pub async fn run(ctx: &SessionContext, terms: Terms, selection: &Selection) -> R
                 }
                 Some(a) => {
                     a.messages += c.messages;
+                    if (c.name_ts, c.name.as_str()) > (a.name_ts, a.name.as_str()) {
+                        a.name_ts = c.name_ts;
+                        a.name = c.name;
+                    }
                     if c.any.uses > 0
                         && (a.any.uses == 0
                             || (c.any.first_ts, c.any.first_key.as_str()) < (a.any.first_ts, a.any.first_key.as_str()))
