@@ -191,7 +191,12 @@ async fn selectors_that_match_nothing_are_errors_that_say_so() {
 
 #[tokio::test]
 async fn diffusion_finds_first_uses_and_the_adoption_curve() {
-    let ctx = session(&corpus());
+    let mut rows = corpus();
+    // Channel d renamed itself on day 9: its latest name is the one reported, whichever partition saw what.
+    let mut renamed = msg("d", 9999, 9 * DAY + 7200, "weather again");
+    renamed.channel_name = Some("d_renamed".into());
+    rows.insert(0, renamed);
+    let ctx = session(&rows);
     let terms = Terms::new(vec!["Kestrine Accord".into(), "#vellum".into()]).unwrap();
     let d = diffusion::run(&ctx, terms, &Selection::default()).await.unwrap();
     let by_id = |id: &str| d.channels.iter().find(|c| c.channel_id == id).unwrap();
@@ -203,6 +208,8 @@ async fn diffusion_finds_first_uses_and_the_adoption_curve() {
     assert_eq!(by_id("c").uses, 0);
     assert_eq!(by_id("src").uses, 30);
     assert_eq!(by_id("src").messages, 60);
+    assert_eq!(by_id("d").channel_name, "d_renamed");
+    assert_eq!(by_id("d").messages, 31);
     // The curve of any term: 1 channel from day 0, 2 from day 3, 3 from day 6, out of 5.
     let any: Vec<(i64, u64)> =
         d.curve.iter().filter(|p| p.term == "*").map(|p| (p.day - T0 / DAY, p.channels)).collect();
