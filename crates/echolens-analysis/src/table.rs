@@ -36,6 +36,28 @@ pub fn i64s(batch: &RecordBatch, name: &str) -> Result<Int64Array> {
     Ok(col.as_any().downcast_ref::<Int64Array>().expect("Int64 cast").clone())
 }
 
+/// Column `name` as booleans (the column must be boolean).
+pub fn bools(batch: &RecordBatch, name: &str) -> arrow::array::BooleanArray {
+    let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
+    col.as_any().downcast_ref::<arrow::array::BooleanArray>().expect("a boolean column").clone()
+}
+
+/// Write `summary` with the fields of `extra` (the run: command, version, store) merged in as
+/// `dir/summary.json`; returns its path.
+pub fn write_summary(
+    dir: &std::path::Path,
+    mut summary: serde_json::Value,
+    extra: serde_json::Value,
+) -> Result<std::path::PathBuf> {
+    if let (Some(obj), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    let path = dir.join("summary.json");
+    let text = serde_json::to_string_pretty(&summary).expect("a summary serialises");
+    std::fs::write(&path, text).map_err(|source| crate::Error::Io { path: path.clone(), source })?;
+    Ok(path)
+}
+
 /// A CSV writer on `path`, its errors naming the file.
 pub fn csv_writer(path: &std::path::Path) -> Result<csv::Writer<std::fs::File>> {
     csv::Writer::from_path(path).map_err(|source| crate::Error::Csv { path: path.to_owned(), source })

@@ -46,7 +46,7 @@ pub fn hash64(s: &str) -> i64 {
     xxhash_rust::xxh3::xxh3_64(s.as_bytes()) as i64
 }
 
-fn map_strings(args: &[ColumnarValue], f: impl Fn(&str) -> i64) -> Result<ColumnarValue> {
+pub(crate) fn map_strings(args: &[ColumnarValue], f: impl Fn(&str) -> i64) -> Result<ColumnarValue> {
     let arrays = ColumnarValue::values_to_arrays(args)?;
     let input = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
     let input = input.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray");

@@ -20,4 +20,4 @@ pub use extract::{
 };
 pub use normalize::{ZWNJ, normalize};
 pub use stopwords::{Language, StopWords};
-pub use tokens::{phrase_tokens, token_count, token_count_capped, tokens};
+pub use tokens::{phrase_tokens, phrases, token_count, token_count_capped, tokens};

@@ -168,6 +168,28 @@ pub fn phrase_tokens<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
     }
 }
 
+/// The phrases of `text` (see [`phrase_tokens`]), each as its run of tokens; empty phrases are skipped.
+///
+/// ```
+/// use echolens_text::phrases;
+/// let mut runs: Vec<Vec<String>> = Vec::new();
+/// phrases("death to x, long live y", |run| runs.push(run.iter().map(|t| t.to_string()).collect()));
+/// assert_eq!(runs, [vec!["death", "to", "x"], vec!["long", "live", "y"]]);
+/// ```
+pub fn phrases<'a>(text: &'a str, mut f: impl FnMut(&[&'a str])) {
+    let mut run: Vec<&'a str> = Vec::new();
+    phrase_tokens(text, |w, new| {
+        if new && !run.is_empty() {
+            f(&run);
+            run.clear();
+        }
+        run.push(w);
+    });
+    if !run.is_empty() {
+        f(&run);
+    }
+}
+
 fn chunk_tokens(chunk: &str) -> ChunkTokens<'_> {
     ChunkTokens { rest: chunk }
 }

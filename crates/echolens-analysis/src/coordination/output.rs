@@ -258,7 +258,7 @@ pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> 
     for e in &c.edges {
         *per_kind.entry(e.kind.name()).or_default() += 1;
     }
-    let mut summary = serde_json::json!({
+    let summary = serde_json::json!({
         "analysis": "coordination",
         "parameters": p,
         "null_model": {
@@ -278,12 +278,6 @@ pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> 
         "outputs": written.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
             .chain(std::iter::once("summary.json".to_owned())).collect::<Vec<_>>(),
     });
-    if let (Some(obj), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
-    let path = dir.join("summary.json");
-    let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
-    write_file(&path, &text)?;
-    written.push(path);
+    written.push(crate::table::write_summary(dir, summary, extra)?);
     Ok(written)
 }

@@ -6,15 +6,17 @@
 //! Terms are matched on the tokens of `text_norm` as keyness counts them: a term is normalised like message
 //! text and matches where its words follow one another within a clause.
 
-use arrow::array::Array;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use arrow::array::Array;
 use datafusion::prelude::SessionContext;
-use echolens_text::{normalize, phrase_tokens, tokens};
+use echolens_text::{normalize, phrases, tokens};
 use serde::Serialize;
 
-use super::{day_string, per_partition, rfc3339};
+use echolens_store::rfc3339;
+
+use super::{day_string, per_partition};
 use crate::select::Selection;
 use crate::table::{csv_writer, i64s, strings};
 use crate::{Error, Result};
@@ -96,8 +98,7 @@ impl Terms {
         if !self.prefilter.iter().any(|f| f.find(text_norm.as_bytes()).is_some()) {
             return;
         }
-        let mut run: Vec<&str> = Vec::new();
-        let check = |run: &[&str], out: &mut Vec<u32>| {
+        phrases(text_norm, |run| {
             for start in 0..run.len() {
                 if let Some(ids) = self.by_first.get(run[start]) {
                     for &t in ids {
@@ -108,15 +109,7 @@ impl Terms {
                     }
                 }
             }
-        };
-        phrase_tokens(text_norm, |w, new| {
-            if new {
-                check(&run, out);
-                run.clear();
-            }
-            run.push(w);
         });
-        check(&run, out);
         out.sort_unstable();
         out.dedup();
     }
@@ -450,7 +443,7 @@ fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
             term: label,
             channels: firsts.len() as u64,
             uses: uses_total,
-            first_use: first.map(|f| rfc3339(f.0.div_euclid(1_000_000))),
+            first_use: first.map(|f| rfc3339(f.0)),
             sources,
             source_key: first.map(|f| f.1.to_owned()),
             days_to_half: days_to_half.map(|d| (d * 100.0).round() / 100.0),
@@ -487,7 +480,6 @@ fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
 pub fn write_outputs(d: &Diffusion, out: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let total_channels = d.channels.len().max(1) as f64;
-    let time = |us: i64| rfc3339(us.div_euclid(1_000_000));
     let mut written = Vec::new();
 
     let path = out.join("adoption.csv");
@@ -510,7 +502,7 @@ pub fn write_outputs(d: &Diffusion, out: &Path, extra: serde_json::Value) -> Res
         w.write_record([
             a.channel_id.as_str(),
             &a.channel_name,
-            &a.first_use.map(time).unwrap_or_default(),
+            &a.first_use.map(rfc3339).unwrap_or_default(),
             &a.uses.to_string(),
             &a.messages.to_string(),
             &format!("{share:.6}"),
@@ -534,7 +526,7 @@ pub fn write_outputs(d: &Diffusion, out: &Path, extra: serde_json::Value) -> Res
             &c.channel_id,
             &c.channel_name,
             &c.platform,
-            &time(a.first_use),
+            &rfc3339(a.first_use),
             &a.first_key,
             &a.uses.to_string(),
         ])
@@ -561,15 +553,9 @@ pub fn write_outputs(d: &Diffusion, out: &Path, extra: serde_json::Value) -> Res
     w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
     written.push(path.clone());
 
-    let summary_path = out.join("summary.json");
     let mut summary = serde_json::to_value(d).expect("diffusion serialises");
     summary["channels"] = serde_json::json!(d.channels.len());
     summary["adopters"] = serde_json::json!(d.channels.iter().filter(|c| c.uses > 0).count());
-    if let (Some(obj), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
-    let text = serde_json::to_string_pretty(&summary).expect("json");
-    std::fs::write(&summary_path, text).map_err(|source| Error::Io { path: summary_path.clone(), source })?;
-    written.push(summary_path);
+    written.push(crate::table::write_summary(out, summary, extra)?);
     Ok(written)
 }

@@ -26,11 +26,11 @@
 //! its z: a part is always at least as frequent as the phrase, so its variance is smaller and its z would
 //! nearly always win. A part that never occurs outside a kept phrase is left out (the phrase says it).
 
-use arrow::array::Array;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
+use arrow::array::Array;
 use datafusion::prelude::SessionContext;
 use echolens_text::{Language, StopWords, phrase_tokens, tokens};
 use serde::Serialize;
@@ -38,7 +38,7 @@ use serde::Serialize;
 use super::per_partition;
 use super::words::{Vocab, merge_vocabs};
 use crate::select::Selection;
-use crate::table::strings;
+use crate::table::{bools, strings};
 use crate::{Error, Result};
 
 /// Keyness parameters.
@@ -323,11 +323,6 @@ pub async fn run(
     })
 }
 
-fn bools(batch: &arrow::record_batch::RecordBatch, name: &str) -> arrow::array::BooleanArray {
-    let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
-    col.as_any().downcast_ref::<arrow::array::BooleanArray>().expect("a boolean column").clone()
-}
-
 /// Word ids below the minimum count.
 const NOT_FREQUENT: u32 = u32::MAX;
 /// Dense word ids are stored + 1 in 21 bits: three to a 64-bit key.
@@ -523,7 +518,6 @@ pub fn write_outputs(k: &Keyness, out: &std::path::Path, extra: serde_json::Valu
         .map_err(csv_err)?;
     }
     w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    let summary_path = out.join("summary.json");
     let mut summary = serde_json::to_value(k).expect("keyness serialises");
     summary["method"] = serde_json::json!(
         "log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi and Quinn 2008): \
@@ -531,10 +525,6 @@ pub fn write_outputs(k: &Keyness, out: &std::path::Path, extra: serde_json::Valu
     );
     summary["top_target"] = serde_json::to_value(k.terms.iter().take(20).collect::<Vec<_>>()).expect("terms");
     summary["top_reference"] = serde_json::to_value(k.terms.iter().rev().take(20).collect::<Vec<_>>()).expect("terms");
-    if let (Some(obj), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
-    let text = serde_json::to_string_pretty(&summary).expect("json");
-    std::fs::write(&summary_path, text).map_err(|source| Error::Io { path: summary_path.clone(), source })?;
+    let summary_path = crate::table::write_summary(out, summary, extra)?;
     Ok(vec![path, summary_path])
 }

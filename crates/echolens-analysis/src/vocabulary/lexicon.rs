@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use echolens_text::{ZWNJ, normalize, phrase_tokens};
+use echolens_text::{ZWNJ, normalize, phrases};
 
 use crate::{Error, Result};
 
@@ -149,20 +149,11 @@ impl Lexicon {
     /// The categories `text_norm` matches, as a bit mask.
     pub fn mask(&self, text_norm: &str) -> u64 {
         let mut mask = 0u64;
-        let mut run: Vec<&str> = Vec::new();
-        let check = |run: &[&str], mask: &mut u64| {
+        phrases(text_norm, |run| {
             for start in 0..run.len() {
-                self.match_at(run, start, mask);
+                self.match_at(run, start, &mut mask);
             }
-        };
-        phrase_tokens(text_norm, |w, new| {
-            if new {
-                check(&run, &mut mask);
-                run.clear();
-            }
-            run.push(w);
         });
-        check(&run, &mut mask);
         mask
     }
 

@@ -54,11 +54,6 @@ where
     Ok(states)
 }
 
-/// Seconds since the epoch as RFC 3339 UTC (`2024-03-01T12:00:00Z`).
-pub(crate) fn rfc3339(seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
-}
-
 /// The UTC day of `seconds` as `YYYY-MM-DD`.
 pub(crate) fn day_string(day: i64) -> String {
     chrono::DateTime::from_timestamp(day * 86_400, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()

@@ -7,12 +7,11 @@
 //! x ≥ `burst_min` and at least 3 earlier periods exist. The √mean floor keeps a quiet group's first busy
 //! day from scoring infinitely (a Poisson count's sd is √mean).
 
-use arrow::array::Array;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, StringArray};
+use arrow::array::{Array, Int64Array};
 use arrow::datatypes::DataType;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
@@ -132,14 +131,8 @@ fn lexicon_udf(lexicon: Arc<Lexicon>) -> datafusion::logical_expr::ScalarUDF {
         vec![DataType::Utf8],
         DataType::Int64,
         Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let input = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
-            let input = input.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray");
-            let out: Int64Array = input.iter().map(|v| Some(v.map_or(0, |t| lexicon.mask(t) as i64))).collect();
-            let out: ArrayRef = Arc::new(out);
-            Ok(ColumnarValue::Array(out))
-        }),
+        // NULL text: NULL mask, which the plan's `CASE` counts as no match.
+        Arc::new(move |args: &[ColumnarValue]| crate::udf::map_strings(args, |t| lexicon.mask(t) as i64)),
     )
 }
 
@@ -286,7 +279,6 @@ pub fn write_outputs(t: &Timeline, out: &Path, extra: serde_json::Value) -> Resu
         w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
         written.push(path);
     }
-    let summary_path = out.join("summary.json");
     let mut summary = serde_json::to_value(t).expect("timeline serialises");
     summary["burst_method"] = serde_json::json!(t.params.burst_method());
     let mut bursts: Vec<serde_json::Value> = Vec::new();
@@ -304,11 +296,6 @@ pub fn write_outputs(t: &Timeline, out: &Path, extra: serde_json::Value) -> Resu
     summary["bursts_total"] = serde_json::json!(bursts.len());
     bursts.truncate(100);
     summary["bursts"] = serde_json::json!(bursts);
-    if let (Some(obj), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
-    let text = serde_json::to_string_pretty(&summary).expect("json");
-    std::fs::write(&summary_path, text).map_err(|source| Error::Io { path: summary_path.clone(), source })?;
-    written.push(summary_path);
+    written.push(crate::table::write_summary(out, summary, extra)?);
     Ok(written)
 }
