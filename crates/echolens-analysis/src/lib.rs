@@ -7,6 +7,7 @@
 pub mod coordination;
 mod error;
 pub mod graph;
+mod pseudonym;
 mod minhash;
 pub mod reuse;
 pub mod select;
@@ -15,6 +16,8 @@ mod udf;
 pub mod vocabulary;
 
 pub use error::{Error, Result};
+pub use pseudonym::Pseudonyms;
+pub use table::write_summary;
 pub use udf::register_udfs;
 
 use std::sync::Arc;

@@ -20,6 +20,18 @@ pub fn register_udfs(ctx: &SessionContext) {
     ctx.register_udf(token_count_udf());
     ctx.register_udf(has_tokens_udf());
     ctx.register_udf(key_hash_udf());
+    ctx.register_udf(script_udf());
+}
+
+/// `script(text)`: the code of the script the text is mostly in ([`echolens_text::Script::code`]).
+fn script_udf() -> ScalarUDF {
+    create_udf(
+        "script",
+        vec![DataType::Utf8],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| map_strings(args, |t| echolens_text::script(t).code())),
+    )
 }
 
 fn key_hash_udf() -> ScalarUDF {

@@ -77,6 +77,61 @@ async fn open_or_create(path: &Path, name: &str, schema: &arrow::datatypes::Sche
     Ok(table.create().with_table_name(name).with_columns(delta_columns(schema)).await?)
 }
 
+const KEY_FILE: &str = "pseudonym.key";
+
+fn pseudonym_key(root: &Path) -> Result<[u8; 32]> {
+    let path = root.join(KEY_FILE);
+    let io = |source| Error::Io { path: path.clone(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_key(text.trim()).ok_or_else(|| {
+            Error::Meta(path.clone(), "expected 64 hexadecimal digits (the pseudonymisation key)".into())
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            // Written aside and renamed: two runs racing both end with one whole key, and the loser reads it.
+            let tmp = root.join(format!("{KEY_FILE}.{}.tmp", std::process::id()));
+            std::fs::write(&tmp, format!("{hex}\n")).map_err(|source| Error::Io { path: tmp.clone(), source })?;
+            restrict(&tmp);
+            match std::fs::hard_link(&tmp, &path) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    Ok(key)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let _ = std::fs::remove_file(&tmp);
+                    pseudonym_key(root)
+                }
+                Err(e) => Err(io(e)),
+            }
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+fn parse_key(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, b) in key.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(key)
+}
+
+/// Only the owner reads the key (where the platform has permissions).
+fn restrict(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 impl Store {
     /// Open the store at `root`, creating it if it does not exist.
     pub async fn open_or_create(root: &Path) -> Result<Store> {
@@ -129,6 +184,13 @@ impl Store {
             ctx.register_table(name, provider)?;
         }
         Ok(())
+    }
+
+    /// The store's pseudonymisation key: 32 random bytes in `pseudonym.key`, made on first use and kept, so an
+    /// account has the same pseudonym in every report made from this store. Whoever holds the store can
+    /// recompute a pseudonym from an id; whoever holds only a report cannot.
+    pub fn pseudonym_key(&self) -> Result<[u8; 32]> {
+        pseudonym_key(&self.root)
     }
 
     /// Reload both tables from disk (after another process wrote).

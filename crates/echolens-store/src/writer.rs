@@ -384,4 +384,22 @@ mod tests {
         let err = Store::open(dir.path()).await.unwrap_err();
         assert!(err.to_string().contains("is not an echolens store"), "{err}");
     }
+
+    #[tokio::test]
+    async fn the_pseudonym_key_is_made_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).await.unwrap();
+        let key = store.pseudonym_key().unwrap();
+        assert_ne!(key, [0u8; 32]);
+        let reopened = Store::open(dir.path()).await.unwrap();
+        assert_eq!(reopened.pseudonym_key().unwrap(), key, "the same store gives the same key");
+        let other = tempfile::tempdir().unwrap();
+        let other = Store::open_or_create(other.path()).await.unwrap();
+        assert_ne!(other.pseudonym_key().unwrap(), key, "each store has its own key");
+        let file = std::fs::read_to_string(dir.path().join("pseudonym.key")).unwrap();
+        assert_eq!(file.trim().len(), 64);
+        std::fs::write(dir.path().join("pseudonym.key"), "not a key").unwrap();
+        let err = reopened.pseudonym_key().unwrap_err().to_string();
+        assert!(err.contains("pseudonym.key") && err.contains("64 hexadecimal"), "{err}");
+    }
 }

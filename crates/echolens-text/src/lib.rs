@@ -12,6 +12,7 @@
 
 mod extract;
 mod normalize;
+mod script;
 mod stopwords;
 mod tokens;
 
@@ -19,5 +20,6 @@ pub use extract::{
     extract_entities, extract_hashtags, extract_mentions, extract_urls, normalize_mention, normalize_tag, normalize_url,
 };
 pub use normalize::{ZWNJ, normalize};
+pub use script::{Script, script};
 pub use stopwords::{Language, StopWords};
 pub use tokens::{phrase_tokens, phrases, token_count, token_count_capped, tokens};

@@ -14,6 +14,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The main job: ingest the exports (none: the built-in demo corpus), run the timeline, coordination, reuse
+    /// and vocabulary analyses with their defaults, and write every table and one self-contained report.html.
+    Analyze(AnalyzeArgs),
     /// Read exports into the store (files or folders; formats recognised by content).
     Ingest(IngestArgs),
     /// What the store holds: messages, channels, authors, platforms, time range, quarantine.
@@ -44,6 +47,66 @@ pub struct StoreArg {
     /// The store folder.
     #[arg(long, default_value = "echolens-store", env = "ECHOLENS_STORE")]
     pub store: PathBuf,
+}
+
+/// The table format of `analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// RFC 4180 CSV with a header.
+    Csv,
+    /// Apache Parquet (zstd).
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Export files or folders (formats recognised by content). None: the built-in demo corpus.
+    pub paths: Vec<PathBuf>,
+    /// Folder for report.html, summary.json and the tables of every analysis.
+    #[arg(long, default_value = "echolens-report")]
+    pub out: PathBuf,
+    /// The store folder [default: ./echolens-store; for the demo corpus OUT/store].
+    #[arg(long, env = "ECHOLENS_STORE")]
+    pub store: Option<PathBuf>,
+    /// Tables as csv or parquet (networks are GEXF and GraphML either way).
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: TableFormat,
+    /// Read every input as this format instead of recognising it (as `ingest --format`).
+    #[arg(long, value_parser = parse_format)]
+    pub input_format: Option<echolens_ingest::Format>,
+    /// Platform name for formats that do not state one.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// A campaign source to characterise, as selectors (`channel=NAME`, `author=ID`, ...; repeat to combine, as
+    /// `keyness --target`). Without it: the largest coordination clusters and the widest cascade's origin.
+    #[arg(long)]
+    pub campaign: Vec<String>,
+    /// Show account ids as they are instead of their pseudonyms (do not share such a report).
+    #[arg(long)]
+    pub reveal: bool,
+    /// Coordination window (e.g. 60s, 10m).
+    #[arg(long, value_parser = parse_seconds, default_value = "60s")]
+    pub window: u64,
+    /// Other windows the coordination is also run at, to show how the result depends on it (`none` for none).
+    #[arg(long, value_delimiter = ',', value_parser = parse_sweep, default_value = "10s,600s")]
+    pub sweep: Vec<u64>,
+    /// Terms per campaign source followed through the channels.
+    #[arg(long, default_value_t = 10)]
+    pub top_terms: usize,
+    /// Messages in the demo corpus (when no input is given).
+    #[arg(long, default_value_t = 20_000)]
+    pub demo_messages: usize,
+    /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it (e.g. 1G, 512M).
+    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    pub memory: usize,
+    /// Print the summary as JSON (to stdout; progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A sweep window, or `none`/`0` for no sweep (filtered out).
+fn parse_sweep(s: &str) -> Result<u64, String> {
+    if s.trim().eq_ignore_ascii_case("none") { Ok(0) } else { parse_seconds(s) }
 }
 
 #[derive(Debug, Args)]

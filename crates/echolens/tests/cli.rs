@@ -1,34 +1,12 @@
 //! The `echolens` command as a user runs it: one integration binary, a temp folder per test.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::{echolens, json_of, run, samples};
 use serde_json::Value;
-
-fn echolens() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_echolens"))
-}
-
-fn samples() -> PathBuf {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../../shared/data/samples")
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run echolens");
-    assert!(
-        out.status.success(),
-        "echolens failed ({:?})\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 fn ingest_json(store: &Path, paths: &[&Path], extra: &[&str]) -> Value {
     let mut cmd = echolens();

@@ -33,7 +33,7 @@ use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
 
 pub use cluster::{Cluster, Network};
-pub use output::write_outputs;
+pub use output::{ClusterSummary, cluster_summaries, write_outputs};
 pub use similar::SimilarParams;
 
 /// What two accounts do together.

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod analyze;
 mod coordination;
 mod demo;
 mod ingest;
@@ -49,6 +50,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Analyze(args) => analyze::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Sql(args) => sql::run(args),

@@ -1,0 +1,878 @@
+//! The echolens report: one self-contained HTML page a reader can trust and share.
+//!
+//! - No network request of any kind: no script, no font, no image from elsewhere; a Content-Security-Policy
+//!   forbids them, so even a bug cannot add one. Charts are inline SVG with axes, units and legends.
+//! - Bounded: every list is cut to its strongest entries and every text to an excerpt, so the page stays well
+//!   under 5 MB whatever the corpus size; the tables next to it hold everything.
+//! - Hostile input: message text, names, terms, URLs and labels pass through [`html`]'s escaping everywhere
+//!   (text, attributes, SVG, the JSON block), and bidi overrides are shown as `[U+202E]` marks.
+//! - Every finding carries its parameters and its evidence (message keys), and the page ends with the command,
+//!   version and store version that reproduce it.
+#![deny(missing_docs)]
+
+pub mod html;
+pub mod layout;
+pub mod svg;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write;
+
+use echolens_analysis::coordination::{Coordination, Kind, cluster_summaries};
+use echolens_analysis::reuse::{Reuse, summaries};
+use echolens_analysis::vocabulary::diffusion::Diffusion;
+use echolens_analysis::vocabulary::keyness::Keyness;
+use echolens_analysis::vocabulary::timeline::Timeline;
+use echolens_store::{Stats, rfc3339};
+
+use html::{cut, esc, n, plain, text};
+use svg::{LineChart, NetNode, Series, StripRow, XAxis};
+
+/// How the run was made.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    /// The command line.
+    pub command: String,
+    /// echolens version.
+    pub version: String,
+    /// The store folder.
+    pub store: String,
+    /// The store's `messages` table version.
+    pub store_version: i64,
+    /// When the report was written (RFC 3339).
+    pub generated: String,
+    /// Stages and their wall time in seconds.
+    pub stages: Vec<(String, f64)>,
+    /// Whether account ids are pseudonymised.
+    pub pseudonymised: bool,
+    /// Channels that are accounts' own timelines (pseudonymised like accounts).
+    pub personal_channels: usize,
+    /// Whether this is the built-in demo corpus.
+    pub demo: bool,
+}
+
+/// A channel's row in the corpus table.
+#[derive(Debug, Clone)]
+pub struct ChannelRow {
+    /// Platform.
+    pub platform: String,
+    /// Channel id (pseudonymised if personal).
+    pub channel_id: String,
+    /// Channel name (pseudonymised if personal).
+    pub name: String,
+    /// Messages.
+    pub messages: u64,
+    /// First message (µs).
+    pub first: i64,
+    /// Last message (µs).
+    pub last: i64,
+}
+
+/// A message shown as evidence.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// The text as written.
+    pub text: String,
+    /// Time (µs).
+    pub ts: i64,
+    /// `platform:channel name`.
+    pub channel: String,
+}
+
+/// A campaign source and what marks it.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    /// Heading.
+    pub title: String,
+    /// Why this part of the corpus was chosen.
+    pub why: String,
+    /// What the target is, in words.
+    pub target: String,
+    /// What it is compared with, in words.
+    pub reference: String,
+    /// Keyness of the target.
+    pub keyness: Keyness,
+    /// How its top terms spread.
+    pub diffusion: Option<Diffusion>,
+    /// Where its tables are (relative to the report).
+    pub folder: String,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a> {
+    /// How the run was made.
+    pub run: &'a Run,
+    /// The store's stats.
+    pub stats: &'a Stats,
+    /// The largest channels.
+    pub channels: &'a [ChannelRow],
+    /// Messages per day per channel.
+    pub timeline: &'a Timeline,
+    /// Coordination.
+    pub coordination: &'a Coordination,
+    /// Reuse cascades.
+    pub reuse: &'a Reuse,
+    /// Campaign sources and their vocabulary.
+    pub campaigns: &'a [Campaign],
+    /// Texts of evidence messages by key.
+    pub evidence: &'a HashMap<String, Evidence>,
+    /// The tables written next to the report (relative paths).
+    pub outputs: &'a [String],
+    /// Every parameter, as JSON.
+    pub parameters: &'a serde_json::Value,
+}
+
+/// Caps that keep the page small.
+const TOP_CHANNELS: usize = 20;
+const VOLUME_SERIES: usize = 5;
+const BURSTS: usize = 12;
+const NET_CLUSTERS: usize = 8;
+const NET_NODES: usize = 320;
+const NET_EDGES: usize = 2500;
+const CLUSTER_ROWS: usize = 15;
+const EVIDENCE_CLUSTERS: usize = 5;
+const EVIDENCE_EDGES: usize = 3;
+const CASCADE_ROWS: usize = 20;
+const STRIPS: usize = 6;
+const STRIP_ROWS: usize = 14;
+const TERMS: usize = 20;
+const CURVE_TERMS: usize = 4;
+const EXCERPT: usize = 280;
+
+const CSS: &str = "
+:root{--fg:#1a1a1a;--muted:#5b5b5b;--line:#d6d6d6;--bg:#fff;--accent:#0072B2}
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,-apple-system,'Segoe UI','Noto Sans','DejaVu Sans',sans-serif;color:var(--fg);background:var(--bg);margin:0}
+main{max-width:1060px;margin:0 auto;padding:24px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:21px;margin:36px 0 8px;border-bottom:2px solid var(--fg);padding-bottom:4px}
+h3{font-size:17px;margin:24px 0 6px}
+nav a{margin-right:14px;color:var(--accent)}
+.muted,.params{color:var(--muted);font-size:13px}
+.params{background:#f4f4f4;border-left:3px solid var(--line);padding:6px 10px;margin:8px 0}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
+.card{border:1px solid var(--line);padding:8px 14px;min-width:130px}.card b{display:block;font-size:20px}
+table{border-collapse:collapse;width:100%;margin:8px 0;font-size:13px}
+th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+code{font-size:12px;word-break:break-all}
+.msg{border-left:3px solid var(--line);padding:4px 8px;margin:4px 0 4px 12px;white-space:pre-wrap;overflow-wrap:anywhere;unicode-bidi:plaintext}
+.ctl{background:#ffe08a;color:#000;font-size:11px;border-radius:2px}
+svg.chart{width:100%;height:auto;display:block;margin:8px 0}
+svg .grid{stroke:#e3e3e3;stroke-width:1}svg .axis{stroke:#444;stroke-width:1}
+svg .tick{font-size:11px;fill:#333}svg .label{font-size:12px;fill:#111}svg .legend{font-size:11px;fill:#111}
+svg .mark{fill:none;stroke:#D55E00;stroke-width:2}
+svg .edges line{stroke:#8a8a8a;stroke-opacity:.55}svg .node{stroke:#fff;stroke-width:.8}
+svg .origin{fill:#000}svg .copy{fill:#0072B2}svg .forward{fill:#D55E00}
+.bar{display:inline-block;height:10px;background:var(--accent);vertical-align:middle}
+details{margin:6px 0}summary{cursor:pointer}
+@media print{nav{display:none}main{max-width:none;padding:0}h2{break-after:avoid}svg,table,.msg{break-inside:avoid}a{color:inherit}}
+";
+
+/// Render the whole page.
+pub fn render(r: &Report) -> String {
+    let mut out = String::with_capacity(256 * 1024);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    // Nothing may load from anywhere: no script runs, styles and images are inline only.
+    out.push_str(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; \
+         img-src data:; form-action 'none'; base-uri 'none'\">",
+    );
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    out.push_str("<meta name=\"referrer\" content=\"no-referrer\">");
+    let _ = write!(out, "<title>echolens report{}</title>", if r.run.demo { " — demo corpus" } else { "" });
+    let _ = write!(out, "<style>{CSS}</style></head><body><main>");
+    let _ = write!(
+        out,
+        "<h1>echolens report{}</h1><p class=\"muted\">Written {} by echolens {} from the store <code>{}</code> \
+         (messages table version {}). {}</p>",
+        if r.run.demo { ": the built-in demo corpus" } else { "" },
+        esc(&r.run.generated),
+        esc(&r.run.version),
+        plain(&r.run.store),
+        r.run.store_version,
+        if r.run.pseudonymised {
+            format!(
+                "Account ids are pseudonymised (<code>u-…</code>, a keyed hash; the key stays in the store), and so \
+                 are the {} channels that are accounts' own timelines; public channel names are shown. \
+                 <code>--reveal</code> shows the ids.",
+                r.run.personal_channels
+            )
+        } else {
+            "Account ids are shown as they are (<code>--reveal</code>): do not share this page.".to_owned()
+        }
+    );
+    out.push_str(
+        "<nav><a href=\"#corpus\">Corpus</a><a href=\"#volume\">Volume</a><a href=\"#coordination\">Coordination</a>\
+         <a href=\"#reuse\">Reuse</a><a href=\"#vocabulary\">Vocabulary</a><a href=\"#reproduce\">Parameters</a></nav>",
+    );
+    corpus(&mut out, r);
+    volume(&mut out, r);
+    coordination(&mut out, r);
+    reuse(&mut out, r);
+    vocabulary(&mut out, r);
+    reproduce(&mut out, r);
+    let summary = serde_json::json!({
+        "echolens_version": r.run.version,
+        "command": r.run.command,
+        "store_table_version": r.run.store_version,
+        "messages": r.stats.messages,
+        "quarantined": r.stats.quarantined,
+        "clusters": r.coordination.network.clusters.len(),
+        "cascades": r.reuse.counts.cascades,
+        "campaigns": r.campaigns.iter().map(|c| serde_json::json!({
+            "title": c.title,
+            "top_terms": c.keyness.terms.iter().take(10).map(|t| &t.term).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "parameters": r.parameters,
+    });
+    let _ = write!(
+        out,
+        "<script type=\"application/json\" id=\"echolens-summary\">{}</script>",
+        html::json_in_script(&summary)
+    );
+    out.push_str("</main></body></html>\n");
+    out
+}
+
+fn day_of(us: i64) -> String {
+    rfc3339(us).chars().take(10).collect()
+}
+
+fn minute_of(us: i64) -> String {
+    let t = rfc3339(us);
+    format!("{} {} UTC", &t[..10.min(t.len())], t.get(11..16).unwrap_or(""))
+}
+
+/// A duration in words: `45 s`, `12 min`, `3.4 h`, `2.1 days`.
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.max(0) as f64;
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 172_800.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} days", s / 86_400.0)
+    }
+}
+
+fn card(out: &mut String, value: &str, label: &str) {
+    let _ = write!(out, "<div class=\"card\"><b>{value}</b>{label}</div>");
+}
+
+fn corpus(out: &mut String, r: &Report) {
+    let s = r.stats;
+    out.push_str("<section id=\"corpus\"><h2>The corpus</h2><div class=\"cards\">");
+    card(out, &n(s.messages), "messages");
+    card(out, &n(s.channels), "channels");
+    card(out, &n(s.authors), "authors");
+    card(out, &n(s.platforms.len() as u64), "platforms");
+    card(out, &n(s.quarantined), "records quarantined");
+    out.push_str("</div>");
+    let _ = write!(
+        out,
+        "<p>From {} to {} (UTC). {}</p>",
+        esc(s.first.as_deref().unwrap_or("–")),
+        esc(s.last.as_deref().unwrap_or("–")),
+        if s.inexact_times > 0 {
+            format!(
+                "{} messages come from exports that give local time without an offset: their times may be off by \
+                 the exporter's time zone.",
+                n(s.inexact_times)
+            )
+        } else {
+            String::new()
+        }
+    );
+    out.push_str("<table><tr><th>platform</th><th class=\"num\">messages</th></tr>");
+    for (p, count) in &s.platforms {
+        let _ = write!(out, "<tr><td>{}</td><td class=\"num\">{}</td></tr>", text(p), n(*count));
+    }
+    out.push_str("</table>");
+    let _ = write!(out, "<h3>The {} largest channels</h3>", r.channels.len().min(TOP_CHANNELS));
+    out.push_str(
+        "<table><tr><th>channel</th><th>platform</th><th>id</th><th class=\"num\">messages</th><th>first</th>\
+         <th>last</th></tr>",
+    );
+    for c in r.channels.iter().take(TOP_CHANNELS) {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+            text(&c.name),
+            text(&c.platform),
+            text(&c.channel_id),
+            n(c.messages),
+            day_of(c.first),
+            day_of(c.last)
+        );
+    }
+    out.push_str("</table>");
+    out.push_str("<h3>Quarantine</h3>");
+    if s.quarantined == 0 {
+        out.push_str("<p>Every record read was stored: nothing was quarantined.</p>");
+    } else {
+        let _ = write!(
+            out,
+            "<p>{} records could not be read and were kept aside with the reason (query them with \
+             <code>echolens sql \"SELECT * FROM quarantine\"</code>):</p><table><tr><th>reason</th>\
+             <th class=\"num\">records</th></tr>",
+            n(s.quarantined)
+        );
+        let mut reasons: Vec<_> = s.quarantine_reasons.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (reason, count) in reasons.iter().take(30) {
+            let _ = write!(out, "<tr><td>{}</td><td class=\"num\">{}</td></tr>", text(&cut(reason, 200)), n(**count));
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("</section>");
+}
+
+fn volume(out: &mut String, r: &Report) {
+    let t = r.timeline;
+    out.push_str("<section id=\"volume\"><h2>Volume over time</h2>");
+    let mut total: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut per_series: HashMap<&str, (u64, &str)> = HashMap::new();
+    for row in &t.rows {
+        *total.entry(row.period).or_default() += row.messages;
+        let e = per_series.entry(&row.group).or_insert((0, &row.name));
+        e.0 += row.messages;
+    }
+    let mut largest: Vec<(&str, u64, &str)> = per_series.iter().map(|(g, (m, name))| (*g, *m, *name)).collect();
+    largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    largest.truncate(VOLUME_SERIES);
+    let mut series =
+        vec![Series { name: "all channels".into(), points: total.iter().map(|(d, m)| (*d as f64, *m as f64)).collect() }];
+    for (group, _, name) in &largest {
+        series.push(Series {
+            name: if name.is_empty() { group.to_string() } else { name.to_string() },
+            points: t.rows.iter().filter(|r| r.group == *group).map(|r| (r.period as f64, r.messages as f64)).collect(),
+        });
+    }
+    let mut bursts: Vec<&echolens_analysis::vocabulary::timeline::Row> =
+        t.rows.iter().filter(|row| row.scores.first().is_some_and(|s| s.burst)).collect();
+    bursts.sort_by(|a, b| b.scores[0].z.total_cmp(&a.scores[0].z).then(a.group.cmp(&b.group)));
+    let shown: HashSet<&str> = largest.iter().map(|l| l.0).collect();
+    let marks: Vec<(f64, f64, String)> = bursts
+        .iter()
+        .filter(|b| shown.contains(b.group.as_str()))
+        .map(|b| (b.period as f64, b.messages as f64, format!("burst in {}: {} messages, z {:.1}", b.name, b.messages, b.scores[0].z)))
+        .collect();
+    out.push_str(&svg::line_chart(&LineChart {
+        title: "Messages per day: all channels and the largest ones",
+        x: XAxis::Days,
+        x_label: "day (UTC)",
+        y_label: "messages per day",
+        series: &series,
+        marks: &marks,
+    }));
+    let _ = write!(
+        out,
+        "<p class=\"params\">Bursts: {}. Circles mark bursts of the channels drawn.</p>",
+        esc(&t.params.burst_method())
+    );
+    if bursts.is_empty() {
+        out.push_str("<p>No channel had a burst by this rule.</p>");
+    } else {
+        let _ = write!(
+            out,
+            "<h3>The strongest bursts ({} in all)</h3><table><tr><th>day</th><th>channel</th>\
+             <th class=\"num\">messages</th><th class=\"num\">baseline mean</th><th class=\"num\">z</th></tr>",
+            n(bursts.len() as u64)
+        );
+        for b in bursts.iter().take(BURSTS) {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{:.1}</td></tr>",
+                svg::date(b.period as f64),
+                text(&b.name),
+                n(b.messages),
+                b.scores[0].baseline,
+                b.scores[0].z
+            );
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("</section>");
+}
+
+fn coordination(out: &mut String, r: &Report) {
+    let c = r.coordination;
+    let p = &c.params;
+    let net = &c.network;
+    out.push_str("<section id=\"coordination\"><h2>Coordination</h2>");
+    let _ = write!(
+        out,
+        "<p class=\"params\">Two accounts are linked each time they act on the same key within {} s of each other \
+         (a sliding window); an edge's weight is the number of distinct keys shared; edges under weight {} are \
+         dropped. Kinds: {}. Texts of fewer than {} words are not keys; keys used by more than {} accounts are left \
+         out; near-identical texts: Jaccard ≥ {} on {}-word shingles. Clusters: Leiden ({}, resolution {}), \
+         seed {}.</p>",
+        p.window_s,
+        p.min_weight,
+        esc(&p.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")),
+        p.min_tokens,
+        p.max_key_accounts,
+        p.similarity,
+        p.shingle,
+        format!("{:?}", p.quality).to_lowercase(),
+        p.resolution,
+        p.seed
+    );
+    let mut per_kind: BTreeMap<&str, (u64, u64)> = p.kinds.iter().map(|k| (k.name(), (0, 0))).collect();
+    for e in &c.edges {
+        let k = per_kind.entry(e.kind.name()).or_default();
+        k.0 += 1;
+        k.1 += e.weight;
+    }
+    out.push_str("<div class=\"cards\">");
+    card(out, &n(net.accounts.len() as u64), "accounts in edges");
+    card(out, &n(net.edges.len() as u64), "account pairs");
+    card(out, &n(net.clusters.len() as u64), "clusters");
+    out.push_str("</div><table><tr><th>kind</th><th class=\"num\">edges</th><th class=\"num\">summed weight</th></tr>");
+    for (k, (edges, weight)) in &per_kind {
+        let _ = write!(out, "<tr><td>{k}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>", n(*edges), n(*weight));
+    }
+    out.push_str("</table>");
+    if net.clusters.is_empty() {
+        out.push_str("<p>No accounts were linked often enough to form a cluster with these parameters.</p></section>");
+        return;
+    }
+    let summaries = cluster_summaries(c);
+    network_picture(out, c);
+    let _ = write!(
+        out,
+        "<h3>The largest clusters ({} of {})</h3><table><tr><th class=\"num\">cluster</th><th class=\"num\">accounts</th>\
+         <th class=\"num\">density</th><th class=\"num\">weight</th><th>kinds (edges)</th><th>active</th><th>platforms</th>\
+         <th>top channels</th><th>what they shared most</th></tr>",
+        summaries.len().min(CLUSTER_ROWS),
+        summaries.len()
+    );
+    for s in summaries.iter().take(CLUSTER_ROWS) {
+        let _ = write!(
+            out,
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td>\
+             <td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s.cluster,
+            n(s.size as u64),
+            s.density,
+            n(s.weight),
+            esc(&s.kinds),
+            esc(&s.first_seen.chars().take(10).collect::<String>()),
+            esc(&s.last_seen.chars().take(10).collect::<String>()),
+            text(&s.platforms),
+            text(&cut(&s.top_channels, 160)),
+            text(&cut(&s.top_keys, 220))
+        );
+    }
+    out.push_str("</table>");
+    evidence(out, r);
+    if !c.sweep.is_empty() {
+        out.push_str(
+            "<h3>Window sweep</h3><p class=\"muted\">The same run at other windows: a finding that only appears at \
+             one window is fragile.</p><table><tr><th class=\"num\">window (s)</th><th>kind</th><th class=\"num\">edges</th>\
+             <th class=\"num\">accounts</th><th class=\"num\">clusters</th><th class=\"num\">largest cluster</th></tr>",
+        );
+        for s in &c.sweep {
+            let _ = write!(
+                out,
+                "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                s.window_s,
+                esc(&s.kind),
+                n(s.edges),
+                n(s.accounts),
+                n(s.clusters),
+                n(s.largest_cluster)
+            );
+        }
+        out.push_str("</table>");
+    }
+    let lo = &c.left_out;
+    let _ = write!(
+        out,
+        "<h3>Left out by the rules</h3><p>{} messages without an author; {} original texts under {} words; \
+         {} keys used by more than {} accounts; account pairs linked but under the minimum weight: {}.</p>",
+        n(lo.messages_without_author),
+        n(lo.short_texts),
+        p.min_tokens,
+        n(lo.over_max_keys.values().sum()),
+        p.max_key_accounts,
+        esc(&lo.pairs_below_min_weight.iter().map(|(k, v)| format!("{k} {}", n(*v))).collect::<Vec<_>>().join(", "))
+    );
+    if !lo.top_over_max.is_empty() {
+        out.push_str("<table><tr><th>kind</th><th>most widely used key left out</th><th class=\"num\">accounts</th></tr>");
+        for (kind, label, accounts) in lo.top_over_max.iter().take(10) {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+                esc(kind),
+                text(&cut(label, 160)),
+                n(*accounts)
+            );
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("</section>");
+}
+
+fn network_picture(out: &mut String, c: &Coordination) {
+    let net = &c.network;
+    let strength = net.strength();
+    let clusters: Vec<&echolens_analysis::coordination::Cluster> = net.clusters.iter().take(NET_CLUSTERS).collect();
+    let per_cluster = (NET_NODES / clusters.len().max(1)).max(8);
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut group: Vec<usize> = Vec::new();
+    for (g, cl) in clusters.iter().enumerate() {
+        let mut members = cl.members.clone();
+        members.sort_by(|a, b| strength[*b].cmp(&strength[*a]).then(a.cmp(b)));
+        for m in members.into_iter().take(per_cluster) {
+            chosen.push(m);
+            group.push(g);
+        }
+    }
+    let index: HashMap<usize, usize> = chosen.iter().enumerate().map(|(i, m)| (*m, i)).collect();
+    let mut edges: Vec<(usize, usize, f64)> = net
+        .edges
+        .iter()
+        .filter_map(|e| Some((*index.get(&e.a)?, *index.get(&e.b)?, e.weight as f64)))
+        .collect();
+    edges.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
+    edges.truncate(NET_EDGES);
+    let pos = layout::layout(chosen.len(), &edges, &group, 250);
+    let max_s = chosen.iter().map(|m| strength[*m]).max().unwrap_or(1).max(1) as f64;
+    let nodes: Vec<NetNode> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, m)| NetNode {
+            x: pos[i].0,
+            y: pos[i].1,
+            group: group[i],
+            r: 2.5 + 5.0 * (strength[*m] as f64 / max_s).sqrt(),
+            label: format!("{} — cluster {}, weighted degree {}", net.accounts[*m], net.cluster_of[*m], strength[*m]),
+        })
+        .collect();
+    let legend: Vec<String> = clusters.iter().map(|c| format!("cluster {} ({} accounts)", c.id, c.members.len())).collect();
+    let shown: usize = chosen.len();
+    let total: usize = clusters.iter().map(|c| c.members.len()).sum();
+    let _ = write!(
+        out,
+        "<h3>The network of the largest clusters</h3><p class=\"muted\">{} accounts of the {} largest clusters \
+         ({} drawn: the most connected of each), {} strongest links among them; a node's size is its weighted degree. \
+         The layout is force-directed and computed when the report was written. Every account and edge is in \
+         <code>coordination/network.gexf</code> for Gephi.</p>",
+        n(total as u64),
+        clusters.len(),
+        n(shown as u64),
+        n(edges.len() as u64)
+    );
+    out.push_str(&svg::network("Coordination network: the largest clusters", &nodes, &edges, &legend));
+}
+
+fn evidence(out: &mut String, r: &Report) {
+    let c = r.coordination;
+    let net = &c.network;
+    let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    out.push_str(
+        "<h3>The evidence behind the strongest links</h3><p class=\"muted\">For each of the largest clusters, its \
+         strongest edges and the first pairs of messages behind them (more in <code>coordination/edges.csv</code>, \
+         column <code>evidence</code>).</p>",
+    );
+    for cl in net.clusters.iter().take(EVIDENCE_CLUSTERS) {
+        let mut edges: Vec<&echolens_analysis::coordination::Edge> = c
+            .edges
+            .iter()
+            .filter(|e| {
+                let (a, b) = (index.get(e.a.as_str()), index.get(e.b.as_str()));
+                a.is_some_and(|a| net.cluster_of[*a] == cl.id) && b.is_some_and(|b| net.cluster_of[*b] == cl.id)
+            })
+            .collect();
+        edges.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.first_seen.cmp(&b.first_seen)));
+        let _ = write!(out, "<details{}><summary>Cluster {} ({} accounts)</summary>", if cl.id == 1 { " open" } else { "" }, cl.id, cl.members.len());
+        for e in edges.iter().take(EVIDENCE_EDGES) {
+            let label = e.keys.first().and_then(|k| c.labels.get(&(e.kind, *k)));
+            let _ = write!(
+                out,
+                "<p><code>{}</code> and <code>{}</code>: {} distinct {} keys within {} s, {} to {}{}{}</p>",
+                text(&e.a),
+                text(&e.b),
+                e.weight,
+                e.kind.name(),
+                c.params.window_s,
+                minute_of(e.first_seen),
+                minute_of(e.last_seen),
+                e.p_value.map(|p| format!(", p = {p:.3}")).unwrap_or_default(),
+                label
+                    .filter(|_| e.kind != Kind::Similar)
+                    .map(|l| format!("; first shared: {}", text(&cut(l, 140))))
+                    .unwrap_or_default()
+            );
+            for (x, y) in e.evidence.iter().take(2) {
+                for key in [x, y] {
+                    match r.evidence.get(key) {
+                        Some(m) => {
+                            let _ = write!(
+                                out,
+                                "<div class=\"msg\"><span class=\"muted\">{} · {} · <code>{}</code></span>\n{}</div>",
+                                minute_of(m.ts),
+                                text(&m.channel),
+                                text(key),
+                                text(&cut(&m.text, EXCERPT))
+                            );
+                        }
+                        None => {
+                            let _ = write!(out, "<div class=\"msg\"><code>{}</code></div>", text(key));
+                        }
+                    }
+                }
+            }
+        }
+        out.push_str("</details>");
+    }
+}
+
+fn reuse(out: &mut String, r: &Report) {
+    let u = r.reuse;
+    let p = &u.params;
+    let c = &u.counts;
+    out.push_str("<section id=\"reuse\"><h2>Reuse cascades</h2>");
+    let _ = write!(
+        out,
+        "<p class=\"params\">Each message is linked to at most one earlier message: a repost to its original, an exact \
+         copy (normalised) to the first occurrence, otherwise the most similar earlier text with Jaccard ≥ {} on \
+         {}-word shingles (MinHash LSH, {} bands, every candidate checked exactly). Texts under {} words match only \
+         exactly; shingles in ≥ {}% of a channel's texts are its boilerplate; cascades reaching fewer than {} \
+         channels are left out.</p>",
+        p.threshold,
+        p.shingle,
+        p.bands,
+        p.min_tokens,
+        p.boilerplate_share * 100.0,
+        p.min_channels
+    );
+    out.push_str("<div class=\"cards\">");
+    card(out, &n(c.cascades), "cascades");
+    card(out, &n(c.members), "messages in them");
+    card(out, &n(c.exact_links), "exact copies");
+    card(out, &n(c.near_links), "near copies");
+    card(out, &n(c.forwards_linked + c.reposts_linked), "forwards and reposts");
+    out.push_str("</div>");
+    let _ = write!(
+        out,
+        "<p class=\"muted\">Left out: {} cascades in fewer than {} channels ({} messages); boilerplate: {} shingles in \
+         {} channels.</p>",
+        n(c.cascades_below_min_channels),
+        p.min_channels,
+        n(c.members_below_min_channels),
+        n(c.boilerplate_shingles),
+        n(c.boilerplate_channels)
+    );
+    let mut s = summaries(u);
+    s.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
+    if s.is_empty() {
+        out.push_str("<p>No text was copied into enough channels to form a cascade.</p></section>");
+        return;
+    }
+    let _ = write!(
+        out,
+        "<h3>The widest cascades ({} of {})</h3><table><tr><th class=\"num\">cascade</th><th>origin</th><th>start</th>\
+         <th class=\"num\">messages</th><th class=\"num\">channels</th><th>half the channels within</th><th>span</th>\
+         <th class=\"num\">copies</th><th class=\"num\">forwards</th><th>similarity</th><th>the origin's text</th></tr>",
+        s.len().min(CASCADE_ROWS),
+        n(s.len() as u64)
+    );
+    for x in s.iter().take(CASCADE_ROWS) {
+        let _ = write!(
+            out,
+            "<tr><td class=\"num\">{}</td><td>{}<br><code>{}</code></td><td>{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>\
+             <td>{}</td></tr>",
+            x.cascade,
+            text(if x.origin_channel_name.is_empty() { &x.origin_channel_id } else { &x.origin_channel_name }),
+            text(&x.origin_key),
+            esc(&x.start.chars().take(16).collect::<String>().replace('T', " ")),
+            n(x.size as u64),
+            n(x.channels as u64),
+            duration(x.half_channels_s),
+            duration(x.span_s),
+            x.copies,
+            x.forwards,
+            match (x.similarity_min, x.similarity_max) {
+                (Some(a), Some(b)) => format!("{a:.2}–{b:.2}"),
+                _ => "exact".into(),
+            },
+            text(&cut(&x.excerpt, 160))
+        );
+    }
+    out.push_str("</table><h3>How the widest cascades unfolded</h3><p class=\"muted\">One row per channel in the order \
+                  it was reached; ■ the origin, ● a copy, ▲ a forward or repost.</p>");
+    let by_cascade: HashMap<usize, &[echolens_analysis::reuse::Member]> =
+        u.members.chunk_by(|a, b| a.cascade == b.cascade).map(|m| (m[0].cascade, m)).collect();
+    for x in s.iter().take(STRIPS) {
+        let Some(members) = by_cascade.get(&x.cascade) else { continue };
+        let start = members[0].ts;
+        let mut rows: Vec<StripRow> = Vec::new();
+        let mut row_of: HashMap<&str, usize> = HashMap::new();
+        let mut sorted: Vec<&echolens_analysis::reuse::Member> = members.iter().collect();
+        sorted.sort_by_key(|m| m.ts);
+        for m in sorted {
+            let i = *row_of.entry(&m.channel_id).or_insert_with(|| {
+                rows.push(StripRow { label: m.channel_name.clone().unwrap_or_else(|| m.channel_id.clone()), events: vec![] });
+                rows.len() - 1
+            });
+            if i < STRIP_ROWS {
+                rows[i].events.push((
+                    (m.ts - start) as f64 / 3.6e9,
+                    m.role.name(),
+                    format!("{} {} · {}", m.role.name(), minute_of(m.ts), m.key),
+                ));
+            }
+        }
+        let more = rows.len().saturating_sub(STRIP_ROWS);
+        rows.truncate(STRIP_ROWS);
+        let _ = write!(
+            out,
+            "<p><b>Cascade {}</b>: {} messages in {} channels from {}{}.</p>",
+            x.cascade,
+            n(x.size as u64),
+            n(x.channels as u64),
+            text(if x.origin_channel_name.is_empty() { &x.origin_channel_id } else { &x.origin_channel_name }),
+            if more > 0 { format!(" ({more} more channels not drawn)") } else { String::new() }
+        );
+        out.push_str(&svg::time_strip(&format!("Cascade {}: messages by channel over time", x.cascade), &rows));
+    }
+    out.push_str("</section>");
+}
+
+fn vocabulary(out: &mut String, r: &Report) {
+    out.push_str("<section id=\"vocabulary\"><h2>Vocabulary</h2>");
+    if r.campaigns.is_empty() {
+        out.push_str("<p>No campaign source was named, and no cluster or cascade was found to take one from.</p></section>");
+        return;
+    }
+    out.push_str(
+        "<p class=\"muted\">What marks each source against the reference: the log-odds ratio with an informative \
+         Dirichlet prior (Monroe, Colaresi and Quinn 2008) and its z-score, over words and phrases; then how the \
+         source's top terms spread across channels.</p>",
+    );
+    for c in r.campaigns {
+        let k = &c.keyness;
+        let _ = write!(
+            out,
+            "<h3>{}</h3><p>{}</p><p class=\"params\">Target: {} ({} messages). Reference: {} ({} messages). \
+             {}–{} word terms, min count {}, prior scale {}, stop words {}. Tables: <code>{}</code>.</p>",
+            text(&c.title),
+            text(&c.why),
+            text(&c.target),
+            n(k.counts.messages_target),
+            text(&c.reference),
+            n(k.counts.messages_reference),
+            k.params.ngrams.0,
+            k.params.ngrams.1,
+            k.params.min_count,
+            k.params.prior_scale,
+            esc(&k.params.stopwords.iter().map(|l| l.code()).collect::<Vec<_>>().join(",")),
+            text(&c.folder)
+        );
+        let top: Vec<&echolens_analysis::vocabulary::keyness::Term> = k.terms.iter().filter(|t| t.z > 0.0).take(TERMS).collect();
+        if top.is_empty() {
+            out.push_str("<p>No term marks the target at the minimum count.</p>");
+            continue;
+        }
+        let max_z = top.iter().map(|t| t.z).fold(1e-9f64, f64::max);
+        out.push_str(
+            "<table><tr><th>term</th><th class=\"num\">z</th><th></th><th class=\"num\">in target</th>\
+             <th class=\"num\">in reference</th></tr>",
+        );
+        for t in &top {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td class=\"num\">{:.1}</td><td><span class=\"bar\" style=\"width:{:.0}px\"></span></td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                text(&t.term),
+                t.z,
+                (t.z / max_z * 160.0).max(1.0),
+                n(t.count_target),
+                n(t.count_reference)
+            );
+        }
+        out.push_str("</table>");
+        if let Some(d) = &c.diffusion {
+            diffusion(out, d);
+        }
+    }
+    out.push_str("</section>");
+}
+
+fn diffusion(out: &mut String, d: &Diffusion) {
+    let adopters = d.channels.iter().filter(|c| c.uses > 0).count();
+    let _ = write!(
+        out,
+        "<p>The top {} terms were used in {} of {} channels.</p>",
+        d.terms.len(),
+        n(adopters as u64),
+        n(d.channels.len() as u64)
+    );
+    let mut names: Vec<&str> = vec!["*"];
+    let mut by_uses: Vec<&echolens_analysis::vocabulary::diffusion::TermSummary> =
+        d.summary.iter().filter(|s| s.term != "*").collect();
+    by_uses.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.uses.cmp(&a.uses)));
+    names.extend(by_uses.iter().take(CURVE_TERMS).map(|s| s.term.as_str()));
+    let series: Vec<Series> = names
+        .iter()
+        .map(|term| Series {
+            name: if *term == "*" { "any of the terms".to_owned() } else { (*term).to_owned() },
+            points: d.curve.iter().filter(|p| p.term == *term).map(|p| (p.day as f64, p.channels as f64)).collect(),
+        })
+        .collect();
+    out.push_str(&svg::line_chart(&LineChart {
+        title: "Adoption: channels that had used the terms, by day",
+        x: XAxis::Days,
+        x_label: "day (UTC)",
+        y_label: "channels that had used it",
+        series: &series,
+        marks: &[],
+    }));
+    out.push_str(
+        "<table><tr><th>term</th><th class=\"num\">channels</th><th class=\"num\">messages</th><th>first use</th>\
+         <th>first used by</th><th class=\"num\">days until half its channels</th></tr>",
+    );
+    for s in &d.summary {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+            if s.term == "*" { "<i>any of them</i>".to_owned() } else { text(&s.term) },
+            n(s.channels),
+            n(s.uses),
+            esc(&s.first_use.as_deref().unwrap_or("").chars().take(16).collect::<String>().replace('T', " ")),
+            text(&cut(&s.sources.join(", "), 80)),
+            s.days_to_half.map(|d| format!("{d:.1}")).unwrap_or_default()
+        );
+    }
+    out.push_str("</table>");
+}
+
+fn reproduce(out: &mut String, r: &Report) {
+    out.push_str("<section id=\"reproduce\"><h2>Parameters and how to reproduce</h2>");
+    let _ = write!(
+        out,
+        "<p>Command: <code>{}</code><br>echolens {}; store <code>{}</code>, messages table version {}; written {}.</p>",
+        plain(&r.run.command),
+        esc(&r.run.version),
+        plain(&r.run.store),
+        r.run.store_version,
+        esc(&r.run.generated)
+    );
+    out.push_str("<table><tr><th>stage</th><th class=\"num\">seconds</th></tr>");
+    for (stage, s) in &r.run.stages {
+        let _ = write!(out, "<tr><td>{}</td><td class=\"num\">{s:.1}</td></tr>", esc(stage));
+    }
+    out.push_str("</table><details><summary>Every parameter (JSON)</summary><pre>");
+    out.push_str(&esc(&serde_json::to_string_pretty(r.parameters).unwrap_or_default()));
+    out.push_str("</pre></details><p>Tables written next to this report:</p><ul>");
+    for o in r.outputs {
+        let _ = write!(out, "<li><code>{}</code></li>", plain(o));
+    }
+    out.push_str("</ul></section>");
+}

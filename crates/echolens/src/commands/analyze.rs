@@ -1,0 +1,575 @@
+//! `analyze`: the main job. Ingest, then every analysis with its defaults, then the tables and one report.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use datafusion::prelude::SessionContext;
+use echolens_analysis::Pseudonyms;
+use echolens_analysis::coordination::{self, Coordination};
+use echolens_analysis::reuse::{self, Reuse};
+use echolens_analysis::select::{Selection, Selector};
+use echolens_analysis::vocabulary::diffusion::{self, Terms};
+use echolens_analysis::vocabulary::keyness;
+use echolens_analysis::vocabulary::timeline::{self, Group, Period, Timeline};
+use echolens_report::{Campaign, ChannelRow, Evidence, Report, Run};
+use echolens_store::{Store, rfc3339};
+use echolens_text::Script;
+
+use super::{run_info, runtime, spinner};
+use crate::args::{AnalyzeArgs, TableFormat};
+use crate::pipeline::{self, IngestOptions};
+
+/// The demo corpus's seed: the same corpus on every machine (as `echolens demo`).
+const DEMO_SEED: u64 = 20_240_301;
+/// Clusters characterised when no campaign is named.
+const AUTO_CLUSTERS: usize = 2;
+/// The smallest cluster worth characterising.
+const MIN_CLUSTER: usize = 3;
+
+/// Stage timing and progress: a spinner with elapsed time while a stage runs and a line when it ends, on a
+/// terminal only.
+struct Stages {
+    visible: bool,
+    done: Vec<(String, f64)>,
+    current: Option<(String, Instant, indicatif::ProgressBar)>,
+}
+
+impl Stages {
+    fn new(quiet: bool) -> Stages {
+        Stages { visible: !quiet && std::io::stderr().is_terminal(), done: Vec::new(), current: None }
+    }
+
+    fn start(&mut self, name: &str) {
+        let bar = if self.visible { spinner(name) } else { indicatif::ProgressBar::hidden() };
+        bar.set_message("running");
+        self.current = Some((name.to_owned(), Instant::now(), bar));
+    }
+
+    fn finish(&mut self, detail: &str) {
+        if let Some((name, t, bar)) = self.current.take() {
+            bar.finish_and_clear();
+            let s = t.elapsed().as_secs_f64();
+            if self.visible {
+                eprintln!("  {name:<13} {s:>7.1} s  {detail}");
+            }
+            self.done.push((name, (s * 100.0).round() / 100.0));
+        }
+    }
+}
+
+/// A campaign source before it is measured.
+struct Source {
+    title: String,
+    why: String,
+    target: Selection,
+    description: String,
+    slug: String,
+}
+
+pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let mut stages = Stages::new(args.json);
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let demo = args.paths.is_empty();
+    let (inputs, store_path) = if demo {
+        let corpus = args.out.join("demo-corpus");
+        stages.start("demo corpus");
+        std::fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
+        let truth = echolens_demo::generate(&corpus, args.demo_messages, DEMO_SEED)
+            .with_context(|| format!("writing the demo corpus to {}", corpus.display()))?;
+        let truth_path = args.out.join("demo-truth.json");
+        std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)?)
+            .with_context(|| format!("writing {}", truth_path.display()))?;
+        stages.finish(&format!("{} messages in {}", truth.messages, corpus.display()));
+        (vec![corpus], args.store.clone().unwrap_or_else(|| args.out.join("store")))
+    } else {
+        (args.paths.clone(), args.store.clone().unwrap_or_else(|| PathBuf::from("echolens-store")))
+    };
+
+    let rt = runtime()?;
+    let mut store = rt
+        .block_on(Store::open_or_create(&store_path))
+        .with_context(|| format!("opening the store {}", store_path.display()))?;
+    stages.start("ingest");
+    let options = IngestOptions {
+        format: args.input_format,
+        platform: args.platform.clone(),
+        commit_rows: 100_000,
+        progress: stages.visible,
+    };
+    let ingest = pipeline::ingest(&rt, &mut store, &inputs, options)?;
+    let stats = rt.block_on(store.stats())?;
+    stages.finish(&format!(
+        "{} records: {} messages ({} new), {} quarantined, {} skipped; the store holds {}",
+        ingest.records, ingest.messages, ingest.new, ingest.quarantined, ingest.skipped, stats.messages
+    ));
+    if stats.messages == 0 {
+        bail!(
+            "the store {} holds no message: nothing to analyse ({} records read, {} quarantined; \
+             `echolens sql --store {} \"SELECT * FROM quarantine\"` says why)",
+            store_path.display(),
+            ingest.records,
+            ingest.quarantined,
+            store_path.display()
+        );
+    }
+    let version = store.messages_version();
+    let ctx = echolens_analysis::analysis_session(args.memory)?;
+    rt.block_on(store.register(&ctx))?;
+    let key = store.pseudonym_key()?;
+    let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;
+
+    stages.start("timeline");
+    let mut timeline = rt.block_on(timeline::run(
+        &ctx,
+        &Selection::default(),
+        None,
+        timeline::Params::new(Period::Day, Group::Channel),
+    ))?;
+    let bursts = timeline.rows.iter().filter(|r| r.scores.first().is_some_and(|s| s.burst)).count();
+    stages.finish(&format!("{} channel-days, {bursts} bursts", timeline.rows.len()));
+
+    stages.start("coordination");
+    let mut sweep: Vec<u64> = args.sweep.iter().copied().filter(|w| *w > 0 && *w != args.window).collect();
+    sweep.sort_unstable();
+    sweep.dedup();
+    let params = coordination::Params { window_s: args.window, sweep, ..coordination::Params::default() };
+    let mut coord = rt.block_on(coordination::run(&ctx, params))?;
+    stages.finish(&format!(
+        "{} edges, {} accounts, {} clusters",
+        coord.edges.len(),
+        coord.network.accounts.len(),
+        coord.network.clusters.len()
+    ));
+
+    stages.start("reuse");
+    let mut reuse = rt.block_on(reuse::run(&ctx, reuse::Params::default()))?;
+    stages.finish(&format!("{} cascades, {} messages", reuse.counts.cascades, reuse.counts.members));
+
+    stages.start("vocabulary");
+    let sources = if args.campaign.is_empty() {
+        auto_sources(&coord, &reuse, &pseudonyms)
+    } else {
+        let target = Selection::parse(&args.campaign).context("--campaign")?;
+        let description = target.to_string();
+        vec![Source {
+            title: format!("The named campaign source: {description}"),
+            why: "Named with --campaign.".into(),
+            target,
+            description,
+            slug: "campaign".into(),
+        }]
+    };
+    let mut campaigns = Vec::new();
+    let mut notes = Vec::new();
+    for (i, source) in sources.into_iter().enumerate() {
+        match rt.block_on(measure(&ctx, &source, args.top_terms)) {
+            Ok((mut k, d, reference)) => {
+                k.target = source.description.clone();
+                k.reference = reference.clone();
+                campaigns.push(Campaign {
+                    title: source.title,
+                    why: source.why,
+                    target: source.description,
+                    reference,
+                    keyness: k,
+                    diffusion: d,
+                    folder: format!("vocabulary/{}-{}", i + 1, source.slug),
+                });
+            }
+            Err(e) => notes.push(format!("{}: not measured: {e}", source.title)),
+        }
+    }
+    stages.finish(&format!("{} campaign sources", campaigns.len()));
+
+    stages.start("evidence");
+    let mut evidence = rt.block_on(evidence_texts(&ctx, &coord))?;
+    stages.finish(&format!("{} messages", evidence.len()));
+
+    if !args.reveal {
+        pseudonyms.coordination(&mut coord);
+        pseudonyms.reuse(&mut reuse);
+        pseudonyms.timeline(&mut timeline);
+        for c in &mut campaigns {
+            if let Some(d) = &mut c.diffusion {
+                pseudonyms.diffusion(d);
+            }
+        }
+        evidence = evidence
+            .into_iter()
+            .map(|(k, mut e)| {
+                e.channel = pseudonyms.channel(&e.channel);
+                (pseudonyms.key(&k), e)
+            })
+            .collect();
+    }
+
+    stages.start("tables");
+    let extra = run_info(&store_path, version, started);
+    let mut written = Vec::new();
+    written.extend(timeline::write_outputs(&timeline, &args.out.join("timeline"), extra.clone())?);
+    written.extend(coordination::write_outputs(&coord, &args.out.join("coordination"), extra.clone())?);
+    written.extend(reuse::write_outputs(&reuse, &args.out.join("reuse"), extra.clone())?);
+    for c in &campaigns {
+        let dir = args.out.join(&c.folder);
+        written.extend(keyness::write_outputs(&c.keyness, &dir.join("keyness"), extra.clone())?);
+        if let Some(d) = &c.diffusion {
+            written.extend(diffusion::write_outputs(d, &dir.join("diffusion"), extra.clone())?);
+        }
+    }
+    if args.format == TableFormat::Parquet {
+        written = written.into_iter().map(|p| to_parquet(&p)).collect::<Result<_>>()?;
+    }
+    let outputs: Vec<String> = written
+        .iter()
+        .map(|p| p.strip_prefix(&args.out).unwrap_or(p).to_string_lossy().into_owned())
+        .collect();
+    stages.finish(&format!("{} files", outputs.len()));
+
+    stages.start("report");
+    let channels = channel_rows(&timeline);
+    let parameters = serde_json::json!({
+        "timeline": timeline.params,
+        "coordination": coord.params,
+        "reuse": reuse.params,
+        "vocabulary": campaigns.iter().map(|c| serde_json::json!({
+            "title": c.title, "target": c.target, "reference": c.reference,
+            "keyness": c.keyness.params, "top_terms_followed": c.diffusion.as_ref().map_or(0, |d| d.terms.len()),
+        })).collect::<Vec<_>>(),
+        "pseudonymised": !args.reveal,
+        "table_format": if args.format == TableFormat::Parquet { "parquet" } else { "csv" },
+    });
+    let run = Run {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        store: store_path.display().to_string(),
+        store_version: version,
+        generated: rfc3339(chrono_now_us()),
+        stages: stages.done.clone(),
+        pseudonymised: !args.reveal,
+        personal_channels: pseudonyms.personal_channels(),
+        demo,
+    };
+    let html = echolens_report::render(&Report {
+        run: &run,
+        stats: &stats,
+        channels: &channels,
+        timeline: &timeline,
+        coordination: &coord,
+        reuse: &reuse,
+        campaigns: &campaigns,
+        evidence: &evidence,
+        outputs: &outputs,
+        parameters: &parameters,
+    });
+    let report_path = args.out.join("report.html");
+    std::fs::write(&report_path, &html).with_context(|| format!("writing {}", report_path.display()))?;
+    stages.finish(&format!("{} ({} KB)", report_path.display(), html.len() / 1024));
+
+    let mut per_kind = std::collections::BTreeMap::new();
+    for e in &coord.edges {
+        *per_kind.entry(e.kind.name()).or_insert(0u64) += 1;
+    }
+    let summary = serde_json::json!({
+        "analysis": "analyze",
+        "report": report_path.display().to_string(),
+        "report_bytes": html.len(),
+        "demo": demo,
+        "corpus": stats,
+        "ingest": {
+            "records": ingest.records, "messages": ingest.messages, "quarantined": ingest.quarantined,
+            "skipped": ingest.skipped, "new": ingest.new, "updated": ingest.updated, "unchanged": ingest.unchanged,
+            "not_recognised": ingest.not_recognised,
+        },
+        "timeline": {"series": timeline.rows.iter().map(|r| &r.group).collect::<std::collections::BTreeSet<_>>().len(), "bursts": bursts},
+        "coordination": {
+            "edges": per_kind, "accounts": coord.network.accounts.len(), "clusters": coord.network.clusters.len(),
+            "largest_clusters": coord.network.clusters.iter().take(5).map(|c| c.members.len()).collect::<Vec<_>>(),
+        },
+        "reuse": reuse.counts,
+        "campaigns": campaigns.iter().map(|c| serde_json::json!({
+            "title": c.title, "target": c.target, "reference": c.reference, "folder": c.folder,
+            "messages_target": c.keyness.counts.messages_target,
+            "messages_reference": c.keyness.counts.messages_reference,
+            "top_terms": c.keyness.terms.iter().filter(|t| t.z > 0.0).take(10)
+                .map(|t| serde_json::json!({"term": t.term, "z": t.z})).collect::<Vec<_>>(),
+            "adopting_channels": c.diffusion.as_ref().map(|d| d.channels.iter().filter(|a| a.uses > 0).count()),
+        })).collect::<Vec<_>>(),
+        "notes": notes,
+        "pseudonymised": !args.reveal,
+        "stages": stages.done.iter().map(|(s, t)| serde_json::json!({"stage": s, "seconds": t})).collect::<Vec<_>>(),
+        "outputs": outputs,
+    });
+    let summary_path = echolens_analysis::write_summary(&args.out, summary.clone(), extra)?;
+    if args.json {
+        println!("{}", std::fs::read_to_string(&summary_path)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} messages in {} channels; {} coordination clusters; {} reuse cascades; {} campaign sources",
+        stats.messages,
+        stats.channels,
+        coord.network.clusters.len(),
+        reuse.counts.cascades,
+        campaigns.len()
+    );
+    for note in &notes {
+        println!("note: {note}");
+    }
+    println!(
+        "report     {}\ntables     {} files in {} ({})\ntook       {:.1} s",
+        report_path.display(),
+        outputs.len(),
+        args.out.display(),
+        if args.format == TableFormat::Parquet { "parquet" } else { "csv" },
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn chrono_now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// SQL string literal.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Campaign sources when none is named: the accounts of the largest clusters, and the channel where the widest
+/// cascade began.
+fn auto_sources(coord: &Coordination, reuse: &Reuse, pseudonyms: &Pseudonyms) -> Vec<Source> {
+    let mut out = Vec::new();
+    let net = &coord.network;
+    for cluster in net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER).take(AUTO_CLUSTERS) {
+        let accounts: Vec<String> = cluster.members.iter().map(|&m| quote(&net.accounts[m])).collect();
+        let target = Selection::new(vec![Selector::Where(format!(
+            "concat(platform, ':', author_id) IN ({})",
+            accounts.join(", ")
+        ))]);
+        out.push(Source {
+            title: format!("Coordination cluster {}", cluster.id),
+            why: format!(
+                "The messages of the {} accounts of cluster {}, one of the largest groups of accounts that acted \
+                 together (see Coordination).",
+                cluster.members.len(),
+                cluster.id
+            ),
+            target,
+            description: format!("messages by the {} accounts of coordination cluster {}", cluster.members.len(), cluster.id),
+            slug: format!("cluster-{}", cluster.id),
+        });
+    }
+    let mut widest = reuse::summaries(reuse);
+    widest.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
+    if let Some(c) = widest.first() {
+        let platform = c.origin_key.split(':').next().unwrap_or_default().to_owned();
+        let name = if c.origin_channel_name.is_empty() { &c.origin_channel_id } else { &c.origin_channel_name };
+        let shown = pseudonyms.channel_name(&platform, &c.origin_channel_id, name);
+        out.push(Source {
+            title: format!("The origin of cascade {}: {shown}", c.cascade),
+            why: format!(
+                "The channel where the widest reuse cascade began: {} messages in {} channels (see Reuse).",
+                c.size, c.channels
+            ),
+            target: Selection::new(vec![Selector::Where(format!(
+                "platform = {} AND channel_id = {}",
+                quote(&platform),
+                quote(&c.origin_channel_id)
+            ))]),
+            description: format!("the messages of {platform} channel {shown}"),
+            slug: format!("cascade-{}-origin", c.cascade),
+        });
+    }
+    out
+}
+
+/// Keyness of `source` against the messages in its own script outside it, then the spread of its top terms.
+async fn measure(
+    ctx: &SessionContext,
+    source: &Source,
+    top: usize,
+) -> echolens_analysis::Result<(keyness::Keyness, Option<diffusion::Diffusion>, String)> {
+    let target_sql = source.target.sql();
+    let sql = format!(
+        "SELECT script(text_norm) AS s, count(*) AS n FROM messages WHERE coalesce({target_sql}, false) \
+         GROUP BY 1 ORDER BY n DESC, s"
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let mut script = None;
+    for b in &batches {
+        let s = b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>();
+        if let Some(s) = s {
+            for v in s.iter().flatten() {
+                if script.is_none() && v != Script::None.code() {
+                    script = Script::ALL.get(v as usize).copied();
+                }
+            }
+        }
+    }
+    let (reference, description) = match script {
+        Some(s) => (
+            Some(Selection::new(vec![Selector::Where(format!(
+                "NOT coalesce({target_sql}, false) AND script(text_norm) = {}",
+                s.code()
+            ))])),
+            format!("the other messages in {} script", s.name()),
+        ),
+        None => (None, "the rest of the corpus".to_owned()),
+    };
+    let k = match keyness::run(ctx, &source.target, reference.as_ref(), keyness::Params::default()).await {
+        Ok(k) => (k, description),
+        // Nothing else in its script: the rest of the corpus.
+        Err(echolens_analysis::Error::Param(e)) if reference.is_some() && e.contains("reference") => (
+            keyness::run(ctx, &source.target, None, keyness::Params::default()).await?,
+            "the rest of the corpus".to_owned(),
+        ),
+        Err(e) => return Err(e),
+    };
+    let terms: Vec<String> = k.0.terms.iter().filter(|t| t.z > 0.0).take(top).map(|t| t.term.clone()).collect();
+    let d = if terms.is_empty() {
+        None
+    } else {
+        Some(diffusion::run(ctx, Terms::new(terms)?, &Selection::default()).await?)
+    };
+    Ok((k.0, d, k.1))
+}
+
+/// Texts of the messages behind the strongest edges of the largest clusters (what the report shows).
+async fn evidence_texts(ctx: &SessionContext, coord: &Coordination) -> Result<HashMap<String, Evidence>> {
+    let net = &coord.network;
+    let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let mut keys: Vec<String> = Vec::new();
+    for cluster in net.clusters.iter().take(8) {
+        let mut edges: Vec<&coordination::Edge> = coord
+            .edges
+            .iter()
+            .filter(|e| {
+                let (a, b) = (index.get(e.a.as_str()), index.get(e.b.as_str()));
+                a.is_some_and(|a| net.cluster_of[*a] == cluster.id) && b.is_some_and(|b| net.cluster_of[*b] == cluster.id)
+            })
+            .collect();
+        edges.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.first_seen.cmp(&b.first_seen)));
+        for e in edges.iter().take(4) {
+            for (x, y) in e.evidence.iter().take(2) {
+                keys.push(x.clone());
+                keys.push(y.clone());
+            }
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let mut out = HashMap::new();
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let list: Vec<String> = keys.iter().map(|k| quote(k)).collect();
+    let sql = format!(
+        "SELECT key, text, CAST(ts AS BIGINT) AS ts, concat(platform, ':', coalesce(channel_name, channel_id)) AS channel \
+         FROM messages WHERE key IN ({})",
+        list.join(", ")
+    );
+    for batch in ctx.sql(&sql).await?.collect().await? {
+        let (key, text, channel) = (utf8(&batch, 0)?, utf8(&batch, 1)?, utf8(&batch, 3)?);
+        let ts = arrow::compute::cast(batch.column(2), &arrow::datatypes::DataType::Int64)?;
+        let ts = ts.as_any().downcast_ref::<arrow::array::Int64Array>().expect("Int64 cast");
+        for i in 0..batch.num_rows() {
+            out.insert(
+                key.value(i).to_owned(),
+                Evidence { text: text.value(i).to_owned(), ts: ts.value(i), channel: channel.value(i).to_owned() },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Column `i` as Utf8, whatever string layout the engine chose.
+fn utf8(batch: &arrow::record_batch::RecordBatch, i: usize) -> Result<arrow::array::StringArray> {
+    let col = arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Utf8)?;
+    Ok(col.as_any().downcast_ref::<arrow::array::StringArray>().expect("Utf8 cast").clone())
+}
+
+/// The channels by messages, from the per-channel timeline.
+fn channel_rows(t: &Timeline) -> Vec<ChannelRow> {
+    let mut by: HashMap<&str, ChannelRow> = HashMap::new();
+    for row in &t.rows {
+        if row.messages == 0 {
+            continue;
+        }
+        let day_us = row.period * 86_400_000_000;
+        let e = by.entry(&row.group).or_insert_with(|| {
+            let (platform, id) = row.group.split_once(':').unwrap_or(("", &row.group));
+            ChannelRow {
+                platform: platform.to_owned(),
+                channel_id: id.to_owned(),
+                name: row.name.clone(),
+                messages: 0,
+                first: day_us,
+                last: day_us,
+            }
+        });
+        e.messages += row.messages;
+        e.first = e.first.min(day_us);
+        e.last = e.last.max(day_us);
+    }
+    let mut rows: Vec<ChannelRow> = by.into_values().collect();
+    rows.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.channel_id.cmp(&b.channel_id)));
+    rows.truncate(50);
+    rows
+}
+
+/// Rewrite a CSV table as Parquet (zstd) next to it and remove the CSV; other files are returned unchanged.
+/// Columns that name things (ids, keys, accounts, terms) stay strings even where every value looks like a number.
+fn to_parquet(path: &Path) -> Result<PathBuf> {
+    use arrow::csv::ReaderBuilder;
+    use arrow::csv::reader::Format;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::basic::{Compression, ZstdLevel};
+    use datafusion::parquet::file::properties::WriterProperties;
+    use std::sync::Arc;
+
+    if path.extension().is_none_or(|e| e != "csv") {
+        return Ok(path.to_owned());
+    }
+    let open = || std::fs::File::open(path).with_context(|| format!("reading {}", path.display()));
+    let (inferred, _) = Format::default()
+        .with_header(true)
+        .infer_schema(open()?, Some(10_000))
+        .with_context(|| format!("reading the header of {}", path.display()))?;
+    let textual = |name: &str| {
+        name == "key"
+            || name.ends_with("_id")
+            || name.ends_with("key")
+            || name.starts_with("account")
+            || name.contains("channel")
+            || matches!(name, "term" | "group" | "name" | "evidence" | "first_term" | "sources" | "excerpt")
+    };
+    let fields: Vec<Field> = inferred
+        .fields()
+        .iter()
+        .map(|f| {
+            let t = if textual(f.name()) || *f.data_type() == DataType::Null { DataType::Utf8 } else { f.data_type().clone() };
+            Field::new(f.name(), t, true)
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let reader = ReaderBuilder::new(schema.clone())
+        .with_header(true)
+        .build(open()?)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let target = path.with_extension("parquet");
+    let file = std::fs::File::create(&target).with_context(|| format!("writing {}", target.display()))?;
+    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
+    for batch in reader {
+        writer.write(&batch.with_context(|| format!("reading {}", path.display()))?)?;
+    }
+    writer.close()?;
+    std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    Ok(target)
+}
