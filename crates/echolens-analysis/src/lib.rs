@@ -7,8 +7,8 @@
 pub mod coordination;
 mod error;
 pub mod graph;
-mod pseudonym;
 mod minhash;
+mod pseudonym;
 pub mod reuse;
 pub mod select;
 mod table;

@@ -147,7 +147,8 @@ impl Pseudonyms {
             .into_iter()
             .map(|(mut a, channels)| {
                 account(&mut a);
-                let channels: BTreeMap<String, u64> = channels.into_iter().map(|(ch, n)| (self.channel(&ch), n)).collect();
+                let channels: BTreeMap<String, u64> =
+                    channels.into_iter().map(|(ch, n)| (self.channel(&ch), n)).collect();
                 (a, channels)
             })
             .collect();

@@ -22,8 +22,7 @@ pub fn esc(s: &str) -> String {
 /// Whether `c` is a bidi override or isolate, or a control character other than newline and tab: characters
 /// that would reorder or hide what surrounds them.
 fn is_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        || (c.is_control() && c != '\n' && c != '\t')
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') || (c.is_control() && c != '\n' && c != '\t')
 }
 
 /// User text (a message, a name, a term) for display: escaped, bidi overrides and control characters shown as
@@ -95,7 +94,7 @@ pub fn n(v: u64) -> String {
     let digits = v.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -109,7 +108,10 @@ mod tests {
 
     #[test]
     fn markup_and_quotes_are_escaped() {
-        assert_eq!(esc(r#"<img src=x onerror="alert(1)">&'"#), "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc(r#"<img src=x onerror="alert(1)">&'"#),
+            "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(text("a<b"), "<bdi>a&lt;b</bdi>");
     }
 

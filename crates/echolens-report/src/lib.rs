@@ -342,8 +342,10 @@ fn volume(out: &mut String, r: &Report) {
     let mut largest: Vec<(&str, u64, &str)> = per_series.iter().map(|(g, (m, name))| (*g, *m, *name)).collect();
     largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     largest.truncate(VOLUME_SERIES);
-    let mut series =
-        vec![Series { name: "all channels".into(), points: total.iter().map(|(d, m)| (*d as f64, *m as f64)).collect() }];
+    let mut series = vec![Series {
+        name: "all channels".into(),
+        points: total.iter().map(|(d, m)| (*d as f64, *m as f64)).collect(),
+    }];
     for (group, _, name) in &largest {
         series.push(Series {
             name: if name.is_empty() { group.to_string() } else { name.to_string() },
@@ -357,7 +359,13 @@ fn volume(out: &mut String, r: &Report) {
     let marks: Vec<(f64, f64, String)> = bursts
         .iter()
         .filter(|b| shown.contains(b.group.as_str()))
-        .map(|b| (b.period as f64, b.messages as f64, format!("burst in {}: {} messages, z {:.1}", b.name, b.messages, b.scores[0].z)))
+        .map(|b| {
+            (
+                b.period as f64,
+                b.messages as f64,
+                format!("burst in {}: {} messages, z {:.1}", b.name, b.messages, b.scores[0].z),
+            )
+        })
         .collect();
     out.push_str(&svg::line_chart(&LineChart {
         title: "Messages per day: all channels and the largest ones",
@@ -432,7 +440,12 @@ fn coordination(out: &mut String, r: &Report) {
     card(out, &n(net.clusters.len() as u64), "clusters");
     out.push_str("</div><table><tr><th>kind</th><th class=\"num\">edges</th><th class=\"num\">summed weight</th></tr>");
     for (k, (edges, weight)) in &per_kind {
-        let _ = write!(out, "<tr><td>{k}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>", n(*edges), n(*weight));
+        let _ = write!(
+            out,
+            "<tr><td>{k}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            n(*edges),
+            n(*weight)
+        );
     }
     out.push_str("</table>");
     if net.clusters.is_empty() {
@@ -502,7 +515,9 @@ fn coordination(out: &mut String, r: &Report) {
         esc(&lo.pairs_below_min_weight.iter().map(|(k, v)| format!("{k} {}", n(*v))).collect::<Vec<_>>().join(", "))
     );
     if !lo.top_over_max.is_empty() {
-        out.push_str("<table><tr><th>kind</th><th>most widely used key left out</th><th class=\"num\">accounts</th></tr>");
+        out.push_str(
+            "<table><tr><th>kind</th><th>most widely used key left out</th><th class=\"num\">accounts</th></tr>",
+        );
         for (kind, label, accounts) in lo.top_over_max.iter().take(10) {
             let _ = write!(
                 out,
@@ -533,11 +548,8 @@ fn network_picture(out: &mut String, c: &Coordination) {
         }
     }
     let index: HashMap<usize, usize> = chosen.iter().enumerate().map(|(i, m)| (*m, i)).collect();
-    let mut edges: Vec<(usize, usize, f64)> = net
-        .edges
-        .iter()
-        .filter_map(|e| Some((*index.get(&e.a)?, *index.get(&e.b)?, e.weight as f64)))
-        .collect();
+    let mut edges: Vec<(usize, usize, f64)> =
+        net.edges.iter().filter_map(|e| Some((*index.get(&e.a)?, *index.get(&e.b)?, e.weight as f64))).collect();
     edges.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
     edges.truncate(NET_EDGES);
     let pos = layout::layout(chosen.len(), &edges, &group, 250);
@@ -553,7 +565,8 @@ fn network_picture(out: &mut String, c: &Coordination) {
             label: format!("{} — cluster {}, weighted degree {}", net.accounts[*m], net.cluster_of[*m], strength[*m]),
         })
         .collect();
-    let legend: Vec<String> = clusters.iter().map(|c| format!("cluster {} ({} accounts)", c.id, c.members.len())).collect();
+    let legend: Vec<String> =
+        clusters.iter().map(|c| format!("cluster {} ({} accounts)", c.id, c.members.len())).collect();
     let shown: usize = chosen.len();
     let total: usize = clusters.iter().map(|c| c.members.len()).sum();
     let _ = write!(
@@ -589,7 +602,13 @@ fn evidence(out: &mut String, r: &Report) {
             })
             .collect();
         edges.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.first_seen.cmp(&b.first_seen)));
-        let _ = write!(out, "<details{}><summary>Cluster {} ({} accounts)</summary>", if cl.id == 1 { " open" } else { "" }, cl.id, cl.members.len());
+        let _ = write!(
+            out,
+            "<details{}><summary>Cluster {} ({} accounts)</summary>",
+            if cl.id == 1 { " open" } else { "" },
+            cl.id,
+            cl.members.len()
+        );
         for e in edges.iter().take(EVIDENCE_EDGES) {
             let label = e.keys.first().and_then(|k| c.labels.get(&(e.kind, *k)));
             let _ = write!(
@@ -705,8 +724,10 @@ fn reuse(out: &mut String, r: &Report) {
             text(&cut(&x.excerpt, 160))
         );
     }
-    out.push_str("</table><h3>How the widest cascades unfolded</h3><p class=\"muted\">One row per channel in the order \
-                  it was reached; ■ the origin, ● a copy, ▲ a forward or repost.</p>");
+    out.push_str(
+        "</table><h3>How the widest cascades unfolded</h3><p class=\"muted\">One row per channel in the order \
+                  it was reached; ■ the origin, ● a copy, ▲ a forward or repost.</p>",
+    );
     let by_cascade: HashMap<usize, &[echolens_analysis::reuse::Member]> =
         u.members.chunk_by(|a, b| a.cascade == b.cascade).map(|m| (m[0].cascade, m)).collect();
     for x in s.iter().take(STRIPS) {
@@ -718,7 +739,10 @@ fn reuse(out: &mut String, r: &Report) {
         sorted.sort_by_key(|m| m.ts);
         for m in sorted {
             let i = *row_of.entry(&m.channel_id).or_insert_with(|| {
-                rows.push(StripRow { label: m.channel_name.clone().unwrap_or_else(|| m.channel_id.clone()), events: vec![] });
+                rows.push(StripRow {
+                    label: m.channel_name.clone().unwrap_or_else(|| m.channel_id.clone()),
+                    events: vec![],
+                });
                 rows.len() - 1
             });
             if i < STRIP_ROWS {
@@ -748,7 +772,9 @@ fn reuse(out: &mut String, r: &Report) {
 fn vocabulary(out: &mut String, r: &Report) {
     out.push_str("<section id=\"vocabulary\"><h2>Vocabulary</h2>");
     if r.campaigns.is_empty() {
-        out.push_str("<p>No campaign source was named, and no cluster or cascade was found to take one from.</p></section>");
+        out.push_str(
+            "<p>No campaign source was named, and no cluster or cascade was found to take one from.</p></section>",
+        );
         return;
     }
     out.push_str(
@@ -775,7 +801,8 @@ fn vocabulary(out: &mut String, r: &Report) {
             esc(&k.params.stopwords.iter().map(|l| l.code()).collect::<Vec<_>>().join(",")),
             text(&c.folder)
         );
-        let top: Vec<&echolens_analysis::vocabulary::keyness::Term> = k.terms.iter().filter(|t| t.z > 0.0).take(TERMS).collect();
+        let top: Vec<&echolens_analysis::vocabulary::keyness::Term> =
+            k.terms.iter().filter(|t| t.z > 0.0).take(TERMS).collect();
         if top.is_empty() {
             out.push_str("<p>No term marks the target at the minimum count.</p>");
             continue;

@@ -53,7 +53,7 @@ const BOTTOM: f64 = 44.0;
 
 /// Round tick positions covering `lo..=hi`, about `target` of them.
 pub fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     let raw = (hi - lo) / target.max(1) as f64;
@@ -86,7 +86,9 @@ fn day_ticks(lo: f64, hi: f64) -> Vec<f64> {
 
 /// A day number as `YYYY-MM-DD`.
 pub fn date(day: f64) -> String {
-    chrono::DateTime::from_timestamp(day as i64 * 86_400, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(day as i64 * 86_400, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 fn fmt_tick(v: f64) -> String {
@@ -302,7 +304,10 @@ pub fn time_strip(title: &str, rows: &[StripRow]) -> String {
                     x + 5.0,
                     y + 4.0
                 ),
-                _ => write!(svg, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" class=\"copy\"><title>{tip}</title></circle>"),
+                _ => write!(
+                    svg,
+                    "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" class=\"copy\"><title>{tip}</title></circle>"
+                ),
             };
         }
     }
@@ -410,12 +415,15 @@ mod tests {
 
     #[test]
     fn a_strip_switches_to_days_for_long_cascades() {
-        let rows = [StripRow { label: "c".into(), events: vec![(0.0, "origin", "o".into()), (100.0, "copy", "k".into())] }];
+        let rows =
+            [StripRow { label: "c".into(), events: vec![(0.0, "origin", "o".into()), (100.0, "copy", "k".into())] }];
         assert!(time_strip("t", &rows).contains("days after the origin"));
-        let rows = [StripRow { label: "c".into(), events: vec![(0.0, "origin", "o".into()), (5.0, "forward", "k".into())] }];
+        let rows =
+            [StripRow { label: "c".into(), events: vec![(0.0, "origin", "o".into()), (5.0, "forward", "k".into())] }];
         let svg = time_strip("t", &rows);
         assert!(svg.contains("hours after the origin") && svg.contains("class=\"forward\""));
-        let rows = [StripRow { label: "c".into(), events: vec![(0.0, "origin", "o".into()), (0.01, "copy", "k".into())] }];
+        let rows =
+            [StripRow { label: "c".into(), events: vec![(0.0, "origin", "o".into()), (0.01, "copy", "k".into())] }];
         assert!(time_strip("t", &rows).contains("seconds after the origin"));
     }
 }

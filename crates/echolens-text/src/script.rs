@@ -69,7 +69,9 @@ pub fn script(text: &str) -> Script {
             match c {
                 'a'..='z' | 'A'..='Z' | '\u{C0}'..='\u{24F}' => latin += 1,
                 '\u{400}'..='\u{52F}' => cyrillic += 1,
-                '\u{600}'..='\u{6FF}' | '\u{750}'..='\u{77F}' | '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}' => arabic += 1,
+                '\u{600}'..='\u{6FF}' | '\u{750}'..='\u{77F}' | '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}' => {
+                    arabic += 1
+                }
                 _ => other += 1,
             }
         }

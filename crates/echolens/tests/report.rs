@@ -120,7 +120,10 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
 
     // Parquet: the same rows, ids as strings.
     let pq = dir.path().join("parquet");
-    let p = analyze(&["--demo-messages", "6000", "--format", "parquet", "--store", out.join("store").to_str().unwrap()], &pq);
+    let p = analyze(
+        &["--demo-messages", "6000", "--format", "parquet", "--store", out.join("store").to_str().unwrap()],
+        &pq,
+    );
     let tables: Vec<&str> = p["outputs"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
     assert!(tables.iter().all(|t| !t.ends_with(".csv")), "{tables:?}");
     assert!(tables.contains(&"coordination/edges.parquet") && tables.contains(&"reuse/cascades.parquet"));
@@ -166,7 +169,8 @@ fn hostile_corpus(dir: &Path) -> PathBuf {
         }
     }
     // Telegram channels with hostile names copy one hostile text over hours: a cascade.
-    let names = ["<script>window.__echolens_pwned=1</script>", "\"><img src=x onerror=alert(1)>", "{{7*7}}", "\u{202E}evil"];
+    let names =
+        ["<script>window.__echolens_pwned=1</script>", "\"><img src=x onerror=alert(1)>", "{{7*7}}", "\u{202E}evil"];
     for (i, name) in names.iter().enumerate() {
         for k in 0..3 {
             id += 1;
@@ -187,7 +191,6 @@ fn hostile_corpus(dir: &Path) -> PathBuf {
             "text": format!("{} {} and {} today {}", words[i as usize % 10], words[(i as usize / 10) % 10], words[(i as usize * 7) % 10], i),
         }));
     }
-    drop(line);
     f.flush().unwrap();
     path
 }

@@ -29,6 +29,10 @@ const DEMO_SEED: u64 = 20_240_301;
 const AUTO_CLUSTERS: usize = 2;
 /// The smallest cluster worth characterising.
 const MIN_CLUSTER: usize = 3;
+/// About this many reference messages at most: beyond, the reference is a deterministic sample (by key hash).
+/// A campaign source is thousands of messages; a reference of 200,000 counts its terms well enough, and the
+/// tokenising no longer grows with the corpus.
+const REFERENCE_MESSAGES: u64 = 200_000;
 
 /// Stage timing and progress: a spinner with elapsed time while a stage runs and a line when it ends, on a
 /// terminal only.
@@ -166,8 +170,10 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     };
     let mut campaigns = Vec::new();
     let mut notes = Vec::new();
+    let sample = stats.messages.div_ceil(REFERENCE_MESSAGES).max(1);
+    let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, args.memory))?;
     for (i, source) in sources.into_iter().enumerate() {
-        match rt.block_on(measure(&ctx, &source, args.top_terms)) {
+        match rt.block_on(measure(&ctx, &vocabulary_ctx, &source, args.top_terms, sample)) {
             Ok((mut k, d, reference)) => {
                 k.target = source.description.clone();
                 k.reference = reference.clone();
@@ -224,10 +230,8 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     if args.format == TableFormat::Parquet {
         written = written.into_iter().map(|p| to_parquet(&p)).collect::<Result<_>>()?;
     }
-    let outputs: Vec<String> = written
-        .iter()
-        .map(|p| p.strip_prefix(&args.out).unwrap_or(p).to_string_lossy().into_owned())
-        .collect();
+    let outputs: Vec<String> =
+        written.iter().map(|p| p.strip_prefix(&args.out).unwrap_or(p).to_string_lossy().into_owned()).collect();
     stages.finish(&format!("{} files", outputs.len()));
 
     stages.start("report");
@@ -360,7 +364,11 @@ fn auto_sources(coord: &Coordination, reuse: &Reuse, pseudonyms: &Pseudonyms) ->
                 cluster.id
             ),
             target,
-            description: format!("messages by the {} accounts of coordination cluster {}", cluster.members.len(), cluster.id),
+            description: format!(
+                "messages by the {} accounts of coordination cluster {}",
+                cluster.members.len(),
+                cluster.id
+            ),
             slug: format!("cluster-{}", cluster.id),
         });
     }
@@ -388,18 +396,41 @@ fn auto_sources(coord: &Coordination, reuse: &Reuse, pseudonyms: &Pseudonyms) ->
     out
 }
 
-/// Keyness of `source` against the messages in its own script outside it, then the spread of its top terms.
+/// A session whose `messages` hold only what keyness reads: every message of the campaign sources and a
+/// deterministic 1-in-`sample` sample of the rest (by key hash). One scan of the store; the keyness passes then
+/// read a few hundred thousand rows however large the corpus.
+async fn vocabulary_session(
+    ctx: &SessionContext,
+    sources: &[Source],
+    sample: u64,
+    memory: usize,
+) -> Result<SessionContext> {
+    let mut wanted: Vec<String> = sources.iter().map(|s| format!("coalesce({}, false)", s.target.sql())).collect();
+    wanted.push(if sample > 1 { format!("hash64(key) % {sample} = 0") } else { "TRUE".to_owned() });
+    let df = ctx.sql(&format!("SELECT * FROM messages WHERE {}", wanted.join(" OR "))).await?;
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    let vctx = echolens_analysis::analysis_session(memory)?;
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+    vctx.register_table("messages", std::sync::Arc::new(table))?;
+    Ok(vctx)
+}
+
+/// Keyness of `source` against the messages in its own script outside it (1 in `sample` of them, by key hash;
+/// in `vctx`), then the spread of its top terms through the whole corpus (in `ctx`).
 async fn measure(
     ctx: &SessionContext,
+    vctx: &SessionContext,
     source: &Source,
     top: usize,
+    sample: u64,
 ) -> echolens_analysis::Result<(keyness::Keyness, Option<diffusion::Diffusion>, String)> {
     let target_sql = source.target.sql();
     let sql = format!(
         "SELECT script(text_norm) AS s, count(*) AS n FROM messages WHERE coalesce({target_sql}, false) \
          GROUP BY 1 ORDER BY n DESC, s"
     );
-    let batches = ctx.sql(&sql).await?.collect().await?;
+    let batches = vctx.sql(&sql).await?.collect().await?;
     let mut script = None;
     for b in &batches {
         let s = b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>();
@@ -411,23 +442,35 @@ async fn measure(
             }
         }
     }
+    let (sampled, share) = if sample > 1 {
+        (format!("hash64(key) % {sample} = 0"), format!(", a 1-in-{sample} sample by key hash"))
+    } else {
+        ("TRUE".to_owned(), String::new())
+    };
     let (reference, description) = match script {
         Some(s) => (
             Some(Selection::new(vec![Selector::Where(format!(
-                "NOT coalesce({target_sql}, false) AND script(text_norm) = {}",
+                "{sampled} AND NOT coalesce({target_sql}, false) AND script(text_norm) = {}",
                 s.code()
             ))])),
-            format!("the other messages in {} script", s.name()),
+            format!("the other messages in {} script{share}", s.name()),
         ),
-        None => (None, "the rest of the corpus".to_owned()),
+        None => (
+            Some(Selection::new(vec![Selector::Where(format!("{sampled} AND NOT coalesce({target_sql}, false)"))])),
+            format!("the rest of the corpus{share}"),
+        ),
     };
-    let k = match keyness::run(ctx, &source.target, reference.as_ref(), keyness::Params::default()).await {
+    let k = match keyness::run(vctx, &source.target, reference.as_ref(), keyness::Params::default()).await {
         Ok(k) => (k, description),
-        // Nothing else in its script: the rest of the corpus.
-        Err(echolens_analysis::Error::Param(e)) if reference.is_some() && e.contains("reference") => (
-            keyness::run(ctx, &source.target, None, keyness::Params::default()).await?,
-            "the rest of the corpus".to_owned(),
-        ),
+        // Nothing else in its script: the rest of the corpus (as sampled).
+        Err(echolens_analysis::Error::Param(e)) if script.is_some() && e.contains("reference") => {
+            let rest =
+                Selection::new(vec![Selector::Where(format!("{sampled} AND NOT coalesce({target_sql}, false)"))]);
+            (
+                keyness::run(vctx, &source.target, Some(&rest), keyness::Params::default()).await?,
+                format!("the rest of the corpus{share}"),
+            )
+        }
         Err(e) => return Err(e),
     };
     let terms: Vec<String> = k.0.terms.iter().filter(|t| t.z > 0.0).take(top).map(|t| t.term.clone()).collect();
@@ -450,7 +493,8 @@ async fn evidence_texts(ctx: &SessionContext, coord: &Coordination) -> Result<Ha
             .iter()
             .filter(|e| {
                 let (a, b) = (index.get(e.a.as_str()), index.get(e.b.as_str()));
-                a.is_some_and(|a| net.cluster_of[*a] == cluster.id) && b.is_some_and(|b| net.cluster_of[*b] == cluster.id)
+                a.is_some_and(|a| net.cluster_of[*a] == cluster.id)
+                    && b.is_some_and(|b| net.cluster_of[*b] == cluster.id)
             })
             .collect();
         edges.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.first_seen.cmp(&b.first_seen)));
@@ -553,7 +597,11 @@ fn to_parquet(path: &Path) -> Result<PathBuf> {
         .fields()
         .iter()
         .map(|f| {
-            let t = if textual(f.name()) || *f.data_type() == DataType::Null { DataType::Utf8 } else { f.data_type().clone() };
+            let t = if textual(f.name()) || *f.data_type() == DataType::Null {
+                DataType::Utf8
+            } else {
+                f.data_type().clone()
+            };
             Field::new(f.name(), t, true)
         })
         .collect();
