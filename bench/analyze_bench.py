@@ -9,11 +9,10 @@ import argparse
 import json
 import os
 import shutil
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coordination_bench import MIN_WEIGHT, SIMILARITY, TOOLKIT_SCRIPT, WINDOW, generate  # noqa: E402
+from coordination_bench import generate, run_toolkit  # noqa: E402
 from ingest_bench import timed  # noqa: E402
 
 
@@ -45,23 +44,8 @@ def main():
                                          "campaigns": [c["title"] for c in summary["campaigns"]]}}
     if args.toolkit:
         db = os.path.join(args.work, f"toolkit_analyze_{args.n}.db")
-        if os.path.exists(db):
-            os.remove(db)
-        rows = []
-        t, m, _ = timed([args.python, "-m", "coordination_network_toolkit", db, "preprocess", "--format", "csv",
-                         prefix + ".cnt.csv"])
-        rows.append(("preprocess", t, m))
-        con = sqlite3.connect(db)
-        con.execute("delete from message_url where url = ''")  # gen_corpus.py's documented caveat
-        con.commit()
-        con.close()
-        script = os.path.join(args.work, "toolkit_networks.py")
-        with open(script, "w") as f:
-            f.write(TOOLKIT_SCRIPT)
         nets = ["co_tweet", "co_link"] + ([] if args.skip_toolkit_similar else ["co_similar_tweet"])
-        for net in nets:
-            t, m, _ = timed([args.python, script, db, net, str(WINDOW), str(MIN_WEIGHT), str(SIMILARITY)])
-            rows.append((net, t, m))
+        rows = run_toolkit(args.python, args.work, prefix, db, nets)
         total = sum(r[1] for r in rows)
         print(f"coordination-network-toolkit, preprocess + {' + '.join(nets)}: {total:.1f} s, "
               f"peak {max(r[2] for r in rows):.0f} MB")

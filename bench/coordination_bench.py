@@ -106,6 +106,25 @@ elif what == "co_similar_tweet":
     compute_co_similar_tweet(db, window, n_threads=2, similarity_threshold=sim, min_edge_weight=min_weight)
 """
 
+def run_toolkit(python, work, prefix, db, nets):
+    """The toolkit's preprocess of the corpus into a fresh `db`, then each of `nets` at the bench parameters, each
+    as its own process: [(step, seconds, peak RSS MB)], preprocess first."""
+    if os.path.exists(db):
+        os.remove(db)
+    steps = [("preprocess",) + timed([python, "-m", "coordination_network_toolkit", db, "preprocess",
+                                      "--format", "csv", prefix + ".cnt.csv"])[:2]]
+    con = sqlite3.connect(db)
+    con.execute("delete from message_url where url = ''")  # gen_corpus.py's documented caveat
+    con.commit()
+    con.close()
+    script = os.path.join(work, "toolkit_networks.py")
+    with open(script, "w") as f:
+        f.write(TOOLKIT_SCRIPT)
+    for net in nets:
+        steps.append((net,) + timed([python, script, db, net, str(WINDOW), str(MIN_WEIGHT), str(SIMILARITY)])[:2])
+    return steps
+
+
 COORDINATIONZ_SCRIPT = """
 import sys, json, os, types
 # coordinationz 0.2.2 downloads nltk stopwords and a spaCy model from GitHub when imported; neither is used by
@@ -190,25 +209,13 @@ def main():
 
     if not args.skip_toolkit:
         db = os.path.join(args.work, f"toolkit_{args.n}.db")
-        if os.path.exists(db):
-            os.remove(db)
-        secs, rss, _ = timed([args.python, "-m", "coordination_network_toolkit", db, "preprocess",
-                              "--format", "csv", prefix + ".cnt.csv"])
-        print(f"toolkit preprocess: {secs:.1f} s, {rss:.0f} MB (not part of the comparison)")
-        con = sqlite3.connect(db)
-        con.execute("delete from message_url where url = ''")  # gen_corpus.py's documented caveat
-        con.commit()
-        con.close()
-        script = os.path.join(args.work, "toolkit_networks.py")
-        with open(script, "w") as f:
-            f.write(TOOLKIT_SCRIPT)
         nets = ["co_tweet", "co_link"] + ([] if args.skip_toolkit_similar else ["co_similar_tweet"])
-        total_secs, peak = 0.0, 0.0
-        for net in nets:
-            secs, rss, _ = timed([args.python, script, db, net, str(WINDOW), str(MIN_WEIGHT), str(SIMILARITY)])
-            rows.append((f"toolkit {net}", secs, rss))
-            total_secs += secs
-            peak = max(peak, rss)
+        steps = run_toolkit(args.python, args.work, prefix, db, nets)
+        secs, rss = steps[0][1], steps[0][2]
+        print(f"toolkit preprocess: {secs:.1f} s, {rss:.0f} MB (not part of the comparison)")
+        rows.extend((f"toolkit {net}", secs, rss) for net, secs, rss in steps[1:])
+        total_secs = sum(r[1] for r in steps[1:])
+        peak = max(r[2] for r in steps[1:])
         rows.append(("toolkit " + " + ".join(nets), total_secs, peak))
         ours = read_edges(os.path.join(same_work, "edges.csv"), ["text", "link", "similar"])
         print("agreement (window 60 s, min weight 2; toolkit self-loops dropped, directions folded):")

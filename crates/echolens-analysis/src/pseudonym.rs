@@ -241,4 +241,42 @@ mod tests {
         assert_eq!(p.channel("telegram:news"), "telegram:news");
         assert_eq!(p.personal_channels(), 1);
     }
+
+    #[test]
+    fn a_reuse_result_keeps_its_links_under_pseudonyms() {
+        use crate::reuse::{Member, Params, Role};
+        let p = pseudonyms(1);
+        let a = p.id("x", "42");
+        let member =
+            |key: &str, platform: &str, channel: &str, name: &str, author: &str, parent: Option<&str>| Member {
+                cascade: 1,
+                key: key.into(),
+                platform: platform.into(),
+                channel_id: channel.into(),
+                channel_name: Some(name.into()),
+                author_id: Some(author.into()),
+                ts: 0,
+                role: if parent.is_some() { Role::Copy } else { Role::Origin },
+                parent_key: parent.map(str::to_owned),
+                similarity: None,
+                text: None,
+            };
+        let mut r = Reuse {
+            params: Params::default(),
+            members: vec![
+                member("x:42:1", "x", "42", "troll_42", "42", None),
+                member("telegram:777:5", "telegram", "777", "news", "9", Some("x:42:1")),
+            ],
+            counts: Default::default(),
+            boilerplate: Vec::new(),
+        };
+        p.reuse(&mut r);
+        let (origin, copy) = (&r.members[0], &r.members[1]);
+        assert_eq!((origin.key.as_str(), origin.channel_id.as_str()), (format!("x:{a}:1").as_str(), a.as_str()));
+        assert_eq!(origin.channel_name.as_deref(), Some(a.as_str()));
+        assert_eq!(origin.author_id.as_deref(), Some(a.as_str()), "the timeline's pseudonym is its account's");
+        assert_eq!(copy.parent_key.as_deref(), Some(origin.key.as_str()), "the link survives");
+        assert_eq!((copy.key.as_str(), copy.channel_name.as_deref()), ("telegram:777:5", Some("news")));
+        assert_eq!(copy.author_id, Some(p.id("telegram", "9")));
+    }
 }

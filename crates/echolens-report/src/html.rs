@@ -59,17 +59,8 @@ pub fn plain(s: &str) -> String {
     esc(&t)
 }
 
-/// `s` cut to `n` characters on one line, with an ellipsis.
-pub fn cut(s: &str, n: usize) -> String {
-    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= n {
-        one_line
-    } else {
-        let mut t: String = one_line.chars().take(n).collect();
-        t.push('…');
-        t
-    }
-}
+/// `s` on one line, cut to `n` characters with an ellipsis.
+pub use echolens_analysis::excerpt as cut;
 
 /// JSON for a `<script type="application/json">` block: `<`, `>`, `&` and the JavaScript line separators
 /// written as `\u` escapes, so no text inside can close the element or start a comment.

@@ -482,10 +482,17 @@ fn coordination(out: &mut String, r: &Report) {
     out.push_str("</table>");
     evidence(out, r);
     if !c.sweep.is_empty() {
-        out.push_str(
+        let _ = write!(
+            out,
             "<h3>Window sweep</h3><p class=\"muted\">The same run at other windows: a finding that only appears at \
-             one window is fragile.</p><table><tr><th class=\"num\">window (s)</th><th>kind</th><th class=\"num\">edges</th>\
+             one window is fragile.{}</p><table><tr><th class=\"num\">window (s)</th><th>kind</th><th class=\"num\">edges</th>\
              <th class=\"num\">accounts</th><th class=\"num\">clusters</th><th class=\"num\">largest cluster</th></tr>",
+            if p.sweep_similar || !p.kinds.contains(&Kind::Similar) {
+                ""
+            } else {
+                " Near-identical texts (<code>similar</code>) are not swept, and the <code>all</code> rows combine \
+                 the other kinds (<code>echolens coordination --sweep</code> sweeps every kind)."
+            }
         );
         for s in &c.sweep {
             let _ = write!(

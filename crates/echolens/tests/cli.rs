@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{echolens, json_of, run, samples};
+use common::{echolens, json_of, read_csv, run, samples};
 use serde_json::Value;
 
 fn ingest_json(store: &Path, paths: &[&Path], extra: &[&str]) -> Value {
@@ -239,35 +239,6 @@ fn killed_ingest_then_rerun_matches_an_uninterrupted_one() {
     for key in ["messages", "channels", "authors", "platforms", "first", "last", "quarantined"] {
         assert_eq!(got[key], want[key], "{key}");
     }
-}
-
-fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
-    let mut reader = csv_reader(path);
-    let header: Vec<String> = reader.next().expect("header");
-    reader.map(|row| header.iter().cloned().zip(row).collect()).collect()
-}
-
-/// A minimal RFC 4180 reader for the tests (quoted fields, doubled quotes, newlines inside quotes).
-fn csv_reader(path: &Path) -> impl Iterator<Item = Vec<String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut rows = Vec::new();
-    let (mut row, mut field, mut quoted, mut chars) = (Vec::new(), String::new(), false, text.chars().peekable());
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => row.push(std::mem::take(&mut field)),
-            ('\n', false) => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (c, _) => field.push(c),
-        }
-    }
-    rows.into_iter()
 }
 
 /// The demo's planted campaigns come out as the two largest clusters, every edge's evidence names stored

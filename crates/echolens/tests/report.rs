@@ -6,38 +6,15 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{echolens, json_of, run};
+use common::{echolens, json_of, read_csv, run};
 use serde_json::{Value, json};
 
-/// The first column of a CSV file's rows (after the header), and the file's header.
+/// A column of a CSV file.
 fn column(path: &Path, name: &str) -> Vec<String> {
-    let mut reader = csv_rows(path);
-    let header = reader.remove(0);
-    let i = header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{}: no column {name}", path.display()));
-    reader.into_iter().map(|r| r[i].clone()).collect()
-}
-
-/// A small RFC 4180 reader (quoted fields, doubled quotes).
-fn csv_rows(path: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let (mut rows, mut row, mut field, mut quoted) = (Vec::new(), Vec::new(), String::new(), false);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => row.push(std::mem::take(&mut field)),
-            ('\n', false) => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (c, _) => field.push(c),
-        }
-    }
-    rows
+    read_csv(path)
+        .into_iter()
+        .map(|mut r| r.remove(name).unwrap_or_else(|| panic!("{}: no {name}", path.display())))
+        .collect()
 }
 
 fn analyze(args: &[&str], out: &Path) -> Value {

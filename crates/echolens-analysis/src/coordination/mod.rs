@@ -107,6 +107,9 @@ pub struct Params {
     pub seed: u64,
     /// Other windows to report edges and clusters for (seconds).
     pub sweep: Vec<u64>,
+    /// Whether the sweep includes `similar` (its kernel is the costliest pass: at 10M messages most of a sweep's
+    /// time).
+    pub sweep_similar: bool,
     /// What Leiden optimises.
     pub quality: Quality,
     /// Leiden resolution: for `cpm`, the weight per account pair a cluster must beat on average; for
@@ -150,6 +153,7 @@ impl Default for Params {
             null_runs: 0,
             seed: 42,
             sweep: Vec::new(),
+            sweep_similar: true,
             quality: Quality::Cpm,
             resolution: 1.0,
         }
@@ -654,10 +658,14 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, stage: &dyn
     let network = cluster::build(&edges, p.quality, p.resolution, p.seed)?;
 
     let mut sweep = Vec::new();
+    let swept = Params {
+        kinds: p.kinds.iter().copied().filter(|k| p.sweep_similar || *k != Kind::Similar).collect(),
+        ..p.clone()
+    };
     for &w in &p.sweep {
         stage(&format!("sweep: window {w} s"));
         let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
-        let (e, _) = edges_at(ctx, p, w_us, have_actions).await?;
+        let (e, _) = edges_at(ctx, &swept, w_us, have_actions).await?;
         let net = cluster::build(&e, p.quality, p.resolution, p.seed)?;
         let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();
         for edge in &e {
@@ -666,7 +674,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, stage: &dyn
             entry.1.insert(&edge.a);
             entry.1.insert(&edge.b);
         }
-        for kind in &p.kinds {
+        for kind in &swept.kinds {
             let (n, accounts) = per_kind.remove(kind).unwrap_or_default();
             sweep.push(SweepRow {
                 window_s: w,

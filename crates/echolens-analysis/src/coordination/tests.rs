@@ -318,6 +318,20 @@ async fn sweep_reports_each_window() {
 }
 
 #[tokio::test]
+async fn a_sweep_without_similar_sweeps_the_other_kinds_only() {
+    let msgs = vec![m("1", 1, 0, TEXT1), m("2", 2, 30, TEXT1), m("1", 3, 500, TEXT2), m("2", 4, 530, TEXT2)];
+    let kinds = [Kind::Text, Kind::Similar];
+    let with = run_on(&msgs, Params { sweep: vec![60], ..only(&kinds) }).await;
+    let without = run_on(&msgs, Params { sweep: vec![60], sweep_similar: false, ..only(&kinds) }).await;
+    let names = |c: &Coordination| c.sweep.iter().map(|r| r.kind.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&with), ["text", "similar", "all"]);
+    assert_eq!(names(&without), ["text", "all"]);
+    assert_eq!(without.edges, with.edges, "the main run keeps every kind");
+    let similar = with.sweep.iter().find(|r| r.kind == "similar").unwrap();
+    assert_eq!(similar.edges, 1, "the texts are near-identical too");
+}
+
+#[tokio::test]
 async fn outputs_follow_the_contract() {
     let mut msgs = vec![m("1", 1, 0, TEXT1), m("2", 2, 30, TEXT1), m("1", 3, 500, TEXT2), m("2", 4, 530, TEXT2)];
     msgs[0].author = Some("<script>alert(1)</script>");

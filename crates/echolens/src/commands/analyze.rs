@@ -122,8 +122,14 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         );
     }
     let version = store.messages_version();
-    let ctx = echolens_analysis::analysis_session(args.memory)?;
-    rt.block_on(store.register(&ctx))?;
+    // A fresh session per stage: what one analysis registers (coordination's action and pair tables) is freed
+    // before the next one runs.
+    let session = || -> Result<SessionContext> {
+        let ctx = echolens_analysis::analysis_session(args.memory)?;
+        rt.block_on(store.register(&ctx))?;
+        Ok(ctx)
+    };
+    let ctx = session()?;
     let key = store.pseudonym_key()?;
     let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;
 
@@ -141,8 +147,11 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let mut sweep: Vec<u64> = args.sweep.iter().copied().filter(|w| *w > 0 && *w != args.window).collect();
     sweep.sort_unstable();
     sweep.dedup();
-    let params = coordination::Params { window_s: args.window, sweep, ..coordination::Params::default() };
-    let mut coord = rt.block_on(coordination::run(&ctx, params))?;
+    // The sweep leaves out `similar`: at 10M messages its kernel made the sweep two thirds of the whole run.
+    let params =
+        coordination::Params { window_s: args.window, sweep, sweep_similar: false, ..coordination::Params::default() };
+    drop(ctx);
+    let mut coord = rt.block_on(coordination::run(&session()?, params))?;
     stages.finish(&format!(
         "{} edges, {} accounts, {} clusters",
         coord.edges.len(),
@@ -151,7 +160,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     ));
 
     stages.start("reuse");
-    let mut reuse = rt.block_on(reuse::run(&ctx, reuse::Params::default()))?;
+    let mut reuse = rt.block_on(reuse::run(&session()?, reuse::Params::default()))?;
     stages.finish(&format!("{} cascades, {} messages", reuse.counts.cascades, reuse.counts.members));
 
     stages.start("vocabulary");
@@ -171,6 +180,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let mut campaigns = Vec::new();
     let mut notes = Vec::new();
     let sample = stats.messages.div_ceil(REFERENCE_MESSAGES).max(1);
+    let ctx = session()?;
     let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, args.memory))?;
     for (i, source) in sources.into_iter().enumerate() {
         match rt.block_on(measure(&ctx, &vocabulary_ctx, &source, args.top_terms, sample)) {
@@ -193,7 +203,9 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     stages.finish(&format!("{} campaign sources", campaigns.len()));
 
     stages.start("evidence");
+    drop(vocabulary_ctx);
     let mut evidence = rt.block_on(evidence_texts(&ctx, &coord))?;
+    drop(ctx);
     stages.finish(&format!("{} messages", evidence.len()));
 
     if !args.reveal {

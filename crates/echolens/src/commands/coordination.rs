@@ -21,6 +21,7 @@ pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
         null_runs: args.null_runs,
         seed: args.seed,
         sweep: args.sweep.clone(),
+        sweep_similar: true,
         quality: args.quality,
         resolution: args.resolution,
     };
