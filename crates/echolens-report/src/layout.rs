@@ -71,6 +71,33 @@ pub fn layout(n: usize, edges: &[(usize, usize, f64)], group: &[usize], iteratio
     pos.iter().map(|&(x, y)| if n == 1 { (0.5, 0.5) } else { (ox + (x - x0) / scale, oy + (y - y0) / scale) }).collect()
 }
 
+/// Each group laid out on its own in a cell of a grid (`cols` wide, largest group first), so clusters sit side
+/// by side instead of pushing each other to the edges of the picture. Returns the positions in `0..1` of the
+/// whole grid and its (columns, rows).
+pub fn grid(
+    n: usize,
+    edges: &[(usize, usize, f64)],
+    group: &[usize],
+    iterations: usize,
+) -> (Vec<(f64, f64)>, (usize, usize)) {
+    let groups = group.iter().copied().max().map_or(0, |g| g + 1);
+    let cols = groups.clamp(1, 4);
+    let rows = groups.div_ceil(cols).max(1);
+    let mut pos = vec![(0.5, 0.5); n];
+    for g in 0..groups {
+        let members: Vec<usize> = (0..n).filter(|&i| group[i] == g).collect();
+        let local: std::collections::HashMap<usize, usize> = members.iter().enumerate().map(|(j, &i)| (i, j)).collect();
+        let inner: Vec<(usize, usize, f64)> =
+            edges.iter().filter_map(|&(a, b, w)| Some((*local.get(&a)?, *local.get(&b)?, w))).collect();
+        let p = layout(members.len(), &inner, &vec![0; members.len()], iterations);
+        let (col, row) = (g % cols, g / cols);
+        for (j, &i) in members.iter().enumerate() {
+            pos[i] = ((col as f64 + 0.1 + 0.8 * p[j].0) / cols as f64, (row as f64 + 0.1 + 0.8 * p[j].1) / rows as f64);
+        }
+    }
+    (pos, (cols, rows))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +122,14 @@ mod tests {
         let within = (dist(0, 1) + dist(2, 3) + dist(6, 7) + dist(8, 9)) / 4.0;
         let across = (dist(0, 9) + dist(1, 8) + dist(2, 7) + dist(3, 6)) / 4.0;
         assert!(across > 2.0 * within, "within {within}, across {across}");
+    }
+
+    #[test]
+    fn a_grid_puts_each_group_in_its_own_cell() {
+        let edges = vec![(0, 1, 1.0), (1, 2, 1.0), (3, 4, 1.0)];
+        let group = [0, 0, 0, 1, 1];
+        let (p, (cols, rows)) = grid(5, &edges, &group, 100);
+        assert_eq!((cols, rows), (2, 1));
+        assert!(p[..3].iter().all(|&(x, _)| x < 0.5) && p[3..].iter().all(|&(x, _)| x > 0.5), "{p:?}");
     }
 }

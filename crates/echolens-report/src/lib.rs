@@ -559,7 +559,7 @@ fn network_picture(out: &mut String, c: &Coordination) {
         net.edges.iter().filter_map(|e| Some((*index.get(&e.a)?, *index.get(&e.b)?, e.weight as f64))).collect();
     edges.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
     edges.truncate(NET_EDGES);
-    let pos = layout::layout(chosen.len(), &edges, &group, 250);
+    let (pos, shape) = layout::grid(chosen.len(), &edges, &group, 250);
     let max_s = chosen.iter().map(|m| strength[*m]).max().unwrap_or(1).max(1) as f64;
     let nodes: Vec<NetNode> = chosen
         .iter()
@@ -579,15 +579,15 @@ fn network_picture(out: &mut String, c: &Coordination) {
     let _ = write!(
         out,
         "<h3>The network of the largest clusters</h3><p class=\"muted\">{} accounts of the {} largest clusters \
-         ({} drawn: the most connected of each), {} strongest links among them; a node's size is its weighted degree. \
-         The layout is force-directed and computed when the report was written. Every account and edge is in \
+         ({} drawn: the most connected of each), {} strongest links among them; a node's size is its weighted degree. Each cluster is laid out on its own (force-directed, computed when the report was written), in a grid, largest first. \
+         Every account and edge is in \
          <code>coordination/network.gexf</code> for Gephi.</p>",
         n(total as u64),
         clusters.len(),
         n(shown as u64),
         n(edges.len() as u64)
     );
-    out.push_str(&svg::network("Coordination network: the largest clusters", &nodes, &edges, &legend));
+    out.push_str(&svg::network("Coordination network: the largest clusters", &nodes, &edges, &legend, shape));
 }
 
 fn evidence(out: &mut String, r: &Report) {

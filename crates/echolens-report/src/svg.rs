@@ -331,10 +331,19 @@ pub struct NetNode {
 }
 
 /// A network picture: nodes at precomputed positions, edges as lines whose width grows with the weight.
-pub fn network(title: &str, nodes: &[NetNode], edges: &[(usize, usize, f64)], legend: &[String]) -> String {
-    let (w, h) = (W, 520.0);
+/// `shape` is the picture's (columns, rows): its height follows from its width.
+pub fn network(
+    title: &str,
+    nodes: &[NetNode],
+    edges: &[(usize, usize, f64)],
+    legend: &[String],
+    shape: (usize, usize),
+) -> String {
     let pad = 24.0;
     let right = 170.0;
+    let w = W;
+    let h = ((w - 2.0 * pad - right) * shape.1 as f64 / shape.0.max(1) as f64 + 2.0 * pad)
+        .max(18.0 * legend.len() as f64 + 2.0 * pad);
     let px = |x: f64| pad + x * (w - 2.0 * pad - right);
     let py = |y: f64| pad + y * (h - 2.0 * pad);
     let max_w = edges.iter().map(|e| e.2).fold(1.0f64, f64::max);
