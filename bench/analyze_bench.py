@@ -36,7 +36,7 @@ def main():
     print(f"echolens analyze, {args.n} messages: {secs:.1f} s, peak {rss:.0f} MB, report "
           f"{summary['report_bytes'] / 1e6:.2f} MB")
     for s in summary["stages"]:
-        print(f"  {s['stage']:<13} {s['seconds']:>8.2f} s")
+        print(f"  {s['stage']:<13} {s['seconds']:>8.2f} s  peak so far {s.get('peak_rss_mb_so_far')} MB")
     results = {"n": args.n, "echolens": {"seconds": secs, "peak_rss_mb": rss, "stages": summary["stages"],
                                          "report_bytes": summary["report_bytes"],
                                          "clusters": summary["coordination"]["clusters"],

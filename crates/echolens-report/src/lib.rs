@@ -40,8 +40,8 @@ pub struct Run {
     pub store_version: i64,
     /// When the report was written (RFC 3339).
     pub generated: String,
-    /// Stages and their wall time in seconds.
-    pub stages: Vec<(String, f64)>,
+    /// Stages, their wall time in seconds and the peak memory of the process by their end (MB).
+    pub stages: Vec<(String, f64, Option<u64>)>,
     /// Whether account ids are pseudonymised.
     pub pseudonymised: bool,
     /// Channels that are accounts' own timelines (pseudonymised like accounts).
@@ -898,9 +898,16 @@ fn reproduce(out: &mut String, r: &Report) {
         r.run.store_version,
         esc(&r.run.generated)
     );
-    out.push_str("<table><tr><th>stage</th><th class=\"num\">seconds</th></tr>");
-    for (stage, s) in &r.run.stages {
-        let _ = write!(out, "<tr><td>{}</td><td class=\"num\">{s:.1}</td></tr>", esc(stage));
+    out.push_str(
+        "<table><tr><th>stage</th><th class=\"num\">seconds</th><th class=\"num\">peak memory so far (MB)</th></tr>",
+    );
+    for (stage, s, m) in &r.run.stages {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{s:.1}</td><td class=\"num\">{}</td></tr>",
+            esc(stage),
+            m.map(n).unwrap_or_default()
+        );
     }
     out.push_str("</table><details><summary>Every parameter (JSON)</summary><pre>");
     out.push_str(&esc(&serde_json::to_string_pretty(r.parameters).unwrap_or_default()));

@@ -38,7 +38,8 @@ const REFERENCE_MESSAGES: u64 = 200_000;
 /// terminal only.
 struct Stages {
     visible: bool,
-    done: Vec<(String, f64)>,
+    /// Stage, seconds, the process's peak resident memory so far (MB; where the platform says).
+    done: Vec<(String, f64, Option<u64>)>,
     current: Option<(String, Instant, indicatif::ProgressBar)>,
 }
 
@@ -60,9 +61,17 @@ impl Stages {
             if self.visible {
                 eprintln!("  {name:<13} {s:>7.1} s  {detail}");
             }
-            self.done.push((name, (s * 100.0).round() / 100.0));
+            self.done.push((name, (s * 100.0).round() / 100.0, peak_rss_mb()));
         }
     }
+}
+
+/// The process's peak resident memory so far in MB (`VmHWM`, Linux only).
+fn peak_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
 
 /// A campaign source before it is measured.
@@ -317,7 +326,9 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         })).collect::<Vec<_>>(),
         "notes": notes,
         "pseudonymised": !args.reveal,
-        "stages": stages.done.iter().map(|(s, t)| serde_json::json!({"stage": s, "seconds": t})).collect::<Vec<_>>(),
+        "stages": stages.done.iter()
+            .map(|(s, t, m)| serde_json::json!({"stage": s, "seconds": t, "peak_rss_mb_so_far": m}))
+            .collect::<Vec<_>>(),
         "outputs": outputs,
     });
     let summary_path = echolens_analysis::write_summary(&args.out, summary.clone(), extra)?;
