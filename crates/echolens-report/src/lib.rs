@@ -152,7 +152,8 @@ nav a{margin-right:14px;color:var(--accent)}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
 .card{border:1px solid var(--line);padding:8px 14px;min-width:130px}.card b{display:block;font-size:20px}
 table{border-collapse:collapse;width:100%;margin:8px 0;font-size:13px}
-th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+p,summary{overflow-wrap:anywhere}
 th{background:#f4f4f4}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:12px;word-break:break-all}
 .msg{border-left:3px solid var(--line);padding:4px 8px;margin:4px 0 4px 12px;white-space:pre-wrap;overflow-wrap:anywhere;unicode-bidi:plaintext}

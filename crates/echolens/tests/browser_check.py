@@ -132,6 +132,8 @@ PAGE_CHECKS = """JSON.stringify({
   summary_parses: (() => { try { return JSON.parse(document.getElementById('echolens-summary').textContent) !== null }
                            catch (e) { return false } })(),
   svgs: document.querySelectorAll('svg').length,
+  overflows_x: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+  viewport: document.documentElement.clientWidth,
   sections: [...document.querySelectorAll('section[id]')].map(s => s.id),
   title: document.title,
   text: document.body.innerText,

@@ -263,6 +263,7 @@ fn assert_clean(v: &Value, what: &str) {
         "{what}: sections"
     );
     assert!(c["svgs"].as_u64().unwrap() >= 2, "{what}: charts");
+    assert_eq!(c["overflows_x"], false, "{what}: wider than the window ({} px): a long word or table", c["viewport"]);
     let shot = Path::new(v["screenshot"].as_str().unwrap());
     assert!(std::fs::metadata(shot).map(|m| m.len() > 10_000).unwrap_or(false), "{what}: no screenshot");
 }
