@@ -95,6 +95,32 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
     };
     assert_eq!(sizes(&revealed.join("coordination/clusters.csv")), sizes(&out.join("coordination/clusters.csv")));
 
+    // A named campaign source: the demo's vocabulary source finds its planted terms, and they spread.
+    let named = dir.path().join("named");
+    let source = truth["vocabulary"]["source_channel"].as_str().unwrap();
+    let campaign = format!("channel={source}");
+    let store = out.join("store");
+    let n = analyze(&["--demo-messages", "6000", "--campaign", &campaign, "--store", store.to_str().unwrap()], &named);
+    let campaigns = n["campaigns"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 1, "{campaigns:?}");
+    assert!(campaigns[0]["title"].as_str().unwrap().contains(&campaign));
+    let top: Vec<&str> =
+        campaigns[0]["top_terms"].as_array().unwrap().iter().map(|t| t["term"].as_str().unwrap()).collect();
+    for term in truth["vocabulary"]["terms"].as_array().unwrap() {
+        assert!(top.contains(&term.as_str().unwrap()), "planted {term} not in the top terms {top:?}");
+    }
+    let adopters = truth["vocabulary"]["adoption_day"].as_array().unwrap().len() as u64;
+    assert!(campaigns[0]["adopting_channels"].as_u64().unwrap() >= adopters, "{}", campaigns[0]);
+
+    // Piped (not a terminal): no progress on stderr, a short summary on stdout.
+    let quiet = run(echolens()
+        .args(["analyze", "--demo-messages", "6000", "--store"])
+        .arg(&store)
+        .arg("--out")
+        .arg(dir.path().join("quiet")));
+    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
+    assert!(String::from_utf8_lossy(&quiet.stdout).contains("report.html"));
+
     // Parquet: the same rows, ids as strings.
     let pq = dir.path().join("parquet");
     let p = analyze(
