@@ -7,13 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000000}"
 shift || true
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/echolens-target}"
-VENV=bench/.venv
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
-"$VENV/bin/python" -c "import coordination_network_toolkit, numpy" 2>/dev/null ||
-  "$VENV/bin/pip" install -q numpy coordination-network-toolkit==1.5.2
-cargo build --release --locked -p echolens --bin echolens
-"$VENV/bin/python" bench/analyze_bench.py --n "$N" --python "$VENV/bin/python" \
-  --bin "$CARGO_TARGET_DIR/release/echolens" "$@"
+source bench/env.sh
+bench_env "import coordination_network_toolkit, numpy" "numpy coordination-network-toolkit==1.5.2"
+"$PY" bench/analyze_bench.py --n "$N" --python "$PY" \
+  --bin "$ECHOLENS" "$@"

@@ -4,12 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000000}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/echolens-target}"
-VENV=bench/.venv
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q numpy coordination-network-toolkit==1.5.2
-fi
-cargo build --release --locked -p echolens --bin echolens --example jsonl_floor
-"$VENV/bin/python" bench/ingest_bench.py --n "$N" --python "$VENV/bin/python" \
-  --bin "$CARGO_TARGET_DIR/release/echolens" --floor "$CARGO_TARGET_DIR/release/examples/jsonl_floor"
+source bench/env.sh
+bench_env "import coordination_network_toolkit, numpy" "numpy coordination-network-toolkit==1.5.2" --example jsonl_floor
+"$PY" bench/ingest_bench.py --n "$N" --python "$PY" \
+  --bin "$ECHOLENS" --floor "$CARGO_TARGET_DIR/release/examples/jsonl_floor"

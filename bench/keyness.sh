@@ -6,18 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-convention}"
 shift || true
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/echolens-target}"
-VENV=bench/.venv
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
 # scattertext 0.2.2 imports six without declaring it.
-"$VENV/bin/python" -c "import scattertext" 2>/dev/null || "$VENV/bin/pip" install -q scattertext==0.2.2 six
-cargo build --release --locked -p echolens --bin echolens
+source bench/env.sh
+bench_env "import scattertext" "scattertext==0.2.2 six"
 if [ "$MODE" = scale ]; then
   N="${1:-1000000}"
   shift || true
-  exec "$VENV/bin/python" bench/keyness_bench.py scale --n "$N" --bin "$CARGO_TARGET_DIR/release/echolens" \
-    --python "$VENV/bin/python" "$@"
+  exec "$PY" bench/keyness_bench.py scale --n "$N" --bin "$ECHOLENS" \
+    --python "$PY" "$@"
 fi
-exec "$VENV/bin/python" bench/keyness_bench.py convention --bin "$CARGO_TARGET_DIR/release/echolens" "$@"
+exec "$PY" bench/keyness_bench.py convention --bin "$ECHOLENS" "$@"
