@@ -106,6 +106,30 @@ fn trim(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// The points of a line as drawn `width` pixels wide: per pixel column the first, lowest, highest and last
+/// point, in order (M4 decimation: the picture is the same, the page stays small however long the series).
+fn decimate(points: &[(f64, f64)], x0: f64, x1: f64, width: f64) -> Vec<(f64, f64)> {
+    if points.len() as f64 <= 4.0 * width {
+        return points.to_vec();
+    }
+    let column = |x: f64| ((x - x0) / (x1 - x0) * width).floor() as i64;
+    let mut out = Vec::new();
+    for run in points.chunk_by(|a, b| column(a.0) == column(b.0)) {
+        let lo = run.iter().enumerate().min_by(|a, b| a.1.1.total_cmp(&b.1.1)).map_or(0, |(i, _)| i);
+        let hi = run.iter().enumerate().max_by(|a, b| a.1.1.total_cmp(&b.1.1)).map_or(0, |(i, _)| i);
+        let mut keep = [0, lo, hi, run.len() - 1];
+        keep.sort_unstable();
+        let mut last = usize::MAX;
+        for i in keep {
+            if i != last {
+                out.push(run[i]);
+                last = i;
+            }
+        }
+    }
+    out
+}
+
 /// Render a line chart.
 pub fn line_chart(c: &LineChart) -> String {
     let points = c.series.iter().flat_map(|s| s.points.iter());
@@ -191,7 +215,8 @@ pub fn line_chart(c: &LineChart) -> String {
             let (x, y) = s.points[0];
             let _ = write!(svg, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"/>", sx(x), sy(y));
         } else {
-            let path: Vec<String> = s.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
+            let drawn = decimate(&s.points, x0, x1, W - LEFT - RIGHT);
+            let path: Vec<String> = drawn.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
             let _ = write!(
                 svg,
                 "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.6\" stroke-dasharray=\"{dash}\"><title>{}</title></polyline>",
@@ -420,6 +445,29 @@ mod tests {
         assert!(svg.contains("2024-03-01") && svg.contains("day (UTC)") && svg.contains("messages per day"));
         assert!(!svg.contains("<script>") && svg.contains("&lt;script&gt;"));
         assert!(svg.contains("burst &quot;z&quot; 4.1"));
+    }
+
+    #[test]
+    fn a_long_series_is_drawn_with_a_bounded_number_of_points_and_keeps_its_peaks() {
+        // 50 years of days, one spike.
+        let points: Vec<(f64, f64)> =
+            (0..18_000).map(|d| (d as f64, if d == 12_345 { 500.0 } else { (d % 7) as f64 })).collect();
+        let drawn = decimate(&points, 0.0, 17_999.0, 526.0);
+        assert!(drawn.len() <= 4 * 527, "{}", drawn.len());
+        assert!(drawn.contains(&(12_345.0, 500.0)), "the spike is kept");
+        assert_eq!((drawn[0], *drawn.last().unwrap()), (points[0], points[17_999]));
+        assert!(drawn.windows(2).all(|w| w[0].0 < w[1].0), "in order");
+        let svg = line_chart(&LineChart {
+            title: "t",
+            x: XAxis::Days,
+            x_label: "day",
+            y_label: "n",
+            series: &[Series { name: "s".into(), points }],
+            marks: &[],
+        });
+        assert!(svg.len() < 40_000, "{} bytes", svg.len());
+        let short: Vec<(f64, f64)> = (0..30).map(|d| (d as f64, 1.0)).collect();
+        assert_eq!(decimate(&short, 0.0, 29.0, 526.0), short, "short series are drawn as they are");
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{echolens, json_of, read_csv, run};
+use common::{echolens, json_of, read_csv, run, samples};
 use serde_json::{Value, json};
 
 /// A column of a CSV file.
@@ -137,6 +137,23 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
     assert_eq!(schema.field_with_name("weight").unwrap().data_type(), &arrow::datatypes::DataType::Int64);
     let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows, column(&out.join("coordination/edges.csv"), "account_a").len());
+}
+
+/// Every real export in the samples folder through `analyze`: old Telegram layouts, X archives, toolkit CSVs,
+/// a message dated 1970. The page stays small although the corpus spans fifty years of days.
+#[test]
+fn analyze_on_the_real_sample_exports_writes_a_small_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let s = analyze(&[samples().to_str().unwrap(), "--store", dir.path().join("store").to_str().unwrap()], &out);
+    assert!(s["corpus"]["messages"].as_u64().unwrap() > 1000, "{}", s["corpus"]);
+    let read = s["ingest"]["records"].as_u64().unwrap();
+    let parts = ["messages", "quarantined", "skipped"].iter().map(|k| s["ingest"][k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(read, parts, "records read = stored + quarantined + skipped");
+    let size = std::fs::metadata(out.join("report.html")).unwrap().len();
+    assert!(size < 1 << 20, "report of {size} bytes");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("records could not be read") || s["corpus"]["quarantined"] == 0);
 }
 
 /// What hostile message text and channel names look like: markup, script-closing tags, event handlers, an
