@@ -132,6 +132,7 @@ const NET_EDGES: usize = 2500;
 const CLUSTER_ROWS: usize = 15;
 const EVIDENCE_CLUSTERS: usize = 5;
 const EVIDENCE_EDGES: usize = 3;
+const CLUSTER_MEMBERS: usize = 12;
 const CASCADE_ROWS: usize = 20;
 const STRIPS: usize = 6;
 const STRIP_ROWS: usize = 14;
@@ -154,6 +155,7 @@ nav a{margin-right:14px;color:var(--accent)}
 table{border-collapse:collapse;width:100%;margin:8px 0;font-size:13px}
 th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 p,summary{overflow-wrap:anywhere}
+th{overflow-wrap:normal}td.num{overflow-wrap:normal;white-space:nowrap}
 th{background:#f4f4f4}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:12px;word-break:break-all}
 .msg{border-left:3px solid var(--line);padding:4px 8px;margin:4px 0 4px 12px;white-space:pre-wrap;overflow-wrap:anywhere;unicode-bidi:plaintext}
@@ -495,17 +497,57 @@ fn coordination(out: &mut String, r: &Report) {
                  the other kinds (<code>echolens coordination --sweep</code> sweeps every kind)."
             }
         );
-        for s in &c.sweep {
+        // The run's own window among the swept ones, from the main result (the same kinds as the sweep).
+        let swept: HashSet<&str> = c.sweep.iter().map(|s| s.kind.as_str()).collect();
+        let mut rows: Vec<echolens_analysis::coordination::SweepRow> = c.sweep.clone();
+        let mut all_accounts: HashSet<&str> = HashSet::new();
+        let mut all_edges: HashSet<(&str, &str)> = HashSet::new();
+        for kind in p.kinds.iter().filter(|k| swept.contains(k.name())) {
+            let mut accounts: HashSet<&str> = HashSet::new();
+            let mut edges = 0;
+            for e in c.edges.iter().filter(|e| e.kind == *kind) {
+                edges += 1;
+                accounts.extend([e.a.as_str(), e.b.as_str()]);
+                all_edges.insert((e.a.as_str(), e.b.as_str()));
+            }
+            all_accounts.extend(accounts.iter().copied());
+            rows.push(echolens_analysis::coordination::SweepRow {
+                window_s: p.window_s,
+                kind: kind.name().to_owned(),
+                edges,
+                accounts: accounts.len() as u64,
+                clusters: 0,
+                largest_cluster: 0,
+            });
+        }
+        let combined_as_run = p.sweep_similar || !p.kinds.contains(&Kind::Similar);
+        rows.push(echolens_analysis::coordination::SweepRow {
+            window_s: p.window_s,
+            kind: "all".to_owned(),
+            edges: all_edges.len() as u64,
+            accounts: all_accounts.len() as u64,
+            // The run's clusters include `similar` edges; shown only where the sweep's do too.
+            clusters: if combined_as_run { net.clusters.len() as u64 } else { u64::MAX },
+            largest_cluster: if combined_as_run {
+                net.clusters.first().map_or(0, |c| c.members.len() as u64)
+            } else {
+                u64::MAX
+            },
+        });
+        rows.sort_by_key(|r| r.window_s);
+        for s in &rows {
+            let cell = |v: u64| if s.kind != "all" || v == u64::MAX { "–".to_owned() } else { n(v) };
             let _ = write!(
                 out,
-                "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                "<tr><td class=\"num\">{}{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
                  <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 s.window_s,
+                if s.window_s == p.window_s { " (this run)" } else { "" },
                 esc(&s.kind),
                 n(s.edges),
                 n(s.accounts),
-                n(s.clusters),
-                n(s.largest_cluster)
+                cell(s.clusters),
+                cell(s.largest_cluster)
             );
         }
         out.push_str("</table>");
@@ -595,10 +637,12 @@ fn evidence(out: &mut String, r: &Report) {
     let c = r.coordination;
     let net = &c.network;
     let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let (strength, degree) = (net.strength(), net.degree());
     out.push_str(
-        "<h3>The evidence behind the strongest links</h3><p class=\"muted\">For each of the largest clusters, its \
-         strongest edges and the first pairs of messages behind them (more in <code>coordination/edges.csv</code>, \
-         column <code>evidence</code>).</p>",
+        "<h3>Each cluster: its accounts and the evidence behind its strongest links</h3><p class=\"muted\">For each \
+         of the largest clusters, its most connected accounts, its strongest edges and the first pairs of messages \
+         behind them (every account in <code>coordination/clusters.csv</code>, every edge's evidence in \
+         <code>coordination/edges.csv</code>).</p>",
     );
     for cl in net.clusters.iter().take(EVIDENCE_CLUSTERS) {
         let mut edges: Vec<&echolens_analysis::coordination::Edge> = c
@@ -617,6 +661,31 @@ fn evidence(out: &mut String, r: &Report) {
             cl.id,
             cl.members.len()
         );
+        let mut members = cl.members.clone();
+        members.sort_by(|a, b| strength[*b].cmp(&strength[*a]).then(a.cmp(b)));
+        out.push_str(
+            "<table><tr><th>account</th><th class=\"num\">linked accounts</th><th class=\"num\">weighted degree</th>\
+             <th>where it posts most (messages)</th></tr>",
+        );
+        for &m in members.iter().take(CLUSTER_MEMBERS) {
+            let account = &net.accounts[m];
+            let mut channels: Vec<(&String, &u64)> =
+                c.channels.get(account).map(|ch| ch.iter().collect()).unwrap_or_default();
+            channels.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let top: Vec<String> = channels.iter().take(3).map(|(ch, k)| format!("{ch} ({k})")).collect();
+            let _ = write!(
+                out,
+                "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                text(account),
+                n(degree[m]),
+                n(strength[m]),
+                text(&top.join(", "))
+            );
+        }
+        out.push_str("</table>");
+        if members.len() > CLUSTER_MEMBERS {
+            let _ = write!(out, "<p class=\"muted\">and {} more accounts.</p>", members.len() - CLUSTER_MEMBERS);
+        }
         for e in edges.iter().take(EVIDENCE_EDGES) {
             let label = e.keys.first().and_then(|k| c.labels.get(&(e.kind, *k)));
             let _ = write!(
