@@ -133,6 +133,7 @@ const CLUSTER_ROWS: usize = 15;
 const EVIDENCE_CLUSTERS: usize = 5;
 const EVIDENCE_EDGES: usize = 3;
 const CLUSTER_MEMBERS: usize = 12;
+const EVIDENCE_PAIRS: usize = 2;
 const CASCADE_ROWS: usize = 20;
 const STRIPS: usize = 6;
 const STRIP_ROWS: usize = 14;
@@ -633,6 +634,39 @@ fn network_picture(out: &mut String, c: &Coordination) {
     out.push_str(&svg::network("Coordination network: the largest clusters", &nodes, &edges, &legend, shape));
 }
 
+/// The edges inside cluster `id`, strongest first (`index`: account → node).
+fn strongest_edges<'a>(
+    c: &'a Coordination,
+    index: &HashMap<&str, usize>,
+    id: usize,
+) -> Vec<&'a echolens_analysis::coordination::Edge> {
+    let net = &c.network;
+    let mut edges: Vec<&echolens_analysis::coordination::Edge> = c
+        .edges
+        .iter()
+        .filter(|e| {
+            let (a, b) = (index.get(e.a.as_str()), index.get(e.b.as_str()));
+            a.is_some_and(|a| net.cluster_of[*a] == id) && b.is_some_and(|b| net.cluster_of[*b] == id)
+        })
+        .collect();
+    edges.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.first_seen.cmp(&b.first_seen)));
+    edges
+}
+
+/// The message keys whose texts the report shows as evidence (fetch them into [`Report::evidence`]).
+pub fn evidence_keys(c: &Coordination) -> Vec<String> {
+    let index: HashMap<&str, usize> = c.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let mut keys = Vec::new();
+    for cl in c.network.clusters.iter().take(EVIDENCE_CLUSTERS) {
+        for e in strongest_edges(c, &index, cl.id).into_iter().take(EVIDENCE_EDGES) {
+            for (x, y) in e.evidence.iter().take(EVIDENCE_PAIRS) {
+                keys.extend([x.clone(), y.clone()]);
+            }
+        }
+    }
+    keys
+}
+
 fn evidence(out: &mut String, r: &Report) {
     let c = r.coordination;
     let net = &c.network;
@@ -645,15 +679,7 @@ fn evidence(out: &mut String, r: &Report) {
          <code>coordination/edges.csv</code>).</p>",
     );
     for cl in net.clusters.iter().take(EVIDENCE_CLUSTERS) {
-        let mut edges: Vec<&echolens_analysis::coordination::Edge> = c
-            .edges
-            .iter()
-            .filter(|e| {
-                let (a, b) = (index.get(e.a.as_str()), index.get(e.b.as_str()));
-                a.is_some_and(|a| net.cluster_of[*a] == cl.id) && b.is_some_and(|b| net.cluster_of[*b] == cl.id)
-            })
-            .collect();
-        edges.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.first_seen.cmp(&b.first_seen)));
+        let edges = strongest_edges(c, &index, cl.id);
         let _ = write!(
             out,
             "<details{}><summary>Cluster {} ({} accounts)</summary>",
@@ -704,7 +730,7 @@ fn evidence(out: &mut String, r: &Report) {
                     .map(|l| format!("; first shared: {}", text(&cut(l, 140))))
                     .unwrap_or_default()
             );
-            for (x, y) in e.evidence.iter().take(2) {
+            for (x, y) in e.evidence.iter().take(EVIDENCE_PAIRS) {
                 for key in [x, y] {
                     match r.evidence.get(key) {
                         Some(m) => {

@@ -63,6 +63,9 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
         assert!(html.contains(&format!("<section id=\"{id}\">")), "no section {id}");
     }
     assert!(html.contains("<svg") && html.contains("messages per day") && html.contains("after the origin"));
+    // The evidence messages are shown with their text, found under their pseudonymised keys.
+    assert!(html.matches("<div class=\"msg\"><span class=\"muted\">").count() >= 4, "no evidence texts");
+    assert_eq!(html.matches("<div class=\"msg\"><code>").count(), 0, "evidence keys without their text");
 
     // Pseudonyms: no planted account id in the report or the tables; the same pseudonyms on a second run.
     let truth: Value = serde_json::from_str(&std::fs::read_to_string(out.join("demo-truth.json")).unwrap()).unwrap();

@@ -507,27 +507,7 @@ async fn measure(
 
 /// Texts of the messages behind the strongest edges of the largest clusters (what the report shows).
 async fn evidence_texts(ctx: &SessionContext, coord: &Coordination) -> Result<HashMap<String, Evidence>> {
-    let net = &coord.network;
-    let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
-    let mut keys: Vec<String> = Vec::new();
-    for cluster in net.clusters.iter().take(8) {
-        let mut edges: Vec<&coordination::Edge> = coord
-            .edges
-            .iter()
-            .filter(|e| {
-                let (a, b) = (index.get(e.a.as_str()), index.get(e.b.as_str()));
-                a.is_some_and(|a| net.cluster_of[*a] == cluster.id)
-                    && b.is_some_and(|b| net.cluster_of[*b] == cluster.id)
-            })
-            .collect();
-        edges.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.first_seen.cmp(&b.first_seen)));
-        for e in edges.iter().take(4) {
-            for (x, y) in e.evidence.iter().take(2) {
-                keys.push(x.clone());
-                keys.push(y.clone());
-            }
-        }
-    }
+    let mut keys = echolens_report::evidence_keys(coord);
     keys.sort_unstable();
     keys.dedup();
     let mut out = HashMap::new();
