@@ -115,6 +115,19 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
     let adopters = truth["vocabulary"]["adoption_day"].as_array().unwrap().len() as u64;
     assert!(campaigns[0]["adopting_channels"].as_u64().unwrap() >= adopters, "{}", campaigns[0]);
 
+    // A named campaign that matches nothing stops the run before the analyses, saying so.
+    let typo = echolens()
+        .args(["analyze", "--demo-messages", "6000", "--campaign", "channel=no_such_channel", "--store"])
+        .arg(&store)
+        .arg("--out")
+        .arg(dir.path().join("typo"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&typo.stderr);
+    assert_eq!(typo.status.code(), Some(2), "{err}");
+    assert!(err.contains("channel=no_such_channel") && err.contains("matches no message"), "{err}");
+    assert!(!dir.path().join("typo/coordination").exists(), "the analyses ran anyway");
+
     // Piped (not a terminal): no progress on stderr, a short summary on stdout.
     let quiet = run(echolens()
         .args(["analyze", "--demo-messages", "6000", "--store"])

@@ -85,6 +85,10 @@ struct Source {
 
 pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    // A named campaign is checked before anything runs, and again once the store is there: a typo should not
+    // cost the whole run.
+    let named =
+        if args.campaign.is_empty() { None } else { Some(Selection::parse(&args.campaign).context("--campaign")?) };
     let mut stages = Stages::new(args.json);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let demo = args.paths.is_empty();
@@ -141,6 +145,9 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let ctx = session()?;
     let key = store.pseudonym_key()?;
     let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;
+    if let Some(target) = &named {
+        rt.block_on(target.count(&ctx, "--campaign"))?;
+    }
 
     stages.start("timeline");
     let mut timeline = rt.block_on(timeline::run(
@@ -173,10 +180,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     stages.finish(&format!("{} cascades, {} messages", reuse.counts.cascades, reuse.counts.members));
 
     stages.start("vocabulary");
-    let sources = if args.campaign.is_empty() {
-        auto_sources(&coord, &reuse, &pseudonyms)
-    } else {
-        let target = Selection::parse(&args.campaign).context("--campaign")?;
+    let sources = if let Some(target) = named {
         let description = target.to_string();
         vec![Source {
             title: format!("The named campaign source: {description}"),
@@ -185,6 +189,8 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             description,
             slug: "campaign".into(),
         }]
+    } else {
+        auto_sources(&coord, &reuse, &pseudonyms)
     };
     let mut campaigns = Vec::new();
     let mut notes = Vec::new();
