@@ -107,7 +107,8 @@ fn parse_time(s: &str, until: bool) -> std::result::Result<DateTime<Utc>, String
         .map_err(|_| "expected a date like 2024-03-01 or a time like 2024-03-01T12:00:00Z".to_owned())
 }
 
-fn quote(s: &str) -> String {
+/// `s` as a SQL string literal.
+pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 

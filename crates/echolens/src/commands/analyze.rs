@@ -11,7 +11,7 @@ use datafusion::prelude::SessionContext;
 use echolens_analysis::Pseudonyms;
 use echolens_analysis::coordination::{self, Coordination};
 use echolens_analysis::reuse::{self, Reuse};
-use echolens_analysis::select::{Selection, Selector};
+use echolens_analysis::select::{Selection, Selector, quote};
 use echolens_analysis::vocabulary::diffusion::{self, Terms};
 use echolens_analysis::vocabulary::keyness;
 use echolens_analysis::vocabulary::timeline::{self, Group, Period, Timeline};
@@ -23,8 +23,6 @@ use super::{run_info, runtime, spinner};
 use crate::args::{AnalyzeArgs, TableFormat};
 use crate::pipeline::{self, IngestOptions};
 
-/// The demo corpus's seed: the same corpus on every machine (as `echolens demo`).
-const DEMO_SEED: u64 = 20_240_301;
 /// Clusters characterised when no campaign is named.
 const AUTO_CLUSTERS: usize = 2;
 /// The smallest cluster worth characterising.
@@ -95,12 +93,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let (inputs, store_path) = if demo {
         let corpus = args.out.join("demo-corpus");
         stages.start("demo corpus");
-        std::fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
-        let truth = echolens_demo::generate(&corpus, args.demo_messages, DEMO_SEED)
-            .with_context(|| format!("writing the demo corpus to {}", corpus.display()))?;
-        let truth_path = args.out.join("demo-truth.json");
-        std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)?)
-            .with_context(|| format!("writing {}", truth_path.display()))?;
+        let truth = super::demo::write_corpus(&corpus, &args.out.join("demo-truth.json"), args.demo_messages)?;
         stages.finish(&format!("{} messages in {}", truth.messages, corpus.display()));
         (vec![corpus], args.store.clone().unwrap_or_else(|| args.out.join("store")))
     } else {
@@ -368,11 +361,6 @@ fn chrono_now_us() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
-/// SQL string literal.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// Campaign sources when none is named: the accounts of the largest clusters, and the channel where the widest
 /// cascade began.
 fn auto_sources(coord: &Coordination, reuse: &Reuse, pseudonyms: &Pseudonyms) -> Vec<Source> {
@@ -460,15 +448,12 @@ async fn measure(
          GROUP BY 1 ORDER BY n DESC, s"
     );
     let batches = vctx.sql(&sql).await?.collect().await?;
+    // The most common script among the target's messages (rows come most common first).
     let mut script = None;
     for b in &batches {
-        let s = b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>();
-        if let Some(s) = s {
-            for v in s.iter().flatten() {
-                if script.is_none() && v != Script::None.code() {
-                    script = Script::ALL.get(v as usize).copied();
-                }
-            }
+        let codes = echolens_analysis::i64s(b, "s")?;
+        if let Some(v) = codes.iter().flatten().find(|v| *v != Script::None.code()) {
+            script = script.or_else(|| Script::ALL.get(v as usize).copied());
         }
     }
     let (sampled, share) = if sample > 1 {
@@ -527,9 +512,9 @@ async fn evidence_texts(ctx: &SessionContext, coord: &Coordination) -> Result<Ha
         list.join(", ")
     );
     for batch in ctx.sql(&sql).await?.collect().await? {
-        let (key, text, channel) = (utf8(&batch, 0)?, utf8(&batch, 1)?, utf8(&batch, 3)?);
-        let ts = arrow::compute::cast(batch.column(2), &arrow::datatypes::DataType::Int64)?;
-        let ts = ts.as_any().downcast_ref::<arrow::array::Int64Array>().expect("Int64 cast");
+        let (key, text) = (echolens_analysis::strings(&batch, "key")?, echolens_analysis::strings(&batch, "text")?);
+        let channel = echolens_analysis::strings(&batch, "channel")?;
+        let ts = echolens_analysis::i64s(&batch, "ts")?;
         for i in 0..batch.num_rows() {
             out.insert(
                 key.value(i).to_owned(),
@@ -538,12 +523,6 @@ async fn evidence_texts(ctx: &SessionContext, coord: &Coordination) -> Result<Ha
         }
     }
     Ok(out)
-}
-
-/// Column `i` as Utf8, whatever string layout the engine chose.
-fn utf8(batch: &arrow::record_batch::RecordBatch, i: usize) -> Result<arrow::array::StringArray> {
-    let col = arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Utf8)?;
-    Ok(col.as_any().downcast_ref::<arrow::array::StringArray>().expect("Utf8 cast").clone())
 }
 
 /// The channels by messages, from the per-channel timeline.

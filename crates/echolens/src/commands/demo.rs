@@ -17,14 +17,24 @@ use crate::pipeline::{self, IngestOptions};
 /// The demo's seed: the demo corpus is the same on every machine.
 const SEED: u64 = 20_240_301;
 
+/// Write the demo corpus of `messages` into `corpus` and its truth to `truth_path`.
+pub fn write_corpus(
+    corpus: &std::path::Path,
+    truth_path: &std::path::Path,
+    messages: usize,
+) -> Result<echolens_demo::Truth> {
+    std::fs::create_dir_all(corpus).with_context(|| format!("creating {}", corpus.display()))?;
+    let truth = echolens_demo::generate(corpus, messages, SEED)
+        .with_context(|| format!("writing the demo corpus to {}", corpus.display()))?;
+    std::fs::write(truth_path, serde_json::to_string_pretty(&truth)?)
+        .with_context(|| format!("writing {}", truth_path.display()))?;
+    Ok(truth)
+}
+
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let corpus = args.out.join("corpus");
-    std::fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
-    let truth = echolens_demo::generate(&corpus, args.messages, SEED)
-        .with_context(|| format!("writing the demo corpus to {}", corpus.display()))?;
     let truth_path = args.out.join("truth.json");
-    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)?)
-        .with_context(|| format!("writing {}", truth_path.display()))?;
+    let truth = write_corpus(&corpus, &truth_path, args.messages)?;
     if !args.json {
         println!(
             "demo corpus: {} messages in {} ({} coordinated groups, {} copy cascades, {} planted terms; {} says which)",
