@@ -22,4 +22,4 @@ pub use extract::{
 pub use normalize::{ZWNJ, normalize};
 pub use script::{Script, script};
 pub use stopwords::{Language, StopWords};
-pub use tokens::{phrase_tokens, phrases, token_count, token_count_capped, tokens};
+pub use tokens::{Tokens, phrase_tokens, phrases, token_count, token_count_capped, tokens};

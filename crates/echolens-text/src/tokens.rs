@@ -39,8 +39,98 @@ fn is_url(chunk: &str) -> bool {
 /// let t: Vec<&str> = tokens("می\u{200C}شود، #زن_زندگی see https://x.org/a?b=1 don't").collect();
 /// assert_eq!(t, ["می\u{200C}شود", "#زن_زندگی", "see", "don", "t"]);
 /// ```
-pub fn tokens(text: &str) -> impl Iterator<Item = &str> {
-    text.split_whitespace().filter(|chunk| !is_url(chunk)).flat_map(chunk_tokens)
+pub fn tokens(text: &str) -> Tokens<'_> {
+    Tokens { text, pos: 0, chunk_start: true }
+}
+
+/// The iterator of [`tokens`]: one pass over the bytes, ASCII without decoding, other characters decoded once.
+#[derive(Debug, Clone)]
+pub struct Tokens<'a> {
+    text: &'a str,
+    pos: usize,
+    /// Whether `pos` starts a white-space separated chunk (where a URL would start).
+    chunk_start: bool,
+}
+
+/// The character at byte `pos` of `text` and its length in bytes.
+#[inline]
+fn char_at(text: &str, pos: usize) -> (char, usize) {
+    let b = text.as_bytes()[pos];
+    if b < 0x80 {
+        return (b as char, 1);
+    }
+    let c = text[pos..].chars().next().expect("pos is a char boundary");
+    (c, c.len_utf8())
+}
+
+#[inline]
+fn is_space(c: char) -> bool {
+    if (c as u32) < 0x80 { matches!(c, '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ') } else { c.is_whitespace() }
+}
+
+impl<'a> Tokens<'a> {
+    /// Whether the character at byte `pos` (if any) is a word character.
+    #[inline]
+    fn word_at(&self, pos: usize) -> bool {
+        pos < self.text.len() && is_word(char_at(self.text, pos).0)
+    }
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let text = self.text;
+        let bytes = text.as_bytes();
+        // Find the start: a word character, or `#`/`@` directly before one, outside URLs.
+        let (start, mut pos) = loop {
+            if self.pos >= text.len() {
+                return None;
+            }
+            let (c, len) = char_at(text, self.pos);
+            if is_space(c) {
+                self.pos += len;
+                self.chunk_start = true;
+                continue;
+            }
+            if std::mem::take(&mut self.chunk_start) && is_url(&text[self.pos..]) {
+                while self.pos < text.len() && !is_space(char_at(text, self.pos).0) {
+                    self.pos += char_at(text, self.pos).1;
+                }
+                continue;
+            }
+            if is_word(c) {
+                break (self.pos, self.pos + len);
+            }
+            if (c == '#' || c == '@') && self.word_at(self.pos + 1) {
+                break (self.pos, self.pos + 1 + char_at(text, self.pos + 1).1);
+            }
+            self.pos += len;
+        };
+        // Extend over word characters, and a ZWNJ between two of them.
+        let mut prev_word = true;
+        while pos < text.len() {
+            if bytes[pos] < 0x80 {
+                if is_word(bytes[pos] as char) {
+                    prev_word = true;
+                    pos += 1;
+                    continue;
+                }
+                break;
+            }
+            let (c, len) = char_at(text, pos);
+            if is_word(c) {
+                prev_word = true;
+            } else if c == ZWNJ && prev_word && self.word_at(pos + len) {
+                prev_word = false;
+            } else {
+                break;
+            }
+            pos += len;
+        }
+        self.pos = pos;
+        Some(&text[start..pos])
+    }
 }
 
 /// The number of tokens in `text`; the same as `tokens(text).count()`, in one pass without building tokens
@@ -243,6 +333,42 @@ mod tests {
         tokens(s).collect()
     }
 
+    /// The definition [`tokens`] implements in one pass: white-space chunks, URLs skipped, each chunk's tokens.
+    fn reference(text: &str) -> Vec<&str> {
+        text.split_whitespace().filter(|chunk| !is_url(chunk)).flat_map(chunk_tokens).collect()
+    }
+
+    #[test]
+    fn one_pass_agrees_with_the_definition_on_edges() {
+        for s in [
+            "",
+            " ",
+            "a",
+            "#",
+            "#a",
+            "##a",
+            "@@b c",
+            "x#y",
+            "a\u{200C}b",
+            "a\u{200C}",
+            "\u{200C}a",
+            "a\u{200C}\u{200C}b",
+            "http://x.org y",
+            "zhttp://x.org",
+            "a,http://x.org",
+            "a\u{0B}b",
+            "a\u{85}b\u{3000}c",
+            "a\u{A0}https://q r",
+            "\tnbsp\u{202F}x",
+            "мир،سلام\u{200C}ها #زن_زندگی",
+            "www.x www.y z",
+            "é\u{301}t",
+            "#\u{200C}a",
+        ] {
+            assert_eq!(toks(s), reference(s), "{s:?}");
+        }
+    }
+
     #[test]
     fn zwnj_joins_never_splits() {
         assert_eq!(toks("کتاب\u{200C}ها را"), ["کتاب\u{200C}ها", "را"]);
@@ -329,6 +455,18 @@ mod tests {
             let mut seen = Vec::new();
             phrase_tokens(&s, |t, _| seen.push(t));
             proptest::prop_assert_eq!(seen, tokens(&s).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn one_pass_agrees_with_the_definition(s in "\\PC{0,60}") {
+            proptest::prop_assert_eq!(toks(&s), reference(&s));
+        }
+
+        #[test]
+        fn one_pass_agrees_with_the_definition_on_mixed_scripts(
+            s in "[a-z #@_.,/:wh\u{200C}\u{0627}-\u{0649}\u{0430}-\u{044F}\u{00A0}\u{2000}\u{0B}\t\n]{0,60}"
+        ) {
+            proptest::prop_assert_eq!(toks(&s), reference(&s));
         }
 
         #[test]

@@ -1,33 +1,34 @@
 //! Text reuse cascades: which texts were copied where, and who posted first.
 //!
-//! Three DataFusion plans feed one kernel:
+//! One DataFusion plan feeds a kernel, and a second joins its result back:
 //!
-//! 1. **Boilerplate**: the channels' texts are streamed once; for each channel a Misra-Gries summary finds the
-//!    word shingles that occur in at least `boilerplate_share` of its messages (signatures, "join us @channel",
-//!    share-button lines). Those shingles are left out of that channel's texts before matching, and counted.
-//! 2. **Cascades**: every message in time order, with its repost target resolved by the plan. The kernel links
-//!    each message to at most one earlier message, its *parent*:
+//! 1. **Scan**: every message once, in whatever order the engine reads it, with its repost target resolved by
+//!    the plan. Each text is tokenised once; its shingle set (32-bit hashes, sorted) is kept in chunks, one
+//!    per batch, with the message's time, channel and key hash.
+//! 2. **Boilerplate and common shingles**: for each channel a Misra-Gries summary finds the word shingles that
+//!    occur in at least `boilerplate_share` of its messages (signatures, "join us @channel", share-button
+//!    lines); they leave that channel's sets, and are counted. Shingles in more than `common_share` of all
+//!    texts still count in the similarity but key nothing (they would put unrelated texts into one bucket).
+//!    Channels are counted in parallel, each one's texts together, so its counters stay in cache.
+//! 3. **Band keys**: per text and band, the pair of shingles minimal under the band's two hash functions.
+//! 4. **Links**, in time order. Each message is linked to at most one earlier message, its *parent*:
 //!    - an X repost to the reposted original (an explicit link, whatever the texts);
 //!    - a text seen before, exactly (normalised), to its first occurrence (short texts match only this way);
-//!    - otherwise a near-duplicate: the text's shingle set goes through a MinHash LSH index of every earlier
-//!      distinct text, at any time distance, and every candidate's exact Jaccard similarity is checked; the
-//!      parent is the most similar earlier text at or above the threshold (a Telegram forward prefers one in
-//!      the channel it names).
+//!    - otherwise a near-duplicate: its candidates are the texts that were the latest earlier holder of at
+//!      least two of its band keys (the bands are chosen so that a pair at the threshold qualifies with
+//!      probability ≥ 0.99), at any time distance; every candidate's exact Jaccard similarity is checked,
+//!      and the parent is the most similar at or above the threshold (a Telegram forward prefers one in the
+//!      channel it names). A copy of a copy finds the latest copy, which is as similar as the origin.
 //!
-//!    Parents are earlier, so the links form a forest: each tree is a cascade, its root (the earliest member)
-//!    the origin. Roles: origin, forward (a Telegram forward or X repost), copy.
-//! 3. **Members**: the members of cascades that reach `min_channels` channels are joined back to `messages` for
-//!    their keys, channels, authors and times.
+//!    The candidates come from sorting (key, time rank) pairs, one part of the key space at a time, not from
+//!    a hash table of every key: ten million texts have 180 million keys, and a table of them is 2.4 GB of
+//!    random access. Parents are earlier, so the links form a forest: each tree is a cascade, its root (the
+//!    earliest member) the origin. Roles: origin, forward (a Telegram forward or X repost), copy.
+//! 5. **Members**: the members of cascades that reach `min_channels` channels are joined back to `messages`
+//!    for their keys, channels, authors and times.
 //!
-//! The index: each band key is the pair of shingles minimal under the band's two hash functions (shingles in
-//! more than `common_share` of all texts do not take part); it keeps, per key, the latest text that had it. An
-//! earlier text is a candidate when it is the latest holder of at least two of the new text's keys (the bands
-//! are chosen so that a pair at the threshold qualifies with probability ≥ 0.99), so a lookup costs one probe
-//! per key and a handful of exact checks, however many texts share a common phrase. A copy of a copy finds
-//! the latest copy, which is as similar as the origin. Texts are linked batch by batch: lookups against the
-//! earlier batches run in parallel, then the batch is linked in order with a small index of its own. Memory
-//! grows with the number of distinct texts (a shingle set and one entry per key each, about 300 bytes), not
-//! with the corpus text.
+//! Memory grows with the number of texts (a shingle set, band keys and a few numbers each, about 190 bytes
+//! for a 20-word text), not with the corpus text.
 
 mod output;
 #[cfg(test)]
@@ -262,12 +263,16 @@ pub struct Reuse {
 }
 
 const NONE: u32 = u32::MAX;
+/// [`Scanned::source`] of a message that is not a forward.
+const NOT_FORWARD: u32 = u32::MAX;
+/// [`Scanned::source`] of a forward naming a channel that is not in the store.
+const SOURCE_UNKNOWN: u32 = u32::MAX - 1;
 
 /// The `k` most frequent items of a stream with counts that are never over and at most `n / (k + 1)` under
 /// (Misra-Gries): bounded memory however many distinct shingles a channel has.
 #[derive(Debug)]
 struct Heavy {
-    counts: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>>,
+    counts: HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
     texts: u64,
     k: usize,
 }
@@ -283,14 +288,15 @@ impl Heavy {
     }
 
     /// The items counted in at least `share` of the texts (and at least `floor` times).
-    fn at_least(self, share: f64, floor: u32) -> HashSet64 {
+    fn at_least(self, share: f64, floor: u32) -> HashSet32 {
         let min = ((share * self.texts as f64).ceil() as u32).max(floor);
         self.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect()
     }
 
-    fn add(&mut self, set: &[u64]) {
+    /// Count a text: the shingles of its set that `keep` accepts.
+    fn add(&mut self, set: &[u32], keep: impl Fn(u32) -> bool) {
         self.texts += 1;
-        for &s in set {
+        for &s in set.iter().filter(|&&s| keep(s)) {
             if let Some(c) = self.counts.get_mut(&s) {
                 *c += 1;
             } else if self.counts.len() < self.k {
@@ -305,10 +311,16 @@ impl Heavy {
     }
 }
 
-/// The words of a normalised text, and its shingle set when it has at least `min_tokens` words.
-fn text_shingles(text: &str, p: &Params) -> (usize, Option<Vec<u64>>) {
+/// The words of a normalised text, and its shingle set (the top 32 bits of each shingle's hash, sorted) when it
+/// has at least `min_tokens` words.
+fn text_shingles(text: &str, p: &Params) -> (usize, Vec<u32>) {
     let words: Vec<&str> = echolens_text::tokens(text).collect();
-    let set = (words.len() >= p.min_tokens).then(|| shingle_set(&words, p.shingle));
+    if words.len() < p.min_tokens {
+        return (words.len(), Vec::new());
+    }
+    // Sorted 64-bit hashes have sorted top halves: only neighbours can repeat.
+    let mut set: Vec<u32> = shingle_set(&words, p.shingle).iter().map(|&h| (h >> 32) as u32).collect();
+    set.dedup();
     (words.len(), set)
 }
 
@@ -331,75 +343,6 @@ impl Channels {
     }
 }
 
-/// What pass 1 finds: each channel's boilerplate shingles, the corpus's common shingles.
-struct Frequent {
-    boilerplate: Vec<HashSet64>,
-    report: Vec<Boilerplate>,
-    common: HashSet64,
-}
-
-/// Pass 1: each channel's boilerplate shingles and the corpus's common ones.
-async fn frequent(ctx: &SessionContext, p: &Params, channels: &mut Channels, counts: &mut Counts) -> Result<Frequent> {
-    // Only channels with enough messages get counters: on X every account is a channel, and most have few.
-    let min = p.boilerplate_min_messages.min(i64::MAX as u64);
-    let eligible =
-        format!("SELECT concat(platform, ':', channel_id) AS ch FROM messages GROUP BY 1 HAVING count(*) >= {min}");
-    let mut heavy: Vec<Option<Heavy>> = Vec::new();
-    for batch in collect(ctx, &eligible).await? {
-        let ch = strings(&batch, "ch")?;
-        for i in 0..batch.num_rows() {
-            let c = channels.get(ch.value(i)) as usize;
-            if heavy.len() <= c {
-                heavy.resize_with(c + 1, || None);
-            }
-            heavy[c] = Some(Heavy::new(CHANNEL_K));
-        }
-    }
-    let sql = "SELECT concat(platform, ':', channel_id) AS ch, text_norm FROM messages";
-    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
-    let mut global = Heavy::new(GLOBAL_K);
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        let ch = strings(&batch, "ch")?;
-        let text = strings(&batch, "text_norm")?;
-        let sets: Vec<Option<Vec<u64>>> =
-            (0..batch.num_rows()).into_par_iter().map(|i| text_shingles(&match_text(text.value(i)), p).1).collect();
-        let chans: Vec<usize> = (0..batch.num_rows()).map(|i| channels.get(ch.value(i)) as usize).collect();
-        // The corpus's counts and the channels' counts side by side. The corpus's come from every fourth text
-        // (a shingle in 0.2% of all texts is in about 0.2% of the sample), so the two sides take similar time.
-        rayon::join(
-            || sets.iter().step_by(4).flatten().for_each(|set| global.add(set)),
-            || {
-                for (set, &c) in sets.iter().zip(&chans) {
-                    if let (Some(set), Some(Some(h))) = (set, heavy.get_mut(c)) {
-                        h.add(set);
-                    }
-                }
-            },
-        );
-    }
-    let mut sets = vec![HashSet64::default(); channels.names.len()];
-    let mut report = Vec::new();
-    for (c, h) in heavy.into_iter().enumerate() {
-        let Some(h) = h else { continue };
-        if h.texts < p.boilerplate_min_messages {
-            continue;
-        }
-        let texts = h.texts;
-        let found = h.at_least(p.boilerplate_share, 1);
-        if !found.is_empty() {
-            counts.boilerplate_channels += 1;
-            counts.boilerplate_shingles += found.len() as u64;
-            report.push(Boilerplate { channel: channels.names[c].clone(), texts, shingles: found.len() as u64 });
-            sets[c] = found;
-        }
-    }
-    report.sort_by(|a, b| b.shingles.cmp(&a.shingles).then_with(|| a.channel.cmp(&b.channel)));
-    let common = global.at_least(p.common_share, 20);
-    counts.common_shingles = common.len() as u64;
-    Ok(Frequent { boilerplate: sets, report, common })
-}
-
 /// Forward sources: a channel's name or id (per platform) → its index.
 async fn forward_sources(ctx: &SessionContext, channels: &mut Channels) -> Result<HashMap<String, u32>> {
     let sql = "SELECT DISTINCT platform, channel_id, channel_name FROM messages ORDER BY platform, channel_id";
@@ -420,15 +363,6 @@ async fn forward_sources(ctx: &SessionContext, channels: &mut Channels) -> Resul
     Ok(out)
 }
 
-/// A text prepared for the index: its sorted 32-bit shingle hashes and band keys.
-struct Prepared {
-    words: usize,
-    text_h: u64,
-    set: Vec<u32>,
-    bands: Vec<u32>,
-    boilerplate_removed: bool,
-}
-
 /// The text as reuse compares it: the normalised text without ZWNJ, so that a Persian copy written without
 /// them ("آنها", "میگویند") is the same text as the original ("آن‌ها", "می‌گویند"). Tokens stay whole: a ZWNJ
 /// joins, never splits, a word.
@@ -440,106 +374,370 @@ fn match_text(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn prepare(text: &str, boilerplate: &HashSet64, common: &HashSet64, p: &Params) -> Prepared {
-    let text = &*match_text(text);
-    let (words, set) = text_shingles(text, p);
-    let text_h = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
-    let Some(mut set) = set else {
-        return Prepared { words, text_h, set: Vec::new(), bands: Vec::new(), boilerplate_removed: false };
-    };
-    let before = set.len();
-    if !boilerplate.is_empty() {
-        set.retain(|s| !boilerplate.contains(s));
+/// Lists of `u32` (shingle sets, band keys) for consecutive documents, one chunk per scanned batch: no
+/// allocation grows with the corpus, so none is ever copied whole to grow.
+#[derive(Default)]
+struct Lists {
+    chunks: Vec<Chunk>,
+}
+
+struct Chunk {
+    /// The first document of the chunk.
+    first: u32,
+    offsets: Vec<u32>,
+    data: Vec<u32>,
+}
+
+impl Chunk {
+    fn new<L: AsRef<[u32]>>(first: u32, lists: impl IntoIterator<Item = L>) -> Chunk {
+        let mut chunk = Chunk { first, offsets: vec![0], data: Vec::new() };
+        for list in lists {
+            chunk.data.extend_from_slice(list.as_ref());
+            chunk.offsets.push(chunk.data.len() as u32);
+        }
+        chunk.data.shrink_to_fit();
+        chunk
     }
-    let boilerplate_removed = set.len() < before;
-    // The index is keyed by the text's uncommon shingles. A text made only of common phrases has no key: it
-    // matches only exactly (a bucket of every such text would be checked against every new one).
-    let keyed: Vec<u64> = set.iter().copied().filter(|s| !common.contains(s)).collect();
-    let bands = if keyed.is_empty() {
-        Vec::new()
-    } else {
-        // A band's key is the pair of shingles that are minimal under its two hash functions, unordered and
-        // without the band's number: texts whose minima are the same two shingles share a key whichever bands
-        // chose them, and a text with few distinct minima has few keys (one probe each).
-        let mut keys: Vec<u32> = (0..p.bands)
-            .map(|b| {
-                let mut argmin = [0u64; ROWS];
-                for (r, slot) in argmin.iter_mut().enumerate() {
-                    // Shingle hashes are already uniform: one xor and one odd multiply order them anew.
-                    let seed = mix(((b * ROWS + r) as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                    let odd = seed | 1;
-                    *slot = *keyed.iter().min_by_key(|&&h| (h ^ seed).wrapping_mul(odd)).expect("set is not empty");
-                }
-                argmin.sort_unstable();
-                (argmin.iter().fold(0x51_7cc1_b727_220a, |k, &h| mix(k ^ h)) >> 32) as u32
+
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn get(&self, i: usize) -> &[u32] {
+        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+impl Lists {
+    fn get(&self, doc: u32) -> &[u32] {
+        let c = self.chunks.partition_point(|c| c.first <= doc) - 1;
+        let chunk = &self.chunks[c];
+        chunk.get((doc - chunk.first) as usize)
+    }
+}
+
+/// What the scan keeps of each message, by its position in the scan (a "document").
+#[derive(Default)]
+struct Scanned {
+    key_h: Vec<i64>,
+    ts: Vec<i64>,
+    channel: Vec<u32>,
+    words: Vec<u32>,
+    /// Hash of the text as compared ([`match_text`]), for exact copies.
+    text_h: Vec<u64>,
+    /// The channel a forward names: its index, [`SOURCE_UNKNOWN`] or [`NOT_FORWARD`].
+    source: Vec<u32>,
+    /// X reposts: document → hash of the original's `platform:message_id`.
+    repost_of: HashMap<u32, i64>,
+    /// Originals some repost names: document → their hash.
+    target: HashMap<u32, i64>,
+    /// Shingle sets.
+    sets: Lists,
+}
+
+/// Pass 1: one scan of the corpus, in whatever order the engine reads it. Every text is tokenised once: its
+/// shingle set is kept, and counted towards its channel's boilerplate and the corpus's common shingles.
+async fn scan(
+    ctx: &SessionContext,
+    p: &Params,
+    channels: &mut Channels,
+    sources: &HashMap<String, u32>,
+    counts: &mut Counts,
+) -> Result<(Scanned, Frequent)> {
+    // Only channels with enough messages get boilerplate counters: on X every account is a channel, and most
+    // have few.
+    let min = p.boilerplate_min_messages.min(i64::MAX as u64);
+    let eligible =
+        format!("SELECT concat(platform, ':', channel_id) AS ch FROM messages GROUP BY 1 HAVING count(*) >= {min}");
+    let mut heavy: Vec<Option<Heavy>> = Vec::new();
+    for batch in collect(ctx, &eligible).await? {
+        let ch = strings(&batch, "ch")?;
+        for i in 0..batch.num_rows() {
+            let c = channels.get(ch.value(i)) as usize;
+            if heavy.len() <= c {
+                heavy.resize_with(c + 1, || None);
+            }
+            heavy[c] = Some(Heavy::new(CHANNEL_K));
+        }
+    }
+    // `target` marks originals that some repost names; `rp` is a repost's original, both as hashes of
+    // `platform:message_id`.
+    let sql = "SELECT hash64(m.key) AS h, concat(m.platform, ':', m.channel_id) AS ch, m.platform, \
+               CAST(m.ts AS BIGINT) AS ts, m.text_norm, m.forwarded_from AS fwd, \
+               CASE WHEN t.id IS NOT NULL THEN t.id END AS target, \
+               CASE WHEN m.repost_of IS NOT NULL THEN hash64(concat(m.platform, ':', m.repost_of)) END AS rp \
+               FROM (SELECT DISTINCT hash64(concat(platform, ':', repost_of)) AS id FROM messages \
+                     WHERE repost_of IS NOT NULL) t \
+               RIGHT JOIN messages m ON t.id = hash64(concat(m.platform, ':', m.message_id))";
+    crate::table::explain(ctx, sql).await?;
+    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+    let mut s = Scanned::default();
+    // Sized once: grown by doubling, ten million rows would hold up to twice their memory.
+    let rows = count_messages(ctx).await?;
+    s.key_h.reserve_exact(rows);
+    s.ts.reserve_exact(rows);
+    s.channel.reserve_exact(rows);
+    s.words.reserve_exact(rows);
+    s.text_h.reserve_exact(rows);
+    s.source.reserve_exact(rows);
+    let (mut t_read, mut t_tokens, mut t_keep) = (0.0, 0.0, 0.0);
+    let mut t = std::time::Instant::now();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        t_read += t.elapsed().as_secs_f64();
+        t = std::time::Instant::now();
+        let n = batch.num_rows();
+        let first = s.key_h.len() as u32;
+        let h = i64s(&batch, "h")?;
+        let ch = strings(&batch, "ch")?;
+        let platform = strings(&batch, "platform")?;
+        let ts = i64s(&batch, "ts")?;
+        let text = strings(&batch, "text_norm")?;
+        let fwd = strings(&batch, "fwd")?;
+        let target = i64s(&batch, "target")?;
+        let rp = i64s(&batch, "rp")?;
+        let prepared: Vec<(u32, u64, Vec<u32>)> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let text = match_text(text.value(i));
+                let (words, set) = text_shingles(&text, p);
+                (words as u32, xxhash_rust::xxh3::xxh3_64(text.as_bytes()), set)
             })
             .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        keys
-    };
-    let mut small: Vec<u32> = set.iter().map(|&h| (h >> 32) as u32).collect();
-    small.sort_unstable();
-    small.dedup();
-    Prepared { words, text_h, set: small, bands, boilerplate_removed }
-}
-
-/// The LSH index over every earlier distinct text: per band key the latest slot, and per (slot, band) the
-/// previous slot with the same key.
-struct Index {
-    /// Band key → the latest text with it.
-    latest: HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
-    offsets: Vec<usize>,
-    arena: Vec<u32>,
-    doc: Vec<u32>,
-}
-
-impl Index {
-    fn with_capacity(texts: usize, keys: usize) -> Index {
-        let mut latest = HashMap::default();
-        latest.reserve(keys);
-        let mut offsets = Vec::with_capacity(texts + 1);
-        offsets.push(0);
-        Index { latest, offsets, arena: Vec::new(), doc: Vec::with_capacity(texts) }
-    }
-
-    fn set(&self, slot: u32) -> &[u32] {
-        &self.arena[self.offsets[slot as usize]..self.offsets[slot as usize + 1]]
-    }
-
-    /// Earlier slots that are the latest holder of at least `min_hits` of `keys`.
-    fn candidates(&self, keys: &[u32], min_hits: usize, out: &mut Vec<u32>) {
-        out.clear();
-        out.extend(keys.iter().filter_map(|k| self.latest.get(k).copied()));
-        out.sort_unstable();
-        let mut kept = 0;
-        let mut i = 0;
-        while i < out.len() {
-            let mut j = i + 1;
-            while j < out.len() && out[j] == out[i] {
-                j += 1;
+        t_tokens += t.elapsed().as_secs_f64();
+        t = std::time::Instant::now();
+        let chans: Vec<u32> = (0..n).map(|i| channels.get(ch.value(i))).collect();
+        for i in 0..n {
+            let doc = first + i as u32;
+            s.key_h.push(h.value(i));
+            s.ts.push(ts.value(i));
+            s.words.push(prepared[i].0);
+            s.text_h.push(prepared[i].1);
+            s.source.push(if fwd.is_valid(i) {
+                let named = sources.get(&format!("{}:{}", platform.value(i), fwd.value(i)));
+                named.copied().unwrap_or(SOURCE_UNKNOWN)
+            } else {
+                NOT_FORWARD
+            });
+            if rp.is_valid(i) {
+                s.repost_of.insert(doc, rp.value(i));
             }
-            if j - i >= min_hits {
-                out[kept] = out[i];
-                kept += 1;
+            if target.is_valid(i) {
+                s.target.insert(doc, target.value(i));
             }
-            i = j;
         }
-        out.truncate(kept);
+        s.channel.extend_from_slice(&chans);
+        s.sets.chunks.push(Chunk::new(first, prepared.iter().map(|x| &x.2)));
+        t_keep += t.elapsed().as_secs_f64();
+        t = std::time::Instant::now();
     }
-
-    fn insert(&mut self, doc: u32, set: &[u32], keys: &[u32]) {
-        let slot = self.doc.len() as u32;
-        self.doc.push(doc);
-        self.arena.extend_from_slice(set);
-        self.offsets.push(self.arena.len());
-        for key in keys {
-            self.latest.insert(*key, slot);
+    let global = count_frequent(&s.sets, &s.channel, &mut heavy);
+    if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
+        let counting = t.elapsed().as_secs_f64();
+        eprintln!("          read {t_read:.2} s, tokenise {t_tokens:.2} s, keep {t_keep:.2} s, count {counting:.2} s");
+    }
+    let mut sets = vec![HashSet32::default(); channels.names.len()];
+    let mut report = Vec::new();
+    for (c, h) in heavy.into_iter().enumerate() {
+        let Some(h) = h else { continue };
+        if h.texts < p.boilerplate_min_messages {
+            continue;
+        }
+        let texts = h.texts;
+        let found = h.at_least(p.boilerplate_share, 1);
+        if !found.is_empty() {
+            counts.boilerplate_channels += 1;
+            counts.boilerplate_shingles += found.len() as u64;
+            report.push(Boilerplate { channel: channels.names[c].clone(), texts, shingles: found.len() as u64 });
+            sets[c] = found;
         }
     }
+    report.sort_by(|a, b| b.shingles.cmp(&a.shingles).then_with(|| a.channel.cmp(&b.channel)));
+    let common = global.into_iter().flat_map(|h| h.at_least(p.common_share, 20)).collect::<HashSet32>();
+    counts.common_shingles = common.len() as u64;
+    Ok((s, Frequent { boilerplate: sets, report, common }))
 }
 
-/// A verified earlier text: its similarity, whether it is in the channel a forward names, its position.
+/// Count the shingles of each channel's texts for its boilerplate, and those of every fourth text (a shingle in
+/// 0.2% of all texts is in about 0.2% of the sample) for the corpus's common shingles. Both in parallel and
+/// cache-friendly: the channels one at a time (texts grouped by channel), the corpus's shingles in parts by
+/// hash (each part's counters are a small table that stays in cache). Returns the common shingles' counters.
+fn count_frequent(sets: &Lists, channel: &[u32], heavy: &mut [Option<Heavy>]) -> Vec<Heavy> {
+    // Documents grouped by channel, in scan order within each: a counting sort.
+    let mut start = vec![0u32; heavy.len() + 1];
+    for &c in channel {
+        if heavy.get(c as usize).is_some_and(Option::is_some) {
+            start[c as usize + 1] += 1;
+        }
+    }
+    for c in 0..heavy.len() {
+        start[c + 1] += start[c];
+    }
+    let mut grouped = vec![0u32; start[heavy.len()] as usize];
+    let mut next = start.clone();
+    for (doc, &c) in channel.iter().enumerate() {
+        if heavy.get(c as usize).is_some_and(Option::is_some) {
+            grouped[next[c as usize] as usize] = doc as u32;
+            next[c as usize] += 1;
+        }
+    }
+    const PARTS: u32 = 16;
+    let (_, global) = rayon::join(
+        || {
+            heavy.par_iter_mut().enumerate().for_each(|(c, h)| {
+                if let Some(h) = h {
+                    for &doc in &grouped[start[c] as usize..start[c + 1] as usize] {
+                        let set = sets.get(doc);
+                        if !set.is_empty() {
+                            h.add(set, |_| true);
+                        }
+                    }
+                }
+            })
+        },
+        || {
+            (0..PARTS)
+                .into_par_iter()
+                .map(|part| {
+                    let mut h = Heavy::new(GLOBAL_K / PARTS as usize);
+                    for chunk in &sets.chunks {
+                        for i in 0..chunk.len() {
+                            let set = chunk.get(i);
+                            if !set.is_empty() && (chunk.first as usize + i) % 4 == 0 {
+                                h.add(set, |s| s % PARTS == part);
+                            }
+                        }
+                    }
+                    h
+                })
+                .collect()
+        },
+    );
+    global
+}
+
+/// Messages in the store, to size the scan's vectors once instead of growing them.
+async fn count_messages(ctx: &SessionContext) -> Result<usize> {
+    let batches = collect(ctx, "SELECT count(*) AS n FROM messages").await?;
+    Ok(batches.first().map_or(0, |b| i64s(b, "n").map_or(0, |n| n.value(0) as usize)))
+}
+
+/// What pass 1 finds: each channel's boilerplate shingles, the corpus's common shingles.
+struct Frequent {
+    boilerplate: Vec<HashSet32>,
+    report: Vec<Boilerplate>,
+    common: HashSet32,
+}
+
+/// The LSH keys of a shingle set (without common shingles): per band, the pair of shingles minimal under the
+/// band's two hash functions, unordered and without the band's number, so that texts whose minima are the same
+/// two shingles share a key whichever bands chose them, and a text with few distinct minima has few keys.
+fn band_keys(keyed: &[u64], bands: usize) -> Vec<u32> {
+    let mut keys: Vec<u32> = (0..bands)
+        .map(|b| {
+            let mut argmin = [0u64; ROWS];
+            for (r, slot) in argmin.iter_mut().enumerate() {
+                // The shingles are already mixed: one xor and one odd multiply order them anew.
+                let seed = mix(((b * ROWS + r) as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let odd = seed | 1;
+                *slot = *keyed.iter().min_by_key(|&&h| (h ^ seed).wrapping_mul(odd)).expect("set is not empty");
+            }
+            argmin.sort_unstable();
+            (argmin.iter().fold(0x51_7cc1_b727_220a, |k, &h| mix(k ^ h)) >> 32) as u32
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Pass 2, per chunk in parallel: boilerplate leaves each set, and the band keys of what remains (common
+/// shingles count in the similarity but key nothing). Returns the chunk's sets when boilerplate changed any
+/// (a chunk without is kept as it is), its keys, and the texts that lost boilerplate and that were left
+/// without keys.
+fn key_chunk(chunk: &Chunk, channel: &[u32], words: &[u32], f: &Frequent, p: &Params) -> Keyed {
+    let mut sets: Vec<Vec<u32>> = Vec::new();
+    let mut keys = Vec::with_capacity(chunk.len());
+    let (mut boilerplate, mut common_only) = (0, 0);
+    for i in 0..chunk.len() {
+        let doc = chunk.first as usize + i;
+        let mut set = std::borrow::Cow::Borrowed(chunk.get(i));
+        if let Some(b) = f.boilerplate.get(channel[doc] as usize).filter(|b| !b.is_empty()) {
+            if set.iter().any(|x| b.contains(x)) {
+                set.to_mut().retain(|x| !b.contains(x));
+                boilerplate += 1;
+                if sets.is_empty() {
+                    sets.extend((0..i).map(|j| chunk.get(j).to_vec()));
+                }
+            }
+        }
+        let keyed: Vec<u64> = set.iter().filter(|x| !f.common.contains(x)).map(|&x| mix(u64::from(x))).collect();
+        if keyed.is_empty() {
+            if words[doc] as usize >= p.min_tokens {
+                common_only += 1;
+            }
+            keys.push(Vec::new());
+        } else {
+            keys.push(band_keys(&keyed, p.bands));
+        }
+        if !sets.is_empty() || boilerplate > 0 {
+            sets.push(set.into_owned());
+        }
+    }
+    let sets = (boilerplate > 0).then(|| Chunk::new(chunk.first, &sets));
+    Keyed { sets, keys: Chunk::new(chunk.first, &keys), boilerplate, common_only }
+}
+
+/// What [`key_chunk`] makes of a chunk.
+struct Keyed {
+    sets: Option<Chunk>,
+    keys: Chunk,
+    boilerplate: u64,
+    common_only: u64,
+}
+
+/// The index is sorted in this many parts by the top bits of the key, one after another: memory for one part's
+/// (key, rank) pairs at a time.
+const PART_BITS: u32 = 4;
+
+/// Candidate pairs `(rank, earlier rank)`, one per band key the two share where the earlier text is the latest
+/// indexed text with that key before the later one; `rank` is each document's place in time order.
+fn candidate_pairs(keys: &Lists, indexed: &[bool], rank: &[u32]) -> Vec<u64> {
+    let mut pairs = Vec::new();
+    for part in 0..1u32 << PART_BITS {
+        let per_chunk: Vec<Vec<u64>> = keys
+            .chunks
+            .par_iter()
+            .map(|chunk| {
+                let mut out = Vec::new();
+                for i in 0..chunk.len() {
+                    let r = rank[chunk.first as usize + i];
+                    if !indexed[r as usize] {
+                        continue;
+                    }
+                    for &k in chunk.get(i) {
+                        if k >> (32 - PART_BITS) == part {
+                            out.push(u64::from(k) << 32 | u64::from(r));
+                        }
+                    }
+                }
+                out
+            })
+            .collect();
+        let mut entries = per_chunk.concat();
+        drop(per_chunk);
+        entries.par_sort_unstable();
+        for w in entries.windows(2) {
+            if w[0] >> 32 == w[1] >> 32 {
+                pairs.push((w[1] << 32) | (w[0] & 0xffff_ffff));
+            }
+        }
+    }
+    pairs.par_sort_unstable();
+    pairs
+}
+
+/// A verified earlier text: its similarity, whether it is in the channel a forward names, its rank.
 #[derive(Debug, Clone, Copy)]
 struct Match {
     sim: f64,
@@ -554,40 +752,7 @@ impl Match {
     }
 }
 
-/// The best match of `prep` in `index` at or above the threshold, with the candidates checked and rejected.
-fn best_match(
-    index: &Index,
-    prep: &Prepared,
-    source: Option<u32>,
-    channel_of: impl Fn(u32) -> u32,
-    p: &Params,
-    cands: &mut Vec<u32>,
-) -> (Option<Match>, u64, u64) {
-    index.candidates(&prep.bands, MIN_HITS.min(prep.bands.len()), cands);
-    let mut best: Option<Match> = None;
-    let mut rejected = 0;
-    for &slot in cands.iter() {
-        let sim = jaccard(&prep.set, index.set(slot));
-        if sim + 1e-12 < p.threshold {
-            rejected += 1;
-            continue;
-        }
-        let doc = index.doc[slot as usize];
-        let m = Match { sim, named: source == Some(channel_of(doc)), doc };
-        if best.is_none_or(|b| m.beats(&b)) {
-            best = Some(m);
-        }
-    }
-    (best, cands.len() as u64, rejected)
-}
-
-/// Messages in the store, to size the index once instead of growing it.
-async fn count_messages(ctx: &SessionContext) -> Result<usize> {
-    let batches = collect(ctx, "SELECT count(*) AS n FROM messages").await?;
-    Ok(batches.first().map_or(0, |b| i64s(b, "n").map_or(0, |n| n.value(0) as usize)))
-}
-
-/// The kernel's state: one entry per message read, in time order.
+/// The kernel's result: one entry per message, in time order.
 #[derive(Default)]
 struct Forest {
     key_h: Vec<i64>,
@@ -611,186 +776,157 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
             eprintln!("{:>8.2} s  {name}", started.elapsed().as_secs_f64());
         }
     };
-    let Frequent { boilerplate: boiler, report: boilerplate_report, common } =
-        frequent(ctx, p, &mut channels, &mut counts).await?;
-    stage("boilerplate and common shingles");
+    let (scanned, frequent) = scan(ctx, p, &mut channels, &sources, &mut counts).await?;
+    let Scanned { key_h, ts, channel, words, text_h, source, repost_of, target, sets } = scanned;
+    stage("scan: texts tokenised, boilerplate and common shingles counted");
 
-    // Pass 2: every message in time order. `target` marks originals that some repost names; `rp` is a repost's
-    // original, both as hashes of `platform:message_id`.
-    let sql = "SELECT hash64(m.key) AS h, concat(m.platform, ':', m.channel_id) AS ch, m.platform, \
-               CAST(m.ts AS BIGINT) AS ts, m.text_norm, m.forwarded_from AS fwd, \
-               CASE WHEN t.id IS NOT NULL THEN t.id END AS target, \
-               CASE WHEN m.repost_of IS NOT NULL THEN hash64(concat(m.platform, ':', m.repost_of)) END AS rp \
-               FROM (SELECT DISTINCT hash64(concat(platform, ':', repost_of)) AS id FROM messages \
-                     WHERE repost_of IS NOT NULL) t \
-               RIGHT JOIN messages m ON t.id = hash64(concat(m.platform, ':', m.message_id)) \
-               ORDER BY ts, h";
-    crate::table::explain(ctx, sql).await?;
-    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
-    let mut forest = Forest::default();
-    let texts = count_messages(ctx).await?;
-    // Sized once for the keys it will most likely hold: a text's bands give fewer distinct keys than bands, and
-    // later texts take over keys. Reserving a full `bands` per message would round a 10M corpus's table up to
-    // the next power of two: 4.8 GB instead of 2.4 GB.
-    let mut index = Index::with_capacity(texts, texts * p.bands * 3 / 4);
+    // Time order: (time, key hash), as the old ORDER BY gave; `docs[rank]` and its inverse.
+    let n = key_h.len();
+    let mut docs: Vec<u32> = (0..n as u32).collect();
+    docs.par_sort_unstable_by_key(|&d| (ts[d as usize], key_h[d as usize]));
+    let mut rank = vec![0u32; n];
+    for (r, &d) in docs.iter().enumerate() {
+        rank[d as usize] = r as u32;
+    }
+    drop(ts);
+
+    // Boilerplate out, band keys in.
+    let keyed: Vec<Keyed> =
+        sets.chunks.par_iter().map(|chunk| key_chunk(chunk, &channel, &words, &frequent, p)).collect();
+    let mut sets = sets;
+    let mut keys = Lists::default();
+    for (i, k) in keyed.into_iter().enumerate() {
+        if let Some(changed) = k.sets {
+            sets.chunks[i] = changed;
+        }
+        keys.chunks.push(k.keys);
+        counts.boilerplate_texts += k.boilerplate;
+        counts.common_only_texts += k.common_only;
+    }
+    stage("band keys");
+
+    // In time order: reposts to their originals, exact copies to the first occurrence of their text. What is
+    // left with keys is indexed for near-duplicates.
+    let mut parent = vec![NONE; n];
+    let mut similarity = vec![f32::NAN; n];
+    let mut forward = vec![false; n];
+    let mut indexed = vec![false; n];
     let mut first_text: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>> = HashMap::default();
     let mut targets: HashMap<i64, u32> = HashMap::new();
-    let mut cands = Vec::new();
-    let empty = HashSet64::default();
-    let (mut t_plan, mut t_prepare, mut t_link, mut t_phase_a) = (0.0, 0.0, 0.0, 0.0);
-    let mut pending: Vec<(u32, Vec<u32>, Vec<u32>)> = Vec::new();
-    let mut t = std::time::Instant::now();
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        t_plan += t.elapsed().as_secs_f64();
-        t = std::time::Instant::now();
-        let h = i64s(&batch, "h")?;
-        let ch = strings(&batch, "ch")?;
-        let platform = strings(&batch, "platform")?;
-        let text = strings(&batch, "text_norm")?;
-        let fwd = strings(&batch, "fwd")?;
-        let target = i64s(&batch, "target")?;
-        let rp = i64s(&batch, "rp")?;
-        let chans: Vec<u32> = (0..batch.num_rows()).map(|i| channels.get(ch.value(i))).collect();
-        // The previous batch's texts go into the index while this batch's are prepared.
-        let (_, prepared) = rayon::join(
-            || {
-                for (doc, set, keys) in pending.drain(..) {
-                    index.insert(doc, &set, &keys);
-                }
-            },
-            || -> Vec<Prepared> {
-                (0..batch.num_rows())
-                    .into_par_iter()
-                    .map(|i| prepare(text.value(i), boiler.get(chans[i] as usize).unwrap_or(&empty), &common, p))
-                    .collect()
-            },
-        );
-        t_prepare += t.elapsed().as_secs_f64();
-        t = std::time::Instant::now();
-        // The channel each forward names, looked up once per row.
-        let source: Vec<Option<u32>> = (0..batch.num_rows())
-            .map(|i| {
-                fwd.is_valid(i)
-                    .then(|| sources.get(&format!("{}:{}", platform.value(i), fwd.value(i))).copied())
-                    .flatten()
-            })
-            .collect();
-        // Phase A, in parallel: each text's best match among the texts of earlier batches (a read-only index).
-        let earlier: Vec<(Option<Match>, u64, u64)> = (0..batch.num_rows())
-            .into_par_iter()
-            .map_init(Vec::new, |cands, i| {
-                let prep = &prepared[i];
-                if prep.bands.is_empty() {
-                    return (None, 0, 0);
-                }
-                best_match(&index, prep, source[i], |d| forest.channel[d as usize], p, cands)
-            })
-            .collect();
-        t_phase_a += t.elapsed().as_secs_f64();
-        // Phase B, in order: reposts, exact copies, and matches within the batch (a small index of its own).
-        let mut local = Index::with_capacity(batch.num_rows(), batch.num_rows() * p.bands);
-        let mut indexed = Vec::new();
-        for (i, prep) in prepared.iter().enumerate() {
-            let doc = forest.key_h.len() as u32;
-            counts.messages += 1;
-            let mut parent = NONE;
-            let mut sim = f32::NAN;
-            let mut forward = false;
-            if prep.boilerplate_removed {
-                counts.boilerplate_texts += 1;
-            }
-            if prep.words == 0 {
-                counts.empty_texts += 1;
-            } else if prep.words < p.min_tokens {
-                counts.short_texts += 1;
-            } else if prep.bands.is_empty() {
-                counts.common_only_texts += 1;
-            }
-            let (before, checked, rejected) = earlier[i];
-            counts.candidates_checked += checked;
-            counts.candidates_rejected += rejected;
-            // An X repost names its original.
-            if rp.is_valid(i) {
-                match targets.get(&rp.value(i)) {
-                    Some(&orig) => {
-                        parent = orig;
-                        forward = true;
-                        counts.reposts_linked += 1;
-                    }
-                    None => counts.reposts_unresolved += 1,
-                }
-            }
-            if parent == NONE && prep.words > 0 {
-                if let Some(&first) = first_text.get(&prep.text_h) {
-                    parent = first;
-                    sim = 1.0;
-                    counts.exact_links += 1;
-                } else {
-                    first_text.insert(prep.text_h, doc);
-                    if !prep.bands.is_empty() {
-                        let (within, checked, rejected) =
-                            best_match(&local, prep, source[i], |d| forest.channel[d as usize], p, &mut cands);
-                        counts.candidates_checked += checked;
-                        counts.candidates_rejected += rejected;
-                        let best = match (before, within) {
-                            (Some(a), Some(b)) => Some(if b.beats(&a) { b } else { a }),
-                            (a, b) => a.or(b),
-                        };
-                        if let Some(m) = best {
-                            parent = m.doc;
-                            sim = m.sim as f32;
-                            counts.near_links += 1;
-                        }
-                        local.insert(doc, &prep.set, &prep.bands);
-                        indexed.push((doc, i));
-                    }
-                }
-            }
-            if fwd.is_valid(i) {
-                let source = source[i];
-                if source.is_none() {
-                    counts.forwards_source_not_in_store += 1;
-                }
-                if parent == NONE {
-                    counts.forwards_unresolved += 1;
-                } else {
-                    forward = true;
-                    counts.forwards_linked += 1;
-                    if source == Some(forest.channel[parent as usize]) {
-                        counts.forwards_to_named_channel += 1;
-                    }
-                }
-            }
-            if target.is_valid(i) {
-                targets.insert(target.value(i), doc);
-            }
-            forest.key_h.push(h.value(i));
-            forest.channel.push(chans[i]);
-            forest.parent.push(parent);
-            forest.similarity.push(sim);
-            forest.forward.push(forward);
+    for (r, &d) in docs.iter().enumerate() {
+        let d = d as usize;
+        counts.messages += 1;
+        let w = words[d] as usize;
+        if w == 0 {
+            counts.empty_texts += 1;
+        } else if w < p.min_tokens {
+            counts.short_texts += 1;
         }
-        let mut prepared = prepared;
-        for (doc, i) in indexed {
-            pending.push((doc, std::mem::take(&mut prepared[i].set), std::mem::take(&mut prepared[i].bands)));
+        if let Some(orig) = repost_of.get(&(d as u32)) {
+            match targets.get(orig) {
+                Some(&o) => {
+                    parent[r] = o;
+                    forward[r] = true;
+                    counts.reposts_linked += 1;
+                }
+                None => counts.reposts_unresolved += 1,
+            }
         }
-        t_link += t.elapsed().as_secs_f64();
-        t = std::time::Instant::now();
+        if parent[r] == NONE && w > 0 {
+            if let Some(&first) = first_text.get(&text_h[d]) {
+                parent[r] = first;
+                similarity[r] = 1.0;
+                counts.exact_links += 1;
+            } else {
+                first_text.insert(text_h[d], r as u32);
+                indexed[r] = !keys.get(d as u32).is_empty();
+            }
+        }
+        if let Some(&t) = target.get(&(d as u32)) {
+            targets.insert(t, r as u32);
+        }
     }
-    if timings {
-        eprintln!(
-            "          plan {t_plan:.2} s, prepare {t_prepare:.2} s, link {t_link:.2} s (earlier batches \
-             {t_phase_a:.2} s)"
-        );
-    }
-    if timings {
-        eprintln!("          index: {} texts, {} keys", index.doc.len(), index.latest.len());
-    }
-    drop(index);
-    drop(first_text);
-    stage("links");
+    drop((first_text, targets, text_h, words));
+    stage("reposts and exact copies");
 
+    // Near-duplicates: each indexed text's candidates are the latest earlier indexed holders of its keys that
+    // hold at least two of them; every candidate's similarity is checked exactly.
+    let pairs = candidate_pairs(&keys, &indexed, &rank);
+    let mut cands: Vec<(u32, u32)> = Vec::new();
+    let mut i = 0;
+    while i < pairs.len() {
+        let mut j = i + 1;
+        while j < pairs.len() && pairs[j] == pairs[i] {
+            j += 1;
+        }
+        let (r, earlier) = ((pairs[i] >> 32) as u32, pairs[i] as u32);
+        if j - i >= MIN_HITS.min(keys.get(docs[r as usize]).len()) {
+            cands.push((r, earlier));
+        }
+        i = j;
+    }
+    drop(pairs);
+    drop(keys);
+    let checked: Vec<Match> = cands
+        .par_iter()
+        .map(|&(r, earlier)| {
+            let (d, e) = (docs[r as usize], docs[earlier as usize]);
+            let sim = jaccard(sets.get(d), sets.get(e));
+            Match { sim, named: source[d as usize] == channel[e as usize], doc: earlier }
+        })
+        .collect();
+    counts.candidates_checked = cands.len() as u64;
+    let mut best: Vec<(u32, Match)> = Vec::new();
+    for (&(r, _), m) in cands.iter().zip(&checked) {
+        if m.sim + 1e-12 < p.threshold {
+            counts.candidates_rejected += 1;
+            continue;
+        }
+        match best.last_mut() {
+            Some((last, b)) if *last == r => {
+                if m.beats(b) {
+                    *b = *m;
+                }
+            }
+            _ => best.push((r, *m)),
+        }
+    }
+    for (r, m) in best {
+        parent[r as usize] = m.doc;
+        similarity[r as usize] = m.sim as f32;
+        counts.near_links += 1;
+    }
+    drop(sets);
+    stage("near-duplicates");
+
+    // Forwards: linked when their text found an earlier member.
+    for (r, &d) in docs.iter().enumerate() {
+        let src = source[d as usize];
+        if src == NOT_FORWARD {
+            continue;
+        }
+        if src == SOURCE_UNKNOWN {
+            counts.forwards_source_not_in_store += 1;
+        }
+        if parent[r] == NONE {
+            counts.forwards_unresolved += 1;
+        } else {
+            forward[r] = true;
+            counts.forwards_linked += 1;
+            if src == channel[docs[parent[r] as usize] as usize] {
+                counts.forwards_to_named_channel += 1;
+            }
+        }
+    }
+    let forest = Forest {
+        key_h: docs.iter().map(|&d| key_h[d as usize]).collect(),
+        channel: docs.iter().map(|&d| channel[d as usize]).collect(),
+        parent,
+        similarity,
+        forward,
+    };
+    drop((docs, rank, key_h, channel, source));
+    stage("links");
     // Trees: parents are earlier, so one pass in order finds every root.
     let n = forest.parent.len();
     let mut root = vec![0u32; n];
@@ -845,11 +981,11 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     counts.members = rows.len() as u64;
     let members = fetch_members(ctx, rows).await?;
     stage("members");
-    Ok(Reuse { params, members, counts, boilerplate: boilerplate_report })
+    Ok(Reuse { params, members, counts, boilerplate: frequent.report })
 }
 
 /// A set of shingle hashes (already well mixed: hashed as they are).
-type HashSet64 = HashSet<u64, std::hash::BuildHasherDefault<KeyHasher>>;
+type HashSet32 = HashSet<u32, std::hash::BuildHasherDefault<KeyHasher>>;
 
 type Row = (i64, i64, &'static str, Option<i64>, Option<f64>, i64);
 

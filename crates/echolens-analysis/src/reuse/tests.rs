@@ -311,3 +311,28 @@ async fn outputs_follow_the_contract_and_escape_names() {
     assert_eq!(json["parameters"]["threshold"], 0.5);
     assert_eq!(json["counts"]["members"], 3);
 }
+
+#[test]
+fn band_keys_make_pairs_at_the_threshold_candidates_in_practice() {
+    // Pairs of 30-shingle sets sharing 20: Jaccard exactly 0.5, the default threshold.
+    let p = Params::default();
+    let mut next = 11u64;
+    let mut fresh = || {
+        next = crate::minhash::mix(next);
+        (next >> 32) as u32
+    };
+    let (mut found, rounds) = (0, 2000);
+    for _ in 0..rounds {
+        let shared: Vec<u32> = (0..20).map(|_| fresh()).collect();
+        let a: Vec<u32> = shared.iter().copied().chain((0..10).map(|_| fresh())).collect();
+        let b: Vec<u32> = shared.iter().copied().chain((0..10).map(|_| fresh())).collect();
+        let keys = |s: &[u32]| band_keys(&s.iter().map(|&x| mix(u64::from(x))).collect::<Vec<_>>(), p.bands);
+        let (ka, kb) = (keys(&a), keys(&b));
+        let hits = ka.iter().filter(|k| kb.binary_search(k).is_ok()).count();
+        if hits >= MIN_HITS {
+            found += 1;
+        }
+    }
+    // The bands are chosen for 0.99; allow for sampling error over 2000 pairs.
+    assert!(found as f64 >= 0.975 * rounds as f64, "{found} of {rounds} pairs at the threshold became candidates");
+}
