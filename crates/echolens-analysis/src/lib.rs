@@ -7,6 +7,7 @@
 pub mod coordination;
 mod error;
 pub mod graph;
+mod lists;
 mod minhash;
 mod pseudonym;
 pub mod reuse;

@@ -309,27 +309,38 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
     let bucket = window_us.max(1);
     // With evidence: one row per shared key and account pair, in edge order, folded by `fold_edges` (ordered
     // array_agg costs a ScalarValue per row: 1.5 s for 100k pairs, against milliseconds for the sort and fold).
-    let tail = if evidence {
-        "SELECT kind, a, b, t0, t1, ev, key_h FROM k ORDER BY kind, a, b, t0, ev, key_h".to_owned()
+    // Without: the weights alone, and no message keys are carried through the join.
+    let (ev, k, tail) = if evidence {
+        (
+            ", CASE WHEN l.account < r.account THEN concat(l.msg, '|', r.msg) \
+               ELSE concat(r.msg, '|', l.msg) END AS ev"
+                .to_owned(),
+            "SELECT kind, key_h, a, b, min(t0) AS t0, max(t1) AS t1, first_value(ev ORDER BY t0, ev) AS ev \
+             FROM p GROUP BY kind, key_h, a, b"
+                .to_owned(),
+            "SELECT kind, a, b, t0, t1, ev, key_h FROM k ORDER BY kind, a, b, t0, ev, key_h".to_owned(),
+        )
     } else {
-        format!("SELECT kind, a, b, count(*) AS weight FROM k GROUP BY kind, a, b HAVING count(*) >= {min_weight}")
+        (
+            String::new(),
+            "SELECT kind, key_h, a, b FROM p GROUP BY kind, key_h, a, b".to_owned(),
+            format!("SELECT kind, a, b, count(*) AS weight FROM k GROUP BY kind, a, b HAVING count(*) >= {min_weight}"),
+        )
     };
+    let msg = if evidence { ", msg" } else { "" };
     format!(
-        "WITH r AS (SELECT kind, key_h, account, ts, msg, ts / {bucket} AS bkt FROM {table}), \
-         l AS (SELECT kind, key_h, account, ts, msg, bkt, 0 AS shift FROM r \
-               UNION ALL SELECT kind, key_h, account, ts, msg, bkt + 1 AS bkt, 1 AS shift FROM r), \
+        "WITH r AS (SELECT kind, key_h, account, ts{msg}, ts / {bucket} AS bkt FROM {table}), \
+         l AS (SELECT kind, key_h, account, ts{msg}, bkt, 0 AS shift FROM r \
+               UNION ALL SELECT kind, key_h, account, ts{msg}, bkt + 1 AS bkt, 1 AS shift FROM r), \
          p AS (SELECT l.kind, l.key_h, \
                  CASE WHEN l.account < r.account THEN l.account ELSE r.account END AS a, \
-                 CASE WHEN l.account < r.account THEN r.account ELSE l.account END AS b, \
-                 CASE WHEN l.account < r.account THEN concat(l.msg, '|', r.msg) \
-                      ELSE concat(r.msg, '|', l.msg) END AS ev, \
+                 CASE WHEN l.account < r.account THEN r.account ELSE l.account END AS b{ev}, \
                  CASE WHEN l.ts < r.ts THEN l.ts ELSE r.ts END AS t0, \
                  CASE WHEN l.ts < r.ts THEN r.ts ELSE l.ts END AS t1 \
                FROM r JOIN l ON l.key_h = r.key_h AND l.bkt = r.bkt \
                WHERE l.account <> r.account AND abs(l.ts - r.ts) <= {window_us} \
                  AND (l.shift = 1 OR l.account < r.account)), \
-         k AS (SELECT kind, key_h, a, b, min(t0) AS t0, max(t1) AS t1, \
-                 first_value(ev ORDER BY t0, ev) AS ev FROM p GROUP BY kind, key_h, a, b) \
+         k AS ({k}) \
          {tail}"
     )
 }
@@ -586,19 +597,35 @@ fn null_sql(seed: u64, run: usize) -> String {
 
 /// All edges at `window_us` for the selected kinds (equi-key kinds from `coord_actions`, `similar` from the
 /// kernel), and the number of linked pairs below `min_weight` per kind. One plan gives both: the edges are
-/// computed at weight 1 and split here.
+/// computed at weight 1 and split here. Without `evidence` (a sweep's windows), equi-key edges carry only their
+/// weights: no times, evidence or keys.
 async fn edges_at(
     ctx: &SessionContext,
     p: &Params,
     window_us: i64,
     have_actions: bool,
+    evidence: bool,
+    stage: &dyn Fn(&str),
 ) -> Result<(Vec<Edge>, BTreeMap<String, u64>)> {
     let mut edges = Vec::new();
-    if have_actions {
+    if have_actions && evidence {
         let batches = collect(ctx, &edges_sql("coord_actions", window_us, 1, true)).await?;
         edges.extend(fold_edges(&batches, p.evidence, false)?);
+    } else if have_actions {
+        edges.extend(weights(ctx, "coord_actions", window_us).await?.into_iter().map(|((kind, a, b), weight)| Edge {
+            kind,
+            a,
+            b,
+            weight,
+            first_seen: 0,
+            last_seen: 0,
+            evidence: Vec::new(),
+            keys: Vec::new(),
+            p_value: None,
+        }));
     }
     if p.kinds.contains(&Kind::Similar) {
+        stage("similar texts");
         let sp = SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens);
         similar::register_pairs(ctx, &sp, "coord_similar").await?;
         let batches = collect(ctx, &similar::pairs_sql("coord_similar")).await?;
@@ -619,8 +646,17 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Coordination> {
 }
 
 /// [`run`], telling `stage` what it is doing as it goes.
-pub async fn run_with_progress(ctx: &SessionContext, params: Params, stage: &dyn Fn(&str)) -> Result<Coordination> {
+pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &dyn Fn(&str)) -> Result<Coordination> {
     params.check()?;
+    // `ECHOLENS_TIMINGS=1` prints each step's start time (for benchmarks).
+    let timings = std::env::var_os("ECHOLENS_TIMINGS").is_some();
+    let started = std::time::Instant::now();
+    let stage = |name: &str| {
+        if timings {
+            eprintln!("{:>8.2} s  {name}", started.elapsed().as_secs_f64());
+        }
+        progress(name);
+    };
     let p = &params;
     let window_us = i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
     let mut left_out = LeftOut::default();
@@ -630,7 +666,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, stage: &dyn
     let have_actions = prepare_actions(ctx, p, &mut left_out).await?;
 
     stage("joining actions within the window");
-    let (mut edges, below) = edges_at(ctx, p, window_us, have_actions).await?;
+    let (mut edges, below) = edges_at(ctx, p, window_us, have_actions, true, &stage).await?;
     left_out.pairs_below_min_weight = below;
 
     // Null model: how often does a shuffled corpus give an edge at least as heavy?
@@ -665,7 +701,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, stage: &dyn
     for &w in &p.sweep {
         stage(&format!("sweep: window {w} s"));
         let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
-        let (e, _) = edges_at(ctx, &swept, w_us, have_actions).await?;
+        let (e, _) = edges_at(ctx, &swept, w_us, have_actions, false, &stage).await?;
         let net = cluster::build(&e, p.quality, p.resolution, p.seed)?;
         let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();
         for edge in &e {
@@ -698,6 +734,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, stage: &dyn
     stage("summarising clusters");
     let labels = if have_actions { key_labels(ctx, &edges).await? } else { HashMap::new() };
     let channels = account_channels(ctx, &network).await?;
+    stage("done");
     Ok(Coordination { params, edges, network, labels, left_out, sweep, channels })
 }
 

@@ -1,16 +1,17 @@
 //! `similar`: pairs of near-identical texts by different accounts within the window.
 //!
-//! A sliding-window join on similarity is not an equi-join, so a kernel does it: a plan streams the original
-//! texts in time order; the kernel keeps the messages of the last `window` seconds in a MinHash LSH index
-//! (`bands` bands of `rows` hashes of the word-shingle set), looks each new message up, and verifies every
-//! candidate's exact Jaccard similarity before a pair counts. Memory holds one window of messages, whatever the
-//! corpus size; the sort before it spills to disk under the session's memory limit. Signatures of a batch are
-//! computed in parallel.
+//! A sliding-window join on similarity is not an equi-join, so a kernel does it. A plan streams the original
+//! texts in whatever order the engine reads them; each text is tokenised once, in parallel, and only its
+//! shingle set and LSH band keys (`bands` bands of `rows` MinHashes each) are kept, as 32-bit hashes. The
+//! documents are then put in time order (an index sort, not a sort of the texts), and the kernel keeps the
+//! messages of the last `window` seconds in an LSH index, looks each new message up, and verifies every
+//! candidate's exact Jaccard similarity before a pair counts. The message keys of the pairs found are joined
+//! back from the store at the end.
 //!
 //! The bands are chosen from the threshold so that a pair exactly at it is a candidate with probability
 //! ≥ 0.999 (`rows = 2`); pairs below it that become candidates are rejected by the exact check.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use arrow::array::{Float64Array, Int64Array, StringArray};
@@ -23,10 +24,11 @@ use rayon::prelude::*;
 
 use super::{ACCOUNT, ORIGINAL};
 use crate::Result;
+use crate::lists::{Chunk, Lists};
 #[cfg(test)]
 use crate::minhash::shingles;
 use crate::minhash::{KeyHasher, jaccard, mix, shingle_set};
-use crate::table::{i64s, strings};
+use crate::table::{collect, i64s, strings};
 
 /// Parameters of the similar-text kernel.
 #[derive(Debug, Clone, Copy)]
@@ -55,111 +57,150 @@ impl SimilarParams {
     }
 }
 
-/// The LSH band keys of a shingle set.
-fn band_keys(set: &[u64], p: &SimilarParams) -> Vec<u64> {
+/// The LSH band keys of a shingle set (64-bit hashes, already mixed), as sorted, distinct 32-bit keys. Each
+/// MinHash permutation is one xor and one odd multiply of the shingle hash.
+fn band_keys(set: &[u64], p: &SimilarParams) -> Vec<u32> {
     let mut keys = Vec::with_capacity(p.bands);
     for band in 0..p.bands {
         let mut key = mix(band as u64 + 1);
         for row in 0..p.rows {
             let seed = mix(((band * p.rows + row) as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            let min = set.iter().map(|h| mix(h ^ seed)).min().unwrap_or(0);
+            let odd = seed | 1;
+            let min = set.iter().map(|h| (h ^ seed).wrapping_mul(odd)).min().unwrap_or(0);
             key = mix(key ^ min);
         }
-        keys.push(key);
+        keys.push((key >> 32) as u32);
     }
+    keys.sort_unstable();
+    keys.dedup();
     keys
 }
 
-/// A verified pair: accounts (a < b), their messages, times (t0 ≤ t1) and similarity.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pair {
-    /// The smaller account.
-    pub a: String,
-    /// The larger account.
-    pub b: String,
-    /// a's message key.
-    pub ma: String,
-    /// b's message key.
-    pub mb: String,
-    /// The earlier time.
-    pub t0: i64,
-    /// The later time.
-    pub t1: i64,
-    /// Jaccard similarity.
-    pub similarity: f64,
+/// The shingle set (top 32 bits of each shingle's hash, sorted) and band keys of a text with at least
+/// `min_tokens` words.
+fn signature(text: &str, p: &SimilarParams) -> Option<(Vec<u32>, Vec<u32>)> {
+    let words: Vec<&str> = echolens_text::tokens(text).collect();
+    if words.len() < p.min_tokens {
+        return None;
+    }
+    let set = shingle_set(&words, p.shingle);
+    let bands = band_keys(&set, p);
+    let mut small: Vec<u32> = set.iter().map(|&h| (h >> 32) as u32).collect();
+    small.dedup();
+    Some((small, bands))
 }
 
-struct Doc {
-    ts: i64,
-    account: Arc<str>,
-    msg: String,
-    set: Vec<u64>,
-    bands: Vec<u64>,
+/// The texts the kernel compares, by position in the scan: time, account, key hash, shingle set, band keys.
+#[derive(Default)]
+struct Docs {
+    ts: Vec<i64>,
+    account: Vec<u32>,
+    key_h: Vec<i64>,
+    sets: Lists,
+    bands: Lists,
 }
 
-type BandIndex = HashMap<u64, VecDeque<u64>, std::hash::BuildHasherDefault<KeyHasher>>;
+/// Band key → the latest document in the window with it.
+type BandIndex = HashMap<u32, u64, std::hash::BuildHasherDefault<KeyHasher>>;
 
-/// The sliding-window LSH join over documents arriving in time order.
-struct Window {
+/// No earlier document with the key.
+const NO_SEQ: u64 = u64::MAX;
+
+/// The sliding-window LSH join over documents pushed in time order. Documents are numbered by arrival
+/// (`seq`); the index keeps each band key's latest holder, and each holder the previous one of each of its keys,
+/// so a lookup walks only the window's documents with the key and nothing is allocated per document.
+struct Window<'a> {
     p: SimilarParams,
-    docs: VecDeque<Doc>,
+    docs: &'a Docs,
+    /// The documents in the window, oldest first; the first has sequence number `first_seq`.
+    live: VecDeque<u32>,
     first_seq: u64,
     index: BandIndex,
-    pairs: Vec<Pair>,
+    /// For each document in the window and each of its band keys (in order): the previous holder's `seq`.
+    prev: VecDeque<u64>,
+    /// Where each window document's entries start in `prev`, counted from the first entry ever pushed.
+    prev_start: VecDeque<usize>,
+    /// Entries popped off the front of `prev`.
+    prev_popped: usize,
+    /// Verified pairs: (earlier document, later document, similarity).
+    pairs: Vec<(u32, u32, f32)>,
 }
 
-impl Window {
-    fn new(p: SimilarParams) -> Window {
-        Window { p, docs: VecDeque::new(), first_seq: 0, index: BandIndex::default(), pairs: Vec::new() }
+impl<'a> Window<'a> {
+    fn new(p: SimilarParams, docs: &'a Docs) -> Window<'a> {
+        Window {
+            p,
+            docs,
+            live: VecDeque::new(),
+            first_seq: 0,
+            index: BandIndex::default(),
+            prev: VecDeque::new(),
+            prev_start: VecDeque::new(),
+            prev_popped: 0,
+            pairs: Vec::new(),
+        }
     }
 
-    fn push(&mut self, doc: Doc) {
-        while self.docs.front().is_some_and(|d| d.ts < doc.ts.saturating_sub(self.p.window_us)) {
-            let old = self.docs.pop_front().expect("front exists");
-            for key in &old.bands {
-                if let Some(list) = self.index.get_mut(key) {
-                    list.pop_front();
-                    if list.is_empty() {
-                        self.index.remove(key);
-                    }
+    /// The holder before `seq` of the `i`-th band key of `seq`'s document.
+    fn previous(&self, seq: u64, i: usize) -> u64 {
+        let at = (seq - self.first_seq) as usize;
+        self.prev[self.prev_start[at] - self.prev_popped + i]
+    }
+
+    fn push(&mut self, doc: u32) {
+        let docs = self.docs;
+        let ts = docs.ts[doc as usize];
+        while let Some(&old) = self.live.front() {
+            if docs.ts[old as usize] >= ts.saturating_sub(self.p.window_us) {
+                break;
+            }
+            // A key whose latest holder leaves has no holder left in the window.
+            for key in docs.bands.get(old) {
+                if self.index.get(key) == Some(&self.first_seq) {
+                    self.index.remove(key);
                 }
             }
+            let n = docs.bands.get(old).len();
+            self.prev.drain(..n);
+            self.prev_popped += n;
+            self.prev_start.pop_front();
+            self.live.pop_front();
             self.first_seq += 1;
         }
-        let mut candidates: Vec<u64> =
-            doc.bands.iter().filter_map(|k| self.index.get(k)).flat_map(|l| l.iter().copied()).collect();
+        let bands = docs.bands.get(doc);
+        let mut candidates: Vec<u64> = Vec::new();
+        for key in bands {
+            let mut at = self.index.get(key).copied().unwrap_or(NO_SEQ);
+            while at != NO_SEQ && at >= self.first_seq {
+                candidates.push(at);
+                let holder = self.live[(at - self.first_seq) as usize];
+                let i = docs.bands.get(holder).binary_search(key).expect("a holder has its key");
+                at = self.previous(at, i);
+            }
+        }
         candidates.sort_unstable();
         candidates.dedup();
+        let account = docs.account[doc as usize];
+        let set = docs.sets.get(doc);
         for seq in candidates {
-            let other = &self.docs[(seq - self.first_seq) as usize];
-            // Accounts are interned: one `Arc` per account.
-            if Arc::ptr_eq(&other.account, &doc.account) {
+            let other = self.live[(seq - self.first_seq) as usize];
+            if docs.account[other as usize] == account {
                 continue;
             }
-            let sim = jaccard(&doc.set, &other.set);
+            let sim = jaccard(set, docs.sets.get(other));
             if sim + 1e-12 < self.p.threshold {
                 continue;
             }
-            let (x, y) = if other.account < doc.account { (other, &doc) } else { (&doc, other) };
-            self.pairs.push(Pair {
-                a: x.account.to_string(),
-                b: y.account.to_string(),
-                ma: x.msg.clone(),
-                mb: y.msg.clone(),
-                t0: other.ts.min(doc.ts),
-                t1: other.ts.max(doc.ts),
-                similarity: sim,
-            });
+            self.pairs.push((other, doc, sim as f32));
         }
-        let seq = self.first_seq + self.docs.len() as u64;
-        for key in &doc.bands {
-            // A band key repeated within one document is indexed once.
-            let list = self.index.entry(*key).or_default();
-            if list.back() != Some(&seq) {
-                list.push_back(seq);
-            }
+        let seq = self.first_seq + self.live.len() as u64;
+        self.prev_start.push_back(self.prev_popped + self.prev.len());
+        // Band keys are distinct within a document: each is indexed once.
+        for key in bands {
+            let before = self.index.insert(*key, seq).unwrap_or(NO_SEQ);
+            self.prev.push_back(before);
         }
-        self.docs.push_back(doc);
+        self.live.push_back(doc);
     }
 }
 
@@ -167,46 +208,68 @@ impl Window {
 /// (kind, a, b, ma, mb, t0, t1, similarity).
 pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str) -> Result<usize> {
     let sql = format!(
-        "SELECT {ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, key AS msg, text_norm FROM messages \
-         WHERE {ORIGINAL} ORDER BY ts, msg"
+        "SELECT {ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, hash64(key) AS h, text_norm FROM messages \
+         WHERE {ORIGINAL}"
     );
+    let timings = std::env::var_os("ECHOLENS_TIMINGS").is_some();
+    let started = std::time::Instant::now();
+    let step = |name: &str| {
+        if timings {
+            eprintln!("          similar: {name} by {:.2} s", started.elapsed().as_secs_f64());
+        }
+    };
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
-    let mut window = Window::new(*p);
-    let mut accounts: HashMap<String, Arc<str>> = HashMap::new();
+    let mut docs = Docs::default();
+    let mut accounts: HashMap<String, u32> = HashMap::new();
+    let mut names: Vec<String> = Vec::new();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let account = strings(&batch, "account")?;
         let ts = i64s(&batch, "ts")?;
-        let msg = strings(&batch, "msg")?;
+        let h = i64s(&batch, "h")?;
         let text = strings(&batch, "text_norm")?;
         // Texts shorter than `min_tokens` words take no part.
-        let sigs: Vec<Option<(Vec<u64>, Vec<u64>)>> = (0..batch.num_rows())
-            .into_par_iter()
-            .map(|i| {
-                let words: Vec<&str> = echolens_text::tokens(text.value(i)).collect();
-                if words.len() < p.min_tokens {
-                    return None;
-                }
-                let set = shingle_set(&words, p.shingle);
-                let bands = band_keys(&set, p);
-                Some((set, bands))
-            })
-            .collect();
+        let sigs: Vec<Option<(Vec<u32>, Vec<u32>)>> =
+            (0..batch.num_rows()).into_par_iter().map(|i| signature(text.value(i), p)).collect();
+        let first = docs.ts.len() as u32;
+        let (mut sets, mut bands) = (Vec::new(), Vec::new());
         for (i, sig) in sigs.into_iter().enumerate() {
-            let Some((set, bands)) = sig else { continue };
+            let Some((set, keys)) = sig else { continue };
             let acc = account.value(i);
-            let acc = match accounts.get(acc) {
-                Some(a) => a.clone(),
+            let id = match accounts.get(acc) {
+                Some(&id) => id,
                 None => {
-                    let a: Arc<str> = Arc::from(acc);
-                    accounts.insert(acc.to_owned(), a.clone());
-                    a
+                    let id = names.len() as u32;
+                    accounts.insert(acc.to_owned(), id);
+                    names.push(acc.to_owned());
+                    id
                 }
             };
-            window.push(Doc { ts: ts.value(i), account: acc, msg: msg.value(i).to_owned(), set, bands });
+            docs.ts.push(ts.value(i));
+            docs.account.push(id);
+            docs.key_h.push(h.value(i));
+            sets.push(set);
+            bands.push(keys);
         }
+        docs.sets.chunks.push(Chunk::new(first, &sets));
+        docs.bands.chunks.push(Chunk::new(first, &bands));
     }
-    let pairs = window.pairs;
+    drop(accounts);
+    step("scan and signatures");
+    // Time order (ties by key hash: any order finds the same pairs).
+    let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize]));
+    let mut window = Window::new(*p, &docs);
+    for &doc in &order {
+        window.push(doc);
+    }
+    let pairs = std::mem::take(&mut window.pairs);
+    drop(window);
+    drop(order);
+    step("window");
+    let keys =
+        message_keys(ctx, pairs.iter().flat_map(|&(x, y, _)| [docs.key_h[x as usize], docs.key_h[y as usize]])).await?;
+    step("message keys");
     let n = pairs.len();
     let schema = Arc::new(Schema::new(vec![
         Field::new("kind", DataType::Utf8, false),
@@ -218,22 +281,56 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
         Field::new("t1", DataType::Int64, false),
         Field::new("similarity", DataType::Float64, false),
     ]));
+    // Each pair with the smaller account first.
+    let oriented: Vec<(u32, u32, f32)> = pairs
+        .into_iter()
+        .map(|(x, y, sim)| {
+            let (ax, ay) = (&names[docs.account[x as usize] as usize], &names[docs.account[y as usize] as usize]);
+            if ax < ay { (x, y, sim) } else { (y, x, sim) }
+        })
+        .collect();
+    let name_of = |d: u32| names[docs.account[d as usize] as usize].as_str();
+    let key_of = |d: u32| keys.get(&docs.key_h[d as usize]).map_or("", String::as_str);
+    let ts_of = |d: u32| docs.ts[d as usize];
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
-            Arc::new(StringArray::from_iter_values(pairs.iter().map(|_| "similar"))),
-            Arc::new(StringArray::from_iter_values(pairs.iter().map(|x| &x.a))),
-            Arc::new(StringArray::from_iter_values(pairs.iter().map(|x| &x.b))),
-            Arc::new(StringArray::from_iter_values(pairs.iter().map(|x| &x.ma))),
-            Arc::new(StringArray::from_iter_values(pairs.iter().map(|x| &x.mb))),
-            Arc::new(Int64Array::from_iter_values(pairs.iter().map(|x| x.t0))),
-            Arc::new(Int64Array::from_iter_values(pairs.iter().map(|x| x.t1))),
-            Arc::new(Float64Array::from_iter_values(pairs.iter().map(|x| x.similarity))),
+            Arc::new(StringArray::from_iter_values(oriented.iter().map(|_| "similar"))),
+            Arc::new(StringArray::from_iter_values(oriented.iter().map(|x| name_of(x.0)))),
+            Arc::new(StringArray::from_iter_values(oriented.iter().map(|x| name_of(x.1)))),
+            Arc::new(StringArray::from_iter_values(oriented.iter().map(|x| key_of(x.0)))),
+            Arc::new(StringArray::from_iter_values(oriented.iter().map(|x| key_of(x.1)))),
+            Arc::new(Int64Array::from_iter_values(oriented.iter().map(|x| ts_of(x.0).min(ts_of(x.1))))),
+            Arc::new(Int64Array::from_iter_values(oriented.iter().map(|x| ts_of(x.0).max(ts_of(x.1))))),
+            Arc::new(Float64Array::from_iter_values(oriented.iter().map(|x| f64::from(x.2)))),
         ],
     )?;
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
     Ok(n)
+}
+
+/// The message keys of the given key hashes, joined back from `messages`.
+async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -> Result<HashMap<i64, String>> {
+    let wanted: HashSet<i64> = hashes.collect();
+    let mut out = HashMap::with_capacity(wanted.len());
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let schema = Arc::new(Schema::new(vec![Field::new("h", DataType::Int64, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from_iter_values(wanted))])?;
+    ctx.deregister_table("coord_similar_keys")?;
+    ctx.register_table("coord_similar_keys", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+    let sql = "SELECT k.h, m.key FROM coord_similar_keys k JOIN messages m ON k.h = hash64(m.key)";
+    for batch in collect(ctx, sql).await? {
+        let h = i64s(&batch, "h")?;
+        let key = strings(&batch, "key")?;
+        for i in 0..batch.num_rows() {
+            out.insert(h.value(i), key.value(i).to_owned());
+        }
+    }
+    ctx.deregister_table("coord_similar_keys")?;
+    Ok(out)
 }
 
 /// The pairs table as edge-plan rows (kind, a, b, t0, t1, ev, key_h), in edge order, for `fold_edges`.
@@ -248,10 +345,70 @@ pub fn pairs_sql(table: &str) -> String {
 mod tests {
     use super::*;
 
-    fn doc(ts: i64, account: &str, msg: &str, text: &str, p: &SimilarParams) -> Doc {
-        let set = shingles(text, p.shingle);
-        let bands = band_keys(&set, p);
-        Doc { ts, account: Arc::from(account), msg: msg.into(), set, bands }
+    /// Documents (time, account, text) as the scan would keep them.
+    fn docs(rows: &[(i64, u32, &str)], p: &SimilarParams) -> Docs {
+        let mut d = Docs::default();
+        let (mut sets, mut bands) = (Vec::new(), Vec::new());
+        for (i, &(ts, account, text)) in rows.iter().enumerate() {
+            let (set, keys) = signature(text, p).expect("long enough");
+            d.ts.push(ts);
+            d.account.push(account);
+            d.key_h.push(i as i64);
+            sets.push(set);
+            bands.push(keys);
+        }
+        d.sets.chunks.push(Chunk::new(0, &sets));
+        d.bands.chunks.push(Chunk::new(0, &bands));
+        d
+    }
+
+    #[test]
+    fn window_finds_every_pair_that_shares_a_band_key_within_the_window() {
+        // Texts from a small vocabulary, many of them copies, at random times: the chained index must give
+        // exactly the pairs a brute-force scan of the window gives.
+        let p = SimilarParams::new(60_000_000, 0.6, 1, 4);
+        let mut x = 5u64;
+        let mut next = |n: u64| {
+            x = mix(x);
+            x % n
+        };
+        let bases: Vec<String> =
+            (0..6).map(|b| (0..8).map(|w| format!("w{}", (b * 3 + w) % 20)).collect::<Vec<_>>().join(" ")).collect();
+        let mut rows: Vec<(i64, u32, String)> = (0..400)
+            .map(|_| {
+                let mut words: Vec<String> =
+                    bases[next(6) as usize].split(' ').map(str::to_owned).collect::<Vec<String>>();
+                let at = next(8) as usize;
+                words[at] = format!("e{}", next(4));
+                (next(3000) as i64 * 1_000_000, next(5) as u32, words.join(" "))
+            })
+            .collect();
+        rows.sort_by_key(|r| r.0);
+        let refs: Vec<(i64, u32, &str)> = rows.iter().map(|r| (r.0, r.1, r.2.as_str())).collect();
+        let d = docs(&refs, &p);
+        let mut w = Window::new(p, &d);
+        for doc in 0..refs.len() as u32 {
+            w.push(doc);
+        }
+        let mut got: Vec<(u32, u32)> = w.pairs.iter().map(|x| (x.0, x.1)).collect();
+        got.sort();
+        let mut want = Vec::new();
+        for j in 0..refs.len() as u32 {
+            for i in 0..j {
+                let (a, b) = (i as usize, j as usize);
+                let shares_key = d.bands.get(i).iter().any(|k| d.bands.get(j).contains(k));
+                if d.ts[b] - d.ts[a] <= p.window_us
+                    && d.account[a] != d.account[b]
+                    && shares_key
+                    && jaccard(d.sets.get(i), d.sets.get(j)) + 1e-12 >= p.threshold
+                {
+                    want.push((i, j));
+                }
+            }
+        }
+        want.sort();
+        assert!(want.len() > 50, "the corpus has pairs: {}", want.len());
+        assert_eq!(got, want);
     }
 
     #[test]
@@ -277,25 +434,26 @@ mod tests {
     #[test]
     fn window_joins_near_duplicates_within_window_only() {
         let p = SimilarParams::new(60_000_000, 0.8, 1, 4);
-        let mut w = Window::new(p);
         let base = "the quick brown fox jumps over the lazy dog again and again today";
         let edited = "the quick brown fox jumps over the lazy dog again and again tonight";
-        w.push(doc(0, "x:1", "m1", base, &p));
-        w.push(doc(30_000_000, "x:2", "m2", edited, &p)); // similar, in window
-        w.push(doc(60_000_000, "x:3", "m3", base, &p)); // exactly at the window from m1
-        w.push(doc(60_000_000, "x:1", "m4", "an entirely different message about other things", &p));
-        w.push(doc(150_000_001, "x:4", "m5", base, &p)); // past every window
-        let mut got: Vec<(String, String)> = w.pairs.iter().map(|x| (x.ma.clone(), x.mb.clone())).collect();
-        got.sort();
-        assert_eq!(
-            got,
-            [
-                ("m1".to_owned(), "m2".to_owned()),
-                ("m1".to_owned(), "m3".to_owned()),
-                ("m2".to_owned(), "m3".to_owned())
-            ]
+        let d = docs(
+            &[
+                (0, 1, base),
+                (30_000_000, 2, edited), // similar, in window
+                (60_000_000, 3, base),   // exactly at the window from 0
+                (60_000_000, 1, "an entirely different message about other things"),
+                (150_000_001, 4, base), // past every window
+                (150_000_002, 4, base), // same account: no pair
+            ],
+            &p,
         );
-        // Same account never pairs with itself.
-        assert!(w.pairs.iter().all(|x| x.a != x.b));
+        let mut w = Window::new(p, &d);
+        for doc in 0..6 {
+            w.push(doc);
+        }
+        let mut got: Vec<(u32, u32)> = w.pairs.iter().map(|x| (x.0, x.1)).collect();
+        got.sort();
+        assert_eq!(got, [(0, 1), (0, 2), (1, 2)]);
+        assert!(w.pairs.iter().all(|x| d.account[x.0 as usize] != d.account[x.1 as usize]));
     }
 }

@@ -352,3 +352,43 @@ async fn outputs_follow_the_contract() {
     assert_eq!(summary["command"], "test");
     assert_eq!(summary["clusters"], 1);
 }
+
+#[tokio::test]
+async fn a_sweep_row_is_what_a_run_at_that_window_finds() {
+    // Four accounts acting on texts, links and hashtags at gaps of 5 s to 400 s: each window links a different
+    // set of pairs.
+    let mut msgs = Vec::new();
+    let authors = ["1", "2", "3", "4"];
+    for (k, gap) in [5i64, 5, 40, 40, 400, 400, 5, 400].into_iter().enumerate() {
+        let text = format!("{TEXT1} number {k}");
+        for (j, a) in authors.iter().enumerate().take(2 + k % 3) {
+            let mut x = m(a, format!("{k}-{j}"), k as i64 * 5000 + j as i64 * gap, &text);
+            x.urls = vec![if k % 2 == 0 { "https://a.example/1" } else { "https://b.example/2" }];
+            x.hashtags = vec!["tag"];
+            msgs.push(x);
+        }
+    }
+    let kinds = [Kind::Text, Kind::Link, Kind::Hashtag];
+    let swept = run_on(&msgs, Params { sweep: vec![10, 600], min_weight: 1, ..only(&kinds) }).await;
+    for w in [10, 600] {
+        let at = run_on(&msgs, Params { window_s: w, min_weight: 1, ..only(&kinds) }).await;
+        for kind in kinds {
+            let row = swept.sweep.iter().find(|r| r.window_s == w && r.kind == kind.name()).unwrap();
+            let edges = at.edges.iter().filter(|e| e.kind == kind).count() as u64;
+            assert_eq!(row.edges, edges, "{} at {w} s", kind.name());
+        }
+        let all = swept.sweep.iter().find(|r| r.window_s == w && r.kind == "all").unwrap();
+        assert_eq!(
+            (all.edges, all.accounts, all.clusters, all.largest_cluster),
+            (
+                at.network.edges.len() as u64,
+                at.network.accounts.len() as u64,
+                at.network.clusters.len() as u64,
+                at.network.clusters.first().map_or(0, |c| c.members.len() as u64)
+            ),
+            "all kinds at {w} s"
+        );
+    }
+    let edges_at = |w: u64| swept.sweep.iter().find(|r| r.window_s == w && r.kind == "all").unwrap().edges;
+    assert!(edges_at(10) < edges_at(600), "the corpus separates the windows");
+}

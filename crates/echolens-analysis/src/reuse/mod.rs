@@ -46,6 +46,7 @@ use futures::StreamExt;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::lists::{Chunk, Lists};
 use crate::minhash::{KeyHasher, jaccard, mix, shingle_set};
 use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
@@ -371,48 +372,6 @@ fn match_text(text: &str) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Owned(text.replace(echolens_text::ZWNJ, ""))
     } else {
         std::borrow::Cow::Borrowed(text)
-    }
-}
-
-/// Lists of `u32` (shingle sets, band keys) for consecutive documents, one chunk per scanned batch: no
-/// allocation grows with the corpus, so none is ever copied whole to grow.
-#[derive(Default)]
-struct Lists {
-    chunks: Vec<Chunk>,
-}
-
-struct Chunk {
-    /// The first document of the chunk.
-    first: u32,
-    offsets: Vec<u32>,
-    data: Vec<u32>,
-}
-
-impl Chunk {
-    fn new<L: AsRef<[u32]>>(first: u32, lists: impl IntoIterator<Item = L>) -> Chunk {
-        let mut chunk = Chunk { first, offsets: vec![0], data: Vec::new() };
-        for list in lists {
-            chunk.data.extend_from_slice(list.as_ref());
-            chunk.offsets.push(chunk.data.len() as u32);
-        }
-        chunk.data.shrink_to_fit();
-        chunk
-    }
-
-    fn len(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    fn get(&self, i: usize) -> &[u32] {
-        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
-    }
-}
-
-impl Lists {
-    fn get(&self, doc: u32) -> &[u32] {
-        let c = self.chunks.partition_point(|c| c.first <= doc) - 1;
-        let chunk = &self.chunks[c];
-        chunk.get((doc - chunk.first) as usize)
     }
 }
 

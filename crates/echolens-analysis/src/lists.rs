@@ -1,0 +1,60 @@
+//! Lists of `u32` (shingle sets, band keys) per document, stored in chunks: the MinHash kernels keep one per
+//! message of the corpus, and a single vector of them would be copied whole each time it grew.
+
+/// Lists of `u32` (shingle sets, band keys) for consecutive documents, one chunk per scanned batch: no
+/// allocation grows with the corpus, so none is ever copied whole to grow.
+#[derive(Default)]
+pub(crate) struct Lists {
+    pub(crate) chunks: Vec<Chunk>,
+}
+
+pub(crate) struct Chunk {
+    /// The first document of the chunk.
+    pub(crate) first: u32,
+    offsets: Vec<u32>,
+    data: Vec<u32>,
+}
+
+impl Chunk {
+    pub(crate) fn new<L: AsRef<[u32]>>(first: u32, lists: impl IntoIterator<Item = L>) -> Chunk {
+        let mut chunk = Chunk { first, offsets: vec![0], data: Vec::new() };
+        for list in lists {
+            chunk.data.extend_from_slice(list.as_ref());
+            chunk.offsets.push(chunk.data.len() as u32);
+        }
+        chunk.data.shrink_to_fit();
+        chunk
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub(crate) fn get(&self, i: usize) -> &[u32] {
+        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+impl Lists {
+    pub(crate) fn get(&self, doc: u32) -> &[u32] {
+        let c = self.chunks.partition_point(|c| c.first <= doc) - 1;
+        let chunk = &self.chunks[c];
+        chunk.get((doc - chunk.first) as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_found_across_chunks() {
+        let mut lists = Lists::default();
+        lists.chunks.push(Chunk::new(0, [vec![1, 2], vec![], vec![3]]));
+        lists.chunks.push(Chunk::new(3, [vec![4]]));
+        lists.chunks.push(Chunk::new(4, [vec![5, 6, 7], vec![8]]));
+        let all: Vec<Vec<u32>> = (0..6).map(|d| lists.get(d).to_vec()).collect();
+        assert_eq!(all, [vec![1, 2], vec![], vec![3], vec![4], vec![5, 6, 7], vec![8]]);
+        assert_eq!(lists.chunks[0].len(), 3);
+    }
+}
