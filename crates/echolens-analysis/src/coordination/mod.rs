@@ -270,30 +270,28 @@ fn actions_sql(kind: Kind, p: &Params, short_filter: bool) -> Option<String> {
             let short =
                 if short_filter { format!("AND has_tokens(text_norm, {})", p.min_tokens) } else { String::new() };
             format!(
-                "SELECT 'text' AS kind, key_hash(text_norm, {}) AS key_h, text_norm AS label, {cols} FROM messages \
-                 WHERE {ORIGINAL} {short}",
-                kind.seed()
+                "SELECT 'text' AS kind, {seed} AS kid, key_hash(text_norm, {seed}) AS key_h, text_norm AS label, {cols} \
+                 FROM messages WHERE {ORIGINAL} {short}"
             )
         }
         Kind::Link | Kind::Hashtag => {
             let (name, list) = if kind == Kind::Link { ("link", "urls") } else { ("hashtag", "hashtags") };
             format!(
-                "SELECT '{name}' AS kind, key_hash(k, {}) AS key_h, k AS label, {outer} FROM \
-                 (SELECT unnest({list}) AS k, {inner} FROM messages WHERE {ORIGINAL} AND cardinality({list}) > 0)",
-                kind.seed()
+                "SELECT '{name}' AS kind, {seed} AS kid, key_hash(k, {seed}) AS key_h, k AS label, {outer} FROM \
+                 (SELECT unnest({list}) AS k, {inner} FROM messages WHERE {ORIGINAL} AND cardinality({list}) > 0)"
             )
         }
         // X reposts name the original; Telegram forwards name only the source chat, so the original is the
         // source chat and the text together.
         Kind::Repost => format!(
-            "SELECT 'repost' AS kind, key_hash(k, {seed}) AS key_h, k AS label, {outer} FROM \
+            "SELECT 'repost' AS kind, {seed} AS kid, key_hash(k, {seed}) AS key_h, k AS label, {outer} FROM \
              (SELECT CASE WHEN repost_of IS NOT NULL THEN concat(platform, ':', repost_of) \
                      ELSE concat(platform, ':forward:', forwarded_from, ':', text_norm) END AS k, {inner} \
               FROM messages WHERE author_id IS NOT NULL AND (repost_of IS NOT NULL OR forwarded_from IS NOT NULL))"
         ),
         // A Telegram reply target is a message id within the chat; an X reply target is a global tweet id.
         Kind::Reply => format!(
-            "SELECT 'reply' AS kind, key_hash(k, {seed}) AS key_h, k AS label, {outer} FROM \
+            "SELECT 'reply' AS kind, {seed} AS kid, key_hash(k, {seed}) AS key_h, k AS label, {outer} FROM \
              (SELECT CASE WHEN platform = 'telegram' THEN concat(platform, ':', channel_id, ':', reply_to) \
                      ELSE concat(platform, ':', reply_to) END AS k, {inner} \
               FROM messages WHERE author_id IS NOT NULL AND reply_to IS NOT NULL)"
@@ -352,6 +350,7 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
 /// them, copy) most of the corpus's text.
 async fn register_batches(ctx: &SessionContext, name: &str, sql: &str) -> Result<u64> {
     use arrow::datatypes::{DataType, Field, Schema};
+    let started = std::time::Instant::now();
     crate::table::explain(ctx, sql).await?;
     let df = ctx.sql(sql).await?;
     let plain = |t: &DataType| if *t == DataType::Utf8View { DataType::Utf8 } else { t.clone() };
@@ -379,6 +378,9 @@ async fn register_batches(ctx: &SessionContext, name: &str, sql: &str) -> Result
         batches.push(arrow::record_batch::RecordBatch::try_new(schema.clone(), columns)?);
     }
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
+        eprintln!("          {name}: {rows} rows in {:.2} s", started.elapsed().as_secs_f64());
+    }
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
     Ok(rows)
@@ -486,45 +488,57 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
     if actions.is_empty() {
         return Ok(false);
     }
-    // Keys with at least two accounts (hashes only: this GROUP BY sees every action of the corpus).
+    let max = p.max_key_accounts;
+    // Keys with at least two accounts, and their actions, on hashes only: this GROUP BY sees every action of the
+    // corpus. A key with at most `max_key_accounts` actions has at most as many accounts.
     register_batches(
         ctx,
         "coord_shared",
         &format!(
-            "SELECT key_h FROM ({actions}) GROUP BY key_h \
+            "SELECT key_h, max(kid) AS kid, count(*) AS actions FROM ({actions}) GROUP BY key_h \
              HAVING min(hash64(account)) <> max(hash64(account))"
         ),
     )
     .await?;
-    register_batches(
-        ctx,
-        "coord_candidates",
-        &format!(
-            // The small table of shared keys first: the hash join builds its left side in memory and streams
-            // the corpus through it.
-            "SELECT x.kind, x.key_h, x.label, x.account, x.ts, x.msg FROM coord_shared s \
-             JOIN ({}) x ON x.key_h = s.key_h",
-            actions_of(false)
-        ),
-    )
-    .await?;
-    register_batches(
-        ctx,
-        "coord_key_accounts",
-        // Plain aggregates only: `count(DISTINCT ...)` and ordered `first_value` keep an accumulator object per
-        // group (580 MB for 24k links at 1M messages); a GROUP BY on (key, account) counts the same in 20 MB.
-        "SELECT a.kind, a.key_h, a.label, d.accounts, a.actions FROM \
-           (SELECT kind, key_h, min(label) AS label, count(*) AS actions FROM coord_candidates GROUP BY kind, key_h) a \
-         JOIN (SELECT key_h, count(*) AS accounts FROM \
-                 (SELECT key_h, account FROM coord_candidates GROUP BY key_h, account) GROUP BY key_h) d \
-           ON a.key_h = d.key_h",
-    )
-    .await?;
-    let max = p.max_key_accounts;
+    // Keys with more actions (viral links and tags, most of a large corpus's shared actions): their accounts
+    // counted exactly, with a label, from the actions of their kinds only (a text key among them costs a pass
+    // over the texts; links and tags do not). Plain aggregates only: `count(DISTINCT ...)` and ordered
+    // `first_value` keep an accumulator object per group (580 MB for 24k links at 1M messages).
+    let mut big_kinds: Vec<Kind> = Vec::new();
+    for batch in collect(ctx, &format!("SELECT DISTINCT kid FROM coord_shared WHERE actions > {max}")).await? {
+        let kid = i64s(&batch, "kid")?;
+        big_kinds
+            .extend((0..batch.num_rows()).filter_map(|i| Kind::ALL.into_iter().find(|k| k.seed() == kid.value(i))));
+    }
+    big_kinds.sort();
+    let big_actions: Vec<String> = big_kinds.iter().filter_map(|k| actions_sql(*k, p, false)).collect();
+    if big_actions.is_empty() {
+        register_batches(
+            ctx,
+            "coord_big",
+            "SELECT 'text' AS kind, key_h, actions AS accounts, actions, CAST(NULL AS VARCHAR) AS label \
+             FROM coord_shared WHERE false",
+        )
+        .await?;
+    } else {
+        register_batches(
+            ctx,
+            "coord_big",
+            &format!(
+                "SELECT x.kind, x.key_h, count(*) AS accounts, sum(x.n) AS actions, min(x.label) AS label FROM \
+                   (SELECT a.kind, a.key_h, hash64(a.account) AS acc, count(*) AS n, min(a.label) AS label \
+                    FROM (SELECT key_h FROM coord_shared WHERE actions > {max}) s \
+                    JOIN ({}) a ON a.key_h = s.key_h GROUP BY a.kind, a.key_h, acc) x \
+                 GROUP BY x.kind, x.key_h",
+                big_actions.join(" UNION ALL ")
+            ),
+        )
+        .await?;
+    }
     for batch in collect(
         ctx,
         &format!(
-            "SELECT kind, count(*) AS keys, sum(actions) AS actions FROM coord_key_accounts \
+            "SELECT kind, count(*) AS keys, sum(actions) AS actions FROM coord_big \
              WHERE accounts > {max} GROUP BY kind ORDER BY kind"
         ),
     )
@@ -541,8 +555,8 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
     for batch in collect(
         ctx,
         &format!(
-            "SELECT kind, label, accounts FROM coord_key_accounts WHERE accounts > {max} \
-             ORDER BY accounts DESC, kind, label LIMIT 20"
+            "SELECT kind, label, accounts FROM coord_big WHERE accounts > {max} \
+             ORDER BY accounts DESC, kind, label LIMIT {TOP_OVER_MAX}"
         ),
     )
     .await?
@@ -555,17 +569,34 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
             left_out.top_over_max.push((kind.value(i).to_owned(), label, accounts.value(i) as u64));
         }
     }
+    // The actions of the keys within `max_key_accounts`: the hash join builds its left side (the keys) in
+    // memory and streams the corpus through it.
     register_batches(
         ctx,
-        "coord_actions",
+        "coord_candidates",
         &format!(
-            "SELECT c.kind, c.key_h, c.account, c.ts, c.msg FROM coord_candidates c \
-             JOIN coord_key_accounts k ON c.kind = k.kind AND c.key_h = k.key_h WHERE k.accounts <= {max}"
+            "SELECT x.kind, x.key_h, x.label, x.account, x.ts, x.msg FROM \
+               (SELECT key_h FROM coord_shared WHERE actions <= {max} \
+                UNION ALL SELECT key_h FROM coord_big WHERE accounts <= {max}) s \
+             JOIN ({}) x ON x.key_h = s.key_h",
+            actions_of(false)
         ),
     )
     .await?;
+    register_batches(
+        ctx,
+        "coord_labels",
+        "SELECT kind, key_h, min(label) AS label FROM coord_candidates GROUP BY kind, key_h",
+    )
+    .await?;
+    register_batches(ctx, "coord_actions", "SELECT kind, key_h, account, ts, msg FROM coord_candidates").await?;
+    // The candidates carry every action's label (whole texts for `text`): only one label per key is kept.
+    ctx.deregister_table("coord_candidates")?;
     Ok(true)
 }
+
+/// The most widely shared keys over `max_key_accounts` named in the summary.
+const TOP_OVER_MAX: usize = 20;
 
 async fn count_left_out(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<()> {
     let short = if p.kinds.iter().any(|k| matches!(k, Kind::Text | Kind::Similar)) {
@@ -742,7 +773,7 @@ async fn key_labels(ctx: &SessionContext, edges: &[Edge]) -> Result<HashMap<(Kin
     let wanted: std::collections::HashSet<(Kind, i64)> =
         edges.iter().flat_map(|e| e.keys.iter().map(move |k| (e.kind, *k))).collect();
     let mut labels = HashMap::new();
-    for batch in collect(ctx, "SELECT kind, key_h, label FROM coord_key_accounts").await? {
+    for batch in collect(ctx, "SELECT kind, key_h, label FROM coord_labels").await? {
         let kind = strings(&batch, "kind")?;
         let key = i64s(&batch, "key_h")?;
         let label = strings(&batch, "label")?;

@@ -392,3 +392,35 @@ async fn a_sweep_row_is_what_a_run_at_that_window_finds() {
     let edges_at = |w: u64| swept.sweep.iter().find(|r| r.window_s == w && r.kind == "all").unwrap().edges;
     assert!(edges_at(10) < edges_at(600), "the corpus separates the windows");
 }
+
+#[tokio::test]
+async fn max_key_accounts_counts_accounts_not_actions() {
+    // Two accounts post the same link and the same text six times each, a minute apart: twelve actions on each
+    // key, but two accounts, so the keys stay in with a limit of three accounts. A third key, shared by four
+    // accounts, is left out with its label.
+    let mut msgs = Vec::new();
+    for i in 0..6 {
+        for (j, a) in ["1", "2"].into_iter().enumerate() {
+            let mut x = m(a, format!("{i}-{j}"), i * 60 + j as i64, TEXT1);
+            x.urls = vec!["https://busy.example/"];
+            msgs.push(x);
+        }
+    }
+    for (j, a) in ["1", "2", "3", "4"].into_iter().enumerate() {
+        let mut x = m(a, format!("w-{j}"), 5000 + j as i64, TEXT2);
+        x.urls = vec!["https://wide.example/"];
+        msgs.push(x);
+    }
+    let c = run_on(&msgs, Params { max_key_accounts: 3, min_weight: 1, ..only(&[Kind::Link, Kind::Text]) }).await;
+    assert_eq!(
+        edge_set(&c),
+        [(Kind::Text, "x:1".into(), "x:2".into(), 1), (Kind::Link, "x:1".into(), "x:2".into(), 1)]
+    );
+    assert_eq!(c.left_out.over_max_keys.get("link"), Some(&1));
+    assert_eq!(c.left_out.over_max_keys.get("text"), Some(&1));
+    assert_eq!(c.left_out.over_max_actions.get("link"), Some(&4));
+    let labels: Vec<&str> = c.left_out.top_over_max.iter().map(|t| t.1.as_str()).collect();
+    assert!(labels.contains(&"https://wide.example/"), "{labels:?}");
+    let label = |k: Kind| c.labels.iter().find(|((kind, _), _)| *kind == k).map(|(_, l)| l.clone());
+    assert_eq!(label(Kind::Link).as_deref(), Some("https://busy.example/"));
+}
