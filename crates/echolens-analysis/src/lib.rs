@@ -18,7 +18,7 @@ pub mod vocabulary;
 
 pub use error::{Error, Result};
 pub use pseudonym::Pseudonyms;
-pub use table::{excerpt, i64s, strings, write_summary};
+pub use table::{collect_plain, excerpt, i64s, strings, write_summary};
 pub use udf::register_udfs;
 
 use std::sync::Arc;

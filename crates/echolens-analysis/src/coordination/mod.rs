@@ -349,34 +349,9 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
 /// buffer it points into alive, so a few thousand collected rows could pin (and, once a join concatenates
 /// them, copy) most of the corpus's text.
 async fn register_batches(ctx: &SessionContext, name: &str, sql: &str) -> Result<u64> {
-    use arrow::datatypes::{DataType, Field, Schema};
     let started = std::time::Instant::now();
     crate::table::explain(ctx, sql).await?;
-    let df = ctx.sql(sql).await?;
-    let plain = |t: &DataType| if *t == DataType::Utf8View { DataType::Utf8 } else { t.clone() };
-    let fields: Vec<Field> = df
-        .schema()
-        .as_arrow()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone().with_data_type(plain(f.data_type())))
-        .collect();
-    let schema = Arc::new(Schema::new(fields));
-    let mut batches = Vec::new();
-    for batch in df.collect().await? {
-        let columns = batch
-            .columns()
-            .iter()
-            .map(|c| {
-                if *c.data_type() == DataType::Utf8View {
-                    arrow::compute::cast(c, &DataType::Utf8)
-                } else {
-                    Ok(c.clone())
-                }
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        batches.push(arrow::record_batch::RecordBatch::try_new(schema.clone(), columns)?);
-    }
+    let (schema, batches) = crate::table::collect_plain(ctx.sql(sql).await?).await?;
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
     if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
         eprintln!("          {name}: {rows} rows in {:.2} s", started.elapsed().as_secs_f64());

@@ -466,12 +466,12 @@ async fn scan(
         t_tokens += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
         let chans: Vec<u32> = (0..n).map(|i| channels.get(ch.value(i))).collect();
-        for i in 0..n {
+        for (i, (words, text_h, _)) in prepared.iter().enumerate() {
             let doc = first + i as u32;
             s.key_h.push(h.value(i));
             s.ts.push(ts.value(i));
-            s.words.push(prepared[i].0);
-            s.text_h.push(prepared[i].1);
+            s.words.push(*words);
+            s.text_h.push(*text_h);
             s.source.push(if fwd.is_valid(i) {
                 let named = sources.get(&format!("{}:{}", platform.value(i), fwd.value(i)));
                 named.copied().unwrap_or(SOURCE_UNKNOWN)
@@ -562,7 +562,7 @@ fn count_frequent(sets: &Lists, channel: &[u32], heavy: &mut [Option<Heavy>]) ->
                     for chunk in &sets.chunks {
                         for i in 0..chunk.len() {
                             let set = chunk.get(i);
-                            if !set.is_empty() && (chunk.first as usize + i) % 4 == 0 {
+                            if !set.is_empty() && (chunk.first as usize + i).is_multiple_of(4) {
                                 h.add(set, |s| s % PARTS == part);
                             }
                         }
@@ -621,13 +621,12 @@ fn key_chunk(chunk: &Chunk, channel: &[u32], words: &[u32], f: &Frequent, p: &Pa
     for i in 0..chunk.len() {
         let doc = chunk.first as usize + i;
         let mut set = std::borrow::Cow::Borrowed(chunk.get(i));
-        if let Some(b) = f.boilerplate.get(channel[doc] as usize).filter(|b| !b.is_empty()) {
-            if set.iter().any(|x| b.contains(x)) {
-                set.to_mut().retain(|x| !b.contains(x));
-                boilerplate += 1;
-                if sets.is_empty() {
-                    sets.extend((0..i).map(|j| chunk.get(j).to_vec()));
-                }
+        let removable = f.boilerplate.get(channel[doc] as usize).filter(|b| !b.is_empty());
+        if let Some(b) = removable.filter(|b| set.iter().any(|x| b.contains(x))) {
+            set.to_mut().retain(|x| !b.contains(x));
+            boilerplate += 1;
+            if sets.is_empty() {
+                sets.extend((0..i).map(|j| chunk.get(j).to_vec()));
             }
         }
         let keyed: Vec<u64> = set.iter().filter(|x| !f.common.contains(x)).map(|&x| mix(u64::from(x))).collect();

@@ -425,8 +425,7 @@ async fn vocabulary_session(
     let mut wanted: Vec<String> = sources.iter().map(|s| format!("coalesce({}, false)", s.target.sql())).collect();
     wanted.push(if sample > 1 { format!("hash64(key) % {sample} = 0") } else { "TRUE".to_owned() });
     let df = ctx.sql(&format!("SELECT * FROM messages WHERE {}", wanted.join(" OR "))).await?;
-    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
+    let (schema, batches) = echolens_analysis::collect_plain(df).await?;
     let vctx = echolens_analysis::analysis_session(memory)?;
     let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
     vctx.register_table("messages", std::sync::Arc::new(table))?;
