@@ -261,6 +261,12 @@ pub struct Diffusion {
 
 /// Follow `terms` through the messages of `selection`.
 pub async fn run(ctx: &SessionContext, terms: Terms, selection: &Selection) -> Result<Diffusion> {
+    Ok(run_many(ctx, vec![terms], selection).await?.pop().expect("one result per term set"))
+}
+
+/// Follow each of several term sets through the messages of `selection`, in one scan: the same results as a
+/// [`run`] per set (`analyze` follows the top terms of each campaign source through the whole corpus).
+pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Selection) -> Result<Vec<Diffusion>> {
     if !selection.is_empty() {
         selection.count(ctx, "corpus").await?;
     }
@@ -268,13 +274,14 @@ pub async fn run(ctx: &SessionContext, terms: Terms, selection: &Selection) -> R
         "SELECT key, platform, channel_id, channel_name, CAST(ts AS BIGINT) AS ts, text_norm FROM messages WHERE {}",
         selection.sql()
     );
-    let shared = std::sync::Arc::new(terms);
+    let n = sets.len();
+    let shared = std::sync::Arc::new(sets);
     let t = std::sync::Arc::clone(&shared);
     let parts = per_partition(
         ctx,
         &sql,
-        || (Partial::default(), Vec::new()),
-        move |(part, found), batch| {
+        move || (0..n).map(|_| Partial::default()).collect::<Vec<_>>(),
+        move |parts, batch| {
             let key = strings(batch, "key")?;
             let platform = strings(batch, "platform")?;
             let id = strings(batch, "channel_id")?;
@@ -282,92 +289,102 @@ pub async fn run(ctx: &SessionContext, terms: Terms, selection: &Selection) -> R
             let ts = i64s(batch, "ts")?;
             let text = strings(batch, "text_norm")?;
             let mut ch_key = String::new();
+            let mut found = Vec::new();
             for i in 0..batch.num_rows() {
                 let (ts, key) = (ts.value(i), key.value(i));
                 let day = ts.div_euclid(DAY_US);
-                part.first_day = Some(part.first_day.map_or(day, |d| d.min(day)));
-                part.last_day = Some(part.last_day.map_or(day, |d| d.max(day)));
                 ch_key.clear();
                 ch_key.push_str(platform.value(i));
                 ch_key.push(':');
                 ch_key.push_str(id.value(i));
-                let ch = match part.channels.get_mut(&ch_key) {
-                    Some(c) => c,
-                    None => part.channels.entry(ch_key.clone()).or_insert_with(|| Channel {
-                        platform: platform.value(i).to_owned(),
-                        id: id.value(i).to_owned(),
-                        name_ts: i64::MIN,
-                        ..Channel::default()
-                    }),
-                };
-                if name.is_valid(i) && (ts, name.value(i)) > (ch.name_ts, ch.name.as_str()) {
-                    ch.name_ts = ts;
-                    ch.name = name.value(i).to_owned();
-                }
-                ch.messages += 1;
-                if !text.is_valid(i) {
-                    continue;
-                }
-                t.matches(text.value(i), found);
-                if found.is_empty() {
-                    continue;
-                }
-                if ch.any.uses == 0 || (ts, key) < (ch.any.first_ts, ch.any.first_key.as_str()) {
-                    ch.first_term = found[0];
-                }
-                ch.any.add(ts, key);
-                *part.daily.entry((u32::MAX, day)).or_default() += 1;
-                for &term in found.iter() {
-                    ch.terms.entry(term).or_default().add(ts, key);
-                    *part.daily.entry((term, day)).or_default() += 1;
+                for (part, terms) in parts.iter_mut().zip(t.iter()) {
+                    part.first_day = Some(part.first_day.map_or(day, |d| d.min(day)));
+                    part.last_day = Some(part.last_day.map_or(day, |d| d.max(day)));
+                    let ch = match part.channels.get_mut(&ch_key) {
+                        Some(c) => c,
+                        None => part.channels.entry(ch_key.clone()).or_insert_with(|| Channel {
+                            platform: platform.value(i).to_owned(),
+                            id: id.value(i).to_owned(),
+                            name_ts: i64::MIN,
+                            ..Channel::default()
+                        }),
+                    };
+                    if name.is_valid(i) && (ts, name.value(i)) > (ch.name_ts, ch.name.as_str()) {
+                        ch.name_ts = ts;
+                        ch.name = name.value(i).to_owned();
+                    }
+                    ch.messages += 1;
+                    if !text.is_valid(i) {
+                        continue;
+                    }
+                    terms.matches(text.value(i), &mut found);
+                    if found.is_empty() {
+                        continue;
+                    }
+                    if ch.any.uses == 0 || (ts, key) < (ch.any.first_ts, ch.any.first_key.as_str()) {
+                        ch.first_term = found[0];
+                    }
+                    ch.any.add(ts, key);
+                    *part.daily.entry((u32::MAX, day)).or_default() += 1;
+                    for &term in found.iter() {
+                        ch.terms.entry(term).or_default().add(ts, key);
+                        *part.daily.entry((term, day)).or_default() += 1;
+                    }
                 }
             }
             Ok(())
         },
     )
     .await?;
-    let terms = std::sync::Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
+    let sets = std::sync::Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
 
-    // Merge the partitions.
-    let mut all = Partial::default();
-    for (part, _) in parts {
-        for (k, c) in part.channels {
-            match all.channels.get_mut(&k) {
-                None => {
-                    all.channels.insert(k, c);
+    // Merge the partitions, per term set.
+    let mut merged: Vec<Partial> = (0..n).map(|_| Partial::default()).collect();
+    for part in parts {
+        for (all, part) in merged.iter_mut().zip(part) {
+            merge(all, part);
+        }
+    }
+    Ok(sets.into_iter().zip(merged).map(|(terms, all)| assemble(terms, selection, all)).collect())
+}
+
+/// Add one partition's counts to `all`.
+fn merge(all: &mut Partial, part: Partial) {
+    for (k, c) in part.channels {
+        match all.channels.get_mut(&k) {
+            None => {
+                all.channels.insert(k, c);
+            }
+            Some(a) => {
+                a.messages += c.messages;
+                if (c.name_ts, c.name.as_str()) > (a.name_ts, a.name.as_str()) {
+                    a.name_ts = c.name_ts;
+                    a.name = c.name;
                 }
-                Some(a) => {
-                    a.messages += c.messages;
-                    if (c.name_ts, c.name.as_str()) > (a.name_ts, a.name.as_str()) {
-                        a.name_ts = c.name_ts;
-                        a.name = c.name;
-                    }
-                    if c.any.uses > 0
-                        && (a.any.uses == 0
-                            || (c.any.first_ts, c.any.first_key.as_str()) < (a.any.first_ts, a.any.first_key.as_str()))
-                    {
-                        a.first_term = c.first_term;
-                    }
-                    a.any.merge(c.any);
-                    for (t, u) in c.terms {
-                        a.terms.entry(t).or_default().merge(u);
-                    }
+                if c.any.uses > 0
+                    && (a.any.uses == 0
+                        || (c.any.first_ts, c.any.first_key.as_str()) < (a.any.first_ts, a.any.first_key.as_str()))
+                {
+                    a.first_term = c.first_term;
+                }
+                a.any.merge(c.any);
+                for (t, u) in c.terms {
+                    a.terms.entry(t).or_default().merge(u);
                 }
             }
         }
-        for (k, n) in part.daily {
-            *all.daily.entry(k).or_default() += n;
-        }
-        all.first_day = match (all.first_day, part.first_day) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        all.last_day = match (all.last_day, part.last_day) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
     }
-    Ok(assemble(terms, selection, all))
+    for (k, n) in part.daily {
+        *all.daily.entry(k).or_default() += n;
+    }
+    all.first_day = match (all.first_day, part.first_day) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    all.last_day = match (all.last_day, part.last_day) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
 }
 
 fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {

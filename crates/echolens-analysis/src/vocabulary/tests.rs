@@ -290,3 +290,26 @@ fn term_files_keep_hashtags_and_skip_comments() {
     let err = Terms::from_file(&path).unwrap_err().to_string();
     assert!(err.contains("term 2") && err.contains("no word"), "{err}");
 }
+
+#[tokio::test]
+async fn several_term_sets_in_one_scan_give_what_one_scan_each_gives() {
+    let ctx = session(&corpus());
+    let sets = [
+        vec!["Kestrine Accord".to_owned(), "#vellum".to_owned()],
+        vec!["weather".to_owned()],
+        vec!["accord".to_owned()],
+    ];
+    let together =
+        diffusion::run_many(&ctx, sets.iter().map(|t| Terms::new(t.clone()).unwrap()).collect(), &Selection::default())
+            .await
+            .unwrap();
+    assert_eq!(together.len(), sets.len());
+    for (set, d) in sets.iter().zip(&together) {
+        let alone = diffusion::run(&ctx, Terms::new(set.clone()).unwrap(), &Selection::default()).await.unwrap();
+        assert_eq!(serde_json::to_value(&alone.summary).unwrap(), serde_json::to_value(&d.summary).unwrap());
+        assert_eq!(serde_json::to_value(&alone.curve).unwrap(), serde_json::to_value(&d.curve).unwrap());
+        assert_eq!(serde_json::to_value(&alone.channels).unwrap(), serde_json::to_value(&d.channels).unwrap());
+        assert_eq!(alone.messages, d.messages);
+        assert!(d.summary[0].uses > 0, "{set:?} is used");
+    }
+}

@@ -190,22 +190,36 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let sample = stats.messages.div_ceil(REFERENCE_MESSAGES).max(1);
     let ctx = session()?;
     let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, args.memory))?;
+    // The terms' spread through the whole corpus, for every source in one scan.
+    let mut followed: Vec<(usize, Terms)> = Vec::new();
     for (i, source) in sources.into_iter().enumerate() {
-        match rt.block_on(measure(&ctx, &vocabulary_ctx, &source, args.top_terms, sample)) {
-            Ok((mut k, d, reference)) => {
+        match rt.block_on(measure(&vocabulary_ctx, &source, sample)) {
+            Ok((mut k, reference)) => {
                 k.target = source.description.clone();
                 k.reference = reference.clone();
+                let terms: Vec<String> =
+                    k.terms.iter().filter(|t| t.z > 0.0).take(args.top_terms).map(|t| t.term.clone()).collect();
+                if !terms.is_empty() {
+                    followed.push((campaigns.len(), Terms::new(terms)?));
+                }
                 campaigns.push(Campaign {
                     title: source.title,
                     why: source.why,
                     target: source.description,
                     reference,
                     keyness: k,
-                    diffusion: d,
+                    diffusion: None,
                     folder: format!("vocabulary/{}-{}", i + 1, source.slug),
                 });
             }
             Err(e) => notes.push(format!("{}: not measured: {e}", source.title)),
+        }
+    }
+    if !followed.is_empty() {
+        let (at, sets): (Vec<usize>, Vec<Terms>) = followed.into_iter().unzip();
+        let spread = rt.block_on(diffusion::run_many(&ctx, sets, &Selection::default()))?;
+        for (i, d) in at.into_iter().zip(spread) {
+            campaigns[i].diffusion = Some(d);
         }
     }
     stages.finish(&format!("{} campaign sources", campaigns.len()));
@@ -433,14 +447,12 @@ async fn vocabulary_session(
 }
 
 /// Keyness of `source` against the messages in its own script outside it (1 in `sample` of them, by key hash;
-/// in `vctx`), then the spread of its top terms through the whole corpus (in `ctx`).
+/// in `vctx`), with the reference's description.
 async fn measure(
-    ctx: &SessionContext,
     vctx: &SessionContext,
     source: &Source,
-    top: usize,
     sample: u64,
-) -> echolens_analysis::Result<(keyness::Keyness, Option<diffusion::Diffusion>, String)> {
+) -> echolens_analysis::Result<(keyness::Keyness, String)> {
     let target_sql = source.target.sql();
     let sql = format!(
         "SELECT script(text_norm) AS s, count(*) AS n FROM messages WHERE coalesce({target_sql}, false) \
@@ -486,13 +498,7 @@ async fn measure(
         }
         Err(e) => return Err(e),
     };
-    let terms: Vec<String> = k.0.terms.iter().filter(|t| t.z > 0.0).take(top).map(|t| t.term.clone()).collect();
-    let d = if terms.is_empty() {
-        None
-    } else {
-        Some(diffusion::run(ctx, Terms::new(terms)?, &Selection::default()).await?)
-    };
-    Ok((k.0, d, k.1))
+    Ok(k)
 }
 
 /// Texts of the messages behind the strongest edges of the largest clusters (what the report shows).
