@@ -1,5 +1,28 @@
-//! Lists of `u32` (shingle sets, band keys) per document, stored in chunks: the MinHash kernels keep one per
-//! message of the corpus, and a single vector of them would be copied whole each time it grew.
+//! Compact per-document state of the MinHash kernels: lists of `u32` (shingle sets, band keys) stored in
+//! chunks (the kernels keep one per message of the corpus, and a single vector of them would be copied whole
+//! each time it grew), and an interner that numbers the strings (channels, accounts) they compare.
+
+use std::collections::HashMap;
+
+/// Strings numbered in order of first sight.
+#[derive(Default)]
+pub(crate) struct Interner {
+    index: HashMap<String, u32>,
+    pub(crate) names: Vec<String>,
+}
+
+impl Interner {
+    /// The number of `s`, given on first sight.
+    pub(crate) fn get(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.index.insert(s.to_owned(), i);
+        self.names.push(s.to_owned());
+        i
+    }
+}
 
 /// Lists of `u32` (shingle sets, band keys) for consecutive documents, one chunk per scanned batch: no
 /// allocation grows with the corpus, so none is ever copied whole to grow.

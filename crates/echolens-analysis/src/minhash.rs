@@ -31,6 +31,15 @@ pub fn shingle_set(words: &[&str], k: usize) -> Vec<u64> {
     out
 }
 
+/// A sorted set of 64-bit shingle hashes as the sorted set of their top 32 bits (what the kernels keep per text:
+/// half the memory, and a collision within one corpus's texts is rare enough not to move a similarity).
+pub fn top_halves(set: &[u64]) -> Vec<u32> {
+    // Sorted 64-bit hashes have sorted top halves: only neighbours can repeat.
+    let mut out: Vec<u32> = set.iter().map(|&h| (h >> 32) as u32).collect();
+    out.dedup();
+    out
+}
+
 /// Exact Jaccard similarity of two sorted sets.
 pub fn jaccard<T: Ord>(x: &[T], y: &[T]) -> f64 {
     if x.is_empty() && y.is_empty() {

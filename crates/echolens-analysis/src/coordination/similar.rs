@@ -24,10 +24,10 @@ use rayon::prelude::*;
 
 use super::{ACCOUNT, ORIGINAL};
 use crate::Result;
-use crate::lists::{Chunk, Lists};
+use crate::lists::{Chunk, Interner, Lists};
 #[cfg(test)]
 use crate::minhash::shingles;
-use crate::minhash::{KeyHasher, jaccard, mix, shingle_set};
+use crate::minhash::{KeyHasher, jaccard, mix, shingle_set, top_halves};
 use crate::table::{collect, i64s, strings};
 
 /// Parameters of the similar-text kernel.
@@ -85,9 +85,7 @@ fn signature(text: &str, p: &SimilarParams) -> Option<(Vec<u32>, Vec<u32>)> {
     }
     let set = shingle_set(&words, p.shingle);
     let bands = band_keys(&set, p);
-    let mut small: Vec<u32> = set.iter().map(|&h| (h >> 32) as u32).collect();
-    small.dedup();
-    Some((small, bands))
+    Some((top_halves(&set), bands))
 }
 
 /// The texts the kernel compares, by position in the scan: time, account, key hash, shingle set, band keys.
@@ -220,8 +218,7 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
     };
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
     let mut docs = Docs::default();
-    let mut accounts: HashMap<String, u32> = HashMap::new();
-    let mut names: Vec<String> = Vec::new();
+    let mut accounts = Interner::default();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let account = strings(&batch, "account")?;
@@ -235,16 +232,7 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
         let (mut sets, mut bands) = (Vec::new(), Vec::new());
         for (i, sig) in sigs.into_iter().enumerate() {
             let Some((set, keys)) = sig else { continue };
-            let acc = account.value(i);
-            let id = match accounts.get(acc) {
-                Some(&id) => id,
-                None => {
-                    let id = names.len() as u32;
-                    accounts.insert(acc.to_owned(), id);
-                    names.push(acc.to_owned());
-                    id
-                }
-            };
+            let id = accounts.get(account.value(i));
             docs.ts.push(ts.value(i));
             docs.account.push(id);
             docs.key_h.push(h.value(i));
@@ -254,7 +242,6 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
         docs.sets.chunks.push(Chunk::new(first, &sets));
         docs.bands.chunks.push(Chunk::new(first, &bands));
     }
-    drop(accounts);
     step("scan and signatures");
     // Time order (ties by key hash: any order finds the same pairs).
     let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
@@ -285,11 +272,12 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
     let oriented: Vec<(u32, u32, f32)> = pairs
         .into_iter()
         .map(|(x, y, sim)| {
+            let names = &accounts.names;
             let (ax, ay) = (&names[docs.account[x as usize] as usize], &names[docs.account[y as usize] as usize]);
             if ax < ay { (x, y, sim) } else { (y, x, sim) }
         })
         .collect();
-    let name_of = |d: u32| names[docs.account[d as usize] as usize].as_str();
+    let name_of = |d: u32| accounts.names[docs.account[d as usize] as usize].as_str();
     let key_of = |d: u32| keys.get(&docs.key_h[d as usize]).map_or("", String::as_str);
     let ts_of = |d: u32| docs.ts[d as usize];
     let batch = RecordBatch::try_new(

@@ -46,8 +46,8 @@ use futures::StreamExt;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::lists::{Chunk, Lists};
-use crate::minhash::{KeyHasher, jaccard, mix, shingle_set};
+use crate::lists::{Chunk, Interner as Channels, Lists};
+use crate::minhash::{KeyHasher, jaccard, mix, shingle_set, top_halves};
 use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
 
@@ -319,29 +319,7 @@ fn text_shingles(text: &str, p: &Params) -> (usize, Vec<u32>) {
     if words.len() < p.min_tokens {
         return (words.len(), Vec::new());
     }
-    // Sorted 64-bit hashes have sorted top halves: only neighbours can repeat.
-    let mut set: Vec<u32> = shingle_set(&words, p.shingle).iter().map(|&h| (h >> 32) as u32).collect();
-    set.dedup();
-    (words.len(), set)
-}
-
-/// Channel interning: `platform:channel_id` → index.
-#[derive(Default)]
-struct Channels {
-    index: HashMap<String, u32>,
-    names: Vec<String>,
-}
-
-impl Channels {
-    fn get(&mut self, ch: &str) -> u32 {
-        if let Some(&i) = self.index.get(ch) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        self.index.insert(ch.to_owned(), i);
-        self.names.push(ch.to_owned());
-        i
-    }
+    (words.len(), top_halves(&shingle_set(&words, p.shingle)))
 }
 
 /// Forward sources: a channel's name or id (per platform) → its index.
