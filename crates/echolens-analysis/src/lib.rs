@@ -13,6 +13,7 @@ mod pseudonym;
 pub mod reuse;
 pub mod select;
 mod table;
+mod timings;
 mod udf;
 pub mod vocabulary;
 

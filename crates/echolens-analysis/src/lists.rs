@@ -49,6 +49,23 @@ impl Chunk {
         chunk
     }
 
+    /// A chunk to fill list by list, from document `first` on.
+    pub(crate) fn empty(first: u32) -> Chunk {
+        Chunk { first, offsets: vec![0], data: Vec::new() }
+    }
+
+    /// The next document's list: what `fill` appends to the chunk's data.
+    pub(crate) fn push_with(&mut self, fill: impl FnOnce(&mut Vec<u32>)) {
+        fill(&mut self.data);
+        self.offsets.push(self.data.len() as u32);
+    }
+
+    /// Gives back the spare capacity of a filled chunk.
+    pub(crate) fn shrink(&mut self) {
+        self.data.shrink_to_fit();
+        self.offsets.shrink_to_fit();
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.offsets.len() - 1
     }
@@ -76,8 +93,13 @@ mod tests {
         lists.chunks.push(Chunk::new(0, [vec![1, 2], vec![], vec![3]]));
         lists.chunks.push(Chunk::new(3, [vec![4]]));
         lists.chunks.push(Chunk::new(4, [vec![5, 6, 7], vec![8]]));
-        let all: Vec<Vec<u32>> = (0..6).map(|d| lists.get(d).to_vec()).collect();
-        assert_eq!(all, [vec![1, 2], vec![], vec![3], vec![4], vec![5, 6, 7], vec![8]]);
+        let mut filled = Chunk::empty(6);
+        filled.push_with(|data| data.extend([9, 10]));
+        filled.push_with(|_| {});
+        filled.shrink();
+        lists.chunks.push(filled);
+        let all: Vec<Vec<u32>> = (0..8).map(|d| lists.get(d).to_vec()).collect();
+        assert_eq!(all, [vec![1, 2], vec![], vec![3], vec![4], vec![5, 6, 7], vec![8], vec![9, 10], vec![]]);
         assert_eq!(lists.chunks[0].len(), 3);
     }
 }

@@ -16,6 +16,22 @@ pub async fn explain(ctx: &SessionContext, sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// A context with `ctx`'s tables whose hash joins broadcast a build side of up to `rows` rows instead of
+/// partitioning both sides by hash: for joining a result of up to that many rows back to the corpus, where the
+/// default (a broadcast only under 128k rows or 1 MB) would shuffle every message, text and all, between the
+/// partitions (6 GB of batches for reuse's members at 10M messages).
+pub fn broadcasting(ctx: &SessionContext, rows: usize) -> SessionContext {
+    let state = ctx.state();
+    // The tables stay where they are: no new default catalog.
+    let mut config = state.config().clone().with_create_default_catalog_and_schema(false);
+    let optimizer = &mut config.options_mut().optimizer;
+    optimizer.hash_join_single_partition_threshold_rows = rows;
+    optimizer.hash_join_single_partition_threshold = usize::MAX;
+    SessionContext::new_with_state(
+        datafusion::execution::session_state::SessionStateBuilder::new_from_existing(state).with_config(config).build(),
+    )
+}
+
 /// Run `sql` and collect its batches.
 pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     explain(ctx, sql).await?;

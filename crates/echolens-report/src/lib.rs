@@ -640,17 +640,47 @@ fn strongest_edges<'a>(
     index: &HashMap<&str, usize>,
     id: usize,
 ) -> Vec<&'a echolens_analysis::coordination::Edge> {
+    strongest_edge_ids(c, index, id).into_iter().map(|i| &c.edges[i]).collect()
+}
+
+/// [`strongest_edges`] as positions in `c.edges`.
+fn strongest_edge_ids(c: &Coordination, index: &HashMap<&str, usize>, id: usize) -> Vec<usize> {
     let net = &c.network;
-    let mut edges: Vec<&echolens_analysis::coordination::Edge> = c
-        .edges
-        .iter()
-        .filter(|e| {
+    let mut edges: Vec<usize> = (0..c.edges.len())
+        .filter(|&i| {
+            let e = &c.edges[i];
             let (a, b) = (index.get(e.a.as_str()), index.get(e.b.as_str()));
             a.is_some_and(|a| net.cluster_of[*a] == id) && b.is_some_and(|b| net.cluster_of[*b] == id)
         })
         .collect();
-    edges.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.first_seen.cmp(&b.first_seen)));
+    edges.sort_by(|&a, &b| {
+        let (a, b) = (&c.edges[a], &c.edges[b]);
+        b.weight.cmp(&a.weight).then(a.first_seen.cmp(&b.first_seen))
+    });
     edges
+}
+
+/// Drops what the report never shows from a result whose tables are written: the evidence pairs and shared
+/// keys of every edge but the strongest ones it quotes ([`evidence_keys`]), and the labels no kept edge names.
+/// The report made from the slimmed result is the same page; `analyze` slims before reuse runs, so the
+/// evidence of a million edges is not held through the later stages.
+pub fn slim(c: &mut Coordination) {
+    let index: HashMap<&str, usize> = c.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let mut shown: HashSet<usize> = HashSet::new();
+    for cl in c.network.clusters.iter().take(EVIDENCE_CLUSTERS) {
+        shown.extend(strongest_edge_ids(c, &index, cl.id).into_iter().take(EVIDENCE_EDGES));
+    }
+    drop(index);
+    let mut labelled: HashSet<(Kind, i64)> = HashSet::new();
+    for (i, e) in c.edges.iter_mut().enumerate() {
+        if shown.contains(&i) {
+            labelled.extend(e.keys.first().map(|&k| (e.kind, k)));
+        } else {
+            e.evidence = Vec::new();
+            e.keys = Vec::new();
+        }
+    }
+    c.labels.retain(|k, _| labelled.contains(k));
 }
 
 /// The message keys whose texts the report shows as evidence (fetch them into [`Report::evidence`]).
@@ -1012,4 +1042,88 @@ fn reproduce(out: &mut String, r: &Report) {
         let _ = write!(out, "<li><code>{}</code></li>", plain(o));
     }
     out.push_str("</ul></section>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use echolens_analysis::coordination::{Cluster, Edge, Network, Params};
+
+    /// Seven clusters of accounts `c{i}-{j}`: the first of five accounts (ten edges), the rest of three.
+    fn coordination() -> Coordination {
+        let sizes = [5usize, 3, 3, 3, 3, 3, 3];
+        let mut accounts: Vec<String> =
+            sizes.iter().enumerate().flat_map(|(i, &n)| (0..n).map(move |j| format!("c{i}-{j}"))).collect();
+        accounts.sort_unstable();
+        let index = |a: &str| accounts.binary_search_by(|x| x.as_str().cmp(a)).unwrap();
+        let mut edges = Vec::new();
+        let mut labels = HashMap::new();
+        for (i, &n) in sizes.iter().enumerate() {
+            for x in 0..n {
+                for y in x + 1..n {
+                    let key = (i * 100 + x * 10 + y) as i64;
+                    labels.insert((Kind::Text, key), format!("text {key}"));
+                    edges.push(Edge {
+                        kind: Kind::Text,
+                        a: format!("c{i}-{x}"),
+                        b: format!("c{i}-{y}"),
+                        weight: (2 + x + y) as u64,
+                        first_seen: key,
+                        last_seen: key + 1,
+                        evidence: vec![(format!("m{key}a"), format!("m{key}b"))],
+                        keys: vec![key, key + 1000],
+                        p_value: None,
+                    });
+                }
+            }
+        }
+        let cluster_of: Vec<usize> =
+            accounts.iter().map(|a| a[1..a.find('-').unwrap()].parse::<usize>().unwrap() + 1).collect();
+        let clusters = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Cluster { id: i + 1, members: (0..n).map(|j| index(&format!("c{i}-{j}"))).collect() })
+            .collect();
+        Coordination {
+            params: Params::default(),
+            edges,
+            network: Network { accounts, edges: Vec::new(), cluster_of, clusters },
+            labels,
+            left_out: Default::default(),
+            sweep: Vec::new(),
+            channels: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn slimming_keeps_exactly_what_the_report_quotes() {
+        let full = coordination();
+        let mut slim_c = full.clone();
+        slim(&mut slim_c);
+        // The evidence the report quotes, and every edge's weight and times, are untouched.
+        assert_eq!(evidence_keys(&slim_c), evidence_keys(&full));
+        assert!(!evidence_keys(&full).is_empty());
+        assert_eq!(slim_c.edges.len(), full.edges.len());
+        let index: HashMap<&str, usize> =
+            full.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+        let mut shown = HashSet::new();
+        for cl in full.network.clusters.iter().take(EVIDENCE_CLUSTERS) {
+            shown.extend(strongest_edge_ids(&full, &index, cl.id).into_iter().take(EVIDENCE_EDGES));
+        }
+        // Five clusters quoted, three edges each; clusters 6 and 7 and cluster 1's weaker edges are not.
+        assert_eq!(shown.len(), 15);
+        for (i, (s, f)) in slim_c.edges.iter().zip(&full.edges).enumerate() {
+            assert_eq!(
+                (s.weight, s.first_seen, s.last_seen, &s.a, &s.b),
+                (f.weight, f.first_seen, f.last_seen, &f.a, &f.b)
+            );
+            if shown.contains(&i) {
+                assert_eq!((&s.evidence, &s.keys), (&f.evidence, &f.keys));
+                assert!(slim_c.labels.contains_key(&(s.kind, s.keys[0])));
+            } else {
+                assert!(s.evidence.is_empty() && s.keys.is_empty(), "edge {i} kept its evidence");
+            }
+        }
+        assert_eq!(slim_c.labels.len(), 15);
+    }
 }

@@ -654,13 +654,10 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Coordination> {
 /// [`run`], telling `stage` what it is doing as it goes.
 pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &dyn Fn(&str)) -> Result<Coordination> {
     params.check()?;
-    // `ECHOLENS_TIMINGS=1` prints each step's start time (for benchmarks).
-    let timings = std::env::var_os("ECHOLENS_TIMINGS").is_some();
-    let started = std::time::Instant::now();
+    // `ECHOLENS_TIMINGS=1` prints each step's start time and memory (for benchmarks).
+    let timings = crate::timings::Timings::new();
     let stage = |name: &str| {
-        if timings {
-            eprintln!("{:>8.2} s  {name}", started.elapsed().as_secs_f64());
-        }
+        timings.step(name);
         progress(name);
     };
     let p = &params;

@@ -27,7 +27,7 @@ use crate::Result;
 use crate::lists::{Chunk, Interner, Lists};
 #[cfg(test)]
 use crate::minhash::shingles;
-use crate::minhash::{KeyHasher, jaccard, mix, shingle_set, top_halves};
+use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, word_hashes};
 use crate::table::{collect, i64s, strings};
 
 /// Parameters of the similar-text kernel.
@@ -57,35 +57,40 @@ impl SimilarParams {
     }
 }
 
-/// The LSH band keys of a shingle set (64-bit hashes, already mixed), as sorted, distinct 32-bit keys. Each
-/// MinHash permutation is one xor and one odd multiply of the shingle hash.
-fn band_keys(set: &[u64], p: &SimilarParams) -> Vec<u32> {
-    let mut keys = Vec::with_capacity(p.bands);
-    for band in 0..p.bands {
-        let mut key = mix(band as u64 + 1);
-        for row in 0..p.rows {
-            let seed = mix(((band * p.rows + row) as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            let odd = seed | 1;
-            let min = set.iter().map(|h| (h ^ seed).wrapping_mul(odd)).min().unwrap_or(0);
-            key = mix(key ^ min);
-        }
-        keys.push((key >> 32) as u32);
-    }
+/// The LSH band keys of a shingle set (32-bit hashes, not empty), as sorted, distinct 32-bit keys: each band's
+/// key is its number and its `rows` minima hashed together. `minima` is scratch space.
+fn band_keys(set: &[u32], p: &SimilarParams, perms: &Permutations, minima: &mut Vec<u32>) -> Vec<u32> {
+    perms.minima(set, minima);
+    let mut keys: Vec<u32> = minima
+        .chunks_exact(p.rows)
+        .enumerate()
+        .map(|(band, mins)| {
+            let key = mins.iter().fold(mix(band as u64 + 1), |key, &m| mix(key ^ u64::from(m)));
+            (key >> 32) as u32
+        })
+        .collect();
     keys.sort_unstable();
     keys.dedup();
     keys
 }
 
 /// The shingle set (top 32 bits of each shingle's hash, sorted) and band keys of a text with at least
-/// `min_tokens` words.
-fn signature(text: &str, p: &SimilarParams) -> Option<(Vec<u32>, Vec<u32>)> {
-    let words: Vec<&str> = echolens_text::tokens(text).collect();
+/// `min_tokens` words. `scratch` holds word hashes and minima between calls.
+fn signature(
+    text: &str,
+    p: &SimilarParams,
+    perms: &Permutations,
+    scratch: &mut (Vec<u64>, Vec<u32>),
+) -> Option<(Vec<u32>, Vec<u32>)> {
+    let (words, minima) = scratch;
+    word_hashes(text, words);
     if words.len() < p.min_tokens {
         return None;
     }
-    let set = shingle_set(&words, p.shingle);
-    let bands = band_keys(&set, p);
-    Some((top_halves(&set), bands))
+    let mut set = Vec::new();
+    push_shingle_halves(words, p.shingle, &mut set);
+    let bands = band_keys(&set, p, perms, minima);
+    Some((set, bands))
 }
 
 /// The texts the kernel compares, by position in the scan: time, account, key hash, shingle set, band keys.
@@ -209,14 +214,10 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
         "SELECT {ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, hash64(key) AS h, text_norm FROM messages \
          WHERE {ORIGINAL}"
     );
-    let timings = std::env::var_os("ECHOLENS_TIMINGS").is_some();
-    let started = std::time::Instant::now();
-    let step = |name: &str| {
-        if timings {
-            eprintln!("          similar: {name} by {:.2} s", started.elapsed().as_secs_f64());
-        }
-    };
+    let timings = crate::timings::Timings::new();
+    let step = |name: &str| timings.step(&format!("  similar: {name}"));
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
+    let perms = Permutations::new(p.bands * p.rows);
     let mut docs = Docs::default();
     let mut accounts = Interner::default();
     while let Some(batch) = stream.next().await {
@@ -226,8 +227,10 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
         let h = i64s(&batch, "h")?;
         let text = strings(&batch, "text_norm")?;
         // Texts shorter than `min_tokens` words take no part.
-        let sigs: Vec<Option<(Vec<u32>, Vec<u32>)>> =
-            (0..batch.num_rows()).into_par_iter().map(|i| signature(text.value(i), p)).collect();
+        let sigs: Vec<Option<(Vec<u32>, Vec<u32>)>> = (0..batch.num_rows())
+            .into_par_iter()
+            .map_init(Default::default, |m, i| signature(text.value(i), p, &perms, m))
+            .collect();
         let first = docs.ts.len() as u32;
         let (mut sets, mut bands) = (Vec::new(), Vec::new());
         for (i, sig) in sigs.into_iter().enumerate() {
@@ -336,9 +339,10 @@ mod tests {
     /// Documents (time, account, text) as the scan would keep them.
     fn docs(rows: &[(i64, u32, &str)], p: &SimilarParams) -> Docs {
         let mut d = Docs::default();
+        let perms = Permutations::new(p.bands * p.rows);
         let (mut sets, mut bands) = (Vec::new(), Vec::new());
         for (i, &(ts, account, text)) in rows.iter().enumerate() {
-            let (set, keys) = signature(text, p).expect("long enough");
+            let (set, keys) = signature(text, p, &perms, &mut Default::default()).expect("long enough");
             d.ts.push(ts);
             d.account.push(account);
             d.key_h.push(i as i64);

@@ -5,12 +5,12 @@
 //! 1. **Scan**: every message once, in whatever order the engine reads it, with its repost target resolved by
 //!    the plan. Each text is tokenised once; its shingle set (32-bit hashes, sorted) is kept in chunks, one
 //!    per batch, with the message's time, channel and key hash.
-//! 2. **Boilerplate and common shingles**: for each channel a Misra-Gries summary finds the word shingles that
-//!    occur in at least `boilerplate_share` of its messages (signatures, "join us @channel", share-button
-//!    lines); they leave that channel's sets, and are counted. Shingles in more than `common_share` of all
+//! 2. **Boilerplate and common shingles**: for each channel an exact count (its texts' shingles gathered and
+//!    sorted) finds the word shingles that occur in at least `boilerplate_share` of its messages (signatures,
+//!    "join us @channel", share-button lines); they leave that channel's sets, and are counted. Shingles in more than `common_share` of all
 //!    texts still count in the similarity but key nothing (they would put unrelated texts into one bucket).
-//!    Channels are counted in parallel, each one's texts together, so its counters stay in cache.
-//! 3. **Band keys**: per text and band, the pair of shingles minimal under the band's two hash functions.
+//!    Channels are counted in parallel, each one's texts together, so its shingles stay in cache.
+//! 3. **Band keys**: per text and band, the pair of shingles minimal under the band's two permutations.
 //! 4. **Links**, in time order. Each message is linked to at most one earlier message, its *parent*:
 //!    - an X repost to the reposted original (an explicit link, whatever the texts);
 //!    - a text seen before, exactly (normalised), to its first occurrence (short texts match only this way);
@@ -47,7 +47,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::lists::{Chunk, Interner as Channels, Lists};
-use crate::minhash::{KeyHasher, jaccard, mix, shingle_set, top_halves};
+use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, word_hashes};
 use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
 
@@ -269,57 +269,11 @@ const NOT_FORWARD: u32 = u32::MAX;
 /// [`Scanned::source`] of a forward naming a channel that is not in the store.
 const SOURCE_UNKNOWN: u32 = u32::MAX - 1;
 
-/// The `k` most frequent items of a stream with counts that are never over and at most `n / (k + 1)` under
-/// (Misra-Gries): bounded memory however many distinct shingles a channel has.
-#[derive(Debug)]
-struct Heavy {
-    counts: HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
-    texts: u64,
-    k: usize,
-}
-
-/// Counters per channel: a channel's boilerplate count is at most 20 texts' worth of shingles / 513 under.
-const CHANNEL_K: usize = 512;
-/// Counters for the whole corpus: common shingles (in ≥ `COMMON_SHARE` of all texts).
-const GLOBAL_K: usize = 1 << 16;
-
-impl Heavy {
-    fn new(k: usize) -> Heavy {
-        Heavy { counts: HashMap::default(), texts: 0, k }
-    }
-
-    /// The items counted in at least `share` of the texts (and at least `floor` times).
-    fn at_least(self, share: f64, floor: u32) -> HashSet32 {
-        let min = ((share * self.texts as f64).ceil() as u32).max(floor);
-        self.counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect()
-    }
-
-    /// Count a text: the shingles of its set that `keep` accepts.
-    fn add(&mut self, set: &[u32], keep: impl Fn(u32) -> bool) {
-        self.texts += 1;
-        for &s in set.iter().filter(|&&s| keep(s)) {
-            if let Some(c) = self.counts.get_mut(&s) {
-                *c += 1;
-            } else if self.counts.len() < self.k {
-                self.counts.insert(s, 1);
-            } else {
-                self.counts.retain(|_, c| {
-                    *c -= 1;
-                    *c > 0
-                });
-            }
-        }
-    }
-}
-
-/// The words of a normalised text, and its shingle set (the top 32 bits of each shingle's hash, sorted) when it
-/// has at least `min_tokens` words.
-fn text_shingles(text: &str, p: &Params) -> (usize, Vec<u32>) {
-    let words: Vec<&str> = echolens_text::tokens(text).collect();
-    if words.len() < p.min_tokens {
-        return (words.len(), Vec::new());
-    }
-    (words.len(), top_halves(&shingle_set(&words, p.shingle)))
+/// The shingles of `occurrences` (sorted in place) that occur at least `min` times: exact counts, by sorting a
+/// channel's or a part's occurrences, which stay in cache, instead of a table per channel.
+fn at_least(occurrences: &mut [u32], min: u64) -> HashSet32 {
+    occurrences.sort_unstable();
+    occurrences.chunk_by(|a, b| a == b).filter(|run| run.len() as u64 >= min).map(|run| run[0]).collect()
 }
 
 /// Forward sources: a channel's name or id (per platform) → its index.
@@ -386,15 +340,15 @@ async fn scan(
     let min = p.boilerplate_min_messages.min(i64::MAX as u64);
     let eligible =
         format!("SELECT concat(platform, ':', channel_id) AS ch FROM messages GROUP BY 1 HAVING count(*) >= {min}");
-    let mut heavy: Vec<Option<Heavy>> = Vec::new();
+    let mut checked: Vec<bool> = Vec::new();
     for batch in collect(ctx, &eligible).await? {
         let ch = strings(&batch, "ch")?;
         for i in 0..batch.num_rows() {
             let c = channels.get(ch.value(i)) as usize;
-            if heavy.len() <= c {
-                heavy.resize_with(c + 1, || None);
+            if checked.len() <= c {
+                checked.resize(c + 1, false);
             }
-            heavy[c] = Some(Heavy::new(CHANNEL_K));
+            checked[c] = true;
         }
     }
     // `target` marks originals that some repost names; `rp` is a repost's original, both as hashes of
@@ -433,23 +387,44 @@ async fn scan(
         let fwd = strings(&batch, "fwd")?;
         let target = i64s(&batch, "target")?;
         let rp = i64s(&batch, "rp")?;
-        let prepared: Vec<(u32, u64, Vec<u32>)> = (0..n)
+        // Pieces of the batch in parallel, each written straight into its own chunk of sets: no list per text.
+        let piece = n.div_ceil(4 * rayon::current_num_threads()).max(256);
+        let pieces: Vec<(Chunk, Vec<u32>, Vec<u64>)> = (0..n)
+            .step_by(piece)
+            .collect::<Vec<usize>>()
             .into_par_iter()
-            .map(|i| {
-                let text = match_text(text.value(i));
-                let (words, set) = text_shingles(&text, p);
-                (words as u32, xxhash_rust::xxh3::xxh3_64(text.as_bytes()), set)
+            .map(|start| {
+                let end = (start + piece).min(n);
+                let mut chunk = Chunk::empty(first + start as u32);
+                let (mut words, mut text_h) = (Vec::with_capacity(end - start), Vec::with_capacity(end - start));
+                let mut hashes = Vec::new();
+                for i in start..end {
+                    let text = match_text(text.value(i));
+                    word_hashes(&text, &mut hashes);
+                    words.push(hashes.len() as u32);
+                    text_h.push(xxhash_rust::xxh3::xxh3_64(text.as_bytes()));
+                    chunk.push_with(|data| {
+                        if hashes.len() >= p.min_tokens {
+                            push_shingle_halves(&hashes, p.shingle, data);
+                        }
+                    });
+                }
+                chunk.shrink();
+                (chunk, words, text_h)
             })
             .collect();
         t_tokens += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
-        let chans: Vec<u32> = (0..n).map(|i| channels.get(ch.value(i))).collect();
-        for (i, (words, text_h, _)) in prepared.iter().enumerate() {
+        for (chunk, words, text_h) in pieces {
+            s.words.extend_from_slice(&words);
+            s.text_h.extend_from_slice(&text_h);
+            s.sets.chunks.push(chunk);
+        }
+        s.key_h.extend(h.values().iter());
+        s.ts.extend(ts.values().iter());
+        s.channel.extend((0..n).map(|i| channels.get(ch.value(i))));
+        for i in 0..n {
             let doc = first + i as u32;
-            s.key_h.push(h.value(i));
-            s.ts.push(ts.value(i));
-            s.words.push(*words);
-            s.text_h.push(*text_h);
             s.source.push(if fwd.is_valid(i) {
                 let named = sources.get(&format!("{}:{}", platform.value(i), fwd.value(i)));
                 named.copied().unwrap_or(SOURCE_UNKNOWN)
@@ -463,25 +438,20 @@ async fn scan(
                 s.target.insert(doc, target.value(i));
             }
         }
-        s.channel.extend_from_slice(&chans);
-        s.sets.chunks.push(Chunk::new(first, prepared.iter().map(|x| &x.2)));
         t_keep += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
     }
-    let global = count_frequent(&s.sets, &s.channel, &mut heavy);
+    let min_tokens = p.min_tokens.max(1);
+    let has_set = |doc: u32| s.words[doc as usize] as usize >= min_tokens;
+    let (per_channel, common) = count_frequent(&s.sets, &s.channel, has_set, &checked, p);
     if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
         let counting = t.elapsed().as_secs_f64();
         eprintln!("          read {t_read:.2} s, tokenise {t_tokens:.2} s, keep {t_keep:.2} s, count {counting:.2} s");
     }
     let mut sets = vec![HashSet32::default(); channels.names.len()];
     let mut report = Vec::new();
-    for (c, h) in heavy.into_iter().enumerate() {
-        let Some(h) = h else { continue };
-        if h.texts < p.boilerplate_min_messages {
-            continue;
-        }
-        let texts = h.texts;
-        let found = h.at_least(p.boilerplate_share, 1);
+    for (c, found) in per_channel.into_iter().enumerate() {
+        let Some((texts, found)) = found else { continue };
         if !found.is_empty() {
             counts.boilerplate_channels += 1;
             counts.boilerplate_shingles += found.len() as u64;
@@ -490,67 +460,120 @@ async fn scan(
         }
     }
     report.sort_by(|a, b| b.shingles.cmp(&a.shingles).then_with(|| a.channel.cmp(&b.channel)));
-    let common = global.into_iter().flat_map(|h| h.at_least(p.common_share, 20)).collect::<HashSet32>();
     counts.common_shingles = common.len() as u64;
     Ok((s, Frequent { boilerplate: sets, report, common }))
 }
 
-/// Count the shingles of each channel's texts for its boilerplate, and those of every fourth text (a shingle in
-/// 0.2% of all texts is in about 0.2% of the sample) for the corpus's common shingles. Both in parallel and
-/// cache-friendly: the channels one at a time (texts grouped by channel), the corpus's shingles in parts by
-/// hash (each part's counters are a small table that stays in cache). Returns the common shingles' counters.
-fn count_frequent(sets: &Lists, channel: &[u32], heavy: &mut [Option<Heavy>]) -> Vec<Heavy> {
-    // Documents grouped by channel, in scan order within each: a counting sort.
-    let mut start = vec![0u32; heavy.len() + 1];
-    for &c in channel {
-        if heavy.get(c as usize).is_some_and(Option::is_some) {
+/// A channel with more texts than this has its boilerplate candidates found on an even sample of about this
+/// many, and only those counted on all of its texts.
+const SAMPLE_TEXTS: u64 = 400;
+
+/// Each checked channel's boilerplate (its texts with shingles, and the shingles in at least
+/// `boilerplate_share` of them; None for a channel not checked or with fewer than `boilerplate_min_messages`
+/// such texts), and the corpus's common shingles, counted on every fourth text (a shingle in 0.2% of all texts
+/// is in about 0.2% of the sample).
+///
+/// Boilerplate counts are exact. Channels are counted in parallel, each one's texts together. A channel of
+/// many texts is first sampled evenly ([`SAMPLE_TEXTS`]): the shingles in half the share of the sample are
+/// the candidates (one in the share of the whole channel falls below half of it in a sample of 400 with
+/// probability under 1e-6), and only they are counted on every text. Most channels have none, and are done
+/// after the sample. The corpus's shingles are scattered by hash into parts, each sorted and counted.
+#[allow(clippy::type_complexity)]
+fn count_frequent(
+    sets: &Lists,
+    channel: &[u32],
+    has_set: impl Fn(u32) -> bool + Sync,
+    checked: &[bool],
+    p: &Params,
+) -> (Vec<Option<(u64, HashSet32)>>, HashSet32) {
+    let is_checked = |c: u32| checked.get(c as usize).copied().unwrap_or(false);
+    // Documents with shingles grouped by channel, in scan order within each: a counting sort.
+    let mut start = vec![0u32; checked.len() + 1];
+    for (doc, &c) in channel.iter().enumerate() {
+        if is_checked(c) && has_set(doc as u32) {
             start[c as usize + 1] += 1;
         }
     }
-    for c in 0..heavy.len() {
+    for c in 0..checked.len() {
         start[c + 1] += start[c];
     }
-    let mut grouped = vec![0u32; start[heavy.len()] as usize];
+    let mut grouped = vec![0u32; start[checked.len()] as usize];
     let mut next = start.clone();
     for (doc, &c) in channel.iter().enumerate() {
-        if heavy.get(c as usize).is_some_and(Option::is_some) {
+        if is_checked(c) && has_set(doc as u32) {
             grouped[next[c as usize] as usize] = doc as u32;
             next[c as usize] += 1;
         }
     }
-    const PARTS: u32 = 16;
-    let (_, global) = rayon::join(
+    drop(next);
+    rayon::join(
         || {
-            heavy.par_iter_mut().enumerate().for_each(|(c, h)| {
-                if let Some(h) = h {
-                    for &doc in &grouped[start[c] as usize..start[c + 1] as usize] {
-                        let set = sets.get(doc);
-                        if !set.is_empty() {
-                            h.add(set, |_| true);
-                        }
-                    }
-                }
-            })
-        },
-        || {
-            (0..PARTS)
+            (0..checked.len())
                 .into_par_iter()
-                .map(|part| {
-                    let mut h = Heavy::new(GLOBAL_K / PARTS as usize);
-                    for chunk in &sets.chunks {
-                        for i in 0..chunk.len() {
-                            let set = chunk.get(i);
-                            if !set.is_empty() && (chunk.first as usize + i).is_multiple_of(4) {
-                                h.add(set, |s| s % PARTS == part);
+                .map_init(Vec::new, |occurrences: &mut Vec<u32>, c| {
+                    let docs = &grouped[start[c] as usize..start[c + 1] as usize];
+                    let texts = docs.len() as u64;
+                    if texts < p.boilerplate_min_messages || texts == 0 {
+                        return None;
+                    }
+                    let share = |share: f64, of: u64| ((share * of as f64).ceil() as u64).max(1);
+                    let step = (texts / SAMPLE_TEXTS).max(1) as usize;
+                    occurrences.clear();
+                    for &doc in docs.iter().step_by(step) {
+                        occurrences.extend_from_slice(sets.get(doc));
+                    }
+                    if step == 1 {
+                        return Some((texts, at_least(occurrences, share(p.boilerplate_share, texts))));
+                    }
+                    let sampled = docs.len().div_ceil(step) as u64;
+                    let candidates = at_least(occurrences, share(p.boilerplate_share / 2.0, sampled));
+                    if candidates.is_empty() {
+                        return Some((texts, candidates));
+                    }
+                    let mut counts: HashMap<u32, u64> = candidates.into_iter().map(|s| (s, 0)).collect();
+                    for &doc in docs {
+                        for s in sets.get(doc) {
+                            if let Some(n) = counts.get_mut(s) {
+                                *n += 1;
                             }
                         }
                     }
-                    h
+                    let min = share(p.boilerplate_share, texts);
+                    Some((texts, counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect()))
                 })
                 .collect()
         },
-    );
-    global
+        || {
+            const PARTS: usize = 16;
+            let sampled = |chunk: &Chunk, i: usize| (chunk.first as usize + i).is_multiple_of(4);
+            // Each chunk's sampled shingles scattered into the parts (by hash), then each part counted.
+            let scattered: Vec<(u64, Vec<Vec<u32>>)> = sets
+                .chunks
+                .par_iter()
+                .map(|chunk| {
+                    let (mut texts, mut parts) = (0u64, vec![Vec::new(); PARTS]);
+                    for i in (0..chunk.len()).filter(|&i| sampled(chunk, i)) {
+                        let set = chunk.get(i);
+                        texts += u64::from(!set.is_empty());
+                        for &s in set {
+                            parts[s as usize % PARTS].push(s);
+                        }
+                    }
+                    (texts, parts)
+                })
+                .collect();
+            let texts: u64 = scattered.iter().map(|(t, _)| t).sum();
+            let min = ((p.common_share * texts as f64).ceil() as u64).max(20);
+            (0..PARTS)
+                .into_par_iter()
+                .flat_map_iter(|part| {
+                    let mut occurrences: Vec<u32> =
+                        scattered.iter().flat_map(|(_, parts)| &parts[part]).copied().collect();
+                    at_least(&mut occurrences, min)
+                })
+                .collect()
+        },
+    )
 }
 
 /// Messages in the store, to size the scan's vectors once instead of growing them.
@@ -567,61 +590,79 @@ struct Frequent {
 }
 
 /// The LSH keys of a shingle set (without common shingles): per band, the pair of shingles minimal under the
-/// band's two hash functions, unordered and without the band's number, so that texts whose minima are the same
+/// band's two permutations, unordered and without the band's number, so that texts whose minima are the same
 /// two shingles share a key whichever bands chose them, and a text with few distinct minima has few keys.
-fn band_keys(keyed: &[u64], bands: usize) -> Vec<u32> {
-    let mut keys: Vec<u32> = (0..bands)
-        .map(|b| {
-            let mut argmin = [0u64; ROWS];
-            for (r, slot) in argmin.iter_mut().enumerate() {
-                // The shingles are already mixed: one xor and one odd multiply order them anew.
-                let seed = mix(((b * ROWS + r) as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                let odd = seed | 1;
-                *slot = *keyed.iter().min_by_key(|&&h| (h ^ seed).wrapping_mul(odd)).expect("set is not empty");
-            }
-            argmin.sort_unstable();
-            (argmin.iter().fold(0x51_7cc1_b727_220a, |k, &h| mix(k ^ h)) >> 32) as u32
-        })
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys
+/// Appended to `out`, sorted and distinct; `minima` is scratch space.
+fn band_keys(keyed: &[u32], perms: &Permutations, minima: &mut Vec<u32>, out: &mut Vec<u32>) {
+    perms.minima(keyed, minima);
+    let start = out.len();
+    out.extend(minima.chunks_exact(ROWS).enumerate().map(|(b, mins)| {
+        let (x, y) = (perms.argmin(ROWS * b, mins[0]), perms.argmin(ROWS * b + 1, mins[1]));
+        let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+        // A bijection of the pair: distinct pairs, distinct 64-bit values.
+        (mix(u64::from(lo) << 32 | u64::from(hi)) >> 32) as u32
+    }));
+    out[start..].sort_unstable();
+    let mut kept = start;
+    for i in start..out.len() {
+        if kept == start || out[i] != out[kept - 1] {
+            out[kept] = out[i];
+            kept += 1;
+        }
+    }
+    out.truncate(kept);
 }
 
 /// Pass 2, per chunk in parallel: boilerplate leaves each set, and the band keys of what remains (common
 /// shingles count in the similarity but key nothing). Returns the chunk's sets when boilerplate changed any
 /// (a chunk without is kept as it is), its keys, and the texts that lost boilerplate and that were left
 /// without keys.
-fn key_chunk(chunk: &Chunk, channel: &[u32], words: &[u32], f: &Frequent, p: &Params) -> Keyed {
-    let mut sets: Vec<Vec<u32>> = Vec::new();
-    let mut keys = Vec::with_capacity(chunk.len());
+fn key_chunk(chunk: &Chunk, channel: &[u32], words: &[u32], f: &Frequent, p: &Params, perms: &Permutations) -> Keyed {
+    // The chunk's sets again, from the first text that lost boilerplate on.
+    let mut sets: Option<Chunk> = None;
+    let mut keys = Chunk::empty(chunk.first);
+    let (mut keyed, mut minima) = (Vec::new(), Vec::new());
     let (mut boilerplate, mut common_only) = (0, 0);
     for i in 0..chunk.len() {
         let doc = chunk.first as usize + i;
-        let mut set = std::borrow::Cow::Borrowed(chunk.get(i));
+        let original = chunk.get(i);
         let removable = f.boilerplate.get(channel[doc] as usize).filter(|b| !b.is_empty());
-        if let Some(b) = removable.filter(|b| set.iter().any(|x| b.contains(x))) {
-            set.to_mut().retain(|x| !b.contains(x));
-            boilerplate += 1;
-            if sets.is_empty() {
-                sets.extend((0..i).map(|j| chunk.get(j).to_vec()));
+        let set = match removable.filter(|b| original.iter().any(|x| b.contains(x))) {
+            Some(b) => {
+                boilerplate += 1;
+                let rebuilt = sets.get_or_insert_with(|| {
+                    let mut c = Chunk::empty(chunk.first);
+                    for j in 0..i {
+                        c.push_with(|data| data.extend_from_slice(chunk.get(j)));
+                    }
+                    c
+                });
+                rebuilt.push_with(|data| data.extend(original.iter().filter(|x| !b.contains(x))));
+                rebuilt.get(i)
             }
-        }
-        let keyed: Vec<u64> = set.iter().filter(|x| !f.common.contains(x)).map(|&x| mix(u64::from(x))).collect();
-        if keyed.is_empty() {
-            if words[doc] as usize >= p.min_tokens {
-                common_only += 1;
+            None => {
+                if let Some(rebuilt) = &mut sets {
+                    rebuilt.push_with(|data| data.extend_from_slice(original));
+                }
+                original
             }
-            keys.push(Vec::new());
-        } else {
-            keys.push(band_keys(&keyed, p.bands));
+        };
+        keyed.clear();
+        keyed.extend(set.iter().filter(|x| !f.common.contains(x)));
+        if keyed.is_empty() && words[doc] as usize >= p.min_tokens {
+            common_only += 1;
         }
-        if !sets.is_empty() || boilerplate > 0 {
-            sets.push(set.into_owned());
-        }
+        keys.push_with(|data| {
+            if !keyed.is_empty() {
+                band_keys(&keyed, perms, &mut minima, data);
+            }
+        });
     }
-    let sets = (boilerplate > 0).then(|| Chunk::new(chunk.first, &sets));
-    Keyed { sets, keys: Chunk::new(chunk.first, &keys), boilerplate, common_only }
+    keys.shrink();
+    if let Some(c) = &mut sets {
+        c.shrink();
+    }
+    Keyed { sets, keys, boilerplate, common_only }
 }
 
 /// What [`key_chunk`] makes of a chunk.
@@ -639,22 +680,26 @@ const PART_BITS: u32 = 4;
 /// Candidate pairs `(rank, earlier rank)`, one per band key the two share where the earlier text is the latest
 /// indexed text with that key before the later one; `rank` is each document's place in time order.
 fn candidate_pairs(keys: &Lists, indexed: &[bool], rank: &[u32]) -> Vec<u64> {
+    // Each document's keys are sorted, so its keys of one part follow those of the part before: a cursor per
+    // document (where its next part's keys start) makes every part read only its own keys.
+    let mut cursors: Vec<Vec<u8>> = keys.chunks.iter().map(|c| vec![0u8; c.len()]).collect();
     let mut pairs = Vec::new();
     for part in 0..1u32 << PART_BITS {
         let per_chunk: Vec<Vec<u64>> = keys
             .chunks
             .par_iter()
-            .map(|chunk| {
+            .zip(cursors.par_iter_mut())
+            .map(|(chunk, cursor)| {
                 let mut out = Vec::new();
-                for i in 0..chunk.len() {
+                for (i, at) in cursor.iter_mut().enumerate() {
                     let r = rank[chunk.first as usize + i];
                     if !indexed[r as usize] {
                         continue;
                     }
-                    for &k in chunk.get(i) {
-                        if k >> (32 - PART_BITS) == part {
-                            out.push(u64::from(k) << 32 | u64::from(r));
-                        }
+                    let ks = chunk.get(i);
+                    while let Some(&k) = ks.get(*at as usize).filter(|&&k| k >> (32 - PART_BITS) == part) {
+                        out.push(u64::from(k) << 32 | u64::from(r));
+                        *at += 1;
                     }
                 }
                 out
@@ -705,15 +750,10 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     let mut counts = Counts::default();
     let mut channels = Channels::default();
     let sources = forward_sources(ctx, &mut channels).await?;
-    let timings = std::env::var_os("ECHOLENS_TIMINGS").is_some();
-    let started = std::time::Instant::now();
-    let stage = |name: &str| {
-        if timings {
-            eprintln!("{:>8.2} s  {name}", started.elapsed().as_secs_f64());
-        }
-    };
+    let timings = crate::timings::Timings::new();
+    let stage = |name: &str| timings.step(name);
     let (scanned, frequent) = scan(ctx, p, &mut channels, &sources, &mut counts).await?;
-    let Scanned { key_h, ts, channel, words, text_h, source, repost_of, target, sets } = scanned;
+    let Scanned { key_h, ts, channel, words, text_h, source, repost_of, target, mut sets } = scanned;
     stage("scan: texts tokenised, boilerplate and common shingles counted");
 
     // Time order: (time, key hash), as the old ORDER BY gave; `docs[rank]` and its inverse.
@@ -726,28 +766,16 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     }
     drop(ts);
 
-    // Boilerplate out, band keys in.
-    let keyed: Vec<Keyed> =
-        sets.chunks.par_iter().map(|chunk| key_chunk(chunk, &channel, &words, &frequent, p)).collect();
-    let mut sets = sets;
-    let mut keys = Lists::default();
-    for (i, k) in keyed.into_iter().enumerate() {
-        if let Some(changed) = k.sets {
-            sets.chunks[i] = changed;
-        }
-        keys.chunks.push(k.keys);
-        counts.boilerplate_texts += k.boilerplate;
-        counts.common_only_texts += k.common_only;
-    }
-    stage("band keys");
-
-    // In time order: reposts to their originals, exact copies to the first occurrence of their text. What is
-    // left with keys is indexed for near-duplicates.
+    // In time order: reposts to their originals, exact copies to the first occurrence of their text. The first
+    // occurrences are indexed for near-duplicates if they have band keys. Done before the keys are made, so that
+    // the table of texts is gone by then.
     let mut parent = vec![NONE; n];
     let mut similarity = vec![f32::NAN; n];
     let mut forward = vec![false; n];
     let mut indexed = vec![false; n];
-    let mut first_text: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>> = HashMap::default();
+    // Sized once: growing a table of ten million texts holds the old and the new table at once.
+    let mut first_text: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>> =
+        HashMap::with_capacity_and_hasher(n, Default::default());
     let mut targets: HashMap<i64, u32> = HashMap::new();
     for (r, &d) in docs.iter().enumerate() {
         let d = d as usize;
@@ -775,15 +803,43 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
                 counts.exact_links += 1;
             } else {
                 first_text.insert(text_h[d], r as u32);
-                indexed[r] = !keys.get(d as u32).is_empty();
+                indexed[r] = true;
             }
         }
         if let Some(&t) = target.get(&(d as u32)) {
             targets.insert(t, r as u32);
         }
     }
-    drop((first_text, targets, text_h, words));
+    drop((first_text, targets, text_h));
     stage("reposts and exact copies");
+
+    // Boilerplate out, band keys in: each chunk's sets replaced as soon as its keys are made, so that a corpus
+    // with boilerplate everywhere never holds two copies of its sets.
+    let perms = Permutations::new(ROWS * p.bands);
+    let keyed: Vec<Keyed> = sets
+        .chunks
+        .par_iter_mut()
+        .map(|chunk| {
+            let mut k = key_chunk(chunk, &channel, &words, &frequent, p, &perms);
+            if let Some(changed) = k.sets.take() {
+                *chunk = changed;
+            }
+            k
+        })
+        .collect();
+    drop(words);
+    let mut keys = Lists::default();
+    for k in keyed {
+        for i in 0..k.keys.len() {
+            if k.keys.get(i).is_empty() {
+                indexed[rank[k.keys.first as usize + i] as usize] = false;
+            }
+        }
+        keys.chunks.push(k.keys);
+        counts.boilerplate_texts += k.boilerplate;
+        counts.common_only_texts += k.common_only;
+    }
+    stage("band keys");
 
     // Near-duplicates: each indexed text's candidates are the latest earlier indexed holders of its keys that
     // hold at least two of them; every candidate's similarity is checked exactly.
@@ -955,7 +1011,7 @@ async fn fetch_members(ctx: &SessionContext, rows: Vec<Row>) -> Result<Vec<Membe
     let mut members = Vec::new();
     let mut parents = Vec::new();
     let mut key_of: HashMap<i64, String> = HashMap::new();
-    for batch in collect(ctx, sql).await? {
+    for batch in collect(&crate::table::broadcasting(ctx, rows.len().max(1)), sql).await? {
         let cascade = i64s(&batch, "cascade")?;
         let role = strings(&batch, "role")?;
         let h = i64s(&batch, "h")?;

@@ -316,6 +316,7 @@ async fn outputs_follow_the_contract_and_escape_names() {
 fn band_keys_make_pairs_at_the_threshold_candidates_in_practice() {
     // Pairs of 30-shingle sets sharing 20: Jaccard exactly 0.5, the default threshold.
     let p = Params::default();
+    let perms = crate::minhash::Permutations::new(ROWS * p.bands);
     let mut next = 11u64;
     let mut fresh = || {
         next = crate::minhash::mix(next);
@@ -326,7 +327,12 @@ fn band_keys_make_pairs_at_the_threshold_candidates_in_practice() {
         let shared: Vec<u32> = (0..20).map(|_| fresh()).collect();
         let a: Vec<u32> = shared.iter().copied().chain((0..10).map(|_| fresh())).collect();
         let b: Vec<u32> = shared.iter().copied().chain((0..10).map(|_| fresh())).collect();
-        let keys = |s: &[u32]| band_keys(&s.iter().map(|&x| mix(u64::from(x))).collect::<Vec<_>>(), p.bands);
+        let keys = |s: &[u32]| {
+            let mut out = vec![7];
+            band_keys(s, &perms, &mut Vec::new(), &mut out);
+            assert_eq!(out[0], 7, "band keys are appended");
+            out.split_off(1)
+        };
         let (ka, kb) = (keys(&a), keys(&b));
         let hits = ka.iter().filter(|k| kb.binary_search(k).is_ok()).count();
         if hits >= MIN_HITS {
@@ -335,4 +341,50 @@ fn band_keys_make_pairs_at_the_threshold_candidates_in_practice() {
     }
     // The bands are chosen for 0.99; allow for sampling error over 2000 pairs.
     assert!(found as f64 >= 0.975 * rounds as f64, "{found} of {rounds} pairs at the threshold became candidates");
+}
+
+#[test]
+fn sampled_boilerplate_counts_are_exact_and_miss_nothing_in_the_share() {
+    // Channel 0: 2000 texts of unique shingles, plus shingle 1 in the last 500 (25%, all at the end), shingle 2
+    // in the first 400 (exactly 20%), shingle 3 in 300 spread out (15%). Channel 1: 30 texts (counted whole),
+    // shingle 4 in 6 of them (20%). Channel 2 is not checked.
+    let mut unique = 1000u32;
+    let mut fresh = || {
+        unique += 1;
+        unique
+    };
+    let mut texts: Vec<(u32, Vec<u32>)> = Vec::new();
+    for i in 0..2000u32 {
+        let mut set: Vec<u32> = (0..8).map(|_| fresh()).collect();
+        set.extend([(i >= 1500).then_some(1), (i < 400).then_some(2), (i % 20 < 3).then_some(3)].into_iter().flatten());
+        texts.push((0, set));
+    }
+    for i in 0..30u32 {
+        let mut set: Vec<u32> = (0..8).map(|_| fresh()).collect();
+        set.extend((i % 5 == 0).then_some(4));
+        texts.push((1, set));
+    }
+    texts.push((2, vec![1, 2, 3, 4]));
+    // Interleaved as a scan would give them, in chunks of 100.
+    texts.sort_by_key(|(c, s)| (s[0] % 7, *c));
+    let channel: Vec<u32> = texts.iter().map(|(c, _)| *c).collect();
+    let mut sets = Lists::default();
+    for (n, part) in texts.chunks(100).enumerate() {
+        let sorted = part.iter().map(|(_, s)| {
+            let mut s = s.clone();
+            s.sort_unstable();
+            s
+        });
+        sets.chunks.push(Chunk::new((n * 100) as u32, sorted));
+    }
+    let p = Params::default();
+    let (found, _) = count_frequent(&sets, &channel, |_| true, &[true, true, false], &p);
+    let (texts0, b0) = found[0].clone().expect("channel 0 checked");
+    assert_eq!(texts0, 2000);
+    let mut b0: Vec<u32> = b0.into_iter().collect();
+    b0.sort_unstable();
+    assert_eq!(b0, [1, 2], "25% at the end and exactly 20% are boilerplate, 15% is not");
+    let (texts1, b1) = found[1].clone().expect("channel 1 checked");
+    assert_eq!((texts1, b1.into_iter().collect::<Vec<_>>()), (30, vec![4]));
+    assert!(found.get(2).is_none_or(Option::is_none));
 }

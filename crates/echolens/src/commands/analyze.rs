@@ -168,6 +168,30 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         coord.network.clusters.len()
     ));
 
+    // The coordination tables are written now, and the result slimmed to what the report shows: the evidence
+    // of every edge is not held while reuse and vocabulary run.
+    stages.start("evidence");
+    let cluster_sources = cluster_sources(&coord);
+    let mut evidence = rt.block_on(evidence_texts(&session()?, &coord))?;
+    if !args.reveal {
+        pseudonyms.coordination(&mut coord);
+        evidence = evidence
+            .into_iter()
+            .map(|(k, mut e)| {
+                e.channel = pseudonyms.channel(&e.channel);
+                (pseudonyms.key(&k), e)
+            })
+            .collect();
+    }
+    let mut written =
+        coordination::write_outputs(&coord, &args.out.join("coordination"), run_info(&store_path, version, started))?;
+    let per_kind = coord.edges.iter().fold(std::collections::BTreeMap::new(), |mut m, e| {
+        *m.entry(e.kind.name()).or_insert(0u64) += 1;
+        m
+    });
+    echolens_report::slim(&mut coord);
+    stages.finish(&format!("{} messages; coordination tables written", evidence.len()));
+
     stages.start("reuse");
     let mut reuse = rt.block_on(reuse::run(&session()?, reuse::Params::default()))?;
     stages.finish(&format!("{} cascades, {} messages", reuse.counts.cascades, reuse.counts.members));
@@ -183,7 +207,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             slug: "campaign".into(),
         }]
     } else {
-        auto_sources(&coord, &reuse, &pseudonyms)
+        cluster_sources.into_iter().chain(cascade_source(&reuse, &pseudonyms)).collect()
     };
     let mut campaigns = Vec::new();
     let mut notes = Vec::new();
@@ -224,14 +248,10 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     }
     stages.finish(&format!("{} campaign sources", campaigns.len()));
 
-    stages.start("evidence");
     drop(vocabulary_ctx);
-    let mut evidence = rt.block_on(evidence_texts(&ctx, &coord))?;
     drop(ctx);
-    stages.finish(&format!("{} messages", evidence.len()));
 
     if !args.reveal {
-        pseudonyms.coordination(&mut coord);
         pseudonyms.reuse(&mut reuse);
         pseudonyms.timeline(&mut timeline);
         for c in &mut campaigns {
@@ -239,20 +259,11 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
                 pseudonyms.diffusion(d);
             }
         }
-        evidence = evidence
-            .into_iter()
-            .map(|(k, mut e)| {
-                e.channel = pseudonyms.channel(&e.channel);
-                (pseudonyms.key(&k), e)
-            })
-            .collect();
     }
 
     stages.start("tables");
     let extra = run_info(&store_path, version, started);
-    let mut written = Vec::new();
     written.extend(timeline::write_outputs(&timeline, &args.out.join("timeline"), extra.clone())?);
-    written.extend(coordination::write_outputs(&coord, &args.out.join("coordination"), extra.clone())?);
     written.extend(reuse::write_outputs(&reuse, &args.out.join("reuse"), extra.clone())?);
     for c in &campaigns {
         let dir = args.out.join(&c.folder);
@@ -308,10 +319,6 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     std::fs::write(&report_path, &html).with_context(|| format!("writing {}", report_path.display()))?;
     stages.finish(&format!("{} ({} KB)", report_path.display(), html.len() / 1024));
 
-    let mut per_kind = std::collections::BTreeMap::new();
-    for e in &coord.edges {
-        *per_kind.entry(e.kind.name()).or_insert(0u64) += 1;
-    }
     let summary = serde_json::json!({
         "analysis": "analyze",
         "report": report_path.display().to_string(),
@@ -375,9 +382,9 @@ fn chrono_now_us() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
-/// Campaign sources when none is named: the accounts of the largest clusters, and the channel where the widest
-/// cascade began.
-fn auto_sources(coord: &Coordination, reuse: &Reuse, pseudonyms: &Pseudonyms) -> Vec<Source> {
+/// Campaign sources when none is named, from coordination: the accounts of the largest clusters (before their
+/// ids are pseudonymised: the selection reads the store).
+fn cluster_sources(coord: &Coordination) -> Vec<Source> {
     let mut out = Vec::new();
     let net = &coord.network;
     for cluster in net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER).take(AUTO_CLUSTERS) {
@@ -403,28 +410,31 @@ fn auto_sources(coord: &Coordination, reuse: &Reuse, pseudonyms: &Pseudonyms) ->
             slug: format!("cluster-{}", cluster.id),
         });
     }
+    out
+}
+
+/// The campaign source when none is named, from reuse: the channel where the widest cascade began.
+fn cascade_source(reuse: &Reuse, pseudonyms: &Pseudonyms) -> Option<Source> {
     let mut widest = reuse::summaries(reuse);
     widest.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
-    if let Some(c) = widest.first() {
-        let platform = c.origin_key.split(':').next().unwrap_or_default().to_owned();
-        let name = if c.origin_channel_name.is_empty() { &c.origin_channel_id } else { &c.origin_channel_name };
-        let shown = pseudonyms.channel_name(&platform, &c.origin_channel_id, name);
-        out.push(Source {
-            title: format!("The origin of cascade {}: {shown}", c.cascade),
-            why: format!(
-                "The channel where the widest reuse cascade began: {} messages in {} channels (see Reuse).",
-                c.size, c.channels
-            ),
-            target: Selection::new(vec![Selector::Where(format!(
-                "platform = {} AND channel_id = {}",
-                quote(&platform),
-                quote(&c.origin_channel_id)
-            ))]),
-            description: format!("the messages of {platform} channel {shown}"),
-            slug: format!("cascade-{}-origin", c.cascade),
-        });
-    }
-    out
+    let c = widest.first()?;
+    let platform = c.origin_key.split(':').next().unwrap_or_default().to_owned();
+    let name = if c.origin_channel_name.is_empty() { &c.origin_channel_id } else { &c.origin_channel_name };
+    let shown = pseudonyms.channel_name(&platform, &c.origin_channel_id, name);
+    Some(Source {
+        title: format!("The origin of cascade {}: {shown}", c.cascade),
+        why: format!(
+            "The channel where the widest reuse cascade began: {} messages in {} channels (see Reuse).",
+            c.size, c.channels
+        ),
+        target: Selection::new(vec![Selector::Where(format!(
+            "platform = {} AND channel_id = {}",
+            quote(&platform),
+            quote(&c.origin_channel_id)
+        ))]),
+        description: format!("the messages of {platform} channel {shown}"),
+        slug: format!("cascade-{}-origin", c.cascade),
+    })
 }
 
 /// A session whose `messages` hold only what keyness reads: every message of the campaign sources and a

@@ -1,0 +1,40 @@
+//! `ECHOLENS_TIMINGS=1`: each step's start time and the process's memory on stderr, for benchmarks.
+
+use std::time::Instant;
+
+/// A clock for one analysis' steps; silent unless `ECHOLENS_TIMINGS` is set.
+pub(crate) struct Timings {
+    on: bool,
+    started: Instant,
+}
+
+impl Timings {
+    pub(crate) fn new() -> Timings {
+        Timings { on: std::env::var_os("ECHOLENS_TIMINGS").is_some(), started: Instant::now() }
+    }
+
+    /// Seconds since the clock started.
+    pub(crate) fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Prints `name` with the time since the clock started and the memory now and at its peak.
+    pub(crate) fn step(&self, name: &str) {
+        if self.on {
+            eprintln!("{:>8.2} s  {name}{}", self.elapsed(), memory());
+        }
+    }
+}
+
+/// `  [rss N MB, peak M MB]` from `/proc/self/status`, or nothing where there is none.
+fn memory() -> String {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return String::new() };
+    let field = |name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb / 1024)
+    };
+    match (field("VmRSS:"), field("VmHWM:")) {
+        (Some(rss), Some(peak)) => format!("  [rss {rss} MB, peak {peak} MB]"),
+        _ => String::new(),
+    }
+}
