@@ -39,6 +39,7 @@ pub(crate) struct Chunk {
 }
 
 impl Chunk {
+    #[cfg(test)]
     pub(crate) fn new<L: AsRef<[u32]>>(first: u32, lists: impl IntoIterator<Item = L>) -> Chunk {
         let mut chunk = Chunk { first, offsets: vec![0], data: Vec::new() };
         for list in lists {

@@ -48,6 +48,12 @@ pub fn word_hashes(text: &str, out: &mut Vec<u64>) {
 pub fn push_shingle_halves(words: &[u64], k: usize, out: &mut Vec<u32>) {
     let start = out.len();
     out.extend(shingle_hashes(words, k).map(|h| (h >> 32) as u32));
+    sort_tail(out, start);
+}
+
+/// Sorts `out[start..]` and removes its repeats (what is before `start` is left as it is): a list appended to
+/// a chunk's data in place.
+pub fn sort_tail(out: &mut Vec<u32>, start: usize) {
     out[start..].sort_unstable();
     let mut kept = start;
     for i in start..out.len() {

@@ -162,12 +162,8 @@ pub fn network_graph(c: &Coordination) -> Graph {
     }
 }
 
-/// Write every output of `c` into `dir` (created if missing); `extra` is merged into `summary.json`
-/// (the command line, the store version). Returns the files written.
-pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
-    let mut written = Vec::new();
-
+/// `edges.csv`.
+fn write_edges(c: &Coordination, dir: &Path) -> Result<PathBuf> {
     let path = dir.join("edges.csv");
     let mut w = csv_writer(&path)?;
     let err = csv_err(&path);
@@ -189,8 +185,14 @@ pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> 
         .map_err(&err)?;
     }
     w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    written.push(path.clone());
+    drop(err);
+    Ok(path)
+}
 
+/// `clusters.csv`, `cluster_summary.csv`, `network.gexf` and `network.graphml`, in that order, and the cluster
+/// summaries.
+fn write_network(c: &Coordination, dir: &Path) -> Result<(Vec<PathBuf>, Vec<ClusterSummary>)> {
+    let mut written = Vec::new();
     let path = dir.join("clusters.csv");
     let mut w = csv_writer(&path)?;
     let err = csv_err(&path);
@@ -237,12 +239,28 @@ pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> 
         p.min_weight,
         p.max_key_accounts
     );
-    let path = dir.join("network.gexf");
-    write_file(&path, &graph.to_gexf(&description))?;
-    written.push(path);
-    let path = dir.join("network.graphml");
-    write_file(&path, &graph.to_graphml())?;
-    written.push(path);
+    let (gexf, graphml) = (dir.join("network.gexf"), dir.join("network.graphml"));
+    let (a, b) =
+        rayon::join(|| write_file(&gexf, &graph.to_gexf(&description)), || write_file(&graphml, &graph.to_graphml()));
+    a?;
+    b?;
+    written.extend([gexf, graphml]);
+
+    Ok((written, summaries))
+}
+
+/// Write every output of `c` into `dir` (created if missing); `extra` is merged into `summary.json`
+/// (the command line, the store version). Returns the files written.
+pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+    let mut written = Vec::new();
+
+    // The edges (the largest file) are written while the clusters and the network files are.
+    let (edges, rest) = rayon::join(|| write_edges(c, dir), || write_network(c, dir));
+    let (network, summaries) = rest?;
+    written.push(edges?);
+    written.extend(network);
+    let p = &c.params;
 
     if !c.sweep.is_empty() {
         let path = dir.join("sweep.csv");

@@ -27,7 +27,7 @@ use crate::Result;
 use crate::lists::{Chunk, Interner, Lists};
 #[cfg(test)]
 use crate::minhash::shingles;
-use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, word_hashes};
+use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
 use crate::table::{collect, i64s, strings};
 
 /// Parameters of the similar-text kernel.
@@ -57,40 +57,38 @@ impl SimilarParams {
     }
 }
 
-/// The LSH band keys of a shingle set (32-bit hashes, not empty), as sorted, distinct 32-bit keys: each band's
-/// key is its number and its `rows` minima hashed together. `minima` is scratch space.
-fn band_keys(set: &[u32], p: &SimilarParams, perms: &Permutations, minima: &mut Vec<u32>) -> Vec<u32> {
+/// The LSH band keys of a shingle set (32-bit hashes, not empty), appended to `out` sorted and distinct: each
+/// band's key is its number and its `rows` minima hashed together. `minima` is scratch space.
+fn band_keys(set: &[u32], p: &SimilarParams, perms: &Permutations, minima: &mut Vec<u32>, out: &mut Vec<u32>) {
     perms.minima(set, minima);
-    let mut keys: Vec<u32> = minima
-        .chunks_exact(p.rows)
-        .enumerate()
-        .map(|(band, mins)| {
-            let key = mins.iter().fold(mix(band as u64 + 1), |key, &m| mix(key ^ u64::from(m)));
-            (key >> 32) as u32
-        })
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys
+    let start = out.len();
+    out.extend(minima.chunks_exact(p.rows).enumerate().map(|(band, mins)| {
+        let key = mins.iter().fold(mix(band as u64 + 1), |key, &m| mix(key ^ u64::from(m)));
+        (key >> 32) as u32
+    }));
+    sort_tail(out, start);
 }
 
-/// The shingle set (top 32 bits of each shingle's hash, sorted) and band keys of a text with at least
-/// `min_tokens` words. `scratch` holds word hashes and minima between calls.
-fn signature(
+/// Appends the shingle set (top 32 bits of each shingle's hash, sorted) and band keys of `text` to `sets` and
+/// `bands` if it has at least `min_tokens` words; whether it had. `scratch` holds word hashes and minima
+/// between calls.
+fn sign(
     text: &str,
     p: &SimilarParams,
     perms: &Permutations,
     scratch: &mut (Vec<u64>, Vec<u32>),
-) -> Option<(Vec<u32>, Vec<u32>)> {
+    sets: &mut Chunk,
+    bands: &mut Chunk,
+) -> bool {
     let (words, minima) = scratch;
     word_hashes(text, words);
     if words.len() < p.min_tokens {
-        return None;
+        return false;
     }
-    let mut set = Vec::new();
-    push_shingle_halves(words, p.shingle, &mut set);
-    let bands = band_keys(&set, p, perms, minima);
-    Some((set, bands))
+    sets.push_with(|data| push_shingle_halves(words, p.shingle, data));
+    let set = sets.get(sets.len() - 1);
+    bands.push_with(|data| band_keys(set, p, perms, minima, data));
+    true
 }
 
 /// The texts the kernel compares, by position in the scan: time, account, key hash, shingle set, band keys.
@@ -226,24 +224,38 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
         let ts = i64s(&batch, "ts")?;
         let h = i64s(&batch, "h")?;
         let text = strings(&batch, "text_norm")?;
-        // Texts shorter than `min_tokens` words take no part.
-        let sigs: Vec<Option<(Vec<u32>, Vec<u32>)>> = (0..batch.num_rows())
+        // Texts shorter than `min_tokens` words take no part. Pieces of the batch in parallel, each writing its
+        // texts' sets and keys straight into its own chunks: no list per text.
+        let n = batch.num_rows();
+        let piece = n.div_ceil(4 * rayon::current_num_threads()).max(256);
+        let pieces: Vec<(Chunk, Chunk, Vec<usize>)> = (0..n)
+            .step_by(piece)
+            .collect::<Vec<usize>>()
             .into_par_iter()
-            .map_init(Default::default, |m, i| signature(text.value(i), p, &perms, m))
+            .map(|start| {
+                let (mut sets, mut bands, mut kept) = (Chunk::empty(0), Chunk::empty(0), Vec::new());
+                let mut scratch = Default::default();
+                for i in start..(start + piece).min(n) {
+                    if sign(text.value(i), p, &perms, &mut scratch, &mut sets, &mut bands) {
+                        kept.push(i);
+                    }
+                }
+                sets.shrink();
+                bands.shrink();
+                (sets, bands, kept)
+            })
             .collect();
-        let first = docs.ts.len() as u32;
-        let (mut sets, mut bands) = (Vec::new(), Vec::new());
-        for (i, sig) in sigs.into_iter().enumerate() {
-            let Some((set, keys)) = sig else { continue };
-            let id = accounts.get(account.value(i));
-            docs.ts.push(ts.value(i));
-            docs.account.push(id);
-            docs.key_h.push(h.value(i));
-            sets.push(set);
-            bands.push(keys);
+        for (mut sets, mut bands, kept) in pieces.into_iter().filter(|(_, _, kept)| !kept.is_empty()) {
+            let first = docs.ts.len() as u32;
+            for i in kept {
+                docs.ts.push(ts.value(i));
+                docs.account.push(accounts.get(account.value(i)));
+                docs.key_h.push(h.value(i));
+            }
+            (sets.first, bands.first) = (first, first);
+            docs.sets.chunks.push(sets);
+            docs.bands.chunks.push(bands);
         }
-        docs.sets.chunks.push(Chunk::new(first, &sets));
-        docs.bands.chunks.push(Chunk::new(first, &bands));
     }
     step("scan and signatures");
     // Time order (ties by key hash: any order finds the same pairs).
@@ -340,17 +352,15 @@ mod tests {
     fn docs(rows: &[(i64, u32, &str)], p: &SimilarParams) -> Docs {
         let mut d = Docs::default();
         let perms = Permutations::new(p.bands * p.rows);
-        let (mut sets, mut bands) = (Vec::new(), Vec::new());
+        let (mut sets, mut bands) = (Chunk::empty(0), Chunk::empty(0));
         for (i, &(ts, account, text)) in rows.iter().enumerate() {
-            let (set, keys) = signature(text, p, &perms, &mut Default::default()).expect("long enough");
+            assert!(sign(text, p, &perms, &mut Default::default(), &mut sets, &mut bands), "long enough");
             d.ts.push(ts);
             d.account.push(account);
             d.key_h.push(i as i64);
-            sets.push(set);
-            bands.push(keys);
         }
-        d.sets.chunks.push(Chunk::new(0, &sets));
-        d.bands.chunks.push(Chunk::new(0, &bands));
+        d.sets.chunks.push(sets);
+        d.bands.chunks.push(bands);
         d
     }
 

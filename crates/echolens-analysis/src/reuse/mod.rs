@@ -47,7 +47,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::lists::{Chunk, Interner as Channels, Lists};
-use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, word_hashes};
+use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
 use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
 
@@ -602,15 +602,7 @@ fn band_keys(keyed: &[u32], perms: &Permutations, minima: &mut Vec<u32>, out: &m
         // A bijection of the pair: distinct pairs, distinct 64-bit values.
         (mix(u64::from(lo) << 32 | u64::from(hi)) >> 32) as u32
     }));
-    out[start..].sort_unstable();
-    let mut kept = start;
-    for i in start..out.len() {
-        if kept == start || out[i] != out[kept - 1] {
-            out[kept] = out[i];
-            kept += 1;
-        }
-    }
-    out.truncate(kept);
+    sort_tail(out, start);
 }
 
 /// Pass 2, per chunk in parallel: boilerplate leaves each set, and the band keys of what remains (common
