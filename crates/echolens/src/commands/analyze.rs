@@ -197,6 +197,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     stages.finish(&format!("{} cascades, {} messages", reuse.counts.cascades, reuse.counts.members));
 
     stages.start("vocabulary");
+    let named_campaign = named.is_some();
     let sources = if let Some(target) = named {
         let description = target.to_string();
         vec![Source {
@@ -213,7 +214,10 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let mut notes = Vec::new();
     let sample = stats.messages.div_ceil(REFERENCE_MESSAGES).max(1);
     let ctx = session()?;
-    let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, args.memory))?;
+    // Auto sources select on these columns only (and keyness reads `text_norm`); a named campaign's `where=`
+    // may read any.
+    let columns = if named_campaign { "*" } else { AUTO_SOURCE_COLUMNS };
+    let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, columns, args.memory))?;
     // The terms' spread through the whole corpus, for every source in one scan.
     let mut followed: Vec<(usize, Terms)> = Vec::new();
     for (i, source) in sources.into_iter().enumerate() {
@@ -382,6 +386,10 @@ fn chrono_now_us() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
+/// The columns the automatic campaign sources' selections and keyness read (`cluster_sources`,
+/// `cascade_source`, `measure`): the vocabulary sample holds only these, not the raw text and lists.
+const AUTO_SOURCE_COLUMNS: &str = "key, platform, channel_id, channel_name, author_id, ts, text_norm";
+
 /// Campaign sources when none is named, from coordination: the accounts of the largest clusters (before their
 /// ids are pseudonymised: the selection reads the store).
 fn cluster_sources(coord: &Coordination) -> Vec<Source> {
@@ -444,11 +452,12 @@ async fn vocabulary_session(
     ctx: &SessionContext,
     sources: &[Source],
     sample: u64,
+    columns: &str,
     memory: usize,
 ) -> Result<SessionContext> {
     let mut wanted: Vec<String> = sources.iter().map(|s| format!("coalesce({}, false)", s.target.sql())).collect();
     wanted.push(if sample > 1 { format!("hash64(key) % {sample} = 0") } else { "TRUE".to_owned() });
-    let df = ctx.sql(&format!("SELECT * FROM messages WHERE {}", wanted.join(" OR "))).await?;
+    let df = ctx.sql(&format!("SELECT {columns} FROM messages WHERE {}", wanted.join(" OR "))).await?;
     let (schema, batches) = echolens_analysis::collect_plain(df).await?;
     let vctx = echolens_analysis::analysis_session(memory)?;
     let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
