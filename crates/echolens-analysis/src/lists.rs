@@ -24,6 +24,13 @@ impl Interner {
     }
 }
 
+/// A batch of `n` rows cut into pieces for the threads (a few per thread, so that uneven texts even out), each
+/// of which fills chunks of its own.
+pub(crate) fn pieces(n: usize) -> Vec<std::ops::Range<usize>> {
+    let piece = n.div_ceil(4 * rayon::current_num_threads()).max(256);
+    (0..n).step_by(piece).map(|start| start..(start + piece).min(n)).collect()
+}
+
 /// Lists of `u32` (shingle sets, band keys) for consecutive documents, one chunk per scanned batch: no
 /// allocation grows with the corpus, so none is ever copied whole to grow.
 #[derive(Default)]

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use super::{ACCOUNT, ORIGINAL};
 use crate::Result;
-use crate::lists::{Chunk, Interner, Lists};
+use crate::lists::{Chunk, Interner, Lists, pieces};
 #[cfg(test)]
 use crate::minhash::shingles;
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
@@ -227,15 +227,12 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
         // Texts shorter than `min_tokens` words take no part. Pieces of the batch in parallel, each writing its
         // texts' sets and keys straight into its own chunks: no list per text.
         let n = batch.num_rows();
-        let piece = n.div_ceil(4 * rayon::current_num_threads()).max(256);
-        let pieces: Vec<(Chunk, Chunk, Vec<usize>)> = (0..n)
-            .step_by(piece)
-            .collect::<Vec<usize>>()
+        let filled: Vec<(Chunk, Chunk, Vec<usize>)> = pieces(n)
             .into_par_iter()
-            .map(|start| {
+            .map(|rows| {
                 let (mut sets, mut bands, mut kept) = (Chunk::empty(0), Chunk::empty(0), Vec::new());
                 let mut scratch = Default::default();
-                for i in start..(start + piece).min(n) {
+                for i in rows {
                     if sign(text.value(i), p, &perms, &mut scratch, &mut sets, &mut bands) {
                         kept.push(i);
                     }
@@ -245,7 +242,7 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
                 (sets, bands, kept)
             })
             .collect();
-        for (mut sets, mut bands, kept) in pieces.into_iter().filter(|(_, _, kept)| !kept.is_empty()) {
+        for (mut sets, mut bands, kept) in filled.into_iter().filter(|(_, _, kept)| !kept.is_empty()) {
             let first = docs.ts.len() as u32;
             for i in kept {
                 docs.ts.push(ts.value(i));

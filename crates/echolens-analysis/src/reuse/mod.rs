@@ -7,8 +7,9 @@
 //!    per batch, with the message's time, channel and key hash.
 //! 2. **Boilerplate and common shingles**: for each channel an exact count (its texts' shingles gathered and
 //!    sorted) finds the word shingles that occur in at least `boilerplate_share` of its messages (signatures,
-//!    "join us @channel", share-button lines); they leave that channel's sets, and are counted. Shingles in more than `common_share` of all
-//!    texts still count in the similarity but key nothing (they would put unrelated texts into one bucket).
+//!    "join us @channel", share-button lines); they leave that channel's sets, and are counted. Shingles in
+//!    more than `common_share` of all texts still count in the similarity but key nothing (they would put
+//!    unrelated texts into one bucket).
 //!    Channels are counted in parallel, each one's texts together, so its shingles stay in cache.
 //! 3. **Band keys**: per text and band, the pair of shingles minimal under the band's two permutations.
 //! 4. **Links**, in time order. Each message is linked to at most one earlier message, its *parent*:
@@ -46,7 +47,7 @@ use futures::StreamExt;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::lists::{Chunk, Interner as Channels, Lists};
+use crate::lists::{Chunk, Interner as Channels, Lists, pieces};
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
 use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
@@ -388,13 +389,9 @@ async fn scan(
         let target = i64s(&batch, "target")?;
         let rp = i64s(&batch, "rp")?;
         // Pieces of the batch in parallel, each written straight into its own chunk of sets: no list per text.
-        let piece = n.div_ceil(4 * rayon::current_num_threads()).max(256);
-        let pieces: Vec<(Chunk, Vec<u32>, Vec<u64>)> = (0..n)
-            .step_by(piece)
-            .collect::<Vec<usize>>()
+        let filled: Vec<(Chunk, Vec<u32>, Vec<u64>)> = pieces(n)
             .into_par_iter()
-            .map(|start| {
-                let end = (start + piece).min(n);
+            .map(|std::ops::Range { start, end }| {
                 let mut chunk = Chunk::empty(first + start as u32);
                 let (mut words, mut text_h) = (Vec::with_capacity(end - start), Vec::with_capacity(end - start));
                 let mut hashes = Vec::new();
@@ -415,7 +412,7 @@ async fn scan(
             .collect();
         t_tokens += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
-        for (chunk, words, text_h) in pieces {
+        for (chunk, words, text_h) in filled {
             s.words.extend_from_slice(&words);
             s.text_h.extend_from_slice(&text_h);
             s.sets.chunks.push(chunk);
