@@ -26,15 +26,21 @@ impl Timings {
     }
 }
 
-/// `  [rss N MB, peak M MB]` from `/proc/self/status`, or nothing where there is none.
+/// `  [rss N MB, peak M MB]`, or nothing where the process's memory cannot be read.
 fn memory() -> String {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return String::new() };
+    match memory_mb() {
+        Some((rss, peak)) => format!("  [rss {rss} MB, peak {peak} MB]"),
+        None => String::new(),
+    }
+}
+
+/// The process's resident memory now and at its peak so far, in MB (`VmRSS`, `VmHWM` from
+/// `/proc/self/status`; None where there is none).
+pub fn memory_mb() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let field = |name: &str| {
         let line = status.lines().find(|l| l.starts_with(name))?;
         line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb / 1024)
     };
-    match (field("VmRSS:"), field("VmHWM:")) {
-        (Some(rss), Some(peak)) => format!("  [rss {rss} MB, peak {peak} MB]"),
-        _ => String::new(),
-    }
+    Some((field("VmRSS:")?, field("VmHWM:")?))
 }

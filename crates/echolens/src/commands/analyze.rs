@@ -66,10 +66,7 @@ impl Stages {
 
 /// The process's peak resident memory so far in MB (`VmHWM`, Linux only).
 fn peak_rss_mb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024)
+    echolens_analysis::memory_mb().map(|(_, peak)| peak)
 }
 
 /// A campaign source before it is measured.
