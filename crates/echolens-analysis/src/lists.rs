@@ -3,23 +3,42 @@
 //! each time it grew), and an interner that numbers the strings (channels, accounts) they compare.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
-/// Strings numbered in order of first sight.
+use crate::minhash::KeyHasher;
+
+/// Strings numbered in order of first sight, looked up by a 64-bit hash that callers may compute in parallel
+/// ([`Interner::hash`]); the string is still compared, so two strings with one hash stay apart.
 #[derive(Default)]
 pub(crate) struct Interner {
-    index: HashMap<String, u32>,
+    index: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    /// Strings whose hash an earlier, different string has.
+    clashes: HashMap<String, u32>,
     pub(crate) names: Vec<String>,
 }
 
 impl Interner {
+    /// The hash [`Interner::get_hashed`] takes.
+    pub(crate) fn hash(s: &str) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(s.as_bytes())
+    }
+
     /// The number of `s`, given on first sight.
     pub(crate) fn get(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
+        self.get_hashed(Interner::hash(s), s)
+    }
+
+    /// [`Interner::get`] of `s`, whose [`Interner::hash`] is `h`.
+    pub(crate) fn get_hashed(&mut self, h: u64, s: &str) -> u32 {
+        let next = self.names.len() as u32;
+        let i = *self.index.entry(h).or_insert(next);
+        if i != next && self.names[i as usize] == s {
             return i;
         }
-        let i = self.names.len() as u32;
-        self.index.insert(s.to_owned(), i);
-        self.names.push(s.to_owned());
+        let i = if i == next { next } else { *self.clashes.entry(s.to_owned()).or_insert(next) };
+        if i == next {
+            self.names.push(s.to_owned());
+        }
         i
     }
 }
@@ -94,6 +113,20 @@ impl Lists {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interned_strings_keep_their_numbers_even_when_hashes_clash() {
+        let mut names = Interner::default();
+        assert_eq!((names.get("a"), names.get("b"), names.get("a")), (0, 1, 0));
+        // Two other strings under one hash (as if xxh3 collided): they stay apart, and so does "a".
+        assert_eq!(names.get_hashed(7, "x"), 2);
+        assert_eq!(names.get_hashed(7, "y"), 3);
+        assert_eq!(names.get_hashed(7, "x"), 2);
+        assert_eq!(names.get_hashed(7, "y"), 3);
+        assert_eq!(names.get_hashed(Interner::hash("a"), "z"), 4);
+        assert_eq!(names.get("a"), 0);
+        assert_eq!(names.names, ["a", "b", "x", "y", "z"]);
+    }
 
     #[test]
     fn documents_are_found_across_chunks() {

@@ -55,7 +55,7 @@ impl Pseudonyms {
             let id = strings(&batch, "channel_id")?;
             let name = strings(&batch, "channel_name")?;
             for i in 0..batch.num_rows() {
-                let name = (!arrow::array::Array::is_null(&name, i)).then(|| name.value(i).to_owned());
+                let name = (!name.is_null(i)).then(|| name.value(i).to_owned());
                 personal.push((platform.value(i).to_owned(), id.value(i).to_owned(), name));
             }
         }

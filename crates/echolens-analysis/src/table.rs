@@ -1,6 +1,6 @@
 //! Reading columns out of collected batches, whatever string layout the engine chose.
 
-use arrow::array::{Int64Array, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, StringViewArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::prelude::{DataFrame, SessionContext};
@@ -81,11 +81,67 @@ pub async fn collect_plain(df: DataFrame) -> Result<(SchemaRef, Vec<RecordBatch>
     Ok((schema, batches))
 }
 
-/// Column `name` as UTF-8 strings.
-pub fn strings(batch: &RecordBatch, name: &str) -> Result<StringArray> {
+/// A string column read where it lies, plain or as views: no copy. The engine reads Parquet strings as views,
+/// and casting them to plain strings copied every text of every batch a kernel scanned (on one thread).
+#[derive(Debug, Clone)]
+pub enum Strs {
+    /// `Utf8`, or any other type cast to it.
+    Plain(StringArray),
+    /// `Utf8View`.
+    View(StringViewArray),
+}
+
+impl Strs {
+    /// `array` as strings: views and plain strings as they are, anything else cast to plain strings.
+    pub fn of(array: &ArrayRef) -> Result<Strs> {
+        Ok(match array.data_type() {
+            DataType::Utf8View => Strs::View(array.as_string_view().clone()),
+            DataType::Utf8 => Strs::Plain(array.as_string::<i32>().clone()),
+            _ => Strs::Plain(arrow::compute::cast(array, &DataType::Utf8)?.as_string::<i32>().clone()),
+        })
+    }
+
+    /// The string at `i` (empty when null).
+    #[inline]
+    pub fn value(&self, i: usize) -> &str {
+        match self {
+            Strs::Plain(a) => a.value(i),
+            Strs::View(a) => a.value(i),
+        }
+    }
+
+    pub fn is_null(&self, i: usize) -> bool {
+        match self {
+            Strs::Plain(a) => a.is_null(i),
+            Strs::View(a) => a.is_null(i),
+        }
+    }
+
+    pub fn is_valid(&self, i: usize) -> bool {
+        !self.is_null(i)
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Strs::Plain(a) => a.len(),
+            Strs::View(a) => a.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values, `None` for nulls.
+    pub fn iter(&self) -> impl Iterator<Item = Option<&str>> + '_ {
+        (0..self.len()).map(|i| self.is_valid(i).then(|| self.value(i)))
+    }
+}
+
+/// Column `name` as strings, read in place.
+pub fn strings(batch: &RecordBatch, name: &str) -> Result<Strs> {
     let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
-    let col = arrow::compute::cast(col, &DataType::Utf8)?;
-    Ok(col.as_any().downcast_ref::<StringArray>().expect("Utf8 cast").clone())
+    Strs::of(col)
 }
 
 /// Column `name` as 64-bit integers.

@@ -8,10 +8,12 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
+use arrow::array::{Array, ArrayRef, Int64Array};
 use arrow::datatypes::DataType;
-use datafusion::error::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionImplementation, ScalarUDF, Signature, SimpleScalarUDF, TypeSignature, Volatility,
+};
 use datafusion::prelude::SessionContext;
 
 /// Register the echolens UDFs in `ctx`.
@@ -23,23 +25,30 @@ pub fn register_udfs(ctx: &SessionContext) {
     ctx.register_udf(script_udf());
 }
 
+/// An immutable UDF whose first argument is a string, taken as views or as plain strings, as it comes: with a
+/// plain `Utf8` signature the engine cast the views it reads Parquet strings as, copying every text of every
+/// batch before the function saw it.
+pub(crate) fn string_udf(name: &str, rest: &[DataType], ret: DataType, fun: ScalarFunctionImplementation) -> ScalarUDF {
+    let exact = |first: DataType| TypeSignature::Exact(std::iter::once(first).chain(rest.iter().cloned()).collect());
+    let signature = Signature::one_of(vec![exact(DataType::Utf8View), exact(DataType::Utf8)], Volatility::Immutable);
+    ScalarUDF::from(SimpleScalarUDF::new_with_signature(name, signature, ret, fun))
+}
+
 /// `script(text)`: the code of the script the text is mostly in ([`echolens_text::Script::code`]).
 fn script_udf() -> ScalarUDF {
-    create_udf(
+    string_udf(
         "script",
-        vec![DataType::Utf8],
+        &[],
         DataType::Int64,
-        Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| map_strings(args, |t| echolens_text::script(t).code())),
     )
 }
 
 fn key_hash_udf() -> ScalarUDF {
-    create_udf(
+    string_udf(
         "key_hash",
-        vec![DataType::Utf8, DataType::Int64],
+        &[DataType::Int64],
         DataType::Int64,
-        Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             let (text, seed) = string_and_int(args)?;
             let out: Int64Array = text
@@ -60,39 +69,30 @@ pub fn hash64(s: &str) -> i64 {
 
 pub(crate) fn map_strings(args: &[ColumnarValue], f: impl Fn(&str) -> i64) -> Result<ColumnarValue> {
     let arrays = ColumnarValue::values_to_arrays(args)?;
-    let input = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
-    let input = input.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray");
+    let input = crate::table::Strs::of(&arrays[0]).map_err(|e| DataFusionError::External(Box::new(e)))?;
     let out: Int64Array = input.iter().map(|v| v.map(&f)).collect();
     let out: ArrayRef = Arc::new(out);
     Ok(ColumnarValue::Array(out))
 }
 
-/// The arguments of a `(Utf8, Int64)` UDF as arrays.
-fn string_and_int(args: &[ColumnarValue]) -> Result<(StringArray, Int64Array)> {
+/// The arguments of a `(Utf8, Int64)` UDF as arrays (strings read in place).
+fn string_and_int(args: &[ColumnarValue]) -> Result<(crate::table::Strs, Int64Array)> {
     let arrays = ColumnarValue::values_to_arrays(args)?;
-    let text = arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
-    let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray").clone();
+    let text = crate::table::Strs::of(&arrays[0]).map_err(|e| DataFusionError::External(Box::new(e)))?;
     let int = arrow::compute::cast(&arrays[1], &DataType::Int64)?;
     let int = int.as_any().downcast_ref::<Int64Array>().expect("cast to Int64 gives an Int64Array").clone();
     Ok((text, int))
 }
 
 fn hash64_udf() -> ScalarUDF {
-    create_udf(
-        "hash64",
-        vec![DataType::Utf8],
-        DataType::Int64,
-        Volatility::Immutable,
-        Arc::new(|args: &[ColumnarValue]| map_strings(args, hash64)),
-    )
+    string_udf("hash64", &[], DataType::Int64, Arc::new(|args: &[ColumnarValue]| map_strings(args, hash64)))
 }
 
 fn token_count_udf() -> ScalarUDF {
-    create_udf(
+    string_udf(
         "token_count",
-        vec![DataType::Utf8],
+        &[],
         DataType::Int64,
-        Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             map_strings(args, |s| i64::try_from(echolens_text::token_count(s)).unwrap_or(i64::MAX))
         }),
@@ -100,11 +100,10 @@ fn token_count_udf() -> ScalarUDF {
 }
 
 fn has_tokens_udf() -> ScalarUDF {
-    create_udf(
+    string_udf(
         "has_tokens",
-        vec![DataType::Utf8, DataType::Int64],
+        &[DataType::Int64],
         DataType::Boolean,
-        Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             let (text, n) = string_and_int(args)?;
             let out: arrow::array::BooleanArray = text

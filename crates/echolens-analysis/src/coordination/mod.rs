@@ -365,25 +365,10 @@ fn kind_of(name: &str) -> Kind {
     Kind::from_name(name).expect("plans only produce known kinds")
 }
 
-/// Fold the rows of an edge plan (kind, a, b, t0, t1, ev, key_h; sorted by kind, a, b, then time) into edges.
-/// Equi-key kinds have one row per shared key, so the weight is the row count; `similar` rows are message pairs,
-/// and the weight counts each message once on its side.
-fn fold_edges(batches: &[arrow::record_batch::RecordBatch], evidence: usize, similar: bool) -> Result<Vec<Edge>> {
-    use std::collections::HashSet;
-    struct Open {
-        edge: Edge,
-        left: HashSet<String>,
-        right: HashSet<String>,
-    }
-    fn close(open: Open, similar: bool, out: &mut Vec<Edge>) {
-        let mut edge = open.edge;
-        if similar {
-            edge.weight = open.left.len().min(open.right.len()) as u64;
-        }
-        out.push(edge);
-    }
-    let mut out = Vec::new();
-    let mut open: Option<Open> = None;
+/// Fold the rows of an equi-key edge plan (kind, a, b, t0, t1, ev, key_h; sorted by kind, a, b, then time) into
+/// edges: one row per shared key, so the weight is the row count.
+fn fold_edges(batches: &[arrow::record_batch::RecordBatch], evidence: usize) -> Result<Vec<Edge>> {
+    let mut out: Vec<Edge> = Vec::new();
     for batch in batches {
         let kind = strings(batch, "kind")?;
         let a = strings(batch, "a")?;
@@ -393,46 +378,31 @@ fn fold_edges(batches: &[arrow::record_batch::RecordBatch], evidence: usize, sim
         let ev = strings(batch, "ev")?;
         let key = i64s(batch, "key_h")?;
         for i in 0..batch.num_rows() {
-            let same = open.as_ref().is_some_and(|o| {
-                o.edge.a == a.value(i) && o.edge.b == b.value(i) && o.edge.kind.name() == kind.value(i)
-            });
+            let same =
+                out.last().is_some_and(|o| o.a == a.value(i) && o.b == b.value(i) && o.kind.name() == kind.value(i));
             if !same {
-                if let Some(o) = open.take() {
-                    close(o, similar, &mut out);
-                }
-                open = Some(Open {
-                    edge: Edge {
-                        kind: kind_of(kind.value(i)),
-                        a: a.value(i).to_owned(),
-                        b: b.value(i).to_owned(),
-                        weight: 0,
-                        first_seen: i64::MAX,
-                        last_seen: i64::MIN,
-                        evidence: Vec::new(),
-                        keys: Vec::new(),
-                        p_value: None,
-                    },
-                    left: HashSet::new(),
-                    right: HashSet::new(),
+                out.push(Edge {
+                    kind: kind_of(kind.value(i)),
+                    a: a.value(i).to_owned(),
+                    b: b.value(i).to_owned(),
+                    weight: 0,
+                    first_seen: i64::MAX,
+                    last_seen: i64::MIN,
+                    evidence: Vec::new(),
+                    keys: Vec::new(),
+                    p_value: None,
                 });
             }
-            let o = open.as_mut().expect("an open edge");
-            let (x, y) = ev.value(i).split_once('|').unwrap_or((ev.value(i), ""));
-            o.edge.weight += 1;
-            o.edge.first_seen = o.edge.first_seen.min(t0.value(i));
-            o.edge.last_seen = o.edge.last_seen.max(t1.value(i));
-            if o.edge.evidence.len() < evidence {
-                o.edge.evidence.push((x.to_owned(), y.to_owned()));
+            let o = out.last_mut().expect("an open edge");
+            o.weight += 1;
+            o.first_seen = o.first_seen.min(t0.value(i));
+            o.last_seen = o.last_seen.max(t1.value(i));
+            if o.evidence.len() < evidence {
+                let (x, y) = ev.value(i).split_once('|').unwrap_or((ev.value(i), ""));
+                o.evidence.push((x.to_owned(), y.to_owned()));
             }
-            o.edge.keys.push(key.value(i));
-            if similar {
-                o.left.insert(x.to_owned());
-                o.right.insert(y.to_owned());
-            }
+            o.keys.push(key.value(i));
         }
-    }
-    if let Some(o) = open.take() {
-        close(o, similar, &mut out);
     }
     Ok(out)
 }
@@ -574,7 +544,8 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
 const TOP_OVER_MAX: usize = 20;
 
 async fn count_left_out(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<()> {
-    let short = if p.kinds.iter().any(|k| matches!(k, Kind::Text | Kind::Similar)) {
+    // With `similar`, its kernel counts the short texts as it reads them: no pass here.
+    let short = if p.kinds.contains(&Kind::Text) && !p.kinds.contains(&Kind::Similar) {
         format!("count(*) FILTER (WHERE {ORIGINAL} AND NOT has_tokens(text_norm, {}))", p.min_tokens)
     } else {
         "0".to_owned()
@@ -604,7 +575,7 @@ fn null_sql(seed: u64, run: usize) -> String {
 /// All edges at `window_us` for the selected kinds (equi-key kinds from `coord_actions`, `similar` from the
 /// kernel), and the number of linked pairs below `min_weight` per kind. One plan gives both: the edges are
 /// computed at weight 1 and split here. Without `evidence` (a sweep's windows), equi-key edges carry only their
-/// weights: no times, evidence or keys.
+/// weights: no times, evidence or keys. With `similar`, the kernel also counts the short texts it left out.
 async fn edges_at(
     ctx: &SessionContext,
     p: &Params,
@@ -612,11 +583,12 @@ async fn edges_at(
     have_actions: bool,
     evidence: bool,
     stage: &dyn Fn(&str),
-) -> Result<(Vec<Edge>, BTreeMap<String, u64>)> {
+) -> Result<(Vec<Edge>, BTreeMap<String, u64>, Option<u64>)> {
     let mut edges = Vec::new();
+    let mut short_texts = None;
     if have_actions && evidence {
         let batches = collect(ctx, &edges_sql("coord_actions", window_us, 1, true)).await?;
-        edges.extend(fold_edges(&batches, p.evidence, false)?);
+        edges.extend(fold_edges(&batches, p.evidence)?);
     } else if have_actions {
         edges.extend(weights(ctx, "coord_actions", window_us).await?.into_iter().map(|((kind, a, b), weight)| Edge {
             kind,
@@ -633,9 +605,9 @@ async fn edges_at(
     if p.kinds.contains(&Kind::Similar) {
         stage("similar texts");
         let sp = SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens);
-        similar::register_pairs(ctx, &sp, "coord_similar").await?;
-        let batches = collect(ctx, &similar::pairs_sql("coord_similar")).await?;
-        edges.extend(fold_edges(&batches, p.evidence, true)?);
+        let found = similar::edges(ctx, &sp, p.evidence).await?;
+        edges.extend(found.edges);
+        short_texts = Some(found.short_texts);
     }
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
     for e in edges.iter().filter(|e| e.weight < p.min_weight) {
@@ -643,7 +615,7 @@ async fn edges_at(
     }
     edges.retain(|e| e.weight >= p.min_weight);
     edges.sort_by(|x, y| (x.kind, &x.a, &x.b).cmp(&(y.kind, &y.a, &y.b)));
-    Ok((edges, below))
+    Ok((edges, below, short_texts))
 }
 
 /// Run the coordination analysis on the `messages` table registered in `ctx` (see [`crate::analysis_session`]).
@@ -669,8 +641,11 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     let have_actions = prepare_actions(ctx, p, &mut left_out).await?;
 
     stage("joining actions within the window");
-    let (mut edges, below) = edges_at(ctx, p, window_us, have_actions, true, &stage).await?;
+    let (mut edges, below, short_texts) = edges_at(ctx, p, window_us, have_actions, true, &stage).await?;
     left_out.pairs_below_min_weight = below;
+    if let Some(short) = short_texts {
+        left_out.short_texts = short;
+    }
 
     // Null model: how often does a shuffled corpus give an edge at least as heavy?
     if p.null_runs > 0 && have_actions {
@@ -704,7 +679,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     for &w in &p.sweep {
         stage(&format!("sweep: window {w} s"));
         let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
-        let (e, _) = edges_at(ctx, &swept, w_us, have_actions, false, &stage).await?;
+        let (e, ..) = edges_at(ctx, &swept, w_us, have_actions, false, &stage).await?;
         let net = cluster::build(&e, p.quality, p.resolution, p.seed)?;
         let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();
         for edge in &e {
@@ -765,22 +740,31 @@ async fn account_channels(ctx: &SessionContext, network: &Network) -> Result<Has
     if network.accounts.is_empty() {
         return Ok(out);
     }
-    let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
-        "account",
-        arrow::datatypes::DataType::Utf8,
-        false,
-    )]));
-    let accounts = arrow::array::StringArray::from_iter_values(network.accounts.iter());
-    let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![Arc::new(accounts)])?;
+    // The nodes as (account, platform, author_id) views, the type the store's columns are read as: the join
+    // compares raw columns (no account string built per message, no cast of the corpus's side).
+    use arrow::array::StringViewArray;
+    use arrow::datatypes::{DataType, Field, Schema};
+    let parts: Vec<(&str, &str)> = network.accounts.iter().map(|a| a.split_once(':').unwrap_or(("", a))).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("account", DataType::Utf8View, false),
+        Field::new("platform", DataType::Utf8View, false),
+        Field::new("author_id", DataType::Utf8View, false),
+    ]));
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringViewArray::from_iter_values(network.accounts.iter())),
+            Arc::new(StringViewArray::from_iter_values(parts.iter().map(|p| p.0))),
+            Arc::new(StringViewArray::from_iter_values(parts.iter().map(|p| p.1))),
+        ],
+    )?;
     ctx.deregister_table("coord_nodes")?;
     ctx.register_table("coord_nodes", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
-    let sql = format!(
-        "SELECT m.account, m.channel, count(*) AS n FROM \
-           (SELECT {ACCOUNT} AS account, concat(platform, ':', coalesce(channel_name, channel_id)) AS channel \
-            FROM messages WHERE author_id IS NOT NULL) m \
-         JOIN coord_nodes c ON m.account = c.account GROUP BY m.account, m.channel"
-    );
-    for batch in collect(ctx, &sql).await? {
+    let sql = "SELECT c.account, concat(m.platform, ':', coalesce(m.channel_name, m.channel_id)) AS channel, \
+                 count(*) AS n \
+               FROM messages m JOIN coord_nodes c ON m.platform = c.platform AND m.author_id = c.author_id \
+               GROUP BY c.account, channel";
+    for batch in collect(ctx, sql).await? {
         let account = strings(&batch, "account")?;
         let channel = strings(&batch, "channel")?;
         let n = i64s(&batch, "n")?;

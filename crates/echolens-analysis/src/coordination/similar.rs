@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use arrow::array::{Float64Array, Int64Array, StringArray};
+use arrow::array::Int64Array;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
@@ -22,13 +22,14 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use rayon::prelude::*;
 
-use super::{ACCOUNT, ORIGINAL};
+use super::{ACCOUNT, Edge, Kind, ORIGINAL};
 use crate::Result;
 use crate::lists::{Chunk, Interner, Lists, pieces};
 #[cfg(test)]
 use crate::minhash::shingles;
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
 use crate::table::{collect, i64s, strings};
+use crate::udf::hash64;
 
 /// Parameters of the similar-text kernel.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +102,15 @@ struct Docs {
     bands: Lists,
 }
 
+/// What a piece of a scanned batch gives: its kept texts' shingle sets and band keys, the kept rows with their
+/// account's hash, and how many texts were too short.
+struct Piece {
+    sets: Chunk,
+    bands: Chunk,
+    kept: Vec<(u32, u64)>,
+    short: u64,
+}
+
 /// Band key → the latest document in the window with it.
 type BandIndex = HashMap<u32, u64, std::hash::BuildHasherDefault<KeyHasher>>;
 
@@ -148,9 +158,9 @@ impl<'a> Window<'a> {
         self.prev[self.prev_start[at] - self.prev_popped + i]
     }
 
-    fn push(&mut self, doc: u32) {
+    /// Drops the documents that are out of the window of a document at time `ts`.
+    fn evict(&mut self, ts: i64) {
         let docs = self.docs;
-        let ts = docs.ts[doc as usize];
         while let Some(&old) = self.live.front() {
             if docs.ts[old as usize] >= ts.saturating_sub(self.p.window_us) {
                 break;
@@ -168,6 +178,13 @@ impl<'a> Window<'a> {
             self.live.pop_front();
             self.first_seq += 1;
         }
+    }
+
+    /// Adds `doc` (the latest in time) to the window after recording its verified pairs with the documents
+    /// already there.
+    fn push(&mut self, doc: u32) {
+        let docs = self.docs;
+        self.evict(docs.ts[doc as usize]);
         let bands = docs.bands.get(doc);
         let mut candidates: Vec<u64> = Vec::new();
         for key in bands {
@@ -194,10 +211,20 @@ impl<'a> Window<'a> {
             }
             self.pairs.push((other, doc, sim as f32));
         }
+        self.insert(doc);
+    }
+
+    /// Adds `doc` (the latest in time) to the window without looking for its pairs.
+    fn warm(&mut self, doc: u32) {
+        self.evict(self.docs.ts[doc as usize]);
+        self.insert(doc);
+    }
+
+    fn insert(&mut self, doc: u32) {
         let seq = self.first_seq + self.live.len() as u64;
         self.prev_start.push_back(self.prev_popped + self.prev.len());
         // Band keys are distinct within a document: each is indexed once.
-        for key in bands {
+        for key in self.docs.bands.get(doc) {
             let before = self.index.insert(*key, seq).unwrap_or(NO_SEQ);
             self.prev.push_back(before);
         }
@@ -205,9 +232,111 @@ impl<'a> Window<'a> {
     }
 }
 
-/// Find the similar pairs of the messages in `ctx` and register them as table `name`
-/// (kind, a, b, ma, mb, t0, t1, similarity).
-pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str) -> Result<usize> {
+/// The verified pairs of the documents in `order` (time order), found by `segments` windows in parallel, each
+/// over its own stretch of `order`. A window is first filled, without lookups, with the documents within the
+/// window before its stretch starts, so together they find exactly the pairs one window over all gives, in
+/// the same order.
+fn window_pairs(p: &SimilarParams, docs: &Docs, order: &[u32], segments: usize) -> Vec<(u32, u32, f32)> {
+    let n = order.len();
+    let segments = segments.clamp(1, n.max(1));
+    let bounds: Vec<(usize, usize)> = (0..segments).map(|s| (s * n / segments, (s + 1) * n / segments)).collect();
+    let found: Vec<Vec<(u32, u32, f32)>> = bounds
+        .into_par_iter()
+        .map(|(lo, hi)| {
+            let mut window = Window::new(*p, docs);
+            if lo < hi {
+                let from = docs.ts[order[lo] as usize].saturating_sub(p.window_us);
+                let warm = order[..lo].partition_point(|&d| docs.ts[d as usize] < from);
+                order[warm..lo].iter().for_each(|&d| window.warm(d));
+                order[lo..hi].iter().for_each(|&d| window.push(d));
+            }
+            window.pairs
+        })
+        .collect();
+    found.concat()
+}
+
+/// The `similar` edges of the verified pairs: one per pair of accounts (the smaller id first), weighted by the
+/// distinct messages on its smaller side, with the first `evidence` message pairs by time as its evidence and
+/// the hash of each `a|b` message pair as its keys. Pairs are ordered by time, then by `a|b` as text.
+fn fold_pairs(
+    pairs: &[(u32, u32, f32)],
+    docs: &Docs,
+    names: &[String],
+    keys: &HashMap<i64, String>,
+    evidence: usize,
+) -> Vec<Edge> {
+    let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
+    by_name.par_sort_unstable_by(|&x, &y| names[x as usize].cmp(&names[y as usize]));
+    let mut rank = vec![0u32; names.len()];
+    for (r, &account) in by_name.iter().enumerate() {
+        rank[account as usize] = r as u32;
+    }
+    let rank_of = |d: u32| rank[docs.account[d as usize] as usize];
+    let key_of = |d: u32| keys.get(&docs.key_h[d as usize]).map_or("", String::as_str);
+    let ts_of = |d: u32| docs.ts[d as usize];
+    // (a's rank, b's rank, t0, a's document, b's document) with a the smaller account.
+    type Row = (u32, u32, i64, u32, u32);
+    let mut rows: Vec<Row> = pairs
+        .par_iter()
+        .map(|&(x, y, _)| {
+            let (x, y) = if rank_of(x) < rank_of(y) { (x, y) } else { (y, x) };
+            (rank_of(x), rank_of(y), ts_of(x).min(ts_of(y)), x, y)
+        })
+        .collect();
+    let pair_text = |x: u32, y: u32| key_of(x).bytes().chain(std::iter::once(b'|')).chain(key_of(y).bytes());
+    rows.par_sort_unstable_by(|r, s| {
+        (r.0, r.1, r.2).cmp(&(s.0, s.1, s.2)).then_with(|| pair_text(r.3, r.4).cmp(pair_text(s.3, s.4)))
+    });
+    let groups: Vec<&[Row]> = rows.chunk_by(|r, s| (r.0, r.1) == (s.0, s.1)).collect();
+    groups
+        .into_par_iter()
+        .map(|group| {
+            let distinct = |side: fn(&Row) -> u32| {
+                let mut docs: Vec<u32> = group.iter().map(side).collect();
+                docs.sort_unstable();
+                docs.dedup();
+                docs.len() as u64
+            };
+            let (x, y) = (group[0].3, group[0].4);
+            let mut text = String::new();
+            Edge {
+                kind: Kind::Similar,
+                a: names[docs.account[x as usize] as usize].clone(),
+                b: names[docs.account[y as usize] as usize].clone(),
+                weight: distinct(|r| r.3).min(distinct(|r| r.4)),
+                first_seen: group.iter().map(|r| r.2).min().unwrap_or(0),
+                last_seen: group.iter().map(|r| ts_of(r.3).max(ts_of(r.4))).max().unwrap_or(0),
+                evidence: group
+                    .iter()
+                    .take(evidence)
+                    .map(|r| (key_of(r.3).to_owned(), key_of(r.4).to_owned()))
+                    .collect(),
+                keys: group
+                    .iter()
+                    .map(|r| {
+                        text.clear();
+                        text.extend([key_of(r.3), "|", key_of(r.4)]);
+                        hash64(&text)
+                    })
+                    .collect(),
+                p_value: None,
+            }
+        })
+        .collect()
+}
+
+/// What the kernel found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The `similar` edges at weight 1 and up (see [`fold_pairs`]).
+    pub edges: Vec<Edge>,
+    /// Original texts left out for having fewer than `min_tokens` words.
+    pub short_texts: u64,
+}
+
+/// The `similar` edges of the messages in `ctx`, each with up to `evidence` message pairs.
+pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> Result<Found> {
     let sql = format!(
         "SELECT {ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, hash64(key) AS h, text_norm FROM messages \
          WHERE {ORIGINAL}"
@@ -218,6 +347,7 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
     let perms = Permutations::new(p.bands * p.rows);
     let mut docs = Docs::default();
     let mut accounts = Interner::default();
+    let mut short_texts = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let account = strings(&batch, "account")?;
@@ -227,87 +357,53 @@ pub async fn register_pairs(ctx: &SessionContext, p: &SimilarParams, name: &str)
         // Texts shorter than `min_tokens` words take no part. Pieces of the batch in parallel, each writing its
         // texts' sets and keys straight into its own chunks: no list per text.
         let n = batch.num_rows();
-        let filled: Vec<(Chunk, Chunk, Vec<usize>)> = pieces(n)
+        let filled: Vec<Piece> = pieces(n)
             .into_par_iter()
             .map(|rows| {
-                let (mut sets, mut bands, mut kept) = (Chunk::empty(0), Chunk::empty(0), Vec::new());
+                let mut piece = Piece { sets: Chunk::empty(0), bands: Chunk::empty(0), kept: Vec::new(), short: 0 };
                 let mut scratch = Default::default();
                 for i in rows {
-                    if sign(text.value(i), p, &perms, &mut scratch, &mut sets, &mut bands) {
-                        kept.push(i);
+                    if sign(text.value(i), p, &perms, &mut scratch, &mut piece.sets, &mut piece.bands) {
+                        piece.kept.push((i as u32, Interner::hash(account.value(i))));
+                    } else if text.is_valid(i) {
+                        piece.short += 1;
                     }
                 }
-                sets.shrink();
-                bands.shrink();
-                (sets, bands, kept)
+                piece.sets.shrink();
+                piece.bands.shrink();
+                piece
             })
             .collect();
-        for (mut sets, mut bands, kept) in filled.into_iter().filter(|(_, _, kept)| !kept.is_empty()) {
+        for mut piece in filled {
+            short_texts += piece.short;
+            if piece.kept.is_empty() {
+                continue;
+            }
             let first = docs.ts.len() as u32;
-            for i in kept {
+            for &(i, account_h) in &piece.kept {
+                let i = i as usize;
                 docs.ts.push(ts.value(i));
-                docs.account.push(accounts.get(account.value(i)));
+                docs.account.push(accounts.get_hashed(account_h, account.value(i)));
                 docs.key_h.push(h.value(i));
             }
-            (sets.first, bands.first) = (first, first);
-            docs.sets.chunks.push(sets);
-            docs.bands.chunks.push(bands);
+            (piece.sets.first, piece.bands.first) = (first, first);
+            docs.sets.chunks.push(piece.sets);
+            docs.bands.chunks.push(piece.bands);
         }
     }
     step("scan and signatures");
     // Time order (ties by key hash: any order finds the same pairs).
     let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
     order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize]));
-    let mut window = Window::new(*p, &docs);
-    for &doc in &order {
-        window.push(doc);
-    }
-    let pairs = std::mem::take(&mut window.pairs);
-    drop(window);
+    let pairs = window_pairs(p, &docs, &order, rayon::current_num_threads());
     drop(order);
     step("window");
     let keys =
         message_keys(ctx, pairs.iter().flat_map(|&(x, y, _)| [docs.key_h[x as usize], docs.key_h[y as usize]])).await?;
     step("message keys");
-    let n = pairs.len();
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("a", DataType::Utf8, false),
-        Field::new("b", DataType::Utf8, false),
-        Field::new("ma", DataType::Utf8, false),
-        Field::new("mb", DataType::Utf8, false),
-        Field::new("t0", DataType::Int64, false),
-        Field::new("t1", DataType::Int64, false),
-        Field::new("similarity", DataType::Float64, false),
-    ]));
-    // Each pair with the smaller account first.
-    let oriented: Vec<(u32, u32, f32)> = pairs
-        .into_iter()
-        .map(|(x, y, sim)| {
-            let names = &accounts.names;
-            let (ax, ay) = (&names[docs.account[x as usize] as usize], &names[docs.account[y as usize] as usize]);
-            if ax < ay { (x, y, sim) } else { (y, x, sim) }
-        })
-        .collect();
-    let name_of = |d: u32| accounts.names[docs.account[d as usize] as usize].as_str();
-    let key_of = |d: u32| keys.get(&docs.key_h[d as usize]).map_or("", String::as_str);
-    let ts_of = |d: u32| docs.ts[d as usize];
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from_iter_values(oriented.iter().map(|_| "similar"))),
-            Arc::new(StringArray::from_iter_values(oriented.iter().map(|x| name_of(x.0)))),
-            Arc::new(StringArray::from_iter_values(oriented.iter().map(|x| name_of(x.1)))),
-            Arc::new(StringArray::from_iter_values(oriented.iter().map(|x| key_of(x.0)))),
-            Arc::new(StringArray::from_iter_values(oriented.iter().map(|x| key_of(x.1)))),
-            Arc::new(Int64Array::from_iter_values(oriented.iter().map(|x| ts_of(x.0).min(ts_of(x.1))))),
-            Arc::new(Int64Array::from_iter_values(oriented.iter().map(|x| ts_of(x.0).max(ts_of(x.1))))),
-            Arc::new(Float64Array::from_iter_values(oriented.iter().map(|x| f64::from(x.2)))),
-        ],
-    )?;
-    ctx.deregister_table(name)?;
-    ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
-    Ok(n)
+    let edges = fold_pairs(&pairs, &docs, &accounts.names, &keys, evidence);
+    step("edges");
+    Ok(Found { edges, short_texts })
 }
 
 /// The message keys of the given key hashes, joined back from `messages`.
@@ -331,14 +427,6 @@ async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -
     }
     ctx.deregister_table("coord_similar_keys")?;
     Ok(out)
-}
-
-/// The pairs table as edge-plan rows (kind, a, b, t0, t1, ev, key_h), in edge order, for `fold_edges`.
-pub fn pairs_sql(table: &str) -> String {
-    format!(
-        "SELECT kind, a, b, t0, t1, concat(ma, '|', mb) AS ev, hash64(concat(ma, '|', mb)) AS key_h \
-         FROM {table} ORDER BY kind, a, b, t0, ev"
-    )
 }
 
 #[cfg(test)]
@@ -408,6 +496,11 @@ mod tests {
         want.sort();
         assert!(want.len() > 50, "the corpus has pairs: {}", want.len());
         assert_eq!(got, want);
+        // Windows over stretches in parallel find the same pairs in the same order, however many.
+        let order: Vec<u32> = (0..refs.len() as u32).collect();
+        for segments in [1, 2, 3, 7, 400, 1000] {
+            assert_eq!(window_pairs(&p, &d, &order, segments), w.pairs, "{segments} segments");
+        }
     }
 
     #[test]

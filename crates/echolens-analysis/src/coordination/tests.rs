@@ -142,6 +142,11 @@ async fn min_weight_and_min_tokens() {
     let c = run_on(&msgs, only(&[Kind::Text])).await;
     assert!(c.edges.is_empty(), "the short text does not count");
     assert_eq!(c.left_out.short_texts, 2);
+    // With `similar`, its kernel counts them as it reads the texts: the same count, once.
+    for kinds in [&[Kind::Similar][..], &[Kind::Text, Kind::Similar]] {
+        assert_eq!(run_on(&msgs, only(kinds)).await.left_out.short_texts, 2, "{kinds:?}");
+        assert_eq!(run_on(&msgs, Params { min_tokens: 2, ..only(kinds) }).await.left_out.short_texts, 0);
+    }
     let c = run_on(&msgs, Params { min_tokens: 2, ..only(&[Kind::Text]) }).await;
     assert_eq!(c.edges.len(), 1);
     let c = run_on(&msgs, Params { min_weight: 1, ..only(&[Kind::Text]) }).await;

@@ -1016,7 +1016,7 @@ async fn fetch_members(ctx: &SessionContext, rows: Vec<Row>) -> Result<Vec<Membe
         let author_id = strings(&batch, "author_id")?;
         let ts = i64s(&batch, "ts")?;
         let text = strings(&batch, "text")?;
-        let opt = |a: &StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_owned());
+        let opt = |a: &crate::table::Strs, i: usize| a.is_valid(i).then(|| a.value(i).to_owned());
         for i in 0..batch.num_rows() {
             key_of.insert(h.value(i), key.value(i).to_owned());
             parents.push(parent_h.is_valid(i).then(|| parent_h.value(i)));

@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use arrow::array::Array;
 use datafusion::prelude::SessionContext;
 use echolens_text::{normalize, phrases, tokens};
 use serde::Serialize;

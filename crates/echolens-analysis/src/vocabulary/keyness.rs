@@ -30,7 +30,6 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-use arrow::array::Array;
 use datafusion::prelude::SessionContext;
 use echolens_text::{Language, StopWords, phrase_tokens, tokens};
 use serde::Serialize;

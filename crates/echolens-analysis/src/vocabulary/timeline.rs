@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, Int64Array};
+use arrow::array::Int64Array;
 use arrow::datatypes::DataType;
-use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::logical_expr::ColumnarValue;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
@@ -126,11 +126,10 @@ pub struct Timeline {
 }
 
 fn lexicon_udf(lexicon: Arc<Lexicon>) -> datafusion::logical_expr::ScalarUDF {
-    create_udf(
+    crate::udf::string_udf(
         "lexicon_mask",
-        vec![DataType::Utf8],
+        &[],
         DataType::Int64,
-        Volatility::Immutable,
         // NULL text: NULL mask, which the plan's `CASE` counts as no match.
         Arc::new(move |args: &[ColumnarValue]| crate::udf::map_strings(args, |t| lexicon.mask(t) as i64)),
     )
