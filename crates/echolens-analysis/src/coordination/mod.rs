@@ -365,11 +365,15 @@ fn kind_of(name: &str) -> Kind {
     Kind::from_name(name).expect("plans only produce known kinds")
 }
 
-/// Fold the rows of an equi-key edge plan (kind, a, b, t0, t1, ev, key_h; sorted by kind, a, b, then time) into
-/// edges: one row per shared key, so the weight is the row count.
-fn fold_edges(batches: &[arrow::record_batch::RecordBatch], evidence: usize) -> Result<Vec<Edge>> {
-    let mut out: Vec<Edge> = Vec::new();
-    for batch in batches {
+/// Folds the rows of an equi-key edge plan (kind, a, b, t0, t1, ev, key_h; sorted by kind, a, b, then time)
+/// into edges, batch by batch as the plan gives them: one row per shared key, so the weight is the row count.
+struct EdgeFold {
+    edges: Vec<Edge>,
+    evidence: usize,
+}
+
+impl EdgeFold {
+    fn add(&mut self, batch: &arrow::record_batch::RecordBatch) -> Result<()> {
         let kind = strings(batch, "kind")?;
         let a = strings(batch, "a")?;
         let b = strings(batch, "b")?;
@@ -377,10 +381,17 @@ fn fold_edges(batches: &[arrow::record_batch::RecordBatch], evidence: usize) -> 
         let t1 = i64s(batch, "t1")?;
         let ev = strings(batch, "ev")?;
         let key = i64s(batch, "key_h")?;
+        let out = &mut self.edges;
         for i in 0..batch.num_rows() {
             let same =
                 out.last().is_some_and(|o| o.a == a.value(i) && o.b == b.value(i) && o.kind.name() == kind.value(i));
             if !same {
+                // The last edge is complete: its lists take only the memory they need (a million edges hold
+                // up to five evidence pairs each).
+                if let Some(done) = out.last_mut() {
+                    done.evidence.shrink_to_fit();
+                    done.keys.shrink_to_fit();
+                }
                 out.push(Edge {
                     kind: kind_of(kind.value(i)),
                     a: a.value(i).to_owned(),
@@ -397,14 +408,22 @@ fn fold_edges(batches: &[arrow::record_batch::RecordBatch], evidence: usize) -> 
             o.weight += 1;
             o.first_seen = o.first_seen.min(t0.value(i));
             o.last_seen = o.last_seen.max(t1.value(i));
-            if o.evidence.len() < evidence {
+            if o.evidence.len() < self.evidence {
                 let (x, y) = ev.value(i).split_once('|').unwrap_or((ev.value(i), ""));
                 o.evidence.push((x.to_owned(), y.to_owned()));
             }
             o.keys.push(key.value(i));
         }
+        Ok(())
     }
-    Ok(out)
+
+    fn finish(mut self) -> Vec<Edge> {
+        if let Some(done) = self.edges.last_mut() {
+            done.evidence.shrink_to_fit();
+            done.keys.shrink_to_fit();
+        }
+        self.edges
+    }
 }
 
 async fn weights(ctx: &SessionContext, table: &str, window_us: i64) -> Result<HashMap<(Kind, String, String), u64>> {
@@ -582,13 +601,20 @@ async fn edges_at(
     window_us: i64,
     have_actions: bool,
     evidence: bool,
+    similar_edges: Option<Vec<Edge>>,
     stage: &dyn Fn(&str),
-) -> Result<(Vec<Edge>, BTreeMap<String, u64>, Option<u64>)> {
+) -> Result<Vec<Edge>> {
     let mut edges = Vec::new();
-    let mut short_texts = None;
     if have_actions && evidence {
-        let batches = collect(ctx, &edges_sql("coord_actions", window_us, 1, true)).await?;
-        edges.extend(fold_edges(&batches, p.evidence)?);
+        // Folded as the plan streams its rows: they are never all held at once.
+        let sql = edges_sql("coord_actions", window_us, 1, true);
+        crate::table::explain(ctx, &sql).await?;
+        let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
+        let mut fold = EdgeFold { edges: Vec::new(), evidence: p.evidence };
+        while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+            fold.add(&batch?)?;
+        }
+        edges.extend(fold.finish());
     } else if have_actions {
         edges.extend(weights(ctx, "coord_actions", window_us).await?.into_iter().map(|((kind, a, b), weight)| Edge {
             kind,
@@ -602,20 +628,27 @@ async fn edges_at(
             p_value: None,
         }));
     }
-    if p.kinds.contains(&Kind::Similar) {
-        stage("similar texts");
-        let sp = SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens);
-        let found = similar::edges(ctx, &sp, p.evidence).await?;
-        edges.extend(found.edges);
-        short_texts = Some(found.short_texts);
+    match similar_edges {
+        Some(found) => edges.extend(found),
+        None if p.kinds.contains(&Kind::Similar) => {
+            stage("similar texts");
+            let sp = SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens);
+            edges.extend(similar::edges(ctx, &sp, p.evidence).await?.edges);
+        }
+        None => {}
     }
+    edges.sort_by(|x, y| (x.kind, &x.a, &x.b).cmp(&(y.kind, &y.a, &y.b)));
+    Ok(edges)
+}
+
+/// The edges at or above `min_weight`, and how many linked pairs per kind fell below it.
+fn split_below(edges: &mut Vec<Edge>, min_weight: u64) -> BTreeMap<String, u64> {
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
-    for e in edges.iter().filter(|e| e.weight < p.min_weight) {
+    for e in edges.iter().filter(|e| e.weight < min_weight) {
         *below.entry(e.kind.name().to_owned()).or_default() += 1;
     }
-    edges.retain(|e| e.weight >= p.min_weight);
-    edges.sort_by(|x, y| (x.kind, &x.a, &x.b).cmp(&(y.kind, &y.a, &y.b)));
-    Ok((edges, below, short_texts))
+    edges.retain(|e| e.weight >= min_weight);
+    below
 }
 
 /// Run the coordination analysis on the `messages` table registered in `ctx` (see [`crate::analysis_session`]).
@@ -637,15 +670,24 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     let mut left_out = LeftOut::default();
     stage("counting messages");
     count_left_out(ctx, p, &mut left_out).await?;
+    // Similar texts first: the kernel's signatures of every text are its peak, and nothing else is held yet.
+    // Only its edges at `min_weight` are held while the other kinds run.
+    let (mut similar_edges, mut below) = (None, BTreeMap::new());
+    if p.kinds.contains(&Kind::Similar) {
+        stage("similar texts");
+        let sp = SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens);
+        let mut found = similar::edges(ctx, &sp, p.evidence).await?;
+        left_out.short_texts = found.short_texts;
+        below = split_below(&mut found.edges, p.min_weight);
+        similar_edges = Some(found.edges);
+    }
     stage("finding shared keys");
     let have_actions = prepare_actions(ctx, p, &mut left_out).await?;
 
     stage("joining actions within the window");
-    let (mut edges, below, short_texts) = edges_at(ctx, p, window_us, have_actions, true, &stage).await?;
+    let mut edges = edges_at(ctx, p, window_us, have_actions, true, similar_edges, &stage).await?;
+    below.extend(split_below(&mut edges, p.min_weight));
     left_out.pairs_below_min_weight = below;
-    if let Some(short) = short_texts {
-        left_out.short_texts = short;
-    }
 
     // Null model: how often does a shuffled corpus give an edge at least as heavy?
     if p.null_runs > 0 && have_actions {
@@ -679,7 +721,8 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     for &w in &p.sweep {
         stage(&format!("sweep: window {w} s"));
         let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
-        let (e, ..) = edges_at(ctx, &swept, w_us, have_actions, false, &stage).await?;
+        let mut e = edges_at(ctx, &swept, w_us, have_actions, false, None, &stage).await?;
+        split_below(&mut e, p.min_weight);
         let net = cluster::build(&e, p.quality, p.resolution, p.seed)?;
         let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();
         for edge in &e {
