@@ -50,6 +50,15 @@ pub(crate) fn pieces(n: usize) -> Vec<std::ops::Range<usize>> {
     (0..n).step_by(piece).map(|start| start..(start + piece).min(n)).collect()
 }
 
+/// Gives back the spare capacity of `v` by moving it into an allocation of its length. `shrink_to_fit` is not
+/// enough: mimalloc keeps a block that shrinks by less than half where it is, so a vector grown by doubling
+/// kept a third more than it held on average (300 MB of the `similar` kernel's sets at 10M messages).
+pub(crate) fn exact<T: Copy>(v: &mut Vec<T>) {
+    if v.capacity() > v.len() {
+        *v = v.as_slice().to_vec();
+    }
+}
+
 /// Lists of `u32` (shingle sets, band keys) for consecutive documents, one chunk per scanned batch: no
 /// allocation grows with the corpus, so none is ever copied whole to grow.
 #[derive(Default)]
@@ -89,8 +98,8 @@ impl Chunk {
 
     /// Gives back the spare capacity of a filled chunk.
     pub(crate) fn shrink(&mut self) {
-        self.data.shrink_to_fit();
-        self.offsets.shrink_to_fit();
+        exact(&mut self.data);
+        exact(&mut self.offsets);
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use super::{ACCOUNT, Edge, Kind, ORIGINAL};
 use crate::Result;
-use crate::lists::{Chunk, Interner, Lists, pieces};
+use crate::lists::{Chunk, Interner, Lists, exact, pieces};
 #[cfg(test)]
 use crate::minhash::shingles;
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
@@ -392,11 +392,16 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
         }
     }
     step("scan and signatures");
+    exact(&mut docs.ts);
+    exact(&mut docs.account);
+    exact(&mut docs.key_h);
     // Time order (ties by key hash: any order finds the same pairs).
     let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
     order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize]));
     let pairs = window_pairs(p, &docs, &order, rayon::current_num_threads());
     drop(order);
+    // The sets and band keys are done with: what follows needs times, accounts and keys.
+    (docs.sets, docs.bands) = Default::default();
     step("window");
     let keys =
         message_keys(ctx, pairs.iter().flat_map(|&(x, y, _)| [docs.key_h[x as usize], docs.key_h[y as usize]])).await?;
