@@ -138,8 +138,16 @@ impl Strs {
     }
 }
 
-/// Column `name` as strings, read in place.
+/// Column `name` as plain strings: views are copied into one contiguous buffer. Tokenising kernels that walk
+/// every text (keyness, reuse) measured faster on the copy than on the views in place (keyness at 1M, 1–3
+/// words: 3.7–4.2 s against 5.5–5.8 s, measured twice in different sessions).
 pub fn strings(batch: &RecordBatch, name: &str) -> Result<Strs> {
+    let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
+    Strs::of(&arrow::compute::cast(col, &DataType::Utf8)?)
+}
+
+/// Column `name` as strings read where they lie, views or not: no copy.
+pub fn strings_in_place(batch: &RecordBatch, name: &str) -> Result<Strs> {
     let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
     Strs::of(col)
 }

@@ -28,7 +28,7 @@ use crate::lists::{Chunk, Interner, Lists, exact, pieces};
 #[cfg(test)]
 use crate::minhash::shingles;
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
-use crate::table::{collect, i64s, strings};
+use crate::table::{collect, i64s, strings, strings_in_place};
 use crate::udf::hash64;
 
 /// Parameters of the similar-text kernel.
@@ -350,10 +350,10 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
     let mut short_texts = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
-        let account = strings(&batch, "account")?;
+        let account = strings_in_place(&batch, "account")?;
         let ts = i64s(&batch, "ts")?;
         let h = i64s(&batch, "h")?;
-        let text = strings(&batch, "text_norm")?;
+        let text = strings_in_place(&batch, "text_norm")?;
         // Texts shorter than `min_tokens` words take no part. Pieces of the batch in parallel, each writing its
         // texts' sets and keys straight into its own chunks: no list per text.
         let n = batch.num_rows();
