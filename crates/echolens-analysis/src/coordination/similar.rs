@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use super::{ACCOUNT, Edge, Kind, ORIGINAL};
 use crate::Result;
-use crate::lists::{Chunk, Interner, Lists, exact, pieces};
+use crate::lists::{Chunk, Interner, Lists, pieces};
 #[cfg(test)]
 use crate::minhash::shingles;
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
@@ -109,6 +109,13 @@ struct Piece {
     bands: Chunk,
     kept: Vec<(u32, u64)>,
     short: u64,
+}
+
+thread_local! {
+    /// Each scanning thread's chunks, filled piece after piece and copied out at their size, and its scratch
+    /// space for `sign`.
+    static SCRATCH: std::cell::RefCell<(Chunk, Chunk, (Vec<u64>, Vec<u32>))> =
+        std::cell::RefCell::new((Chunk::empty(0), Chunk::empty(0), Default::default()));
 }
 
 /// Band key → the latest document in the window with it.
@@ -345,7 +352,18 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
     let step = |name: &str| timings.step(&format!("  similar: {name}"));
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
     let perms = Permutations::new(p.bands * p.rows);
-    let mut docs = Docs::default();
+    // The per-text columns are reserved for every message up front (the count comes from the table's
+    // statistics): grown by doubling, they could hold two-thirds more than they use at the scan's end, which is
+    // the kernel's peak; reserved pages that are never written take no memory.
+    let total = collect(ctx, "SELECT count(*) AS n FROM messages").await?;
+    let total = total.first().map_or(Ok(0), |b| i64s(b, "n").map(|n| n.value(0)))?;
+    let total = usize::try_from(total).unwrap_or(0);
+    let mut docs = Docs {
+        ts: Vec::with_capacity(total),
+        account: Vec::with_capacity(total),
+        key_h: Vec::with_capacity(total),
+        ..Docs::default()
+    };
     let mut accounts = Interner::default();
     let mut short_texts = 0u64;
     while let Some(batch) = stream.next().await {
@@ -360,18 +378,19 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
         let filled: Vec<Piece> = pieces(n)
             .into_par_iter()
             .map(|rows| {
-                let mut piece = Piece { sets: Chunk::empty(0), bands: Chunk::empty(0), kept: Vec::new(), short: 0 };
-                let mut scratch = Default::default();
-                for i in rows {
-                    if sign(text.value(i), p, &perms, &mut scratch, &mut piece.sets, &mut piece.bands) {
-                        piece.kept.push((i as u32, Interner::hash(account.value(i))));
-                    } else if text.is_valid(i) {
-                        piece.short += 1;
+                SCRATCH.with_borrow_mut(|(sets, bands, scratch)| {
+                    sets.clear();
+                    bands.clear();
+                    let (mut kept, mut short) = (Vec::with_capacity(rows.len()), 0);
+                    for i in rows {
+                        if sign(text.value(i), p, &perms, scratch, sets, bands) {
+                            kept.push((i as u32, Interner::hash(account.value(i))));
+                        } else if text.is_valid(i) {
+                            short += 1;
+                        }
                     }
-                }
-                piece.sets.shrink();
-                piece.bands.shrink();
-                piece
+                    Piece { sets: sets.copy_exact(), bands: bands.copy_exact(), kept, short }
+                })
             })
             .collect();
         for mut piece in filled {
@@ -392,9 +411,8 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
         }
     }
     step("scan and signatures");
-    exact(&mut docs.ts);
-    exact(&mut docs.account);
-    exact(&mut docs.key_h);
+    docs.sets.index();
+    docs.bands.index();
     // Time order (ties by key hash: any order finds the same pairs).
     let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
     order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize]));
