@@ -138,9 +138,7 @@ impl Lists {
         let mut blocks = vec![0u32; end.div_ceil(1 << BLOCK)];
         for (i, c) in self.chunks.iter().enumerate().filter(|(_, c)| c.len() > 0) {
             let (first, last) = (c.first as usize, c.first as usize + c.len() - 1);
-            for block in first.div_ceil(1 << BLOCK)..=last >> BLOCK {
-                blocks[block] = i as u32;
-            }
+            blocks[first.div_ceil(1 << BLOCK)..=last >> BLOCK].fill(i as u32);
         }
         self.blocks = blocks;
     }

@@ -77,7 +77,7 @@ fn sign(
     text: &str,
     p: &SimilarParams,
     perms: &Permutations,
-    scratch: &mut (Vec<u64>, Vec<u32>),
+    scratch: &mut SignScratch,
     sets: &mut Chunk,
     bands: &mut Chunk,
 ) -> bool {
@@ -111,10 +111,13 @@ struct Piece {
     short: u64,
 }
 
+/// Word hashes and minima, kept by [`sign`] between calls.
+type SignScratch = (Vec<u64>, Vec<u32>);
+
 thread_local! {
     /// Each scanning thread's chunks, filled piece after piece and copied out at their size, and its scratch
     /// space for `sign`.
-    static SCRATCH: std::cell::RefCell<(Chunk, Chunk, (Vec<u64>, Vec<u32>))> =
+    static SCRATCH: std::cell::RefCell<(Chunk, Chunk, SignScratch)> =
         std::cell::RefCell::new((Chunk::empty(0), Chunk::empty(0), Default::default()));
 }
 
