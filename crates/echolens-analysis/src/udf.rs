@@ -148,4 +148,41 @@ mod tests {
         assert_eq!(col(5).value(0), xxhash_rust::xxh3::xxh3_64_with_seed(b"abc", 1) as i64);
         assert_ne!(col(5).value(0), col(6).value(0), "kinds hash apart");
     }
+
+    #[tokio::test]
+    async fn string_udfs_read_views_and_plain_strings_alike() {
+        use arrow::array::{StringArray, StringViewArray};
+        use arrow::datatypes::{Field, Schema};
+        let texts = [Some("a short one"), None, Some("a text longer than twelve bytes, stored out of line")];
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("v", DataType::Utf8View, true),
+            Field::new("p", DataType::Utf8, true),
+        ]));
+        let batch = arrow::record_batch::RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(StringViewArray::from_iter(texts)), Arc::new(StringArray::from_iter(texts))],
+        )
+        .unwrap();
+        let ctx = SessionContext::new();
+        register_udfs(&ctx);
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        let batches = ctx
+            .sql(
+                "SELECT hash64(v) AS a, hash64(p) AS b, key_hash(v, 3) AS c, key_hash(p, 3) AS d, \
+                 token_count(v) AS e, token_count(p) AS f, script(v) AS g, script(p) AS h FROM t",
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let col = |name: &str| crate::table::i64s(&batches[0], name).unwrap();
+        for (x, y) in [("a", "b"), ("c", "d"), ("e", "f"), ("g", "h")] {
+            assert_eq!(col(x), col(y), "{x} and {y}");
+        }
+        assert_eq!(col("a").value(2), hash64(texts[2].unwrap()));
+        assert!(col("a").is_null(1));
+        assert_eq!(col("e").value(2), 10);
+    }
 }
