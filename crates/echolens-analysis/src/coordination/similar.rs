@@ -369,6 +369,15 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
     };
     let mut accounts = Interner::default();
     let mut short_texts = 0u64;
+    // The kernel's parallel work runs on threads of its own, which end when it returns. The allocator keeps
+    // what a thread freed in that thread's heap until the thread allocates again, and the global pool's
+    // threads sit idle while the engine runs the next plan: the freed signatures (about 0.5 GB at 10M
+    // messages) stayed resident under the equi-key kinds' join. A thread that ends gives its heap back.
+    let threads = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .thread_name(|i| format!("echolens-similar-{i}"))
+        .build()
+        .map_err(|e| crate::Error::Param(format!("starting the similar kernel's threads: {e}")))?;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let account = strings_in_place(&batch, "account")?;
@@ -378,24 +387,26 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
         // Texts shorter than `min_tokens` words take no part. Pieces of the batch in parallel, each writing its
         // texts' sets and keys straight into its own chunks: no list per text.
         let n = batch.num_rows();
-        let filled: Vec<Piece> = pieces(n)
-            .into_par_iter()
-            .map(|rows| {
-                SCRATCH.with_borrow_mut(|(sets, bands, scratch)| {
-                    sets.clear();
-                    bands.clear();
-                    let (mut kept, mut short) = (Vec::with_capacity(rows.len()), 0);
-                    for i in rows {
-                        if sign(text.value(i), p, &perms, scratch, sets, bands) {
-                            kept.push((i as u32, Interner::hash(account.value(i))));
-                        } else if text.is_valid(i) {
-                            short += 1;
+        let filled: Vec<Piece> = threads.install(|| {
+            pieces(n)
+                .into_par_iter()
+                .map(|rows| {
+                    SCRATCH.with_borrow_mut(|(sets, bands, scratch)| {
+                        sets.clear();
+                        bands.clear();
+                        let (mut kept, mut short) = (Vec::with_capacity(rows.len()), 0);
+                        for i in rows {
+                            if sign(text.value(i), p, &perms, scratch, sets, bands) {
+                                kept.push((i as u32, Interner::hash(account.value(i))));
+                            } else if text.is_valid(i) {
+                                short += 1;
+                            }
                         }
-                    }
-                    Piece { sets: sets.copy_exact(), bands: bands.copy_exact(), kept, short }
+                        Piece { sets: sets.copy_exact(), bands: bands.copy_exact(), kept, short }
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        });
         for mut piece in filled {
             short_texts += piece.short;
             if piece.kept.is_empty() {
@@ -418,8 +429,8 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
     docs.bands.index();
     // Time order (ties by key hash: any order finds the same pairs).
     let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
-    order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize]));
-    let pairs = window_pairs(p, &docs, &order, rayon::current_num_threads());
+    threads.install(|| order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize])));
+    let pairs = threads.install(|| window_pairs(p, &docs, &order, rayon::current_num_threads()));
     drop(order);
     // The sets and band keys are done with: what follows needs times, accounts and keys.
     (docs.sets, docs.bands) = Default::default();
@@ -427,7 +438,9 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
     let keys =
         message_keys(ctx, pairs.iter().flat_map(|&(x, y, _)| [docs.key_h[x as usize], docs.key_h[y as usize]])).await?;
     step("message keys");
-    let edges = fold_pairs(&pairs, &docs, &accounts.names, &keys, evidence);
+    let edges = threads.install(|| fold_pairs(&pairs, &docs, &accounts.names, &keys, evidence));
+    drop((docs, pairs, keys));
+    drop(threads);
     step("edges");
     Ok(Found { edges, short_texts })
 }
