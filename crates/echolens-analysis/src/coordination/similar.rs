@@ -143,8 +143,8 @@ struct Window<'a> {
     prev_start: VecDeque<usize>,
     /// Entries popped off the front of `prev`.
     prev_popped: usize,
-    /// Verified pairs: (earlier document, later document, similarity).
-    pairs: Vec<(u32, u32, f32)>,
+    /// Verified pairs: (earlier document, later document).
+    pairs: Vec<(u32, u32)>,
 }
 
 impl<'a> Window<'a> {
@@ -219,7 +219,7 @@ impl<'a> Window<'a> {
             if sim + 1e-12 < self.p.threshold {
                 continue;
             }
-            self.pairs.push((other, doc, sim as f32));
+            self.pairs.push((other, doc));
         }
         self.insert(doc);
     }
@@ -246,11 +246,11 @@ impl<'a> Window<'a> {
 /// over its own stretch of `order`. A window is first filled, without lookups, with the documents within the
 /// window before its stretch starts, so together they find exactly the pairs one window over all gives, in
 /// the same order.
-fn window_pairs(p: &SimilarParams, docs: &Docs, order: &[u32], segments: usize) -> Vec<(u32, u32, f32)> {
+fn window_pairs(p: &SimilarParams, docs: &Docs, order: &[u32], segments: usize) -> Vec<(u32, u32)> {
     let n = order.len();
     let segments = segments.clamp(1, n.max(1));
     let bounds: Vec<(usize, usize)> = (0..segments).map(|s| (s * n / segments, (s + 1) * n / segments)).collect();
-    let found: Vec<Vec<(u32, u32, f32)>> = bounds
+    let found: Vec<Vec<(u32, u32)>> = bounds
         .into_par_iter()
         .map(|(lo, hi)| {
             let mut window = Window::new(*p, docs);
@@ -270,7 +270,7 @@ fn window_pairs(p: &SimilarParams, docs: &Docs, order: &[u32], segments: usize) 
 /// distinct messages on its smaller side, with the first `evidence` message pairs by time as its evidence and
 /// the hash of each `a|b` message pair as its keys. Pairs are ordered by time, then by `a|b` as text.
 fn fold_pairs(
-    pairs: &[(u32, u32, f32)],
+    pairs: &[(u32, u32)],
     docs: &Docs,
     names: &[String],
     keys: &HashMap<i64, String>,
@@ -289,7 +289,7 @@ fn fold_pairs(
     type Row = (u32, u32, i64, u32, u32);
     let mut rows: Vec<Row> = pairs
         .par_iter()
-        .map(|&(x, y, _)| {
+        .map(|&(x, y)| {
             let (x, y) = if rank_of(x) < rank_of(y) { (x, y) } else { (y, x) };
             (rank_of(x), rank_of(y), ts_of(x).min(ts_of(y)), x, y)
         })
@@ -436,7 +436,7 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
     (docs.sets, docs.bands) = Default::default();
     step("window");
     let keys =
-        message_keys(ctx, pairs.iter().flat_map(|&(x, y, _)| [docs.key_h[x as usize], docs.key_h[y as usize]])).await?;
+        message_keys(ctx, pairs.iter().flat_map(|&(x, y)| [docs.key_h[x as usize], docs.key_h[y as usize]])).await?;
     step("message keys");
     let edges = threads.install(|| fold_pairs(&pairs, &docs, &accounts.names, &keys, evidence));
     drop((docs, pairs, keys));
