@@ -53,9 +53,11 @@ pub(crate) fn pieces(n: usize) -> Vec<std::ops::Range<usize>> {
 /// Gives back the spare capacity of `v` by moving it into an allocation of its length. `shrink_to_fit` is not
 /// enough: mimalloc keeps a block that shrinks by less than half where it is, so a vector grown by doubling
 /// kept a third more than it held on average (300 MB of the `similar` kernel's sets at 10M messages).
-pub(crate) fn exact<T: Copy>(v: &mut Vec<T>) {
+pub(crate) fn exact<T>(v: &mut Vec<T>) {
     if v.capacity() > v.len() {
-        *v = v.as_slice().to_vec();
+        let mut sized = Vec::with_capacity(v.len());
+        sized.append(v);
+        *v = sized;
     }
 }
 

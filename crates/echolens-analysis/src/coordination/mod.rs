@@ -386,11 +386,8 @@ impl EdgeFold {
             let same =
                 out.last().is_some_and(|o| o.a == a.value(i) && o.b == b.value(i) && o.kind.name() == kind.value(i));
             if !same {
-                // The last edge is complete: its lists take only the memory they need (a million edges hold
-                // up to five evidence pairs each).
                 if let Some(done) = out.last_mut() {
-                    done.evidence.shrink_to_fit();
-                    done.keys.shrink_to_fit();
+                    EdgeFold::close(done);
                 }
                 out.push(Edge {
                     kind: kind_of(kind.value(i)),
@@ -417,10 +414,16 @@ impl EdgeFold {
         Ok(())
     }
 
+    /// A complete edge's lists take only the memory they need (a million edges hold up to five evidence
+    /// pairs each). `lists::exact`, not `shrink_to_fit`: mimalloc keeps a block that shrinks by less than half.
+    fn close(done: &mut Edge) {
+        crate::lists::exact(&mut done.evidence);
+        crate::lists::exact(&mut done.keys);
+    }
+
     fn finish(mut self) -> Vec<Edge> {
         if let Some(done) = self.edges.last_mut() {
-            done.evidence.shrink_to_fit();
-            done.keys.shrink_to_fit();
+            EdgeFold::close(done);
         }
         self.edges
     }
@@ -630,15 +633,18 @@ async fn edges_at(
     }
     match similar_edges {
         Some(found) => edges.extend(found),
-        None if p.kinds.contains(&Kind::Similar) => {
-            stage("similar texts");
-            let sp = SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens);
-            edges.extend(similar::edges(ctx, &sp, p.evidence).await?.edges);
-        }
+        None if p.kinds.contains(&Kind::Similar) => edges.extend(similar_at(ctx, p, window_us, stage).await?.edges),
         None => {}
     }
     edges.sort_by(|x, y| (x.kind, &x.a, &x.b).cmp(&(y.kind, &y.a, &y.b)));
     Ok(edges)
+}
+
+/// The `similar` kernel's edges at `window_us`.
+async fn similar_at(ctx: &SessionContext, p: &Params, window_us: i64, stage: &dyn Fn(&str)) -> Result<similar::Found> {
+    stage("similar texts");
+    let sp = SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens);
+    similar::edges(ctx, &sp, p.evidence).await
 }
 
 /// The edges at or above `min_weight`, and how many linked pairs per kind fell below it.
@@ -674,9 +680,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     // Only its edges at `min_weight` are held while the other kinds run.
     let (mut similar_edges, mut below) = (None, BTreeMap::new());
     if p.kinds.contains(&Kind::Similar) {
-        stage("similar texts");
-        let sp = SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens);
-        let mut found = similar::edges(ctx, &sp, p.evidence).await?;
+        let mut found = similar_at(ctx, p, window_us, &stage).await?;
         left_out.short_texts = found.short_texts;
         below = split_below(&mut found.edges, p.min_weight);
         similar_edges = Some(found.edges);
