@@ -367,9 +367,14 @@ fn kind_of(name: &str) -> Kind {
 
 /// Folds the rows of an equi-key edge plan (kind, a, b, t0, t1, ev, key_h; sorted by kind, a, b, then time)
 /// into edges, batch by batch as the plan gives them: one row per shared key, so the weight is the row count.
+/// An edge below `min_weight` is counted and dropped as soon as it is complete: at 10M messages they are almost
+/// half of the pairs (most of them links), and holding them to the end made the fold the run's peak.
 struct EdgeFold {
     edges: Vec<Edge>,
     evidence: usize,
+    min_weight: u64,
+    /// Linked pairs below `min_weight`, per kind.
+    below: BTreeMap<String, u64>,
 }
 
 impl EdgeFold {
@@ -381,14 +386,14 @@ impl EdgeFold {
         let t1 = i64s(batch, "t1")?;
         let ev = strings(batch, "ev")?;
         let key = i64s(batch, "key_h")?;
-        let out = &mut self.edges;
         for i in 0..batch.num_rows() {
-            let same =
-                out.last().is_some_and(|o| o.a == a.value(i) && o.b == b.value(i) && o.kind.name() == kind.value(i));
+            let same = self
+                .edges
+                .last()
+                .is_some_and(|o| o.a == a.value(i) && o.b == b.value(i) && o.kind.name() == kind.value(i));
             if !same {
-                if let Some(done) = out.last_mut() {
-                    EdgeFold::close(done);
-                }
+                self.close_last();
+                let out = &mut self.edges;
                 out.push(Edge {
                     kind: kind_of(kind.value(i)),
                     a: a.value(i).to_owned(),
@@ -401,7 +406,7 @@ impl EdgeFold {
                     p_value: None,
                 });
             }
-            let o = out.last_mut().expect("an open edge");
+            let o = self.edges.last_mut().expect("an open edge");
             o.weight += 1;
             o.first_seen = o.first_seen.min(t0.value(i));
             o.last_seen = o.last_seen.max(t1.value(i));
@@ -414,18 +419,24 @@ impl EdgeFold {
         Ok(())
     }
 
-    /// A complete edge's lists take only the memory they need (a million edges hold up to five evidence
-    /// pairs each). `lists::exact`, not `shrink_to_fit`: mimalloc keeps a block that shrinks by less than half.
-    fn close(done: &mut Edge) {
-        crate::lists::exact(&mut done.evidence);
-        crate::lists::exact(&mut done.keys);
+    /// Completes the last edge: dropped (and counted) below `min_weight`, else its lists cut to the memory they
+    /// need (a million edges hold up to five evidence pairs each). `lists::exact`, not `shrink_to_fit`:
+    /// mimalloc keeps a block that shrinks by less than half.
+    fn close_last(&mut self) {
+        let Some(done) = self.edges.last_mut() else { return };
+        if done.weight < self.min_weight {
+            *self.below.entry(done.kind.name().to_owned()).or_default() += 1;
+            self.edges.pop();
+        } else {
+            crate::lists::exact(&mut done.evidence);
+            crate::lists::exact(&mut done.keys);
+        }
     }
 
-    fn finish(mut self) -> Vec<Edge> {
-        if let Some(done) = self.edges.last_mut() {
-            EdgeFold::close(done);
-        }
-        self.edges
+    /// The edges at or above `min_weight`, and the count of those below per kind.
+    fn finish(mut self) -> (Vec<Edge>, BTreeMap<String, u64>) {
+        self.close_last();
+        (self.edges, self.below)
     }
 }
 
@@ -595,9 +606,9 @@ fn null_sql(seed: u64, run: usize) -> String {
 }
 
 /// All edges at `window_us` for the selected kinds (equi-key kinds from `coord_actions`, `similar` from the
-/// kernel), and the number of linked pairs below `min_weight` per kind. One plan gives both: the edges are
-/// computed at weight 1 and split here. Without `evidence` (a sweep's windows), equi-key edges carry only their
-/// weights: no times, evidence or keys. With `similar`, the kernel also counts the short texts it left out.
+/// kernel). With `evidence`, the equi-key edges are folded at `p.min_weight` and the pairs below it counted per
+/// kind (returned); the other edges come at weight 1 and up, for [`split_below`]. Without `evidence` (a sweep's
+/// windows), equi-key edges carry only their weights: no times, evidence or keys.
 async fn edges_at(
     ctx: &SessionContext,
     p: &Params,
@@ -606,18 +617,18 @@ async fn edges_at(
     evidence: bool,
     similar_edges: Option<Vec<Edge>>,
     stage: &dyn Fn(&str),
-) -> Result<Vec<Edge>> {
-    let mut edges = Vec::new();
+) -> Result<(Vec<Edge>, BTreeMap<String, u64>)> {
+    let (mut edges, mut below) = (Vec::new(), BTreeMap::new());
     if have_actions && evidence {
         // Folded as the plan streams its rows: they are never all held at once.
         let sql = edges_sql("coord_actions", window_us, 1, true);
         crate::table::explain(ctx, &sql).await?;
         let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
-        let mut fold = EdgeFold { edges: Vec::new(), evidence: p.evidence };
+        let mut fold = EdgeFold { edges: Vec::new(), evidence: p.evidence, min_weight: p.min_weight, below };
         while let Some(batch) = futures::StreamExt::next(&mut stream).await {
             fold.add(&batch?)?;
         }
-        edges.extend(fold.finish());
+        (edges, below) = fold.finish();
     } else if have_actions {
         edges.extend(weights(ctx, "coord_actions", window_us).await?.into_iter().map(|((kind, a, b), weight)| Edge {
             kind,
@@ -637,13 +648,16 @@ async fn edges_at(
         None => {}
     }
     edges.sort_by(|x, y| (x.kind, &x.a, &x.b).cmp(&(y.kind, &y.a, &y.b)));
-    Ok(edges)
+    Ok((edges, below))
 }
 
 /// The `similar` kernel's edges at `window_us`.
 async fn similar_at(ctx: &SessionContext, p: &Params, window_us: i64, stage: &dyn Fn(&str)) -> Result<similar::Found> {
     stage("similar texts");
-    let sp = SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens);
+    let sp = SimilarParams {
+        slab_texts: similar::slab_texts(ctx),
+        ..SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens)
+    };
     similar::edges(ctx, &sp, p.evidence).await
 }
 
@@ -689,8 +703,10 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     let have_actions = prepare_actions(ctx, p, &mut left_out).await?;
 
     stage("joining actions within the window");
-    let mut edges = edges_at(ctx, p, window_us, have_actions, true, similar_edges, &stage).await?;
-    below.extend(split_below(&mut edges, p.min_weight));
+    let (mut edges, folded_below) = edges_at(ctx, p, window_us, have_actions, true, similar_edges, &stage).await?;
+    for (kind, n) in folded_below.into_iter().chain(split_below(&mut edges, p.min_weight)) {
+        *below.entry(kind).or_default() += n;
+    }
     left_out.pairs_below_min_weight = below;
 
     // Null model: how often does a shuffled corpus give an edge at least as heavy?
@@ -725,7 +741,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     for &w in &p.sweep {
         stage(&format!("sweep: window {w} s"));
         let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
-        let mut e = edges_at(ctx, &swept, w_us, have_actions, false, None, &stage).await?;
+        let (mut e, _) = edges_at(ctx, &swept, w_us, have_actions, false, None, &stage).await?;
         split_below(&mut e, p.min_weight);
         let net = cluster::build(&e, p.quality, p.resolution, p.seed)?;
         let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();

@@ -46,6 +46,8 @@ pub struct SimilarParams {
     pub bands: usize,
     /// Hashes per band.
     pub rows: usize,
+    /// Original messages per time slab (see [`edges`]): bounds the kernel's memory.
+    pub slab_texts: usize,
 }
 
 impl SimilarParams {
@@ -54,7 +56,7 @@ impl SimilarParams {
         let rows = 2;
         let p = threshold.powi(rows as i32);
         let bands = if p >= 1.0 { 1 } else { ((0.001f64).ln() / (1.0 - p).ln()).ceil().clamp(1.0, 64.0) as usize };
-        SimilarParams { window_us, threshold, shingle, min_tokens, bands, rows }
+        SimilarParams { window_us, threshold, shingle, min_tokens, bands, rows, slab_texts: usize::MAX }
     }
 }
 
@@ -242,14 +244,16 @@ impl<'a> Window<'a> {
     }
 }
 
-/// The verified pairs of the documents in `order` (time order), found by `segments` windows in parallel, each
-/// over its own stretch of `order`. A window is first filled, without lookups, with the documents within the
-/// window before its stretch starts, so together they find exactly the pairs one window over all gives, in
-/// the same order.
-fn window_pairs(p: &SimilarParams, docs: &Docs, order: &[u32], segments: usize) -> Vec<(u32, u32)> {
-    let n = order.len();
+/// The verified pairs of the documents in `order[start..]` (time order) with each other and with the documents
+/// before them in the window, found by `segments` windows in parallel, each over its own stretch of
+/// `order[start..]`; the documents before `start` (a slab's carried ones) are only compared with. A window is
+/// first filled, without lookups, with the documents within the window before its stretch starts, so together
+/// they find exactly the pairs one window over all gives, in the same order.
+fn window_pairs(p: &SimilarParams, docs: &Docs, order: &[u32], start: usize, segments: usize) -> Vec<(u32, u32)> {
+    let n = order.len() - start;
     let segments = segments.clamp(1, n.max(1));
-    let bounds: Vec<(usize, usize)> = (0..segments).map(|s| (s * n / segments, (s + 1) * n / segments)).collect();
+    let bounds: Vec<(usize, usize)> =
+        (0..segments).map(|s| (start + s * n / segments, start + (s + 1) * n / segments)).collect();
     let found: Vec<Vec<(u32, u32)>> = bounds
         .into_par_iter()
         .map(|(lo, hi)| {
@@ -343,32 +347,122 @@ pub struct Found {
     pub edges: Vec<Edge>,
     /// Original texts left out for having fewer than `min_tokens` words.
     pub short_texts: u64,
+    /// The time slabs the texts were read in (see [`edges`]; the timings print it, tests check it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub slabs: usize,
 }
 
-/// The `similar` edges of the messages in `ctx`, each with up to `evidence` message pairs.
-pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> Result<Found> {
-    let sql = format!(
-        "SELECT {ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, hash64(key) AS h, text_norm FROM messages \
-         WHERE {ORIGINAL}"
-    );
-    let timings = crate::timings::Timings::new();
-    let step = |name: &str| timings.step(&format!("  similar: {name}"));
-    let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
-    let perms = Permutations::new(p.bands * p.rows);
-    // The per-text columns are reserved for every message up front (the count comes from the table's
-    // statistics): grown by doubling, they could hold two-thirds more than they use at the scan's end, which is
-    // the kernel's peak; reserved pages that are never written take no memory.
+/// Bytes the kernel holds per text of a slab: its shingle set and band keys, their offsets, its time, account
+/// and key (in the slab and in the whole run), and its entries in the window's index. Measured at 10M generated
+/// messages: about 100 B of set, 32 B of band keys, 40 B of the rest; rounded up for the window and the pairs.
+const BYTES_PER_TEXT: usize = 256;
+
+/// How many texts a slab may hold in `ctx`'s memory budget (the engine's pool, `--memory`): all of them when
+/// the pool has no limit.
+pub fn slab_texts(ctx: &SessionContext) -> usize {
+    match ctx.runtime_env().memory_pool.memory_limit() {
+        datafusion::execution::memory_pool::MemoryLimit::Finite(bytes) => (bytes / BYTES_PER_TEXT).max(1),
+        _ => usize::MAX,
+    }
+}
+
+/// A stretch of time `[from, until)` (open where `None`) whose texts are read and signed together, and how many
+/// original messages it has.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Slab {
+    from: Option<i64>,
+    until: Option<i64>,
+    messages: usize,
+}
+
+impl Slab {
+    /// The slab as a filter on `messages`.
+    fn filter(&self) -> String {
+        let from = self.from.map(|t| format!(" AND CAST(ts AS BIGINT) >= {t}")).unwrap_or_default();
+        let until = self.until.map(|t| format!(" AND CAST(ts AS BIGINT) < {t}")).unwrap_or_default();
+        format!("{ORIGINAL}{from}{until}")
+    }
+}
+
+/// The slabs of about `per_slab` original messages each that cover all of them in time order, cut only between
+/// different times. One slab, without reading anything, when the table has no more messages than that.
+async fn slabs(ctx: &SessionContext, per_slab: usize) -> Result<Vec<Slab>> {
     let total = collect(ctx, "SELECT count(*) AS n FROM messages").await?;
     let total = total.first().map_or(Ok(0), |b| i64s(b, "n").map(|n| n.value(0)))?;
     let total = usize::try_from(total).unwrap_or(0);
-    let mut docs = Docs {
-        ts: Vec::with_capacity(total),
-        account: Vec::with_capacity(total),
-        key_h: Vec::with_capacity(total),
-        ..Docs::default()
-    };
-    let mut accounts = Interner::default();
-    let mut short_texts = 0u64;
+    let all = |messages| vec![Slab { from: None, until: None, messages }];
+    if total <= per_slab {
+        return Ok(all(total));
+    }
+    let mut times: Vec<i64> = Vec::new();
+    let mut stream = ctx
+        .sql(&format!("SELECT CAST(ts AS BIGINT) AS ts FROM messages WHERE {ORIGINAL}"))
+        .await?
+        .execute_stream()
+        .await?;
+    while let Some(batch) = stream.next().await {
+        times.extend(i64s(&batch?, "ts")?.iter().flatten());
+    }
+    if times.len() <= per_slab {
+        return Ok(all(times.len()));
+    }
+    times.par_sort_unstable();
+    let n = times.len();
+    let k = n.div_ceil(per_slab);
+    let mut cuts: Vec<i64> = (1..k).map(|j| times[j * n / k]).filter(|&t| t > times[0]).collect();
+    cuts.dedup();
+    let bounds: Vec<Option<i64>> = std::iter::once(None).chain(cuts.into_iter().map(Some)).chain([None]).collect();
+    let at = |t: Option<i64>, end: usize| t.map_or(end, |t| times.partition_point(|&x| x < t));
+    Ok(bounds.windows(2).map(|w| Slab { from: w[0], until: w[1], messages: at(w[1], n) - at(w[0], 0) }).collect())
+}
+
+/// The documents of a slab: those carried over from the slabs before it (the last window's worth, which its
+/// first texts are compared with), then its own.
+struct SlabDocs {
+    docs: Docs,
+    /// The run-wide numbers of the carried documents.
+    carried: Vec<u32>,
+}
+
+impl SlabDocs {
+    /// The run-wide number of the slab's document `d`, whose own documents are numbered from `first`.
+    fn global(&self, d: u32, first: u32) -> u32 {
+        self.carried.get(d as usize).copied().unwrap_or_else(|| first + d - self.carried.len() as u32)
+    }
+
+    /// The documents of this slab, in `order` (time order), at or after `from`: the next slab's carried ones.
+    fn carry(&self, order: &[u32], from: i64, first: u32) -> SlabDocs {
+        let docs = &self.docs;
+        let start = order.partition_point(|&d| docs.ts[d as usize] < from);
+        let mut next = Docs::default();
+        let (mut sets, mut bands) = (Chunk::empty(0), Chunk::empty(0));
+        let mut carried = Vec::with_capacity(order.len() - start);
+        for &d in &order[start..] {
+            let i = d as usize;
+            next.ts.push(docs.ts[i]);
+            next.account.push(docs.account[i]);
+            next.key_h.push(docs.key_h[i]);
+            sets.push_with(|data| data.extend_from_slice(docs.sets.get(d)));
+            bands.push_with(|data| data.extend_from_slice(docs.bands.get(d)));
+            carried.push(self.global(d, first));
+        }
+        next.sets.chunks.push(sets.copy_exact());
+        next.bands.chunks.push(bands.copy_exact());
+        SlabDocs { docs: next, carried }
+    }
+}
+
+/// The `similar` edges of the messages in `ctx`, each with up to `evidence` message pairs.
+///
+/// The texts are read in slabs of time of at most `p.slab_texts` messages (about as many messages per slab),
+/// each slab a scan of `messages` filtered on time: the signatures of one slab are held at a time, with the
+/// last window's worth of the slab before it, so memory is bounded by the slab, not by the corpus. Every
+/// document is compared once, in its own slab, with the documents of the window before it: the slabs together
+/// find exactly the pairs one scan finds.
+pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> Result<Found> {
+    let timings = crate::timings::Timings::new();
+    let step = |name: &str| timings.step(&format!("  similar: {name}"));
+    let perms = Permutations::new(p.bands * p.rows);
     // The kernel's parallel work runs on threads of its own, which end when it returns. The allocator keeps
     // what a thread freed in that thread's heap until the thread allocates again, and the global pool's
     // threads sit idle while the engine runs the next plan: the freed signatures (about 0.5 GB at 10M
@@ -378,6 +472,78 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
         .thread_name(|i| format!("echolens-similar-{i}"))
         .build()
         .map_err(|e| crate::Error::Param(format!("starting the similar kernel's threads: {e}")))?;
+    let slabs = slabs(ctx, p.slab_texts).await?;
+    step(&format!("{} slab(s)", slabs.len()));
+    // Every document's time, account and key, numbered across the run: what the pairs are folded with.
+    let total: usize = slabs.iter().map(|s| s.messages).sum();
+    let mut all = Docs {
+        ts: Vec::with_capacity(total),
+        account: Vec::with_capacity(total),
+        key_h: Vec::with_capacity(total),
+        ..Docs::default()
+    };
+    let mut accounts = Interner::default();
+    let mut short_texts = 0u64;
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let mut slab = SlabDocs { docs: Docs::default(), carried: Vec::new() };
+    for (s, bounds) in slabs.iter().enumerate() {
+        let warm = slab.carried.len();
+        short_texts += scan(ctx, p, &perms, &threads, bounds, &mut slab.docs, &mut accounts).await?;
+        let docs = &slab.docs;
+        let first = all.ts.len() as u32;
+        all.ts.extend_from_slice(&docs.ts[warm..]);
+        all.account.extend_from_slice(&docs.account[warm..]);
+        all.key_h.extend_from_slice(&docs.key_h[warm..]);
+        step("scan and signatures");
+        // Time order (ties by key hash: any order finds the same pairs). The carried documents are all
+        // earlier than the slab's own, so they come first.
+        let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
+        threads.install(|| order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize])));
+        let found = threads.install(|| window_pairs(p, docs, &order, warm, rayon::current_num_threads()));
+        pairs.extend(found.into_iter().map(|(x, y)| (slab.global(x, first), slab.global(y, first))));
+        let next = slabs.get(s + 1).and_then(|n| n.from);
+        slab = match next {
+            Some(from) => slab.carry(&order, from.saturating_sub(p.window_us), first),
+            None => SlabDocs { docs: Docs::default(), carried: Vec::new() },
+        };
+        step("window");
+    }
+    drop(slab);
+    let keys =
+        message_keys(ctx, pairs.iter().flat_map(|&(x, y)| [all.key_h[x as usize], all.key_h[y as usize]])).await?;
+    step("message keys");
+    let edges = threads.install(|| fold_pairs(&pairs, &all, &accounts.names, &keys, evidence));
+    drop((all, pairs, keys));
+    drop(threads);
+    step("edges");
+    Ok(Found { edges, short_texts, slabs: slabs.len() })
+}
+
+/// Reads the original texts of `slab`, appending each long enough one's time, account, key and signatures to
+/// `docs`; how many were too short.
+async fn scan(
+    ctx: &SessionContext,
+    p: &SimilarParams,
+    perms: &Permutations,
+    threads: &rayon::ThreadPool,
+    slab: &Slab,
+    docs: &mut Docs,
+    accounts: &mut Interner,
+) -> Result<u64> {
+    let sql = format!(
+        "SELECT {ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, hash64(key) AS h, text_norm FROM messages \
+         WHERE {}",
+        slab.filter()
+    );
+    crate::table::explain(ctx, &sql).await?;
+    let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
+    // The per-text columns are reserved for every message of the slab up front: grown by doubling, they could
+    // hold two-thirds more than they use at the scan's end, which is the kernel's peak; reserved pages that are
+    // never written take no memory.
+    docs.ts.reserve_exact(slab.messages);
+    docs.account.reserve_exact(slab.messages);
+    docs.key_h.reserve_exact(slab.messages);
+    let mut short_texts = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let account = strings_in_place(&batch, "account")?;
@@ -396,7 +562,7 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
                         bands.clear();
                         let (mut kept, mut short) = (Vec::with_capacity(rows.len()), 0);
                         for i in rows {
-                            if sign(text.value(i), p, &perms, scratch, sets, bands) {
+                            if sign(text.value(i), p, perms, scratch, sets, bands) {
                                 kept.push((i as u32, Interner::hash(account.value(i))));
                             } else if text.is_valid(i) {
                                 short += 1;
@@ -424,25 +590,9 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
             docs.bands.chunks.push(piece.bands);
         }
     }
-    step("scan and signatures");
     docs.sets.index();
     docs.bands.index();
-    // Time order (ties by key hash: any order finds the same pairs).
-    let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
-    threads.install(|| order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize])));
-    let pairs = threads.install(|| window_pairs(p, &docs, &order, rayon::current_num_threads()));
-    drop(order);
-    // The sets and band keys are done with: what follows needs times, accounts and keys.
-    (docs.sets, docs.bands) = Default::default();
-    step("window");
-    let keys =
-        message_keys(ctx, pairs.iter().flat_map(|&(x, y)| [docs.key_h[x as usize], docs.key_h[y as usize]])).await?;
-    step("message keys");
-    let edges = threads.install(|| fold_pairs(&pairs, &docs, &accounts.names, &keys, evidence));
-    drop((docs, pairs, keys));
-    drop(threads);
-    step("edges");
-    Ok(Found { edges, short_texts })
+    Ok(short_texts)
 }
 
 /// The message keys of the given key hashes, joined back from `messages`.
@@ -538,7 +688,7 @@ mod tests {
         // Windows over stretches in parallel find the same pairs in the same order, however many.
         let order: Vec<u32> = (0..refs.len() as u32).collect();
         for segments in [1, 2, 3, 7, 400, 1000] {
-            assert_eq!(window_pairs(&p, &d, &order, segments), w.pairs, "{segments} segments");
+            assert_eq!(window_pairs(&p, &d, &order, 0, segments), w.pairs, "{segments} segments");
         }
     }
 

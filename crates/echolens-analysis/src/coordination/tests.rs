@@ -66,13 +66,18 @@ fn to_message(x: &M) -> Message {
     }
 }
 
-async fn run_on(messages: &[M], params: Params) -> Coordination {
+/// A session with `messages` as its `messages` table.
+fn session_with(messages: &[M]) -> SessionContext {
     let ctx = analysis_session(1 << 30).unwrap();
     let rows: Vec<Message> = messages.iter().map(to_message).collect();
     let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
     ctx.register_table("messages", Arc::new(table)).unwrap();
-    run(&ctx, params).await.unwrap()
+    ctx
+}
+
+async fn run_on(messages: &[M], params: Params) -> Coordination {
+    run(&session_with(messages), params).await.unwrap()
 }
 
 fn only(kinds: &[Kind]) -> Params {
@@ -251,6 +256,46 @@ async fn messages_without_author_are_left_out_and_counted() {
     let c = run_on(&msgs, only(&[Kind::Text])).await;
     assert!(c.edges.is_empty());
     assert_eq!(c.left_out.messages_without_author, 1);
+}
+
+#[tokio::test]
+async fn similar_texts_read_in_time_slabs_give_the_edges_of_one_scan() {
+    // Near-copies of a few texts by a dozen accounts over two hours, at 400 distinct times (so many share a
+    // second), with some short texts: read in slabs of any size, with the last window of each carried into the
+    // next, the edges (weights, times, evidence) and the count of short texts are those of a single scan.
+    const NAMES: [&str; 12] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"];
+    let mut x = 11u64;
+    let mut next = |n: u64| {
+        x = crate::minhash::mix(x);
+        x % n
+    };
+    let bases = [
+        "the harbour workers walked out this morning over unpaid wages and the port is closed",
+        "officials deny that the election count was delayed in the northern districts last night",
+        "a new report says the river pollution comes from the factories upstream of the town",
+        "volunteers are handing out water and bread at the station until the trains run again",
+    ];
+    let msgs: Vec<M> = (0..600)
+        .map(|i| {
+            let mut words: Vec<String> = bases[next(4) as usize].split(' ').map(str::to_owned).collect();
+            let at = next(words.len() as u64) as usize;
+            words[at] = format!("w{}", next(3));
+            let text = if next(20) == 0 { "too short".to_owned() } else { words.join(" ") };
+            m(NAMES[next(12) as usize], i, next(400) as i64 * 18, &text)
+        })
+        .collect();
+    let ctx = session_with(&msgs);
+    let p = SimilarParams::new(600 * S, 0.8, 1, 4);
+    let one = similar::edges(&ctx, &p, 3).await.unwrap();
+    assert_eq!(one.slabs, 1);
+    assert!(one.edges.len() > 30, "the corpus has edges: {}", one.edges.len());
+    assert!(one.short_texts > 10, "and short texts: {}", one.short_texts);
+    for per_slab in [1, 7, 50, 333] {
+        let got = similar::edges(&ctx, &SimilarParams { slab_texts: per_slab, ..p }, 3).await.unwrap();
+        assert!(got.slabs > 1, "{per_slab} per slab: {} slabs", got.slabs);
+        assert_eq!(got.edges, one.edges, "{per_slab} per slab");
+        assert_eq!(got.short_texts, one.short_texts, "{per_slab} per slab");
+    }
 }
 
 #[tokio::test]
