@@ -4,6 +4,7 @@
 //! XML 1.0 cannot hold at all (most C0 controls) are dropped.
 
 use std::fmt::Write as _;
+use std::io::Write;
 use std::path::Path;
 
 use crate::{Error, Result};
@@ -86,90 +87,113 @@ fn value_text(v: &Value) -> String {
 impl Graph {
     /// The graph as GEXF 1.3.
     pub fn to_gexf(&self, description: &str) -> String {
-        let mut s = String::new();
-        s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        s.push_str("<gexf xmlns=\"http://gexf.net/1.3\" version=\"1.3\">\n");
-        let _ = writeln!(
-            s,
-            "  <meta><creator>echolens {}</creator><description>{}</description></meta>",
-            env!("CARGO_PKG_VERSION"),
-            xml_escape(description)
-        );
-        let kind = if self.directed { "directed" } else { "undirected" };
-        let _ = writeln!(s, "  <graph defaultedgetype=\"{kind}\" mode=\"static\">");
-        for (class, attrs) in [("node", &self.node_attrs), ("edge", &self.edge_attrs)] {
-            let _ = writeln!(s, "    <attributes class=\"{class}\">");
-            for (i, (name, t)) in attrs.iter().enumerate() {
-                let _ = writeln!(
-                    s,
-                    "      <attribute id=\"{i}\" title=\"{}\" type=\"{}\"/>",
-                    xml_escape(name),
-                    type_name(*t, false)
-                );
-            }
-            s.push_str("    </attributes>\n");
-        }
-        s.push_str("    <nodes>\n");
-        for (i, (label, values)) in self.nodes.iter().enumerate() {
-            let _ = write!(s, "      <node id=\"n{i}\" label=\"{}\"><attvalues>", xml_escape(label));
-            for (j, v) in values.iter().enumerate() {
-                let _ = write!(s, "<attvalue for=\"{j}\" value=\"{}\"/>", value_text(v));
-            }
-            s.push_str("</attvalues></node>\n");
-        }
-        s.push_str("    </nodes>\n    <edges>\n");
-        for (i, (a, b, w, values)) in self.edges.iter().enumerate() {
-            let _ = write!(s, "      <edge id=\"e{i}\" source=\"n{a}\" target=\"n{b}\" weight=\"{w}\"><attvalues>");
-            for (j, v) in values.iter().enumerate() {
-                let _ = write!(s, "<attvalue for=\"{j}\" value=\"{}\"/>", value_text(v));
-            }
-            s.push_str("</attvalues></edge>\n");
-        }
-        s.push_str("    </edges>\n  </graph>\n</gexf>\n");
-        s
+        let mut out = Vec::new();
+        self.write_gexf(&mut out, description).expect("writing to memory");
+        String::from_utf8(out).expect("the XML is UTF-8")
     }
 
     /// The graph as GraphML (the node label and edge weight are attributes `label` and `weight`).
     pub fn to_graphml(&self) -> String {
-        let mut s = String::new();
-        s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        s.push_str("<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n");
-        s.push_str("  <key id=\"label\" for=\"node\" attr.name=\"label\" attr.type=\"string\"/>\n");
-        s.push_str("  <key id=\"weight\" for=\"edge\" attr.name=\"weight\" attr.type=\"double\"/>\n");
+        let mut out = Vec::new();
+        self.write_graphml(&mut out).expect("writing to memory");
+        String::from_utf8(out).expect("the XML is UTF-8")
+    }
+
+    /// Writes the graph as GEXF 1.3 to `path`, streamed: a network of a million edges is never held as text.
+    pub fn save_gexf(&self, path: &Path, description: &str) -> Result<()> {
+        save(path, |w| self.write_gexf(w, description))
+    }
+
+    /// Writes the graph as GraphML to `path`, streamed.
+    pub fn save_graphml(&self, path: &Path) -> Result<()> {
+        save(path, |w| self.write_graphml(w))
+    }
+
+    /// The graph as GEXF 1.3, written to `s`.
+    fn write_gexf(&self, s: &mut impl Write, description: &str) -> std::io::Result<()> {
+        s.write_all("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".as_bytes())?;
+        s.write_all("<gexf xmlns=\"http://gexf.net/1.3\" version=\"1.3\">\n".as_bytes())?;
+        writeln!(
+            s,
+            "  <meta><creator>echolens {}</creator><description>{}</description></meta>",
+            env!("CARGO_PKG_VERSION"),
+            xml_escape(description)
+        )?;
+        let kind = if self.directed { "directed" } else { "undirected" };
+        writeln!(s, "  <graph defaultedgetype=\"{kind}\" mode=\"static\">")?;
+        for (class, attrs) in [("node", &self.node_attrs), ("edge", &self.edge_attrs)] {
+            writeln!(s, "    <attributes class=\"{class}\">")?;
+            for (i, (name, t)) in attrs.iter().enumerate() {
+                writeln!(
+                    s,
+                    "      <attribute id=\"{i}\" title=\"{}\" type=\"{}\"/>",
+                    xml_escape(name),
+                    type_name(*t, false)
+                )?;
+            }
+            s.write_all("    </attributes>\n".as_bytes())?;
+        }
+        s.write_all("    <nodes>\n".as_bytes())?;
+        for (i, (label, values)) in self.nodes.iter().enumerate() {
+            write!(s, "      <node id=\"n{i}\" label=\"{}\"><attvalues>", xml_escape(label))?;
+            for (j, v) in values.iter().enumerate() {
+                write!(s, "<attvalue for=\"{j}\" value=\"{}\"/>", value_text(v))?;
+            }
+            s.write_all("</attvalues></node>\n".as_bytes())?;
+        }
+        s.write_all("    </nodes>\n    <edges>\n".as_bytes())?;
+        for (i, (a, b, w, values)) in self.edges.iter().enumerate() {
+            write!(s, "      <edge id=\"e{i}\" source=\"n{a}\" target=\"n{b}\" weight=\"{w}\"><attvalues>")?;
+            for (j, v) in values.iter().enumerate() {
+                write!(s, "<attvalue for=\"{j}\" value=\"{}\"/>", value_text(v))?;
+            }
+            s.write_all("</attvalues></edge>\n".as_bytes())?;
+        }
+        s.write_all("    </edges>\n  </graph>\n</gexf>\n".as_bytes())
+    }
+
+    /// The graph as GraphML, written to `s`.
+    fn write_graphml(&self, s: &mut impl Write) -> std::io::Result<()> {
+        s.write_all("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".as_bytes())?;
+        s.write_all("<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n".as_bytes())?;
+        s.write_all("  <key id=\"label\" for=\"node\" attr.name=\"label\" attr.type=\"string\"/>\n".as_bytes())?;
+        s.write_all("  <key id=\"weight\" for=\"edge\" attr.name=\"weight\" attr.type=\"double\"/>\n".as_bytes())?;
         for (prefix, class, attrs) in [("n", "node", &self.node_attrs), ("e", "edge", &self.edge_attrs)] {
             for (i, (name, t)) in attrs.iter().enumerate() {
-                let _ = writeln!(
+                writeln!(
                     s,
                     "  <key id=\"{prefix}{i}\" for=\"{class}\" attr.name=\"{}\" attr.type=\"{}\"/>",
                     xml_escape(name),
                     type_name(*t, true)
-                );
+                )?;
             }
         }
         let kind = if self.directed { "directed" } else { "undirected" };
-        let _ = writeln!(s, "  <graph id=\"G\" edgedefault=\"{kind}\">");
+        writeln!(s, "  <graph id=\"G\" edgedefault=\"{kind}\">")?;
         for (i, (label, values)) in self.nodes.iter().enumerate() {
-            let _ = write!(s, "    <node id=\"n{i}\"><data key=\"label\">{}</data>", xml_escape(label));
+            write!(s, "    <node id=\"n{i}\"><data key=\"label\">{}</data>", xml_escape(label))?;
             for (j, v) in values.iter().enumerate() {
-                let _ = write!(s, "<data key=\"n{j}\">{}</data>", value_text(v));
+                write!(s, "<data key=\"n{j}\">{}</data>", value_text(v))?;
             }
-            s.push_str("</node>\n");
+            s.write_all("</node>\n".as_bytes())?;
         }
         for (i, (a, b, w, values)) in self.edges.iter().enumerate() {
-            let _ = write!(s, "    <edge id=\"e{i}\" source=\"n{a}\" target=\"n{b}\"><data key=\"weight\">{w}</data>");
+            write!(s, "    <edge id=\"e{i}\" source=\"n{a}\" target=\"n{b}\"><data key=\"weight\">{w}</data>")?;
             for (j, v) in values.iter().enumerate() {
-                let _ = write!(s, "<data key=\"e{j}\">{}</data>", value_text(v));
+                write!(s, "<data key=\"e{j}\">{}</data>", value_text(v))?;
             }
-            s.push_str("</edge>\n");
+            s.write_all("</edge>\n".as_bytes())?;
         }
-        s.push_str("  </graph>\n</graphml>\n");
-        s
+        s.write_all("  </graph>\n</graphml>\n".as_bytes())
     }
 }
 
-/// Write `text` to `path`.
-pub fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| Error::Io { path: path.to_owned(), source })
+/// Creates `path` and streams what `fill` writes into it through a buffer.
+fn save(path: &Path, fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>) -> Result<()> {
+    let io = |source| Error::Io { path: path.to_owned(), source };
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(io)?);
+    fill(&mut w).map_err(io)?;
+    w.flush().map_err(io)
 }
 
 #[cfg(test)]

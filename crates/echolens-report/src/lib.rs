@@ -1071,6 +1071,7 @@ mod tests {
                         first_seen: key,
                         last_seen: key + 1,
                         evidence: vec![(format!("m{key}a"), format!("m{key}b"))],
+                        evidence_hashes: Vec::new(),
                         keys: vec![key, key + 1000],
                         p_value: None,
                     });

@@ -3,16 +3,18 @@
 //!
 //! The work is a sequence of DataFusion plans over `messages`:
 //!
-//! 1. **Actions** per kind: `(kind, key_h, label, account, ts, msg)`, where `key_h = key_hash(key, kind)` and an account
-//!    is `platform:author_id`. Texts shorter than `min_tokens` words, reposts and forwards are not `text`
-//!    actions (reposts are `repost` actions); messages without an author are left out and counted.
+//! 1. **Actions** per kind: `(kind, key_h, label, account, ts, msg)`, where `key_h = key_hash(key, kind)`, an
+//!    account is `platform:author_id` and `msg` is the hash of the message's key. Texts shorter than
+//!    `min_tokens` words, reposts and forwards are not `text` actions (reposts are `repost` actions); messages
+//!    without an author are left out and counted.
 //! 2. **Shared keys**: keys acted on by at least two accounts (a GROUP BY on hashes). Keys acted on by more than
 //!    `max_key_accounts` accounts are left out and counted.
 //! 3. **Window pairs**: a self-join on `(kind, key_h, time bucket)` with buckets as wide as the window, each action
 //!    also probing the next bucket, so every pair of actions at most `window` apart is found exactly once — a
 //!    sliding window, not fixed bins — without comparing actions further apart.
 //! 4. **Edges**: per account pair and kind, weight = distinct keys shared within the window, first and last
-//!    time, and the message keys of the earliest pair per key as evidence.
+//!    time, and the earliest message pair per key as evidence. The plans carry message hashes, not keys: the
+//!    evidence of the edges kept is resolved to message keys once, at the end ([`resolve_evidence`]).
 //!
 //! `similar` (near-identical texts) cannot be an equi-join: a kernel reads the texts in time order, keeps the
 //! window's messages in a MinHash LSH index and verifies every candidate's Jaccard similarity exactly
@@ -195,6 +197,9 @@ pub struct Edge {
     pub last_seen: i64,
     /// Up to `evidence` pairs of message keys (a's, b's), earliest first.
     pub evidence: Vec<(String, String)>,
+    /// The same pairs as hashes of the message keys, while the analysis runs: they are resolved into
+    /// `evidence` at its end, and this is then empty.
+    pub evidence_hashes: Vec<(i64, i64)>,
     /// Hashes of the shared keys, earliest first.
     pub keys: Vec<i64>,
     /// Empirical p-value under the null model (None when it did not run or does not cover the kind).
@@ -257,12 +262,13 @@ pub struct Coordination {
 const ACCOUNT: &str = "concat(platform, ':', author_id)";
 const ORIGINAL: &str = "author_id IS NOT NULL AND repost_of IS NULL AND forwarded_from IS NULL";
 
-/// The actions of `kind` as SQL: (kind, key_h, label, account, ts, msg). Without `short_filter`, `text` actions
-/// include short texts (for a pass that joins with keys already filtered: a short text's key is never among them).
+/// The actions of `kind` as SQL: (kind, key_h, label, account, ts, msg), `msg` the hash of the message key.
+/// Without `short_filter`, `text` actions include short texts (for a pass that joins with keys already filtered:
+/// a short text's key is never among them).
 fn actions_sql(kind: Kind, p: &Params, short_filter: bool) -> Option<String> {
-    let cols = format!("{ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, key AS msg");
+    let cols = format!("{ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, hash64(key) AS msg");
     // Inside subqueries (unnest rewrites its projection) the columns take other names.
-    let inner = format!("{ACCOUNT} AS acc, CAST(ts AS BIGINT) AS t, key AS m");
+    let inner = format!("{ACCOUNT} AS acc, CAST(ts AS BIGINT) AS t, hash64(key) AS m");
     let outer = "acc AS account, t AS ts, m AS msg";
     let seed = kind.seed();
     let sql = match kind {
@@ -305,18 +311,19 @@ fn actions_sql(kind: Kind, p: &Params, short_filter: bool) -> Option<String> {
 /// times, evidence and keys; without, only (kind, a, b, weight) for the null model and sweeps.
 fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> String {
     let bucket = window_us.max(1);
-    // With evidence: one row per shared key and account pair, in edge order, folded by `fold_edges` (ordered
+    // With evidence: one row per shared key and account pair, in edge order, folded by `EdgeFold` (ordered
     // array_agg costs a ScalarValue per row: 1.5 s for 100k pairs, against milliseconds for the sort and fold).
-    // Without: the weights alone, and no message keys are carried through the join.
+    // The evidence pair is a's and b's message hashes (`ea`, `eb`). Without: the weights alone, and no message
+    // hashes are carried through the join.
     let (ev, k, tail) = if evidence {
         (
-            ", CASE WHEN l.account < r.account THEN concat(l.msg, '|', r.msg) \
-               ELSE concat(r.msg, '|', l.msg) END AS ev"
+            ", CASE WHEN l.account < r.account THEN l.msg ELSE r.msg END AS ea, \
+               CASE WHEN l.account < r.account THEN r.msg ELSE l.msg END AS eb"
                 .to_owned(),
-            "SELECT kind, key_h, a, b, min(t0) AS t0, max(t1) AS t1, first_value(ev ORDER BY t0, ev) AS ev \
-             FROM p GROUP BY kind, key_h, a, b"
+            "SELECT kind, key_h, a, b, min(t0) AS t0, max(t1) AS t1, first_value(ea ORDER BY t0, ea, eb) AS ea, \
+             first_value(eb ORDER BY t0, ea, eb) AS eb FROM p GROUP BY kind, key_h, a, b"
                 .to_owned(),
-            "SELECT kind, a, b, t0, t1, ev, key_h FROM k ORDER BY kind, a, b, t0, ev, key_h".to_owned(),
+            "SELECT kind, a, b, t0, t1, ea, eb, key_h FROM k ORDER BY kind, a, b, t0, ea, eb, key_h".to_owned(),
         )
     } else {
         (
@@ -365,7 +372,7 @@ fn kind_of(name: &str) -> Kind {
     Kind::from_name(name).expect("plans only produce known kinds")
 }
 
-/// Folds the rows of an equi-key edge plan (kind, a, b, t0, t1, ev, key_h; sorted by kind, a, b, then time)
+/// Folds the rows of an equi-key edge plan (kind, a, b, t0, t1, ea, eb, key_h; sorted by kind, a, b, then time)
 /// into edges, batch by batch as the plan gives them: one row per shared key, so the weight is the row count.
 /// An edge below `min_weight` is counted and dropped as soon as it is complete: at 10M messages they are almost
 /// half of the pairs (most of them links), and holding them to the end made the fold the run's peak.
@@ -384,7 +391,7 @@ impl EdgeFold {
         let b = strings(batch, "b")?;
         let t0 = i64s(batch, "t0")?;
         let t1 = i64s(batch, "t1")?;
-        let ev = strings(batch, "ev")?;
+        let (ea, eb) = (i64s(batch, "ea")?, i64s(batch, "eb")?);
         let key = i64s(batch, "key_h")?;
         for i in 0..batch.num_rows() {
             let same = self
@@ -402,6 +409,7 @@ impl EdgeFold {
                     first_seen: i64::MAX,
                     last_seen: i64::MIN,
                     evidence: Vec::new(),
+                    evidence_hashes: Vec::new(),
                     keys: Vec::new(),
                     p_value: None,
                 });
@@ -410,9 +418,8 @@ impl EdgeFold {
             o.weight += 1;
             o.first_seen = o.first_seen.min(t0.value(i));
             o.last_seen = o.last_seen.max(t1.value(i));
-            if o.evidence.len() < self.evidence {
-                let (x, y) = ev.value(i).split_once('|').unwrap_or((ev.value(i), ""));
-                o.evidence.push((x.to_owned(), y.to_owned()));
+            if o.evidence_hashes.len() < self.evidence {
+                o.evidence_hashes.push((ea.value(i), eb.value(i)));
             }
             o.keys.push(key.value(i));
         }
@@ -420,7 +427,7 @@ impl EdgeFold {
     }
 
     /// Completes the last edge: dropped (and counted) below `min_weight`, else its lists cut to the memory they
-    /// need (a million edges hold up to five evidence pairs each). `lists::exact`, not `shrink_to_fit`:
+    /// need (a million edges). `lists::exact`, not `shrink_to_fit`:
     /// mimalloc keeps a block that shrinks by less than half.
     fn close_last(&mut self) {
         let Some(done) = self.edges.last_mut() else { return };
@@ -428,7 +435,7 @@ impl EdgeFold {
             *self.below.entry(done.kind.name().to_owned()).or_default() += 1;
             self.edges.pop();
         } else {
-            crate::lists::exact(&mut done.evidence);
+            crate::lists::exact(&mut done.evidence_hashes);
             crate::lists::exact(&mut done.keys);
         }
     }
@@ -598,7 +605,8 @@ fn null_sql(seed: u64, run: usize) -> String {
         "WITH o AS (SELECT kind, key_h, account, msg, \
                     row_number() OVER (PARTITION BY kind, account ORDER BY ts, msg, key_h) AS rn FROM coord_actions), \
          t AS (SELECT kind, account, ts, row_number() OVER (PARTITION BY kind, account \
-                    ORDER BY hash64(concat(msg, ':', CAST(key_h AS VARCHAR), ':{seed}:{run}')), msg, key_h) AS rn \
+                    ORDER BY hash64(concat(CAST(msg AS VARCHAR), ':', CAST(key_h AS VARCHAR), ':{seed}:{run}')), msg, \
+                    key_h) AS rn \
                FROM coord_actions) \
          SELECT o.kind, o.key_h, o.account, t.ts, o.msg FROM o \
          JOIN t ON o.kind = t.kind AND o.account = t.account AND o.rn = t.rn"
@@ -638,6 +646,7 @@ async fn edges_at(
             first_seen: 0,
             last_seen: 0,
             evidence: Vec::new(),
+            evidence_hashes: Vec::new(),
             keys: Vec::new(),
             p_value: None,
         }));
@@ -659,6 +668,44 @@ async fn similar_at(ctx: &SessionContext, p: &Params, window_us: i64, stage: &dy
         ..SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens)
     };
     similar::edges(ctx, &sp, p.evidence).await
+}
+
+/// Resolves the edges' evidence from message hashes to message keys, with one join against `messages`.
+async fn resolve_evidence(ctx: &SessionContext, edges: &mut [Edge]) -> Result<()> {
+    let keys =
+        message_keys(ctx, edges.iter().flat_map(|e| e.evidence_hashes.iter().flat_map(|&(x, y)| [x, y]))).await?;
+    let key_of = |h: i64| keys.get(&h).cloned().unwrap_or_default();
+    for e in edges.iter_mut() {
+        e.evidence = e.evidence_hashes.iter().map(|&(x, y)| (key_of(x), key_of(y))).collect();
+        e.evidence_hashes = Vec::new();
+    }
+    Ok(())
+}
+
+/// The message keys of the given key hashes, joined back from `messages`.
+async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -> Result<HashMap<i64, String>> {
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    let wanted: std::collections::HashSet<i64> = hashes.collect();
+    let mut out = HashMap::with_capacity(wanted.len());
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let schema = Arc::new(Schema::new(vec![Field::new("h", DataType::Int64, false)]));
+    let hashes: arrow::array::ArrayRef = Arc::new(Int64Array::from_iter_values(wanted));
+    let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![hashes])?;
+    ctx.deregister_table("coord_evidence_keys")?;
+    ctx.register_table("coord_evidence_keys", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+    let sql = "SELECT k.h, m.key FROM coord_evidence_keys k JOIN messages m ON k.h = hash64(m.key)";
+    for batch in collect(ctx, sql).await? {
+        let h = i64s(&batch, "h")?;
+        let key = strings(&batch, "key")?;
+        for i in 0..batch.num_rows() {
+            out.insert(h.value(i), key.value(i).to_owned());
+        }
+    }
+    ctx.deregister_table("coord_evidence_keys")?;
+    Ok(out)
 }
 
 /// The edges at or above `min_weight`, and how many linked pairs per kind fell below it.
@@ -707,6 +754,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     for (kind, n) in folded_below.into_iter().chain(split_below(&mut edges, p.min_weight)) {
         *below.entry(kind).or_default() += n;
     }
+    resolve_evidence(ctx, &mut edges).await?;
     left_out.pairs_below_min_weight = below;
 
     // Null model: how often does a shuffled corpus give an edge at least as heavy?

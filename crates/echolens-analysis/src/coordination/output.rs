@@ -8,7 +8,7 @@ use echolens_store::rfc3339;
 use serde::Serialize;
 
 use super::{Coordination, Kind};
-use crate::graph::{AttrType, Graph, Value, write_file};
+use crate::graph::{AttrType, Graph, Value};
 use crate::table::{csv_writer, excerpt};
 use crate::{Error, Result};
 
@@ -240,8 +240,7 @@ fn write_network(c: &Coordination, dir: &Path) -> Result<(Vec<PathBuf>, Vec<Clus
         p.max_key_accounts
     );
     let (gexf, graphml) = (dir.join("network.gexf"), dir.join("network.graphml"));
-    let (a, b) =
-        rayon::join(|| write_file(&gexf, &graph.to_gexf(&description)), || write_file(&graphml, &graph.to_graphml()));
+    let (a, b) = rayon::join(|| graph.save_gexf(&gexf, &description), || graph.save_graphml(&graphml));
     a?;
     b?;
     written.extend([gexf, graphml]);

@@ -5,19 +5,14 @@
 //! shingle set and LSH band keys (`bands` bands of `rows` MinHashes each) are kept, as 32-bit hashes. The
 //! documents are then put in time order (an index sort, not a sort of the texts), and the kernel keeps the
 //! messages of the last `window` seconds in an LSH index, looks each new message up, and verifies every
-//! candidate's exact Jaccard similarity before a pair counts. The message keys of the pairs found are joined
-//! back from the store at the end.
+//! candidate's exact Jaccard similarity before a pair counts. The edges carry their evidence as message hashes,
+//! resolved to message keys with the other kinds' at the end of the analysis.
 //!
 //! The bands are chosen from the threshold so that a pair exactly at it is a candidate with probability
 //! ≥ 0.999 (`rows = 2`); pairs below it that become candidates are rejected by the exact check.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
 
-use arrow::array::Int64Array;
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use rayon::prelude::*;
@@ -28,8 +23,7 @@ use crate::lists::{Chunk, Interner, Lists, pieces};
 #[cfg(test)]
 use crate::minhash::shingles;
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
-use crate::table::{collect, i64s, strings, strings_in_place};
-use crate::udf::hash64;
+use crate::table::{collect, i64s, strings_in_place};
 
 /// Parameters of the similar-text kernel.
 #[derive(Debug, Clone, Copy)]
@@ -271,15 +265,10 @@ fn window_pairs(p: &SimilarParams, docs: &Docs, order: &[u32], start: usize, seg
 }
 
 /// The `similar` edges of the verified pairs: one per pair of accounts (the smaller id first), weighted by the
-/// distinct messages on its smaller side, with the first `evidence` message pairs by time as its evidence and
-/// the hash of each `a|b` message pair as its keys. Pairs are ordered by time, then by `a|b` as text.
-fn fold_pairs(
-    pairs: &[(u32, u32)],
-    docs: &Docs,
-    names: &[String],
-    keys: &HashMap<i64, String>,
-    evidence: usize,
-) -> Vec<Edge> {
+/// distinct messages on its smaller side, with the first `evidence` message pairs by time as its evidence (as
+/// message hashes, see [`Edge::evidence_hashes`]) and a hash of each message pair as its keys. Pairs are ordered
+/// by time, then by their message hashes.
+fn fold_pairs(pairs: &[(u32, u32)], docs: &Docs, names: &[String], evidence: usize) -> Vec<Edge> {
     let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
     by_name.par_sort_unstable_by(|&x, &y| names[x as usize].cmp(&names[y as usize]));
     let mut rank = vec![0u32; names.len()];
@@ -287,7 +276,7 @@ fn fold_pairs(
         rank[account as usize] = r as u32;
     }
     let rank_of = |d: u32| rank[docs.account[d as usize] as usize];
-    let key_of = |d: u32| keys.get(&docs.key_h[d as usize]).map_or("", String::as_str);
+    let key_of = |d: u32| docs.key_h[d as usize];
     let ts_of = |d: u32| docs.ts[d as usize];
     // (a's rank, b's rank, t0, a's document, b's document) with a the smaller account.
     type Row = (u32, u32, i64, u32, u32);
@@ -298,10 +287,7 @@ fn fold_pairs(
             (rank_of(x), rank_of(y), ts_of(x).min(ts_of(y)), x, y)
         })
         .collect();
-    let pair_text = |x: u32, y: u32| key_of(x).bytes().chain(std::iter::once(b'|')).chain(key_of(y).bytes());
-    rows.par_sort_unstable_by(|r, s| {
-        (r.0, r.1, r.2).cmp(&(s.0, s.1, s.2)).then_with(|| pair_text(r.3, r.4).cmp(pair_text(s.3, s.4)))
-    });
+    rows.par_sort_unstable_by_key(|r| (r.0, r.1, r.2, key_of(r.3), key_of(r.4)));
     let groups: Vec<&[Row]> = rows.chunk_by(|r, s| (r.0, r.1) == (s.0, s.1)).collect();
     groups
         .into_par_iter()
@@ -313,7 +299,6 @@ fn fold_pairs(
                 docs.len() as u64
             };
             let (x, y) = (group[0].3, group[0].4);
-            let mut text = String::new();
             Edge {
                 kind: Kind::Similar,
                 a: names[docs.account[x as usize] as usize].clone(),
@@ -321,19 +306,9 @@ fn fold_pairs(
                 weight: distinct(|r| r.3).min(distinct(|r| r.4)),
                 first_seen: group.iter().map(|r| r.2).min().unwrap_or(0),
                 last_seen: group.iter().map(|r| ts_of(r.3).max(ts_of(r.4))).max().unwrap_or(0),
-                evidence: group
-                    .iter()
-                    .take(evidence)
-                    .map(|r| (key_of(r.3).to_owned(), key_of(r.4).to_owned()))
-                    .collect(),
-                keys: group
-                    .iter()
-                    .map(|r| {
-                        text.clear();
-                        text.extend([key_of(r.3), "|", key_of(r.4)]);
-                        hash64(&text)
-                    })
-                    .collect(),
+                evidence: Vec::new(),
+                evidence_hashes: group.iter().take(evidence).map(|r| (key_of(r.3), key_of(r.4))).collect(),
+                keys: group.iter().map(|r| mix(key_of(r.3) as u64 ^ mix(key_of(r.4) as u64)) as i64).collect(),
                 p_value: None,
             }
         })
@@ -509,11 +484,8 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
         step("window");
     }
     drop(slab);
-    let keys =
-        message_keys(ctx, pairs.iter().flat_map(|&(x, y)| [all.key_h[x as usize], all.key_h[y as usize]])).await?;
-    step("message keys");
-    let edges = threads.install(|| fold_pairs(&pairs, &all, &accounts.names, &keys, evidence));
-    drop((all, pairs, keys));
+    let edges = threads.install(|| fold_pairs(&pairs, &all, &accounts.names, evidence));
+    drop((all, pairs));
     drop(threads);
     step("edges");
     Ok(Found { edges, short_texts, slabs: slabs.len() })
@@ -593,29 +565,6 @@ async fn scan(
     docs.sets.index();
     docs.bands.index();
     Ok(short_texts)
-}
-
-/// The message keys of the given key hashes, joined back from `messages`.
-async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -> Result<HashMap<i64, String>> {
-    let wanted: HashSet<i64> = hashes.collect();
-    let mut out = HashMap::with_capacity(wanted.len());
-    if wanted.is_empty() {
-        return Ok(out);
-    }
-    let schema = Arc::new(Schema::new(vec![Field::new("h", DataType::Int64, false)]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from_iter_values(wanted))])?;
-    ctx.deregister_table("coord_similar_keys")?;
-    ctx.register_table("coord_similar_keys", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
-    let sql = "SELECT k.h, m.key FROM coord_similar_keys k JOIN messages m ON k.h = hash64(m.key)";
-    for batch in collect(ctx, sql).await? {
-        let h = i64s(&batch, "h")?;
-        let key = strings(&batch, "key")?;
-        for i in 0..batch.num_rows() {
-            out.insert(h.value(i), key.value(i).to_owned());
-        }
-    }
-    ctx.deregister_table("coord_similar_keys")?;
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use echolens_store::rfc3339;
 use serde::Serialize;
 
 use super::{Member, Reuse, Role};
-use crate::graph::{AttrType, Graph, Value, write_file};
+use crate::graph::{AttrType, Graph, Value};
 use crate::table::{csv_writer, excerpt};
 use crate::{Error, Result};
 
@@ -200,7 +200,7 @@ pub fn write_outputs(r: &Reuse, dir: &Path, extra: serde_json::Value) -> Result<
     written.push(path);
 
     let path = dir.join("reuse_network.gexf");
-    write_file(&path, &reuse_network(r).to_gexf("echolens reuse: who copies whom (channel to channel)"))?;
+    reuse_network(r).save_gexf(&path, "echolens reuse: who copies whom (channel to channel)")?;
     written.push(path);
 
     let path = dir.join("summary.json");
