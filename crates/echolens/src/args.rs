@@ -96,7 +96,8 @@ pub struct AnalyzeArgs {
     /// Messages in the demo corpus (when no input is given).
     #[arg(long, default_value_t = 20_000)]
     pub demo_messages: usize,
-    /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it (e.g. 1G, 512M).
+    /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it, and the similar-text
+    /// kernel reads the texts in time slabs that fit in it (e.g. 1G, 512M).
     #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
     /// Print the summary as JSON (to stdout; progress stays on stderr).
@@ -231,7 +232,8 @@ pub struct CoordinationArgs {
     /// cluster must exceed.
     #[arg(long, default_value_t = 1.0)]
     pub resolution: f64,
-    /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it (e.g. 1G, 512M).
+    /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it, and the similar-text
+    /// kernel reads the texts in time slabs that fit in it (e.g. 1G, 512M).
     #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
     /// Print the summary as JSON.
