@@ -85,15 +85,18 @@ fn value_text(v: &Value) -> String {
 }
 
 impl Graph {
-    /// The graph as GEXF 1.3.
-    pub fn to_gexf(&self, description: &str) -> String {
+    /// The graph as GEXF 1.3, in memory (tests; the outputs are streamed by [`Graph::save_gexf`]).
+    #[cfg(test)]
+    fn to_gexf(&self, description: &str) -> String {
         let mut out = Vec::new();
         self.write_gexf(&mut out, description).expect("writing to memory");
         String::from_utf8(out).expect("the XML is UTF-8")
     }
 
-    /// The graph as GraphML (the node label and edge weight are attributes `label` and `weight`).
-    pub fn to_graphml(&self) -> String {
+    /// The graph as GraphML (the node label and edge weight are attributes `label` and `weight`), in memory
+    /// (tests; the outputs are streamed by [`Graph::save_graphml`]).
+    #[cfg(test)]
+    fn to_graphml(&self) -> String {
         let mut out = Vec::new();
         self.write_graphml(&mut out).expect("writing to memory");
         String::from_utf8(out).expect("the XML is UTF-8")
