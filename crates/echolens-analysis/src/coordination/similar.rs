@@ -393,6 +393,7 @@ async fn slabs(ctx: &SessionContext, per_slab: usize) -> Result<Vec<Slab>> {
 
 /// The documents of a slab: those carried over from the slabs before it (the last window's worth, which its
 /// first texts are compared with), then its own.
+#[derive(Default)]
 struct SlabDocs {
     docs: Docs,
     /// The run-wide numbers of the carried documents.
@@ -429,8 +430,8 @@ impl SlabDocs {
 
 /// The `similar` edges of the messages in `ctx`, each with up to `evidence` message pairs.
 ///
-/// The texts are read in slabs of time of at most `p.slab_texts` messages (about as many messages per slab),
-/// each slab a scan of `messages` filtered on time: the signatures of one slab are held at a time, with the
+/// The texts are read in slabs of time of about `p.slab_texts` original messages each (cut only between
+/// different times), each slab a scan of `messages` filtered on time: the signatures of one slab are held at a time, with the
 /// last window's worth of the slab before it, so memory is bounded by the slab, not by the corpus. Every
 /// document is compared once, in its own slab, with the documents of the window before it: the slabs together
 /// find exactly the pairs one scan finds.
@@ -460,7 +461,7 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
     let mut accounts = Interner::default();
     let mut short_texts = 0u64;
     let mut pairs: Vec<(u32, u32)> = Vec::new();
-    let mut slab = SlabDocs { docs: Docs::default(), carried: Vec::new() };
+    let mut slab = SlabDocs::default();
     for (s, bounds) in slabs.iter().enumerate() {
         let warm = slab.carried.len();
         short_texts += scan(ctx, p, &perms, &threads, bounds, &mut slab.docs, &mut accounts).await?;
@@ -479,7 +480,7 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
         let next = slabs.get(s + 1).and_then(|n| n.from);
         slab = match next {
             Some(from) => slab.carry(&order, from.saturating_sub(p.window_us), first),
-            None => SlabDocs { docs: Docs::default(), carried: Vec::new() },
+            None => SlabDocs::default(),
         };
         step("window");
     }
