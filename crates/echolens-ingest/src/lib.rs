@@ -72,6 +72,14 @@ impl Format {
     }
 }
 
+impl Format {
+    /// Whether the format holds one record per line, so that a file can be cut into [`LineChunk`]s and the
+    /// chunks parsed in parallel ([`read_line_chunks`], [`parse_line_chunk`]).
+    pub fn reads_lines(self) -> bool {
+        matches!(self, Format::Jsonl | Format::Twarc)
+    }
+}
+
 impl std::fmt::Display for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -304,6 +312,119 @@ fn read_from(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     }
 }
 
+/// About how many bytes of whole lines [`read_line_chunks`] puts in a chunk.
+pub const LINE_CHUNK_BYTES: usize = 1 << 20;
+
+/// A run of whole lines of one file, in a format that [`Format::reads_lines`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineChunk {
+    /// The lines, each ending in `\n` but perhaps the file's last.
+    pub bytes: Vec<u8>,
+    /// The number (from 1) of the chunk's first line in its file.
+    pub first_line: u64,
+}
+
+/// Cut the file at `path` into chunks of whole lines of about [`LINE_CHUNK_BYTES`] (a longer line is one chunk)
+/// and hand them to `on_chunk` in order; nothing is parsed. `Err` when the file cannot be opened; `Ok(Some(_))`
+/// when reading stopped at a read error, with the quarantine record that says so (the lines before it were
+/// handed on).
+pub fn read_line_chunks(
+    path: &Path,
+    format: Format,
+    options: &ReadOptions,
+    on_chunk: impl FnMut(LineChunk),
+) -> Result<Option<Quarantined>> {
+    read_line_chunks_of(path, format, options, LINE_CHUNK_BYTES, on_chunk)
+}
+
+fn read_line_chunks_of(
+    path: &Path,
+    format: Format,
+    options: &ReadOptions,
+    chunk_bytes: usize,
+    mut on_chunk: impl FnMut(LineChunk),
+) -> Result<Option<Quarantined>> {
+    let mut file = CountingReader {
+        inner: File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?,
+        counter: options.bytes_read.clone(),
+    };
+    let mut next_line = 1u64;
+    // The start of a line that the previous read cut.
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut buf = Vec::with_capacity(chunk_bytes.max(carry.len() * 2).max(1));
+        buf.append(&mut carry);
+        let mut eof = false;
+        let mut failed = None;
+        // Fill the buffer; a buffer without a line end (one long line) grows until it has one.
+        loop {
+            if buf.len() == buf.capacity() {
+                if memchr::memchr(b'\n', &buf).is_some() {
+                    break;
+                }
+                buf.reserve(buf.len());
+            }
+            let start = buf.len();
+            buf.resize(buf.capacity(), 0);
+            match file.read(&mut buf[start..]) {
+                Ok(0) => {
+                    buf.truncate(start);
+                    eof = true;
+                    break;
+                }
+                Ok(n) => buf.truncate(start + n),
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
+                Err(err) => {
+                    buf.truncate(start);
+                    failed = Some(err);
+                    break;
+                }
+            }
+        }
+        let cut = if eof { buf.len() } else { memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1) };
+        carry = buf.split_off(cut);
+        if !buf.is_empty() {
+            let lines = memchr::memchr_iter(b'\n', &buf).count() as u64 + u64::from(buf.last() != Some(&b'\n'));
+            on_chunk(LineChunk { bytes: buf, first_line: next_line });
+            next_line += lines;
+        }
+        if let Some(err) = failed {
+            let ctx = FileCtx { path: path.display().to_string(), format, options };
+            let reason = format!("read error: {err}; the rest of the file was not read");
+            return Ok(Some(ctx.quarantined(next_line, reason, "")));
+        }
+        if eof {
+            return Ok(None);
+        }
+    }
+}
+
+/// Parse one [`LineChunk`] of the file `path` into `sink`: the same records, numbered the same, as
+/// [`read_file`] gives for those lines. Chunks of one file can be parsed in any order, on any thread.
+pub fn parse_line_chunk(
+    chunk: &LineChunk,
+    path: &str,
+    format: Format,
+    options: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> FileCounts {
+    let read_line = match format {
+        Format::Jsonl => formats::jsonl::read_line,
+        Format::Twarc => formats::twarc::read_line,
+        other => panic!("{other} does not hold one record per line"),
+    };
+    let ctx = FileCtx { path: path.to_owned(), format, options };
+    let mut counting = Counting { inner: sink, counts: FileCounts::default() };
+    let bytes = chunk.bytes.strip_suffix(b"\n").unwrap_or(&chunk.bytes);
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = formats::record_of(line);
+        if !line.is_empty() {
+            read_line(chunk.first_line + i as u64, line, &ctx, &mut counting);
+        }
+    }
+    counting.counts
+}
+
 /// Read from memory (tests, fuzzing): the same as [`read_file`] for a file holding `bytes`.
 pub fn read_bytes(bytes: &[u8], name: &str, format: Format, options: &ReadOptions, sink: &mut dyn Sink) -> FileCounts {
     let ctx = FileCtx { path: name.to_owned(), format, options };
@@ -370,5 +491,66 @@ mod tests {
         assert_eq!(detect(b"# a readme\n"), None);
         assert_eq!(detect(b"{\"slug\": \"oop\", \"title\": \"x\"}"), None);
         assert_eq!(detect(b"{\n  \"messages\": 3000,\n  \"seed\": 1\n}"), None);
+    }
+
+    /// Every cut of a line file into chunks, parsed chunk by chunk in any order, gives the records of one read.
+    #[test]
+    fn line_chunks_parse_to_the_records_of_one_read() {
+        let input = concat!(
+            "\u{feff}{\"id\": 1, \"channel\": \"c1\", \"author\": \"a\", \"timestamp\": 1704067200, \"text\": \"Hello #one\"}\r\n",
+            "\n",
+            "   \n",
+            "{\"id\": 2, \"channel\": \"c1\", \"author\": \"b\", \"timestamp\": 1704067201, \"text\": \"a longer line than the others, with https://x.io/?utm_source=q\"}\n",
+            "{\"id\": 3, \"channel\": \"c1\"\n",
+            "{\"id\": 4, \"channel\": \"c2\", \"timestamp\": \"2024-01-01T00:00:05Z\", \"text\": \"no author\"}\n",
+            "not json at all\n",
+            "{\"id\": 5, \"channel\": \"c2\", \"timestamp\": 1704067300, \"text\": \"last line, no line end\"}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.jsonl");
+        std::fs::write(&path, input).unwrap();
+        let name = path.display().to_string();
+        let options = ReadOptions::default();
+        let mut whole = Collect::default();
+        let whole_counts = read_file(&path, Format::Jsonl, &options, &mut whole).unwrap();
+        assert_eq!((whole_counts.messages, whole_counts.quarantined), (4, 2));
+        for chunk_bytes in [1, 7, 64, 150, 1 << 20] {
+            let mut chunks = Vec::new();
+            let failed = read_line_chunks_of(&path, Format::Jsonl, &options, chunk_bytes, |c| chunks.push(c)).unwrap();
+            assert!(failed.is_none());
+            let joined: Vec<u8> = chunks.iter().flat_map(|c| c.bytes.iter().copied()).collect();
+            assert_eq!(joined, input.as_bytes(), "chunks of {chunk_bytes} bytes hold the file");
+            assert!(chunks.iter().all(|c| c.bytes.ends_with(b"\n") || std::ptr::eq(c, chunks.last().unwrap())));
+            // Parse the chunks last first: numbering comes from the chunk, not from the order.
+            let mut parts: Vec<(u64, Collect, FileCounts)> = chunks
+                .iter()
+                .rev()
+                .map(|c| {
+                    let mut sink = Collect::default();
+                    let counts = parse_line_chunk(c, &name, Format::Jsonl, &options, &mut sink);
+                    (c.first_line, sink, counts)
+                })
+                .collect();
+            parts.sort_by_key(|p| p.0);
+            let mut counts = FileCounts::default();
+            let (mut messages, mut quarantined) = (Vec::new(), Vec::new());
+            for (_, sink, c) in parts {
+                counts.records += c.records;
+                counts.messages += c.messages;
+                counts.quarantined += c.quarantined;
+                messages.extend(sink.messages);
+                quarantined.extend(sink.quarantined);
+            }
+            assert_eq!(counts, whole_counts, "chunks of {chunk_bytes} bytes");
+            assert_eq!(messages, whole.messages, "chunks of {chunk_bytes} bytes");
+            assert_eq!(quarantined, whole.quarantined, "chunks of {chunk_bytes} bytes");
+        }
+    }
+
+    #[test]
+    fn a_missing_line_file_is_an_error_naming_it() {
+        let err = read_line_chunks(Path::new("/no/such/file.jsonl"), Format::Jsonl, &ReadOptions::default(), |_| {})
+            .unwrap_err();
+        assert!(err.to_string().contains("/no/such/file.jsonl"), "{err}");
     }
 }

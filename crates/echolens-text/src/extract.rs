@@ -176,7 +176,7 @@ pub fn extract_hashtags(text: &str) -> Vec<String> {
 }
 
 fn hashtags_outside(text: &str, spans: &[(usize, usize)]) -> Vec<String> {
-    extract_marked(text, spans, &['#', '＃'], is_tag_char, true)
+    extract_marked(text, spans, ['#', '＃'], is_tag_char, true)
         .into_iter()
         .map(|t| normalize_tag(&t))
         .filter(|t| !t.is_empty())
@@ -208,7 +208,7 @@ pub fn extract_entities(text: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
 
 fn mentions_outside(text: &str, spans: &[(usize, usize)]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for m in extract_marked(text, spans, &['@', '＠'], |c| c.is_ascii_alphanumeric() || c == '_' || c == '.', false) {
+    for m in extract_marked(text, spans, ['@', '＠'], |c| c.is_ascii_alphanumeric() || c == '_' || c == '.', false) {
         let m = m.trim_end_matches('.').to_ascii_lowercase();
         if !m.is_empty() && !out.contains(&m) {
             out.push(m);
@@ -228,38 +228,32 @@ pub fn normalize_mention(name: &str) -> String {
     name.trim().trim_start_matches(['@', '＠']).to_lowercase()
 }
 
+/// The bodies of the marked words of `text` (hashtags, mentions) outside URLs. A mark starts a word only after
+/// a character that is not a letter, digit, `_`, `&` or mark; the body is the run of `continues` characters after
+/// it (a trailing ZWNJ dropped), and with `need_letter` it must hold a letter.
 fn extract_marked(
     text: &str,
     spans: &[(usize, usize)],
-    marks: &[char],
+    marks: [char; 2],
     continues: impl Fn(char) -> bool,
     need_letter: bool,
 ) -> Vec<String> {
-    if !text.contains(marks) {
-        return Vec::new();
-    }
+    let (ascii, wide) = (marks[0], marks[1]);
+    debug_assert!(ascii.is_ascii() && wide.len_utf8() == 3 && wide as u32 >= 0xF000);
     let in_url = |i: usize| spans.iter().any(|&(s, e)| i >= s && i < e);
     let mut out = Vec::new();
-    let mut prev: Option<char> = None;
-    let mut iter = text.char_indices().peekable();
-    while let Some((i, c)) = iter.next() {
-        let starts = marks.contains(&c)
-            && prev.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '&' || marks.contains(&p)))
-            && !in_url(i);
-        prev = Some(c);
-        if !starts {
+    // Only the places where a mark can be are looked at: its ASCII byte, or the lead byte of a full-width form.
+    for i in memchr::memchr2_iter(ascii as u8, 0xEF, text.as_bytes()) {
+        let Some(c) = text[i..].chars().next() else { continue };
+        if c != ascii && c != wide {
+            continue;
+        }
+        let prev = text[..i].chars().next_back();
+        if prev.is_some_and(|p| p.is_alphanumeric() || p == '_' || p == '&' || p == ascii || p == wide) || in_url(i) {
             continue;
         }
         let begin = i + c.len_utf8();
-        let mut end = begin;
-        while let Some(&(j, d)) = iter.peek() {
-            if !continues(d) {
-                break;
-            }
-            end = j + d.len_utf8();
-            prev = Some(d);
-            iter.next();
-        }
+        let end = text[begin..].char_indices().find(|&(_, d)| !continues(d)).map_or(text.len(), |(j, _)| begin + j);
         let body = text[begin..end].trim_end_matches(ZWNJ);
         if body.is_empty() || (need_letter && !body.chars().any(char::is_alphabetic)) {
             continue;
@@ -337,7 +331,61 @@ mod props {
     use super::*;
     use proptest::prelude::*;
 
+    /// The plain definition of [`extract_marked`]: every character in turn, the one before it remembered.
+    fn marked_by_chars(
+        text: &str,
+        spans: &[(usize, usize)],
+        marks: [char; 2],
+        continues: impl Fn(char) -> bool,
+        need_letter: bool,
+    ) -> Vec<String> {
+        let in_url = |i: usize| spans.iter().any(|&(s, e)| i >= s && i < e);
+        let mut out = Vec::new();
+        let mut prev: Option<char> = None;
+        let mut iter = text.char_indices().peekable();
+        while let Some((i, c)) = iter.next() {
+            let starts = marks.contains(&c)
+                && prev.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '&' || marks.contains(&p)))
+                && !in_url(i);
+            prev = Some(c);
+            if !starts {
+                continue;
+            }
+            let begin = i + c.len_utf8();
+            let mut end = begin;
+            while let Some(&(j, d)) = iter.peek() {
+                if !continues(d) {
+                    break;
+                }
+                end = j + d.len_utf8();
+                prev = Some(d);
+                iter.next();
+            }
+            let body = text[begin..end].trim_end_matches(ZWNJ);
+            if !body.is_empty() && (!need_letter || body.chars().any(char::is_alphabetic)) {
+                out.push(body.to_owned());
+            }
+        }
+        out
+    }
+
     proptest! {
+        #[test]
+        fn marked_words_are_those_of_the_plain_definition(
+            s in "([#@＃＠ _&.\u{200C}\u{064B}]|[a-c]|[بپت]|é|ﬁ|http://a\\.b/#x|@@|##|\\PC){0,40}"
+        ) {
+            let spans = url_spans(&s);
+            prop_assert_eq!(
+                extract_marked(&s, &spans, ['#', '＃'], is_tag_char, true),
+                marked_by_chars(&s, &spans, ['#', '＃'], is_tag_char, true)
+            );
+            let mention = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+            prop_assert_eq!(
+                extract_marked(&s, &spans, ['@', '＠'], mention, false),
+                marked_by_chars(&s, &spans, ['@', '＠'], mention, false)
+            );
+        }
+
         #[test]
         fn extraction_never_panics(s in "(\\PC|[#@ \u{200C}:/.a-z]|https?://|www\\.|t\\.me/){0,40}") {
             let _ = extract_urls(&s);

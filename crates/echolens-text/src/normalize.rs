@@ -22,9 +22,8 @@ pub fn normalize(text: &str) -> String {
     if text.is_ascii() {
         return normalize_ascii(text);
     }
-    if let Some(lowered) = fold_simple(text) {
+    if let Some(mapped) = fold_simple(text) {
         // Every character is NFKC-stable and lowercase-stable after folding, so one mapping pass is the fixpoint.
-        let mapped = map_chars(&lowered);
         return join_to_fixpoint(mapped);
     }
     let mut s = pass(text);
@@ -55,19 +54,19 @@ fn pass(text: &str) -> String {
 /// or puts a ZWNJ in a word that had none, so this ends; text without a join costs one call.
 fn join_to_fixpoint(mut current: String) -> String {
     loop {
-        let next = join_persian_affixes(&current);
-        if next == current {
-            return next;
+        match join_persian_affixes(&current) {
+            Some(next) if next != current => current = next,
+            _ => return current,
         }
-        current = next;
     }
 }
 
 /// Characters that NFKC leaves alone and whose lowercase (if any) is one character that NFKC also leaves alone:
 /// ASCII, basic Cyrillic, Arabic and Persian letters and digits, ZWNJ, common punctuation, and pictographs.
-/// Text made only of them skips NFKC and the general case mapping, which are most of normalisation's cost.
+/// Text made only of them skips NFKC and the general case mapping, which are most of normalisation's cost: it is
+/// folded and mapped ([`map_chars`]) in one pass.
 fn fold_simple(text: &str) -> Option<String> {
-    let mut out = String::with_capacity(text.len());
+    let mut out = Mapper::with_capacity(text.len());
     for c in text.chars() {
         let folded = match c {
             'A'..='Z' => c.to_ascii_lowercase(),
@@ -102,7 +101,7 @@ fn fold_simple(text: &str) -> Option<String> {
         };
         out.push(folded);
     }
-    Some(out)
+    Some(out.out)
 }
 
 fn changes_under_lowercase(s: &str) -> bool {
@@ -133,17 +132,33 @@ fn is_word_char(c: char) -> bool {
 
 /// Map letters and digits, drop marks and controls, collapse white space, keep ZWNJ only inside words.
 fn map_chars(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut pending_space = false;
-    let mut pending_zwnj = false;
+    let mut out = Mapper::with_capacity(text.len());
     for c in text.chars() {
+        out.push(c);
+    }
+    out.out
+}
+
+/// [`map_chars`] one character at a time.
+struct Mapper {
+    out: String,
+    pending_space: bool,
+    pending_zwnj: bool,
+}
+
+impl Mapper {
+    fn with_capacity(n: usize) -> Mapper {
+        Mapper { out: String::with_capacity(n), pending_space: false, pending_zwnj: false }
+    }
+
+    fn push(&mut self, c: char) {
         let c = match c {
             '\u{064A}' | '\u{0649}' => '\u{06CC}',
             '\u{0643}' => '\u{06A9}',
             '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
             '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
             // Tatweel, harakat (fathatan..sukun and the rarer marks after them), superscript alef.
-            '\u{0640}' | '\u{064B}'..='\u{065F}' | '\u{0670}' => continue,
+            '\u{0640}' | '\u{064B}'..='\u{065F}' | '\u{0670}' => return,
             // Zero-width space/joiner, directional marks, embeddings, overrides, isolates, BOM, soft hyphen,
             // Arabic letter mark, word joiner, variation selectors.
             '\u{200B}'
@@ -156,34 +171,33 @@ fn map_chars(text: &str) -> String {
             | '\u{FEFF}'
             | '\u{00AD}'
             | '\u{061C}'
-            | '\u{FE00}'..='\u{FE0F}' => continue,
+            | '\u{FE00}'..='\u{FE0F}' => return,
             c => c,
         };
         if c == ZWNJ {
-            pending_zwnj = true;
-            continue;
+            self.pending_zwnj = true;
+            return;
         }
         if c.is_whitespace() {
-            pending_space = true;
-            pending_zwnj = false;
-            continue;
+            self.pending_space = true;
+            self.pending_zwnj = false;
+            return;
         }
-        if pending_space {
-            if !out.is_empty() {
-                out.push(' ');
+        if self.pending_space {
+            if !self.out.is_empty() {
+                self.out.push(' ');
             }
-            pending_space = false;
+            self.pending_space = false;
         }
-        if pending_zwnj {
+        if self.pending_zwnj {
             // Keep one ZWNJ only between two word characters.
-            if out.chars().next_back().is_some_and(is_word_char) && is_word_char(c) {
-                out.push(ZWNJ);
+            if self.out.chars().next_back().is_some_and(is_word_char) && is_word_char(c) {
+                self.out.push(ZWNJ);
             }
-            pending_zwnj = false;
+            self.pending_zwnj = false;
         }
-        out.push(c);
+        self.out.push(c);
     }
-    out
 }
 
 /// Present-tense and past verb stems that take the می/نمی prefix. With a stem on this list, a prefix written with
@@ -276,11 +290,11 @@ fn is_prefixed_verb(rest: &str) -> bool {
 }
 
 /// Join می/نمی prefixes and ها/های suffixes with a ZWNJ (input already through [`map_chars`]: single spaces,
-/// ZWNJ only inside words).
-fn join_persian_affixes(text: &str) -> String {
-    // Cheap exit for text without Arabic-script letters.
-    if !text.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)) {
-        return text.to_owned();
+/// ZWNJ only inside words). `None` for text without Arabic-script letters, which it leaves alone.
+fn join_persian_affixes(text: &str) -> Option<String> {
+    // U+0600..=U+06FF are the two-byte sequences that start with 0xD8..=0xDB.
+    if !text.bytes().any(|b| (0xD8..=0xDB).contains(&b)) {
+        return None;
     }
     let words: Vec<&str> = text.split(' ').collect();
     let mut out = String::with_capacity(text.len() + 8);
@@ -321,7 +335,7 @@ fn join_persian_affixes(text: &str) -> String {
         out.push_str(&joined);
         i += 1;
     }
-    out
+    Some(out)
 }
 
 fn starts_with_persian_letter(word: &str) -> bool {

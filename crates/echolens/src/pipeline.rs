@@ -1,6 +1,8 @@
-//! Ingest: a reader thread streams files through the format readers; the caller's thread normalises batches
-//! in parallel (rayon) and hands them to the store's writer, which commits in bounded chunks. The channel
-//! between them is bounded, so memory does not grow with the input.
+//! Ingest: a reader thread streams files; the caller's thread parses and normalises in parallel (rayon) and hands
+//! the messages to the store's writer, which commits in bounded chunks. Files with one record per line (JSONL,
+//! twarc) are cut into chunks of whole lines that are parsed in parallel; the other formats are parsed on the
+//! reader thread and only normalised in parallel. The channel between the threads is bounded, so memory does not
+//! grow with the input.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -11,7 +13,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use echolens_ingest::{FileCounts, Format, Quarantined, RawMessage, ReadOptions, Sink};
+use echolens_ingest::{Collect, FileCounts, Format, LineChunk, Quarantined, RawMessage, ReadOptions, Sink};
 use echolens_store::{Store, WriteCounts, WriterOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -19,6 +21,9 @@ use serde::Serialize;
 
 /// Messages per batch sent from the reader thread.
 const BATCH: usize = 4096;
+
+/// Line chunks (about 1 MiB each) parsed in one parallel step.
+const LINE_GROUP: usize = 8;
 
 /// What to ingest and how.
 #[derive(Debug, Clone, Default)]
@@ -62,8 +67,28 @@ pub struct IngestReport {
     pub commits: u64,
 }
 
+/// A file read as line chunks.
+struct LineFile {
+    path: String,
+    format: Format,
+}
+
+impl IngestReport {
+    fn add_file(&mut self, f: FileReport) {
+        self.records += f.records;
+        self.messages += f.messages;
+        self.quarantined += f.quarantined;
+        self.skipped += f.skipped;
+        self.files.push(f);
+    }
+}
+
 enum Event {
     Messages(Vec<RawMessage>),
+    /// Whole lines of a file that [`Format::reads_lines`], to parse on the caller's thread.
+    Lines(Arc<LineFile>, LineChunk),
+    /// All of a line file's chunks were sent; `extra` counts what the reader itself quarantined.
+    LinesDone(Arc<LineFile>, FileCounts),
     Quarantine(Quarantined),
     Skip(&'static str),
     Warn(String),
@@ -142,6 +167,25 @@ fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<Atom
             }
             continue;
         };
+        if format.reads_lines() {
+            let file = Arc::new(LineFile { path: shown.clone(), format });
+            let sent = echolens_ingest::read_line_chunks(&path, format, &read_options, |chunk| {
+                sink.send(Event::Lines(file.clone(), chunk));
+            });
+            let extra = match sent {
+                Ok(None) => FileCounts::default(),
+                Ok(Some(read_error)) => {
+                    sink.quarantine(read_error);
+                    one_quarantined()
+                }
+                Err(err) => {
+                    sink.quarantine(file_quarantine(&shown, format.name(), &err.to_string()));
+                    one_quarantined()
+                }
+            };
+            sink.send(Event::LinesDone(file, extra));
+            continue;
+        }
         match echolens_ingest::read_file(&path, format, &read_options, &mut sink) {
             Ok(counts) => {
                 sink.flush();
@@ -154,6 +198,13 @@ fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<Atom
             }
         }
     }
+}
+
+fn add_counts(to: &mut FileCounts, c: &FileCounts) {
+    to.records += c.records;
+    to.messages += c.messages;
+    to.quarantined += c.quarantined;
+    to.skipped += c.skipped;
 }
 
 fn one_quarantined() -> FileCounts {
@@ -230,8 +281,67 @@ pub fn ingest(
     let mut writer = rt.block_on(store.writer(writer_options)).context("opening the store for writing")?;
     let mut out = IngestReport::default();
     let mut last_draw = Instant::now();
-    for event in rx {
+    let read_options = ReadOptions { platform: options.platform.clone(), bytes_read: None };
+    // The counts of the line file being parsed (its chunks arrive in order, one file after another).
+    let mut line_counts = FileCounts::default();
+    let mut held: Option<Event> = None;
+    loop {
+        let event = match held.take() {
+            Some(event) => event,
+            None => match rx.recv() {
+                Ok(event) => event,
+                Err(_) => break,
+            },
+        };
         match event {
+            Event::Lines(file, chunk) => {
+                let mut group = vec![(file, chunk)];
+                while group.len() < LINE_GROUP {
+                    match rx.try_recv() {
+                        Ok(Event::Lines(file, chunk)) => group.push((file, chunk)),
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let parsed: Vec<(Collect, FileCounts)> = group
+                    .par_iter()
+                    .map(|(file, chunk)| {
+                        let mut sink = Collect::default();
+                        let counts =
+                            echolens_ingest::parse_line_chunk(chunk, &file.path, file.format, &read_options, &mut sink);
+                        (sink, counts)
+                    })
+                    .collect();
+                drop(group);
+                for (sink, counts) in parsed {
+                    add_counts(&mut line_counts, &counts);
+                    for m in sink.messages {
+                        writer.add(m);
+                    }
+                    for q in sink.quarantined {
+                        writer.quarantine(q);
+                    }
+                    for kind in sink.skipped {
+                        *out.skipped_kinds.entry(kind.to_owned()).or_default() += 1;
+                    }
+                    for w in sink.warnings {
+                        bar.suspend(|| eprintln!("warning: {w}"));
+                        out.warnings.push(w);
+                    }
+                }
+                if writer.is_full() {
+                    bar.set_message("committing…");
+                    rt.block_on(writer.flush()).context("writing to the store")?;
+                }
+            }
+            Event::LinesDone(file, extra) => {
+                let mut counts = std::mem::take(&mut line_counts);
+                add_counts(&mut counts, &extra);
+                out.add_file(report(&file.path, Some(file.format), &counts));
+            }
             Event::Messages(batch) => {
                 let messages: Vec<_> = batch.into_par_iter().map(RawMessage::finish).collect();
                 for m in messages {
@@ -248,13 +358,7 @@ pub fn ingest(
                 bar.suspend(|| eprintln!("warning: {w}"));
                 out.warnings.push(w);
             }
-            Event::FileDone(f) => {
-                out.records += f.records;
-                out.messages += f.messages;
-                out.quarantined += f.quarantined;
-                out.skipped += f.skipped;
-                out.files.push(f);
-            }
+            Event::FileDone(f) => out.add_file(f),
             Event::NotRecognised(p) => out.not_recognised.push(p.display().to_string()),
         }
         if last_draw.elapsed() > Duration::from_millis(100) {

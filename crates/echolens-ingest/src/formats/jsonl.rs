@@ -106,13 +106,18 @@ struct Line {
 }
 
 pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    for_each_line(reader, ctx, sink, |line_no, line, sink| match serde_json::from_slice::<Line>(line) {
+    for_each_line(reader, ctx, sink, |line_no, line, sink| read_line(line_no, line, ctx, sink));
+}
+
+/// One line: a message, or a quarantined record.
+pub fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+    match serde_json::from_slice::<Line>(line) {
         Ok(l) => sink.message(convert(l, ctx, line_no)),
         Err(err) => {
             let reason = format!("line {line_no}: {err}; expected a JSON object with id, channel, timestamp and text");
             sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
         }
-    });
+    }
 }
 
 fn convert(l: Line, ctx: &FileCtx<'_>, line_no: u64) -> RawMessage {

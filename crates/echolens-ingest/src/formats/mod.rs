@@ -76,11 +76,16 @@ pub fn for_each_line(
             }
         }
         line_no += 1;
-        let line = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf).trim_ascii();
+        let line = record_of(&buf);
         if !line.is_empty() {
             on_line(line_no, line, sink);
         }
     }
+}
+
+/// The record a line holds: BOM and surrounding white space trimmed; empty for a blank line.
+pub fn record_of(line: &[u8]) -> &[u8] {
+    line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line).trim_ascii()
 }
 
 /// The JSON of a value, for a quarantine record.

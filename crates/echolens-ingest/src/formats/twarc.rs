@@ -16,16 +16,21 @@ use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::Message;
 
 pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    for_each_line(reader, ctx, sink, |line_no, line, sink| match serde_json::from_slice::<Value>(line) {
-        Ok(value) => read_line(&value, ctx, line_no, sink),
+    for_each_line(reader, ctx, sink, |line_no, line, sink| read_line(line_no, line, ctx, sink));
+}
+
+/// One line: a response page's tweets, one tweet, or a quarantined record.
+pub fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+    match serde_json::from_slice::<Value>(line) {
+        Ok(value) => read_value(&value, ctx, line_no, sink),
         Err(err) => {
             let reason = format!("line {line_no}: invalid JSON ({err}); expected a twarc response page or tweet");
             sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
         }
-    });
+    }
 }
 
-fn read_line(value: &Value, ctx: &FileCtx<'_>, line_no: u64, sink: &mut dyn Sink) {
+fn read_value(value: &Value, ctx: &FileCtx<'_>, line_no: u64, sink: &mut dyn Sink) {
     let Some(obj) = value.as_object() else {
         sink.quarantine(ctx.quarantined(line_no, format!("line {line_no}: expected a JSON object"), &raw_json(value)));
         return;

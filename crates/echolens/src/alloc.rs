@@ -1,0 +1,52 @@
+//! The allocator, and the one setting echolens changes in it.
+//!
+//! mimalloc: ingest allocates and frees many short strings across threads; glibc's allocator returned pages to
+//! the kernel and faulted them back in (12% of ingest time in a profile).
+//!
+//! mimalloc v3 keeps freed memory for a second (`purge_delay` = 1000 ms) before it returns it to the system. The
+//! analyses free large buffers on one thread while others allocate: at 10M messages, the all-kinds coordination
+//! run peaked at 2147 MB with the default and at 1185 MB with 10 ms (mimalloc v2's default), same output,
+//! 84 → 94 s (bench/README.md, session 10). `echolens ingest` keeps the default: it reuses its commit buffers,
+//! and purging them made it 20% slower. A `MIMALLOC_PURGE_DELAY` set by the user wins.
+#![allow(unsafe_code)]
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc's `mi_option_t` (include/mimalloc.h); `libmimalloc-sys` has no constant
+/// for it. The test below checks the index against the option's documented default.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Milliseconds freed memory is kept before it is returned to the system.
+pub const PURGE_DELAY_MS: i64 = 10;
+
+/// Return freed memory to the system after [`PURGE_DELAY_MS`], unless the user's environment says otherwise.
+/// Call once, in `main` before any thread is started.
+pub fn purge_freed_memory_promptly() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: mi_option_set writes one word of mimalloc's option table; it takes any option index and value
+    // (indices out of range are ignored), and is called before echolens starts any thread (main's contract).
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS as _) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index names purge_delay: its default is v3's 1000 ms, and its neighbours' defaults (1 and 0) differ.
+    #[test]
+    fn the_option_index_is_purge_delay() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: reads one word of the option table.
+        let before = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(before, 1000, "mimalloc's option {MI_OPTION_PURGE_DELAY} is not purge_delay (default 1000)");
+        purge_freed_memory_promptly();
+        // SAFETY: as above.
+        let after = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(after, PURGE_DELAY_MS as std::ffi::c_long);
+    }
+}
