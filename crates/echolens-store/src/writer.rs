@@ -94,6 +94,8 @@ pub struct Writer<'s> {
     /// The message commit running in the background.
     in_flight: Option<tokio::task::JoinHandle<Result<deltalake::DeltaTable>>>,
     counts: WriteCounts,
+    /// Scratch for [`Message::key`].
+    key_buf: String,
 }
 
 impl Store {
@@ -138,6 +140,7 @@ impl Store {
             quarantine_pending: Vec::new(),
             in_flight: None,
             counts: WriteCounts::default(),
+            key_buf: String::new(),
         })
     }
 }
@@ -155,7 +158,15 @@ impl Writer<'_> {
 
     /// Add one message. Call [`Writer::flush_if_full`] now and then, and [`Writer::finish`] at the end.
     pub fn add(&mut self, message: Message) {
-        let hash = key_hash(&message.key());
+        // The key is built in a buffer the writer keeps: no allocation per message.
+        self.key_buf.clear();
+        echolens_model::push_message_key(
+            &mut self.key_buf,
+            &message.platform,
+            &message.channel_id,
+            &message.message_id,
+        );
+        let hash = key_hash(&self.key_buf);
         let rank = edit_rank(message.edited);
         if let Some(&i) = self.pending_index.get(&hash) {
             if rank > edit_rank(self.pending[i].edited) {
