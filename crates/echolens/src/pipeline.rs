@@ -6,16 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use echolens_ingest::{Collect, FileCounts, Format, LineChunk, Quarantined, RawMessage, ReadOptions, Sink};
-use echolens_store::{Store, WriteCounts, Writer, WriterOptions};
+use echolens_store::{Store, WriteCounts, WriterOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -201,53 +200,6 @@ fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<Atom
     }
 }
 
-/// What a group of line chunks gave, chunk by chunk; `Err` when a parser panicked.
-type ParsedGroup = std::result::Result<Vec<(Collect, FileCounts)>, ()>;
-
-/// Parse a group of line chunks in parallel, each into a sink of its own (messages normalised there too).
-fn parse_group(group: &[(Arc<LineFile>, LineChunk)], options: &ReadOptions) -> Vec<(Collect, FileCounts)> {
-    group
-        .par_iter()
-        .map(|(file, chunk)| {
-            let mut sink = Collect::default();
-            let counts = echolens_ingest::parse_line_chunk(chunk, &file.path, file.format, options, &mut sink);
-            (sink, counts)
-        })
-        .collect()
-}
-
-/// Wait for a parsed group and hand what it gave to the writer and the report, in order.
-fn take_parsed(
-    parsed: Receiver<ParsedGroup>,
-    writer: &mut Writer<'_>,
-    out: &mut IngestReport,
-    line_counts: &mut FileCounts,
-    bar: &ProgressBar,
-) -> Result<()> {
-    let parsed = parsed
-        .recv()
-        .ok()
-        .and_then(|r| r.ok())
-        .ok_or_else(|| anyhow::anyhow!("a parser panicked: this is a bug, please report it"))?;
-    for (sink, counts) in parsed {
-        add_counts(line_counts, &counts);
-        for m in sink.messages {
-            writer.add(m);
-        }
-        for q in sink.quarantined {
-            writer.quarantine(q);
-        }
-        for kind in sink.skipped {
-            *out.skipped_kinds.entry(kind.to_owned()).or_default() += 1;
-        }
-        for w in sink.warnings {
-            bar.suspend(|| eprintln!("warning: {w}"));
-            out.warnings.push(w);
-        }
-    }
-    Ok(())
-}
-
 fn add_counts(to: &mut FileCounts, c: &FileCounts) {
     to.records += c.records;
     to.messages += c.messages;
@@ -333,8 +285,6 @@ pub fn ingest(
     // The counts of the line file being parsed (its chunks arrive in order, one file after another).
     let mut line_counts = FileCounts::default();
     let mut held: Option<Event> = None;
-    // The group of line chunks being parsed, if any.
-    let mut parsing: Option<Receiver<ParsedGroup>> = None;
     loop {
         let event = match held.take() {
             Some(event) => event,
@@ -343,12 +293,6 @@ pub fn ingest(
                 Err(_) => break,
             },
         };
-        // Any other event waits for the lines before it.
-        if !matches!(event, Event::Lines(..))
-            && let Some(previous) = parsing.take()
-        {
-            take_parsed(previous, &mut writer, &mut out, &mut line_counts, &bar)?;
-        }
         match event {
             Event::Lines(file, chunk) => {
                 let mut group = vec![(file, chunk)];
@@ -362,19 +306,35 @@ pub fn ingest(
                         Err(_) => break,
                     }
                 }
-                // Parse this group on the pool while this thread hands the previous one to the writer.
-                let (done, parsed) = sync_channel(1);
-                let options = read_options.clone();
-                rayon::spawn(move || {
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| parse_group(&group, &options)));
-                    let _ = done.send(result.map_err(|_| ()));
-                });
-                if let Some(previous) = parsing.replace(parsed) {
-                    take_parsed(previous, &mut writer, &mut out, &mut line_counts, &bar)?;
-                    if writer.is_full() {
-                        bar.set_message("committing…");
-                        rt.block_on(writer.flush()).context("writing to the store")?;
+                let parsed: Vec<(Collect, FileCounts)> = group
+                    .par_iter()
+                    .map(|(file, chunk)| {
+                        let mut sink = Collect::default();
+                        let counts =
+                            echolens_ingest::parse_line_chunk(chunk, &file.path, file.format, &read_options, &mut sink);
+                        (sink, counts)
+                    })
+                    .collect();
+                drop(group);
+                for (sink, counts) in parsed {
+                    add_counts(&mut line_counts, &counts);
+                    for m in sink.messages {
+                        writer.add(m);
                     }
+                    for q in sink.quarantined {
+                        writer.quarantine(q);
+                    }
+                    for kind in sink.skipped {
+                        *out.skipped_kinds.entry(kind.to_owned()).or_default() += 1;
+                    }
+                    for w in sink.warnings {
+                        bar.suspend(|| eprintln!("warning: {w}"));
+                        out.warnings.push(w);
+                    }
+                }
+                if writer.is_full() {
+                    bar.set_message("committing…");
+                    rt.block_on(writer.flush()).context("writing to the store")?;
                 }
             }
             Event::LinesDone(file, extra) => {
@@ -409,9 +369,6 @@ pub fn ingest(
             let done = c.new + c.updated + c.unchanged;
             bar.set_message(format!("{done} messages, {:.0} records/s", done as f64 / secs));
         }
-    }
-    if let Some(previous) = parsing.take() {
-        take_parsed(previous, &mut writer, &mut out, &mut line_counts, &bar)?;
     }
     reader.join().map_err(|_| anyhow::anyhow!("the reader thread panicked: this is a bug, please report it"))?;
     bar.set_message("committing…");
