@@ -120,6 +120,15 @@ pub struct FileCounts {
     pub skipped: u64,
 }
 
+impl std::ops::AddAssign<&FileCounts> for FileCounts {
+    fn add_assign(&mut self, other: &FileCounts) {
+        self.records += other.records;
+        self.messages += other.messages;
+        self.quarantined += other.quarantined;
+        self.skipped += other.skipped;
+    }
+}
+
 /// A sink that counts what passes through it before handing it on.
 struct Counting<'a, S: Sink + ?Sized> {
     inner: &'a mut S,
@@ -535,9 +544,7 @@ mod tests {
             let mut counts = FileCounts::default();
             let (mut messages, mut quarantined) = (Vec::new(), Vec::new());
             for (_, sink, c) in parts {
-                counts.records += c.records;
-                counts.messages += c.messages;
-                counts.quarantined += c.quarantined;
+                counts += &c;
                 messages.extend(sink.messages);
                 quarantined.extend(sink.quarantined);
             }

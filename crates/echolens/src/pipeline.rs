@@ -200,13 +200,6 @@ fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<Atom
     }
 }
 
-fn add_counts(to: &mut FileCounts, c: &FileCounts) {
-    to.records += c.records;
-    to.messages += c.messages;
-    to.quarantined += c.quarantined;
-    to.skipped += c.skipped;
-}
-
 fn one_quarantined() -> FileCounts {
     FileCounts { records: 1, quarantined: 1, ..FileCounts::default() }
 }
@@ -317,7 +310,7 @@ pub fn ingest(
                     .collect();
                 drop(group);
                 for (sink, counts) in parsed {
-                    add_counts(&mut line_counts, &counts);
+                    line_counts += &counts;
                     for m in sink.messages {
                         writer.add(m);
                     }
@@ -339,7 +332,7 @@ pub fn ingest(
             }
             Event::LinesDone(file, extra) => {
                 let mut counts = std::mem::take(&mut line_counts);
-                add_counts(&mut counts, &extra);
+                counts += &extra;
                 out.add_file(report(&file.path, Some(file.format), &counts));
             }
             Event::Messages(batch) => {
