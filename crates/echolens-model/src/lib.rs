@@ -74,17 +74,22 @@ impl Message {
 /// Build a message key from its parts.
 pub fn message_key(platform: &str, channel_id: &str, message_id: &str) -> String {
     let mut key = String::with_capacity(platform.len() + channel_id.len() + message_id.len() + 2);
-    push_message_key(&mut key, platform, channel_id, message_id);
+    push_message_key(&mut key, platform, channel_id, message_id).expect("writing to a String cannot fail");
     key
 }
 
-/// [`message_key`] appended to `out`, for callers that reuse one buffer.
-pub fn push_message_key(out: &mut String, platform: &str, channel_id: &str, message_id: &str) {
-    out.push_str(platform);
-    out.push(':');
-    out.push_str(channel_id);
-    out.push(':');
-    out.push_str(message_id);
+/// [`message_key`] written to `out` (a reused `String`, an Arrow string builder), without an allocation of its own.
+pub fn push_message_key<W: std::fmt::Write>(
+    out: &mut W,
+    platform: &str,
+    channel_id: &str,
+    message_id: &str,
+) -> std::fmt::Result {
+    out.write_str(platform)?;
+    out.write_char(':')?;
+    out.write_str(channel_id)?;
+    out.write_char(':')?;
+    out.write_str(message_id)
 }
 
 /// A record that could not be read, kept with the reason instead of stopping the import.

@@ -86,7 +86,10 @@ pub fn messages_to_batch<'a>(
     let mut source_file = StringBuilder::with_capacity(n, n * 16);
     let mut source_record = Int64Builder::with_capacity(n);
     for m in messages {
-        key.append_value(m.key());
+        // The key is written straight into the builder's buffer, then closed as one value.
+        echolens_model::push_message_key(&mut key, &m.platform, &m.channel_id, &m.message_id)
+            .expect("writing to a string builder cannot fail");
+        key.append_value("");
         platform.append_value(&m.platform);
         channel_id.append_value(&m.channel_id);
         channel_name.append_option(m.channel_name.as_deref());

@@ -2,10 +2,10 @@
 //!
 //! The writer keeps a 128-bit hash of every stored key, and the edit time of edited ones ([`KeyIndex`]: about 30
 //! bytes a message with the hash table's spare room), so deciding new / updated / unchanged needs no join
-//! against the table. New messages are
-//! buffered up to [`WriterOptions::commit_rows`] and appended in one Delta commit; messages with a newer edit than
-//! the stored version are merged (Delta MERGE on `key`) at the end. Each commit is atomic, and the in-memory
-//! view is rebuilt from the table on open, so a run killed between commits is finished by running it again.
+//! against the table. New messages are buffered up to [`WriterOptions::commit_rows`] and appended in one Delta
+//! commit; messages with a newer edit than the stored version are merged (Delta MERGE on `key`) at the end. Each
+//! commit is atomic, and the in-memory view is rebuilt from the table on open, so a run killed between commits is
+//! finished by running it again.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -224,7 +224,8 @@ impl Writer<'_> {
             &message.platform,
             &message.channel_id,
             &message.message_id,
-        );
+        )
+        .expect("writing to a String cannot fail");
         let hash = key_hash(&self.key_buf);
         let rank = edit_rank(message.edited);
         if let Some(&i) = self.pending_index.get(&hash) {
