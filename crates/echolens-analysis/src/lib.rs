@@ -8,6 +8,7 @@ pub mod coordination;
 mod error;
 pub mod graph;
 mod lists;
+pub mod memory;
 mod minhash;
 mod pseudonym;
 pub mod reuse;

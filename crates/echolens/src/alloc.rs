@@ -31,6 +31,14 @@ pub fn purge_freed_memory_promptly() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS as _) };
 }
 
+/// Returns the memory freed so far to the system now, whatever the purge delay: collects the calling thread's
+/// free pages and purges every arena's free pages (mimalloc's `mi_collect(true)`). The analyses call it between
+/// their steps (`echolens_analysis::memory`).
+pub fn release_freed_memory() {
+    // SAFETY: mi_collect takes no pointer and may be called from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -307,47 +307,86 @@ fn actions_sql(kind: Kind, p: &Params, short_filter: bool) -> Option<String> {
     Some(sql)
 }
 
-/// The window-pair and edge plan over the actions table `table`. With `evidence`, the edges carry first and last
-/// times, evidence and keys; without, only (kind, a, b, weight) for the null model and sweeps.
+/// The window-pair and edge plan over the actions table `table` (kid, key_h, acc, ts, msg: all integers, `acc`
+/// the hash of the account). With `evidence`, the edges carry first and last times, evidence and keys; without,
+/// only (kid, a, b, weight) for the null model and sweeps. Pairs are ordered by account hash (`a < b`), which
+/// [`Accounts::pair`] turns into the order of the account names.
 fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> String {
     let bucket = window_us.max(1);
-    // With evidence: one row per shared key and account pair, in edge order, folded by `EdgeFold` (ordered
-    // array_agg costs a ScalarValue per row: 1.5 s for 100k pairs, against milliseconds for the sort and fold).
-    // The evidence pair is a's and b's message hashes (`ea`, `eb`). Without: the weights alone, and no message
-    // hashes are carried through the join.
-    let (ev, k, tail) = if evidence {
+    // With evidence: every linked pair of actions, sorted so that an edge's rows are together and a key's rows
+    // within it start with the earliest pair; `EdgeFold` folds them as the plan streams them. A GROUP BY per key
+    // with ordered `first_value`s spilled at 10M messages and took 5.7 s for 3.4M pairs; the sort takes 0.3 s
+    // (ordered `array_agg` costs a ScalarValue per row: 1.5 s for 100k pairs). The evidence pair is a's and b's
+    // message hashes (`ea`, `eb`). Without: the weights alone, and no message hashes are carried through the join.
+    let (ev, tail) = if evidence {
         (
-            ", CASE WHEN l.account < r.account THEN l.msg ELSE r.msg END AS ea, \
-               CASE WHEN l.account < r.account THEN r.msg ELSE l.msg END AS eb"
+            ", CASE WHEN l.acc < r.acc THEN l.msg ELSE r.msg END AS ea, \
+               CASE WHEN l.acc < r.acc THEN r.msg ELSE l.msg END AS eb"
                 .to_owned(),
-            "SELECT kind, key_h, a, b, min(t0) AS t0, max(t1) AS t1, first_value(ea ORDER BY t0, ea, eb) AS ea, \
-             first_value(eb ORDER BY t0, ea, eb) AS eb FROM p GROUP BY kind, key_h, a, b"
-                .to_owned(),
-            "SELECT kind, a, b, t0, t1, ea, eb, key_h FROM k ORDER BY kind, a, b, t0, ea, eb, key_h".to_owned(),
+            "SELECT kid, a, b, key_h, t0, t1, ea, eb FROM p ORDER BY kid, a, b, key_h, t0, ea, eb".to_owned(),
         )
     } else {
         (
             String::new(),
-            "SELECT kind, key_h, a, b FROM p GROUP BY kind, key_h, a, b".to_owned(),
-            format!("SELECT kind, a, b, count(*) AS weight FROM k GROUP BY kind, a, b HAVING count(*) >= {min_weight}"),
+            format!(
+                "k AS (SELECT kid, key_h, a, b FROM p GROUP BY kid, key_h, a, b) \
+                 SELECT kid, a, b, count(*) AS weight FROM k GROUP BY kid, a, b HAVING count(*) >= {min_weight}"
+            ),
         )
     };
+    let comma = if evidence { "" } else { "," };
     let msg = if evidence { ", msg" } else { "" };
     format!(
-        "WITH r AS (SELECT kind, key_h, account, ts{msg}, ts / {bucket} AS bkt FROM {table}), \
-         l AS (SELECT kind, key_h, account, ts{msg}, bkt, 0 AS shift FROM r \
-               UNION ALL SELECT kind, key_h, account, ts{msg}, bkt + 1 AS bkt, 1 AS shift FROM r), \
-         p AS (SELECT l.kind, l.key_h, \
-                 CASE WHEN l.account < r.account THEN l.account ELSE r.account END AS a, \
-                 CASE WHEN l.account < r.account THEN r.account ELSE l.account END AS b{ev}, \
+        "WITH r AS (SELECT kid, key_h, acc, ts{msg}, ts / {bucket} AS bkt FROM {table}), \
+         l AS (SELECT kid, key_h, acc, ts{msg}, bkt, 0 AS shift FROM r \
+               UNION ALL SELECT kid, key_h, acc, ts{msg}, bkt + 1 AS bkt, 1 AS shift FROM r), \
+         p AS (SELECT l.kid, l.key_h, \
+                 CASE WHEN l.acc < r.acc THEN l.acc ELSE r.acc END AS a, \
+                 CASE WHEN l.acc < r.acc THEN r.acc ELSE l.acc END AS b{ev}, \
                  CASE WHEN l.ts < r.ts THEN l.ts ELSE r.ts END AS t0, \
                  CASE WHEN l.ts < r.ts THEN r.ts ELSE l.ts END AS t1 \
                FROM r JOIN l ON l.key_h = r.key_h AND l.bkt = r.bkt \
-               WHERE l.account <> r.account AND abs(l.ts - r.ts) <= {window_us} \
-                 AND (l.shift = 1 OR l.account < r.account)), \
-         k AS ({k}) \
+               WHERE l.acc <> r.acc AND abs(l.ts - r.ts) <= {window_us} \
+                 AND (l.shift = 1 OR l.acc < r.acc)){comma} \
          {tail}"
     )
+}
+
+/// The account names of the equi-key plans' account hashes (`hash64(account)`): the plans join, group and sort
+/// on integers, and only the edges they give are named. Two accounts whose 64-bit hashes collide would be taken
+/// for one (about one chance in 10^8 with a million accounts).
+#[derive(Default)]
+struct Accounts {
+    names: HashMap<i64, String, std::hash::BuildHasherDefault<crate::minhash::KeyHasher>>,
+}
+
+impl Accounts {
+    /// Reads the (acc, account) rows of `sql`.
+    async fn read(ctx: &SessionContext, sql: &str) -> Result<Accounts> {
+        let mut out = Accounts::default();
+        for batch in collect(ctx, sql).await? {
+            let acc = i64s(&batch, "acc")?;
+            let account = strings(&batch, "account")?;
+            out.names.reserve(batch.num_rows());
+            for i in 0..batch.num_rows() {
+                out.names.insert(acc.value(i), account.value(i).to_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    fn name(&self, acc: i64) -> Result<&str> {
+        self.names
+            .get(&acc)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Param(format!("coordination: no account has the hash {acc}")))
+    }
+
+    /// The names of the pair (a, b) in name order, and whether that swaps them.
+    fn pair(&self, a: i64, b: i64) -> Result<(&str, &str, bool)> {
+        let (x, y) = (self.name(a)?, self.name(b)?);
+        Ok(if x <= y { (x, y, false) } else { (y, x, true) })
+    }
 }
 
 /// Run `sql` and register its result as the in-memory table `name`.
@@ -372,106 +411,152 @@ fn kind_of(name: &str) -> Kind {
     Kind::from_name(name).expect("plans only produce known kinds")
 }
 
-/// Folds the rows of an equi-key edge plan (kind, a, b, t0, t1, ea, eb, key_h; sorted by kind, a, b, then time)
-/// into edges, batch by batch as the plan gives them: one row per shared key, so the weight is the row count.
-/// An edge below `min_weight` is counted and dropped as soon as it is complete: at 10M messages they are almost
-/// half of the pairs (most of them links), and holding them to the end made the fold the run's peak.
-struct EdgeFold {
+/// The kind whose seed is `kid`.
+fn kind_of_id(kid: i64) -> Kind {
+    Kind::ALL.into_iter().find(|k| k.seed() == kid).expect("plans only produce known kinds")
+}
+
+/// One shared key of the open edge: its earliest linked pair (time, message hashes as the plan orders the
+/// accounts) and its latest time.
+#[derive(Clone, Copy)]
+struct KeyHit {
+    t0: i64,
+    ea: i64,
+    eb: i64,
+    key: i64,
+    t1: i64,
+}
+
+/// Folds the rows of the equi-key edge plan (kid, a, b, key_h, t0, t1, ea, eb; sorted by kid, a, b, key_h, then
+/// t0, ea, eb) into edges, batch by batch as the plan gives them: the first row of a key is its earliest pair,
+/// and the weight is the number of keys. An edge below `min_weight` is counted and dropped as soon as it is
+/// complete: at 10M messages they are almost half of the pairs (most of them links), and holding them to the end
+/// made the fold the run's peak.
+struct EdgeFold<'a> {
+    accounts: &'a Accounts,
     edges: Vec<Edge>,
+    /// The open edge's (kid, a, b) as the plan gives them, and its keys so far.
+    open: Option<(i64, i64, i64)>,
+    hits: Vec<KeyHit>,
     evidence: usize,
     min_weight: u64,
     /// Linked pairs below `min_weight`, per kind.
     below: BTreeMap<String, u64>,
 }
 
-impl EdgeFold {
+impl<'a> EdgeFold<'a> {
+    fn new(accounts: &'a Accounts, p: &Params) -> EdgeFold<'a> {
+        EdgeFold {
+            accounts,
+            edges: Vec::new(),
+            open: None,
+            hits: Vec::new(),
+            evidence: p.evidence,
+            min_weight: p.min_weight,
+            below: BTreeMap::new(),
+        }
+    }
+
     fn add(&mut self, batch: &arrow::record_batch::RecordBatch) -> Result<()> {
-        let kind = strings(batch, "kind")?;
-        let a = strings(batch, "a")?;
-        let b = strings(batch, "b")?;
+        let kid = i64s(batch, "kid")?;
+        let a = i64s(batch, "a")?;
+        let b = i64s(batch, "b")?;
+        let key = i64s(batch, "key_h")?;
         let t0 = i64s(batch, "t0")?;
         let t1 = i64s(batch, "t1")?;
         let (ea, eb) = (i64s(batch, "ea")?, i64s(batch, "eb")?);
-        let key = i64s(batch, "key_h")?;
         for i in 0..batch.num_rows() {
-            let same = self
-                .edges
-                .last()
-                .is_some_and(|o| o.a == a.value(i) && o.b == b.value(i) && o.kind.name() == kind.value(i));
-            if !same {
-                self.close_last();
-                let out = &mut self.edges;
-                out.push(Edge {
-                    kind: kind_of(kind.value(i)),
-                    a: a.value(i).to_owned(),
-                    b: b.value(i).to_owned(),
-                    weight: 0,
-                    first_seen: i64::MAX,
-                    last_seen: i64::MIN,
-                    evidence: Vec::new(),
-                    evidence_hashes: Vec::new(),
-                    keys: Vec::new(),
-                    p_value: None,
-                });
+            let edge = (kid.value(i), a.value(i), b.value(i));
+            if self.open != Some(edge) {
+                self.close()?;
+                self.open = Some(edge);
             }
-            let o = self.edges.last_mut().expect("an open edge");
-            o.weight += 1;
-            o.first_seen = o.first_seen.min(t0.value(i));
-            o.last_seen = o.last_seen.max(t1.value(i));
-            if o.evidence_hashes.len() < self.evidence {
-                o.evidence_hashes.push((ea.value(i), eb.value(i)));
+            match self.hits.last_mut() {
+                Some(hit) if hit.key == key.value(i) => hit.t1 = hit.t1.max(t1.value(i)),
+                _ => self.hits.push(KeyHit {
+                    t0: t0.value(i),
+                    ea: ea.value(i),
+                    eb: eb.value(i),
+                    key: key.value(i),
+                    t1: t1.value(i),
+                }),
             }
-            o.keys.push(key.value(i));
         }
         Ok(())
     }
 
-    /// Completes the last edge: dropped (and counted) below `min_weight`, else its lists cut to the memory they
-    /// need (a million edges). `lists::exact`, not `shrink_to_fit`:
-    /// mimalloc keeps a block that shrinks by less than half.
-    fn close_last(&mut self) {
-        let Some(done) = self.edges.last_mut() else { return };
-        if done.weight < self.min_weight {
-            *self.below.entry(done.kind.name().to_owned()).or_default() += 1;
-            self.edges.pop();
-        } else {
-            crate::lists::exact(&mut done.evidence_hashes);
-            crate::lists::exact(&mut done.keys);
+    /// Completes the open edge: dropped (and counted) below `min_weight`, else named, its keys in time order
+    /// (ties by message hashes, then key), its evidence from the earliest keys. Its lists are allocated at their
+    /// size: a million edges, and mimalloc keeps a block that shrinks by less than half.
+    fn close(&mut self) -> Result<()> {
+        let Some((kid, a, b)) = self.open.take() else { return Ok(()) };
+        let kind = kind_of_id(kid);
+        let hits = &mut self.hits;
+        if (hits.len() as u64) < self.min_weight {
+            *self.below.entry(kind.name().to_owned()).or_default() += 1;
+            hits.clear();
+            return Ok(());
         }
+        hits.sort_unstable_by_key(|h| (h.t0, h.ea, h.eb, h.key));
+        let (name_a, name_b, swapped) = self.accounts.pair(a, b)?;
+        let mut evidence_hashes = Vec::with_capacity(hits.len().min(self.evidence));
+        evidence_hashes
+            .extend(hits.iter().take(self.evidence).map(|h| if swapped { (h.eb, h.ea) } else { (h.ea, h.eb) }));
+        let mut keys = Vec::with_capacity(hits.len());
+        keys.extend(hits.iter().map(|h| h.key));
+        self.edges.push(Edge {
+            kind,
+            a: name_a.to_owned(),
+            b: name_b.to_owned(),
+            weight: hits.len() as u64,
+            first_seen: hits[0].t0,
+            last_seen: hits.iter().map(|h| h.t1).max().unwrap_or(i64::MIN),
+            evidence: Vec::new(),
+            evidence_hashes,
+            keys,
+            p_value: None,
+        });
+        hits.clear();
+        Ok(())
     }
 
     /// The edges at or above `min_weight`, and the count of those below per kind.
-    fn finish(mut self) -> (Vec<Edge>, BTreeMap<String, u64>) {
-        self.close_last();
-        (self.edges, self.below)
+    fn finish(mut self) -> Result<(Vec<Edge>, BTreeMap<String, u64>)> {
+        self.close()?;
+        Ok((self.edges, self.below))
     }
 }
 
-async fn weights(ctx: &SessionContext, table: &str, window_us: i64) -> Result<HashMap<(Kind, String, String), u64>> {
+async fn weights(
+    ctx: &SessionContext,
+    accounts: &Accounts,
+    table: &str,
+    window_us: i64,
+) -> Result<HashMap<(Kind, String, String), u64>> {
     let mut out = HashMap::new();
     for batch in collect(ctx, &edges_sql(table, window_us, 1, false)).await? {
-        let kind = strings(&batch, "kind")?;
-        let a = strings(&batch, "a")?;
-        let b = strings(&batch, "b")?;
+        let kid = i64s(&batch, "kid")?;
+        let a = i64s(&batch, "a")?;
+        let b = i64s(&batch, "b")?;
         let w = i64s(&batch, "weight")?;
         for i in 0..batch.num_rows() {
-            let key = (kind_of(kind.value(i)), a.value(i).to_owned(), b.value(i).to_owned());
-            out.insert(key, u64::try_from(w.value(i)).unwrap_or(0));
+            let (a, b, _) = accounts.pair(a.value(i), b.value(i))?;
+            out.insert((kind_of_id(kid.value(i)), a.to_owned(), b.to_owned()), u64::try_from(w.value(i)).unwrap_or(0));
         }
     }
     Ok(out)
 }
 
-/// Prepare the shared-key actions of the equi-key kinds as the in-memory table `coord_actions`; returns what
-/// was left out.
-async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<bool> {
+/// Prepare the shared-key actions of the equi-key kinds as the in-memory table `coord_actions` (kid, key_h, acc,
+/// ts, msg), counting what was left out; the names of their accounts, or None when no kind has actions.
+async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<Option<Accounts>> {
     let actions_of = |short_filter| {
         let parts: Vec<String> = p.kinds.iter().filter_map(|k| actions_sql(*k, p, short_filter)).collect();
         parts.join(" UNION ALL ")
     };
     let actions = actions_of(true);
     if actions.is_empty() {
-        return Ok(false);
+        return Ok(None);
     }
     let max = p.max_key_accounts;
     // Keys with at least two accounts, and their actions, on hashes only: this GROUP BY sees every action of the
@@ -480,7 +565,7 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
         ctx,
         "coord_shared",
         &format!(
-            "SELECT key_h, max(kid) AS kid, count(*) AS actions FROM ({actions}) GROUP BY key_h \
+            "SELECT key_h, max(kid) AS kid, count(*) AS actions, min(msg) AS first FROM ({actions}) GROUP BY key_h \
              HAVING min(hash64(account)) <> max(hash64(account))"
         ),
     )
@@ -555,14 +640,18 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
         }
     }
     // The actions of the keys within `max_key_accounts`: the hash join builds its left side (the keys) in
-    // memory and streams the corpus through it.
+    // memory and streams the corpus through it. Only a key's first message (the least hash, from
+    // `coord_shared`) carries the label: at 10M messages, every action's whole text was 0.3 GB held to be
+    // reduced to one label per key.
     register_batches(
         ctx,
         "coord_candidates",
         &format!(
-            "SELECT x.kind, x.key_h, x.label, x.account, x.ts, x.msg FROM \
-               (SELECT key_h FROM coord_shared WHERE actions <= {max} \
-                UNION ALL SELECT key_h FROM coord_big WHERE accounts <= {max}) s \
+            "SELECT x.kind, x.kid, x.key_h, CASE WHEN x.msg = s.first THEN x.label END AS label, x.account, \
+                    hash64(x.account) AS acc, x.ts, x.msg FROM \
+               (SELECT key_h, first FROM coord_shared WHERE actions <= {max} \
+                UNION ALL SELECT c.key_h, c.first FROM coord_big b JOIN coord_shared c ON c.key_h = b.key_h \
+                WHERE b.accounts <= {max}) s \
              JOIN ({}) x ON x.key_h = s.key_h",
             actions_of(false)
         ),
@@ -571,13 +660,20 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
     register_batches(
         ctx,
         "coord_labels",
-        "SELECT kind, key_h, min(label) AS label FROM coord_candidates GROUP BY kind, key_h",
+        "SELECT kind, key_h, min(label) AS label FROM coord_candidates WHERE label IS NOT NULL GROUP BY kind, key_h",
     )
     .await?;
-    register_batches(ctx, "coord_actions", "SELECT kind, key_h, account, ts, msg FROM coord_candidates").await?;
-    // The candidates carry every action's label (whole texts for `text`): only one label per key is kept.
-    ctx.deregister_table("coord_candidates")?;
-    Ok(true)
+    // The plans see accounts as hashes and kinds as their seeds: they join, group and sort integers only.
+    register_batches(ctx, "coord_actions", "SELECT kid, key_h, acc, ts, msg FROM coord_candidates").await?;
+    let accounts =
+        Accounts::read(ctx, "SELECT acc, min(account) AS account FROM coord_candidates GROUP BY acc").await?;
+    // The candidates carry every action's label (whole texts for `text`): only one label per key is kept. The
+    // key counts are not needed past this point either: nothing but the actions, labels and names is held under
+    // the window join.
+    for table in ["coord_candidates", "coord_shared", "coord_big"] {
+        ctx.deregister_table(table)?;
+    }
+    Ok(Some(accounts))
 }
 
 /// The most widely shared keys over `max_key_accounts` named in the summary.
@@ -602,14 +698,14 @@ async fn count_left_out(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut
 /// own actions of the same kind (volume and activity times kept, alignment with keys broken).
 fn null_sql(seed: u64, run: usize) -> String {
     format!(
-        "WITH o AS (SELECT kind, key_h, account, msg, \
-                    row_number() OVER (PARTITION BY kind, account ORDER BY ts, msg, key_h) AS rn FROM coord_actions), \
-         t AS (SELECT kind, account, ts, row_number() OVER (PARTITION BY kind, account \
+        "WITH o AS (SELECT kid, key_h, acc, msg, \
+                    row_number() OVER (PARTITION BY kid, acc ORDER BY ts, msg, key_h) AS rn FROM coord_actions), \
+         t AS (SELECT kid, acc, ts, row_number() OVER (PARTITION BY kid, acc \
                     ORDER BY hash64(concat(CAST(msg AS VARCHAR), ':', CAST(key_h AS VARCHAR), ':{seed}:{run}')), msg, \
                     key_h) AS rn \
                FROM coord_actions) \
-         SELECT o.kind, o.key_h, o.account, t.ts, o.msg FROM o \
-         JOIN t ON o.kind = t.kind AND o.account = t.account AND o.rn = t.rn"
+         SELECT o.kid, o.key_h, o.acc, t.ts, o.msg FROM o \
+         JOIN t ON o.kid = t.kid AND o.acc = t.acc AND o.rn = t.rn"
     )
 }
 
@@ -621,35 +717,37 @@ async fn edges_at(
     ctx: &SessionContext,
     p: &Params,
     window_us: i64,
-    have_actions: bool,
+    accounts: Option<&Accounts>,
     evidence: bool,
     similar_edges: Option<Vec<Edge>>,
     stage: &dyn Fn(&str),
 ) -> Result<(Vec<Edge>, BTreeMap<String, u64>)> {
     let (mut edges, mut below) = (Vec::new(), BTreeMap::new());
-    if have_actions && evidence {
+    if let Some(accounts) = accounts.filter(|_| evidence) {
         // Folded as the plan streams its rows: they are never all held at once.
         let sql = edges_sql("coord_actions", window_us, 1, true);
         crate::table::explain(ctx, &sql).await?;
         let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
-        let mut fold = EdgeFold { edges: Vec::new(), evidence: p.evidence, min_weight: p.min_weight, below };
+        let mut fold = EdgeFold::new(accounts, p);
         while let Some(batch) = futures::StreamExt::next(&mut stream).await {
             fold.add(&batch?)?;
         }
-        (edges, below) = fold.finish();
-    } else if have_actions {
-        edges.extend(weights(ctx, "coord_actions", window_us).await?.into_iter().map(|((kind, a, b), weight)| Edge {
-            kind,
-            a,
-            b,
-            weight,
-            first_seen: 0,
-            last_seen: 0,
-            evidence: Vec::new(),
-            evidence_hashes: Vec::new(),
-            keys: Vec::new(),
-            p_value: None,
-        }));
+        (edges, below) = fold.finish()?;
+    } else if let Some(accounts) = accounts {
+        edges.extend(weights(ctx, accounts, "coord_actions", window_us).await?.into_iter().map(
+            |((kind, a, b), weight)| Edge {
+                kind,
+                a,
+                b,
+                weight,
+                first_seen: 0,
+                last_seen: 0,
+                evidence: Vec::new(),
+                evidence_hashes: Vec::new(),
+                keys: Vec::new(),
+                p_value: None,
+            },
+        ));
     }
     match similar_edges {
         Some(found) => edges.extend(found),
@@ -728,7 +826,10 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     params.check()?;
     // `ECHOLENS_TIMINGS=1` prints each step's start time and memory (for benchmarks).
     let timings = crate::timings::Timings::new();
+    // Each step starts with what the last one freed given back (crate::memory): its peak is then its own, not
+    // its own on top of the freed pages of the step before.
     let stage = |name: &str| {
+        crate::memory::release();
         timings.step(name);
         progress(name);
     };
@@ -747,23 +848,28 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         similar_edges = Some(found.edges);
     }
     stage("finding shared keys");
-    let have_actions = prepare_actions(ctx, p, &mut left_out).await?;
+    let accounts = prepare_actions(ctx, p, &mut left_out).await?;
 
     stage("joining actions within the window");
-    let (mut edges, folded_below) = edges_at(ctx, p, window_us, have_actions, true, similar_edges, &stage).await?;
+    let (mut edges, folded_below) = edges_at(ctx, p, window_us, accounts.as_ref(), true, similar_edges, &stage).await?;
     for (kind, n) in folded_below.into_iter().chain(split_below(&mut edges, p.min_weight)) {
         *below.entry(kind).or_default() += n;
+    }
+    if p.null_runs == 0 && p.sweep.is_empty() {
+        // Nothing joins the actions again: their 40 bytes a row (0.1 GB at 10M messages) go before the evidence
+        // join and the clustering.
+        ctx.deregister_table("coord_actions")?;
     }
     resolve_evidence(ctx, &mut edges).await?;
     left_out.pairs_below_min_weight = below;
 
     // Null model: how often does a shuffled corpus give an edge at least as heavy?
-    if p.null_runs > 0 && have_actions {
+    if let Some(accounts) = accounts.as_ref().filter(|_| p.null_runs > 0) {
         let mut at_least: HashMap<(Kind, String, String), u64> = HashMap::new();
         for run in 0..p.null_runs {
             stage(&format!("null model run {}/{}", run + 1, p.null_runs));
             register_batches(ctx, "coord_null", &null_sql(p.seed, run)).await?;
-            let null = weights(ctx, "coord_null", window_us).await?;
+            let null = weights(ctx, accounts, "coord_null", window_us).await?;
             for e in edges.iter().filter(|e| e.kind != Kind::Similar) {
                 let key = (e.kind, e.a.clone(), e.b.clone());
                 if null.get(&key).is_some_and(|w| *w >= e.weight) {
@@ -789,7 +895,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     for &w in &p.sweep {
         stage(&format!("sweep: window {w} s"));
         let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
-        let (mut e, _) = edges_at(ctx, &swept, w_us, have_actions, false, None, &stage).await?;
+        let (mut e, _) = edges_at(ctx, &swept, w_us, accounts.as_ref(), false, None, &stage).await?;
         split_below(&mut e, p.min_weight);
         let net = cluster::build(&e, p.quality, p.resolution, p.seed)?;
         let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();
@@ -821,7 +927,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     }
 
     stage("summarising clusters");
-    let labels = if have_actions { key_labels(ctx, &edges).await? } else { HashMap::new() };
+    let labels = if accounts.is_some() { key_labels(ctx, &edges).await? } else { HashMap::new() };
     let channels = account_channels(ctx, &network).await?;
     stage("done");
     Ok(Coordination { params, edges, network, labels, left_out, sweep, channels })

@@ -125,6 +125,40 @@ async fn text_edges_count_distinct_shared_texts_within_window() {
 }
 
 #[tokio::test]
+async fn edges_name_accounts_in_name_order_whatever_their_hashes() {
+    // The plans order a pair by account hash; the edges must still be (a < b by name) with a's message first.
+    const NAMES: [&str; 12] = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"];
+    let mut msgs = Vec::new();
+    for (i, pair) in NAMES.chunks(2).enumerate() {
+        let t = i as i64 * 10_000;
+        for (j, text) in [TEXT1, TEXT2].into_iter().enumerate() {
+            let text = format!("{text} {i}");
+            msgs.push(m(pair[0], format!("{i}{j}0"), t + j as i64 * 100, &text));
+            msgs.push(m(pair[1], format!("{i}{j}1"), t + j as i64 * 100 + 5, &text));
+        }
+    }
+    let swapped = NAMES
+        .chunks(2)
+        .filter(|p| crate::udf::hash64(&format!("x:{}", p[0])) > crate::udf::hash64(&format!("x:{}", p[1])))
+        .count();
+    assert!(swapped > 0 && swapped < 6, "the corpus has pairs in both hash orders ({swapped} of 6 swapped)");
+    let c = run_on(&msgs, only(&[Kind::Text])).await;
+    assert_eq!(c.edges.len(), 6);
+    for (e, pair) in c.edges.iter().zip(NAMES.chunks(2)) {
+        assert_eq!(
+            (e.a.as_str(), e.b.as_str()),
+            (format!("x:{}", pair[0]).as_str(), format!("x:{}", pair[1]).as_str())
+        );
+        assert_eq!(e.weight, 2);
+        for (ka, kb) in &e.evidence {
+            // A message key is platform:channel:id, and each account posts in its own channel.
+            assert!(ka.starts_with(&format!("{}:", e.a)), "{ka} is a's message ({})", e.a);
+            assert!(kb.starts_with(&format!("{}:", e.b)), "{kb} is b's message ({})", e.b);
+        }
+    }
+}
+
+#[tokio::test]
 async fn window_edge_exactly_at_and_just_past() {
     let at = vec![m("1", 1, 0, TEXT1), m("2", 2, 60, TEXT1), m("1", 3, 500, TEXT2), m("2", 4, 560, TEXT2)];
     let c = run_on(&at, only(&[Kind::Text])).await;
@@ -473,4 +507,21 @@ async fn max_key_accounts_counts_accounts_not_actions() {
     assert!(labels.contains(&"https://wide.example/"), "{labels:?}");
     let label = |k: Kind| c.labels.iter().find(|((kind, _), _)| *kind == k).map(|(_, l)| l.clone());
     assert_eq!(label(Kind::Link).as_deref(), Some("https://busy.example/"));
+}
+
+static RELEASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn count_release() {
+    RELEASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[tokio::test]
+async fn every_step_starts_by_giving_freed_memory_back() {
+    crate::memory::set_release(count_release);
+    let before = RELEASES.load(std::sync::atomic::Ordering::Relaxed);
+    let msgs = vec![m("1", 1, 0, TEXT1), m("2", 2, 10, TEXT1)];
+    run_on(&msgs, Params { kinds: vec![Kind::Text, Kind::Similar], ..Params::default() }).await;
+    // counting, similar, shared keys, the join, clustering, summarising, done (other tests may add to it).
+    let released = RELEASES.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert!(released >= 7, "released {released} times");
 }
