@@ -315,7 +315,7 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
     let bucket = window_us.max(1);
     // With evidence: every linked pair of actions, sorted so that an edge's rows are together and a key's rows
     // within it start with the earliest pair; `EdgeFold` folds them as the plan streams them. A GROUP BY per key
-    // with ordered `first_value`s spilled at 10M messages and took 5.7 s for 3.4M pairs; the sort takes 0.3 s
+    // with ordered `first_value`s spilled at 10M messages and took 5.7 s for 3.4M pairs; the sort takes 0.8 s
     // (ordered `array_agg` costs a ScalarValue per row: 1.5 s for 100k pairs). The evidence pair is a's and b's
     // message hashes (`ea`, `eb`). Without: the weights alone, and no message hashes are carried through the join.
     let (ev, tail) = if evidence {
