@@ -78,6 +78,11 @@ impl Kind {
         self as i64 + 1
     }
 
+    /// The kind whose hash seed is `seed` (the plans' `kid` column).
+    fn from_seed(seed: i64) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.seed() == seed)
+    }
+
     /// The kind named `name`.
     pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == name)
@@ -323,18 +328,17 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
             ", CASE WHEN l.acc < r.acc THEN l.msg ELSE r.msg END AS ea, \
                CASE WHEN l.acc < r.acc THEN r.msg ELSE l.msg END AS eb"
                 .to_owned(),
-            "SELECT kid, a, b, key_h, t0, t1, ea, eb FROM p ORDER BY kid, a, b, key_h, t0, ea, eb".to_owned(),
+            " SELECT kid, a, b, key_h, t0, t1, ea, eb FROM p ORDER BY kid, a, b, key_h, t0, ea, eb".to_owned(),
         )
     } else {
         (
             String::new(),
             format!(
-                "k AS (SELECT kid, key_h, a, b FROM p GROUP BY kid, key_h, a, b) \
+                ", k AS (SELECT kid, key_h, a, b FROM p GROUP BY kid, key_h, a, b) \
                  SELECT kid, a, b, count(*) AS weight FROM k GROUP BY kid, a, b HAVING count(*) >= {min_weight}"
             ),
         )
     };
-    let comma = if evidence { "" } else { "," };
     let msg = if evidence { ", msg" } else { "" };
     format!(
         "WITH r AS (SELECT kid, key_h, acc, ts{msg}, ts / {bucket} AS bkt FROM {table}), \
@@ -347,7 +351,7 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
                  CASE WHEN l.ts < r.ts THEN r.ts ELSE l.ts END AS t1 \
                FROM r JOIN l ON l.key_h = r.key_h AND l.bkt = r.bkt \
                WHERE l.acc <> r.acc AND abs(l.ts - r.ts) <= {window_us} \
-                 AND (l.shift = 1 OR l.acc < r.acc)){comma} \
+                 AND (l.shift = 1 OR l.acc < r.acc))\
          {tail}"
     )
 }
@@ -413,7 +417,7 @@ fn kind_of(name: &str) -> Kind {
 
 /// The kind whose seed is `kid`.
 fn kind_of_id(kid: i64) -> Kind {
-    Kind::ALL.into_iter().find(|k| k.seed() == kid).expect("plans only produce known kinds")
+    Kind::from_seed(kid).expect("plans only produce known kinds")
 }
 
 /// One shared key of the open edge: its earliest linked pair (time, message hashes as the plan orders the
@@ -577,8 +581,7 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
     let mut big_kinds: Vec<Kind> = Vec::new();
     for batch in collect(ctx, &format!("SELECT DISTINCT kid FROM coord_shared WHERE actions > {max}")).await? {
         let kid = i64s(&batch, "kid")?;
-        big_kinds
-            .extend((0..batch.num_rows()).filter_map(|i| Kind::ALL.into_iter().find(|k| k.seed() == kid.value(i))));
+        big_kinds.extend((0..batch.num_rows()).filter_map(|i| Kind::from_seed(kid.value(i))));
     }
     big_kinds.sort();
     let big_actions: Vec<String> = big_kinds.iter().filter_map(|k| actions_sql(*k, p, false)).collect();
