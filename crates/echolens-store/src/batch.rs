@@ -7,6 +7,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use echolens_model::{Message, Quarantined};
+use xxhash_rust::xxh3::xxh3_128;
 
 fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -65,77 +66,186 @@ pub fn messages_to_batch<'a>(
     messages: impl ExactSizeIterator<Item = &'a Message>,
 ) -> arrow::error::Result<RecordBatch> {
     let n = messages.len();
-    let mut key = StringBuilder::with_capacity(n, n * 32);
-    let mut platform = StringBuilder::with_capacity(n, n * 8);
-    let mut channel_id = StringBuilder::with_capacity(n, n * 12);
-    let mut channel_name = StringBuilder::with_capacity(n, n * 12);
-    let mut message_id = StringBuilder::with_capacity(n, n * 10);
-    let mut author_id = StringBuilder::with_capacity(n, n * 12);
-    let mut author_name = StringBuilder::with_capacity(n, n * 12);
-    let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut ts_exact = BooleanBuilder::with_capacity(n);
-    let mut edited = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut text = StringBuilder::with_capacity(n, n * 128);
-    let mut text_norm = StringBuilder::with_capacity(n, n * 128);
-    let mut urls = list_builder(n);
-    let mut hashtags = list_builder(n);
-    let mut mentions = list_builder(n);
-    let mut forwarded_from = StringBuilder::new();
-    let mut reply_to = StringBuilder::new();
-    let mut repost_of = StringBuilder::new();
-    let mut source_file = StringBuilder::with_capacity(n, n * 16);
-    let mut source_record = Int64Builder::with_capacity(n);
+    let mut rows = MessageRowsBuilder::with_capacity(n, n * 128);
     for m in messages {
-        // The key is written straight into the builder's buffer, then closed as one value.
-        echolens_model::push_message_key(&mut key, &m.platform, &m.channel_id, &m.message_id)
-            .expect("writing to a string builder cannot fail");
-        key.append_value("");
-        platform.append_value(&m.platform);
-        channel_id.append_value(&m.channel_id);
-        channel_name.append_option(m.channel_name.as_deref());
-        message_id.append_value(&m.message_id);
-        author_id.append_option(m.author_id.as_deref());
-        author_name.append_option(m.author_name.as_deref());
-        ts.append_value(m.ts);
-        ts_exact.append_value(m.ts_exact);
-        edited.append_option(m.edited);
-        text.append_value(&m.text);
-        text_norm.append_value(&m.text_norm);
-        for (builder, values) in [(&mut urls, &m.urls), (&mut hashtags, &m.hashtags), (&mut mentions, &m.mentions)] {
+        rows.push(m);
+    }
+    Ok(rows.finish()?.batch)
+}
+
+/// The 128-bit hash the writer knows a stored key by.
+pub(crate) fn key_hash(key: &str) -> u128 {
+    xxh3_128(key.as_bytes())
+}
+
+/// Where an edit time ranks a version: a later edit replaces an earlier one, and any edit an unedited version.
+pub(crate) fn edit_rank(edited: Option<i64>) -> i64 {
+    edited.unwrap_or(i64::MIN)
+}
+
+/// Messages as a record batch of [`message_schema`], with each row's key hash and edit rank: what a
+/// [`Writer`](crate::Writer) takes. Readers build these on their worker threads ([`MessageRowsBuilder`]), so the
+/// writer's own thread only looks keys up.
+#[derive(Debug, Clone)]
+pub struct MessageRows {
+    pub(crate) batch: RecordBatch,
+    pub(crate) hashes: Vec<u128>,
+    pub(crate) ranks: Vec<i64>,
+}
+
+impl MessageRows {
+    /// The messages as rows.
+    pub fn new(messages: &[Message]) -> arrow::error::Result<MessageRows> {
+        let text: usize = messages.iter().map(|m| m.text.len()).sum();
+        let mut rows = MessageRowsBuilder::with_capacity(messages.len(), text);
+        for m in messages {
+            rows.push(m);
+        }
+        rows.finish()
+    }
+
+    /// How many messages.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+}
+
+/// Builds [`MessageRows`] one message at a time: each message goes straight into the columns, so a reader need
+/// not hold its messages.
+pub struct MessageRowsBuilder {
+    key: StringBuilder,
+    platform: StringBuilder,
+    channel_id: StringBuilder,
+    channel_name: StringBuilder,
+    message_id: StringBuilder,
+    author_id: StringBuilder,
+    author_name: StringBuilder,
+    ts: TimestampMicrosecondBuilder,
+    ts_exact: BooleanBuilder,
+    edited: TimestampMicrosecondBuilder,
+    text: StringBuilder,
+    text_norm: StringBuilder,
+    urls: ListBuilder<StringBuilder>,
+    hashtags: ListBuilder<StringBuilder>,
+    mentions: ListBuilder<StringBuilder>,
+    forwarded_from: StringBuilder,
+    reply_to: StringBuilder,
+    repost_of: StringBuilder,
+    source_file: StringBuilder,
+    source_record: Int64Builder,
+    hashes: Vec<u128>,
+    ranks: Vec<i64>,
+    /// Scratch for the key.
+    key_buf: String,
+}
+
+impl MessageRowsBuilder {
+    /// Room for about `rows` messages holding `text_bytes` of text in all (both grow as needed).
+    pub fn with_capacity(rows: usize, text_bytes: usize) -> MessageRowsBuilder {
+        let n = rows;
+        MessageRowsBuilder {
+            key: StringBuilder::with_capacity(n, n * 32),
+            platform: StringBuilder::with_capacity(n, n * 8),
+            channel_id: StringBuilder::with_capacity(n, n * 12),
+            channel_name: StringBuilder::with_capacity(n, n * 12),
+            message_id: StringBuilder::with_capacity(n, n * 10),
+            author_id: StringBuilder::with_capacity(n, n * 12),
+            author_name: StringBuilder::with_capacity(n, n * 12),
+            ts: TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"),
+            ts_exact: BooleanBuilder::with_capacity(n),
+            edited: TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"),
+            text: StringBuilder::with_capacity(n, text_bytes),
+            text_norm: StringBuilder::with_capacity(n, text_bytes),
+            urls: list_builder(n),
+            hashtags: list_builder(n),
+            mentions: list_builder(n),
+            forwarded_from: StringBuilder::new(),
+            reply_to: StringBuilder::new(),
+            repost_of: StringBuilder::new(),
+            source_file: StringBuilder::with_capacity(n, n * 16),
+            source_record: Int64Builder::with_capacity(n),
+            hashes: Vec::with_capacity(n),
+            ranks: Vec::with_capacity(n),
+            key_buf: String::new(),
+        }
+    }
+
+    /// Messages pushed so far.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether none was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Add one message.
+    pub fn push(&mut self, m: &Message) {
+        self.key_buf.clear();
+        echolens_model::push_message_key(&mut self.key_buf, &m.platform, &m.channel_id, &m.message_id)
+            .expect("writing to a String cannot fail");
+        self.hashes.push(key_hash(&self.key_buf));
+        self.ranks.push(edit_rank(m.edited));
+        self.key.append_value(&self.key_buf);
+        self.platform.append_value(&m.platform);
+        self.channel_id.append_value(&m.channel_id);
+        self.channel_name.append_option(m.channel_name.as_deref());
+        self.message_id.append_value(&m.message_id);
+        self.author_id.append_option(m.author_id.as_deref());
+        self.author_name.append_option(m.author_name.as_deref());
+        self.ts.append_value(m.ts);
+        self.ts_exact.append_value(m.ts_exact);
+        self.edited.append_option(m.edited);
+        self.text.append_value(&m.text);
+        self.text_norm.append_value(&m.text_norm);
+        for (builder, values) in
+            [(&mut self.urls, &m.urls), (&mut self.hashtags, &m.hashtags), (&mut self.mentions, &m.mentions)]
+        {
             for v in values {
                 builder.values().append_value(v);
             }
             builder.append(true);
         }
-        forwarded_from.append_option(m.forwarded_from.as_deref());
-        reply_to.append_option(m.reply_to.as_deref());
-        repost_of.append_option(m.repost_of.as_deref());
-        source_file.append_value(&m.source_file);
-        source_record.append_value(i64::try_from(m.source_record).unwrap_or(i64::MAX));
+        self.forwarded_from.append_option(m.forwarded_from.as_deref());
+        self.reply_to.append_option(m.reply_to.as_deref());
+        self.repost_of.append_option(m.repost_of.as_deref());
+        self.source_file.append_value(&m.source_file);
+        self.source_record.append_value(i64::try_from(m.source_record).unwrap_or(i64::MAX));
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(key.finish()),
-        Arc::new(platform.finish()),
-        Arc::new(channel_id.finish()),
-        Arc::new(channel_name.finish()),
-        Arc::new(message_id.finish()),
-        Arc::new(author_id.finish()),
-        Arc::new(author_name.finish()),
-        Arc::new(ts.finish()),
-        Arc::new(ts_exact.finish()),
-        Arc::new(edited.finish()),
-        Arc::new(text.finish()),
-        Arc::new(text_norm.finish()),
-        Arc::new(urls.finish()),
-        Arc::new(hashtags.finish()),
-        Arc::new(mentions.finish()),
-        Arc::new(forwarded_from.finish()),
-        Arc::new(reply_to.finish()),
-        Arc::new(repost_of.finish()),
-        Arc::new(source_file.finish()),
-        Arc::new(source_record.finish()),
-    ];
-    RecordBatch::try_new(message_schema(), columns)
+
+    /// The rows pushed.
+    pub fn finish(mut self) -> arrow::error::Result<MessageRows> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.key.finish()),
+            Arc::new(self.platform.finish()),
+            Arc::new(self.channel_id.finish()),
+            Arc::new(self.channel_name.finish()),
+            Arc::new(self.message_id.finish()),
+            Arc::new(self.author_id.finish()),
+            Arc::new(self.author_name.finish()),
+            Arc::new(self.ts.finish()),
+            Arc::new(self.ts_exact.finish()),
+            Arc::new(self.edited.finish()),
+            Arc::new(self.text.finish()),
+            Arc::new(self.text_norm.finish()),
+            Arc::new(self.urls.finish()),
+            Arc::new(self.hashtags.finish()),
+            Arc::new(self.mentions.finish()),
+            Arc::new(self.forwarded_from.finish()),
+            Arc::new(self.reply_to.finish()),
+            Arc::new(self.repost_of.finish()),
+            Arc::new(self.source_file.finish()),
+            Arc::new(self.source_record.finish()),
+        ];
+        let batch = RecordBatch::try_new(message_schema(), columns)?;
+        Ok(MessageRows { batch, hashes: self.hashes, ranks: self.ranks })
+    }
 }
 
 /// Quarantine records as one record batch of [`quarantine_schema`].

@@ -22,10 +22,12 @@ use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
 use deltalake::kernel::{ArrayType, DataType, StructField};
 
-pub use batch::{message_schema, messages_to_batch, quarantine_schema, quarantine_to_batch};
+pub use batch::{
+    MessageRows, MessageRowsBuilder, message_schema, messages_to_batch, quarantine_schema, quarantine_to_batch,
+};
 pub use error::{Error, Result};
 pub use stats::{Stats, rfc3339};
-pub use writer::{WriteCounts, Writer, WriterOptions};
+pub use writer::{WRITERS, WriteCounts, Writer, WriterOptions};
 
 /// The store format this build writes; a store with a newer version is refused.
 pub const STORE_VERSION: u32 = 1;

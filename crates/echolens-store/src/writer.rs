@@ -2,27 +2,32 @@
 //!
 //! The writer keeps a 128-bit hash of every stored key, and the edit time of edited ones ([`KeyIndex`]: about 30
 //! bytes a message with the hash table's spare room), so deciding new / updated / unchanged needs no join
-//! against the table. New messages are buffered up to [`WriterOptions::commit_rows`] and appended in one Delta
-//! commit; messages with a newer edit than the stored version are merged (Delta MERGE on `key`) at the end. Each
-//! commit is atomic, and the in-memory view is rebuilt from the table on open, so a run killed between commits is
-//! finished by running it again.
+//! against the table. It takes messages as [`MessageRows`], record batches that readers build on their own
+//! threads; the rows that are new are buffered as batches up to [`WriterOptions::commit_rows`] and appended in
+//! one Delta commit, whose Parquet files [`WRITERS`] writers encode side by side. Messages with a newer edit than
+//! the stored version are merged (Delta MERGE on `key`) at the end. Each commit is atomic, and the in-memory view
+//! is rebuilt from the table on open, so a run killed between commits is finished by running it again.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use arrow::array::{Array, Int64Array, StringArray};
-use arrow::compute::cast;
+use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow::compute::{cast, filter_record_batch, take_record_batch};
 use arrow::datatypes::DataType;
 use datafusion::prelude::{SessionContext, col};
-use deltalake::parquet::basic::Compression;
+use deltalake::DeltaTable;
+use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
+use deltalake::kernel::Action;
+use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::operations::write::configs::WriterStatsConfig;
+use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
-use deltalake::protocol::SaveMode;
-use echolens_model::{Message, Quarantined};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use echolens_model::Quarantined;
 use futures::StreamExt;
-use xxhash_rust::xxh3::xxh3_128;
 
-use crate::batch::{message_schema, messages_to_batch, quarantine_to_batch};
+use crate::batch::{MessageRows, edit_rank, key_hash, message_schema, quarantine_to_batch};
 use crate::{Error, Result, Store};
 
 /// How the writer batches its commits.
@@ -30,15 +35,17 @@ use crate::{Error, Result, Store};
 pub struct WriterOptions {
     /// New messages per append commit: bounds memory, and how much an interrupted run has to redo.
     pub commit_rows: usize,
-    /// Rows per record batch handed to the Parquet writer.
-    pub batch_rows: usize,
 }
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { commit_rows: 100_000, batch_rows: 32_768 }
+        WriterOptions { commit_rows: 100_000 }
     }
 }
+
+/// Parquet writers per append commit, each encoding its share of the rows into its own file on a runtime thread:
+/// one writer left a core idle while the readers waited for the commit.
+pub const WRITERS: usize = 2;
 
 /// What a write did, by the numbers. `new + updated + unchanged` = messages given to the writer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -55,10 +62,6 @@ pub struct WriteCounts {
     pub quarantined_known: u64,
     /// Delta commits made.
     pub commits: u64,
-}
-
-fn key_hash(key: &str) -> u128 {
-    xxh3_128(key.as_bytes())
 }
 
 /// Hashes the key hashes of [`KeyIndex`]: they are uniform already, so their two halves folded are the hash.
@@ -118,15 +121,96 @@ impl KeyIndex {
     }
 }
 
-fn edit_rank(edited: Option<i64>) -> i64 {
-    edited.unwrap_or(i64::MIN)
+/// Where a buffered key's current version sits.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    batch: u32,
+    row: u32,
+    rank: i64,
 }
 
-/// Parquet settings for message files, snappy as deltalake writes them. Columns that are nearly unique per row
-/// get no dictionary (interning them cost 5% of ingest for no gain), and the long text columns no min/max
-/// statistics: no filter prunes on a message's text, and computing them was 19% of ingest (8.2 → 6.7 s at 1M).
+/// Messages waiting to be written, as record batches, and where each key's current version is. A version that a
+/// newer one replaces stays in its batch, marked, and is filtered out when the buffer is drained.
+#[derive(Default)]
+struct Buffer {
+    batches: Vec<RecordBatch>,
+    /// Per batch, the rows that a newer version replaced (the list may run one ahead of `batches`, for the batch
+    /// being picked).
+    replaced: Vec<Vec<u32>>,
+    index: HashMap<u128, Slot, FoldBuild>,
+}
+
+impl Buffer {
+    /// Keys buffered (each once, whatever its versions).
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    fn get(&self, hash: u128) -> Option<Slot> {
+        self.index.get(&hash).copied()
+    }
+
+    /// Pick row `row` of the rows being added as the current version of `hash`; `picked` collects the rows that
+    /// [`Buffer::close`] then takes.
+    fn pick(&mut self, hash: u128, rank: i64, row: usize, picked: &mut Vec<u32>) {
+        let slot = Slot { batch: self.batches.len() as u32, row: picked.len() as u32, rank };
+        picked.push(row as u32);
+        if let Some(old) = self.index.insert(hash, slot) {
+            let batch = old.batch as usize;
+            if self.replaced.len() <= batch {
+                self.replaced.resize_with(batch + 1, Vec::new);
+            }
+            self.replaced[batch].push(old.row);
+        }
+    }
+
+    /// Keep the `picked` rows of `rows` as the next batch.
+    fn close(&mut self, rows: &MessageRows, picked: Vec<u32>) -> Result<()> {
+        if picked.is_empty() {
+            return Ok(());
+        }
+        let batch = if picked.len() == rows.len() {
+            rows.batch.clone()
+        } else {
+            take_record_batch(&rows.batch, &UInt32Array::from(picked))?
+        };
+        self.batches.push(batch);
+        if self.replaced.len() < self.batches.len() {
+            self.replaced.resize_with(self.batches.len(), Vec::new);
+        }
+        Ok(())
+    }
+
+    /// Everything buffered, each key's current version once, and the keys with their rank; the buffer is empty
+    /// after.
+    fn drain(&mut self) -> Result<(Vec<RecordBatch>, Vec<(u128, i64)>)> {
+        let keys = self.index.drain().map(|(hash, slot)| (hash, slot.rank)).collect();
+        let mut out = Vec::with_capacity(self.batches.len());
+        for (batch, replaced) in self.batches.drain(..).zip(self.replaced.drain(..)) {
+            if replaced.is_empty() {
+                out.push(batch);
+                continue;
+            }
+            let mut keep = vec![true; batch.num_rows()];
+            for row in replaced {
+                keep[row as usize] = false;
+            }
+            out.push(filter_record_batch(&batch, &BooleanArray::from(keep))?);
+        }
+        Ok((out, keys))
+    }
+}
+
+/// Parquet settings for message files: zstd, which at its lowest level encoded as fast as snappy and made a
+/// third smaller store (159 against 230 MB at 1M). Columns that are nearly unique per row get no dictionary
+/// (interning them cost 5% of ingest for no gain), and the long text columns no min/max statistics: no filter
+/// prunes on a message's text, and computing them was 19% of ingest (8.2 → 6.7 s at 1M).
 fn parquet_properties() -> WriterProperties {
-    let mut builder = WriterProperties::builder().set_compression(Compression::SNAPPY);
+    let mut builder = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
     for column in ["key", "message_id", "ts", "text", "text_norm", "source_record"] {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
@@ -136,25 +220,71 @@ fn parquet_properties() -> WriterProperties {
     builder.build()
 }
 
+/// Append `batches` to `table` in one commit, their files written by up to [`WRITERS`] writers at once, each
+/// taking a contiguous share of about equal rows.
+async fn append(mut table: DeltaTable, batches: Vec<RecordBatch>) -> Result<DeltaTable> {
+    let snapshot = table.snapshot()?.clone();
+    let log_store = table.log_store();
+    let stats = WriterStatsConfig::from_config(snapshot.snapshot().table_configuration());
+    let config = WriterConfig::new(
+        message_schema(),
+        Vec::new(),
+        Some(parquet_properties()),
+        None,
+        None,
+        stats.num_indexed_cols,
+        stats.stats_columns,
+    );
+    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let share = total.div_ceil(WRITERS).max(1);
+    let mut shares: Vec<Vec<RecordBatch>> = vec![Vec::new()];
+    let mut rows = 0;
+    for batch in batches {
+        if rows >= share {
+            shares.push(Vec::new());
+            rows = 0;
+        }
+        rows += batch.num_rows();
+        shares.last_mut().expect("one share at least").push(batch);
+    }
+    let tasks: Vec<_> = shares
+        .into_iter()
+        .map(|share| {
+            let mut writer = DeltaWriter::new(log_store.object_store(None), config.clone());
+            tokio::spawn(async move {
+                for batch in &share {
+                    writer.write(batch).await?;
+                }
+                writer.close().await
+            })
+        })
+        .collect();
+    let mut actions = Vec::new();
+    for task in tasks {
+        let adds = task.await.map_err(|e| Error::Task(e.to_string()))??;
+        actions.extend(adds.into_iter().map(Action::Add));
+    }
+    let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
+    let commit = CommitBuilder::default().with_actions(actions).build(Some(&snapshot), log_store, operation).await?;
+    table.update_incremental(Some(commit.version())).await?;
+    Ok(table)
+}
+
 /// Writes messages and quarantine records into a [`Store`].
 pub struct Writer<'s> {
     store: &'s mut Store,
     options: WriterOptions,
     /// Stored keys and their edit time.
     stored: KeyIndex,
-    /// New messages not yet committed, and where each key sits in `pending`.
-    pending: Vec<Message>,
-    pending_index: HashMap<u128, usize, FoldBuild>,
+    /// New messages not yet committed.
+    pending: Buffer,
     /// Newer versions of stored messages, merged at the end.
-    updates: Vec<Message>,
-    update_index: HashMap<u128, usize, FoldBuild>,
+    updates: Buffer,
     quarantine_known: HashSet<(String, i64)>,
     quarantine_pending: Vec<Quarantined>,
     /// The message commit running in the background.
-    in_flight: Option<tokio::task::JoinHandle<Result<deltalake::DeltaTable>>>,
+    in_flight: Option<tokio::task::JoinHandle<Result<DeltaTable>>>,
     counts: WriteCounts,
-    /// Scratch for [`Message::key`].
-    key_buf: String,
 }
 
 impl Store {
@@ -171,7 +301,7 @@ impl Store {
             let edited = edited.as_any().downcast_ref::<Int64Array>().expect("cast to int64");
             stored.reserve(batch.num_rows());
             for i in 0..batch.num_rows() {
-                let rank = if edited.is_null(i) { i64::MIN } else { edited.value(i) };
+                let rank = edit_rank(edited.is_valid(i).then_some(edited.value(i)));
                 stored.insert(key_hash(keys.value(i)), rank);
             }
         }
@@ -191,15 +321,12 @@ impl Store {
             store: self,
             options,
             stored,
-            pending: Vec::new(),
-            pending_index: HashMap::default(),
-            updates: Vec::new(),
-            update_index: HashMap::default(),
+            pending: Buffer::default(),
+            updates: Buffer::default(),
             quarantine_known,
             quarantine_pending: Vec::new(),
             in_flight: None,
             counts: WriteCounts::default(),
-            key_buf: String::new(),
         })
     }
 }
@@ -207,7 +334,7 @@ impl Store {
 impl Writer<'_> {
     /// Messages already in the store when the writer opened, plus those added since.
     pub fn known_keys(&self) -> usize {
-        self.stored.len() + self.pending_index.len()
+        self.stored.len() + self.pending.len()
     }
 
     /// Counts so far.
@@ -215,47 +342,34 @@ impl Writer<'_> {
         &self.counts
     }
 
-    /// Add one message. Call [`Writer::flush_if_full`] now and then, and [`Writer::finish`] at the end.
-    pub fn add(&mut self, message: Message) {
-        // The key is built in a buffer the writer keeps: no allocation per message.
-        self.key_buf.clear();
-        echolens_model::push_message_key(
-            &mut self.key_buf,
-            &message.platform,
-            &message.channel_id,
-            &message.message_id,
-        )
-        .expect("writing to a String cannot fail");
-        let hash = key_hash(&self.key_buf);
-        let rank = edit_rank(message.edited);
-        if let Some(&i) = self.pending_index.get(&hash) {
-            if rank > edit_rank(self.pending[i].edited) {
-                self.pending[i] = message;
-                self.counts.updated += 1;
-            } else {
-                self.counts.unchanged += 1;
-            }
-            return;
-        }
-        match self.stored.get(hash) {
-            None => {
-                self.pending_index.insert(hash, self.pending.len());
-                self.pending.push(message);
-                self.counts.new += 1;
-            }
-            Some(stored_rank) if rank > stored_rank => {
-                self.stored.insert(hash, rank);
-                self.counts.updated += 1;
-                match self.update_index.get(&hash) {
-                    Some(&i) => self.updates[i] = message,
-                    None => {
-                        self.update_index.insert(hash, self.updates.len());
-                        self.updates.push(message);
-                    }
+    /// Add messages. Call [`Writer::flush_if_full`] now and then, and [`Writer::finish`] at the end.
+    pub fn add(&mut self, rows: &MessageRows) -> Result<()> {
+        let (mut new, mut updated) = (Vec::new(), Vec::new());
+        for (i, (&hash, &rank)) in rows.hashes.iter().zip(&rows.ranks).enumerate() {
+            if let Some(slot) = self.pending.get(hash) {
+                if rank > slot.rank {
+                    self.pending.pick(hash, rank, i, &mut new);
+                    self.counts.updated += 1;
+                } else {
+                    self.counts.unchanged += 1;
                 }
+                continue;
             }
-            Some(_) => self.counts.unchanged += 1,
+            match self.stored.get(hash) {
+                None => {
+                    self.pending.pick(hash, rank, i, &mut new);
+                    self.counts.new += 1;
+                }
+                Some(stored_rank) if rank > stored_rank => {
+                    self.stored.insert(hash, rank);
+                    self.updates.pick(hash, rank, i, &mut updated);
+                    self.counts.updated += 1;
+                }
+                Some(_) => self.counts.unchanged += 1,
+            }
         }
+        self.pending.close(rows, new)?;
+        self.updates.close(rows, updated)
     }
 
     /// Add a quarantine record (kept once per file and record number).
@@ -294,24 +408,11 @@ impl Writer<'_> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        for (hash, i) in self.pending_index.drain() {
-            self.stored.insert(hash, edit_rank(self.pending[i].edited));
+        let (batches, keys) = self.pending.drain()?;
+        for (hash, rank) in keys {
+            self.stored.insert(hash, rank);
         }
-        let pending = std::mem::take(&mut self.pending);
-        let table = self.store.messages.clone();
-        let batch_rows = self.options.batch_rows;
-        self.in_flight = Some(tokio::spawn(async move {
-            let mut batches = Vec::with_capacity(pending.len() / batch_rows + 1);
-            for chunk in pending.chunks(batch_rows) {
-                batches.push(messages_to_batch(chunk.iter())?);
-            }
-            drop(pending);
-            Ok(table
-                .write(batches)
-                .with_save_mode(SaveMode::Append)
-                .with_writer_properties(parquet_properties())
-                .await?)
-        }));
+        self.in_flight = Some(tokio::spawn(append(self.store.messages.clone(), batches)));
         Ok(())
     }
 
@@ -330,11 +431,8 @@ impl Writer<'_> {
         self.flush().await?;
         self.settle().await?;
         if !self.updates.is_empty() {
+            let (batches, _) = self.updates.drain()?;
             let ctx = SessionContext::new();
-            let mut batches = Vec::new();
-            for chunk in self.updates.chunks(self.options.batch_rows) {
-                batches.push(messages_to_batch(chunk.iter())?);
-            }
             let source = ctx.read_batches(batches)?;
             let table = self.store.messages.clone();
             let (table, _metrics) = table
@@ -377,6 +475,10 @@ mod tests {
         }
     }
 
+    fn add(w: &mut Writer<'_>, messages: &[Message]) {
+        w.add(&MessageRows::new(messages).unwrap()).unwrap();
+    }
+
     async fn texts(store: &Store) -> Vec<(String, String)> {
         let ctx = store.session().await.unwrap();
         let batches = ctx.sql("SELECT key, text FROM messages ORDER BY key").await.unwrap().collect().await.unwrap();
@@ -396,16 +498,15 @@ mod tests {
     #[tokio::test]
     async fn upsert_is_idempotent_and_newer_edits_win() {
         let dir = tempfile::tempdir().unwrap();
-        let options = WriterOptions { commit_rows: 2, batch_rows: 2 };
+        let options = WriterOptions { commit_rows: 2 };
         let mut store = Store::open_or_create(dir.path()).await.unwrap();
         let mut w = store.writer(options.clone()).await.unwrap();
         for m in [msg("c", "1", "one", None), msg("c", "2", "two", None), msg("c", "3", "three", None)] {
-            w.add(m);
+            add(&mut w, &[m]);
             w.flush_if_full().await.unwrap();
         }
         // The same key twice in one run: the newer edit wins, an older one changes nothing.
-        w.add(msg("c", "3", "three edited", Some(5)));
-        w.add(msg("c", "3", "three stale", Some(4)));
+        add(&mut w, &[msg("c", "3", "three edited", Some(5)), msg("c", "3", "three stale", Some(4))]);
         w.quarantine(Quarantined {
             source_file: "f.json".into(),
             source_record: 9,
@@ -419,9 +520,7 @@ mod tests {
         let mut store = Store::open(dir.path()).await.unwrap();
         let version = store.messages_version();
         let mut w = store.writer(options.clone()).await.unwrap();
-        for m in [msg("c", "1", "one", None), msg("c", "2", "two", None), msg("c", "3", "three edited", Some(5))] {
-            w.add(m);
-        }
+        add(&mut w, &[msg("c", "1", "one", None), msg("c", "2", "two", None), msg("c", "3", "three edited", Some(5))]);
         w.quarantine(Quarantined {
             source_file: "f.json".into(),
             source_record: 9,
@@ -437,7 +536,7 @@ mod tests {
 
         // A newer edit of a stored message replaces it through a merge.
         let mut w = store.writer(options).await.unwrap();
-        w.add(msg("c", "1", "one edited", Some(7)));
+        add(&mut w, &[msg("c", "1", "one edited", Some(7))]);
         let counts = w.finish().await.unwrap();
         assert_eq!(counts.updated, 1);
         assert_eq!(
@@ -451,6 +550,68 @@ mod tests {
         let stats = store.stats().await.unwrap();
         assert_eq!((stats.messages, stats.channels, stats.authors, stats.quarantined), (3, 1, 1, 1));
         assert_eq!(stats.first.as_deref(), Some("2023-11-14T22:13:20Z"));
+    }
+
+    fn owned(rows: &[(&str, &str)]) -> Vec<(String, String)> {
+        rows.iter().map(|(k, t)| ((*k).to_owned(), (*t).to_owned())).collect()
+    }
+
+    #[tokio::test]
+    async fn the_newest_version_of_a_key_is_written_wherever_its_versions_sit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_or_create(dir.path()).await.unwrap();
+        let options = WriterOptions { commit_rows: 100 };
+        let mut w = store.writer(options.clone()).await.unwrap();
+        // One batch holds a key three times (older, newer, then stale) beside another key.
+        add(
+            &mut w,
+            &[
+                msg("c", "1", "v1", Some(1)),
+                msg("c", "2", "two", None),
+                msg("c", "1", "v3", Some(3)),
+                msg("c", "1", "v2", Some(2)),
+            ],
+        );
+        // A later batch replaces a version buffered from the first.
+        add(&mut w, &[msg("c", "2", "two edited", Some(9)), msg("c", "3", "three", None)]);
+        let counts = w.finish().await.unwrap();
+        assert_eq!((counts.new, counts.updated, counts.unchanged, counts.commits), (3, 2, 1, 1));
+        assert_eq!(
+            texts(&store).await,
+            owned(&[("telegram:c:1", "v3"), ("telegram:c:2", "two edited"), ("telegram:c:3", "three")])
+        );
+
+        // A stored message edited twice in one run, its versions in two batches: one merge, of the newest.
+        let mut w = store.writer(options).await.unwrap();
+        add(&mut w, &[msg("c", "3", "three a", Some(4)), msg("c", "1", "v2", Some(2))]);
+        add(&mut w, &[msg("c", "3", "three b", Some(6)), msg("c", "3", "three old", Some(5))]);
+        let counts = w.finish().await.unwrap();
+        assert_eq!((counts.new, counts.updated, counts.unchanged, counts.commits), (0, 2, 2, 1));
+        assert_eq!(
+            texts(&store).await,
+            owned(&[("telegram:c:1", "v3"), ("telegram:c:2", "two edited"), ("telegram:c:3", "three b")])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_commit_is_written_as_one_file_per_writer_and_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_or_create(dir.path()).await.unwrap();
+        let version = store.messages_version();
+        let mut w = store.writer(WriterOptions { commit_rows: 1000 }).await.unwrap();
+        for start in (0..600).step_by(100) {
+            let messages: Vec<Message> =
+                (start..start + 100).map(|i| msg("c", &i.to_string(), &format!("text {i}"), None)).collect();
+            add(&mut w, &messages);
+        }
+        let counts = w.finish().await.unwrap();
+        assert_eq!((counts.new, counts.commits), (600, 1));
+        assert_eq!(store.messages_version(), version + 1, "one commit");
+        let files = store.messages.get_file_uris().unwrap().count();
+        assert_eq!(files, WRITERS, "each writer wrote its share to its own file");
+        let stored = texts(&store).await;
+        assert_eq!(stored.len(), 600);
+        assert!(stored.iter().all(|(k, t)| k.strip_prefix("telegram:c:").is_some_and(|i| *t == format!("text {i}"))));
     }
 
     #[test]

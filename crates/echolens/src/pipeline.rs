@@ -1,5 +1,6 @@
-//! Ingest: a reader thread streams files; the caller's thread parses and normalises in parallel (rayon) and hands
-//! the messages to the store's writer, which commits in bounded chunks. Files with one record per line (JSONL,
+//! Ingest: a reader thread streams files; the caller's thread parses and normalises in parallel (rayon), each
+//! worker turning its messages into a record batch with their key hashes, and hands the batches to the store's
+//! writer, which commits in bounded chunks. Files with one record per line (JSONL,
 //! twarc) are cut into chunks of whole lines that are parsed in parallel; the other formats are parsed on the
 //! reader thread and only normalised in parallel. The channel between the threads is bounded, so memory does not
 //! grow with the input.
@@ -14,13 +15,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use echolens_ingest::{Collect, FileCounts, Format, LineChunk, Quarantined, RawMessage, ReadOptions, Sink};
-use echolens_store::{Store, WriteCounts, WriterOptions};
+use echolens_store::{MessageRows, MessageRowsBuilder, Store, WriteCounts, WriterOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
 /// Messages per batch sent from the reader thread.
 const BATCH: usize = 4096;
+
+/// Messages per record batch built from a reader thread's batch (one per worker and more, to balance them).
+const ROWS: usize = 1024;
 
 /// Line chunks (about 1 MiB each) parsed in one parallel step.
 const LINE_GROUP: usize = 8;
@@ -131,6 +135,35 @@ impl Sink for ChannelSink {
     }
     fn warn(&mut self, warning: String) {
         self.send(Event::Warn(warning));
+    }
+}
+
+/// What a worker makes of a line chunk: its messages normalised straight into record-batch columns, and the
+/// records that are not messages.
+struct RowsSink {
+    rows: MessageRowsBuilder,
+    other: Collect,
+}
+
+impl RowsSink {
+    /// For a chunk of `bytes`: its text fits in that many bytes, and a message takes about 256 of them.
+    fn for_bytes(bytes: usize) -> RowsSink {
+        RowsSink { rows: MessageRowsBuilder::with_capacity(bytes / 256 + 1, bytes), other: Collect::default() }
+    }
+}
+
+impl Sink for RowsSink {
+    fn message(&mut self, message: RawMessage) {
+        self.rows.push(&message.finish());
+    }
+    fn quarantine(&mut self, record: Quarantined) {
+        self.other.quarantine(record);
+    }
+    fn skip(&mut self, what: &'static str) {
+        self.other.skip(what);
+    }
+    fn warn(&mut self, warning: String) {
+        self.other.warn(warning);
     }
 }
 
@@ -270,7 +303,7 @@ pub fn ingest(
             .context("starting the reader thread")?
     };
 
-    let writer_options = WriterOptions { commit_rows: options.commit_rows.max(1), ..WriterOptions::default() };
+    let writer_options = WriterOptions { commit_rows: options.commit_rows.max(1) };
     let mut writer = rt.block_on(store.writer(writer_options)).context("opening the store for writing")?;
     let mut out = IngestReport::default();
     let mut last_draw = Instant::now();
@@ -299,21 +332,20 @@ pub fn ingest(
                         Err(_) => break,
                     }
                 }
-                let parsed: Vec<(Collect, FileCounts)> = group
+                // Each chunk becomes its messages' record batch on the worker that parsed it.
+                let parsed: Vec<(Collect, FileCounts, arrow::error::Result<MessageRows>)> = group
                     .par_iter()
                     .map(|(file, chunk)| {
-                        let mut sink = Collect::default();
+                        let mut sink = RowsSink::for_bytes(chunk.bytes.len());
                         let counts =
                             echolens_ingest::parse_line_chunk(chunk, &file.path, file.format, &read_options, &mut sink);
-                        (sink, counts)
+                        (sink.other, counts, sink.rows.finish())
                     })
                     .collect();
                 drop(group);
-                for (sink, counts) in parsed {
+                for (sink, counts, rows) in parsed {
                     line_counts += &counts;
-                    for m in sink.messages {
-                        writer.add(m);
-                    }
+                    writer.add(&rows.context("building a record batch")?).context("writing to the store")?;
                     for q in sink.quarantined {
                         writer.quarantine(q);
                     }
@@ -336,9 +368,20 @@ pub fn ingest(
                 out.add_file(report(&file.path, Some(file.format), &counts));
             }
             Event::Messages(batch) => {
-                let messages: Vec<_> = batch.into_par_iter().map(RawMessage::finish).collect();
-                for m in messages {
-                    writer.add(m);
+                let rows: Vec<MessageRows> = batch
+                    .into_par_iter()
+                    .chunks(ROWS)
+                    .map(|raws| {
+                        let mut rows = MessageRowsBuilder::with_capacity(raws.len(), raws.len() * 256);
+                        for raw in raws {
+                            rows.push(&raw.finish());
+                        }
+                        rows.finish()
+                    })
+                    .collect::<arrow::error::Result<_>>()
+                    .context("building a record batch")?;
+                for rows in &rows {
+                    writer.add(rows).context("writing to the store")?;
                 }
                 if writer.is_full() {
                     bar.set_message("committing…");
