@@ -12,6 +12,8 @@
 //!
 //! [`normalize`] is idempotent and never panics (property-tested).
 
+use std::borrow::Cow;
+
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// Zero-width non-joiner: part of Persian spelling.
@@ -53,12 +55,10 @@ fn pass(text: &str) -> String {
 /// Joining affixes can expose another join ("کتاب ها ها"): run it to its fixpoint. Every change joins two words
 /// or puts a ZWNJ in a word that had none, so this ends; text without a join costs one call.
 fn join_to_fixpoint(mut current: String) -> String {
-    loop {
-        match join_persian_affixes(&current) {
-            Some(next) if next != current => current = next,
-            _ => return current,
-        }
+    while let Some(next) = join_persian_affixes(&current) {
+        current = next;
     }
+    current
 }
 
 /// Characters that NFKC leaves alone and whose lowercase (if any) is one character that NFKC also leaves alone:
@@ -118,10 +118,10 @@ fn normalize_ascii(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        for b in word.bytes() {
-            out.push(b.to_ascii_lowercase() as char);
-        }
+        out.push_str(word);
     }
+    // One pass over the copied bytes, not a push per byte.
+    out.make_ascii_lowercase();
     out
 }
 
@@ -290,7 +290,8 @@ fn is_prefixed_verb(rest: &str) -> bool {
 }
 
 /// Join می/نمی prefixes and ها/های suffixes with a ZWNJ (input already through [`map_chars`]: single spaces,
-/// ZWNJ only inside words). `None` for text without Arabic-script letters, which it leaves alone.
+/// ZWNJ only inside words). `None` when nothing is joined, as in text without Arabic-script letters: every join
+/// changes the text, so `None` is also the fixpoint. Words that stay as they are are not copied on their own.
 fn join_persian_affixes(text: &str) -> Option<String> {
     // U+0600..=U+06FF are the two-byte sequences that start with 0xD8..=0xDB.
     if !text.bytes().any(|b| (0xD8..=0xDB).contains(&b)) {
@@ -298,14 +299,14 @@ fn join_persian_affixes(text: &str) -> Option<String> {
     }
     let words: Vec<&str> = text.split(' ').collect();
     let mut out = String::with_capacity(text.len() + 8);
+    let mut changed = false;
     let mut i = 0;
     while i < words.len() {
         let word = words[i];
-        let mut joined = word.to_owned();
+        let mut joined = Cow::Borrowed(word);
         // "می شود" / "نمی شود": a prefix standing alone before a word.
         if (word == "می" || word == "نمی") && i + 1 < words.len() && starts_with_persian_letter(words[i + 1]) {
-            joined.push(ZWNJ);
-            joined.push_str(words[i + 1]);
+            joined = Cow::Owned(format!("{word}{ZWNJ}{}", words[i + 1]));
             i += 1;
         } else if let Some(rest) = word.strip_prefix("نمی").or_else(|| word.strip_prefix("می"))
             && !rest.is_empty()
@@ -314,7 +315,7 @@ fn join_persian_affixes(text: &str) -> Option<String> {
         {
             // "میشود": the prefix written with nothing between.
             let prefix_len = word.len() - rest.len();
-            joined = format!("{}{}{}", &word[..prefix_len], ZWNJ, rest);
+            joined = Cow::Owned(format!("{}{}{}", &word[..prefix_len], ZWNJ, rest));
         }
         // "کتاب ها" / "کتابها" → "کتاب‌ها".
         // A ZWNJ only stands between letters: "(هوم لس) ها" keeps its space.
@@ -323,19 +324,22 @@ fn join_persian_affixes(text: &str) -> Option<String> {
             && persian_letters(&joined) >= 2
             && joined.chars().next_back().is_some_and(is_word_char)
         {
-            joined.push(ZWNJ);
-            joined.push_str(words[i + 1]);
+            let mut plural = joined.into_owned();
+            plural.push(ZWNJ);
+            plural.push_str(words[i + 1]);
+            joined = Cow::Owned(plural);
             i += 1;
-        } else {
-            joined = split_glued_plural(joined);
+        } else if let Some(split) = split_glued_plural(&joined) {
+            joined = Cow::Owned(split);
         }
+        changed |= matches!(joined, Cow::Owned(_));
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(&joined);
         i += 1;
     }
-    Some(out)
+    changed.then_some(out)
 }
 
 fn starts_with_persian_letter(word: &str) -> bool {
@@ -351,27 +355,27 @@ fn is_plural_suffix(word: &str) -> bool {
 }
 
 /// "کتابها" → "کتاب‌ها" when the stem before ها keeps at least three letters and the word is not a known
-/// exception; shorter stems (تنها, رها) are too often whole words.
-fn split_glued_plural(word: String) -> String {
+/// exception; shorter stems (تنها, رها) are too often whole words. `None` when the word stays as it is.
+fn split_glued_plural(word: &str) -> Option<String> {
     if word.contains(ZWNJ) {
-        return word;
+        return None;
     }
     if word == "آنها" || word == "اینها" {
         let stem = &word[..word.len() - "ها".len()];
-        return format!("{stem}{ZWNJ}ها");
+        return Some(format!("{stem}{ZWNJ}ها"));
     }
-    if HA_EXCEPTIONS.contains(&word.as_str()) {
-        return word;
+    if HA_EXCEPTIONS.contains(&word) {
+        return None;
     }
     for suffix in ["هایی", "های", "ها"] {
         if let Some(stem) = word.strip_suffix(suffix) {
             if stem.chars().count() >= 3 && stem.chars().all(|c| ('\u{0620}'..='\u{06FF}').contains(&c)) {
-                return format!("{stem}{ZWNJ}{suffix}");
+                return Some(format!("{stem}{ZWNJ}{suffix}"));
             }
             break;
         }
     }
-    word
+    None
 }
 
 #[cfg(test)]
