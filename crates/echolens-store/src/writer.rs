@@ -456,6 +456,7 @@ impl Writer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use echolens_model::Message;
 
     fn msg(channel: &str, id: &str, text: &str, edited: Option<i64>) -> Message {
         Message {
