@@ -65,12 +65,7 @@ fn list_builder(capacity: usize) -> ListBuilder<StringBuilder> {
 pub fn messages_to_batch<'a>(
     messages: impl ExactSizeIterator<Item = &'a Message>,
 ) -> arrow::error::Result<RecordBatch> {
-    let n = messages.len();
-    let mut rows = MessageRowsBuilder::with_capacity(n, n * 128);
-    for m in messages {
-        rows.push(m);
-    }
-    Ok(rows.finish()?.batch)
+    Ok(MessageRows::new(messages)?.batch)
 }
 
 /// The 128-bit hash the writer knows a stored key by.
@@ -95,9 +90,9 @@ pub struct MessageRows {
 
 impl MessageRows {
     /// The messages as rows.
-    pub fn new(messages: &[Message]) -> arrow::error::Result<MessageRows> {
-        let text: usize = messages.iter().map(|m| m.text.len()).sum();
-        let mut rows = MessageRowsBuilder::with_capacity(messages.len(), text);
+    pub fn new<'a>(messages: impl ExactSizeIterator<Item = &'a Message>) -> arrow::error::Result<MessageRows> {
+        let n = messages.len();
+        let mut rows = MessageRowsBuilder::with_capacity(n, n * 128);
         for m in messages {
             rows.push(m);
         }

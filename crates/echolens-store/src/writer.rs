@@ -477,7 +477,7 @@ mod tests {
     }
 
     fn add(w: &mut Writer<'_>, messages: &[Message]) {
-        w.add(&MessageRows::new(messages).unwrap()).unwrap();
+        w.add(&MessageRows::new(messages.iter()).unwrap()).unwrap();
     }
 
     async fn texts(store: &Store) -> Vec<(String, String)> {
