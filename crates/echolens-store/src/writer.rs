@@ -121,6 +121,9 @@ impl KeyIndex {
     }
 }
 
+/// A key's hash and the edit rank of its version.
+type KeyRank = (u128, i64);
+
 /// Where a buffered key's current version sits.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -187,7 +190,7 @@ impl Buffer {
 
     /// Everything buffered, each key's current version once, and the keys with their rank; the buffer is empty
     /// after.
-    fn drain(&mut self) -> Result<(Vec<RecordBatch>, Vec<(u128, i64)>)> {
+    fn drain(&mut self) -> Result<(Vec<RecordBatch>, Vec<KeyRank>)> {
         let keys = self.index.drain().map(|(hash, slot)| (hash, slot.rank)).collect();
         let mut out = Vec::with_capacity(self.batches.len());
         for (batch, replaced) in self.batches.drain(..).zip(self.replaced.drain(..)) {
