@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use echolens_model::{Message, Quarantined};
 pub use error::{Error, Result};
-pub use raw::RawMessage;
+pub use raw::{Normalised, RawMessage, RawView};
 
 /// The export formats echolens reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,6 +90,10 @@ impl std::fmt::Display for Format {
 pub trait Sink {
     /// A message, not yet normalised.
     fn message(&mut self, message: RawMessage);
+    /// A message borrowed from the record being read. The default hands an owned copy to [`Sink::message`].
+    fn message_view(&mut self, message: RawView<'_>) {
+        self.message(message.to_raw_message());
+    }
     /// A record that could not be read.
     fn quarantine(&mut self, record: Quarantined);
     /// A record that is not a message (a Telegram service message, say); `what` names the kind.
@@ -140,6 +144,11 @@ impl<S: Sink + ?Sized> Sink for Counting<'_, S> {
         self.counts.records += 1;
         self.counts.messages += 1;
         self.inner.message(message);
+    }
+    fn message_view(&mut self, message: RawView<'_>) {
+        self.counts.records += 1;
+        self.counts.messages += 1;
+        self.inner.message_view(message);
     }
     fn quarantine(&mut self, record: Quarantined) {
         self.counts.records += 1;

@@ -1,4 +1,4 @@
-use echolens_model::Message;
+use echolens_model::{Message, MessageView};
 use echolens_text::{extract_entities, normalize, normalize_mention, normalize_tag, normalize_url};
 
 /// A message as a reader found it: text not yet normalised, and the URLs, hashtags and mentions the source
@@ -13,6 +13,56 @@ pub struct RawMessage {
     pub hashtags: Option<Vec<String>>,
     /// Mentions as the source stated them.
     pub mentions: Option<Vec<String>>,
+}
+
+/// A [`RawMessage`] borrowed from the record a reader is parsing (what [`Sink::message_view`](crate::Sink)
+/// takes): a sink that writes rows copies each field once, into its columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RawView<'a> {
+    /// The message; its `text_norm`, `urls`, `hashtags` and `mentions` are left empty ([`Normalised`] has them).
+    pub message: MessageView<'a>,
+    /// URLs as the source stated them.
+    pub urls: Option<&'a [String]>,
+    /// Hashtags as the source stated them.
+    pub hashtags: Option<&'a [String]>,
+    /// Mentions as the source stated them.
+    pub mentions: Option<&'a [String]>,
+}
+
+/// What normalisation adds to a message: the text for matching, and its URLs, hashtags and mentions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Normalised {
+    /// The text normalised for matching.
+    pub text_norm: String,
+    /// Normalised URLs, without repeats.
+    pub urls: Vec<String>,
+    /// Normalised hashtags, without repeats.
+    pub hashtags: Vec<String>,
+    /// Normalised mentions, without repeats.
+    pub mentions: Vec<String>,
+}
+
+impl Normalised {
+    /// Normalise `text`, and the entities the source stated (those it did not state are found in the text,
+    /// scanning its links once).
+    pub fn of(
+        text: &str,
+        urls: Option<&[String]>,
+        hashtags: Option<&[String]>,
+        mentions: Option<&[String]>,
+    ) -> Normalised {
+        let (found_urls, found_tags, found_mentions) = if urls.is_none() || hashtags.is_none() || mentions.is_none() {
+            extract_entities(text)
+        } else {
+            Default::default()
+        };
+        Normalised {
+            text_norm: normalize(text),
+            urls: urls.map_or(found_urls, |urls| dedup(urls.iter().map(|u| normalize_url(u)))),
+            hashtags: hashtags.map_or(found_tags, |tags| dedup(tags.iter().map(|t| normalize_tag(t)))),
+            mentions: mentions.map_or(found_mentions, |names| dedup(names.iter().map(|m| normalize_mention(m)))),
+        }
+    }
 }
 
 fn dedup(items: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -30,25 +80,28 @@ impl RawMessage {
     /// text).
     pub fn finish(self) -> Message {
         let RawMessage { mut message, urls, hashtags, mentions } = self;
-        message.text_norm = normalize(&message.text);
-        // Entities the source did not state are found in the text, scanning its links once.
-        let (found_urls, found_tags, found_mentions) = if urls.is_none() || hashtags.is_none() || mentions.is_none() {
-            extract_entities(&message.text)
-        } else {
-            Default::default()
-        };
-        message.urls = match urls {
-            Some(urls) => dedup(urls.iter().map(|u| normalize_url(u))),
-            None => found_urls,
-        };
-        message.hashtags = match hashtags {
-            Some(tags) => dedup(tags.iter().map(|t| normalize_tag(t))),
-            None => found_tags,
-        };
-        message.mentions = match mentions {
-            Some(names) => dedup(names.iter().map(|m| normalize_mention(m))),
-            None => found_mentions,
-        };
+        let n = Normalised::of(&message.text, urls.as_deref(), hashtags.as_deref(), mentions.as_deref());
+        message.text_norm = n.text_norm;
+        message.urls = n.urls;
+        message.hashtags = n.hashtags;
+        message.mentions = n.mentions;
         message
+    }
+}
+
+impl RawView<'_> {
+    /// Normalised.
+    pub fn normalised(&self) -> Normalised {
+        Normalised::of(self.message.text, self.urls, self.hashtags, self.mentions)
+    }
+
+    /// An owned copy.
+    pub fn to_raw_message(&self) -> RawMessage {
+        RawMessage {
+            message: self.message.to_message(),
+            urls: self.urls.map(<[String]>::to_vec),
+            hashtags: self.hashtags.map(<[String]>::to_vec),
+            mentions: self.mentions.map(<[String]>::to_vec),
+        }
     }
 }

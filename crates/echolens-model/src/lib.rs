@@ -71,6 +71,88 @@ impl Message {
     }
 }
 
+/// A [`Message`] borrowed from wherever its fields are: a reader's parsed record and scratch buffers. The store's
+/// row builder takes one, so a message read from JSONL reaches its columns without being copied into a
+/// `Message` first.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[allow(missing_docs)] // The fields are those of `Message`.
+pub struct MessageView<'a> {
+    pub platform: &'a str,
+    pub channel_id: &'a str,
+    pub channel_name: Option<&'a str>,
+    pub message_id: &'a str,
+    pub author_id: Option<&'a str>,
+    pub author_name: Option<&'a str>,
+    pub ts: TimestampUs,
+    pub ts_exact: bool,
+    pub edited: Option<TimestampUs>,
+    pub text: &'a str,
+    pub text_norm: &'a str,
+    pub urls: &'a [String],
+    pub hashtags: &'a [String],
+    pub mentions: &'a [String],
+    pub forwarded_from: Option<&'a str>,
+    pub reply_to: Option<&'a str>,
+    pub repost_of: Option<&'a str>,
+    pub source_file: &'a str,
+    pub source_record: u64,
+}
+
+impl Message {
+    /// The message as a [`MessageView`].
+    pub fn view(&self) -> MessageView<'_> {
+        MessageView {
+            platform: &self.platform,
+            channel_id: &self.channel_id,
+            channel_name: self.channel_name.as_deref(),
+            message_id: &self.message_id,
+            author_id: self.author_id.as_deref(),
+            author_name: self.author_name.as_deref(),
+            ts: self.ts,
+            ts_exact: self.ts_exact,
+            edited: self.edited,
+            text: &self.text,
+            text_norm: &self.text_norm,
+            urls: &self.urls,
+            hashtags: &self.hashtags,
+            mentions: &self.mentions,
+            forwarded_from: self.forwarded_from.as_deref(),
+            reply_to: self.reply_to.as_deref(),
+            repost_of: self.repost_of.as_deref(),
+            source_file: &self.source_file,
+            source_record: self.source_record,
+        }
+    }
+}
+
+impl MessageView<'_> {
+    /// An owned copy.
+    pub fn to_message(&self) -> Message {
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        Message {
+            platform: self.platform.to_owned(),
+            channel_id: self.channel_id.to_owned(),
+            channel_name: owned(self.channel_name),
+            message_id: self.message_id.to_owned(),
+            author_id: owned(self.author_id),
+            author_name: owned(self.author_name),
+            ts: self.ts,
+            ts_exact: self.ts_exact,
+            edited: self.edited,
+            text: self.text.to_owned(),
+            text_norm: self.text_norm.to_owned(),
+            urls: self.urls.to_vec(),
+            hashtags: self.hashtags.to_vec(),
+            mentions: self.mentions.to_vec(),
+            forwarded_from: owned(self.forwarded_from),
+            reply_to: owned(self.reply_to),
+            repost_of: owned(self.repost_of),
+            source_file: self.source_file.to_owned(),
+            source_record: self.source_record,
+        }
+    }
+}
+
 /// Build a message key from its parts.
 pub fn message_key(platform: &str, channel_id: &str, message_id: &str) -> String {
     let mut key = String::with_capacity(platform.len() + channel_id.len() + message_id.len() + 2);
@@ -125,6 +207,30 @@ pub fn truncate_utf8(s: &str, limit: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_view_copies_back_to_the_same_message() {
+        let m = Message {
+            platform: "telegram".into(),
+            channel_id: "c".into(),
+            channel_name: Some("name".into()),
+            message_id: "7".into(),
+            author_id: Some("a".into()),
+            ts: 5,
+            ts_exact: true,
+            edited: Some(9),
+            text: "Text".into(),
+            text_norm: "text".into(),
+            urls: vec!["https://x.io/".into()],
+            hashtags: vec!["tag".into()],
+            mentions: vec!["who".into()],
+            repost_of: Some("3".into()),
+            source_file: "f.jsonl".into(),
+            source_record: 2,
+            ..Message::default()
+        };
+        assert_eq!(m.view().to_message(), m);
+    }
 
     #[test]
     fn account_is_platform_qualified() {

@@ -6,7 +6,7 @@ use arrow::array::{
     ArrayRef, BooleanBuilder, Int64Builder, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use echolens_model::{Message, Quarantined};
+use echolens_model::{Message, MessageView, Quarantined};
 use xxhash_rust::xxh3::xxh3_128;
 
 fn ts_type() -> DataType {
@@ -182,35 +182,40 @@ impl MessageRowsBuilder {
 
     /// Add one message.
     pub fn push(&mut self, m: &Message) {
+        self.push_view(&m.view());
+    }
+
+    /// Add one message from borrowed parts.
+    pub fn push_view(&mut self, m: &MessageView<'_>) {
         self.key_buf.clear();
-        echolens_model::push_message_key(&mut self.key_buf, &m.platform, &m.channel_id, &m.message_id)
+        echolens_model::push_message_key(&mut self.key_buf, m.platform, m.channel_id, m.message_id)
             .expect("writing to a String cannot fail");
         self.hashes.push(key_hash(&self.key_buf));
         self.ranks.push(edit_rank(m.edited));
         self.key.append_value(&self.key_buf);
-        self.platform.append_value(&m.platform);
-        self.channel_id.append_value(&m.channel_id);
-        self.channel_name.append_option(m.channel_name.as_deref());
-        self.message_id.append_value(&m.message_id);
-        self.author_id.append_option(m.author_id.as_deref());
-        self.author_name.append_option(m.author_name.as_deref());
+        self.platform.append_value(m.platform);
+        self.channel_id.append_value(m.channel_id);
+        self.channel_name.append_option(m.channel_name);
+        self.message_id.append_value(m.message_id);
+        self.author_id.append_option(m.author_id);
+        self.author_name.append_option(m.author_name);
         self.ts.append_value(m.ts);
         self.ts_exact.append_value(m.ts_exact);
         self.edited.append_option(m.edited);
-        self.text.append_value(&m.text);
-        self.text_norm.append_value(&m.text_norm);
+        self.text.append_value(m.text);
+        self.text_norm.append_value(m.text_norm);
         for (builder, values) in
-            [(&mut self.urls, &m.urls), (&mut self.hashtags, &m.hashtags), (&mut self.mentions, &m.mentions)]
+            [(&mut self.urls, m.urls), (&mut self.hashtags, m.hashtags), (&mut self.mentions, m.mentions)]
         {
             for v in values {
                 builder.values().append_value(v);
             }
             builder.append(true);
         }
-        self.forwarded_from.append_option(m.forwarded_from.as_deref());
-        self.reply_to.append_option(m.reply_to.as_deref());
-        self.repost_of.append_option(m.repost_of.as_deref());
-        self.source_file.append_value(&m.source_file);
+        self.forwarded_from.append_option(m.forwarded_from);
+        self.reply_to.append_option(m.reply_to);
+        self.repost_of.append_option(m.repost_of);
+        self.source_file.append_value(m.source_file);
         self.source_record.append_value(i64::try_from(m.source_record).unwrap_or(i64::MAX));
     }
 

@@ -209,7 +209,7 @@ impl Buffer {
 }
 
 /// Parquet settings for message files: zstd, which at its lowest level encoded as fast as snappy and made a
-/// third smaller store (159 against 230 MB at 1M). Columns that are nearly unique per row get no dictionary
+/// third smaller store (159 against 230 MB at 1M), but LZ4 for `text_norm`. Columns that are nearly unique per row get no dictionary
 /// (interning them cost 5% of ingest for no gain), and the long text columns no min/max statistics: no filter
 /// prunes on a message's text, and computing them was 19% of ingest (8.2 → 6.7 s at 1M).
 fn parquet_properties() -> WriterProperties {
@@ -220,6 +220,9 @@ fn parquet_properties() -> WriterProperties {
     for column in ["key", "message_id", "text", "text_norm"] {
         builder = builder.set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
     }
+    // The normalised text is what analyses scan, and it can be derived again from `text`: LZ4 encodes it at
+    // twice zstd's speed and decodes it at three times, for a store a fifth larger (192 against 160 MB at 1M).
+    builder = builder.set_column_compression(ColumnPath::from("text_norm"), Compression::LZ4_RAW);
     builder.build()
 }
 

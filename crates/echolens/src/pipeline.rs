@@ -14,7 +14,8 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use echolens_ingest::{Collect, FileCounts, Format, LineChunk, Quarantined, RawMessage, ReadOptions, Sink};
+use echolens_ingest::{Collect, FileCounts, Format, LineChunk, Quarantined, RawMessage, RawView, ReadOptions, Sink};
+use echolens_model::MessageView;
 use echolens_store::{MessageRows, MessageRowsBuilder, Store, WriteCounts, WriterOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -155,6 +156,17 @@ impl RowsSink {
 impl Sink for RowsSink {
     fn message(&mut self, message: RawMessage) {
         self.rows.push(&message.finish());
+    }
+    fn message_view(&mut self, raw: RawView<'_>) {
+        let n = raw.normalised();
+        let message = MessageView {
+            text_norm: &n.text_norm,
+            urls: &n.urls,
+            hashtags: &n.hashtags,
+            mentions: &n.mentions,
+            ..raw.message
+        };
+        self.rows.push_view(&message);
     }
     fn quarantine(&mut self, record: Quarantined) {
         self.other.quarantine(record);

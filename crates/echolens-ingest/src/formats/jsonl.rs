@@ -4,6 +4,7 @@
 //! `platform` (default `generic`, or `--platform`), `channel_name`, `author_name`, `urls`, `hashtags`,
 //! `mentions`, `forwarded_from`, `reply_to`, `repost_of`, `edited`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::BufRead;
 
@@ -11,34 +12,37 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::for_each_line;
-use crate::{FileCtx, RawMessage, Sink, time};
-use echolens_model::Message;
+use crate::{FileCtx, RawView, Sink, time};
+use echolens_model::MessageView;
 
-/// A string, or a number written as a string.
-struct Scalar(String);
+/// A string, or a number written as a string; borrowed from the line where it holds no escape.
+struct Scalar<'a>(Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for Scalar {
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
-            type Value = Scalar;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string or a number")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_owned()))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Cow::Borrowed(v)))
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
-                Ok(Scalar(v))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Cow::Owned(v.to_owned())))
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Cow::Owned(v)))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Cow::Owned(v.to_string())))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Cow::Owned(v.to_string())))
             }
         }
         d.deserialize_any(V)
@@ -75,32 +79,40 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+fn scalar<'s>(s: &'s Option<Scalar<'_>>) -> Option<&'s str> {
+    s.as_ref().map(|s| &*s.0)
+}
+
+/// One line, its strings borrowed from it where they hold no escape.
 #[derive(Deserialize)]
-struct Line {
-    id: Scalar,
-    channel: Scalar,
-    #[serde(default)]
-    author: Option<Scalar>,
+struct Line<'a> {
+    #[serde(borrow)]
+    id: Scalar<'a>,
+    #[serde(borrow)]
+    channel: Scalar<'a>,
+    #[serde(default, borrow)]
+    author: Option<Scalar<'a>>,
     timestamp: Timestamp,
-    text: String,
-    #[serde(default)]
-    platform: Option<String>,
-    #[serde(default)]
-    channel_name: Option<String>,
-    #[serde(default)]
-    author_name: Option<String>,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
+    #[serde(default, borrow)]
+    platform: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    channel_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    author_name: Option<Cow<'a, str>>,
     #[serde(default)]
     urls: Option<Vec<String>>,
     #[serde(default)]
     hashtags: Option<Vec<String>>,
     #[serde(default)]
     mentions: Option<Vec<String>>,
-    #[serde(default)]
-    forwarded_from: Option<Scalar>,
-    #[serde(default)]
-    reply_to: Option<Scalar>,
-    #[serde(default)]
-    repost_of: Option<Scalar>,
+    #[serde(default, borrow)]
+    forwarded_from: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    reply_to: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    repost_of: Option<Scalar<'a>>,
     #[serde(default)]
     edited: Option<Timestamp>,
 }
@@ -111,39 +123,38 @@ pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
 
 /// One line: a message, or a quarantined record.
 pub fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    match serde_json::from_slice::<Line>(line) {
-        Ok(l) => sink.message(convert(l, ctx, line_no)),
+    match serde_json::from_slice::<Line<'_>>(line) {
+        Ok(l) => {
+            let platform = l.platform.as_deref().filter(|p| !p.is_empty()).unwrap_or(ctx.platform_or("generic"));
+            let message = MessageView {
+                platform,
+                channel_id: &l.channel.0,
+                channel_name: l.channel_name.as_deref(),
+                message_id: &l.id.0,
+                author_id: scalar(&l.author),
+                author_name: l.author_name.as_deref(),
+                ts: l.timestamp.0,
+                ts_exact: l.timestamp.1,
+                edited: l.edited.as_ref().map(|e| e.0),
+                text: &l.text,
+                forwarded_from: scalar(&l.forwarded_from),
+                reply_to: scalar(&l.reply_to),
+                repost_of: scalar(&l.repost_of),
+                source_file: &ctx.path,
+                source_record: line_no,
+                ..MessageView::default()
+            };
+            sink.message_view(RawView {
+                message,
+                urls: l.urls.as_deref(),
+                hashtags: l.hashtags.as_deref(),
+                mentions: l.mentions.as_deref(),
+            });
+        }
         Err(err) => {
             let reason = format!("line {line_no}: {err}; expected a JSON object with id, channel, timestamp and text");
             sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
         }
-    }
-}
-
-fn convert(l: Line, ctx: &FileCtx<'_>, line_no: u64) -> RawMessage {
-    let platform = l.platform.filter(|p| !p.is_empty()).unwrap_or_else(|| ctx.platform_or("generic").to_owned());
-    RawMessage {
-        message: Message {
-            platform,
-            channel_id: l.channel.0,
-            channel_name: l.channel_name,
-            message_id: l.id.0,
-            author_id: l.author.map(|a| a.0),
-            author_name: l.author_name,
-            ts: l.timestamp.0,
-            ts_exact: l.timestamp.1,
-            edited: l.edited.map(|e| e.0),
-            text: l.text,
-            forwarded_from: l.forwarded_from.map(|s| s.0),
-            reply_to: l.reply_to.map(|s| s.0),
-            repost_of: l.repost_of.map(|s| s.0),
-            source_file: ctx.path.clone(),
-            source_record: line_no,
-            ..Message::default()
-        },
-        urls: l.urls,
-        hashtags: l.hashtags,
-        mentions: l.mentions,
     }
 }
 
@@ -177,5 +188,29 @@ mod tests {
         assert_eq!(sink.quarantined[0].source_record, 4);
         assert!(sink.quarantined[0].reason.contains("timestamp \"soon\""), "{}", sink.quarantined[0].reason);
         assert_eq!(sink.quarantined[1].source_record, 5);
+    }
+
+    /// Strings with escapes cannot be borrowed from the line: they are unescaped into owned copies, and read the
+    /// same as any other.
+    #[test]
+    fn escaped_strings_read_like_plain_ones() {
+        let input = concat!(
+            "{\"id\": \"a\\u0062\", \"channel\": \"c\\\"1\", \"author\": 77, \"timestamp\": 1, ",
+            "\"text\": \"Say \\\"hi\\\"\\n\\u0633\\u0644\\u0627\\u0645 #Tag\", \"channel_name\": \"N\\u00e9\", ",
+            "\"forwarded_from\": \"f\\/g\", \"repost_of\": 12}\n",
+        );
+        let mut sink = Collect::default();
+        let counts = read_bytes(input.as_bytes(), "in.jsonl", Format::Jsonl, &ReadOptions::default(), &mut sink);
+        assert_eq!((counts.records, counts.messages), (1, 1), "{:?}", sink.quarantined);
+        let m = &sink.messages[0];
+        assert_eq!(m.key(), "generic:c\"1:ab");
+        assert_eq!(m.author_id.as_deref(), Some("77"));
+        assert_eq!(m.text, "Say \"hi\"\nسلام #Tag");
+        assert_eq!(m.text_norm, "say \"hi\" سلام #tag");
+        assert_eq!(m.hashtags, vec!["tag"]);
+        assert_eq!(m.channel_name.as_deref(), Some("Né"));
+        assert_eq!(m.forwarded_from.as_deref(), Some("f/g"));
+        assert_eq!(m.repost_of.as_deref(), Some("12"));
+        assert_eq!(m.source_file, "in.jsonl");
     }
 }
