@@ -67,41 +67,95 @@ fn join_to_fixpoint(mut current: String) -> String {
 /// folded and mapped ([`map_chars`]) in one pass.
 fn fold_simple(text: &str) -> Option<String> {
     let mut out = Mapper::with_capacity(text.len());
-    for c in text.chars() {
-        let folded = match c {
-            'A'..='Z' => c.to_ascii_lowercase(),
-            '\u{0410}'..='\u{042F}' => char::from_u32(c as u32 + 0x20)?,
-            '\u{0400}'..='\u{040F}' => char::from_u32(c as u32 + 0x50)?,
-            '\u{0000}'..='\u{007F}'
-            | '\u{0430}'..='\u{045F}'
-            | '\u{060C}'
-            | '\u{061B}'
-            | '\u{061F}'
-            | '\u{0621}'..='\u{063A}'
-            | '\u{0641}'..='\u{064A}'
-            | '\u{0660}'..='\u{0669}'
-            | '\u{067E}'
-            | '\u{0686}'
-            | '\u{0698}'
-            | '\u{06A9}'
-            | '\u{06AF}'
-            | '\u{06CC}'
-            | '\u{06F0}'..='\u{06F9}'
-            | '\u{200C}'
-            | '\u{00AB}'
-            | '\u{00BB}'
-            | '\u{2013}'
-            | '\u{2014}'
-            | '\u{2018}'..='\u{201D}'
-            | '\u{1F300}'..='\u{1F5FF}'
-            | '\u{1F600}'..='\u{1F64F}'
-            | '\u{1F680}'..='\u{1F6FF}'
-            | '\u{1F900}'..='\u{1F9FF}' => c,
-            _ => return None,
-        };
-        out.push(folded);
+    let mut i = 0;
+    while i < text.len() {
+        let run = unchanged_run(&text.as_bytes()[i..]);
+        if run > 0 {
+            out.push_unchanged(&text[i..i + run]);
+            i += run;
+            continue;
+        }
+        let c = text[i..].chars().next().expect("i is on a character boundary");
+        out.push(fold_simple_char(c)?);
+        i += c.len_utf8();
     }
     Some(out.out)
+}
+
+/// One character of [`fold_simple`]: folded, or `None` when it is not one of the simple characters.
+fn fold_simple_char(c: char) -> Option<char> {
+    Some(match c {
+        'A'..='Z' => c.to_ascii_lowercase(),
+        '\u{0410}'..='\u{042F}' => char::from_u32(c as u32 + 0x20)?,
+        '\u{0400}'..='\u{040F}' => char::from_u32(c as u32 + 0x50)?,
+        '\u{0000}'..='\u{007F}'
+        | '\u{0430}'..='\u{045F}'
+        | '\u{060C}'
+        | '\u{061B}'
+        | '\u{061F}'
+        | '\u{0621}'..='\u{063A}'
+        | '\u{0641}'..='\u{064A}'
+        | '\u{0660}'..='\u{0669}'
+        | '\u{067E}'
+        | '\u{0686}'
+        | '\u{0698}'
+        | '\u{06A9}'
+        | '\u{06AF}'
+        | '\u{06CC}'
+        | '\u{06F0}'..='\u{06F9}'
+        | '\u{200C}'
+        | '\u{00AB}'
+        | '\u{00BB}'
+        | '\u{2013}'
+        | '\u{2014}'
+        | '\u{2018}'..='\u{201D}'
+        | '\u{1F300}'..='\u{1F5FF}'
+        | '\u{1F600}'..='\u{1F64F}'
+        | '\u{1F680}'..='\u{1F6FF}'
+        | '\u{1F900}'..='\u{1F9FF}' => c,
+        _ => return None,
+    })
+}
+
+/// How many bytes at the start of `bytes` are characters that [`fold_simple_char`] and [`Mapper::push`] both
+/// leave as they are and that are not white space or ZWNJ: lowercase ASCII, punctuation and digits, the Arabic
+/// and Persian letters already in their Persian form, and lowercase Cyrillic. Such a run is copied whole.
+fn unchanged_run(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b < 0x80 {
+            if b.is_ascii_uppercase() || matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) {
+                break;
+            }
+            i += 1;
+            continue;
+        }
+        // Two-byte characters: U+0400..=U+07FF start with 0xD0..=0xDF.
+        let Some(&next) = bytes.get(i + 1) else { break };
+        if !(0xD0..=0xDF).contains(&b) {
+            break;
+        }
+        let c = (u32::from(b & 0x1F) << 6) | u32::from(next & 0x3F);
+        let unchanged = matches!(c,
+            0x0430..=0x045F
+            | 0x060C
+            | 0x061B
+            | 0x061F
+            | 0x0621..=0x063A
+            | 0x0641..=0x0642
+            | 0x0644..=0x0648
+            | 0x067E
+            | 0x0686
+            | 0x0698
+            | 0x06A9
+            | 0x06AF
+            | 0x06CC);
+        if !unchanged {
+            break;
+        }
+        i += 2;
+    }
+    i
 }
 
 fn changes_under_lowercase(s: &str) -> bool {
@@ -113,8 +167,18 @@ fn changes_under_lowercase(s: &str) -> bool {
 
 /// The fast path: ASCII text only needs case folding and white space collapsed.
 fn normalize_ascii(text: &str) -> String {
+    let bytes = text.as_bytes();
+    // Most messages have single spaces only: then folding case is all. Deciding takes passes that vectorise
+    // (an OR over the bytes, a substring search), not a branch per byte.
+    let other_space = bytes.iter().fold(false, |any, &b| any | matches!(b, b'\t' | b'\n' | b'\r' | 0x0B | 0x0C));
+    let edge_space = bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ');
+    if !other_space && !edge_space && memchr::memmem::find(bytes, b"  ").is_none() {
+        return text.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(text.len());
-    for word in text.split_ascii_whitespace() {
+    // White space as `char::is_whitespace` has it in ASCII, as the other paths do: with the vertical tab, which
+    // `split_ascii_whitespace` leaves in.
+    for word in text.split(|c: char| c.is_whitespace()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -149,6 +213,16 @@ struct Mapper {
 impl Mapper {
     fn with_capacity(n: usize) -> Mapper {
         Mapper { out: String::with_capacity(n), pending_space: false, pending_zwnj: false }
+    }
+
+    /// A run of characters that map to themselves and are neither white space nor ZWNJ ([`unchanged_run`]):
+    /// the first settles a pending space or ZWNJ, the rest are copied as they are.
+    fn push_unchanged(&mut self, run: &str) {
+        let mut chars = run.chars();
+        if let Some(first) = chars.next() {
+            self.push(first);
+            self.out.push_str(chars.as_str());
+        }
     }
 
     fn push(&mut self, c: char) {
@@ -386,6 +460,10 @@ mod tests {
     #[test]
     fn ascii_folds_case_and_space() {
         assert_eq!(normalize("  Hello\tWORLD \n again "), "hello world again");
+        assert_eq!(normalize("Hello WORLD, again!"), "hello world, again!");
+        for spaced in ["a  b", " a b", "a b ", "a\tb", "a\nb", "a\rb", "a\u{0B}b", "a\u{0C}b"] {
+            assert_eq!(normalize(spaced), "a b", "{spaced:?}");
+        }
     }
 
     #[test]
@@ -467,6 +545,40 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn ascii_text_is_its_words_lowercased_and_joined(s in "[ \t\n\r\u{0B}\u{0C}a-zA-Z0-9.!]{0,30}") {
+            let words: Vec<String> = s.split_whitespace().map(str::to_ascii_lowercase).collect();
+            prop_assert_eq!(normalize(&s), words.join(" "));
+        }
+    }
+
+    /// Every one- and two-byte character, inside a run and at its edges, folds as it does on its own.
+    #[test]
+    fn runs_stop_at_characters_that_are_not_simple() {
+        for c in (0u32..0x800).filter_map(char::from_u32) {
+            for s in [format!("ab{c}سل"), format!("{c}сл"), format!("ک{c}"), format!("{c}")] {
+                assert_eq!(fold_simple(&s), fold_simple_per_char(&s), "{s:?}");
+            }
+        }
+    }
+
+    /// [`fold_simple`] as it was before runs were copied whole: one character at a time.
+    fn fold_simple_per_char(text: &str) -> Option<String> {
+        let mut out = Mapper::with_capacity(text.len());
+        for c in text.chars() {
+            out.push(fold_simple_char(c)?);
+        }
+        Some(out.out)
+    }
+
+    proptest! {
+        #[test]
+        fn copying_unchanged_runs_is_folding_each_character(s in "[ \t\na-zA-Z0-9.,!?\u{0400}-\u{045F}\u{060C}\u{061B}\u{061F}\u{0621}-\u{063A}\u{0641}-\u{064A}\u{0660}-\u{0669}\u{067E}\u{0686}\u{0698}\u{06A9}\u{06AF}\u{06CC}\u{06F0}-\u{06F9}\u{200C}\u{00AB}\u{1F600}-\u{1F64F}]{0,40}") {
+            let folded = fold_simple(&s);
+            prop_assert!(folded.is_some());
+            prop_assert_eq!(folded, fold_simple_per_char(&s));
+        }
+
         #[test]
         fn simple_path_agrees_with_the_general_one(s in "[ a-zA-Z0-9.,!?\u{0400}-\u{045F}\u{0621}-\u{064A}\u{067E}\u{06A9}\u{06AF}\u{06CC}\u{06F0}-\u{06F9}\u{200C}\u{1F600}-\u{1F64F}]{0,40}") {
             let mut general = pass(&s);
