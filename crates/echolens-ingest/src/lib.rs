@@ -434,8 +434,11 @@ pub fn parse_line_chunk(
     let ctx = FileCtx { path: path.to_owned(), format, options };
     let mut counting = Counting { inner: sink, counts: FileCounts::default() };
     let bytes = chunk.bytes.strip_suffix(b"\n").unwrap_or(&chunk.bytes);
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = formats::record_of(line);
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    let mut start = 0;
+    for (i, end) in ends.enumerate() {
+        let line = formats::record_of(&bytes[start..end]);
+        start = end + 1;
         if !line.is_empty() {
             read_line(chunk.first_line + i as u64, line, &ctx, &mut counting);
         }
