@@ -208,6 +208,9 @@ impl Buffer {
     }
 }
 
+/// Rows the Parquet writer encodes at a time.
+const WRITE_BATCH_ROWS: usize = 8192;
+
 /// Parquet settings for message files: zstd, which at its lowest level encoded as fast as snappy and made a
 /// third smaller store (159 against 230 MB at 1M), but LZ4 for `text_norm`. Columns that are nearly unique per row get no dictionary
 /// (interning them cost 5% of ingest for no gain), and the long text columns no min/max statistics: no filter
@@ -223,6 +226,9 @@ fn parquet_properties() -> WriterProperties {
     // The normalised text is what analyses scan, and it can be derived again from `text`: LZ4 encodes it at
     // twice zstd's speed and decodes it at three times, for a store a fifth larger (192 against 160 MB at 1M).
     builder = builder.set_column_compression(ColumnPath::from("text_norm"), Compression::LZ4_RAW);
+    // Rows are encoded 8192 at a time, not 1024: fewer page-size checks and level runs per row (ingest 4.87 →
+    // 4.58 s at 1M over three rounds); a text page may then pass the 1 MiB limit by one such batch.
+    builder = builder.set_write_batch_size(WRITE_BATCH_ROWS);
     builder.build()
 }
 
