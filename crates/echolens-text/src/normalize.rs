@@ -124,7 +124,7 @@ fn unchanged_run(bytes: &[u8]) -> usize {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b < 0x80 {
-            if b.is_ascii_uppercase() || matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) {
+            if b.is_ascii_uppercase() || is_ascii_white_space(b) {
                 break;
             }
             i += 1;
@@ -165,12 +165,18 @@ fn changes_under_lowercase(s: &str) -> bool {
     })
 }
 
+/// White space among the ASCII bytes, as `char::is_whitespace` has it (with the vertical tab, which
+/// `u8::is_ascii_whitespace` leaves out).
+fn is_ascii_white_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C)
+}
+
 /// The fast path: ASCII text only needs case folding and white space collapsed.
 fn normalize_ascii(text: &str) -> String {
     let bytes = text.as_bytes();
     // Most messages have single spaces only: then folding case is all. Deciding takes passes that vectorise
     // (an OR over the bytes, a substring search), not a branch per byte.
-    let other_space = bytes.iter().fold(false, |any, &b| any | matches!(b, b'\t' | b'\n' | b'\r' | 0x0B | 0x0C));
+    let other_space = bytes.iter().fold(false, |any, &b| any | (b != b' ' && is_ascii_white_space(b)));
     let edge_space = bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ');
     if !other_space && !edge_space && memchr::memmem::find(bytes, b"  ").is_none() {
         return text.to_ascii_lowercase();
