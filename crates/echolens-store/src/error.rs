@@ -26,9 +26,17 @@ pub enum Error {
     /// DataFusion failed.
     #[error("query: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
-    /// A background commit failed to run to its end.
-    #[error("background commit: {0}")]
+    /// A background commit or file writer failed to run to its end.
+    #[error("background task: {0}")]
     Task(String),
+    /// A Parquet file of the store could not be written.
+    #[error("writing {path}: {source}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: deltalake::parquet::errors::ParquetError,
+    },
     /// Arrow failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

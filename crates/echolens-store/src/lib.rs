@@ -12,6 +12,7 @@
 
 mod batch;
 mod error;
+mod files;
 mod stats;
 mod writer;
 

@@ -3,23 +3,25 @@
 //! The writer keeps a 128-bit hash of every stored key, and the edit time of edited ones ([`KeyIndex`]: about 30
 //! bytes a message with the hash table's spare room), so deciding new / updated / unchanged needs no join
 //! against the table. It takes messages as [`MessageRows`], record batches that readers build on their own
-//! threads; the rows that are new are buffered as batches up to [`WriterOptions::commit_rows`] and appended in
-//! one Delta commit, whose Parquet files [`WRITERS`] writers encode side by side. Messages with a newer edit than
-//! the stored version are merged (Delta MERGE on `key`) at the end. Each commit is atomic, and the in-memory view
-//! is rebuilt from the table on open, so a run killed between commits is finished by running it again.
+//! threads. The rows that are new go at once to the Parquet files of the next commit, which [`WRITERS`] threads
+//! encode side by side ([`FileWriter`]); after [`WriterOptions::commit_rows`] rows the files are closed and
+//! appended in one Delta commit, made in the background while the next files fill. A key's newer version read
+//! after its first one went to a file, and a newer edit of a stored message, are merged (Delta MERGE on `key`)
+//! at the end. Each commit is atomic, and the in-memory view is rebuilt from the table on open, so a run killed
+//! between commits is finished by running it again.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+
+use std::path::PathBuf;
 
 use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::{cast, filter_record_batch, take_record_batch};
 use arrow::datatypes::DataType;
 use datafusion::prelude::{SessionContext, col};
 use deltalake::DeltaTable;
-use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
 use deltalake::kernel::Action;
 use deltalake::kernel::transaction::CommitBuilder;
-use deltalake::operations::write::configs::WriterStatsConfig;
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
@@ -28,6 +30,7 @@ use echolens_model::Quarantined;
 use futures::StreamExt;
 
 use crate::batch::{MessageRows, edit_rank, key_hash, message_schema, quarantine_to_batch};
+use crate::files::FileWriter;
 use crate::{Error, Result, Store};
 
 /// How the writer batches its commits.
@@ -43,8 +46,8 @@ impl Default for WriterOptions {
     }
 }
 
-/// Parquet writers per append commit, each encoding its share of the rows into its own file on a runtime thread:
-/// one writer left a core idle while the readers waited for the commit.
+/// Parquet files per append commit, each encoding its share of the rows on its own thread: one left a core idle
+/// while the readers waited for it.
 pub const WRITERS: usize = 2;
 
 /// What a write did, by the numbers. `new + updated + unchanged` = messages given to the writer.
@@ -121,18 +124,22 @@ impl KeyIndex {
     }
 }
 
-/// A key's hash and the edit rank of its version.
-type KeyRank = (u128, i64);
-
 /// Where a buffered key's current version sits.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     batch: u32,
     row: u32,
-    rank: i64,
 }
 
-/// Messages waiting to be written, as record batches, and where each key's current version is. A version that a
+/// The `picked` rows of `rows`, in order.
+fn take_rows(rows: &MessageRows, picked: Vec<u32>) -> Result<RecordBatch> {
+    if picked.len() == rows.len() {
+        return Ok(rows.batch.clone());
+    }
+    Ok(take_record_batch(&rows.batch, &UInt32Array::from(picked))?)
+}
+
+/// Newer versions waiting to be merged, as record batches, and where each key's newest one is. A version that a
 /// newer one replaces stays in its batch, marked, and is filtered out when the buffer is drained.
 #[derive(Default)]
 struct Buffer {
@@ -144,23 +151,14 @@ struct Buffer {
 }
 
 impl Buffer {
-    /// Keys buffered (each once, whatever its versions).
-    fn len(&self) -> usize {
-        self.index.len()
-    }
-
     fn is_empty(&self) -> bool {
         self.index.is_empty()
     }
 
-    fn get(&self, hash: u128) -> Option<Slot> {
-        self.index.get(&hash).copied()
-    }
-
     /// Pick row `row` of the rows being added as the current version of `hash`; `picked` collects the rows that
     /// [`Buffer::close`] then takes.
-    fn pick(&mut self, hash: u128, rank: i64, row: usize, picked: &mut Vec<u32>) {
-        let slot = Slot { batch: self.batches.len() as u32, row: picked.len() as u32, rank };
+    fn pick(&mut self, hash: u128, row: usize, picked: &mut Vec<u32>) {
+        let slot = Slot { batch: self.batches.len() as u32, row: picked.len() as u32 };
         picked.push(row as u32);
         if let Some(old) = self.index.insert(hash, slot) {
             let batch = old.batch as usize;
@@ -176,22 +174,16 @@ impl Buffer {
         if picked.is_empty() {
             return Ok(());
         }
-        let batch = if picked.len() == rows.len() {
-            rows.batch.clone()
-        } else {
-            take_record_batch(&rows.batch, &UInt32Array::from(picked))?
-        };
-        self.batches.push(batch);
+        self.batches.push(take_rows(rows, picked)?);
         if self.replaced.len() < self.batches.len() {
             self.replaced.resize_with(self.batches.len(), Vec::new);
         }
         Ok(())
     }
 
-    /// Everything buffered, each key's current version once, and the keys with their rank; the buffer is empty
-    /// after.
-    fn drain(&mut self) -> Result<(Vec<RecordBatch>, Vec<KeyRank>)> {
-        let keys = self.index.drain().map(|(hash, slot)| (hash, slot.rank)).collect();
+    /// Everything buffered, each key's current version once; the buffer is empty after.
+    fn drain(&mut self) -> Result<Vec<RecordBatch>> {
+        self.index.clear();
         let mut out = Vec::with_capacity(self.batches.len());
         for (batch, replaced) in self.batches.drain(..).zip(self.replaced.drain(..)) {
             if replaced.is_empty() {
@@ -204,7 +196,7 @@ impl Buffer {
             }
             out.push(filter_record_batch(&batch, &BooleanArray::from(keep))?);
         }
-        Ok((out, keys))
+        Ok(out)
     }
 }
 
@@ -215,7 +207,7 @@ const WRITE_BATCH_ROWS: usize = 8192;
 /// third smaller store (159 against 230 MB at 1M), but LZ4 for `text_norm`. Columns that are nearly unique per
 /// row get no dictionary (interning them cost 5% of ingest for no gain), and the long text columns no min/max
 /// statistics: no filter prunes on a message's text, and computing them was 19% of ingest (8.2 → 6.7 s at 1M).
-fn parquet_properties() -> WriterProperties {
+pub(crate) fn parquet_properties() -> WriterProperties {
     let mut builder = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
     for column in ["key", "message_id", "ts", "text", "text_norm", "source_record"] {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
@@ -232,52 +224,37 @@ fn parquet_properties() -> WriterProperties {
     builder.build()
 }
 
-/// Append `batches` to `table` in one commit, their files written by up to [`WRITERS`] writers at once, each
-/// taking a contiguous share of about equal rows.
-async fn append(mut table: DeltaTable, batches: Vec<RecordBatch>) -> Result<DeltaTable> {
-    let snapshot = table.snapshot()?.clone();
-    let log_store = table.log_store();
-    let stats = WriterStatsConfig::from_config(snapshot.snapshot().table_configuration());
-    let config = WriterConfig::new(
-        message_schema(),
-        Vec::new(),
-        Some(parquet_properties()),
-        None,
-        None,
-        stats.num_indexed_cols,
-        stats.stats_columns,
-    );
-    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let share = total.div_ceil(WRITERS).max(1);
-    let mut shares: Vec<Vec<RecordBatch>> = vec![Vec::new()];
-    let mut rows = 0;
-    for batch in batches {
-        if rows >= share {
-            shares.push(Vec::new());
-            rows = 0;
+/// The files of the next append commit, filling.
+#[derive(Default)]
+struct OpenFiles {
+    files: Vec<FileWriter>,
+}
+
+impl OpenFiles {
+    fn rows(&self) -> usize {
+        self.files.iter().map(FileWriter::rows).sum()
+    }
+
+    /// Give `batch` to the file with the fewest rows, starting files up to [`WRITERS`].
+    fn write(&mut self, dir: &std::path::Path, batch: RecordBatch) -> Result<()> {
+        if self.files.len() < WRITERS {
+            self.files.push(FileWriter::create(dir, parquet_properties())?);
         }
-        rows += batch.num_rows();
-        shares.last_mut().expect("one share at least").push(batch);
+        let file = self.files.iter_mut().min_by_key(|f| f.rows()).expect("one file at least");
+        file.write(batch)
     }
-    let tasks: Vec<_> = shares
-        .into_iter()
-        .map(|share| {
-            let mut writer = DeltaWriter::new(log_store.object_store(None), config.clone());
-            tokio::spawn(async move {
-                for batch in &share {
-                    writer.write(batch).await?;
-                }
-                writer.close().await
-            })
-        })
-        .collect();
-    let mut actions = Vec::new();
-    for task in tasks {
-        let adds = task.await.map_err(|e| Error::Task(e.to_string()))??;
-        actions.extend(adds.into_iter().map(Action::Add));
-    }
+}
+
+/// Close `files` and append them to `table` in one commit.
+async fn append(mut table: DeltaTable, files: OpenFiles) -> Result<DeltaTable> {
+    let adds = tokio::task::spawn_blocking(move || {
+        files.files.into_iter().map(|f| f.finish().map(Action::Add)).collect::<Result<Vec<_>>>()
+    });
+    let actions = adds.await.map_err(|e| Error::Task(e.to_string()))??;
+    let snapshot = table.snapshot()?.clone();
     let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
-    let commit = CommitBuilder::default().with_actions(actions).build(Some(&snapshot), log_store, operation).await?;
+    let commit =
+        CommitBuilder::default().with_actions(actions).build(Some(&snapshot), table.log_store(), operation).await?;
     table.update_incremental(Some(commit.version())).await?;
     Ok(table)
 }
@@ -286,11 +263,13 @@ async fn append(mut table: DeltaTable, batches: Vec<RecordBatch>) -> Result<Delt
 pub struct Writer<'s> {
     store: &'s mut Store,
     options: WriterOptions,
-    /// Stored keys and their edit time.
+    /// The `messages` table's folder.
+    dir: PathBuf,
+    /// Stored keys and their edit time, with those of the rows given to `open`.
     stored: KeyIndex,
-    /// New messages not yet committed.
-    pending: Buffer,
-    /// Newer versions of stored messages, merged at the end.
+    /// The files new messages are written to, not yet committed.
+    open: OpenFiles,
+    /// Newer versions of messages already stored or given to `open`, merged at the end.
     updates: Buffer,
     quarantine_known: HashSet<(String, i64)>,
     quarantine_pending: Vec<Quarantined>,
@@ -330,10 +309,11 @@ impl Store {
             }
         }
         Ok(Writer {
+            dir: self.root.join("messages"),
             store: self,
             options,
             stored,
-            pending: Buffer::default(),
+            open: OpenFiles::default(),
             updates: Buffer::default(),
             quarantine_known,
             quarantine_pending: Vec::new(),
@@ -346,7 +326,7 @@ impl Store {
 impl Writer<'_> {
     /// Messages already in the store when the writer opened, plus those added since.
     pub fn known_keys(&self) -> usize {
-        self.stored.len() + self.pending.len()
+        self.stored.len()
     }
 
     /// Counts so far.
@@ -354,33 +334,28 @@ impl Writer<'_> {
         &self.counts
     }
 
-    /// Add messages. Call [`Writer::flush_if_full`] now and then, and [`Writer::finish`] at the end.
+    /// Add messages. Call [`Writer::flush_if_full`] now and then, and [`Writer::finish`] at the end. New ones
+    /// are written to the next commit's files at once, which waits while their threads are behind.
     pub fn add(&mut self, rows: &MessageRows) -> Result<()> {
         let (mut new, mut updated) = (Vec::new(), Vec::new());
         for (i, (&hash, &rank)) in rows.hashes.iter().zip(&rows.ranks).enumerate() {
-            if let Some(slot) = self.pending.get(hash) {
-                if rank > slot.rank {
-                    self.pending.pick(hash, rank, i, &mut new);
-                    self.counts.updated += 1;
-                } else {
-                    self.counts.unchanged += 1;
-                }
-                continue;
-            }
             match self.stored.get(hash) {
                 None => {
-                    self.pending.pick(hash, rank, i, &mut new);
+                    self.stored.insert(hash, rank);
+                    new.push(i as u32);
                     self.counts.new += 1;
                 }
                 Some(stored_rank) if rank > stored_rank => {
                     self.stored.insert(hash, rank);
-                    self.updates.pick(hash, rank, i, &mut updated);
+                    self.updates.pick(hash, i, &mut updated);
                     self.counts.updated += 1;
                 }
                 Some(_) => self.counts.unchanged += 1,
             }
         }
-        self.pending.close(rows, new)?;
+        if !new.is_empty() {
+            self.open.write(&self.dir, take_rows(rows, new)?)?;
+        }
         self.updates.close(rows, updated)
     }
 
@@ -397,7 +372,7 @@ impl Writer<'_> {
 
     /// Whether enough is buffered for a commit.
     pub fn is_full(&self) -> bool {
-        self.pending.len() >= self.options.commit_rows
+        self.open.rows() >= self.options.commit_rows
     }
 
     /// Commit the buffered messages if the buffer is full.
@@ -405,9 +380,9 @@ impl Writer<'_> {
         if self.is_full() { self.flush().await } else { Ok(()) }
     }
 
-    /// Commit everything buffered: quarantine records (at once), then new messages. The message commit runs in
-    /// the background while the caller reads on; the next flush (or [`Writer::finish`]) waits for it, so commits
-    /// stay in order and at most one is in flight.
+    /// Commit everything buffered: quarantine records (at once), then the files of new messages. The message
+    /// commit runs in the background while the caller reads on; the next flush (or [`Writer::finish`]) waits for
+    /// it, so commits stay in order and at most one is in flight.
     pub async fn flush(&mut self) -> Result<()> {
         if !self.quarantine_pending.is_empty() {
             let batch = quarantine_to_batch(self.quarantine_pending.iter())?;
@@ -417,14 +392,11 @@ impl Writer<'_> {
             self.counts.commits += 1;
         }
         self.settle().await?;
-        if self.pending.is_empty() {
+        if self.open.files.is_empty() {
             return Ok(());
         }
-        let (batches, keys) = self.pending.drain()?;
-        for (hash, rank) in keys {
-            self.stored.insert(hash, rank);
-        }
-        self.in_flight = Some(tokio::spawn(append(self.store.messages.clone(), batches)));
+        let files = std::mem::take(&mut self.open);
+        self.in_flight = Some(tokio::spawn(append(self.store.messages.clone(), files)));
         Ok(())
     }
 
@@ -443,7 +415,7 @@ impl Writer<'_> {
         self.flush().await?;
         self.settle().await?;
         if !self.updates.is_empty() {
-            let (batches, _) = self.updates.drain()?;
+            let batches = self.updates.drain()?;
             let ctx = SessionContext::new();
             let source = ctx.read_batches(batches)?;
             let table = self.store.messages.clone();
@@ -585,10 +557,11 @@ mod tests {
                 msg("c", "1", "v2", Some(2)),
             ],
         );
-        // A later batch replaces a version buffered from the first.
+        // A later batch replaces a version written from the first.
         add(&mut w, &[msg("c", "2", "two edited", Some(9)), msg("c", "3", "three", None)]);
         let counts = w.finish().await.unwrap();
-        assert_eq!((counts.new, counts.updated, counts.unchanged, counts.commits), (3, 2, 1, 1));
+        // The first versions went to the commit's files as they came; the newer ones are merged after it.
+        assert_eq!((counts.new, counts.updated, counts.unchanged, counts.commits), (3, 2, 1, 2));
         assert_eq!(
             texts(&store).await,
             owned(&[("telegram:c:1", "v3"), ("telegram:c:2", "two edited"), ("telegram:c:3", "three")])
@@ -625,6 +598,91 @@ mod tests {
         let stored = texts(&store).await;
         assert_eq!(stored.len(), 600);
         assert!(stored.iter().all(|(k, t)| k.strip_prefix("telegram:c:").is_some_and(|i| *t == format!("text {i}"))));
+    }
+
+    /// Messages whose columns have nulls, several values, non-ASCII strings and (when `sub_ms`) timestamps that
+    /// are not whole milliseconds.
+    fn varied(sub_ms: bool) -> Vec<Message> {
+        (0..50)
+            .map(|i| {
+                let sub = if sub_ms { 1 + i as i64 % 999 } else { 0 };
+                let edited = (i % 4 == 0).then_some(i as i64 * 1000 + sub);
+                let mut m = msg(["c", "کانال", "b"][i % 3], &i.to_string(), "t", edited);
+                m.ts = 1_700_000_000_000_000 + i as i64 * 1_000_000 + sub;
+                m.ts_exact = i % 5 != 0;
+                m.author_id = (i % 7 != 0).then(|| format!("user{}", i % 11));
+                m.reply_to = (i == 3).then(|| "2".to_owned());
+                m.source_record = 100 - i as u64;
+                m
+            })
+            .collect()
+    }
+
+    /// The `Add` actions deltalake's own writer makes for `messages`.
+    async fn deltalake_adds(messages: &[Message]) -> Vec<deltalake::kernel::Add> {
+        use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
+        use deltalake::operations::write::configs::WriterStatsConfig;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).await.unwrap();
+        let table = &store.messages;
+        let stats = WriterStatsConfig::from_config(table.snapshot().unwrap().snapshot().table_configuration());
+        let config = WriterConfig::new(
+            message_schema(),
+            Vec::new(),
+            Some(parquet_properties()),
+            None,
+            None,
+            stats.num_indexed_cols,
+            stats.stats_columns,
+        );
+        let mut writer = DeltaWriter::new(table.log_store().object_store(None), config);
+        writer.write(&MessageRows::new(messages.iter()).unwrap().batch).await.unwrap();
+        writer.close().await.unwrap()
+    }
+
+    fn file_add(dir: &std::path::Path, messages: &[Message]) -> deltalake::kernel::Add {
+        let mut file = FileWriter::create(dir, parquet_properties()).unwrap();
+        file.write(MessageRows::new(messages.iter()).unwrap().batch).unwrap();
+        file.finish().unwrap()
+    }
+
+    fn stats_of(add: &deltalake::kernel::Add) -> serde_json::Value {
+        serde_json::from_str(add.stats.as_deref().expect("stats")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_file_carries_the_statistics_deltalake_writes() {
+        let messages = varied(false);
+        let dir = tempfile::tempdir().unwrap();
+        let ours = file_add(dir.path(), &messages);
+        let theirs = deltalake_adds(&messages).await;
+        assert_eq!(theirs.len(), 1);
+        let stats = stats_of(&ours);
+        assert_eq!(stats, stats_of(&theirs[0]));
+        // The comparison is not vacuous: the columns with statistics have them.
+        assert_eq!(stats["numRecords"], 50);
+        assert_eq!(stats["minValues"]["channel_id"], "b");
+        assert_eq!(stats["maxValues"]["channel_id"], "کانال");
+        assert_eq!(stats["nullCount"]["author_id"], 8);
+        assert_eq!(stats["maxValues"]["ts"], "2023-11-14T22:14:09Z");
+        assert!(stats["minValues"].get("text").is_none(), "text is written without statistics");
+        let size = std::fs::metadata(dir.path().join(&ours.path)).unwrap().len();
+        assert_eq!(ours.size, size as i64, "the action gives the file's size");
+        assert!(ours.data_change && ours.partition_values.is_empty());
+    }
+
+    #[tokio::test]
+    async fn timestamp_bounds_are_rounded_outwards_to_the_millisecond() {
+        let messages = varied(true);
+        let dir = tempfile::tempdir().unwrap();
+        let stats = stats_of(&file_add(dir.path(), &messages));
+        // ts runs from …:20.000001 to …:09.000050 plus 49 µs: the bounds still hold every value.
+        assert_eq!(stats["minValues"]["ts"], "2023-11-14T22:13:20Z");
+        assert_eq!(stats["maxValues"]["ts"], "2023-11-14T22:14:09.001Z");
+        assert_eq!(stats["maxValues"]["edited"], "1970-01-01T00:00:00.049Z");
+        // deltalake rounds the maximum down, below the largest value.
+        let theirs = stats_of(&deltalake_adds(&messages).await[0]);
+        assert_eq!(theirs["maxValues"]["ts"], "2023-11-14T22:14:09.000Z");
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! URLs, hashtags and mentions: found in text, and normalised so that the same link or tag written two ways is
 //! one key.
 
+use std::sync::LazyLock;
+
+use memchr::memmem;
+
 use crate::normalize::{ZWNJ, normalize};
 
 /// Query parameters that only track the click, not the content: dropped from normalised URLs.
@@ -77,11 +81,15 @@ fn has_scheme(s: &str) -> bool {
 }
 
 /// Where each URL found in `text` starts and ends (byte offsets).
+/// What every link holds one of. The searchers are built once: `memmem::find` builds one per call, which
+/// was 1.5% of ingest.
+static LINK_MARKS: LazyLock<[memmem::Finder<'static>; 4]> =
+    LazyLock::new(|| [b"://".as_slice(), b"www.", b"WWW.", b"t.me/"].map(memmem::Finder::new));
+
 fn url_spans(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     // Most messages hold no link: four vectorised substring searches decide.
-    let has = |needle: &[u8]| memchr::memmem::find(text.as_bytes(), needle).is_some();
-    if !(has(b"://") || has(b"www.") || has(b"WWW.") || has(b"t.me/")) {
+    if !LINK_MARKS.iter().any(|mark| mark.find(text.as_bytes()).is_some()) {
         return spans;
     }
     let bytes = text.as_bytes();

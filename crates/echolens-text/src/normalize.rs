@@ -171,6 +171,10 @@ fn is_ascii_white_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C)
 }
 
+/// Built once: `memmem::find` builds a searcher per call.
+static DOUBLE_SPACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
+
 /// The fast path: ASCII text only needs case folding and white space collapsed.
 fn normalize_ascii(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -178,7 +182,7 @@ fn normalize_ascii(text: &str) -> String {
     // (an OR over the bytes, a substring search), not a branch per byte.
     let other_space = bytes.iter().fold(false, |any, &b| any | (b != b' ' && is_ascii_white_space(b)));
     let edge_space = bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ');
-    if !other_space && !edge_space && memchr::memmem::find(bytes, b"  ").is_none() {
+    if !other_space && !edge_space && DOUBLE_SPACE.find(bytes).is_none() {
         return text.to_ascii_lowercase();
     }
     let mut out = String::with_capacity(text.len());
