@@ -5,7 +5,8 @@ Generates a corpus with ../shared/bench/gen_corpus.py, then times on the same co
   (a) the floor: a bare read-and-parse of the JSONL with serde_json (examples/jsonl_floor.rs);
   (b) `echolens ingest` of the JSONL into a fresh store (parse, normalise, Delta commit);
   (c) coordination-network-toolkit's load of the same corpus (`preprocess` of its CSV into SQLite).
-Prints wall time, peak RSS and ratios. Run through bench/ingest.sh, which installs what it needs.
+Prints wall time, peak RSS and ratios. The floor and echolens take turns for --rounds rounds (the machine's speed
+drifts between runs) and their medians are compared. Run through bench/ingest.sh, which installs what it needs.
 """
 import argparse
 import json
@@ -51,6 +52,7 @@ def main():
     ap.add_argument("--floor", required=True)
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--skip-toolkit", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3, help="turns of the floor and echolens ingest (medians compared)")
     args = ap.parse_args()
 
     os.makedirs(args.work, exist_ok=True)
@@ -63,15 +65,19 @@ def main():
     size_mb = os.path.getsize(jsonl) / 1e6
 
     rows = []
-    secs, rss, out = timed([args.floor, jsonl])
-    rows.append(("floor: serde_json parse", secs, rss))
-
     store = os.path.join(args.work, "store")
-    shutil.rmtree(store, ignore_errors=True)
-    secs, rss, out = timed([args.bin, "ingest", "--json", "--store", store, jsonl])
-    report = json.loads(out)
-    assert report["new"] == report["messages"], report
-    rows.append(("echolens ingest", secs, rss))
+    floor_runs, ingest_runs = [], []
+    for _ in range(max(1, args.rounds)):
+        floor_runs.append(timed([args.floor, jsonl]))
+        shutil.rmtree(store, ignore_errors=True)
+        run = timed([args.bin, "ingest", "--json", "--store", store, jsonl])
+        report = json.loads(run[2])
+        assert report["new"] == report["messages"], report
+        ingest_runs.append(run)
+    for name, runs in (("floor: serde_json parse", floor_runs), ("echolens ingest", ingest_runs)):
+        times = sorted(r[0] for r in runs)
+        rows.append((name, times[len(times) // 2], max(r[1] for r in runs)))
+        print(f"{name}: {' '.join(f'{r[0]:.2f}' for r in runs)} s")
 
     # Memory against corpus size: the same ingest on the first tenth of the corpus.
     small = prefix + ".head.jsonl"
@@ -101,7 +107,7 @@ def main():
         rows.append(("coordination-network-toolkit preprocess", secs, rss))
 
     print(f"\ncorpus: {args.n} messages, {size_mb:.0f} MB JSONL, {os.cpu_count()} cores")
-    print(f"{'what':45} {'wall s':>8} {'peak MB':>8} {'msgs/s':>10}")
+    print(f"{'what (median of the rounds)':45} {'wall s':>8} {'peak MB':>8} {'msgs/s':>10}")
     for name, secs, rss in rows:
         print(f"{name:45} {secs:8.2f} {rss:8.0f} {args.n / secs:10.0f}")
     floor = rows[0][1]
