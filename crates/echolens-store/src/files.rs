@@ -23,7 +23,7 @@ use deltalake::parquet::file::statistics::Statistics;
 use serde_json::{Map, Value, json};
 
 use crate::batch::message_schema;
-use crate::stats::civil_from_days;
+use crate::stats::rfc3339_seconds;
 use crate::{Error, Result};
 
 /// Batches a file's thread may have waiting: enough to keep it busy, few enough that a slow disk holds the
@@ -231,10 +231,7 @@ fn bounds(stats: &Statistics, logical: Option<&LogicalType>, physical: PhysicalT
 
 /// Milliseconds since the epoch as RFC 3339 UTC, without a fraction when it is zero.
 fn rfc3339_millis(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
     let frac = ms.rem_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    let base = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    let base = rfc3339_seconds(ms.div_euclid(1000));
     if frac == 0 { format!("{base}Z") } else { format!("{base}.{frac:03}Z") }
 }

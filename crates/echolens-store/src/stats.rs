@@ -113,17 +113,20 @@ fn reason_kind(reason: &str) -> String {
 
 /// Microseconds since the epoch as RFC 3339 UTC.
 pub fn rfc3339(us: i64) -> String {
-    let secs = us.div_euclid(1_000_000);
     let micros = us.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let base = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    let base = rfc3339_seconds(us.div_euclid(1_000_000));
     if micros == 0 { format!("{base}Z") } else { format!("{base}.{micros:06}Z") }
 }
 
+/// Seconds since the epoch as an RFC 3339 UTC date and time, without fraction or zone.
+pub(crate) fn rfc3339_seconds(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
