@@ -43,6 +43,9 @@ fn is_tracking_param(name: &str) -> bool {
 /// A string that does not parse as a URL is returned trimmed and lowercased, so it can still be matched.
 pub fn normalize_url(raw: &str) -> String {
     let trimmed = raw.trim();
+    if let Some(plain) = plain_web_url(trimmed) {
+        return plain;
+    }
     let with_scheme;
     let candidate = if has_scheme(trimmed) {
         trimmed
@@ -71,6 +74,41 @@ pub fn normalize_url(raw: &str) -> String {
     }
     // `url` already lowercases scheme and host and drops default ports.
     url.into()
+}
+
+/// Characters of a path that the URL parser copies as they are (no escaping, no `\\` → `/`), `%` left out.
+const PLAIN_PATH: &[u8] = b"-._~!$&'()*+,;=:@/";
+
+/// [`normalize_url`] without the parser, for the links most messages hold: `http://` or `https://` (any case),
+/// a host of ASCII letters, digits and `-` in labels whose last is letters only (no IP address, no punycode),
+/// and a path of plain characters with no `.` segment; no port, user, query or fragment. The parser would only
+/// lowercase the scheme and host, and write an empty path as `/` (proptest: the same string as the parser's).
+/// `None` for anything else, which takes the parser. The parse was 6% of ingest at 1M messages.
+fn plain_web_url(url: &str) -> Option<String> {
+    let bytes = url.as_bytes();
+    let scheme = [&b"http://"[..], b"https://"]
+        .into_iter()
+        .find(|s| bytes.len() >= s.len() && bytes[..s.len()].eq_ignore_ascii_case(s))?
+        .len();
+    let rest = &url[scheme..];
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+            && !label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+    };
+    let last = host.rsplit('.').next()?;
+    if host.len() > 253 || !host.split('.').all(label_ok) || !last.bytes().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    if !path.bytes().all(|c| c.is_ascii_alphanumeric() || PLAIN_PATH.contains(&c)) || path.contains("/.") {
+        return None;
+    }
+    let mut out = String::with_capacity(url.len() + 1);
+    out.push_str(&url[..scheme + host.len()]);
+    out.make_ascii_lowercase();
+    out.push_str(if path.is_empty() { "/" } else { path });
+    Some(out)
 }
 
 fn has_scheme(s: &str) -> bool {
@@ -339,6 +377,55 @@ mod tests {
 mod props {
     use super::*;
     use proptest::prelude::*;
+
+    /// URLs built mostly from what the shortcut takes, now and then with something it must leave to the parser.
+    fn web_url() -> impl Strategy<Value = String> {
+        fn part(plain: &'static [&'static str], odd: &'static [&'static str], max: usize) -> BoxedStrategy<String> {
+            let piece = prop_oneof![8 => proptest::sample::select(plain), 1 => proptest::sample::select(odd)];
+            proptest::collection::vec(piece, 0..max).prop_map(|p| p.concat()).boxed()
+        }
+        (
+            proptest::sample::select(vec!["http://", "HTTPS://", "https://", "Http://", "ftp://", "http:/"]),
+            part(&["a", "Z", "0", "9", "-", "."], &["xn--", "é", "_", ":80", "@", ".."], 8),
+            part(&["com", "Org"], &["1", "0x7f", ""], 2),
+            part(
+                &["/", "a", "B", "0", "~", ";", "=", "'", "-", "_", "!", "(", "*", ",", "$", "@", ":"],
+                &[".", "..", "/.", "%", "%2e", " ", "\\", "?", "#", "|", "^", "é", "`", "{"],
+                10,
+            ),
+        )
+            .prop_map(|(scheme, host, tld, path)| format!("{scheme}{host}.{tld}{path}"))
+    }
+
+    proptest! {
+        /// The shortcut gives what the parser gives, where it takes a URL at all.
+        #[test]
+        fn plain_web_urls_normalise_as_the_parser_does(url in web_url()) {
+            let parsed = url::Url::parse(&url).map(String::from);
+            if let Some(plain) = plain_web_url(&url) {
+                prop_assert_eq!(Ok(plain), parsed);
+            }
+        }
+    }
+
+    #[test]
+    fn the_links_most_messages_hold_take_the_shortcut() {
+        for url in
+            ["https://ex.com/2022/a-b-3b8", "HTTP://Ex.COM", "https://news.site.info/a/b/", "http://a-b.co/x:y@z"]
+        {
+            assert!(plain_web_url(url).is_some(), "{url}");
+        }
+        for url in [
+            "https://ex.com/a?b=1",
+            "https://ex.com/a#f",
+            "https://1.2.3.4/",
+            "https://ex.com:443/",
+            "https://ex.com/./a",
+        ] {
+            assert!(plain_web_url(url).is_none(), "{url}");
+        }
+        assert_eq!(normalize_url("HTTP://Ex.COM"), "http://ex.com/");
+    }
 
     /// The plain definition of [`extract_marked`]: every character in turn, the one before it remembered.
     fn marked_by_chars(
