@@ -80,6 +80,14 @@ impl Format {
     }
 }
 
+impl Format {
+    /// Whether [`read_chunks`] can cut the format's files into chunks that are parsed in parallel
+    /// ([`parse_chunk`]): the formats that [`Format::reads_lines`], and Telegram exports.
+    pub fn reads_in_chunks(self) -> bool {
+        self.reads_lines() || self == Format::Telegram
+    }
+}
+
 impl std::fmt::Display for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -444,6 +452,82 @@ pub fn parse_line_chunk(
         }
     }
     counting.counts
+}
+
+/// A run of messages of a Telegram export, as [`read_chunks`] cuts it: their JSON, not yet parsed.
+#[derive(Debug, Clone)]
+pub struct TelegramChunk(formats::telegram::MessageChunk);
+
+/// A piece of a file that [`parse_chunk`] parses on its own, on any thread.
+#[derive(Debug, Clone)]
+pub enum Chunk {
+    /// Whole lines of a file that [`Format::reads_lines`].
+    Lines(LineChunk),
+    /// Messages of a Telegram export.
+    Telegram(TelegramChunk),
+}
+
+impl Chunk {
+    /// The chunk's size in bytes of the file.
+    pub fn len(&self) -> usize {
+        match self {
+            Chunk::Lines(c) => c.bytes.len(),
+            Chunk::Telegram(c) => c.0.bytes.len(),
+        }
+    }
+
+    /// Whether the chunk holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Cut the file at `path`, in a format that [`Format::reads_in_chunks`], into [`Chunk`]s handed to `on_chunk` in
+/// file order; warnings about the file (a Telegram chat without an id, say) go to `on_warning` as they are
+/// found. `Err` when the file cannot be opened; `Ok(Some(_))` when reading stopped early (a read error, a
+/// Telegram export whose structure breaks off), with the quarantine record that says so.
+pub fn read_chunks(
+    path: &Path,
+    format: Format,
+    options: &ReadOptions,
+    mut on_chunk: impl FnMut(Chunk),
+    mut on_warning: impl FnMut(String),
+) -> Result<Option<Quarantined>> {
+    if format.reads_lines() {
+        return read_line_chunks(path, format, options, |c| on_chunk(Chunk::Lines(c)));
+    }
+    assert_eq!(format, Format::Telegram, "{format} is not read in chunks");
+    let file = File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    let reader =
+        BufReader::with_capacity(256 * 1024, CountingReader { inner: file, counter: options.bytes_read.clone() });
+    let ctx = FileCtx { path: path.display().to_string(), format, options };
+    Ok(formats::telegram::read_chunks(
+        reader,
+        &ctx,
+        &mut |c| on_chunk(Chunk::Telegram(TelegramChunk(c))),
+        &mut on_warning,
+    ))
+}
+
+/// Parse one [`Chunk`] of the file `path` into `sink`: the same records, numbered the same, as [`read_file`]
+/// gives for them. Chunks of one file can be parsed in any order, on any thread; a warning that a file gets
+/// once may come once per chunk.
+pub fn parse_chunk(
+    chunk: &Chunk,
+    path: &str,
+    format: Format,
+    options: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> FileCounts {
+    match chunk {
+        Chunk::Lines(lines) => parse_line_chunk(lines, path, format, options, sink),
+        Chunk::Telegram(TelegramChunk(messages)) => {
+            let ctx = FileCtx { path: path.to_owned(), format, options };
+            let mut counting = Counting { inner: sink, counts: FileCounts::default() };
+            formats::telegram::parse_chunk(messages, &ctx, &mut counting, &mut std::collections::HashSet::new());
+            counting.counts
+        }
+    }
 }
 
 /// Read from memory (tests, fuzzing): the same as [`read_file`] for a file holding `bytes`.

@@ -1,11 +1,11 @@
 //! Ingest: a reader thread streams files; the caller's thread parses and normalises in parallel (rayon), each
 //! worker turning its messages into a record batch with their key hashes, and hands the batches to the store's
-//! writer, which commits in bounded chunks. Files with one record per line (JSONL,
-//! twarc) are cut into chunks of whole lines that are parsed in parallel; the other formats are parsed on the
-//! reader thread and only normalised in parallel. The channel between the threads is bounded, so memory does not
+//! writer, which commits in bounded chunks. Files with one record per line (JSONL, twarc) are cut into chunks
+//! of whole lines, and Telegram exports into chunks of messages, that are parsed in parallel; the other formats
+//! are parsed on the reader thread and only normalised in parallel. The channel between the threads is bounded, so memory does not
 //! grow with the input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use echolens_ingest::{Collect, FileCounts, Format, LineChunk, Quarantined, RawMessage, RawView, ReadOptions, Sink};
+use echolens_ingest::{Chunk, Collect, FileCounts, Format, Quarantined, RawMessage, RawView, ReadOptions, Sink};
 use echolens_model::MessageView;
 use echolens_store::{MessageRows, MessageRowsBuilder, Store, WriteCounts, WriterOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -27,7 +27,7 @@ const BATCH: usize = 4096;
 /// Messages per record batch built from a reader thread's batch (one per worker and more, to balance them).
 const ROWS: usize = 1024;
 
-/// Line chunks (about 1 MiB each) parsed in one parallel step.
+/// Chunks (about 1 MiB each) parsed in one parallel step.
 const LINE_GROUP: usize = 8;
 
 /// What to ingest and how.
@@ -72,8 +72,8 @@ pub struct IngestReport {
     pub commits: u64,
 }
 
-/// A file read as line chunks.
-struct LineFile {
+/// A file read in chunks.
+struct ChunkedFile {
     path: String,
     format: Format,
 }
@@ -90,10 +90,10 @@ impl IngestReport {
 
 enum Event {
     Messages(Vec<RawMessage>),
-    /// Whole lines of a file that [`Format::reads_lines`], to parse on the caller's thread.
-    Lines(Arc<LineFile>, LineChunk),
-    /// All of a line file's chunks were sent; `extra` counts what the reader itself quarantined.
-    LinesDone(Arc<LineFile>, FileCounts),
+    /// A chunk of a file that [`Format::reads_in_chunks`], to parse on the caller's thread.
+    Chunk(Arc<ChunkedFile>, Chunk),
+    /// All of a chunked file's chunks were sent; `extra` counts what the reader itself quarantined.
+    ChunksDone(Arc<ChunkedFile>, FileCounts),
     Quarantine(Quarantined),
     Skip(&'static str),
     Warn(String),
@@ -139,7 +139,7 @@ impl Sink for ChannelSink {
     }
 }
 
-/// What a worker makes of a line chunk: its messages normalised straight into record-batch columns, and the
+/// What a worker makes of a chunk: its messages normalised straight into record-batch columns, and the
 /// records that are not messages.
 struct RowsSink {
     rows: MessageRowsBuilder,
@@ -212,11 +212,20 @@ fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<Atom
             }
             continue;
         };
-        if format.reads_lines() {
-            let file = Arc::new(LineFile { path: shown.clone(), format });
-            let sent = echolens_ingest::read_line_chunks(&path, format, &read_options, |chunk| {
-                sink.send(Event::Lines(file.clone(), chunk));
-            });
+        if format.reads_in_chunks() {
+            let file = Arc::new(ChunkedFile { path: shown.clone(), format });
+            let tx = sink.tx.clone();
+            let sent = echolens_ingest::read_chunks(
+                &path,
+                format,
+                &read_options,
+                |chunk| {
+                    let _ = tx.send(Event::Chunk(file.clone(), chunk));
+                },
+                |warning| {
+                    let _ = tx.send(Event::Warn(warning));
+                },
+            );
             let extra = match sent {
                 Ok(None) => FileCounts::default(),
                 Ok(Some(read_error)) => {
@@ -228,7 +237,7 @@ fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<Atom
                     one_quarantined()
                 }
             };
-            sink.send(Event::LinesDone(file, extra));
+            sink.send(Event::ChunksDone(file, extra));
             continue;
         }
         match echolens_ingest::read_file(&path, format, &read_options, &mut sink) {
@@ -242,6 +251,14 @@ fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<Atom
                 sink.send(Event::FileDone(report(&shown, Some(format), &one_quarantined())));
             }
         }
+    }
+}
+
+/// Show and keep `warning`, unless the same warning was given before.
+fn warn(bar: &ProgressBar, warned: &mut HashSet<String>, out: &mut IngestReport, warning: String) {
+    if warned.insert(warning.clone()) {
+        bar.suspend(|| eprintln!("warning: {warning}"));
+        out.warnings.push(warning);
     }
 }
 
@@ -320,8 +337,10 @@ pub fn ingest(
     let mut out = IngestReport::default();
     let mut last_draw = Instant::now();
     let read_options = ReadOptions { platform: options.platform.clone(), bytes_read: None };
-    // The counts of the line file being parsed (its chunks arrive in order, one file after another).
-    let mut line_counts = FileCounts::default();
+    // The counts of the chunked file being parsed (its chunks arrive in order, one file after another).
+    let mut chunk_counts = FileCounts::default();
+    // A warning is shown once: chunks parsed apart may each give their file's.
+    let mut warned: HashSet<String> = HashSet::new();
     let mut held: Option<Event> = None;
     loop {
         let event = match held.take() {
@@ -332,11 +351,11 @@ pub fn ingest(
             },
         };
         match event {
-            Event::Lines(file, chunk) => {
+            Event::Chunk(file, chunk) => {
                 let mut group = vec![(file, chunk)];
                 while group.len() < LINE_GROUP {
                     match rx.try_recv() {
-                        Ok(Event::Lines(file, chunk)) => group.push((file, chunk)),
+                        Ok(Event::Chunk(file, chunk)) => group.push((file, chunk)),
                         Ok(other) => {
                             held = Some(other);
                             break;
@@ -348,15 +367,15 @@ pub fn ingest(
                 let parsed: Vec<(Collect, FileCounts, arrow::error::Result<MessageRows>)> = group
                     .par_iter()
                     .map(|(file, chunk)| {
-                        let mut sink = RowsSink::for_bytes(chunk.bytes.len());
+                        let mut sink = RowsSink::for_bytes(chunk.len());
                         let counts =
-                            echolens_ingest::parse_line_chunk(chunk, &file.path, file.format, &read_options, &mut sink);
+                            echolens_ingest::parse_chunk(chunk, &file.path, file.format, &read_options, &mut sink);
                         (sink.other, counts, sink.rows.finish())
                     })
                     .collect();
                 drop(group);
                 for (sink, counts, rows) in parsed {
-                    line_counts += &counts;
+                    chunk_counts += &counts;
                     writer.add(&rows.context("building a record batch")?).context("writing to the store")?;
                     for q in sink.quarantined {
                         writer.quarantine(q);
@@ -365,8 +384,7 @@ pub fn ingest(
                         *out.skipped_kinds.entry(kind.to_owned()).or_default() += 1;
                     }
                     for w in sink.warnings {
-                        bar.suspend(|| eprintln!("warning: {w}"));
-                        out.warnings.push(w);
+                        warn(&bar, &mut warned, &mut out, w);
                     }
                 }
                 if writer.is_full() {
@@ -374,8 +392,8 @@ pub fn ingest(
                     rt.block_on(writer.flush()).context("writing to the store")?;
                 }
             }
-            Event::LinesDone(file, extra) => {
-                let mut counts = std::mem::take(&mut line_counts);
+            Event::ChunksDone(file, extra) => {
+                let mut counts = std::mem::take(&mut chunk_counts);
                 counts += &extra;
                 out.add_file(report(&file.path, Some(file.format), &counts));
             }
@@ -402,10 +420,7 @@ pub fn ingest(
             }
             Event::Quarantine(q) => writer.quarantine(q),
             Event::Skip(kind) => *out.skipped_kinds.entry(kind.to_owned()).or_default() += 1,
-            Event::Warn(w) => {
-                bar.suspend(|| eprintln!("warning: {w}"));
-                out.warnings.push(w);
-            }
+            Event::Warn(w) => warn(&bar, &mut warned, &mut out, w),
             Event::FileDone(f) => out.add_file(f),
             Event::NotRecognised(p) => out.not_recognised.push(p.display().to_string()),
         }

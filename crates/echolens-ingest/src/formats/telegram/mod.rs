@@ -1,22 +1,21 @@
 //! Telegram Desktop JSON export: a single chat (`result.json`: name, type, id, messages) or the full-account
 //! export (`chats.list` and `left_chats.list`, each a list of chats).
 //!
-//! The file is streamed: one message is in memory at a time. What the exporter writes that strict JSON rejects
-//! (`\xNN` escapes) is repaired on the fly; see `escape.rs`. Times come from `date_unixtime` (UTC); older exports
+//! The file is streamed: a scanner (`scan.rs`) cuts it into chunks of about a megabyte of messages without
+//! parsing them, and each chunk is parsed on its own ([`parse_chunk`]), so the pipeline parses chunks in
+//! parallel. What the exporter writes that strict JSON rejects (`\xNN` escapes) is repaired on the fly; see
+//! `escape.rs`. Times come from `date_unixtime` (UTC); older exports
 //! have only `date`, the exporting machine's local time with no offset, which is kept with `ts_exact = false`
 //! and one warning per file.
 
-use std::cell::RefCell;
 use std::collections::HashSet;
-use std::fmt;
 use std::io::BufRead;
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::{EachElement, raw_json, scalar, string};
+use super::{raw_json, scalar, string};
 use crate::escape::FixEscapes;
-use crate::{FileCtx, RawMessage, Sink, time};
+use crate::{FileCtx, Quarantined, RawMessage, Sink, time};
 use echolens_model::Message;
 
 /// Chat types the exporter writes.
@@ -33,11 +32,18 @@ const CHAT_TYPES: &[&str] = &[
     "",
 ];
 
+mod scan;
+
+pub(crate) use scan::MessageChunk;
+use scan::{Piece, ScanError};
+
+/// About how many bytes of messages go in a [`MessageChunk`].
+pub(crate) const CHUNK_BYTES: usize = 1 << 20;
+
 struct State<'a, 'c> {
     ctx: &'a FileCtx<'c>,
     sink: &'a mut dyn Sink,
-    record: u64,
-    warned: HashSet<&'static str>,
+    warned: &'a mut HashSet<&'static str>,
 }
 
 impl State<'_, '_> {
@@ -48,198 +54,171 @@ impl State<'_, '_> {
     }
 }
 
-#[derive(Default, Clone)]
-struct Chat {
+/// What a chat's messages take from the chat.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Chat {
     name: Option<String>,
     kind: Option<String>,
     id: Option<String>,
 }
 
+/// Read a whole export into `sink`, one chunk of messages after the other.
 pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    let state = RefCell::new(State { ctx, sink, record: 0, warned: HashSet::new() });
-    // serde_json reads a reader a byte at a time: through a BufReader each byte is taken from its buffer, not by a
-    // call into `FixEscapes` (that call was a sixth of a Telegram ingest).
-    let fixed = std::io::BufReader::with_capacity(64 * 1024, FixEscapes::new(reader));
-    let mut de = serde_json::Deserializer::from_reader(fixed);
-    let result = ChatSeed { state: &state }.deserialize(&mut de).and_then(|()| de.end());
-    if let Err(err) = result {
-        let mut st = state.borrow_mut();
-        st.record += 1;
-        let record = st.record;
-        let q = ctx.quarantined(
-            record,
-            format!(
-                "invalid JSON at line {} column {}: {err}; expected a Telegram Desktop export, the rest of the file \
-                 could not be read",
-                err.line(),
-                err.column()
-            ),
-            "",
-        );
-        st.sink.quarantine(q);
+    let mut warned = HashSet::new();
+    let (records, error) = scan::scan(FixEscapes::new(reader), &ctx.path, CHUNK_BYTES, &mut |piece| match piece {
+        Piece::Messages(chunk) => parse_chunk(&chunk, ctx, sink, &mut warned),
+        Piece::Warning(warning) => sink.warn(warning),
+    });
+    if let Some(error) = error {
+        sink.quarantine(stopped(ctx, records, error));
     }
 }
 
-/// One chat object, or the top level of a full-account export (which has `chats`/`left_chats` instead).
-struct ChatSeed<'s, 'a, 'c> {
-    state: &'s RefCell<State<'a, 'c>>,
+/// Cut the export in `reader` into chunks of messages, handed to `on_chunk` in file order, and the warnings
+/// about its chats, handed to `on_warning`. `Some` with the record that says why when reading stopped early.
+pub(crate) fn read_chunks(
+    reader: impl BufRead,
+    ctx: &FileCtx<'_>,
+    on_chunk: &mut dyn FnMut(MessageChunk),
+    on_warning: &mut dyn FnMut(String),
+) -> Option<Quarantined> {
+    let (records, error) = scan::scan(FixEscapes::new(reader), &ctx.path, CHUNK_BYTES, &mut |piece| match piece {
+        Piece::Messages(chunk) => on_chunk(chunk),
+        Piece::Warning(warning) => on_warning(warning),
+    });
+    error.map(|error| stopped(ctx, records, error))
 }
 
-impl<'de> DeserializeSeed<'de> for ChatSeed<'_, '_, '_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
+/// The quarantine record for the rest of a file that could not be read, numbered after its `records` messages.
+fn stopped(ctx: &FileCtx<'_>, records: u64, error: ScanError) -> Quarantined {
+    let reason = match error {
+        ScanError::Io(err) => format!("read error: {err}; the rest of the file was not read"),
+        ScanError::Json { line, column, what } => format!(
+            "invalid JSON at line {line} column {column}: {what}; expected a Telegram Desktop export, the rest of \
+             the file could not be read"
+        ),
+    };
+    ctx.quarantined(records + 1, reason, "")
 }
 
-impl<'de> Visitor<'de> for ChatSeed<'_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a Telegram chat object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut chat = Chat::default();
-        // Messages seen before the chat's id (not what the exporter writes, but possible in edited files).
-        let mut early: Vec<Value> = Vec::new();
-        let mut saw_messages = false;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "name" => chat.name = map.next_value::<Option<String>>()?,
-                "type" => chat.kind = map.next_value::<Option<String>>()?,
-                "id" => chat.id = scalar(Some(&map.next_value::<Value>()?)),
-                "messages" => {
-                    saw_messages = true;
-                    if chat.id.is_some() {
-                        let chat = chat.clone();
-                        let mut on = |v: Value| self.message(&chat, v);
-                        map.next_value_seed(EachElement { on_element: &mut on })?;
-                    } else {
-                        let mut on = |v: Value| early.push(v);
-                        map.next_value_seed(EachElement { on_element: &mut on })?;
-                    }
-                }
-                "chats" | "left_chats" => map.next_value_seed(SectionSeed { state: self.state })?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+/// Parse the messages of `chunk` into `sink`; `warned` holds the kinds of warning already given for the file.
+pub(crate) fn parse_chunk(
+    chunk: &MessageChunk,
+    ctx: &FileCtx<'_>,
+    sink: &mut dyn Sink,
+    warned: &mut HashSet<&'static str>,
+) {
+    let mut st = State { ctx, sink, warned };
+    for (i, &(start, end)) in chunk.spans.iter().enumerate() {
+        let record = chunk.first_record + i as u64;
+        let bytes = &chunk.bytes[start as usize..end as usize];
+        let raw = || String::from_utf8_lossy(bytes).into_owned();
+        let outcome = match Fields::parse(bytes) {
+            Ok(fields) => {
+                fields.and_then(|f| convert(&chunk.chat, &f, record, &mut st)).map_err(|reason| (reason, raw()))
             }
-        }
-        if saw_messages {
-            self.check_chat(&mut chat);
-            for v in early {
-                self.message(&chat, v);
+            Err(err) => {
+                let line = chunk.first_line
+                    + memchr::memchr_iter(b'\n', &chunk.bytes[..start as usize]).count() as u64
+                    + err.line() as u64
+                    - 1;
+                let text = err.to_string();
+                let what = text.rsplit_once(" at line ").map_or(text.as_str(), |(what, _)| what);
+                let reason = format!("invalid JSON at line {line}: {what}; the message was not read");
+                Err((reason, raw()))
             }
-        }
-        Ok(())
-    }
-}
-
-impl ChatSeed<'_, '_, '_> {
-    fn check_chat(&self, chat: &mut Chat) {
-        let mut st = self.state.borrow_mut();
-        if let Some(kind) = &chat.kind
-            && !CHAT_TYPES.contains(&kind.as_str())
-        {
-            let text = format!(
-                "{}: chat {:?} has type {kind:?}, which Telegram Desktop does not write; its messages are read anyway",
-                st.ctx.path,
-                chat.name.as_deref().unwrap_or("")
-            );
-            st.sink.warn(text);
-        }
-        if chat.id.is_none() {
-            let fallback = match &chat.name {
-                Some(name) => format!("name:{name}"),
-                None => format!("file:{}", st.ctx.path),
-            };
-            let text = format!(
-                "{}: chat {:?} has no id; its messages are keyed by {fallback:?}",
-                st.ctx.path,
-                chat.name.as_deref().unwrap_or("")
-            );
-            st.sink.warn(text);
-            chat.id = Some(fallback);
-        }
-    }
-
-    fn message(&self, chat: &Chat, value: Value) {
-        let mut st = self.state.borrow_mut();
-        st.record += 1;
-        let record = st.record;
-        match convert(chat, &value, record, &mut st) {
+        };
+        match outcome {
             Ok(Some(raw)) => st.sink.message(raw),
             Ok(None) => {}
-            Err(reason) => {
-                let q = st.ctx.quarantined(record, reason, &raw_json(&value));
+            Err((reason, raw)) => {
+                let q = st.ctx.quarantined(record, reason, &raw);
                 st.sink.quarantine(q);
             }
         }
     }
 }
 
-/// `chats` / `left_chats`: `{"about": ..., "list": [chat, ...]}`.
-struct SectionSeed<'s, 'a, 'c> {
-    state: &'s RefCell<State<'a, 'c>>,
+/// Warnings about a chat whose messages were read; a chat without an id gets one from its name or the file.
+pub(crate) fn check_chat(path: &str, chat: &mut Chat) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(kind) = &chat.kind
+        && !CHAT_TYPES.contains(&kind.as_str())
+    {
+        warnings.push(format!(
+            "{path}: chat {:?} has type {kind:?}, which Telegram Desktop does not write; its messages are read anyway",
+            chat.name.as_deref().unwrap_or("")
+        ));
+    }
+    if chat.id.is_none() {
+        let fallback = match &chat.name {
+            Some(name) => format!("name:{name}"),
+            None => format!("file:{path}"),
+        };
+        warnings.push(format!(
+            "{path}: chat {:?} has no id; its messages are keyed by {fallback:?}",
+            chat.name.as_deref().unwrap_or("")
+        ));
+        chat.id = Some(fallback);
+    }
+    warnings
 }
 
-impl<'de> DeserializeSeed<'de> for SectionSeed<'_, '_, '_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
+/// The fields of a message object that echolens reads; the others are skipped, not built. A missing field and
+/// a null are both `None`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Fields {
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    id: Option<Value>,
+    date: Option<Value>,
+    date_unixtime: Option<Value>,
+    edited: Option<Value>,
+    edited_unixtime: Option<Value>,
+    from: Option<Value>,
+    from_id: Option<Value>,
+    forwarded_from: Option<Value>,
+    reply_to_message_id: Option<Value>,
+    text: Option<Value>,
+    text_entities: Option<Value>,
 }
 
-impl<'de> Visitor<'de> for SectionSeed<'_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a chats section with a list")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "list" {
-                map.next_value_seed(ChatList { state: self.state })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
+impl Fields {
+    /// Parse one message's JSON. An object goes straight into the fields (a `Value` for every field was most of
+    /// a Telegram parse); what that refuses (not an object, a key given twice) is parsed as a `Value` and read
+    /// from it, so those get the same reasons and the last of repeated keys, as JSON readers have it.
+    fn parse(bytes: &[u8]) -> Result<Result<Fields, String>, serde_json::Error> {
+        // Not for an array: a struct would take one as its fields in order.
+        if bytes.first() == Some(&b'{')
+            && let Ok(fields) = serde_json::from_slice::<Fields>(bytes)
+        {
+            return Ok(Ok(fields));
         }
-        Ok(())
-    }
-}
-
-struct ChatList<'s, 'a, 'c> {
-    state: &'s RefCell<State<'a, 'c>>,
-}
-
-impl<'de> DeserializeSeed<'de> for ChatList<'_, '_, '_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ChatList<'_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of chats")
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(ChatSeed { state: self.state })?.is_some() {}
-        Ok(())
+        let value = serde_json::from_slice::<Value>(bytes)?;
+        let Value::Object(mut obj) = value else {
+            return Ok(Err(format!("expected a message object, found {}", kind_of(&value))));
+        };
+        let mut take = |key: &str| obj.remove(key).filter(|v| !v.is_null());
+        Ok(Ok(Fields {
+            kind: take("type"),
+            id: take("id"),
+            date: take("date"),
+            date_unixtime: take("date_unixtime"),
+            edited: take("edited"),
+            edited_unixtime: take("edited_unixtime"),
+            from: take("from"),
+            from_id: take("from_id"),
+            forwarded_from: take("forwarded_from"),
+            reply_to_message_id: take("reply_to_message_id"),
+            text: take("text"),
+            text_entities: take("text_entities"),
+        }))
     }
 }
 
 /// Turn one message object into a message; `Ok(None)` for records that are skipped (service messages).
-fn convert(chat: &Chat, v: &Value, record: u64, st: &mut State<'_, '_>) -> Result<Option<RawMessage>, String> {
-    let Some(obj) = v.as_object() else {
-        return Err(format!("expected a message object, found {}", kind_of(v)));
-    };
-    match obj.get("type").and_then(Value::as_str).unwrap_or("message") {
+fn convert(chat: &Chat, f: &Fields, record: u64, st: &mut State<'_, '_>) -> Result<Option<RawMessage>, String> {
+    match f.kind.as_ref().and_then(Value::as_str).unwrap_or("message") {
         "message" => {}
         "service" => {
             st.sink.skip("service message");
@@ -251,10 +230,10 @@ fn convert(chat: &Chat, v: &Value, record: u64, st: &mut State<'_, '_>) -> Resul
         }
         other => return Err(format!("unknown message type {other:?}; expected message, service or unsupported")),
     }
-    let id = scalar(obj.get("id")).ok_or("missing message id (expected a number in \"id\")")?;
-    let (ts, ts_exact) = if let Some(t) = scalar(obj.get("date_unixtime")) {
+    let id = scalar(f.id.as_ref()).ok_or("missing message id (expected a number in \"id\")")?;
+    let (ts, ts_exact) = if let Some(t) = scalar(f.date_unixtime.as_ref()) {
         (time::from_secs_str(&t).ok_or_else(|| format!("date_unixtime {t:?} is not a number of seconds"))?, true)
-    } else if let Some(d) = string(obj.get("date")) {
+    } else if let Some(d) = string(f.date.as_ref()) {
         let t = time::from_naive(&d).ok_or_else(|| format!("date {d:?} is not a date like 2023-01-27T08:43:50"))?;
         let text = format!(
             "{}: no date_unixtime (an older Telegram Desktop export): times are the exporting machine's local time \
@@ -266,12 +245,12 @@ fn convert(chat: &Chat, v: &Value, record: u64, st: &mut State<'_, '_>) -> Resul
     } else {
         return Err("missing date (expected \"date_unixtime\" or \"date\")".into());
     };
-    let edited = if let Some(t) = scalar(obj.get("edited_unixtime")) {
+    let edited = if let Some(t) = scalar(f.edited_unixtime.as_ref()) {
         time::from_secs_str(&t)
     } else {
-        string(obj.get("edited")).and_then(|d| time::from_naive(&d))
+        string(f.edited.as_ref()).and_then(|d| time::from_naive(&d))
     };
-    let author_id = match obj.get("from_id") {
+    let author_id = match f.from_id.as_ref() {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(Value::String(s)) if is_peer_id(s) => Some(s.clone()),
@@ -282,8 +261,8 @@ fn convert(chat: &Chat, v: &Value, record: u64, st: &mut State<'_, '_>) -> Resul
             ));
         }
     };
-    let (text, entities) = flatten_text(obj.get("text"))?;
-    let entities = match obj.get("text_entities") {
+    let (text, entities) = flatten_text(f.text.as_ref())?;
+    let entities = match f.text_entities.as_ref() {
         Some(Value::Array(list)) => Some(list.iter().collect::<Vec<_>>()),
         _ => entities,
     };
@@ -294,13 +273,13 @@ fn convert(chat: &Chat, v: &Value, record: u64, st: &mut State<'_, '_>) -> Resul
             channel_name: chat.name.clone(),
             message_id: id,
             author_id,
-            author_name: string(obj.get("from")),
+            author_name: string(f.from.as_ref()),
             ts,
             ts_exact,
             edited,
             text,
-            forwarded_from: string(obj.get("forwarded_from")),
-            reply_to: scalar(obj.get("reply_to_message_id")),
+            forwarded_from: string(f.forwarded_from.as_ref()),
+            reply_to: scalar(f.reply_to_message_id.as_ref()),
             source_file: st.ctx.path.clone(),
             source_record: record,
             ..Message::default()
@@ -469,6 +448,37 @@ mod tests {
         assert_eq!(sink.messages.len(), 1);
         assert_eq!(sink.quarantined.len(), 1);
         assert!(sink.quarantined[0].reason.contains("invalid JSON at line 3"), "{}", sink.quarantined[0].reason);
+    }
+
+    #[test]
+    fn a_message_that_is_not_json_is_quarantined_alone() {
+        let sink = read(
+            "{\"id\": 1, \"messages\": [\n {\"id\": 1, \"date_unixtime\": \"1\", \"text\": \"ok\"},\n              {\"id\": 2,\n \"text\": \"a\" \"b\"},\n {\"id\": 3, \"date_unixtime\": \"3\", \"text\": \"after\"}]}",
+        );
+        let texts: Vec<_> = sink.messages.iter().map(|m| (m.source_record, m.text.as_str())).collect();
+        assert_eq!(texts, vec![(1, "ok"), (3, "after")]);
+        assert_eq!(sink.quarantined.len(), 1);
+        let q = &sink.quarantined[0];
+        assert_eq!(q.source_record, 2);
+        assert!(q.reason.starts_with("invalid JSON at line 4: expected"), "{}", q.reason);
+        assert!(q.raw.contains("\"a\" \"b\""), "{}", q.raw);
+    }
+
+    #[test]
+    fn repeated_keys_and_elements_that_are_not_objects_read_as_json_has_them() {
+        let sink = read(
+            r#"{"id": 1, "messages": [
+              {"id": 1, "date_unixtime": "1", "text": "first", "text": "last"},
+              3,
+              [{"id": 2, "date_unixtime": "1", "text": "in an array"}]]}"#,
+        );
+        assert_eq!(sink.messages.len(), 1);
+        assert_eq!(sink.messages[0].text, "last");
+        let reasons: Vec<_> = sink.quarantined.iter().map(|q| (q.source_record, q.reason.as_str())).collect();
+        assert_eq!(
+            reasons,
+            vec![(2, "expected a message object, found a number"), (3, "expected a message object, found an array")]
+        );
     }
 
     #[test]
