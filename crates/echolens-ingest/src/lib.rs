@@ -1,8 +1,10 @@
 //! Streaming readers for the exports people actually hold.
 //!
 //! Each reader turns one file into [`RawMessage`]s, [`Quarantined`] records (with the reason) and skipped
-//! service messages, through a [`Sink`]; nothing is buffered beyond one record (a chat whose id comes after its
-//! messages is the one exception). [`RawMessage::finish`] normalises a message; callers run it in parallel.
+//! service messages, through a [`Sink`]; nothing is buffered beyond one record, or one chunk for the formats read
+//! in chunks (a Telegram chat whose id comes after its messages is the one exception). [`RawMessage::finish`]
+//! normalises a message; callers run it in parallel. JSONL, twarc and Telegram files can instead be cut into
+//! [`Chunk`]s ([`read_chunks`]) that are parsed in parallel ([`parse_chunk`]).
 //!
 //! Formats are recognised by content ([`detect`]), not by file name:
 //!
