@@ -320,13 +320,17 @@ impl FileCtx<'_> {
 /// Read one file in the given format into `sink`. Record-level problems go to the sink's quarantine; an error is
 /// returned only when the file cannot be opened at all.
 pub fn read_file(path: &Path, format: Format, options: &ReadOptions, sink: &mut dyn Sink) -> Result<FileCounts> {
-    let file = File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    let reader =
-        BufReader::with_capacity(256 * 1024, CountingReader { inner: file, counter: options.bytes_read.clone() });
+    let reader = open_counted(path, options)?;
     let ctx = FileCtx { path: path.display().to_string(), format, options };
     let mut counting = Counting { inner: sink, counts: FileCounts::default() };
     read_from(reader, &ctx, &mut counting);
     Ok(counting.counts)
+}
+
+/// The file at `path`, buffered, its bytes counted into the progress counter of `options`.
+fn open_counted(path: &Path, options: &ReadOptions) -> Result<BufReader<CountingReader<File>>> {
+    let file = File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    Ok(BufReader::with_capacity(256 * 1024, CountingReader { inner: file, counter: options.bytes_read.clone() }))
 }
 
 fn read_from(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
@@ -499,9 +503,7 @@ pub fn read_chunks(
         return read_line_chunks(path, format, options, |c| on_chunk(Chunk::Lines(c)));
     }
     assert_eq!(format, Format::Telegram, "{format} is not read in chunks");
-    let file = File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    let reader =
-        BufReader::with_capacity(256 * 1024, CountingReader { inner: file, counter: options.bytes_read.clone() });
+    let reader = open_counted(path, options)?;
     let ctx = FileCtx { path: path.display().to_string(), format, options };
     Ok(formats::telegram::read_chunks(
         reader,

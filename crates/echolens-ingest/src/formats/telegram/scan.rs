@@ -263,6 +263,20 @@ impl<R: BufRead> Scanner<'_, R> {
         Ok(Some(key))
     }
 
+    /// Whether an array whose `[` was consumed has another element, `pos` then at its start (`false` after its
+    /// `]`); `first` says whether a comma comes before it, `what` names the elements for the error.
+    fn next_element(&mut self, first: &mut bool, what: &str) -> Result<bool> {
+        if self.peek()? == Some(b']') {
+            self.pos += 1;
+            return Ok(false);
+        }
+        if !std::mem::take(first) {
+            self.expect(b',', &format!("',' or ']' after {what}"))?;
+            self.peek()?;
+        }
+        Ok(true)
+    }
+
     /// The bytes that `skip` passes over, from `pos`.
     fn captured(&mut self, skip: impl FnOnce(&mut Self) -> Result<()>) -> Result<Vec<u8>> {
         debug_assert!(self.hold.is_none(), "a capture inside a chunk");
@@ -366,15 +380,7 @@ impl<R: BufRead> Scanner<'_, R> {
         early: &mut Vec<MessageChunk>,
     ) -> Result<()> {
         let mut first = true;
-        loop {
-            if self.peek()? == Some(b']') {
-                self.pos += 1;
-                break;
-            }
-            if !std::mem::take(&mut first) {
-                self.expect(b',', "',' or ']' after a message")?;
-                self.peek()?;
-            }
+        while self.next_element(&mut first, "a message")? {
             if self.hold.is_none() {
                 self.hold = Some(self.pos);
                 *first_line = self.line_at(self.pos);
@@ -425,14 +431,7 @@ impl<R: BufRead> Scanner<'_, R> {
             }
             self.expect(b'[', "a list of chats")?;
             let mut first_chat = true;
-            loop {
-                if self.peek()? == Some(b']') {
-                    self.pos += 1;
-                    break;
-                }
-                if !std::mem::take(&mut first_chat) {
-                    self.expect(b',', "',' or ']' after a chat")?;
-                }
+            while self.next_element(&mut first_chat, "a chat")? {
                 if self.peek()? != Some(b'{') {
                     return Err(self.error("expected a chat object"));
                 }
