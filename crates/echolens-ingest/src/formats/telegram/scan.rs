@@ -540,6 +540,40 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// On any input the scanner ends without panicking, and what it hands on is consistent: spans inside
+        /// their chunk's bytes and in order, every record numbered once, without gaps (a chat's messages that
+        /// came before its id are handed on at the chat's end, so chunks need not come in record order).
+        #[test]
+        fn never_panics_and_hands_on_consistent_chunks(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "{", "}", "[", "]", ",", ":", "\"", "\\", " ", "\n", "1", "a", "\"messages\"", "\"chats\"",
+                "\"list\"", "\"id\"", "\"name\"", "null", "é",
+            ]), 0..60),
+            capacity in 1usize..16,
+            chunk_bytes in 1usize..64,
+        ) {
+            // Most inputs start as an export does, so that the messages are reached.
+            let input = format!("{}{}", if capacity % 4 == 0 { "" } else { "{\"id\": 1, \"messages\": [" }, pieces.concat());
+            let reader = io::BufReader::with_capacity(capacity, input.as_bytes());
+            let mut numbered = Vec::new();
+            let mut consistent = true;
+            let (records, _) = scan(reader, "t.json", chunk_bytes, &mut |piece| {
+                if let Piece::Messages(chunk) = piece {
+                    numbered.extend(chunk.first_record..chunk.first_record + chunk.spans.len() as u64);
+                    let mut last = 0;
+                    for &(s, e) in &chunk.spans {
+                        consistent &= last <= s && s < e && e as usize <= chunk.bytes.len();
+                        last = e;
+                    }
+                }
+            });
+            prop_assert!(consistent);
+            numbered.sort_unstable();
+            prop_assert_eq!(numbered, (1..=records).collect::<Vec<_>>());
+        }
+    }
+
     #[test]
     fn a_chat_id_after_its_messages_keys_them() {
         let json = r#"{"messages": [{"id": 4}, {"id": 5}], "name": "Late", "id": 42}"#;
