@@ -204,9 +204,10 @@ impl Buffer {
 const WRITE_BATCH_ROWS: usize = 8192;
 
 /// Parquet settings for message files: zstd, which at its lowest level encoded as fast as snappy and made a
-/// third smaller store (159 against 230 MB at 1M), but `text_norm` left uncompressed. Columns that are nearly unique per
-/// row get no dictionary (interning them cost 5% of ingest for no gain), and the long text columns no min/max
-/// statistics: no filter prunes on a message's text, and computing them was 19% of ingest (8.2 → 6.7 s at 1M).
+/// third smaller store (159 against 230 MB at 1M), but `text_norm` left uncompressed. Columns that are nearly
+/// unique per row get no dictionary (interning them cost 5% of ingest for no gain), and the long text columns no
+/// min/max statistics: no filter prunes on a message's text, and computing them was 19% of ingest (8.2 → 6.7 s
+/// at 1M).
 pub(crate) fn parquet_properties() -> WriterProperties {
     let mut builder = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
     for column in ["key", "message_id", "ts", "text", "text_norm", "source_record"] {

@@ -2,8 +2,8 @@
 //! worker turning its messages into a record batch with their key hashes, and hands the batches to the store's
 //! writer, which commits in bounded chunks. Files with one record per line (JSONL, twarc) are cut into chunks
 //! of whole lines, and Telegram exports into chunks of messages, that are parsed in parallel; the other formats
-//! are parsed on the reader thread and only normalised in parallel. The channel between the threads is bounded, so memory does not
-//! grow with the input.
+//! are parsed on the reader thread and only normalised in parallel. The channel between the threads is bounded,
+//! so memory does not grow with the input.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
@@ -214,17 +214,12 @@ fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<Atom
         };
         if format.reads_in_chunks() {
             let file = Arc::new(ChunkedFile { path: shown.clone(), format });
-            let tx = sink.tx.clone();
             let sent = echolens_ingest::read_chunks(
                 &path,
                 format,
                 &read_options,
-                |chunk| {
-                    let _ = tx.send(Event::Chunk(file.clone(), chunk));
-                },
-                |warning| {
-                    let _ = tx.send(Event::Warn(warning));
-                },
+                |chunk| sink.send(Event::Chunk(file.clone(), chunk)),
+                |warning| sink.send(Event::Warn(warning)),
             );
             let extra = match sent {
                 Ok(None) => FileCounts::default(),

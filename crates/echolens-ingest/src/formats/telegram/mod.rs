@@ -4,9 +4,8 @@
 //! The file is streamed: a scanner (`scan.rs`) cuts it into chunks of about a megabyte of messages without
 //! parsing them, and each chunk is parsed on its own ([`parse_chunk`]), so the pipeline parses chunks in
 //! parallel. What the exporter writes that strict JSON rejects (`\xNN` escapes) is repaired on the fly; see
-//! `escape.rs`. Times come from `date_unixtime` (UTC); older exports
-//! have only `date`, the exporting machine's local time with no offset, which is kept with `ts_exact = false`
-//! and one warning per file.
+//! `escape.rs`. Times come from `date_unixtime` (UTC); older exports have only `date`, the exporting machine's
+//! local time with no offset, which is kept with `ts_exact = false` and one warning per file.
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -65,12 +64,12 @@ pub(crate) struct Chat {
 /// Read a whole export into `sink`, one chunk of messages after the other.
 pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let mut warned = HashSet::new();
-    let (records, error) = scan::scan(FixEscapes::new(reader), &ctx.path, CHUNK_BYTES, &mut |piece| match piece {
+    let stopped = scan_export(reader, ctx, &mut |piece| match piece {
         Piece::Messages(chunk) => parse_chunk(&chunk, ctx, sink, &mut warned),
         Piece::Warning(warning) => sink.warn(warning),
     });
-    if let Some(error) = error {
-        sink.quarantine(stopped(ctx, records, error));
+    if let Some(q) = stopped {
+        sink.quarantine(q);
     }
 }
 
@@ -82,23 +81,24 @@ pub(crate) fn read_chunks(
     on_chunk: &mut dyn FnMut(MessageChunk),
     on_warning: &mut dyn FnMut(String),
 ) -> Option<Quarantined> {
-    let (records, error) = scan::scan(FixEscapes::new(reader), &ctx.path, CHUNK_BYTES, &mut |piece| match piece {
+    scan_export(reader, ctx, &mut |piece| match piece {
         Piece::Messages(chunk) => on_chunk(chunk),
         Piece::Warning(warning) => on_warning(warning),
-    });
-    error.map(|error| stopped(ctx, records, error))
+    })
 }
 
-/// The quarantine record for the rest of a file that could not be read, numbered after its `records` messages.
-fn stopped(ctx: &FileCtx<'_>, records: u64, error: ScanError) -> Quarantined {
-    let reason = match error {
+/// Scan the export in `reader` (escapes rewritten on the way) into `on`; `Some` with the quarantine record for
+/// the rest of the file when the scan stopped early, numbered after the messages seen.
+fn scan_export(reader: impl BufRead, ctx: &FileCtx<'_>, on: &mut dyn FnMut(Piece)) -> Option<Quarantined> {
+    let (records, error) = scan::scan(FixEscapes::new(reader), &ctx.path, CHUNK_BYTES, on);
+    let reason = match error? {
         ScanError::Io(err) => format!("read error: {err}; the rest of the file was not read"),
         ScanError::Json { line, column, what } => format!(
             "invalid JSON at line {line} column {column}: {what}; expected a Telegram Desktop export, the rest of \
              the file could not be read"
         ),
     };
-    ctx.quarantined(records + 1, reason, "")
+    Some(ctx.quarantined(records + 1, reason, ""))
 }
 
 /// Parse the messages of `chunk` into `sink`; `warned` holds the kinds of warning already given for the file.
