@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem;
 
+use crate::chars;
 use crate::normalize::{ZWNJ, normalize};
 
 /// Query parameters that only track the click, not the content: dropped from normalised URLs.
@@ -191,7 +192,7 @@ fn utf8_len(first: u8) -> usize {
 }
 
 fn boundary_before(text: &str, i: usize) -> bool {
-    text[..i].chars().next_back().is_none_or(|c| !c.is_alphanumeric() && c != '.' && c != '/' && c != '@')
+    text[..i].chars().next_back().is_none_or(|c| !chars::is_alphanumeric(c) && c != '.' && c != '/' && c != '@')
 }
 
 /// URLs in `text`, normalised, in order of appearance, without repeats.
@@ -208,7 +209,7 @@ pub fn extract_urls(text: &str) -> Vec<String> {
 
 /// May a hashtag continue with `c`? Letters, digits, marks, `_` and ZWNJ (Persian hashtags keep it).
 fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == ZWNJ || is_mark(c)
+    chars::is_alphanumeric(c) || c == '_' || c == ZWNJ || is_mark(c)
 }
 
 fn is_mark(c: char) -> bool {
@@ -296,13 +297,15 @@ fn extract_marked(
             continue;
         }
         let prev = text[..i].chars().next_back();
-        if prev.is_some_and(|p| p.is_alphanumeric() || p == '_' || p == '&' || p == ascii || p == wide) || in_url(i) {
+        if prev.is_some_and(|p| chars::is_alphanumeric(p) || p == '_' || p == '&' || p == ascii || p == wide)
+            || in_url(i)
+        {
             continue;
         }
         let begin = i + c.len_utf8();
         let end = text[begin..].char_indices().find(|&(_, d)| !continues(d)).map_or(text.len(), |(j, _)| begin + j);
         let body = text[begin..end].trim_end_matches(ZWNJ);
-        if body.is_empty() || (need_letter && !body.chars().any(char::is_alphabetic)) {
+        if body.is_empty() || (need_letter && !body.chars().any(chars::is_alphabetic)) {
             continue;
         }
         out.push(body.to_owned());
@@ -441,7 +444,7 @@ mod props {
         let mut iter = text.char_indices().peekable();
         while let Some((i, c)) = iter.next() {
             let starts = marks.contains(&c)
-                && prev.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '&' || marks.contains(&p)))
+                && prev.is_none_or(|p| !(chars::is_alphanumeric(p) || p == '_' || p == '&' || marks.contains(&p)))
                 && !in_url(i);
             prev = Some(c);
             if !starts {
@@ -458,7 +461,7 @@ mod props {
                 iter.next();
             }
             let body = text[begin..end].trim_end_matches(ZWNJ);
-            if !body.is_empty() && (!need_letter || body.chars().any(char::is_alphabetic)) {
+            if !body.is_empty() && (!need_letter || body.chars().any(chars::is_alphabetic)) {
                 out.push(body.to_owned());
             }
         }

@@ -10,6 +10,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod chars;
 mod extract;
 mod normalize;
 mod script;

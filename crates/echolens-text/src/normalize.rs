@@ -16,6 +16,8 @@ use std::borrow::Cow;
 
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
+use crate::chars;
+
 /// Zero-width non-joiner: part of Persian spelling.
 pub const ZWNJ: char = '\u{200C}';
 
@@ -119,43 +121,58 @@ fn fold_simple_char(c: char) -> Option<char> {
 
 /// How many bytes at the start of `bytes` are characters that [`fold_simple_char`] and [`Mapper::push`] both
 /// leave as they are and that are not white space or ZWNJ: lowercase ASCII, punctuation and digits, the Arabic
-/// and Persian letters already in their Persian form, and lowercase Cyrillic. Such a run is copied whole.
+/// and Persian letters already in their Persian form, and lowercase Cyrillic. Such a run is copied whole, with
+/// the single spaces between its words: a space the mapper would keep, as it stands between two such characters.
 fn unchanged_run(bytes: &[u8]) -> usize {
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b < 0x80 {
-            if b.is_ascii_uppercase() || is_ascii_white_space(b) {
-                break;
-            }
-            i += 1;
-            continue;
-        }
-        // Two-byte characters: U+0400..=U+07FF start with 0xD0..=0xDF.
-        let Some(&next) = bytes.get(i + 1) else { break };
-        if !(0xD0..=0xDF).contains(&b) {
+    let mut i = unchanged_char_len(bytes);
+    if i == 0 {
+        return 0;
+    }
+    loop {
+        let rest = &bytes[i..];
+        let len = match rest.first() {
+            Some(b' ') => match unchanged_char_len(&rest[1..]) {
+                0 => break,
+                len => 1 + len,
+            },
+            Some(_) => unchanged_char_len(rest),
+            None => break,
+        };
+        if len == 0 {
             break;
         }
-        let c = (u32::from(b & 0x1F) << 6) | u32::from(next & 0x3F);
-        let unchanged = matches!(c,
-            0x0430..=0x045F
-            | 0x060C
-            | 0x061B
-            | 0x061F
-            | 0x0621..=0x063A
-            | 0x0641..=0x0642
-            | 0x0644..=0x0648
-            | 0x067E
-            | 0x0686
-            | 0x0698
-            | 0x06A9
-            | 0x06AF
-            | 0x06CC);
-        if !unchanged {
-            break;
-        }
-        i += 2;
+        i += len;
     }
     i
+}
+
+/// The length of the character at the start of `bytes` if it is one of [`unchanged_run`]'s, else 0.
+fn unchanged_char_len(bytes: &[u8]) -> usize {
+    let Some(&b) = bytes.first() else { return 0 };
+    if b < 0x80 {
+        return usize::from(!(b.is_ascii_uppercase() || is_ascii_white_space(b)));
+    }
+    // Two-byte characters: U+0400..=U+07FF start with 0xD0..=0xDF.
+    let Some(&next) = bytes.get(1) else { return 0 };
+    if !(0xD0..=0xDF).contains(&b) {
+        return 0;
+    }
+    let c = (u32::from(b & 0x1F) << 6) | u32::from(next & 0x3F);
+    let unchanged = matches!(c,
+        0x0430..=0x045F
+        | 0x060C
+        | 0x061B
+        | 0x061F
+        | 0x0621..=0x063A
+        | 0x0641..=0x0642
+        | 0x0644..=0x0648
+        | 0x067E
+        | 0x0686
+        | 0x0698
+        | 0x06A9
+        | 0x06AF
+        | 0x06CC);
+    if unchanged { 2 } else { 0 }
 }
 
 fn changes_under_lowercase(s: &str) -> bool {
@@ -201,7 +218,7 @@ fn normalize_ascii(text: &str) -> String {
 
 /// Letters, digits and marks: what a ZWNJ may sit between.
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric()
+    chars::is_alphanumeric(c)
 }
 
 /// Map letters and digits, drop marks and controls, collapse white space, keep ZWNJ only inside words.
@@ -375,23 +392,25 @@ fn is_prefixed_verb(rest: &str) -> bool {
 
 /// Join می/نمی prefixes and ها/های suffixes with a ZWNJ (input already through [`map_chars`]: single spaces,
 /// ZWNJ only inside words). `None` when nothing is joined, as in text without Arabic-script letters: every join
-/// changes the text, so `None` is also the fixpoint. Words that stay as they are are not copied on their own.
+/// changes the text, so `None` is also the fixpoint. Nothing is copied until the first word that changes.
 fn join_persian_affixes(text: &str) -> Option<String> {
     // U+0600..=U+06FF are the two-byte sequences that start with 0xD8..=0xDB.
     if !text.bytes().any(|b| (0xD8..=0xDB).contains(&b)) {
         return None;
     }
-    let words: Vec<&str> = text.split(' ').collect();
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut changed = false;
-    let mut i = 0;
-    while i < words.len() {
-        let word = words[i];
+    let mut words = text.split(' ').peekable();
+    let mut out: Option<String> = None;
+    // Where the current word starts in `text`.
+    let mut start = 0;
+    while let Some(word) = words.next() {
+        let word_start = start;
+        start += word.len() + 1;
         let mut joined = Cow::Borrowed(word);
         // "می شود" / "نمی شود": a prefix standing alone before a word.
-        if (word == "می" || word == "نمی") && i + 1 < words.len() && starts_with_persian_letter(words[i + 1]) {
-            joined = Cow::Owned(format!("{word}{ZWNJ}{}", words[i + 1]));
-            i += 1;
+        if (word == "می" || word == "نمی") && words.peek().is_some_and(|next| starts_with_persian_letter(next)) {
+            let next = words.next().expect("peeked");
+            start += next.len() + 1;
+            joined = Cow::Owned(format!("{word}{ZWNJ}{next}"));
         } else if let Some(rest) = word.strip_prefix("نمی").or_else(|| word.strip_prefix("می"))
             && !rest.is_empty()
             && !rest.starts_with(ZWNJ)
@@ -403,31 +422,39 @@ fn join_persian_affixes(text: &str) -> Option<String> {
         }
         // "کتاب ها" / "کتابها" → "کتاب‌ها".
         // A ZWNJ only stands between letters: "(هوم لس) ها" keeps its space.
-        if i + 1 < words.len()
-            && is_plural_suffix(words[i + 1])
+        if words.peek().is_some_and(|next| is_plural_suffix(next))
             && persian_letters(&joined) >= 2
             && joined.chars().next_back().is_some_and(is_word_char)
         {
+            let next = words.next().expect("peeked");
+            start += next.len() + 1;
             let mut plural = joined.into_owned();
             plural.push(ZWNJ);
-            plural.push_str(words[i + 1]);
+            plural.push_str(next);
             joined = Cow::Owned(plural);
-            i += 1;
         } else if let Some(split) = split_glued_plural(&joined) {
             joined = Cow::Owned(split);
         }
-        changed |= matches!(joined, Cow::Owned(_));
-        if !out.is_empty() {
-            out.push(' ');
+        match (&mut out, joined) {
+            (None, Cow::Borrowed(_)) => {}
+            (None, Cow::Owned(changed)) => {
+                // The words before this one, with the space after them, as they were.
+                let mut copy = String::with_capacity(text.len() + 8);
+                copy.push_str(&text[..word_start]);
+                copy.push_str(&changed);
+                out = Some(copy);
+            }
+            (Some(copy), joined) => {
+                copy.push(' ');
+                copy.push_str(&joined);
+            }
         }
-        out.push_str(&joined);
-        i += 1;
     }
-    changed.then_some(out)
+    out
 }
 
 fn starts_with_persian_letter(word: &str) -> bool {
-    word.chars().next().is_some_and(|c| ('\u{0620}'..='\u{06FF}').contains(&c) && c.is_alphabetic())
+    word.chars().next().is_some_and(|c| ('\u{0620}'..='\u{06FF}').contains(&c) && chars::is_alphabetic(c))
 }
 
 fn persian_letters(word: &str) -> usize {
@@ -441,7 +468,8 @@ fn is_plural_suffix(word: &str) -> bool {
 /// "کتابها" → "کتاب‌ها" when the stem before ها keeps at least three letters and the word is not a known
 /// exception; shorter stems (تنها, رها) are too often whole words. `None` when the word stays as it is.
 fn split_glued_plural(word: &str) -> Option<String> {
-    if word.contains(ZWNJ) {
+    // Every split ends in ها or های(ی): most words are ruled out by their last letter.
+    if !(word.ends_with("ها") || word.ends_with("های") || word.ends_with("هایی")) || word.contains(ZWNJ) {
         return None;
     }
     if word == "آنها" || word == "اینها" {

@@ -1,6 +1,8 @@
 //! The writing system a text is mostly in, to compare like with like (keyness against channels of the same
 //! script, not against a corpus in another language).
 
+use crate::chars;
+
 /// A writing system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Script {
@@ -62,7 +64,7 @@ pub fn script(text: &str) -> Script {
                 'ة' | 'ى' | 'أ' | 'إ' | 'ؤ' => arabic_marks += 1,
                 _ => {}
             }
-            if !c.is_alphabetic() {
+            if !chars::is_alphabetic(c) {
                 continue;
             }
             letters += 1;

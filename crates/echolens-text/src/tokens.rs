@@ -7,6 +7,7 @@
 //! already: tokenising does not fold case or letters.
 
 use crate::ZWNJ;
+use crate::chars;
 
 fn is_word(c: char) -> bool {
     let u = c as u32;
@@ -19,13 +20,14 @@ fn is_word(c: char) -> bool {
     {
         return true;
     }
-    c.is_alphanumeric() || unicode_general_mark(c)
+    chars::is_alphanumeric(c) || unicode_general_mark(c)
 }
 
 /// Combining marks that normalisation keeps (Devanagari vowel signs and the like). Arabic harakat are removed by
 /// `normalize` before they reach here.
 fn unicode_general_mark(c: char) -> bool {
-    matches!(c as u32, 0x0300..=0x036F | 0x0900..=0x0DFF | 0x1AB0..=0x1AFF | 0x20D0..=0x20FF) && !c.is_alphanumeric()
+    matches!(c as u32, 0x0300..=0x036F | 0x0900..=0x0DFF | 0x1AB0..=0x1AFF | 0x20D0..=0x20FF)
+        && !chars::is_alphanumeric(c)
 }
 
 fn is_url(chunk: &str) -> bool {
@@ -402,7 +404,7 @@ mod tests {
     fn fast_paths_agree_with_unicode() {
         for u in 0..0x3000u32 {
             if let Some(c) = char::from_u32(u) {
-                let general = c.is_alphanumeric() || c == '_' || unicode_general_mark(c);
+                let general = chars::is_alphanumeric(c) || c == '_' || unicode_general_mark(c);
                 // Arabic-script ranges listed as letters include a few non-alphabetic signs (U+06D4 is excluded by
                 // the range; U+06FD..06FE are signs that join words in Sindhi/Urdu).
                 if (0x06FD..=0x06FE).contains(&u) {
