@@ -4,6 +4,8 @@
 //! `platform` (default `generic`, or `--platform`), `channel_name`, `author_name`, `urls`, `hashtags`,
 //! `mentions`, `forwarded_from`, `reply_to`, `repost_of`, `edited`.
 
+mod fast;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::io::BufRead;
@@ -16,6 +18,7 @@ use crate::{FileCtx, RawView, Sink, time};
 use echolens_model::MessageView;
 
 /// A string, or a number written as a string; borrowed from the line where it holds no escape.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Scalar<'a>(Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
@@ -50,6 +53,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
 }
 
 /// A timestamp: unix seconds as a number, or a string (RFC 3339, or seconds).
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Timestamp(i64, bool);
 
 impl<'de> Deserialize<'de> for Timestamp {
@@ -85,6 +89,7 @@ fn scalar<'s>(s: &'s Option<Scalar<'_>>) -> Option<&'s str> {
 
 /// One line, its strings borrowed from it where they hold no escape.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Line<'a> {
     #[serde(borrow)]
     id: Scalar<'a>,
@@ -134,7 +139,8 @@ pub fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Si
             return;
         }
     };
-    match serde_json::from_str::<Line<'_>>(json) {
+    // The common line is read by the fast reader; serde_json reads the rest, and words every error.
+    match fast::parse(json).map_or_else(|| serde_json::from_str::<Line<'_>>(json), Ok) {
         Ok(l) => {
             let platform = l.platform.as_deref().filter(|p| !p.is_empty()).unwrap_or(ctx.platform_or("generic"));
             let message = MessageView {
