@@ -398,7 +398,7 @@ fn join_persian_affixes(text: &str) -> Option<String> {
     if !text.bytes().any(|b| (0xD8..=0xDB).contains(&b)) {
         return None;
     }
-    let mut words = text.split(' ').peekable();
+    let mut words = Words(Some(text)).peekable();
     let mut out: Option<String> = None;
     // Where the current word starts in `text`.
     let mut start = 0;
@@ -451,6 +451,28 @@ fn join_persian_affixes(text: &str) -> Option<String> {
         }
     }
     out
+}
+
+/// `text.split(' ')`, without a `memchr` call per word: Persian words are a few bytes long, and a plain loop
+/// finds their ends sooner (the call was 4% of ingest).
+struct Words<'a>(Option<&'a str>);
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.0?;
+        match rest.bytes().position(|b| b == b' ') {
+            Some(end) => {
+                self.0 = Some(&rest[end + 1..]);
+                Some(&rest[..end])
+            }
+            None => {
+                self.0 = None;
+                Some(rest)
+            }
+        }
+    }
 }
 
 fn starts_with_persian_letter(word: &str) -> bool {
@@ -580,6 +602,13 @@ mod tests {
         assert_eq!(normalize("ＡＢＣ１２３"), "abc123");
         // Arabic presentation form of lam-alef.
         assert_eq!(normalize("\u{FEFB}"), "لا");
+    }
+
+    proptest! {
+        #[test]
+        fn words_are_split_at_each_space(s in "[ aب]{0,12}") {
+            prop_assert_eq!(Words(Some(&s)).collect::<Vec<_>>(), s.split(' ').collect::<Vec<_>>());
+        }
     }
 
     proptest! {
