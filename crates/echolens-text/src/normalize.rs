@@ -131,19 +131,18 @@ fn unchanged_run(bytes: &[u8]) -> usize {
     loop {
         let rest = &bytes[i..];
         let len = match rest.first() {
+            // A space goes with the character after it, or ends the run.
             Some(b' ') => match unchanged_char_len(&rest[1..]) {
-                0 => break,
+                0 => 0,
                 len => 1 + len,
             },
-            Some(_) => unchanged_char_len(rest),
-            None => break,
+            _ => unchanged_char_len(rest),
         };
         if len == 0 {
-            break;
+            return i;
         }
         i += len;
     }
-    i
 }
 
 /// The length of the character at the start of `bytes` if it is one of [`unchanged_run`]'s, else 0.

@@ -11,7 +11,6 @@
 use std::borrow::Cow;
 
 use super::{Line, Scalar, Timestamp};
-use crate::time;
 
 /// The line as serde_json would read it, or `None` when this reader does not read it alone.
 pub(super) fn parse(json: &str) -> Option<Line<'_>> {
@@ -203,14 +202,12 @@ impl<'a> Parser<'a> {
     /// Unix seconds as an integer, or a string, as [`Timestamp`] reads them.
     fn timestamp(&mut self) -> Option<Timestamp> {
         if self.peek()? == b'"' {
-            let (t, exact) = time::parse_any(&self.string()?)?;
-            return Some(Timestamp(t, exact));
+            return Timestamp::from_text(&self.string()?);
         }
-        let secs = match self.integer()? {
+        Timestamp::from_secs(match self.integer()? {
             Integer::Negative(v) => v,
             Integer::Positive(v) => i64::try_from(v).ok()?,
-        };
-        Some(Timestamp(secs.checked_mul(1_000_000)?, true))
+        })
     }
 
     /// An integer in JSON's grammar, not followed by a fraction or an exponent (those are floats, as are

@@ -56,6 +56,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
 #[cfg_attr(test, derive(Debug, PartialEq))]
 struct Timestamp(i64, bool);
 
+impl Timestamp {
+    /// Unix seconds; `None` out of range.
+    fn from_secs(secs: i64) -> Option<Timestamp> {
+        secs.checked_mul(1_000_000).map(|t| Timestamp(t, true))
+    }
+
+    /// RFC 3339, or seconds written as a string; `None` when it is neither.
+    fn from_text(text: &str) -> Option<Timestamp> {
+        time::parse_any(text).map(|(t, exact)| Timestamp(t, exact))
+    }
+}
+
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -65,7 +77,7 @@ impl<'de> Deserialize<'de> for Timestamp {
                 f.write_str("unix seconds or an RFC 3339 time")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timestamp, E> {
-                v.checked_mul(1_000_000).map(|t| Timestamp(t, true)).ok_or_else(|| E::custom("timestamp out of range"))
+                Timestamp::from_secs(v).ok_or_else(|| E::custom("timestamp out of range"))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timestamp, E> {
                 i64::try_from(v).map_err(|_| E::custom("timestamp out of range")).and_then(|v| self.visit_i64(v))
@@ -74,8 +86,7 @@ impl<'de> Deserialize<'de> for Timestamp {
                 time::from_secs_f64(v).map(|t| Timestamp(t, true)).ok_or_else(|| E::custom("timestamp out of range"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
-                time::parse_any(v)
-                    .map(|(t, exact)| Timestamp(t, exact))
+                Timestamp::from_text(v)
                     .ok_or_else(|| E::custom(format!("timestamp {v:?} is neither unix seconds nor RFC 3339")))
             }
         }
