@@ -305,7 +305,9 @@ fn mentions_outside(text: &str, spans: &[(usize, usize)]) -> Vec<String> {
 /// Normalise a hashtag as stated by a source (with or without `#`).
 pub fn normalize_tag(tag: &str) -> String {
     let tag = tag.trim().trim_start_matches(['#', '＃']);
-    normalize(tag).replace(' ', "_")
+    let tag = normalize(tag);
+    // A tag found in text holds no space; one a source states may.
+    if tag.contains(' ') { tag.replace(' ', "_") } else { tag }
 }
 
 /// Normalise a mention as stated by a source (with or without `@`).
@@ -354,6 +356,13 @@ fn extract_marked(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn stated_tags_with_spaces_join_with_underscores() {
+        assert_eq!(normalize_tag("#Zan  Zendegi "), "zan_zendegi");
+        assert_eq!(normalize_tag("＃زن زندگی"), "زن_زندگی");
+        assert_eq!(normalize_tag("#Tag"), "tag");
+    }
 
     proptest! {
         /// The look around each `:` and `.` finds exactly the texts that hold one of the four marks.
