@@ -28,7 +28,7 @@ const BATCH: usize = 4096;
 const ROWS: usize = 1024;
 
 /// Chunks (about 1 MiB each) parsed in one parallel step.
-const LINE_GROUP: usize = 8;
+const CHUNK_GROUP: usize = 8;
 
 /// What to ingest and how.
 #[derive(Debug, Clone, Default)]
@@ -348,7 +348,7 @@ pub fn ingest(
         match event {
             Event::Chunk(file, chunk) => {
                 let mut group = vec![(file, chunk)];
-                while group.len() < LINE_GROUP {
+                while group.len() < CHUNK_GROUP {
                     match rx.try_recv() {
                         Ok(Event::Chunk(file, chunk)) => group.push((file, chunk)),
                         Ok(other) => {

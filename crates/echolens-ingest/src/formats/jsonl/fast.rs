@@ -21,20 +21,7 @@ pub(super) fn parse(json: &str) -> Option<Line<'_>> {
     let mut f = Fields::default();
     p.white_space();
     p.expect(b'{')?;
-    p.white_space();
-    if p.peek() == Some(b'}') {
-        p.at += 1;
-    } else {
-        loop {
-            p.member(&mut f)?;
-            p.white_space();
-            match p.next()? {
-                b',' => p.white_space(),
-                b'}' => break,
-                _ => return None,
-            }
-        }
-    }
+    p.sequence(b'}', |p| p.member(&mut f))?;
     p.white_space();
     if p.at != p.bytes.len() {
         return None;
@@ -106,10 +93,28 @@ impl<'a> Parser<'a> {
         (self.next()? == b).then_some(())
     }
 
-    /// JSON's white space: space, tab, line feed, carriage return.
+    /// White space: spaces only, as [`plain`] has ruled out JSON's other three (tab, line feed, carriage return).
     fn white_space(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        while self.peek() == Some(b' ') {
             self.at += 1;
+        }
+    }
+
+    /// The items of an object or array after its opening bracket, separated by commas, up to `close`.
+    fn sequence(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.white_space();
+        if self.peek()? == close {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            self.white_space();
+            match self.next()? {
+                b',' => self.white_space(),
+                b if b == close => return Some(()),
+                _ => return None,
+            }
         }
     }
 
@@ -240,20 +245,8 @@ impl<'a> Parser<'a> {
     fn strings(&mut self) -> Option<Vec<String>> {
         self.expect(b'[')?;
         let mut out = Vec::new();
-        self.white_space();
-        if self.peek()? == b']' {
-            self.at += 1;
-            return Some(out);
-        }
-        loop {
-            out.push(self.string()?.into_owned());
-            self.white_space();
-            match self.next()? {
-                b',' => self.white_space(),
-                b']' => return Some(out),
-                _ => return None,
-            }
-        }
+        self.sequence(b']', |p| p.string().map(|s| out.push(s.into_owned())))?;
+        Some(out)
     }
 
     /// A string, borrowed from the line when it holds no escape. Declines on an unknown escape or a `\u` escape
