@@ -13,6 +13,7 @@
 mod batch;
 mod error;
 mod files;
+mod keys;
 mod stats;
 mod writer;
 

@@ -1,17 +1,16 @@
 //! Idempotent writes: append what is new, replace what has a newer edit, leave the rest.
 //!
-//! The writer keeps a 128-bit hash of every stored key, and the edit time of edited ones ([`KeyIndex`]: about 30
-//! bytes a message with the hash table's spare room), so deciding new / updated / unchanged needs no join
-//! against the table. It takes messages as [`MessageRows`], record batches that readers build on their own
-//! threads. The rows that are new go at once to the Parquet files of the next commit, which [`WRITERS`] threads
-//! encode side by side ([`FileWriter`]); after [`WriterOptions::commit_rows`] rows the files are closed and
-//! appended in one Delta commit, made in the background while the next files fill. A key's newer version read
-//! after its first one went to a file, and a newer edit of a stored message, are merged (Delta MERGE on `key`)
-//! at the end. Each commit is atomic, and the in-memory view is rebuilt from the table on open, so a run killed
-//! between commits is finished by running it again.
+//! The writer keeps 80 bits of the hash of every stored key, and the edit time of edited ones ([`KeyIndex`]:
+//! about 9–12 bytes a message), so deciding new / updated / unchanged needs no join against the table. It takes
+//! messages as [`MessageRows`], record batches that readers build on their own threads. The rows that are new
+//! go at once to the Parquet files of the next commit, which [`WRITERS`] threads encode side by side
+//! ([`FileWriter`]); after [`WriterOptions::commit_rows`] rows the files are closed and appended in one Delta
+//! commit, made in the background while the next files fill. A key's newer version read after its first one
+//! went to a file, and a newer edit of a stored message, are merged (Delta MERGE on `key`) at the end. Each
+//! commit is atomic, and the in-memory view is rebuilt from the table on open, so a run killed between commits
+//! is finished by running it again.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 
 use std::path::PathBuf;
 
@@ -31,6 +30,7 @@ use futures::StreamExt;
 
 use crate::batch::{MessageRows, edit_rank, key_hash, message_schema, quarantine_to_batch};
 use crate::files::FileWriter;
+use crate::keys::{FoldBuild, KeyIndex};
 use crate::{Error, Result, Store};
 
 /// How the writer batches its commits.
@@ -65,63 +65,6 @@ pub struct WriteCounts {
     pub quarantined_known: u64,
     /// Delta commits made.
     pub commits: u64,
-}
-
-/// Hashes the key hashes of [`KeyIndex`]: they are uniform already, so their two halves folded are the hash.
-#[derive(Default)]
-struct FoldHasher(u64);
-
-impl Hasher for FoldHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Not reached for u128 keys; a plain mix keeps the hasher correct for anything else.
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 ^= (v as u64) ^ ((v >> 64) as u64);
-    }
-}
-
-type FoldBuild = BuildHasherDefault<FoldHasher>;
-
-/// The stored keys' hashes with their edit rank. Most messages were never edited: their hashes sit in a set
-/// (16 bytes a key, 285 MB of table at 10M keys), and only edited ones carry their edit time in a map; a map
-/// for all (32 bytes a key) took twice that.
-#[derive(Default)]
-struct KeyIndex {
-    plain: HashSet<u128, FoldBuild>,
-    edited: HashMap<u128, i64, FoldBuild>,
-}
-
-impl KeyIndex {
-    fn len(&self) -> usize {
-        self.plain.len() + self.edited.len()
-    }
-
-    fn reserve(&mut self, more: usize) {
-        self.plain.reserve(more);
-    }
-
-    /// The stored edit rank of `hash`, if it is stored.
-    fn get(&self, hash: u128) -> Option<i64> {
-        if let Some(&rank) = self.edited.get(&hash) {
-            return Some(rank);
-        }
-        self.plain.contains(&hash).then_some(edit_rank(None))
-    }
-
-    fn insert(&mut self, hash: u128, rank: i64) {
-        if rank == edit_rank(None) {
-            self.plain.insert(hash);
-        } else {
-            self.plain.remove(&hash);
-            self.edited.insert(hash, rank);
-        }
-    }
 }
 
 /// Where a buffered key's current version sits.
@@ -297,7 +240,6 @@ impl Store {
             let keys = keys.as_any().downcast_ref::<StringArray>().expect("cast to utf8");
             let edited = cast(batch.column(1), &DataType::Int64)?;
             let edited = edited.as_any().downcast_ref::<Int64Array>().expect("cast to int64");
-            stored.reserve(batch.num_rows());
             for i in 0..batch.num_rows() {
                 let rank = edit_rank(edited.is_valid(i).then_some(edited.value(i)));
                 stored.insert(key_hash(keys.value(i)), rank);
@@ -720,23 +662,6 @@ mod tests {
         // deltalake rounds the maximum down, below the largest value.
         let theirs = stats_of(&deltalake_adds(&messages).await[0]);
         assert_eq!(theirs["maxValues"]["ts"], "2023-11-14T22:14:09.000Z");
-    }
-
-    #[test]
-    fn the_key_index_keeps_edit_times_only_for_edited_keys() {
-        let mut index = KeyIndex::default();
-        let (a, b) = (key_hash("x:1:1"), key_hash("x:1:2"));
-        assert_eq!(index.get(a), None);
-        index.insert(a, edit_rank(None));
-        index.insert(b, edit_rank(Some(5)));
-        assert_eq!((index.get(a), index.get(b)), (Some(i64::MIN), Some(5)));
-        assert_eq!((index.plain.len(), index.edited.len(), index.len()), (1, 1, 2));
-        // A stored key gets an edit: it moves from the set to the map, and is counted once.
-        index.insert(a, edit_rank(Some(9)));
-        assert_eq!((index.get(a), index.plain.len(), index.edited.len(), index.len()), (Some(9), 0, 2, 2));
-        index.insert(b, edit_rank(Some(7)));
-        assert_eq!(index.get(b), Some(7));
-        assert_eq!(index.get(key_hash("x:1:3")), None);
     }
 
     #[tokio::test]
