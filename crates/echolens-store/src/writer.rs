@@ -242,7 +242,7 @@ impl Store {
             let edited = edited.as_any().downcast_ref::<Int64Array>().expect("cast to int64");
             for i in 0..batch.num_rows() {
                 let rank = edit_rank(edited.is_valid(i).then_some(edited.value(i)));
-                stored.insert(key_hash(keys.value(i)), rank);
+                stored.insert_new(key_hash(keys.value(i)), rank);
             }
         }
         let mut quarantine_known = HashSet::new();
@@ -290,7 +290,7 @@ impl Writer<'_> {
         for (i, (&hash, &rank)) in rows.hashes.iter().zip(&rows.ranks).enumerate() {
             match self.stored.get(hash) {
                 None => {
-                    self.stored.insert(hash, rank);
+                    self.stored.insert_new(hash, rank);
                     new.push(i as u32);
                     self.counts.new += 1;
                 }
