@@ -3,13 +3,13 @@
 //! It is the one part of ingest's memory that grows with the store, so it is kept small. A key is known by its
 //! 128-bit hash ([`key_hash`](crate::batch::key_hash)), whose bits are uniform. Most messages were never
 //! edited: for those the index keeps 80 bits of the hash, 16 to pick one of 65,536 shards and 64 stored in the
-//! shard: 11.9 bytes a key in all at a million keys, 8.7 at ten million, as the shards' headers and spare room
-//! become a smaller share. Edited messages (few) keep their whole hash with the edit time in a
-//! map. A shard is a sorted run of fingerprints followed by a short unsorted tail, merged into the run when it
+//! shard. That is 11.9 bytes a key in all at a million keys and 8.7 at ten million, as the shards' headers and
+//! spare room become a smaller share. Edited messages (few) keep their whole hash with the edit time in a map.
+//! A shard is a sorted run of fingerprints followed by a short unsorted tail, merged into the run when it
 //! fills, so the index grows a little at a time and never holds a table and its doubled copy at once.
 //!
-//! Until session 17 the unedited keys sat in a hash set of whole hashes: 16 bytes a key at best, about 30 with
-//! the table's spare room, and twice that for a moment each time the table grew.
+//! Until session 17 the unedited keys sat in a hash set of whole hashes: 16 bytes a key at best, 35.6 at a
+//! million keys (2²¹ buckets), and twice that for a moment each time the table grew.
 //!
 //! Two different keys with the same 80 bits would make the later one look stored, and it would be dropped as
 //! unchanged. Among n keys that happens with probability about n²/2⁸¹: 4·10⁻¹¹ at ten million keys.
@@ -135,7 +135,7 @@ impl KeyIndex {
         }
     }
 
-    /// Record `hash` with `rank`, replacing what was recorded for it.
+    /// Record `hash` with `rank`. An edit replaces what was recorded; no edit leaves a recorded edit alone.
     pub(crate) fn insert(&mut self, hash: u128, rank: i64) {
         let (shard, fingerprint) = locate(hash);
         let shard = &mut self.shards[shard];
