@@ -107,8 +107,11 @@ impl Store {
 fn reason_kind(reason: &str) -> String {
     let reason = reason.strip_prefix("line ").map_or(reason, |r| r.split_once(": ").map_or(r, |(_, rest)| rest));
     let reason = reason.strip_prefix("element ").map_or(reason, |r| r.split_once(": ").map_or(r, |(_, rest)| rest));
-    let end = reason.find([':', ';', '(']).unwrap_or(reason.len());
-    reason[..end].trim().to_owned()
+    let end = reason.find([':', ';', '(', '"']).unwrap_or(reason.len());
+    let reason = &reason[..end];
+    // "invalid JSON at line 5 column 3" is the kind "invalid JSON": the position is the record's own.
+    let reason = reason.find(" at line ").map_or(reason, |at| &reason[..at]);
+    reason.trim().to_owned()
 }
 
 /// Microseconds since the epoch as RFC 3339 UTC.
@@ -155,5 +158,8 @@ mod tests {
     fn reason_kinds() {
         assert_eq!(reason_kind("line 4: invalid JSON (EOF); expected"), "invalid JSON");
         assert_eq!(reason_kind("from_id: expected user"), "from_id");
+        assert_eq!(reason_kind(r#"unknown message type "ERROR:wrong"; expected message"#), "unknown message type");
+        assert_eq!(reason_kind("invalid JSON at line 5 column 3: expected ',' or '}'"), "invalid JSON");
+        assert_eq!(reason_kind("line 8: invalid JSON (EOF while parsing at line 1 column 44)"), "invalid JSON");
     }
 }

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
+            for cause in causes(&err) {
                 eprintln!("  caused by: {cause}");
             }
             ExitCode::from(2)
@@ -34,6 +34,61 @@ fn main() -> ExitCode {
     }
 }
 
+/// The causes of `err` worth printing under it. DataFusion's errors repeat their source in their own message,
+/// so a cause already contained in the line above it is left out rather than printed again.
+fn causes(err: &anyhow::Error) -> Vec<String> {
+    let mut above = err.to_string();
+    let mut out = Vec::new();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !above.contains(&text) {
+            out.push(text.clone());
+        }
+        above = text;
+    }
+    out
+}
+
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error whose message repeats its source's, as DataFusion's do.
+    #[derive(Debug)]
+    struct Wrapping(Inner);
+
+    #[derive(Debug)]
+    struct Inner;
+
+    impl std::fmt::Display for Wrapping {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Schema error: {}", self.0)
+        }
+    }
+
+    impl std::fmt::Display for Inner {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("No field named file.")
+        }
+    }
+
+    impl std::error::Error for Wrapping {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    impl std::error::Error for Inner {}
+
+    #[test]
+    fn a_cause_repeated_in_the_message_above_is_printed_once() {
+        let err = anyhow::Error::new(Wrapping(Inner)).context("planning the query");
+        assert_eq!(causes(&err), ["Schema error: No field named file."]);
+        let distinct = anyhow::Error::new(Inner).context("reading x.json").context("ingesting");
+        assert_eq!(causes(&distinct), ["reading x.json", "No field named file."]);
+    }
 }
