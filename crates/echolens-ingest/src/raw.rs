@@ -1,5 +1,5 @@
 use echolens_model::{Message, MessageView};
-use echolens_text::{extract_entities, normalize, normalize_mention, normalize_tag, normalize_url};
+use echolens_text::{Find, extract_some, normalize, normalize_mention, normalize_tag, normalize_url};
 
 /// A message as a reader found it: text not yet normalised, and the URLs, hashtags and mentions the source
 /// stated, if it stated any (otherwise they are found in the text).
@@ -51,11 +51,8 @@ impl Normalised {
         hashtags: Option<&[String]>,
         mentions: Option<&[String]>,
     ) -> Normalised {
-        let (found_urls, found_tags, found_mentions) = if urls.is_none() || hashtags.is_none() || mentions.is_none() {
-            extract_entities(text)
-        } else {
-            Default::default()
-        };
+        let find = Find { urls: urls.is_none(), hashtags: hashtags.is_none(), mentions: mentions.is_none() };
+        let (found_urls, found_tags, found_mentions) = extract_some(text, find);
         Normalised {
             text_norm: normalize(text),
             urls: urls.map_or(found_urls, |urls| dedup(urls.iter().map(|u| normalize_url(u)))),

@@ -280,15 +280,42 @@ pub fn extract_mentions(text: &str) -> Vec<String> {
 
 /// URLs, hashtags and mentions of `text` in one pass over its links.
 pub fn extract_entities(text: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    extract_some(text, Find { urls: true, hashtags: true, mentions: true })
+}
+
+/// Which entities [`extract_some`] looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Find {
+    /// Links, normalised.
+    pub urls: bool,
+    /// Hashtags outside links, normalised.
+    pub hashtags: bool,
+    /// Mentions outside links, lowercased.
+    pub mentions: bool,
+}
+
+/// The entities of `text` that `find` asks for, as [`extract_entities`] finds them; empty lists for the others.
+/// A source that states its URLs but not its tags (most JSONL) needs the links only to leave out the `#` and `@`
+/// inside them: the links are not normalised then, and not looked for at all in text without a mark.
+pub fn extract_some(text: &str, find: Find) -> (Vec<String>, Vec<String>, Vec<String>) {
+    // A mark is `#` or `@`, or a full-width form, whose UTF-8 starts with 0xEF.
+    let marks = (find.hashtags || find.mentions) && memchr::memchr3(b'#', b'@', 0xEF, text.as_bytes()).is_some();
+    if !find.urls && !marks {
+        return Default::default();
+    }
     let spans = url_spans(text);
     let mut urls: Vec<String> = Vec::new();
-    for &(s, e) in &spans {
-        let url = normalize_url(&text[s..e]);
-        if !urls.contains(&url) {
-            urls.push(url);
+    if find.urls {
+        for &(s, e) in &spans {
+            let url = normalize_url(&text[s..e]);
+            if !urls.contains(&url) {
+                urls.push(url);
+            }
         }
     }
-    (urls, hashtags_outside(text, &spans), mentions_outside(text, &spans))
+    let hashtags = if find.hashtags && marks { hashtags_outside(text, &spans) } else { Vec::new() };
+    let mentions = if find.mentions && marks { mentions_outside(text, &spans) } else { Vec::new() };
+    (urls, hashtags, mentions)
 }
 
 fn mentions_outside(text: &str, spans: &[(usize, usize)]) -> Vec<String> {
@@ -427,6 +454,15 @@ mod tests {
     }
 
     #[test]
+    fn only_the_entities_asked_for_and_full_width_marks_without_ascii_ones() {
+        let text = "＃تست_یک and ＠Someone at https://Ex.com/a?utm_source=x";
+        let find = Find { urls: false, hashtags: true, mentions: true };
+        assert_eq!(extract_some(text, find), (vec![], vec!["تست_یک".to_owned()], vec!["someone".to_owned()]));
+        let urls_only = Find { urls: true, hashtags: false, mentions: false };
+        assert_eq!(extract_some(text, urls_only), (vec!["https://ex.com/a".to_owned()], vec![], vec![]));
+    }
+
+    #[test]
     fn mentions_lowercased_not_emails() {
         assert_eq!(extract_mentions("hi @SomeOne and @other_1. mail me@example.com"), vec!["someone", "other_1"]);
     }
@@ -539,6 +575,19 @@ mod props {
                 extract_marked(&s, &spans, ['@', '＠'], mention, false),
                 marked_by_chars(&s, &spans, ['@', '＠'], mention, false)
             );
+        }
+
+        #[test]
+        fn some_entities_are_those_each_finder_finds(
+            s in "(\\PC|[#@＃＠ \u{200C}:/.a-z]|https?://|www\\.|t\\.me/|#x|@y){0,40}",
+            urls: bool,
+            hashtags: bool,
+            mentions: bool,
+        ) {
+            let (found_urls, found_tags, found_mentions) = extract_some(&s, Find { urls, hashtags, mentions });
+            prop_assert_eq!(found_urls, if urls { extract_urls(&s) } else { Vec::new() });
+            prop_assert_eq!(found_tags, if hashtags { extract_hashtags(&s) } else { Vec::new() });
+            prop_assert_eq!(found_mentions, if mentions { extract_mentions(&s) } else { Vec::new() });
         }
 
         #[test]

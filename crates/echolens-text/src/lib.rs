@@ -18,7 +18,8 @@ mod stopwords;
 mod tokens;
 
 pub use extract::{
-    extract_entities, extract_hashtags, extract_mentions, extract_urls, normalize_mention, normalize_tag, normalize_url,
+    Find, extract_entities, extract_hashtags, extract_mentions, extract_some, extract_urls, normalize_mention,
+    normalize_tag, normalize_url,
 };
 pub use normalize::{ZWNJ, normalize};
 pub use script::{Script, script};
