@@ -11,6 +11,7 @@ drifts between runs) and their medians are compared. Run through bench/ingest.sh
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -31,15 +32,38 @@ def timed(cmd, **kw):
     return secs, usage.ru_maxrss / 1024, out
 
 
+# Links, hashtags and mentions as Telegram Desktop marks them in `text` arrays and `text_entities`.
+ENTITY = re.compile(r"(?P<link>https?://\S+)|(?P<hashtag>#\w+)|(?P<mention>@\w+)")
+
+
+def telegram_text(text):
+    """`text` and `text_entities` as Telegram Desktop writes them: a plain string when the text has no entity,
+    else an array of strings and entity objects; `text_entities` always, with "plain" runs as objects."""
+    parts, at = [], 0
+    for m in ENTITY.finditer(text):
+        if m.start() > at:
+            parts.append(text[at:m.start()])
+        parts.append({"type": m.lastgroup, "text": m.group()})
+        at = m.end()
+    if at < len(text):
+        parts.append(text[at:])
+    entities = [p if isinstance(p, dict) else {"type": "plain", "text": p} for p in parts]
+    if all(isinstance(p, str) for p in parts):
+        return text, entities
+    return parts, entities
+
+
 def write_telegram_export(jsonl, path):
-    """The corpus as one Telegram Desktop chat export (one-space indentation, as the exporter writes)."""
+    """The corpus as one Telegram Desktop chat export, laid out as the exporter writes it: one-space indentation,
+    `text` as a string or an array with entity objects, and `text_entities` in every message."""
     with open(jsonl, encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:
         out.write('{\n "name": "bench",\n "type": "public_supergroup",\n "id": 4242,\n "messages": [\n')
         for i, line in enumerate(src):
             r = json.loads(line)
+            text, entities = telegram_text(r["text"])
             m = {"id": i + 1, "type": "message", "date": "2024-01-01T00:00:00",
                  "date_unixtime": str(int(r["timestamp"])), "from": r["author"], "from_id": "user" + str(r["author"]),
-                 "text": r["text"]}
+                 "text": text, "text_entities": entities}
             out.write(("" if i == 0 else ",\n") + json.dumps(m, ensure_ascii=False, indent=1))
         out.write("\n ]\n}\n")
 
@@ -91,7 +115,7 @@ def main():
     secs_small, rss_small, _ = timed([args.bin, "ingest", "--json", "--store", store, small])
 
     # One Telegram Desktop export holding the whole corpus as one chat: memory must not grow with the file.
-    tg = prefix + ".telegram.json"
+    tg = prefix + ".telegram-entities.json"
     if not os.path.exists(tg):
         write_telegram_export(jsonl, tg)
     shutil.rmtree(store, ignore_errors=True)

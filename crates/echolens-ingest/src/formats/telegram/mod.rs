@@ -32,9 +32,11 @@ const CHAT_TYPES: &[&str] = &[
 ];
 
 mod scan;
+mod text;
 
 pub(crate) use scan::MessageChunk;
 use scan::{Piece, ScanError};
+use text::{Entity, Flattened, Text, kind_of};
 
 /// About how many bytes of messages go in a [`MessageChunk`].
 pub(crate) const CHUNK_BYTES: usize = 1 << 20;
@@ -115,7 +117,7 @@ pub(crate) fn parse_chunk(
         let raw = || String::from_utf8_lossy(bytes).into_owned();
         let outcome = match Fields::parse(bytes) {
             Ok(fields) => {
-                fields.and_then(|f| convert(&chunk.chat, &f, record, &mut st)).map_err(|reason| (reason, raw()))
+                fields.and_then(|f| convert(&chunk.chat, f, record, &mut st)).map_err(|reason| (reason, raw()))
             }
             Err(err) => {
                 let line = chunk.first_line
@@ -166,8 +168,26 @@ pub(crate) fn check_chat(path: &str, chat: &mut Chat) -> Vec<String> {
 
 /// The fields of a message object that echolens reads; the others are skipped, not built. A missing field and
 /// a null are both `None`.
-#[derive(Debug, Default, serde::Deserialize)]
-struct Fields {
+#[derive(Debug, PartialEq)]
+struct Fields<'a> {
+    kind: Option<Value>,
+    id: Option<Value>,
+    date: Option<Value>,
+    date_unixtime: Option<Value>,
+    edited: Option<Value>,
+    edited_unixtime: Option<Value>,
+    from: Option<Value>,
+    from_id: Option<Value>,
+    forwarded_from: Option<Value>,
+    reply_to_message_id: Option<Value>,
+    /// `text` flattened, or why it could not be.
+    text: Result<Flattened<'a>, String>,
+    text_entities: Option<Vec<Entity<'a>>>,
+}
+
+/// [`Fields`] as the typed read takes them from a message object.
+#[derive(serde::Deserialize)]
+struct Typed<'a> {
     #[serde(rename = "type")]
     kind: Option<Value>,
     id: Option<Value>,
@@ -179,29 +199,52 @@ struct Fields {
     from_id: Option<Value>,
     forwarded_from: Option<Value>,
     reply_to_message_id: Option<Value>,
-    text: Option<Value>,
-    text_entities: Option<Value>,
+    #[serde(borrow)]
+    text: Option<Text<'a>>,
+    #[serde(borrow)]
+    text_entities: Option<Vec<Entity<'a>>>,
 }
 
-impl Fields {
-    /// Parse one message's JSON. An object goes straight into the fields (a `Value` for every field was most of
-    /// a Telegram parse); what that refuses (not an object, a key given twice) is parsed as a `Value` and read
-    /// from it, so those get the same reasons and the last of repeated keys, as JSON readers have it.
-    fn parse(bytes: &[u8]) -> Result<Result<Fields, String>, serde_json::Error> {
+impl<'a> Fields<'a> {
+    /// Parse one message's JSON. An object goes straight into the fields, its text and entities borrowed (see
+    /// `text.rs`); what that refuses (not an object, a key given twice, a text of another shape) is parsed as a
+    /// `Value` and read from it ([`Fields::of_value`]), so those get the same reasons and the last of repeated
+    /// keys, as JSON readers have it.
+    fn parse(bytes: &'a [u8]) -> Result<Result<Fields<'a>, String>, serde_json::Error> {
         // Not for an array: a struct would take one as its fields in order. The message is checked as UTF-8 once,
         // so that serde_json reads it as a `str` and does not check each of its strings again (that was 6% of a
         // Telegram ingest's instructions); bytes that are not UTF-8 get serde_json's error below.
         if bytes.first() == Some(&b'{')
             && let Ok(json) = std::str::from_utf8(bytes)
-            && let Ok(fields) = serde_json::from_str::<Fields>(json)
+            && let Ok(t) = serde_json::from_str::<Typed<'a>>(json)
         {
-            return Ok(Ok(fields));
+            return Ok(Ok(Fields {
+                kind: t.kind,
+                id: t.id,
+                date: t.date,
+                date_unixtime: t.date_unixtime,
+                edited: t.edited,
+                edited_unixtime: t.edited_unixtime,
+                from: t.from,
+                from_id: t.from_id,
+                forwarded_from: t.forwarded_from,
+                reply_to_message_id: t.reply_to_message_id,
+                text: Ok(text::flatten(t.text)),
+                text_entities: t.text_entities,
+            }));
         }
+        Self::of_value(bytes)
+    }
+
+    /// Parse one message's JSON as a `Value`, and read the fields from it.
+    fn of_value(bytes: &[u8]) -> Result<Result<Fields<'static>, String>, serde_json::Error> {
         let value = serde_json::from_slice::<Value>(bytes)?;
         let Value::Object(mut obj) = value else {
             return Ok(Err(format!("expected a message object, found {}", kind_of(&value))));
         };
         let mut take = |key: &str| obj.remove(key).filter(|v| !v.is_null());
+        let text = take("text");
+        let text_entities = take("text_entities");
         Ok(Ok(Fields {
             kind: take("type"),
             id: take("id"),
@@ -213,14 +256,14 @@ impl Fields {
             from_id: take("from_id"),
             forwarded_from: take("forwarded_from"),
             reply_to_message_id: take("reply_to_message_id"),
-            text: take("text"),
-            text_entities: take("text_entities"),
+            text: text::flatten_value(text.as_ref()),
+            text_entities: text::entities_of_value(text_entities.as_ref()),
         }))
     }
 }
 
 /// Turn one message object into a message; `Ok(None)` for records that are skipped (service messages).
-fn convert(chat: &Chat, f: &Fields, record: u64, st: &mut State<'_, '_>) -> Result<Option<RawMessage>, String> {
+fn convert(chat: &Chat, f: Fields<'_>, record: u64, st: &mut State<'_, '_>) -> Result<Option<RawMessage>, String> {
     match f.kind.as_ref().and_then(Value::as_str).unwrap_or("message") {
         "message" => {}
         "service" => {
@@ -264,11 +307,8 @@ fn convert(chat: &Chat, f: &Fields, record: u64, st: &mut State<'_, '_>) -> Resu
             ));
         }
     };
-    let (text, entities) = flatten_text(f.text.as_ref())?;
-    let entities = match f.text_entities.as_ref() {
-        Some(Value::Array(list)) => Some(list.iter().collect::<Vec<_>>()),
-        _ => entities,
-    };
+    let (text, entities) = f.text?;
+    let entities = f.text_entities.or(entities);
     let mut raw = RawMessage {
         message: Message {
             platform: "telegram".into(),
@@ -291,13 +331,14 @@ fn convert(chat: &Chat, f: &Fields, record: u64, st: &mut State<'_, '_>) -> Resu
     };
     if let Some(entities) = entities {
         let (mut urls, mut tags, mut mentions) = (Vec::new(), Vec::new(), Vec::new());
-        for e in entities {
-            let text = e.get("text").and_then(Value::as_str).unwrap_or("");
-            match e.get("type").and_then(Value::as_str).unwrap_or("") {
-                "link" => urls.push(text.to_owned()),
-                "text_link" => urls.extend(string(e.get("href"))),
-                "hashtag" => tags.push(text.to_owned()),
-                "mention" => mentions.push(text.to_owned()),
+        for e in &entities {
+            match e.kind() {
+                "link" => urls.push(e.text().to_owned()),
+                "text_link" => {
+                    urls.extend(e.href.as_ref().map(|h| h.0.as_ref()).filter(|h| !h.is_empty()).map(str::to_owned))
+                }
+                "hashtag" => tags.push(e.text().to_owned()),
+                "mention" => mentions.push(e.text().to_owned()),
                 _ => {}
             }
         }
@@ -312,49 +353,6 @@ fn is_peer_id(s: &str) -> bool {
     ["user", "channel", "chat"]
         .iter()
         .any(|p| s.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
-}
-
-type Flattened<'v> = (String, Option<Vec<&'v Value>>);
-
-/// `text` is a plain string, or an array mixing strings and entity objects `{type, text, ...}`.
-fn flatten_text(v: Option<&Value>) -> Result<Flattened<'_>, String> {
-    match v {
-        None | Some(Value::Null) => Ok((String::new(), None)),
-        Some(Value::String(s)) => Ok((s.clone(), None)),
-        Some(Value::Array(parts)) => {
-            let mut text = String::new();
-            let mut entities = Vec::new();
-            for part in parts {
-                match part {
-                    Value::String(s) => text.push_str(s),
-                    Value::Object(o) => {
-                        if let Some(t) = o.get("text").and_then(Value::as_str) {
-                            text.push_str(t);
-                        }
-                        entities.push(part);
-                    }
-                    other => {
-                        return Err(format!("text: expected strings and entity objects, found {}", kind_of(other)));
-                    }
-                }
-            }
-            Ok((text, Some(entities)))
-        }
-        Some(other) => {
-            Err(format!("text: expected a string or an array of strings and entities, found {}", kind_of(other)))
-        }
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
@@ -518,5 +516,77 @@ mod tests {
         let sink = read(r#"{"messages": [{"id": 4, "date_unixtime": "1", "text": "a"}], "name": "Late", "id": 42}"#);
         assert_eq!(sink.messages[0].key(), "telegram:42:4");
         assert_eq!(sink.messages[0].channel_name.as_deref(), Some("Late"));
+    }
+
+    #[test]
+    fn an_exporters_message_takes_the_typed_read_with_its_strings_borrowed() {
+        let json = r#"{"id": 1, "type": "message", "date_unixtime": "5", "from": "A", "from_id": "user1",
+            "photo": "photos/1.jpg", "reactions": [{"type": "emoji", "count": 2, "emoji": "x"}],
+            "text": ["see ", {"type": "text_link", "text": "this", "href": "https://e.com"}, " \u00e9"],
+            "text_entities": [{"type": "plain", "text": "see "}, {"type": "mention_name", "text": "B", "user_id": 7},
+                              {"type": "blockquote", "text": "q", "collapsed": false}]}"#;
+        let typed: super::Typed<'_> = serde_json::from_str(json).expect("the typed read takes it");
+        let (text, entities) = super::text::flatten(typed.text);
+        assert_eq!(text, "see this \u{e9}");
+        let href = &entities.expect("an array")[0].href.clone().expect("a link").0;
+        assert!(matches!(href, std::borrow::Cow::Borrowed("https://e.com")), "{href:?}");
+        let listed = typed.text_entities.expect("listed");
+        assert!(matches!(listed[0].text.as_ref().expect("text").0, std::borrow::Cow::Borrowed("see ")));
+        assert_eq!(listed[1].kind(), "mention_name");
+    }
+
+    /// Pieces of message objects, usual and odd, for the two reads to disagree on if they can.
+    fn message_json() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let string = prop_oneof![
+            Just(r#""a #b""#.to_owned()),
+            Just(r#""""#.to_owned()),
+            Just(r#""e\u00e9\n""#.to_owned()),
+            Just("5".to_owned()),
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("[]".to_owned()),
+            Just("{}".to_owned()),
+        ];
+        let entity = (
+            proptest::sample::select(vec!["link", "text_link", "hashtag", "mention", "plain", "bold"]),
+            string.clone(),
+            proptest::option::of(string.clone()),
+            any::<bool>(),
+        )
+            .prop_map(|(kind, text, href, extra)| {
+                let href = href.map(|h| format!(r#", "href": {h}"#)).unwrap_or_default();
+                let extra = if extra { r#", "user_id": 7, "text": "again""# } else { "" };
+                format!(r#"{{"type": "{kind}", "text": {text}{href}{extra}}}"#)
+            });
+        let part = prop_oneof![3 => string.clone(), 3 => entity.clone(), 1 => Just("[1]".to_owned())];
+        let text = prop_oneof![
+            string.clone(),
+            proptest::collection::vec(part, 0..4).prop_map(|p| format!("[{}]", p.join(", "))),
+        ];
+        let entities = prop_oneof![
+            3 => proptest::collection::vec(entity, 0..3).prop_map(|e| format!("[{}]", e.join(", "))),
+            1 => string.clone(),
+            1 => Just(r#"["x", 3]"#.to_owned()),
+        ];
+        let field = prop_oneof![
+            text.prop_map(|t| format!(r#""text": {t}"#)),
+            entities.prop_map(|e| format!(r#""text_entities": {e}"#)),
+            string.clone().prop_map(|v| format!(r#""from": {v}"#)),
+            string.clone().prop_map(|v| format!(r#""type": {v}"#)),
+            Just(r#""id": 3"#.to_owned()),
+            Just(r#""date_unixtime": "9""#.to_owned()),
+            Just(r#""photo": {"w": [1, {"h": 2}]}"#.to_owned()),
+        ];
+        proptest::collection::vec(field, 0..6).prop_map(|f| format!("{{{}}}", f.join(", ")))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_typed_read_gives_what_the_value_read_gives(json in message_json()) {
+            let typed = super::Fields::parse(json.as_bytes()).map_err(|e| e.to_string());
+            let value = super::Fields::of_value(json.as_bytes()).map_err(|e| e.to_string());
+            proptest::prop_assert_eq!(typed, value, "{}", json);
+        }
     }
 }
