@@ -34,12 +34,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
                 Ok(Str(Cow::Borrowed(s)))
             }
 
+            // A string with an escape; serde's `visit_string` comes here too.
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Str<'de>, E> {
                 Ok(Str(Cow::Owned(s.to_owned())))
-            }
-
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Owned(s)))
             }
         }
 
@@ -105,10 +102,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
                 Ok(Text::Plain(Str(Cow::Owned(s.to_owned()))))
             }
 
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Text<'de>, E> {
-                Ok(Text::Plain(Str(Cow::Owned(s))))
-            }
-
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text<'de>, A::Error> {
                 let mut parts = Vec::new();
                 while let Some(part) = seq.next_element()? {
@@ -139,10 +132,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Part<'a> {
 
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Part<'de>, E> {
                 Ok(Part::Plain(Str(Cow::Owned(s.to_owned()))))
-            }
-
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Part<'de>, E> {
-                Ok(Part::Plain(Str(Cow::Owned(s))))
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Part<'de>, A::Error> {
