@@ -26,11 +26,11 @@ def main():
     ap.add_argument("--skip-toolkit-similar", action="store_true")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    prefix = generate(args.python, args.n, args.work)
+    corpus = generate(args.bin, args.n, args.work)
     out = os.path.join(args.work, f"analyze_{args.n}")
     if os.path.exists(out):
         shutil.rmtree(out)
-    secs, rss, _ = timed([args.bin, "analyze", prefix + ".jsonl", "--out", out, "--store", os.path.join(out, "store")])
+    secs, rss, _ = timed([args.bin, "analyze", corpus.jsonl, "--out", out, "--store", os.path.join(out, "store")])
     with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
         summary = json.load(f)
     print(f"echolens analyze, {args.n} messages: {secs:.1f} s, peak {rss:.0f} MB, report "
@@ -45,7 +45,7 @@ def main():
     if args.toolkit:
         db = os.path.join(args.work, f"toolkit_analyze_{args.n}.db")
         nets = ["co_tweet", "co_link"] + ([] if args.skip_toolkit_similar else ["co_similar_tweet"])
-        rows = run_toolkit(args.python, args.work, prefix, db, nets)
+        rows = run_toolkit(args.python, args.work, corpus, db, nets)
         total = sum(r[1] for r in rows)
         print(f"coordination-network-toolkit, preprocess + {' + '.join(nets)}: {total:.1f} s, "
               f"peak {max(r[2] for r in rows):.0f} MB")

@@ -5,7 +5,7 @@
   (b) coordination-network-toolkit co_tweet, co_link, co_similar_tweet on the same corpus and parameters;
   (c) coordinationz's co-URL + co-hashtag pipeline (bipartite null-model similarity), where installed.
 Prints wall time and peak memory of each, the ratios, pair-F1 of echolens clusters against the planted
-campaigns (gen_corpus.py's ground truth), and how echolens text/link edges agree with co_tweet/co_link.
+campaigns (the generator's truth.json), and how echolens text/link edges agree with co_tweet/co_link.
 
 Run through bench/coordination.sh, which builds the release binary and the venv.
 """
@@ -28,13 +28,23 @@ MIN_WEIGHT = 2
 SIMILARITY = 0.8
 
 
-def generate(python, n, work):
-    prefix = os.path.join(work, f"corpus_{n}")
-    if not os.path.exists(prefix + ".jsonl"):
-        here = os.path.dirname(os.path.abspath(__file__))
-        gen = os.path.join(here, "..", "..", "shared", "bench", "gen_corpus.py")
-        subprocess.run([python, gen, "--n", str(n), "--seed", "1", "--out", prefix], check=True)
-    return prefix
+class Corpus:
+    """A corpus from the project's generator: `echolens demo --generate N --layout jsonl --toolkit-csv`, seed 1
+    (WORK/corpus_N/corpus/messages.jsonl, WORK/corpus_N/toolkit.csv, WORK/corpus_N/truth.json)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.jsonl = os.path.join(folder, "corpus", "messages.jsonl")
+        self.csv = os.path.join(folder, "toolkit.csv")
+        self.truth = os.path.join(folder, "truth.json")
+
+
+def generate(bin, n, work):
+    corpus = Corpus(os.path.join(work, f"corpus_{n}"))
+    if not (os.path.exists(corpus.truth) and os.path.exists(corpus.csv)):
+        subprocess.run([bin, "demo", "--generate", str(n), "--seed", "1", "--layout", "jsonl", "--toolkit-csv",
+                        "--out", corpus.folder], check=True)
+    return corpus
 
 
 def read_edges(path, kinds):
@@ -69,13 +79,13 @@ def pair_f1(clusters_csv, truth):
     pred = {}
     with open(clusters_csv, encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            pred.setdefault(row["cluster"], []).append(row["account"].split(":", 1)[1])
+            pred.setdefault(row["cluster"], []).append(row["account"])
     pred_pairs = set()
     for members in pred.values():
         pred_pairs.update(itertools.combinations(sorted(members), 2))
     true_pairs = set()
     for camp in truth["campaigns"]:
-        true_pairs.update(itertools.combinations(sorted(map(str, camp["members"])), 2))
+        true_pairs.update(itertools.combinations(sorted(camp["members"]), 2))
     hit = len(pred_pairs & true_pairs)
     p = hit / len(pred_pairs) if pred_pairs else 0.0
     r = hit / len(true_pairs) if true_pairs else 0.0
@@ -106,15 +116,15 @@ elif what == "co_similar_tweet":
     compute_co_similar_tweet(db, window, n_threads=2, similarity_threshold=sim, min_edge_weight=min_weight)
 """
 
-def run_toolkit(python, work, prefix, db, nets):
+def run_toolkit(python, work, corpus, db, nets):
     """The toolkit's preprocess of the corpus into a fresh `db`, then each of `nets` at the bench parameters, each
     as its own process: [(step, seconds, peak RSS MB)], preprocess first."""
     if os.path.exists(db):
         os.remove(db)
     steps = [("preprocess",) + timed([python, "-m", "coordination_network_toolkit", db, "preprocess",
-                                      "--format", "csv", prefix + ".cnt.csv"])[:2]]
+                                      "--format", "csv", corpus.csv])[:2]]
     con = sqlite3.connect(db)
-    con.execute("delete from message_url where url = ''")  # gen_corpus.py's documented caveat
+    con.execute("delete from message_url where url = ''")  # the toolkit reads an empty urls field as the URL ''
     con.commit()
     con.close()
     script = os.path.join(work, "toolkit_networks.py")
@@ -177,13 +187,13 @@ def main():
     args = ap.parse_args()
 
     os.makedirs(args.work, exist_ok=True)
-    prefix = generate(args.python, args.n, args.work)
-    truth = json.load(open(prefix + ".truth.json", encoding="utf-8"))
+    corpus = generate(args.bin, args.n, args.work)
+    truth = json.load(open(corpus.truth, encoding="utf-8"))
     results = {"n": args.n, "window_s": WINDOW, "min_weight": MIN_WEIGHT, "similarity": SIMILARITY, "runs": {}}
 
     store = os.path.join(args.work, f"store_{args.n}")
     if not os.path.exists(os.path.join(store, "echolens.json")):
-        secs, rss, _ = timed([args.bin, "ingest", "--store", store, prefix + ".jsonl"])
+        secs, rss, _ = timed([args.bin, "ingest", "--store", store, corpus.jsonl])
         print(f"echolens ingest: {secs:.1f} s, {rss:.0f} MB (not part of the comparison)")
 
     rows = []
@@ -210,7 +220,7 @@ def main():
     if not args.skip_toolkit:
         db = os.path.join(args.work, f"toolkit_{args.n}.db")
         nets = ["co_tweet", "co_link"] + ([] if args.skip_toolkit_similar else ["co_similar_tweet"])
-        steps = run_toolkit(args.python, args.work, prefix, db, nets)
+        steps = run_toolkit(args.python, args.work, corpus, db, nets)
         secs, rss = steps[0][1], steps[0][2]
         print(f"toolkit preprocess: {secs:.1f} s, {rss:.0f} MB (not part of the comparison)")
         rows.extend((f"toolkit {net}", secs, rss) for net, secs, rss in steps[1:])
@@ -232,7 +242,7 @@ def main():
         with open(script, "w") as f:
             f.write(COORDINATIONZ_SCRIPT)
         t0 = time.perf_counter()
-        proc = subprocess.Popen([args.python, script, prefix + ".jsonl", str(args.cz_realizations)],
+        proc = subprocess.Popen([args.python, script, corpus.jsonl, str(args.cz_realizations)],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         secs, rss = time.perf_counter() - t0, usage.ru_maxrss / 1024
@@ -244,7 +254,7 @@ def main():
                                   "--kinds", "link,hashtag"])
         rows.append(("echolens link+hashtag", secs_e, rss_e))
 
-    print(f"\ncorpus: {args.n} messages ({prefix}.jsonl)")
+    print(f"\ncorpus: {args.n} messages ({corpus.jsonl})")
     print(f"{'run':44} {'wall s':>9} {'peak MB':>9}")
     for name, secs, rss in rows:
         print(f"{name:44} {secs:9.2f} {rss:9.0f}")

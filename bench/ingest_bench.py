@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Whole-tool ingest benchmark, side by side in one run.
 
-Generates a corpus with ../shared/bench/gen_corpus.py, then times on the same corpus:
+Generates a corpus with the project's generator (`echolens demo --generate N --layout jsonl --toolkit-csv`), then
+times on the same corpus:
   (a) the floor: a bare read-and-parse of the JSONL with serde_json (examples/jsonl_floor.rs);
   (b) `echolens ingest` of the JSONL into a fresh store (parse, normalise, Delta commit);
   (c) coordination-network-toolkit's load of the same corpus (`preprocess` of its CSV into SQLite).
@@ -80,12 +81,11 @@ def main():
     args = ap.parse_args()
 
     os.makedirs(args.work, exist_ok=True)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from coordination_bench import generate  # noqa: E402
+    corpus = generate(args.bin, args.n, args.work)
     prefix = os.path.join(args.work, f"corpus_{args.n}")
-    if not os.path.exists(prefix + ".jsonl"):
-        here = os.path.dirname(os.path.abspath(__file__))
-        gen = os.path.join(here, "..", "..", "shared", "bench", "gen_corpus.py")
-        subprocess.run([args.python, gen, "--n", str(args.n), "--seed", "1", "--out", prefix], check=True)
-    jsonl = prefix + ".jsonl"
+    jsonl = corpus.jsonl
     size_mb = os.path.getsize(jsonl) / 1e6
 
     rows = []
@@ -127,7 +127,7 @@ def main():
         if os.path.exists(db):
             os.remove(db)
         secs, rss, _ = timed([args.python, "-m", "coordination_network_toolkit", db, "preprocess",
-                              "--format", "csv", prefix + ".cnt.csv"])
+                              "--format", "csv", corpus.csv])
         rows.append(("coordination-network-toolkit preprocess", secs, rss))
 
     print(f"\ncorpus: {args.n} messages, {size_mb:.0f} MB JSONL, {os.cpu_count()} cores")

@@ -194,7 +194,7 @@ impl Graph {
 /// Creates `path` and streams what `fill` writes into it through a buffer.
 fn save(path: &Path, fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>) -> Result<()> {
     let io = |source| Error::Io { path: path.to_owned(), source };
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(io)?);
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, crate::table::create_output(path)?);
     fill(&mut w).map_err(io)?;
     w.flush().map_err(io)
 }

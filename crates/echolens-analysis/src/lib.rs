@@ -20,7 +20,7 @@ pub mod vocabulary;
 
 pub use error::{Error, Result};
 pub use pseudonym::Pseudonyms;
-pub use table::{collect_plain, excerpt, i64s, strings, write_summary};
+pub use table::{collect_plain, create_output, excerpt, i64s, strings, write_output, write_summary};
 pub use timings::memory_mb;
 pub use udf::register_udfs;
 

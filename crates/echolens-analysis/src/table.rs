@@ -176,13 +176,37 @@ pub fn write_summary(
     }
     let path = dir.join("summary.json");
     let text = serde_json::to_string_pretty(&summary).expect("a summary serialises");
-    std::fs::write(&path, text).map_err(|source| crate::Error::Io { path: path.clone(), source })?;
+    write_output(&path, text.as_bytes())?;
     Ok(path)
 }
 
-/// A CSV writer on `path`, its errors naming the file.
+/// A new output file at `path`, never following a link: whatever is at `path` (a file from an earlier run, or
+/// a symbolic link planted there) is removed first, and the file is created only if nothing is there then
+/// (`O_EXCL`, which refuses a link too), so writing an output folder never writes through a link to a file
+/// elsewhere. A folder at `path` is an error.
+pub fn create_output(path: &std::path::Path) -> Result<std::fs::File> {
+    let io = |source| crate::Error::Io { path: path.to_owned(), source };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(io(std::io::Error::new(std::io::ErrorKind::IsADirectory, "a folder is in the way")));
+        }
+        Ok(_) => std::fs::remove_file(path).map_err(io)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(io)
+}
+
+/// Write `bytes` to a new output file at `path` (see [`create_output`]).
+pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut file = create_output(path)?;
+    file.write_all(bytes).map_err(|source| crate::Error::Io { path: path.to_owned(), source })
+}
+
+/// A CSV writer on a new output file at `path` (see [`create_output`]), its errors naming the file.
 pub fn csv_writer(path: &std::path::Path) -> Result<csv::Writer<std::fs::File>> {
-    csv::Writer::from_path(path).map_err(|source| crate::Error::Csv { path: path.to_owned(), source })
+    Ok(csv::Writer::from_writer(create_output(path)?))
 }
 
 /// `s` on one line, cut to `n` characters with an ellipsis.

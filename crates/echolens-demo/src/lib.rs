@@ -190,6 +190,8 @@ pub struct Campaign {
     pub waves: Vec<i64>,
     /// Keys of the planted messages.
     pub message_keys: Vec<String>,
+    /// `exact`: a wave's posts share their text; `edited`: each post has one to three of its words replaced.
+    pub mode: String,
 }
 
 /// A copy cascade: the origin's key first, then the copies in time order.
@@ -299,9 +301,52 @@ fn sign(rng: &mut Rng, text: &mut String, channel: usize, name: &str) {
     }
 }
 
+/// How the files of a generated corpus are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// What echolens users hold: three Telegram channels as Telegram Desktop exports (`telegram/NAME/result.json`),
+    /// the other channels and the X accounts as JSONL (`jsonl/telegram_channels.jsonl`, `jsonl/x_accounts.jsonl`).
+    #[default]
+    Mixed,
+    /// Everything in one JSONL file, `messages.jsonl`, with the links in `urls`: what benchmarks time against
+    /// a bare parse of the same file.
+    Jsonl,
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Organic messages (the planted ones come on top).
+    pub messages: usize,
+    /// The seed: the same options always give the same bytes.
+    pub seed: u64,
+    /// Coordinated groups; `None` gives two, and one more per 10,000 messages past 20,000 (100 at 1M). The first
+    /// two are the demo's own; the others are drawn like the peers' benchmark generators draw theirs: 10 to 50
+    /// accounts that also post organically, 3 to 10 waves, exact or edited texts.
+    pub campaigns: Option<usize>,
+    /// How the files are laid out.
+    pub layout: Layout,
+    /// Also write every message as coordination-network-toolkit CSV to this file (keep it outside the corpus
+    /// folder).
+    pub toolkit_csv: Option<std::path::PathBuf>,
+}
+
+impl Options {
+    /// The demo's layout and campaigns for `messages` and `seed`.
+    pub fn new(messages: usize, seed: u64) -> Self {
+        Options { messages, seed, campaigns: None, layout: Layout::Mixed, toolkit_csv: None }
+    }
+}
+
 /// Write the demo corpus under `dir` (`telegram/`, `jsonl/`) and return its truth (keep it outside `dir`, so
 /// that ingesting `dir` reads only the corpus).
 pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth> {
+    generate_with(dir, &Options::new(messages, seed))
+}
+
+/// Write a corpus as `options` say under `dir` and return its truth.
+pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
+    let (messages, seed) = (options.messages, options.seed);
     let mut rng = Rng::new(seed);
     let days = 30;
     // Twelve channels in the demo; larger corpora get more (one per 20k messages, at most 200).
@@ -380,6 +425,7 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
             spread_s: spread,
             waves: Vec::new(),
             message_keys: Vec::new(),
+            mode: "exact".to_owned(),
         };
         // Each wave pushes its own article with its own line; the hashtag stays.
         let lines = [
@@ -427,6 +473,8 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
         }
         campaigns.push(campaign);
     }
+    let wanted = options.campaigns.unwrap_or(2 + messages.saturating_sub(20_000) / 10_000);
+    plant_campaigns(&mut campaigns, wanted, &mut posts, &mut x_next, x_accounts, days, seed);
 
     // A copy cascade through the Persian channels.
     let origin_text = "گزارش ویژه: آن\u{200C}ها می\u{200C}گویند که قیمت نان دوباره بالا می\u{200C}رود و مردم در صف\u{200C}های طولانی منتظر می\u{200C}مانند";
@@ -576,8 +624,140 @@ pub fn generate(dir: &Path, messages: usize, seed: u64) -> std::io::Result<Truth
     }
 
     posts.sort_by(|a, b| (a.ts, a.platform, &a.channel, a.id).cmp(&(b.ts, b.platform, &b.channel, b.id)));
-    write_files(dir, &posts, &tg_channels)?;
+    match options.layout {
+        Layout::Mixed => write_files(dir, &posts, &tg_channels)?,
+        Layout::Jsonl => write_jsonl(dir, &posts)?,
+    }
+    if let Some(path) = &options.toolkit_csv {
+        write_toolkit_csv(path, &posts)?;
+    }
     Ok(Truth { messages: posts.len(), seed, campaigns, cascades, vocabulary })
+}
+
+/// Plant coordinated groups `campaigns.len()..wanted` among the organic X accounts (`50_000 + index`), from
+/// their own random stream: the demo's corpus does not change with their number. Members are picked without
+/// repetition from the accounts past the 50 most active; when those run out, new accounts (from 10,000,000)
+/// join, so every group has its own members.
+fn plant_campaigns(
+    campaigns: &mut Vec<Campaign>,
+    wanted: usize,
+    posts: &mut Vec<Post>,
+    x_next: &mut u64,
+    x_accounts: usize,
+    days: usize,
+    seed: u64,
+) {
+    let mut rng = Rng::new(seed ^ 0x6361_6d70_6169_676e);
+    let mut pool: Vec<u64> = (50..x_accounts as u64).map(|a| 50_000 + a).collect();
+    let mut fresh = 10_000_000u64;
+    for cid in campaigns.len()..wanted {
+        let size = 10 + rng.below(41);
+        let mut members = Vec::with_capacity(size);
+        for _ in 0..size {
+            if pool.is_empty() {
+                members.push(fresh);
+                fresh += 1;
+            } else {
+                members.push(pool.swap_remove(rng.below(pool.len())));
+            }
+        }
+        members.sort_unstable();
+        let lang = rng.below(3);
+        let edited = cid % 2 == 1;
+        let spread = 1 + rng.below(60) as i64;
+        let share = 6 + rng.below(5); // of 10: how many members take part in a wave
+        let hashtag = content_word(lang, rng.below(4096));
+        let domain = format!("{}-{cid}.example", content_word(0, rng.below(4096)));
+        let urls: Vec<String> = (0..1 + rng.below(3)).map(|k| format!("https://{domain}/a/{k}")).collect();
+        let mut campaign = Campaign {
+            id: cid,
+            members: members.iter().map(|m| format!("x:{m}")).collect(),
+            urls: urls.clone(),
+            hashtag: hashtag.clone(),
+            spread_s: spread,
+            waves: Vec::new(),
+            message_keys: Vec::new(),
+            mode: if edited { "edited" } else { "exact" }.to_owned(),
+        };
+        for wave in 0..3 + rng.below(8) {
+            let t0 = START + rng.below((days - 1) * DAY as usize) as i64;
+            campaign.waves.push(t0);
+            let url = &urls[wave % urls.len()];
+            let base: Vec<String> = (0..12 + rng.below(19)).map(|_| cascade_word(&mut rng, lang)).collect();
+            let mut taking: Vec<u64> = members.iter().copied().filter(|_| rng.below(10) < share).collect();
+            if taking.len() < 2 {
+                taking = members[..2].to_vec();
+            }
+            for m in taking {
+                let mut words = base.clone();
+                if edited {
+                    for _ in 0..1 + rng.below(3) {
+                        let at = rng.below(words.len());
+                        words[at] = content_word(lang, rng.below(4096));
+                    }
+                }
+                let post = Post {
+                    platform: "x",
+                    channel: m.to_string(),
+                    channel_name: format!("user_{}", m.saturating_sub(50_000)),
+                    id: *x_next,
+                    author: Some(m.to_string()),
+                    ts: t0 + rng.below(spread as usize + 1) as i64,
+                    text: format!("{} #{hashtag} {url}", words.join(" ")),
+                    urls: vec![url.clone()],
+                    forwarded_from: None,
+                };
+                *x_next += 1;
+                campaign.message_keys.push(post.key());
+                posts.push(post);
+            }
+        }
+        campaigns.push(campaign);
+    }
+}
+
+/// Every message in `dir/messages.jsonl`, its links in `urls`.
+fn write_jsonl(dir: &Path, posts: &[Post]) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let mut out = BufWriter::new(fs::File::create(dir.join("messages.jsonl"))?);
+    for p in posts {
+        let line = json!({
+            "id": p.id, "channel": p.channel, "channel_name": p.channel_name, "author": p.author,
+            "timestamp": p.ts, "text": p.text, "platform": p.platform, "forwarded_from": p.forwarded_from,
+            "urls": p.urls,
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
+}
+
+/// Every message as coordination-network-toolkit CSV (`message_id,user_id,username,repost_id,reply_id,message,
+/// timestamp,urls`, links space-separated). A forward is a repost there, as echolens treats it; message ids are
+/// the messages' positions from 10,000,000, unique across platforms.
+fn write_toolkit_csv(path: &Path, posts: &[Post]) -> std::io::Result<()> {
+    let mut out = BufWriter::new(fs::File::create(path)?);
+    writeln!(out, "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls")?;
+    for (i, p) in posts.iter().enumerate() {
+        let repost = p.forwarded_from.as_deref().unwrap_or("");
+        let fields = [
+            (10_000_000 + i).to_string(),
+            p.author.clone().unwrap_or_default(),
+            p.channel_name.clone(),
+            repost.to_owned(),
+            String::new(),
+            p.text.clone(),
+            p.ts.to_string(),
+            p.urls.join(" "),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
+    out.flush()
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
 }
 
 /// The first three Telegram channels go out as Telegram Desktop exports, everything else as JSONL.
@@ -684,6 +864,77 @@ mod tests {
         assert!(forwards > 0);
         let _ = fs::remove_dir_all(&a);
         let _ = fs::remove_dir_all(&b);
+    }
+
+    /// Campaigns past the demo's two come from their own stream: the rest of the corpus is the same with or
+    /// without them. Their members are distinct, their messages are all in the file, and the toolkit CSV has
+    /// every message once.
+    #[test]
+    fn more_campaigns_leave_the_rest_of_the_corpus_as_it_was() {
+        let (a, b) = (tempfile_dir("c2"), tempfile_dir("c7"));
+        let options = |campaigns, csv: Option<std::path::PathBuf>| Options {
+            messages: 3000,
+            seed: 11,
+            campaigns: Some(campaigns),
+            layout: Layout::Jsonl,
+            toolkit_csv: csv,
+        };
+        let few = generate_with(&a, &options(2, None)).unwrap();
+        let csv = b.join("toolkit.csv");
+        let many = generate_with(&b.join("corpus"), &options(7, Some(csv.clone()))).unwrap();
+        assert_eq!(few.campaigns.len(), 2);
+        assert_eq!(many.campaigns.len(), 7);
+        assert_eq!(serde_json::to_string(&few.cascades).unwrap(), serde_json::to_string(&many.cascades).unwrap());
+
+        let lines = |p: &Path| fs::read_to_string(p).unwrap().lines().map(str::to_owned).collect::<Vec<_>>();
+        let few_lines = lines(&a.join("messages.jsonl"));
+        let many_lines = lines(&b.join("corpus/messages.jsonl"));
+        assert_eq!(few_lines.len(), few.messages);
+        assert_eq!(many_lines.len(), many.messages);
+        let all: std::collections::HashSet<&String> = many_lines.iter().collect();
+        assert!(few_lines.iter().all(|l| all.contains(l)), "the demo's messages are all still there");
+
+        let planted: usize = many.campaigns[2..].iter().map(|c| c.message_keys.len()).sum();
+        assert_eq!(many.messages - few.messages, planted);
+        let mut members = std::collections::HashSet::new();
+        for c in &many.campaigns[2..] {
+            assert!((10..=50).contains(&c.members.len()), "{}", c.members.len());
+            assert!((3..=10).contains(&c.waves.len()));
+            assert!(c.members.iter().all(|m| members.insert(m.clone())), "members of one campaign only");
+            assert_eq!(c.mode, if c.id % 2 == 1 { "edited" } else { "exact" });
+        }
+        // Every planted key is a message of the file, posted by a member with the campaign's hashtag.
+        let keys: std::collections::HashMap<String, serde_json::Value> = many_lines
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (format!("{}:{}:{}", v["platform"].as_str().unwrap(), v["channel"].as_str().unwrap(), v["id"]), v)
+            })
+            .collect();
+        for c in &many.campaigns[2..] {
+            for k in &c.message_keys {
+                let v = &keys[k];
+                assert!(c.members.contains(&format!("x:{}", v["author"].as_str().unwrap())));
+                assert!(v["text"].as_str().unwrap().contains(&format!("#{}", c.hashtag)));
+                assert_eq!(v["urls"].as_array().unwrap().len(), 1);
+            }
+        }
+
+        let text = fs::read_to_string(&csv).unwrap();
+        let mut rows = text.lines();
+        assert_eq!(rows.next(), Some("message_id,user_id,username,repost_id,reply_id,message,timestamp,urls"));
+        // Texts hold no line breaks, so a line is a row.
+        assert_eq!(rows.count(), many.messages);
+        let _ = fs::remove_dir_all(&a);
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_they_must_be() {
+        assert_eq!(csv_field("plain text"), "plain text");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
     }
 
     #[test]

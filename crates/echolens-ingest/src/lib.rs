@@ -119,6 +119,98 @@ pub struct ReadOptions {
     pub platform: Option<String>,
     /// Bytes read so far, shared with a progress bar.
     pub bytes_read: Option<Arc<AtomicU64>>,
+    /// The times a message may carry; a message dated (or edited) outside is quarantined.
+    pub times: TimeRange,
+}
+
+/// The times a message may plausibly carry, inclusive, in microseconds since the epoch. A time outside is a
+/// mistake of the export (milliseconds written where seconds belong, a zero, a year typed wrong), and kept it
+/// would stretch every time series over centuries: such a message is quarantined with the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// The earliest time accepted.
+    pub earliest: echolens_model::TimestampUs,
+    /// The latest time accepted.
+    pub latest: echolens_model::TimestampUs,
+}
+
+impl TimeRange {
+    /// 1990-01-01T00:00:00Z: older than any social-media platform.
+    pub const DEFAULT_EARLIEST: echolens_model::TimestampUs = 631_152_000_000_000;
+
+    /// From 1990 to a day after now (clocks and time zones differ; more is the future).
+    pub fn until_tomorrow() -> TimeRange {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        TimeRange { earliest: TimeRange::DEFAULT_EARLIEST, latest: now.saturating_add(86_400_000_000) }
+    }
+
+    /// Whether `ts` is in the range.
+    pub fn contains(&self, ts: echolens_model::TimestampUs) -> bool {
+        (self.earliest..=self.latest).contains(&ts)
+    }
+
+    /// Why `ts` (the time of `what`) is refused: the range, and what the number would be as milliseconds or
+    /// microseconds when that falls in the range.
+    fn refusal(&self, what: &str, ts: echolens_model::TimestampUs) -> String {
+        let shown = echolens_model::rfc3339(ts);
+        let mut reason = format!(
+            "implausible {what} {shown}: outside {} … {} (--time-range widens it)",
+            echolens_model::rfc3339(self.earliest),
+            echolens_model::rfc3339(self.latest)
+        );
+        for (unit, divisor) in [("milliseconds", 1_000), ("microseconds", 1_000_000)] {
+            if self.contains(ts / divisor) {
+                let as_unit = echolens_model::rfc3339(ts / divisor);
+                reason.push_str(&format!("; it looks like {unit} since 1970 written as seconds ({as_unit})"));
+                break;
+            }
+        }
+        reason
+    }
+}
+
+impl TimeRange {
+    /// Every time: for readers' tests about something else than dates.
+    #[cfg(test)]
+    pub(crate) const ALL: TimeRange = TimeRange { earliest: i64::MIN, latest: i64::MAX };
+}
+
+impl Default for TimeRange {
+    fn default() -> Self {
+        TimeRange::until_tomorrow()
+    }
+}
+
+impl std::str::FromStr for TimeRange {
+    type Err = String;
+
+    /// `FROM..TO`, each a date (`2010-01-01`, its start; for TO, its end) or an RFC 3339 time; either side may be
+    /// left empty for its default (1990-01-01, a day after now).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (from, to) =
+            s.split_once("..").ok_or_else(|| format!("expected FROM..TO (e.g. 1980-01-01..), got {s:?}"))?;
+        let default = TimeRange::until_tomorrow();
+        let bound = |text: &str, end: bool, default: i64| -> Result<i64, String> {
+            let text = text.trim();
+            if text.is_empty() {
+                return Ok(default);
+            }
+            if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                let start = day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_micros();
+                return Ok(if end { start + 86_400_000_000 - 1 } else { start });
+            }
+            time::from_rfc3339(text)
+                .ok_or_else(|| format!("{text:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 time"))
+        };
+        let range =
+            TimeRange { earliest: bound(from, false, default.earliest)?, latest: bound(to, true, default.latest)? };
+        if range.earliest > range.latest {
+            return Err(format!("{s:?}: the range ends before it starts"));
+        }
+        Ok(range)
+    }
 }
 
 /// What one file held, by the numbers. `records == messages + quarantined + skipped`.
@@ -143,19 +235,53 @@ impl std::ops::AddAssign<&FileCounts> for FileCounts {
     }
 }
 
-/// A sink that counts what passes through it before handing it on.
-struct Counting<'a, S: Sink + ?Sized> {
+/// A sink that counts what passes through it before handing it on, and quarantines messages whose time is
+/// outside the file's [`TimeRange`].
+struct Counting<'a, 'c, S: Sink + ?Sized> {
     inner: &'a mut S,
+    ctx: &'c FileCtx<'c>,
     counts: FileCounts,
 }
 
-impl<S: Sink + ?Sized> Sink for Counting<'_, S> {
+impl<'a, 'c, S: Sink + ?Sized> Counting<'a, 'c, S> {
+    fn new(inner: &'a mut S, ctx: &'c FileCtx<'c>) -> Self {
+        Counting { inner, ctx, counts: FileCounts::default() }
+    }
+
+    /// The quarantine record of a message whose time or edit time is out of range, if it is.
+    fn out_of_range(&self, m: &echolens_model::MessageView<'_>) -> Option<Quarantined> {
+        let times = &self.ctx.options.times;
+        let reason = if !times.contains(m.ts) {
+            times.refusal("time", m.ts)
+        } else {
+            match m.edited {
+                Some(edited) if !times.contains(edited) => times.refusal("edit time", edited),
+                _ => return None,
+            }
+        };
+        let raw = serde_json::json!({
+            "key": echolens_model::message_key(m.platform, m.channel_id, m.message_id),
+            "ts_us": m.ts,
+            "edited_us": m.edited,
+            "text": echolens_model::truncate_utf8(m.text, 500),
+        });
+        Some(self.ctx.quarantined(m.source_record, reason, &raw.to_string()))
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for Counting<'_, '_, S> {
     fn message(&mut self, message: RawMessage) {
+        if let Some(q) = self.out_of_range(&message.message.view()) {
+            return self.quarantine(q);
+        }
         self.counts.records += 1;
         self.counts.messages += 1;
         self.inner.message(message);
     }
     fn message_view(&mut self, message: RawView<'_>) {
+        if let Some(q) = self.out_of_range(&message.message) {
+            return self.quarantine(q);
+        }
         self.counts.records += 1;
         self.counts.messages += 1;
         self.inner.message_view(message);
@@ -178,6 +304,9 @@ impl<S: Sink + ?Sized> Sink for Counting<'_, S> {
 /// How many bytes of a file [`detect`] looks at.
 const SNIFF_BYTES: usize = 64 * 1024;
 
+/// How many lines of those [`detect`] tries as JSON objects.
+const SNIFF_LINES: usize = 64;
+
 /// Recognise a file's format from its first bytes. `None` when it is not an export echolens reads.
 pub fn detect(head: &[u8]) -> Option<Format> {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
@@ -189,12 +318,25 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         return (has("\"message_id\"") && has("\"date\"")).then_some(Format::TelethonJson);
     }
     if trimmed.starts_with('{') {
-        let first_is_object = serde_json::from_str::<serde_json::Value>(first_line).is_ok_and(|v| v.is_object());
         if has("\"__twarc\"") || has("\"edit_history_tweet_ids\"") || (has("\"author_id\"") && has("\"created_at\"")) {
             return Some(Format::Twarc);
         }
-        if first_is_object {
-            return (has("\"channel\"") && has("\"timestamp\"")).then_some(Format::Jsonl);
+        // Whole lines that are objects, up to SNIFF_LINES of them: a bad first line does not decide the file,
+        // and an export written on one line is an object with `messages` or `chats`.
+        for line in trimmed.lines().take(SNIFF_LINES) {
+            let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if object.contains_key("channel") && object.contains_key("timestamp") {
+                return Some(Format::Jsonl);
+            }
+            let is = |key: &str, f: fn(&serde_json::Value) -> bool| object.get(key).is_some_and(f);
+            if is("messages", serde_json::Value::is_array)
+                || is("chats", serde_json::Value::is_object)
+                || is("left_chats", serde_json::Value::is_object)
+            {
+                return Some(Format::Telegram);
+            }
         }
         // A long first line cut by the sniff window: decide by keys.
         if !trimmed.contains('\n') && has("\"channel\"") && has("\"timestamp\"") {
@@ -251,29 +393,103 @@ pub fn detect_file(path: &Path) -> Result<Option<Format>> {
     Ok(detect(&head))
 }
 
-/// The files under `paths`: files as given, folders walked recursively in name order. Hidden entries are skipped.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// What [`expand_paths`] found: the files to read, and the entries passed over, each with the reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expanded {
+    /// Regular files, as given or found in folders, in name order.
+    pub files: Vec<PathBuf>,
+    /// Entries not read: special files (pipes, sockets, devices), broken links and link loops, links that lead
+    /// out of the folder given.
+    pub passed_over: Vec<(PathBuf, String)>,
+}
+
+/// The files under `paths`: files as given, folders walked recursively in name order. Hidden entries are
+/// skipped. Inside a folder, a symbolic link is followed only to a file or folder inside that same folder (a
+/// link out of it, a broken link or a loop is passed over and reported), and only regular files are read: a
+/// named pipe would block the import and a device never end. A path given that does not exist is an error.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Expanded> {
+    let mut out = Expanded::default();
     for path in paths {
-        walk(path, &mut out)?;
+        let meta = std::fs::metadata(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        if meta.is_dir() {
+            let root = std::fs::canonicalize(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+            let mut seen = std::collections::HashSet::from([root.clone()]);
+            walk(path, &root, &mut seen, &mut out)?;
+        } else if meta.is_file() {
+            out.files.push(path.to_owned());
+        } else {
+            out.passed_over.push((path.to_owned(), special(&meta)));
+        }
     }
     Ok(out)
 }
 
-fn walk(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = std::fs::metadata(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    if !meta.is_dir() {
-        out.push(path.to_owned());
-        return Ok(());
+fn special(meta: &std::fs::Metadata) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        let what = if t.is_fifo() {
+            "a named pipe"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_block_device() || t.is_char_device() {
+            "a device"
+        } else {
+            "a special file"
+        };
+        format!("not a regular file ({what})")
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|source| Error::Io { path: path.to_owned(), source })?
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        "not a regular file".to_owned()
+    }
+}
+
+fn walk(dir: &Path, root: &Path, seen: &mut std::collections::HashSet<PathBuf>, out: &mut Expanded) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| Error::Io { path: dir.to_owned(), source })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
         .collect();
     entries.sort();
     for entry in entries {
-        walk(&entry, out)?;
+        let Ok(link_meta) = std::fs::symlink_metadata(&entry) else { continue };
+        let meta = if link_meta.file_type().is_symlink() {
+            let target = match std::fs::canonicalize(&entry) {
+                Ok(t) => t,
+                Err(e) => {
+                    out.passed_over.push((entry, format!("a broken link or a link loop ({e})")));
+                    continue;
+                }
+            };
+            if !target.starts_with(root) {
+                let reason = format!("a link to {}, outside the folder given", target.display());
+                out.passed_over.push((entry, reason));
+                continue;
+            }
+            match std::fs::metadata(&entry) {
+                Ok(m) => m,
+                Err(e) => {
+                    out.passed_over.push((entry, format!("a link that cannot be followed ({e})")));
+                    continue;
+                }
+            }
+        } else {
+            link_meta
+        };
+        if meta.is_dir() {
+            // A folder reached twice (through a link) is walked once: links cannot make a loop.
+            let canonical = std::fs::canonicalize(&entry).unwrap_or_else(|_| entry.clone());
+            if seen.insert(canonical) {
+                walk(&entry, root, seen, out)?;
+            }
+        } else if meta.is_file() {
+            out.files.push(entry);
+        } else {
+            out.passed_over.push((entry, special(&meta)));
+        }
     }
     Ok(())
 }
@@ -321,8 +537,8 @@ impl FileCtx<'_> {
 /// returned only when the file cannot be opened at all.
 pub fn read_file(path: &Path, format: Format, options: &ReadOptions, sink: &mut dyn Sink) -> Result<FileCounts> {
     let reader = open_counted(path, options)?;
-    let ctx = FileCtx { path: path.display().to_string(), format, options };
-    let mut counting = Counting { inner: sink, counts: FileCounts::default() };
+    let ctx = FileCtx { path: echolens_model::path_text(path), format, options };
+    let mut counting = Counting::new(sink, &ctx);
     read_from(reader, &ctx, &mut counting);
     Ok(counting.counts)
 }
@@ -354,7 +570,14 @@ pub struct LineChunk {
     pub bytes: Vec<u8>,
     /// The number (from 1) of the chunk's first line in its file.
     pub first_line: u64,
+    /// Lines longer than [`MAX_RECORD_BYTES`], by number: each stands as an empty line in `bytes` and is
+    /// quarantined when the chunk is parsed.
+    pub too_long: Vec<u64>,
 }
+
+/// The longest record a reader takes: a longer line (a file with no line breaks, `/dev/zero`) is quarantined
+/// without being held in memory.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
 /// Cut the file at `path` into chunks of whole lines of about [`LINE_CHUNK_BYTES`] (a longer line is one chunk)
 /// and hand them to `on_chunk` in order; nothing is parsed. `Err` when the file cannot be opened; `Ok(Some(_))`
@@ -366,7 +589,28 @@ pub fn read_line_chunks(
     options: &ReadOptions,
     on_chunk: impl FnMut(LineChunk),
 ) -> Result<Option<Quarantined>> {
-    read_line_chunks_of(path, format, options, LINE_CHUNK_BYTES, on_chunk)
+    read_line_chunks_of(path, format, options, LINE_CHUNK_BYTES, MAX_RECORD_BYTES, on_chunk)
+}
+
+/// Read past the rest of an over-long line; what follows its line end is appended to `buf`. `Ok(false)` when the
+/// file ended inside the line.
+fn skip_line(file: &mut File, buf: &mut Vec<u8>, options: &ReadOptions) -> std::io::Result<bool> {
+    let mut scratch = vec![0u8; 64 * 1024];
+    loop {
+        let n = match file.read(&mut scratch) {
+            Ok(0) => return Ok(false),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if let Some(counter) = &options.bytes_read {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        if let Some(end) = memchr::memchr(b'\n', &scratch[..n]) {
+            buf.extend_from_slice(&scratch[end + 1..n]);
+            return Ok(true);
+        }
+    }
 }
 
 fn read_line_chunks_of(
@@ -374,6 +618,7 @@ fn read_line_chunks_of(
     format: Format,
     options: &ReadOptions,
     chunk_bytes: usize,
+    max_record: usize,
     mut on_chunk: impl FnMut(LineChunk),
 ) -> Result<Option<Quarantined>> {
     let mut file = File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
@@ -385,15 +630,37 @@ fn read_line_chunks_of(
         buf.append(&mut carry);
         let mut eof = false;
         let mut failed = None;
-        // Fill the buffer; a buffer without a line end (one long line) grows until it has one. `read_to_end`
-        // reads a `File` into the spare room as it is: zeroing it first (`resize`, then `read`) was 1.3% of
-        // ingest's instructions.
+        let mut too_long = Vec::new();
+        // Fill the buffer; a buffer without a line end (one long line) grows until it has one, up to
+        // MAX_RECORD_BYTES. `read_to_end` reads a `File` into the spare room as it is: zeroing it first (`resize`,
+        // then `read`) was 1.3% of ingest's instructions.
         loop {
             if buf.len() == buf.capacity() {
                 if memchr::memchr(b'\n', &buf).is_some() {
                     break;
                 }
-                buf.reserve(buf.len());
+                if buf.len() >= max_record {
+                    // All of `buf` is one line (a chunk starts at a line start and has no line end yet): pass
+                    // over the rest of it, and stand an empty line in its place.
+                    too_long.push(next_line);
+                    buf.clear();
+                    buf.push(b'\n');
+                    match skip_line(&mut file, &mut buf, options) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            eof = true;
+                            break;
+                        }
+                        Err(err) => {
+                            failed = Some(err);
+                            break;
+                        }
+                    }
+                    if buf.len() == buf.capacity() {
+                        continue;
+                    }
+                }
+                buf.reserve(buf.len().max(1));
             }
             let room = (buf.capacity() - buf.len()) as u64;
             let start = buf.len();
@@ -419,11 +686,11 @@ fn read_line_chunks_of(
         carry = buf.split_off(cut);
         if !buf.is_empty() {
             let lines = memchr::memchr_iter(b'\n', &buf).count() as u64 + u64::from(buf.last() != Some(&b'\n'));
-            on_chunk(LineChunk { bytes: buf, first_line: next_line });
+            on_chunk(LineChunk { bytes: buf, first_line: next_line, too_long });
             next_line += lines;
         }
         if let Some(err) = failed {
-            let ctx = FileCtx { path: path.display().to_string(), format, options };
+            let ctx = FileCtx { path: echolens_model::path_text(path), format, options };
             let reason = format!("read error: {err}; the rest of the file was not read");
             return Ok(Some(ctx.quarantined(next_line, reason, "")));
         }
@@ -448,15 +715,20 @@ pub fn parse_line_chunk(
         other => panic!("{other} does not hold one record per line"),
     };
     let ctx = FileCtx { path: path.to_owned(), format, options };
-    let mut counting = Counting { inner: sink, counts: FileCounts::default() };
+    let mut counting = Counting::new(sink, &ctx);
     let bytes = chunk.bytes.strip_suffix(b"\n").unwrap_or(&chunk.bytes);
     let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
     let mut start = 0;
     for (i, end) in ends.enumerate() {
         let line = formats::record_of(&bytes[start..end]);
         start = end + 1;
-        if !line.is_empty() {
-            read_line(chunk.first_line + i as u64, line, &ctx, &mut counting);
+        let number = chunk.first_line + i as u64;
+        if chunk.too_long.contains(&number) {
+            let reason =
+                format!("a line longer than {} MiB (a record is at most that): not read", MAX_RECORD_BYTES >> 20);
+            counting.quarantine(ctx.quarantined(number, reason, ""));
+        } else if !line.is_empty() {
+            read_line(number, line, &ctx, &mut counting);
         }
     }
     counting.counts
@@ -506,7 +778,7 @@ pub fn read_chunks(
     }
     assert_eq!(format, Format::Telegram, "{format} is not read in chunks");
     let reader = open_counted(path, options)?;
-    let ctx = FileCtx { path: path.display().to_string(), format, options };
+    let ctx = FileCtx { path: echolens_model::path_text(path), format, options };
     Ok(formats::telegram::read_chunks(
         reader,
         &ctx,
@@ -529,7 +801,7 @@ pub fn parse_chunk(
         Chunk::Lines(lines) => parse_line_chunk(lines, path, format, options, sink),
         Chunk::Telegram(TelegramChunk(messages)) => {
             let ctx = FileCtx { path: path.to_owned(), format, options };
-            let mut counting = Counting { inner: sink, counts: FileCounts::default() };
+            let mut counting = Counting::new(sink, &ctx);
             formats::telegram::parse_chunk(messages, &ctx, &mut counting, &mut std::collections::HashSet::new());
             counting.counts
         }
@@ -539,7 +811,7 @@ pub fn parse_chunk(
 /// Read from memory (tests, fuzzing): the same as [`read_file`] for a file holding `bytes`.
 pub fn read_bytes(bytes: &[u8], name: &str, format: Format, options: &ReadOptions, sink: &mut dyn Sink) -> FileCounts {
     let ctx = FileCtx { path: name.to_owned(), format, options };
-    let mut counting = Counting { inner: sink, counts: FileCounts::default() };
+    let mut counting = Counting::new(sink, &ctx);
     read_from(bytes, &ctx, &mut counting);
     counting.counts
 }
@@ -604,6 +876,19 @@ mod tests {
         assert_eq!(detect(b"{\n  \"messages\": 3000,\n  \"seed\": 1\n}"), None);
     }
 
+    /// A bad first line does not decide a line file, and an export written on one line is recognised.
+    #[test]
+    fn detects_past_a_bad_first_line_and_on_one_line() {
+        let jsonl = b"{\"id\": 1, \"chan\n{\"id\":\"2\",\"channel\":\"c\",\"timestamp\":1,\"text\":\"\"}\n";
+        assert_eq!(detect(jsonl), Some(Format::Jsonl));
+        let one_line =
+            br#"{"name": "c", "type": "public_channel", "id": 5, "messages": [{"id": 1, "type": "message"}]}"#;
+        assert_eq!(detect(one_line), Some(Format::Telegram));
+        let account = br#"{"about": "x", "chats": {"about": "y", "list": []}}"#;
+        assert_eq!(detect(account), Some(Format::Telegram));
+        assert_eq!(detect(b"{\"messages\": 3, \"seed\": 1}\n"), None);
+    }
+
     /// Every cut of a line file into chunks, parsed chunk by chunk in any order, gives the records of one read.
     #[test]
     fn line_chunks_parse_to_the_records_of_one_read() {
@@ -629,7 +914,8 @@ mod tests {
             let mut chunks = Vec::new();
             let read = Arc::new(AtomicU64::new(0));
             let counted = ReadOptions { bytes_read: Some(read.clone()), ..ReadOptions::default() };
-            let failed = read_line_chunks_of(&path, Format::Jsonl, &counted, chunk_bytes, |c| chunks.push(c)).unwrap();
+            let failed =
+                read_line_chunks_of(&path, Format::Jsonl, &counted, chunk_bytes, 1 << 20, |c| chunks.push(c)).unwrap();
             assert!(failed.is_none());
             assert_eq!(read.load(Ordering::Relaxed), input.len() as u64, "bytes counted, chunks of {chunk_bytes}");
             let joined: Vec<u8> = chunks.iter().flat_map(|c| c.bytes.iter().copied()).collect();
@@ -656,6 +942,92 @@ mod tests {
             assert_eq!(counts, whole_counts, "chunks of {chunk_bytes} bytes");
             assert_eq!(messages, whole.messages, "chunks of {chunk_bytes} bytes");
             assert_eq!(quarantined, whole.quarantined, "chunks of {chunk_bytes} bytes");
+        }
+    }
+
+    /// A line longer than the record limit is quarantined by number without being held whole; the lines
+    /// around it are read, and every byte is counted.
+    #[test]
+    fn an_over_long_line_is_quarantined_and_passed_over() {
+        let good =
+            |id: u32| format!("{{\"id\": {id}, \"channel\": \"c\", \"timestamp\": 1704067200, \"text\": \"ok\"}}\n");
+        let mut input = good(1);
+        input.push_str(&"x".repeat(5000));
+        input.push('\n');
+        input.push_str(&good(3));
+        input.push_str(&"y".repeat(3000));
+        input.push('\n');
+        input.push_str(&"z".repeat(4000));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.jsonl");
+        std::fs::write(&path, &input).unwrap();
+        for chunk_bytes in [16, 100, 999] {
+            let read = Arc::new(AtomicU64::new(0));
+            let options = ReadOptions { bytes_read: Some(read.clone()), ..ReadOptions::default() };
+            let mut chunks = Vec::new();
+            let failed = read_line_chunks_of(&path, Format::Jsonl, &options, chunk_bytes, 1000, |c| chunks.push(c));
+            assert!(failed.unwrap().is_none());
+            assert_eq!(read.load(Ordering::Relaxed), input.len() as u64);
+            assert!(chunks.iter().all(|c| c.bytes.len() <= 4 * 1000 + 2 * chunk_bytes), "memory stays bounded");
+            let mut sink = Collect::default();
+            let mut counts = FileCounts::default();
+            for c in &chunks {
+                counts += &parse_line_chunk(c, "long.jsonl", Format::Jsonl, &options, &mut sink);
+            }
+            assert_eq!((counts.records, counts.messages, counts.quarantined), (5, 2, 3), "chunks of {chunk_bytes}");
+            let lines: Vec<u64> = sink.quarantined.iter().map(|q| q.source_record).collect();
+            assert_eq!(lines, vec![2, 4, 5]);
+            assert!(sink.quarantined[0].reason.contains("longer than"), "{}", sink.quarantined[0].reason);
+            assert_eq!(sink.messages.iter().map(|m| m.source_record).collect::<Vec<_>>(), vec![1, 3]);
+        }
+    }
+
+    /// Times outside the range are quarantined, each with the reason; a time in milliseconds says so; the
+    /// counts add up.
+    #[test]
+    fn implausible_times_are_quarantined_with_the_reason() {
+        let line = |id: u32, ts: &str, edited: &str| {
+            format!(
+                "{{\"id\": {id}, \"channel\": \"c\", \"timestamp\": {ts}, \"edited\": {edited}, \"text\": \"t\"}}\n"
+            )
+        };
+        let input = [
+            line(1, "1704067200", "null"),
+            line(2, "1", "null"),
+            line(3, "1704067200000", "null"),
+            line(4, "\"9999-12-31T00:00:00Z\"", "null"),
+            line(5, "1704067200", "253402214400"),
+            line(6, "\"1989-12-31T23:59:59Z\"", "null"),
+        ]
+        .concat();
+        let mut sink = Collect::default();
+        let counts = read_bytes(input.as_bytes(), "t.jsonl", Format::Jsonl, &ReadOptions::default(), &mut sink);
+        assert_eq!((counts.records, counts.messages, counts.quarantined), (6, 1, 5));
+        let by_line: Vec<(u64, &str)> = sink.quarantined.iter().map(|q| (q.source_record, q.reason.as_str())).collect();
+        assert_eq!(by_line.iter().map(|b| b.0).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
+        assert!(by_line[0].1.starts_with("implausible time 1970-01-01T00:00:01Z: outside 1990-01-01T00:00:00Z"));
+        assert!(by_line[1].1.contains("looks like milliseconds since 1970 written as seconds (2024-01-01T00:00:00Z)"));
+        assert!(by_line[3].1.starts_with("implausible edit time 9999-12-31T00:00:00Z"), "{}", by_line[3].1);
+        assert!(sink.quarantined[0].raw.contains(":c:2\""), "{}", sink.quarantined[0].raw);
+
+        // A wider range takes them in.
+        let options = ReadOptions { times: "1960-01-01..".parse().unwrap(), ..ReadOptions::default() };
+        let mut sink = Collect::default();
+        let counts = read_bytes(input.as_bytes(), "t.jsonl", Format::Jsonl, &options, &mut sink);
+        assert_eq!((counts.messages, counts.quarantined), (3, 3), "{:?}", sink.quarantined);
+    }
+
+    #[test]
+    fn time_ranges_parse_dates_and_times_and_keep_defaults() {
+        let r: TimeRange = "2010-01-01..2010-01-02".parse().unwrap();
+        assert_eq!(r.earliest, 1_262_304_000_000_000);
+        assert_eq!(r.latest, 1_262_476_800_000_000 - 1, "a date as the end includes its day");
+        let r: TimeRange = "..2020-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!((r.earliest, r.latest), (TimeRange::DEFAULT_EARLIEST, 1_577_836_800_000_000));
+        let r: TimeRange = "..".parse().unwrap();
+        assert!(r.latest > 1_764_000_000_000_000);
+        for bad in ["2010", "2020-01-01..2010-01-01", "yesterday..", "2010-13-01.."] {
+            assert!(bad.parse::<TimeRange>().is_err(), "{bad}");
         }
     }
 

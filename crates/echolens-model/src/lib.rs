@@ -204,9 +204,62 @@ pub fn truncate_utf8(s: &str, limit: usize) -> &str {
     &s[..end]
 }
 
+/// A path as text that tells apart paths that differ only in bytes that are not UTF-8: those are written as
+/// `\xNN` (a lossy conversion would make them all U+FFFD, and two files one).
+pub fn path_text(path: &std::path::Path) -> String {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Microseconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(us: i64) -> String {
+    let micros = us.rem_euclid(1_000_000);
+    let base = rfc3339_seconds(us.div_euclid(1_000_000));
+    if micros == 0 { format!("{base}Z") } else { format!("{base}.{micros:06}Z") }
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC date and time, without fraction or zone.
+pub fn rfc3339_seconds(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_formats() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_674_783_830_000_000), "2023-01-27T01:43:50Z");
+        assert_eq!(rfc3339(1_606_451_170_518_101), "2020-11-27T04:26:10.518101Z");
+        assert_eq!(rfc3339(-1_000_000), "1969-12-31T23:59:59Z");
+    }
 
     #[test]
     fn a_view_copies_back_to_the_same_message() {

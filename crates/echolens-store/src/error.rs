@@ -37,6 +37,15 @@ pub enum Error {
         /// Why.
         source: deltalake::parquet::errors::ParquetError,
     },
+    /// Another process is writing to the store.
+    #[error("the store is being written by {holder} ({}); wait for it to finish, or stop it. A lock outlives no \
+             process: once that process has ended, run this again", .path.display())]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds the lock: process id, since when, command.
+        holder: String,
+    },
     /// Arrow failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

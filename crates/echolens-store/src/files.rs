@@ -23,8 +23,8 @@ use deltalake::parquet::file::statistics::Statistics;
 use serde_json::{Map, Value, json};
 
 use crate::batch::message_schema;
-use crate::stats::rfc3339_seconds;
 use crate::{Error, Result};
+use echolens_model::rfc3339_seconds;
 
 /// Batches a file's thread may have waiting: enough to keep it busy, few enough that a slow disk holds the
 /// readers back instead of growing memory.

@@ -14,6 +14,7 @@ mod batch;
 mod error;
 mod files;
 mod keys;
+mod lock;
 mod stats;
 mod writer;
 
@@ -27,8 +28,10 @@ use deltalake::kernel::{ArrayType, DataType, StructField};
 pub use batch::{
     MessageRows, MessageRowsBuilder, message_schema, messages_to_batch, quarantine_schema, quarantine_to_batch,
 };
+pub use echolens_model::rfc3339;
 pub use error::{Error, Result};
-pub use stats::{Stats, rfc3339};
+pub use lock::{LOCK_FILE, WriteLock};
+pub use stats::Stats;
 pub use writer::{WRITERS, WriteCounts, Writer, WriterOptions};
 
 /// The store format this build writes; a store with a newer version is refused.
@@ -41,6 +44,12 @@ pub struct Store {
     root: PathBuf,
     messages: DeltaTable,
     quarantine: DeltaTable,
+    /// Held while this store may write: from [`Store::open_or_create`] or the first [`Store::writer`] until
+    /// [`Store::unlock`] or the store is dropped.
+    lock: Option<WriteLock>,
+    /// Files removed when the lock was taken: data files that no commit references, left by runs that were
+    /// killed or failed before their commit, and temporary files of interrupted writes.
+    orphans_removed: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -79,6 +88,33 @@ async fn open_or_create(path: &Path, name: &str, schema: &arrow::datatypes::Sche
         return Ok(table);
     }
     Ok(table.create().with_table_name(name).with_columns(delta_columns(schema)).await?)
+}
+
+/// Open a table that must exist.
+async fn open_table(path: &Path) -> Result<DeltaTable> {
+    let table = DeltaTable::try_from_url(table_url(path)?).await?;
+    if table.version().is_none() {
+        return Err(Error::Meta(path.to_owned(), "this table of the store has no commit; it was never created".into()));
+    }
+    Ok(table)
+}
+
+/// Write `text` to `path` whole or not at all: into a file beside it, flushed to disk, then renamed over it.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!("{name}.{}.tmp", std::process::id()));
+    let io = |source| Error::Io { path: path.to_owned(), source };
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
 }
 
 const KEY_FILE: &str = "pseudonym.key";
@@ -137,30 +173,114 @@ fn restrict(path: &Path) {
 }
 
 impl Store {
-    /// Open the store at `root`, creating it if it does not exist.
+    /// Open the store at `root` for writing, creating it if it does not exist. Takes the store's write lock
+    /// first ([`Error::Busy`] when another process holds it), so two processes never create or write one store
+    /// at once. A store is created tables first and `echolens.json` last, each step whole: a creation that
+    /// failed part-way (a full disk, a kill) leaves a folder that the next run completes.
     pub async fn open_or_create(root: &Path) -> Result<Store> {
         std::fs::create_dir_all(root).map_err(|source| Error::Io { path: root.to_owned(), source })?;
         let root = std::fs::canonicalize(root).map_err(|source| Error::Io { path: root.to_owned(), source })?;
+        let lock = WriteLock::acquire(&root)?;
         let meta = root.join(META_FILE);
-        if meta.exists() {
+        let complete = meta.exists() && std::fs::metadata(&meta).is_ok_and(|m| m.len() > 0);
+        if complete {
             check_meta(&meta)?;
-        } else {
-            let text = serde_json::json!({"format": "echolens-store", "version": STORE_VERSION}).to_string();
-            std::fs::write(&meta, text).map_err(|source| Error::Io { path: meta.clone(), source })?;
         }
         let messages = open_or_create(&root.join("messages"), "messages", &message_schema()).await?;
         let quarantine = open_or_create(&root.join("quarantine"), "quarantine", &quarantine_schema()).await?;
-        Ok(Store { root, messages, quarantine })
+        if !complete {
+            let text = serde_json::json!({"format": "echolens-store", "version": STORE_VERSION}).to_string();
+            write_atomically(&meta, &text)?;
+        }
+        let mut store = Store { root, messages, quarantine, lock: Some(lock), orphans_removed: 0 };
+        store.orphans_removed = store.remove_orphans()?;
+        Ok(store)
     }
 
-    /// Open an existing store; an error that says so when `root` is not one.
+    /// Open an existing store to read it; an error that says so when `root` is not one. Takes no lock: a
+    /// reader sees the last commit made before it opened, whatever a writer does meanwhile.
     pub async fn open(root: &Path) -> Result<Store> {
         let meta = root.join(META_FILE);
         if !meta.exists() {
             return Err(Error::NotAStore(root.to_owned()));
         }
         check_meta(&meta)?;
-        Store::open_or_create(root).await
+        let root = std::fs::canonicalize(root).map_err(|source| Error::Io { path: root.to_owned(), source })?;
+        let messages = open_table(&root.join("messages")).await?;
+        let quarantine = open_table(&root.join("quarantine")).await?;
+        Ok(Store { root, messages, quarantine, lock: None, orphans_removed: 0 })
+    }
+
+    /// Take the write lock if this store does not hold it yet, and then read the tables again: another
+    /// writer may have committed since they were opened.
+    pub(crate) async fn lock_for_writing(&mut self) -> Result<()> {
+        if self.lock.is_none() {
+            self.lock = Some(WriteLock::acquire(&self.root)?);
+            self.reload().await?;
+            self.orphans_removed += self.remove_orphans()?;
+        }
+        Ok(())
+    }
+
+    /// Files removed since the store was opened because no commit references them (see
+    /// [`Store::remove_orphans`]).
+    pub fn orphans_removed(&self) -> u64 {
+        self.orphans_removed
+    }
+
+    /// Remove what no commit references, with the write lock held (so no writer can be about to commit it):
+    /// Parquet files in a table's folder that are neither in its current version nor named by any entry of its
+    /// log, and temporary files of an interrupted creation of `echolens.json`. Readers never read such files.
+    fn remove_orphans(&self) -> Result<u64> {
+        debug_assert!(self.lock.is_some(), "orphans are removed under the write lock");
+        let mut removed = 0;
+        for (dir, table) in [("messages", &self.messages), ("quarantine", &self.quarantine)] {
+            let dir = self.root.join(dir);
+            let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
+            for uri in table.get_file_uris()? {
+                known.insert(uri.rsplit('/').next().unwrap_or(&uri).to_owned());
+            }
+            let log = dir.join("_delta_log");
+            let io = |path: &Path, source| Error::Io { path: path.to_owned(), source };
+            for entry in std::fs::read_dir(&log).map_err(|e| io(&log, e))? {
+                let path = entry.map_err(|e| io(&log, e))?.path();
+                if path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+                for line in text.lines() {
+                    let Ok(action) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+                    for kind in ["add", "remove"] {
+                        if let Some(p) = action[kind]["path"].as_str() {
+                            known.insert(p.rsplit('/').next().unwrap_or(p).to_owned());
+                        }
+                    }
+                }
+            }
+            for entry in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))? {
+                let entry = entry.map_err(|e| io(&dir, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                if is_file && name.ends_with(".parquet") && !known.contains(&name) {
+                    std::fs::remove_file(entry.path()).map_err(|e| io(&entry.path(), e))?;
+                    removed += 1;
+                }
+            }
+        }
+        for entry in std::fs::read_dir(&self.root).map_err(|source| Error::Io { path: self.root.clone(), source })? {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(META_FILE) && name.ends_with(".tmp") && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(entry.path());
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Let go of the write lock (after an ingest, before long reads); the next [`Store::writer`] takes it again.
+    pub fn unlock(&mut self) {
+        self.lock = None;
     }
 
     /// The store's folder.

@@ -9,6 +9,7 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use crate::{Result, STORE_VERSION, Store};
+use echolens_model::rfc3339;
 
 /// Corpus statistics. Serialised as the `echolens stats --json` contract.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -35,6 +36,9 @@ pub struct Stats {
     pub store_version: u32,
     /// Delta table version of `messages`.
     pub table_version: i64,
+    /// Rows whose key another row also has: 0 in a sound store, where a key is one message. Anything else
+    /// breaks every count and is reported as an error by `echolens stats`.
+    pub duplicate_keys: u64,
 }
 
 async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
@@ -91,6 +95,8 @@ impl Store {
             table_version: self.messages_version(),
             ..Stats::default()
         };
+        let dup = rows(&ctx, "SELECT count(*) - count(DISTINCT key) FROM messages").await?;
+        stats.duplicate_keys = count(&dup[0][0]);
         for r in rows(&ctx, "SELECT platform, count(*) FROM messages GROUP BY platform").await? {
             stats.platforms.insert(r[0].clone().unwrap_or_default(), count(&r[1]));
         }
@@ -114,45 +120,9 @@ fn reason_kind(reason: &str) -> String {
     reason.trim().to_owned()
 }
 
-/// Microseconds since the epoch as RFC 3339 UTC.
-pub fn rfc3339(us: i64) -> String {
-    let micros = us.rem_euclid(1_000_000);
-    let base = rfc3339_seconds(us.div_euclid(1_000_000));
-    if micros == 0 { format!("{base}Z") } else { format!("{base}.{micros:06}Z") }
-}
-
-/// Seconds since the epoch as an RFC 3339 UTC date and time, without fraction or zone.
-pub(crate) fn rfc3339_seconds(secs: i64) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_674_783_830_000_000), "2023-01-27T01:43:50Z");
-        assert_eq!(rfc3339(1_606_451_170_518_101), "2020-11-27T04:26:10.518101Z");
-        assert_eq!(rfc3339(-1_000_000), "1969-12-31T23:59:59Z");
-    }
 
     #[test]
     fn reason_kinds() {

@@ -221,16 +221,27 @@ pub struct Writer<'s> {
     open: OpenFiles,
     /// Newer versions of messages already stored or given to `open`, merged at the end.
     updates: Buffer,
-    quarantine_known: HashSet<(String, i64)>,
+    quarantine_known: HashSet<u128>,
     quarantine_pending: Vec<Quarantined>,
     /// The message commit running in the background.
     in_flight: Option<tokio::task::JoinHandle<Result<DeltaTable>>>,
     counts: WriteCounts,
 }
 
+/// What makes a quarantine record one: its file, record number and raw text, hashed.
+fn quarantine_id(file: &str, record: u64, raw: &str) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(file.as_bytes());
+    h.update(&[0]);
+    h.update(&record.to_le_bytes());
+    h.update(raw.as_bytes());
+    h.digest128()
+}
+
 impl Store {
-    /// A writer; reads the stored keys first.
+    /// A writer; takes the store's write lock (see [`Store::open_or_create`]) and reads the stored keys first.
     pub async fn writer(&mut self, options: WriterOptions) -> Result<Writer<'_>> {
+        self.lock_for_writing().await?;
         let ctx = self.session().await?;
         let mut stored = KeyIndex::default();
         let mut stream = ctx.sql("SELECT key, edited FROM messages").await?.execute_stream().await?;
@@ -246,15 +257,19 @@ impl Store {
             }
         }
         let mut quarantine_known = HashSet::new();
-        let mut stream = ctx.sql("SELECT source_file, source_record FROM quarantine").await?.execute_stream().await?;
+        let mut stream =
+            ctx.sql("SELECT source_file, source_record, raw FROM quarantine").await?.execute_stream().await?;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             let files = cast(batch.column(0), &DataType::Utf8)?;
             let files = files.as_any().downcast_ref::<StringArray>().expect("cast to utf8");
             let records = cast(batch.column(1), &DataType::Int64)?;
             let records = records.as_any().downcast_ref::<Int64Array>().expect("cast to int64");
+            let raws = cast(batch.column(2), &DataType::Utf8)?;
+            let raws = raws.as_any().downcast_ref::<StringArray>().expect("cast to utf8");
             for i in 0..batch.num_rows() {
-                quarantine_known.insert((files.value(i).to_owned(), records.value(i)));
+                let record = u64::try_from(records.value(i)).unwrap_or(0);
+                quarantine_known.insert(quarantine_id(files.value(i), record, raws.value(i)));
             }
         }
         Ok(Writer {
@@ -308,9 +323,11 @@ impl Writer<'_> {
         self.updates.close(rows, updated)
     }
 
-    /// Add a quarantine record (kept once per file and record number).
+    /// Add a quarantine record. A record is kept once per file, record number and raw text: importing a file
+    /// again adds nothing, several bad records of one line (a twarc page) each have a row, and a changed file's
+    /// new bad record is kept beside its old one.
     pub fn quarantine(&mut self, record: Quarantined) {
-        let id = (record.source_file.clone(), i64::try_from(record.source_record).unwrap_or(i64::MAX));
+        let id = quarantine_id(&record.source_file, record.source_record, &record.raw);
         if self.quarantine_known.insert(id) {
             self.counts.quarantined_new += 1;
             self.quarantine_pending.push(record);
@@ -450,7 +467,8 @@ mod tests {
         let counts = w.finish().await.unwrap();
         assert_eq!((counts.new, counts.updated, counts.unchanged, counts.quarantined_new), (3, 1, 1, 1));
 
-        // Again, from a fresh open: nothing changes.
+        // Again, from a fresh open (the first handle let go of the write lock): nothing changes.
+        drop(store);
         let mut store = Store::open(dir.path()).await.unwrap();
         let version = store.messages_version();
         let mut w = store.writer(options.clone()).await.unwrap();
@@ -687,5 +705,74 @@ mod tests {
         std::fs::write(dir.path().join("pseudonym.key"), "not a key").unwrap();
         let err = reopened.pseudonym_key().unwrap_err().to_string();
         assert!(err.contains("pseudonym.key") && err.contains("64 hexadecimal"), "{err}");
+    }
+
+    /// One writer at a time: a second handle on the store cannot write (nor create) while the first holds the
+    /// lock, and can once it is let go; readers open all the while.
+    #[tokio::test]
+    async fn a_second_writer_is_refused_until_the_first_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = Store::open_or_create(dir.path()).await.unwrap();
+        let err = Store::open_or_create(dir.path()).await.unwrap_err();
+        assert!(matches!(err, Error::Busy { .. }), "{err}");
+        let mut reader = Store::open(dir.path()).await.unwrap();
+        assert!(matches!(reader.writer(WriterOptions::default()).await, Err(Error::Busy { .. })));
+        let mut w = first.writer(WriterOptions::default()).await.unwrap();
+        add(&mut w, &[msg("c", "1", "one", None)]);
+        w.finish().await.unwrap();
+        first.unlock();
+        // The lock is taken again by whoever writes next, which then sees the first's commit.
+        let mut w = reader.writer(WriterOptions::default()).await.unwrap();
+        add(&mut w, &[msg("c", "1", "one", None), msg("c", "2", "two", None)]);
+        let counts = w.finish().await.unwrap();
+        assert_eq!((counts.new, counts.unchanged), (1, 1));
+        assert_eq!(reader.stats().await.unwrap().duplicate_keys, 0);
+    }
+
+    /// A creation cut short (an empty `echolens.json` after a full disk, say) is completed by the next run, and
+    /// data files that no commit references (a run killed before its commit) are removed when a writer opens.
+    #[tokio::test]
+    async fn interrupted_creation_and_orphan_files_are_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("echolens.json"), "").unwrap();
+        std::fs::write(dir.path().join("echolens.json.999.tmp"), "{").unwrap();
+        let mut store = Store::open_or_create(dir.path()).await.unwrap();
+        let mut w = store.writer(WriterOptions::default()).await.unwrap();
+        add(&mut w, &[msg("c", "1", "one", None)]);
+        w.finish().await.unwrap();
+        drop(store);
+        let meta = std::fs::read_to_string(dir.path().join("echolens.json")).unwrap();
+        assert!(meta.contains("echolens-store"), "{meta}");
+        assert!(!dir.path().join("echolens.json.999.tmp").exists());
+
+        let orphan = dir.path().join("messages").join("part-00000-dead-beef-c000.zstd.parquet");
+        std::fs::write(&orphan, b"PAR1 half a file").unwrap();
+        let committed: Vec<_> = std::fs::read_dir(dir.path().join("messages"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet") && *p != orphan)
+            .collect();
+        assert_eq!(committed.len(), 1);
+        let store = Store::open_or_create(dir.path()).await.unwrap();
+        assert_eq!(store.orphans_removed(), 1);
+        assert!(!orphan.exists());
+        assert!(committed[0].exists(), "a committed file stays");
+        assert_eq!(texts(&store).await, owned(&[("telegram:c:1", "one")]));
+    }
+
+    /// `stats` counts rows whose key repeats: a store written past its lock (by another tool) says so.
+    #[tokio::test]
+    async fn stats_count_repeated_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_or_create(dir.path()).await.unwrap();
+        let mut w = store.writer(WriterOptions::default()).await.unwrap();
+        add(&mut w, &[msg("c", "1", "one", None), msg("c", "2", "two", None)]);
+        w.finish().await.unwrap();
+        assert_eq!(store.stats().await.unwrap().duplicate_keys, 0);
+        // The same rows appended by a plain Delta write, as a second process without the lock once did.
+        let batch = crate::messages_to_batch([msg("c", "1", "one", None)].iter()).unwrap();
+        store.messages = store.messages.clone().write(vec![batch]).with_save_mode(SaveMode::Append).await.unwrap();
+        let stats = store.stats().await.unwrap();
+        assert_eq!((stats.messages, stats.duplicate_keys), (3, 1));
     }
 }

@@ -701,7 +701,7 @@ mod tests {
     }
 }
 
-/// The real Persian tweets of ParsTwiNER (shared/data/samples/persian-parstwiner): what normalisation must do on
+/// The real Persian tweets of ParsTwiNER (testdata/samples/persian-parstwiner): what normalisation must do on
 /// text written by thousands of people with every keyboard.
 #[cfg(test)]
 mod real_persian {
@@ -710,7 +710,7 @@ mod real_persian {
     #[test]
     fn parstwiner_tweets_normalise_cleanly() {
         let path = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
-            .join("../../../shared/data/samples/persian-parstwiner/twitter_data/extracted_data.txt");
+            .join("../../testdata/samples/persian-parstwiner/twitter_data/extracted_data.txt");
         let text = std::fs::read_to_string(path).unwrap();
         let tweets: Vec<&str> = text.split("\n\n**************\n\n").filter(|t| !t.trim().is_empty()).collect();
         assert!(tweets.len() > 9000, "{}", tweets.len());

@@ -485,7 +485,7 @@ mod tests {
     #[test]
     fn persian_tweets_tokenise_as_their_annotators_did() {
         let path = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
-            .join("../../../shared/data/samples/persian-parstwiner/twitter_data/persian-ner-twitter-data/test.txt");
+            .join("../../testdata/samples/persian-parstwiner/twitter_data/persian-ner-twitter-data/test.txt");
         let text = std::fs::read_to_string(path).unwrap();
         let (mut gold_words, mut agreed, mut zwnj_words) = (0usize, 0usize, 0usize);
         for sentence in text.split("\n\n") {

@@ -77,6 +77,9 @@ pub struct AnalyzeArgs {
     /// Platform name for formats that do not state one.
     #[arg(long)]
     pub platform: Option<String>,
+    /// The times a message may carry (as `ingest --time-range`); messages dated outside are quarantined.
+    #[arg(long, value_name = "FROM..TO", default_value = "..")]
+    pub time_range: echolens_ingest::TimeRange,
     /// A campaign source to characterise, as selectors (`channel=NAME`, `author=ID`, ...; repeat to combine, as
     /// `keyness --target`). Without it: the largest coordination clusters and the widest cascade's origin.
     #[arg(long)]
@@ -130,6 +133,10 @@ pub struct IngestArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The times a message may carry, FROM..TO (dates or RFC 3339; an empty side keeps its default): messages
+    /// dated outside are quarantined with the reason. Default: 1990-01-01 to a day after now.
+    #[arg(long, value_name = "FROM..TO", default_value = "..")]
+    pub time_range: echolens_ingest::TimeRange,
     /// New messages per Delta commit (bounds memory and the work an interrupted run redoes).
     #[arg(long, default_value_t = 100_000, hide = true)]
     pub commit_rows: usize,
@@ -151,7 +158,7 @@ pub struct StatsArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
     Csv,
@@ -183,6 +190,33 @@ pub struct DemoArgs {
     /// Stop after the ingest (benchmarks time the analyses on their own).
     #[arg(long, hide = true)]
     pub ingest_only: bool,
+    /// Only write a corpus of N organic messages (planted ones come on top) into OUT/corpus with its truth in
+    /// OUT/truth.json, for benchmarks and tests: no store, no analysis.
+    #[arg(long, value_name = "N")]
+    pub generate: Option<usize>,
+    /// The generator's seed (the same seed and size give the same bytes).
+    #[arg(long, default_value_t = crate::commands::demo::SEED)]
+    pub seed: u64,
+    /// Coordinated groups to plant (at least the demo's two; by default two, and one more per 10,000 messages
+    /// past 20,000).
+    #[arg(long)]
+    pub campaigns: Option<usize>,
+    /// With --generate: `mixed` (Telegram Desktop exports and JSONL, as users hold them) or `jsonl` (one file,
+    /// OUT/corpus/messages.jsonl).
+    #[arg(long, value_enum, default_value_t = DemoLayout::Mixed)]
+    pub layout: DemoLayout,
+    /// With --generate: also write every message as coordination-network-toolkit CSV to OUT/toolkit.csv.
+    #[arg(long)]
+    pub toolkit_csv: bool,
+}
+
+/// How `demo --generate` lays out its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoLayout {
+    /// Telegram Desktop exports and JSONL.
+    Mixed,
+    /// One JSONL file.
+    Jsonl,
 }
 
 #[derive(Debug, Args)]

@@ -35,9 +35,18 @@ const CHUNK_GROUP: usize = 8;
 pub struct IngestOptions {
     pub format: Option<Format>,
     pub platform: Option<String>,
+    /// Times outside are quarantined.
+    pub times: echolens_ingest::TimeRange,
     pub commit_rows: usize,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
+}
+
+/// An entry of the paths given that was not read, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct PassedOver {
+    pub path: String,
+    pub reason: String,
 }
 
 /// One file's outcome.
@@ -70,6 +79,10 @@ pub struct IngestReport {
     pub bytes: u64,
     pub seconds: f64,
     pub commits: u64,
+    /// Entries of the paths given that were not read: special files, broken links, links out of the folder.
+    pub passed_over: Vec<PassedOver>,
+    /// Files of the store that no commit referenced (left by a killed or failed run), removed before writing.
+    pub orphans_removed: u64,
 }
 
 /// A file read in chunks.
@@ -185,11 +198,12 @@ fn provenance_path(path: &Path) -> PathBuf {
 }
 
 fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<AtomicU64>, tx: SyncSender<Event>) {
-    let read_options = ReadOptions { platform: options.platform.clone(), bytes_read: Some(bytes) };
+    let read_options =
+        ReadOptions { platform: options.platform.clone(), bytes_read: Some(bytes), times: options.times };
     let mut sink = ChannelSink { tx, batch: Vec::with_capacity(BATCH) };
     for (path, explicit) in paths {
         let path = provenance_path(&path);
-        let shown = path.display().to_string();
+        let shown = echolens_model::path_text(&path);
         let format = match options.format {
             Some(f) => Some(f),
             None => match echolens_ingest::detect_file(&path) {
@@ -306,13 +320,18 @@ pub fn ingest(
 ) -> Result<IngestReport> {
     let started = Instant::now();
     let mut files = Vec::new();
+    let mut passed_over = Vec::new();
     for p in paths {
         let explicit = !p.is_dir();
-        for f in echolens_ingest::expand_paths(std::slice::from_ref(p))
-            .with_context(|| format!("reading {}", p.display()))?
-        {
-            files.push((f, explicit));
-        }
+        let found = echolens_ingest::expand_paths(std::slice::from_ref(p))
+            .with_context(|| format!("reading {}", p.display()))?;
+        files.extend(found.files.into_iter().map(|f| (f, explicit)));
+        passed_over.extend(
+            found
+                .passed_over
+                .into_iter()
+                .map(|(path, reason)| PassedOver { path: echolens_model::path_text(&path), reason }),
+        );
     }
     let total_bytes: u64 = files.iter().filter_map(|(f, _)| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let bar = progress_bar(total_bytes, options.progress);
@@ -329,9 +348,9 @@ pub fn ingest(
 
     let writer_options = WriterOptions { commit_rows: options.commit_rows.max(1) };
     let mut writer = rt.block_on(store.writer(writer_options)).context("opening the store for writing")?;
-    let mut out = IngestReport::default();
+    let mut out = IngestReport { passed_over, ..IngestReport::default() };
     let mut last_draw = Instant::now();
-    let read_options = ReadOptions { platform: options.platform.clone(), bytes_read: None };
+    let read_options = ReadOptions { platform: options.platform.clone(), bytes_read: None, times: options.times };
     // The counts of the chunked file being parsed (its chunks arrive in order, one file after another).
     let mut chunk_counts = FileCounts::default();
     // A warning is shown once: chunks parsed apart may each give their file's.
@@ -436,6 +455,7 @@ pub fn ingest(
     out.updated = counts.updated;
     out.unchanged = counts.unchanged;
     out.commits = counts.commits;
+    out.orphans_removed = store.orphans_removed();
     out.bytes = bytes.load(Ordering::Relaxed);
     out.seconds = started.elapsed().as_secs_f64();
     Ok(out)

@@ -21,7 +21,7 @@ fn n(v: &Value, key: &str) -> u64 {
     v[key].as_u64().unwrap_or_else(|| panic!("no number {key} in {v}"))
 }
 
-/// The files under shared/data/samples that are message exports, with the reader that must pick them up.
+/// The files under testdata/samples that are message exports, with the reader that must pick them up.
 const EXPORTS: &[(&str, &str)] = &[
     ("coordination-network-toolkit/example.csv", "toolkit-csv"),
     ("coordination-network-toolkit/examples/sample_data.csv", "toolkit-csv"),
@@ -130,7 +130,8 @@ fn unicode_and_persian_text_survive_the_store() {
 fn strict_exits_2_when_anything_is_quarantined() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("bad.jsonl");
-    std::fs::write(&input, "{\"id\": 1, \"channel\": \"c\", \"timestamp\": 1, \"text\": \"ok\"}\n{not json\n").unwrap();
+    std::fs::write(&input, "{\"id\": 1, \"channel\": \"c\", \"timestamp\": 1704067200, \"text\": \"ok\"}\n{not json\n")
+        .unwrap();
     let out =
         echolens().arg("ingest").arg("--strict").arg("--store").arg(dir.path().join("s")).arg(&input).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));

@@ -41,7 +41,7 @@ db, csv_path, window, min_weight = sys.argv[1], sys.argv[2], int(sys.argv[3]), i
 with contextlib.redirect_stdout(io.StringIO()):
     preprocess_csv_files(db, [csv_path])
     con = sqlite3.connect(db)
-    con.execute("delete from message_url where url = ''")  # gen_corpus.py's documented caveat
+    con.execute("delete from message_url where url = ''")  # the toolkit reads an empty urls field as the URL ''
     con.commit()
     compute_co_tweet_network(db, window, min_edge_weight=min_weight, n_threads=1)
     compute_co_link_network(db, window, n_threads=1, min_edge_weight=min_weight)
@@ -88,17 +88,22 @@ fn echolens_edges(path: &Path, kind: &str) -> Edges {
 }
 
 /// echolens `text` and `link` edges against coordination-network-toolkit's co_tweet and co_link on a corpus from
-/// ../shared/bench/gen_corpus.py, at the same window and minimum weight.
+/// the project's generator (`echolens demo --generate`, exact and edited campaigns), at the same window and
+/// minimum weight.
 #[test]
 fn text_and_link_edges_agree_with_coordination_network_toolkit() {
     let Some(python) = peer_python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().join("corpus");
-    let generator = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
-        .join("../../../shared/bench/gen_corpus.py");
-    run_ok(Command::new(&python).arg(&generator).args(["--n", "20000", "--seed", "7", "--out"]).arg(&prefix));
+    let generated = dir.path().join("generated");
+    run_ok(
+        Command::new(env!("CARGO_BIN_EXE_echolens"))
+            .args(["demo", "--generate", "20000", "--seed", "7", "--campaigns", "8", "--layout", "jsonl"])
+            .arg("--toolkit-csv")
+            .arg("--out")
+            .arg(&generated),
+    );
     let store = dir.path().join("store");
-    let jsonl = prefix.with_extension("jsonl");
+    let jsonl = generated.join("corpus/messages.jsonl");
     run_ok(Command::new(env!("CARGO_BIN_EXE_echolens")).arg("ingest").arg("--store").arg(&store).arg(&jsonl));
     let out = dir.path().join("coordination");
     run_ok(
@@ -111,7 +116,7 @@ fn text_and_link_edges_agree_with_coordination_network_toolkit() {
     );
     let script = dir.path().join("toolkit.py");
     std::fs::write(&script, TOOLKIT).unwrap();
-    let csv = prefix.with_extension("cnt.csv");
+    let csv = generated.join("toolkit.csv");
     let json = run_ok(Command::new(&python).arg(&script).arg(dir.path().join("t.db")).arg(&csv).args(["60", "2"]));
     let peer: serde_json::Value = serde_json::from_str(json.lines().last().unwrap()).unwrap();
 

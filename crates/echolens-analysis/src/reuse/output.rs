@@ -212,7 +212,7 @@ pub fn write_outputs(r: &Reuse, dir: &Path, extra: serde_json::Value) -> Result<
         "run": extra,
     });
     let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
-    std::fs::write(&path, text + "\n").map_err(|source| Error::Io { path: path.clone(), source })?;
+    crate::table::write_output(&path, (text + "\n").as_bytes())?;
     written.push(path);
     Ok(written)
 }

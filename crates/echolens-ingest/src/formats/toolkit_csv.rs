@@ -6,14 +6,21 @@
 
 use std::io::BufRead;
 
-use super::csv_util::{Columns, cell, list, read_records};
+use super::csv_util::{Columns, Header, cell, list, read_records};
 use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::Message;
 
 pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let columns = |cols: &Columns| {
-        let by_position = |i: usize| (cols.len() == 8).then_some(i);
-        ToolkitColumns {
+        // A first row that names none of the toolkit's columns is a record: the toolkit's files have no
+        // header when written by its own export, and reading that row as names would lose it.
+        let named = ["message_id", "tweet_id", "user_id", "username", "repost_id", "reply_id", "message", "text"]
+            .iter()
+            .chain(&["timestamp", "urls", "retweeted_tweet_id", "tounixtimestamp(created_at)"])
+            .any(|n| cols.find(&[n]).is_some());
+        let header = if named { Header::Names } else { Header::IsData };
+        let by_position = |i: usize| (cols.len() == 8 || !named).then_some(i);
+        let c = ToolkitColumns {
             id: cols.find(&["message_id", "tweet_id"]).or(by_position(0)),
             user: cols.find(&["user_id"]).or(by_position(1)),
             username: cols.find(&["username"]).or(by_position(2)),
@@ -22,7 +29,8 @@ pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
             text: cols.find(&["message", "text"]).or(by_position(5)),
             time: cols.find(&["timestamp", "tounixtimestamp(created_at)"]).or(by_position(6)),
             urls: cols.find(&["urls"]).or(by_position(7)),
-        }
+        };
+        (c, header)
     };
     read_records(reader, ctx, sink, columns, |record, c, line| convert(record, c, ctx, line));
 }
@@ -73,7 +81,7 @@ mod tests {
     fn toolkit_rows_with_bom_lists_and_float_times() {
         let input = "\u{feff}message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n\
                      1,u1,name1,,,\"hello there\",1606451170.518101,\"['http://example.com/4', 'http://example.com/6']\"\n\
-                     2,u2,name2,1,,rt,59,http://a.example/x http://b.example/y\n\
+                     2,u2,name2,1,,rt,1606451229,http://a.example/x http://b.example/y\n\
                      3,u3,name3,,,bad time,soon,\n";
         let mut sink = Collect::default();
         let counts = read_bytes(input.as_bytes(), "t.csv", Format::ToolkitCsv, &ReadOptions::default(), &mut sink);
@@ -83,5 +91,16 @@ mod tests {
         assert_eq!(sink.messages[1].repost_of.as_deref(), Some("1"));
         assert_eq!(sink.messages[1].urls, vec!["http://a.example/x", "http://b.example/y"]);
         assert_eq!(sink.quarantined[0].source_record, 4);
+    }
+
+    /// A file without a header (as `--format toolkit-csv` may be given one): its first row is a record.
+    #[test]
+    fn a_headerless_file_keeps_its_first_row() {
+        let input = "1,u1,name1,,,first,1606451170,\n2,u2,name2,,,second,1606451171,\n";
+        let mut sink = Collect::default();
+        let counts = read_bytes(input.as_bytes(), "t.csv", Format::ToolkitCsv, &ReadOptions::default(), &mut sink);
+        assert_eq!((counts.records, counts.messages, counts.quarantined), (2, 2, 0));
+        let texts: Vec<_> = sink.messages.iter().map(|m| (m.source_record, m.text.as_str())).collect();
+        assert_eq!(texts, vec![(1, "first"), (2, "second")]);
     }
 }

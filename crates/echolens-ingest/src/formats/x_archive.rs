@@ -7,24 +7,27 @@
 
 use std::io::BufRead;
 
-use super::csv_util::{Columns, cell, is_mangled_id, list, read_records};
+use super::csv_util::{Columns, Header, cell, is_mangled_id, list, read_records};
 use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::Message;
 
 pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    let columns = |cols: &Columns| XColumns {
-        id: cols.find(&["tweetid", "tweet_id"]),
-        user: cols.find(&["userid", "user_id"]),
-        display: cols.find(&["user_display_name"]),
-        screen: cols.find(&["user_screen_name"]),
-        text: cols.find(&["tweet_text", "text"]),
-        time: cols.find(&["tweet_time", "created_at"]),
-        reply: cols.find(&["in_reply_to_tweetid"]),
-        is_rt: cols.find(&["is_retweet"]),
-        rt_id: cols.find(&["retweet_tweetid"]),
-        hashtags: cols.find(&["hashtags"]),
-        urls: cols.find(&["urls"]),
-        mentions: cols.find(&["user_mentions"]),
+    let columns = |cols: &Columns| {
+        let c = XColumns {
+            id: cols.find(&["tweetid", "tweet_id"]),
+            user: cols.find(&["userid", "user_id"]),
+            display: cols.find(&["user_display_name"]),
+            screen: cols.find(&["user_screen_name"]),
+            text: cols.find(&["tweet_text", "text"]),
+            time: cols.find(&["tweet_time", "created_at"]),
+            reply: cols.find(&["in_reply_to_tweetid"]),
+            is_rt: cols.find(&["is_retweet"]),
+            rt_id: cols.find(&["retweet_tweetid"]),
+            hashtags: cols.find(&["hashtags"]),
+            urls: cols.find(&["urls"]),
+            mentions: cols.find(&["user_mentions"]),
+        };
+        (c, Header::Names)
     };
     read_records(reader, ctx, sink, columns, |record, c, line| convert(record, c, ctx, line));
 }
@@ -89,7 +92,7 @@ mod tests {
     #[test]
     fn real_ira_rows_by_header_name() {
         let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
-            .join("../../../shared/data/samples/twitter-io-archive-frequenter/ira_tweets_csv_hashed.sample.csv");
+            .join("../../testdata/samples/twitter-io-archive-frequenter/ira_tweets_csv_hashed.sample.csv");
         let mut sink = Collect::default();
         let counts = read_file(&path, Format::XArchive, &ReadOptions::default(), &mut sink).unwrap();
         assert_eq!((counts.messages, counts.quarantined), (2, 0));

@@ -90,7 +90,11 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let (inputs, store_path) = if demo {
         let corpus = args.out.join("demo-corpus");
         stages.start("demo corpus");
-        let truth = super::demo::write_corpus(&corpus, &args.out.join("demo-truth.json"), args.demo_messages)?;
+        let truth = super::demo::write_corpus(
+            &corpus,
+            &args.out.join("demo-truth.json"),
+            &echolens_demo::Options::new(args.demo_messages, super::demo::SEED),
+        )?;
         stages.finish(&format!("{} messages in {}", truth.messages, corpus.display()));
         (vec![corpus], args.store.clone().unwrap_or_else(|| args.out.join("store")))
     } else {
@@ -105,10 +109,13 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let options = IngestOptions {
         format: args.input_format,
         platform: args.platform.clone(),
+        times: args.time_range,
         commit_rows: 100_000,
         progress: stages.visible,
     };
     let ingest = pipeline::ingest(&rt, &mut store, &inputs, options)?;
+    // The analyses only read: another ingest may write meanwhile, and they see the commit they started from.
+    store.unlock();
     let stats = rt.block_on(store.stats())?;
     stages.finish(&format!(
         "{} records: {} messages ({} new), {} quarantined, {} skipped; the store holds {}",
@@ -317,7 +324,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         parameters: &parameters,
     });
     let report_path = args.out.join("report.html");
-    std::fs::write(&report_path, &html).with_context(|| format!("writing {}", report_path.display()))?;
+    replace_file(&report_path, html.as_bytes()).with_context(|| format!("writing {}", report_path.display()))?;
     stages.finish(&format!("{} ({} KB)", report_path.display(), html.len() / 1024));
 
     let summary = serde_json::json!({
@@ -620,7 +627,7 @@ fn to_parquet(path: &Path) -> Result<PathBuf> {
         .build(open()?)
         .with_context(|| format!("reading {}", path.display()))?;
     let target = path.with_extension("parquet");
-    let file = std::fs::File::create(&target).with_context(|| format!("writing {}", target.display()))?;
+    let file = echolens_analysis::create_output(&target).with_context(|| format!("writing {}", target.display()))?;
     let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
     let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
     for batch in reader {
@@ -629,4 +636,23 @@ fn to_parquet(path: &Path) -> Result<PathBuf> {
     writer.close()?;
     std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
     Ok(target)
+}
+
+/// Write `bytes` to `path` whole or not at all, never through a link: into a new file beside it (created only
+/// if nothing is at its name), flushed to disk, then renamed over `path`. A rename replaces a link planted at
+/// `path` instead of writing to the file it points to.
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

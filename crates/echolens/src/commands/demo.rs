@@ -11,30 +11,83 @@ use echolens_analysis::vocabulary::keyness;
 use echolens_store::Store;
 
 use super::runtime;
-use crate::args::DemoArgs;
+use crate::args::{DemoArgs, DemoLayout};
 use crate::pipeline::{self, IngestOptions};
 
 /// The demo's seed: the demo corpus is the same on every machine.
-const SEED: u64 = 20_240_301;
+pub const SEED: u64 = 20_240_301;
 
-/// Write the demo corpus of `messages` into `corpus` and its truth to `truth_path`.
+/// Write the demo corpus into `corpus` and its truth to `truth_path`.
 pub fn write_corpus(
     corpus: &std::path::Path,
     truth_path: &std::path::Path,
-    messages: usize,
+    options: &echolens_demo::Options,
 ) -> Result<echolens_demo::Truth> {
     std::fs::create_dir_all(corpus).with_context(|| format!("creating {}", corpus.display()))?;
-    let truth = echolens_demo::generate(corpus, messages, SEED)
+    let truth = echolens_demo::generate_with(corpus, options)
         .with_context(|| format!("writing the demo corpus to {}", corpus.display()))?;
     std::fs::write(truth_path, serde_json::to_string_pretty(&truth)?)
         .with_context(|| format!("writing {}", truth_path.display()))?;
     Ok(truth)
 }
 
-pub fn run(args: DemoArgs) -> Result<ExitCode> {
+/// `demo --generate N`: the corpus, its truth and (when asked) the toolkit CSV, nothing else.
+fn generate_only(args: &DemoArgs, messages: usize) -> Result<ExitCode> {
     let corpus = args.out.join("corpus");
     let truth_path = args.out.join("truth.json");
-    let truth = write_corpus(&corpus, &truth_path, args.messages)?;
+    if corpus.exists() {
+        std::fs::remove_dir_all(&corpus).with_context(|| format!("clearing {}", corpus.display()))?;
+    }
+    std::fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
+    let toolkit_csv = args.toolkit_csv.then(|| args.out.join("toolkit.csv"));
+    let options = echolens_demo::Options {
+        messages,
+        seed: args.seed,
+        campaigns: args.campaigns,
+        layout: match args.layout {
+            DemoLayout::Mixed => echolens_demo::Layout::Mixed,
+            DemoLayout::Jsonl => echolens_demo::Layout::Jsonl,
+        },
+        toolkit_csv: toolkit_csv.clone(),
+    };
+    let truth = echolens_demo::generate_with(&corpus, &options)
+        .with_context(|| format!("writing the corpus to {}", corpus.display()))?;
+    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)?)
+        .with_context(|| format!("writing {}", truth_path.display()))?;
+    let summary = serde_json::json!({
+        "messages": truth.messages,
+        "seed": truth.seed,
+        "campaigns": truth.campaigns.len(),
+        "planted_messages": truth.campaigns.iter().map(|c| c.message_keys.len()).sum::<usize>(),
+        "cascades": truth.cascades.len(),
+        "corpus": corpus.display().to_string(),
+        "truth": truth_path.display().to_string(),
+        "toolkit_csv": toolkit_csv.map(|p| p.display().to_string()),
+    });
+    if args.json {
+        println!("{summary}");
+    } else {
+        println!(
+            "generated {} messages ({} coordinated groups, {} copy cascades) in {}; truth in {}",
+            truth.messages,
+            truth.campaigns.len(),
+            truth.cascades.len(),
+            corpus.display(),
+            truth_path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run(args: DemoArgs) -> Result<ExitCode> {
+    if let Some(messages) = args.generate {
+        return generate_only(&args, messages);
+    }
+    let corpus = args.out.join("corpus");
+    let truth_path = args.out.join("truth.json");
+    let options =
+        echolens_demo::Options { campaigns: args.campaigns, ..echolens_demo::Options::new(args.messages, args.seed) };
+    let truth = write_corpus(&corpus, &truth_path, &options)?;
     if !args.json {
         println!(
             "demo corpus: {} messages in {} ({} coordinated groups, {} copy cascades, {} planted terms; {} says which)",
@@ -53,6 +106,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         .with_context(|| format!("opening the store {}", store_dir.display()))?;
     let options = IngestOptions { commit_rows: 100_000, progress: !args.json, ..IngestOptions::default() };
     let report = pipeline::ingest(&rt, &mut store, &[corpus], options)?;
+    store.unlock();
     let stats = rt.block_on(store.stats())?;
     if args.ingest_only {
         if args.json {

@@ -15,6 +15,7 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
     let options = IngestOptions {
         format: args.format,
         platform: args.platform.clone(),
+        times: args.time_range,
         commit_rows: args.commit_rows,
         progress: !args.json,
     };
@@ -24,11 +25,42 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
     } else {
         print_report(&report, &store);
     }
-    if args.strict && report.quarantined > 0 {
-        eprintln!("error: {} records were quarantined (--strict)", report.quarantined);
+    let data_passed_over: Vec<&String> = report.not_recognised.iter().filter(|p| looks_like_data(p)).collect();
+    if args.strict && (report.quarantined > 0 || !data_passed_over.is_empty() || !report.passed_over.is_empty()) {
+        if report.quarantined > 0 {
+            eprintln!("error: {} records were quarantined (--strict)", report.quarantined);
+        }
+        if !data_passed_over.is_empty() {
+            eprintln!(
+                "error: {} data files in the folders given were not recognised as exports and were passed over \
+                 (--strict; --format reads them as a given format): {}",
+                data_passed_over.len(),
+                data_passed_over.iter().take(5).map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        if !report.passed_over.is_empty() {
+            eprintln!(
+                "error: {} entries of the paths given were not read (--strict): {}",
+                report.passed_over.len(),
+                report
+                    .passed_over
+                    .iter()
+                    .take(5)
+                    .map(|p| format!("{} ({})", p.path, p.reason))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a file passed over in a folder looks like data that was meant to be read (by its extension), as
+/// opposed to the READMEs and licences that sit beside exports.
+fn looks_like_data(path: &str) -> bool {
+    let ext = std::path::Path::new(path).extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    matches!(ext.as_str(), "json" | "jsonl" | "ndjson" | "csv" | "tsv")
 }
 
 pub fn print_report(r: &IngestReport, store: &Store) {
@@ -58,6 +90,21 @@ pub fn print_report(r: &IngestReport, store: &Store) {
         }
         if r.not_recognised.len() > 10 {
             println!("    … and {} more", r.not_recognised.len() - 10);
+        }
+    }
+    if r.orphans_removed > 0 {
+        println!(
+            "  removed {} files of the store that no commit referenced (left by an interrupted run)",
+            r.orphans_removed
+        );
+    }
+    if !r.passed_over.is_empty() {
+        println!("  {} entries of the paths given were not read:", r.passed_over.len());
+        for p in r.passed_over.iter().take(10) {
+            println!("    {}: {}", p.path, p.reason);
+        }
+        if r.passed_over.len() > 10 {
+            println!("    … and {} more", r.passed_over.len() - 10);
         }
     }
     println!("  store {} (messages table version {})", store.root().display(), store.messages_version());

@@ -2,7 +2,7 @@
 
 mod analyze;
 mod coordination;
-mod demo;
+pub(crate) mod demo;
 mod ingest;
 mod reuse;
 mod sql;

@@ -18,6 +18,15 @@ pub fn run(args: StatsArgs) -> Result<ExitCode> {
     } else {
         print_stats(&stats);
     }
+    if stats.duplicate_keys > 0 {
+        eprintln!(
+            "error: {} rows of the store repeat a key that another row has: every count above is off by them. The \
+             store was written by two processes at once (an echolens older than its write lock) or by another \
+             tool; ingest the exports again into a new store.",
+            stats.duplicate_keys
+        );
+        return Ok(ExitCode::from(3));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,7 +11,7 @@ pub fn echolens() -> Command {
 }
 
 pub fn samples() -> PathBuf {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../../shared/data/samples")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../testdata/samples")
 }
 
 /// Run and require success, showing both streams when it fails.

@@ -201,7 +201,13 @@ mod tests {
             "{\"id\": 5, \"channel\": \"c1\", \"timestamp\": 1.5, \"text\": \"no author\"}"
         );
         let mut sink = Collect::default();
-        let counts = read_bytes(input.as_bytes(), "in.jsonl", Format::Jsonl, &ReadOptions::default(), &mut sink);
+        let counts = read_bytes(
+            input.as_bytes(),
+            "in.jsonl",
+            Format::Jsonl,
+            &ReadOptions { times: crate::TimeRange::ALL, ..ReadOptions::default() },
+            &mut sink,
+        );
         assert_eq!((counts.records, counts.messages, counts.quarantined), (5, 3, 2));
         let m = &sink.messages;
         assert_eq!(m[0].key(), "generic:c1:1");
@@ -225,7 +231,13 @@ mod tests {
             b"\xe9\"}\n{\"id\": 2, \"channel\": \"c\", \"timestamp\": 1, \"text\": \"caf\xc3\xa9\"}\n",
         );
         let mut sink = Collect::default();
-        let counts = read_bytes(&input, "in.jsonl", Format::Jsonl, &ReadOptions::default(), &mut sink);
+        let counts = read_bytes(
+            &input,
+            "in.jsonl",
+            Format::Jsonl,
+            &ReadOptions { times: crate::TimeRange::ALL, ..ReadOptions::default() },
+            &mut sink,
+        );
         assert_eq!((counts.records, counts.messages, counts.quarantined), (2, 1, 1));
         assert_eq!(sink.messages[0].text, "café");
         let q = &sink.quarantined[0];
@@ -244,7 +256,13 @@ mod tests {
             "\"forwarded_from\": \"f\\/g\", \"repost_of\": 12}\n",
         );
         let mut sink = Collect::default();
-        let counts = read_bytes(input.as_bytes(), "in.jsonl", Format::Jsonl, &ReadOptions::default(), &mut sink);
+        let counts = read_bytes(
+            input.as_bytes(),
+            "in.jsonl",
+            Format::Jsonl,
+            &ReadOptions { times: crate::TimeRange::ALL, ..ReadOptions::default() },
+            &mut sink,
+        );
         assert_eq!((counts.records, counts.messages), (1, 1), "{:?}", sink.quarantined);
         let m = &sink.messages[0];
         assert_eq!(m.key(), "generic:c\"1:ab");

@@ -361,7 +361,13 @@ mod tests {
 
     fn read(json: &str) -> Collect {
         let mut sink = Collect::default();
-        let counts = read_bytes(json.as_bytes(), "t.json", Format::Telegram, &ReadOptions::default(), &mut sink);
+        let counts = read_bytes(
+            json.as_bytes(),
+            "t.json",
+            Format::Telegram,
+            &ReadOptions { times: crate::TimeRange::ALL, ..ReadOptions::default() },
+            &mut sink,
+        );
         assert_eq!(counts.records, counts.messages + counts.quarantined + counts.skipped);
         sink
     }
@@ -465,6 +471,36 @@ mod tests {
         assert!(q.raw.contains("\"a\" \"b\""), "{}", q.raw);
     }
 
+    /// Chat sections nested without end (a 115 KB file once overflowed the reader's stack) and a message nested
+    /// a million deep: each a quarantine record, no crash.
+    #[test]
+    fn nesting_without_end_is_quarantined_not_recursed_into() {
+        let depth = 200_000;
+        let mut json = String::from(r#"{"chats": {"list": ["#);
+        json.push_str(&r#"{"chats": {"list": ["#.repeat(depth));
+        json.push_str(&"]}}".repeat(depth + 1));
+        let mut sink = Collect::default();
+        let counts = read_bytes(
+            json.as_bytes(),
+            "deep.json",
+            Format::Telegram,
+            &ReadOptions { times: crate::TimeRange::ALL, ..ReadOptions::default() },
+            &mut sink,
+        );
+        assert_eq!((counts.records, counts.quarantined, counts.messages), (1, 1, 0));
+        assert!(sink.quarantined[0].reason.contains("inside a listed chat"), "{}", sink.quarantined[0].reason);
+
+        let mut json = String::from(r#"{"id": 5, "messages": [{"id": 1, "date_unixtime": "1700000000", "text": "#);
+        json.push_str(&"[".repeat(1_000_000));
+        json.push_str(&"]".repeat(1_000_000));
+        json.push_str(r#"}, {"id": 2, "date_unixtime": "1700000001", "text": "after"}]}"#);
+        let sink = read(&json);
+        assert_eq!(sink.messages.len(), 1, "{:?}", sink.quarantined.iter().map(|q| &q.reason).collect::<Vec<_>>());
+        assert_eq!(sink.messages[0].text, "after");
+        assert_eq!(sink.quarantined.len(), 1);
+        assert!(sink.quarantined[0].reason.contains("recursion limit"), "{}", sink.quarantined[0].reason);
+    }
+
     #[test]
     fn a_message_that_is_not_utf8_is_quarantined_alone() {
         let mut json =
@@ -472,7 +508,13 @@ mod tests {
         json.extend_from_slice(b" {\"id\": 2, \"date_unixtime\": \"2\", \"text\": \"a\xFFb\"},\n");
         json.extend_from_slice("{\"id\": 3, \"date_unixtime\": \"3\", \"text\": \"پس از\"}]}".as_bytes());
         let mut sink = Collect::default();
-        let counts = read_bytes(&json, "t.json", Format::Telegram, &ReadOptions::default(), &mut sink);
+        let counts = read_bytes(
+            &json,
+            "t.json",
+            Format::Telegram,
+            &ReadOptions { times: crate::TimeRange::ALL, ..ReadOptions::default() },
+            &mut sink,
+        );
         assert_eq!((counts.records, counts.messages, counts.quarantined), (3, 2, 1));
         let texts: Vec<_> = sink.messages.iter().map(|m| (m.source_record, m.text.as_str())).collect();
         assert_eq!(texts, vec![(1, "ok"), (3, "پس از")]);

@@ -110,6 +110,12 @@ impl<R: BufRead> Scanner<'_, R> {
             self.pos -= drop;
             self.hold = self.hold.map(|h| h - drop);
         }
+        if self.hold.is_some_and(|h| self.buf.len() - h > self.chunk_bytes + crate::MAX_RECORD_BYTES) {
+            return Err(self.error(format!(
+                "a message (or a chat's field) longer than {} MiB: the rest of the file was not read",
+                crate::MAX_RECORD_BYTES >> 20
+            )));
+        }
         let block = self.inner.fill_buf().map_err(ScanError::Io)?;
         if block.is_empty() {
             return Ok(false);
@@ -308,15 +314,17 @@ impl<R: BufRead> Scanner<'_, R> {
         if self.peek()? != Some(b'{') {
             return Err(self.error("expected a Telegram chat object"));
         }
-        self.chat_object()?;
+        self.chat_object(true)?;
         match self.peek()? {
             None => Ok(()),
             Some(_) => Err(self.error("trailing characters after the export")),
         }
     }
 
-    /// A chat object (or the top level, which has `chats`/`left_chats` instead), its `{` at `pos`.
-    fn chat_object(&mut self) -> Result<()> {
+    /// A chat object (or the top level, which has `chats`/`left_chats` instead), its `{` at `pos`. Only the
+    /// top level (`top`) may hold chat sections: a chat listed in one holds none, so nesting stops at two
+    /// levels however the file is made, and a file that nests deeper is refused at the section.
+    fn chat_object(&mut self, top: bool) -> Result<()> {
         self.pos += 1;
         let mut chat = Chat::default();
         // Messages seen before the chat's id (not what the exporter writes, but possible in edited files).
@@ -339,7 +347,11 @@ impl<R: BufRead> Scanner<'_, R> {
                     let known = chat.id.is_some().then(|| Arc::new(chat.clone()));
                     self.messages(known, &mut early)
                 }
-                "chats" | "left_chats" => self.section(),
+                "chats" | "left_chats" if top => self.section(),
+                "chats" | "left_chats" => Err(self.error(format!(
+                    "a {key:?} section inside a listed chat: Telegram Desktop writes chat sections only at the top \
+                     level of a full-account export"
+                ))),
                 _ => self.skip_value(),
             };
             if let Err(e) = done {
@@ -435,7 +447,7 @@ impl<R: BufRead> Scanner<'_, R> {
                 if self.peek()? != Some(b'{') {
                     return Err(self.error("expected a chat object"));
                 }
-                self.chat_object()?;
+                self.chat_object(false)?;
             }
         }
         Ok(())
