@@ -156,7 +156,7 @@ impl TimeRange {
     fn refusal(&self, what: &str, ts: echolens_model::TimestampUs) -> String {
         let shown = echolens_model::rfc3339(ts);
         let mut reason = format!(
-            "implausible {what} {shown}: outside {} … {} (--time-range widens it)",
+            "implausible {what}: {shown} is outside {} … {} (--time-range widens it)",
             echolens_model::rfc3339(self.earliest),
             echolens_model::rfc3339(self.latest)
         );
@@ -626,7 +626,8 @@ fn read_line_chunks_of(
     // The start of a line that the previous read cut.
     let mut carry: Vec<u8> = Vec::new();
     loop {
-        let mut buf = Vec::with_capacity(chunk_bytes.max(carry.len() * 2).max(1));
+        // A buffer holds at most `max_record` bytes unless it holds a line end: a longer line is never whole.
+        let mut buf = Vec::with_capacity(chunk_bytes.max((carry.len() * 2).min(max_record)).max(1));
         buf.append(&mut carry);
         let mut eof = false;
         let mut failed = None;
@@ -660,7 +661,7 @@ fn read_line_chunks_of(
                         continue;
                     }
                 }
-                buf.reserve(buf.len().max(1));
+                buf.reserve_exact(buf.len().max(1).min(max_record.saturating_sub(buf.len()).max(1)));
             }
             let room = (buf.capacity() - buf.len()) as u64;
             let start = buf.len();
@@ -1005,9 +1006,9 @@ mod tests {
         assert_eq!((counts.records, counts.messages, counts.quarantined), (6, 1, 5));
         let by_line: Vec<(u64, &str)> = sink.quarantined.iter().map(|q| (q.source_record, q.reason.as_str())).collect();
         assert_eq!(by_line.iter().map(|b| b.0).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
-        assert!(by_line[0].1.starts_with("implausible time 1970-01-01T00:00:01Z: outside 1990-01-01T00:00:00Z"));
+        assert!(by_line[0].1.starts_with("implausible time: 1970-01-01T00:00:01Z is outside 1990-01-01T00:00:00Z"));
         assert!(by_line[1].1.contains("looks like milliseconds since 1970 written as seconds (2024-01-01T00:00:00Z)"));
-        assert!(by_line[3].1.starts_with("implausible edit time 9999-12-31T00:00:00Z"), "{}", by_line[3].1);
+        assert!(by_line[3].1.starts_with("implausible edit time: 9999-12-31T00:00:00Z"), "{}", by_line[3].1);
         assert!(sink.quarantined[0].raw.contains(":c:2\""), "{}", sink.quarantined[0].raw);
 
         // A wider range takes them in.

@@ -38,8 +38,8 @@ pub enum Error {
         source: deltalake::parquet::errors::ParquetError,
     },
     /// Another process is writing to the store.
-    #[error("the store is being written by {holder} ({}); wait for it to finish, or stop it. A lock outlives no \
-             process: once that process has ended, run this again", .path.display())]
+    #[error("the store is being written by {holder} ({}); wait for it to finish, or stop it. \
+             The lock ends with that process: once it has ended, run this again", .path.display())]
     Busy {
         /// The lock file.
         path: PathBuf,

@@ -33,8 +33,17 @@ impl WriteLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
+                // The holder writes who it is just after taking the lock: give it a moment.
                 let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
+                for _ in 0..20 {
+                    holder.clear();
+                    let _ = file.seek(SeekFrom::Start(0));
+                    let _ = file.read_to_string(&mut holder);
+                    if !holder.trim().is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
                 return Err(Error::Busy { path, holder: describe(&holder) });
             }
             Err(std::fs::TryLockError::Error(source)) => {

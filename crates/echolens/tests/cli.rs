@@ -3,6 +3,7 @@
 mod common;
 
 use std::path::Path;
+use std::process::Command;
 
 use common::{echolens, json_of, read_csv, run, samples};
 use serde_json::Value;
@@ -442,4 +443,229 @@ fn vocabulary_keyness_diffusion_and_timeline_recover_the_planted_campaign_vocabu
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("channel=no_such_channel") && err.contains("matches no message"), "{err}");
+}
+
+/// `n` JSONL messages and `bad` broken lines.
+fn jsonl_corpus(path: &Path, n: usize, bad: usize) {
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "{{\"id\": {i}, \"channel\": \"c{}\", \"author\": \"a{}\", \"timestamp\": {}, \"text\": \"message {i}\"}}\n",
+            i % 7,
+            i % 13,
+            1_704_067_200 + i
+        ));
+    }
+    for i in 0..bad {
+        text.push_str(&format!("{{broken {i}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// Two ingests into one store at once, again and again: never a repeated key, never a doubled quarantine;
+/// the loser says who holds the store, and running it again changes nothing.
+#[test]
+fn two_ingests_at_once_never_duplicate_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    jsonl_corpus(&input, 20_000, 3);
+    for round in 0..6 {
+        let store = dir.path().join(format!("store{round}"));
+        let start = || {
+            echolens()
+                .args(["ingest", "--json", "--commit-rows", "2000", "--store"])
+                .arg(&store)
+                .arg(&input)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (start(), start());
+        let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        let ok = outs.iter().filter(|o| o.status.success()).count();
+        assert!(ok >= 1, "round {round}: one of them wrote");
+        for o in outs.iter().filter(|o| !o.status.success()) {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains("is being written by process"), "round {round}: {err}");
+        }
+        let stats = stats_json(&store);
+        assert_eq!((n(&stats, "messages"), n(&stats, "duplicate_keys")), (20_000, 0), "round {round}");
+        assert_eq!(n(&stats, "quarantined"), 3, "round {round}");
+        let again = ingest_json(&store, &[&input], &[]);
+        assert_eq!((n(&again, "new"), n(&again, "unchanged")), (0, 20_000));
+        assert_eq!(stats_json(&store)["messages"], 20_000);
+    }
+}
+
+/// `echolens sql` answers queries and refuses everything else; `SELECT *` prints in every format.
+#[test]
+fn sql_is_read_only_and_prints_every_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    jsonl_corpus(&input, 3, 0);
+    let store = dir.path().join("store");
+    ingest_json(&store, &[&input], &[]);
+    let outside = dir.path().join("copied.csv");
+    for statement in [
+        "INSERT INTO messages SELECT * FROM messages".to_owned(),
+        format!("COPY (SELECT 1) TO '{}'", outside.display()),
+        "CREATE EXTERNAL TABLE p (line VARCHAR) STORED AS CSV LOCATION '/etc/passwd'".to_owned(),
+        "CREATE TABLE t AS SELECT 1".to_owned(),
+        "DROP TABLE messages".to_owned(),
+        "SET datafusion.execution.batch_size = 1".to_owned(),
+    ] {
+        let out = echolens().args(["sql", "--store"]).arg(&store).arg(&statement).output().unwrap();
+        assert!(!out.status.success(), "{statement} was run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not supported") || err.contains("not allowed"), "{statement}: {err}");
+    }
+    assert!(!outside.exists());
+    assert_eq!(stats_json(&store)["messages"], 3);
+    for output in ["table", "csv", "json"] {
+        let out = run(echolens().args(["sql", "--output", output, "--store"]).arg(&store).arg("SELECT * FROM messages"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("2024-01-01T00:00:01Z"), "{output}: {text}");
+    }
+    let csv = run(echolens().args(["sql", "--output", "csv", "--store"]).arg(&store).arg("SELECT key, urls FROM messages"));
+    assert!(String::from_utf8_lossy(&csv.stdout).contains(",[]"), "lists print as JSON in CSV");
+}
+
+/// A folder holding a broken link, a link loop, a link out of it and a named pipe: each is passed over and
+/// reported, nothing hangs, the export beside them is read; `--strict` fails on them.
+#[cfg(unix)]
+#[test]
+fn special_entries_in_a_folder_are_passed_over_and_reported() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("exports");
+    std::fs::create_dir_all(folder.join("sub")).unwrap();
+    jsonl_corpus(&folder.join("good.jsonl"), 5, 0);
+    let outside = dir.path().join("secret.jsonl");
+    jsonl_corpus(&outside, 2, 0);
+    symlink(&outside, folder.join("out.jsonl")).unwrap();
+    symlink(dir.path().join("nowhere"), folder.join("dangling.jsonl")).unwrap();
+    symlink(folder.join("loop_b"), folder.join("loop_a")).unwrap();
+    symlink(folder.join("loop_a"), folder.join("loop_b")).unwrap();
+    symlink(&folder, folder.join("sub/up")).unwrap();
+    symlink(folder.join("good.jsonl"), folder.join("sub/inside.jsonl")).unwrap();
+    let status = Command::new("mkfifo").arg(folder.join("pipe.jsonl")).status().unwrap();
+    assert!(status.success());
+
+    let store = dir.path().join("store");
+    let report = ingest_json(&store, &[&folder], &[]);
+    let passed: Vec<String> =
+        report["passed_over"].as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap().to_owned()).collect();
+    for name in ["out.jsonl", "dangling.jsonl", "loop_a", "loop_b", "pipe.jsonl"] {
+        assert!(passed.iter().any(|p| p.ends_with(name)), "{name} reported: {passed:?}");
+    }
+    // The export, and the link to it inside the folder; not the file outside.
+    assert_eq!(n(&report, "messages"), 10);
+    assert_eq!(stats_json(&store)["messages"], 5);
+    let out = echolens().args(["ingest", "--strict", "--store"]).arg(&store).arg(&folder).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A JSONL file whose first line is broken, and a Telegram export written on one line: both recognised in a
+/// folder; a file of data passed over fails `--strict`.
+#[test]
+fn files_are_recognised_past_a_bad_first_line_and_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("exports");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut text = String::from("{\"id\": 0, \"chan\n");
+    for i in 1..=1000 {
+        text.push_str(&format!("{{\"id\": {i}, \"channel\": \"c\", \"timestamp\": 1704067200, \"text\": \"t{i}\"}}\n"));
+    }
+    std::fs::write(folder.join("a.jsonl"), text).unwrap();
+    std::fs::write(
+        folder.join("result.json"),
+        r#"{"name": "One line", "type": "public_channel", "id": 42, "messages": [{"id": 1, "type": "message", "date": "2024-01-01T00:00:00", "date_unixtime": "1704067200", "from": "One line", "from_id": "channel42", "text": "hello"}]}"#,
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let report = ingest_json(&store, &[&folder], &[]);
+    assert_eq!((n(&report, "messages"), n(&report, "quarantined")), (1001, 1));
+    assert!(report["not_recognised"].as_array().unwrap().is_empty(), "{report}");
+
+    std::fs::write(folder.join("other.json"), r#"{"slug": "not an export"}"#).unwrap();
+    let out = echolens().args(["ingest", "--strict", "--store"]).arg(&store).arg(&folder).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("other.json"));
+}
+
+/// A link planted at OUT/report.html is replaced, never written through.
+#[cfg(unix)]
+#[test]
+fn analyze_does_not_write_through_a_link_in_its_output_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    jsonl_corpus(&input, 50, 0);
+    let out = dir.path().join("report");
+    std::fs::create_dir_all(out.join("timeline")).unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("report.html")).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("timeline/timeline.csv")).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("summary.json")).unwrap();
+    run(echolens().arg("analyze").arg(&input).arg("--store").arg(dir.path().join("store")).arg("--out").arg(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    for f in ["report.html", "timeline/timeline.csv", "summary.json"] {
+        let meta = std::fs::symlink_metadata(out.join(f)).unwrap();
+        assert!(meta.is_file(), "{f} is a file of its own now");
+    }
+}
+
+/// The inputs that once took gigabytes or crashed (times in years 1 and 9999, a time in milliseconds, chat
+/// sections nested to overflow the stack, a stray quote, a line of 17 MiB) go through `analyze` under a 1 GB
+/// address-space limit: it finishes, with every bad record quarantined and counted.
+#[cfg(unix)]
+#[test]
+fn the_nastiest_small_inputs_finish_under_a_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("in");
+    std::fs::create_dir_all(&folder).unwrap();
+    let line = |id: usize, ts: &str| format!("{{\"id\": {id}, \"channel\": \"c\", \"timestamp\": {ts}, \"text\": \"t {id}\"}}\n");
+    let mut times: String = (0..100).map(|i| line(i, &(1_704_067_200 + i * 600).to_string())).collect();
+    times.push_str(&line(100, "\"0001-01-01T00:00:00Z\""));
+    times.push_str(&line(101, "\"9999-12-31T23:59:59Z\""));
+    times.push_str(&line(102, "1704067200000"));
+    std::fs::write(folder.join("times.jsonl"), times).unwrap();
+    let depth = 5000;
+    let nested = format!("{}{}", r#"{"chats": {"list": ["#.repeat(depth), "]}}".repeat(depth));
+    std::fs::write(folder.join("nested.json"), nested).unwrap();
+    let mut csv = String::from("message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n");
+    for i in 0..2000 {
+        let text = if i == 10 { "\"a stray quote".to_owned() } else { format!("row {i}") };
+        csv.push_str(&format!("{i},u{},n,,,{text},{},\n", i % 50, 1_704_067_200 + i));
+    }
+    std::fs::write(folder.join("stray.csv"), csv).unwrap();
+    let mut long = line(999, "1704067200").into_bytes();
+    long.resize(long.len() + (17 << 20), b'x');
+    std::fs::write(folder.join("long.jsonl"), long).unwrap();
+
+    let out = dir.path().join("report");
+    let store = dir.path().join("store");
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -v 1000000 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_echolens"))
+        .arg("analyze")
+        .arg(&folder)
+        .arg("--store")
+        .arg(&store)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let stats = stats_json(&store);
+    assert_eq!((n(&stats, "messages"), n(&stats, "quarantined")), (2100, 6), "{stats}");
+    let reasons = &stats["quarantine_reasons"];
+    for kind in ["implausible time", "invalid JSON", "a line longer than 16 MiB"] {
+        assert!(reasons[kind].as_u64().is_some(), "{kind}: {reasons}");
+    }
+    assert_eq!(reasons["implausible time"], 3);
+    assert!(std::fs::metadata(out.join("timeline/timeline.csv")).unwrap().len() < 1_000_000);
 }
