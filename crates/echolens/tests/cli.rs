@@ -523,11 +523,13 @@ fn sql_is_read_only_and_prints_every_column() {
     assert!(!outside.exists());
     assert_eq!(stats_json(&store)["messages"], 3);
     for output in ["table", "csv", "json"] {
-        let out = run(echolens().args(["sql", "--output", output, "--store"]).arg(&store).arg("SELECT * FROM messages"));
+        let out =
+            run(echolens().args(["sql", "--output", output, "--store"]).arg(&store).arg("SELECT * FROM messages"));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("2024-01-01T00:00:01Z"), "{output}: {text}");
     }
-    let csv = run(echolens().args(["sql", "--output", "csv", "--store"]).arg(&store).arg("SELECT key, urls FROM messages"));
+    let csv =
+        run(echolens().args(["sql", "--output", "csv", "--store"]).arg(&store).arg("SELECT key, urls FROM messages"));
     assert!(String::from_utf8_lossy(&csv.stdout).contains(",[]"), "lists print as JSON in CSV");
 }
 
@@ -625,7 +627,9 @@ fn the_nastiest_small_inputs_finish_under_a_memory_limit() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("in");
     std::fs::create_dir_all(&folder).unwrap();
-    let line = |id: usize, ts: &str| format!("{{\"id\": {id}, \"channel\": \"c\", \"timestamp\": {ts}, \"text\": \"t {id}\"}}\n");
+    let line = |id: usize, ts: &str| {
+        format!("{{\"id\": {id}, \"channel\": \"c\", \"timestamp\": {ts}, \"text\": \"t {id}\"}}\n")
+    };
     let mut times: String = (0..100).map(|i| line(i, &(1_704_067_200 + i * 600).to_string())).collect();
     times.push_str(&line(100, "\"0001-01-01T00:00:00Z\""));
     times.push_str(&line(101, "\"9999-12-31T23:59:59Z\""));

@@ -274,6 +274,31 @@ async fn timeline_counts_lexicon_rates_and_flags_bursts() {
     assert_eq!(super::day_string(w.rows[0].period), "2024-02-26");
 }
 
+/// A series whose messages are decades apart is not filled day by day: after each busy day come the burst
+/// window's empty days, then the next busy day, with the scores a full fill gives.
+#[tokio::test]
+async fn a_timeline_over_decades_stays_bounded_by_the_data() {
+    let mut rows = Vec::new();
+    for k in 0..6 {
+        rows.push(msg("q", rows.len(), -30 * 365 * DAY + k * DAY, "then"));
+    }
+    for k in 0..12 {
+        rows.push(msg("q", rows.len(), k * DAY / 2, "now"));
+    }
+    let ctx = session(&rows);
+    let params = timeline::Params::new(Period::Day, Group::Channel);
+    let t = timeline::run(&ctx, &Selection::default(), None, params.clone()).await.unwrap();
+    // Six busy days, seven empty ones, six more busy days.
+    assert_eq!(t.rows.len(), 6 + 7 + 6, "{:?}", t.rows.iter().map(|r| r.period).collect::<Vec<_>>());
+    assert_eq!(t.rows.iter().map(|r| r.messages).sum::<u64>(), 18);
+    let gap = t.rows[13].period - t.rows[12].period;
+    assert!(gap > 10_000, "the quiet decades are skipped ({gap} days)");
+    // The first busy day after the gap is scored against seven zeros, as in a full fill.
+    assert_eq!(t.rows[13].scores[0].baseline, 0.0);
+    assert!(t.rows[13].scores[0].z > 0.0);
+    assert!(timeline::MAX_FILLED_PERIODS < 30 * 365);
+}
+
 #[test]
 fn term_files_keep_hashtags_and_skip_comments() {
     let dir = tempfile::tempdir().unwrap();

@@ -23,6 +23,9 @@ use crate::select::Selection;
 use crate::table::{collect, csv_writer, i64s, strings};
 use crate::{Error, Result};
 
+/// A series is written with every empty period up to this many periods (ten years of days).
+pub const MAX_FILLED_PERIODS: usize = 3660;
+
 /// The length of a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -197,12 +200,31 @@ pub async fn run(
     let mut rows = Vec::new();
     for (group, (name, cells)) in series {
         let (Some(&first), Some(&last)) = (cells.keys().next(), cells.keys().next_back()) else { continue };
+        // Every period from the first to the last, the empty ones as 0 — unless that is more than
+        // MAX_FILLED_PERIODS and more than the series' periods with messages times the burst window: then
+        // only the `burst_window` empty periods after each busy one are written. Scores are the same either
+        // way (past the window, the baseline is all zeros), and the rows stay bounded by the data held.
+        let span = ((last - first) / step + 1) as usize;
+        let sparse = span > MAX_FILLED_PERIODS.max(cells.len() * (params.burst_window + 1));
         let mut history: Vec<Vec<u64>> = vec![Vec::new(); 1 + categories.len()];
         let mut period = first;
+        let mut quiet = 0;
         while period <= last {
             let (n, cats) = cells.get(&period).cloned().unwrap_or((0, vec![0; categories.len()]));
+            quiet = if n == 0 { quiet + 1 } else { 0 };
+            if sparse && quiet > params.burst_window {
+                // Jump to the next busy period; the history is `burst_window` zeros already.
+                period = cells.range(period..).next().map_or(last + step, |(&p, _)| p);
+                continue;
+            }
             let values: Vec<u64> = std::iter::once(n).chain(cats.iter().copied()).collect();
             let scores = values.iter().zip(&mut history).map(|(&x, h)| score(x, h, &params)).collect();
+            for h in &mut history {
+                // Only the last `burst_window` values are ever read.
+                if h.len() > 4 * params.burst_window {
+                    h.drain(..h.len() - params.burst_window);
+                }
+            }
             rows.push(Row { period, group: group.clone(), name: name.clone(), messages: n, categories: cats, scores });
             period += step;
         }
