@@ -218,4 +218,65 @@ mod tests {
         );
         assert_eq!(Selection::default().sql(), "TRUE");
     }
+
+    /// The selector parser on any input: no panic; and a channel, author or platform value, however hostile
+    /// (quotes, backslashes, comments, semicolons, control characters, any script), selects the row that has it
+    /// and no other: a value is never read as SQL.
+    mod any_value {
+        use super::super::*;
+        use proptest::prelude::*;
+        use std::sync::Arc;
+
+        fn table(values: &[String]) -> SessionContext {
+            use datafusion::arrow::array::StringArray;
+            use datafusion::arrow::datatypes::{DataType, Field, Schema};
+            use datafusion::arrow::record_batch::RecordBatch;
+            let schema = Arc::new(Schema::new(
+                ["channel_id", "channel_name", "author_id", "platform"]
+                    .map(|n| Field::new(n, DataType::Utf8, true))
+                    .to_vec(),
+            ));
+            let column = || Arc::new(StringArray::from(values.to_vec())) as datafusion::arrow::array::ArrayRef;
+            let batch = RecordBatch::try_new(schema.clone(), vec![column(), column(), column(), column()]).unwrap();
+            let ctx = SessionContext::new();
+            let mem = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+            ctx.register_table("messages", Arc::new(mem)).unwrap();
+            ctx
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+            #[test]
+            fn parsing_never_panics(spec in "\\PC{0,40}") {
+                let _ = Selector::parse(&spec);
+                let _ = Selection::parse(&[spec.as_str(), "since=2024-01-01"]);
+            }
+
+            #[test]
+            fn a_value_selects_its_row_and_no_other(
+                value in "[a-z'\"\\\\;%_ \\-\\*/()=\u{0}-\u{1f}\u{202e}\u{200c}ی€]{1,24}",
+                kind in prop::sample::select(vec!["channel", "author", "platform"]),
+            ) {
+                let value = value.trim().to_owned();
+                prop_assume!(!value.is_empty());
+                let wanted = if kind == "platform" { value.to_lowercase() } else { value.clone() };
+                let rows = vec![wanted.clone(), format!("{wanted}x"), format!("x{wanted}"), "other".to_owned()];
+                let selection = Selection::parse(&[format!("{kind}={value}")]).unwrap();
+                let sql = format!("SELECT channel_id FROM messages WHERE {}", selection.sql());
+                let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let found: Vec<String> = rt.block_on(async {
+                    let batches = table(&rows).sql(&sql).await.unwrap().collect().await.unwrap();
+                    batches
+                        .iter()
+                        .flat_map(|b| {
+                            let c = b.column(0).as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap();
+                            (0..b.num_rows()).map(|i| c.value(i).to_owned()).collect::<Vec<_>>()
+                        })
+                        .collect()
+                });
+                let expected: Vec<String> = rows.iter().filter(|r| **r == wanted).cloned().collect();
+                prop_assert_eq!(found, expected, "{}", sql);
+            }
+        }
+    }
 }

@@ -8,9 +8,117 @@ pub mod toolkit_csv;
 pub mod twarc;
 pub mod x_archive;
 
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::fmt;
+
+/// A key that an object of a record gives twice: the object's depth (0: the record itself), the record's key
+/// under which it sits (`None` for the record itself), and the key.
+pub type Repeated = (u32, Option<String>, String);
+
+/// Parses JSON into a `Value` as serde_json does, and notes in its cell each key that an object of it gives
+/// twice ([`Repeated`]). One rule for every JSON reader: a record that gives a field echolens reads twice is
+/// quarantined ([`repeated_key`]), since which of its values the writer meant is unknown (serde_json would
+/// silently keep the last).
+#[derive(Clone, Copy)]
+pub struct Strict<'a, 'k> {
+    /// Where repeated keys are noted.
+    pub repeated: &'a RefCell<Vec<Repeated>>,
+    depth: u32,
+    top: Option<&'k str>,
+}
+
+impl<'a> Strict<'a, '_> {
+    /// A record's parser.
+    pub fn new(repeated: &'a RefCell<Vec<Repeated>>) -> Self {
+        Strict { repeated, depth: 0, top: None }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Strict<'_, '_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict<'_, '_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Strict { depth: self.depth + 1, ..self })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            // Noted when the key is read, before its value (as serde's derived readers see it).
+            if out.contains_key(&key) {
+                self.repeated.borrow_mut().push((self.depth, self.top.map(str::to_owned), key.clone()));
+            }
+            let top = if self.depth == 0 { Some(key.as_str()) } else { self.top };
+            let value = map.next_value_seed(Strict { repeated: self.repeated, depth: self.depth + 1, top })?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Parse one record's JSON; `Ok(Err(reason))` when an object of it gives a key twice and `matters` says that
+/// key is read.
+pub fn parse_strict(
+    bytes: &[u8],
+    matters: impl Fn(&Repeated) -> bool,
+) -> Result<Result<Value, String>, serde_json::Error> {
+    let repeated = RefCell::new(Vec::new());
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = Strict::new(&repeated).deserialize(&mut de)?;
+    de.end()?;
+    Ok(match repeated.into_inner().into_iter().find(|r| matters(r)) {
+        Some((_, _, key)) => Err(repeated_key(&key)),
+        None => Ok(value),
+    })
+}
+
+/// The quarantine reason for a record that gives `key` twice.
+pub fn repeated_key(key: &str) -> String {
+    format!("the key {key:?} is given twice in one object: which value is meant is unknown")
+}
 
 /// A string or a number as a string; `None` for null, missing, or anything else.
 pub fn scalar(value: Option<&Value>) -> Option<String> {
@@ -26,9 +134,10 @@ pub fn string(value: Option<&Value>) -> Option<String> {
     value.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
-/// Streams the elements of a JSON array to a callback, one `Value` at a time: memory stays at one element.
+/// Streams the elements of a JSON array to a callback, one `Value` at a time with the key it gives twice, if any
+/// (see [`Strict`]): memory stays at one element.
 pub struct EachElement<'f> {
-    pub on_element: &'f mut dyn FnMut(Value),
+    pub on_element: &'f mut dyn FnMut(Value, Option<String>),
 }
 
 impl<'de> DeserializeSeed<'de> for EachElement<'_> {
@@ -47,8 +156,10 @@ impl<'de> Visitor<'de> for EachElement<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(value) = seq.next_element::<Value>()? {
-            (self.on_element)(value);
+        loop {
+            let repeated = RefCell::new(Vec::new());
+            let Some(value) = seq.next_element_seed(Strict::new(&repeated))? else { break };
+            (self.on_element)(value, repeated.into_inner().into_iter().next().map(|(_, _, key)| key));
         }
         Ok(())
     }
@@ -92,4 +203,54 @@ pub fn record_of(line: &[u8]) -> &[u8] {
 pub fn raw_json(value: &Value) -> String {
     let text = value.to_string();
     echolens_model::truncate_utf8(&text, echolens_model::RAW_LIMIT).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Collect, Format, ReadOptions, read_bytes};
+
+    /// One rule in every JSON reader: a record that gives a key twice is quarantined with the same reason, and
+    /// the records beside it are read.
+    #[test]
+    fn a_key_given_twice_is_quarantined_by_every_json_reader() {
+        let cases = [
+            (
+                Format::Jsonl,
+                concat!(
+                    r#"{"id": 1, "channel": "c", "timestamp": 1704067200, "text": "a", "text": "b"}"#,
+                    "\n",
+                    r#"{"id": 2, "channel": "c", "timestamp": 1704067200, "text": "ok"}"#
+                ),
+            ),
+            (
+                Format::Twarc,
+                concat!(
+                    r#"{"id": "1", "author_id": "7", "author_id": "8", "created_at": "2021-04-08T19:34:16.000Z", "text": "a"}"#,
+                    "\n",
+                    r#"{"id": "2", "author_id": "7", "created_at": "2021-04-08T19:34:16.000Z", "text": "ok"}"#
+                ),
+            ),
+            (
+                Format::TelethonJson,
+                r#"[{"message_id": 1, "sender_id": -1001, "date": "2024-01-01T00:00:00+00:00", "text": "a", "date": "2024-01-02T00:00:00+00:00"},
+                    {"message_id": 2, "sender_id": -1001, "date": "2024-01-01T00:00:00+00:00", "text": "ok"}]"#,
+            ),
+            (
+                Format::Telegram,
+                r#"{"id": 5, "messages": [{"id": 1, "date_unixtime": "1704067200", "from_id": "user1", "from_id": "user2", "text": "a"},
+                    {"id": 2, "date_unixtime": "1704067200", "text": "ok"}]}"#,
+            ),
+        ];
+        for (format, input) in cases {
+            let mut sink = Collect::default();
+            let counts = read_bytes(input.as_bytes(), "dup", format, &ReadOptions::default(), &mut sink);
+            assert_eq!((counts.messages, counts.quarantined), (1, 1), "{format}: {:?}", sink.quarantined);
+            assert_eq!(sink.messages[0].text, "ok", "{format}");
+            assert!(
+                sink.quarantined[0].reason.contains("is given twice in one object"),
+                "{format}: {:?}",
+                sink.quarantined
+            );
+        }
+    }
 }

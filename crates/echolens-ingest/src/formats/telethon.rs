@@ -20,14 +20,14 @@ pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let record = RefCell::new(0u64);
     let sink = RefCell::new(sink);
     let mut de = serde_json::Deserializer::from_reader(reader);
-    let mut on = |v: Value| {
+    let mut on = |v: Value, repeated: Option<String>| {
         let n = {
             let mut r = record.borrow_mut();
             *r += 1;
             *r
         };
         let mut sink = sink.borrow_mut();
-        match convert(&v, ctx, n) {
+        match repeated.map_or_else(|| convert(&v, ctx, n), |key| Err(super::repeated_key(&key))) {
             Ok(m) => sink.message(m),
             Err(reason) => sink.quarantine(ctx.quarantined(n, format!("element {n}: {reason}"), &raw_json(&v))),
         }

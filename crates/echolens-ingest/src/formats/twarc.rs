@@ -21,8 +21,15 @@ pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
 
 /// One line: a response page's tweets, one tweet, or a quarantined record.
 pub fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    match serde_json::from_slice::<Value>(line) {
-        Ok(value) => read_value(&value, ctx, line_no, sink),
+    match super::parse_strict(line, |_| true) {
+        Ok(Ok(value)) => read_value(&value, ctx, line_no, sink),
+        Ok(Err(reason)) => {
+            sink.quarantine(ctx.quarantined(
+                line_no,
+                format!("line {line_no}: {reason}"),
+                &String::from_utf8_lossy(line),
+            ));
+        }
         Err(err) => {
             let reason = format!("line {line_no}: invalid JSON ({err}); expected a twarc response page or tweet");
             sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));

@@ -207,17 +207,23 @@ struct Typed<'a> {
 
 impl<'a> Fields<'a> {
     /// Parse one message's JSON. An object goes straight into the fields, its text and entities borrowed (see
-    /// `text.rs`); what that refuses (not an object, a key given twice, a text of another shape) is parsed as a
-    /// `Value` and read from it ([`Fields::of_value`]), so those get the same reasons and the last of repeated
-    /// keys, as JSON readers have it.
+    /// `text.rs`); what that refuses (not an object, a text of another shape) is parsed as a `Value` and read
+    /// from it ([`Fields::of_value`]), so those get the same reasons. A key given twice is refused either way.
     fn parse(bytes: &'a [u8]) -> Result<Result<Fields<'a>, String>, serde_json::Error> {
         // Not for an array: a struct would take one as its fields in order. The message is checked as UTF-8 once,
         // so that serde_json reads it as a `str` and does not check each of its strings again (that was 6% of a
         // Telegram ingest's instructions); bytes that are not UTF-8 get serde_json's error below.
-        if bytes.first() == Some(&b'{')
-            && let Ok(json) = std::str::from_utf8(bytes)
-            && let Ok(t) = serde_json::from_str::<Typed<'a>>(json)
+        let typed = match bytes.first() == Some(&b'{') {
+            true => std::str::from_utf8(bytes).ok().map(serde_json::from_str::<Typed<'a>>),
+            false => None,
+        };
+        if let Some(Err(e)) = &typed
+            && e.to_string().starts_with("duplicate field")
         {
+            let key = e.to_string().split('`').nth(1).unwrap_or("?").to_owned();
+            return Ok(Err(super::repeated_key(&key)));
+        }
+        if let Some(Ok(t)) = typed {
             return Ok(Ok(Fields {
                 kind: t.kind,
                 id: t.id,
@@ -238,7 +244,31 @@ impl<'a> Fields<'a> {
 
     /// Parse one message's JSON as a `Value`, and read the fields from it.
     fn of_value(bytes: &[u8]) -> Result<Result<Fields<'static>, String>, serde_json::Error> {
-        let value = serde_json::from_slice::<Value>(bytes)?;
+        // As the typed read: a field of the message, or of an entity in its text, given twice (keys it does not
+        // read do not matter).
+        const FIELDS: [&str; 12] = [
+            "type",
+            "id",
+            "date",
+            "date_unixtime",
+            "edited",
+            "edited_unixtime",
+            "from",
+            "from_id",
+            "forwarded_from",
+            "reply_to_message_id",
+            "text",
+            "text_entities",
+        ];
+        let matters = |(depth, top, key): &super::Repeated| match top.as_deref() {
+            None => *depth == 0 && FIELDS.contains(&key.as_str()),
+            Some("text" | "text_entities") => *depth == 2 && ["type", "text", "href"].contains(&key.as_str()),
+            Some(_) => false,
+        };
+        let value = match super::parse_strict(bytes, matters)? {
+            Ok(value) => value,
+            Err(reason) => return Ok(Err(reason)),
+        };
         let Value::Object(mut obj) = value else {
             return Ok(Err(format!("expected a message object, found {}", kind_of(&value))));
         };
@@ -524,19 +554,27 @@ mod tests {
     }
 
     #[test]
-    fn repeated_keys_and_elements_that_are_not_objects_read_as_json_has_them() {
+    fn repeated_keys_and_elements_that_are_not_objects_are_quarantined() {
         let sink = read(
             r#"{"id": 1, "messages": [
               {"id": 1, "date_unixtime": "1", "text": "first", "text": "last"},
               3,
-              [{"id": 2, "date_unixtime": "1", "text": "in an array"}]]}"#,
+              [{"id": 2, "date_unixtime": "1", "text": "in an array"}],
+              {"id": 4, "date_unixtime": "1", "text": ["a", {"type": "link", "text": "b", "text": "c"}]},
+              {"id": 5, "date_unixtime": "1", "text": "fine"}]}"#,
         );
         assert_eq!(sink.messages.len(), 1);
-        assert_eq!(sink.messages[0].text, "last");
+        assert_eq!(sink.messages[0].text, "fine");
         let reasons: Vec<_> = sink.quarantined.iter().map(|q| (q.source_record, q.reason.as_str())).collect();
+        let twice = |key: &str| super::super::repeated_key(key);
         assert_eq!(
             reasons,
-            vec![(2, "expected a message object, found a number"), (3, "expected a message object, found an array")]
+            vec![
+                (1, twice("text").as_str()),
+                (2, "expected a message object, found a number"),
+                (3, "expected a message object, found an array"),
+                (4, twice("text").as_str()),
+            ]
         );
     }
 
