@@ -442,6 +442,7 @@ fn coordination(out: &mut String, r: &Report) {
     card(out, &n(net.accounts.len() as u64), "accounts in edges");
     card(out, &n(net.edges.len() as u64), "account pairs");
     card(out, &n(net.clusters.len() as u64), "clusters");
+    card(out, &n(net.unclustered() as u64), "linked accounts in no cluster");
     out.push_str("</div><table><tr><th>kind</th><th class=\"num\">edges</th><th class=\"num\">summed weight</th></tr>");
     for (k, (edges, weight)) in &per_kind {
         let _ = write!(

@@ -39,9 +39,10 @@ pub struct Network {
     pub accounts: Vec<String>,
     /// Edges, sorted by (a, b).
     pub edges: Vec<CombinedEdge>,
-    /// The cluster id of each node.
+    /// The cluster id of each node: from 1, or 0 for an account that is linked but in no cluster (Leiden left
+    /// it alone).
     pub cluster_of: Vec<usize>,
-    /// Clusters, largest first.
+    /// Clusters of two accounts or more, largest first.
     pub clusters: Vec<Cluster>,
 }
 
@@ -54,6 +55,11 @@ impl Network {
             s[e.b] += e.weight;
         }
         s
+    }
+
+    /// Accounts in edges that are in no cluster.
+    pub fn unclustered(&self) -> usize {
+        self.cluster_of.iter().filter(|&&c| c == 0).count()
     }
 
     /// Degree of each node.
@@ -101,7 +107,9 @@ pub fn build(edges: &[Edge], quality: Quality, resolution: f64, seed: u64) -> Re
         for node in 0..n {
             groups.entry(out.partition.community_of(node)).or_default().push(node);
         }
-        let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
+        // An account Leiden leaves alone is linked (its edges stay in the tables) but is not a cluster: it keeps
+        // cluster 0, "in no cluster".
+        let mut groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() >= 2).collect();
         groups.sort_by(|x, y| y.len().cmp(&x.len()).then(x[0].cmp(&y[0])));
         for (i, members) in groups.into_iter().enumerate() {
             for &m in &members {
@@ -111,4 +119,37 @@ pub fn build(edges: &[Edge], quality: Quality, resolution: f64, seed: u64) -> Re
         }
     }
     Ok(Network { accounts, edges, cluster_of, clusters })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(a: &str, b: &str, weight: u64) -> Edge {
+        Edge {
+            kind: super::super::Kind::Text,
+            a: a.into(),
+            b: b.into(),
+            weight,
+            first_seen: 0,
+            last_seen: 0,
+            evidence: Vec::new(),
+            evidence_hashes: Vec::new(),
+            keys: Vec::new(),
+            p_value: None,
+        }
+    }
+
+    /// An account linked too weakly to join the group Leiden finds is in no cluster (0), not a cluster of one;
+    /// its edge stays in the network.
+    #[test]
+    fn an_account_left_alone_is_in_no_cluster() {
+        let edges = [edge("a", "b", 10), edge("a", "c", 10), edge("b", "c", 10), edge("c", "d", 1)];
+        let net = build(&edges, Quality::Cpm, 1.0, 42).unwrap();
+        assert_eq!(net.clusters.len(), 1);
+        assert_eq!(net.clusters[0].members, vec![0, 1, 2]);
+        assert_eq!(net.cluster_of, vec![1, 1, 1, 0]);
+        assert_eq!(net.unclustered(), 1);
+        assert_eq!(net.edges.len(), 4);
+    }
 }

@@ -50,14 +50,14 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
     // Edges inside each cluster, found once.
     let mut combined_in: HashMap<usize, Vec<&super::cluster::CombinedEdge>> = HashMap::new();
     for e in &net.edges {
-        if net.cluster_of[e.a] == net.cluster_of[e.b] {
+        if net.cluster_of[e.a] == net.cluster_of[e.b] && net.cluster_of[e.a] != 0 {
             combined_in.entry(net.cluster_of[e.a]).or_default().push(e);
         }
     }
     let mut kind_edges_in: HashMap<usize, Vec<&super::Edge>> = HashMap::new();
     for e in &c.edges {
         let (a, b) = (index[e.a.as_str()], index[e.b.as_str()]);
-        if net.cluster_of[a] == net.cluster_of[b] {
+        if net.cluster_of[a] == net.cluster_of[b] && net.cluster_of[a] != 0 {
             kind_edges_in.entry(net.cluster_of[a]).or_default().push(e);
         }
     }
@@ -294,6 +294,7 @@ pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> 
         })).collect::<Vec<_>>(),
         "outputs": written.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
             .chain(std::iter::once("summary.json".to_owned())).collect::<Vec<_>>(),
+        "unclustered_accounts": c.network.unclustered(),
     });
     written.push(crate::table::write_summary(dir, summary, extra)?);
     Ok(written)

@@ -342,6 +342,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         "coordination": {
             "edges": per_kind, "accounts": coord.network.accounts.len(), "clusters": coord.network.clusters.len(),
             "largest_clusters": coord.network.clusters.iter().take(5).map(|c| c.members.len()).collect::<Vec<_>>(),
+            "unclustered_accounts": coord.network.unclustered(),
         },
         "reuse": reuse.counts,
         "campaigns": campaigns.iter().map(|c| serde_json::json!({
