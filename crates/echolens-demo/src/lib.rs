@@ -171,6 +171,28 @@ pub struct Truth {
     pub cascades: Vec<Cascade>,
     /// The planted vocabulary.
     pub vocabulary: Vocabulary,
+    /// Crowds of ordinary accounts (with [`Options::crowds`]): not campaigns, whatever they look like.
+    pub crowds: Vec<Crowd>,
+}
+
+/// A crowd: ordinary accounts reacting to the same things, each on its own, within minutes or hours: reposting
+/// a popular account's posts, sharing a news link, taking up a trending hashtag, posting the morning greeting.
+/// Who takes part in an event is drawn afresh each time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Crowd {
+    /// Crowd id.
+    pub id: usize,
+    /// `repost`, `link`, `hashtag` or `greeting`.
+    pub kind: String,
+    /// The accounts that may take part, as `platform:author_id`.
+    pub members: Vec<String>,
+    /// Event start times (unix seconds).
+    pub events: Vec<i64>,
+    /// Seconds: the median delay of a reaction after its event (`repost`, `link`), or the span reactions fall
+    /// in uniformly (`hashtag`, `greeting`).
+    pub spread_s: i64,
+    /// The share of members that takes part in an event.
+    pub participation: f64,
 }
 
 /// A coordinated group: accounts `x:<id>` that post the same text, link and hashtag within `spread_s` seconds.
@@ -231,6 +253,8 @@ struct Post {
     text: String,
     urls: Vec<String>,
     forwarded_from: Option<String>,
+    /// The reposted original's id (an X retweet), from crowds.
+    repost_of: Option<String>,
 }
 
 impl Post {
@@ -329,12 +353,14 @@ pub struct Options {
     /// Also write every message as coordination-network-toolkit CSV to this file (keep it outside the corpus
     /// folder).
     pub toolkit_csv: Option<std::path::PathBuf>,
+    /// Crowds to plant among the organic accounts (0: none, as in the demo). See [`Crowd`].
+    pub crowds: usize,
 }
 
 impl Options {
     /// The demo's layout and campaigns for `messages` and `seed`.
     pub fn new(messages: usize, seed: u64) -> Self {
-        Options { messages, seed, campaigns: None, layout: Layout::Mixed, toolkit_csv: None }
+        Options { messages, seed, campaigns: None, layout: Layout::Mixed, toolkit_csv: None, crowds: 0 }
     }
 }
 
@@ -384,6 +410,7 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
                 text,
                 urls,
                 forwarded_from: None,
+                repost_of: None,
             });
             next_id[c] += 1;
         } else {
@@ -403,6 +430,7 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
                 text,
                 urls: Vec::new(),
                 forwarded_from: None,
+                repost_of: None,
             });
             x_next += 1;
         }
@@ -465,6 +493,7 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
                     text: format!("{base}: {line} {url} #{hashtag}"),
                     urls: vec![url.clone()],
                     forwarded_from: None,
+                    repost_of: None,
                 };
                 x_next += 1;
                 campaign.message_keys.push(post.key());
@@ -475,6 +504,8 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
     }
     let wanted = options.campaigns.unwrap_or(2 + messages.saturating_sub(20_000) / 10_000);
     plant_campaigns(&mut campaigns, wanted, &mut posts, &mut x_next, x_accounts, days, seed);
+    let taken: std::collections::HashSet<String> = campaigns.iter().flat_map(|c| c.members.iter().cloned()).collect();
+    let crowds = plant_crowds(options.crowds, &taken, &mut posts, &mut x_next, x_accounts, days, seed);
 
     // A copy cascade through the Persian channels.
     let origin_text = "گزارش ویژه: آن\u{200C}ها می\u{200C}گویند که قیمت نان دوباره بالا می\u{200C}رود و مردم در صف\u{200C}های طولانی منتظر می\u{200C}مانند";
@@ -499,6 +530,7 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
             text,
             urls: Vec::new(),
             forwarded_from: None,
+            repost_of: None,
         };
         next_id[c] += 1;
         if step == 0 {
@@ -529,6 +561,7 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
             text: format!("{} {term} {}", organic_text(rng, 0), organic_text(rng, 0)),
             urls: Vec::new(),
             forwarded_from: None,
+            repost_of: None,
         };
         next_id[c] += 1;
         post
@@ -609,6 +642,7 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
                 text,
                 urls: Vec::new(),
                 forwarded_from,
+                repost_of: None,
             };
             next_id[c] += 1;
             if step == 0 {
@@ -631,7 +665,7 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
     if let Some(path) = &options.toolkit_csv {
         write_toolkit_csv(path, &posts)?;
     }
-    Ok(Truth { messages: posts.len(), seed, campaigns, cascades, vocabulary })
+    Ok(Truth { messages: posts.len(), seed, campaigns, cascades, vocabulary, crowds })
 }
 
 /// Plant coordinated groups `campaigns.len()..wanted` among the organic X accounts (`50_000 + index`), from
@@ -706,6 +740,7 @@ fn plant_campaigns(
                     text: format!("{} #{hashtag} {url}", words.join(" ")),
                     urls: vec![url.clone()],
                     forwarded_from: None,
+                    repost_of: None,
                 };
                 *x_next += 1;
                 campaign.message_keys.push(post.key());
@@ -716,16 +751,130 @@ fn plant_campaigns(
     }
 }
 
+/// A greeting as many people post it each morning: identical texts, each written on its own.
+const GREETINGS: [&str; 3] = [
+    "good morning dear friends have a nice day",
+    "صبح بخیر دوستان عزیز روز خوبی داشته باشید",
+    "доброе утро дорогие друзья хорошего дня",
+];
+
+/// Plant `count` crowds among the organic X accounts that are in no campaign, from their own random stream.
+/// Crowd sizes run from 30 to 300 accounts; each crowd reacts to 6 to 20 events, each member taking part with a
+/// probability of 0.2 to 0.6: reposts of a popular account's posts and shares of a news link after delays
+/// around a median of 2 to 10 minutes (log-normal), a trending hashtag taken up within the hour, the morning
+/// greeting posted between 7 and 9.
+#[allow(clippy::too_many_arguments)]
+fn plant_crowds(
+    count: usize,
+    taken: &std::collections::HashSet<String>,
+    posts: &mut Vec<Post>,
+    x_next: &mut u64,
+    x_accounts: usize,
+    days: usize,
+    seed: u64,
+) -> Vec<Crowd> {
+    let mut rng = Rng::new(seed ^ 0x6372_6f77_6473_0001);
+    let pool: Vec<u64> =
+        (0..x_accounts as u64).map(|a| 50_000 + a).filter(|a| !taken.contains(&format!("x:{a}"))).collect();
+    let mut crowds = Vec::new();
+    if pool.len() < 30 {
+        return crowds;
+    }
+    for id in 0..count {
+        let kind = ["repost", "link", "hashtag", "greeting"][id % 4];
+        let size = (30 + rng.below(271)).min(pool.len());
+        // Members drawn without repetition within the crowd; crowds may overlap, as real ones do.
+        let mut members: Vec<u64> = Vec::with_capacity(size);
+        let mut seen = std::collections::HashSet::new();
+        while members.len() < size {
+            let m = pool[rng.below(pool.len())];
+            if seen.insert(m) {
+                members.push(m);
+            }
+        }
+        members.sort_unstable();
+        let participation = 0.2 + 0.4 * rng.unit();
+        let spread = match kind {
+            "repost" | "link" => 120 + rng.below(481) as i64,
+            "hashtag" => 3600,
+            _ => 7200,
+        };
+        let lang = rng.below(3);
+        let source = 40_000 + id as u64;
+        let tag = format!("trend{}", content_word(0, rng.below(4096)));
+        let mut crowd = Crowd {
+            id,
+            kind: kind.to_owned(),
+            members: members.iter().map(|m| format!("x:{m}")).collect(),
+            events: Vec::new(),
+            spread_s: spread,
+            participation,
+        };
+        for event in 0..6 + rng.below(15) {
+            let t0 = match kind {
+                // The morning greeting: from 07:00 UTC on a day of the month.
+                "greeting" => START + (rng.below(days) as i64) * DAY + 7 * 3600,
+                _ => START + rng.below((days - 1) * DAY as usize) as i64,
+            };
+            crowd.events.push(t0);
+            let original = format!("{source}{event:04}");
+            let url = format!("https://news{id}.example/{}/{event}", content_word(0, rng.below(4096)));
+            for &m in &members {
+                if rng.unit() >= participation {
+                    continue;
+                }
+                let delay = match kind {
+                    // Log-normal around the median `spread`, sigma 1: a few within seconds, most within minutes.
+                    "repost" | "link" => {
+                        let normal = (-2.0 * rng.unit().max(1e-12).ln()).sqrt()
+                            * (2.0 * std::f64::consts::PI * rng.unit()).cos();
+                        ((spread as f64) * normal.exp()).min(2.0 * DAY as f64) as i64
+                    }
+                    _ => rng.below(spread as usize) as i64,
+                };
+                let (text, urls, repost_of) = match kind {
+                    "repost" => (
+                        format!("RT @source_{id}: {}", organic_text(&mut rng, lang)),
+                        Vec::new(),
+                        Some(original.clone()),
+                    ),
+                    "link" => (format!("{} {url}", organic_text(&mut rng, lang)), vec![url.clone()], None),
+                    "hashtag" => (format!("{} #{tag}", organic_text(&mut rng, lang)), Vec::new(), None),
+                    _ => (GREETINGS[lang].to_owned(), Vec::new(), None),
+                };
+                posts.push(Post {
+                    platform: "x",
+                    channel: m.to_string(),
+                    channel_name: format!("user_{}", m - 50_000),
+                    id: *x_next,
+                    author: Some(m.to_string()),
+                    ts: t0 + delay,
+                    text,
+                    urls,
+                    forwarded_from: None,
+                    repost_of,
+                });
+                *x_next += 1;
+            }
+        }
+        crowds.push(crowd);
+    }
+    crowds
+}
+
 /// Every message in `dir/messages.jsonl`, its links in `urls`.
 fn write_jsonl(dir: &Path, posts: &[Post]) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let mut out = BufWriter::new(fs::File::create(dir.join("messages.jsonl"))?);
     for p in posts {
-        let line = json!({
+        let mut line = json!({
             "id": p.id, "channel": p.channel, "channel_name": p.channel_name, "author": p.author,
             "timestamp": p.ts, "text": p.text, "platform": p.platform, "forwarded_from": p.forwarded_from,
             "urls": p.urls,
         });
+        if let Some(original) = &p.repost_of {
+            line["repost_of"] = json!(original);
+        }
         writeln!(out, "{line}")?;
     }
     out.flush()
@@ -738,7 +887,7 @@ fn write_toolkit_csv(path: &Path, posts: &[Post]) -> std::io::Result<()> {
     let mut out = BufWriter::new(fs::File::create(path)?);
     writeln!(out, "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls")?;
     for (i, p) in posts.iter().enumerate() {
-        let repost = p.forwarded_from.as_deref().unwrap_or("");
+        let repost = p.repost_of.as_deref().or(p.forwarded_from.as_deref()).unwrap_or("");
         let fields = [
             (10_000_000 + i).to_string(),
             p.author.clone().unwrap_or_default(),
@@ -806,10 +955,13 @@ fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize
         if p.platform == "telegram" && exported.contains(&p.channel.as_str()) {
             continue;
         }
-        let line = json!({
+        let mut line = json!({
             "id": p.id, "channel": p.channel, "channel_name": p.channel_name, "author": p.author,
             "timestamp": p.ts, "text": p.text, "platform": p.platform, "forwarded_from": p.forwarded_from,
         });
+        if let Some(original) = &p.repost_of {
+            line["repost_of"] = json!(original);
+        }
         let out = if p.platform == "telegram" { &mut tg } else { &mut x };
         writeln!(out, "{line}")?;
     }
@@ -878,6 +1030,7 @@ mod tests {
             campaigns: Some(campaigns),
             layout: Layout::Jsonl,
             toolkit_csv: csv,
+            crowds: 0,
         };
         let few = generate_with(&a, &options(2, None)).unwrap();
         let csv = b.join("toolkit.csv");
@@ -925,6 +1078,32 @@ mod tests {
         assert_eq!(rows.next(), Some("message_id,user_id,username,repost_id,reply_id,message,timestamp,urls"));
         // Texts hold no line breaks, so a line is a row.
         assert_eq!(rows.count(), many.messages);
+        let _ = fs::remove_dir_all(&a);
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    /// Crowds come from their own stream too; their members are in no campaign, and each of their events has
+    /// reactions spread as its kind says.
+    #[test]
+    fn crowds_are_ordinary_accounts_added_beside_the_rest() {
+        let (a, b) = (tempfile_dir("nocrowd"), tempfile_dir("crowd"));
+        let options = |crowds| Options { crowds, layout: Layout::Jsonl, ..Options::new(40_000, 3) };
+        let plain = generate_with(&a, &options(0)).unwrap();
+        let crowded = generate_with(&b, &options(8)).unwrap();
+        assert!(plain.crowds.is_empty());
+        assert_eq!(crowded.crowds.len(), 8);
+        let lines = |p: &Path| fs::read_to_string(p.join("messages.jsonl")).unwrap();
+        let (plain_text, crowded_text) = (lines(&a), lines(&b));
+        let all: std::collections::HashSet<&str> = crowded_text.lines().collect();
+        assert!(plain_text.lines().all(|l| all.contains(l)));
+        let campaign: std::collections::HashSet<&String> = crowded.campaigns.iter().flat_map(|c| &c.members).collect();
+        for c in &crowded.crowds {
+            assert!((30..=300).contains(&c.members.len()));
+            assert!(c.members.iter().all(|m| !campaign.contains(m)), "crowd {} holds a campaign member", c.id);
+        }
+        let kinds: Vec<&str> = crowded.crowds.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(&kinds[..4], ["repost", "link", "hashtag", "greeting"]);
+        assert!(crowded_text.contains("\"repost_of\""));
         let _ = fs::remove_dir_all(&a);
         let _ = fs::remove_dir_all(&b);
     }

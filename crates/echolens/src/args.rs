@@ -208,6 +208,10 @@ pub struct DemoArgs {
     /// With --generate: also write every message as coordination-network-toolkit CSV to OUT/toolkit.csv.
     #[arg(long)]
     pub toolkit_csv: bool,
+    /// With --generate: plant this many crowds of ordinary accounts (reposts of a popular account, a news link,
+    /// a trending hashtag, the morning greeting), which coordination must not mistake for campaigns.
+    #[arg(long, default_value_t = 0)]
+    pub crowds: usize,
 }
 
 /// How `demo --generate` lays out its files.

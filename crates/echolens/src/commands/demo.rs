@@ -49,6 +49,7 @@ fn generate_only(args: &DemoArgs, messages: usize) -> Result<ExitCode> {
             DemoLayout::Jsonl => echolens_demo::Layout::Jsonl,
         },
         toolkit_csv: toolkit_csv.clone(),
+        crowds: args.crowds,
     };
     let truth = echolens_demo::generate_with(&corpus, &options)
         .with_context(|| format!("writing the corpus to {}", corpus.display()))?;
@@ -60,6 +61,7 @@ fn generate_only(args: &DemoArgs, messages: usize) -> Result<ExitCode> {
         "campaigns": truth.campaigns.len(),
         "planted_messages": truth.campaigns.iter().map(|c| c.message_keys.len()).sum::<usize>(),
         "cascades": truth.cascades.len(),
+        "crowds": truth.crowds.len(),
         "corpus": corpus.display().to_string(),
         "truth": truth_path.display().to_string(),
         "toolkit_csv": toolkit_csv.map(|p| p.display().to_string()),

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Crowds against campaigns: pair precision and recall of coordination clusters on generated corpora where
+planted campaigns sit beside crowds of ordinary accounts (`echolens demo --generate N --crowds C`).
+
+A pair of accounts is predicted when both are in one cluster, true when both are in one planted campaign.
+Precision = true predicted pairs / predicted pairs; recall = true predicted pairs / planted pairs. Also printed:
+how many crowd accounts (in no campaign) ended up in a cluster. Each option set is a list of extra flags for
+`echolens coordination`. Run through bench/crowds.sh.
+"""
+import argparse
+import csv
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+
+OPTIONS = {
+    "defaults": [],
+}
+
+
+def pairs_of(groups):
+    out = set()
+    for members in groups:
+        out.update(itertools.combinations(sorted(members), 2))
+    return out
+
+
+def score(clusters_csv, truth):
+    groups = {}
+    with open(clusters_csv, encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            groups.setdefault(row["cluster"], []).append(row["account"])
+    predicted = pairs_of(groups.values())
+    planted = pairs_of(c["members"] for c in truth["campaigns"])
+    hit = len(predicted & planted)
+    campaign = {m for c in truth["campaigns"] for m in c["members"]}
+    crowd = {m for c in truth.get("crowds", []) for m in c["members"]} - campaign
+    clustered = {a for members in groups.values() for a in members}
+    return {
+        "precision": hit / len(predicted) if predicted else 1.0,
+        "recall": hit / len(planted) if planted else 1.0,
+        "clusters": len(groups),
+        "crowd_accounts_clustered": len(clustered & crowd),
+        "crowd_accounts": len(crowd),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--work", default="bench/out/crowds")
+    ap.add_argument("--mixes", default="20000:0,20000:4,100000:12,100000:24",
+                    help="N:CROWDS pairs, comma-separated")
+    ap.add_argument("--options", default=None, help="JSON object: name -> list of coordination flags")
+    args = ap.parse_args()
+    options = json.loads(args.options) if args.options else OPTIONS
+    os.makedirs(args.work, exist_ok=True)
+    results = []
+    print(f"{'corpus':>16} {'option':>28} {'precision':>9} {'recall':>7} {'clusters':>8} {'crowd in clusters':>18} {'s':>6}")
+    for mix in args.mixes.split(","):
+        n, crowds = (int(x) for x in mix.split(":"))
+        base = os.path.join(args.work, f"n{n}_c{crowds}")
+        if not os.path.exists(os.path.join(base, "truth.json")):
+            subprocess.run([args.bin, "demo", "--generate", str(n), "--crowds", str(crowds), "--seed", "1",
+                            "--layout", "jsonl", "--out", base, "--json"], check=True, stdout=subprocess.DEVNULL)
+        store = os.path.join(base, "store")
+        if not os.path.exists(os.path.join(store, "echolens.json")):
+            subprocess.run([args.bin, "ingest", "--store", store, os.path.join(base, "corpus")], check=True,
+                           stdout=subprocess.DEVNULL)
+        with open(os.path.join(base, "truth.json"), encoding="utf-8") as f:
+            truth = json.load(f)
+        for name, flags in options.items():
+            out = os.path.join(base, "coord_" + name.replace(" ", "_"))
+            t0 = time.perf_counter()
+            subprocess.run([args.bin, "coordination", "--store", store, "--out", out] + flags, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            secs = time.perf_counter() - t0
+            s = score(os.path.join(out, "clusters.csv"), truth)
+            s.update({"n": n, "crowds": crowds, "option": name, "flags": flags, "seconds": round(secs, 2)})
+            results.append(s)
+            print(f"{f'{n} / {crowds} crowds':>16} {name:>28} {s['precision']:9.3f} {s['recall']:7.3f} "
+                  f"{s['clusters']:8d} {s['crowd_accounts_clustered']:>8d} of {s['crowd_accounts']:<7d} {secs:6.1f}")
+    with open(os.path.join(args.work, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
