@@ -1094,7 +1094,8 @@ mod tests {
         use proptest::prelude::*;
 
         fn samples() -> Vec<Vec<u8>> {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/samples");
+            let root =
+                Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../testdata/samples");
             let mut files = expand_paths(&[root]).unwrap().files;
             files.retain(|f| {
                 f.extension().is_some_and(|e| e == "json" || e == "jsonl" || e == "csv")

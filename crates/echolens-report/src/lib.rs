@@ -1075,6 +1075,7 @@ mod tests {
                         evidence_hashes: Vec::new(),
                         keys: vec![key, key + 1000],
                         p_value: None,
+                        specificity: (2 + x + y) as f64,
                     });
                 }
             }

@@ -245,6 +245,10 @@ pub struct CoordinationArgs {
     /// Leave out keys acted on by more accounts (viral links, greetings); they are counted in summary.json.
     #[arg(long, default_value_t = 1000)]
     pub max_key_accounts: u64,
+    /// A key acted on by more accounts than this (a crowd reacting to a popular post) counts CROWD_SIZE/accounts
+    /// of a key toward an edge's specificity, which --min-weight applies to (0: every key counts 1).
+    #[arg(long, default_value_t = 50)]
+    pub crowd_size: u64,
     /// Pairs of message keys kept as evidence per edge.
     #[arg(long, default_value_t = 5)]
     pub evidence: usize,

@@ -137,6 +137,7 @@ mod tests {
             evidence_hashes: Vec::new(),
             keys: Vec::new(),
             p_value: None,
+            specificity: weight as f64,
         }
     }
 

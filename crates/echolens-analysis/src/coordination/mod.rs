@@ -102,6 +102,9 @@ pub struct Params {
     pub min_tokens: usize,
     /// Keys acted on by more accounts are left out (viral links, greetings).
     pub max_key_accounts: u64,
+    /// A key acted on by more accounts than this is crowd-sized: it counts `crowd_size / accounts` of a key
+    /// toward an edge's specificity, which `min_weight` applies to (0 = every key counts 1).
+    pub crowd_size: u64,
     /// Evidence pairs of message keys kept per edge.
     pub evidence: usize,
     /// Jaccard threshold of `similar`.
@@ -154,6 +157,7 @@ impl Default for Params {
             min_weight: 2,
             min_tokens: 4,
             max_key_accounts: 1000,
+            crowd_size: 50,
             evidence: 5,
             similarity: 0.8,
             shingle: 1,
@@ -209,6 +213,10 @@ pub struct Edge {
     pub keys: Vec<i64>,
     /// Empirical p-value under the null model (None when it did not run or does not cover the kind).
     pub p_value: Option<f64>,
+    /// The shared keys weighed by how specific each is: 1 for a key of at most `crowd_size` accounts,
+    /// `crowd_size / accounts` for a larger one. `min_weight` applies to it. Equal to `weight` when no key is
+    /// crowd-sized (and for `similar`).
+    pub specificity: f64,
 }
 
 /// Counts of what the rules left out, per kind and overall.
@@ -226,6 +234,9 @@ pub struct LeftOut {
     pub top_over_max: Vec<(String, String, u64)>,
     /// Account pairs linked within the window but below `min_weight`, per kind.
     pub pairs_below_min_weight: BTreeMap<String, u64>,
+    /// Keys acted on by more than `crowd_size` (and at most `max_key_accounts`) accounts, per kind: they count
+    /// less than one key toward an edge.
+    pub crowd_sized_keys: BTreeMap<String, u64>,
 }
 
 /// One row of a window sweep.
@@ -335,7 +346,9 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
             String::new(),
             format!(
                 ", k AS (SELECT kid, key_h, a, b FROM p GROUP BY kid, key_h, a, b) \
-                 SELECT kid, a, b, count(*) AS weight FROM k GROUP BY kid, a, b HAVING count(*) >= {min_weight}"
+                 SELECT k.kid, k.a, k.b, count(*) AS weight, sum(coalesce(s.s, 1.0)) AS score \
+                 FROM k LEFT JOIN coord_key_weight s ON k.key_h = s.key_h \
+                 GROUP BY k.kid, k.a, k.b HAVING count(*) >= {min_weight}"
             ),
         )
     };
@@ -438,6 +451,8 @@ struct KeyHit {
 /// made the fold the run's peak.
 struct EdgeFold<'a> {
     accounts: &'a Accounts,
+    /// What a crowd-sized key counts toward an edge (others count 1).
+    key_weight: &'a KeyWeights,
     edges: Vec<Edge>,
     /// The open edge's (kid, a, b) as the plan gives them, and its keys so far.
     open: Option<(i64, i64, i64)>,
@@ -449,9 +464,10 @@ struct EdgeFold<'a> {
 }
 
 impl<'a> EdgeFold<'a> {
-    fn new(accounts: &'a Accounts, p: &Params) -> EdgeFold<'a> {
+    fn new(accounts: &'a Accounts, key_weight: &'a KeyWeights, p: &Params) -> EdgeFold<'a> {
         EdgeFold {
             accounts,
+            key_weight,
             edges: Vec::new(),
             open: None,
             hits: Vec::new(),
@@ -496,7 +512,8 @@ impl<'a> EdgeFold<'a> {
         let Some((kid, a, b)) = self.open.take() else { return Ok(()) };
         let kind = kind_of_id(kid);
         let hits = &mut self.hits;
-        if (hits.len() as u64) < self.min_weight {
+        let specificity: f64 = hits.iter().map(|h| self.key_weight.get(&h.key).copied().unwrap_or(1.0)).sum();
+        if specificity < self.min_weight as f64 - 1e-9 {
             *self.below.entry(kind.name().to_owned()).or_default() += 1;
             hits.clear();
             return Ok(());
@@ -519,6 +536,7 @@ impl<'a> EdgeFold<'a> {
             evidence_hashes,
             keys,
             p_value: None,
+            specificity,
         });
         hits.clear();
         Ok(())
@@ -531,21 +549,60 @@ impl<'a> EdgeFold<'a> {
     }
 }
 
+/// The crowd-sized keys' weights (see [`Params::crowd_size`]); keys not in it count 1.
+type KeyWeights = HashMap<i64, f64, std::hash::BuildHasherDefault<crate::minhash::KeyHasher>>;
+
+/// Each edge's weight and specificity, by (kind, a, b).
 async fn weights(
     ctx: &SessionContext,
     accounts: &Accounts,
     table: &str,
     window_us: i64,
-) -> Result<HashMap<(Kind, String, String), u64>> {
+) -> Result<HashMap<(Kind, String, String), (u64, f64)>> {
     let mut out = HashMap::new();
     for batch in collect(ctx, &edges_sql(table, window_us, 1, false)).await? {
         let kid = i64s(&batch, "kid")?;
         let a = i64s(&batch, "a")?;
         let b = i64s(&batch, "b")?;
         let w = i64s(&batch, "weight")?;
+        let score = batch
+            .column_by_name("score")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::Float64Array>())
+            .ok_or_else(|| Error::Param("coordination: the edge plan gave no score".into()))?;
         for i in 0..batch.num_rows() {
             let (a, b, _) = accounts.pair(a.value(i), b.value(i))?;
-            out.insert((kind_of_id(kid.value(i)), a.to_owned(), b.to_owned()), u64::try_from(w.value(i)).unwrap_or(0));
+            let weight = u64::try_from(w.value(i)).unwrap_or(0);
+            out.insert((kind_of_id(kid.value(i)), a.to_owned(), b.to_owned()), (weight, score.value(i)));
+        }
+    }
+    Ok(out)
+}
+
+/// Registers `coord_key_weight` (key_h, s): the keys of `coord_actions` acted on by more than `crowd_size`
+/// accounts, each with `crowd_size / accounts`; counts them per kind; and returns them as a map.
+async fn key_weights(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<KeyWeights> {
+    let sql = if p.crowd_size == 0 {
+        "SELECT CAST(0 AS BIGINT) AS kid, CAST(0 AS BIGINT) AS key_h, CAST(1.0 AS DOUBLE) AS s WHERE false".to_owned()
+    } else {
+        format!(
+            "SELECT max(kid) AS kid, key_h, CAST({c} AS DOUBLE) / CAST(count(*) AS DOUBLE) AS s \
+             FROM (SELECT kid, key_h, acc FROM coord_actions GROUP BY kid, key_h, acc) \
+             GROUP BY key_h HAVING count(*) > {c}",
+            c = p.crowd_size
+        )
+    };
+    register_batches(ctx, "coord_key_weight", &sql).await?;
+    let mut out = KeyWeights::default();
+    for batch in collect(ctx, "SELECT kid, key_h, s FROM coord_key_weight").await? {
+        let kid = i64s(&batch, "kid")?;
+        let key = i64s(&batch, "key_h")?;
+        let s = batch
+            .column_by_name("s")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::Float64Array>())
+            .ok_or_else(|| Error::Param("coordination: key weights without s".into()))?;
+        for i in 0..batch.num_rows() {
+            out.insert(key.value(i), s.value(i));
+            *left_out.crowd_sized_keys.entry(kind_of_id(kid.value(i)).name().to_owned()).or_default() += 1;
         }
     }
     Ok(out)
@@ -716,11 +773,13 @@ fn null_sql(seed: u64, run: usize) -> String {
 /// kernel). With `evidence`, the equi-key edges are folded at `p.min_weight` and the pairs below it counted per
 /// kind (returned); the other edges come at weight 1 and up, for [`split_below`]. Without `evidence` (a sweep's
 /// windows), equi-key edges carry only their weights: no times, evidence or keys.
+#[allow(clippy::too_many_arguments)]
 async fn edges_at(
     ctx: &SessionContext,
     p: &Params,
     window_us: i64,
     accounts: Option<&Accounts>,
+    key_weight: &KeyWeights,
     evidence: bool,
     similar_edges: Option<Vec<Edge>>,
     stage: &dyn Fn(&str),
@@ -731,14 +790,14 @@ async fn edges_at(
         let sql = edges_sql("coord_actions", window_us, 1, true);
         crate::table::explain(ctx, &sql).await?;
         let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
-        let mut fold = EdgeFold::new(accounts, p);
+        let mut fold = EdgeFold::new(accounts, key_weight, p);
         while let Some(batch) = futures::StreamExt::next(&mut stream).await {
             fold.add(&batch?)?;
         }
         (edges, below) = fold.finish()?;
     } else if let Some(accounts) = accounts {
         edges.extend(weights(ctx, accounts, "coord_actions", window_us).await?.into_iter().map(
-            |((kind, a, b), weight)| Edge {
+            |((kind, a, b), (weight, specificity))| Edge {
                 kind,
                 a,
                 b,
@@ -749,6 +808,7 @@ async fn edges_at(
                 evidence_hashes: Vec::new(),
                 keys: Vec::new(),
                 p_value: None,
+                specificity,
             },
         ));
     }
@@ -811,11 +871,12 @@ async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -
 
 /// The edges at or above `min_weight`, and how many linked pairs per kind fell below it.
 fn split_below(edges: &mut Vec<Edge>, min_weight: u64) -> BTreeMap<String, u64> {
+    let below_min = |e: &Edge| e.specificity < min_weight as f64 - 1e-9;
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
-    for e in edges.iter().filter(|e| e.weight < min_weight) {
+    for e in edges.iter().filter(|e| below_min(e)) {
         *below.entry(e.kind.name().to_owned()).or_default() += 1;
     }
-    edges.retain(|e| e.weight >= min_weight);
+    edges.retain(|e| !below_min(e));
     below
 }
 
@@ -852,9 +913,11 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     }
     stage("finding shared keys");
     let accounts = prepare_actions(ctx, p, &mut left_out).await?;
+    let key_weight = if accounts.is_some() { key_weights(ctx, p, &mut left_out).await? } else { KeyWeights::default() };
 
     stage("joining actions within the window");
-    let (mut edges, folded_below) = edges_at(ctx, p, window_us, accounts.as_ref(), true, similar_edges, &stage).await?;
+    let (mut edges, folded_below) =
+        edges_at(ctx, p, window_us, accounts.as_ref(), &key_weight, true, similar_edges, &stage).await?;
     for (kind, n) in folded_below.into_iter().chain(split_below(&mut edges, p.min_weight)) {
         *below.entry(kind).or_default() += n;
     }
@@ -862,6 +925,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         // Nothing joins the actions again: their 40 bytes a row (0.1 GB at 10M messages) go before the evidence
         // join and the clustering.
         ctx.deregister_table("coord_actions")?;
+        ctx.deregister_table("coord_key_weight")?;
     }
     resolve_evidence(ctx, &mut edges).await?;
     left_out.pairs_below_min_weight = below;
@@ -875,7 +939,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
             let null = weights(ctx, accounts, "coord_null", window_us).await?;
             for e in edges.iter().filter(|e| e.kind != Kind::Similar) {
                 let key = (e.kind, e.a.clone(), e.b.clone());
-                if null.get(&key).is_some_and(|w| *w >= e.weight) {
+                if null.get(&key).is_some_and(|(_, s)| *s >= e.specificity - 1e-9) {
                     *at_least.entry(key).or_default() += 1;
                 }
             }
@@ -898,7 +962,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     for &w in &p.sweep {
         stage(&format!("sweep: window {w} s"));
         let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
-        let (mut e, _) = edges_at(ctx, &swept, w_us, accounts.as_ref(), false, None, &stage).await?;
+        let (mut e, _) = edges_at(ctx, &swept, w_us, accounts.as_ref(), &key_weight, false, None, &stage).await?;
         split_below(&mut e, p.min_weight);
         let net = cluster::build(&e, p.quality, p.resolution, p.seed)?;
         let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();

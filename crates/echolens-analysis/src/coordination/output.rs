@@ -167,8 +167,18 @@ fn write_edges(c: &Coordination, dir: &Path) -> Result<PathBuf> {
     let path = dir.join("edges.csv");
     let mut w = csv_writer(&path)?;
     let err = csv_err(&path);
-    w.write_record(["account_a", "account_b", "kind", "weight", "first_seen", "last_seen", "evidence", "p_value"])
-        .map_err(&err)?;
+    w.write_record([
+        "account_a",
+        "account_b",
+        "kind",
+        "weight",
+        "first_seen",
+        "last_seen",
+        "evidence",
+        "p_value",
+        "specificity",
+    ])
+    .map_err(&err)?;
     for e in &c.edges {
         let evidence: Vec<String> = e.evidence.iter().map(|(x, y)| format!("{x}|{y}")).collect();
         let p = e.p_value.map(|p| format!("{p:.6}")).unwrap_or_default();
@@ -181,6 +191,7 @@ fn write_edges(c: &Coordination, dir: &Path) -> Result<PathBuf> {
             &rfc3339(e.last_seen),
             &evidence.join(";"),
             &p,
+            &format!("{:.3}", e.specificity),
         ])
         .map_err(&err)?;
     }

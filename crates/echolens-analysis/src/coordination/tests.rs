@@ -217,6 +217,51 @@ async fn max_key_accounts_leaves_viral_keys_out_and_counts_them() {
     assert_eq!(c.edges.len(), 10, "all pairs of five accounts share the viral link");
 }
 
+/// A crowd: eight accounts repost the same two popular posts within seconds of each other; two of them also
+/// share two links no one else shares. With keys of more than `crowd_size` accounts counting
+/// `crowd_size / accounts`, the crowd's pairs fall below `min_weight` and the pair with specific keys stays.
+#[tokio::test]
+async fn crowd_sized_keys_count_less_than_one() {
+    const CROWD: [&str; 8] = ["c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"];
+    let mut msgs = Vec::new();
+    for (post, original) in ["p1", "p2"].into_iter().enumerate() {
+        for (i, a) in CROWD.into_iter().enumerate() {
+            let mut x = m(a, format!("{post}{i}"), post as i64 * 3600 + i as i64, "RT");
+            x.repost_of = Some(original);
+            msgs.push(x);
+        }
+    }
+    for (k, url) in ["https://a.example/1", "https://a.example/2"].into_iter().enumerate() {
+        for (j, a) in ["c1", "c2"].into_iter().enumerate() {
+            let mut x = m(a, format!("l{k}{j}"), 10_000 + k as i64 * 600 + j as i64, "");
+            x.urls = vec![url];
+            msgs.push(x);
+        }
+    }
+    let kinds = [Kind::Repost, Kind::Link];
+    let every_key = run_on(&msgs, Params { crowd_size: 0, ..only(&kinds) }).await;
+    assert_eq!(every_key.edges.iter().filter(|e| e.kind == Kind::Repost).count(), 28, "all pairs of eight");
+    let c = run_on(&msgs, Params { crowd_size: 4, ..only(&kinds) }).await;
+    // Each popular post counts 4/8: the crowd's pairs reach 1.0, under 2.
+    assert_eq!(edge_set(&c), [(Kind::Link, "x:c1".into(), "x:c2".into(), 2)]);
+    assert_eq!(c.edges[0].specificity, 2.0);
+    assert_eq!(c.left_out.crowd_sized_keys.get("repost"), Some(&2));
+    assert_eq!(c.left_out.pairs_below_min_weight.get("repost"), Some(&28));
+    // Four crowd-sized keys of 4/8 reach 2.0: a crowd that acts together again and again is an edge again.
+    let mut more = msgs.clone();
+    for (post, original) in ["p3", "p4"].into_iter().enumerate() {
+        for (i, a) in CROWD.into_iter().enumerate() {
+            let mut x = m(a, format!("q{post}{i}"), 20_000 + post as i64 * 3600 + i as i64, "RT");
+            x.repost_of = Some(original);
+            more.push(x);
+        }
+    }
+    let c = run_on(&more, Params { crowd_size: 4, ..only(&kinds) }).await;
+    let repost: Vec<&Edge> = c.edges.iter().filter(|e| e.kind == Kind::Repost).collect();
+    assert_eq!(repost.len(), 28);
+    assert!(repost.iter().all(|e| e.weight == 4 && (e.specificity - 2.0).abs() < 1e-9));
+}
+
 #[tokio::test]
 async fn hashtag_repost_reply_kinds() {
     let mut msgs = Vec::new();

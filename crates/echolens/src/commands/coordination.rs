@@ -15,6 +15,7 @@ pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
         min_weight: args.min_weight,
         min_tokens: args.min_tokens,
         max_key_accounts: args.max_key_accounts,
+        crowd_size: args.crowd_size,
         evidence: args.evidence,
         similarity: args.similarity,
         shingle: args.shingle,
