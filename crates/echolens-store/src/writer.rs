@@ -775,4 +775,31 @@ mod tests {
         let stats = store.stats().await.unwrap();
         assert_eq!((stats.messages, stats.duplicate_keys), (3, 1));
     }
+
+    /// A quarantine row is one per (file, record, raw text): three bad tweets of one twarc line are three rows,
+    /// the same record again is none, and a file whose bad line changed keeps both.
+    #[tokio::test]
+    async fn quarantine_rows_are_one_per_record_and_raw_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_or_create(dir.path()).await.unwrap();
+        let q = |raw: &str| Quarantined {
+            source_file: "page.jsonl".into(),
+            source_record: 3,
+            reason: "bad tweet".into(),
+            raw: raw.into(),
+            ..Default::default()
+        };
+        let mut w = store.writer(WriterOptions::default()).await.unwrap();
+        for raw in ["{\"id\": 1}", "{\"id\": 2}", "{\"id\": 3}", "{\"id\": 3}"] {
+            w.quarantine(q(raw));
+        }
+        let counts = w.finish().await.unwrap();
+        assert_eq!((counts.quarantined_new, counts.quarantined_known), (3, 1));
+        let mut w = store.writer(WriterOptions::default()).await.unwrap();
+        w.quarantine(q("{\"id\": 2}"));
+        w.quarantine(q("{\"id\": 4}"));
+        let counts = w.finish().await.unwrap();
+        assert_eq!((counts.quarantined_new, counts.quarantined_known), (1, 1));
+        assert_eq!(store.stats().await.unwrap().quarantined, 4);
+    }
 }

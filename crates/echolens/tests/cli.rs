@@ -673,3 +673,34 @@ fn the_nastiest_small_inputs_finish_under_a_memory_limit() {
     assert_eq!(reasons["implausible time"], 3);
     assert!(std::fs::metadata(out.join("timeline/timeline.csv")).unwrap().len() < 1_000_000);
 }
+
+/// Two files whose names differ only in bytes that are not UTF-8 are two files in the store's provenance, and
+/// their bad records two quarantine rows.
+#[cfg(target_os = "linux")]
+#[test]
+fn file_names_that_are_not_utf8_stay_apart() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("in");
+    std::fs::create_dir_all(&folder).unwrap();
+    for byte in [0xFFu8, 0xFE] {
+        let bytes = [b'x', byte, b'.', b'j', b's', b'o', b'n', b'l'];
+        let name = std::ffi::OsStr::from_bytes(&bytes);
+        std::fs::write(
+            folder.join(name),
+            "{\"id\": 1, \"channel\": \"c\", \"timestamp\": 1704067200, \"text\": \"t\"}\n{broken\n",
+        )
+        .unwrap();
+    }
+    let store = dir.path().join("store");
+    let report = ingest_json(&store, &[&folder], &[]);
+    assert_eq!(n(&report, "quarantined"), 2);
+    let stats = stats_json(&store);
+    assert_eq!(n(&stats, "quarantined"), 2, "{stats}");
+    let files = run(echolens()
+        .args(["sql", "--output", "csv", "--store"])
+        .arg(&store)
+        .arg("SELECT DISTINCT source_file FROM quarantine ORDER BY source_file"));
+    let text = String::from_utf8_lossy(&files.stdout);
+    assert!(text.contains("x\\xFE.jsonl") && text.contains("x\\xFF.jsonl"), "{text}");
+}
