@@ -214,6 +214,9 @@ pub struct Campaign {
     pub message_keys: Vec<String>,
     /// `exact`: a wave's posts share their text; `edited`: each post has one to three of its words replaced.
     pub mode: String,
+    /// The member that posts first in every wave, the others following within `spread_s` (the generated
+    /// campaigns past the demo's two; theirs have none).
+    pub leader: Option<String>,
 }
 
 /// A copy cascade: the origin's key first, then the copies in time order.
@@ -454,6 +457,7 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
             waves: Vec::new(),
             message_keys: Vec::new(),
             mode: "exact".to_owned(),
+            leader: None,
         };
         // Each wave pushes its own article with its own line; the hashtag stays.
         let lines = [
@@ -712,15 +716,23 @@ fn plant_campaigns(
             waves: Vec::new(),
             message_keys: Vec::new(),
             mode: if edited { "edited" } else { "exact" }.to_owned(),
+            leader: None,
         };
+        // The first drawn member leads: it posts at the wave's start, every other member after it.
+        let leader = members[rng.below(members.len())];
+        campaign.leader = Some(format!("x:{leader}"));
         for wave in 0..3 + rng.below(8) {
             let t0 = START + rng.below((days - 1) * DAY as usize) as i64;
             campaign.waves.push(t0);
             let url = &urls[wave % urls.len()];
             let base: Vec<String> = (0..12 + rng.below(19)).map(|_| cascade_word(&mut rng, lang)).collect();
-            let mut taking: Vec<u64> = members.iter().copied().filter(|_| rng.below(10) < share).collect();
+            let mut taking: Vec<u64> =
+                members.iter().copied().filter(|&m| m == leader || rng.below(10) < share).collect();
             if taking.len() < 2 {
                 taking = members[..2].to_vec();
+                if !taking.contains(&leader) {
+                    taking[0] = leader;
+                }
             }
             for m in taking {
                 let mut words = base.clone();
@@ -736,7 +748,7 @@ fn plant_campaigns(
                     channel_name: format!("user_{}", m.saturating_sub(50_000)),
                     id: *x_next,
                     author: Some(m.to_string()),
-                    ts: t0 + rng.below(spread as usize + 1) as i64,
+                    ts: if m == leader { t0 } else { t0 + 1 + rng.below(spread as usize) as i64 },
                     text: format!("{} #{hashtag} {url}", words.join(" ")),
                     urls: vec![url.clone()],
                     forwarded_from: None,

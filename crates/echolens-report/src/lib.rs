@@ -463,7 +463,7 @@ fn coordination(out: &mut String, r: &Report) {
         out,
         "<h3>The largest clusters ({} of {})</h3><table><tr><th class=\"num\">cluster</th><th class=\"num\">accounts</th>\
          <th class=\"num\">density</th><th class=\"num\">weight</th><th>kinds (edges)</th><th>active</th><th>platforms</th>\
-         <th>top channels</th><th>what they shared most</th></tr>",
+         <th>top channels</th><th>what they shared most</th><th>who posted first most often</th></tr>",
         summaries.len().min(CLUSTER_ROWS),
         summaries.len()
     );
@@ -471,7 +471,7 @@ fn coordination(out: &mut String, r: &Report) {
         let _ = write!(
             out,
             "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td>\
-             <td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             s.cluster,
             n(s.size as u64),
             s.density,
@@ -481,7 +481,8 @@ fn coordination(out: &mut String, r: &Report) {
             esc(&s.last_seen.chars().take(10).collect::<String>()),
             text(&s.platforms),
             text(&cut(&s.top_channels, 160)),
-            text(&cut(&s.top_keys, 220))
+            text(&cut(&s.top_keys, 220)),
+            text(&cut(&s.leaders, 200))
         );
     }
     out.push_str("</table>");
@@ -1076,6 +1077,7 @@ mod tests {
                         keys: vec![key, key + 1000],
                         p_value: None,
                         specificity: (2 + x + y) as f64,
+                        lead: Default::default(),
                     });
                 }
             }

@@ -704,3 +704,32 @@ fn file_names_that_are_not_utf8_stay_apart() {
     let text = String::from_utf8_lossy(&files.stdout);
     assert!(text.contains("x\\xFE.jsonl") && text.contains("x\\xFF.jsonl"), "{text}");
 }
+
+/// The generated campaigns' planted leader (it posts first in every wave) is the first account the cluster
+/// summary names as posting first; edges.csv carries the direction counts.
+#[test]
+fn the_planted_leader_posts_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("g");
+    run(echolens()
+        .args(["demo", "--generate", "30000", "--campaigns", "5", "--seed", "3", "--layout", "jsonl", "--out"])
+        .arg(&generated));
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(generated.join("truth.json")).unwrap()).unwrap();
+    let store = dir.path().join("store");
+    ingest_json(&store, &[&generated.join("corpus")], &[]);
+    let out = dir.path().join("coord");
+    run(echolens().args(["coordination", "--kinds", "text,link,similar", "--store"]).arg(&store).arg("--out").arg(&out));
+    let summaries = read_csv(&out.join("cluster_summary.csv"));
+    let clusters = read_csv(&out.join("clusters.csv"));
+    let mut checked = 0;
+    for campaign in truth["campaigns"].as_array().unwrap() {
+        let Some(leader) = campaign["leader"].as_str() else { continue };
+        let cluster = &clusters.iter().find(|r| r["account"] == leader).expect("the leader is clustered")["cluster"];
+        let summary = summaries.iter().find(|s| &s["cluster"] == cluster).unwrap();
+        assert!(summary["leaders"].starts_with(&format!("{leader} (first on ")), "{leader}: {}", summary["leaders"]);
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+    let edges = read_csv(&out.join("edges.csv"));
+    assert!(edges.iter().all(|e| e.contains_key("a_first") && e.contains_key("median_lag_s")));
+}

@@ -138,6 +138,7 @@ mod tests {
             keys: Vec::new(),
             p_value: None,
             specificity: weight as f64,
+            lead: Default::default(),
         }
     }
 

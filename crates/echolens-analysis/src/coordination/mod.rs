@@ -35,6 +35,7 @@ use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
 
 pub use cluster::{Cluster, Network};
+pub use output::account_leads;
 pub use output::{ClusterSummary, cluster_summaries, write_outputs};
 pub use similar::SimilarParams;
 
@@ -217,6 +218,50 @@ pub struct Edge {
     /// `crowd_size / accounts` for a larger one. `min_weight` applies to it. Equal to `weight` when no key is
     /// crowd-sized (and for `similar`).
     pub specificity: f64,
+    /// Who came first on each shared key (its earliest linked pair).
+    pub lead: Lead,
+}
+
+/// Who of an edge's two accounts acted first, over its shared keys (each key's earliest linked pair; for
+/// `similar`, each near-identical pair).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Lead {
+    /// Keys on which `a`'s message came first.
+    pub a_first: u64,
+    /// Keys on which `b`'s message came first.
+    pub b_first: u64,
+    /// Keys on which both came in the same microsecond.
+    pub ties: u64,
+    /// The median time between the two messages, in seconds (None without keys).
+    pub median_lag_s: Option<f64>,
+}
+
+impl Lead {
+    /// From the signed differences `a's time − b's time` (µs) of the shared keys.
+    pub fn of(differences: impl Iterator<Item = i64>) -> Lead {
+        let mut lead = Lead::default();
+        let mut lags: Vec<i64> = Vec::new();
+        for d in differences {
+            match d.cmp(&0) {
+                std::cmp::Ordering::Less => lead.a_first += 1,
+                std::cmp::Ordering::Greater => lead.b_first += 1,
+                std::cmp::Ordering::Equal => lead.ties += 1,
+            }
+            lags.push(d.saturating_abs());
+        }
+        lags.sort_unstable();
+        lead.median_lag_s = match lags.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(lags[n / 2] as f64 / 1e6),
+            n => Some((lags[n / 2 - 1] as f64 + lags[n / 2] as f64) / 2e6),
+        };
+        lead
+    }
+
+    /// The same counts seen from the other account.
+    pub fn swapped(self) -> Lead {
+        Lead { a_first: self.b_first, b_first: self.a_first, ..self }
+    }
 }
 
 /// Counts of what the rules left out, per kind and overall.
@@ -337,9 +382,10 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
     let (ev, tail) = if evidence {
         (
             ", CASE WHEN l.acc < r.acc THEN l.msg ELSE r.msg END AS ea, \
-               CASE WHEN l.acc < r.acc THEN r.msg ELSE l.msg END AS eb"
+               CASE WHEN l.acc < r.acc THEN r.msg ELSE l.msg END AS eb, \
+               CASE WHEN l.acc < r.acc THEN l.ts - r.ts ELSE r.ts - l.ts END AS da"
                 .to_owned(),
-            " SELECT kid, a, b, key_h, t0, t1, ea, eb FROM p ORDER BY kid, a, b, key_h, t0, ea, eb".to_owned(),
+            " SELECT kid, a, b, key_h, t0, t1, ea, eb, da FROM p ORDER BY kid, a, b, key_h, t0, ea, eb".to_owned(),
         )
     } else {
         (
@@ -442,6 +488,8 @@ struct KeyHit {
     eb: i64,
     key: i64,
     t1: i64,
+    /// a's time − b's time in the earliest pair.
+    da: i64,
 }
 
 /// Folds the rows of the equi-key edge plan (kid, a, b, key_h, t0, t1, ea, eb; sorted by kid, a, b, key_h, then
@@ -485,6 +533,7 @@ impl<'a> EdgeFold<'a> {
         let t0 = i64s(batch, "t0")?;
         let t1 = i64s(batch, "t1")?;
         let (ea, eb) = (i64s(batch, "ea")?, i64s(batch, "eb")?);
+        let da = i64s(batch, "da")?;
         for i in 0..batch.num_rows() {
             let edge = (kid.value(i), a.value(i), b.value(i));
             if self.open != Some(edge) {
@@ -499,6 +548,7 @@ impl<'a> EdgeFold<'a> {
                     eb: eb.value(i),
                     key: key.value(i),
                     t1: t1.value(i),
+                    da: da.value(i),
                 }),
             }
         }
@@ -537,6 +587,10 @@ impl<'a> EdgeFold<'a> {
             keys,
             p_value: None,
             specificity,
+            lead: {
+                let lead = Lead::of(hits.iter().map(|h| h.da));
+                if swapped { lead.swapped() } else { lead }
+            },
         });
         hits.clear();
         Ok(())
@@ -809,6 +863,7 @@ async fn edges_at(
                 keys: Vec::new(),
                 p_value: None,
                 specificity,
+                lead: Lead::default(),
             },
         ));
     }

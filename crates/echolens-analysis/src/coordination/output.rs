@@ -37,6 +37,23 @@ pub struct ClusterSummary {
     pub top_channels: String,
     /// The keys most of the cluster's edges share, with edge counts.
     pub top_keys: String,
+    /// The accounts that most often posted first on the keys they share with other members: up to three, each
+    /// with the keys on which it came first and those on which it came second (a fact, not a verdict).
+    pub leaders: String,
+}
+
+/// Over every edge, each account's keys on which it acted first (lead) and second (follow).
+pub fn account_leads(c: &Coordination) -> HashMap<&str, (u64, u64)> {
+    let mut out: HashMap<&str, (u64, u64)> = HashMap::new();
+    for e in &c.edges {
+        let a = out.entry(e.a.as_str()).or_default();
+        a.0 += e.lead.a_first;
+        a.1 += e.lead.b_first;
+        let b = out.entry(e.b.as_str()).or_default();
+        b.0 += e.lead.b_first;
+        b.1 += e.lead.a_first;
+    }
+    out
 }
 
 fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
@@ -70,7 +87,14 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
         let mut kinds: BTreeMap<Kind, usize> = BTreeMap::new();
         let mut keys: HashMap<(Kind, i64), usize> = HashMap::new();
         let (mut first, mut last) = (i64::MAX, i64::MIN);
+        let mut leads: HashMap<&str, (u64, u64)> = HashMap::new();
         for e in kind_edges_in.remove(&id).unwrap_or_default() {
+            let a = leads.entry(e.a.as_str()).or_default();
+            a.0 += e.lead.a_first;
+            a.1 += e.lead.b_first;
+            let b = leads.entry(e.b.as_str()).or_default();
+            b.0 += e.lead.b_first;
+            b.1 += e.lead.a_first;
             *kinds.entry(e.kind).or_default() += 1;
             first = first.min(e.first_seen);
             last = last.max(e.last_seen);
@@ -99,6 +123,10 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
         }
         let mut channels: Vec<(&str, u64)> = channels.into_iter().collect();
         channels.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+        let mut leaders: Vec<(&str, (u64, u64))> = leads.into_iter().filter(|(_, (l, f))| l > f).collect();
+        leaders.sort_by(|x, y| (y.1.0 - y.1.1).cmp(&(x.1.0 - x.1.1)).then(y.1.0.cmp(&x.1.0)).then(x.0.cmp(y.0)));
+        let leaders: Vec<String> =
+            leaders.iter().take(3).map(|(a, (l, f))| format!("{a} (first on {l} keys, second on {f})")).collect();
         out.push(ClusterSummary {
             cluster: id,
             size: n,
@@ -111,6 +139,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             platforms: platforms.into_iter().collect::<Vec<_>>().join(" "),
             top_channels: channels.iter().take(5).map(|(ch, n)| format!("{ch} ({n})")).collect::<Vec<_>>().join("; "),
             top_keys: top_keys.join("; "),
+            leaders: leaders.join("; "),
         });
     }
     out
@@ -177,6 +206,10 @@ fn write_edges(c: &Coordination, dir: &Path) -> Result<PathBuf> {
         "evidence",
         "p_value",
         "specificity",
+        "a_first",
+        "b_first",
+        "ties",
+        "median_lag_s",
     ])
     .map_err(&err)?;
     for e in &c.edges {
@@ -192,6 +225,10 @@ fn write_edges(c: &Coordination, dir: &Path) -> Result<PathBuf> {
             &evidence.join(";"),
             &p,
             &format!("{:.3}", e.specificity),
+            &e.lead.a_first.to_string(),
+            &e.lead.b_first.to_string(),
+            &e.lead.ties.to_string(),
+            &e.lead.median_lag_s.map(|s| format!("{s:.3}")).unwrap_or_default(),
         ])
         .map_err(&err)?;
     }
@@ -235,6 +272,7 @@ fn write_network(c: &Coordination, dir: &Path) -> Result<(Vec<PathBuf>, Vec<Clus
             "platforms",
             "top_channels",
             "top_keys",
+            "leaders",
         ])
         .map_err(csv_err(&path))?;
     }

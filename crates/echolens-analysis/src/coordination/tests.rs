@@ -262,6 +262,30 @@ async fn crowd_sized_keys_count_less_than_one() {
     assert!(repost.iter().all(|e| e.weight == 4 && (e.specificity - 2.0).abs() < 1e-9));
 }
 
+/// Who came first on each shared key: account 1 leads on two texts (10 s), 2 on one (5 s), one is a tie; the
+/// edge, the account totals and the cluster summary say so.
+#[tokio::test]
+async fn edges_say_who_came_first() {
+    let texts = [TEXT1, TEXT2, TEXT3, "a fourth text that both of them posted"];
+    let times = [(0, 10), (100, 110), (205, 200), (300, 300)];
+    let mut msgs = Vec::new();
+    for (k, (text, (t1, t2))) in texts.iter().zip(times).enumerate() {
+        msgs.push(m("1", format!("a{k}"), t1, text));
+        msgs.push(m("2", format!("b{k}"), t2, text));
+    }
+    let c = run_on(&msgs, only(&[Kind::Text, Kind::Similar])).await;
+    let text = c.edges.iter().find(|e| e.kind == Kind::Text).unwrap();
+    assert_eq!((text.a.as_str(), text.b.as_str()), ("x:1", "x:2"));
+    assert_eq!(text.lead, Lead { a_first: 2, b_first: 1, ties: 1, median_lag_s: Some(7.5) });
+    let similar = c.edges.iter().find(|e| e.kind == Kind::Similar).unwrap();
+    assert_eq!((similar.lead.a_first, similar.lead.b_first, similar.lead.ties), (2, 1, 1));
+    let leads = account_leads(&c);
+    assert_eq!(leads["x:1"], (4, 2));
+    assert_eq!(leads["x:2"], (2, 4));
+    let summaries = cluster_summaries(&c);
+    assert_eq!(summaries[0].leaders, "x:1 (first on 4 keys, second on 2)");
+}
+
 #[tokio::test]
 async fn hashtag_repost_reply_kinds() {
     let mut msgs = Vec::new();
