@@ -487,6 +487,7 @@ fn coordination(out: &mut String, r: &Report) {
     }
     out.push_str("</table>");
     evidence(out, r);
+    window_estimate(out, c);
     if !c.sweep.is_empty() {
         let _ = write!(
             out,
@@ -583,6 +584,24 @@ fn coordination(out: &mut String, r: &Report) {
         out.push_str("</table>");
     }
     out.push_str("</section>");
+}
+/// The window the data suggest (CooRnet's estimate), beside the one used, with a warning when they are far apart.
+fn window_estimate(out: &mut String, c: &Coordination) {
+    let est = &c.window_estimate;
+    let Some(all) = est.all else { return };
+    let per_kind: Vec<String> = est.per_kind.iter().map(|(k, s)| format!("{} {:.0} s", text(k), s)).collect();
+    let _ = write!(
+        out,
+        "<h3>The window the data suggest</h3><p>Estimated as CooRnet does, from how fast the {} keys shared twice or \
+         more were shared (the quickest tenth by second share; the median delay until half of their shares): \
+         <strong>{all:.0} s</strong> over all kinds ({}). This run used {} s.</p>",
+        n(est.keys),
+        per_kind.join(", "),
+        c.params.window_s
+    );
+    if let Some(warning) = est.warning(c.params.window_s) {
+        let _ = write!(out, "<p><strong>Note:</strong> {}.</p>", text(&warning));
+    }
 }
 
 fn network_picture(out: &mut String, c: &Coordination) {
@@ -1097,6 +1116,7 @@ mod tests {
             left_out: Default::default(),
             sweep: Vec::new(),
             channels: HashMap::new(),
+            window_estimate: Default::default(),
         }
     }
 

@@ -87,9 +87,9 @@ pub struct AnalyzeArgs {
     /// Show account ids as they are instead of their pseudonyms (do not share such a report).
     #[arg(long)]
     pub reveal: bool,
-    /// Coordination window (e.g. 60s, 10m).
-    #[arg(long, value_parser = parse_seconds, default_value = "60s")]
-    pub window: u64,
+    /// Coordination window (e.g. 60s, 10m), or `auto` for the window the data suggest (CooRnet's estimate).
+    #[arg(long, value_parser = parse_window, default_value = "60s")]
+    pub window: Window,
     /// Other windows the coordination is also run at, to show how the result depends on it (`none` for none).
     #[arg(long, value_delimiter = ',', value_parser = parse_sweep, default_value = "10s,600s")]
     pub sweep: Vec<u64>,
@@ -233,9 +233,10 @@ pub struct CoordinationArgs {
     /// Kinds to compute, comma-separated: text, link, hashtag, repost, reply, similar.
     #[arg(long, value_delimiter = ',', value_parser = parse_kind, default_value = "text,link,hashtag,repost,reply,similar")]
     pub kinds: Vec<echolens_analysis::coordination::Kind>,
-    /// Two accounts are linked each time they act on the same key at most this far apart (e.g. 60s, 10m, 1h).
-    #[arg(long, value_parser = parse_seconds, default_value = "60s")]
-    pub window: u64,
+    /// Two accounts are linked each time they act on the same key at most this far apart (e.g. 60s, 10m, 1h), or
+    /// `auto`: the window the data suggest, estimated as CooRnet does (how fast keys are shared).
+    #[arg(long, value_parser = parse_window, default_value = "60s")]
+    pub window: Window,
     /// Drop edges with fewer distinct shared keys.
     #[arg(long, default_value_t = 2)]
     pub min_weight: u64,
@@ -448,6 +449,29 @@ fn parse_kind(s: &str) -> Result<echolens_analysis::coordination::Kind, String> 
 }
 
 /// `90`, `90s`, `10m`, `2h`, `1d` as seconds.
+/// A coordination window: seconds, or estimated from the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// This many seconds.
+    Seconds(u64),
+    /// CooRnet's estimate.
+    Auto,
+}
+
+impl Window {
+    /// Seconds (60 for `auto`, replaced by the estimate) and whether to estimate.
+    pub fn params(self) -> (u64, bool) {
+        match self {
+            Window::Seconds(s) => (s, false),
+            Window::Auto => (60, true),
+        }
+    }
+}
+
+pub fn parse_window(s: &str) -> Result<Window, String> {
+    if s.trim() == "auto" { Ok(Window::Auto) } else { parse_seconds(s).map(Window::Seconds) }
+}
+
 pub fn parse_seconds(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {

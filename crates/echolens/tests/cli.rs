@@ -718,7 +718,11 @@ fn the_planted_leader_posts_first() {
     let store = dir.path().join("store");
     ingest_json(&store, &[&generated.join("corpus")], &[]);
     let out = dir.path().join("coord");
-    run(echolens().args(["coordination", "--kinds", "text,link,similar", "--store"]).arg(&store).arg("--out").arg(&out));
+    run(echolens()
+        .args(["coordination", "--kinds", "text,link,similar", "--store"])
+        .arg(&store)
+        .arg("--out")
+        .arg(&out));
     let summaries = read_csv(&out.join("cluster_summary.csv"));
     let clusters = read_csv(&out.join("clusters.csv"));
     let mut checked = 0;

@@ -142,3 +142,63 @@ fn text_and_link_edges_agree_with_coordination_network_toolkit() {
         assert!(!distinct.contains_key(pair), "{pair:?} is in co_link only, yet shares two distinct URLs");
     }
 }
+
+/// CooRnet's `estimate_coord_interval`, transcribed: per URL shared at least twice, the delay of its second
+/// share and of its first share past half of its shares; the 0.5 quantile of the latter over the URLs whose
+/// second share is within the 0.1 quantile of all second-share delays (numpy's quantiles are R's default type).
+const COORNET: &str = r#"
+import csv, sys, collections
+import numpy as np
+shares = collections.defaultdict(list)
+with open(sys.argv[1], encoding="utf-8") as f:
+    for row in csv.DictReader(f):
+        shares[row["url"]].append(int(row["ts"]))
+keys = []
+for url, times in shares.items():
+    if len(times) < 2:
+        continue
+    times.sort()
+    n, t0 = len(times), times[0]
+    second = (times[1] - t0) / 1e6
+    past = min(t - t0 for rank, t in enumerate(times, 1) if rank / n > 0.5) / 1e6
+    keys.append((second, past))
+cut = np.quantile([k[0] for k in keys], 0.1)
+quick = [k[1] for k in keys if k[0] <= cut]
+print("%d %.9f" % (len(keys), max(float(np.quantile(quick, 0.5)), 1.0)))
+"#;
+
+/// echolens's window estimate for links against the transcription of CooRnet's algorithm, on the shares of a
+/// generated corpus with crowds (links shared after human delays) and campaigns (links within seconds).
+#[test]
+fn the_window_estimate_is_coornets() {
+    let Some(python) = peer_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("generated");
+    let bin = env!("CARGO_BIN_EXE_echolens");
+    run_ok(
+        Command::new(bin)
+            .args(["demo", "--generate", "30000", "--seed", "5", "--crowds", "8", "--layout", "jsonl", "--out"])
+            .arg(&generated),
+    );
+    let store = dir.path().join("store");
+    run_ok(Command::new(bin).arg("ingest").arg("--store").arg(&store).arg(generated.join("corpus")));
+    let out = dir.path().join("coordination");
+    run_ok(Command::new(bin).args(["coordination", "--kinds", "link", "--store"]).arg(&store).arg("--out").arg(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let ours = summary["window_estimate"]["per_kind"]["link"].as_f64().expect("a link estimate");
+    let shares = run_ok(Command::new(bin).args(["sql", "--output", "csv", "--store"]).arg(&store).arg(
+        "SELECT u AS url, CAST(ts AS BIGINT) AS ts FROM (SELECT unnest(urls) AS u, ts FROM messages \
+         WHERE author_id IS NOT NULL AND repost_of IS NULL AND forwarded_from IS NULL AND cardinality(urls) > 0)",
+    ));
+    let csv = dir.path().join("shares.csv");
+    std::fs::write(&csv, shares).unwrap();
+    let script = dir.path().join("coornet.py");
+    std::fs::write(&script, COORNET).unwrap();
+    let theirs = run_ok(Command::new(&python).arg(&script).arg(&csv));
+    let mut parts = theirs.split_whitespace();
+    let keys: u64 = parts.next().unwrap().parse().unwrap();
+    let estimate: f64 = parts.next().unwrap().parse().unwrap();
+    assert!(keys > 50, "{keys} URLs shared twice");
+    assert!((ours - estimate).abs() < 1e-6, "echolens {ours} s, CooRnet's algorithm {estimate} s");
+}

@@ -23,6 +23,7 @@
 mod cluster;
 mod output;
 mod similar;
+pub mod window;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -97,6 +98,8 @@ pub struct Params {
     pub kinds: Vec<Kind>,
     /// Two actions are linked when at most this many seconds apart.
     pub window_s: u64,
+    /// Take the window from the data ([`window`]) instead of `window_s` (which is then set to it).
+    pub window_auto: bool,
     /// Edges with fewer distinct shared keys are dropped.
     pub min_weight: u64,
     /// Texts with fewer words are not `text` or `similar` actions.
@@ -155,6 +158,7 @@ impl Default for Params {
         Params {
             kinds: Kind::ALL.to_vec(),
             window_s: 60,
+            window_auto: false,
             min_weight: 2,
             min_tokens: 4,
             max_key_accounts: 1000,
@@ -318,6 +322,8 @@ pub struct Coordination {
     pub sweep: Vec<SweepRow>,
     /// Message counts per account and channel for accounts in the network: account → (channel → messages).
     pub channels: HashMap<String, BTreeMap<String, u64>>,
+    /// The window the data suggest ([`window`]), to set beside the one used.
+    pub window_estimate: window::WindowEstimate,
 }
 
 const ACCOUNT: &str = "concat(platform, ':', author_id)";
@@ -952,6 +958,12 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         timings.step(name);
         progress(name);
     };
+    stage("estimating the window");
+    let window_estimate = window::run(ctx, &params).await?;
+    let mut params = params;
+    if params.window_auto {
+        params.window_s = window_estimate.all.map_or(params.window_s, |s| s.round().max(1.0) as u64);
+    }
     let p = &params;
     let window_us = i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
     let mut left_out = LeftOut::default();
@@ -1052,7 +1064,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     let labels = if accounts.is_some() { key_labels(ctx, &edges).await? } else { HashMap::new() };
     let channels = account_channels(ctx, &network).await?;
     stage("done");
-    Ok(Coordination { params, edges, network, labels, left_out, sweep, channels })
+    Ok(Coordination { params, edges, network, labels, left_out, sweep, channels, window_estimate })
 }
 
 async fn key_labels(ctx: &SessionContext, edges: &[Edge]) -> Result<HashMap<(Kind, i64), String>> {

@@ -344,6 +344,8 @@ pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> 
         "outputs": written.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
             .chain(std::iter::once("summary.json".to_owned())).collect::<Vec<_>>(),
         "unclustered_accounts": c.network.unclustered(),
+        "window_estimate": c.window_estimate,
+        "window_warning": c.window_estimate.warning(c.params.window_s),
     });
     written.push(crate::table::write_summary(dir, summary, extra)?);
     Ok(written)

@@ -20,7 +20,7 @@ use echolens_store::{Store, rfc3339};
 use echolens_text::Script;
 
 use super::{run_info, runtime, spinner};
-use crate::args::{AnalyzeArgs, TableFormat};
+use crate::args::{AnalyzeArgs, TableFormat, Window};
 use crate::pipeline::{self, IngestOptions};
 
 /// Clusters characterised when no campaign is named.
@@ -157,12 +157,18 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     stages.finish(&format!("{} channel-days, {bursts} bursts", timeline.rows.len()));
 
     stages.start("coordination");
-    let mut sweep: Vec<u64> = args.sweep.iter().copied().filter(|w| *w > 0 && *w != args.window).collect();
+    let mut sweep: Vec<u64> =
+        args.sweep.iter().copied().filter(|w| *w > 0 && Window::Seconds(*w) != args.window).collect();
     sweep.sort_unstable();
     sweep.dedup();
     // The sweep leaves out `similar`: at 10M messages its kernel made the sweep two thirds of the whole run.
-    let params =
-        coordination::Params { window_s: args.window, sweep, sweep_similar: false, ..coordination::Params::default() };
+    let params = coordination::Params {
+        window_s: args.window.params().0,
+        window_auto: args.window.params().1,
+        sweep,
+        sweep_similar: false,
+        ..coordination::Params::default()
+    };
     drop(ctx);
     let mut coord = rt.block_on(coordination::run(&session()?, params))?;
     stages.finish(&format!(

@@ -11,7 +11,8 @@ use crate::args::CoordinationArgs;
 pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
     let params = Params {
         kinds: args.kinds.clone(),
-        window_s: args.window,
+        window_s: args.window.params().0,
+        window_auto: args.window.params().1,
         min_weight: args.min_weight,
         min_tokens: args.min_tokens,
         max_key_accounts: args.max_key_accounts,
