@@ -152,6 +152,16 @@ impl Pseudonyms {
                 (a, channels)
             })
             .collect();
+        c.domains = std::mem::take(&mut c.domains)
+            .into_iter()
+            .map(|(mut a, domains)| {
+                account(&mut a);
+                (a, domains)
+            })
+            .collect();
+        for d in &mut c.channel_domains {
+            d.channel = self.channel(&d.channel);
+        }
     }
 
     /// Pseudonymise a reuse result: authors, keys, personal channels.

@@ -5,6 +5,8 @@
 //! - `key_hash(text, seed)`: xxh3 with a seed, so keys of different kinds hash apart.
 //! - `token_count(text_norm)`: the number of words (see `echolens_text::tokens`).
 //! - `has_tokens(text_norm, n)`: whether the text has at least `n` words (reads only as far as it must).
+//! - `registrable_domain(url)`: the URL's registrable domain by the Public Suffix List (NULL without a host).
+//! - `shortener(domain)`: whether the domain is a URL shortener (`echolens_text::is_shortener`).
 
 use std::sync::Arc;
 
@@ -23,6 +25,39 @@ pub fn register_udfs(ctx: &SessionContext) {
     ctx.register_udf(has_tokens_udf());
     ctx.register_udf(key_hash_udf());
     ctx.register_udf(script_udf());
+    ctx.register_udf(registrable_domain_udf());
+    ctx.register_udf(shortener_udf());
+}
+
+fn registrable_domain_udf() -> ScalarUDF {
+    string_udf(
+        "registrable_domain",
+        &[],
+        DataType::Utf8,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let input = crate::table::Strs::of(&arrays[0]).map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let out: arrow::array::StringArray =
+                input.iter().map(|v| v.and_then(echolens_text::registrable_domain)).collect();
+            let out: ArrayRef = Arc::new(out);
+            Ok(ColumnarValue::Array(out))
+        }),
+    )
+}
+
+fn shortener_udf() -> ScalarUDF {
+    string_udf(
+        "shortener",
+        &[],
+        DataType::Boolean,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let input = crate::table::Strs::of(&arrays[0]).map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let out: arrow::array::BooleanArray = input.iter().map(|v| v.map(echolens_text::is_shortener)).collect();
+            let out: ArrayRef = Arc::new(out);
+            Ok(ColumnarValue::Array(out))
+        }),
+    )
 }
 
 /// An immutable UDF whose first argument is a string, taken as views or as plain strings, as it comes: with a

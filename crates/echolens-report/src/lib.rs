@@ -463,7 +463,7 @@ fn coordination(out: &mut String, r: &Report) {
         out,
         "<h3>The largest clusters ({} of {})</h3><table><tr><th class=\"num\">cluster</th><th class=\"num\">accounts</th>\
          <th class=\"num\">density</th><th class=\"num\">weight</th><th>kinds (edges)</th><th>active</th><th>platforms</th>\
-         <th>top channels</th><th>what they shared most</th><th>who posted first most often</th></tr>",
+         <th>top channels</th><th>what they shared most</th><th>who posted first most often</th><th>top domains</th></tr>",
         summaries.len().min(CLUSTER_ROWS),
         summaries.len()
     );
@@ -471,7 +471,7 @@ fn coordination(out: &mut String, r: &Report) {
         let _ = write!(
             out,
             "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td>\
-             <td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             s.cluster,
             n(s.size as u64),
             s.density,
@@ -482,7 +482,8 @@ fn coordination(out: &mut String, r: &Report) {
             text(&s.platforms),
             text(&cut(&s.top_channels, 160)),
             text(&cut(&s.top_keys, 220)),
-            text(&cut(&s.leaders, 200))
+            text(&cut(&s.leaders, 200)),
+            text(&cut(&s.top_domains, 160))
         );
     }
     out.push_str("</table>");
@@ -1117,6 +1118,8 @@ mod tests {
             sweep: Vec::new(),
             channels: HashMap::new(),
             window_estimate: Default::default(),
+            domains: HashMap::new(),
+            channel_domains: Vec::new(),
         }
     }
 

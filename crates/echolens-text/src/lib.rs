@@ -11,12 +11,14 @@
 #![deny(missing_docs)]
 
 mod chars;
+mod domain;
 mod extract;
 mod normalize;
 mod script;
 mod stopwords;
 mod tokens;
 
+pub use domain::{host, is_shortener, registrable_domain};
 pub use extract::{
     Find, extract_entities, extract_hashtags, extract_mentions, extract_some, extract_urls, normalize_mention,
     normalize_tag, normalize_url,

@@ -230,7 +230,8 @@ pub struct CoordinationArgs {
     /// Folder for edges.csv, clusters.csv, cluster_summary.csv, network.gexf, network.graphml, summary.json.
     #[arg(long)]
     pub out: PathBuf,
-    /// Kinds to compute, comma-separated: text, link, hashtag, repost, reply, similar.
+    /// Kinds to compute, comma-separated: text, link, hashtag, repost, reply, similar, and domain (the registrable
+    /// domain of links, shorteners left out) when asked for.
     #[arg(long, value_delimiter = ',', value_parser = parse_kind, default_value = "text,link,hashtag,repost,reply,similar")]
     pub kinds: Vec<echolens_analysis::coordination::Kind>,
     /// Two accounts are linked each time they act on the same key at most this far apart (e.g. 60s, 10m, 1h), or

@@ -56,11 +56,18 @@ pub enum Kind {
     Reply,
     /// Near-identical text (Jaccard of word shingles at or above the threshold).
     Similar,
+    /// The same registrable domain of a link (`news.example.co.uk` → `example.co.uk`); shorteners are no key.
+    Domain,
 }
 
 impl Kind {
     /// Every kind, in output order.
-    pub const ALL: [Kind; 6] = [Kind::Text, Kind::Link, Kind::Hashtag, Kind::Repost, Kind::Reply, Kind::Similar];
+    pub const ALL: [Kind; 7] =
+        [Kind::Text, Kind::Link, Kind::Hashtag, Kind::Repost, Kind::Reply, Kind::Similar, Kind::Domain];
+
+    /// The kinds a run computes unless told otherwise: `domain` is asked for (a domain shared within a minute
+    /// is weaker evidence than the link itself, and popular outlets are shared by everyone).
+    pub const DEFAULT: [Kind; 6] = [Kind::Text, Kind::Link, Kind::Hashtag, Kind::Repost, Kind::Reply, Kind::Similar];
 
     /// The kind's name in outputs and on the command line.
     pub fn name(self) -> &'static str {
@@ -71,6 +78,7 @@ impl Kind {
             Kind::Repost => "repost",
             Kind::Reply => "reply",
             Kind::Similar => "similar",
+            Kind::Domain => "domain",
         }
     }
 
@@ -156,7 +164,7 @@ impl Quality {
 impl Default for Params {
     fn default() -> Params {
         Params {
-            kinds: Kind::ALL.to_vec(),
+            kinds: Kind::DEFAULT.to_vec(),
             window_s: 60,
             window_auto: false,
             min_weight: 2,
@@ -324,6 +332,26 @@ pub struct Coordination {
     pub channels: HashMap<String, BTreeMap<String, u64>>,
     /// The window the data suggest ([`window`]), to set beside the one used.
     pub window_estimate: window::WindowEstimate,
+    /// Messages per registrable domain of their links, for accounts in the network: account → (domain → n).
+    pub domains: HashMap<String, BTreeMap<String, u64>>,
+    /// The domains each channel links to most (up to [`CHANNEL_DOMAINS`] a channel), channels in name order.
+    pub channel_domains: Vec<ChannelDomain>,
+}
+
+/// Domains kept per channel in [`Coordination::channel_domains`].
+pub const CHANNEL_DOMAINS: usize = 20;
+
+/// A domain a channel's messages link to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelDomain {
+    /// `platform:name` (or `platform:id` without a name).
+    pub channel: String,
+    /// The registrable domain.
+    pub domain: String,
+    /// Messages of the channel linking to it.
+    pub messages: u64,
+    /// Whether the domain is a URL shortener (its links say nothing of where they lead).
+    pub shortener: bool,
 }
 
 const ACCOUNT: &str = "concat(platform, ':', author_id)";
@@ -354,6 +382,12 @@ fn actions_sql(kind: Kind, p: &Params, short_filter: bool) -> Option<String> {
                  (SELECT unnest({list}) AS k, {inner} FROM messages WHERE {ORIGINAL} AND cardinality({list}) > 0)"
             )
         }
+        Kind::Domain => format!(
+            "SELECT 'domain' AS kind, {seed} AS kid, key_hash(d, {seed}) AS key_h, d AS label, {outer} FROM \
+             (SELECT registrable_domain(k) AS d, acc, t, m FROM \
+               (SELECT unnest(urls) AS k, {inner} FROM messages WHERE {ORIGINAL} AND cardinality(urls) > 0)) \
+             WHERE d IS NOT NULL AND NOT shortener(d)"
+        ),
         // X reposts name the original; Telegram forwards name only the source chat, so the original is the
         // source chat and the text together.
         Kind::Repost => format!(
@@ -1063,8 +1097,21 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     stage("summarising clusters");
     let labels = if accounts.is_some() { key_labels(ctx, &edges).await? } else { HashMap::new() };
     let channels = account_channels(ctx, &network).await?;
+    let domains = account_domains(ctx, &network).await?;
+    let channel_domains = channel_domains(ctx).await?;
     stage("done");
-    Ok(Coordination { params, edges, network, labels, left_out, sweep, channels, window_estimate })
+    Ok(Coordination {
+        params,
+        edges,
+        network,
+        labels,
+        left_out,
+        sweep,
+        channels,
+        window_estimate,
+        domains,
+        channel_domains,
+    })
 }
 
 async fn key_labels(ctx: &SessionContext, edges: &[Edge]) -> Result<HashMap<(Kind, i64), String>> {
@@ -1083,6 +1130,56 @@ async fn key_labels(ctx: &SessionContext, edges: &[Edge]) -> Result<HashMap<(Kin
         }
     }
     Ok(labels)
+}
+
+/// Messages per registrable domain of their links, of each account in the network (`coord_nodes`, registered by
+/// [`account_channels`]).
+async fn account_domains(ctx: &SessionContext, network: &Network) -> Result<HashMap<String, BTreeMap<String, u64>>> {
+    let mut out: HashMap<String, BTreeMap<String, u64>> = HashMap::new();
+    if network.accounts.is_empty() {
+        return Ok(out);
+    }
+    let sql = "SELECT account, d, count(DISTINCT k) AS n FROM \
+                 (SELECT c.account, registrable_domain(u) AS d, m.key AS k FROM \
+                   (SELECT unnest(urls) AS u, platform, author_id, key FROM messages WHERE cardinality(urls) > 0) m \
+                   JOIN coord_nodes c ON m.platform = c.platform AND m.author_id = c.author_id) \
+               WHERE d IS NOT NULL GROUP BY account, d";
+    for batch in collect(ctx, sql).await? {
+        let (account, domain, n) = (strings(&batch, "account")?, strings(&batch, "d")?, i64s(&batch, "n")?);
+        for i in 0..batch.num_rows() {
+            out.entry(account.value(i).to_owned()).or_default().insert(domain.value(i).to_owned(), n.value(i) as u64);
+        }
+    }
+    Ok(out)
+}
+
+/// The domains each channel links to most: [`CHANNEL_DOMAINS`] a channel, most messages first.
+async fn channel_domains(ctx: &SessionContext) -> Result<Vec<ChannelDomain>> {
+    let sql = format!(
+        "SELECT channel, d, n FROM \
+                 (SELECT channel, d, n, row_number() OVER (PARTITION BY channel ORDER BY n DESC, d) AS rk FROM \
+                   (SELECT channel, d, count(DISTINCT k) AS n FROM \
+                     (SELECT concat(platform, ':', coalesce(channel_name, channel_id)) AS channel, \
+                             registrable_domain(u) AS d, k FROM \
+                       (SELECT unnest(urls) AS u, platform, channel_name, channel_id, key AS k FROM messages \
+                        WHERE cardinality(urls) > 0)) \
+                    WHERE d IS NOT NULL GROUP BY channel, d)) \
+               WHERE rk <= {CHANNEL_DOMAINS} ORDER BY channel, n DESC, d"
+    );
+    let mut out = Vec::new();
+    for batch in collect(ctx, &sql).await? {
+        let (channel, domain, n) = (strings(&batch, "channel")?, strings(&batch, "d")?, i64s(&batch, "n")?);
+        for i in 0..batch.num_rows() {
+            let domain = domain.value(i).to_owned();
+            out.push(ChannelDomain {
+                channel: channel.value(i).to_owned(),
+                shortener: echolens_text::is_shortener(&domain),
+                domain,
+                messages: n.value(i) as u64,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Messages per channel of each account in the network (one pass over `messages`).

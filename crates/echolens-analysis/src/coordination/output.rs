@@ -40,6 +40,8 @@ pub struct ClusterSummary {
     /// The accounts that most often posted first on the keys they share with other members: up to three, each
     /// with the keys on which it came first and those on which it came second (a fact, not a verdict).
     pub leaders: String,
+    /// The registrable domains the members link to most, with message counts; shorteners marked.
+    pub top_domains: String,
 }
 
 /// Over every edge, each account's keys on which it acted first (lead) and second (follow).
@@ -123,6 +125,24 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
         }
         let mut channels: Vec<(&str, u64)> = channels.into_iter().collect();
         channels.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+        let mut domains: HashMap<&str, u64> = HashMap::new();
+        for &m in &cluster.members {
+            if let Some(per) = c.domains.get(&net.accounts[m]) {
+                for (d, count) in per {
+                    *domains.entry(d.as_str()).or_default() += count;
+                }
+            }
+        }
+        let mut domains: Vec<(&str, u64)> = domains.into_iter().collect();
+        domains.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+        let top_domains: Vec<String> = domains
+            .iter()
+            .take(5)
+            .map(|(d, n)| {
+                let mark = if echolens_text::is_shortener(d) { ", a shortener" } else { "" };
+                format!("{d} ({n}{mark})")
+            })
+            .collect();
         let mut leaders: Vec<(&str, (u64, u64))> = leads.into_iter().filter(|(_, (l, f))| l > f).collect();
         leaders.sort_by(|x, y| (y.1.0 - y.1.1).cmp(&(x.1.0 - x.1.1)).then(y.1.0.cmp(&x.1.0)).then(x.0.cmp(y.0)));
         let leaders: Vec<String> =
@@ -140,6 +160,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             top_channels: channels.iter().take(5).map(|(ch, n)| format!("{ch} ({n})")).collect::<Vec<_>>().join("; "),
             top_keys: top_keys.join("; "),
             leaders: leaders.join("; "),
+            top_domains: top_domains.join("; "),
         });
     }
     out
@@ -273,6 +294,7 @@ fn write_network(c: &Coordination, dir: &Path) -> Result<(Vec<PathBuf>, Vec<Clus
             "top_channels",
             "top_keys",
             "leaders",
+            "top_domains",
         ])
         .map_err(csv_err(&path))?;
     }
@@ -319,6 +341,21 @@ pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> 
         w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
         written.push(path.clone());
     }
+
+    let path = dir.join("domains.csv");
+    let mut w = csv_writer(&path)?;
+    w.write_record(["channel", "domain", "messages", "shortener"]).map_err(csv_err(&path))?;
+    for d in &c.channel_domains {
+        w.write_record([
+            d.channel.as_str(),
+            &d.domain,
+            &d.messages.to_string(),
+            if d.shortener { "true" } else { "false" },
+        ])
+        .map_err(csv_err(&path))?;
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    written.push(path.clone());
 
     let mut per_kind: BTreeMap<&str, u64> = p.kinds.iter().map(|k| (k.name(), 0)).collect();
     for e in &c.edges {

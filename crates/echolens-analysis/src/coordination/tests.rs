@@ -286,6 +286,48 @@ async fn edges_say_who_came_first() {
     assert_eq!(summaries[0].leaders, "x:1 (first on 4 keys, second on 2)");
 }
 
+/// `domain`: links of one registrable domain are one key whatever their paths and hosts; shorteners are none.
+#[tokio::test]
+async fn links_of_one_domain_are_one_domain_key() {
+    let shares = [
+        ("1", 0, "https://news.example.co.uk/a"),
+        ("2", 10, "https://www.example.co.uk/b"),
+        ("1", 500, "https://other.org/x"),
+        ("2", 505, "https://blog.other.org/y"),
+        ("1", 900, "https://t.co/abc"),
+        ("2", 901, "https://t.co/def"),
+        ("1", 1500, "https://bit.ly/x1"),
+        ("2", 1501, "https://bit.ly/x2"),
+    ];
+    let msgs: Vec<M> = shares
+        .iter()
+        .enumerate()
+        .map(|(i, (a, t, url))| {
+            let mut x = m(a, i, *t, "");
+            x.urls = vec![url];
+            x
+        })
+        .collect();
+    let c = run_on(&msgs, only(&[Kind::Domain, Kind::Link])).await;
+    assert_eq!(edge_set(&c), [(Kind::Domain, "x:1".into(), "x:2".into(), 2)], "no link is shared, two domains are");
+    let labels: std::collections::BTreeSet<&str> = c.labels.values().map(String::as_str).collect();
+    assert_eq!(labels, ["example.co.uk", "other.org"].into_iter().collect());
+    assert!(Params::default().kinds.iter().all(|k| *k != Kind::Domain), "asked for, not a default");
+    // Per channel and per cluster, the domains linked to most; shorteners marked.
+    let of_1: Vec<(&str, u64, bool)> = c
+        .channel_domains
+        .iter()
+        .filter(|d| d.channel == "x:1")
+        .map(|d| (d.domain.as_str(), d.messages, d.shortener))
+        .collect();
+    assert_eq!(of_1, [("bit.ly", 1, true), ("example.co.uk", 1, false), ("other.org", 1, false), ("t.co", 1, true)]);
+    let summaries = cluster_summaries(&c);
+    assert_eq!(
+        summaries[0].top_domains,
+        "bit.ly (2, a shortener); example.co.uk (2); other.org (2); t.co (2, a shortener)"
+    );
+}
+
 #[tokio::test]
 async fn hashtag_repost_reply_kinds() {
     let mut msgs = Vec::new();
