@@ -146,18 +146,20 @@ fn text_and_link_edges_agree_with_coordination_network_toolkit() {
 /// CooRnet's `estimate_coord_interval`, transcribed: per URL shared at least twice, the delay of its second
 /// share and of its first share past half of its shares; the 0.5 quantile of the latter over the URLs whose
 /// second share is within the 0.1 quantile of all second-share delays (numpy's quantiles are R's default type).
+/// As echolens takes it, over the URLs that at least two accounts (and at most 1000) shared.
 const COORNET: &str = r#"
 import csv, sys, collections
 import numpy as np
 shares = collections.defaultdict(list)
 with open(sys.argv[1], encoding="utf-8") as f:
     for row in csv.DictReader(f):
-        shares[row["url"]].append(int(row["ts"]))
+        shares[row["url"]].append((int(row["ts"]), row["account"]))
 keys = []
-for url, times in shares.items():
-    if len(times) < 2:
+for url, rows in shares.items():
+    accounts = {a for _, a in rows}
+    if len(rows) < 2 or not 2 <= len(accounts) <= 1000:
         continue
-    times.sort()
+    times = sorted(t for t, _ in rows)
     n, t0 = len(times), times[0]
     second = (times[1] - t0) / 1e6
     past = min(t - t0 for rank, t in enumerate(times, 1) if rank / n > 0.5) / 1e6
@@ -188,7 +190,8 @@ fn the_window_estimate_is_coornets() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let ours = summary["window_estimate"]["per_kind"]["link"].as_f64().expect("a link estimate");
     let shares = run_ok(Command::new(bin).args(["sql", "--output", "csv", "--store"]).arg(&store).arg(
-        "SELECT u AS url, CAST(ts AS BIGINT) AS ts FROM (SELECT unnest(urls) AS u, ts FROM messages \
+        "SELECT u AS url, CAST(ts AS BIGINT) AS ts, account FROM (SELECT unnest(urls) AS u, ts, \
+         concat(platform, ':', author_id) AS account FROM messages \
          WHERE author_id IS NOT NULL AND repost_of IS NULL AND forwarded_from IS NULL AND cardinality(urls) > 0)",
     ));
     let csv = dir.path().join("shares.csv");

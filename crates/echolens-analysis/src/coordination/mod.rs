@@ -992,19 +992,26 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         timings.step(name);
         progress(name);
     };
-    stage("estimating the window");
-    let window_estimate = window::run(ctx, &params).await?;
     let mut params = params;
+    let mut left_out = LeftOut::default();
+    stage("counting messages");
+    count_left_out(ctx, &params, &mut left_out).await?;
+    // The shared keys' actions (`coord_actions`) give the window estimate: with `--window auto` they come first,
+    // since the window is needed by every kind; else after the similar texts, whose kernel's signatures are the
+    // run's peak and best held alone.
+    let mut prepared = None;
     if params.window_auto {
+        stage("finding shared keys");
+        prepared = Some(prepare_actions(ctx, &params, &mut left_out).await?);
+    }
+    let mut window_estimate = window::WindowEstimate::default();
+    if prepared.is_some() {
+        stage("estimating the window");
+        window_estimate = window::run(ctx).await?;
         params.window_s = window_estimate.all.map_or(params.window_s, |s| s.round().max(1.0) as u64);
     }
     let p = &params;
     let window_us = i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
-    let mut left_out = LeftOut::default();
-    stage("counting messages");
-    count_left_out(ctx, p, &mut left_out).await?;
-    // Similar texts first: the kernel's signatures of every text are its peak, and nothing else is held yet.
-    // Only its edges at `min_weight` are held while the other kinds run.
     let (mut similar_edges, mut below) = (None, BTreeMap::new());
     if p.kinds.contains(&Kind::Similar) {
         let mut found = similar_at(ctx, p, window_us, &stage).await?;
@@ -1012,8 +1019,16 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         below = split_below(&mut found.edges, p.min_weight);
         similar_edges = Some(found.edges);
     }
-    stage("finding shared keys");
-    let accounts = prepare_actions(ctx, p, &mut left_out).await?;
+    let accounts = match prepared {
+        Some(accounts) => accounts,
+        None => {
+            stage("finding shared keys");
+            let accounts = prepare_actions(ctx, p, &mut left_out).await?;
+            stage("estimating the window");
+            window_estimate = window::run(ctx).await?;
+            accounts
+        }
+    };
     let key_weight = if accounts.is_some() { key_weights(ctx, p, &mut left_out).await? } else { KeyWeights::default() };
 
     stage("joining actions within the window");

@@ -328,6 +328,40 @@ async fn links_of_one_domain_are_one_domain_key() {
     );
 }
 
+/// `--window auto`: the window is CooRnet's estimate from the shared keys, and the run uses it.
+#[tokio::test]
+async fn window_auto_takes_the_estimate() {
+    const URLS: [&str; 10] = [
+        "https://a.example/0",
+        "https://a.example/1",
+        "https://a.example/2",
+        "https://a.example/3",
+        "https://a.example/4",
+        "https://a.example/5",
+        "https://a.example/6",
+        "https://a.example/7",
+        "https://a.example/8",
+        "https://a.example/9",
+    ];
+    let mut msgs = Vec::new();
+    for (i, url) in URLS.into_iter().enumerate() {
+        for (a, delay) in [("1", 0), ("2", 5)] {
+            let mut x = m(a, format!("{a}-{i}"), i as i64 * 1000 + delay, "");
+            x.urls = vec![url];
+            msgs.push(x);
+        }
+    }
+    let c = run_on(&msgs, Params { window_auto: true, window_s: 600, ..only(&[Kind::Link]) }).await;
+    assert_eq!(c.window_estimate.per_kind.get("link"), Some(&5.0));
+    assert_eq!(c.params.window_s, 5);
+    assert_eq!(edge_set(&c), [(Kind::Link, "x:1".into(), "x:2".into(), 10)]);
+    // Without it, the estimate is reported beside the window used, with a warning when far apart.
+    let c = run_on(&msgs, Params { window_s: 600, ..only(&[Kind::Link]) }).await;
+    assert_eq!(c.params.window_s, 600);
+    assert!(c.window_estimate.warning(600).is_some_and(|w| w.contains("(5 s")), "{:?}", c.window_estimate);
+    assert!(c.window_estimate.warning(30).is_none());
+}
+
 #[tokio::test]
 async fn hashtag_repost_reply_kinds() {
     let mut msgs = Vec::new();

@@ -1,22 +1,22 @@
 //! How long a coordination window should be, estimated from the data as CooRnet does it
 //! (`estimate_coord_interval`), per kind of key.
 //!
-//! For every key shared at least twice: the delay of each share after the key's first share, its rank (ties
+//! For every key shared by at least two accounts (within `max_key_accounts`): the delay of each share after the key's first share, its rank (ties
 //! in time order of arrival) and the share of the key's shares up to it. The keys whose second share came
 //! within the `q` quantile (0.1) of all keys' second-share delays are the quickly shared ones; for each of them,
 //! the delay of the first share past `p` (0.5) of its shares. The estimate is the `p` quantile of those delays,
 //! at least one second. Quantiles interpolate linearly between order statistics (R's and numpy's default).
 //! (CooRnet's documentation swaps the roles of `p` and `q`; its code, followed here, uses them as above.)
 //!
-//! One plan per kind over the kind's actions gives each key's two delays; the quantiles are taken over those
-//! rows, one per key.
+//! One plan over the shared keys' actions (`coord_actions`, in memory, integers only) gives each key's two
+//! delays; the quantiles are taken over those rows, one per key.
 
 use std::collections::BTreeMap;
 
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-use super::{Kind, Params, actions_sql};
+use super::Kind;
 use crate::Result;
 use crate::table::{collect, i64s};
 
@@ -69,31 +69,34 @@ pub fn estimate(keys: &[(f64, f64)]) -> Option<f64> {
     quantile(&mut past, P).map(|s| s.max(1.0))
 }
 
-/// Estimate the window of each equi-key kind of `p` over the `messages` table.
-pub async fn run(ctx: &SessionContext, p: &Params) -> Result<WindowEstimate> {
+/// Estimate the window of each equi-key kind from the shared keys' actions (`coord_actions`: keys acted on by
+/// at least two accounts and at most `max_key_accounts`), in one plan: a key that one account shared twice says
+/// nothing about coordination, and CooRnet's own use of the estimate is over URLs that several pages shared.
+pub async fn run(ctx: &SessionContext) -> Result<WindowEstimate> {
     let mut out = WindowEstimate::default();
-    let mut pooled: Vec<(f64, f64)> = Vec::new();
-    for &kind in p.kinds.iter().filter(|k| **k != Kind::Similar) {
-        let Some(actions) = actions_sql(kind, p, true) else { continue };
-        // Ranks in time order, ties by the message hash (CooRnet: first come, first ranked).
-        let sql = format!(
-            "WITH a AS (SELECT key_h, ts, msg FROM ({actions})), \
-             r AS (SELECT key_h, ts - min(ts) OVER (PARTITION BY key_h) AS d, \
-                     row_number() OVER (PARTITION BY key_h ORDER BY ts, msg) AS rk, \
-                     count(*) OVER (PARTITION BY key_h) AS n FROM a) \
-             SELECT key_h, min(CASE WHEN rk = 2 THEN d END) AS d2, \
-                    min(CASE WHEN CAST(rk AS DOUBLE) / CAST(n AS DOUBLE) > {P} THEN d END) AS dp \
-             FROM r WHERE n > 1 GROUP BY key_h"
-        );
-        let mut keys: Vec<(f64, f64)> = Vec::new();
-        for batch in collect(ctx, &sql).await? {
-            let (d2, dp) = (i64s(&batch, "d2")?, i64s(&batch, "dp")?);
-            for i in 0..batch.num_rows() {
-                keys.push((d2.value(i) as f64 / 1e6, dp.value(i) as f64 / 1e6));
-            }
+    if !ctx.table_exist("coord_actions")? {
+        return Ok(out);
+    }
+    // Ranks in time order, ties by the message hash (CooRnet: first come, first ranked).
+    let sql = format!(
+        "WITH r AS (SELECT kid, key_h, ts - min(ts) OVER (PARTITION BY key_h) AS d, \
+                 row_number() OVER (PARTITION BY key_h ORDER BY ts, msg) AS rk, \
+                 count(*) OVER (PARTITION BY key_h) AS n FROM coord_actions) \
+         SELECT max(kid) AS kid, key_h, min(CASE WHEN rk = 2 THEN d END) AS d2, \
+                min(CASE WHEN CAST(rk AS DOUBLE) / CAST(n AS DOUBLE) > {P} THEN d END) AS dp \
+         FROM r WHERE n > 1 GROUP BY key_h"
+    );
+    let mut per_kind: BTreeMap<i64, Vec<(f64, f64)>> = BTreeMap::new();
+    for batch in collect(ctx, &sql).await? {
+        let (kid, d2, dp) = (i64s(&batch, "kid")?, i64s(&batch, "d2")?, i64s(&batch, "dp")?);
+        for i in 0..batch.num_rows() {
+            per_kind.entry(kid.value(i)).or_default().push((d2.value(i) as f64 / 1e6, dp.value(i) as f64 / 1e6));
         }
+    }
+    let mut pooled: Vec<(f64, f64)> = Vec::new();
+    for (kid, keys) in per_kind {
         out.keys += keys.len() as u64;
-        if let Some(est) = estimate(&keys) {
+        if let (Some(kind), Some(est)) = (Kind::from_seed(kid), estimate(&keys)) {
             out.per_kind.insert(kind.name().to_owned(), est);
         }
         pooled.extend(keys);
@@ -125,5 +128,50 @@ mod tests {
         assert_eq!(estimate(&keys), Some(30.0));
         assert_eq!(estimate(&[(0.0, 0.2)]), Some(1.0), "at least one second");
         assert_eq!(estimate(&[]), None);
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::record_batch::RecordBatch;
+    use datafusion::datasource::MemTable;
+
+    use super::*;
+
+    /// The plan over `coord_actions` gives each key's delays as the formula does.
+    #[tokio::test]
+    async fn the_plan_gives_each_keys_delays() {
+        // Key 10 (link): shares at 0, 4, 5, 100 s. Key 20 (link): at 50, 50, 80 s. Key 30: one share.
+        let rows: [(i64, i64, i64, i64); 8] = [
+            (2, 10, 0, 1),
+            (2, 10, 4, 2),
+            (2, 10, 5, 3),
+            (2, 10, 100, 4),
+            (2, 20, 50, 5),
+            (2, 20, 50, 6),
+            (2, 20, 80, 7),
+            (2, 30, 9, 8),
+        ];
+        let col = |f: fn(&(i64, i64, i64, i64)) -> i64| Arc::new(Int64Array::from_iter_values(rows.iter().map(f))) as _;
+        let schema = Arc::new(Schema::new(
+            ["kid", "key_h", "acc", "ts", "msg"].map(|n| Field::new(n, DataType::Int64, false)).to_vec(),
+        ));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![col(|r| r.0), col(|r| r.1), col(|r| r.3), col(|r| r.2 * 1_000_000), col(|r| r.3)],
+        )
+        .unwrap();
+        let ctx = SessionContext::new();
+        ctx.register_table("coord_actions", Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap())).unwrap();
+        let est = run(&ctx).await.unwrap();
+        assert_eq!(est.keys, 2);
+        // Key 10: second share 4 s, past half (rank 3 of 4) 5 s; key 20: 0 s and 0 s (rank 2 of 3 is past half).
+        // The 0.1 quantile of (4, 0) is 0.4: only key 20 is quick; its 0 s becomes the minimum of 1 s.
+        assert_eq!(est.per_kind.get("link"), Some(&1.0));
+        assert_eq!(est.all, Some(1.0));
     }
 }
