@@ -44,6 +44,9 @@ pub struct Graph {
     pub edges: Vec<(usize, usize, f64, Vec<Value>)>,
     /// Directed edges (`source` → `target` means something) or not.
     pub directed: bool,
+    /// When each edge was active: (start, end) in µs since the epoch, one list per edge (GEXF spells, so that
+    /// Gephi's timeline plays the network); empty for a static graph.
+    pub edge_spells: Vec<Vec<(i64, i64)>>,
 }
 
 /// Escape text for XML content and attribute values.
@@ -123,7 +126,11 @@ impl Graph {
             xml_escape(description)
         )?;
         let kind = if self.directed { "directed" } else { "undirected" };
-        writeln!(s, "  <graph defaultedgetype=\"{kind}\" mode=\"static\">")?;
+        if self.edge_spells.is_empty() {
+            writeln!(s, "  <graph defaultedgetype=\"{kind}\" mode=\"static\">")?;
+        } else {
+            writeln!(s, "  <graph defaultedgetype=\"{kind}\" mode=\"dynamic\" timeformat=\"dateTime\">")?;
+        }
         for (class, attrs) in [("node", &self.node_attrs), ("edge", &self.edge_attrs)] {
             writeln!(s, "    <attributes class=\"{class}\">")?;
             for (i, (name, t)) in attrs.iter().enumerate() {
@@ -150,7 +157,20 @@ impl Graph {
             for (j, v) in values.iter().enumerate() {
                 write!(s, "<attvalue for=\"{j}\" value=\"{}\"/>", value_text(v))?;
             }
-            s.write_all("</attvalues></edge>\n".as_bytes())?;
+            s.write_all("</attvalues>".as_bytes())?;
+            if let Some(spells) = self.edge_spells.get(i).filter(|sp| !sp.is_empty()) {
+                s.write_all("<spells>".as_bytes())?;
+                for (start, end) in spells {
+                    write!(
+                        s,
+                        "<spell start=\"{}\" end=\"{}\"/>",
+                        echolens_store::rfc3339(*start),
+                        echolens_store::rfc3339(*end)
+                    )?;
+                }
+                s.write_all("</spells>".as_bytes())?;
+            }
+            s.write_all("</edge>\n".as_bytes())?;
         }
         s.write_all("    </edges>\n  </graph>\n</gexf>\n".as_bytes())
     }
@@ -213,6 +233,7 @@ mod tests {
             ],
             edges: vec![(0, 1, 3.0, vec![Value::Text("text,link".into())])],
             directed: false,
+            edge_spells: Vec::new(),
         }
     }
 
@@ -241,5 +262,29 @@ mod tests {
         let use_ = xml.find("<data key=\"n0\"").unwrap();
         assert!(key < use_);
         assert!(xml.contains("<data key=\"weight\">3</data>"));
+    }
+}
+
+#[cfg(test)]
+mod dynamic {
+    use super::*;
+
+    /// With spells, the GEXF is dynamic: each edge lists when it was active, as RFC 3339 times.
+    #[test]
+    fn edges_with_spells_make_a_dynamic_gexf() {
+        let g = Graph {
+            nodes: vec![("a".into(), vec![]), ("b".into(), vec![])],
+            edges: vec![(0, 1, 2.0, vec![])],
+            edge_spells: vec![vec![(1_709_251_200_000_000, 1_709_251_260_000_000)]],
+            ..Graph::default()
+        };
+        let xml = g.to_gexf("test");
+        assert!(xml.contains("mode=\"dynamic\" timeformat=\"dateTime\""), "{xml}");
+        assert!(
+            xml.contains("<spells><spell start=\"2024-03-01T00:00:00Z\" end=\"2024-03-01T00:01:00Z\"/></spells></edge>"),
+            "{xml}"
+        );
+        let static_graph = Graph { edge_spells: Vec::new(), ..g };
+        assert!(static_graph.to_gexf("test").contains("mode=\"static\""));
     }
 }

@@ -1098,6 +1098,7 @@ mod tests {
                         p_value: None,
                         specificity: (2 + x + y) as f64,
                         lead: Default::default(),
+                        spells: Vec::new(),
                     });
                 }
             }

@@ -139,6 +139,7 @@ mod tests {
             p_value: None,
             specificity: weight as f64,
             lead: Default::default(),
+            spells: Vec::new(),
         }
     }
 

@@ -232,6 +232,22 @@ pub struct Edge {
     pub specificity: f64,
     /// Who came first on each shared key (its earliest linked pair).
     pub lead: Lead,
+    /// When the edge was active: each shared key's first and last linked action (µs), overlapping spans
+    /// merged, earliest first (the GEXF's spells). Empty for a sweep's edges.
+    pub spells: Vec<(i64, i64)>,
+}
+
+/// `spells` sorted, with overlapping or touching spans merged.
+pub fn merge_spells(mut spells: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    spells.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(spells.len());
+    for (start, end) in spells {
+        match out.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+    out
 }
 
 /// Who of an edge's two accounts acted first, over its shared keys (each key's earliest linked pair; for
@@ -631,6 +647,7 @@ impl<'a> EdgeFold<'a> {
                 let lead = Lead::of(hits.iter().map(|h| h.da));
                 if swapped { lead.swapped() } else { lead }
             },
+            spells: merge_spells(hits.iter().map(|h| (h.t0, h.t1)).collect()),
         });
         hits.clear();
         Ok(())
@@ -904,6 +921,7 @@ async fn edges_at(
                 p_value: None,
                 specificity,
                 lead: Lead::default(),
+                spells: Vec::new(),
             },
         ));
     }

@@ -209,6 +209,21 @@ pub fn network_graph(c: &Coordination) -> Graph {
             })
             .collect(),
         directed: false,
+        edge_spells: {
+            // Each account pair's spells over its edges of every kind, overlapping ones merged.
+            let mut by_pair: HashMap<(&str, &str), Vec<(i64, i64)>> = HashMap::new();
+            for e in &c.edges {
+                by_pair.entry((e.a.as_str(), e.b.as_str())).or_default().extend(&e.spells);
+            }
+            net.edges
+                .iter()
+                .map(|e| {
+                    let (a, b) = (net.accounts[e.a].as_str(), net.accounts[e.b].as_str());
+                    let spells = by_pair.remove(&(a, b)).or_else(|| by_pair.remove(&(b, a))).unwrap_or_default();
+                    super::merge_spells(spells)
+                })
+                .collect()
+        },
     }
 }
 

@@ -306,6 +306,9 @@ fn fold_pairs(pairs: &[(u32, u32)], docs: &Docs, names: &[String], evidence: usi
                 weight: distinct(|r| r.3).min(distinct(|r| r.4)),
                 specificity: distinct(|r| r.3).min(distinct(|r| r.4)) as f64,
                 lead: super::Lead::of(group.iter().map(|r| ts_of(r.3) - ts_of(r.4))),
+                spells: super::merge_spells(
+                    group.iter().map(|r| (ts_of(r.3).min(ts_of(r.4)), ts_of(r.3).max(ts_of(r.4)))).collect(),
+                ),
                 first_seen: group.iter().map(|r| r.2).min().unwrap_or(0),
                 last_seen: group.iter().map(|r| ts_of(r.3).max(ts_of(r.4))).max().unwrap_or(0),
                 evidence: Vec::new(),

@@ -284,6 +284,12 @@ async fn edges_say_who_came_first() {
     assert_eq!(leads["x:2"], (2, 4));
     let summaries = cluster_summaries(&c);
     assert_eq!(summaries[0].leaders, "x:1 (first on 4 keys, second on 2)");
+    // Each key's span is a spell of the edge, for Gephi's timeline.
+    let at = |secs: i64| T0 + secs * S;
+    assert_eq!(text.spells, [(at(0), at(10)), (at(100), at(110)), (at(200), at(205)), (at(300), at(300))]);
+    let gexf = output::network_graph(&c);
+    assert_eq!(gexf.edge_spells, vec![text.spells.clone()], "the text and similar spells, merged");
+    assert_eq!(merge_spells(vec![(5, 9), (1, 3), (2, 4), (9, 12)]), [(1, 4), (5, 12)]);
 }
 
 /// `domain`: links of one registrable domain are one key whatever their paths and hosts; shorteners are none.

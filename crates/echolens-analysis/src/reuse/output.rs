@@ -150,6 +150,7 @@ pub fn reuse_network(r: &Reuse) -> Graph {
             .map(|((from, to), (n, fw))| (index[from], index[to], *n as f64, vec![Value::Int(*fw as i64)]))
             .collect(),
         directed: true,
+        edge_spells: Vec::new(),
     }
 }
 
