@@ -281,7 +281,9 @@ mod dynamic {
         let xml = g.to_gexf("test");
         assert!(xml.contains("mode=\"dynamic\" timeformat=\"dateTime\""), "{xml}");
         assert!(
-            xml.contains("<spells><spell start=\"2024-03-01T00:00:00Z\" end=\"2024-03-01T00:01:00Z\"/></spells></edge>"),
+            xml.contains(
+                "<spells><spell start=\"2024-03-01T00:00:00Z\" end=\"2024-03-01T00:01:00Z\"/></spells></edge>"
+            ),
             "{xml}"
         );
         let static_graph = Graph { edge_spells: Vec::new(), ..g };

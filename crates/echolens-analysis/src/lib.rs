@@ -17,6 +17,7 @@ mod table;
 mod timings;
 mod udf;
 pub mod vocabulary;
+pub mod zone;
 
 pub use error::{Error, Result};
 pub use pseudonym::Pseudonyms;

@@ -32,8 +32,13 @@ pub enum Selector {
 }
 
 impl Selector {
-    /// Parse `kind=value`.
+    /// Parse `kind=value` (a date alone is a UTC day).
     pub fn parse(s: &str) -> Result<Selector> {
+        Selector::parse_in(s, None)
+    }
+
+    /// Parse `kind=value`, a date alone being a day in `zone` (UTC without one).
+    pub fn parse_in(s: &str, zone: Option<chrono_tz::Tz>) -> Result<Selector> {
         let Some((kind, value)) = s.split_once('=') else {
             return Err(Error::Param(format!(
                 "selector {s:?} is not kind=value; kinds: channel, author, platform, since, until, where"
@@ -47,8 +52,10 @@ impl Selector {
             "channel" => Selector::Channel(value.to_owned()),
             "author" => Selector::Author(value.to_owned()),
             "platform" => Selector::Platform(value.to_owned()),
-            "since" => Selector::Since(parse_time(value, false).map_err(|e| Error::Param(format!("{s:?}: {e}")))?),
-            "until" => Selector::Until(parse_time(value, true).map_err(|e| Error::Param(format!("{s:?}: {e}")))?),
+            "since" => {
+                Selector::Since(parse_time(value, false, zone).map_err(|e| Error::Param(format!("{s:?}: {e}")))?)
+            }
+            "until" => Selector::Until(parse_time(value, true, zone).map_err(|e| Error::Param(format!("{s:?}: {e}")))?),
             "where" => Selector::Where(value.to_owned()),
             other => {
                 return Err(Error::Param(format!(
@@ -96,11 +103,17 @@ impl fmt::Display for Selector {
     }
 }
 
-/// `2024-03-01` (midnight UTC; for `until`, the next midnight so the day is included) or RFC 3339.
-fn parse_time(s: &str, until: bool) -> std::result::Result<DateTime<Utc>, String> {
+/// `2024-03-01` (midnight in `zone`, UTC without one; for `until`, the next midnight so the day is included) or
+/// RFC 3339.
+fn parse_time(s: &str, until: bool, zone: Option<chrono_tz::Tz>) -> std::result::Result<DateTime<Utc>, String> {
     if let Ok(day) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         let day = if until { day.succ_opt().ok_or("date out of range")? } else { day };
-        return Ok(day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+        return Ok(match zone {
+            None => day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(),
+            Some(zone) => {
+                DateTime::from_timestamp_micros(crate::zone::local_midnight(zone, day)).ok_or("date out of range")?
+            }
+        });
     }
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -126,7 +139,12 @@ impl Selection {
 
     /// Parse each of `specs` as a selector.
     pub fn parse<S: AsRef<str>>(specs: &[S]) -> Result<Selection> {
-        Ok(Selection::new(specs.iter().map(|s| Selector::parse(s.as_ref())).collect::<Result<_>>()?))
+        Selection::parse_in(specs, None)
+    }
+
+    /// Parse each of `specs` as a selector, dates alone being days in `zone`.
+    pub fn parse_in<S: AsRef<str>>(specs: &[S], zone: Option<chrono_tz::Tz>) -> Result<Selection> {
+        Ok(Selection::new(specs.iter().map(|s| Selector::parse_in(s.as_ref(), zone)).collect::<Result<_>>()?))
     }
 
     /// Whether no selector was given.
@@ -200,6 +218,12 @@ mod tests {
         for bad in ["channel", "colour=red", "since=yesterday", "author="] {
             assert!(Selector::parse(bad).is_err(), "{bad}");
         }
+        // A date is a day in the zone given: Tehran's March 1st starts at 20:30 UTC the day before.
+        let tehran = crate::zone::parse("Asia/Tehran").ok();
+        let since = Selector::parse_in("since=2024-03-01", tehran).unwrap();
+        assert_eq!(since.sql(), "ts >= TIMESTAMP '2024-02-29T20:30:00.000000Z'");
+        let until = Selector::parse_in("until=2024-03-01", tehran).unwrap();
+        assert_eq!(until.sql(), "ts < TIMESTAMP '2024-03-01T20:30:00.000000Z'");
     }
 
     #[test]

@@ -371,10 +371,11 @@ fn volume(out: &mut String, r: &Report) {
             )
         })
         .collect();
+    let x_label = format!("day ({})", t.params.time_zone);
     out.push_str(&svg::line_chart(&LineChart {
         title: "Messages per day: all channels and the largest ones",
         x: XAxis::Days,
-        x_label: "day (UTC)",
+        x_label: &x_label,
         y_label: "messages per day",
         series: &series,
         marks: &marks,

@@ -65,6 +65,9 @@ pub struct AnalyzeArgs {
     /// Folder for report.html, summary.json and the tables of every analysis.
     #[arg(long, default_value = "echolens-report")]
     pub out: PathBuf,
+    /// The IANA time zone whose days (and weeks) dates and periods are (e.g. Asia/Tehran); UTC by default.
+    #[arg(long, value_parser = parse_zone, default_value = "UTC")]
+    pub tz: chrono_tz::Tz,
     /// The store folder [default: ./echolens-store; for the demo corpus OUT/store].
     #[arg(long, env = "ECHOLENS_STORE")]
     pub store: Option<PathBuf>,
@@ -330,6 +333,9 @@ pub struct KeynessArgs {
     /// Folder for terms.csv and summary.json.
     #[arg(long)]
     pub out: PathBuf,
+    /// The IANA time zone whose days (and weeks) dates and periods are (e.g. Asia/Tehran); UTC by default.
+    #[arg(long, value_parser = parse_zone, default_value = "UTC")]
+    pub tz: chrono_tz::Tz,
     /// The part of the corpus to describe: channel=NAME|ID, author=ID, platform=NAME, since=DATE, until=DATE,
     /// where=SQL. Repeat to combine (AND across kinds, OR within a kind).
     #[arg(long, required = true)]
@@ -396,6 +402,9 @@ pub struct TimelineArgs {
     /// Folder for timeline.csv, lexicon.csv and summary.json.
     #[arg(long)]
     pub out: PathBuf,
+    /// The IANA time zone whose days (and weeks) dates and periods are (e.g. Asia/Tehran); UTC by default.
+    #[arg(long, value_parser = parse_zone, default_value = "UTC")]
+    pub tz: chrono_tz::Tz,
     /// Period and split, comma-separated: day or week, and channel, platform or all.
     #[arg(long, value_delimiter = ',', default_value = "day,channel")]
     pub by: Vec<String>,
@@ -467,6 +476,10 @@ impl Window {
             Window::Auto => (60, true),
         }
     }
+}
+
+fn parse_zone(s: &str) -> Result<chrono_tz::Tz, String> {
+    echolens_analysis::zone::parse(s.trim()).map_err(|e| e.to_string())
 }
 
 pub fn parse_window(s: &str) -> Result<Window, String> {

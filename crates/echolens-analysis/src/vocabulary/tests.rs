@@ -298,6 +298,26 @@ async fn a_timeline_over_decades_stays_bounded_by_the_data() {
     assert!(t.rows[13].scores[0].z > 0.0);
 }
 
+/// Days in a time zone: a message at 21:00 UTC on March 1st is on March 2nd in Tehran (UTC+3:30).
+#[tokio::test]
+async fn a_timeline_in_a_time_zone_bins_local_days() {
+    let rows = vec![msg("q", 0, 10 * 3600, "morning"), msg("q", 1, 21 * 3600, "night")];
+    let ctx = session(&rows);
+    let utc =
+        timeline::run(&ctx, &Selection::default(), None, timeline::Params::new(Period::Day, Group::All)).await.unwrap();
+    assert_eq!(
+        utc.rows.iter().map(|r| (super::day_string(r.period), r.messages)).collect::<Vec<_>>(),
+        [("2024-03-01".to_owned(), 2)]
+    );
+    let params = timeline::Params { time_zone: "Asia/Tehran".into(), ..timeline::Params::new(Period::Day, Group::All) };
+    let tehran = timeline::run(&ctx, &Selection::default(), None, params).await.unwrap();
+    let days: Vec<(String, u64)> = tehran.rows.iter().map(|r| (super::day_string(r.period), r.messages)).collect();
+    assert_eq!(days, [("2024-03-01".to_owned(), 1), ("2024-03-02".to_owned(), 1)]);
+    assert!(tehran.params.burst_method().ends_with("days in Asia/Tehran"));
+    let bad = timeline::Params { time_zone: "Mars/Olympus".into(), ..timeline::Params::new(Period::Day, Group::All) };
+    assert!(timeline::run(&ctx, &Selection::default(), None, bad).await.is_err());
+}
+
 #[test]
 fn term_files_keep_hashtags_and_skip_comments() {
     let dir = tempfile::tempdir().unwrap();

@@ -61,6 +61,8 @@ pub struct Params {
     pub burst_z: f64,
     /// Fewest messages a burst has.
     pub burst_min: u64,
+    /// The IANA time zone whose days (and Monday weeks) the periods are (`UTC` by default).
+    pub time_zone: String,
 }
 
 impl Params {
@@ -68,18 +70,20 @@ impl Params {
     /// least 5 messages).
     pub fn new(period: Period, group: Group) -> Params {
         let burst_window = if period == Period::Day { 7 } else { 4 };
-        Params { period, group, burst_window, burst_z: 3.0, burst_min: 5 }
+        Params { period, group, burst_window, burst_z: 3.0, burst_min: 5, time_zone: "UTC".to_owned() }
     }
 
     /// The burst rule in words.
     pub fn burst_method(&self) -> String {
         format!(
             "z = (count - mean) / max(sd, sqrt(mean), 1) over the {} previous {}s of the same series (missing = 0); \
-             burst when z >= {} and count >= {} with at least 3 previous periods",
+             burst when z >= {} and count >= {} with at least 3 previous periods; {}s in {}",
             self.burst_window,
             if self.period == Period::Day { "day" } else { "week" },
             self.burst_z,
-            self.burst_min
+            self.burst_min,
+            if self.period == Period::Day { "day" } else { "week" },
+            self.time_zone
         )
     }
 }
@@ -164,9 +168,16 @@ pub async fn run(
     let sums: String = (0..categories.len())
         .map(|i| format!(", sum(CASE WHEN (m & {}) <> 0 THEN 1 ELSE 0 END) AS c{i}", 1i64 << i))
         .collect();
+    let day = if params.time_zone == "UTC" {
+        "CAST(ts AS BIGINT) / 86400000000".to_owned()
+    } else {
+        let zone = crate::zone::parse(&params.time_zone)?;
+        ctx.register_udf(crate::zone::local_day_udf(zone));
+        "local_day(CAST(ts AS BIGINT))".to_owned()
+    };
     let sql = format!(
         "SELECT day, g, max(name) AS name, count(*) AS n{sums} FROM (\
-           SELECT CAST(ts AS BIGINT) / 86400000000 AS day, {g} AS g, {name} AS name{mask} \
+           SELECT {day} AS day, {g} AS g, {name} AS name{mask} \
            FROM messages WHERE {sel}) GROUP BY day, g",
         sel = selection.sql()
     );

@@ -82,8 +82,11 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let started = Instant::now();
     // A named campaign is checked before anything runs, and again once the store is there: a typo should not
     // cost the whole run.
-    let named =
-        if args.campaign.is_empty() { None } else { Some(Selection::parse(&args.campaign).context("--campaign")?) };
+    let named = if args.campaign.is_empty() {
+        None
+    } else {
+        Some(Selection::parse_in(&args.campaign, Some(args.tz)).context("--campaign")?)
+    };
     let mut stages = Stages::new(args.json);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let demo = args.paths.is_empty();
@@ -151,7 +154,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         &ctx,
         &Selection::default(),
         None,
-        timeline::Params::new(Period::Day, Group::Channel),
+        timeline::Params { time_zone: args.tz.name().to_owned(), ..timeline::Params::new(Period::Day, Group::Channel) },
     ))?;
     let bursts = timeline.rows.iter().filter(|r| r.scores.first().is_some_and(|s| s.burst)).count();
     stages.finish(&format!("{} channel-days, {bursts} bursts", timeline.rows.len()));

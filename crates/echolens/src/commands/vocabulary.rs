@@ -53,9 +53,13 @@ fn parse_stopwords(s: &str) -> Result<Vec<Language>> {
 }
 
 pub fn keyness(args: KeynessArgs) -> Result<ExitCode> {
-    let target = Selection::parse(&args.target).context("--target")?;
-    let reference =
-        if args.reference.is_empty() { None } else { Some(Selection::parse(&args.reference).context("--reference")?) };
+    let zone = Some(args.tz);
+    let target = Selection::parse_in(&args.target, zone).context("--target")?;
+    let reference = if args.reference.is_empty() {
+        None
+    } else {
+        Some(Selection::parse_in(&args.reference, zone).context("--reference")?)
+    };
     let params = keyness::Params {
         ngrams: args.ngrams,
         min_count: args.min_count,
@@ -163,8 +167,9 @@ pub fn timeline(args: TimelineArgs) -> Result<ExitCode> {
     }
     params.burst_z = args.burst_z;
     params.burst_min = args.burst_min;
+    params.time_zone = args.tz.name().to_owned();
     let lexicon = args.lexicon.as_deref().map(Lexicon::from_file).transpose()?;
-    let selection = Selection::parse(&args.select).context("--select")?;
+    let selection = Selection::parse_in(&args.select, Some(args.tz)).context("--select")?;
     let started = Instant::now();
     let bar = spinner("timeline");
     bar.set_message("counting");
