@@ -176,13 +176,14 @@ pub struct Truth {
 }
 
 /// A crowd: ordinary accounts reacting to the same things, each on its own, within minutes or hours: reposting
-/// a popular account's posts, sharing a news link, taking up a trending hashtag, posting the morning greeting.
+/// a popular account's posts, sharing a news link, taking up a trending hashtag, posting the morning greeting,
+/// pressing an article's share button (the same headline and link for everyone).
 /// Who takes part in an event is drawn afresh each time.
 #[derive(Debug, Clone, Serialize)]
 pub struct Crowd {
     /// Crowd id.
     pub id: usize,
-    /// `repost`, `link`, `hashtag` or `greeting`.
+    /// `repost`, `link`, `hashtag`, `greeting` or `share`.
     pub kind: String,
     /// The accounts that may take part, as `platform:author_id`.
     pub members: Vec<String>,
@@ -772,9 +773,10 @@ const GREETINGS: [&str; 3] = [
 
 /// Plant `count` crowds among the organic X accounts that are in no campaign, from their own random stream.
 /// Crowd sizes run from 30 to 300 accounts; each crowd reacts to 6 to 20 events, each member taking part with a
-/// probability of 0.2 to 0.6: reposts of a popular account's posts and shares of a news link after delays
-/// around a median of 2 to 10 minutes (log-normal), a trending hashtag taken up within the hour, the morning
-/// greeting posted between 7 and 9.
+/// probability of 0.2 to 0.6: reposts of a popular account's posts, shares of a news link and presses of an
+/// article's share button (its headline and link, identical for all) after delays around a median of 2 to 10
+/// minutes (log-normal), a trending hashtag taken up within the hour, the morning greeting posted between 7
+/// and 9.
 #[allow(clippy::too_many_arguments)]
 fn plant_crowds(
     count: usize,
@@ -793,7 +795,7 @@ fn plant_crowds(
         return crowds;
     }
     for id in 0..count {
-        let kind = ["repost", "link", "hashtag", "greeting"][id % 4];
+        let kind = ["repost", "link", "hashtag", "greeting", "share"][id % 5];
         let size = (30 + rng.below(271)).min(pool.len());
         // Members drawn without repetition within the crowd; crowds may overlap, as real ones do.
         let mut members: Vec<u64> = Vec::with_capacity(size);
@@ -807,7 +809,7 @@ fn plant_crowds(
         members.sort_unstable();
         let participation = 0.2 + 0.4 * rng.unit();
         let spread = match kind {
-            "repost" | "link" => 120 + rng.below(481) as i64,
+            "repost" | "link" | "share" => 120 + rng.below(481) as i64,
             "hashtag" => 3600,
             _ => 7200,
         };
@@ -831,13 +833,16 @@ fn plant_crowds(
             crowd.events.push(t0);
             let original = format!("{source}{event:04}");
             let url = format!("https://news{id}.example/{}/{event}", content_word(0, rng.below(4096)));
+            // A share button's text: the article's headline, the same for everyone who presses it.
+            let headline: Vec<String> = (0..8 + rng.below(8)).map(|_| cascade_word(&mut rng, lang)).collect();
+            let headline = headline.join(" ");
             for &m in &members {
                 if rng.unit() >= participation {
                     continue;
                 }
                 let delay = match kind {
                     // Log-normal around the median `spread`, sigma 1: a few within seconds, most within minutes.
-                    "repost" | "link" => {
+                    "repost" | "link" | "share" => {
                         let normal = (-2.0 * rng.unit().max(1e-12).ln()).sqrt()
                             * (2.0 * std::f64::consts::PI * rng.unit()).cos();
                         ((spread as f64) * normal.exp()).min(2.0 * DAY as f64) as i64
@@ -852,6 +857,7 @@ fn plant_crowds(
                     ),
                     "link" => (format!("{} {url}", organic_text(&mut rng, lang)), vec![url.clone()], None),
                     "hashtag" => (format!("{} #{tag}", organic_text(&mut rng, lang)), Vec::new(), None),
+                    "share" => (format!("{headline} {url} via @news{id}"), vec![url.clone()], None),
                     _ => (GREETINGS[lang].to_owned(), Vec::new(), None),
                 };
                 posts.push(Post {
@@ -1114,7 +1120,7 @@ mod tests {
             assert!(c.members.iter().all(|m| !campaign.contains(m)), "crowd {} holds a campaign member", c.id);
         }
         let kinds: Vec<&str> = crowded.crowds.iter().map(|c| c.kind.as_str()).collect();
-        assert_eq!(&kinds[..4], ["repost", "link", "hashtag", "greeting"]);
+        assert_eq!(&kinds[..5], ["repost", "link", "hashtag", "greeting", "share"]);
         assert!(crowded_text.contains("\"repost_of\""));
         let _ = fs::remove_dir_all(&a);
         let _ = fs::remove_dir_all(&b);

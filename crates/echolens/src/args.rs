@@ -254,6 +254,10 @@ pub struct CoordinationArgs {
     /// of a key toward an edge's specificity, which --min-weight applies to (0: every key counts 1).
     #[arg(long, default_value_t = 50)]
     pub crowd_size: u64,
+    /// Apply --min-weight to a pair's specificity over every kind together (text and similar counting once),
+    /// keeping the edges of every kind of the pairs that pass.
+    #[arg(long)]
+    pub combine_kinds: bool,
     /// Pairs of message keys kept as evidence per edge.
     #[arg(long, default_value_t = 5)]
     pub evidence: usize,

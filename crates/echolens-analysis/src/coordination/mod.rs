@@ -117,6 +117,10 @@ pub struct Params {
     /// A key acted on by more accounts than this is crowd-sized: it counts `crowd_size / accounts` of a key
     /// toward an edge's specificity, which `min_weight` applies to (0 = every key counts 1).
     pub crowd_size: u64,
+    /// Apply `min_weight` to an account pair's specificity over every kind together (`text` and `similar`, the
+    /// same evidence twice, count as the larger of the two) instead of to each kind's edge: the edges of every
+    /// kind of a pair that passes are kept.
+    pub combine_kinds: bool,
     /// Evidence pairs of message keys kept per edge.
     pub evidence: usize,
     /// Jaccard threshold of `similar`.
@@ -171,6 +175,7 @@ impl Default for Params {
             min_tokens: 4,
             max_key_accounts: 1000,
             crowd_size: 50,
+            combine_kinds: false,
             evidence: 5,
             similarity: 0.8,
             shingle: 1,
@@ -982,6 +987,34 @@ async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -
     Ok(out)
 }
 
+/// Keeps the edges of the account pairs whose specificity over every kind together reaches `min_weight` (`text`
+/// and `similar` counting as the larger of the two), and counts the others per kind.
+fn combine_below(edges: &mut Vec<Edge>, min_weight: u64) -> BTreeMap<String, u64> {
+    let mut per_pair: HashMap<(&str, &str), (f64, f64, f64)> = HashMap::new();
+    for e in edges.iter() {
+        let t = per_pair.entry((e.a.as_str(), e.b.as_str())).or_default();
+        match e.kind {
+            Kind::Text => t.0 += e.specificity,
+            Kind::Similar => t.1 += e.specificity,
+            _ => t.2 += e.specificity,
+        }
+    }
+    let keep: std::collections::HashSet<(String, String)> = per_pair
+        .into_iter()
+        .filter(|(_, (text, similar, rest))| text.max(*similar) + rest >= min_weight as f64 - 1e-9)
+        .map(|((a, b), _)| (a.to_owned(), b.to_owned()))
+        .collect();
+    let mut below: BTreeMap<String, u64> = BTreeMap::new();
+    edges.retain(|e| {
+        let kept = keep.contains(&(e.a.clone(), e.b.clone()));
+        if !kept {
+            *below.entry(e.kind.name().to_owned()).or_default() += 1;
+        }
+        kept
+    });
+    below
+}
+
 /// The edges at or above `min_weight`, and how many linked pairs per kind fell below it.
 fn split_below(edges: &mut Vec<Edge>, min_weight: u64) -> BTreeMap<String, u64> {
     let below_min = |e: &Edge| e.specificity < min_weight as f64 - 1e-9;
@@ -1030,11 +1063,13 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     }
     let p = &params;
     let window_us = i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
+    // With kinds combined, every edge is kept until the pairs' totals are known.
+    let kind_min_weight = if p.combine_kinds { 1 } else { p.min_weight };
     let (mut similar_edges, mut below) = (None, BTreeMap::new());
     if p.kinds.contains(&Kind::Similar) {
         let mut found = similar_at(ctx, p, window_us, &stage).await?;
         left_out.short_texts = found.short_texts;
-        below = split_below(&mut found.edges, p.min_weight);
+        below = split_below(&mut found.edges, kind_min_weight);
         similar_edges = Some(found.edges);
     }
     let accounts = match prepared {
@@ -1050,10 +1085,16 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     let key_weight = if accounts.is_some() { key_weights(ctx, p, &mut left_out).await? } else { KeyWeights::default() };
 
     stage("joining actions within the window");
+    let fold_params = Params { min_weight: kind_min_weight, ..p.clone() };
     let (mut edges, folded_below) =
-        edges_at(ctx, p, window_us, accounts.as_ref(), &key_weight, true, similar_edges, &stage).await?;
-    for (kind, n) in folded_below.into_iter().chain(split_below(&mut edges, p.min_weight)) {
+        edges_at(ctx, &fold_params, window_us, accounts.as_ref(), &key_weight, true, similar_edges, &stage).await?;
+    for (kind, n) in folded_below.into_iter().chain(split_below(&mut edges, kind_min_weight)) {
         *below.entry(kind).or_default() += n;
+    }
+    if p.combine_kinds {
+        for (kind, n) in combine_below(&mut edges, p.min_weight) {
+            *below.entry(kind).or_default() += n;
+        }
     }
     if p.null_runs == 0 && p.sweep.is_empty() {
         // Nothing joins the actions again: their 40 bytes a row (0.1 GB at 10M messages) go before the evidence

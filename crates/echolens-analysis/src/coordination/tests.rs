@@ -368,6 +368,28 @@ async fn window_auto_takes_the_estimate() {
     assert!(c.window_estimate.warning(30).is_none());
 }
 
+/// `combine_kinds`: `min_weight` applies to a pair's specificity over its kinds together, text and similar
+/// counting once; the pair's edges of every kind are kept.
+#[tokio::test]
+async fn combined_kinds_count_a_pairs_evidence_together() {
+    let mut msgs = Vec::new();
+    for (a, t) in [("1", 0), ("2", 5)] {
+        let mut x = m(a, format!("{a}-0"), t, TEXT1);
+        x.urls = vec!["https://a.example/1"];
+        x.hashtags = vec!["tag"];
+        msgs.push(x);
+    }
+    let kinds = [Kind::Text, Kind::Link, Kind::Hashtag, Kind::Similar];
+    let per_kind = run_on(&msgs, only(&kinds)).await;
+    assert!(per_kind.edges.is_empty(), "one key of each kind is under 2");
+    let c = run_on(&msgs, Params { combine_kinds: true, min_weight: 3, ..only(&kinds) }).await;
+    let found: Vec<Kind> = c.edges.iter().map(|e| e.kind).collect();
+    assert_eq!(found, [Kind::Text, Kind::Link, Kind::Hashtag, Kind::Similar], "text and similar count once: 3");
+    let c = run_on(&msgs, Params { combine_kinds: true, min_weight: 4, ..only(&kinds) }).await;
+    assert!(c.edges.is_empty());
+    assert_eq!(c.left_out.pairs_below_min_weight.values().sum::<u64>(), 4);
+}
+
 #[tokio::test]
 async fn hashtag_repost_reply_kinds() {
     let mut msgs = Vec::new();
