@@ -115,26 +115,9 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             .collect();
         let platforms: BTreeSet<&str> =
             cluster.members.iter().map(|&m| net.accounts[m].split(':').next().unwrap_or("")).collect();
-        let mut channels: HashMap<&str, u64> = HashMap::new();
-        for &m in &cluster.members {
-            if let Some(per) = c.channels.get(&net.accounts[m]) {
-                for (ch, count) in per {
-                    *channels.entry(ch.as_str()).or_default() += count;
-                }
-            }
-        }
-        let mut channels: Vec<(&str, u64)> = channels.into_iter().collect();
-        channels.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
-        let mut domains: HashMap<&str, u64> = HashMap::new();
-        for &m in &cluster.members {
-            if let Some(per) = c.domains.get(&net.accounts[m]) {
-                for (d, count) in per {
-                    *domains.entry(d.as_str()).or_default() += count;
-                }
-            }
-        }
-        let mut domains: Vec<(&str, u64)> = domains.into_iter().collect();
-        domains.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+        let members: Vec<&str> = cluster.members.iter().map(|&m| net.accounts[m].as_str()).collect();
+        let channels = summed_over(&c.channels, &members);
+        let domains = summed_over(&c.domains, &members);
         let top_domains: Vec<String> = domains
             .iter()
             .take(5)
@@ -164,6 +147,19 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
         });
     }
     out
+}
+
+/// The counts of `per_account` (account → name → count) summed over `members`, most first (ties by name).
+fn summed_over<'a>(per_account: &'a HashMap<String, BTreeMap<String, u64>>, members: &[&str]) -> Vec<(&'a str, u64)> {
+    let mut sums: HashMap<&str, u64> = HashMap::new();
+    for per in members.iter().filter_map(|m| per_account.get(*m)) {
+        for (name, count) in per {
+            *sums.entry(name.as_str()).or_default() += count;
+        }
+    }
+    let mut sums: Vec<(&str, u64)> = sums.into_iter().collect();
+    sums.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+    sums
 }
 
 /// The combined network with cluster, degree and per-kind weights as attributes.

@@ -195,6 +195,12 @@ pub fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Si
 mod tests {
     use crate::{Collect, Format, ReadOptions, read_bytes};
 
+    /// Read JSONL from memory with every time accepted (these tests are about other things than dates).
+    fn read_any_time(input: &[u8], sink: &mut Collect) -> crate::FileCounts {
+        let options = ReadOptions { times: crate::TimeRange::ALL, ..ReadOptions::default() };
+        read_bytes(input, "in.jsonl", Format::Jsonl, &options, sink)
+    }
+
     #[test]
     fn reads_lines_and_quarantines_bad_ones() {
         let input = concat!(
@@ -206,13 +212,7 @@ mod tests {
             "{\"id\": 5, \"channel\": \"c1\", \"timestamp\": 1.5, \"text\": \"no author\"}"
         );
         let mut sink = Collect::default();
-        let counts = read_bytes(
-            input.as_bytes(),
-            "in.jsonl",
-            Format::Jsonl,
-            &ReadOptions { times: crate::TimeRange::ALL, ..ReadOptions::default() },
-            &mut sink,
-        );
+        let counts = read_any_time(input.as_bytes(), &mut sink);
         assert_eq!((counts.records, counts.messages, counts.quarantined), (5, 3, 2));
         let m = &sink.messages;
         assert_eq!(m[0].key(), "generic:c1:1");
@@ -236,13 +236,7 @@ mod tests {
             b"\xe9\"}\n{\"id\": 2, \"channel\": \"c\", \"timestamp\": 1, \"text\": \"caf\xc3\xa9\"}\n",
         );
         let mut sink = Collect::default();
-        let counts = read_bytes(
-            &input,
-            "in.jsonl",
-            Format::Jsonl,
-            &ReadOptions { times: crate::TimeRange::ALL, ..ReadOptions::default() },
-            &mut sink,
-        );
+        let counts = read_any_time(&input, &mut sink);
         assert_eq!((counts.records, counts.messages, counts.quarantined), (2, 1, 1));
         assert_eq!(sink.messages[0].text, "café");
         let q = &sink.quarantined[0];
@@ -261,13 +255,7 @@ mod tests {
             "\"forwarded_from\": \"f\\/g\", \"repost_of\": 12}\n",
         );
         let mut sink = Collect::default();
-        let counts = read_bytes(
-            input.as_bytes(),
-            "in.jsonl",
-            Format::Jsonl,
-            &ReadOptions { times: crate::TimeRange::ALL, ..ReadOptions::default() },
-            &mut sink,
-        );
+        let counts = read_any_time(input.as_bytes(), &mut sink);
         assert_eq!((counts.records, counts.messages), (1, 1), "{:?}", sink.quarantined);
         let m = &sink.messages[0];
         assert_eq!(m.key(), "generic:c\"1:ab");
