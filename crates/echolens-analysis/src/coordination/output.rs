@@ -48,14 +48,19 @@ pub struct ClusterSummary {
 pub fn account_leads(c: &Coordination) -> HashMap<&str, (u64, u64)> {
     let mut out: HashMap<&str, (u64, u64)> = HashMap::new();
     for e in &c.edges {
-        let a = out.entry(e.a.as_str()).or_default();
-        a.0 += e.lead.a_first;
-        a.1 += e.lead.b_first;
-        let b = out.entry(e.b.as_str()).or_default();
-        b.0 += e.lead.b_first;
-        b.1 += e.lead.a_first;
+        add_lead(&mut out, e);
     }
     out
+}
+
+/// Adds an edge's lead counts to its two accounts' (lead, follow) totals.
+fn add_lead<'a>(totals: &mut HashMap<&'a str, (u64, u64)>, e: &'a super::Edge) {
+    let a = totals.entry(e.a.as_str()).or_default();
+    a.0 += e.lead.a_first;
+    a.1 += e.lead.b_first;
+    let b = totals.entry(e.b.as_str()).or_default();
+    b.0 += e.lead.b_first;
+    b.1 += e.lead.a_first;
 }
 
 fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
@@ -91,12 +96,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
         let (mut first, mut last) = (i64::MAX, i64::MIN);
         let mut leads: HashMap<&str, (u64, u64)> = HashMap::new();
         for e in kind_edges_in.remove(&id).unwrap_or_default() {
-            let a = leads.entry(e.a.as_str()).or_default();
-            a.0 += e.lead.a_first;
-            a.1 += e.lead.b_first;
-            let b = leads.entry(e.b.as_str()).or_default();
-            b.0 += e.lead.b_first;
-            b.1 += e.lead.a_first;
+            add_lead(&mut leads, e);
             *kinds.entry(e.kind).or_default() += 1;
             first = first.min(e.first_seen);
             last = last.max(e.last_seen);
