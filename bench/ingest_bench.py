@@ -54,6 +54,13 @@ def telegram_text(text):
     return parts, entities
 
 
+def from_id(author):
+    """A Telegram Desktop `from_id`: the generator's channel authors are `channel<N>` already; accounts are
+    numbers, written `user<N>`."""
+    author = str(author)
+    return author if author.startswith(("channel", "user", "chat")) else "user" + author
+
+
 def write_telegram_export(jsonl, path):
     """The corpus as one Telegram Desktop chat export, laid out as the exporter writes it: one-space indentation,
     `text` as a string or an array with entity objects, and `text_entities` in every message."""
@@ -63,7 +70,7 @@ def write_telegram_export(jsonl, path):
             r = json.loads(line)
             text, entities = telegram_text(r["text"])
             m = {"id": i + 1, "type": "message", "date": "2024-01-01T00:00:00",
-                 "date_unixtime": str(int(r["timestamp"])), "from": r["author"], "from_id": "user" + str(r["author"]),
+                 "date_unixtime": str(int(r["timestamp"])), "from": r["author"], "from_id": from_id(r["author"]),
                  "text": text, "text_entities": entities}
             out.write(("" if i == 0 else ",\n") + json.dumps(m, ensure_ascii=False, indent=1))
         out.write("\n ]\n}\n")
@@ -120,6 +127,8 @@ def main():
         write_telegram_export(jsonl, tg)
     shutil.rmtree(store, ignore_errors=True)
     secs_tg, rss_tg, out = timed([args.bin, "ingest", "--json", "--store", store, tg])
+    tg_report = json.loads(out)
+    assert tg_report["quarantined"] == 0, {k: tg_report[k] for k in ("messages", "quarantined", "skipped")}
     tg_mb = os.path.getsize(tg) / 1e6
 
     if not args.skip_toolkit:
