@@ -96,6 +96,10 @@ pub struct AnalyzeArgs {
     /// Other windows the coordination is also run at, to show how the result depends on it (`none` for none).
     #[arg(long, value_delimiter = ',', value_parser = parse_sweep, default_value = "10s,600s")]
     pub sweep: Vec<u64>,
+    /// Null-model runs for the edges' p-values (each account's times shuffled among its own actions; the
+    /// equi-key kinds); the report says how many edges no shuffled corpus matched.
+    #[arg(long, default_value_t = 0)]
+    pub null_runs: usize,
     /// Terms per campaign source followed through the channels.
     #[arg(long, default_value_t = 10)]
     pub top_terms: usize,
@@ -341,9 +345,17 @@ pub struct KeynessArgs {
     #[arg(long, value_parser = parse_zone, default_value = "UTC")]
     pub tz: chrono_tz::Tz,
     /// The part of the corpus to describe: channel=NAME|ID, author=ID, platform=NAME, since=DATE, until=DATE,
-    /// where=SQL. Repeat to combine (AND across kinds, OR within a kind).
-    #[arg(long, required = true)]
+    /// where=SQL. Repeat to combine (AND across kinds, OR within a kind). With --by, the part to split into
+    /// groups (the whole corpus without it).
+    #[arg(long, required_unless_present = "by")]
     pub target: Vec<String>,
+    /// Score every group against the rest at once, words only, as one long table (terms_by.csv): channel,
+    /// week (ISO, from Monday, in --tz) or platform.
+    #[arg(long, value_parser = parse_by, conflicts_with = "reference")]
+    pub by: Option<echolens_analysis::vocabulary::keyness_by::By>,
+    /// With --by: terms kept per group.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
     /// The part to compare it with (same selectors); the rest of the corpus by default.
     #[arg(long)]
     pub reference: Vec<String>,
@@ -480,6 +492,11 @@ impl Window {
             Window::Auto => (60, true),
         }
     }
+}
+
+fn parse_by(s: &str) -> Result<echolens_analysis::vocabulary::keyness_by::By, String> {
+    echolens_analysis::vocabulary::keyness_by::By::from_name(s.trim())
+        .ok_or_else(|| format!("--by {s:?}: expected channel, week or platform"))
 }
 
 fn parse_zone(s: &str) -> Result<chrono_tz::Tz, String> {

@@ -737,3 +737,18 @@ fn the_planted_leader_posts_first() {
     let edges = read_csv(&out.join("edges.csv"));
     assert!(edges.iter().all(|e| e.contains_key("a_first") && e.contains_key("median_lag_s")));
 }
+
+/// `analyze --null-runs`: every edge of the kinds matched on keys has a p-value in edges.csv, and the report
+/// says how many no shuffle reproduced.
+#[test]
+fn analyze_with_null_runs_gives_p_values_and_says_which_edges_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    run(echolens().args(["analyze", "--null-runs", "3", "--sweep", "none", "--out"]).arg(&out));
+    let edges = read_csv(&out.join("coordination/edges.csv"));
+    let keyed: Vec<_> = edges.iter().filter(|e| e["kind"] != "similar").collect();
+    assert!(!keyed.is_empty());
+    assert!(keyed.iter().all(|e| !e["p_value"].is_empty()), "every keyed edge has a p-value");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Null model: 3 runs"), "the report says the null model ran");
+}

@@ -8,6 +8,7 @@
 
 pub mod diffusion;
 pub mod keyness;
+pub mod keyness_by;
 pub mod lexicon;
 pub mod timeline;
 mod words;

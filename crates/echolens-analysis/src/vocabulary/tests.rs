@@ -318,6 +318,51 @@ async fn a_timeline_in_a_time_zone_bins_local_days() {
     assert!(timeline::run(&ctx, &Selection::default(), None, bad).await.is_err());
 }
 
+/// Keyness by channel: each channel's own word comes first in its group, in one pass; by week, each week's.
+#[tokio::test]
+async fn keyness_by_group_finds_each_groups_own_words() {
+    let mut rows = Vec::new();
+    for (c, own) in [("a", "zorblat"), ("b", "vellumark"), ("c", "kestrine")] {
+        for k in 0..30 {
+            let day = if c == "a" { 0 } else { 8 }; // a posts in one week, b and c in the next
+            rows.push(msg(c, rows.len(), day * DAY + k as i64 * 60, &format!("{own} news today people {k}")));
+        }
+    }
+    let ctx = session(&rows);
+    let params = keyness::Params { min_count: 5, ..keyness::Params::default() };
+    let k =
+        super::keyness_by::run(&ctx, &Selection::default(), super::keyness_by::By::Channel, "UTC", params.clone(), 3)
+            .await
+            .unwrap();
+    assert_eq!(k.groups, 3);
+    let firsts: Vec<(&str, &str)> =
+        k.terms.iter().filter(|t| t.rank == 1).map(|t| (t.group.as_str(), t.term.as_str())).collect();
+    assert_eq!(
+        firsts,
+        [("telegram:name_a", "zorblat"), ("telegram:name_b", "vellumark"), ("telegram:name_c", "kestrine")]
+    );
+    assert!(k.terms.iter().all(|t| t.rank <= 3));
+    let first = &k.terms[0];
+    assert_eq!((first.count_group, first.count_rest), (30, 0));
+    // The same statistic as keyness of that channel against the rest, for words.
+    let one = keyness::run(
+        &ctx,
+        &Selection::parse(&["channel=a"]).unwrap(),
+        None,
+        keyness::Params { ngrams: (1, 1), ..params.clone() },
+    )
+    .await
+    .unwrap();
+    let z = one.terms.iter().find(|t| t.term == "zorblat").unwrap().z;
+    assert!((z - first.z).abs() < 1e-9, "{z} against {}", first.z);
+    let weeks = super::keyness_by::run(&ctx, &Selection::default(), super::keyness_by::By::Week, "UTC", params, 2)
+        .await
+        .unwrap();
+    let groups: std::collections::BTreeSet<&str> = weeks.terms.iter().map(|t| t.group.as_str()).collect();
+    // 2024-03-01 is a Friday: its week starts on Monday 2024-02-26; a week later, 2024-03-04.
+    assert_eq!(groups.into_iter().collect::<Vec<_>>(), ["2024-02-26", "2024-03-04"]);
+}
+
 #[test]
 fn term_files_keep_hashtags_and_skip_comments() {
     let dir = tempfile::tempdir().unwrap();

@@ -168,6 +168,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let params = coordination::Params {
         window_s: args.window.params().0,
         window_auto: args.window.params().1,
+        null_runs: args.null_runs,
         sweep,
         sweep_similar: false,
         ..coordination::Params::default()

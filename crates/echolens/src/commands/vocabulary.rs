@@ -8,9 +8,9 @@ use anyhow::{Context, Result, bail};
 use datafusion::prelude::SessionContext;
 use echolens_analysis::select::Selection;
 use echolens_analysis::vocabulary::diffusion::{self, Terms};
-use echolens_analysis::vocabulary::keyness;
 use echolens_analysis::vocabulary::lexicon::Lexicon;
 use echolens_analysis::vocabulary::timeline::{self, Group, Period};
+use echolens_analysis::vocabulary::{keyness, keyness_by};
 use echolens_store::Store;
 use echolens_text::Language;
 
@@ -67,6 +67,35 @@ pub fn keyness(args: KeynessArgs) -> Result<ExitCode> {
         prior_scale: args.prior_scale,
     };
     let started = Instant::now();
+    if let Some(by) = args.by {
+        let bar = spinner("keyness");
+        bar.set_message("counting words per group");
+        let zone = args.tz.name().to_owned();
+        let (k, version) = with_store(&args.store.store, args.memory, async |ctx| {
+            keyness_by::run(ctx, &target, by, &zone, params, args.top).await
+        })?;
+        bar.finish_and_clear();
+        let written = keyness_by::write_outputs(&k, &args.out, run_info(&args.store.store, version, started))
+            .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+        if args.json {
+            return print_json(&args.out);
+        }
+        println!("groups     {} ({} word uses; words only, min count {})", k.groups, k.words, k.params.min_count);
+        let mut shown = std::collections::HashSet::new();
+        for t in k.terms.iter().filter(|t| t.rank <= 3) {
+            if shown.insert(t.group.clone()) && shown.len() > args.show {
+                break;
+            }
+            println!("{:>9.2}  {:>8}  {:>8}  {}  {}", t.z, t.count_group, t.count_rest, t.group, t.term);
+        }
+        println!(
+            "wrote      {} files to {} in {:.1} s",
+            written.len(),
+            args.out.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let bar = spinner("keyness");
     bar.set_message("counting words and phrases");
     let (k, version) = with_store(&args.store.store, args.memory, async |ctx| {

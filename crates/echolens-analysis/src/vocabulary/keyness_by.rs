@@ -1,0 +1,239 @@
+//! Keyness across many groups at once (`keyness --by channel|week|platform`): each group's words against the
+//! rest of the corpus, in one pass, as one long table.
+//!
+//! One pass counts every (group, word) pair, per partition; the partitions' counts are merged, and each group's
+//! words are scored against the rest with the same log-odds ratio and informative Dirichlet prior as
+//! [`super::keyness`] (y_i the word's count in the group, y_j elsewhere, n_i and n_j all word counts in the group
+//! and elsewhere, α_w = s · (y_i + y_j)). Words only: phrases would multiply the pairs counted by the number of
+//! groups. Stop words are never terms. The `top` highest z of each group are kept.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+use echolens_text::{StopWords, tokens};
+use serde::Serialize;
+
+use super::keyness::{Params, log_odds_z};
+use super::per_partition;
+use crate::select::Selection;
+use crate::table::strings;
+use crate::{Error, Result};
+
+/// What a group is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum By {
+    /// A channel (`platform:name`, or `platform:id` without a name).
+    Channel,
+    /// A week (ISO, from Monday), as its first day, in the time zone given.
+    Week,
+    /// A platform.
+    Platform,
+}
+
+impl By {
+    /// The name on the command line.
+    pub fn from_name(name: &str) -> Option<By> {
+        match name {
+            "channel" => Some(By::Channel),
+            "week" => Some(By::Week),
+            "platform" => Some(By::Platform),
+            _ => None,
+        }
+    }
+}
+
+/// One group's term.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupTerm {
+    /// The group.
+    pub group: String,
+    /// Rank within the group, from 1.
+    pub rank: usize,
+    /// The word.
+    pub term: String,
+    /// δ over its standard deviation.
+    pub z: f64,
+    /// Uses in the group.
+    pub count_group: u64,
+    /// Uses elsewhere.
+    pub count_rest: u64,
+    /// The log-odds ratio δ.
+    pub log_odds_ratio: f64,
+}
+
+/// The result of [`run`].
+#[derive(Debug, Clone, Serialize)]
+pub struct KeynessBy {
+    /// What a group is.
+    pub by: By,
+    /// The parameters (`ngrams` is 1..1).
+    pub params: Params,
+    /// Terms kept per group.
+    pub top: usize,
+    /// Groups.
+    pub groups: usize,
+    /// Word uses counted.
+    pub words: u64,
+    /// Terms, group by group (in name order), highest z first.
+    #[serde(skip)]
+    pub terms: Vec<GroupTerm>,
+}
+
+/// Score every group of `selection` by `by` against the rest of it.
+pub async fn run(
+    ctx: &SessionContext,
+    selection: &Selection,
+    by: By,
+    zone: &str,
+    params: Params,
+    top: usize,
+) -> Result<KeynessBy> {
+    if !selection.is_empty() {
+        selection.count(ctx, "corpus").await?;
+    }
+    let group = match by {
+        By::Channel => "concat(platform, ':', coalesce(channel_name, channel_id))".to_owned(),
+        By::Platform => "platform".to_owned(),
+        By::Week => {
+            let day = if zone == "UTC" {
+                "CAST(ts AS BIGINT) / 86400000000".to_owned()
+            } else {
+                ctx.register_udf(crate::zone::local_day_udf(crate::zone::parse(zone)?));
+                "local_day(CAST(ts AS BIGINT))".to_owned()
+            };
+            // The Monday of the day's week (1970-01-01 was a Thursday).
+            format!("CAST(({day}) - (({day}) + 3) % 7 AS VARCHAR)")
+        }
+    };
+    let sql = format!("SELECT {group} AS g, text_norm FROM messages WHERE {}", selection.sql());
+    let stop = Arc::new(StopWords::new(&params.stopwords));
+    type Counts = HashMap<(u32, u64), u64>;
+    // Per partition: its groups and words by first sight, and the (group, word hash) counts.
+    let parts = per_partition(
+        ctx,
+        &sql,
+        || (HashMap::<String, u32>::new(), HashMap::<u64, String>::new(), Counts::new()),
+        move |(groups, words, counts), batch| {
+            let (g, text) = (strings(batch, "g")?, strings(batch, "text_norm")?);
+            for i in 0..batch.num_rows() {
+                if !text.is_valid(i) || !g.is_valid(i) {
+                    continue;
+                }
+                let next = groups.len() as u32;
+                let gid = *groups.entry(g.value(i).to_owned()).or_insert(next);
+                for w in tokens(text.value(i)) {
+                    if stop.contains(w) {
+                        continue;
+                    }
+                    let h = xxhash_rust::xxh3::xxh3_64(w.as_bytes());
+                    words.entry(h).or_insert_with(|| w.to_owned());
+                    *counts.entry((gid, h)).or_default() += 1;
+                }
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    // Merged: groups by name, words by hash.
+    let mut names: Vec<String> = Vec::new();
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut words: HashMap<u64, String> = HashMap::new();
+    let mut counts: Counts = HashMap::new();
+    for (groups, part_words, part_counts) in parts {
+        let mut to_global = vec![0u32; groups.len()];
+        for (name, local) in groups {
+            let next = names.len() as u32;
+            let global = *index.entry(name.clone()).or_insert_with(|| {
+                names.push(name);
+                next
+            });
+            to_global[local as usize] = global;
+        }
+        words.extend(part_words);
+        for ((g, w), n) in part_counts {
+            *counts.entry((to_global[g as usize], w)).or_default() += n;
+        }
+    }
+    if names.len() < 2 {
+        return Err(Error::Param(format!(
+            "keyness by {}: the selection holds {} group(s); at least two are needed to compare",
+            serde_json::to_value(by).unwrap_or_default().as_str().unwrap_or(""),
+            names.len()
+        )));
+    }
+    let mut per_word: HashMap<u64, u64> = HashMap::new();
+    let mut per_group = vec![0u64; names.len()];
+    for (&(g, w), &n) in &counts {
+        *per_word.entry(w).or_default() += n;
+        per_group[g as usize] += n;
+    }
+    let total: u64 = per_group.iter().sum();
+    let mut by_group: Vec<Vec<GroupTerm>> = vec![Vec::new(); names.len()];
+    let s = params.prior_scale;
+    for (&(g, w), &n) in &counts {
+        let all = per_word[&w];
+        if all < params.min_count {
+            continue;
+        }
+        let y = [n as f64, (all - n) as f64];
+        let ng = per_group[g as usize] as f64;
+        let (delta, z) = log_odds_z(y, [ng, total as f64 - ng], s * all as f64, s * total as f64);
+        by_group[g as usize].push(GroupTerm {
+            group: String::new(),
+            rank: 0,
+            term: words[&w].clone(),
+            z,
+            count_group: n,
+            count_rest: all - n,
+            log_odds_ratio: delta,
+        });
+    }
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| names[a].cmp(&names[b]));
+    let mut terms = Vec::new();
+    for g in order {
+        let mut group = std::mem::take(&mut by_group[g]);
+        group.sort_by(|x, y| y.z.total_cmp(&x.z).then_with(|| x.term.cmp(&y.term)));
+        group.truncate(top);
+        for (rank, mut t) in group.into_iter().enumerate() {
+            t.group = match by {
+                By::Week => names[g].parse::<i64>().map_or_else(|_| names[g].clone(), super::day_string),
+                _ => names[g].clone(),
+            };
+            t.rank = rank + 1;
+            terms.push(t);
+        }
+    }
+    Ok(KeynessBy { by, params: Params { ngrams: (1, 1), ..params }, top, groups: names.len(), words: total, terms })
+}
+
+/// Write `terms_by.csv` (group, rank, term, z, count_group, count_rest, log_odds_ratio) and `summary.json`.
+pub fn write_outputs(
+    k: &KeynessBy,
+    out: &std::path::Path,
+    extra: serde_json::Value,
+) -> Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
+    let path = out.join("terms_by.csv");
+    let mut w = crate::table::csv_writer(&path)?;
+    let err = |source| Error::Csv { path: path.clone(), source };
+    w.write_record(["group", "rank", "term", "z", "count_group", "count_rest", "log_odds_ratio"]).map_err(err)?;
+    for t in &k.terms {
+        w.write_record([
+            t.group.as_str(),
+            &t.rank.to_string(),
+            &t.term,
+            &format!("{:.4}", t.z),
+            &t.count_group.to_string(),
+            &t.count_rest.to_string(),
+            &format!("{:.6}", t.log_odds_ratio),
+        ])
+        .map_err(err)?;
+    }
+    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+    let summary = serde_json::json!({"analysis": "keyness by group", "result": k});
+    let summary_path = crate::table::write_summary(out, summary, extra)?;
+    Ok(vec![path, summary_path])
+}
