@@ -487,7 +487,7 @@ fn two_ingests_at_once_never_duplicate_the_store() {
         assert!(ok >= 1, "round {round}: one of them wrote");
         for o in outs.iter().filter(|o| !o.status.success()) {
             let err = String::from_utf8_lossy(&o.stderr);
-            assert!(err.contains("is being written by process"), "round {round}: {err}");
+            assert!(err.contains("the store is being written by"), "round {round}: {err}");
         }
         let stats = stats_json(&store);
         assert_eq!((n(&stats, "messages"), n(&stats, "duplicate_keys")), (20_000, 0), "round {round}");
