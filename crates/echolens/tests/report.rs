@@ -291,7 +291,8 @@ fn browser_check(report: &Path, shot: &Path) -> Option<Value> {
         eprintln!("SKIPPED: no python3 on PATH to drive Chromium");
         return None;
     };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser_check.py");
+    // Read when the test runs, not when it is built: a test binary may be reused from a checkout elsewhere.
+    let script = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("tests/browser_check.py");
     let out = std::process::Command::new(python).arg(script).arg(chromium).arg(report).arg(shot).output().unwrap();
     assert!(out.status.success(), "browser_check.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
     Some(serde_json::from_slice(&out.stdout).unwrap())
@@ -299,7 +300,7 @@ fn browser_check(report: &Path, shot: &Path) -> Option<Value> {
 
 /// Screenshots go under the workspace's target/ folder, for CI to keep.
 fn screenshot_path(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
