@@ -99,22 +99,23 @@ async fn open_table(path: &Path) -> Result<DeltaTable> {
     Ok(table)
 }
 
-/// Write `text` to `path` whole or not at all: into a file beside it, flushed to disk, then renamed over it.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
+/// Write `bytes` to `path` whole or not at all, and never through a link: into a new file beside it (created
+/// only if nothing is at its name), flushed to disk, then renamed over `path` (a rename replaces a link at `path`
+/// rather than writing to what it points to).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!("{name}.{}.tmp", std::process::id()));
-    let io = |source| Error::Io { path: path.to_owned(), source };
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(io)
+    result
 }
 
 const KEY_FILE: &str = "pseudonym.key";
@@ -190,7 +191,7 @@ impl Store {
         let quarantine = open_or_create(&root.join("quarantine"), "quarantine", &quarantine_schema()).await?;
         if !complete {
             let text = serde_json::json!({"format": "echolens-store", "version": STORE_VERSION}).to_string();
-            write_atomically(&meta, &text)?;
+            write_atomically(&meta, text.as_bytes()).map_err(|source| Error::Io { path: meta.clone(), source })?;
         }
         let mut store = Store { root, messages, quarantine, lock: Some(lock), orphans_removed: 0 };
         store.orphans_removed = store.remove_orphans()?;

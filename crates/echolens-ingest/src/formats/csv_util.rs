@@ -112,6 +112,9 @@ pub struct LineGuard<R> {
     eof: bool,
     /// Fields of the first record (the header).
     fields: Option<usize>,
+    /// The shape ([`shape`]) and bytes of the lines in `group`.
+    shape: (bool, usize),
+    bytes: usize,
     out: Vec<u8>,
     out_pos: usize,
     bad: std::rc::Rc<std::cell::RefCell<Vec<BadLine>>>,
@@ -127,6 +130,8 @@ impl<R: std::io::BufRead> LineGuard<R> {
             next_line: 1,
             eof: false,
             fields: None,
+            shape: EMPTY,
+            bytes: 0,
             out: Vec::new(),
             out_pos: 0,
             bad,
@@ -196,12 +201,13 @@ impl<R: std::io::BufRead> LineGuard<R> {
                 self.break_group("a quoted field that the file ends inside (a stray quote?)");
                 continue;
             };
+            // The group's shape and size, carried from line to line rather than counted again.
+            self.shape = shape(self.shape, &line);
+            self.bytes += line.len();
             self.group.push((number, line));
-            let text: Vec<&[u8]> = self.group.iter().map(|(_, l)| l.as_slice()).collect();
-            let (open, fields) = shape(&text);
+            let (open, fields) = self.shape;
             if open {
-                let bytes: usize = self.group.iter().map(|(_, l)| l.len()).sum();
-                if self.group.len() > MAX_RECORD_LINES || bytes > crate::MAX_RECORD_BYTES {
+                if self.group.len() > MAX_RECORD_LINES || self.bytes > crate::MAX_RECORD_BYTES {
                     self.break_group("a quoted field that does not close within 1000 lines (a stray quote?)");
                 }
                 continue;
@@ -209,8 +215,7 @@ impl<R: std::io::BufRead> LineGuard<R> {
             let expected = *self.fields.get_or_insert(fields);
             if self.group.len() > 1 {
                 // Lines the quote ran through that are whole records of their own.
-                let records =
-                    self.group[1..].iter().filter(|(_, l)| shape(&[l.as_slice()]) == (false, expected)).count();
+                let records = self.group[1..].iter().filter(|(_, l)| shape(EMPTY, l) == (false, expected)).count();
                 if fields != expected || (expected > 2 && records >= 2) {
                     self.break_group(&format!(
                         "a quote that runs over {} lines, into a record of {fields} fields (the header has {expected}) \
@@ -223,6 +228,7 @@ impl<R: std::io::BufRead> LineGuard<R> {
             for (_, l) in self.group.drain(..) {
                 self.out.extend_from_slice(&l);
             }
+            (self.shape, self.bytes) = (EMPTY, 0);
             return Ok(true);
         }
     }
@@ -230,6 +236,7 @@ impl<R: std::io::BufRead> LineGuard<R> {
     /// The gathered record is broken: its first line is quarantined and stands as an empty line, the others
     /// are read again.
     fn break_group(&mut self, reason: &str) {
+        (self.shape, self.bytes) = (EMPTY, 0);
         let mut lines = std::mem::take(&mut self.group).into_iter();
         let Some((number, first)) = lines.next() else { return };
         let text = String::from_utf8_lossy(&first).trim_end().to_owned();
@@ -241,16 +248,17 @@ impl<R: std::io::BufRead> LineGuard<R> {
     }
 }
 
-/// Whether `lines` (one record's) end inside a quoted field, and how many fields they hold.
-fn shape(lines: &[&[u8]]) -> (bool, usize) {
-    let (mut quoted, mut fields) = (false, 1);
-    for line in lines {
-        for &b in *line {
-            match b {
-                b'"' => quoted = !quoted,
-                b',' if !quoted => fields += 1,
-                _ => {}
-            }
+/// The shape of a record before its first byte: outside quotes, one field.
+const EMPTY: (bool, usize) = (false, 1);
+
+/// The shape (inside a quoted field, fields so far) of a record of shape `start` once `line` is added to it.
+fn shape(start: (bool, usize), line: &[u8]) -> (bool, usize) {
+    let (mut quoted, mut fields) = start;
+    for &b in line {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => fields += 1,
+            _ => {}
         }
     }
     (quoted, fields)

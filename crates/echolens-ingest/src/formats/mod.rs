@@ -115,6 +115,12 @@ pub fn parse_strict(
     })
 }
 
+/// The key of a "duplicate field `key`" error of serde's derived readers, as [`repeated_key`]'s reason.
+pub fn duplicate_field(err: &serde_json::Error) -> Option<String> {
+    let text = err.to_string();
+    text.starts_with("duplicate field").then(|| repeated_key(text.split('`').nth(1).unwrap_or("?")))
+}
+
 /// The quarantine reason for a record that gives `key` twice.
 pub fn repeated_key(key: &str) -> String {
     format!("the key {key:?} is given twice in one object: which value is meant is unknown")

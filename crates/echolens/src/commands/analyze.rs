@@ -334,7 +334,8 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         parameters: &parameters,
     });
     let report_path = args.out.join("report.html");
-    replace_file(&report_path, html.as_bytes()).with_context(|| format!("writing {}", report_path.display()))?;
+    echolens_store::write_atomically(&report_path, html.as_bytes())
+        .with_context(|| format!("writing {}", report_path.display()))?;
     stages.finish(&format!("{} ({} KB)", report_path.display(), html.len() / 1024));
 
     let summary = serde_json::json!({
@@ -647,23 +648,4 @@ fn to_parquet(path: &Path) -> Result<PathBuf> {
     writer.close()?;
     std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
     Ok(target)
-}
-
-/// Write `bytes` to `path` whole or not at all, never through a link: into a new file beside it (created only
-/// if nothing is at its name), flushed to disk, then renamed over `path`. A rename replaces a link planted at
-/// `path` instead of writing to the file it points to.
-fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -38,7 +38,6 @@ fn generate_only(args: &DemoArgs, messages: usize) -> Result<ExitCode> {
     if corpus.exists() {
         std::fs::remove_dir_all(&corpus).with_context(|| format!("clearing {}", corpus.display()))?;
     }
-    std::fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
     let toolkit_csv = args.toolkit_csv.then(|| args.out.join("toolkit.csv"));
     let options = echolens_demo::Options {
         messages,
@@ -51,10 +50,7 @@ fn generate_only(args: &DemoArgs, messages: usize) -> Result<ExitCode> {
         toolkit_csv: toolkit_csv.clone(),
         crowds: args.crowds,
     };
-    let truth = echolens_demo::generate_with(&corpus, &options)
-        .with_context(|| format!("writing the corpus to {}", corpus.display()))?;
-    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)?)
-        .with_context(|| format!("writing {}", truth_path.display()))?;
+    let truth = write_corpus(&corpus, &truth_path, &options)?;
     let summary = serde_json::json!({
         "messages": truth.messages,
         "seed": truth.seed,

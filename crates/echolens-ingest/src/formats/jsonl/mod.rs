@@ -179,12 +179,11 @@ pub fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Si
                 mentions: l.mentions.as_deref(),
             });
         }
-        Err(err) if err.to_string().starts_with("duplicate field") => {
-            let key = err.to_string().split('`').nth(1).unwrap_or("?").to_owned();
-            let reason = format!("line {line_no}: {}", super::repeated_key(&key));
-            sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
-        }
         Err(err) => {
+            if let Some(repeated) = super::duplicate_field(&err) {
+                let reason = format!("line {line_no}: {repeated}");
+                return sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
+            }
             let reason = format!("line {line_no}: {err}; expected a JSON object with id, channel, timestamp and text");
             sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
         }

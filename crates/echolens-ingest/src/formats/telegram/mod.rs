@@ -217,11 +217,8 @@ impl<'a> Fields<'a> {
             true => std::str::from_utf8(bytes).ok().map(serde_json::from_str::<Typed<'a>>),
             false => None,
         };
-        if let Some(Err(e)) = &typed
-            && e.to_string().starts_with("duplicate field")
-        {
-            let key = e.to_string().split('`').nth(1).unwrap_or("?").to_owned();
-            return Ok(Err(super::repeated_key(&key)));
+        if let Some(repeated) = typed.as_ref().and_then(|t| t.as_ref().err()).and_then(super::duplicate_field) {
+            return Ok(Err(repeated));
         }
         if let Some(Ok(t)) = typed {
             return Ok(Ok(Fields {
