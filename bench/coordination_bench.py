@@ -200,13 +200,13 @@ def main():
     same_work = os.path.join(args.work, f"coord_{args.n}_toolkit_params")
     secs, rss, _ = timed([args.bin, "coordination", "--store", store, "--out", same_work,
                           "--kinds", "text,link,similar", "--window", f"{WINDOW}s", "--min-weight", str(MIN_WEIGHT),
-                          "--min-tokens", "1", "--max-key-accounts", "1000000000", "--crowd-size", "0",
+                          "--min-tokens", "1", "--max-key-accounts", "1000000000", "--crowd-size", "0", "--horizon", "0",
                           "--similarity", str(SIMILARITY)])
     rows.append(("echolens text+link+similar", secs, rss))
     for kind in ["text", "link", "similar"]:
         secs_k, rss_k, _ = timed([args.bin, "coordination", "--store", store, "--out", same_work + "_" + kind,
                                   "--kinds", kind, "--window", f"{WINDOW}s", "--min-weight", str(MIN_WEIGHT),
-                                  "--min-tokens", "1", "--max-key-accounts", "1000000000", "--crowd-size", "0",
+                                  "--min-tokens", "1", "--max-key-accounts", "1000000000", "--crowd-size", "0", "--horizon", "0",
                                   "--similarity", str(SIMILARITY)])
         rows.append((f"echolens {kind}", secs_k, rss_k))
     default_out = os.path.join(args.work, f"coord_{args.n}_default")

@@ -418,11 +418,17 @@ fn coordination(out: &mut String, r: &Report) {
     let _ = write!(
         out,
         "<p class=\"params\">Two accounts are linked each time they act on the same key within {} s of each other \
-         (a sliding window); an edge's weight is the number of distinct keys shared; edges under weight {} are \
-         dropped. Kinds: {}. Texts of fewer than {} words are not keys; keys used by more than {} accounts are left \
+         (a sliding window); an edge's weight is the number of distinct keys shared. A key counts less than one \
+         toward an edge's specificity when a crowd used it ({} of a key over its accounts when more than {} \
+         did) and when its actions trickled in (only the share of its pairs of actions within {} windows of each \
+         other that came within the window): a crowd's chance meetings are not evidence. Edges of specificity \
+         under {} are dropped. Kinds: {}. Texts of fewer than {} words are not keys; keys used by more than {} accounts are left \
          out; near-identical texts: Jaccard ≥ {} on {}-word shingles. Clusters: Leiden ({}, resolution {}), \
          seed {}.</p>",
         p.window_s,
+        p.crowd_size,
+        p.crowd_size,
+        p.horizon,
         p.min_weight,
         esc(&p.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")),
         p.min_tokens,
@@ -564,13 +570,16 @@ fn coordination(out: &mut String, r: &Report) {
     let _ = write!(
         out,
         "<h3>Left out by the rules</h3><p>{} messages without an author; {} original texts under {} words; \
-         {} keys used by more than {} accounts; account pairs linked but under the minimum weight: {}.</p>",
+         {} keys used by more than {} accounts; account pairs linked but under the minimum specificity: {}. \
+         Keys that counted less than one: used by a crowd {}; trickling in {}.</p>",
         n(lo.messages_without_author),
         n(lo.short_texts),
         p.min_tokens,
         n(lo.over_max_keys.values().sum()),
         p.max_key_accounts,
-        esc(&lo.pairs_below_min_weight.iter().map(|(k, v)| format!("{k} {}", n(*v))).collect::<Vec<_>>().join(", "))
+        esc(&counted_per_kind(&lo.pairs_below_min_weight)),
+        esc(&counted_per_kind(&lo.crowd_sized_keys)),
+        esc(&counted_per_kind(&lo.loose_keys))
     );
     if !lo.top_over_max.is_empty() {
         out.push_str(
@@ -589,6 +598,14 @@ fn coordination(out: &mut String, r: &Report) {
     }
     out.push_str("</section>");
 }
+/// Counts per kind as `kind n, kind n`, or `none`.
+fn counted_per_kind(counts: &BTreeMap<String, u64>) -> String {
+    if counts.values().all(|v| *v == 0) {
+        return "none".to_owned();
+    }
+    counts.iter().filter(|(_, v)| **v > 0).map(|(k, v)| format!("{k} {}", n(*v))).collect::<Vec<_>>().join(", ")
+}
+
 /// With null-model runs: how many edges of the equi-key kinds no shuffled corpus matched (p at its least).
 fn null_model(out: &mut String, c: &Coordination) {
     let runs = c.params.null_runs;

@@ -258,6 +258,11 @@ pub struct CoordinationArgs {
     /// of a key toward an edge's specificity, which --min-weight applies to (0: every key counts 1).
     #[arg(long, default_value_t = 50)]
     pub crowd_size: u64,
+    /// How far around the window a key's actions are compared, in windows (0: not at all). A key counts toward
+    /// an edge's specificity only the share of its pairs of actions within HORIZON windows of each other that
+    /// came within the window: a crowd trickling in over minutes counts little, a burst within seconds whole.
+    #[arg(long, default_value_t = 10)]
+    pub horizon: u64,
     /// Apply --min-weight to a pair's specificity over every kind together (text and similar counting once),
     /// keeping the edges of every kind of the pairs that pass.
     #[arg(long)]

@@ -23,6 +23,7 @@
 mod cluster;
 mod output;
 mod similar;
+mod tight;
 pub mod window;
 
 use std::collections::{BTreeMap, HashMap};
@@ -117,6 +118,11 @@ pub struct Params {
     /// A key acted on by more accounts than this is crowd-sized: it counts `crowd_size / accounts` of a key
     /// toward an edge's specificity, which `min_weight` applies to (0 = every key counts 1).
     pub crowd_size: u64,
+    /// How far around the window a key's actions are compared, in windows (0 = not at all): a key counts toward
+    /// an edge only the share of its pairs of actions within `horizon` windows of each other that are also
+    /// within the window (its tightness, see [`tight`]). A crowd trickling in over minutes counts little, a
+    /// campaign acting within seconds counts whole.
+    pub horizon: u64,
     /// Apply `min_weight` to an account pair's specificity over every kind together (`text` and `similar`, the
     /// same evidence twice, count as the larger of the two) instead of to each kind's edge: the edges of every
     /// kind of a pair that passes are kept.
@@ -175,6 +181,7 @@ impl Default for Params {
             min_tokens: 4,
             max_key_accounts: 1000,
             crowd_size: 50,
+            horizon: 10,
             combine_kinds: false,
             evidence: 5,
             similarity: 0.8,
@@ -315,6 +322,9 @@ pub struct LeftOut {
     /// Keys acted on by more than `crowd_size` (and at most `max_key_accounts`) accounts, per kind: they count
     /// less than one key toward an edge.
     pub crowd_sized_keys: BTreeMap<String, u64>,
+    /// Keys whose actions within the horizon were not all within the window, per kind: they count their
+    /// tightness of a key toward an edge.
+    pub loose_keys: BTreeMap<String, u64>,
 }
 
 /// One row of a window sweep.
@@ -694,34 +704,37 @@ async fn weights(
     Ok(out)
 }
 
-/// Registers `coord_key_weight` (key_h, s): the keys of `coord_actions` acted on by more than `crowd_size`
-/// accounts, each with `crowd_size / accounts`; counts them per kind; and returns them as a map.
-async fn key_weights(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<KeyWeights> {
-    let sql = if p.crowd_size == 0 {
-        "SELECT CAST(0 AS BIGINT) AS kid, CAST(0 AS BIGINT) AS key_h, CAST(1.0 AS DOUBLE) AS s WHERE false".to_owned()
-    } else {
-        format!(
-            "SELECT max(kid) AS kid, key_h, CAST({c} AS DOUBLE) / CAST(count(*) AS DOUBLE) AS s \
-             FROM (SELECT kid, key_h, acc FROM coord_actions GROUP BY kid, key_h, acc) \
-             GROUP BY key_h HAVING count(*) > {c}",
-            c = p.crowd_size
-        )
-    };
-    register_batches(ctx, "coord_key_weight", &sql).await?;
-    let mut out = KeyWeights::default();
-    for batch in collect(ctx, "SELECT kid, key_h, s FROM coord_key_weight").await? {
-        let kid = i64s(&batch, "kid")?;
-        let key = i64s(&batch, "key_h")?;
-        let s = batch
-            .column_by_name("s")
-            .and_then(|c| c.as_any().downcast_ref::<arrow::array::Float64Array>())
-            .ok_or_else(|| Error::Param("coordination: key weights without s".into()))?;
-        for i in 0..batch.num_rows() {
-            out.insert(key.value(i), s.value(i));
-            *left_out.crowd_sized_keys.entry(kind_of_id(kid.value(i)).name().to_owned()).or_default() += 1;
-        }
+/// The horizon of `p` at `window_us` (µs): 0 when tightness is not weighed.
+fn horizon_us(p: &Params, window_us: i64) -> i64 {
+    window_us.saturating_mul(i64::try_from(p.horizon).unwrap_or(i64::MAX))
+}
+
+/// Weighs the keys of `coord_actions` at `window_us` ([`tight::weigh`]), registers the weights below 1 as
+/// `coord_key_weight` (key_h, s) for the plans that sum them, and returns them; counts the crowd-sized and loose
+/// keys in `left_out` when given.
+async fn key_weights(
+    ctx: &SessionContext,
+    p: &Params,
+    window_us: i64,
+    left_out: Option<&mut LeftOut>,
+) -> Result<KeyWeights> {
+    let weighed = tight::weigh(ctx, window_us, horizon_us(p, window_us), p.crowd_size).await?;
+    let (keys, s): (Vec<i64>, Vec<f64>) = weighed.weights.iter().map(|(k, s)| (*k, *s)).unzip();
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("key_h", arrow::datatypes::DataType::Int64, false),
+        arrow::datatypes::Field::new("s", arrow::datatypes::DataType::Float64, false),
+    ]));
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(arrow::array::Int64Array::from(keys)), Arc::new(arrow::array::Float64Array::from(s))],
+    )?;
+    ctx.deregister_table("coord_key_weight")?;
+    ctx.register_table("coord_key_weight", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+    if let Some(left_out) = left_out {
+        left_out.crowd_sized_keys = weighed.crowd_sized;
+        left_out.loose_keys = weighed.loose;
     }
-    Ok(out)
+    Ok(weighed.weights)
 }
 
 /// Prepare the shared-key actions of the equi-key kinds as the in-memory table `coord_actions` (kid, key_h, acc,
@@ -944,6 +957,7 @@ async fn similar_at(ctx: &SessionContext, p: &Params, window_us: i64, stage: &dy
     stage("similar texts");
     let sp = SimilarParams {
         slab_texts: similar::slab_texts(ctx),
+        span_us: horizon_us(p, window_us).max(window_us),
         ..SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens)
     };
     similar::edges(ctx, &sp, p.evidence).await
@@ -1082,7 +1096,11 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
             accounts
         }
     };
-    let key_weight = if accounts.is_some() { key_weights(ctx, p, &mut left_out).await? } else { KeyWeights::default() };
+    let key_weight = if accounts.is_some() {
+        key_weights(ctx, p, window_us, Some(&mut left_out)).await?
+    } else {
+        KeyWeights::default()
+    };
 
     stage("joining actions within the window");
     let fold_params = Params { min_weight: kind_min_weight, ..p.clone() };
@@ -1137,6 +1155,10 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     for &w in &p.sweep {
         stage(&format!("sweep: window {w} s"));
         let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
+        // The keys' tightness depends on the window: weighed again at each.
+        if accounts.is_some() {
+            key_weights(ctx, p, w_us, None).await?;
+        }
         let (mut e, _) = edges_at(ctx, &swept, w_us, accounts.as_ref(), &key_weight, false, None, &stage).await?;
         split_below(&mut e, p.min_weight);
         let net = cluster::build(&e, p.quality, p.resolution, p.seed)?;

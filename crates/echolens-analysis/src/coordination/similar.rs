@@ -28,8 +28,12 @@ use crate::table::{collect, i64s, strings_in_place};
 /// Parameters of the similar-text kernel.
 #[derive(Debug, Clone, Copy)]
 pub struct SimilarParams {
-    /// Window (µs).
+    /// Window (µs): pairs at most this far apart are found.
     pub window_us: i64,
+    /// How far back the index reaches (µs, at least `window_us`): pairs this far apart are counted per document
+    /// (each document's near partners) to weigh how tightly its near-duplicates bunch, as a key's tightness does
+    /// for the other kinds (see `tight`).
+    pub span_us: i64,
     /// Jaccard threshold.
     pub threshold: f64,
     /// Words per shingle.
@@ -50,7 +54,7 @@ impl SimilarParams {
         let rows = 2;
         let p = threshold.powi(rows as i32);
         let bands = if p >= 1.0 { 1 } else { ((0.001f64).ln() / (1.0 - p).ln()).ceil().clamp(1.0, 64.0) as usize };
-        SimilarParams { window_us, threshold, shingle, min_tokens, bands, rows, slab_texts: usize::MAX }
+        SimilarParams { window_us, span_us: window_us, threshold, shingle, min_tokens, bands, rows, slab_texts: usize::MAX }
     }
 }
 
@@ -117,6 +121,9 @@ thread_local! {
         std::cell::RefCell::new((Chunk::empty(0), Chunk::empty(0), Default::default()));
 }
 
+/// Document → its verified partners within the span.
+type NearCounts = HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// Band key → the latest document in the window with it.
 type BandIndex = HashMap<u32, u64, std::hash::BuildHasherDefault<KeyHasher>>;
 
@@ -139,8 +146,10 @@ struct Window<'a> {
     prev_start: VecDeque<usize>,
     /// Entries popped off the front of `prev`.
     prev_popped: usize,
-    /// Verified pairs: (earlier document, later document).
+    /// Verified pairs within the window: (earlier document, later document).
     pairs: Vec<(u32, u32)>,
+    /// Each document's verified partners within the span (documents with none are not in it).
+    near: NearCounts,
 }
 
 impl<'a> Window<'a> {
@@ -155,6 +164,7 @@ impl<'a> Window<'a> {
             prev_start: VecDeque::new(),
             prev_popped: 0,
             pairs: Vec::new(),
+            near: NearCounts::default(),
         }
     }
 
@@ -168,7 +178,7 @@ impl<'a> Window<'a> {
     fn evict(&mut self, ts: i64) {
         let docs = self.docs;
         while let Some(&old) = self.live.front() {
-            if docs.ts[old as usize] >= ts.saturating_sub(self.p.window_us) {
+            if docs.ts[old as usize] >= ts.saturating_sub(self.p.span_us) {
                 break;
             }
             // A key whose latest holder leaves has no holder left in the window.
@@ -215,7 +225,13 @@ impl<'a> Window<'a> {
             if sim + 1e-12 < self.p.threshold {
                 continue;
             }
-            self.pairs.push((other, doc));
+            if self.p.span_us > self.p.window_us {
+                *self.near.entry(other).or_default() += 1;
+                *self.near.entry(doc).or_default() += 1;
+            }
+            if docs.ts[doc as usize] - docs.ts[other as usize] <= self.p.window_us {
+                self.pairs.push((other, doc));
+            }
         }
         self.insert(doc);
     }
@@ -243,32 +259,79 @@ impl<'a> Window<'a> {
 /// `order[start..]`; the documents before `start` (a slab's carried ones) are only compared with. A window is
 /// first filled, without lookups, with the documents within the window before its stretch starts, so together
 /// they find exactly the pairs one window over all gives, in the same order.
-fn window_pairs(p: &SimilarParams, docs: &Docs, order: &[u32], start: usize, segments: usize) -> Vec<(u32, u32)> {
+fn window_pairs(
+    p: &SimilarParams,
+    docs: &Docs,
+    order: &[u32],
+    start: usize,
+    segments: usize,
+) -> (Vec<(u32, u32)>, NearCounts) {
     let n = order.len() - start;
     let segments = segments.clamp(1, n.max(1));
     let bounds: Vec<(usize, usize)> =
         (0..segments).map(|s| (start + s * n / segments, start + (s + 1) * n / segments)).collect();
-    let found: Vec<Vec<(u32, u32)>> = bounds
+    let found: Vec<(Vec<(u32, u32)>, NearCounts)> = bounds
         .into_par_iter()
         .map(|(lo, hi)| {
             let mut window = Window::new(*p, docs);
             if lo < hi {
-                let from = docs.ts[order[lo] as usize].saturating_sub(p.window_us);
+                let from = docs.ts[order[lo] as usize].saturating_sub(p.span_us);
                 let warm = order[..lo].partition_point(|&d| docs.ts[d as usize] < from);
                 order[warm..lo].iter().for_each(|&d| window.warm(d));
                 order[lo..hi].iter().for_each(|&d| window.push(d));
             }
-            window.pairs
+            (window.pairs, window.near)
         })
         .collect();
-    found.concat()
+    let mut near = NearCounts::default();
+    let mut pairs = Vec::with_capacity(found.iter().map(|f| f.0.len()).sum());
+    for (found, counts) in found {
+        pairs.extend(found);
+        for (doc, n) in counts {
+            *near.entry(doc).or_default() += n;
+        }
+    }
+    (pairs, near)
+}
+
+/// Each document of a pair within the window: its partners within the window, and within the span.
+type Tightness = HashMap<u32, (u32, u32), std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// The partners of the documents of `pairs` (within the window) within the window and, from `near`, within the
+/// span.
+fn tightness(pairs: &[(u32, u32)], near: &NearCounts) -> Tightness {
+    let mut out = Tightness::default();
+    for &(x, y) in pairs {
+        out.entry(x).or_default().0 += 1;
+        out.entry(y).or_default().0 += 1;
+    }
+    for (doc, (close, far)) in out.iter_mut() {
+        *far = near.get(doc).copied().unwrap_or(*close).max(*close);
+    }
+    out
 }
 
 /// The `similar` edges of the verified pairs: one per pair of accounts (the smaller id first), weighted by the
 /// distinct messages on its smaller side, with the first `evidence` message pairs by time as its evidence (as
 /// message hashes, see [`Edge::evidence_hashes`]) and a hash of each message pair as its keys. Pairs are ordered
 /// by time, then by their message hashes.
-fn fold_pairs(pairs: &[(u32, u32)], docs: &Docs, names: &[String], evidence: usize) -> Vec<Edge> {
+///
+/// With `tight`, the specificity weighs each message by how tightly its near-duplicates bunch: a pair's share
+/// of both documents' partners within the span that are within the window; a message counts the most of that
+/// over its pairs in the edge. Without, the specificity is the weight.
+fn fold_pairs(
+    pairs: &[(u32, u32)],
+    docs: &Docs,
+    names: &[String],
+    evidence: usize,
+    tight: Option<&Tightness>,
+) -> Vec<Edge> {
+    let share = |x: u32, y: u32| -> f64 {
+        let Some(t) = tight else { return 1.0 };
+        let (cx, fx) = t.get(&x).copied().unwrap_or((1, 1));
+        let (cy, fy) = t.get(&y).copied().unwrap_or((1, 1));
+        f64::from(cx + cy) / f64::from((fx + fy).max(1))
+    };
     let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
     by_name.par_sort_unstable_by(|&x, &y| names[x as usize].cmp(&names[y as usize]));
     let mut rank = vec![0u32; names.len()];
@@ -298,13 +361,20 @@ fn fold_pairs(pairs: &[(u32, u32)], docs: &Docs, names: &[String], evidence: usi
                 docs.dedup();
                 docs.len() as u64
             };
+            // Each side's messages, each at the most its pairs in the edge give it.
+            let weighed = |side: fn(&Row) -> u32| {
+                let mut docs: Vec<(u32, f64)> = group.iter().map(|r| (side(r), share(r.3, r.4))).collect();
+                docs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+                docs.dedup_by_key(|d| d.0);
+                docs.iter().map(|d| d.1).sum::<f64>()
+            };
             let (x, y) = (group[0].3, group[0].4);
             Edge {
                 kind: Kind::Similar,
                 a: names[docs.account[x as usize] as usize].clone(),
                 b: names[docs.account[y as usize] as usize].clone(),
                 weight: distinct(|r| r.3).min(distinct(|r| r.4)),
-                specificity: distinct(|r| r.3).min(distinct(|r| r.4)) as f64,
+                specificity: weighed(|r| r.3).min(weighed(|r| r.4)),
                 lead: super::Lead::of(group.iter().map(|r| ts_of(r.3) - ts_of(r.4))),
                 spells: super::merge_spells(
                     group.iter().map(|r| (ts_of(r.3).min(ts_of(r.4)), ts_of(r.3).max(ts_of(r.4)))).collect(),
@@ -466,6 +536,7 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
     let mut accounts = Interner::default();
     let mut short_texts = 0u64;
     let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let mut near = NearCounts::default();
     let mut slab = SlabDocs::default();
     for (s, bounds) in slabs.iter().enumerate() {
         let warm = slab.carried.len();
@@ -480,18 +551,23 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
         // earlier than the slab's own, so they come first.
         let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
         threads.install(|| order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize])));
-        let found = threads.install(|| window_pairs(p, docs, &order, warm, rayon::current_num_threads()));
+        let (found, counts) = threads.install(|| window_pairs(p, docs, &order, warm, rayon::current_num_threads()));
         pairs.extend(found.into_iter().map(|(x, y)| (slab.global(x, first), slab.global(y, first))));
+        for (doc, n) in counts {
+            *near.entry(slab.global(doc, first)).or_default() += n;
+        }
         let next = slabs.get(s + 1).and_then(|n| n.from);
         slab = match next {
-            Some(from) => slab.carry(&order, from.saturating_sub(p.window_us), first),
+            Some(from) => slab.carry(&order, from.saturating_sub(p.span_us), first),
             None => SlabDocs::default(),
         };
         step("window");
     }
     drop(slab);
-    let edges = threads.install(|| fold_pairs(&pairs, &all, &accounts.names, evidence));
-    drop((all, pairs));
+    let tight = (p.span_us > p.window_us).then(|| tightness(&pairs, &near));
+    drop(near);
+    let edges = threads.install(|| fold_pairs(&pairs, &all, &accounts.names, evidence, tight.as_ref()));
+    drop((all, pairs, tight));
     drop(threads);
     step("edges");
     Ok(Found { edges, short_texts, slabs: slabs.len() })
@@ -643,7 +719,7 @@ mod tests {
         // Windows over stretches in parallel find the same pairs in the same order, however many.
         let order: Vec<u32> = (0..refs.len() as u32).collect();
         for segments in [1, 2, 3, 7, 400, 1000] {
-            assert_eq!(window_pairs(&p, &d, &order, 0, segments), w.pairs, "{segments} segments");
+            assert_eq!(window_pairs(&p, &d, &order, 0, segments).0, w.pairs, "{segments} segments");
         }
     }
 

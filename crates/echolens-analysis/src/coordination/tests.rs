@@ -106,7 +106,9 @@ async fn text_edges_count_distinct_shared_texts_within_window() {
         m("3", 7, 5, TEXT1),
         m("3", 8, 1200, TEXT2),
     ];
-    let c = run_on(&msgs, only(&[Kind::Text])).await;
+    // Weight counting alone: account 3's TEXT2 200 s after the others' would make that key loose (see
+    // `a_trickling_crowd_counts_its_tightness_and_a_burst_counts_whole`).
+    let c = run_on(&msgs, Params { horizon: 0, ..only(&[Kind::Text]) }).await;
     assert_eq!(
         edge_set(&c),
         [(Kind::Text, "x:1".into(), "x:2".into(), 2)],
@@ -668,7 +670,8 @@ async fn max_key_accounts_counts_accounts_not_actions() {
         x.urls = vec!["https://wide.example/"];
         msgs.push(x);
     }
-    let c = run_on(&msgs, Params { max_key_accounts: 3, min_weight: 1, ..only(&[Kind::Link, Kind::Text]) }).await;
+    let kinds = [Kind::Link, Kind::Text];
+    let c = run_on(&msgs, Params { max_key_accounts: 3, min_weight: 1, horizon: 0, ..only(&kinds) }).await;
     assert_eq!(
         edge_set(&c),
         [(Kind::Text, "x:1".into(), "x:2".into(), 1), (Kind::Link, "x:1".into(), "x:2".into(), 1)]
@@ -697,4 +700,97 @@ async fn every_step_starts_by_giving_freed_memory_back() {
     // counting, similar, shared keys, the join, clustering, summarising, done (other tests may add to it).
     let released = RELEASES.load(std::sync::atomic::Ordering::Relaxed) - before;
     assert!(released >= 7, "released {released} times");
+}
+
+/// A crowd and a campaign on the same footing: six accounts post four headlines each, 40 s apart one after the
+/// other (a crowd trickling in), so neighbours are within the 60 s window on all four keys; three accounts post
+/// two texts within 5 s of each other (a campaign). Of a headline's pairs within the horizon (10 windows: all
+/// 15), 5 are within the window: each headline counts a third, and the crowd's neighbours (4 keys, 4/3) fall
+/// below `min_weight`. Without the horizon they are edges of weight 4. The campaign's keys are tight.
+#[tokio::test]
+async fn a_trickling_crowd_counts_its_tightness_and_a_burst_counts_whole() {
+    const CROWD: [&str; 6] = ["c1", "c2", "c3", "c4", "c5", "c6"];
+    let mut msgs = Vec::new();
+    for event in 0..4i64 {
+        for (i, a) in CROWD.into_iter().enumerate() {
+            let text = format!("headline number {event} about the news of the day");
+            msgs.push(m(a, format!("h{event}{i}"), event * 86_400 + i as i64 * 40, &text));
+        }
+    }
+    for wave in 0..2i64 {
+        for (i, a) in ["k1", "k2", "k3"].into_iter().enumerate() {
+            let text = format!("campaign slogan {wave} repeated by every member");
+            msgs.push(m(a, format!("k{wave}{i}"), 50_000 + wave * 86_400 + i as i64 * 2, &text));
+        }
+    }
+    let kinds = [Kind::Text];
+    let c = run_on(&msgs, only(&kinds)).await;
+    let campaign = [("x:k1", "x:k2"), ("x:k1", "x:k3"), ("x:k2", "x:k3")];
+    let got: Vec<(&str, &str)> = c.edges.iter().map(|e| (e.a.as_str(), e.b.as_str())).collect();
+    assert_eq!(got, campaign);
+    assert!(c.edges.iter().all(|e| (e.specificity - 2.0).abs() < 1e-9));
+    assert_eq!(c.left_out.loose_keys.get("text"), Some(&4));
+    assert_eq!(c.left_out.pairs_below_min_weight.get("text"), Some(&5), "the crowd's neighbours");
+    let off = run_on(&msgs, Params { horizon: 0, ..only(&kinds) }).await;
+    let crowd: Vec<&Edge> = off.edges.iter().filter(|e| e.a.starts_with("x:c")).collect();
+    assert_eq!(crowd.len(), 5);
+    assert!(crowd.iter().all(|e| e.weight == 4 && (e.specificity - 4.0).abs() < 1e-9));
+    assert!(off.left_out.loose_keys.is_empty());
+}
+
+/// The same crowd and campaign as near-identical texts (each account changes one word, so no two texts are
+/// equal): each message of the crowd's pairs has 1 or 2 of its 5 partners within the horizon within the window,
+/// so a pair weighs at most 2/5 a message, and the crowd's pairs fall below `min_weight`; the campaign's
+/// messages have all their partners within the window.
+#[tokio::test]
+async fn near_duplicates_trickling_in_count_their_tightness() {
+    const CROWD: [&str; 6] = ["c1", "c2", "c3", "c4", "c5", "c6"];
+    let words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa";
+    let mut msgs = Vec::new();
+    for event in 0..4i64 {
+        for (i, a) in CROWD.into_iter().enumerate() {
+            let text = format!("event{event} {words} own{a}");
+            msgs.push(m(a, format!("h{event}{i}"), event * 86_400 + i as i64 * 40, &text));
+        }
+    }
+    for wave in 0..2i64 {
+        for (i, a) in ["k1", "k2", "k3"].into_iter().enumerate() {
+            let text = format!("wave{wave} quebec romeo sierra tango uniform victor whiskey xray yankee zulu own{a}");
+            msgs.push(m(a, format!("k{wave}{i}"), 50_000 + wave * 86_400 + i as i64 * 2, &text));
+        }
+    }
+    let kinds = [Kind::Similar];
+    let c = run_on(&msgs, only(&kinds)).await;
+    let got: Vec<(&str, &str)> = c.edges.iter().map(|e| (e.a.as_str(), e.b.as_str())).collect();
+    assert_eq!(got, [("x:k1", "x:k2"), ("x:k1", "x:k3"), ("x:k2", "x:k3")]);
+    assert!(c.edges.iter().all(|e| e.weight == 2 && (e.specificity - 2.0).abs() < 1e-9));
+    let off = run_on(&msgs, Params { horizon: 0, ..only(&kinds) }).await;
+    let crowd: Vec<&Edge> = off.edges.iter().filter(|e| e.a.starts_with("x:c")).collect();
+    assert_eq!(crowd.len(), 5, "neighbours 40 s apart");
+    assert!(crowd.iter().all(|e| e.weight == 4 && (e.specificity - 4.0).abs() < 1e-9));
+}
+
+/// What the horizon costs a campaign whose texts are picked up later: three accounts post two slogans within
+/// 4 s, and three others copy each slogan 2 to 4 minutes later, a minute apart. Of a slogan's 15 pairs of
+/// actions within the horizon, the 3 campaign pairs and 2 copier pairs are within the window: each slogan counts
+/// a third, and the campaign's pairs fall below `min_weight` 2 with two slogans (a campaign with five would
+/// stay). The count of loose keys in the summary says so.
+#[tokio::test]
+async fn copiers_after_a_burst_make_its_keys_loose() {
+    let mut msgs = Vec::new();
+    for wave in 0..2i64 {
+        let text = format!("campaign slogan {wave} repeated by every member");
+        let start = wave * 86_400;
+        for (i, a) in ["k1", "k2", "k3"].into_iter().enumerate() {
+            msgs.push(m(a, format!("k{wave}{i}"), start + i as i64 * 2, &text));
+        }
+        for (i, a) in ["o1", "o2", "o3"].into_iter().enumerate() {
+            msgs.push(m(a, format!("o{wave}{i}"), start + 120 + i as i64 * 60, &text));
+        }
+    }
+    let c = run_on(&msgs, only(&[Kind::Text])).await;
+    assert!(c.edges.is_empty(), "{:?}", edge_set(&c));
+    assert_eq!(c.left_out.loose_keys.get("text"), Some(&2));
+    let off = run_on(&msgs, Params { horizon: 0, ..only(&[Kind::Text]) }).await;
+    assert_eq!(off.edges.iter().filter(|e| e.a.starts_with("x:k")).count(), 3);
 }

@@ -17,6 +17,7 @@ pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
         min_tokens: args.min_tokens,
         max_key_accounts: args.max_key_accounts,
         crowd_size: args.crowd_size,
+        horizon: args.horizon,
         combine_kinds: args.combine_kinds,
         evidence: args.evidence,
         similarity: args.similarity,
