@@ -173,6 +173,21 @@ pub struct Truth {
     pub vocabulary: Vocabulary,
     /// Crowds of ordinary accounts (with [`Options::crowds`]): not campaigns, whatever they look like.
     pub crowds: Vec<Crowd>,
+    /// With the mixed layout, `x_archive/users.csv` states the X accounts' creation dates, follower counts and
+    /// apps (an information-operations release's accounts file): the members of this campaign were created
+    /// within one week, have few followers and post with one app.
+    pub account_batch: Option<AccountBatch>,
+}
+
+/// The campaign whose accounts were made together (see [`Truth::account_batch`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountBatch {
+    /// The campaign's id.
+    pub campaign: usize,
+    /// The Monday of the week its members were created (`YYYY-MM-DD`).
+    pub week: String,
+    /// The app they all post with.
+    pub client: String,
 }
 
 /// A crowd: ordinary accounts reacting to the same things, each on its own, within minutes or hours: reposting
@@ -663,14 +678,54 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
     }
 
     posts.sort_by(|a, b| (a.ts, a.platform, &a.channel, a.id).cmp(&(b.ts, b.platform, &b.channel, b.id)));
+    let mut account_batch = None;
     match options.layout {
-        Layout::Mixed => write_files(dir, &posts, &tg_channels)?,
+        Layout::Mixed => {
+            write_files(dir, &posts, &tg_channels)?;
+            account_batch = Some(write_x_accounts(&dir.join("x_archive"), &posts, &campaigns[0], seed)?);
+        }
         Layout::Jsonl => write_jsonl(dir, &posts)?,
     }
     if let Some(path) = &options.toolkit_csv {
         write_toolkit_csv(path, &posts)?;
     }
-    Ok(Truth { messages: posts.len(), seed, campaigns, cascades, vocabulary, crowds })
+    Ok(Truth { messages: posts.len(), seed, campaigns, cascades, vocabulary, crowds, account_batch })
+}
+
+/// The Monday of the week the demo's batch of accounts was created: 2024-02-05.
+const BATCH_WEEK: i64 = 1_707_091_200;
+
+/// Writes `dir/users.csv`, an information-operations release's accounts file (with the app each account posts
+/// with) for every X account of `posts`,
+/// from its own random stream: ordinary accounts created over fifteen years, with a few hundred followers,
+/// posting from phones and the web; `batch`'s members created within one week, with few followers, posting
+/// with TweetDeck.
+fn write_x_accounts(dir: &Path, posts: &[Post], batch: &Campaign, seed: u64) -> std::io::Result<AccountBatch> {
+    const CLIENT: &str = "TweetDeck";
+    const ORGANIC: [&str; 3] = ["Twitter for Android", "Twitter for iPhone", "Twitter Web App"];
+    let mut rng = Rng::new(seed ^ 0x6163_636f_756e_7473);
+    let members: std::collections::HashSet<&str> = batch.members.iter().filter_map(|m| m.strip_prefix("x:")).collect();
+    let accounts: std::collections::BTreeSet<&str> =
+        posts.iter().filter(|p| p.platform == "x").filter_map(|p| p.author.as_deref()).collect();
+    fs::create_dir_all(dir)?;
+    let mut out = BufWriter::new(fs::File::create(dir.join("users.csv"))?);
+    writeln!(out, "userid,follower_count,following_count,account_creation_date,account_language,tweet_client_name")?;
+    for account in accounts {
+        let (created, followers, client) = if members.contains(account) {
+            (BATCH_WEEK + rng.below(5 * DAY as usize) as i64, rng.below(40) as i64, CLIENT)
+        } else {
+            // 2009-01-01 to 2023-12-31; followers log-normal around 300.
+            let created = 1_230_768_000 + rng.below(15 * 365 * DAY as usize) as i64;
+            let normal = (-2.0 * rng.unit().max(1e-12).ln()).sqrt() * (2.0 * std::f64::consts::PI * rng.unit()).cos();
+            (created, (300.0 * normal.exp()) as i64, ORGANIC[rng.below(3)])
+        };
+        // The date at 00:00 UTC (`iso_local` adds three hours).
+        let date: String = iso_local(created - created.rem_euclid(DAY) - 3 * 3600).chars().take(10).collect();
+        let language = ["en", "fa", "ru"][rng.below(3)];
+        writeln!(out, "{account},{followers},{},{date},{language},{client}", rng.below(500))?;
+    }
+    out.flush()?;
+    Ok(AccountBatch { campaign: batch.id, week: "2024-02-05".to_owned(), client: CLIENT.to_owned() })
 }
 
 /// Plant coordinated groups `campaigns.len()..wanted` among the organic X accounts (`50_000 + index`), from

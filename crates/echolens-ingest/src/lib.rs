@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use echolens_model::{Message, Quarantined};
+pub use echolens_model::{AccountSeen, Message, Quarantined};
 pub use error::{Error, Result};
 pub use raw::{Normalised, RawMessage, RawView};
 
@@ -104,6 +104,8 @@ pub trait Sink {
     fn message_view(&mut self, message: RawView<'_>) {
         self.message(message.to_raw_message());
     }
+    /// What the export says about a message's account (see [`AccountSeen`]); not a record of its own.
+    fn account(&mut self, _account: AccountSeen) {}
     /// A record that could not be read.
     fn quarantine(&mut self, record: Quarantined);
     /// A record that is not a message (a Telegram service message, say); `what` names the kind.
@@ -286,6 +288,9 @@ impl<S: Sink + ?Sized> Sink for Counting<'_, '_, S> {
         self.counts.messages += 1;
         self.inner.message_view(message);
     }
+    fn account(&mut self, account: AccountSeen) {
+        self.inner.account(account);
+    }
     fn quarantine(&mut self, record: Quarantined) {
         self.counts.records += 1;
         self.counts.quarantined += 1;
@@ -351,6 +356,10 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         first_line.split(',').map(|h| h.trim().trim_matches('"').trim().to_ascii_lowercase()).collect();
     let col = |name: &str| header.iter().any(|h| h == name);
     if col("tweetid") && col("tweet_time") {
+        return Some(Format::XArchive);
+    }
+    // An information-operations release's accounts file.
+    if col("userid") && col("account_creation_date") && !col("tweetid") {
         return Some(Format::XArchive);
     }
     if (col("message_id") || col("tweet_id")) && col("user_id") && header.len() >= 4 {
@@ -878,6 +887,8 @@ pub struct Collect {
     pub messages: Vec<Message>,
     /// Quarantined records.
     pub quarantined: Vec<Quarantined>,
+    /// What the records said about their accounts.
+    pub accounts: Vec<AccountSeen>,
     /// Skipped records by kind.
     pub skipped: Vec<&'static str>,
     /// Warnings.
@@ -887,6 +898,9 @@ pub struct Collect {
 impl Sink for Collect {
     fn message(&mut self, message: RawMessage) {
         self.messages.push(message.finish());
+    }
+    fn account(&mut self, account: AccountSeen) {
+        self.accounts.push(account);
     }
     fn quarantine(&mut self, record: Quarantined) {
         self.quarantined.push(record);

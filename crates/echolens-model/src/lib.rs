@@ -174,6 +174,45 @@ pub fn push_message_key<W: std::fmt::Write>(
     out.write_str(message_id)
 }
 
+/// What an export says about the account behind a message (X information-operations archives carry it on every
+/// tweet, and in a file of their own): facts as the export states them, never inferred.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountSeen {
+    /// As [`Message::platform`].
+    pub platform: String,
+    /// As [`Message::author_id`].
+    pub author_id: String,
+    /// The time of the message it came with (µs), or `None` from an accounts file: the latest says the
+    /// follower counts.
+    pub at: Option<i64>,
+    /// When the account was created (µs).
+    pub created: Option<i64>,
+    /// Followers, as of `at`.
+    pub followers: Option<i64>,
+    /// Accounts followed, as of `at`.
+    pub following: Option<i64>,
+    /// The app the message was posted with (`tweet_client_name`).
+    pub client: Option<String>,
+    /// The location the account states.
+    pub location: Option<String>,
+    /// The account's interface language.
+    pub language: Option<String>,
+    /// The file it was read from.
+    pub source_file: String,
+}
+
+impl AccountSeen {
+    /// Whether it says nothing beyond whose it is.
+    pub fn is_empty(&self) -> bool {
+        self.created.is_none()
+            && self.followers.is_none()
+            && self.following.is_none()
+            && self.client.is_none()
+            && self.location.is_none()
+            && self.language.is_none()
+    }
+}
+
 /// A record that could not be read, kept with the reason instead of stopping the import.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Quarantined {

@@ -496,6 +496,7 @@ fn coordination(out: &mut String, r: &Report) {
         );
     }
     out.push_str("</table>");
+    account_facts(out, &summaries);
     evidence(out, r);
     window_estimate(out, c);
     if !c.sweep.is_empty() {
@@ -598,6 +599,36 @@ fn coordination(out: &mut String, r: &Report) {
     }
     out.push_str("</section>");
 }
+/// What the exports say about the accounts of the clusters shown, where they say anything (X
+/// information-operations archives do): facts to read beside the evidence.
+fn account_facts(out: &mut String, summaries: &[echolens_analysis::coordination::ClusterSummary]) {
+    let shown: Vec<_> = summaries
+        .iter()
+        .take(CLUSTER_ROWS)
+        .filter(|s| !(s.created_together.is_empty() && s.few_followers.is_empty() && s.clients.is_empty()))
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<h3>What the exports say about the accounts</h3><p class=\"muted\">Facts the exports state (creation \
+         dates, follower counts, the apps used), not verdicts: ordinary people also open accounts in the same \
+         week and post from the same app.</p><table><tr><th class=\"num\">cluster</th><th>created together</th>\
+         <th>few followers</th><th>apps</th></tr>",
+    );
+    for s in shown {
+        let _ = write!(
+            out,
+            "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s.cluster,
+            esc(&s.created_together),
+            esc(&s.few_followers),
+            text(&cut(&s.clients, 200))
+        );
+    }
+    out.push_str("</table>");
+}
+
 /// Counts per kind as `kind n, kind n`, or `none`.
 fn counted_per_kind(counts: &BTreeMap<String, u64>) -> String {
     if counts.values().all(|v| *v == 0) {
@@ -1161,6 +1192,7 @@ mod tests {
             window_estimate: Default::default(),
             domains: HashMap::new(),
             channel_domains: Vec::new(),
+            accounts: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
-//! The echolens corpus store: a folder holding two Delta Lake tables, `messages` (one row per message, upserted
-//! on `key`) and `quarantine` (records that could not be read, with the reason), plus `echolens.json` with the
-//! store's format version. DuckDB, Polars, pandas and Spark open the tables as they are.
+//! The echolens corpus store: a folder holding three Delta Lake tables, `messages` (one row per message,
+//! upserted on `key`), `quarantine` (records that could not be read, with the reason) and `accounts` (what the
+//! exports say about the accounts: see [`account_schema`]), plus `echolens.json` with the store's format
+//! version. DuckDB, Polars, pandas and Spark open the tables as they are.
 //!
 //! Writes go through a [`Writer`]: new messages are appended in commits of bounded size, a message whose newer
 //! edit arrives replaces the stored one through a Delta MERGE, and records already stored are left alone, so
@@ -10,6 +11,7 @@
 //! Reads are DataFusion plans: [`Store::session`] registers both tables in a `SessionContext`.
 #![deny(missing_docs)]
 
+mod accounts;
 mod batch;
 mod error;
 mod files;
@@ -25,6 +27,7 @@ use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
 use deltalake::kernel::{ArrayType, DataType, StructField};
 
+pub use accounts::account_schema;
 pub use batch::{
     MessageRows, MessageRowsBuilder, message_schema, messages_to_batch, quarantine_schema, quarantine_to_batch,
 };
@@ -44,6 +47,8 @@ pub struct Store {
     root: PathBuf,
     messages: DeltaTable,
     quarantine: DeltaTable,
+    /// `None` in a store made before the table existed, opened to read: it reads as empty.
+    accounts: Option<DeltaTable>,
     /// Held while this store may write: from [`Store::open_or_create`] or the first [`Store::writer`] until
     /// [`Store::unlock`] or the store is dropped.
     lock: Option<WriteLock>,
@@ -189,11 +194,12 @@ impl Store {
         }
         let messages = open_or_create(&root.join("messages"), "messages", &message_schema()).await?;
         let quarantine = open_or_create(&root.join("quarantine"), "quarantine", &quarantine_schema()).await?;
+        let accounts = Some(open_or_create(&root.join("accounts"), "accounts", &account_schema()).await?);
         if !complete {
             let text = serde_json::json!({"format": "echolens-store", "version": STORE_VERSION}).to_string();
             write_atomically(&meta, text.as_bytes()).map_err(|source| Error::Io { path: meta.clone(), source })?;
         }
-        let mut store = Store { root, messages, quarantine, lock: Some(lock), orphans_removed: 0 };
+        let mut store = Store { root, messages, quarantine, accounts, lock: Some(lock), orphans_removed: 0 };
         store.orphans_removed = store.remove_orphans()?;
         Ok(store)
     }
@@ -209,7 +215,12 @@ impl Store {
         let root = std::fs::canonicalize(root).map_err(|source| Error::Io { path: root.to_owned(), source })?;
         let messages = open_table(&root.join("messages")).await?;
         let quarantine = open_table(&root.join("quarantine")).await?;
-        Ok(Store { root, messages, quarantine, lock: None, orphans_removed: 0 })
+        let accounts = if root.join("accounts").join("_delta_log").exists() {
+            Some(open_table(&root.join("accounts")).await?)
+        } else {
+            None
+        };
+        Ok(Store { root, messages, quarantine, accounts, lock: None, orphans_removed: 0 })
     }
 
     /// Take the write lock if this store does not hold it yet, and then read the tables again: another
@@ -217,6 +228,9 @@ impl Store {
     pub(crate) async fn lock_for_writing(&mut self) -> Result<()> {
         if self.lock.is_none() {
             self.lock = Some(WriteLock::acquire(&self.root)?);
+            if self.accounts.is_none() {
+                self.accounts = Some(open_or_create(&self.root.join("accounts"), "accounts", &account_schema()).await?);
+            }
             self.reload().await?;
             self.orphans_removed += self.remove_orphans()?;
         }
@@ -235,7 +249,9 @@ impl Store {
     fn remove_orphans(&self) -> Result<u64> {
         debug_assert!(self.lock.is_some(), "orphans are removed under the write lock");
         let mut removed = 0;
-        for (dir, table) in [("messages", &self.messages), ("quarantine", &self.quarantine)] {
+        let tables = [("messages", Some(&self.messages)), ("quarantine", Some(&self.quarantine))];
+        for (dir, table) in tables.into_iter().chain([("accounts", self.accounts.as_ref())]) {
+            let Some(table) = table else { continue };
             let dir = self.root.join(dir);
             let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
             for uri in table.get_file_uris()? {
@@ -294,18 +310,25 @@ impl Store {
         self.messages.version().map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX))
     }
 
-    /// A DataFusion session with `messages` and `quarantine` registered.
+    /// A DataFusion session with the store's tables registered.
     pub async fn session(&self) -> Result<SessionContext> {
         let ctx = SessionContext::new();
         self.register(&ctx).await?;
         Ok(ctx)
     }
 
-    /// Register `messages` and `quarantine` in an existing session.
+    /// Register `messages`, `quarantine` and `accounts` in an existing session (`accounts` empty in a store
+    /// made before it existed).
     pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
-        for (name, table) in [("messages", &self.messages), ("quarantine", &self.quarantine)] {
-            table.update_datafusion_session(&ctx.state())?;
-            let provider: Arc<dyn datafusion::catalog::TableProvider> = table.table_provider().await?;
+        let tables = [("messages", Some(&self.messages)), ("quarantine", Some(&self.quarantine))];
+        for (name, table) in tables.into_iter().chain([("accounts", self.accounts.as_ref())]) {
+            let provider: Arc<dyn datafusion::catalog::TableProvider> = match table {
+                Some(table) => {
+                    table.update_datafusion_session(&ctx.state())?;
+                    table.table_provider().await?
+                }
+                None => Arc::new(datafusion::datasource::MemTable::try_new(account_schema(), vec![vec![]])?),
+            };
             ctx.register_table(name, provider)?;
         }
         Ok(())
@@ -322,6 +345,9 @@ impl Store {
     pub async fn reload(&mut self) -> Result<()> {
         self.messages.load().await?;
         self.quarantine.load().await?;
+        if let Some(accounts) = self.accounts.as_mut() {
+            accounts.load().await?;
+        }
         Ok(())
     }
 }

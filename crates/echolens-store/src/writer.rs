@@ -63,6 +63,8 @@ pub struct WriteCounts {
     pub quarantined_new: u64,
     /// Quarantine records already in the store's quarantine.
     pub quarantined_known: u64,
+    /// Accounts (per file read) added to the `accounts` table.
+    pub accounts_new: u64,
     /// Delta commits made.
     pub commits: u64,
 }
@@ -223,6 +225,7 @@ pub struct Writer<'s> {
     updates: Buffer,
     quarantine_known: HashSet<u128>,
     quarantine_pending: Vec<Quarantined>,
+    accounts: crate::accounts::AccountBuffer,
     /// The message commit running in the background.
     in_flight: Option<tokio::task::JoinHandle<Result<DeltaTable>>>,
     counts: WriteCounts,
@@ -272,6 +275,19 @@ impl Store {
                 quarantine_known.insert(quarantine_id(files.value(i), record, raws.value(i)));
             }
         }
+        let mut accounts = crate::accounts::AccountBuffer::default();
+        let mut stream =
+            ctx.sql("SELECT platform, author_id, source_file FROM accounts").await?.execute_stream().await?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let column = |i: usize| -> Result<Vec<String>> {
+                let c = cast(batch.column(i), &DataType::Utf8)?;
+                let c = c.as_any().downcast_ref::<StringArray>().expect("cast to utf8");
+                Ok(c.iter().map(|v| v.unwrap_or_default().to_owned()).collect())
+            };
+            let (p, a, f) = (column(0)?, column(1)?, column(2)?);
+            accounts.known.extend(p.into_iter().zip(a).zip(f).map(|((p, a), f)| (p, a, f)));
+        }
         Ok(Writer {
             dir: self.root.join("messages"),
             store: self,
@@ -281,6 +297,7 @@ impl Store {
             updates: Buffer::default(),
             quarantine_known,
             quarantine_pending: Vec::new(),
+            accounts,
             in_flight: None,
             counts: WriteCounts::default(),
         })
@@ -334,6 +351,12 @@ impl Writer<'_> {
         } else {
             self.counts.quarantined_known += 1;
         }
+    }
+
+    /// Add what a record said about its account: folded per account and file, written by
+    /// [`Writer::finish`] unless that account and file are stored already.
+    pub fn account(&mut self, seen: echolens_model::AccountSeen) {
+        self.accounts.add(seen);
     }
 
     /// Whether enough is buffered for a commit.
@@ -397,6 +420,14 @@ impl Writer<'_> {
                 })?
                 .await?;
             self.store.messages = table;
+            self.counts.commits += 1;
+        }
+        if !self.accounts.pending.is_empty() {
+            let folded = std::mem::take(&mut self.accounts.pending);
+            self.counts.accounts_new = folded.len() as u64;
+            let batch = crate::accounts::to_batch(folded)?;
+            let table = self.store.accounts.clone().expect("a writer's store has its accounts table");
+            self.store.accounts = Some(table.write(vec![batch]).with_save_mode(SaveMode::Append).await?);
             self.counts.commits += 1;
         }
         Ok(self.counts)
@@ -502,6 +533,53 @@ mod tests {
         let stats = store.stats().await.unwrap();
         assert_eq!((stats.messages, stats.channels, stats.authors, stats.quarantined), (3, 1, 1, 1));
         assert_eq!(stats.first.as_deref(), Some("2023-11-14T22:13:20Z"));
+    }
+
+    async fn count(store: &Store, sql: &str) -> i64 {
+        let batches = store.session().await.unwrap().sql(sql).await.unwrap().collect().await.unwrap();
+        let n = cast(batches[0].column(0), &DataType::Int64).unwrap();
+        n.as_any().downcast_ref::<Int64Array>().unwrap().value(0)
+    }
+
+    /// Accounts are kept once per account and file, written at the end of a write, and a store made before the
+    /// table existed reads as having none until its next write creates it.
+    #[tokio::test]
+    async fn accounts_are_kept_once_per_file_and_old_stores_gain_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = |author: &str, file: &str, followers: i64| echolens_model::AccountSeen {
+            platform: "x".into(),
+            author_id: author.into(),
+            at: Some(followers),
+            followers: Some(followers),
+            source_file: file.into(),
+            ..Default::default()
+        };
+        let mut store = Store::open_or_create(dir.path()).await.unwrap();
+        let mut w = store.writer(WriterOptions::default()).await.unwrap();
+        for s in [seen("1", "a.csv", 10), seen("1", "a.csv", 20), seen("2", "a.csv", 5), seen("1", "b.csv", 30)] {
+            w.account(s);
+        }
+        assert_eq!(w.finish().await.unwrap().accounts_new, 3);
+        assert_eq!(count(&store, "SELECT count(*) FROM accounts").await, 3);
+        assert_eq!(
+            count(&store, "SELECT followers FROM accounts WHERE author_id = '1' AND source_file = 'a.csv'").await,
+            20
+        );
+        // The same file again adds nothing; a new account of it does.
+        let mut w = store.writer(WriterOptions::default()).await.unwrap();
+        w.account(seen("1", "a.csv", 99));
+        w.account(seen("3", "a.csv", 1));
+        assert_eq!(w.finish().await.unwrap().accounts_new, 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM accounts").await, 4);
+        // A store without the table: read as empty, created by the next writer.
+        drop(store);
+        std::fs::remove_dir_all(dir.path().join("accounts")).unwrap();
+        let mut store = Store::open(dir.path()).await.unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM accounts").await, 0);
+        let mut w = store.writer(WriterOptions::default()).await.unwrap();
+        w.account(seen("1", "a.csv", 10));
+        assert_eq!(w.finish().await.unwrap().accounts_new, 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM accounts").await, 1);
     }
 
     fn owned(rows: &[(&str, &str)]) -> Vec<(String, String)> {

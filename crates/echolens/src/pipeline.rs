@@ -75,6 +75,8 @@ pub struct IngestReport {
     pub new: u64,
     pub updated: u64,
     pub unchanged: u64,
+    /// Accounts (per file) added to the store's accounts table.
+    pub accounts_new: u64,
     pub warnings: Vec<String>,
     pub bytes: u64,
     pub seconds: f64,
@@ -108,6 +110,7 @@ enum Event {
     /// All of a chunked file's chunks were sent; `extra` counts what the reader itself quarantined.
     ChunksDone(Arc<ChunkedFile>, FileCounts),
     Quarantine(Quarantined),
+    Accounts(Vec<echolens_ingest::AccountSeen>),
     Skip(&'static str),
     Warn(String),
     FileDone(FileReport),
@@ -117,6 +120,7 @@ enum Event {
 struct ChannelSink {
     tx: SyncSender<Event>,
     batch: Vec<RawMessage>,
+    accounts: Vec<echolens_ingest::AccountSeen>,
 }
 
 impl ChannelSink {
@@ -130,6 +134,10 @@ impl ChannelSink {
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
             self.send(Event::Messages(batch));
         }
+        if !self.accounts.is_empty() {
+            let accounts = std::mem::take(&mut self.accounts);
+            self.send(Event::Accounts(accounts));
+        }
     }
 }
 
@@ -139,6 +147,9 @@ impl Sink for ChannelSink {
         if self.batch.len() >= BATCH {
             self.flush();
         }
+    }
+    fn account(&mut self, account: echolens_ingest::AccountSeen) {
+        self.accounts.push(account);
     }
     fn quarantine(&mut self, record: Quarantined) {
         self.flush();
@@ -181,6 +192,9 @@ impl Sink for RowsSink {
         };
         self.rows.push_view(&message);
     }
+    fn account(&mut self, account: echolens_ingest::AccountSeen) {
+        self.other.account(account);
+    }
     fn quarantine(&mut self, record: Quarantined) {
         self.other.quarantine(record);
     }
@@ -200,7 +214,7 @@ fn provenance_path(path: &Path) -> PathBuf {
 fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<AtomicU64>, tx: SyncSender<Event>) {
     let read_options =
         ReadOptions { platform: options.platform.clone(), bytes_read: Some(bytes), times: options.times };
-    let mut sink = ChannelSink { tx, batch: Vec::with_capacity(BATCH) };
+    let mut sink = ChannelSink { tx, batch: Vec::with_capacity(BATCH), accounts: Vec::new() };
     for (path, explicit) in paths {
         let path = provenance_path(&path);
         let shown = echolens_model::path_text(&path);
@@ -394,6 +408,9 @@ pub fn ingest(
                     for q in sink.quarantined {
                         writer.quarantine(q);
                     }
+                    for a in sink.accounts {
+                        writer.account(a);
+                    }
                     for kind in sink.skipped {
                         *out.skipped_kinds.entry(kind.to_owned()).or_default() += 1;
                     }
@@ -433,6 +450,7 @@ pub fn ingest(
                 }
             }
             Event::Quarantine(q) => writer.quarantine(q),
+            Event::Accounts(accounts) => accounts.into_iter().for_each(|a| writer.account(a)),
             Event::Skip(kind) => *out.skipped_kinds.entry(kind.to_owned()).or_default() += 1,
             Event::Warn(w) => warn(&bar, &mut warned, &mut out, w),
             Event::FileDone(f) => out.add_file(f),
@@ -454,6 +472,7 @@ pub fn ingest(
     out.new = counts.new;
     out.updated = counts.updated;
     out.unchanged = counts.unchanged;
+    out.accounts_new = counts.accounts_new;
     out.commits = counts.commits;
     out.orphans_removed = store.orphans_removed();
     out.bytes = bytes.load(Ordering::Relaxed);

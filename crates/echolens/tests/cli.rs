@@ -42,6 +42,7 @@ const EXPORTS: &[(&str, &str)] = &[
     ("telegram-desktop-tg2md/result.json", "telegram"),
     ("telethon-derived-nktkln/data/raw/1001000724666_messages.json", "telethon-json"),
     ("twitter-io-archive-frequenter/ira_tweets_csv_hashed.sample.csv", "x-archive"),
+    ("twitter-io-archive-frequenter/ira_users_csv_hashed.sample.csv", "x-archive"),
 ];
 
 #[test]
@@ -86,6 +87,12 @@ fn every_sample_export_ingests_and_the_counts_add_up() {
     assert_eq!((n(truncated, "messages"), n(truncated, "quarantined")), (7, 1));
     let naked = by_path("telethon-derived-nktkln/data/raw/1001000724666_messages.json");
     assert_eq!(n(naked, "messages"), 967);
+    // The IO archive's accounts file: two profiles, no messages; with the two tweets' accounts, four accounts
+    // are described.
+    let users = by_path("twitter-io-archive-frequenter/ira_users_csv_hashed.sample.csv");
+    assert_eq!((n(users, "messages"), n(users, "skipped")), (0, 2));
+    assert_eq!(report["skipped_kinds"]["account profile"], 2);
+    assert_eq!(report["accounts_new"], 4);
 
     // Totals: records = messages + quarantined + skipped; messages = new + updated + unchanged.
     assert_eq!(n(&report, "records"), n(&report, "messages") + n(&report, "quarantined") + n(&report, "skipped"));
@@ -177,9 +184,32 @@ fn demo_builds_ingests_and_prints_stats() {
     let truth: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap()).unwrap();
     assert_eq!(v["stats"]["messages"], truth["messages"]);
     assert_eq!(v["stats"]["quarantined"], 0);
-    assert_eq!(v["ingest"]["files"].as_array().unwrap().len(), 5);
+    assert_eq!(v["ingest"]["files"].as_array().unwrap().len(), 6);
+    // The accounts file: one row per X account, each a skipped record stored in the accounts table.
+    let profiles = v["ingest"]["skipped_kinds"]["account profile"].as_u64().unwrap();
+    assert!(profiles > 50, "{}", v["ingest"]);
+    assert_eq!(v["ingest"]["accounts_new"].as_u64(), Some(profiles));
+    let batch = &v["coordination"]["account_batch"];
     for g in v["coordination"]["planted_groups"].as_array().unwrap() {
         assert!(g["overlap"].as_f64().unwrap() >= 0.9, "planted group found: {g}");
+        // The campaign whose accounts were made together, with few followers and one app, shows it; the other
+        // shows no batch.
+        let created = g["created_together"].as_str().unwrap();
+        // "n of m ...": every member of the cluster.
+        let all = |fact: &str| {
+            let words: Vec<&str> = fact.split(' ').collect();
+            words.len() > 3 && words[0] == words[2] && words[1] == "of"
+        };
+        if g["campaign"] == batch["campaign"] {
+            let week = batch["week"].as_str().unwrap();
+            assert!(all(created) && created.ends_with(&format!("created in the week of {week}")), "{g}");
+            let clients = g["clients"].as_str().unwrap();
+            assert!(clients.starts_with("TweetDeck (") && !clients.contains(';'), "{g}");
+            let few = g["few_followers"].as_str().unwrap();
+            assert!(all(few) && few.ends_with("under 100 followers"), "{g}");
+        } else {
+            assert_eq!(created, "", "{g}");
+        }
     }
     assert!(dir.path().join("coordination/edges.csv").exists());
     let planted = &v["reuse"]["planted_cascades"];

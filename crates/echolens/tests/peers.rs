@@ -109,7 +109,17 @@ fn text_and_link_edges_agree_with_coordination_network_toolkit() {
     run_ok(
         Command::new(env!("CARGO_BIN_EXE_echolens"))
             .args(["coordination", "--kinds", "text,link", "--window", "60s", "--min-weight", "2"])
-            .args(["--min-tokens", "1", "--max-key-accounts", "1000000000", "--crowd-size", "0", "--horizon", "0", "--store"])
+            .args([
+                "--min-tokens",
+                "1",
+                "--max-key-accounts",
+                "1000000000",
+                "--crowd-size",
+                "0",
+                "--horizon",
+                "0",
+                "--store",
+            ])
             .arg(&store)
             .arg("--out")
             .arg(&out),

@@ -367,6 +367,19 @@ pub struct Coordination {
     pub domains: HashMap<String, BTreeMap<String, u64>>,
     /// The domains each channel links to most (up to [`CHANNEL_DOMAINS`] a channel), channels in name order.
     pub channel_domains: Vec<ChannelDomain>,
+    /// What the exports say about the accounts in the network (the store's `accounts` table), by account.
+    pub accounts: HashMap<String, AccountFacts>,
+}
+
+/// What the exports say about one account, over every file that described it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountFacts {
+    /// When it was created (µs), the earliest date stated.
+    pub created: Option<i64>,
+    /// Followers at the latest observation.
+    pub followers: Option<i64>,
+    /// The apps it posted with, most used first.
+    pub clients: Vec<String>,
 }
 
 /// Domains kept per channel in [`Coordination::channel_domains`].
@@ -1195,6 +1208,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     let channels = account_channels(ctx, &network).await?;
     let domains = account_domains(ctx, &network).await?;
     let channel_domains = channel_domains(ctx).await?;
+    let accounts = account_facts(ctx, &network).await?;
     stage("done");
     Ok(Coordination {
         params,
@@ -1207,7 +1221,49 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         window_estimate,
         domains,
         channel_domains,
+        accounts,
     })
+}
+
+/// What the store's `accounts` table says about each account in the network (`coord_nodes`).
+async fn account_facts(ctx: &SessionContext, network: &Network) -> Result<HashMap<String, AccountFacts>> {
+    use arrow::array::Array;
+    let mut out: HashMap<String, AccountFacts> = HashMap::new();
+    // A session over messages alone (a store's has the table, empty when no export described its accounts).
+    if network.accounts.is_empty() || !ctx.table_exist("accounts")? {
+        return Ok(out);
+    }
+    let sql = "SELECT c.account, CAST(a.created AS BIGINT) AS created, a.followers,                  CAST(a.last_seen AS BIGINT) AS last_seen, a.clients                FROM accounts a JOIN coord_nodes c ON a.platform = c.platform AND a.author_id = c.author_id                ORDER BY c.account, last_seen NULLS FIRST";
+    for batch in collect(ctx, sql).await? {
+        let account = strings(&batch, "account")?;
+        let created = i64s(&batch, "created")?;
+        let followers = i64s(&batch, "followers")?;
+        let clients = batch
+            .column_by_name("clients")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::ListArray>())
+            .ok_or_else(|| Error::Param("coordination: accounts without clients".into()))?;
+        for i in 0..batch.num_rows() {
+            let facts = out.entry(account.value(i).to_owned()).or_default();
+            if created.is_valid(i) {
+                facts.created = Some(facts.created.map_or(created.value(i), |c| c.min(created.value(i))));
+            }
+            // Rows come by time: the last one with a count is the latest.
+            if followers.is_valid(i) {
+                facts.followers = Some(followers.value(i));
+            }
+            if clients.is_valid(i) {
+                let names = clients.value(i);
+                let names = arrow::compute::cast(&names, &arrow::datatypes::DataType::Utf8)?;
+                let names = names.as_any().downcast_ref::<arrow::array::StringArray>().expect("cast to utf8");
+                for name in names.iter().flatten() {
+                    if !facts.clients.iter().any(|c| c == name) {
+                        facts.clients.push(name.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn key_labels(ctx: &SessionContext, edges: &[Edge]) -> Result<HashMap<(Kind, i64), String>> {

@@ -42,6 +42,54 @@ pub struct ClusterSummary {
     pub leaders: String,
     /// The registrable domains the members link to most, with message counts; shorteners marked.
     pub top_domains: String,
+    /// The most members created within one week, when at least three were (from the exports' account creation
+    /// dates): `12 of 20 created in the week of 2024-03-04`.
+    pub created_together: String,
+    /// The apps the members posted with, each with how many members used it.
+    pub clients: String,
+    /// How many members had fewer than [`FEW_FOLLOWERS`] followers, of those whose count the exports state.
+    pub few_followers: String,
+}
+
+/// Followers under which an account counts as having few.
+pub const FEW_FOLLOWERS: i64 = 100;
+
+/// The account facts of a cluster's `members`: creation-date batch, clients, few followers (see
+/// [`ClusterSummary`]); empty strings where the exports say nothing.
+fn account_summary(accounts: &HashMap<String, super::AccountFacts>, members: &[&str]) -> (String, String, String) {
+    const WEEK: i64 = 7 * 86_400 * 1_000_000;
+    // Weeks from Monday 1970-01-05.
+    let monday = 4 * 86_400 * 1_000_000;
+    let facts: Vec<&super::AccountFacts> = members.iter().filter_map(|m| accounts.get(*m)).collect();
+    let mut weeks: BTreeMap<i64, usize> = BTreeMap::new();
+    for created in facts.iter().filter_map(|f| f.created) {
+        *weeks.entry((created - monday).div_euclid(WEEK)).or_default() += 1;
+    }
+    let created_together = match weeks.iter().max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(x.0))) {
+        Some((week, &n)) if n >= 3 => format!(
+            "{n} of {} created in the week of {}",
+            members.len(),
+            rfc3339(week * WEEK + monday).chars().take(10).collect::<String>()
+        ),
+        _ => String::new(),
+    };
+    let mut clients: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in &facts {
+        for c in &f.clients {
+            *clients.entry(c.as_str()).or_default() += 1;
+        }
+    }
+    let mut clients: Vec<(&str, usize)> = clients.into_iter().collect();
+    clients.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+    let clients = clients.iter().take(5).map(|(c, n)| format!("{c} ({n})")).collect::<Vec<_>>().join("; ");
+    let counted: Vec<i64> = facts.iter().filter_map(|f| f.followers).collect();
+    let few_followers = if counted.is_empty() {
+        String::new()
+    } else {
+        let few = counted.iter().filter(|&&n| n < FEW_FOLLOWERS).count();
+        format!("{few} of {} under {FEW_FOLLOWERS} followers", counted.len())
+    };
+    (created_together, clients, few_followers)
 }
 
 /// Over every edge, each account's keys on which it acted first (lead) and second (follow).
@@ -130,6 +178,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
         leaders.sort_by(|x, y| (y.1.0 - y.1.1).cmp(&(x.1.0 - x.1.1)).then(y.1.0.cmp(&x.1.0)).then(x.0.cmp(y.0)));
         let leaders: Vec<String> =
             leaders.iter().take(3).map(|(a, (l, f))| format!("{a} (first on {l} keys, second on {f})")).collect();
+        let (created_together, clients, few_followers) = account_summary(&c.accounts, &members);
         out.push(ClusterSummary {
             cluster: id,
             size: n,
@@ -144,6 +193,9 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             top_keys: top_keys.join("; "),
             leaders: leaders.join("; "),
             top_domains: top_domains.join("; "),
+            created_together,
+            clients,
+            few_followers,
         });
     }
     out
@@ -306,6 +358,9 @@ fn write_network(c: &Coordination, dir: &Path) -> Result<(Vec<PathBuf>, Vec<Clus
             "top_keys",
             "leaders",
             "top_domains",
+            "created_together",
+            "clients",
+            "few_followers",
         ])
         .map_err(csv_err(&path))?;
     }

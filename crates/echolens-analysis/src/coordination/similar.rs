@@ -54,7 +54,16 @@ impl SimilarParams {
         let rows = 2;
         let p = threshold.powi(rows as i32);
         let bands = if p >= 1.0 { 1 } else { ((0.001f64).ln() / (1.0 - p).ln()).ceil().clamp(1.0, 64.0) as usize };
-        SimilarParams { window_us, span_us: window_us, threshold, shingle, min_tokens, bands, rows, slab_texts: usize::MAX }
+        SimilarParams {
+            window_us,
+            span_us: window_us,
+            threshold,
+            shingle,
+            min_tokens,
+            bands,
+            rows,
+            slab_texts: usize::MAX,
+        }
     }
 }
 

@@ -105,7 +105,8 @@ pub(super) async fn weigh(ctx: &SessionContext, window_us: i64, horizon_us: i64,
     };
     while let Some(batch) = stream.next().await {
         let batch = batch?;
-        let (kid, key, acc, ts) = (i64s(&batch, "kid")?, i64s(&batch, "key_h")?, i64s(&batch, "acc")?, i64s(&batch, "ts")?);
+        let (kid, key, acc, ts) =
+            (i64s(&batch, "kid")?, i64s(&batch, "key_h")?, i64s(&batch, "acc")?, i64s(&batch, "ts")?);
         for i in 0..batch.num_rows() {
             let this = (kid.value(i), key.value(i));
             if open.map(|o| o.1) != Some(this.1) {

@@ -20,6 +20,21 @@ impl Columns {
     }
 }
 
+/// What a CSV record is.
+pub enum Record {
+    /// A message, and what the record says about its account.
+    Message(Box<crate::RawMessage>, Option<echolens_model::AccountSeen>),
+    /// An account's profile alone (a row of an X archive's accounts file): stored with the accounts and counted
+    /// as a skipped record (`account profile`), not a message.
+    Account(echolens_model::AccountSeen),
+}
+
+impl From<crate::RawMessage> for Record {
+    fn from(m: crate::RawMessage) -> Record {
+        Record::Message(Box::new(m), None)
+    }
+}
+
 /// Read a CSV with a header: `columns` maps the header to what `convert` needs; each record becomes a message,
 /// or a quarantine record naming its line. An I/O error ends the file; a malformed record does not, and neither
 /// does a stray quote: the [`LineGuard`] between the file and the CSV parser hands it whole records only, and
@@ -29,8 +44,20 @@ pub fn read_records<C, R: std::io::BufRead>(
     ctx: &crate::FileCtx<'_>,
     sink: &mut dyn crate::Sink,
     columns: impl FnOnce(&Columns) -> (C, Header),
-    convert: impl Fn(&csv::StringRecord, &C, u64) -> Result<crate::RawMessage, String>,
+    convert: impl Fn(&csv::StringRecord, &C, u64) -> Result<Record, String>,
 ) {
+    let deliver = |sink: &mut dyn crate::Sink, record: Record| match record {
+        Record::Message(m, account) => {
+            sink.message(*m);
+            if let Some(account) = account {
+                sink.account(account);
+            }
+        }
+        Record::Account(account) => {
+            sink.account(account);
+            sink.skip("account profile");
+        }
+    };
     let bad = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let guard = LineGuard::new(reader, bad.clone());
     let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(guard);
@@ -45,7 +72,7 @@ pub fn read_records<C, R: std::io::BufRead>(
             let (cols, kind) = columns(&Columns::new(&header));
             if kind == Header::IsData {
                 match convert(&header, &cols, 1) {
-                    Ok(m) => sink.message(m),
+                    Ok(m) => deliver(sink, m),
                     Err(reason) => sink.quarantine(ctx.quarantined(1, format!("line 1: {reason}"), &raw(&header))),
                 }
             }
@@ -65,7 +92,7 @@ pub fn read_records<C, R: std::io::BufRead>(
         match read {
             Ok(false) => break,
             Ok(true) => match convert(&record, &cols, line) {
-                Ok(m) => sink.message(m),
+                Ok(m) => deliver(sink, m),
                 Err(reason) => sink.quarantine(ctx.quarantined(line, format!("line {line}: {reason}"), &raw(&record))),
             },
             Err(err) => {

@@ -32,7 +32,7 @@ pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
         };
         (c, header)
     };
-    read_records(reader, ctx, sink, columns, |record, c, line| convert(record, c, ctx, line));
+    read_records(reader, ctx, sink, columns, |record, c, line| convert(record, c, ctx, line).map(Into::into));
 }
 
 struct ToolkitColumns {

@@ -2,14 +2,16 @@
 //! name because releases order them differently.
 //!
 //! `tweet_time` is UTC at minute precision ("2017-06-22 16:03"); hashtags, urls and mentions are bracketed lists;
-//! a retweet's original becomes `repost_of`. The accounts file of a release (no tweet columns) is not a message
-//! export and is not recognised as one.
+//! a retweet's original becomes `repost_of`. What a tweet row says about its account (creation date, follower
+//! and following counts, the client app, stated location and language) goes to the store's accounts; the
+//! accounts file of a release (`userid` and `account_creation_date`, no tweet columns) is read for that alone,
+//! each row a skipped record (`account profile`).
 
 use std::io::BufRead;
 
-use super::csv_util::{Columns, Header, cell, is_mangled_id, list, read_records};
+use super::csv_util::{Columns, Header, Record, cell, is_mangled_id, list, read_records};
 use crate::{FileCtx, RawMessage, Sink, time};
-use echolens_model::Message;
+use echolens_model::{AccountSeen, Message};
 
 pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let columns = |cols: &Columns| {
@@ -26,6 +28,12 @@ pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
             hashtags: cols.find(&["hashtags"]),
             urls: cols.find(&["urls"]),
             mentions: cols.find(&["user_mentions"]),
+            created: cols.find(&["account_creation_date"]),
+            followers: cols.find(&["follower_count"]),
+            following: cols.find(&["following_count"]),
+            client: cols.find(&["tweet_client_name"]),
+            location: cols.find(&["user_reported_location"]),
+            language: cols.find(&["account_language"]),
         };
         (c, Header::Names)
     };
@@ -45,9 +53,43 @@ struct XColumns {
     hashtags: Option<usize>,
     urls: Option<usize>,
     mentions: Option<usize>,
+    created: Option<usize>,
+    followers: Option<usize>,
+    following: Option<usize>,
+    client: Option<usize>,
+    location: Option<usize>,
+    language: Option<usize>,
 }
 
-fn convert(r: &csv::StringRecord, c: &XColumns, ctx: &FileCtx<'_>, line: u64) -> Result<RawMessage, String> {
+/// What the record says about account `user`, if anything; `at` is the tweet's time.
+fn account(r: &csv::StringRecord, c: &XColumns, ctx: &FileCtx<'_>, user: &str, at: Option<i64>) -> Option<AccountSeen> {
+    let count = |i| cell(r, i).and_then(|v| v.trim().parse::<i64>().ok()).filter(|n| *n >= 0);
+    let created = cell(r, c.created).and_then(|d| {
+        time::from_naive(d).or_else(|| time::from_naive(&format!("{d} 00:00"))).or_else(|| time::from_rfc3339(d))
+    });
+    let seen = AccountSeen {
+        platform: ctx.platform_or("x").to_owned(),
+        author_id: user.to_owned(),
+        at,
+        created,
+        followers: count(c.followers),
+        following: count(c.following),
+        client: cell(r, c.client).map(str::to_owned),
+        location: cell(r, c.location).map(str::to_owned),
+        language: cell(r, c.language).map(str::to_owned),
+        source_file: ctx.path.clone(),
+    };
+    (!seen.is_empty()).then_some(seen)
+}
+
+fn convert(r: &csv::StringRecord, c: &XColumns, ctx: &FileCtx<'_>, line: u64) -> Result<Record, String> {
+    // An accounts file: no tweets, only profiles.
+    if c.id.is_none() && c.text.is_none() && c.created.is_some() {
+        let user = cell(r, c.user).ok_or("missing userid")?;
+        return account(r, c, ctx, user, None)
+            .map(Record::Account)
+            .ok_or_else(|| "an accounts row with nothing but its userid".to_owned());
+    }
     let id = cell(r, c.id).ok_or("missing tweetid")?;
     if is_mangled_id(id) {
         return Err(format!(
@@ -60,7 +102,8 @@ fn convert(r: &csv::StringRecord, c: &XColumns, ctx: &FileCtx<'_>, line: u64) ->
         .or_else(|| time::from_rfc3339(when))
         .ok_or_else(|| format!("tweet_time {when:?} is not a time like 2017-06-22 16:03"))?;
     let is_rt = cell(r, c.is_rt).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    Ok(RawMessage {
+    let seen = account(r, c, ctx, user, Some(ts));
+    let message = RawMessage {
         message: Message {
             platform: ctx.platform_or("x").to_owned(),
             channel_id: user.to_owned(),
@@ -80,7 +123,8 @@ fn convert(r: &csv::StringRecord, c: &XColumns, ctx: &FileCtx<'_>, line: u64) ->
         urls: c.urls.map(|_| list(cell(r, c.urls))),
         hashtags: c.hashtags.map(|_| list(cell(r, c.hashtags))),
         mentions: c.mentions.map(|_| list(cell(r, c.mentions))),
-    })
+    };
+    Ok(Record::Message(Box::new(message), seen))
 }
 
 #[cfg(test)]

@@ -172,6 +172,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         })
         .count();
     let net = &coordination.network;
+    let summaries = echolens_analysis::coordination::cluster_summaries(&coordination);
     let recovered: Vec<serde_json::Value> = truth
         .campaigns
         .iter()
@@ -185,7 +186,14 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                     (cl.id, hit as f64 / cl.members.len().max(members.len()) as f64)
                 })
                 .fold((0, 0.0), |best, x| if x.1 > best.1 { x } else { best });
-            serde_json::json!({"campaign": c.id, "members": members.len(), "cluster": cluster, "overlap": overlap})
+            // What the exports say about the cluster's accounts (the planted account batch shows here).
+            let facts = summaries.iter().find(|s| s.cluster == cluster);
+            serde_json::json!({
+                "campaign": c.id, "members": members.len(), "cluster": cluster, "overlap": overlap,
+                "created_together": facts.map(|s| s.created_together.as_str()),
+                "clients": facts.map(|s| s.clients.as_str()),
+                "few_followers": facts.map(|s| s.few_followers.as_str()),
+            })
         })
         .collect();
 
@@ -200,6 +208,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                     "clusters": net.clusters.len(),
                     "out": coord_dir.display().to_string(),
                     "planted_groups": recovered,
+                    "account_batch": truth.account_batch,
                 },
                 "reuse": {
                     "cascades": reuse.counts.cascades,

@@ -73,6 +73,9 @@ pub fn print_report(r: &IngestReport, store: &Store) {
         r.records as f64 / r.seconds.max(1e-3)
     );
     println!("  messages {}: new {}, updated {}, unchanged {}", r.messages, r.new, r.updated, r.unchanged);
+    if r.accounts_new > 0 {
+        println!("  accounts described: {} new (the store's accounts table)", r.accounts_new);
+    }
     let kinds: Vec<String> = r.skipped_kinds.iter().map(|(k, n)| format!("{n} {k}s")).collect();
     println!(
         "  quarantined {}, skipped {}{}",
