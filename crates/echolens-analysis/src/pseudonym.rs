@@ -159,6 +159,13 @@ impl Pseudonyms {
                 (a, domains)
             })
             .collect();
+        c.accounts = std::mem::take(&mut c.accounts)
+            .into_iter()
+            .map(|(mut a, facts)| {
+                account(&mut a);
+                (a, facts)
+            })
+            .collect();
         for d in &mut c.channel_domains {
             d.channel = self.channel(&d.channel);
         }

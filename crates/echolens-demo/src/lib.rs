@@ -455,7 +455,8 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
         }
     }
 
-    // Coordinated groups: dedicated accounts (ids from 90_000) posting in waves.
+    // Coordinated groups: dedicated accounts (ids from 90_000) posting in waves; the second links through a
+    // shortener.
     let mut campaigns = Vec::new();
     for (cid, (size, spread)) in [(12usize, 20i64), (20, 45)].into_iter().enumerate() {
         let members: Vec<u64> = (0..size as u64).map(|m| 90_000 + cid as u64 * 100 + m).collect();
@@ -496,7 +497,11 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
         ][cid];
         for line in lines {
             let t0 = START + rng.below((days - 1) * DAY as usize) as i64;
-            let url = format!("https://campaign{cid}.example/a/{}", rng.below(100_000));
+            // The second group hides its links behind a shortener, as campaigns do.
+            let url = match cid {
+                0 => format!("https://campaign0.example/a/{}", rng.below(100_000)),
+                _ => format!("https://bit.ly/c{cid}x{}", rng.below(100_000)),
+            };
             campaign.waves.push(t0);
             campaign.urls.push(url.clone());
             for &m in &members {

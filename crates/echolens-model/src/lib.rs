@@ -57,6 +57,9 @@ pub struct Message {
     pub source_file: String,
     /// The record's number within its file (1-based: a line for JSONL/CSV, an element for JSON arrays).
     pub source_record: u64,
+    /// The message this one quotes (an X quote tweet's original), as the source names it: the quote has a
+    /// text of its own, and is an original too.
+    pub quote_of: Option<String>,
 }
 
 impl Message {
@@ -96,6 +99,7 @@ pub struct MessageView<'a> {
     pub repost_of: Option<&'a str>,
     pub source_file: &'a str,
     pub source_record: u64,
+    pub quote_of: Option<&'a str>,
 }
 
 impl Message {
@@ -121,6 +125,7 @@ impl Message {
             repost_of: self.repost_of.as_deref(),
             source_file: &self.source_file,
             source_record: self.source_record,
+            quote_of: self.quote_of.as_deref(),
         }
     }
 }
@@ -149,6 +154,7 @@ impl MessageView<'_> {
             repost_of: owned(self.repost_of),
             source_file: self.source_file.to_owned(),
             source_record: self.source_record,
+            quote_of: owned(self.quote_of),
         }
     }
 }
@@ -319,6 +325,7 @@ mod tests {
             repost_of: Some("3".into()),
             source_file: "f.jsonl".into(),
             source_record: 2,
+            quote_of: Some("4".into()),
             ..Message::default()
         };
         assert_eq!(m.view().to_message(), m);

@@ -93,6 +93,8 @@ pub struct Campaign {
     pub keyness: Keyness,
     /// How its top terms spread.
     pub diffusion: Option<Diffusion>,
+    /// Its weeks, each against its other weeks (`keyness --by week` over the source): what it pushed when.
+    pub by_week: Option<echolens_analysis::vocabulary::keyness_by::KeynessBy>,
     /// Where its tables are (relative to the report).
     pub folder: String,
 }
@@ -468,6 +470,7 @@ fn coordination(out: &mut String, r: &Report) {
     }
     let summaries = cluster_summaries(c);
     network_picture(out, c);
+    chance(out, c);
     let _ = write!(
         out,
         "<h3>The largest clusters ({} of {})</h3><table><tr><th class=\"num\">cluster</th><th class=\"num\">accounts</th>\
@@ -479,12 +482,14 @@ fn coordination(out: &mut String, r: &Report) {
     for s in summaries.iter().take(CLUSTER_ROWS) {
         let _ = write!(
             out,
-            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td>\
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}<br>\
+             <span class=\"muted\">spec. {}</span></td>\
              <td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             s.cluster,
             n(s.size as u64),
             s.density,
             n(s.weight),
+            s.median_specificity,
             esc(&s.kinds),
             esc(&s.first_seen.chars().take(10).collect::<String>()),
             esc(&s.last_seen.chars().take(10).collect::<String>()),
@@ -629,6 +634,32 @@ fn account_facts(out: &mut String, summaries: &[echolens_analysis::coordination:
     out.push_str("</table>");
 }
 
+/// What the account pairs that met within the window reach, edges or not: the measure a cluster's edges stand
+/// out against.
+fn chance(out: &mut String, c: &Coordination) {
+    let pairs: u64 = c.left_out.linked_pairs.values().map(|s| s.n).sum();
+    if pairs == 0 {
+        return;
+    }
+    let rows: Vec<String> = c
+        .left_out
+        .linked_pairs
+        .iter()
+        .filter(|(_, s)| s.n > 0)
+        .map(|(kind, s)| format!("{kind}: {} pairs, median {}, 99% at most {}", n(s.n), s.median, s.p99))
+        .collect();
+    let _ = write!(
+        out,
+        "<p>How far linked pairs reach here: {} account pairs acted on a key within the window at least once \
+         (by kind: the median specificity, and what 99% of the pairs stay at or under: {}). Most pairs in a corpus \
+         meet by chance; an edge needs {}, and a cluster whose edges sit far above the 99th percentile stands out \
+         from them (its median edge specificity is in the table, <em>spec.</em>).</p>",
+        n(pairs),
+        esc(&rows.join("; ")),
+        c.params.min_weight
+    );
+}
+
 /// Counts per kind as `kind n, kind n`, or `none`.
 fn counted_per_kind(counts: &BTreeMap<String, u64>) -> String {
     if counts.values().all(|v| *v == 0) {
@@ -641,6 +672,10 @@ fn counted_per_kind(counts: &BTreeMap<String, u64>) -> String {
 fn null_model(out: &mut String, c: &Coordination) {
     let runs = c.params.null_runs;
     if runs == 0 {
+        out.push_str(
+            "<p class=\"muted\">No null model was run (<code>--null-runs 19</code> gives every edge of the kinds \
+             matched on keys a p-value).</p>",
+        );
         return;
     }
     let tested: Vec<f64> = c.edges.iter().filter_map(|e| e.p_value).collect();
@@ -1051,11 +1086,39 @@ fn vocabulary(out: &mut String, r: &Report) {
             );
         }
         out.push_str("</table>");
+        if let Some(w) = &c.by_week {
+            by_week(out, w);
+        }
         if let Some(d) = &c.diffusion {
             diffusion(out, d);
         }
     }
     out.push_str("</section>");
+}
+
+/// Weeks of a campaign source shown, the first ones.
+const WEEKS: usize = 8;
+
+/// A campaign source's weeks, each against the others: the words that mark each.
+fn by_week(out: &mut String, w: &echolens_analysis::vocabulary::keyness_by::KeynessBy) {
+    if w.groups < 2 || w.terms.is_empty() {
+        return;
+    }
+    let mut weeks: BTreeMap<&str, Vec<&echolens_analysis::vocabulary::keyness_by::GroupTerm>> = BTreeMap::new();
+    for t in w.terms.iter().filter(|t| t.z > 0.0) {
+        weeks.entry(t.group.as_str()).or_default().push(t);
+    }
+    let _ = write!(
+        out,
+        "<p>Week by week, each of its {} weeks against its others (the same log-odds, words only): what the source \
+         pushed when.</p><table><tr><th>week of</th><th>words that mark the week (z)</th></tr>",
+        w.groups
+    );
+    for (week, terms) in weeks.iter().take(WEEKS) {
+        let words: Vec<String> = terms.iter().take(5).map(|t| format!("{} ({:.1})", t.term, t.z)).collect();
+        let _ = write!(out, "<tr><td>{}</td><td>{}</td></tr>", esc(week), text(&words.join(", ")));
+    }
+    out.push_str("</table>");
 }
 
 fn diffusion(out: &mut String, d: &Diffusion) {

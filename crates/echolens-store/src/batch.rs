@@ -43,6 +43,9 @@ pub fn message_schema() -> SchemaRef {
         s("repost_of", true),
         s("source_file", false),
         Field::new("source_record", DataType::Int64, false),
+        // Added after the first columns: a store made before has it added when next written to (see
+        // `Store::lock_for_writing`), and reads it as empty until then.
+        s("quote_of", true),
     ]))
 }
 
@@ -133,6 +136,7 @@ pub struct MessageRowsBuilder {
     repost_of: StringBuilder,
     source_file: StringBuilder,
     source_record: Int64Builder,
+    quote_of: StringBuilder,
     hashes: Vec<u128>,
     ranks: Vec<i64>,
     /// Scratch for the key.
@@ -164,6 +168,7 @@ impl MessageRowsBuilder {
             repost_of: StringBuilder::new(),
             source_file: StringBuilder::with_capacity(n, n * 16),
             source_record: Int64Builder::with_capacity(n),
+            quote_of: StringBuilder::new(),
             hashes: Vec::with_capacity(n),
             ranks: Vec::with_capacity(n),
             key_buf: String::new(),
@@ -217,6 +222,7 @@ impl MessageRowsBuilder {
         self.repost_of.append_option(m.repost_of);
         self.source_file.append_value(m.source_file);
         self.source_record.append_value(i64::try_from(m.source_record).unwrap_or(i64::MAX));
+        self.quote_of.append_option(m.quote_of);
     }
 
     /// The rows pushed.
@@ -242,6 +248,7 @@ impl MessageRowsBuilder {
             Arc::new(self.repost_of.finish()),
             Arc::new(self.source_file.finish()),
             Arc::new(self.source_record.finish()),
+            Arc::new(self.quote_of.finish()),
         ];
         let batch = RecordBatch::try_new(message_schema(), columns)?;
         Ok(MessageRows { batch, hashes: self.hashes, ranks: self.ranks })

@@ -95,6 +95,21 @@ async fn open_or_create(path: &Path, name: &str, schema: &arrow::datatypes::Sche
     Ok(table.create().with_table_name(name).with_columns(delta_columns(schema)).await?)
 }
 
+/// The columns of `schema` that `table` lacks (a table made by an earlier version).
+fn missing_columns(table: &DeltaTable, schema: &arrow::datatypes::Schema) -> Result<Vec<StructField>> {
+    let stored = table.snapshot()?.schema();
+    Ok(delta_columns(schema).into_iter().filter(|f| stored.field(f.name()).is_none()).collect())
+}
+
+/// `table` with the columns of `schema` it lacks added (nullable, after its own: a metadata-only commit).
+async fn add_missing_columns(table: DeltaTable, schema: &arrow::datatypes::Schema) -> Result<DeltaTable> {
+    let missing = missing_columns(&table, schema)?;
+    if missing.is_empty() {
+        return Ok(table);
+    }
+    Ok(table.add_columns().with_fields(missing).await?)
+}
+
 /// Open a table that must exist.
 async fn open_table(path: &Path) -> Result<DeltaTable> {
     let table = DeltaTable::try_from_url(table_url(path)?).await?;
@@ -193,6 +208,7 @@ impl Store {
             check_meta(&meta)?;
         }
         let messages = open_or_create(&root.join("messages"), "messages", &message_schema()).await?;
+        let messages = add_missing_columns(messages, &message_schema()).await?;
         let quarantine = open_or_create(&root.join("quarantine"), "quarantine", &quarantine_schema()).await?;
         let accounts = Some(open_or_create(&root.join("accounts"), "accounts", &account_schema()).await?);
         if !complete {
@@ -232,6 +248,7 @@ impl Store {
                 self.accounts = Some(open_or_create(&self.root.join("accounts"), "accounts", &account_schema()).await?);
             }
             self.reload().await?;
+            self.messages = add_missing_columns(self.messages.clone(), &message_schema()).await?;
             self.orphans_removed += self.remove_orphans()?;
         }
         Ok(())
@@ -330,6 +347,16 @@ impl Store {
                 None => Arc::new(datafusion::datasource::MemTable::try_new(account_schema(), vec![vec![]])?),
             };
             ctx.register_table(name, provider)?;
+        }
+        // A messages table made before a column was added (opened to read): the column reads as empty.
+        let missing = missing_columns(&self.messages, &message_schema())?;
+        if !missing.is_empty() {
+            let stored = ctx.deregister_table("messages")?.expect("registered above");
+            ctx.register_table("messages_as_stored", stored)?;
+            let nulls: Vec<String> =
+                missing.iter().map(|f| format!("CAST(NULL AS VARCHAR) AS \"{}\"", f.name())).collect();
+            let view = ctx.sql(&format!("SELECT *, {} FROM messages_as_stored", nulls.join(", "))).await?;
+            ctx.register_table("messages", view.into_view())?;
         }
         Ok(())
     }

@@ -582,6 +582,31 @@ mod tests {
         assert_eq!(count(&store, "SELECT count(*) FROM accounts").await, 1);
     }
 
+    /// A store whose messages table was made before `quote_of` existed: read, the column is empty; the next
+    /// writer adds it (a metadata commit) and writes it.
+    #[tokio::test]
+    async fn a_messages_table_without_a_newer_column_reads_it_empty_and_gains_it_when_written() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open_or_create(dir.path()).await.unwrap());
+        std::fs::remove_dir_all(dir.path().join("messages")).unwrap();
+        let full = message_schema();
+        let old = arrow::datatypes::Schema::new(
+            full.fields().iter().filter(|f| f.name() != "quote_of").cloned().collect::<Vec<_>>(),
+        );
+        crate::open_or_create(&dir.path().join("messages"), "messages", &old).await.unwrap();
+        let mut store = Store::open(dir.path()).await.unwrap();
+        assert_eq!(count(&store, "SELECT count(quote_of) FROM messages").await, 0);
+        let mut w = store.writer(WriterOptions::default()).await.unwrap();
+        let mut quoting = msg("c", "1", "my words", None);
+        quoting.quote_of = Some("9".into());
+        add(&mut w, &[quoting, msg("c", "2", "two", None)]);
+        w.finish().await.unwrap();
+        assert_eq!(count(&store, "SELECT count(quote_of) FROM messages").await, 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM messages").await, 2);
+        let reopened = Store::open(dir.path()).await.unwrap();
+        assert_eq!(count(&reopened, "SELECT count(quote_of) FROM messages WHERE quote_of = '9'").await, 1);
+    }
+
     fn owned(rows: &[(&str, &str)]) -> Vec<(String, String)> {
         rows.iter().map(|(k, t)| ((*k).to_owned(), (*t).to_owned())).collect()
     }

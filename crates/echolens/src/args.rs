@@ -97,9 +97,10 @@ pub struct AnalyzeArgs {
     #[arg(long, value_delimiter = ',', value_parser = parse_sweep, default_value = "10s,600s")]
     pub sweep: Vec<u64>,
     /// Null-model runs for the edges' p-values (each account's times shuffled among its own actions; the
-    /// equi-key kinds); the report says how many edges no shuffled corpus matched.
-    #[arg(long, default_value_t = 0)]
-    pub null_runs: usize,
+    /// equi-key kinds); the report says how many edges no shuffled corpus matched. Default: 19 (p = 0.05 at
+    /// least) for a store of up to 2,000,000 messages, none above (each run costs about 2% of the analysis).
+    #[arg(long)]
+    pub null_runs: Option<usize>,
     /// Terms per campaign source followed through the channels.
     #[arg(long, default_value_t = 10)]
     pub top_terms: usize,
@@ -237,9 +238,14 @@ pub struct CoordinationArgs {
     /// Folder for edges.csv, clusters.csv, cluster_summary.csv, network.gexf, network.graphml, summary.json.
     #[arg(long)]
     pub out: PathBuf,
-    /// Kinds to compute, comma-separated: text, link, hashtag, repost, reply, similar, and domain (the registrable
-    /// domain of links, shorteners left out) when asked for.
-    #[arg(long, value_delimiter = ',', value_parser = parse_kind, default_value = "text,link,hashtag,repost,reply,similar")]
+    /// Kinds to compute, comma-separated: text, link, hashtag, repost, reply, similar, quote, and domain (the
+    /// registrable domain of links, shorteners left out) when asked for.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_parser = parse_kind,
+        default_value = "text,link,hashtag,repost,reply,similar,quote"
+    )]
     pub kinds: Vec<echolens_analysis::coordination::Kind>,
     /// Two accounts are linked each time they act on the same key at most this far apart (e.g. 60s, 10m, 1h), or
     /// `auto`: the window the data suggest, estimated as CooRnet does (how fast keys are shared).

@@ -209,6 +209,9 @@ fn demo_builds_ingests_and_prints_stats() {
             assert!(all(few) && few.ends_with("under 100 followers"), "{g}");
         } else {
             assert_eq!(created, "", "{g}");
+            // The other group links through bit.ly, which its cluster's domains name as a shortener.
+            assert!(g["top_domains"].as_str().unwrap().starts_with("bit.ly ("), "{g}");
+            assert!(g["top_domains"].as_str().unwrap().contains(", a shortener)"), "{g}");
         }
     }
     assert!(dir.path().join("coordination/edges.csv").exists());

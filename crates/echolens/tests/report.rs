@@ -51,6 +51,7 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
         "reuse/cascades.csv",
         "vocabulary/1-cluster-1/keyness/terms.csv",
         "vocabulary/1-cluster-1/diffusion/adoption.csv",
+        "vocabulary/1-cluster-1/keyness_by_week/terms_by.csv",
     ] {
         assert!(outputs.contains(&file), "{file} not in {outputs:?}");
     }
@@ -63,6 +64,15 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
         assert!(html.contains(&format!("<section id=\"{id}\">")), "no section {id}");
     }
     assert!(html.contains("<svg") && html.contains("messages per day") && html.contains("after the origin"));
+    // What the exports say about the accounts survives pseudonymisation: the planted batch of accounts made in
+    // one week, in the report and in cluster_summary.csv.
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(out.join("demo-truth.json")).unwrap()).unwrap();
+    let week = truth["account_batch"]["week"].as_str().unwrap();
+    assert!(html.contains(&format!("created in the week of {week}")), "no account batch in the report");
+    let created = column(&out.join("coordination/cluster_summary.csv"), "created_together");
+    assert!(created.iter().any(|c| c.ends_with(&format!("created in the week of {week}"))), "{created:?}");
+    assert!(html.contains("Week by week"), "no keyness by week for the campaign sources");
+    assert!(html.contains("Null model: 19 runs"), "the default null model on a small corpus");
     // The evidence messages are shown with their text, found under their pseudonymised keys.
     assert!(html.matches("<div class=\"msg\"><span class=\"muted\">").count() >= 4, "no evidence texts");
     assert_eq!(html.matches("<div class=\"msg\"><code>").count(), 0, "evidence keys without their text");

@@ -59,16 +59,19 @@ pub enum Kind {
     Similar,
     /// The same registrable domain of a link (`news.example.co.uk` → `example.co.uk`); shorteners are no key.
     Domain,
+    /// The same quoted original (an X quote tweet: a repost with words of one's own).
+    Quote,
 }
 
 impl Kind {
     /// Every kind, in output order.
-    pub const ALL: [Kind; 7] =
-        [Kind::Text, Kind::Link, Kind::Hashtag, Kind::Repost, Kind::Reply, Kind::Similar, Kind::Domain];
+    pub const ALL: [Kind; 8] =
+        [Kind::Text, Kind::Link, Kind::Hashtag, Kind::Repost, Kind::Reply, Kind::Similar, Kind::Domain, Kind::Quote];
 
     /// The kinds a run computes unless told otherwise: `domain` is asked for (a domain shared within a minute
     /// is weaker evidence than the link itself, and popular outlets are shared by everyone).
-    pub const DEFAULT: [Kind; 6] = [Kind::Text, Kind::Link, Kind::Hashtag, Kind::Repost, Kind::Reply, Kind::Similar];
+    pub const DEFAULT: [Kind; 7] =
+        [Kind::Text, Kind::Link, Kind::Hashtag, Kind::Repost, Kind::Reply, Kind::Similar, Kind::Quote];
 
     /// The kind's name in outputs and on the command line.
     pub fn name(self) -> &'static str {
@@ -80,6 +83,7 @@ impl Kind {
             Kind::Reply => "reply",
             Kind::Similar => "similar",
             Kind::Domain => "domain",
+            Kind::Quote => "quote",
         }
     }
 
@@ -325,6 +329,43 @@ pub struct LeftOut {
     /// Keys whose actions within the horizon were not all within the window, per kind: they count their
     /// tightness of a key toward an edge.
     pub loose_keys: BTreeMap<String, u64>,
+    /// The specificity of every account pair linked within the window at least once, per kind, edges or not:
+    /// what chance and crowds reach in this corpus, to set a cluster's edges beside.
+    pub linked_pairs: BTreeMap<String, Spread>,
+}
+
+/// How a quantity spreads over many values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Spread {
+    /// Values.
+    pub n: u64,
+    /// Median.
+    pub median: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values` (sorted in place); all zero when there are none.
+    pub fn of(values: &mut [f32]) -> Spread {
+        if values.is_empty() {
+            return Spread::default();
+        }
+        values.sort_unstable_by(f32::total_cmp);
+        let at = |q: f64| f64::from(values[((values.len() - 1) as f64 * q).round() as usize]);
+        let round = |v: f64| (v * 1000.0).round() / 1000.0;
+        Spread {
+            n: values.len() as u64,
+            median: round(at(0.5)),
+            p90: round(at(0.9)),
+            p99: round(at(0.99)),
+            max: round(at(1.0)),
+        }
+    }
 }
 
 /// One row of a window sweep.
@@ -439,6 +480,11 @@ fn actions_sql(kind: Kind, p: &Params, short_filter: bool) -> Option<String> {
              (SELECT CASE WHEN repost_of IS NOT NULL THEN concat(platform, ':', repost_of) \
                      ELSE concat(platform, ':forward:', forwarded_from, ':', text_norm) END AS k, {inner} \
               FROM messages WHERE author_id IS NOT NULL AND (repost_of IS NOT NULL OR forwarded_from IS NOT NULL))"
+        ),
+        Kind::Quote => format!(
+            "SELECT 'quote' AS kind, {seed} AS kid, key_hash(k, {seed}) AS key_h, k AS label, {outer} FROM \
+             (SELECT concat(platform, ':', quote_of) AS k, {inner} \
+              FROM messages WHERE author_id IS NOT NULL AND quote_of IS NOT NULL)"
         ),
         // A Telegram reply target is a message id within the chat; an X reply target is a global tweet id.
         Kind::Reply => format!(
@@ -593,6 +639,8 @@ struct EdgeFold<'a> {
     min_weight: u64,
     /// Linked pairs below `min_weight`, per kind.
     below: BTreeMap<String, u64>,
+    /// Every linked pair's specificity, per kind (see [`LeftOut::linked_pairs`]).
+    specificities: BTreeMap<Kind, Vec<f32>>,
 }
 
 impl<'a> EdgeFold<'a> {
@@ -606,6 +654,7 @@ impl<'a> EdgeFold<'a> {
             evidence: p.evidence,
             min_weight: p.min_weight,
             below: BTreeMap::new(),
+            specificities: BTreeMap::new(),
         }
     }
 
@@ -647,6 +696,7 @@ impl<'a> EdgeFold<'a> {
         let kind = kind_of_id(kid);
         let hits = &mut self.hits;
         let specificity: f64 = hits.iter().map(|h| self.key_weight.get(&h.key).copied().unwrap_or(1.0)).sum();
+        self.specificities.entry(kind).or_default().push(specificity as f32);
         if specificity < self.min_weight as f64 - 1e-9 {
             *self.below.entry(kind.name().to_owned()).or_default() += 1;
             hits.clear();
@@ -681,12 +731,15 @@ impl<'a> EdgeFold<'a> {
         Ok(())
     }
 
-    /// The edges at or above `min_weight`, and the count of those below per kind.
-    fn finish(mut self) -> Result<(Vec<Edge>, BTreeMap<String, u64>)> {
+    /// The edges at or above `min_weight`, the count of those below per kind, and every pair's specificity.
+    fn finish(mut self) -> Result<Folded> {
         self.close()?;
-        Ok((self.edges, self.below))
+        Ok((self.edges, self.below, self.specificities))
     }
 }
+
+/// What folding gives: the edges, the pairs below the minimum per kind, every linked pair's specificity.
+type Folded = (Vec<Edge>, BTreeMap<String, u64>, BTreeMap<Kind, Vec<f32>>);
 
 /// The crowd-sized keys' weights (see [`Params::crowd_size`]); keys not in it count 1.
 type KeyWeights = HashMap<i64, f64, std::hash::BuildHasherDefault<crate::minhash::KeyHasher>>;
@@ -925,8 +978,8 @@ async fn edges_at(
     evidence: bool,
     similar_edges: Option<Vec<Edge>>,
     stage: &dyn Fn(&str),
-) -> Result<(Vec<Edge>, BTreeMap<String, u64>)> {
-    let (mut edges, mut below) = (Vec::new(), BTreeMap::new());
+) -> Result<Folded> {
+    let (mut edges, mut below, mut specificities) = (Vec::new(), BTreeMap::new(), BTreeMap::new());
     if let Some(accounts) = accounts.filter(|_| evidence) {
         // Folded as the plan streams its rows: they are never all held at once.
         let sql = edges_sql("coord_actions", window_us, 1, true);
@@ -936,7 +989,7 @@ async fn edges_at(
         while let Some(batch) = futures::StreamExt::next(&mut stream).await {
             fold.add(&batch?)?;
         }
-        (edges, below) = fold.finish()?;
+        (edges, below, specificities) = fold.finish()?;
     } else if let Some(accounts) = accounts {
         edges.extend(weights(ctx, accounts, "coord_actions", window_us).await?.into_iter().map(
             |((kind, a, b), (weight, specificity))| Edge {
@@ -962,7 +1015,7 @@ async fn edges_at(
         None => {}
     }
     edges.sort_by(|x, y| (x.kind, &x.a, &x.b).cmp(&(y.kind, &y.a, &y.b)));
-    Ok((edges, below))
+    Ok((edges, below, specificities))
 }
 
 /// The `similar` kernel's edges at `window_us`.
@@ -1096,6 +1149,8 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     if p.kinds.contains(&Kind::Similar) {
         let mut found = similar_at(ctx, p, window_us, &stage).await?;
         left_out.short_texts = found.short_texts;
+        let mut all: Vec<f32> = found.edges.iter().map(|e| e.specificity as f32).collect();
+        left_out.linked_pairs.insert(Kind::Similar.name().to_owned(), Spread::of(&mut all));
         below = split_below(&mut found.edges, kind_min_weight);
         similar_edges = Some(found.edges);
     }
@@ -1117,8 +1172,11 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
 
     stage("joining actions within the window");
     let fold_params = Params { min_weight: kind_min_weight, ..p.clone() };
-    let (mut edges, folded_below) =
+    let (mut edges, folded_below, specificities) =
         edges_at(ctx, &fold_params, window_us, accounts.as_ref(), &key_weight, true, similar_edges, &stage).await?;
+    for (kind, mut all) in specificities {
+        left_out.linked_pairs.insert(kind.name().to_owned(), Spread::of(&mut all));
+    }
     for (kind, n) in folded_below.into_iter().chain(split_below(&mut edges, kind_min_weight)) {
         *below.entry(kind).or_default() += n;
     }
@@ -1172,7 +1230,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         if accounts.is_some() {
             key_weights(ctx, p, w_us, None).await?;
         }
-        let (mut e, _) = edges_at(ctx, &swept, w_us, accounts.as_ref(), &key_weight, false, None, &stage).await?;
+        let (mut e, _, _) = edges_at(ctx, &swept, w_us, accounts.as_ref(), &key_weight, false, None, &stage).await?;
         split_below(&mut e, p.min_weight);
         let net = cluster::build(&e, p.quality, p.resolution, p.seed)?;
         let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();

@@ -49,6 +49,9 @@ pub struct ClusterSummary {
     pub clients: String,
     /// How many members had fewer than [`FEW_FOLLOWERS`] followers, of those whose count the exports state.
     pub few_followers: String,
+    /// The median specificity of the cluster's edges (of every kind): set it beside what the corpus's linked
+    /// pairs reach ([`super::LeftOut::linked_pairs`]).
+    pub median_specificity: f64,
 }
 
 /// Followers under which an account counts as having few.
@@ -143,8 +146,10 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
         let mut keys: HashMap<(Kind, i64), usize> = HashMap::new();
         let (mut first, mut last) = (i64::MAX, i64::MIN);
         let mut leads: HashMap<&str, (u64, u64)> = HashMap::new();
+        let mut specificities: Vec<f32> = Vec::new();
         for e in kind_edges_in.remove(&id).unwrap_or_default() {
             add_lead(&mut leads, e);
+            specificities.push(e.specificity as f32);
             *kinds.entry(e.kind).or_default() += 1;
             first = first.min(e.first_seen);
             last = last.max(e.last_seen);
@@ -196,6 +201,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             created_together,
             clients,
             few_followers,
+            median_specificity: super::Spread::of(&mut specificities).median,
         });
     }
     out
@@ -361,6 +367,7 @@ fn write_network(c: &Coordination, dir: &Path) -> Result<(Vec<PathBuf>, Vec<Clus
             "created_together",
             "clients",
             "few_followers",
+            "median_specificity",
         ])
         .map_err(csv_err(&path))?;
     }

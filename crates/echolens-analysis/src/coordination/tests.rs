@@ -23,6 +23,7 @@ struct M {
     repost_of: Option<&'static str>,
     forwarded_from: Option<&'static str>,
     reply_to: Option<&'static str>,
+    quote_of: Option<&'static str>,
     channel: &'static str,
 }
 
@@ -38,6 +39,7 @@ fn m(author: &'static str, id: impl ToString, secs: i64, text: &str) -> M {
         repost_of: None,
         forwarded_from: None,
         reply_to: None,
+        quote_of: None,
         channel: author,
     }
 }
@@ -63,6 +65,7 @@ fn to_message(x: &M) -> Message {
         repost_of: x.repost_of.map(str::to_owned),
         source_file: "test".into(),
         source_record: 1,
+        quote_of: x.quote_of.map(str::to_owned),
     }
 }
 
@@ -425,6 +428,29 @@ async fn hashtag_repost_reply_kinds() {
     );
     let c = run_on(&msgs, Params { min_weight: 1, ..only(&[Kind::Reply]) }).await;
     assert_eq!(edge_set(&c), [(Kind::Reply, "telegram:5".into(), "telegram:6".into(), 1)]);
+}
+
+/// Quotes of the same original are `quote` actions, apart from reposts of it: accounts 1 and 2 quote two
+/// originals within seconds, each with words of its own (no shared text); account 3 retweets them at the same
+/// moments, a `repost`, linked to nobody by quotes.
+#[tokio::test]
+async fn quotes_of_one_original_are_their_own_kind() {
+    let mut msgs = Vec::new();
+    for (i, (a, t, orig)) in
+        [("1", 0, "o1"), ("2", 4, "o1"), ("1", 600, "o2"), ("2", 610, "o2")].into_iter().enumerate()
+    {
+        let mut x = m(a, i, t, &format!("my own comment number {i} on this"));
+        x.quote_of = Some(orig);
+        msgs.push(x);
+    }
+    for (i, (t, orig)) in [(2, "o1"), (605, "o2")].into_iter().enumerate() {
+        let mut x = m("3", 10 + i, t, "RT the original");
+        x.repost_of = Some(orig);
+        msgs.push(x);
+    }
+    let c = run_on(&msgs, Params::default()).await;
+    assert_eq!(edge_set(&c), [(Kind::Quote, "x:1".into(), "x:2".into(), 2)]);
+    assert!(c.labels.values().any(|l| l == "x:o1"), "{:?}", c.labels);
 }
 
 #[tokio::test]

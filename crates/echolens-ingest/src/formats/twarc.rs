@@ -117,6 +117,7 @@ fn convert(t: &Value, users: &HashMap<&str, &str>, ctx: &FileCtx<'_>, line_no: u
             text: string(t.get("text")).unwrap_or_default(),
             reply_to: referenced("replied_to"),
             repost_of: referenced("retweeted"),
+            quote_of: referenced("quoted"),
             source_file: ctx.path.clone(),
             source_record: line_no,
             ..Message::default()

@@ -34,6 +34,7 @@ pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
             client: cols.find(&["tweet_client_name"]),
             location: cols.find(&["user_reported_location"]),
             language: cols.find(&["account_language"]),
+            quoted: cols.find(&["quoted_tweet_tweetid"]),
         };
         (c, Header::Names)
     };
@@ -59,6 +60,7 @@ struct XColumns {
     client: Option<usize>,
     location: Option<usize>,
     language: Option<usize>,
+    quoted: Option<usize>,
 }
 
 /// What the record says about account `user`, if anything; `at` is the tweet's time.
@@ -116,6 +118,7 @@ fn convert(r: &csv::StringRecord, c: &XColumns, ctx: &FileCtx<'_>, line: u64) ->
             text: cell(r, c.text).unwrap_or("").to_owned(),
             reply_to: cell(r, c.reply).map(str::to_owned),
             repost_of: if is_rt { cell(r, c.rt_id).map(str::to_owned) } else { None },
+            quote_of: cell(r, c.quoted).map(str::to_owned),
             source_file: ctx.path.clone(),
             source_record: line,
             ..Message::default()
@@ -164,5 +167,38 @@ mod tests {
         assert_eq!(m.hashtags, vec!["uno", "dos"]);
         assert!(sink.quarantined[0].reason.contains("scientific notation"));
         assert_eq!(sink.quarantined[1].source_record, 4);
+    }
+
+    #[test]
+    fn quotes_and_what_a_tweet_says_of_its_account() {
+        let input = "tweetid,userid,tweet_time,tweet_text,quoted_tweet_tweetid,account_creation_date,follower_count,\
+                     tweet_client_name\n\
+                     7,u1,2019-01-02 03:04,look at this,6,2018-05-01,12,TweetDeck\n\
+                     8,u2,2019-01-02 03:05,plain,,,,\n";
+        let mut sink = Collect::default();
+        let counts = read_bytes(input.as_bytes(), "io.csv", Format::XArchive, &ReadOptions::default(), &mut sink);
+        assert_eq!(counts.messages, 2);
+        assert_eq!(sink.messages[0].quote_of.as_deref(), Some("6"));
+        assert_eq!(sink.messages[1].quote_of, None);
+        // Only the first row says anything about its account.
+        assert_eq!(sink.accounts.len(), 1);
+        let a = &sink.accounts[0];
+        assert_eq!((a.author_id.as_str(), a.followers, a.client.as_deref()), ("u1", Some(12), Some("TweetDeck")));
+        assert_eq!(a.created, Some(1_525_132_800_000_000), "2018-05-01 00:00 UTC");
+        assert_eq!(a.at, Some(sink.messages[0].ts));
+    }
+
+    #[test]
+    fn an_accounts_file_gives_profiles_and_no_messages() {
+        let input = "userid,follower_count,following_count,account_creation_date,account_language\n\
+                     u1,5,6,2014-06-13,en\n\
+                     u2,,,,\n";
+        let mut sink = Collect::default();
+        let counts = read_bytes(input.as_bytes(), "users.csv", Format::XArchive, &ReadOptions::default(), &mut sink);
+        assert_eq!((counts.records, counts.messages, counts.skipped, counts.quarantined), (2, 0, 1, 1));
+        assert_eq!(sink.accounts.len(), 1);
+        assert_eq!((sink.accounts[0].following, sink.accounts[0].language.as_deref()), (Some(6), Some("en")));
+        assert!(sink.quarantined[0].reason.contains("nothing but its userid"), "{:?}", sink.quarantined);
+        assert_eq!(crate::detect(input.as_bytes()), Some(Format::XArchive));
     }
 }

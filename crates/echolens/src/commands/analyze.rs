@@ -13,8 +13,8 @@ use echolens_analysis::coordination::{self, Coordination};
 use echolens_analysis::reuse::{self, Reuse};
 use echolens_analysis::select::{Selection, Selector, quote};
 use echolens_analysis::vocabulary::diffusion::{self, Terms};
-use echolens_analysis::vocabulary::keyness;
 use echolens_analysis::vocabulary::timeline::{self, Group, Period, Timeline};
+use echolens_analysis::vocabulary::{keyness, keyness_by};
 use echolens_report::{Campaign, ChannelRow, Evidence, Report, Run};
 use echolens_store::{Store, rfc3339};
 use echolens_text::Script;
@@ -28,6 +28,16 @@ const AUTO_CLUSTERS: usize = 2;
 /// The smallest cluster worth characterising.
 const MIN_CLUSTER: usize = 3;
 /// About this many reference messages at most: beyond, the reference is a deterministic sample (by key hash).
+/// Null-model runs by default: the fewest that let p reach 0.05.
+const NULL_RUNS: usize = 19;
+
+/// Messages up to which the null model runs by default. Measured (bench/README.md, "The main job"): 19 runs add
+/// 3 s to 1M messages' coordination and 43 s to 10M's, which the 10M target has no room for.
+const NULL_RUNS_UP_TO: u64 = 2_000_000;
+
+/// Words kept per week of a campaign source (`keyness_by_week/terms_by.csv`).
+const WEEK_TERMS: usize = 10;
+
 /// A campaign source is thousands of messages; a reference of 200,000 counts its terms well enough, and the
 /// tokenising no longer grows with the corpus.
 const REFERENCE_MESSAGES: u64 = 200_000;
@@ -168,7 +178,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let params = coordination::Params {
         window_s: args.window.params().0,
         window_auto: args.window.params().1,
-        null_runs: args.null_runs,
+        null_runs: args.null_runs.unwrap_or(if stats.messages <= NULL_RUNS_UP_TO { NULL_RUNS } else { 0 }),
         sweep,
         sweep_similar: false,
         ..coordination::Params::default()
@@ -244,6 +254,17 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
                 if !terms.is_empty() {
                     followed.push((campaigns.len(), Terms::new(terms)?));
                 }
+                // Week by week within the source (one pass over its messages); none with a single week.
+                let by_week = rt
+                    .block_on(keyness_by::run(
+                        &vocabulary_ctx,
+                        &source.target,
+                        keyness_by::By::Week,
+                        args.tz.name(),
+                        keyness::Params::default(),
+                        WEEK_TERMS,
+                    ))
+                    .ok();
                 campaigns.push(Campaign {
                     title: source.title,
                     why: source.why,
@@ -251,6 +272,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
                     reference,
                     keyness: k,
                     diffusion: None,
+                    by_week,
                     folder: format!("vocabulary/{}-{}", i + 1, source.slug),
                 });
             }
@@ -288,6 +310,9 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         written.extend(keyness::write_outputs(&c.keyness, &dir.join("keyness"), extra.clone())?);
         if let Some(d) = &c.diffusion {
             written.extend(diffusion::write_outputs(d, &dir.join("diffusion"), extra.clone())?);
+        }
+        if let Some(w) = &c.by_week {
+            written.extend(keyness_by::write_outputs(w, &dir.join("keyness_by_week"), extra.clone())?);
         }
     }
     if args.format == TableFormat::Parquet {

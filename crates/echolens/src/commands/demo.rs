@@ -193,6 +193,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 "created_together": facts.map(|s| s.created_together.as_str()),
                 "clients": facts.map(|s| s.clients.as_str()),
                 "few_followers": facts.map(|s| s.few_followers.as_str()),
+                "top_domains": facts.map(|s| s.top_domains.as_str()),
             })
         })
         .collect();

@@ -41,6 +41,7 @@ pub(super) fn parse(json: &str) -> Option<Line<'_>> {
         forwarded_from: f.forwarded_from,
         reply_to: f.reply_to,
         repost_of: f.repost_of,
+        quote_of: f.quote_of,
         edited: f.edited,
     })
 }
@@ -63,6 +64,7 @@ struct Fields<'a> {
     forwarded_from: Option<Scalar<'a>>,
     reply_to: Option<Scalar<'a>>,
     repost_of: Option<Scalar<'a>>,
+    quote_of: Option<Scalar<'a>>,
     edited: Option<Timestamp>,
 }
 
@@ -144,6 +146,7 @@ impl<'a> Parser<'a> {
             "reply_to" => 12,
             "repost_of" => 13,
             "edited" => 14,
+            "quote_of" => 15,
             _ => return self.skip_value(),
         };
         if f.seen & (1 << bit) != 0 {
@@ -165,6 +168,7 @@ impl<'a> Parser<'a> {
             11 => f.forwarded_from = self.or_null(Self::scalar)?,
             12 => f.reply_to = self.or_null(Self::scalar)?,
             13 => f.repost_of = self.or_null(Self::scalar)?,
+            15 => f.quote_of = self.or_null(Self::scalar)?,
             _ => f.edited = self.or_null(Self::timestamp)?,
         }
         Some(())
@@ -402,6 +406,7 @@ mod tests {
                 "forwarded_from",
                 "reply_to",
                 "repost_of",
+                "quote_of",
                 "edited",
                 "lang",
                 "lang",

@@ -2,7 +2,7 @@
 //!
 //! Required: `id`, `channel`, `timestamp` (unix seconds or RFC 3339), `text`; `author` may be null. Optional:
 //! `platform` (default `generic`, or `--platform`), `channel_name`, `author_name`, `urls`, `hashtags`,
-//! `mentions`, `forwarded_from`, `reply_to`, `repost_of`, `edited`.
+//! `mentions`, `forwarded_from`, `reply_to`, `repost_of`, `quote_of`, `edited`.
 
 mod fast;
 
@@ -129,6 +129,8 @@ struct Line<'a> {
     reply_to: Option<Scalar<'a>>,
     #[serde(default, borrow)]
     repost_of: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    quote_of: Option<Scalar<'a>>,
     #[serde(default)]
     edited: Option<Timestamp>,
 }
@@ -168,6 +170,7 @@ pub fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Si
                 forwarded_from: scalar(&l.forwarded_from),
                 reply_to: scalar(&l.reply_to),
                 repost_of: scalar(&l.repost_of),
+                quote_of: scalar(&l.quote_of),
                 source_file: &ctx.path,
                 source_record: line_no,
                 ..MessageView::default()
