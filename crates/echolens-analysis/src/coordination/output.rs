@@ -334,10 +334,15 @@ fn write_network(c: &Coordination, dir: &Path) -> Result<(Vec<PathBuf>, Vec<Clus
     let path = dir.join("clusters.csv");
     let mut w = csv_writer(&path)?;
     let err = csv_err(&path);
-    w.write_record(["cluster", "account"]).map_err(&err)?;
+    // Each member with the keys, over all its edges, on which it acted first and second.
+    let leads = account_leads(c);
+    w.write_record(["cluster", "account", "first_on", "second_on"]).map_err(&err)?;
     for cluster in &c.network.clusters {
         for &m in &cluster.members {
-            w.write_record([cluster.id.to_string().as_str(), c.network.accounts[m].as_str()]).map_err(&err)?;
+            let account = c.network.accounts[m].as_str();
+            let (first, second) = leads.get(account).copied().unwrap_or_default();
+            w.write_record([cluster.id.to_string().as_str(), account, &first.to_string(), &second.to_string()])
+                .map_err(&err)?;
         }
     }
     w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;

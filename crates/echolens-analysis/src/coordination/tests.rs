@@ -628,7 +628,13 @@ async fn outputs_follow_the_contract() {
     assert!(edges.starts_with("account_a,account_b,kind,weight,first_seen,last_seen,evidence"));
     assert!(edges.contains("2023-11-14T22:13:20Z"), "{edges}");
     let clusters = std::fs::read_to_string(dir.path().join("clusters.csv")).unwrap();
-    assert!(clusters.starts_with("cluster,account\n1,"));
+    assert!(clusters.starts_with("cluster,account,first_on,second_on\n1,"));
+    // The account that posted first on both texts leads on every edge it has; the other follows.
+    let rows: Vec<Vec<&str>> = clusters.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let leader = rows.iter().find(|r| r[1].contains("script")).unwrap();
+    let follower = rows.iter().find(|r| r[1] == "x:2").unwrap();
+    assert!(leader[2].parse::<u64>().unwrap() >= 2 && leader[3] == "0", "{clusters}");
+    assert_eq!((follower[2], follower[3]), (leader[3], leader[2]), "{clusters}");
     let gexf = std::fs::read_to_string(dir.path().join("network.gexf")).unwrap();
     assert!(gexf.contains("&lt;script&gt;") && !gexf.contains("<script>"));
     let summary: serde_json::Value =
