@@ -198,19 +198,19 @@ def main():
 
     rows = []
     same_work = os.path.join(args.work, f"coord_{args.n}_toolkit_params")
-    secs, rss, _ = timed([args.bin, "coordination", "--store", store, "--out", same_work,
+    secs, rss, _ = timed([args.bin, "coordination", "--store", store, "--reveal", "--out", same_work,
                           "--kinds", "text,link,similar", "--window", f"{WINDOW}s", "--min-weight", str(MIN_WEIGHT),
                           "--min-tokens", "1", "--max-key-accounts", "1000000000", "--crowd-size", "0", "--horizon", "0",
                           "--similarity", str(SIMILARITY)])
     rows.append(("echolens text+link+similar", secs, rss))
     for kind in ["text", "link", "similar"]:
-        secs_k, rss_k, _ = timed([args.bin, "coordination", "--store", store, "--out", same_work + "_" + kind,
+        secs_k, rss_k, _ = timed([args.bin, "coordination", "--store", store, "--reveal", "--out", same_work + "_" + kind,
                                   "--kinds", kind, "--window", f"{WINDOW}s", "--min-weight", str(MIN_WEIGHT),
                                   "--min-tokens", "1", "--max-key-accounts", "1000000000", "--crowd-size", "0", "--horizon", "0",
                                   "--similarity", str(SIMILARITY)])
         rows.append((f"echolens {kind}", secs_k, rss_k))
     default_out = os.path.join(args.work, f"coord_{args.n}_default")
-    secs, rss, _ = timed([args.bin, "coordination", "--store", store, "--out", default_out])
+    secs, rss, _ = timed([args.bin, "coordination", "--store", store, "--reveal", "--out", default_out])
     rows.append(("echolens all kinds, defaults", secs, rss))
     p, r, f1 = pair_f1(os.path.join(default_out, "clusters.csv"), truth)
     results["f1_default"] = {"precision": p, "recall": r, "f1": f1}
@@ -250,7 +250,7 @@ def main():
             rows.append(("coordinationz co-URL + co-hashtag", secs, rss))
         else:
             print(f"coordinationz failed after {secs:.0f} s (peak {rss:.0f} MB), status {status}")
-        secs_e, rss_e, _ = timed([args.bin, "coordination", "--store", store, "--out", default_out + "_lh",
+        secs_e, rss_e, _ = timed([args.bin, "coordination", "--store", store, "--reveal", "--out", default_out + "_lh",
                                   "--kinds", "link,hashtag"])
         rows.append(("echolens link+hashtag", secs_e, rss_e))
 

@@ -105,7 +105,7 @@ def main():
         for name, flags in options.items():
             out = os.path.join(base, "coord_" + name.replace(" ", "_"))
             t0 = time.perf_counter()
-            subprocess.run([args.bin, "coordination", "--store", store, "--out", out] + flags, check=True,
+            subprocess.run([args.bin, "coordination", "--store", store, "--reveal", "--out", out] + flags, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             secs = time.perf_counter() - t0
             s = score(os.path.join(out, "clusters.csv"), truth, repeated)

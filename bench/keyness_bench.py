@@ -150,10 +150,10 @@ def scale_run(args):
         print(label, res["keyness_" + label], flush=True)
     # The top 20 terms, timed; the top 3 (the planted ones when keyness ranked them first) against the truth.
     out = os.path.join(work, "diffusion_top20")
-    secs, peak, stdout = timed([args.bin, "diffusion", "--store", store, "--from-keyness",
+    secs, peak, stdout = timed([args.bin, "diffusion", "--store", store, "--reveal", "--from-keyness",
                                 os.path.join(work, "keyness_same_language"), "--top", "20", "--out", out, "--json"])
     out = os.path.join(work, "diffusion")
-    subprocess.run([args.bin, "diffusion", "--store", store, "--from-keyness",
+    subprocess.run([args.bin, "diffusion", "--store", store, "--reveal", "--from-keyness",
                     os.path.join(work, "keyness_same_language"), "--top", "3", "--out", out, "--json"],
                    check=True, capture_output=True)
     import csv

@@ -145,7 +145,7 @@ def main():
     results = {"n": truth["messages"], "params": vars(args)}
 
     out = os.path.join(base, "echolens_reuse")
-    secs, mb, _ = timed([args.bin, "reuse", "--store", store, "--out", out, "--json"] + params)
+    secs, mb, _ = timed([args.bin, "reuse", "--store", store, "--reveal", "--out", out, "--json"] + params)
     ours = score(read_echolens(os.path.join(out, "cascades.csv")), truth)
     results["echolens"] = {"seconds": round(secs, 2), "peak_mb": round(mb), **ours}
     rows = [("echolens reuse", secs, mb, ours)]
@@ -182,7 +182,7 @@ def main():
         results["calibration"] = []
         for t in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
             cout = os.path.join(base, f"calibrate_{t}")
-            timed([args.bin, "reuse", "--store", store, "--out", cout, "--json", "--threshold", str(t),
+            timed([args.bin, "reuse", "--store", store, "--reveal", "--out", cout, "--json", "--threshold", str(t),
                    "--shingle", str(args.shingle), "--min-tokens", str(args.min_tokens)])
             sc = score(read_echolens(os.path.join(cout, "cascades.csv")), truth)
             results["calibration"].append({"threshold": t, **sc})

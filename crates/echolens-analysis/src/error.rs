@@ -25,9 +25,20 @@ pub enum Error {
         /// Why.
         source: csv::Error,
     },
-    /// A parameter is out of range.
+    /// A parameter is out of range, or the input cannot be analysed as asked.
     #[error("{0}")]
     Param(String),
+    /// A selection (`role`: target, reference, corpus) holds no message: the input, not a bug.
+    #[error("the {role} ({selection}) matches no message")]
+    Empty {
+        /// What the selection was for.
+        role: String,
+        /// The selection, in words.
+        selection: String,
+    },
+    /// Something that cannot happen did: a bug in echolens, to report.
+    #[error("{0} (a bug in echolens; please report it with the command that gave it)")]
+    Internal(String),
     /// Community detection failed.
     #[error("community detection: {0}")]
     Leiden(String),

@@ -3,7 +3,7 @@
 //! and a hasher for keys that are already hashes.
 
 /// splitmix64's finaliser: a bijection on 64-bit integers that mixes every input bit into every output bit.
-pub fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -12,7 +12,7 @@ pub fn mix(mut z: u64) -> u64 {
 /// The sorted, de-duplicated hashes of the `k`-word shingles of `text` (a text shorter than `k` words is one
 /// shingle).
 #[cfg(test)]
-pub fn shingles(text: &str, k: usize) -> Vec<u64> {
+pub(crate) fn shingles(text: &str, k: usize) -> Vec<u64> {
     let words: Vec<&str> = echolens_text::tokens(text).collect();
     shingle_set(&words, k)
 }
@@ -20,7 +20,7 @@ pub fn shingles(text: &str, k: usize) -> Vec<u64> {
 /// The sorted, de-duplicated hashes of the `k`-word shingles of `words`: each word hashed once (xxh3), a
 /// shingle's hash folded from its words' hashes in order.
 #[cfg(test)]
-pub fn shingle_set(words: &[&str], k: usize) -> Vec<u64> {
+pub(crate) fn shingle_set(words: &[&str], k: usize) -> Vec<u64> {
     let hashes: Vec<u64> = words.iter().map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes())).collect();
     let mut out = shingle_hashes(&hashes, k).collect::<Vec<u64>>();
     out.sort_unstable();
@@ -31,7 +31,7 @@ pub fn shingle_set(words: &[&str], k: usize) -> Vec<u64> {
 /// The shingle set as the kernels keep it: the sorted, distinct top 32 bits of each shingle's hash (half the
 /// memory, and a collision within one corpus's texts is rare enough not to move a similarity).
 #[cfg(test)]
-pub fn shingle_halves(words: &[&str], k: usize) -> Vec<u32> {
+pub(crate) fn shingle_halves(words: &[&str], k: usize) -> Vec<u32> {
     let hashes: Vec<u64> = words.iter().map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes())).collect();
     let mut out = Vec::new();
     push_shingle_halves(&hashes, k, &mut out);
@@ -39,13 +39,13 @@ pub fn shingle_halves(words: &[&str], k: usize) -> Vec<u32> {
 }
 
 /// The hashes (xxh3) of the words of `text`, into `out` (cleared first).
-pub fn word_hashes(text: &str, out: &mut Vec<u64>) {
+pub(crate) fn word_hashes(text: &str, out: &mut Vec<u64>) {
     out.clear();
     out.extend(echolens_text::tokens(text).map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes())));
 }
 
 /// [`shingle_halves`] of the words whose hashes are `words`, appended to `out` (what was there is kept).
-pub fn push_shingle_halves(words: &[u64], k: usize, out: &mut Vec<u32>) {
+pub(crate) fn push_shingle_halves(words: &[u64], k: usize, out: &mut Vec<u32>) {
     let start = out.len();
     out.extend(shingle_hashes(words, k).map(|h| (h >> 32) as u32));
     sort_tail(out, start);
@@ -53,7 +53,7 @@ pub fn push_shingle_halves(words: &[u64], k: usize, out: &mut Vec<u32>) {
 
 /// Sorts `out[start..]` and removes its repeats (what is before `start` is left as it is): a list appended to
 /// a chunk's data in place.
-pub fn sort_tail(out: &mut Vec<u32>, start: usize) {
+pub(crate) fn sort_tail(out: &mut Vec<u32>, start: usize) {
     out[start..].sort_unstable();
     let mut kept = start;
     for i in start..out.len() {
@@ -82,7 +82,7 @@ const LANES: usize = 8;
 /// computed [`LANES`] permutations at a time in vector registers (SSE4.1 or AVX2 where the CPU has them,
 /// chosen at run time): a text's 48 minima cost about as much as its six blocks, not 48 passes.
 #[derive(Debug, Clone)]
-pub struct Permutations {
+pub(crate) struct Permutations {
     n: usize,
     seed: Vec<[u32; LANES]>,
     odd: Vec<[u32; LANES]>,
@@ -92,7 +92,7 @@ pub struct Permutations {
 
 impl Permutations {
     /// `n` permutations, the same for every run.
-    pub fn new(n: usize) -> Permutations {
+    pub(crate) fn new(n: usize) -> Permutations {
         let blocks = n.div_ceil(LANES);
         let mut p = Permutations {
             n,
@@ -111,7 +111,7 @@ impl Permutations {
     }
 
     /// The minimum of each permutation over `set` (not empty), into `out` (cleared first; `n` values).
-    pub fn minima(&self, set: &[u32], out: &mut Vec<u32>) {
+    pub(crate) fn minima(&self, set: &[u32], out: &mut Vec<u32>) {
         out.clear();
         for (seed, odd) in self.seed.iter().zip(&self.odd) {
             out.extend_from_slice(&block_minima(set, seed, odd));
@@ -120,7 +120,7 @@ impl Permutations {
     }
 
     /// The shingle at which permutation `j` takes its minimum `min`.
-    pub fn argmin(&self, j: usize, min: u32) -> u32 {
+    pub(crate) fn argmin(&self, j: usize, min: u32) -> u32 {
         min.wrapping_mul(self.inverse[j / LANES][j % LANES]) ^ self.seed[j / LANES][j % LANES]
     }
 }
@@ -147,7 +147,7 @@ fn inverse(a: u32) -> u32 {
 }
 
 /// Exact Jaccard similarity of two sorted sets.
-pub fn jaccard<T: Ord>(x: &[T], y: &[T]) -> f64 {
+pub(crate) fn jaccard<T: Ord>(x: &[T], y: &[T]) -> f64 {
     if x.is_empty() && y.is_empty() {
         return 1.0;
     }
@@ -168,7 +168,7 @@ pub fn jaccard<T: Ord>(x: &[T], y: &[T]) -> f64 {
 
 /// Band keys are already well-mixed 64-bit hashes: the index uses them as they are.
 #[derive(Default, Clone, Copy)]
-pub struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl std::hash::Hasher for KeyHasher {
     fn finish(&self) -> u64 {

@@ -34,12 +34,19 @@ impl Pseudonyms {
     /// (platform, channel id, channel name).
     pub fn new(key: [u8; 32], personal: impl IntoIterator<Item = (String, String, Option<String>)>) -> Pseudonyms {
         let mut p = Pseudonyms { key, personal: HashMap::new() };
-        for (platform, id, name) in personal {
-            let pseudonym = format!("{platform}:{}", p.id(&platform, &id));
-            if let Some(name) = name.filter(|n| !n.is_empty()) {
-                p.personal.insert(format!("{platform}:{name}"), pseudonym.clone());
-            }
+        // In a fixed order: a name two personal channels share takes the pseudonym of the one with the least id,
+        // whatever order they were read in; ids come first, so a name never hides an id.
+        let mut personal: Vec<(String, String, Option<String>)> = personal.into_iter().collect();
+        personal.sort();
+        for (platform, id, _) in &personal {
+            let pseudonym = format!("{platform}:{}", p.id(platform, id));
             p.personal.insert(format!("{platform}:{id}"), pseudonym);
+        }
+        for (platform, id, name) in personal {
+            if let Some(name) = name.filter(|n| !n.is_empty()) {
+                let pseudonym = p.personal[&format!("{platform}:{id}")].clone();
+                p.personal.entry(format!("{platform}:{name}")).or_insert(pseudonym);
+            }
         }
         p
     }
@@ -212,7 +219,16 @@ impl Pseudonyms {
         }
     }
 
-    /// Pseudonymise a timeline's personal channel series.
+    /// Pseudonymise keyness by group: channel groups that are accounts' own timelines.
+    pub fn keyness_by(&self, k: &mut crate::vocabulary::keyness_by::KeynessBy) {
+        if k.by == crate::vocabulary::keyness_by::By::Channel {
+            for t in &mut k.terms {
+                t.group = self.channel(&t.group);
+            }
+        }
+    }
+
+    /// Pseudonymise a timeline: series that are accounts' own timelines.
     pub fn timeline(&self, t: &mut Timeline) {
         for row in &mut t.rows {
             let pseudonym = self.channel(&row.group);

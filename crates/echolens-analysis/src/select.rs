@@ -184,7 +184,7 @@ impl Selection {
             .map_err(|e| Error::Param(format!("the {role} selection ({self}) is not valid: {e}")))?;
         let n = batches.first().map_or(0, |b| i64s(b, "n").map_or(0, |n| n.value(0))) as u64;
         if n == 0 {
-            return Err(Error::Param(format!("the {role} selection ({self}) matches no message in the store")));
+            return Err(Error::Empty { role: format!("{role} selection"), selection: self.to_string() });
         }
         Ok(n)
     }

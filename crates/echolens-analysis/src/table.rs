@@ -8,7 +8,7 @@ use datafusion::prelude::{DataFrame, SessionContext};
 use crate::Result;
 
 /// With `ECHOLENS_EXPLAIN` set, print the plan of `sql` with its run-time metrics to stderr (for tuning).
-pub async fn explain(ctx: &SessionContext, sql: &str) -> Result<()> {
+pub(crate) async fn explain(ctx: &SessionContext, sql: &str) -> Result<()> {
     if std::env::var_os("ECHOLENS_EXPLAIN").is_some() {
         let plan = ctx.sql(&format!("EXPLAIN ANALYZE {sql}")).await?.collect().await?;
         eprintln!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
@@ -20,7 +20,7 @@ pub async fn explain(ctx: &SessionContext, sql: &str) -> Result<()> {
 /// partitioning both sides by hash: for joining a result of up to that many rows back to the corpus, where the
 /// default (a broadcast only under 128k rows or 1 MB) would shuffle every message, text and all, between the
 /// partitions (6 GB of batches for reuse's members at 10M messages).
-pub fn broadcasting(ctx: &SessionContext, rows: usize) -> SessionContext {
+pub(crate) fn broadcasting(ctx: &SessionContext, rows: usize) -> SessionContext {
     let state = ctx.state();
     // The tables stay where they are: no new default catalog.
     let mut config = state.config().clone().with_create_default_catalog_and_schema(false);
@@ -33,7 +33,7 @@ pub fn broadcasting(ctx: &SessionContext, rows: usize) -> SessionContext {
 }
 
 /// Run `sql` and collect its batches.
-pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+pub(crate) async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     explain(ctx, sql).await?;
     Ok(ctx.sql(sql).await?.collect().await?)
 }
@@ -146,7 +146,7 @@ pub fn strings(batch: &RecordBatch, name: &str) -> Result<Strs> {
 }
 
 /// Column `name` as strings read where they lie, views or not: no copy.
-pub fn strings_in_place(batch: &RecordBatch, name: &str) -> Result<Strs> {
+pub(crate) fn strings_in_place(batch: &RecordBatch, name: &str) -> Result<Strs> {
     let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
     Strs::of(col)
 }
@@ -159,7 +159,7 @@ pub fn i64s(batch: &RecordBatch, name: &str) -> Result<Int64Array> {
 }
 
 /// Column `name` as booleans (the column must be boolean).
-pub fn bools(batch: &RecordBatch, name: &str) -> arrow::array::BooleanArray {
+pub(crate) fn bools(batch: &RecordBatch, name: &str) -> arrow::array::BooleanArray {
     let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
     col.as_any().downcast_ref::<arrow::array::BooleanArray>().expect("a boolean column").clone()
 }
@@ -205,7 +205,7 @@ pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// A CSV writer on a new output file at `path` (see [`create_output`]), its errors naming the file.
-pub fn csv_writer(path: &std::path::Path) -> Result<csv::Writer<std::fs::File>> {
+pub(crate) fn csv_writer(path: &std::path::Path) -> Result<csv::Writer<std::fs::File>> {
     Ok(csv::Writer::from_writer(create_output(path)?))
 }
 

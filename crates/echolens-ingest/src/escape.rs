@@ -10,7 +10,7 @@ use std::io::{self, BufRead, Read};
 /// The runs between escapes to rewrite, which are nearly the whole file, are handed on from the inner reader's
 /// buffer without a copy: copying every byte, and finding every quote to know what was a string, was a twentieth
 /// of a Telegram ingest's instructions.
-pub struct FixEscapes<R> {
+pub(crate) struct FixEscapes<R> {
     inner: R,
     /// Whether the byte after the ones scanned so far is escaped by a backslash.
     escaped: bool,
@@ -21,7 +21,7 @@ pub struct FixEscapes<R> {
 }
 
 impl<R: BufRead> FixEscapes<R> {
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         FixEscapes { inner, escaped: false, clean: 0, out: b"" }
     }
 

@@ -527,7 +527,7 @@ pub(crate) struct FileCtx<'a> {
 }
 
 impl FileCtx<'_> {
-    pub fn quarantined(&self, record: u64, reason: impl Into<String>, raw: &str) -> Quarantined {
+    pub(crate) fn quarantined(&self, record: u64, reason: impl Into<String>, raw: &str) -> Quarantined {
         Quarantined {
             source_file: self.path.clone(),
             source_record: record,
@@ -537,7 +537,7 @@ impl FileCtx<'_> {
         }
     }
 
-    pub fn platform_or<'b>(&'b self, default: &'b str) -> &'b str {
+    pub(crate) fn platform_or<'b>(&'b self, default: &'b str) -> &'b str {
         self.options.platform.as_deref().unwrap_or(default)
     }
 }

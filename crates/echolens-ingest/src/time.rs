@@ -4,12 +4,12 @@ use chrono::{DateTime, NaiveDateTime};
 use echolens_model::TimestampUs;
 
 /// Seconds (integer or fractional) since the epoch.
-pub fn from_secs_f64(secs: f64) -> Option<TimestampUs> {
+pub(crate) fn from_secs_f64(secs: f64) -> Option<TimestampUs> {
     (secs.is_finite() && secs.abs() < 1e13).then(|| (secs * 1e6).round() as i64)
 }
 
 /// Seconds since the epoch written as a string ("1674783830", "1606451170.518101").
-pub fn from_secs_str(s: &str) -> Option<TimestampUs> {
+pub(crate) fn from_secs_str(s: &str) -> Option<TimestampUs> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<i64>() {
         return secs.checked_mul(1_000_000);
@@ -18,12 +18,12 @@ pub fn from_secs_str(s: &str) -> Option<TimestampUs> {
 }
 
 /// RFC 3339 / ISO 8601 with an offset ("2024-12-04T09:00:28+00:00", "2021-04-08T19:34:16.000Z").
-pub fn from_rfc3339(s: &str) -> Option<TimestampUs> {
+pub(crate) fn from_rfc3339(s: &str) -> Option<TimestampUs> {
     DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.timestamp_micros())
 }
 
 /// A wall-clock time without offset ("2023-01-27T08:43:50", "2017-06-22 16:03"), read as if it were UTC.
-pub fn from_naive(s: &str) -> Option<TimestampUs> {
+pub(crate) fn from_naive(s: &str) -> Option<TimestampUs> {
     const FORMATS: [&str; 6] = [
         "%Y-%m-%dT%H:%M:%S",
         "%Y-%m-%d %H:%M:%S",
@@ -37,7 +37,7 @@ pub fn from_naive(s: &str) -> Option<TimestampUs> {
 }
 
 /// Any of the above: epoch seconds, RFC 3339, or a naive time (then `exact` is false).
-pub fn parse_any(s: &str) -> Option<(TimestampUs, bool)> {
+pub(crate) fn parse_any(s: &str) -> Option<(TimestampUs, bool)> {
     if let Some(t) = from_secs_str(s) {
         return Some((t, true));
     }

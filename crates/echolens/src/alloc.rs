@@ -23,17 +23,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Milliseconds freed memory is kept before it is returned to the system.
-pub const PURGE_DELAY_MS: i64 = 10;
+pub(crate) const PURGE_DELAY_MS: i64 = 10;
 
 /// Return freed memory to the system after [`PURGE_DELAY_MS`], unless the user's environment says otherwise.
 /// Call once, in `main` before any thread is started.
-pub fn purge_freed_memory_promptly() {
+pub(crate) fn purge_freed_memory_promptly() {
     set_purge_delay(PURGE_DELAY_MS);
 }
 
 /// Keep freed memory for reuse until the process ends, unless the user's environment says otherwise. Call once,
 /// in `main` before any thread is started.
-pub fn keep_freed_memory() {
+pub(crate) fn keep_freed_memory() {
     set_purge_delay(-1);
 }
 
@@ -51,7 +51,7 @@ fn set_purge_delay(ms: i64) {
 /// Returns the memory freed so far to the system now, whatever the purge delay: collects the calling thread's
 /// free pages and purges every arena's free pages (mimalloc's `mi_collect(true)`). The analyses call it between
 /// their steps (`echolens_analysis::memory`).
-pub fn release_freed_memory() {
+pub(crate) fn release_freed_memory() {
     // SAFETY: mi_collect takes no pointer and may be called from any thread at any time.
     unsafe { libmimalloc_sys::mi_collect(true) };
 }

@@ -7,13 +7,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Measure online influence campaigns in exports of social-media messages.
 #[derive(Debug, Parser)]
 #[command(name = "echolens", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// The main job: ingest the exports (none: the built-in demo corpus), run the timeline, coordination, reuse
     /// and vocabulary analyses with their defaults, and write every table and one self-contained report.html.
     Analyze(AnalyzeArgs),
@@ -43,7 +43,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct StoreArg {
+pub(crate) struct StoreArg {
     /// The store folder.
     #[arg(long, default_value = "echolens-store", env = "ECHOLENS_STORE")]
     pub store: PathBuf,
@@ -51,7 +51,7 @@ pub struct StoreArg {
 
 /// The table format of `analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TableFormat {
+pub(crate) enum TableFormat {
     /// RFC 4180 CSV with a header.
     Csv,
     /// Apache Parquet (zstd).
@@ -59,7 +59,7 @@ pub enum TableFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct AnalyzeArgs {
+pub(crate) struct AnalyzeArgs {
     /// Export files or folders (formats recognised by content). None: the built-in demo corpus.
     pub paths: Vec<PathBuf>,
     /// Folder for report.html, summary.json and the tables of every analysis.
@@ -122,7 +122,7 @@ fn parse_sweep(s: &str) -> Result<u64, String> {
 }
 
 #[derive(Debug, Args)]
-pub struct IngestArgs {
+pub(crate) struct IngestArgs {
     /// Export files or folders.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -158,7 +158,7 @@ fn parse_format(s: &str) -> Result<echolens_ingest::Format, String> {
 }
 
 #[derive(Debug, Args)]
-pub struct StatsArgs {
+pub(crate) struct StatsArgs {
     #[command(flatten)]
     pub store: StoreArg,
     /// Print as JSON.
@@ -167,14 +167,14 @@ pub struct StatsArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Table,
     Csv,
     Json,
 }
 
 #[derive(Debug, Args)]
-pub struct SqlArgs {
+pub(crate) struct SqlArgs {
     /// The query, e.g. "SELECT platform, count(*) FROM messages GROUP BY platform".
     pub query: String,
     #[command(flatten)]
@@ -185,7 +185,7 @@ pub struct SqlArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Where the demo corpus and its store go.
     #[arg(long, default_value = "echolens-demo")]
     pub out: PathBuf,
@@ -224,7 +224,7 @@ pub struct DemoArgs {
 
 /// How `demo --generate` lays out its files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DemoLayout {
+pub(crate) enum DemoLayout {
     /// Telegram Desktop exports and JSONL.
     Mixed,
     /// One JSONL file.
@@ -232,7 +232,7 @@ pub enum DemoLayout {
 }
 
 #[derive(Debug, Args)]
-pub struct CoordinationArgs {
+pub(crate) struct CoordinationArgs {
     #[command(flatten)]
     pub store: StoreArg,
     /// Folder for edges.csv, clusters.csv, cluster_summary.csv, network.gexf, network.graphml, summary.json.
@@ -302,6 +302,9 @@ pub struct CoordinationArgs {
     /// kernel reads the texts in time slabs that fit in it (e.g. 1G, 512M).
     #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
+    /// Show account ids as they are instead of their pseudonyms (do not share such tables).
+    #[arg(long)]
+    pub reveal: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -311,7 +314,7 @@ pub struct CoordinationArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ReuseArgs {
+pub(crate) struct ReuseArgs {
     #[command(flatten)]
     pub store: StoreArg,
     /// Folder for cascades.csv, cascade_summary.csv, reuse_network.gexf, summary.json.
@@ -340,13 +343,16 @@ pub struct ReuseArgs {
     /// Memory for the engine's buffers; sorts spill to disk beyond it (e.g. 1G, 512M).
     #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
+    /// Show account ids as they are instead of their pseudonyms (do not share such tables).
+    #[arg(long)]
+    pub reveal: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct KeynessArgs {
+pub(crate) struct KeynessArgs {
     #[command(flatten)]
     pub store: StoreArg,
     /// Folder for terms.csv and summary.json.
@@ -389,6 +395,9 @@ pub struct KeynessArgs {
     /// Memory for the engine's buffers (e.g. 1G, 512M).
     #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
+    /// Show account ids as they are instead of their pseudonyms (do not share such tables).
+    #[arg(long)]
+    pub reveal: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -396,7 +405,7 @@ pub struct KeynessArgs {
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("vocabulary").required(true).args(["terms", "from_keyness"]))]
-pub struct DiffusionArgs {
+pub(crate) struct DiffusionArgs {
     #[command(flatten)]
     pub store: StoreArg,
     /// Folder for adoption.csv, term_adoption.csv, curve.csv and summary.json.
@@ -417,13 +426,16 @@ pub struct DiffusionArgs {
     /// Memory for the engine's buffers (e.g. 1G, 512M).
     #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
+    /// Show account ids as they are instead of their pseudonyms (do not share such tables).
+    #[arg(long)]
+    pub reveal: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct TimelineArgs {
+pub(crate) struct TimelineArgs {
     #[command(flatten)]
     pub store: StoreArg,
     /// Folder for timeline.csv, lexicon.csv and summary.json.
@@ -453,6 +465,9 @@ pub struct TimelineArgs {
     /// Memory for the engine's buffers (e.g. 1G, 512M).
     #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
+    /// Show account ids as they are instead of their pseudonyms (do not share such tables).
+    #[arg(long)]
+    pub reveal: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -488,7 +503,7 @@ fn parse_kind(s: &str) -> Result<echolens_analysis::coordination::Kind, String> 
 /// `90`, `90s`, `10m`, `2h`, `1d` as seconds.
 /// A coordination window: seconds, or estimated from the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
+pub(crate) enum Window {
     /// This many seconds.
     Seconds(u64),
     /// CooRnet's estimate.
@@ -497,7 +512,7 @@ pub enum Window {
 
 impl Window {
     /// Seconds (60 for `auto`, replaced by the estimate) and whether to estimate.
-    pub fn params(self) -> (u64, bool) {
+    pub(crate) fn params(self) -> (u64, bool) {
         match self {
             Window::Seconds(s) => (s, false),
             Window::Auto => (60, true),
@@ -514,11 +529,11 @@ fn parse_zone(s: &str) -> Result<chrono_tz::Tz, String> {
     echolens_analysis::zone::parse(s.trim()).map_err(|e| e.to_string())
 }
 
-pub fn parse_window(s: &str) -> Result<Window, String> {
+pub(crate) fn parse_window(s: &str) -> Result<Window, String> {
     if s.trim() == "auto" { Ok(Window::Auto) } else { parse_seconds(s).map(Window::Seconds) }
 }
 
-pub fn parse_seconds(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_seconds(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => (&s[..i], &s[i..]),
@@ -536,7 +551,7 @@ pub fn parse_seconds(s: &str) -> Result<u64, String> {
 }
 
 /// `1G`, `512M`, `2048K` or bytes.
-pub fn parse_bytes(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_bytes(s: &str) -> Result<usize, String> {
     let s = s.trim();
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => (&s[..i], s[i..].to_ascii_uppercase()),

@@ -29,7 +29,11 @@ fn main() -> ExitCode {
             for cause in causes(&err) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::from(2)
+            // A bug says so in its message, and exits apart from bad parameters and bad input (EX_SOFTWARE).
+            let bug = err.chain().any(|c| {
+                matches!(c.downcast_ref::<echolens_analysis::Error>(), Some(echolens_analysis::Error::Internal(_)))
+            });
+            ExitCode::from(if bug { 70 } else { 2 })
         }
     }
 }

@@ -32,7 +32,7 @@ const CHUNK_GROUP: usize = 8;
 
 /// What to ingest and how.
 #[derive(Debug, Clone, Default)]
-pub struct IngestOptions {
+pub(crate) struct IngestOptions {
     pub format: Option<Format>,
     pub platform: Option<String>,
     /// Times outside are quarantined.
@@ -44,14 +44,14 @@ pub struct IngestOptions {
 
 /// An entry of the paths given that was not read, and why.
 #[derive(Debug, Clone, Serialize)]
-pub struct PassedOver {
+pub(crate) struct PassedOver {
     pub path: String,
     pub reason: String,
 }
 
 /// One file's outcome.
 #[derive(Debug, Clone, Serialize)]
-pub struct FileReport {
+pub(crate) struct FileReport {
     pub path: String,
     pub format: Option<String>,
     pub records: u64,
@@ -63,7 +63,7 @@ pub struct FileReport {
 /// What an ingest did. `records == messages + quarantined + skipped`, and
 /// `messages == new + updated + unchanged`.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct IngestReport {
+pub(crate) struct IngestReport {
     pub files: Vec<FileReport>,
     /// Files in walked folders that are not exports echolens reads.
     pub not_recognised: Vec<String>,
@@ -326,7 +326,7 @@ fn progress_bar(total_bytes: u64, enabled: bool) -> ProgressBar {
 }
 
 /// Ingest `paths` into `store`.
-pub fn ingest(
+pub(crate) fn ingest(
     rt: &tokio::runtime::Runtime,
     store: &mut Store,
     paths: &[PathBuf],

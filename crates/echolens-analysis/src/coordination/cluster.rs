@@ -74,7 +74,7 @@ impl Network {
 }
 
 /// Build the combined network of `edges` and cluster it.
-pub fn build(edges: &[Edge], quality: Quality, resolution: f64, seed: u64) -> Result<Network> {
+pub(super) fn build(edges: &[Edge], quality: Quality, resolution: f64, seed: u64) -> Result<Network> {
     let mut accounts: Vec<String> = edges.iter().flat_map(|e| [e.a.clone(), e.b.clone()]).collect();
     accounts.sort_unstable();
     accounts.dedup();

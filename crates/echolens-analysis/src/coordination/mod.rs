@@ -572,7 +572,7 @@ impl Accounts {
         self.names
             .get(&acc)
             .map(String::as_str)
-            .ok_or_else(|| Error::Param(format!("coordination: no account has the hash {acc}")))
+            .ok_or_else(|| Error::Internal(format!("coordination: no account has the hash {acc}")))
     }
 
     /// The names of the pair (a, b) in name order, and whether that swaps them.
@@ -760,7 +760,7 @@ async fn weights(
         let score = batch
             .column_by_name("score")
             .and_then(|c| c.as_any().downcast_ref::<arrow::array::Float64Array>())
-            .ok_or_else(|| Error::Param("coordination: the edge plan gave no score".into()))?;
+            .ok_or_else(|| Error::Internal("coordination: the edge plan gave no score".into()))?;
         for i in 0..batch.num_rows() {
             let (a, b, _) = accounts.pair(a.value(i), b.value(i))?;
             let weight = u64::try_from(w.value(i)).unwrap_or(0);
@@ -1299,7 +1299,7 @@ async fn account_facts(ctx: &SessionContext, network: &Network) -> Result<HashMa
         let clients = batch
             .column_by_name("clients")
             .and_then(|c| c.as_any().downcast_ref::<arrow::array::ListArray>())
-            .ok_or_else(|| Error::Param("coordination: accounts without clients".into()))?;
+            .ok_or_else(|| Error::Internal("coordination: accounts without clients".into()))?;
         for i in 0..batch.num_rows() {
             let facts = out.entry(account.value(i).to_owned()).or_default();
             if created.is_valid(i) {

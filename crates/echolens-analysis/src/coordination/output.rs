@@ -55,7 +55,7 @@ pub struct ClusterSummary {
 }
 
 /// Followers under which an account counts as having few.
-pub const FEW_FOLLOWERS: i64 = 100;
+pub(super) const FEW_FOLLOWERS: i64 = 100;
 
 /// The account facts of a cluster's `members`: creation-date batch, clients, few followers (see
 /// [`ClusterSummary`]); empty strings where the exports say nothing.
@@ -221,7 +221,7 @@ fn summed_over<'a>(per_account: &'a HashMap<String, BTreeMap<String, u64>>, memb
 }
 
 /// The combined network with cluster, degree and per-kind weights as attributes.
-pub fn network_graph(c: &Coordination) -> Graph {
+pub(super) fn network_graph(c: &Coordination) -> Graph {
     let net = &c.network;
     let degree = net.degree();
     let strength = net.strength();

@@ -401,7 +401,7 @@ fn fold_pairs(
 
 /// What the kernel found.
 #[derive(Debug, Default)]
-pub struct Found {
+pub(super) struct Found {
     /// The `similar` edges at weight 1 and up (see [`fold_pairs`]).
     pub edges: Vec<Edge>,
     /// Original texts left out for having fewer than `min_tokens` words.
@@ -418,7 +418,7 @@ const BYTES_PER_TEXT: usize = 256;
 
 /// How many texts a slab may hold in `ctx`'s memory budget (the engine's pool, `--memory`): all of them when
 /// the pool has no limit.
-pub fn slab_texts(ctx: &SessionContext) -> usize {
+pub(super) fn slab_texts(ctx: &SessionContext) -> usize {
     match ctx.runtime_env().memory_pool.memory_limit() {
         datafusion::execution::memory_pool::MemoryLimit::Finite(bytes) => (bytes / BYTES_PER_TEXT).max(1),
         _ => usize::MAX,
@@ -519,7 +519,7 @@ impl SlabDocs {
 /// last window's worth of the slab before it, so memory is bounded by the slab, not by the corpus. Every
 /// document is compared once, in its own slab, with the documents of the window before it: the slabs together
 /// find exactly the pairs one scan finds.
-pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> Result<Found> {
+pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> Result<Found> {
     let timings = crate::timings::Timings::new();
     let step = |name: &str| timings.step(&format!("  similar: {name}"));
     let perms = Permutations::new(p.bands * p.rows);
@@ -531,7 +531,7 @@ pub async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> 
         .num_threads(rayon::current_num_threads())
         .thread_name(|i| format!("echolens-similar-{i}"))
         .build()
-        .map_err(|e| crate::Error::Param(format!("starting the similar kernel's threads: {e}")))?;
+        .map_err(|e| crate::Error::Internal(format!("starting the similar kernel's threads: {e}")))?;
     let slabs = slabs(ctx, p.slab_texts).await?;
     step(&format!("{} slab(s)", slabs.len()));
     // Every document's time, account and key, numbered across the run: what the pairs are folded with.

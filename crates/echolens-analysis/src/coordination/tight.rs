@@ -74,6 +74,10 @@ pub(super) struct Weighed {
 /// (`crowd_size` 0: 1), times its tightness at `window_us` within `horizon_us` (`horizon_us` 0: 1).
 pub(super) async fn weigh(ctx: &SessionContext, window_us: i64, horizon_us: i64, crowd_size: u64) -> Result<Weighed> {
     let mut out = Weighed::default();
+    // Every key counts one: nothing to read.
+    if crowd_size == 0 && horizon_us <= window_us {
+        return Ok(out);
+    }
     let sql = "SELECT kid, key_h, acc, ts FROM coord_actions ORDER BY key_h, ts, acc";
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
     let mut open: Option<(i64, i64)> = None;

@@ -93,7 +93,7 @@ pub fn summaries(r: &Reuse) -> Vec<CascadeSummary> {
 
 /// The channel-to-channel reuse network: an edge from the channel a member was copied or forwarded from to the
 /// member's channel, weighted by how many times (copies within one channel are not edges).
-pub fn reuse_network(r: &Reuse) -> Graph {
+pub(super) fn reuse_network(r: &Reuse) -> Graph {
     let by_key: HashMap<&str, &Member> = r.members.iter().map(|m| (m.key.as_str(), m)).collect();
     // A channel is (platform, channel_id).
     type Channel = (String, String);

@@ -203,10 +203,10 @@ pub async fn run(
         vocabs.push(v);
     }
     if counts.messages_reference == 0 {
-        return Err(Error::Param(format!(
-            "the reference ({}) holds no message",
-            reference.map_or("the rest of the corpus".to_owned(), ToString::to_string)
-        )));
+        return Err(Error::Empty {
+            role: "reference".to_owned(),
+            selection: reference.map_or("the rest of the corpus".to_owned(), ToString::to_string),
+        });
     }
     let vocab = Arc::new(merge_vocabs(vocabs));
     counts.distinct_words = vocab.len() as u64;

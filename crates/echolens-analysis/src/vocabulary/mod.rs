@@ -50,7 +50,7 @@ where
     }
     let mut states = Vec::with_capacity(tasks.len());
     for task in tasks {
-        states.push(task.await.map_err(|e| Error::Param(format!("a counting task failed: {e}")))??);
+        states.push(task.await.map_err(|e| Error::Internal(format!("a counting task failed: {e}")))??);
     }
     Ok(states)
 }

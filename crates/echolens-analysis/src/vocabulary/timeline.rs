@@ -196,9 +196,12 @@ pub async fn run(
                 Period::Day => day,
                 Period::Week => day - (day + 3).rem_euclid(7),
             };
-            let entry = series.entry(g.value(i).to_owned()).or_insert_with(|| {
-                (if name.is_valid(i) { name.value(i).to_owned() } else { String::new() }, BTreeMap::new())
-            });
+            // A series whose channel went by several names is named by the greatest, whatever order the days
+            // come in.
+            let entry = series.entry(g.value(i).to_owned()).or_insert_with(|| (String::new(), BTreeMap::new()));
+            if name.is_valid(i) && name.value(i) > entry.0.as_str() {
+                entry.0 = name.value(i).to_owned();
+            }
             let cell = entry.1.entry(period).or_insert_with(|| (0, vec![0; categories.len()]));
             cell.0 += n.value(i) as u64;
             messages += n.value(i) as u64;

@@ -9,7 +9,7 @@ use crate::minhash::KeyHasher;
 
 /// Distinct words with their counts on two sides (target, reference).
 #[derive(Default)]
-pub struct Vocab {
+pub(super) struct Vocab {
     ids: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
     /// Words whose hash an earlier, different word already holds.
     collided: HashMap<Box<str>, u32>,
@@ -19,7 +19,7 @@ pub struct Vocab {
 
 impl Vocab {
     /// The id of `word`, added with zero counts when new.
-    pub fn id(&mut self, word: &str) -> u32 {
+    pub(super) fn id(&mut self, word: &str) -> u32 {
         let next = self.words.len() as u32;
         match self.ids.entry(xxhash_rust::xxh3::xxh3_64(word.as_bytes())) {
             Entry::Occupied(e) => {
@@ -42,20 +42,20 @@ impl Vocab {
     }
 
     /// The id of `word`, if it is in the table.
-    pub fn get(&self, word: &str) -> Option<u32> {
+    pub(super) fn get(&self, word: &str) -> Option<u32> {
         let id = *self.ids.get(&xxhash_rust::xxh3::xxh3_64(word.as_bytes()))?;
         if &*self.words[id as usize] == word { Some(id) } else { self.collided.get(word).copied() }
     }
 
     /// Add `side` counts to `word`.
-    pub fn add(&mut self, word: &str, side: [bool; 2]) {
+    pub(super) fn add(&mut self, word: &str, side: [bool; 2]) {
         let id = self.id(word) as usize;
         self.counts[id][0] += u64::from(side[0]);
         self.counts[id][1] += u64::from(side[1]);
     }
 
     /// Fold `other`'s counts into this table.
-    pub fn merge(&mut self, other: Vocab) {
+    pub(super) fn merge(&mut self, other: Vocab) {
         for (word, c) in other.words.iter().zip(&other.counts) {
             let id = self.id(word) as usize;
             self.counts[id][0] += c[0];
@@ -64,13 +64,13 @@ impl Vocab {
     }
 
     /// The number of distinct words.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.words.len()
     }
 }
 
 /// Merge tables, the largest first so the fewest entries move.
-pub fn merge_vocabs(mut parts: Vec<Vocab>) -> Vocab {
+pub(super) fn merge_vocabs(mut parts: Vec<Vocab>) -> Vocab {
     parts.sort_by_key(|v| std::cmp::Reverse(v.len()));
     let mut it = parts.into_iter();
     let mut out = it.next().unwrap_or_default();

@@ -1,27 +1,27 @@
 //! What the CSV readers share: columns by header name, list cells, record positions.
 
 /// Column positions looked up by header name (case-insensitive, BOM and quotes stripped).
-pub struct Columns {
+pub(super) struct Columns {
     names: Vec<String>,
 }
 
 impl Columns {
-    pub fn new(header: &csv::StringRecord) -> Self {
+    pub(super) fn new(header: &csv::StringRecord) -> Self {
         Columns { names: header.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_ascii_lowercase()).collect() }
     }
 
     /// The first of `names` present in the header.
-    pub fn find(&self, names: &[&str]) -> Option<usize> {
+    pub(super) fn find(&self, names: &[&str]) -> Option<usize> {
         names.iter().find_map(|n| self.names.iter().position(|h| h == n))
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.names.len()
     }
 }
 
 /// What a CSV record is.
-pub enum Record {
+pub(super) enum Record {
     /// A message, and what the record says about its account.
     Message(Box<crate::RawMessage>, Option<echolens_model::AccountSeen>),
     /// An account's profile alone (a row of an X archive's accounts file): stored with the accounts and counted
@@ -39,7 +39,7 @@ impl From<crate::RawMessage> for Record {
 /// or a quarantine record naming its line. An I/O error ends the file; a malformed record does not, and neither
 /// does a stray quote: the [`LineGuard`] between the file and the CSV parser hands it whole records only, and
 /// quarantines a line whose quote swallows the lines after it.
-pub fn read_records<C, R: std::io::BufRead>(
+pub(super) fn read_records<C, R: std::io::BufRead>(
     reader: R,
     ctx: &crate::FileCtx<'_>,
     sink: &mut dyn crate::Sink,
@@ -109,7 +109,7 @@ pub fn read_records<C, R: std::io::BufRead>(
 
 /// What the first row of a CSV file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Header {
+pub(super) enum Header {
     /// Column names.
     Names,
     /// A record: the file has no header, and its columns are known by position.
@@ -129,7 +129,7 @@ type BadLine = (u64, String, String);
 /// closes), and any line longer than `MAX_RECORD_BYTES`. Such a line goes to `bad` and an empty line (which the
 /// parser skips) stands in its place, so line numbers stay true; the lines after it are read again on their
 /// own. Memory is bounded by the limits, whatever the file.
-pub struct LineGuard<R> {
+pub(super) struct LineGuard<R> {
     inner: R,
     /// Lines of the record being gathered, with their numbers; `replay` lines come before the file's next.
     group: Vec<(u64, Vec<u8>)>,
@@ -149,7 +149,7 @@ pub struct LineGuard<R> {
 
 impl<R: std::io::BufRead> LineGuard<R> {
     /// Guard `inner`; quarantined lines are pushed to `bad`.
-    pub fn new(inner: R, bad: std::rc::Rc<std::cell::RefCell<Vec<BadLine>>>) -> Self {
+    pub(super) fn new(inner: R, bad: std::rc::Rc<std::cell::RefCell<Vec<BadLine>>>) -> Self {
         LineGuard {
             inner,
             group: Vec::new(),
@@ -308,12 +308,12 @@ impl<R: std::io::BufRead> std::io::Read for LineGuard<R> {
 }
 
 /// A cell, `None` when the column is absent or the cell empty.
-pub fn cell(record: &csv::StringRecord, col: Option<usize>) -> Option<&str> {
+pub(super) fn cell(record: &csv::StringRecord, col: Option<usize>) -> Option<&str> {
     col.and_then(|c| record.get(c)).map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// A list cell as the archives write it: `[a, b]`, `['a', 'b']`, `["a"]`, `a b` (space-separated), or empty.
-pub fn list(cell: Option<&str>) -> Vec<String> {
+pub(super) fn list(cell: Option<&str>) -> Vec<String> {
     let Some(s) = cell else { return Vec::new() };
     let s = s.trim();
     let inner = s.strip_prefix('[').and_then(|r| r.strip_suffix(']'));
@@ -330,14 +330,14 @@ pub fn list(cell: Option<&str>) -> Vec<String> {
 }
 
 /// The raw text of a record for the quarantine.
-pub fn raw(record: &csv::StringRecord) -> String {
+pub(super) fn raw(record: &csv::StringRecord) -> String {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     let _ = w.write_record(record);
     String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).trim_end().to_owned()
 }
 
 /// A number written by a spreadsheet in scientific notation ("1.01421E+18") has lost its digits.
-pub fn is_mangled_id(id: &str) -> bool {
+pub(super) fn is_mangled_id(id: &str) -> bool {
     id.contains(['e', 'E']) && id.contains('.') && id.chars().all(|c| c.is_ascii_digit() || "eE+-.".contains(c))
 }
 

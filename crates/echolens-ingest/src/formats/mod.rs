@@ -1,12 +1,12 @@
 //! One module per export format.
 
 mod csv_util;
-pub mod jsonl;
-pub mod telegram;
-pub mod telethon;
-pub mod toolkit_csv;
-pub mod twarc;
-pub mod x_archive;
+pub(crate) mod jsonl;
+pub(crate) mod telegram;
+pub(crate) mod telethon;
+pub(crate) mod toolkit_csv;
+pub(crate) mod twarc;
+pub(crate) mod x_archive;
 
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -15,14 +15,14 @@ use std::fmt;
 
 /// A key that an object of a record gives twice: the object's depth (0: the record itself), the record's key
 /// under which it sits (`None` for the record itself), and the key.
-pub type Repeated = (u32, Option<String>, String);
+pub(crate) type Repeated = (u32, Option<String>, String);
 
 /// Parses JSON into a `Value` as serde_json does, and notes in its cell each key that an object of it gives
 /// twice ([`Repeated`]). One rule for every JSON reader: a record that gives a field echolens reads twice is
 /// quarantined ([`repeated_key`]), since which of its values the writer meant is unknown (serde_json would
 /// silently keep the last).
 #[derive(Clone, Copy)]
-pub struct Strict<'a, 'k> {
+pub(crate) struct Strict<'a, 'k> {
     /// Where repeated keys are noted.
     pub repeated: &'a RefCell<Vec<Repeated>>,
     depth: u32,
@@ -31,7 +31,7 @@ pub struct Strict<'a, 'k> {
 
 impl<'a> Strict<'a, '_> {
     /// A record's parser.
-    pub fn new(repeated: &'a RefCell<Vec<Repeated>>) -> Self {
+    pub(crate) fn new(repeated: &'a RefCell<Vec<Repeated>>) -> Self {
         Strict { repeated, depth: 0, top: None }
     }
 }
@@ -101,7 +101,7 @@ impl<'de> Visitor<'de> for Strict<'_, '_> {
 
 /// Parse one record's JSON; `Ok(Err(reason))` when an object of it gives a key twice and `matters` says that
 /// key is read.
-pub fn parse_strict(
+pub(crate) fn parse_strict(
     bytes: &[u8],
     matters: impl Fn(&Repeated) -> bool,
 ) -> Result<Result<Value, String>, serde_json::Error> {
@@ -116,18 +116,18 @@ pub fn parse_strict(
 }
 
 /// The key of a "duplicate field `key`" error of serde's derived readers, as [`repeated_key`]'s reason.
-pub fn duplicate_field(err: &serde_json::Error) -> Option<String> {
+pub(crate) fn duplicate_field(err: &serde_json::Error) -> Option<String> {
     let text = err.to_string();
     text.starts_with("duplicate field").then(|| repeated_key(text.split('`').nth(1).unwrap_or("?")))
 }
 
 /// The quarantine reason for a record that gives `key` twice.
-pub fn repeated_key(key: &str) -> String {
+pub(crate) fn repeated_key(key: &str) -> String {
     format!("the key {key:?} is given twice in one object: which value is meant is unknown")
 }
 
 /// A string or a number as a string; `None` for null, missing, or anything else.
-pub fn scalar(value: Option<&Value>) -> Option<String> {
+pub(crate) fn scalar(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -136,13 +136,13 @@ pub fn scalar(value: Option<&Value>) -> Option<String> {
 }
 
 /// A non-empty string field.
-pub fn string(value: Option<&Value>) -> Option<String> {
+pub(crate) fn string(value: Option<&Value>) -> Option<String> {
     value.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 /// Streams the elements of a JSON array to a callback, one `Value` at a time with the key it gives twice, if any
 /// (see [`Strict`]): memory stays at one element.
-pub struct EachElement<'f> {
+pub(crate) struct EachElement<'f> {
     pub on_element: &'f mut dyn FnMut(Value, Option<String>),
 }
 
@@ -173,7 +173,7 @@ impl<'de> Visitor<'de> for EachElement<'_> {
 
 /// Calls `on_line(line_number, line)` for every non-blank line (BOM and surrounding white space trimmed). A read
 /// error quarantines one record saying the rest of the file was not read.
-pub fn for_each_line(
+pub(crate) fn for_each_line(
     mut reader: impl std::io::BufRead,
     ctx: &crate::FileCtx<'_>,
     sink: &mut dyn crate::Sink,
@@ -201,12 +201,12 @@ pub fn for_each_line(
 }
 
 /// The record a line holds: BOM and surrounding white space trimmed; empty for a blank line.
-pub fn record_of(line: &[u8]) -> &[u8] {
+pub(crate) fn record_of(line: &[u8]) -> &[u8] {
     line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line).trim_ascii()
 }
 
 /// The JSON of a value, for a quarantine record.
-pub fn raw_json(value: &Value) -> String {
+pub(crate) fn raw_json(value: &Value) -> String {
     let text = value.to_string();
     echolens_model::truncate_utf8(&text, echolens_model::RAW_LIMIT).to_owned()
 }

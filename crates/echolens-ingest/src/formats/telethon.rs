@@ -16,7 +16,7 @@ use super::{EachElement, raw_json, scalar, string};
 use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::Message;
 
-pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let record = RefCell::new(0u64);
     let sink = RefCell::new(sink);
     let mut de = serde_json::Deserializer::from_reader(reader);

@@ -10,7 +10,7 @@ use super::csv_util::{Columns, Header, cell, list, read_records};
 use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::Message;
 
-pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let columns = |cols: &Columns| {
         // A first row that names none of the toolkit's columns is a record: the toolkit's files have no
         // header when written by its own export, and reading that row as names would lose it.

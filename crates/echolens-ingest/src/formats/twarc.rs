@@ -15,12 +15,12 @@ use super::{for_each_line, raw_json, string};
 use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::Message;
 
-pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     for_each_line(reader, ctx, sink, |line_no, line, sink| read_line(line_no, line, ctx, sink));
 }
 
 /// One line: a response page's tweets, one tweet, or a quarantined record.
-pub fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+pub(crate) fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     match super::parse_strict(line, |_| true) {
         Ok(Ok(value)) => read_value(&value, ctx, line_no, sink),
         Ok(Err(reason)) => {

@@ -13,7 +13,7 @@ use super::csv_util::{Columns, Header, Record, cell, is_mangled_id, list, read_r
 use crate::{FileCtx, RawMessage, Sink, time};
 use echolens_model::{AccountSeen, Message};
 
-pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let columns = |cols: &Columns| {
         let c = XColumns {
             id: cols.find(&["tweetid", "tweet_id"]),

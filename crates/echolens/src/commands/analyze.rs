@@ -88,7 +88,7 @@ struct Source {
     slug: String,
 }
 
-pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
+pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let started = Instant::now();
     // A named campaign is checked before anything runs, and again once the store is there: a typo should not
     // cost the whole run.
@@ -548,7 +548,7 @@ async fn measure(
     let k = match keyness::run(vctx, &source.target, reference.as_ref(), keyness::Params::default()).await {
         Ok(k) => (k, description),
         // Nothing else in its script: the rest of the corpus (as sampled).
-        Err(echolens_analysis::Error::Param(e)) if script.is_some() && e.contains("reference") => {
+        Err(echolens_analysis::Error::Empty { role, .. }) if script.is_some() && role == "reference" => {
             let rest =
                 Selection::new(vec![Selector::Where(format!("{sampled} AND NOT coalesce({target_sql}, false)"))]);
             (

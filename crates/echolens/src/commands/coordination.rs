@@ -8,7 +8,7 @@ use echolens_store::Store;
 use super::{run_info, runtime, spinner};
 use crate::args::CoordinationArgs;
 
-pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
+pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
     let params = Params {
         kinds: args.kinds.clone(),
         window_s: args.window.params().0,
@@ -47,8 +47,11 @@ pub fn run(args: CoordinationArgs) -> Result<ExitCode> {
                 }
                 *last = (Instant::now(), s.to_owned());
             };
-            let result = coordination::run_with_progress(&ctx, params, &stage).await?;
+            let mut result = coordination::run_with_progress(&ctx, params, &stage).await?;
             stage("done");
+            if !args.reveal {
+                super::pseudonyms(&store, &ctx).await?.coordination(&mut result);
+            }
             anyhow::Ok((result, store.messages_version()))
         })
         .with_context(|| format!("coordination on the store {}", store_path.display()))?;

@@ -15,10 +15,10 @@ use crate::args::{DemoArgs, DemoLayout};
 use crate::pipeline::{self, IngestOptions};
 
 /// The demo's seed: the demo corpus is the same on every machine.
-pub const SEED: u64 = 20_240_301;
+pub(crate) const SEED: u64 = 20_240_301;
 
 /// Write the demo corpus into `corpus` and its truth to `truth_path`.
-pub fn write_corpus(
+pub(crate) fn write_corpus(
     corpus: &std::path::Path,
     truth_path: &std::path::Path,
     options: &echolens_demo::Options,
@@ -77,7 +77,7 @@ fn generate_only(args: &DemoArgs, messages: usize) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run(args: DemoArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
     if let Some(messages) = args.generate {
         return generate_only(&args, messages);
     }
@@ -278,7 +278,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 /// cascade, planted when both are in one planted cascade. Precision counts every found pair that involves a
 /// planted message (a planted copy glued to something else is a false pair).
 #[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct CascadeScore {
+pub(crate) struct CascadeScore {
     /// Planted cascades.
     pub cascades: usize,
     /// Planted cascades whose origin is the origin of the found cascade holding most of their members.
@@ -291,7 +291,7 @@ pub struct CascadeScore {
     pub f1: f64,
 }
 
-pub fn score_cascades(members: &[Member], planted: &[echolens_demo::Cascade]) -> CascadeScore {
+pub(crate) fn score_cascades(members: &[Member], planted: &[echolens_demo::Cascade]) -> CascadeScore {
     let truth: HashMap<&str, usize> =
         planted.iter().flat_map(|c| c.member_keys.iter().map(move |k| (k.as_str(), c.id))).collect();
     let found: HashMap<&str, (usize, Role)> = members.iter().map(|m| (m.key.as_str(), (m.cascade, m.role))).collect();

@@ -7,7 +7,7 @@ use super::runtime;
 use crate::args::IngestArgs;
 use crate::pipeline::{self, IngestOptions, IngestReport};
 
-pub fn run(args: IngestArgs) -> Result<ExitCode> {
+pub(super) fn run(args: IngestArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let mut store = rt
         .block_on(Store::open_or_create(&args.store.store))
@@ -63,7 +63,7 @@ fn looks_like_data(path: &str) -> bool {
     matches!(ext.as_str(), "json" | "jsonl" | "ndjson" | "csv" | "tsv")
 }
 
-pub fn print_report(r: &IngestReport, store: &Store) {
+pub(super) fn print_report(r: &IngestReport, store: &Store) {
     let mb = r.bytes as f64 / 1e6;
     println!(
         "read {} records from {} files ({mb:.1} MB in {:.1} s, {:.0} records/s)",

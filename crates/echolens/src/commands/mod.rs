@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use crate::args::{Cli, Command};
 
 /// What every analysis writes into its `summary.json` about the run.
-pub fn run_info(store: &std::path::Path, version: i64, started: std::time::Instant) -> serde_json::Value {
+pub(crate) fn run_info(store: &std::path::Path, version: i64, started: std::time::Instant) -> serde_json::Value {
     serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "echolens_version": env!("CARGO_PKG_VERSION"),
@@ -27,7 +27,7 @@ pub fn run_info(store: &std::path::Path, version: i64, started: std::time::Insta
 }
 
 /// A spinner with elapsed time for `analysis` on a terminal; hidden when stderr is not one.
-pub fn spinner(analysis: &str) -> indicatif::ProgressBar {
+pub(crate) fn spinner(analysis: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
@@ -46,7 +46,16 @@ pub fn spinner(analysis: &str) -> indicatif::ProgressBar {
 const BLOCKING_THREADS: usize = 4;
 
 /// The async runtime the store and DataFusion run on.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+/// The store's pseudonyms for the messages registered in `ctx` (its key made on first use, see
+/// [`Store::pseudonym_key`](echolens_store::Store::pseudonym_key)).
+pub(crate) async fn pseudonyms(
+    store: &echolens_store::Store,
+    ctx: &datafusion::prelude::SessionContext,
+) -> Result<echolens_analysis::Pseudonyms> {
+    Ok(echolens_analysis::Pseudonyms::load(ctx, store.pseudonym_key()?).await?)
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max_blocking_threads(BLOCKING_THREADS)
@@ -55,7 +64,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Ingest(args) => ingest::run(args),

@@ -8,7 +8,7 @@ use echolens_store::Store;
 use super::{run_info, runtime, spinner};
 use crate::args::ReuseArgs;
 
-pub fn run(args: ReuseArgs) -> Result<ExitCode> {
+pub(super) fn run(args: ReuseArgs) -> Result<ExitCode> {
     let params = Params {
         min_tokens: args.min_tokens,
         boilerplate_share: args.boilerplate_share,
@@ -26,7 +26,10 @@ pub fn run(args: ReuseArgs) -> Result<ExitCode> {
             let store = Store::open(store_path).await?;
             let ctx = echolens_analysis::analysis_session(args.memory)?;
             store.register(&ctx).await?;
-            let result = reuse::run(&ctx, params).await?;
+            let mut result = reuse::run(&ctx, params).await?;
+            if !args.reveal {
+                super::pseudonyms(&store, &ctx).await?.reuse(&mut result);
+            }
             anyhow::Ok((result, store.messages_version()))
         })
         .with_context(|| format!("reuse on the store {}", store_path.display()))?;

@@ -9,7 +9,7 @@ use echolens_store::Store;
 use super::runtime;
 use crate::args::{OutputFormat, SqlArgs};
 
-pub fn run(args: SqlArgs) -> Result<ExitCode> {
+pub(super) fn run(args: SqlArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let batches: Vec<RecordBatch> = rt.block_on(async {
         let store = Store::open(&args.store.store)

@@ -6,7 +6,7 @@ use echolens_store::{Stats, Store};
 use super::runtime;
 use crate::args::StatsArgs;
 
-pub fn run(args: StatsArgs) -> Result<ExitCode> {
+pub(super) fn run(args: StatsArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let stats = rt.block_on(async {
         let store = Store::open(&args.store.store).await?;
@@ -30,7 +30,7 @@ pub fn run(args: StatsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn print_stats(s: &Stats) {
+pub(super) fn print_stats(s: &Stats) {
     println!("messages     {}", s.messages);
     println!("channels     {}", s.channels);
     println!("authors      {}", s.authors);

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use datafusion::prelude::SessionContext;
+use echolens_analysis::Pseudonyms;
 use echolens_analysis::select::Selection;
 use echolens_analysis::vocabulary::diffusion::{self, Terms};
 use echolens_analysis::vocabulary::lexicon::Lexicon;
@@ -17,19 +18,22 @@ use echolens_text::Language;
 use super::{run_info, runtime, spinner};
 use crate::args::{DiffusionArgs, KeynessArgs, TimelineArgs};
 
-/// Open the store, register it in a session and run `f` on it; returns `f`'s result and the store version.
+/// Open the store, register it in a session and run `f` on it; returns `f`'s result, the store version and,
+/// unless `reveal`, the store's pseudonyms to apply to it before anything is written.
 fn with_store<T>(
     store_path: &Path,
     memory: usize,
+    reveal: bool,
     f: impl AsyncFnOnce(&SessionContext) -> echolens_analysis::Result<T>,
-) -> Result<(T, i64)> {
+) -> Result<(T, i64, Option<Pseudonyms>)> {
     let rt = runtime()?;
     rt.block_on(async {
         let store = Store::open(store_path).await?;
         let ctx = echolens_analysis::analysis_session(memory)?;
         store.register(&ctx).await?;
         let out = f(&ctx).await?;
-        anyhow::Ok((out, store.messages_version()))
+        let pseudonyms = if reveal { None } else { Some(super::pseudonyms(&store, &ctx).await?) };
+        anyhow::Ok((out, store.messages_version(), pseudonyms))
     })
     .with_context(|| format!("on the store {}", store_path.display()))
 }
@@ -52,7 +56,7 @@ fn parse_stopwords(s: &str) -> Result<Vec<Language>> {
         .collect()
 }
 
-pub fn keyness(args: KeynessArgs) -> Result<ExitCode> {
+pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
     let zone = Some(args.tz);
     let target = Selection::parse_in(&args.target, zone).context("--target")?;
     let reference = if args.reference.is_empty() {
@@ -71,9 +75,12 @@ pub fn keyness(args: KeynessArgs) -> Result<ExitCode> {
         let bar = spinner("keyness");
         bar.set_message("counting words per group");
         let zone = args.tz.name().to_owned();
-        let (k, version) = with_store(&args.store.store, args.memory, async |ctx| {
+        let (mut k, version, pseudonyms) = with_store(&args.store.store, args.memory, args.reveal, async |ctx| {
             keyness_by::run(ctx, &target, by, &zone, params, args.top).await
         })?;
+        if let Some(p) = pseudonyms {
+            p.keyness_by(&mut k);
+        }
         bar.finish_and_clear();
         let written = keyness_by::write_outputs(&k, &args.out, run_info(&args.store.store, version, started))
             .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
@@ -98,7 +105,8 @@ pub fn keyness(args: KeynessArgs) -> Result<ExitCode> {
     }
     let bar = spinner("keyness");
     bar.set_message("counting words and phrases");
-    let (k, version) = with_store(&args.store.store, args.memory, async |ctx| {
+    // Terms and counts only: nothing to pseudonymise.
+    let (k, version, _) = with_store(&args.store.store, args.memory, true, async |ctx| {
         keyness::run(ctx, &target, reference.as_ref(), params).await
     })?;
     bar.finish_and_clear();
@@ -132,7 +140,7 @@ pub fn keyness(args: KeynessArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
+pub(super) fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
     let terms = match (&args.terms, &args.from_keyness) {
         (Some(file), _) => Terms::from_file(file)?,
         (None, Some(dir)) => Terms::from_keyness(dir, args.top)?,
@@ -142,8 +150,12 @@ pub fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let bar = spinner("diffusion");
     bar.set_message(format!("following {} terms", terms.terms.len()));
-    let (d, version) =
-        with_store(&args.store.store, args.memory, async |ctx| diffusion::run(ctx, terms, &selection).await)?;
+    let (mut d, version, pseudonyms) = with_store(&args.store.store, args.memory, args.reveal, async |ctx| {
+        diffusion::run(ctx, terms, &selection).await
+    })?;
+    if let Some(p) = pseudonyms {
+        p.diffusion(&mut d);
+    }
     bar.finish_and_clear();
     let written = diffusion::write_outputs(&d, &args.out, run_info(&args.store.store, version, started))
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
@@ -177,7 +189,7 @@ pub fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn timeline(args: TimelineArgs) -> Result<ExitCode> {
+pub(super) fn timeline(args: TimelineArgs) -> Result<ExitCode> {
     let mut period = Period::Day;
     let mut group = Group::Channel;
     for by in &args.by {
@@ -202,8 +214,12 @@ pub fn timeline(args: TimelineArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let bar = spinner("timeline");
     bar.set_message("counting");
-    let (t, version) =
-        with_store(&args.store.store, args.memory, async |ctx| timeline::run(ctx, &selection, lexicon, params).await)?;
+    let (mut t, version, pseudonyms) = with_store(&args.store.store, args.memory, args.reveal, async |ctx| {
+        timeline::run(ctx, &selection, lexicon, params).await
+    })?;
+    if let Some(p) = pseudonyms {
+        p.timeline(&mut t);
+    }
     bar.finish_and_clear();
     let written = timeline::write_outputs(&t, &args.out, run_info(&args.store.store, version, started))
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;

@@ -135,12 +135,12 @@ struct Line<'a> {
     edited: Option<Timestamp>,
 }
 
-pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     for_each_line(reader, ctx, sink, |line_no, line, sink| read_line(line_no, line, ctx, sink));
 }
 
 /// One line: a message, or a quarantined record.
-pub fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+pub(crate) fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     // One check of the whole line; serde_json then reads it as a `str` and checks no string again (from bytes it
     // checks each string on its own: 3% of ingest, much of it the calls for short strings).
     let json = match std::str::from_utf8(line) {

@@ -64,7 +64,7 @@ pub(crate) struct Chat {
 }
 
 /// Read a whole export into `sink`, one chunk of messages after the other.
-pub fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
+pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let mut warned = HashSet::new();
     let stopped = scan_export(reader, ctx, &mut |piece| match piece {
         Piece::Messages(chunk) => parse_chunk(&chunk, ctx, sink, &mut warned),

@@ -62,11 +62,11 @@ impl Entity<'_> {
         Entity { kind: field("type"), text: field("text"), href: field("href") }
     }
 
-    pub fn kind(&self) -> &str {
+    pub(super) fn kind(&self) -> &str {
         self.kind.as_ref().map_or("", |s| &s.0)
     }
 
-    pub fn text(&self) -> &str {
+    pub(super) fn text(&self) -> &str {
         self.text.as_ref().map_or("", |s| &s.0)
     }
 }

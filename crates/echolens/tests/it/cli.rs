@@ -1,11 +1,9 @@
 //! The `echolens` command as a user runs it: one integration binary, a temp folder per test.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{echolens, json_of, read_csv, run, samples};
+use crate::common::{echolens, json_of, read_csv, run, samples};
 use serde_json::Value;
 
 fn ingest_json(store: &Path, paths: &[&Path], extra: &[&str]) -> Value {
@@ -285,7 +283,7 @@ fn coordination_recovers_the_demo_campaigns_with_evidence() {
     let store = dir.path().join("store");
     let out = dir.path().join("coordination");
     let summary = json_of(&run(echolens()
-        .args(["coordination", "--json", "--null-runs", "3", "--sweep", "10s,600s", "--store"])
+        .args(["coordination", "--json", "--reveal", "--null-runs", "3", "--sweep", "10s,600s", "--store"])
         .arg(&store)
         .arg("--out")
         .arg(&out)));
@@ -339,7 +337,8 @@ fn reuse_finds_the_demo_cascades_with_origins_parents_and_evidence_in_the_store(
     run(echolens().args(["demo", "--messages", "6000", "--json", "--out"]).arg(dir.path()));
     let store = dir.path().join("store");
     let out = dir.path().join("reuse-out");
-    let summary = json_of(&run(echolens().args(["reuse", "--json", "--store"]).arg(&store).arg("--out").arg(&out)));
+    let summary =
+        json_of(&run(echolens().args(["reuse", "--json", "--reveal", "--store"]).arg(&store).arg("--out").arg(&out)));
     assert_eq!(summary["parameters"]["threshold"], 0.5);
     let counts = &summary["counts"];
     assert!(n(counts, "cascades") >= 5, "{counts}");
@@ -419,7 +418,7 @@ fn vocabulary_keyness_diffusion_and_timeline_recover_the_planted_campaign_vocabu
     // Diffusion of the top terms: each channel's first use on its planted day, the source first.
     let diffusion_out = dir.path().join("diffusion");
     let summary = json_of(&run(echolens()
-        .args(["diffusion", "--json", "--top", "3", "--store"])
+        .args(["diffusion", "--json", "--reveal", "--top", "3", "--store"])
         .arg(&store)
         .arg("--from-keyness")
         .arg(&keyness_out)
@@ -452,7 +451,7 @@ fn vocabulary_keyness_diffusion_and_timeline_recover_the_planted_campaign_vocabu
     std::fs::write(&lexicon, csv).unwrap();
     let timeline_out = dir.path().join("timeline");
     run(echolens()
-        .args(["timeline", "--by", "day,platform", "--store"])
+        .args(["timeline", "--reveal", "--by", "day,platform", "--store"])
         .arg(&store)
         .arg("--lexicon")
         .arg(&lexicon)
@@ -752,7 +751,7 @@ fn the_planted_leader_posts_first() {
     ingest_json(&store, &[&generated.join("corpus")], &[]);
     let out = dir.path().join("coord");
     run(echolens()
-        .args(["coordination", "--kinds", "text,link,similar", "--store"])
+        .args(["coordination", "--reveal", "--kinds", "text,link,similar", "--store"])
         .arg(&store)
         .arg("--out")
         .arg(&out));
@@ -784,4 +783,63 @@ fn analyze_with_null_runs_gives_p_values_and_says_which_edges_survive() {
     assert!(keyed.iter().all(|e| !e["p_value"].is_empty()), "every keyed edge has a p-value");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Null model: 3 runs"), "the report says the null model ran");
+}
+
+/// Every command that writes accounts writes their pseudonyms unless asked with `--reveal`: no X account id of
+/// the demo corpus (all of them accounts' own timelines) appears in any table of coordination, reuse, keyness
+/// by channel, diffusion or the timeline; with `--reveal` they do.
+#[test]
+fn the_commands_write_pseudonyms_unless_asked_to_reveal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    run(echolens().args(["demo", "--generate", "3000", "--json", "--out"]).arg(dir.path().join("demo")));
+    run(echolens().args(["ingest", "--store"]).arg(&store).arg(dir.path().join("demo/corpus")));
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("demo/truth.json")).unwrap()).unwrap();
+    // The planted accounts' ids, as they appear in tables ("x:90003" and "90003").
+    let ids: Vec<String> = truth["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()))
+        .collect();
+    std::fs::write(dir.path().join("terms.txt"), "truth\nelection\n").unwrap();
+    let terms = dir.path().join("terms.txt");
+    let commands: Vec<(&str, Vec<&std::ffi::OsStr>)> = vec![
+        ("coordination", vec!["coordination".as_ref()]),
+        ("reuse", vec!["reuse".as_ref()]),
+        ("keyness", vec!["keyness".as_ref(), "--by".as_ref(), "channel".as_ref()]),
+        ("diffusion", vec!["diffusion".as_ref(), "--terms".as_ref(), terms.as_os_str()]),
+        ("timeline", vec!["timeline".as_ref()]),
+    ];
+    let tables = |out: &Path| -> String {
+        let mut all = String::new();
+        for entry in std::fs::read_dir(out).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "csv" || e == "gexf" || e == "graphml") {
+                all.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+        all
+    };
+    for (name, args) in &commands {
+        for reveal in [false, true] {
+            let out = dir.path().join(format!("{name}-{reveal}"));
+            let mut cmd = echolens();
+            cmd.args(args).arg("--store").arg(&store).arg("--out").arg(&out);
+            if reveal {
+                cmd.arg("--reveal");
+            }
+            run(&mut cmd);
+            let text = tables(&out);
+            let shown: Vec<&String> = ids.iter().filter(|id| text.contains(id.as_str())).collect();
+            if reveal {
+                if *name == "coordination" || *name == "reuse" && text.contains("x:") {
+                    assert!(!shown.is_empty(), "{name} --reveal shows the ids");
+                }
+            } else {
+                assert!(shown.is_empty(), "{name} wrote account ids: {shown:?}");
+            }
+        }
+    }
 }

@@ -1,21 +1,20 @@
 //! Helpers shared by the integration tests: run the `echolens` binary as a user would.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-pub fn echolens() -> Command {
+pub(crate) fn echolens() -> Command {
     Command::new(env!("CARGO_BIN_EXE_echolens"))
 }
 
-pub fn samples() -> PathBuf {
+pub(crate) fn samples() -> PathBuf {
     Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../testdata/samples")
 }
 
 /// Run and require success, showing both streams when it fails.
-pub fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run echolens");
     assert!(
         out.status.success(),
@@ -27,20 +26,20 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
-pub fn json_of(out: &Output) -> Value {
+pub(crate) fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// A CSV file's rows as header → value maps.
-pub fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+pub(crate) fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let mut rows = csv_rows(path).into_iter();
     let header: Vec<String> = rows.next().expect("header");
     rows.map(|row| header.iter().cloned().zip(row).collect()).collect()
 }
 
 /// A minimal RFC 4180 reader for the tests (quoted fields, doubled quotes, newlines inside quotes).
-pub fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+pub(crate) fn csv_rows(path: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut rows = Vec::new();
     let (mut row, mut field, mut quoted, mut chars) = (Vec::new(), String::new(), false, text.chars().peekable());

@@ -108,7 +108,7 @@ fn text_and_link_edges_agree_with_coordination_network_toolkit() {
     let out = dir.path().join("coordination");
     run_ok(
         Command::new(env!("CARGO_BIN_EXE_echolens"))
-            .args(["coordination", "--kinds", "text,link", "--window", "60s", "--min-weight", "2"])
+            .args(["coordination", "--reveal", "--kinds", "text,link", "--window", "60s", "--min-weight", "2"])
             .args([
                 "--min-tokens",
                 "1",
@@ -195,7 +195,13 @@ fn the_window_estimate_is_coornets() {
     let store = dir.path().join("store");
     run_ok(Command::new(bin).arg("ingest").arg("--store").arg(&store).arg(generated.join("corpus")));
     let out = dir.path().join("coordination");
-    run_ok(Command::new(bin).args(["coordination", "--kinds", "link", "--store"]).arg(&store).arg("--out").arg(&out));
+    run_ok(
+        Command::new(bin)
+            .args(["coordination", "--reveal", "--kinds", "link", "--store"])
+            .arg(&store)
+            .arg("--out")
+            .arg(&out),
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let ours = summary["window_estimate"]["per_kind"]["link"].as_f64().expect("a link estimate");

@@ -1,12 +1,10 @@
 //! `echolens analyze` end to end: the tables, the report, pseudonyms, hostile input, and the report in a real
 //! browser.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{echolens, json_of, read_csv, run, samples};
+use crate::common::{echolens, json_of, read_csv, run, samples};
 use serde_json::{Value, json};
 
 /// A column of a CSV file.

@@ -1,0 +1,9 @@
+//! The `echolens` binary as a user runs it, in one test binary (each binary is a link of the whole tool): the
+//! commands (`cli`), the main job and its report (`report`), the cross-checks against the peers (`peers`), and
+//! snapshots of every command's tables and of the report's structure (`snapshots`).
+
+mod cli;
+mod common;
+mod peers;
+mod report;
+mod snapshots;
