@@ -13,6 +13,7 @@ mod minhash;
 mod pseudonym;
 pub mod reuse;
 pub mod select;
+pub mod sql;
 mod table;
 mod timings;
 mod udf;
@@ -21,7 +22,7 @@ pub mod zone;
 
 pub use error::{Error, Result};
 pub use pseudonym::Pseudonyms;
-pub use table::{collect_plain, create_output, excerpt, i64s, strings, write_output, write_summary};
+pub use table::{Written, collect_plain, create_output, excerpt, i64s, strings, write_output, write_summary};
 pub use timings::memory_mb;
 pub use udf::register_udfs;
 

@@ -80,7 +80,7 @@ impl Selector {
         match self {
             Selector::Channel(v) => format!("(channel_id = {q} OR channel_name = {q})", q = quote(v)),
             Selector::Author(v) => {
-                format!("(author_id = {q} OR concat(platform, ':', author_id) = {q})", q = quote(v))
+                format!("(author_id = {q} OR {} = {q})", crate::sql::ACCOUNT, q = quote(v))
             }
             Selector::Platform(v) => format!("platform = {}", quote(&v.to_lowercase())),
             Selector::Since(t) => format!("ts >= TIMESTAMP '{}'", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),

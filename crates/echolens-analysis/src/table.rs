@@ -164,20 +164,53 @@ pub(crate) fn bools(batch: &RecordBatch, name: &str) -> arrow::array::BooleanArr
     col.as_any().downcast_ref::<arrow::array::BooleanArray>().expect("a boolean column").clone()
 }
 
+/// What an analysis's `write_outputs` wrote: its files (`summary.json` last) and the summary as written, so a
+/// command answers `--json` from it rather than reading the file back.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The files, in the order written.
+    pub files: Vec<std::path::PathBuf>,
+    /// The contents of `summary.json`.
+    pub summary: serde_json::Value,
+}
+
+impl Written {
+    /// How many files.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether none.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+impl IntoIterator for Written {
+    type Item = std::path::PathBuf;
+    type IntoIter = std::vec::IntoIter<std::path::PathBuf>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.files.into_iter()
+    }
+}
+
 /// Write `summary` with the fields of `extra` (the run: command, version, store) merged in as
-/// `dir/summary.json`; returns its path.
+/// `dir/summary.json` after `files`; returns them all and the summary as written.
 pub fn write_summary(
     dir: &std::path::Path,
+    mut files: Vec<std::path::PathBuf>,
     mut summary: serde_json::Value,
     extra: serde_json::Value,
-) -> Result<std::path::PathBuf> {
+) -> Result<Written> {
     if let (Some(obj), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
         obj.extend(extra);
     }
     let path = dir.join("summary.json");
     let text = serde_json::to_string_pretty(&summary).expect("a summary serialises");
     write_output(&path, text.as_bytes())?;
-    Ok(path)
+    files.push(path);
+    Ok(Written { files, summary })
 }
 
 /// A new output file at `path`, never following a link: whatever is at `path` (a file from an earlier run, or

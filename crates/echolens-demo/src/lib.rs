@@ -18,6 +18,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use serde::Serialize;
+
+pub mod score;
 use serde_json::json;
 
 /// 2024-03-01T00:00:00Z.

@@ -49,6 +49,21 @@ pub(crate) struct StoreArg {
     pub store: PathBuf,
 }
 
+/// What every analysing command takes: memory, pseudonyms, how it answers.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it, and the kernels size
+    /// their batches to it (e.g. 1G, 512M).
+    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    pub memory: usize,
+    /// Show account ids as they are instead of their pseudonyms (do not share such outputs).
+    #[arg(long)]
+    pub reveal: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// The table format of `analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum TableFormat {
@@ -60,6 +75,8 @@ pub(crate) enum TableFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct AnalyzeArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Export files or folders (formats recognised by content). None: the built-in demo corpus.
     pub paths: Vec<PathBuf>,
     /// Folder for report.html, summary.json and the tables of every analysis.
@@ -87,9 +104,6 @@ pub(crate) struct AnalyzeArgs {
     /// `keyness --target`). Without it: the largest coordination clusters and the widest cascade's origin.
     #[arg(long)]
     pub campaign: Vec<String>,
-    /// Show account ids as they are instead of their pseudonyms (do not share such a report).
-    #[arg(long)]
-    pub reveal: bool,
     /// Coordination window (e.g. 60s, 10m), or `auto` for the window the data suggest (CooRnet's estimate).
     #[arg(long, value_parser = parse_window, default_value = "60s")]
     pub window: Window,
@@ -107,13 +121,6 @@ pub(crate) struct AnalyzeArgs {
     /// Messages in the demo corpus (when no input is given).
     #[arg(long, default_value_t = 20_000)]
     pub demo_messages: usize,
-    /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it, and the similar-text
-    /// kernel reads the texts in time slabs that fit in it (e.g. 1G, 512M).
-    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
-    pub memory: usize,
-    /// Print the summary as JSON (to stdout; progress stays on stderr).
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// A sweep window, or `none`/`0` for no sweep (filtered out).
@@ -234,6 +241,8 @@ pub(crate) enum DemoLayout {
 #[derive(Debug, Args)]
 pub(crate) struct CoordinationArgs {
     #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
     pub store: StoreArg,
     /// Folder for edges.csv, clusters.csv, cluster_summary.csv, network.gexf, network.graphml, summary.json.
     #[arg(long)]
@@ -298,16 +307,6 @@ pub(crate) struct CoordinationArgs {
     /// cluster must exceed.
     #[arg(long, default_value_t = 1.0)]
     pub resolution: f64,
-    /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it, and the similar-text
-    /// kernel reads the texts in time slabs that fit in it (e.g. 1G, 512M).
-    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
-    pub memory: usize,
-    /// Show account ids as they are instead of their pseudonyms (do not share such tables).
-    #[arg(long)]
-    pub reveal: bool,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
     /// Print each stage's wall time to stderr.
     #[arg(long, hide = true)]
     pub timings: bool,
@@ -315,6 +314,8 @@ pub(crate) struct CoordinationArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ReuseArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
     #[command(flatten)]
     pub store: StoreArg,
     /// Folder for cascades.csv, cascade_summary.csv, reuse_network.gexf, summary.json.
@@ -340,19 +341,12 @@ pub(crate) struct ReuseArgs {
     /// Report cascades that reach at least this many channels (the others are counted in summary.json).
     #[arg(long, default_value_t = 2)]
     pub min_channels: usize,
-    /// Memory for the engine's buffers; sorts spill to disk beyond it (e.g. 1G, 512M).
-    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
-    pub memory: usize,
-    /// Show account ids as they are instead of their pseudonyms (do not share such tables).
-    #[arg(long)]
-    pub reveal: bool,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct KeynessArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
     #[command(flatten)]
     pub store: StoreArg,
     /// Folder for terms.csv and summary.json.
@@ -392,20 +386,13 @@ pub(crate) struct KeynessArgs {
     /// Terms to print.
     #[arg(long, default_value_t = 15)]
     pub show: usize,
-    /// Memory for the engine's buffers (e.g. 1G, 512M).
-    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
-    pub memory: usize,
-    /// Show account ids as they are instead of their pseudonyms (do not share such tables).
-    #[arg(long)]
-    pub reveal: bool,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("vocabulary").required(true).args(["terms", "from_keyness"]))]
 pub(crate) struct DiffusionArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
     #[command(flatten)]
     pub store: StoreArg,
     /// Folder for adoption.csv, term_adoption.csv, curve.csv and summary.json.
@@ -423,19 +410,12 @@ pub(crate) struct DiffusionArgs {
     /// Look only at these messages (selectors as in keyness --target).
     #[arg(long)]
     pub select: Vec<String>,
-    /// Memory for the engine's buffers (e.g. 1G, 512M).
-    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
-    pub memory: usize,
-    /// Show account ids as they are instead of their pseudonyms (do not share such tables).
-    #[arg(long)]
-    pub reveal: bool,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct TimelineArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
     #[command(flatten)]
     pub store: StoreArg,
     /// Folder for timeline.csv, lexicon.csv and summary.json.
@@ -462,15 +442,6 @@ pub(crate) struct TimelineArgs {
     /// Fewest messages (or category matches) in a burst.
     #[arg(long, default_value_t = 5)]
     pub burst_min: u64,
-    /// Memory for the engine's buffers (e.g. 1G, 512M).
-    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
-    pub memory: usize,
-    /// Show account ids as they are instead of their pseudonyms (do not share such tables).
-    #[arg(long)]
-    pub reveal: bool,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `1..3`, `1..=3` or `2` as an inclusive range.

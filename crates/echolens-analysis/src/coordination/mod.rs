@@ -439,8 +439,7 @@ pub struct ChannelDomain {
     pub shortener: bool,
 }
 
-const ACCOUNT: &str = "concat(platform, ':', author_id)";
-const ORIGINAL: &str = "author_id IS NOT NULL AND repost_of IS NULL AND forwarded_from IS NULL";
+use crate::sql::{ACCOUNT, CHANNEL, ORIGINAL};
 
 /// The actions of `kind` as SQL: (kind, key_h, label, account, ts, msg), `msg` the hash of the message key.
 /// Without `short_filter`, `text` actions include short texts (for a pass that joins with keys already filtered:
@@ -1369,7 +1368,7 @@ async fn channel_domains(ctx: &SessionContext) -> Result<Vec<ChannelDomain>> {
         "SELECT channel, d, n FROM \
                  (SELECT channel, d, n, row_number() OVER (PARTITION BY channel ORDER BY n DESC, d) AS rk FROM \
                    (SELECT channel, d, count(DISTINCT k) AS n FROM \
-                     (SELECT concat(platform, ':', coalesce(channel_name, channel_id)) AS channel, \
+                     (SELECT {CHANNEL} AS channel, \
                              registrable_domain(u) AS d, k FROM \
                        (SELECT unnest(urls) AS u, platform, channel_name, channel_id, key AS k FROM messages \
                         WHERE cardinality(urls) > 0)) \
@@ -1418,11 +1417,13 @@ async fn account_channels(ctx: &SessionContext, network: &Network) -> Result<Has
     )?;
     ctx.deregister_table("coord_nodes")?;
     ctx.register_table("coord_nodes", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
-    let sql = "SELECT c.account, concat(m.platform, ':', coalesce(m.channel_name, m.channel_id)) AS channel, \
-                 count(*) AS n \
-               FROM messages m JOIN coord_nodes c ON m.platform = c.platform AND m.author_id = c.author_id \
-               GROUP BY c.account, channel";
-    for batch in collect(ctx, sql).await? {
+    let sql = format!(
+        "SELECT c.account, {} AS channel, count(*) AS n \
+         FROM messages m JOIN coord_nodes c ON m.platform = c.platform AND m.author_id = c.author_id \
+         GROUP BY c.account, channel",
+        crate::sql::channel_of("m")
+    );
+    for batch in collect(ctx, &sql).await? {
         let account = strings(&batch, "account")?;
         let channel = strings(&batch, "channel")?;
         let n = i64s(&batch, "n")?;

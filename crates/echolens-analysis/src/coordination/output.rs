@@ -399,7 +399,7 @@ fn write_network(c: &Coordination, dir: &Path) -> Result<(Vec<PathBuf>, Vec<Clus
 
 /// Write every output of `c` into `dir` (created if missing); `extra` is merged into `summary.json`
 /// (the command line, the store version). Returns the files written.
-pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
+pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> Result<crate::Written> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
     let mut written = Vec::new();
 
@@ -462,6 +462,5 @@ pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> 
         "window_estimate": c.window_estimate,
         "window_warning": c.window_estimate.warning(c.params.window_s),
     });
-    written.push(crate::table::write_summary(dir, summary, extra)?);
-    Ok(written)
+    crate::table::write_summary(dir, written, summary, extra)
 }

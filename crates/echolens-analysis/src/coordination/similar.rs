@@ -17,12 +17,13 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use rayon::prelude::*;
 
-use super::{ACCOUNT, Edge, Kind, ORIGINAL};
+use super::{Edge, Kind};
 use crate::Result;
 use crate::lists::{Chunk, Interner, Lists, pieces};
 #[cfg(test)]
 use crate::minhash::shingles;
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
+use crate::sql::{ACCOUNT, ORIGINAL};
 use crate::table::{collect, i64s, strings_in_place};
 
 /// Parameters of the similar-text kernel.

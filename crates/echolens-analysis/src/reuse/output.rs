@@ -2,7 +2,7 @@
 //! and `summary.json`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use echolens_store::rfc3339;
 use serde::Serialize;
@@ -156,7 +156,7 @@ pub(super) fn reuse_network(r: &Reuse) -> Graph {
 
 /// Write the outputs under `dir` (created if missing); `extra` goes into `summary.json` beside the parameters
 /// and counts. Returns the files written.
-pub fn write_outputs(r: &Reuse, dir: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
+pub fn write_outputs(r: &Reuse, dir: &Path, extra: serde_json::Value) -> Result<crate::Written> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
     let mut written = Vec::new();
 
@@ -204,7 +204,6 @@ pub fn write_outputs(r: &Reuse, dir: &Path, extra: serde_json::Value) -> Result<
     reuse_network(r).save_gexf(&path, "echolens reuse: who copies whom (channel to channel)")?;
     written.push(path);
 
-    let path = dir.join("summary.json");
     let summary = serde_json::json!({
         "analysis": "reuse",
         "parameters": r.params,
@@ -212,8 +211,5 @@ pub fn write_outputs(r: &Reuse, dir: &Path, extra: serde_json::Value) -> Result<
         "boilerplate_channels": r.boilerplate.iter().take(50).collect::<Vec<_>>(),
         "run": extra,
     });
-    let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
-    crate::table::write_output(&path, (text + "\n").as_bytes())?;
-    written.push(path);
-    Ok(written)
+    crate::table::write_summary(dir, written, summary, serde_json::Value::Null)
 }

@@ -7,7 +7,7 @@
 //! text and matches where its words follow one another within a clause.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use datafusion::prelude::SessionContext;
 use echolens_text::{normalize, phrases, tokens};
@@ -493,7 +493,7 @@ fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
 }
 
 /// Write `adoption.csv`, `term_adoption.csv`, `curve.csv` and `summary.json` into `out`.
-pub fn write_outputs(d: &Diffusion, out: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
+pub fn write_outputs(d: &Diffusion, out: &Path, extra: serde_json::Value) -> Result<crate::Written> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let total_channels = d.channels.len().max(1) as f64;
     let mut written = Vec::new();
@@ -572,6 +572,5 @@ pub fn write_outputs(d: &Diffusion, out: &Path, extra: serde_json::Value) -> Res
     let mut summary = serde_json::to_value(d).expect("diffusion serialises");
     summary["channels"] = serde_json::json!(d.channels.len());
     summary["adopters"] = serde_json::json!(d.channels.iter().filter(|c| c.uses > 0).count());
-    written.push(crate::table::write_summary(out, summary, extra)?);
-    Ok(written)
+    crate::table::write_summary(out, written, summary, extra)
 }

@@ -497,7 +497,7 @@ fn score(
 
 /// Write `terms.csv` (term, z, count_target, count_reference, log_odds_ratio, words) and `summary.json` into
 /// `out`; returns the files written.
-pub fn write_outputs(k: &Keyness, out: &std::path::Path, extra: serde_json::Value) -> Result<Vec<std::path::PathBuf>> {
+pub fn write_outputs(k: &Keyness, out: &std::path::Path, extra: serde_json::Value) -> Result<crate::Written> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let path = out.join("terms.csv");
     let mut w = crate::table::csv_writer(&path)?;
@@ -524,6 +524,5 @@ pub fn write_outputs(k: &Keyness, out: &std::path::Path, extra: serde_json::Valu
     );
     summary["top_target"] = serde_json::to_value(k.terms.iter().take(20).collect::<Vec<_>>()).expect("terms");
     summary["top_reference"] = serde_json::to_value(k.terms.iter().rev().take(20).collect::<Vec<_>>()).expect("terms");
-    let summary_path = crate::table::write_summary(out, summary, extra)?;
-    Ok(vec![path, summary_path])
+    crate::table::write_summary(out, vec![path], summary, extra)
 }

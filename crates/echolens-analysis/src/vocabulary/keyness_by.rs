@@ -94,7 +94,7 @@ pub async fn run(
         selection.count(ctx, "corpus").await?;
     }
     let group = match by {
-        By::Channel => "concat(platform, ':', coalesce(channel_name, channel_id))".to_owned(),
+        By::Channel => crate::sql::CHANNEL.to_owned(),
         By::Platform => "platform".to_owned(),
         By::Week => {
             let day = if zone == "UTC" {
@@ -210,11 +210,7 @@ pub async fn run(
 }
 
 /// Write `terms_by.csv` (group, rank, term, z, count_group, count_rest, log_odds_ratio) and `summary.json`.
-pub fn write_outputs(
-    k: &KeynessBy,
-    out: &std::path::Path,
-    extra: serde_json::Value,
-) -> Result<Vec<std::path::PathBuf>> {
+pub fn write_outputs(k: &KeynessBy, out: &std::path::Path, extra: serde_json::Value) -> Result<crate::Written> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let path = out.join("terms_by.csv");
     let mut w = crate::table::csv_writer(&path)?;
@@ -234,6 +230,5 @@ pub fn write_outputs(
     }
     w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
     let summary = serde_json::json!({"analysis": "keyness by group", "result": k});
-    let summary_path = crate::table::write_summary(out, summary, extra)?;
-    Ok(vec![path, summary_path])
+    crate::table::write_summary(out, vec![path], summary, extra)
 }

@@ -8,7 +8,7 @@
 //! day from scoring infinitely (a Poisson count's sd is √mean).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::Int64Array;
@@ -262,7 +262,7 @@ fn score(x: u64, history: &mut Vec<u64>, p: &Params) -> Score {
 }
 
 /// Write `timeline.csv`, with a lexicon `lexicon.csv`, and `summary.json` into `out`.
-pub fn write_outputs(t: &Timeline, out: &Path, extra: serde_json::Value) -> Result<Vec<PathBuf>> {
+pub fn write_outputs(t: &Timeline, out: &Path, extra: serde_json::Value) -> Result<crate::Written> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let mut written = Vec::new();
     let path = out.join("timeline.csv");
@@ -331,6 +331,5 @@ pub fn write_outputs(t: &Timeline, out: &Path, extra: serde_json::Value) -> Resu
     summary["bursts_total"] = serde_json::json!(bursts.len());
     bursts.truncate(100);
     summary["bursts"] = serde_json::json!(bursts);
-    written.push(crate::table::write_summary(out, summary, extra)?);
-    Ok(written)
+    crate::table::write_summary(out, written, summary, extra)
 }

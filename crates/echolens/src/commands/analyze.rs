@@ -97,7 +97,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     } else {
         Some(Selection::parse_in(&args.campaign, Some(args.tz)).context("--campaign")?)
     };
-    let mut stages = Stages::new(args.json);
+    let mut stages = Stages::new(args.run.json);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let demo = args.paths.is_empty();
     let (inputs, store_path) = if demo {
@@ -148,7 +148,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     // A fresh session per stage: what one analysis registers (coordination's action and pair tables) is freed
     // before the next one runs.
     let session = || -> Result<SessionContext> {
-        let ctx = echolens_analysis::analysis_session(args.memory)?;
+        let ctx = echolens_analysis::analysis_session(args.run.memory)?;
         rt.block_on(store.register(&ctx))?;
         Ok(ctx)
     };
@@ -197,7 +197,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     stages.start("evidence");
     let cluster_sources = cluster_sources(&coord);
     let mut evidence = rt.block_on(evidence_texts(&session()?, &coord))?;
-    if !args.reveal {
+    if !args.run.reveal {
         pseudonyms.coordination(&mut coord);
         evidence = evidence
             .into_iter()
@@ -208,7 +208,8 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             .collect();
     }
     let mut written =
-        coordination::write_outputs(&coord, &args.out.join("coordination"), run_info(&store_path, version, started))?;
+        coordination::write_outputs(&coord, &args.out.join("coordination"), run_info(&store_path, version, started))?
+            .files;
     let per_kind = coord.edges.iter().fold(std::collections::BTreeMap::new(), |mut m, e| {
         *m.entry(e.kind.name()).or_insert(0u64) += 1;
         m
@@ -241,7 +242,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     // Auto sources select on these columns only (and keyness reads `text_norm`); a named campaign's `where=`
     // may read any.
     let columns = if named_campaign { "*" } else { AUTO_SOURCE_COLUMNS };
-    let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, columns, args.memory))?;
+    let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, columns, args.run.memory))?;
     // The terms' spread through the whole corpus, for every source in one scan.
     let mut followed: Vec<(usize, Terms)> = Vec::new();
     for (i, source) in sources.into_iter().enumerate() {
@@ -291,7 +292,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     drop(vocabulary_ctx);
     drop(ctx);
 
-    if !args.reveal {
+    if !args.run.reveal {
         pseudonyms.reuse(&mut reuse);
         pseudonyms.timeline(&mut timeline);
         for c in &mut campaigns {
@@ -332,7 +333,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             "title": c.title, "target": c.target, "reference": c.reference,
             "keyness": c.keyness.params, "top_terms_followed": c.diffusion.as_ref().map_or(0, |d| d.terms.len()),
         })).collect::<Vec<_>>(),
-        "pseudonymised": !args.reveal,
+        "pseudonymised": !args.run.reveal,
         "table_format": if args.format == TableFormat::Parquet { "parquet" } else { "csv" },
     });
     let run = Run {
@@ -342,7 +343,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         store_version: version,
         generated: rfc3339(chrono_now_us()),
         stages: stages.done.clone(),
-        pseudonymised: !args.reveal,
+        pseudonymised: !args.run.reveal,
         personal_channels: pseudonyms.personal_channels(),
         demo,
     };
@@ -390,15 +391,15 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             "adopting_channels": c.diffusion.as_ref().map(|d| d.channels.iter().filter(|a| a.uses > 0).count()),
         })).collect::<Vec<_>>(),
         "notes": notes,
-        "pseudonymised": !args.reveal,
+        "pseudonymised": !args.run.reveal,
         "stages": stages.done.iter()
             .map(|(s, t, m)| serde_json::json!({"stage": s, "seconds": t, "peak_rss_mb_so_far": m}))
             .collect::<Vec<_>>(),
         "outputs": outputs,
     });
-    let summary_path = echolens_analysis::write_summary(&args.out, summary.clone(), extra)?;
-    if args.json {
-        println!("{}", std::fs::read_to_string(&summary_path)?);
+    let written = echolens_analysis::write_summary(&args.out, Vec::new(), summary.clone(), extra)?;
+    if args.run.json {
+        println!("{}", serde_json::to_string_pretty(&written.summary)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -439,7 +440,8 @@ fn cluster_sources(coord: &Coordination) -> Vec<Source> {
     for cluster in net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER).take(AUTO_CLUSTERS) {
         let accounts: Vec<String> = cluster.members.iter().map(|&m| quote(&net.accounts[m])).collect();
         let target = Selection::new(vec![Selector::Where(format!(
-            "concat(platform, ':', author_id) IN ({})",
+            "{} IN ({})",
+            echolens_analysis::sql::ACCOUNT,
             accounts.join(", ")
         ))]);
         out.push(Source {
@@ -572,8 +574,9 @@ async fn evidence_texts(ctx: &SessionContext, coord: &Coordination) -> Result<Ha
     }
     let list: Vec<String> = keys.iter().map(|k| quote(k)).collect();
     let sql = format!(
-        "SELECT key, text, CAST(ts AS BIGINT) AS ts, concat(platform, ':', coalesce(channel_name, channel_id)) AS channel \
+        "SELECT key, text, CAST(ts AS BIGINT) AS ts, {} AS channel \
          FROM messages WHERE key IN ({})",
+        echolens_analysis::sql::CHANNEL,
         list.join(", ")
     );
     for batch in ctx.sql(&sql).await?.collect().await? {

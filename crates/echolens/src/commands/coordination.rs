@@ -36,7 +36,7 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
     let (result, version) = rt
         .block_on(async {
             let store = Store::open(store_path).await?;
-            let ctx = echolens_analysis::analysis_session(args.memory)?;
+            let ctx = echolens_analysis::analysis_session(args.run.memory)?;
             store.register(&ctx).await?;
             let last = std::sync::Mutex::new((Instant::now(), String::from("opening the store")));
             let stage = |s: &str| {
@@ -49,7 +49,7 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
             };
             let mut result = coordination::run_with_progress(&ctx, params, &stage).await?;
             stage("done");
-            if !args.reveal {
+            if !args.run.reveal {
                 super::pseudonyms(&store, &ctx).await?.coordination(&mut result);
             }
             anyhow::Ok((result, store.messages_version()))
@@ -59,9 +59,8 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
     let extra = run_info(store_path, version, started);
     let written = coordination::write_outputs(&result, &args.out, extra)
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
-    if args.json {
-        let summary = std::fs::read_to_string(args.out.join("summary.json"))?;
-        println!("{summary}");
+    if args.run.json {
+        println!("{}", serde_json::to_string_pretty(&written.summary)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut per_kind = std::collections::BTreeMap::new();

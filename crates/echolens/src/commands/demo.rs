@@ -1,13 +1,13 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use std::collections::HashMap;
 
 use echolens_analysis::coordination::Params;
-use echolens_analysis::reuse::{Member, Params as ReuseParams, Role};
+use echolens_analysis::reuse::{Params as ReuseParams, Role};
 use echolens_analysis::select::{Selection, Selector};
 use echolens_analysis::vocabulary::diffusion::{self, Terms};
 use echolens_analysis::vocabulary::keyness;
+use echolens_demo::score;
 use echolens_store::Store;
 
 use super::runtime;
@@ -133,7 +133,12 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
     })?;
     echolens_analysis::reuse::write_outputs(&reuse, &reuse_dir, extra.clone())
         .with_context(|| format!("writing {}", reuse_dir.display()))?;
-    let planted = score_cascades(&reuse.members, &truth.cascades);
+    let found: Vec<score::FoundMember> = reuse
+        .members
+        .iter()
+        .map(|m| score::FoundMember { key: &m.key, cascade: m.cascade, origin: m.role == Role::Origin })
+        .collect();
+    let planted = score::cascades(&found, &truth.cascades);
 
     // Vocabulary: the source channel against the other channels of its language, then how the planted terms
     // spread, both checked against the truth.
@@ -173,23 +178,15 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         .count();
     let net = &coordination.network;
     let summaries = echolens_analysis::coordination::cluster_summaries(&coordination);
-    let recovered: Vec<serde_json::Value> = truth
-        .campaigns
-        .iter()
-        .map(|c| {
-            let members: std::collections::HashSet<&str> = c.members.iter().map(String::as_str).collect();
-            let (cluster, overlap) = net
-                .clusters
-                .iter()
-                .map(|cl| {
-                    let hit = cl.members.iter().filter(|&&m| members.contains(net.accounts[m].as_str())).count();
-                    (cl.id, hit as f64 / cl.members.len().max(members.len()) as f64)
-                })
-                .fold((0, 0.0), |best, x| if x.1 > best.1 { x } else { best });
+    let clusters: Vec<(usize, Vec<&str>)> =
+        net.clusters.iter().map(|cl| (cl.id, cl.members.iter().map(|&m| net.accounts[m].as_str()).collect())).collect();
+    let recovered: Vec<serde_json::Value> = score::groups(&clusters, &truth.campaigns)
+        .into_iter()
+        .map(|g| {
             // What the exports say about the cluster's accounts (the planted account batch shows here).
-            let facts = summaries.iter().find(|s| s.cluster == cluster);
+            let facts = summaries.iter().find(|s| s.cluster == g.cluster);
             serde_json::json!({
-                "campaign": c.id, "members": members.len(), "cluster": cluster, "overlap": overlap,
+                "campaign": g.campaign, "members": g.members, "cluster": g.cluster, "overlap": g.overlap,
                 "created_together": facts.map(|s| s.created_together.as_str()),
                 "clients": facts.map(|s| s.clients.as_str()),
                 "few_followers": facts.map(|s| s.few_followers.as_str()),
@@ -272,62 +269,4 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// How found cascades match planted ones, over pairs of messages: a pair is found when both are in one found
-/// cascade, planted when both are in one planted cascade. Precision counts every found pair that involves a
-/// planted message (a planted copy glued to something else is a false pair).
-#[derive(Debug, Clone, Copy, serde::Serialize)]
-pub(crate) struct CascadeScore {
-    /// Planted cascades.
-    pub cascades: usize,
-    /// Planted cascades whose origin is the origin of the found cascade holding most of their members.
-    pub origins_found: usize,
-    /// Found pairs that are planted pairs, over found pairs involving a planted message.
-    pub precision: f64,
-    /// Planted pairs found.
-    pub recall: f64,
-    /// Harmonic mean of the two.
-    pub f1: f64,
-}
-
-pub(crate) fn score_cascades(members: &[Member], planted: &[echolens_demo::Cascade]) -> CascadeScore {
-    let truth: HashMap<&str, usize> =
-        planted.iter().flat_map(|c| c.member_keys.iter().map(move |k| (k.as_str(), c.id))).collect();
-    let found: HashMap<&str, (usize, Role)> = members.iter().map(|m| (m.key.as_str(), (m.cascade, m.role))).collect();
-    let mut by_found: HashMap<usize, Vec<&str>> = HashMap::new();
-    for m in members {
-        by_found.entry(m.cascade).or_default().push(&m.key);
-    }
-    let (mut tp, mut found_pairs) = (0u64, 0u64);
-    for keys in by_found.values() {
-        let planted_in: Vec<usize> = keys.iter().filter_map(|k| truth.get(k).copied()).collect();
-        let n = keys.len() as u64;
-        let p = planted_in.len() as u64;
-        // Pairs with at least one planted message.
-        found_pairs += n * (n - 1) / 2 - (n - p) * (n - p).saturating_sub(1) / 2;
-        let mut per: HashMap<usize, u64> = HashMap::new();
-        for t in planted_in {
-            *per.entry(t).or_default() += 1;
-        }
-        tp += per.values().map(|c| c * (c - 1) / 2).sum::<u64>();
-    }
-    let planted_pairs: u64 = planted.iter().map(|c| (c.member_keys.len() * (c.member_keys.len() - 1) / 2) as u64).sum();
-    let mut origins_found = 0;
-    for c in planted {
-        let mut votes: HashMap<usize, usize> = HashMap::new();
-        for k in &c.member_keys {
-            if let Some(&(f, _)) = found.get(k.as_str()) {
-                *votes.entry(f).or_default() += 1;
-            }
-        }
-        let best = votes.into_iter().max_by_key(|&(f, n)| (n, std::cmp::Reverse(f))).map(|(f, _)| f);
-        if best.is_some() && found.get(c.origin_key.as_str()) == best.map(|f| (f, Role::Origin)).as_ref() {
-            origins_found += 1;
-        }
-    }
-    let precision = if found_pairs == 0 { 0.0 } else { tp as f64 / found_pairs as f64 };
-    let recall = if planted_pairs == 0 { 0.0 } else { tp as f64 / planted_pairs as f64 };
-    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-    CascadeScore { cascades: planted.len(), origins_found, precision, recall, f1 }
 }

@@ -24,10 +24,10 @@ pub(super) fn run(args: ReuseArgs) -> Result<ExitCode> {
     let (result, version) = rt
         .block_on(async {
             let store = Store::open(store_path).await?;
-            let ctx = echolens_analysis::analysis_session(args.memory)?;
+            let ctx = echolens_analysis::analysis_session(args.run.memory)?;
             store.register(&ctx).await?;
             let mut result = reuse::run(&ctx, params).await?;
-            if !args.reveal {
+            if !args.run.reveal {
                 super::pseudonyms(&store, &ctx).await?.reuse(&mut result);
             }
             anyhow::Ok((result, store.messages_version()))
@@ -37,9 +37,8 @@ pub(super) fn run(args: ReuseArgs) -> Result<ExitCode> {
     let extra = run_info(store_path, version, started);
     let written = reuse::write_outputs(&result, &args.out, extra)
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
-    if args.json {
-        let summary = std::fs::read_to_string(args.out.join("summary.json"))?;
-        println!("{summary}");
+    if args.run.json {
+        println!("{}", serde_json::to_string_pretty(&written.summary)?);
         return Ok(ExitCode::SUCCESS);
     }
     let p = &result.params;

@@ -38,9 +38,9 @@ fn with_store<T>(
     .with_context(|| format!("on the store {}", store_path.display()))
 }
 
-fn print_json(out: &Path) -> Result<ExitCode> {
-    let summary = std::fs::read_to_string(out.join("summary.json"))?;
-    println!("{summary}");
+/// `--json`: the summary as written, from memory.
+fn print_json(written: &echolens_analysis::Written) -> Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(&written.summary)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -75,17 +75,18 @@ pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
         let bar = spinner("keyness");
         bar.set_message("counting words per group");
         let zone = args.tz.name().to_owned();
-        let (mut k, version, pseudonyms) = with_store(&args.store.store, args.memory, args.reveal, async |ctx| {
-            keyness_by::run(ctx, &target, by, &zone, params, args.top).await
-        })?;
+        let (mut k, version, pseudonyms) =
+            with_store(&args.store.store, args.run.memory, args.run.reveal, async |ctx| {
+                keyness_by::run(ctx, &target, by, &zone, params, args.top).await
+            })?;
         if let Some(p) = pseudonyms {
             p.keyness_by(&mut k);
         }
         bar.finish_and_clear();
         let written = keyness_by::write_outputs(&k, &args.out, run_info(&args.store.store, version, started))
             .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
-        if args.json {
-            return print_json(&args.out);
+        if args.run.json {
+            return print_json(&written);
         }
         println!("groups     {} ({} word uses; words only, min count {})", k.groups, k.words, k.params.min_count);
         let mut shown = std::collections::HashSet::new();
@@ -106,14 +107,14 @@ pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
     let bar = spinner("keyness");
     bar.set_message("counting words and phrases");
     // Terms and counts only: nothing to pseudonymise.
-    let (k, version, _) = with_store(&args.store.store, args.memory, true, async |ctx| {
+    let (k, version, _) = with_store(&args.store.store, args.run.memory, true, async |ctx| {
         keyness::run(ctx, &target, reference.as_ref(), params).await
     })?;
     bar.finish_and_clear();
     let written = keyness::write_outputs(&k, &args.out, run_info(&args.store.store, version, started))
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
-    if args.json {
-        return print_json(&args.out);
+    if args.run.json {
+        return print_json(&written);
     }
     let c = &k.counts;
     println!("target     {} ({} messages, {} term uses)", k.target, c.messages_target, c.terms_target);
@@ -150,7 +151,7 @@ pub(super) fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let bar = spinner("diffusion");
     bar.set_message(format!("following {} terms", terms.terms.len()));
-    let (mut d, version, pseudonyms) = with_store(&args.store.store, args.memory, args.reveal, async |ctx| {
+    let (mut d, version, pseudonyms) = with_store(&args.store.store, args.run.memory, args.run.reveal, async |ctx| {
         diffusion::run(ctx, terms, &selection).await
     })?;
     if let Some(p) = pseudonyms {
@@ -159,8 +160,8 @@ pub(super) fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let written = diffusion::write_outputs(&d, &args.out, run_info(&args.store.store, version, started))
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
-    if args.json {
-        return print_json(&args.out);
+    if args.run.json {
+        return print_json(&written);
     }
     let adopters = d.channels.iter().filter(|c| c.uses > 0).count();
     println!(
@@ -214,7 +215,7 @@ pub(super) fn timeline(args: TimelineArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let bar = spinner("timeline");
     bar.set_message("counting");
-    let (mut t, version, pseudonyms) = with_store(&args.store.store, args.memory, args.reveal, async |ctx| {
+    let (mut t, version, pseudonyms) = with_store(&args.store.store, args.run.memory, args.run.reveal, async |ctx| {
         timeline::run(ctx, &selection, lexicon, params).await
     })?;
     if let Some(p) = pseudonyms {
@@ -223,8 +224,8 @@ pub(super) fn timeline(args: TimelineArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let written = timeline::write_outputs(&t, &args.out, run_info(&args.store.store, version, started))
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
-    if args.json {
-        return print_json(&args.out);
+    if args.run.json {
+        return print_json(&written);
     }
     let series = t.rows.iter().map(|r| &r.group).collect::<std::collections::HashSet<_>>().len();
     let bursts = t.rows.iter().filter(|r| r.scores.iter().any(|s| s.burst)).count();
