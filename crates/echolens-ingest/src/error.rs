@@ -11,6 +11,9 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// A format whose files are read whole was asked to be read in chunks (see [`crate::Reader`]).
+    #[error("{0} files are read whole, not in chunks")]
+    NotChunked(crate::Format),
 }
 
 /// Result with this crate's [`Error`].

@@ -74,19 +74,47 @@ impl Format {
     }
 }
 
-impl Format {
-    /// Whether the format holds one record per line, so that a file can be cut into [`LineChunk`]s and the
-    /// chunks parsed in parallel ([`read_line_chunks`], [`parse_line_chunk`]).
-    pub fn reads_lines(self) -> bool {
-        matches!(self, Format::Jsonl | Format::Twarc)
+/// Reads one line of a one-record-per-line format, given its number and its bytes (used inside this crate).
+#[derive(Clone, Copy)]
+pub struct LineReader(pub(crate) fn(u64, &[u8], &FileCtx<'_>, &mut dyn Sink));
+
+/// How a format's files are read: the one place that says it, so that no caller asks a yes-or-no question
+/// about a format and then hopes the answer holds.
+#[derive(Clone, Copy)]
+pub enum Reader {
+    /// One record per line: files are cut into [`LineChunk`]s parsed in parallel, each line read alone by the
+    /// given function.
+    Lines(LineReader),
+    /// Telegram Desktop exports: scanned into runs of messages parsed in parallel.
+    TelegramChunks,
+    /// The whole file on the reader thread (CSV, JSON arrays).
+    Whole,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Reader::Lines(_) => "Lines",
+            Reader::TelegramChunks => "TelegramChunks",
+            Reader::Whole => "Whole",
+        })
     }
 }
 
 impl Format {
-    /// Whether [`read_chunks`] can cut the format's files into chunks that are parsed in parallel
-    /// ([`parse_chunk`]): the formats that [`Format::reads_lines`], and Telegram exports.
+    /// How the format's files are read.
+    pub fn reader(self) -> Reader {
+        match self {
+            Format::Jsonl => Reader::Lines(LineReader(formats::jsonl::read_line)),
+            Format::Twarc => Reader::Lines(LineReader(formats::twarc::read_line)),
+            Format::Telegram => Reader::TelegramChunks,
+            Format::XArchive | Format::ToolkitCsv | Format::TelethonJson => Reader::Whole,
+        }
+    }
+
+    /// Whether [`read_chunks`] cuts the format's files into chunks parsed in parallel ([`parse_chunk`]).
     pub fn reads_in_chunks(self) -> bool {
-        self.reads_lines() || self == Format::Telegram
+        !matches!(self.reader(), Reader::Whole)
     }
 }
 
@@ -572,7 +600,7 @@ fn read_from(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
 /// About how many bytes of whole lines [`read_line_chunks`] puts in a chunk.
 pub const LINE_CHUNK_BYTES: usize = 1 << 20;
 
-/// A run of whole lines of one file, in a format that [`Format::reads_lines`].
+/// A run of whole lines of one file, in a format read by lines ([`Reader::Lines`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LineChunk {
     /// The lines, each ending in `\n` but perhaps the file's last.
@@ -719,13 +747,14 @@ pub fn parse_line_chunk(
     options: &ReadOptions,
     sink: &mut dyn Sink,
 ) -> FileCounts {
-    let read_line = match format {
-        Format::Jsonl => formats::jsonl::read_line,
-        Format::Twarc => formats::twarc::read_line,
-        other => panic!("{other} does not hold one record per line"),
-    };
     let ctx = FileCtx { path: path.to_owned(), format, options };
     let mut counting = Counting::new(sink, &ctx);
+    let Reader::Lines(LineReader(read_line)) = format.reader() else {
+        // A chunk of lines handed to a format that is not read by lines: the chunk says so, it is not lost.
+        let reason = format!("{format} is not read line by line; these lines were not read");
+        counting.quarantine(ctx.quarantined(chunk.first_line, reason, ""));
+        return counting.counts;
+    };
     let bytes = chunk.bytes.strip_suffix(b"\n").unwrap_or(&chunk.bytes);
     let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
     let mut start = 0;
@@ -751,7 +780,7 @@ pub struct TelegramChunk(formats::telegram::MessageChunk);
 /// A piece of a file that [`parse_chunk`] parses on its own, on any thread.
 #[derive(Debug, Clone)]
 pub enum Chunk {
-    /// Whole lines of a file that [`Format::reads_lines`].
+    /// Whole lines of a file read by lines.
     Lines(LineChunk),
     /// Messages of a Telegram export.
     Telegram(TelegramChunk),
@@ -783,10 +812,11 @@ pub fn read_chunks(
     mut on_chunk: impl FnMut(Chunk),
     mut on_warning: impl FnMut(String),
 ) -> Result<Option<Quarantined>> {
-    if format.reads_lines() {
-        return read_line_chunks(path, format, options, |c| on_chunk(Chunk::Lines(c)));
+    match format.reader() {
+        Reader::Lines(_) => return read_line_chunks(path, format, options, |c| on_chunk(Chunk::Lines(c))),
+        Reader::TelegramChunks => {}
+        Reader::Whole => return Err(Error::NotChunked(format)),
     }
-    assert_eq!(format, Format::Telegram, "{format} is not read in chunks");
     let reader = open_counted(path, options)?;
     let ctx = FileCtx { path: echolens_model::path_text(path), format, options };
     Ok(formats::telegram::read_chunks(
@@ -839,8 +869,8 @@ pub fn read_bytes_in_chunks(
     sink: &mut dyn Sink,
 ) -> FileCounts {
     let mut counts = FileCounts::default();
-    match format {
-        Format::Jsonl | Format::Twarc => {
+    match format.reader() {
+        Reader::Lines(_) => {
             let mut first_line = 1;
             let mut start = 0;
             while start < bytes.len() {
@@ -857,7 +887,7 @@ pub fn read_bytes_in_chunks(
                 start = end;
             }
         }
-        Format::Telegram => {
+        Reader::TelegramChunks => {
             let ctx = FileCtx { path: name.to_owned(), format, options };
             let mut chunks = Vec::new();
             let mut warnings = Vec::new();
@@ -916,6 +946,24 @@ impl Sink for Collect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every format says how it is read; asking a whole-file format for chunks or lines is an answer, not a
+    /// panic, and the lines are quarantined, not lost.
+    #[test]
+    fn a_format_read_whole_is_not_cut_into_chunks() {
+        assert!(Format::Jsonl.reads_in_chunks() && Format::Twarc.reads_in_chunks());
+        assert!(Format::Telegram.reads_in_chunks() && !Format::XArchive.reads_in_chunks());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        std::fs::write(&path, "tweetid,userid,tweet_time\n1,2,2020-01-01 00:00\n").unwrap();
+        let got = read_chunks(&path, Format::XArchive, &ReadOptions::default(), |_| {}, |_| {});
+        assert!(matches!(got, Err(Error::NotChunked(Format::XArchive))), "{got:?}");
+        let chunk = LineChunk { bytes: b"1,2,3\n".to_vec(), first_line: 2, too_long: Vec::new() };
+        let mut sink = Collect::default();
+        let counts = parse_line_chunk(&chunk, "a.csv", Format::XArchive, &ReadOptions::default(), &mut sink);
+        assert_eq!((counts.records, counts.quarantined), (1, 1));
+        assert!(sink.quarantined[0].reason.contains("not read line by line"));
+    }
 
     #[test]
     fn detects_by_content() {
