@@ -1,5 +1,7 @@
 //! X API v2 JSONL as twarc2 writes it: one response page per line (`data` an array or, from the stream, one
-//! tweet; `includes.users` for names), or the flattened layout (one tweet per line with `author` inline).
+//! tweet; `includes.users` for names and what they say of each account: creation date, follower and following
+//! counts, location; the tweet's `source` is the app), or the flattened layout (one tweet per line with
+//! `author` inline).
 //!
 //! Edited tweets: every version lists `edit_history_tweet_ids`, oldest first. The message id is the first (the
 //! original) and a later version carries `edited`, so ingesting a newer version replaces an older one.
@@ -13,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::{for_each_line, raw_json, string};
 use crate::{FileCtx, RawMessage, Sink, time};
-use echolens_model::Message;
+use echolens_model::{AccountSeen, Message};
 
 pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     for_each_line(reader, ctx, sink, |line_no, line, sink| read_line(line_no, line, ctx, sink));
@@ -56,19 +58,25 @@ fn read_value(value: &Value, ctx: &FileCtx<'_>, line_no: u64, sink: &mut dyn Sin
             return;
         }
     };
-    let mut users: HashMap<&str, &str> = HashMap::new();
+    let mut users: HashMap<&str, &Value> = HashMap::new();
     if let Some(list) = obj.get("includes").and_then(|i| i.get("users")).and_then(Value::as_array) {
         for u in list {
-            if let (Some(id), Some(name)) =
-                (u.get("id").and_then(Value::as_str), u.get("username").and_then(Value::as_str))
-            {
-                users.insert(id, name);
+            if let Some(id) = u.get("id").and_then(Value::as_str) {
+                users.insert(id, u);
             }
         }
     }
     for tweet in tweets {
         match convert(tweet, &users, ctx, line_no) {
-            Ok(m) => sink.message(m),
+            Ok(m) => {
+                // What the user object says of the author (creation date, counts, location), and the app.
+                let user = tweet.get("author").or_else(|| users.get(m.message.author_id.as_deref()?).copied());
+                let seen = account(user, tweet, &m, ctx);
+                sink.message(m);
+                if let Some(seen) = seen {
+                    sink.account(seen);
+                }
+            }
             Err(reason) => {
                 sink.quarantine(ctx.quarantined(line_no, format!("line {line_no}: {reason}"), &raw_json(tweet)))
             }
@@ -76,7 +84,26 @@ fn read_value(value: &Value, ctx: &FileCtx<'_>, line_no: u64, sink: &mut dyn Sin
     }
 }
 
-fn convert(t: &Value, users: &HashMap<&str, &str>, ctx: &FileCtx<'_>, line_no: u64) -> Result<RawMessage, String> {
+/// What the user object (`includes.users`, or a flattened tweet's `author`) and the tweet's `source` say of the
+/// author of `m`, if anything.
+fn account(user: Option<&Value>, tweet: &Value, m: &RawMessage, ctx: &FileCtx<'_>) -> Option<AccountSeen> {
+    let metric = |name: &str| user?.get("public_metrics")?.get(name)?.as_i64().filter(|n| *n >= 0);
+    let seen = AccountSeen {
+        platform: m.message.platform.clone(),
+        author_id: m.message.author_id.clone()?,
+        at: Some(m.message.ts),
+        created: user.and_then(|u| string(u.get("created_at"))).and_then(|c| time::from_rfc3339(&c)),
+        followers: metric("followers_count"),
+        following: metric("following_count"),
+        client: string(tweet.get("source")),
+        location: user.and_then(|u| string(u.get("location"))),
+        language: None,
+        source_file: ctx.path.clone(),
+    };
+    (!seen.is_empty()).then_some(seen)
+}
+
+fn convert(t: &Value, users: &HashMap<&str, &Value>, ctx: &FileCtx<'_>, line_no: u64) -> Result<RawMessage, String> {
     let t = t.as_object().ok_or("expected a tweet object")?;
     let id = string(t.get("id")).ok_or("missing tweet id")?;
     let author = string(t.get("author_id")).ok_or("missing author_id")?;
@@ -101,7 +128,7 @@ fn convert(t: &Value, users: &HashMap<&str, &str>, ctx: &FileCtx<'_>, line_no: u
     let author_name = t
         .get("author")
         .and_then(|a| string(a.get("username")))
-        .or_else(|| users.get(author.as_str()).map(|s| (*s).to_owned()));
+        .or_else(|| users.get(author.as_str()).and_then(|u| string(u.get("username"))));
     let entities = t.get("entities").and_then(Value::as_object);
     Ok(RawMessage {
         message: Message {
@@ -139,6 +166,26 @@ fn entity_list(entities: &Map<String, Value>, key: &str, pick: impl Fn(&Value) -
 #[cfg(test)]
 mod tests {
     use crate::{Collect, Format, ReadOptions, read_bytes};
+
+    /// A page's user objects say what they know of each author; a quote names its original.
+    #[test]
+    fn user_objects_describe_their_accounts_and_quotes_name_the_original() {
+        let input = concat!(
+            r#"{"data": [{"id": "10", "author_id": "7", "created_at": "2021-04-08T19:34:16.000Z", "text": "look", "source": "Twitter Web App", "referenced_tweets": [{"type": "quoted", "id": "9"}]}, {"id": "11", "author_id": "8", "created_at": "2021-04-08T19:35:00.000Z", "text": "plain"}], "#,
+            r#""includes": {"users": [{"id": "7", "username": "seven", "created_at": "2020-01-02T00:00:00.000Z", "location": "Earth", "public_metrics": {"followers_count": 12, "following_count": 30}}, {"id": "8", "username": "eight"}]}}"#,
+            "\n"
+        );
+        let mut sink = Collect::default();
+        let counts = read_bytes(input.as_bytes(), "p.jsonl", Format::Twarc, &ReadOptions::default(), &mut sink);
+        assert_eq!(counts.messages, 2);
+        assert_eq!(sink.messages[0].quote_of.as_deref(), Some("9"));
+        // Author 8's user object says nothing beyond its name: no account row.
+        assert_eq!(sink.accounts.len(), 1);
+        let a = &sink.accounts[0];
+        assert_eq!((a.author_id.as_str(), a.followers, a.following), ("7", Some(12), Some(30)));
+        assert_eq!((a.client.as_deref(), a.location.as_deref()), (Some("Twitter Web App"), Some("Earth")));
+        assert_eq!(a.created, Some(1_577_923_200_000_000));
+    }
 
     #[test]
     fn pages_flat_lines_edits_and_truncation() {

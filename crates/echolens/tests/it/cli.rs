@@ -86,11 +86,19 @@ fn every_sample_export_ingests_and_the_counts_add_up() {
     let naked = by_path("telethon-derived-nktkln/data/raw/1001000724666_messages.json");
     assert_eq!(n(naked, "messages"), 967);
     // The IO archive's accounts file: two profiles, no messages; with the two tweets' accounts, four accounts
-    // are described.
+    // are described there. twarc's user objects describe their authors too.
     let users = by_path("twitter-io-archive-frequenter/ira_users_csv_hashed.sample.csv");
     assert_eq!((n(users, "messages"), n(users, "skipped")), (0, 2));
     assert_eq!(report["skipped_kinds"]["account profile"], 2);
-    assert_eq!(report["accounts_new"], 4);
+    let count = |sql: &str| -> u64 {
+        let out = run(echolens().args(["sql", "--store"]).arg(&store).arg(sql));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines().find_map(|l| l.trim_matches(|c: char| c == '|' || c.is_whitespace()).parse().ok()).unwrap()
+    };
+    assert_eq!(count("SELECT count(*) FROM accounts WHERE source_file LIKE '%twitter-io-archive%'"), 4);
+    let twarc = count("SELECT count(*) FROM accounts WHERE source_file LIKE '%twarc%'");
+    assert!(twarc > 100, "twarc's user objects: {twarc}");
+    assert_eq!(n(&report, "accounts_new"), 4 + twarc);
 
     // Totals: records = messages + quarantined + skipped; messages = new + updated + unchanged.
     assert_eq!(n(&report, "records"), n(&report, "messages") + n(&report, "quarantined") + n(&report, "skipped"));
@@ -109,6 +117,7 @@ fn every_sample_export_ingests_and_the_counts_add_up() {
     assert_eq!(n(&again, "new"), 0);
     assert_eq!(n(&again, "updated"), 0);
     assert_eq!(n(&again, "unchanged"), n(&report, "messages"));
+    assert_eq!(n(&again, "accounts_new"), 0);
     assert_eq!(stats_json(&store), stats);
 }
 
