@@ -22,7 +22,9 @@ pub mod zone;
 
 pub use error::{Error, Result};
 pub use pseudonym::Pseudonyms;
-pub use table::{Written, collect_plain, create_output, excerpt, i64s, strings, write_output, write_summary};
+pub use table::{
+    Col, Written, collect_plain, create_output, excerpt, i64s, strings, table_schema, write_output, write_summary,
+};
 pub use timings::memory_mb;
 pub use udf::register_udfs;
 

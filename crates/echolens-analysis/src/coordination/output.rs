@@ -462,5 +462,82 @@ pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> 
         "window_estimate": c.window_estimate,
         "window_warning": c.window_estimate.warning(c.params.window_s),
     });
-    crate::table::write_summary(dir, written, summary, extra)
+    let schemas = [
+        ("edges.csv", edges_schema()),
+        ("clusters.csv", clusters_schema()),
+        ("cluster_summary.csv", cluster_summary_schema()),
+        ("sweep.csv", sweep_schema()),
+        ("domains.csv", domains_schema()),
+    ];
+    let tables = crate::table::declared(dir, &written, schemas.to_vec());
+    Ok(crate::table::write_summary(dir, written, summary, extra)?.with_schemas(tables))
+}
+
+/// The schema of `edges.csv`.
+pub(super) fn edges_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[
+        ("account_a", Text),
+        ("account_b", Text),
+        ("kind", Text),
+        ("weight", Int),
+        ("first_seen", Time),
+        ("last_seen", Time),
+        ("evidence", Text),
+        ("p_value", Float),
+        ("specificity", Float),
+        ("a_first", Int),
+        ("b_first", Int),
+        ("ties", Int),
+        ("median_lag_s", Float),
+    ])
+}
+
+/// The schema of `clusters.csv`.
+pub(super) fn clusters_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[("cluster", Int), ("account", Text), ("first_on", Int), ("second_on", Int)])
+}
+
+/// The schema of `cluster_summary.csv` ([`ClusterSummary`]).
+pub(super) fn cluster_summary_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[
+        ("cluster", Int),
+        ("size", Int),
+        ("edges", Int),
+        ("density", Float),
+        ("weight", Int),
+        ("kinds", Text),
+        ("first_seen", Time),
+        ("last_seen", Time),
+        ("platforms", Text),
+        ("top_channels", Text),
+        ("top_keys", Text),
+        ("leaders", Text),
+        ("top_domains", Text),
+        ("created_together", Text),
+        ("clients", Text),
+        ("few_followers", Text),
+        ("median_specificity", Float),
+    ])
+}
+
+/// The schema of `sweep.csv` ([`super::SweepRow`]).
+pub(super) fn sweep_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[
+        ("window_s", Int),
+        ("kind", Text),
+        ("edges", Int),
+        ("accounts", Int),
+        ("clusters", Int),
+        ("largest_cluster", Int),
+    ])
+}
+
+/// The schema of `domains.csv`.
+pub(super) fn domains_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[("channel", Text), ("domain", Text), ("messages", Int), ("shortener", Flag)])
 }

@@ -211,5 +211,46 @@ pub fn write_outputs(r: &Reuse, dir: &Path, extra: serde_json::Value) -> Result<
         "boilerplate_channels": r.boilerplate.iter().take(50).collect::<Vec<_>>(),
         "run": extra,
     });
-    crate::table::write_summary(dir, written, summary, serde_json::Value::Null)
+    use crate::Col::*;
+    let tables = crate::table::declared(
+        dir,
+        &written,
+        vec![
+            (
+                "cascades.csv",
+                crate::table_schema(&[
+                    ("cascade", Int),
+                    ("key", Text),
+                    ("channel_id", Text),
+                    ("channel_name", Text),
+                    ("author_id", Text),
+                    ("ts", Time),
+                    ("role", Text),
+                    ("parent_key", Text),
+                    ("similarity", Float),
+                ]),
+            ),
+            (
+                "cascade_summary.csv",
+                crate::table_schema(&[
+                    ("cascade", Int),
+                    ("size", Int),
+                    ("channels", Int),
+                    ("platforms", Text),
+                    ("origin_key", Text),
+                    ("origin_channel_id", Text),
+                    ("origin_channel_name", Text),
+                    ("start", Time),
+                    ("half_channels_s", Int),
+                    ("span_s", Int),
+                    ("copies", Int),
+                    ("forwards", Int),
+                    ("similarity_min", Float),
+                    ("similarity_max", Float),
+                    ("excerpt", Text),
+                ]),
+            ),
+        ],
+    );
+    Ok(crate::table::write_summary(dir, written, summary, serde_json::Value::Null)?.with_schemas(tables))
 }

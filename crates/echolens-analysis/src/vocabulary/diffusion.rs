@@ -572,5 +572,49 @@ pub fn write_outputs(d: &Diffusion, out: &Path, extra: serde_json::Value) -> Res
     let mut summary = serde_json::to_value(d).expect("diffusion serialises");
     summary["channels"] = serde_json::json!(d.channels.len());
     summary["adopters"] = serde_json::json!(d.channels.iter().filter(|c| c.uses > 0).count());
-    crate::table::write_summary(out, written, summary, extra)
+    use crate::Col::*;
+    let tables = crate::table::declared(
+        out,
+        &written,
+        vec![
+            (
+                "adoption.csv",
+                crate::table_schema(&[
+                    ("channel_id", Text),
+                    ("channel_name", Text),
+                    ("first_use", Time),
+                    ("uses", Int),
+                    ("messages", Int),
+                    ("share", Float),
+                    ("platform", Text),
+                    ("first_key", Text),
+                    ("first_term", Text),
+                ]),
+            ),
+            (
+                "term_adoption.csv",
+                crate::table_schema(&[
+                    ("term", Text),
+                    ("channel_id", Text),
+                    ("channel_name", Text),
+                    ("platform", Text),
+                    ("first_use", Time),
+                    ("first_key", Text),
+                    ("uses", Int),
+                ]),
+            ),
+            (
+                "curve.csv",
+                crate::table_schema(&[
+                    ("term", Text),
+                    ("day", Day),
+                    ("channels", Int),
+                    ("share", Float),
+                    ("new_channels", Int),
+                    ("uses", Int),
+                ]),
+            ),
+        ],
+    );
+    Ok(crate::table::write_summary(out, written, summary, extra)?.with_schemas(tables))
 }

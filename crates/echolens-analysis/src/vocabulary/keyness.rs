@@ -524,5 +524,14 @@ pub fn write_outputs(k: &Keyness, out: &std::path::Path, extra: serde_json::Valu
     );
     summary["top_target"] = serde_json::to_value(k.terms.iter().take(20).collect::<Vec<_>>()).expect("terms");
     summary["top_reference"] = serde_json::to_value(k.terms.iter().rev().take(20).collect::<Vec<_>>()).expect("terms");
-    crate::table::write_summary(out, vec![path], summary, extra)
+    use crate::Col::*;
+    let schema = crate::table_schema(&[
+        ("term", Text),
+        ("z", Float),
+        ("count_target", Int),
+        ("count_reference", Int),
+        ("log_odds_ratio", Float),
+        ("words", Int),
+    ]);
+    Ok(crate::table::write_summary(out, vec![path.clone()], summary, extra)?.with_schemas(vec![(path, schema)]))
 }

@@ -230,5 +230,15 @@ pub fn write_outputs(k: &KeynessBy, out: &std::path::Path, extra: serde_json::Va
     }
     w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
     let summary = serde_json::json!({"analysis": "keyness by group", "result": k});
-    crate::table::write_summary(out, vec![path], summary, extra)
+    use crate::Col::*;
+    let schema = crate::table_schema(&[
+        ("group", Text),
+        ("rank", Int),
+        ("term", Text),
+        ("z", Float),
+        ("count_group", Int),
+        ("count_rest", Int),
+        ("log_odds_ratio", Float),
+    ]);
+    Ok(crate::table::write_summary(out, vec![path.clone()], summary, extra)?.with_schemas(vec![(path, schema)]))
 }

@@ -331,5 +331,39 @@ pub fn write_outputs(t: &Timeline, out: &Path, extra: serde_json::Value) -> Resu
     summary["bursts_total"] = serde_json::json!(bursts.len());
     bursts.truncate(100);
     summary["bursts"] = serde_json::json!(bursts);
-    crate::table::write_summary(out, written, summary, extra)
+    use crate::Col::*;
+    let tables = crate::table::declared(
+        out,
+        &written,
+        vec![
+            (
+                "timeline.csv",
+                crate::table_schema(&[
+                    ("period", Day),
+                    ("group", Text),
+                    ("name", Text),
+                    ("messages", Int),
+                    ("baseline", Float),
+                    ("z", Float),
+                    ("burst", Flag),
+                ]),
+            ),
+            (
+                "lexicon.csv",
+                crate::table_schema(&[
+                    ("period", Day),
+                    ("group", Text),
+                    ("name", Text),
+                    ("category", Text),
+                    ("matches", Int),
+                    ("messages", Int),
+                    ("rate", Float),
+                    ("baseline", Float),
+                    ("z", Float),
+                    ("burst", Flag),
+                ]),
+            ),
+        ],
+    );
+    Ok(crate::table::write_summary(out, written, summary, extra)?.with_schemas(tables))
 }

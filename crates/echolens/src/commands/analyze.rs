@@ -208,8 +208,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             .collect();
     }
     let mut written =
-        coordination::write_outputs(&coord, &args.out.join("coordination"), run_info(&store_path, version, started))?
-            .files;
+        coordination::write_outputs(&coord, &args.out.join("coordination"), run_info(&store_path, version, started))?;
     let per_kind = coord.edges.iter().fold(std::collections::BTreeMap::new(), |mut m, e| {
         *m.entry(e.kind.name()).or_insert(0u64) += 1;
         m
@@ -304,23 +303,24 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
 
     stages.start("tables");
     let extra = run_info(&store_path, version, started);
-    written.extend(timeline::write_outputs(&timeline, &args.out.join("timeline"), extra.clone())?);
-    written.extend(reuse::write_outputs(&reuse, &args.out.join("reuse"), extra.clone())?);
+    written.add(timeline::write_outputs(&timeline, &args.out.join("timeline"), extra.clone())?);
+    written.add(reuse::write_outputs(&reuse, &args.out.join("reuse"), extra.clone())?);
     for c in &campaigns {
         let dir = args.out.join(&c.folder);
-        written.extend(keyness::write_outputs(&c.keyness, &dir.join("keyness"), extra.clone())?);
+        written.add(keyness::write_outputs(&c.keyness, &dir.join("keyness"), extra.clone())?);
         if let Some(d) = &c.diffusion {
-            written.extend(diffusion::write_outputs(d, &dir.join("diffusion"), extra.clone())?);
+            written.add(diffusion::write_outputs(d, &dir.join("diffusion"), extra.clone())?);
         }
         if let Some(w) = &c.by_week {
-            written.extend(keyness_by::write_outputs(w, &dir.join("keyness_by_week"), extra.clone())?);
+            written.add(keyness_by::write_outputs(w, &dir.join("keyness_by_week"), extra.clone())?);
         }
     }
     if args.format == TableFormat::Parquet {
-        written = written.into_iter().map(|p| to_parquet(&p)).collect::<Result<_>>()?;
+        let files = std::mem::take(&mut written.files);
+        written.files = files.iter().map(|p| to_parquet(p, written.schema_of(p))).collect::<Result<_>>()?;
     }
     let outputs: Vec<String> =
-        written.iter().map(|p| p.strip_prefix(&args.out).unwrap_or(p).to_string_lossy().into_owned()).collect();
+        written.files.iter().map(|p| p.strip_prefix(&args.out).unwrap_or(p).to_string_lossy().into_owned()).collect();
     stages.finish(&format!("{} files", outputs.len()));
 
     stages.start("report");
@@ -622,46 +622,21 @@ fn channel_rows(t: &Timeline) -> Vec<ChannelRow> {
     rows
 }
 
-/// Rewrite a CSV table as Parquet (zstd) next to it and remove the CSV; other files are returned unchanged.
-/// Columns that name things (ids, keys, accounts, terms) stay strings even where every value looks like a number.
-fn to_parquet(path: &Path) -> Result<PathBuf> {
+/// Rewrite a CSV table as Parquet (zstd) next to it, typed by the schema its analysis declared, and remove the
+/// CSV; other files are returned unchanged.
+fn to_parquet(path: &Path, schema: Option<&arrow::datatypes::SchemaRef>) -> Result<PathBuf> {
     use arrow::csv::ReaderBuilder;
-    use arrow::csv::reader::Format;
-    use arrow::datatypes::{DataType, Field, Schema};
     use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::parquet::basic::{Compression, ZstdLevel};
     use datafusion::parquet::file::properties::WriterProperties;
-    use std::sync::Arc;
 
     if path.extension().is_none_or(|e| e != "csv") {
         return Ok(path.to_owned());
     }
-    let open = || std::fs::File::open(path).with_context(|| format!("reading {}", path.display()));
-    let (inferred, _) = Format::default()
-        .with_header(true)
-        .infer_schema(open()?, Some(10_000))
-        .with_context(|| format!("reading the header of {}", path.display()))?;
-    let textual = |name: &str| {
-        name == "key"
-            || name.ends_with("_id")
-            || name.ends_with("key")
-            || name.starts_with("account")
-            || name.contains("channel")
-            || matches!(name, "term" | "group" | "name" | "evidence" | "first_term" | "sources" | "excerpt")
+    let Some(schema) = schema.cloned() else {
+        return Err(echolens_analysis::Error::Internal(format!("{} has no declared schema", path.display())).into());
     };
-    let fields: Vec<Field> = inferred
-        .fields()
-        .iter()
-        .map(|f| {
-            let t = if textual(f.name()) || *f.data_type() == DataType::Null {
-                DataType::Utf8
-            } else {
-                f.data_type().clone()
-            };
-            Field::new(f.name(), t, true)
-        })
-        .collect();
-    let schema = Arc::new(Schema::new(fields));
+    let open = || std::fs::File::open(path).with_context(|| format!("reading {}", path.display()));
     let reader = ReaderBuilder::new(schema.clone())
         .with_header(true)
         .build(open()?)

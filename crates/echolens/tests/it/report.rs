@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::common::{echolens, json_of, read_csv, run, samples};
+use arrow::datatypes::DataType;
 use serde_json::{Value, json};
 
 /// A column of a CSV file.
@@ -159,8 +160,27 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
     let schema = reader.schema().clone();
     assert_eq!(schema.field_with_name("account_a").unwrap().data_type(), &arrow::datatypes::DataType::Utf8);
     assert_eq!(schema.field_with_name("weight").unwrap().data_type(), &arrow::datatypes::DataType::Int64);
+    // Typed by the schema the analysis declared: times as timestamps, days as dates, flags as booleans.
+    assert!(matches!(schema.field_with_name("first_seen").unwrap().data_type(), DataType::Timestamp(_, _)));
     let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows, column(&out.join("coordination/edges.csv"), "account_a").len());
+    // Every table: the Parquet columns are the CSV's, in order, with as many rows.
+    for table in tables.iter().filter(|t| t.ends_with(".parquet")) {
+        let file = std::fs::File::open(pq.join(table)).unwrap();
+        let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let names: Vec<String> = reader.schema().fields().iter().map(|f| f.name().clone()).collect();
+        if table.ends_with("timeline.parquet") {
+            let t = reader.schema().clone();
+            assert_eq!(t.field_with_name("period").unwrap().data_type(), &DataType::Date32);
+            assert_eq!(t.field_with_name("burst").unwrap().data_type(), &DataType::Boolean);
+        }
+        let csv = out.join(table.replace(".parquet", ".csv"));
+        let rows = read_csv(&csv);
+        let header: Vec<String> = crate::common::csv_rows(&csv).remove(0);
+        assert_eq!(names, header, "{table}");
+        let n: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(n, rows.len(), "{table}");
+    }
 }
 
 /// Every real export in the samples folder through `analyze`: old Telegram layouts, X archives, toolkit CSVs,
