@@ -4,8 +4,10 @@
 //! texts in whatever order the engine reads them; each text is tokenised once, in parallel, and only its
 //! shingle set and LSH band keys (`bands` bands of `rows` MinHashes each) are kept, as 32-bit hashes. The
 //! documents are then put in time order (an index sort, not a sort of the texts), and the kernel keeps the
-//! messages of the last `window` seconds in an LSH index, looks each new message up, and verifies every
-//! candidate's exact Jaccard similarity before a pair counts. The edges carry their evidence as message hashes,
+//! messages of the last span (the horizon: ten windows by default) in an LSH index, looks each new message up,
+//! and verifies every candidate's exact Jaccard similarity. A verified pair within the window is an edge's
+//! evidence; every verified pair within the span counts toward its two messages' near partners, which weigh
+//! how tightly the near-duplicates bunch ([`fold_pairs`]). The edges carry their evidence as message hashes,
 //! resolved to message keys with the other kinds' at the end of the analysis.
 //!
 //! The bands are chosen from the threshold so that a pair exactly at it is a candidate with probability
@@ -267,8 +269,8 @@ impl<'a> Window<'a> {
 /// The verified pairs of the documents in `order[start..]` (time order) with each other and with the documents
 /// before them in the window, found by `segments` windows in parallel, each over its own stretch of
 /// `order[start..]`; the documents before `start` (a slab's carried ones) are only compared with. A window is
-/// first filled, without lookups, with the documents within the window before its stretch starts, so together
-/// they find exactly the pairs one window over all gives, in the same order.
+/// first filled, without lookups, with the documents within the span before its stretch starts, so together
+/// they find exactly the pairs (and near partners) one window over all gives, in the same order.
 fn window_pairs(
     p: &SimilarParams,
     docs: &Docs,
