@@ -3,7 +3,6 @@
 mod alloc;
 mod args;
 mod commands;
-mod pipeline;
 
 use std::process::ExitCode;
 

@@ -21,7 +21,7 @@ use echolens_text::Script;
 
 use super::{run_info, runtime, spinner};
 use crate::args::{AnalyzeArgs, TableFormat, Window};
-use crate::pipeline::{self, IngestOptions};
+use echolens::ingest::{self as pipeline, IngestOptions};
 
 /// Clusters characterised when no campaign is named.
 const AUTO_CLUSTERS: usize = 2;

@@ -12,7 +12,7 @@ use echolens_store::Store;
 
 use super::runtime;
 use crate::args::{DemoArgs, DemoLayout};
-use crate::pipeline::{self, IngestOptions};
+use echolens::ingest::{self as pipeline, IngestOptions};
 
 /// The demo's seed: the demo corpus is the same on every machine.
 pub(crate) const SEED: u64 = 20_240_301;

@@ -5,7 +5,7 @@ use echolens_store::Store;
 
 use super::runtime;
 use crate::args::IngestArgs;
-use crate::pipeline::{self, IngestOptions, IngestReport};
+use echolens::ingest::{self as pipeline, IngestOptions, IngestReport};
 
 pub(super) fn run(args: IngestArgs) -> Result<ExitCode> {
     let rt = runtime()?;

@@ -32,11 +32,14 @@ const CHUNK_GROUP: usize = 8;
 
 /// What to ingest and how.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct IngestOptions {
+pub struct IngestOptions {
+    /// The reader to use for every file; recognised by content when `None`.
     pub format: Option<Format>,
+    /// The platform of formats that do not say (JSONL without `platform`, toolkit CSV).
     pub platform: Option<String>,
     /// Times outside are quarantined.
     pub times: echolens_ingest::TimeRange,
+    /// New messages per store commit.
     pub commit_rows: usize,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
@@ -44,42 +47,63 @@ pub(crate) struct IngestOptions {
 
 /// An entry of the paths given that was not read, and why.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct PassedOver {
+pub struct PassedOver {
+    /// The entry.
     pub path: String,
+    /// Why it was not read.
     pub reason: String,
 }
 
-/// One file's outcome.
+/// One file's outcome: `records == messages + quarantined + skipped`.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct FileReport {
+pub struct FileReport {
+    /// The file, as stored in provenance columns.
     pub path: String,
+    /// The reader used, if the file was recognised.
     pub format: Option<String>,
+    /// Records read.
     pub records: u64,
+    /// Messages among them.
     pub messages: u64,
+    /// Records quarantined.
     pub quarantined: u64,
+    /// Records that are not messages (service messages, account profiles).
     pub skipped: u64,
 }
 
 /// What an ingest did. `records == messages + quarantined + skipped`, and
 /// `messages == new + updated + unchanged`.
 #[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct IngestReport {
+pub struct IngestReport {
+    /// Each file read.
     pub files: Vec<FileReport>,
     /// Files in walked folders that are not exports echolens reads.
     pub not_recognised: Vec<String>,
+    /// Records read.
     pub records: u64,
+    /// Messages among them.
     pub messages: u64,
+    /// Records quarantined.
     pub quarantined: u64,
+    /// Records that are not messages.
     pub skipped: u64,
+    /// Those, by kind.
     pub skipped_kinds: BTreeMap<String, u64>,
+    /// Messages new to the store.
     pub new: u64,
+    /// Messages that replaced a stored version with an older edit.
     pub updated: u64,
+    /// Messages already stored.
     pub unchanged: u64,
     /// Accounts (per file) added to the store's accounts table.
     pub accounts_new: u64,
+    /// What the user should know about the files, each said once.
     pub warnings: Vec<String>,
+    /// Bytes read.
     pub bytes: u64,
+    /// Wall time.
     pub seconds: f64,
+    /// Delta commits made.
     pub commits: u64,
     /// Entries of the paths given that were not read: special files, broken links, links out of the folder.
     pub passed_over: Vec<PassedOver>,
@@ -325,8 +349,9 @@ fn progress_bar(total_bytes: u64, enabled: bool) -> ProgressBar {
     bar
 }
 
-/// Ingest `paths` into `store`.
-pub(crate) fn ingest(
+/// Ingest `paths` (files, or folders walked) into `store`: read on a reader thread, parsed and normalised in
+/// parallel, written in bounded commits; what could not be read is quarantined and counted.
+pub fn ingest(
     rt: &tokio::runtime::Runtime,
     store: &mut Store,
     paths: &[PathBuf],
