@@ -27,7 +27,6 @@ use echolens::ingest::{self as pipeline, IngestOptions};
 const AUTO_CLUSTERS: usize = 2;
 /// The smallest cluster worth characterising.
 const MIN_CLUSTER: usize = 3;
-/// About this many reference messages at most: beyond, the reference is a deterministic sample (by key hash).
 /// Null-model runs by default: the fewest that let p reach 0.05.
 const NULL_RUNS: usize = 19;
 
@@ -38,6 +37,7 @@ const NULL_RUNS_UP_TO: u64 = 2_000_000;
 /// Words kept per week of a campaign source (`keyness_by_week/terms_by.csv`).
 const WEEK_TERMS: usize = 10;
 
+/// About this many reference messages at most: beyond, the reference is a deterministic sample (by key hash).
 /// A campaign source is thousands of messages; a reference of 200,000 counts its terms well enough, and the
 /// tokenising no longer grows with the corpus.
 const REFERENCE_MESSAGES: u64 = 200_000;
