@@ -7,6 +7,8 @@
 #   bash scripts/outputs.sh compare DIR_A DIR_B list the files that differ (exit 1 if any)
 #
 # What varies from run to run is taken out before recording: timings, absolute paths, versions, dates of the run.
+# The report's table of stages (seconds and peak memory per stage) still differs from run to run: read a
+# difference in report.html there before anywhere else.
 set -euo pipefail
 
 mode="${1:-}"

@@ -15,21 +15,7 @@ use crate::args::{DemoArgs, DemoLayout};
 use echolens::ingest::{self as pipeline, IngestOptions};
 
 /// The demo's seed: the demo corpus is the same on every machine.
-pub(crate) const SEED: u64 = 20_240_301;
-
-/// Write the demo corpus into `corpus` and its truth to `truth_path`.
-pub(crate) fn write_corpus(
-    corpus: &std::path::Path,
-    truth_path: &std::path::Path,
-    options: &echolens_demo::Options,
-) -> Result<echolens_demo::Truth> {
-    std::fs::create_dir_all(corpus).with_context(|| format!("creating {}", corpus.display()))?;
-    let truth = echolens_demo::generate_with(corpus, options)
-        .with_context(|| format!("writing the demo corpus to {}", corpus.display()))?;
-    std::fs::write(truth_path, serde_json::to_string_pretty(&truth)?)
-        .with_context(|| format!("writing {}", truth_path.display()))?;
-    Ok(truth)
-}
+pub(crate) use echolens::run::{SEED, write_corpus};
 
 /// `demo --generate N`: the corpus, its truth and (when asked) the toolkit CSV, nothing else.
 fn generate_only(args: &DemoArgs, messages: usize) -> Result<ExitCode> {

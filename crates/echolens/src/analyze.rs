@@ -1,0 +1,686 @@
+//! The main job as a library function ([`run`]): ingest, then every analysis with its defaults, then the tables
+//! and one report. The `echolens analyze` command parses its arguments into [`Options`] and prints the outcome.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use datafusion::prelude::SessionContext;
+use echolens_analysis::Pseudonyms;
+use echolens_analysis::coordination::{self, Coordination};
+use echolens_analysis::reuse::{self, Reuse};
+use echolens_analysis::select::{Selection, Selector, quote};
+use echolens_analysis::vocabulary::diffusion::{self, Terms};
+use echolens_analysis::vocabulary::timeline::{self, Group, Period, Timeline};
+use echolens_analysis::vocabulary::{keyness, keyness_by};
+use echolens_report::{Campaign, ChannelRow, Evidence, Report, Run};
+use echolens_store::{Store, rfc3339};
+use echolens_text::Script;
+
+use crate::ingest::{self as pipeline, IngestOptions};
+use crate::run::{run_info, runtime, spinner};
+
+/// Clusters characterised when no campaign is named.
+const AUTO_CLUSTERS: usize = 2;
+/// The smallest cluster worth characterising.
+const MIN_CLUSTER: usize = 3;
+/// Null-model runs by default: the fewest that let p reach 0.05.
+pub const NULL_RUNS: usize = 19;
+
+/// Messages up to which the null model runs by default. Measured (bench/README.md, "The main job"): 19 runs add
+/// 3 s to 1M messages' coordination and 43 s to 10M's, which the 10M target has no room for.
+pub const NULL_RUNS_UP_TO: u64 = 2_000_000;
+
+/// Words kept per week of a campaign source (`keyness_by_week/terms_by.csv`).
+const WEEK_TERMS: usize = 10;
+
+/// About this many reference messages at most: beyond, the reference is a deterministic sample (by key hash).
+/// A campaign source is thousands of messages; a reference of 200,000 counts its terms well enough, and the
+/// tokenising no longer grows with the corpus.
+const REFERENCE_MESSAGES: u64 = 200_000;
+
+/// Stage timing and progress: a spinner with elapsed time while a stage runs and a line when it ends, on a
+/// terminal only.
+struct Stages {
+    visible: bool,
+    /// Stage, seconds, the process's peak resident memory so far (MB; where the platform says).
+    done: Vec<(String, f64, Option<u64>)>,
+    current: Option<(String, Instant, indicatif::ProgressBar)>,
+}
+
+impl Stages {
+    fn new(quiet: bool) -> Stages {
+        Stages { visible: !quiet && std::io::stderr().is_terminal(), done: Vec::new(), current: None }
+    }
+
+    fn start(&mut self, name: &str) {
+        let bar = if self.visible { spinner(name) } else { indicatif::ProgressBar::hidden() };
+        bar.set_message("running");
+        self.current = Some((name.to_owned(), Instant::now(), bar));
+    }
+
+    fn finish(&mut self, detail: &str) {
+        if let Some((name, t, bar)) = self.current.take() {
+            bar.finish_and_clear();
+            let s = t.elapsed().as_secs_f64();
+            if self.visible {
+                eprintln!("  {name:<13} {s:>7.1} s  {detail}");
+            }
+            self.done.push((name, (s * 100.0).round() / 100.0, peak_rss_mb()));
+        }
+    }
+}
+
+/// The process's peak resident memory so far in MB (`VmHWM`, Linux only).
+fn peak_rss_mb() -> Option<u64> {
+    echolens_analysis::memory_mb().map(|(_, peak)| peak)
+}
+
+/// What the main job reads, how, and where it writes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Exports to ingest (files or folders); none: the built-in demo corpus.
+    pub paths: Vec<PathBuf>,
+    /// The folder for the report and the tables.
+    pub out: PathBuf,
+    /// The store; `./echolens-store` by default, `OUT/store` for the demo corpus.
+    pub store: Option<PathBuf>,
+    /// Messages of the demo corpus.
+    pub demo_messages: usize,
+    /// The reader for every input; recognised by content when `None`.
+    pub input_format: Option<echolens_ingest::Format>,
+    /// The platform of formats that do not say.
+    pub platform: Option<String>,
+    /// The times a message may carry.
+    pub time_range: echolens_ingest::TimeRange,
+    /// A campaign source to characterise, as selectors; none: the largest clusters and the widest cascade's
+    /// origin.
+    pub campaign: Vec<String>,
+    /// The time zone of days and weeks.
+    pub tz: chrono_tz::Tz,
+    /// The coordination window (seconds).
+    pub window_s: u64,
+    /// Take the window from the data instead.
+    pub window_auto: bool,
+    /// Other windows the coordination is also run at (seconds).
+    pub sweep: Vec<u64>,
+    /// Null-model runs; `None`: [`NULL_RUNS`] up to [`NULL_RUNS_UP_TO`] messages, none above.
+    pub null_runs: Option<usize>,
+    /// Terms per campaign source followed through the channels.
+    pub top_terms: usize,
+    /// Tables as Parquet rather than CSV.
+    pub parquet: bool,
+    /// Memory for the engine's buffers.
+    pub memory: usize,
+    /// Account ids as they are instead of pseudonyms.
+    pub reveal: bool,
+    /// No progress on stderr.
+    pub quiet: bool,
+}
+
+/// What the main job did: the summary it wrote to `OUT/summary.json`, and the report.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The contents of `summary.json`.
+    pub summary: serde_json::Value,
+    /// `report.html`.
+    pub report: PathBuf,
+    /// The tables and networks written, relative to the output folder.
+    pub outputs: Vec<String>,
+    /// Notes on what could not be measured.
+    pub notes: Vec<String>,
+}
+
+/// A campaign source before it is measured.
+struct Source {
+    title: String,
+    why: String,
+    target: Selection,
+    description: String,
+    slug: String,
+}
+
+/// Run the main job.
+pub fn run(args: &Options) -> Result<Outcome> {
+    let started = Instant::now();
+    // A named campaign is checked before anything runs, and again once the store is there: a typo should not
+    // cost the whole run.
+    let named = if args.campaign.is_empty() {
+        None
+    } else {
+        Some(Selection::parse_in(&args.campaign, Some(args.tz)).context("--campaign")?)
+    };
+    let mut stages = Stages::new(args.quiet);
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let demo = args.paths.is_empty();
+    let (inputs, store_path) = if demo {
+        let corpus = args.out.join("demo-corpus");
+        stages.start("demo corpus");
+        let truth = crate::run::write_corpus(
+            &corpus,
+            &args.out.join("demo-truth.json"),
+            &echolens_demo::Options::new(args.demo_messages, crate::run::SEED),
+        )?;
+        stages.finish(&format!("{} messages in {}", truth.messages, corpus.display()));
+        (vec![corpus], args.store.clone().unwrap_or_else(|| args.out.join("store")))
+    } else {
+        (args.paths.clone(), args.store.clone().unwrap_or_else(|| PathBuf::from("echolens-store")))
+    };
+
+    let rt = runtime()?;
+    let mut store = rt
+        .block_on(Store::open_or_create(&store_path))
+        .with_context(|| format!("opening the store {}", store_path.display()))?;
+    stages.start("ingest");
+    let options = IngestOptions {
+        format: args.input_format,
+        platform: args.platform.clone(),
+        times: args.time_range,
+        commit_rows: 100_000,
+        progress: stages.visible,
+    };
+    let ingest = pipeline::ingest(&rt, &mut store, &inputs, options)?;
+    // The analyses only read: another ingest may write meanwhile, and they see the commit they started from.
+    store.unlock();
+    let stats = rt.block_on(store.stats())?;
+    stages.finish(&format!(
+        "{} records: {} messages ({} new), {} quarantined, {} skipped; the store holds {}",
+        ingest.records, ingest.messages, ingest.new, ingest.quarantined, ingest.skipped, stats.messages
+    ));
+    if stats.messages == 0 {
+        bail!(
+            "the store {} holds no message: nothing to analyse ({} records read, {} quarantined; \
+             `echolens sql --store {} \"SELECT * FROM quarantine\"` says why)",
+            store_path.display(),
+            ingest.records,
+            ingest.quarantined,
+            store_path.display()
+        );
+    }
+    let version = store.messages_version();
+    // A fresh session per stage: what one analysis registers (coordination's action and pair tables) is freed
+    // before the next one runs.
+    let session = || -> Result<SessionContext> {
+        let ctx = echolens_analysis::analysis_session(args.memory)?;
+        rt.block_on(store.register(&ctx))?;
+        Ok(ctx)
+    };
+    let ctx = session()?;
+    let key = store.pseudonym_key()?;
+    let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;
+    if let Some(target) = &named {
+        rt.block_on(target.count(&ctx, "--campaign"))?;
+    }
+
+    stages.start("timeline");
+    let mut timeline = rt.block_on(timeline::run(
+        &ctx,
+        &Selection::default(),
+        None,
+        timeline::Params { time_zone: args.tz.name().to_owned(), ..timeline::Params::new(Period::Day, Group::Channel) },
+    ))?;
+    let bursts = timeline.rows.iter().filter(|r| r.scores.first().is_some_and(|s| s.burst)).count();
+    stages.finish(&format!("{} channel-days, {bursts} bursts", timeline.rows.len()));
+
+    stages.start("coordination");
+    let mut sweep: Vec<u64> =
+        args.sweep.iter().copied().filter(|w| *w > 0 && (args.window_auto || *w != args.window_s)).collect();
+    sweep.sort_unstable();
+    sweep.dedup();
+    // The sweep leaves out `similar`: at 10M messages its kernel made the sweep two thirds of the whole run.
+    let params = coordination::Params {
+        window_s: args.window_s,
+        window_auto: args.window_auto,
+        null_runs: args.null_runs.unwrap_or(if stats.messages <= NULL_RUNS_UP_TO { NULL_RUNS } else { 0 }),
+        sweep,
+        sweep_similar: false,
+        ..coordination::Params::default()
+    };
+    drop(ctx);
+    let mut coord = rt.block_on(coordination::run(&session()?, params))?;
+    stages.finish(&format!(
+        "{} edges, {} accounts, {} clusters",
+        coord.edges.len(),
+        coord.network.accounts.len(),
+        coord.network.clusters.len()
+    ));
+
+    // The coordination tables are written now, and the result slimmed to what the report shows: the evidence
+    // of every edge is not held while reuse and vocabulary run.
+    stages.start("evidence");
+    let cluster_sources = cluster_sources(&coord);
+    let mut evidence = rt.block_on(evidence_texts(&session()?, &coord))?;
+    if !args.reveal {
+        pseudonyms.coordination(&mut coord);
+        evidence = evidence
+            .into_iter()
+            .map(|(k, mut e)| {
+                e.channel = pseudonyms.channel(&e.channel);
+                (pseudonyms.key(&k), e)
+            })
+            .collect();
+    }
+    let mut written =
+        coordination::write_outputs(&coord, &args.out.join("coordination"), run_info(&store_path, version, started))?;
+    let per_kind = coord.edges.iter().fold(std::collections::BTreeMap::new(), |mut m, e| {
+        *m.entry(e.kind.name()).or_insert(0u64) += 1;
+        m
+    });
+    echolens_report::slim(&mut coord);
+    stages.finish(&format!("{} messages; coordination tables written", evidence.len()));
+
+    stages.start("reuse");
+    let mut reuse = rt.block_on(reuse::run(&session()?, reuse::Params::default()))?;
+    stages.finish(&format!("{} cascades, {} messages", reuse.counts.cascades, reuse.counts.members));
+
+    stages.start("vocabulary");
+    let named_campaign = named.is_some();
+    let sources = if let Some(target) = named {
+        let description = target.to_string();
+        vec![Source {
+            title: format!("The named campaign source: {description}"),
+            why: "Named with --campaign.".into(),
+            target,
+            description,
+            slug: "campaign".into(),
+        }]
+    } else {
+        cluster_sources.into_iter().chain(cascade_source(&reuse, &pseudonyms)).collect()
+    };
+    let mut campaigns = Vec::new();
+    let mut notes = Vec::new();
+    let sample = stats.messages.div_ceil(REFERENCE_MESSAGES).max(1);
+    let ctx = session()?;
+    // Auto sources select on these columns only (and keyness reads `text_norm`); a named campaign's `where=`
+    // may read any.
+    let columns = if named_campaign { "*" } else { AUTO_SOURCE_COLUMNS };
+    let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, columns, args.memory))?;
+    // The terms' spread through the whole corpus, for every source in one scan.
+    let mut followed: Vec<(usize, Terms)> = Vec::new();
+    for (i, source) in sources.into_iter().enumerate() {
+        match rt.block_on(measure(&vocabulary_ctx, &source, sample)) {
+            Ok((mut k, reference)) => {
+                k.target = source.description.clone();
+                k.reference = reference.clone();
+                let terms: Vec<String> =
+                    k.terms.iter().filter(|t| t.z > 0.0).take(args.top_terms).map(|t| t.term.clone()).collect();
+                if !terms.is_empty() {
+                    followed.push((campaigns.len(), Terms::new(terms)?));
+                }
+                // Week by week within the source (one pass over its messages); none with a single week.
+                let by_week = rt
+                    .block_on(keyness_by::run(
+                        &vocabulary_ctx,
+                        &source.target,
+                        keyness_by::By::Week,
+                        args.tz.name(),
+                        keyness::Params::default(),
+                        WEEK_TERMS,
+                    ))
+                    .ok();
+                campaigns.push(Campaign {
+                    title: source.title,
+                    why: source.why,
+                    target: source.description,
+                    reference,
+                    keyness: k,
+                    diffusion: None,
+                    by_week,
+                    folder: format!("vocabulary/{}-{}", i + 1, source.slug),
+                });
+            }
+            Err(e) => notes.push(format!("{}: not measured: {e}", source.title)),
+        }
+    }
+    if !followed.is_empty() {
+        let (at, sets): (Vec<usize>, Vec<Terms>) = followed.into_iter().unzip();
+        let spread = rt.block_on(diffusion::run_many(&ctx, sets, &Selection::default()))?;
+        for (i, d) in at.into_iter().zip(spread) {
+            campaigns[i].diffusion = Some(d);
+        }
+    }
+    stages.finish(&format!("{} campaign sources", campaigns.len()));
+
+    drop(vocabulary_ctx);
+    drop(ctx);
+
+    if !args.reveal {
+        pseudonyms.reuse(&mut reuse);
+        pseudonyms.timeline(&mut timeline);
+        for c in &mut campaigns {
+            if let Some(d) = &mut c.diffusion {
+                pseudonyms.diffusion(d);
+            }
+        }
+    }
+
+    stages.start("tables");
+    let extra = run_info(&store_path, version, started);
+    written.add(timeline::write_outputs(&timeline, &args.out.join("timeline"), extra.clone())?);
+    written.add(reuse::write_outputs(&reuse, &args.out.join("reuse"), extra.clone())?);
+    for c in &campaigns {
+        let dir = args.out.join(&c.folder);
+        written.add(keyness::write_outputs(&c.keyness, &dir.join("keyness"), extra.clone())?);
+        if let Some(d) = &c.diffusion {
+            written.add(diffusion::write_outputs(d, &dir.join("diffusion"), extra.clone())?);
+        }
+        if let Some(w) = &c.by_week {
+            written.add(keyness_by::write_outputs(w, &dir.join("keyness_by_week"), extra.clone())?);
+        }
+    }
+    if args.parquet {
+        let files = std::mem::take(&mut written.files);
+        written.files = files.iter().map(|p| to_parquet(p, written.schema_of(p))).collect::<Result<_>>()?;
+    }
+    let outputs: Vec<String> =
+        written.files.iter().map(|p| p.strip_prefix(&args.out).unwrap_or(p).to_string_lossy().into_owned()).collect();
+    stages.finish(&format!("{} files", outputs.len()));
+
+    stages.start("report");
+    let channels = channel_rows(&timeline);
+    let parameters = serde_json::json!({
+        "timeline": timeline.params,
+        "coordination": coord.params,
+        "reuse": reuse.params,
+        "vocabulary": campaigns.iter().map(|c| serde_json::json!({
+            "title": c.title, "target": c.target, "reference": c.reference,
+            "keyness": c.keyness.params, "top_terms_followed": c.diffusion.as_ref().map_or(0, |d| d.terms.len()),
+        })).collect::<Vec<_>>(),
+        "pseudonymised": !args.reveal,
+        "table_format": if args.parquet { "parquet" } else { "csv" },
+    });
+    let run = Run {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        store: store_path.display().to_string(),
+        store_version: version,
+        generated: rfc3339(chrono_now_us()),
+        stages: stages.done.clone(),
+        pseudonymised: !args.reveal,
+        personal_channels: pseudonyms.personal_channels(),
+        demo,
+    };
+    let html = echolens_report::render(&Report {
+        run: &run,
+        stats: &stats,
+        channels: &channels,
+        timeline: &timeline,
+        coordination: &coord,
+        reuse: &reuse,
+        campaigns: &campaigns,
+        evidence: &evidence,
+        outputs: &outputs,
+        parameters: &parameters,
+    });
+    let report_path = args.out.join("report.html");
+    echolens_store::write_atomically(&report_path, html.as_bytes())
+        .with_context(|| format!("writing {}", report_path.display()))?;
+    stages.finish(&format!("{} ({} KB)", report_path.display(), html.len() / 1024));
+
+    let summary = serde_json::json!({
+        "analysis": "analyze",
+        "report": report_path.display().to_string(),
+        "report_bytes": html.len(),
+        "demo": demo,
+        "corpus": stats,
+        "ingest": {
+            "records": ingest.records, "messages": ingest.messages, "quarantined": ingest.quarantined,
+            "skipped": ingest.skipped, "new": ingest.new, "updated": ingest.updated, "unchanged": ingest.unchanged,
+            "not_recognised": ingest.not_recognised,
+        },
+        "timeline": {"series": timeline.rows.iter().map(|r| &r.group).collect::<std::collections::BTreeSet<_>>().len(), "bursts": bursts},
+        "coordination": {
+            "edges": per_kind, "accounts": coord.network.accounts.len(), "clusters": coord.network.clusters.len(),
+            "largest_clusters": coord.network.clusters.iter().take(5).map(|c| c.members.len()).collect::<Vec<_>>(),
+            "unclustered_accounts": coord.network.unclustered(),
+        },
+        "reuse": reuse.counts,
+        "campaigns": campaigns.iter().map(|c| serde_json::json!({
+            "title": c.title, "target": c.target, "reference": c.reference, "folder": c.folder,
+            "messages_target": c.keyness.counts.messages_target,
+            "messages_reference": c.keyness.counts.messages_reference,
+            "top_terms": c.keyness.terms.iter().filter(|t| t.z > 0.0).take(10)
+                .map(|t| serde_json::json!({"term": t.term, "z": t.z})).collect::<Vec<_>>(),
+            "adopting_channels": c.diffusion.as_ref().map(|d| d.channels.iter().filter(|a| a.uses > 0).count()),
+        })).collect::<Vec<_>>(),
+        "notes": notes,
+        "pseudonymised": !args.reveal,
+        "stages": stages.done.iter()
+            .map(|(s, t, m)| serde_json::json!({"stage": s, "seconds": t, "peak_rss_mb_so_far": m}))
+            .collect::<Vec<_>>(),
+        "outputs": outputs,
+    });
+    let written = echolens_analysis::write_summary(&args.out, Vec::new(), summary, extra)?;
+    Ok(Outcome { summary: written.summary, report: report_path, outputs, notes })
+}
+
+fn chrono_now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// The columns the automatic campaign sources' selections and keyness read (`cluster_sources`,
+/// `cascade_source`, `measure`): the vocabulary sample holds only these, not the raw text and lists.
+const AUTO_SOURCE_COLUMNS: &str = "key, platform, channel_id, channel_name, author_id, ts, text_norm";
+
+/// Campaign sources when none is named, from coordination: the accounts of the largest clusters (before their
+/// ids are pseudonymised: the selection reads the store).
+fn cluster_sources(coord: &Coordination) -> Vec<Source> {
+    let mut out = Vec::new();
+    let net = &coord.network;
+    for cluster in net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER).take(AUTO_CLUSTERS) {
+        let accounts: Vec<String> = cluster.members.iter().map(|&m| quote(&net.accounts[m])).collect();
+        let target = Selection::new(vec![Selector::Where(format!(
+            "{} IN ({})",
+            echolens_analysis::sql::ACCOUNT,
+            accounts.join(", ")
+        ))]);
+        out.push(Source {
+            title: format!("Coordination cluster {}", cluster.id),
+            why: format!(
+                "The messages of the {} accounts of cluster {}, one of the largest groups of accounts that acted \
+                 together (see Coordination).",
+                cluster.members.len(),
+                cluster.id
+            ),
+            target,
+            description: format!(
+                "messages by the {} accounts of coordination cluster {}",
+                cluster.members.len(),
+                cluster.id
+            ),
+            slug: format!("cluster-{}", cluster.id),
+        });
+    }
+    out
+}
+
+/// The campaign source when none is named, from reuse: the channel where the widest cascade began.
+fn cascade_source(reuse: &Reuse, pseudonyms: &Pseudonyms) -> Option<Source> {
+    let mut widest = reuse::summaries(reuse);
+    widest.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
+    let c = widest.first()?;
+    let platform = c.origin_key.split(':').next().unwrap_or_default().to_owned();
+    let name = if c.origin_channel_name.is_empty() { &c.origin_channel_id } else { &c.origin_channel_name };
+    let shown = pseudonyms.channel_name(&platform, &c.origin_channel_id, name);
+    Some(Source {
+        title: format!("The origin of cascade {}: {shown}", c.cascade),
+        why: format!(
+            "The channel where the widest reuse cascade began: {} messages in {} channels (see Reuse).",
+            c.size, c.channels
+        ),
+        target: Selection::new(vec![Selector::Where(format!(
+            "platform = {} AND channel_id = {}",
+            quote(&platform),
+            quote(&c.origin_channel_id)
+        ))]),
+        description: format!("the messages of {platform} channel {shown}"),
+        slug: format!("cascade-{}-origin", c.cascade),
+    })
+}
+
+/// A session whose `messages` hold only what keyness reads: every message of the campaign sources and a
+/// deterministic 1-in-`sample` sample of the rest (by key hash). One scan of the store; the keyness passes then
+/// read a few hundred thousand rows however large the corpus.
+async fn vocabulary_session(
+    ctx: &SessionContext,
+    sources: &[Source],
+    sample: u64,
+    columns: &str,
+    memory: usize,
+) -> Result<SessionContext> {
+    let mut wanted: Vec<String> = sources.iter().map(|s| format!("coalesce({}, false)", s.target.sql())).collect();
+    wanted.push(if sample > 1 { format!("hash64(key) % {sample} = 0") } else { "TRUE".to_owned() });
+    let df = ctx.sql(&format!("SELECT {columns} FROM messages WHERE {}", wanted.join(" OR "))).await?;
+    let (schema, batches) = echolens_analysis::collect_plain(df).await?;
+    let vctx = echolens_analysis::analysis_session(memory)?;
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+    vctx.register_table("messages", std::sync::Arc::new(table))?;
+    Ok(vctx)
+}
+
+/// Keyness of `source` against the messages in its own script outside it (1 in `sample` of them, by key hash;
+/// in `vctx`), with the reference's description.
+async fn measure(
+    vctx: &SessionContext,
+    source: &Source,
+    sample: u64,
+) -> echolens_analysis::Result<(keyness::Keyness, String)> {
+    let target_sql = source.target.sql();
+    let sql = format!(
+        "SELECT script(text_norm) AS s, count(*) AS n FROM messages WHERE coalesce({target_sql}, false) \
+         GROUP BY 1 ORDER BY n DESC, s"
+    );
+    let batches = vctx.sql(&sql).await?.collect().await?;
+    // The most common script among the target's messages (rows come most common first).
+    let mut script = None;
+    for b in &batches {
+        let codes = echolens_analysis::i64s(b, "s")?;
+        if let Some(v) = codes.iter().flatten().find(|v| *v != Script::None.code()) {
+            script = script.or_else(|| Script::ALL.get(v as usize).copied());
+        }
+    }
+    let (sampled, share) = if sample > 1 {
+        (format!("hash64(key) % {sample} = 0"), format!(", a 1-in-{sample} sample by key hash"))
+    } else {
+        ("TRUE".to_owned(), String::new())
+    };
+    let (reference, description) = match script {
+        Some(s) => (
+            Some(Selection::new(vec![Selector::Where(format!(
+                "{sampled} AND NOT coalesce({target_sql}, false) AND script(text_norm) = {}",
+                s.code()
+            ))])),
+            format!("the other messages in {} script{share}", s.name()),
+        ),
+        None => (
+            Some(Selection::new(vec![Selector::Where(format!("{sampled} AND NOT coalesce({target_sql}, false)"))])),
+            format!("the rest of the corpus{share}"),
+        ),
+    };
+    let k = match keyness::run(vctx, &source.target, reference.as_ref(), keyness::Params::default()).await {
+        Ok(k) => (k, description),
+        // Nothing else in its script: the rest of the corpus (as sampled).
+        Err(echolens_analysis::Error::Empty { role, .. }) if script.is_some() && role == "reference" => {
+            let rest =
+                Selection::new(vec![Selector::Where(format!("{sampled} AND NOT coalesce({target_sql}, false)"))]);
+            (
+                keyness::run(vctx, &source.target, Some(&rest), keyness::Params::default()).await?,
+                format!("the rest of the corpus{share}"),
+            )
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(k)
+}
+
+/// Texts of the messages behind the strongest edges of the largest clusters (what the report shows).
+async fn evidence_texts(ctx: &SessionContext, coord: &Coordination) -> Result<HashMap<String, Evidence>> {
+    let mut keys = echolens_report::evidence_keys(coord);
+    keys.sort_unstable();
+    keys.dedup();
+    let mut out = HashMap::new();
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let list: Vec<String> = keys.iter().map(|k| quote(k)).collect();
+    let sql = format!(
+        "SELECT key, text, CAST(ts AS BIGINT) AS ts, {} AS channel \
+         FROM messages WHERE key IN ({})",
+        echolens_analysis::sql::CHANNEL,
+        list.join(", ")
+    );
+    for batch in ctx.sql(&sql).await?.collect().await? {
+        let (key, text) = (echolens_analysis::strings(&batch, "key")?, echolens_analysis::strings(&batch, "text")?);
+        let channel = echolens_analysis::strings(&batch, "channel")?;
+        let ts = echolens_analysis::i64s(&batch, "ts")?;
+        for i in 0..batch.num_rows() {
+            out.insert(
+                key.value(i).to_owned(),
+                Evidence { text: text.value(i).to_owned(), ts: ts.value(i), channel: channel.value(i).to_owned() },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The channels by messages, from the per-channel timeline.
+fn channel_rows(t: &Timeline) -> Vec<ChannelRow> {
+    let mut by: HashMap<&str, ChannelRow> = HashMap::new();
+    for row in &t.rows {
+        if row.messages == 0 {
+            continue;
+        }
+        let day_us = row.period * 86_400_000_000;
+        let e = by.entry(&row.group).or_insert_with(|| {
+            let (platform, id) = row.group.split_once(':').unwrap_or(("", &row.group));
+            ChannelRow {
+                platform: platform.to_owned(),
+                channel_id: id.to_owned(),
+                name: row.name.clone(),
+                messages: 0,
+                first: day_us,
+                last: day_us,
+            }
+        });
+        e.messages += row.messages;
+        e.first = e.first.min(day_us);
+        e.last = e.last.max(day_us);
+    }
+    let mut rows: Vec<ChannelRow> = by.into_values().collect();
+    rows.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.channel_id.cmp(&b.channel_id)));
+    rows.truncate(50);
+    rows
+}
+
+/// Rewrite a CSV table as Parquet (zstd) next to it, typed by the schema its analysis declared, and remove the
+/// CSV; other files are returned unchanged.
+fn to_parquet(path: &Path, schema: Option<&arrow::datatypes::SchemaRef>) -> Result<PathBuf> {
+    use arrow::csv::ReaderBuilder;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::basic::{Compression, ZstdLevel};
+    use datafusion::parquet::file::properties::WriterProperties;
+
+    if path.extension().is_none_or(|e| e != "csv") {
+        return Ok(path.to_owned());
+    }
+    let Some(schema) = schema.cloned() else {
+        return Err(echolens_analysis::Error::Internal(format!("{} has no declared schema", path.display())).into());
+    };
+    let open = || std::fs::File::open(path).with_context(|| format!("reading {}", path.display()));
+    let reader = ReaderBuilder::new(schema.clone())
+        .with_header(true)
+        .build(open()?)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let target = path.with_extension("parquet");
+    let file = echolens_analysis::create_output(&target).with_context(|| format!("writing {}", target.display()))?;
+    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
+    for batch in reader {
+        writer.write(&batch.with_context(|| format!("reading {}", path.display()))?)?;
+    }
+    writer.close()?;
+    std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    Ok(target)
+}

@@ -1,0 +1,70 @@
+//! What every command shares: the async runtime, progress spinners, the run's record in `summary.json`, the
+//! store's pseudonyms, and the demo corpus.
+
+use anyhow::{Context, Result};
+
+/// What every analysis writes into its `summary.json` about the run.
+pub fn run_info(store: &std::path::Path, version: i64, started: std::time::Instant) -> serde_json::Value {
+    serde_json::json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "echolens_version": env!("CARGO_PKG_VERSION"),
+        "store": store.display().to_string(),
+        "store_table_version": version,
+        "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    })
+}
+
+/// A spinner with elapsed time for `analysis` on a terminal; hidden when stderr is not one.
+pub fn spinner(analysis: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    let template = format!("{{spinner}} [{{elapsed_precise}}] {analysis}: {{msg}}");
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).expect("template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// Threads for the runtime's blocking work (the object store's file reads and writes). Each thread that ever
+/// ran allocates from its own heap, and memory another thread frees there is only reused by its owner: with
+/// tokio's default of up to 512, reads spread over a varying number of mostly idle threads, and the freed read
+/// buffers parked in their heaps made a run's peak vary by hundreds of MB from one run to the next.
+const BLOCKING_THREADS: usize = 4;
+
+/// The store's pseudonyms for the messages registered in `ctx` (its key made on first use, see
+/// [`Store::pseudonym_key`](echolens_store::Store::pseudonym_key)).
+pub async fn pseudonyms(
+    store: &echolens_store::Store,
+    ctx: &datafusion::prelude::SessionContext,
+) -> Result<echolens_analysis::Pseudonyms> {
+    Ok(echolens_analysis::Pseudonyms::load(ctx, store.pseudonym_key()?).await?)
+}
+
+/// The async runtime the store and DataFusion run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max_blocking_threads(BLOCKING_THREADS)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// The seed of the built-in demo corpus.
+pub const SEED: u64 = 20_240_301;
+
+/// Write the demo corpus into `corpus` and its truth to `truth_path`.
+pub fn write_corpus(
+    corpus: &std::path::Path,
+    truth_path: &std::path::Path,
+    options: &echolens_demo::Options,
+) -> Result<echolens_demo::Truth> {
+    std::fs::create_dir_all(corpus).with_context(|| format!("creating {}", corpus.display()))?;
+    let truth = echolens_demo::generate_with(corpus, options)
+        .with_context(|| format!("writing the demo corpus to {}", corpus.display()))?;
+    std::fs::write(truth_path, serde_json::to_string_pretty(&truth)?)
+        .with_context(|| format!("writing {}", truth_path.display()))?;
+    Ok(truth)
+}
