@@ -99,6 +99,73 @@ pub struct Campaign {
     pub folder: String,
 }
 
+/// How much of each list the report shows: caps that keep the page a few hundred KB whatever the corpus. The
+/// same caps say what [`slim`] keeps and which evidence [`evidence_keys`] fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Channels in the corpus table.
+    pub top_channels: usize,
+    /// Channels drawn in the volume chart.
+    pub volume_series: usize,
+    /// Bursts listed.
+    pub bursts: usize,
+    /// Clusters drawn in the network picture.
+    pub net_clusters: usize,
+    /// Accounts drawn in the network picture.
+    pub net_nodes: usize,
+    /// Edges drawn in the network picture.
+    pub net_edges: usize,
+    /// Clusters in the cluster table.
+    pub cluster_rows: usize,
+    /// Clusters whose evidence is shown.
+    pub evidence_clusters: usize,
+    /// Strongest edges shown per cluster.
+    pub evidence_edges: usize,
+    /// Most connected accounts shown per cluster.
+    pub cluster_members: usize,
+    /// Message pairs shown per edge.
+    pub evidence_pairs: usize,
+    /// Cascades in the reuse table.
+    pub cascade_rows: usize,
+    /// Cascades drawn as time strips.
+    pub strips: usize,
+    /// Rows of a time strip.
+    pub strip_rows: usize,
+    /// Terms shown per campaign source.
+    pub terms: usize,
+    /// Terms drawn in an adoption chart.
+    pub curve_terms: usize,
+    /// Characters of a message excerpt.
+    pub excerpt: usize,
+    /// Weeks of a campaign source shown, the first ones.
+    pub weeks: usize,
+}
+
+impl Default for Caps {
+    fn default() -> Caps {
+        Caps {
+            top_channels: 20,
+            volume_series: 5,
+            bursts: 12,
+            net_clusters: 8,
+            net_nodes: 320,
+            net_edges: 2500,
+            cluster_rows: 15,
+            evidence_clusters: 5,
+            evidence_edges: 3,
+            cluster_members: 12,
+            evidence_pairs: 2,
+            cascade_rows: 20,
+            strips: 6,
+            strip_rows: 14,
+            terms: 20,
+            curve_terms: 4,
+            excerpt: 280,
+            weeks: 8,
+        }
+    }
+}
+
 /// Everything the report shows.
 #[derive(Debug, Clone, Copy)]
 pub struct Report<'a> {
@@ -122,26 +189,9 @@ pub struct Report<'a> {
     pub outputs: &'a [String],
     /// Every parameter, as JSON.
     pub parameters: &'a serde_json::Value,
+    /// How much of each list it shows.
+    pub caps: Caps,
 }
-
-/// Caps that keep the page small.
-const TOP_CHANNELS: usize = 20;
-const VOLUME_SERIES: usize = 5;
-const BURSTS: usize = 12;
-const NET_CLUSTERS: usize = 8;
-const NET_NODES: usize = 320;
-const NET_EDGES: usize = 2500;
-const CLUSTER_ROWS: usize = 15;
-const EVIDENCE_CLUSTERS: usize = 5;
-const EVIDENCE_EDGES: usize = 3;
-const CLUSTER_MEMBERS: usize = 12;
-const EVIDENCE_PAIRS: usize = 2;
-const CASCADE_ROWS: usize = 20;
-const STRIPS: usize = 6;
-const STRIP_ROWS: usize = 14;
-const TERMS: usize = 20;
-const CURVE_TERMS: usize = 4;
-const EXCERPT: usize = 280;
 
 const CSS: &str = "
 :root{--fg:#1a1a1a;--muted:#5b5b5b;--line:#d6d6d6;--bg:#fff;--accent:#0072B2}
@@ -268,6 +318,7 @@ fn card(out: &mut String, value: &str, label: &str) {
 }
 
 fn corpus(out: &mut String, r: &Report) {
+    let caps = &r.caps;
     let s = r.stats;
     out.push_str("<section id=\"corpus\"><h2>The corpus</h2><div class=\"cards\">");
     card(out, &n(s.messages), "messages");
@@ -296,12 +347,12 @@ fn corpus(out: &mut String, r: &Report) {
         let _ = write!(out, "<tr><td>{}</td><td class=\"num\">{}</td></tr>", text(p), n(*count));
     }
     out.push_str("</table>");
-    let _ = write!(out, "<h3>The {} largest channels</h3>", r.channels.len().min(TOP_CHANNELS));
+    let _ = write!(out, "<h3>The {} largest channels</h3>", r.channels.len().min(caps.top_channels));
     out.push_str(
         "<table><tr><th>channel</th><th>platform</th><th>id</th><th class=\"num\">messages</th><th>first</th>\
          <th>last</th></tr>",
     );
-    for c in r.channels.iter().take(TOP_CHANNELS) {
+    for c in r.channels.iter().take(caps.top_channels) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
@@ -336,6 +387,7 @@ fn corpus(out: &mut String, r: &Report) {
 }
 
 fn volume(out: &mut String, r: &Report) {
+    let caps = &r.caps;
     let t = r.timeline;
     out.push_str("<section id=\"volume\"><h2>Volume over time</h2>");
     let mut total: BTreeMap<i64, u64> = BTreeMap::new();
@@ -347,7 +399,7 @@ fn volume(out: &mut String, r: &Report) {
     }
     let mut largest: Vec<(&str, u64, &str)> = per_series.iter().map(|(g, (m, name))| (*g, *m, *name)).collect();
     largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    largest.truncate(VOLUME_SERIES);
+    largest.truncate(caps.volume_series);
     let mut series = vec![Series {
         name: "all channels".into(),
         points: total.iter().map(|(d, m)| (*d as f64, *m as f64)).collect(),
@@ -396,7 +448,7 @@ fn volume(out: &mut String, r: &Report) {
              <th class=\"num\">messages</th><th class=\"num\">baseline mean</th><th class=\"num\">z</th></tr>",
             n(bursts.len() as u64)
         );
-        for b in bursts.iter().take(BURSTS) {
+        for b in bursts.iter().take(caps.bursts) {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{:.1}</td></tr>",
@@ -413,6 +465,7 @@ fn volume(out: &mut String, r: &Report) {
 }
 
 fn coordination(out: &mut String, r: &Report) {
+    let caps = &r.caps;
     let c = r.coordination;
     let p = &c.params;
     let net = &c.network;
@@ -469,17 +522,17 @@ fn coordination(out: &mut String, r: &Report) {
         return;
     }
     let summaries = cluster_summaries(c);
-    network_picture(out, c);
+    network_picture(out, c, &r.caps);
     chance(out, c);
     let _ = write!(
         out,
         "<h3>The largest clusters ({} of {})</h3><table><tr><th class=\"num\">cluster</th><th class=\"num\">accounts</th>\
          <th class=\"num\">density</th><th class=\"num\">weight</th><th>kinds (edges)</th><th>active</th><th>platforms</th>\
          <th>top channels</th><th>what they shared most</th><th>who posted first most often</th><th>top domains</th></tr>",
-        summaries.len().min(CLUSTER_ROWS),
+        summaries.len().min(caps.cluster_rows),
         summaries.len()
     );
-    for s in summaries.iter().take(CLUSTER_ROWS) {
+    for s in summaries.iter().take(caps.cluster_rows) {
         let _ = write!(
             out,
             "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}<br>\
@@ -501,7 +554,7 @@ fn coordination(out: &mut String, r: &Report) {
         );
     }
     out.push_str("</table>");
-    account_facts(out, &summaries);
+    account_facts(out, &summaries, &r.caps);
     evidence(out, r);
     window_estimate(out, c);
     if !c.sweep.is_empty() {
@@ -606,10 +659,10 @@ fn coordination(out: &mut String, r: &Report) {
 }
 /// What the exports say about the accounts of the clusters shown, where they say anything (X
 /// information-operations archives do): facts to read beside the evidence.
-fn account_facts(out: &mut String, summaries: &[echolens_analysis::coordination::ClusterSummary]) {
+fn account_facts(out: &mut String, summaries: &[echolens_analysis::coordination::ClusterSummary], caps: &Caps) {
     let shown: Vec<_> = summaries
         .iter()
-        .take(CLUSTER_ROWS)
+        .take(caps.cluster_rows)
         .filter(|s| !(s.created_together.is_empty() && s.few_followers.is_empty() && s.clients.is_empty()))
         .collect();
     if shown.is_empty() {
@@ -711,11 +764,12 @@ fn window_estimate(out: &mut String, c: &Coordination) {
     }
 }
 
-fn network_picture(out: &mut String, c: &Coordination) {
+fn network_picture(out: &mut String, c: &Coordination, caps: &Caps) {
     let net = &c.network;
     let strength = net.strength();
-    let clusters: Vec<&echolens_analysis::coordination::Cluster> = net.clusters.iter().take(NET_CLUSTERS).collect();
-    let per_cluster = (NET_NODES / clusters.len().max(1)).max(8);
+    let clusters: Vec<&echolens_analysis::coordination::Cluster> =
+        net.clusters.iter().take(caps.net_clusters).collect();
+    let per_cluster = (caps.net_nodes / clusters.len().max(1)).max(8);
     let mut chosen: Vec<usize> = Vec::new();
     let mut group: Vec<usize> = Vec::new();
     for (g, cl) in clusters.iter().enumerate() {
@@ -730,7 +784,7 @@ fn network_picture(out: &mut String, c: &Coordination) {
     let mut edges: Vec<(usize, usize, f64)> =
         net.edges.iter().filter_map(|e| Some((*index.get(&e.a)?, *index.get(&e.b)?, e.weight as f64))).collect();
     edges.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
-    edges.truncate(NET_EDGES);
+    edges.truncate(caps.net_edges);
     let (pos, shape) = layout::grid(chosen.len(), &edges, &group, 250);
     let max_s = chosen.iter().map(|m| strength[*m]).max().unwrap_or(1).max(1) as f64;
     let nodes: Vec<NetNode> = chosen
@@ -792,11 +846,11 @@ fn strongest_edge_ids(c: &Coordination, index: &HashMap<&str, usize>, id: usize)
 /// keys of every edge but the strongest ones it quotes ([`evidence_keys`]), and the labels no kept edge names.
 /// The report made from the slimmed result is the same page; `analyze` slims before reuse runs, so the
 /// evidence of a million edges is not held through the later stages.
-pub fn slim(c: &mut Coordination) {
+pub fn slim(c: &mut Coordination, caps: &Caps) {
     let index: HashMap<&str, usize> = c.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
     let mut shown: HashSet<usize> = HashSet::new();
-    for cl in c.network.clusters.iter().take(EVIDENCE_CLUSTERS) {
-        shown.extend(strongest_edge_ids(c, &index, cl.id).into_iter().take(EVIDENCE_EDGES));
+    for cl in c.network.clusters.iter().take(caps.evidence_clusters) {
+        shown.extend(strongest_edge_ids(c, &index, cl.id).into_iter().take(caps.evidence_edges));
     }
     drop(index);
     let mut labelled: HashSet<(Kind, i64)> = HashSet::new();
@@ -812,12 +866,12 @@ pub fn slim(c: &mut Coordination) {
 }
 
 /// The message keys whose texts the report shows as evidence (fetch them into [`Report::evidence`]).
-pub fn evidence_keys(c: &Coordination) -> Vec<String> {
+pub fn evidence_keys(c: &Coordination, caps: &Caps) -> Vec<String> {
     let index: HashMap<&str, usize> = c.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
     let mut keys = Vec::new();
-    for cl in c.network.clusters.iter().take(EVIDENCE_CLUSTERS) {
-        for e in strongest_edges(c, &index, cl.id).into_iter().take(EVIDENCE_EDGES) {
-            for (x, y) in e.evidence.iter().take(EVIDENCE_PAIRS) {
+    for cl in c.network.clusters.iter().take(caps.evidence_clusters) {
+        for e in strongest_edges(c, &index, cl.id).into_iter().take(caps.evidence_edges) {
+            for (x, y) in e.evidence.iter().take(caps.evidence_pairs) {
                 keys.extend([x.clone(), y.clone()]);
             }
         }
@@ -826,6 +880,7 @@ pub fn evidence_keys(c: &Coordination) -> Vec<String> {
 }
 
 fn evidence(out: &mut String, r: &Report) {
+    let caps = &r.caps;
     let c = r.coordination;
     let net = &c.network;
     let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
@@ -836,7 +891,7 @@ fn evidence(out: &mut String, r: &Report) {
          behind them (every account in <code>coordination/clusters.csv</code>, every edge's evidence in \
          <code>coordination/edges.csv</code>).</p>",
     );
-    for cl in net.clusters.iter().take(EVIDENCE_CLUSTERS) {
+    for cl in net.clusters.iter().take(caps.evidence_clusters) {
         let edges = strongest_edges(c, &index, cl.id);
         let _ = write!(
             out,
@@ -851,7 +906,7 @@ fn evidence(out: &mut String, r: &Report) {
             "<table><tr><th>account</th><th class=\"num\">linked accounts</th><th class=\"num\">weighted degree</th>\
              <th>where it posts most (messages)</th></tr>",
         );
-        for &m in members.iter().take(CLUSTER_MEMBERS) {
+        for &m in members.iter().take(caps.cluster_members) {
             let account = &net.accounts[m];
             let mut channels: Vec<(&String, &u64)> =
                 c.channels.get(account).map(|ch| ch.iter().collect()).unwrap_or_default();
@@ -867,10 +922,10 @@ fn evidence(out: &mut String, r: &Report) {
             );
         }
         out.push_str("</table>");
-        if members.len() > CLUSTER_MEMBERS {
-            let _ = write!(out, "<p class=\"muted\">and {} more accounts.</p>", members.len() - CLUSTER_MEMBERS);
+        if members.len() > caps.cluster_members {
+            let _ = write!(out, "<p class=\"muted\">and {} more accounts.</p>", members.len() - caps.cluster_members);
         }
-        for e in edges.iter().take(EVIDENCE_EDGES) {
+        for e in edges.iter().take(caps.evidence_edges) {
             let label = e.keys.first().and_then(|k| c.labels.get(&(e.kind, *k)));
             let _ = write!(
                 out,
@@ -888,7 +943,7 @@ fn evidence(out: &mut String, r: &Report) {
                     .map(|l| format!("; first shared: {}", text(&cut(l, 140))))
                     .unwrap_or_default()
             );
-            for (x, y) in e.evidence.iter().take(EVIDENCE_PAIRS) {
+            for (x, y) in e.evidence.iter().take(caps.evidence_pairs) {
                 for key in [x, y] {
                     match r.evidence.get(key) {
                         Some(m) => {
@@ -898,7 +953,7 @@ fn evidence(out: &mut String, r: &Report) {
                                 minute_of(m.ts),
                                 text(&m.channel),
                                 text(key),
-                                text(&cut(&m.text, EXCERPT))
+                                text(&cut(&m.text, caps.excerpt))
                             );
                         }
                         None => {
@@ -913,6 +968,7 @@ fn evidence(out: &mut String, r: &Report) {
 }
 
 fn reuse(out: &mut String, r: &Report) {
+    let caps = &r.caps;
     let u = r.reuse;
     let p = &u.params;
     let c = &u.counts;
@@ -959,10 +1015,10 @@ fn reuse(out: &mut String, r: &Report) {
         "<h3>The widest cascades ({} of {})</h3><table><tr><th class=\"num\">cascade</th><th>origin</th><th>start</th>\
          <th class=\"num\">messages</th><th class=\"num\">channels</th><th>half the channels within</th><th>span</th>\
          <th class=\"num\">copies</th><th class=\"num\">forwards</th><th>similarity</th><th>the origin's text</th></tr>",
-        s.len().min(CASCADE_ROWS),
+        s.len().min(caps.cascade_rows),
         n(s.len() as u64)
     );
-    for x in s.iter().take(CASCADE_ROWS) {
+    for x in s.iter().take(caps.cascade_rows) {
         let _ = write!(
             out,
             "<tr><td class=\"num\">{}</td><td>{}<br><code>{}</code></td><td>{}</td><td class=\"num\">{}</td>\
@@ -991,7 +1047,7 @@ fn reuse(out: &mut String, r: &Report) {
     );
     let by_cascade: HashMap<usize, &[echolens_analysis::reuse::Member]> =
         u.members.chunk_by(|a, b| a.cascade == b.cascade).map(|m| (m[0].cascade, m)).collect();
-    for x in s.iter().take(STRIPS) {
+    for x in s.iter().take(caps.strips) {
         let Some(members) = by_cascade.get(&x.cascade) else { continue };
         let start = members[0].ts;
         let mut rows: Vec<StripRow> = Vec::new();
@@ -1006,7 +1062,7 @@ fn reuse(out: &mut String, r: &Report) {
                 });
                 rows.len() - 1
             });
-            if i < STRIP_ROWS {
+            if i < caps.strip_rows {
                 rows[i].events.push((
                     (m.ts - start) as f64 / 3.6e9,
                     m.role.name(),
@@ -1014,8 +1070,8 @@ fn reuse(out: &mut String, r: &Report) {
                 ));
             }
         }
-        let more = rows.len().saturating_sub(STRIP_ROWS);
-        rows.truncate(STRIP_ROWS);
+        let more = rows.len().saturating_sub(caps.strip_rows);
+        rows.truncate(caps.strip_rows);
         let _ = write!(
             out,
             "<p><b>Cascade {}</b>: {} messages in {} channels from {}{}.</p>",
@@ -1031,6 +1087,7 @@ fn reuse(out: &mut String, r: &Report) {
 }
 
 fn vocabulary(out: &mut String, r: &Report) {
+    let caps = &r.caps;
     out.push_str("<section id=\"vocabulary\"><h2>Vocabulary</h2>");
     if r.campaigns.is_empty() {
         out.push_str(
@@ -1063,7 +1120,7 @@ fn vocabulary(out: &mut String, r: &Report) {
             text(&c.folder)
         );
         let top: Vec<&echolens_analysis::vocabulary::keyness::Term> =
-            k.terms.iter().filter(|t| t.z > 0.0).take(TERMS).collect();
+            k.terms.iter().filter(|t| t.z > 0.0).take(caps.terms).collect();
         if top.is_empty() {
             out.push_str("<p>No term marks the target at the minimum count.</p>");
             continue;
@@ -1087,20 +1144,17 @@ fn vocabulary(out: &mut String, r: &Report) {
         }
         out.push_str("</table>");
         if let Some(w) = &c.by_week {
-            by_week(out, w);
+            by_week(out, w, &r.caps);
         }
         if let Some(d) = &c.diffusion {
-            diffusion(out, d);
+            diffusion(out, d, &r.caps);
         }
     }
     out.push_str("</section>");
 }
 
-/// Weeks of a campaign source shown, the first ones.
-const WEEKS: usize = 8;
-
 /// A campaign source's weeks, each against the others: the words that mark each.
-fn by_week(out: &mut String, w: &echolens_analysis::vocabulary::keyness_by::KeynessBy) {
+fn by_week(out: &mut String, w: &echolens_analysis::vocabulary::keyness_by::KeynessBy, caps: &Caps) {
     if w.groups < 2 || w.terms.is_empty() {
         return;
     }
@@ -1114,14 +1168,14 @@ fn by_week(out: &mut String, w: &echolens_analysis::vocabulary::keyness_by::Keyn
          pushed when.</p><table><tr><th>week of</th><th>words that mark the week (z)</th></tr>",
         w.groups
     );
-    for (week, terms) in weeks.iter().take(WEEKS) {
+    for (week, terms) in weeks.iter().take(caps.weeks) {
         let words: Vec<String> = terms.iter().take(5).map(|t| format!("{} ({:.1})", t.term, t.z)).collect();
         let _ = write!(out, "<tr><td>{}</td><td>{}</td></tr>", esc(week), text(&words.join(", ")));
     }
     out.push_str("</table>");
 }
 
-fn diffusion(out: &mut String, d: &Diffusion) {
+fn diffusion(out: &mut String, d: &Diffusion, caps: &Caps) {
     let adopters = d.channels.iter().filter(|c| c.uses > 0).count();
     let _ = write!(
         out,
@@ -1134,7 +1188,7 @@ fn diffusion(out: &mut String, d: &Diffusion) {
     let mut by_uses: Vec<&echolens_analysis::vocabulary::diffusion::TermSummary> =
         d.summary.iter().filter(|s| s.term != "*").collect();
     by_uses.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.uses.cmp(&a.uses)));
-    names.extend(by_uses.iter().take(CURVE_TERMS).map(|s| s.term.as_str()));
+    names.extend(by_uses.iter().take(caps.curve_terms).map(|s| s.term.as_str()));
     let series: Vec<Series> = names
         .iter()
         .map(|term| Series {
@@ -1262,17 +1316,24 @@ mod tests {
     #[test]
     fn slimming_keeps_exactly_what_the_report_quotes() {
         let full = coordination();
+        let caps = Caps::default();
         let mut slim_c = full.clone();
-        slim(&mut slim_c);
+        slim(&mut slim_c, &caps);
         // The evidence the report quotes, and every edge's weight and times, are untouched.
-        assert_eq!(evidence_keys(&slim_c), evidence_keys(&full));
-        assert!(!evidence_keys(&full).is_empty());
+        assert_eq!(evidence_keys(&slim_c, &caps), evidence_keys(&full, &caps));
+        assert!(!evidence_keys(&full, &caps).is_empty());
+        // Smaller caps keep less: one cluster's evidence.
+        let one = Caps { evidence_clusters: 1, ..caps };
+        let mut slimmer = full.clone();
+        slim(&mut slimmer, &one);
+        assert!(evidence_keys(&slimmer, &one).len() < evidence_keys(&full, &caps).len());
+        assert_eq!(evidence_keys(&slimmer, &one), evidence_keys(&full, &one));
         assert_eq!(slim_c.edges.len(), full.edges.len());
         let index: HashMap<&str, usize> =
             full.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
         let mut shown = HashSet::new();
-        for cl in full.network.clusters.iter().take(EVIDENCE_CLUSTERS) {
-            shown.extend(strongest_edge_ids(&full, &index, cl.id).into_iter().take(EVIDENCE_EDGES));
+        for cl in full.network.clusters.iter().take(caps.evidence_clusters) {
+            shown.extend(strongest_edge_ids(&full, &index, cl.id).into_iter().take(caps.evidence_edges));
         }
         // Five clusters quoted, three edges each; clusters 6 and 7 and cluster 1's weaker edges are not.
         assert_eq!(shown.len(), 15);

@@ -118,6 +118,8 @@ pub struct Options {
     pub reveal: bool,
     /// No progress on stderr.
     pub quiet: bool,
+    /// How much of each list the report shows.
+    pub caps: echolens_report::Caps,
 }
 
 /// What the main job did: the summary it wrote to `OUT/summary.json`, and the report.
@@ -251,7 +253,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
     // of every edge is not held while reuse and vocabulary run.
     stages.start("evidence");
     let cluster_sources = cluster_sources(&coord);
-    let mut evidence = rt.block_on(evidence_texts(&session()?, &coord))?;
+    let mut evidence = rt.block_on(evidence_texts(&session()?, &coord, &args.caps))?;
     if !args.reveal {
         pseudonyms.coordination(&mut coord);
         evidence = evidence
@@ -268,7 +270,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
         *m.entry(e.kind.name()).or_insert(0u64) += 1;
         m
     });
-    echolens_report::slim(&mut coord);
+    echolens_report::slim(&mut coord, &args.caps);
     stages.finish(&format!("{} messages; coordination tables written", evidence.len()));
 
     stages.start("reuse");
@@ -413,6 +415,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
         evidence: &evidence,
         outputs: &outputs,
         parameters: &parameters,
+        caps: args.caps,
     });
     let report_path = args.out.join("report.html");
     echolens_store::write_atomically(&report_path, html.as_bytes())
@@ -596,8 +599,12 @@ async fn measure(
 }
 
 /// Texts of the messages behind the strongest edges of the largest clusters (what the report shows).
-async fn evidence_texts(ctx: &SessionContext, coord: &Coordination) -> Result<HashMap<String, Evidence>> {
-    let mut keys = echolens_report::evidence_keys(coord);
+async fn evidence_texts(
+    ctx: &SessionContext,
+    coord: &Coordination,
+    caps: &echolens_report::Caps,
+) -> Result<HashMap<String, Evidence>> {
+    let mut keys = echolens_report::evidence_keys(coord, caps);
     keys.sort_unstable();
     keys.dedup();
     let mut out = HashMap::new();

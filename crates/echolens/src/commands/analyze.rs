@@ -30,6 +30,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         memory: args.run.memory,
         reveal: args.run.reveal,
         quiet: args.run.json,
+        caps: echolens_report::Caps::default(),
     };
     let outcome = analyze::run(&options)?;
     if args.run.json {
