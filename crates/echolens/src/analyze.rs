@@ -19,7 +19,7 @@ use echolens_report::{Campaign, ChannelRow, Evidence, Report, Run};
 use echolens_store::{Store, rfc3339};
 use echolens_text::Script;
 
-use crate::ingest::{self as pipeline, IngestOptions};
+use crate::ingest::{self as import, IngestOptions};
 use crate::run::{run_info, runtime, spinner};
 
 /// Clusters characterised when no campaign is named.
@@ -183,7 +183,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
         commit_rows: 100_000,
         progress: stages.visible,
     };
-    let ingest = pipeline::ingest(&rt, &mut store, &inputs, options)?;
+    let ingest = import::ingest(&rt, &mut store, &inputs, options)?;
     // The analyses only read: another ingest may write meanwhile, and they see the commit they started from.
     store.unlock();
     let stats = rt.block_on(store.stats())?;

@@ -12,7 +12,7 @@ use echolens_store::Store;
 
 use super::runtime;
 use crate::args::{DemoArgs, DemoLayout};
-use echolens::ingest::{self as pipeline, IngestOptions};
+use echolens::ingest::{self as import, IngestOptions};
 
 /// The demo's seed: the demo corpus is the same on every machine.
 pub(crate) use echolens::run::{SEED, write_corpus};
@@ -89,7 +89,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         .block_on(Store::open_or_create(&store_dir))
         .with_context(|| format!("opening the store {}", store_dir.display()))?;
     let options = IngestOptions { commit_rows: 100_000, progress: !args.json, ..IngestOptions::default() };
-    let report = pipeline::ingest(&rt, &mut store, &[corpus], options)?;
+    let report = import::ingest(&rt, &mut store, &[corpus], options)?;
     store.unlock();
     let stats = rt.block_on(store.stats())?;
     if args.ingest_only {

@@ -5,7 +5,7 @@ use echolens_store::Store;
 
 use super::runtime;
 use crate::args::IngestArgs;
-use echolens::ingest::{self as pipeline, IngestOptions, IngestReport};
+use echolens::ingest::{self as import, IngestOptions, IngestReport};
 
 pub(super) fn run(args: IngestArgs) -> Result<ExitCode> {
     let rt = runtime()?;
@@ -19,7 +19,7 @@ pub(super) fn run(args: IngestArgs) -> Result<ExitCode> {
         commit_rows: args.commit_rows,
         progress: !args.json,
     };
-    let report = pipeline::ingest(&rt, &mut store, &args.paths, options)?;
+    let report = import::ingest(&rt, &mut store, &args.paths, options)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
