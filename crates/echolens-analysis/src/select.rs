@@ -3,15 +3,17 @@
 //!
 //! A [`Selection`] is a list of selectors. Selectors of different kinds combine with AND; the same kind given
 //! twice combines with OR, so `channel=a channel=b since=2024-03-01` is "channel a or b, from March 1st". A
-//! selection becomes a SQL predicate over the `messages` table; values are quoted, so a channel name is never
-//! read as SQL. `where=` is the user's own SQL and is taken as written.
+//! selection compiles to a DataFusion [`Expr`] over the `messages` table ([`Selection::expr`]): values are
+//! literals, so a channel name is never read as SQL; `where=` is the user's own SQL, parsed against the table's
+//! schema. The analyses read a selection through [`Selection::register`], a view of the messages it holds.
+//! [`Selection::sql`] gives the same predicate as SQL text, quoted, for composing a `where=` selector.
 
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use datafusion::prelude::SessionContext;
+use datafusion::common::ScalarValue;
+use datafusion::prelude::{Expr, SessionContext, col, lit};
 
-use crate::table::{collect, i64s};
 use crate::{Error, Result};
 
 /// One selector.
@@ -74,6 +76,23 @@ impl Selector {
             Selector::Until(_) => 4,
             Selector::Where(_) => 5,
         }
+    }
+
+    /// The selector as an expression over the columns of `schema` (`messages`').
+    fn expr(&self, ctx: &SessionContext, schema: &datafusion::common::DFSchema) -> Result<Expr> {
+        let time =
+            |t: &DateTime<Utc>| lit(ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into())));
+        Ok(match self {
+            Selector::Channel(v) => col("channel_id").eq(lit(v.as_str())).or(col("channel_name").eq(lit(v.as_str()))),
+            Selector::Author(v) => {
+                let account = datafusion::prelude::concat(vec![col("platform"), lit(":"), col("author_id")]);
+                col("author_id").eq(lit(v.as_str())).or(account.eq(lit(v.as_str())))
+            }
+            Selector::Platform(v) => col("platform").eq(lit(v.to_lowercase())),
+            Selector::Since(t) => col("ts").gt_eq(time(t)),
+            Selector::Until(t) => col("ts").lt(time(t)),
+            Selector::Where(sql) => ctx.parse_sql_expr(sql, schema)?,
+        })
     }
 
     fn sql(&self) -> String {
@@ -175,14 +194,51 @@ impl Selection {
         parts.join(" AND ")
     }
 
+    /// The selection as one predicate over `messages` in `ctx` (`true` when empty): AND across kinds, OR within
+    /// a kind.
+    pub async fn expr(&self, ctx: &SessionContext) -> Result<Expr> {
+        if self.selectors.is_empty() {
+            return Ok(lit(true));
+        }
+        let schema = ctx.table("messages").await?.schema().clone();
+        let mut kinds: Vec<u8> = self.selectors.iter().map(Selector::kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let mut all: Option<Expr> = None;
+        for k in kinds {
+            let mut any: Option<Expr> = None;
+            for s in self.selectors.iter().filter(|s| s.kind() == k) {
+                let e = s.expr(ctx, &schema)?;
+                any = Some(match any {
+                    Some(a) => a.or(e),
+                    None => e,
+                });
+            }
+            let any = any.expect("a kind has a selector");
+            all = Some(match all {
+                Some(a) => a.and(any),
+                None => any,
+            });
+        }
+        Ok(all.unwrap_or_else(|| lit(true)))
+    }
+
+    /// Register `name` in `ctx`: a view of the messages the selection holds (all of them when empty).
+    pub async fn register(&self, ctx: &SessionContext, name: &str) -> Result<()> {
+        let expr = self.expr(ctx).await?;
+        let view = ctx.table("messages").await?.filter(expr)?.into_view();
+        ctx.deregister_table(name)?;
+        ctx.register_table(name, view)?;
+        Ok(())
+    }
+
     /// The number of messages the selection holds; an error naming the selection when it holds none, or when
-    /// its SQL is not valid.
+    /// its `where=` is not valid.
     pub async fn count(&self, ctx: &SessionContext, role: &str) -> Result<u64> {
-        let sql = format!("SELECT count(*) AS n FROM messages WHERE {}", self.sql());
-        let batches = collect(ctx, &sql)
-            .await
-            .map_err(|e| Error::Param(format!("the {role} selection ({self}) is not valid: {e}")))?;
-        let n = batches.first().map_or(0, |b| i64s(b, "n").map_or(0, |n| n.value(0))) as u64;
+        let invalid = |e: Error| Error::Param(format!("the {role} selection ({self}) is not valid: {e}"));
+        let expr = self.expr(ctx).await.map_err(invalid)?;
+        let frame = ctx.table("messages").await?.filter(expr).map_err(|e| invalid(e.into()))?;
+        let n = frame.count().await.map_err(|e| invalid(e.into()))? as u64;
         if n == 0 {
             return Err(Error::Empty { role: format!("{role} selection"), selection: self.to_string() });
         }
@@ -288,8 +344,7 @@ mod tests {
                 let selection = Selection::parse(&[format!("{kind}={value}")]).unwrap();
                 let sql = format!("SELECT channel_id FROM messages WHERE {}", selection.sql());
                 let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-                let found: Vec<String> = rt.block_on(async {
-                    let batches = table(&rows).sql(&sql).await.unwrap().collect().await.unwrap();
+                let values = |batches: Vec<datafusion::arrow::record_batch::RecordBatch>| -> Vec<String> {
                     batches
                         .iter()
                         .flat_map(|b| {
@@ -297,9 +352,18 @@ mod tests {
                             (0..b.num_rows()).map(|i| c.value(i).to_owned()).collect::<Vec<_>>()
                         })
                         .collect()
+                };
+                // As SQL text, and as the expression the analyses read it through.
+                let (found, through_expr) = rt.block_on(async {
+                    let ctx = table(&rows);
+                    let by_sql = values(ctx.sql(&sql).await.unwrap().collect().await.unwrap());
+                    selection.register(&ctx, "selected").await.unwrap();
+                    let by_expr = values(ctx.sql("SELECT channel_id FROM selected").await.unwrap().collect().await.unwrap());
+                    (by_sql, by_expr)
                 });
                 let expected: Vec<String> = rows.iter().filter(|r| **r == wanted).cloned().collect();
-                prop_assert_eq!(found, expected, "{}", sql);
+                prop_assert_eq!(&found, &expected, "{}", sql);
+                prop_assert_eq!(through_expr, expected);
             }
         }
     }

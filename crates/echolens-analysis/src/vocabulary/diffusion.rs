@@ -269,16 +269,15 @@ pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Select
     if !selection.is_empty() {
         selection.count(ctx, "corpus").await?;
     }
-    let sql = format!(
-        "SELECT key, platform, channel_id, channel_name, CAST(ts AS BIGINT) AS ts, text_norm FROM messages WHERE {}",
-        selection.sql()
-    );
+    selection.register(ctx, "diffusion_selected").await?;
+    let sql =
+        "SELECT key, platform, channel_id, channel_name, CAST(ts AS BIGINT) AS ts, text_norm FROM diffusion_selected";
     let n = sets.len();
     let shared = std::sync::Arc::new(sets);
     let t = std::sync::Arc::clone(&shared);
     let parts = per_partition(
         ctx,
-        &sql,
+        sql,
         move || (0..n).map(|_| Partial::default()).collect::<Vec<_>>(),
         move |parts, batch| {
             let key = strings(batch, "key")?;

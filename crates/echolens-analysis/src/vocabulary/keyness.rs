@@ -155,15 +155,24 @@ pub async fn run(
 ) -> Result<Keyness> {
     params.check()?;
     target.count(ctx, "target").await?;
-    let t_sql = format!("coalesce({}, false)", target.sql());
-    let r_sql = match reference {
+    // Each message's side, from the selections as expressions: a view of the messages on either side.
+    let on = |e: datafusion::prelude::Expr| datafusion::prelude::coalesce(vec![e, datafusion::prelude::lit(false)]);
+    let t = on(target.expr(ctx).await?);
+    let r = match reference {
         Some(r) => {
             r.count(ctx, "reference").await?;
-            format!("coalesce({}, false)", r.sql())
+            on(r.expr(ctx).await?)
         }
-        None => format!("NOT {t_sql}"),
+        None => datafusion::prelude::Expr::Not(Box::new(t.clone())),
     };
-    let sql = format!("SELECT text_norm, {t_sql} AS t, {r_sql} AS r FROM messages WHERE ({t_sql}) OR ({r_sql})",);
+    let sides = ctx.table("messages").await?.filter(t.clone().or(r.clone()))?.select(vec![
+        datafusion::prelude::col("text_norm"),
+        t.alias("t"),
+        r.alias("r"),
+    ])?;
+    ctx.deregister_table("keyness_sides")?;
+    ctx.register_table("keyness_sides", sides.into_view())?;
+    let sql = "SELECT text_norm, t, r FROM keyness_sides".to_owned();
     let stop = Arc::new(StopWords::new(&params.stopwords));
     let timings = std::env::var_os("ECHOLENS_TIMINGS").is_some();
     let started = std::time::Instant::now();

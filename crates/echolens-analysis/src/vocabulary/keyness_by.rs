@@ -107,7 +107,8 @@ pub async fn run(
             format!("CAST(({day}) - (({day}) + 3) % 7 AS VARCHAR)")
         }
     };
-    let sql = format!("SELECT {group} AS g, text_norm FROM messages WHERE {}", selection.sql());
+    selection.register(ctx, "keyness_by_selected").await?;
+    let sql = format!("SELECT {group} AS g, text_norm FROM keyness_by_selected");
     let stop = Arc::new(StopWords::new(&params.stopwords));
     type Counts = HashMap<(u32, u64), u64>;
     // Per partition: its groups and words by first sight, and the (group, word hash) counts.

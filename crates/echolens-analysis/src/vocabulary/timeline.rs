@@ -175,11 +175,11 @@ pub async fn run(
         ctx.register_udf(crate::zone::local_day_udf(zone));
         "local_day(CAST(ts AS BIGINT))".to_owned()
     };
+    selection.register(ctx, "timeline_selected").await?;
     let sql = format!(
         "SELECT day, g, max(name) AS name, count(*) AS n{sums} FROM (\
            SELECT {day} AS day, {g} AS g, {name} AS name{mask} \
-           FROM messages WHERE {sel}) GROUP BY day, g",
-        sel = selection.sql()
+           FROM timeline_selected) GROUP BY day, g"
     );
     let batches = collect(ctx, &sql).await?;
     // Series → period → (name, messages, categories).
