@@ -12,7 +12,8 @@
 //! 3. **Window pairs**: a self-join on `(kind, key_h, time bucket)` with buckets as wide as the window, each action
 //!    also probing the next bucket, so every pair of actions at most `window` apart is found exactly once — a
 //!    sliding window, not fixed bins — without comparing actions further apart.
-//! 4. **Edges**: per account pair and kind, weight = distinct keys shared within the window, first and last
+//! 4. **Edges**: per account pair and kind, weight = keys shared within the window, a key once per episode
+//!    (its pairs more than the horizon after the last are a new one; see [`Params::episodes`]), first and last
 //!    time, and the earliest message pair per key as evidence. The plans carry message hashes, not keys: the
 //!    evidence of the edges kept is resolved to message keys once, at the end ([`resolve_evidence`]).
 //!
@@ -127,6 +128,10 @@ pub struct Params {
     /// within the window (its tightness, see [`tight`]). A crowd trickling in over minutes counts little, a
     /// campaign acting within seconds counts whole.
     pub horizon: u64,
+    /// Count a key once per episode rather than once: a pair's actions on one key more than `horizon` windows
+    /// after its last ones on it are a new episode, new evidence (a campaign pushing the same link wave after
+    /// wave). Without a horizon, a key counts once.
+    pub episodes: bool,
     /// Apply `min_weight` to an account pair's specificity over every kind together (`text` and `similar`, the
     /// same evidence twice, count as the larger of the two) instead of to each kind's edge: the edges of every
     /// kind of a pair that passes are kept.
@@ -186,6 +191,7 @@ impl Default for Params {
             max_key_accounts: 1000,
             crowd_size: 50,
             horizon: 10,
+            episodes: true,
             combine_kinds: false,
             evidence: 5,
             similarity: 0.8,
@@ -501,7 +507,7 @@ fn actions_sql(kind: Kind, p: &Params, short_filter: bool) -> Option<String> {
 /// the hash of the account). With `evidence`, the edges carry first and last times, evidence and keys; without,
 /// only (kid, a, b, weight) for the null model and sweeps. Pairs are ordered by account hash (`a < b`), which
 /// [`Accounts::pair`] turns into the order of the account names.
-fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> String {
+fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool, episode_gap: Option<i64>) -> String {
     let bucket = window_us.max(1);
     // With evidence: every linked pair of actions, sorted so that an edge's rows are together and a key's rows
     // within it start with the earliest pair; `EdgeFold` folds them as the plan streams them. A GROUP BY per key
@@ -515,6 +521,21 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool) -> St
                CASE WHEN l.acc < r.acc THEN l.ts - r.ts ELSE r.ts - l.ts END AS da"
                 .to_owned(),
             " SELECT kid, a, b, key_h, t0, t1, ea, eb, da FROM p ORDER BY kid, a, b, key_h, t0, ea, eb".to_owned(),
+        )
+    } else if let Some(gap) = episode_gap {
+        // A key once per episode, as `EdgeFold` counts it: a pair's row on a key starts an episode when it comes
+        // more than `gap` after the latest time of the rows before it on that key.
+        (
+            String::new(),
+            format!(
+                ", k AS (SELECT kid, key_h, a, b, t0, max(t1) OVER (PARTITION BY kid, key_h, a, b ORDER BY t0, t1 \
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev FROM p), \
+                 e AS (SELECT kid, key_h, a, b, CASE WHEN prev IS NULL OR t0 > prev + {gap} THEN 1 ELSE 0 END AS start \
+                       FROM k) \
+                 SELECT e.kid, e.a, e.b, sum(e.start) AS weight, sum(CAST(e.start AS DOUBLE) * coalesce(s.s, 1.0)) AS score \
+                 FROM e LEFT JOIN coord_key_weight s ON e.key_h = s.key_h \
+                 GROUP BY e.kid, e.a, e.b HAVING sum(e.start) >= {min_weight}"
+            ),
         )
     } else {
         (
@@ -636,6 +657,8 @@ struct EdgeFold<'a> {
     hits: Vec<KeyHit>,
     evidence: usize,
     min_weight: u64,
+    /// With episodes: a pair's rows on one key more than this after its last ones start a new episode (µs).
+    episode_gap: Option<i64>,
     /// Linked pairs below `min_weight`, per kind.
     below: BTreeMap<String, u64>,
     /// Every linked pair's specificity, per kind (see [`LeftOut::linked_pairs`]).
@@ -652,6 +675,7 @@ impl<'a> EdgeFold<'a> {
             hits: Vec::new(),
             evidence: p.evidence,
             min_weight: p.min_weight,
+            episode_gap: episode_gap(p, i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000),
             below: BTreeMap::new(),
             specificities: BTreeMap::new(),
         }
@@ -672,8 +696,11 @@ impl<'a> EdgeFold<'a> {
                 self.close()?;
                 self.open = Some(edge);
             }
+            let gap = self.episode_gap;
             match self.hits.last_mut() {
-                Some(hit) if hit.key == key.value(i) => hit.t1 = hit.t1.max(t1.value(i)),
+                Some(hit) if hit.key == key.value(i) && gap.is_none_or(|g| t0.value(i) <= hit.t1 + g) => {
+                    hit.t1 = hit.t1.max(t1.value(i))
+                }
                 _ => self.hits.push(KeyHit {
                     t0: t0.value(i),
                     ea: ea.value(i),
@@ -708,6 +735,11 @@ impl<'a> EdgeFold<'a> {
             .extend(hits.iter().take(self.evidence).map(|h| if swapped { (h.eb, h.ea) } else { (h.ea, h.eb) }));
         let mut keys = Vec::with_capacity(hits.len());
         keys.extend(hits.iter().map(|h| h.key));
+        // A key of several episodes is one key (its label, the cluster's top keys).
+        if self.episode_gap.is_some() {
+            let mut seen = std::collections::HashSet::with_capacity(keys.len());
+            keys.retain(|k| seen.insert(*k));
+        }
         self.edges.push(Edge {
             kind,
             a: name_a.to_owned(),
@@ -749,9 +781,10 @@ async fn weights(
     accounts: &Accounts,
     table: &str,
     window_us: i64,
+    episode_gap: Option<i64>,
 ) -> Result<HashMap<(Kind, String, String), (u64, f64)>> {
     let mut out = HashMap::new();
-    for batch in collect(ctx, &edges_sql(table, window_us, 1, false)).await? {
+    for batch in collect(ctx, &edges_sql(table, window_us, 1, false, episode_gap)).await? {
         let kid = i64s(&batch, "kid")?;
         let a = i64s(&batch, "a")?;
         let b = i64s(&batch, "b")?;
@@ -767,6 +800,11 @@ async fn weights(
         }
     }
     Ok(out)
+}
+
+/// The gap that starts a new episode of a key at `window_us` (µs): the horizon, with episodes counted.
+fn episode_gap(p: &Params, window_us: i64) -> Option<i64> {
+    (p.episodes && p.horizon > 0).then(|| horizon_us(p, window_us))
 }
 
 /// The horizon of `p` at `window_us` (µs): 0 when tightness is not weighed.
@@ -981,7 +1019,7 @@ async fn edges_at(
     let (mut edges, mut below, mut specificities) = (Vec::new(), BTreeMap::new(), BTreeMap::new());
     if let Some(accounts) = accounts.filter(|_| evidence) {
         // Folded as the plan streams its rows: they are never all held at once.
-        let sql = edges_sql("coord_actions", window_us, 1, true);
+        let sql = edges_sql("coord_actions", window_us, 1, true, None);
         crate::table::explain(ctx, &sql).await?;
         let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
         let mut fold = EdgeFold::new(accounts, key_weight, p);
@@ -990,23 +1028,25 @@ async fn edges_at(
         }
         (edges, below, specificities) = fold.finish()?;
     } else if let Some(accounts) = accounts {
-        edges.extend(weights(ctx, accounts, "coord_actions", window_us).await?.into_iter().map(
-            |((kind, a, b), (weight, specificity))| Edge {
-                kind,
-                a,
-                b,
-                weight,
-                first_seen: 0,
-                last_seen: 0,
-                evidence: Vec::new(),
-                evidence_hashes: Vec::new(),
-                keys: Vec::new(),
-                p_value: None,
-                specificity,
-                lead: Lead::default(),
-                spells: Vec::new(),
-            },
-        ));
+        edges.extend(
+            weights(ctx, accounts, "coord_actions", window_us, episode_gap(p, window_us)).await?.into_iter().map(
+                |((kind, a, b), (weight, specificity))| Edge {
+                    kind,
+                    a,
+                    b,
+                    weight,
+                    first_seen: 0,
+                    last_seen: 0,
+                    evidence: Vec::new(),
+                    evidence_hashes: Vec::new(),
+                    keys: Vec::new(),
+                    p_value: None,
+                    specificity,
+                    lead: Lead::default(),
+                    spells: Vec::new(),
+                },
+            ),
+        );
     }
     match similar_edges {
         Some(found) => edges.extend(found),
@@ -1199,7 +1239,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         for run in 0..p.null_runs {
             stage(&format!("null model run {}/{}", run + 1, p.null_runs));
             register_batches(ctx, "coord_null", &null_sql(p.seed, run)).await?;
-            let null = weights(ctx, accounts, "coord_null", window_us).await?;
+            let null = weights(ctx, accounts, "coord_null", window_us, episode_gap(p, window_us)).await?;
             for e in edges.iter().filter(|e| e.kind != Kind::Similar) {
                 let key = (e.kind, e.a.clone(), e.b.clone());
                 if null.get(&key).is_some_and(|(_, s)| *s >= e.specificity - 1e-9) {
