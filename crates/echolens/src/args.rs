@@ -278,11 +278,10 @@ pub(crate) struct CoordinationArgs {
     /// came within the window: a crowd trickling in over minutes counts little, a burst within seconds whole.
     #[arg(long, default_value_t = 10)]
     pub horizon: u64,
-    /// Count each shared key once, however often a pair acts on it. By default a key counts once per episode: a
-    /// pair's actions on it more than HORIZON windows after their last ones are new evidence (a campaign pushing
-    /// the same link wave after wave).
+    /// Count a key once per episode: per period of HORIZON windows in which the pair acted on it (a campaign
+    /// pushing the same link wave after wave gives new evidence each time). By default a key counts once.
     #[arg(long)]
-    pub keys_once: bool,
+    pub episodes: bool,
     /// Apply --min-weight to a pair's specificity over every kind together (text and similar counting once),
     /// keeping the edges of every kind of the pairs that pass.
     #[arg(long)]

@@ -12,8 +12,8 @@
 //! 3. **Window pairs**: a self-join on `(kind, key_h, time bucket)` with buckets as wide as the window, each action
 //!    also probing the next bucket, so every pair of actions at most `window` apart is found exactly once — a
 //!    sliding window, not fixed bins — without comparing actions further apart.
-//! 4. **Edges**: per account pair and kind, weight = keys shared within the window, a key once per episode
-//!    (its pairs more than the horizon after the last are a new one; see [`Params::episodes`]), first and last
+//! 4. **Edges**: per account pair and kind, weight = distinct keys shared within the window (with
+//!    [`Params::episodes`], a key once per period of the horizon in which the pair acted on it), first and last
 //!    time, and the earliest message pair per key as evidence. The plans carry message hashes, not keys: the
 //!    evidence of the edges kept is resolved to message keys once, at the end ([`resolve_evidence`]).
 //!
@@ -128,9 +128,10 @@ pub struct Params {
     /// within the window (its tightness, see [`tight`]). A crowd trickling in over minutes counts little, a
     /// campaign acting within seconds counts whole.
     pub horizon: u64,
-    /// Count a key once per episode rather than once: a pair's actions on one key more than `horizon` windows
-    /// after its last ones on it are a new episode, new evidence (a campaign pushing the same link wave after
-    /// wave). Without a horizon, a key counts once.
+    /// Count a key once per episode rather than once: once per period of `horizon` windows in which the pair
+    /// acted on it together (a campaign pushing the same link wave after wave, days apart, gives new evidence
+    /// each time; a burst gives one). Without a horizon, a key counts once. Off by default until its cost on a
+    /// 10M-message sweep is measured (`docs/decisions/0001`).
     pub episodes: bool,
     /// Apply `min_weight` to an account pair's specificity over every kind together (`text` and `similar`, the
     /// same evidence twice, count as the larger of the two) instead of to each kind's edge: the edges of every
@@ -191,7 +192,7 @@ impl Default for Params {
             max_key_accounts: 1000,
             crowd_size: 50,
             horizon: 10,
-            episodes: true,
+            episodes: false,
             combine_kinds: false,
             evidence: 5,
             similarity: 0.8,
@@ -523,18 +524,16 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool, episo
             " SELECT kid, a, b, key_h, t0, t1, ea, eb, da FROM p ORDER BY kid, a, b, key_h, t0, ea, eb".to_owned(),
         )
     } else if let Some(gap) = episode_gap {
-        // A key once per episode, as `EdgeFold` counts it: a pair's row on a key starts an episode when it comes
-        // more than `gap` after the latest time of the rows before it on that key.
+        // A key once per period of `gap` in which the pair acted on it, as `EdgeFold` counts it: one more column
+        // in the same GROUP BY (a gap-based episode needed a window function over every pair: over ten minutes
+        // at 10M messages, against the GROUP BY's seconds).
         (
             String::new(),
             format!(
-                ", k AS (SELECT kid, key_h, a, b, t0, max(t1) OVER (PARTITION BY kid, key_h, a, b ORDER BY t0, t1 \
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev FROM p), \
-                 e AS (SELECT kid, key_h, a, b, CASE WHEN prev IS NULL OR t0 > prev + {gap} THEN 1 ELSE 0 END AS start \
-                       FROM k) \
-                 SELECT e.kid, e.a, e.b, sum(e.start) AS weight, sum(CAST(e.start AS DOUBLE) * coalesce(s.s, 1.0)) AS score \
-                 FROM e LEFT JOIN coord_key_weight s ON e.key_h = s.key_h \
-                 GROUP BY e.kid, e.a, e.b HAVING sum(e.start) >= {min_weight}"
+                ", k AS (SELECT kid, key_h, a, b FROM p GROUP BY kid, key_h, a, b, t0 / {gap}) \
+                 SELECT k.kid, k.a, k.b, count(*) AS weight, sum(coalesce(s.s, 1.0)) AS score \
+                 FROM k LEFT JOIN coord_key_weight s ON k.key_h = s.key_h \
+                 GROUP BY k.kid, k.a, k.b HAVING count(*) >= {min_weight}"
             ),
         )
     } else {
@@ -640,6 +639,8 @@ struct KeyHit {
     t1: i64,
     /// a's time − b's time in the earliest pair.
     da: i64,
+    /// The period of the episode gap the hit's rows start in (0 without episodes).
+    period: i64,
 }
 
 /// Folds the rows of the equi-key edge plan (kid, a, b, key_h, t0, t1, ea, eb; sorted by kid, a, b, key_h, then
@@ -657,7 +658,7 @@ struct EdgeFold<'a> {
     hits: Vec<KeyHit>,
     evidence: usize,
     min_weight: u64,
-    /// With episodes: a pair's rows on one key more than this after its last ones start a new episode (µs).
+    /// With episodes: the length of the periods a key counts once in (µs).
     episode_gap: Option<i64>,
     /// Linked pairs below `min_weight`, per kind.
     below: BTreeMap<String, u64>,
@@ -696,11 +697,10 @@ impl<'a> EdgeFold<'a> {
                 self.close()?;
                 self.open = Some(edge);
             }
-            let gap = self.episode_gap;
+            // With episodes, a key's rows are one hit per period of the gap (as the weights plan groups them).
+            let period = self.episode_gap.map_or(0, |g| t0.value(i) / g);
             match self.hits.last_mut() {
-                Some(hit) if hit.key == key.value(i) && gap.is_none_or(|g| t0.value(i) <= hit.t1 + g) => {
-                    hit.t1 = hit.t1.max(t1.value(i))
-                }
+                Some(hit) if hit.key == key.value(i) && hit.period == period => hit.t1 = hit.t1.max(t1.value(i)),
                 _ => self.hits.push(KeyHit {
                     t0: t0.value(i),
                     ea: ea.value(i),
@@ -708,6 +708,7 @@ impl<'a> EdgeFold<'a> {
                     key: key.value(i),
                     t1: t1.value(i),
                     da: da.value(i),
+                    period,
                 }),
             }
         }
@@ -802,7 +803,7 @@ async fn weights(
     Ok(out)
 }
 
-/// The gap that starts a new episode of a key at `window_us` (µs): the horizon, with episodes counted.
+/// The length of the periods a key counts once in at `window_us` (µs): the horizon, with episodes counted.
 fn episode_gap(p: &Params, window_us: i64) -> Option<i64> {
     (p.episodes && p.horizon > 0).then(|| horizon_us(p, window_us))
 }

@@ -828,8 +828,9 @@ async fn copiers_after_a_burst_make_its_keys_loose() {
 }
 
 /// A campaign pushes one link and one hashtag in three waves days apart, its two accounts within seconds each
-/// time: each wave is a new episode of the same keys, so the pair's link and hashtag edges weigh 3. Counting
-/// keys once, they weigh 1 and fall under the minimum. The null model and a sweep count the same way.
+/// time: with episodes each wave is a new episode of the same keys, so the pair's link and hashtag edges weigh
+/// 3. Counting keys once (the default), they weigh 1 and fall under the minimum. The null model and a sweep
+/// count the same way.
 #[tokio::test]
 async fn a_key_counts_once_per_episode() {
     let mut msgs = Vec::new();
@@ -842,19 +843,20 @@ async fn a_key_counts_once_per_episode() {
         }
     }
     let kinds = [Kind::Link, Kind::Hashtag];
-    let c = run_on(&msgs, only(&kinds)).await;
+    let episodes = || Params { episodes: true, ..only(&kinds) };
+    let c = run_on(&msgs, episodes()).await;
     assert_eq!(
         edge_set(&c),
         [(Kind::Link, "x:1".into(), "x:2".into(), 3), (Kind::Hashtag, "x:1".into(), "x:2".into(), 3)]
     );
     assert_eq!(c.edges[0].evidence.len(), 3, "a pair of messages per episode");
     assert_eq!(c.edges[0].lead.a_first, 3);
-    let once = run_on(&msgs, Params { episodes: false, ..only(&kinds) }).await;
+    let once = run_on(&msgs, only(&kinds)).await;
     assert!(once.edges.is_empty());
     // The weights plan the null model and the sweep use counts episodes too.
-    let swept = run_on(&msgs, Params { sweep: vec![60], ..only(&kinds) }).await;
+    let swept = run_on(&msgs, Params { sweep: vec![60], ..episodes() }).await;
     let row = swept.sweep.iter().find(|r| r.kind == "link").unwrap();
     assert_eq!(row.edges, 1);
-    let nulled = run_on(&msgs, Params { null_runs: 3, ..only(&kinds) }).await;
+    let nulled = run_on(&msgs, Params { null_runs: 3, ..episodes() }).await;
     assert!(nulled.edges.iter().all(|e| e.p_value.is_some()));
 }

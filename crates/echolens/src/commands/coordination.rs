@@ -18,7 +18,7 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
         max_key_accounts: args.max_key_accounts,
         crowd_size: args.crowd_size,
         horizon: args.horizon,
-        episodes: !args.keys_once,
+        episodes: args.episodes,
         combine_kinds: args.combine_kinds,
         evidence: args.evidence,
         similarity: args.similarity,
