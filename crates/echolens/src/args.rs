@@ -278,10 +278,11 @@ pub(crate) struct CoordinationArgs {
     /// came within the window: a crowd trickling in over minutes counts little, a burst within seconds whole.
     #[arg(long, default_value_t = 10)]
     pub horizon: u64,
-    /// Count a key once per episode: per period of HORIZON windows in which the pair acted on it (a campaign
-    /// pushing the same link wave after wave gives new evidence each time). By default a key counts once.
+    /// Count a key once, however many times the pair acted on it. By default a key counts once per episode:
+    /// per period of HORIZON windows in which the pair acted on it (a campaign pushing the same link wave after
+    /// wave gives new evidence each time; one burst gives one).
     #[arg(long)]
-    pub episodes: bool,
+    pub keys_once: bool,
     /// Apply --min-weight to a pair's specificity over every kind together (text and similar counting once),
     /// keeping the edges of every kind of the pairs that pass.
     #[arg(long)]
@@ -298,9 +299,13 @@ pub(crate) struct CoordinationArgs {
     /// Null-model runs for edge p-values (0 = off).
     #[arg(long, default_value_t = 0)]
     pub null_runs: usize,
-    /// Also report edges and clusters at these windows, e.g. 10s,60s,600s (writes sweep.csv).
+    /// Also report edges and clusters at these windows, e.g. 10s,60s,600s (writes sweep.csv), for the
+    /// exact-key kinds: `similar`'s kernel, whose index spans HORIZON windows, would run again per window.
     #[arg(long, value_delimiter = ',', value_parser = parse_seconds)]
     pub sweep: Vec<u64>,
+    /// Sweep `similar` too (at 10M messages and a 600 s window, much the longest part of a run).
+    #[arg(long)]
+    pub sweep_similar: bool,
     /// Seed of the null model and of Leiden.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

@@ -130,8 +130,7 @@ pub struct Params {
     pub horizon: u64,
     /// Count a key once per episode rather than once: once per period of `horizon` windows in which the pair
     /// acted on it together (a campaign pushing the same link wave after wave, days apart, gives new evidence
-    /// each time; a burst gives one). Without a horizon, a key counts once. Off by default until its cost on a
-    /// 10M-message sweep is measured (`docs/decisions/0001`).
+    /// each time; a burst gives one). Without a horizon, a key counts once.
     pub episodes: bool,
     /// Apply `min_weight` to an account pair's specificity over every kind together (`text` and `similar`, the
     /// same evidence twice, count as the larger of the two) instead of to each kind's edge: the edges of every
@@ -192,7 +191,7 @@ impl Default for Params {
             max_key_accounts: 1000,
             crowd_size: 50,
             horizon: 10,
-            episodes: false,
+            episodes: true,
             combine_kinds: false,
             evidence: 5,
             similarity: 0.8,
@@ -200,7 +199,7 @@ impl Default for Params {
             null_runs: 0,
             seed: 42,
             sweep: Vec::new(),
-            sweep_similar: true,
+            sweep_similar: false,
             quality: Quality::Cpm,
             resolution: 1.0,
         }

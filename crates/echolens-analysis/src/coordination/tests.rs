@@ -606,8 +606,8 @@ async fn sweep_reports_each_window() {
 async fn a_sweep_without_similar_sweeps_the_other_kinds_only() {
     let msgs = vec![m("1", 1, 0, TEXT1), m("2", 2, 30, TEXT1), m("1", 3, 500, TEXT2), m("2", 4, 530, TEXT2)];
     let kinds = [Kind::Text, Kind::Similar];
-    let with = run_on(&msgs, Params { sweep: vec![60], ..only(&kinds) }).await;
-    let without = run_on(&msgs, Params { sweep: vec![60], sweep_similar: false, ..only(&kinds) }).await;
+    let with = run_on(&msgs, Params { sweep: vec![60], sweep_similar: true, ..only(&kinds) }).await;
+    let without = run_on(&msgs, Params { sweep: vec![60], ..only(&kinds) }).await;
     let names = |c: &Coordination| c.sweep.iter().map(|r| r.kind.clone()).collect::<Vec<_>>();
     assert_eq!(names(&with), ["text", "similar", "all"]);
     assert_eq!(names(&without), ["text", "all"]);
@@ -828,8 +828,8 @@ async fn copiers_after_a_burst_make_its_keys_loose() {
 }
 
 /// A campaign pushes one link and one hashtag in three waves days apart, its two accounts within seconds each
-/// time: with episodes each wave is a new episode of the same keys, so the pair's link and hashtag edges weigh
-/// 3. Counting keys once (the default), they weigh 1 and fall under the minimum. The null model and a sweep
+/// time: with episodes (the default) each wave is a new episode of the same keys, so the pair's link and hashtag
+/// edges weigh 3. Counting keys once, they weigh 1 and fall under the minimum. The null model and a sweep
 /// count the same way.
 #[tokio::test]
 async fn a_key_counts_once_per_episode() {
@@ -851,7 +851,7 @@ async fn a_key_counts_once_per_episode() {
     );
     assert_eq!(c.edges[0].evidence.len(), 3, "a pair of messages per episode");
     assert_eq!(c.edges[0].lead.a_first, 3);
-    let once = run_on(&msgs, only(&kinds)).await;
+    let once = run_on(&msgs, Params { episodes: false, ..only(&kinds) }).await;
     assert!(once.edges.is_empty());
     // The weights plan the null model and the sweep use counts episodes too.
     let swept = run_on(&msgs, Params { sweep: vec![60], ..episodes() }).await;

@@ -18,7 +18,7 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
         max_key_accounts: args.max_key_accounts,
         crowd_size: args.crowd_size,
         horizon: args.horizon,
-        episodes: args.episodes,
+        episodes: !args.keys_once,
         combine_kinds: args.combine_kinds,
         evidence: args.evidence,
         similarity: args.similarity,
@@ -26,7 +26,7 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
         null_runs: args.null_runs,
         seed: args.seed,
         sweep: args.sweep.clone(),
-        sweep_similar: true,
+        sweep_similar: args.sweep_similar,
         quality: args.quality,
         resolution: args.resolution,
     };
