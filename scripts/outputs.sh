@@ -72,7 +72,7 @@ PY
   # The report embeds the run's summary and parameters: its run-specific lines are taken out the same way.
   find "$out" -name 'report.html' -print0 | xargs -0 -r sed -i -E \
     -e 's#[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z#…#g' -e 's#"report_bytes":[0-9]+#"report_bytes":…#g' \
-    -e 's#/tmp/[^ "<]+#…#g' -e 's#[0-9]+\.[0-9]+ s\b#… s#g' -e 's#echolens [0-9]+\.[0-9]+\.[0-9]+#echolens …#g'
+    -e "s#$bin#…#g" -e 's#/tmp/[^ "<]+#…#g' -e 's#[0-9]+\.[0-9]+ s\b#… s#g' -e 's#echolens [0-9]+\.[0-9]+\.[0-9]+#echolens …#g'
   echo "recorded $(find "$out" -type f | wc -l) files in $out"
   ;;
 compare)

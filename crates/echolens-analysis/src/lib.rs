@@ -10,6 +10,7 @@ pub mod graph;
 mod lists;
 pub mod memory;
 mod minhash;
+pub mod output;
 mod pseudonym;
 pub mod reuse;
 pub mod select;
@@ -21,10 +22,9 @@ pub mod vocabulary;
 pub mod zone;
 
 pub use error::{Error, Result};
+pub use output::{Cell, Col, Rows, Table, TableFormat, table_schema, write_table, write_tables};
 pub use pseudonym::Pseudonyms;
-pub use table::{
-    Col, Written, collect_plain, create_output, excerpt, i64s, strings, table_schema, write_output, write_summary,
-};
+pub use table::{Written, collect_plain, create_output, excerpt, i64s, strings, write_output, write_summary};
 pub use timings::memory_mb;
 pub use udf::register_udfs;
 

@@ -164,80 +164,20 @@ pub(crate) fn bools(batch: &RecordBatch, name: &str) -> arrow::array::BooleanArr
     col.as_any().downcast_ref::<arrow::array::BooleanArray>().expect("a boolean column").clone()
 }
 
-/// The type of an output table's column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Col {
-    /// Text (ids, names, keys, lists joined into one cell).
-    Text,
-    /// A whole number.
-    Int,
-    /// A real number.
-    Float,
-    /// `true` or `false`.
-    Flag,
-    /// An RFC 3339 time, UTC.
-    Time,
-    /// A day, `YYYY-MM-DD`.
-    Day,
-}
-
-/// An output table's schema, declared next to the code that writes the table: what its Parquet form is typed by
-/// (never guessed from the names or the values). Every column is nullable (an empty cell is no value).
-pub fn table_schema(columns: &[(&str, Col)]) -> SchemaRef {
-    let fields: Vec<Field> = columns
-        .iter()
-        .map(|(name, col)| {
-            let t = match col {
-                Col::Text => DataType::Utf8,
-                Col::Int => DataType::Int64,
-                Col::Float => DataType::Float64,
-                Col::Flag => DataType::Boolean,
-                Col::Time => DataType::Timestamp(arrow::datatypes::TimeUnit::Second, Some("UTC".into())),
-                Col::Day => DataType::Date32,
-            };
-            Field::new(*name, t, true)
-        })
-        .collect();
-    std::sync::Arc::new(Schema::new(fields))
-}
-
-/// `schemas` as (path in `dir`, schema) for the tables among `written`.
-pub(crate) fn declared(
-    dir: &std::path::Path,
-    written: &[std::path::PathBuf],
-    schemas: Vec<(&str, arrow::datatypes::SchemaRef)>,
-) -> Vec<(std::path::PathBuf, arrow::datatypes::SchemaRef)> {
-    schemas.into_iter().map(|(name, s)| (dir.join(name), s)).filter(|(p, _)| written.contains(p)).collect()
-}
-
-/// What an analysis's `write_outputs` wrote: its files (`summary.json` last), the schema of each table among
-/// them, and the summary as written, so a command answers `--json` from it rather than reading the file back.
+/// What an analysis's `write_outputs` wrote: its files (`summary.json` last) and the summary as written, so a
+/// command answers `--json` from it rather than reading the file back.
 #[derive(Debug, Clone)]
 pub struct Written {
     /// The files, in the order written.
     pub files: Vec<std::path::PathBuf>,
-    /// The declared schema of each CSV table among `files`.
-    pub schemas: Vec<(std::path::PathBuf, SchemaRef)>,
     /// The contents of `summary.json`.
     pub summary: serde_json::Value,
 }
 
 impl Written {
-    /// Take in what another `write_outputs` wrote (its files and schemas; its summary is its own).
+    /// Take in what another `write_outputs` wrote (its files; its summary is its own).
     pub fn add(&mut self, other: Written) {
         self.files.extend(other.files);
-        self.schemas.extend(other.schemas);
-    }
-
-    /// The declared schema of the table at `path`, if it is one.
-    pub fn schema_of(&self, path: &std::path::Path) -> Option<&SchemaRef> {
-        self.schemas.iter().find(|(p, _)| p == path).map(|(_, s)| s)
-    }
-
-    /// The same, with the tables' schemas.
-    pub fn with_schemas(mut self, schemas: Vec<(std::path::PathBuf, SchemaRef)>) -> Written {
-        self.schemas.extend(schemas);
-        self
     }
 
     /// How many files.
@@ -275,7 +215,7 @@ pub fn write_summary(
     let text = serde_json::to_string_pretty(&summary).expect("a summary serialises");
     write_output(&path, text.as_bytes())?;
     files.push(path);
-    Ok(Written { files, schemas: Vec::new(), summary })
+    Ok(Written { files, summary })
 }
 
 /// A new output file at `path`, never following a link: whatever is at `path` (a file from an earlier run, or

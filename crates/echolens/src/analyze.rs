@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -110,8 +110,8 @@ pub struct Options {
     pub null_runs: Option<usize>,
     /// Terms per campaign source followed through the channels.
     pub top_terms: usize,
-    /// Tables as Parquet rather than CSV.
-    pub parquet: bool,
+    /// How the tables are written.
+    pub format: echolens_analysis::TableFormat,
     /// Memory for the engine's buffers.
     pub memory: usize,
     /// Account ids as they are instead of pseudonyms.
@@ -264,8 +264,12 @@ pub fn run(args: &Options) -> Result<Outcome> {
             })
             .collect();
     }
-    let mut written =
-        coordination::write_outputs(&coord, &args.out.join("coordination"), run_info(&store_path, version, started))?;
+    let mut written = coordination::write_outputs(
+        &coord,
+        &args.out.join("coordination"),
+        args.format,
+        run_info(&store_path, version, started),
+    )?;
     let per_kind = coord.edges.iter().fold(std::collections::BTreeMap::new(), |mut m, e| {
         *m.entry(e.kind.name()).or_insert(0u64) += 1;
         m
@@ -360,21 +364,17 @@ pub fn run(args: &Options) -> Result<Outcome> {
 
     stages.start("tables");
     let extra = run_info(&store_path, version, started);
-    written.add(timeline::write_outputs(&timeline, &args.out.join("timeline"), extra.clone())?);
-    written.add(reuse::write_outputs(&reuse, &args.out.join("reuse"), extra.clone())?);
+    written.add(timeline::write_outputs(&timeline, &args.out.join("timeline"), args.format, extra.clone())?);
+    written.add(reuse::write_outputs(&reuse, &args.out.join("reuse"), args.format, extra.clone())?);
     for c in &campaigns {
         let dir = args.out.join(&c.folder);
-        written.add(keyness::write_outputs(&c.keyness, &dir.join("keyness"), extra.clone())?);
+        written.add(keyness::write_outputs(&c.keyness, &dir.join("keyness"), args.format, extra.clone())?);
         if let Some(d) = &c.diffusion {
-            written.add(diffusion::write_outputs(d, &dir.join("diffusion"), extra.clone())?);
+            written.add(diffusion::write_outputs(d, &dir.join("diffusion"), args.format, extra.clone())?);
         }
         if let Some(w) = &c.by_week {
-            written.add(keyness_by::write_outputs(w, &dir.join("keyness_by_week"), extra.clone())?);
+            written.add(keyness_by::write_outputs(w, &dir.join("keyness_by_week"), args.format, extra.clone())?);
         }
-    }
-    if args.parquet {
-        let files = std::mem::take(&mut written.files);
-        written.files = files.iter().map(|p| to_parquet(p, written.schema_of(p))).collect::<Result<_>>()?;
     }
     let outputs: Vec<String> =
         written.files.iter().map(|p| p.strip_prefix(&args.out).unwrap_or(p).to_string_lossy().into_owned()).collect();
@@ -391,7 +391,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
             "keyness": c.keyness.params, "top_terms_followed": c.diffusion.as_ref().map_or(0, |d| d.terms.len()),
         })).collect::<Vec<_>>(),
         "pseudonymised": !args.reveal,
-        "table_format": if args.parquet { "parquet" } else { "csv" },
+        "table_format": args.format,
     });
     let run = Run {
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -659,35 +659,4 @@ fn channel_rows(t: &Timeline) -> Vec<ChannelRow> {
     rows.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.channel_id.cmp(&b.channel_id)));
     rows.truncate(50);
     rows
-}
-
-/// Rewrite a CSV table as Parquet (zstd) next to it, typed by the schema its analysis declared, and remove the
-/// CSV; other files are returned unchanged.
-fn to_parquet(path: &Path, schema: Option<&arrow::datatypes::SchemaRef>) -> Result<PathBuf> {
-    use arrow::csv::ReaderBuilder;
-    use datafusion::parquet::arrow::ArrowWriter;
-    use datafusion::parquet::basic::{Compression, ZstdLevel};
-    use datafusion::parquet::file::properties::WriterProperties;
-
-    if path.extension().is_none_or(|e| e != "csv") {
-        return Ok(path.to_owned());
-    }
-    let Some(schema) = schema.cloned() else {
-        return Err(echolens_analysis::Error::Internal(format!("{} has no declared schema", path.display())).into());
-    };
-    let open = || std::fs::File::open(path).with_context(|| format!("reading {}", path.display()));
-    let reader = ReaderBuilder::new(schema.clone())
-        .with_header(true)
-        .build(open()?)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let target = path.with_extension("parquet");
-    let file = echolens_analysis::create_output(&target).with_context(|| format!("writing {}", target.display()))?;
-    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
-    let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
-    for batch in reader {
-        writer.write(&batch.with_context(|| format!("reading {}", path.display()))?)?;
-    }
-    writer.close()?;
-    std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
-    Ok(target)
 }

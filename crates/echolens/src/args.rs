@@ -62,9 +62,23 @@ pub(crate) struct RunArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Tables as csv or parquet, both typed by the same declared schemas (networks are GEXF and GraphML
+    /// either way).
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: TableFormat,
 }
 
-/// The table format of `analyze`.
+impl RunArgs {
+    /// The table format, as the library names it.
+    pub(crate) fn table_format(&self) -> echolens_analysis::TableFormat {
+        match self.format {
+            TableFormat::Csv => echolens_analysis::TableFormat::Csv,
+            TableFormat::Parquet => echolens_analysis::TableFormat::Parquet,
+        }
+    }
+}
+
+/// The table format of the analysing commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum TableFormat {
     /// RFC 4180 CSV with a header.
@@ -88,9 +102,6 @@ pub(crate) struct AnalyzeArgs {
     /// The store folder [default: ./echolens-store; for the demo corpus OUT/store].
     #[arg(long, env = "ECHOLENS_STORE")]
     pub store: Option<PathBuf>,
-    /// Tables as csv or parquet (networks are GEXF and GraphML either way).
-    #[arg(long, value_enum, default_value = "csv")]
-    pub format: TableFormat,
     /// Read every input as this format instead of recognising it (as `ingest --format`).
     #[arg(long, value_parser = parse_format)]
     pub input_format: Option<echolens_ingest::Format>,

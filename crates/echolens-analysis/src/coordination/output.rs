@@ -2,14 +2,14 @@
 //! `network.gexf`, `network.graphml`, `sweep.csv` (with a sweep) and `summary.json`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use echolens_store::rfc3339;
 use serde::Serialize;
 
 use super::{Coordination, Kind};
 use crate::graph::{AttrType, Graph, Value};
-use crate::table::{csv_writer, excerpt};
+use crate::table::excerpt;
 use crate::{Error, Result};
 
 /// A cluster's summary row.
@@ -31,6 +31,9 @@ pub struct ClusterSummary {
     pub first_seen: String,
     /// Latest linked action (RFC 3339).
     pub last_seen: String,
+    /// Earliest and latest linked action in microseconds since the epoch (the table's typed columns).
+    #[serde(skip)]
+    pub seen_us: Option<(i64, i64)>,
     /// Platforms of the accounts.
     pub platforms: String,
     /// The channels the accounts post in most, with message counts.
@@ -114,10 +117,6 @@ fn add_lead<'a>(totals: &mut HashMap<&'a str, (u64, u64)>, e: &'a super::Edge) {
     b.1 += e.lead.a_first;
 }
 
-fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
-    move |source| Error::Csv { path: path.to_owned(), source }
-}
-
 /// The cluster summaries of a result.
 pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
     let net = &c.network;
@@ -193,6 +192,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             kinds: kinds.iter().map(|(k, v)| format!("{}:{v}", k.name())).collect::<Vec<_>>().join(" "),
             first_seen: if first == i64::MAX { String::new() } else { rfc3339(first) },
             last_seen: if last == i64::MIN { String::new() } else { rfc3339(last) },
+            seen_us: (first != i64::MAX).then_some((first, last)),
             platforms: platforms.into_iter().collect::<Vec<_>>().join(" "),
             top_channels: channels.iter().take(5).map(|(ch, n)| format!("{ch} ({n})")).collect::<Vec<_>>().join("; "),
             top_keys: top_keys.join("; "),
@@ -281,106 +281,165 @@ pub(super) fn network_graph(c: &Coordination) -> Graph {
     }
 }
 
-/// `edges.csv`.
-fn write_edges(c: &Coordination, dir: &Path) -> Result<PathBuf> {
-    let path = dir.join("edges.csv");
-    let mut w = csv_writer(&path)?;
-    let err = csv_err(&path);
-    w.write_record([
-        "account_a",
-        "account_b",
-        "kind",
-        "weight",
-        "first_seen",
-        "last_seen",
-        "evidence",
-        "p_value",
-        "specificity",
-        "a_first",
-        "b_first",
-        "ties",
-        "median_lag_s",
-    ])
-    .map_err(&err)?;
-    for e in &c.edges {
-        let evidence: Vec<String> = e.evidence.iter().map(|(x, y)| format!("{x}|{y}")).collect();
-        let p = e.p_value.map(|p| format!("{p:.6}")).unwrap_or_default();
-        w.write_record([
-            e.a.as_str(),
-            e.b.as_str(),
-            e.kind.name(),
-            &e.weight.to_string(),
-            &rfc3339(e.first_seen),
-            &rfc3339(e.last_seen),
-            &evidence.join(";"),
-            &p,
-            &format!("{:.3}", e.specificity),
-            &e.lead.a_first.to_string(),
-            &e.lead.b_first.to_string(),
-            &e.lead.ties.to_string(),
-            &e.lead.median_lag_s.map(|s| format!("{s:.3}")).unwrap_or_default(),
-        ])
-        .map_err(&err)?;
+impl Coordination {
+    /// The tables: `edges`, `clusters`, `cluster_summary`, `sweep` (with a sweep) and `domains`, and the
+    /// cluster summaries they were made from.
+    pub fn tables(&self) -> Result<(Vec<crate::Table>, Vec<ClusterSummary>)> {
+        use crate::Col::*;
+        use crate::{Cell, Rows};
+        let c = self;
+        let mut edges = Rows::new(
+            "edges",
+            crate::table_schema(&[
+                ("account_a", Text),
+                ("account_b", Text),
+                ("kind", Text),
+                ("weight", Int),
+                ("first_seen", Time),
+                ("last_seen", Time),
+                ("evidence", Text),
+                ("p_value", Fixed(6)),
+                ("specificity", Fixed(3)),
+                ("a_first", Int),
+                ("b_first", Int),
+                ("ties", Int),
+                ("median_lag_s", Fixed(3)),
+            ]),
+        );
+        let mut evidence = String::new();
+        for e in &c.edges {
+            evidence.clear();
+            for (i, (x, y)) in e.evidence.iter().enumerate() {
+                if i > 0 {
+                    evidence.push(';');
+                }
+                evidence.push_str(x);
+                evidence.push('|');
+                evidence.push_str(y);
+            }
+            edges.push([
+                Cell::from(&e.a),
+                Cell::from(&e.b),
+                e.kind.name().into(),
+                e.weight.into(),
+                Cell::Time(e.first_seen),
+                Cell::Time(e.last_seen),
+                Cell::from(evidence.as_str()),
+                e.p_value.into(),
+                e.specificity.into(),
+                e.lead.a_first.into(),
+                e.lead.b_first.into(),
+                e.lead.ties.into(),
+                e.lead.median_lag_s.into(),
+            ]);
+        }
+        // Each member with the keys, over all its edges, on which it acted first and second.
+        let leads = account_leads(c);
+        let mut clusters = Rows::new(
+            "clusters",
+            crate::table_schema(&[("cluster", Int), ("account", Text), ("first_on", Int), ("second_on", Int)]),
+        );
+        for cluster in &c.network.clusters {
+            for &m in &cluster.members {
+                let account = c.network.accounts[m].as_str();
+                let (first, second) = leads.get(account).copied().unwrap_or_default();
+                clusters.push([cluster.id.into(), account.into(), first.into(), second.into()]);
+            }
+        }
+        let summaries = cluster_summaries(c);
+        let mut summary = Rows::new(
+            "cluster_summary",
+            crate::table_schema(&[
+                ("cluster", Int),
+                ("size", Int),
+                ("edges", Int),
+                ("density", Float),
+                ("weight", Int),
+                ("kinds", Text),
+                ("first_seen", Time),
+                ("last_seen", Time),
+                ("platforms", Text),
+                ("top_channels", Text),
+                ("top_keys", Text),
+                ("leaders", Text),
+                ("top_domains", Text),
+                ("created_together", Text),
+                ("clients", Text),
+                ("few_followers", Text),
+                ("median_specificity", Float),
+            ]),
+        );
+        for s in &summaries {
+            summary.push([
+                s.cluster.into(),
+                s.size.into(),
+                s.edges.into(),
+                s.density.into(),
+                s.weight.into(),
+                Cell::from(&s.kinds),
+                s.seen_us.map(|t| t.0).map_or(Cell::Null, Cell::Time),
+                s.seen_us.map(|t| t.1).map_or(Cell::Null, Cell::Time),
+                Cell::from(&s.platforms),
+                Cell::from(&s.top_channels),
+                Cell::from(&s.top_keys),
+                Cell::from(&s.leaders),
+                Cell::from(&s.top_domains),
+                Cell::from(&s.created_together),
+                Cell::from(&s.clients),
+                Cell::from(&s.few_followers),
+                s.median_specificity.into(),
+            ]);
+        }
+        let mut tables = vec![edges.finish()?, clusters.finish()?, summary.finish()?];
+        if !c.sweep.is_empty() {
+            let mut sweep = Rows::new(
+                "sweep",
+                crate::table_schema(&[
+                    ("window_s", Int),
+                    ("kind", Text),
+                    ("edges", Int),
+                    ("accounts", Int),
+                    ("clusters", Int),
+                    ("largest_cluster", Int),
+                ]),
+            );
+            for r in &c.sweep {
+                sweep.push([
+                    r.window_s.into(),
+                    Cell::from(&r.kind),
+                    r.edges.into(),
+                    r.accounts.into(),
+                    r.clusters.into(),
+                    r.largest_cluster.into(),
+                ]);
+            }
+            tables.push(sweep.finish()?);
+        }
+        let mut domains = Rows::new(
+            "domains",
+            crate::table_schema(&[("channel", Text), ("domain", Text), ("messages", Int), ("shortener", Flag)]),
+        );
+        for d in &c.channel_domains {
+            domains.push([Cell::from(&d.channel), Cell::from(&d.domain), d.messages.into(), d.shortener.into()]);
+        }
+        tables.push(domains.finish()?);
+        Ok((tables, summaries))
     }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    drop(err);
-    Ok(path)
 }
 
-/// `clusters.csv`, `cluster_summary.csv`, `network.gexf` and `network.graphml`, in that order, and the cluster
-/// summaries.
-fn write_network(c: &Coordination, dir: &Path) -> Result<(Vec<PathBuf>, Vec<ClusterSummary>)> {
-    let mut written = Vec::new();
-    let path = dir.join("clusters.csv");
-    let mut w = csv_writer(&path)?;
-    let err = csv_err(&path);
-    // Each member with the keys, over all its edges, on which it acted first and second.
-    let leads = account_leads(c);
-    w.write_record(["cluster", "account", "first_on", "second_on"]).map_err(&err)?;
-    for cluster in &c.network.clusters {
-        for &m in &cluster.members {
-            let account = c.network.accounts[m].as_str();
-            let (first, second) = leads.get(account).copied().unwrap_or_default();
-            w.write_record([cluster.id.to_string().as_str(), account, &first.to_string(), &second.to_string()])
-                .map_err(&err)?;
-        }
-    }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    written.push(path.clone());
-
-    let summaries = cluster_summaries(c);
-    let path = dir.join("cluster_summary.csv");
-    let mut w = csv_writer(&path)?;
-    for s in &summaries {
-        w.serialize(s).map_err(csv_err(&path))?;
-    }
-    if summaries.is_empty() {
-        w.write_record([
-            "cluster",
-            "size",
-            "edges",
-            "density",
-            "weight",
-            "kinds",
-            "first_seen",
-            "last_seen",
-            "platforms",
-            "top_channels",
-            "top_keys",
-            "leaders",
-            "top_domains",
-            "created_together",
-            "clients",
-            "few_followers",
-            "median_specificity",
-        ])
-        .map_err(csv_err(&path))?;
-    }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    written.push(path.clone());
-
-    let graph = network_graph(c);
+/// Write every output of `c` into `dir` (created if missing): the tables ([`Coordination::tables`]) as
+/// `format`, `network.gexf`, `network.graphml` and `summary.json`, into which `extra` is merged (the command
+/// line, the store version). Returns the files written.
+pub fn write_outputs(
+    c: &Coordination,
+    dir: &Path,
+    format: crate::TableFormat,
+    extra: serde_json::Value,
+) -> Result<crate::Written> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+    let (tables, summaries) = c.tables()?;
     let p = &c.params;
+    let graph = network_graph(c);
     let description = format!(
         "echolens coordination network: kinds {}, window {} s, min weight {}, max key accounts {}",
         p.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
@@ -389,51 +448,19 @@ fn write_network(c: &Coordination, dir: &Path) -> Result<(Vec<PathBuf>, Vec<Clus
         p.max_key_accounts
     );
     let (gexf, graphml) = (dir.join("network.gexf"), dir.join("network.graphml"));
-    let (a, b) = rayon::join(|| graph.save_gexf(&gexf, &description), || graph.save_graphml(&graphml));
-    a?;
-    b?;
-    written.extend([gexf, graphml]);
-
-    Ok((written, summaries))
-}
-
-/// Write every output of `c` into `dir` (created if missing); `extra` is merged into `summary.json`
-/// (the command line, the store version). Returns the files written.
-pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> Result<crate::Written> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
-    let mut written = Vec::new();
-
-    // The edges (the largest file) are written while the clusters and the network files are.
-    let (edges, rest) = rayon::join(|| write_edges(c, dir), || write_network(c, dir));
-    let (network, summaries) = rest?;
-    written.push(edges?);
-    written.extend(network);
-    let p = &c.params;
-
-    if !c.sweep.is_empty() {
-        let path = dir.join("sweep.csv");
-        let mut w = csv_writer(&path)?;
-        for row in &c.sweep {
-            w.serialize(row).map_err(csv_err(&path))?;
-        }
-        w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-        written.push(path.clone());
-    }
-
-    let path = dir.join("domains.csv");
-    let mut w = csv_writer(&path)?;
-    w.write_record(["channel", "domain", "messages", "shortener"]).map_err(csv_err(&path))?;
-    for d in &c.channel_domains {
-        w.write_record([
-            d.channel.as_str(),
-            &d.domain,
-            &d.messages.to_string(),
-            if d.shortener { "true" } else { "false" },
-        ])
-        .map_err(csv_err(&path))?;
-    }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    written.push(path.clone());
+    // The tables (edges the largest) are written while the network files are.
+    let (files, networks) = rayon::join(
+        || crate::write_tables(&tables, dir, format),
+        || -> Result<()> {
+            let (a, b) = rayon::join(|| graph.save_gexf(&gexf, &description), || graph.save_graphml(&graphml));
+            a?;
+            b
+        },
+    );
+    let mut written = files?;
+    networks?;
+    // The contract's order: edges, clusters, cluster_summary, the networks, then the rest.
+    written.splice(3..3, [gexf, graphml]);
 
     let mut per_kind: BTreeMap<&str, u64> = p.kinds.iter().map(|k| (k.name(), 0)).collect();
     for e in &c.edges {
@@ -462,82 +489,5 @@ pub fn write_outputs(c: &Coordination, dir: &Path, extra: serde_json::Value) -> 
         "window_estimate": c.window_estimate,
         "window_warning": c.window_estimate.warning(c.params.window_s),
     });
-    let schemas = [
-        ("edges.csv", edges_schema()),
-        ("clusters.csv", clusters_schema()),
-        ("cluster_summary.csv", cluster_summary_schema()),
-        ("sweep.csv", sweep_schema()),
-        ("domains.csv", domains_schema()),
-    ];
-    let tables = crate::table::declared(dir, &written, schemas.to_vec());
-    Ok(crate::table::write_summary(dir, written, summary, extra)?.with_schemas(tables))
-}
-
-/// The schema of `edges.csv`.
-pub(super) fn edges_schema() -> arrow::datatypes::SchemaRef {
-    use crate::Col::*;
-    crate::table_schema(&[
-        ("account_a", Text),
-        ("account_b", Text),
-        ("kind", Text),
-        ("weight", Int),
-        ("first_seen", Time),
-        ("last_seen", Time),
-        ("evidence", Text),
-        ("p_value", Float),
-        ("specificity", Float),
-        ("a_first", Int),
-        ("b_first", Int),
-        ("ties", Int),
-        ("median_lag_s", Float),
-    ])
-}
-
-/// The schema of `clusters.csv`.
-pub(super) fn clusters_schema() -> arrow::datatypes::SchemaRef {
-    use crate::Col::*;
-    crate::table_schema(&[("cluster", Int), ("account", Text), ("first_on", Int), ("second_on", Int)])
-}
-
-/// The schema of `cluster_summary.csv` ([`ClusterSummary`]).
-pub(super) fn cluster_summary_schema() -> arrow::datatypes::SchemaRef {
-    use crate::Col::*;
-    crate::table_schema(&[
-        ("cluster", Int),
-        ("size", Int),
-        ("edges", Int),
-        ("density", Float),
-        ("weight", Int),
-        ("kinds", Text),
-        ("first_seen", Time),
-        ("last_seen", Time),
-        ("platforms", Text),
-        ("top_channels", Text),
-        ("top_keys", Text),
-        ("leaders", Text),
-        ("top_domains", Text),
-        ("created_together", Text),
-        ("clients", Text),
-        ("few_followers", Text),
-        ("median_specificity", Float),
-    ])
-}
-
-/// The schema of `sweep.csv` ([`super::SweepRow`]).
-pub(super) fn sweep_schema() -> arrow::datatypes::SchemaRef {
-    use crate::Col::*;
-    crate::table_schema(&[
-        ("window_s", Int),
-        ("kind", Text),
-        ("edges", Int),
-        ("accounts", Int),
-        ("clusters", Int),
-        ("largest_cluster", Int),
-    ])
-}
-
-/// The schema of `domains.csv`.
-pub(super) fn domains_schema() -> arrow::datatypes::SchemaRef {
-    use crate::Col::*;
-    crate::table_schema(&[("channel", Text), ("domain", Text), ("messages", Int), ("shortener", Flag)])
+    crate::table::write_summary(dir, written, summary, extra)
 }

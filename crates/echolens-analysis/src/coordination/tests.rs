@@ -623,7 +623,7 @@ async fn outputs_follow_the_contract() {
     msgs[2].author = Some("<script>alert(1)</script>");
     let c = run_on(&msgs, Params::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    write_outputs(&c, dir.path(), serde_json::json!({"command": "test"})).unwrap();
+    write_outputs(&c, dir.path(), crate::TableFormat::Csv, serde_json::json!({"command": "test"})).unwrap();
     let edges = std::fs::read_to_string(dir.path().join("edges.csv")).unwrap();
     assert!(edges.starts_with("account_a,account_b,kind,weight,first_seen,last_seen,evidence"));
     assert!(edges.contains("2023-11-14T22:13:20Z"), "{edges}");

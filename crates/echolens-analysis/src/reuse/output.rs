@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{Member, Reuse, Role};
 use crate::graph::{AttrType, Graph, Value};
-use crate::table::{csv_writer, excerpt};
+use crate::table::excerpt;
 use crate::{Error, Result};
 
 /// One cascade's summary row.
@@ -31,6 +31,9 @@ pub struct CascadeSummary {
     pub origin_channel_name: String,
     /// The origin's time (RFC 3339).
     pub start: String,
+    /// The same, in microseconds since the epoch (the table's typed column).
+    #[serde(skip)]
+    pub start_us: i64,
     /// Seconds from the origin until half of the channels (rounded up) had it.
     pub half_channels_s: i64,
     /// Seconds from the origin to the last member.
@@ -79,6 +82,7 @@ pub fn summaries(r: &Reuse) -> Vec<CascadeSummary> {
             origin_channel_id: origin.channel_id.clone(),
             origin_channel_name: origin.channel_name.clone().unwrap_or_default(),
             start: rfc3339(origin.ts),
+            start_us: origin.ts,
             half_channels_s: (half - origin.ts) / 1_000_000,
             span_s: (members.iter().map(|m| m.ts).max().unwrap_or(origin.ts) - origin.ts) / 1_000_000,
             copies: members.iter().filter(|m| m.role == Role::Copy).count(),
@@ -154,56 +158,94 @@ pub(super) fn reuse_network(r: &Reuse) -> Graph {
     }
 }
 
-/// Write the outputs under `dir` (created if missing); `extra` goes into `summary.json` beside the parameters
-/// and counts. Returns the files written.
-pub fn write_outputs(r: &Reuse, dir: &Path, extra: serde_json::Value) -> Result<crate::Written> {
+impl Reuse {
+    /// The tables: `cascades` (one row per member) and `cascade_summary` (one row per cascade).
+    pub fn tables(&self) -> Result<Vec<crate::Table>> {
+        use crate::Col::*;
+        use crate::{Cell, Rows};
+        let mut cascades = Rows::new(
+            "cascades",
+            crate::table_schema(&[
+                ("cascade", Int),
+                ("key", Text),
+                ("channel_id", Text),
+                ("channel_name", Text),
+                ("author_id", Text),
+                ("ts", Time),
+                ("role", Text),
+                ("parent_key", Text),
+                ("similarity", Fixed(4)),
+            ]),
+        );
+        for m in &self.members {
+            cascades.push([
+                m.cascade.into(),
+                Cell::from(&m.key),
+                Cell::from(&m.channel_id),
+                m.channel_name.as_ref().into(),
+                m.author_id.as_ref().into(),
+                Cell::Time(m.ts),
+                m.role.name().into(),
+                m.parent_key.as_ref().into(),
+                m.similarity.map(round4).into(),
+            ]);
+        }
+        let mut summary = Rows::new(
+            "cascade_summary",
+            crate::table_schema(&[
+                ("cascade", Int),
+                ("size", Int),
+                ("channels", Int),
+                ("platforms", Text),
+                ("origin_key", Text),
+                ("origin_channel_id", Text),
+                ("origin_channel_name", Text),
+                ("start", Time),
+                ("half_channels_s", Int),
+                ("span_s", Int),
+                ("copies", Int),
+                ("forwards", Int),
+                ("similarity_min", Float),
+                ("similarity_max", Float),
+                ("excerpt", Text),
+            ]),
+        );
+        for s in summaries(self) {
+            summary.push([
+                s.cascade.into(),
+                s.size.into(),
+                s.channels.into(),
+                Cell::from(&s.platforms),
+                Cell::from(&s.origin_key),
+                Cell::from(&s.origin_channel_id),
+                Cell::from(&s.origin_channel_name),
+                Cell::Time(s.start_us),
+                s.half_channels_s.into(),
+                s.span_s.into(),
+                s.copies.into(),
+                s.forwards.into(),
+                s.similarity_min.into(),
+                s.similarity_max.into(),
+                Cell::from(&s.excerpt),
+            ]);
+        }
+        Ok(vec![cascades.finish()?, summary.finish()?])
+    }
+}
+
+/// Write the outputs under `dir` (created if missing): the tables ([`Reuse::tables`]) as `format`,
+/// `reuse_network.gexf` and `summary.json`, into which `extra` goes beside the parameters and counts.
+pub fn write_outputs(
+    r: &Reuse,
+    dir: &Path,
+    format: crate::TableFormat,
+    extra: serde_json::Value,
+) -> Result<crate::Written> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
-    let mut written = Vec::new();
-
-    let path = dir.join("cascades.csv");
-    let err = |source| Error::Csv { path: path.clone(), source };
-    let mut w = csv_writer(&path)?;
-    w.write_record([
-        "cascade",
-        "key",
-        "channel_id",
-        "channel_name",
-        "author_id",
-        "ts",
-        "role",
-        "parent_key",
-        "similarity",
-    ])
-    .map_err(err)?;
-    for m in &r.members {
-        w.write_record([
-            m.cascade.to_string().as_str(),
-            &m.key,
-            &m.channel_id,
-            m.channel_name.as_deref().unwrap_or(""),
-            m.author_id.as_deref().unwrap_or(""),
-            &rfc3339(m.ts),
-            m.role.name(),
-            m.parent_key.as_deref().unwrap_or(""),
-            &m.similarity.map(|s| format!("{:.4}", round4(s))).unwrap_or_default(),
-        ])
-        .map_err(err)?;
-    }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    written.push(path);
-
-    let path = dir.join("cascade_summary.csv");
-    let mut w = csv_writer(&path)?;
-    for s in summaries(r) {
-        w.serialize(s).map_err(|source| Error::Csv { path: path.clone(), source })?;
-    }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    written.push(path);
-
+    let mut written = crate::write_tables(&r.tables()?, dir, format)?;
     let path = dir.join("reuse_network.gexf");
     reuse_network(r).save_gexf(&path, "echolens reuse: who copies whom (channel to channel)")?;
     written.push(path);
-
     let summary = serde_json::json!({
         "analysis": "reuse",
         "parameters": r.params,
@@ -211,46 +253,5 @@ pub fn write_outputs(r: &Reuse, dir: &Path, extra: serde_json::Value) -> Result<
         "boilerplate_channels": r.boilerplate.iter().take(50).collect::<Vec<_>>(),
         "run": extra,
     });
-    use crate::Col::*;
-    let tables = crate::table::declared(
-        dir,
-        &written,
-        vec![
-            (
-                "cascades.csv",
-                crate::table_schema(&[
-                    ("cascade", Int),
-                    ("key", Text),
-                    ("channel_id", Text),
-                    ("channel_name", Text),
-                    ("author_id", Text),
-                    ("ts", Time),
-                    ("role", Text),
-                    ("parent_key", Text),
-                    ("similarity", Float),
-                ]),
-            ),
-            (
-                "cascade_summary.csv",
-                crate::table_schema(&[
-                    ("cascade", Int),
-                    ("size", Int),
-                    ("channels", Int),
-                    ("platforms", Text),
-                    ("origin_key", Text),
-                    ("origin_channel_id", Text),
-                    ("origin_channel_name", Text),
-                    ("start", Time),
-                    ("half_channels_s", Int),
-                    ("span_s", Int),
-                    ("copies", Int),
-                    ("forwards", Int),
-                    ("similarity_min", Float),
-                    ("similarity_max", Float),
-                    ("excerpt", Text),
-                ]),
-            ),
-        ],
-    );
-    Ok(crate::table::write_summary(dir, written, summary, serde_json::Value::Null)?.with_schemas(tables))
+    crate::table::write_summary(dir, written, summary, serde_json::Value::Null)
 }

@@ -292,7 +292,7 @@ async fn outputs_follow_the_contract_and_escape_names() {
     let corpus = [a, tg("2", 1, 3600, &text), tg("3", 1, 7200, &format!("via @x: {text}"))];
     let r = run_on(&corpus, Params::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    write_outputs(&r, dir.path(), serde_json::json!({"command": "test"})).unwrap();
+    write_outputs(&r, dir.path(), crate::TableFormat::Csv, serde_json::json!({"command": "test"})).unwrap();
     let cascades = std::fs::read_to_string(dir.path().join("cascades.csv")).unwrap();
     let mut lines = cascades.lines();
     assert_eq!(lines.next().unwrap(), "cascade,key,channel_id,channel_name,author_id,ts,role,parent_key,similarity");

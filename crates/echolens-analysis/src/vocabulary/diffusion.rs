@@ -15,9 +15,9 @@ use serde::Serialize;
 
 use echolens_store::rfc3339;
 
-use super::{day_string, per_partition};
+use super::per_partition;
 use crate::select::Selection;
-use crate::table::{csv_writer, i64s, strings};
+use crate::table::{i64s, strings};
 use crate::{Error, Result};
 
 const DAY_US: i64 = 86_400_000_000;
@@ -491,129 +491,102 @@ fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
     }
 }
 
-/// Write `adoption.csv`, `term_adoption.csv`, `curve.csv` and `summary.json` into `out`.
-pub fn write_outputs(d: &Diffusion, out: &Path, extra: serde_json::Value) -> Result<crate::Written> {
+impl Diffusion {
+    /// The tables: `adoption` (one row per channel), `term_adoption` (per term and channel that used it),
+    /// `curve` (per term and day).
+    pub fn tables(&self) -> Result<Vec<crate::Table>> {
+        use crate::Col::*;
+        use crate::{Cell, Rows};
+        let d = self;
+        let total_channels = d.channels.len().max(1) as f64;
+        let mut adoption = Rows::new(
+            "adoption",
+            crate::table_schema(&[
+                ("channel_id", Text),
+                ("channel_name", Text),
+                ("first_use", Time),
+                ("uses", Int),
+                ("messages", Int),
+                ("share", Fixed(6)),
+                ("platform", Text),
+                ("first_key", Text),
+                ("first_term", Text),
+            ]),
+        );
+        for a in &d.channels {
+            let share = if a.messages == 0 { 0.0 } else { a.uses as f64 / a.messages as f64 };
+            adoption.push([
+                Cell::from(&a.channel_id),
+                Cell::from(&a.channel_name),
+                a.first_use.map_or(Cell::Null, Cell::Time),
+                a.uses.into(),
+                a.messages.into(),
+                share.into(),
+                Cell::from(&a.platform),
+                a.first_key.as_ref().into(),
+                a.first_term.as_ref().into(),
+            ]);
+        }
+        let mut term_adoption = Rows::new(
+            "term_adoption",
+            crate::table_schema(&[
+                ("term", Text),
+                ("channel_id", Text),
+                ("channel_name", Text),
+                ("platform", Text),
+                ("first_use", Time),
+                ("first_key", Text),
+                ("uses", Int),
+            ]),
+        );
+        for a in &d.term_adoption {
+            let c = &d.channels[a.channel];
+            term_adoption.push([
+                Cell::from(&d.terms[a.term]),
+                Cell::from(&c.channel_id),
+                Cell::from(&c.channel_name),
+                Cell::from(&c.platform),
+                Cell::Time(a.first_use),
+                Cell::from(&a.first_key),
+                a.uses.into(),
+            ]);
+        }
+        let mut curve = Rows::new(
+            "curve",
+            crate::table_schema(&[
+                ("term", Text),
+                ("day", Day),
+                ("channels", Int),
+                ("share", Fixed(6)),
+                ("new_channels", Int),
+                ("uses", Int),
+            ]),
+        );
+        for p in &d.curve {
+            curve.push([
+                Cell::from(&p.term),
+                i32::try_from(p.day).map_or(Cell::Null, Cell::Day),
+                p.channels.into(),
+                (p.channels as f64 / total_channels).into(),
+                p.new_channels.into(),
+                p.uses.into(),
+            ]);
+        }
+        Ok(vec![adoption.finish()?, term_adoption.finish()?, curve.finish()?])
+    }
+}
+
+/// Write the tables of `d` ([`Diffusion::tables`]) as `format` and `summary.json` into `out`.
+pub fn write_outputs(
+    d: &Diffusion,
+    out: &Path,
+    format: crate::TableFormat,
+    extra: serde_json::Value,
+) -> Result<crate::Written> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
-    let total_channels = d.channels.len().max(1) as f64;
-    let mut written = Vec::new();
-
-    let path = out.join("adoption.csv");
-    let mut w = csv_writer(&path)?;
-    let e = |source| Error::Csv { path: path.clone(), source };
-    w.write_record([
-        "channel_id",
-        "channel_name",
-        "first_use",
-        "uses",
-        "messages",
-        "share",
-        "platform",
-        "first_key",
-        "first_term",
-    ])
-    .map_err(e)?;
-    for a in &d.channels {
-        let share = if a.messages == 0 { 0.0 } else { a.uses as f64 / a.messages as f64 };
-        w.write_record([
-            a.channel_id.as_str(),
-            &a.channel_name,
-            &a.first_use.map(rfc3339).unwrap_or_default(),
-            &a.uses.to_string(),
-            &a.messages.to_string(),
-            &format!("{share:.6}"),
-            &a.platform,
-            a.first_key.as_deref().unwrap_or(""),
-            a.first_term.as_deref().unwrap_or(""),
-        ])
-        .map_err(e)?;
-    }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    written.push(path.clone());
-
-    let path = out.join("term_adoption.csv");
-    let mut w = csv_writer(&path)?;
-    let e = |source| Error::Csv { path: path.clone(), source };
-    w.write_record(["term", "channel_id", "channel_name", "platform", "first_use", "first_key", "uses"]).map_err(e)?;
-    for a in &d.term_adoption {
-        let c = &d.channels[a.channel];
-        w.write_record([
-            d.terms[a.term].as_str(),
-            &c.channel_id,
-            &c.channel_name,
-            &c.platform,
-            &rfc3339(a.first_use),
-            &a.first_key,
-            &a.uses.to_string(),
-        ])
-        .map_err(e)?;
-    }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    written.push(path.clone());
-
-    let path = out.join("curve.csv");
-    let mut w = csv_writer(&path)?;
-    let e = |source| Error::Csv { path: path.clone(), source };
-    w.write_record(["term", "day", "channels", "share", "new_channels", "uses"]).map_err(e)?;
-    for p in &d.curve {
-        w.write_record([
-            p.term.as_str(),
-            &day_string(p.day),
-            &p.channels.to_string(),
-            &format!("{:.6}", p.channels as f64 / total_channels),
-            &p.new_channels.to_string(),
-            &p.uses.to_string(),
-        ])
-        .map_err(e)?;
-    }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    written.push(path.clone());
-
+    let written = crate::write_tables(&d.tables()?, out, format)?;
     let mut summary = serde_json::to_value(d).expect("diffusion serialises");
     summary["channels"] = serde_json::json!(d.channels.len());
     summary["adopters"] = serde_json::json!(d.channels.iter().filter(|c| c.uses > 0).count());
-    use crate::Col::*;
-    let tables = crate::table::declared(
-        out,
-        &written,
-        vec![
-            (
-                "adoption.csv",
-                crate::table_schema(&[
-                    ("channel_id", Text),
-                    ("channel_name", Text),
-                    ("first_use", Time),
-                    ("uses", Int),
-                    ("messages", Int),
-                    ("share", Float),
-                    ("platform", Text),
-                    ("first_key", Text),
-                    ("first_term", Text),
-                ]),
-            ),
-            (
-                "term_adoption.csv",
-                crate::table_schema(&[
-                    ("term", Text),
-                    ("channel_id", Text),
-                    ("channel_name", Text),
-                    ("platform", Text),
-                    ("first_use", Time),
-                    ("first_key", Text),
-                    ("uses", Int),
-                ]),
-            ),
-            (
-                "curve.csv",
-                crate::table_schema(&[
-                    ("term", Text),
-                    ("day", Day),
-                    ("channels", Int),
-                    ("share", Float),
-                    ("new_channels", Int),
-                    ("uses", Int),
-                ]),
-            ),
-        ],
-    );
-    Ok(crate::table::write_summary(out, written, summary, extra)?.with_schemas(tables))
+    crate::table::write_summary(out, written, summary, extra)
 }

@@ -504,28 +504,47 @@ fn score(
     terms
 }
 
-/// Write `terms.csv` (term, z, count_target, count_reference, log_odds_ratio, words) and `summary.json` into
-/// `out`; returns the files written.
-pub fn write_outputs(k: &Keyness, out: &std::path::Path, extra: serde_json::Value) -> Result<crate::Written> {
-    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
-    let path = out.join("terms.csv");
-    let mut w = crate::table::csv_writer(&path)?;
-    let csv_err = |source| Error::Csv { path: path.clone(), source };
-    w.write_record(["term", "z", "count_target", "count_reference", "log_odds_ratio", "words"]).map_err(csv_err)?;
-    for t in &k.terms {
-        w.write_record([
-            t.term.as_str(),
-            // Full precision (the shortest text that reads back as the same number): a z can be checked
-            // against another implementation to the last bit.
-            &t.z.to_string(),
-            &t.count_target.to_string(),
-            &t.count_reference.to_string(),
-            &t.log_odds_ratio.to_string(),
-            &t.words.to_string(),
-        ])
-        .map_err(csv_err)?;
+impl Keyness {
+    /// The table `terms` (term, z, count_target, count_reference, log_odds_ratio, words); z and the log-odds
+    /// ratio at full precision (in CSV the shortest text that reads back as the same number), so a z can be
+    /// checked against another implementation to the last bit.
+    pub fn tables(&self) -> Result<Vec<crate::Table>> {
+        use crate::Col::*;
+        use crate::{Cell, Rows};
+        let mut rows = Rows::new(
+            "terms",
+            crate::table_schema(&[
+                ("term", Text),
+                ("z", Float),
+                ("count_target", Int),
+                ("count_reference", Int),
+                ("log_odds_ratio", Float),
+                ("words", Int),
+            ]),
+        );
+        for t in &self.terms {
+            rows.push([
+                Cell::from(&t.term),
+                t.z.into(),
+                t.count_target.into(),
+                t.count_reference.into(),
+                t.log_odds_ratio.into(),
+                t.words.into(),
+            ]);
+        }
+        Ok(vec![rows.finish()?])
     }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+}
+
+/// Write the table of `k` ([`Keyness::tables`]) as `format` and `summary.json` into `out`.
+pub fn write_outputs(
+    k: &Keyness,
+    out: &std::path::Path,
+    format: crate::TableFormat,
+    extra: serde_json::Value,
+) -> Result<crate::Written> {
+    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
+    let written = crate::write_tables(&k.tables()?, out, format)?;
     let mut summary = serde_json::to_value(k).expect("keyness serialises");
     summary["method"] = serde_json::json!(
         "log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi and Quinn 2008): \
@@ -533,14 +552,5 @@ pub fn write_outputs(k: &Keyness, out: &std::path::Path, extra: serde_json::Valu
     );
     summary["top_target"] = serde_json::to_value(k.terms.iter().take(20).collect::<Vec<_>>()).expect("terms");
     summary["top_reference"] = serde_json::to_value(k.terms.iter().rev().take(20).collect::<Vec<_>>()).expect("terms");
-    use crate::Col::*;
-    let schema = crate::table_schema(&[
-        ("term", Text),
-        ("z", Float),
-        ("count_target", Int),
-        ("count_reference", Int),
-        ("log_odds_ratio", Float),
-        ("words", Int),
-    ]);
-    Ok(crate::table::write_summary(out, vec![path.clone()], summary, extra)?.with_schemas(vec![(path, schema)]))
+    crate::table::write_summary(out, written, summary, extra)
 }

@@ -210,36 +210,48 @@ pub async fn run(
     Ok(KeynessBy { by, params: Params { ngrams: (1, 1), ..params }, top, groups: names.len(), words: total, terms })
 }
 
-/// Write `terms_by.csv` (group, rank, term, z, count_group, count_rest, log_odds_ratio) and `summary.json`.
-pub fn write_outputs(k: &KeynessBy, out: &std::path::Path, extra: serde_json::Value) -> Result<crate::Written> {
-    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
-    let path = out.join("terms_by.csv");
-    let mut w = crate::table::csv_writer(&path)?;
-    let err = |source| Error::Csv { path: path.clone(), source };
-    w.write_record(["group", "rank", "term", "z", "count_group", "count_rest", "log_odds_ratio"]).map_err(err)?;
-    for t in &k.terms {
-        w.write_record([
-            t.group.as_str(),
-            &t.rank.to_string(),
-            &t.term,
-            &format!("{:.4}", t.z),
-            &t.count_group.to_string(),
-            &t.count_rest.to_string(),
-            &format!("{:.6}", t.log_odds_ratio),
-        ])
-        .map_err(err)?;
+impl KeynessBy {
+    /// The table `terms_by`: each group's top terms (group, rank, term, z, count_group, count_rest,
+    /// log_odds_ratio).
+    pub fn tables(&self) -> Result<Vec<crate::Table>> {
+        use crate::Col::*;
+        use crate::{Cell, Rows};
+        let mut rows = Rows::new(
+            "terms_by",
+            crate::table_schema(&[
+                ("group", Text),
+                ("rank", Int),
+                ("term", Text),
+                ("z", Fixed(4)),
+                ("count_group", Int),
+                ("count_rest", Int),
+                ("log_odds_ratio", Fixed(6)),
+            ]),
+        );
+        for t in &self.terms {
+            rows.push([
+                Cell::from(&t.group),
+                t.rank.into(),
+                Cell::from(&t.term),
+                t.z.into(),
+                t.count_group.into(),
+                t.count_rest.into(),
+                t.log_odds_ratio.into(),
+            ]);
+        }
+        Ok(vec![rows.finish()?])
     }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
+}
+
+/// Write the table of `k` ([`KeynessBy::tables`]) as `format` and `summary.json` into `out`.
+pub fn write_outputs(
+    k: &KeynessBy,
+    out: &std::path::Path,
+    format: crate::TableFormat,
+    extra: serde_json::Value,
+) -> Result<crate::Written> {
+    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
+    let written = crate::write_tables(&k.tables()?, out, format)?;
     let summary = serde_json::json!({"analysis": "keyness by group", "result": k});
-    use crate::Col::*;
-    let schema = crate::table_schema(&[
-        ("group", Text),
-        ("rank", Int),
-        ("term", Text),
-        ("z", Float),
-        ("count_group", Int),
-        ("count_rest", Int),
-        ("log_odds_ratio", Float),
-    ]);
-    Ok(crate::table::write_summary(out, vec![path.clone()], summary, extra)?.with_schemas(vec![(path, schema)]))
+    crate::table::write_summary(out, written, summary, extra)
 }

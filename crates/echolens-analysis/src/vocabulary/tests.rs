@@ -226,7 +226,7 @@ async fn diffusion_finds_first_uses_and_the_adoption_curve() {
     assert_eq!(accord.uses, 33);
     // The files.
     let dir = tempfile::tempdir().unwrap();
-    diffusion::write_outputs(&d, dir.path(), serde_json::json!({})).unwrap();
+    diffusion::write_outputs(&d, dir.path(), crate::TableFormat::Csv, serde_json::json!({})).unwrap();
     let adoption = std::fs::read_to_string(dir.path().join("adoption.csv")).unwrap();
     assert!(adoption.starts_with("channel_id,channel_name,first_use,uses,messages,share"), "{adoption}");
     assert!(adoption.lines().nth(1).unwrap().starts_with("src,name_src,2024-03-01T01:00:01Z,30,60,0.500000"));

@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::day_string;
 use super::lexicon::Lexicon;
 use crate::select::Selection;
-use crate::table::{collect, csv_writer, i64s, strings};
+use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
 
 /// A series is written with every empty period up to this many periods (ten years of days).
@@ -261,59 +261,88 @@ fn score(x: u64, history: &mut Vec<u64>, p: &Params) -> Score {
     out
 }
 
-/// Write `timeline.csv`, with a lexicon `lexicon.csv`, and `summary.json` into `out`.
-pub fn write_outputs(t: &Timeline, out: &Path, extra: serde_json::Value) -> Result<crate::Written> {
-    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
-    let mut written = Vec::new();
-    let path = out.join("timeline.csv");
-    let mut w = csv_writer(&path)?;
-    let e = |source| Error::Csv { path: path.clone(), source };
-    w.write_record(["period", "group", "name", "messages", "baseline", "z", "burst"]).map_err(e)?;
-    for r in &t.rows {
-        let s = r.scores[0];
-        w.write_record([
-            day_string(r.period).as_str(),
-            &r.group,
-            &r.name,
-            &r.messages.to_string(),
-            &format!("{:.3}", s.baseline),
-            &format!("{:.3}", s.z),
-            if s.burst { "true" } else { "false" },
-        ])
-        .map_err(e)?;
-    }
-    w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-    written.push(path.clone());
-    if !t.categories.is_empty() {
-        let path = out.join("lexicon.csv");
-        let mut w = csv_writer(&path)?;
-        let e = |source| Error::Csv { path: path.clone(), source };
-        w.write_record([
-            "period", "group", "name", "category", "matches", "messages", "rate", "baseline", "z", "burst",
-        ])
-        .map_err(e)?;
+impl Timeline {
+    /// The tables: `timeline` (per period and group) and, with a lexicon, `lexicon` (per period, group and
+    /// category).
+    pub fn tables(&self) -> Result<Vec<crate::Table>> {
+        use crate::Col::*;
+        use crate::{Cell, Rows};
+        let t = self;
+        let day = |period: i64| i32::try_from(period).map_or(Cell::Null, Cell::Day);
+        let mut timeline = Rows::new(
+            "timeline",
+            crate::table_schema(&[
+                ("period", Day),
+                ("group", Text),
+                ("name", Text),
+                ("messages", Int),
+                ("baseline", Fixed(3)),
+                ("z", Fixed(3)),
+                ("burst", Flag),
+            ]),
+        );
         for r in &t.rows {
-            for (c, cat) in t.categories.iter().enumerate() {
-                let (m, s) = (r.categories[c], r.scores[c + 1]);
-                let rate = if r.messages == 0 { 0.0 } else { m as f64 / r.messages as f64 };
-                w.write_record([
-                    day_string(r.period).as_str(),
-                    &r.group,
-                    &r.name,
-                    cat,
-                    &m.to_string(),
-                    &r.messages.to_string(),
-                    &format!("{rate:.6}"),
-                    &format!("{:.3}", s.baseline),
-                    &format!("{:.3}", s.z),
-                    if s.burst { "true" } else { "false" },
-                ])
-                .map_err(e)?;
-            }
+            let s = r.scores[0];
+            timeline.push([
+                day(r.period),
+                Cell::from(&r.group),
+                Cell::from(&r.name),
+                r.messages.into(),
+                s.baseline.into(),
+                s.z.into(),
+                s.burst.into(),
+            ]);
         }
-        w.flush().map_err(|source| Error::Io { path: path.clone(), source })?;
-        written.push(path);
+        let mut tables = vec![timeline.finish()?];
+        if !t.categories.is_empty() {
+            let mut lexicon = Rows::new(
+                "lexicon",
+                crate::table_schema(&[
+                    ("period", Day),
+                    ("group", Text),
+                    ("name", Text),
+                    ("category", Text),
+                    ("matches", Int),
+                    ("messages", Int),
+                    ("rate", Fixed(6)),
+                    ("baseline", Fixed(3)),
+                    ("z", Fixed(3)),
+                    ("burst", Flag),
+                ]),
+            );
+            for r in &t.rows {
+                for (c, cat) in t.categories.iter().enumerate() {
+                    let (m, s) = (r.categories[c], r.scores[c + 1]);
+                    let rate = if r.messages == 0 { 0.0 } else { m as f64 / r.messages as f64 };
+                    lexicon.push([
+                        day(r.period),
+                        Cell::from(&r.group),
+                        Cell::from(&r.name),
+                        Cell::from(cat),
+                        m.into(),
+                        r.messages.into(),
+                        rate.into(),
+                        s.baseline.into(),
+                        s.z.into(),
+                        s.burst.into(),
+                    ]);
+                }
+            }
+            tables.push(lexicon.finish()?);
+        }
+        Ok(tables)
     }
+}
+
+/// Write the tables of `t` ([`Timeline::tables`]) as `format` and `summary.json` into `out`.
+pub fn write_outputs(
+    t: &Timeline,
+    out: &Path,
+    format: crate::TableFormat,
+    extra: serde_json::Value,
+) -> Result<crate::Written> {
+    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
+    let written = crate::write_tables(&t.tables()?, out, format)?;
     let mut summary = serde_json::to_value(t).expect("timeline serialises");
     summary["burst_method"] = serde_json::json!(t.params.burst_method());
     let mut bursts: Vec<serde_json::Value> = Vec::new();
@@ -331,39 +360,5 @@ pub fn write_outputs(t: &Timeline, out: &Path, extra: serde_json::Value) -> Resu
     summary["bursts_total"] = serde_json::json!(bursts.len());
     bursts.truncate(100);
     summary["bursts"] = serde_json::json!(bursts);
-    use crate::Col::*;
-    let tables = crate::table::declared(
-        out,
-        &written,
-        vec![
-            (
-                "timeline.csv",
-                crate::table_schema(&[
-                    ("period", Day),
-                    ("group", Text),
-                    ("name", Text),
-                    ("messages", Int),
-                    ("baseline", Float),
-                    ("z", Float),
-                    ("burst", Flag),
-                ]),
-            ),
-            (
-                "lexicon.csv",
-                crate::table_schema(&[
-                    ("period", Day),
-                    ("group", Text),
-                    ("name", Text),
-                    ("category", Text),
-                    ("matches", Int),
-                    ("messages", Int),
-                    ("rate", Float),
-                    ("baseline", Float),
-                    ("z", Float),
-                    ("burst", Flag),
-                ]),
-            ),
-        ],
-    );
-    Ok(crate::table::write_summary(out, written, summary, extra)?.with_schemas(tables))
+    crate::table::write_summary(out, written, summary, extra)
 }

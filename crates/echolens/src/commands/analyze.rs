@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 use echolens::analyze::{self, Options};
 
-use crate::args::{AnalyzeArgs, TableFormat};
+use crate::args::AnalyzeArgs;
 
 pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let started = Instant::now();
@@ -26,7 +26,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         sweep: args.sweep,
         null_runs: args.null_runs,
         top_terms: args.top_terms,
-        parquet: args.format == TableFormat::Parquet,
+        format: args.run.table_format(),
         memory: args.run.memory,
         reveal: args.run.reveal,
         quiet: args.run.json,
@@ -55,7 +55,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         outcome.report.display(),
         outcome.outputs.len(),
         options.out.display(),
-        if options.parquet { "parquet" } else { "csv" },
+        options.format.extension(),
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

@@ -58,7 +58,7 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
         .with_context(|| format!("coordination on the store {}", store_path.display()))?;
     spinner.finish_and_clear();
     let extra = run_info(store_path, version, started);
-    let written = coordination::write_outputs(&result, &args.out, extra)
+    let written = coordination::write_outputs(&result, &args.out, args.run.table_format(), extra)
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
         println!("{}", serde_json::to_string_pretty(&written.summary)?);

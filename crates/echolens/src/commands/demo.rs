@@ -100,6 +100,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
     }
 
     // Coordination with the defaults, and how the planted groups came out.
+    use echolens_analysis::TableFormat::Csv;
     let coord_dir = args.out.join("coordination");
     let coordination = rt.block_on(async {
         let ctx = echolens_analysis::analysis_session(1 << 30)?;
@@ -107,7 +108,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         anyhow::Ok(echolens_analysis::coordination::run(&ctx, Params::default()).await?)
     })?;
     let extra = serde_json::json!({"command": "echolens demo", "echolens_version": env!("CARGO_PKG_VERSION")});
-    echolens_analysis::coordination::write_outputs(&coordination, &coord_dir, extra.clone())
+    echolens_analysis::coordination::write_outputs(&coordination, &coord_dir, Csv, extra.clone())
         .with_context(|| format!("writing {}", coord_dir.display()))?;
 
     // Reuse cascades with the defaults, scored against the planted ones.
@@ -117,7 +118,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         store.register(&ctx).await?;
         anyhow::Ok(echolens_analysis::reuse::run(&ctx, ReuseParams::default()).await?)
     })?;
-    echolens_analysis::reuse::write_outputs(&reuse, &reuse_dir, extra.clone())
+    echolens_analysis::reuse::write_outputs(&reuse, &reuse_dir, Csv, extra.clone())
         .with_context(|| format!("writing {}", reuse_dir.display()))?;
     let found: Vec<score::FoundMember> = reuse
         .members
@@ -146,9 +147,9 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         let d = diffusion::run(&ctx, Terms::new(voc.terms.clone())?, &Selection::default()).await?;
         anyhow::Ok((k, d))
     })?;
-    keyness::write_outputs(&keyness, &keyness_dir, extra.clone())
+    keyness::write_outputs(&keyness, &keyness_dir, Csv, extra.clone())
         .with_context(|| format!("writing {}", keyness_dir.display()))?;
-    diffusion::write_outputs(&diffusion, &diffusion_dir, extra.clone())
+    diffusion::write_outputs(&diffusion, &diffusion_dir, Csv, extra.clone())
         .with_context(|| format!("writing {}", diffusion_dir.display()))?;
     let ranks: Vec<Option<usize>> =
         voc.terms.iter().map(|t| keyness.terms.iter().position(|k| &k.term == t).map(|r| r + 1)).collect();

@@ -83,8 +83,13 @@ pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
             p.keyness_by(&mut k);
         }
         bar.finish_and_clear();
-        let written = keyness_by::write_outputs(&k, &args.out, run_info(&args.store.store, version, started))
-            .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+        let written = keyness_by::write_outputs(
+            &k,
+            &args.out,
+            args.run.table_format(),
+            run_info(&args.store.store, version, started),
+        )
+        .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
         if args.run.json {
             return print_json(&written);
         }
@@ -111,8 +116,9 @@ pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
         keyness::run(ctx, &target, reference.as_ref(), params).await
     })?;
     bar.finish_and_clear();
-    let written = keyness::write_outputs(&k, &args.out, run_info(&args.store.store, version, started))
-        .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    let written =
+        keyness::write_outputs(&k, &args.out, args.run.table_format(), run_info(&args.store.store, version, started))
+            .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
         return print_json(&written);
     }
@@ -158,8 +164,9 @@ pub(super) fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
         p.diffusion(&mut d);
     }
     bar.finish_and_clear();
-    let written = diffusion::write_outputs(&d, &args.out, run_info(&args.store.store, version, started))
-        .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    let written =
+        diffusion::write_outputs(&d, &args.out, args.run.table_format(), run_info(&args.store.store, version, started))
+            .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
         return print_json(&written);
     }
@@ -222,8 +229,9 @@ pub(super) fn timeline(args: TimelineArgs) -> Result<ExitCode> {
         p.timeline(&mut t);
     }
     bar.finish_and_clear();
-    let written = timeline::write_outputs(&t, &args.out, run_info(&args.store.store, version, started))
-        .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    let written =
+        timeline::write_outputs(&t, &args.out, args.run.table_format(), run_info(&args.store.store, version, started))
+            .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
         return print_json(&written);
     }

@@ -852,3 +852,34 @@ fn the_commands_write_pseudonyms_unless_asked_to_reveal() {
         }
     }
 }
+
+/// Every analysing command writes its tables as Parquet with `--format parquet`: the same rows as its CSV,
+/// typed by the declared schema.
+#[test]
+fn each_command_writes_parquet_tables_with_the_rows_of_its_csv() {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let dir = tempfile::tempdir().unwrap();
+    run(echolens().args(["demo", "--messages", "3000", "--ingest-only", "--out"]).arg(dir.path()));
+    let store = dir.path().join("store");
+    let commands: [(&[&str], &str, &str); 4] = [
+        (&["coordination"], "edges", "first_seen"),
+        (&["reuse"], "cascades", "ts"),
+        (&["timeline"], "timeline", "period"),
+        (&["keyness", "--by", "channel"], "terms_by", "z"),
+    ];
+    for (args, table, typed) in commands {
+        let (csv, pq) = (dir.path().join(format!("{table}-csv")), dir.path().join(format!("{table}-pq")));
+        for (out, format) in [(&csv, "csv"), (&pq, "parquet")] {
+            run(echolens().args(args).arg("--store").arg(&store).arg("--out").arg(out).args(["--format", format]));
+        }
+        assert!(!pq.join(format!("{table}.csv")).exists(), "{table}: no CSV beside the Parquet");
+        let file = std::fs::File::open(pq.join(format!("{table}.parquet"))).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let field = reader.schema().field_with_name(typed).unwrap().data_type().clone();
+        assert_ne!(field, arrow::datatypes::DataType::Utf8, "{table}.{typed} is typed");
+        let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        let csv_rows = read_csv(&csv.join(format!("{table}.csv"))).len();
+        assert!(csv_rows > 0, "{table} has rows");
+        assert_eq!(rows, csv_rows, "{table}");
+    }
+}
