@@ -2,5 +2,6 @@
 //! commands (`ingest`, `analyze`, `demo`) call; the binary itself is argument parsing and printing.
 
 pub mod analyze;
+pub mod demo;
 pub mod ingest;
 pub mod run;

@@ -2,17 +2,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use echolens_analysis::coordination::Params;
-use echolens_analysis::reuse::{Params as ReuseParams, Role};
-use echolens_analysis::select::{Selection, Selector};
-use echolens_analysis::vocabulary::diffusion::{self, Terms};
-use echolens_analysis::vocabulary::keyness;
-use echolens_demo::score;
-use echolens_store::Store;
-
 use super::runtime;
 use crate::args::{DemoArgs, DemoLayout};
-use echolens::ingest::{self as import, IngestOptions};
 
 /// The demo's seed: the demo corpus is the same on every machine.
 pub(crate) use echolens::run::{SEED, write_corpus};
@@ -85,102 +76,26 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     let rt = runtime()?;
     let store_dir = args.out.join("store");
-    let mut store = rt
-        .block_on(Store::open_or_create(&store_dir))
-        .with_context(|| format!("opening the store {}", store_dir.display()))?;
-    let options = IngestOptions { commit_rows: 100_000, progress: !args.json, ..IngestOptions::default() };
-    let report = import::ingest(&rt, &mut store, &[corpus], options)?;
-    store.unlock();
-    let stats = rt.block_on(store.stats())?;
+    let echolens::demo::Ingested { store, report, stats } =
+        echolens::demo::ingest(&rt, &corpus, &args.out, !args.json)?;
     if args.ingest_only {
         if args.json {
             println!("{}", serde_json::json!({"ingest": report, "stats": stats}));
         }
         return Ok(ExitCode::SUCCESS);
     }
-
-    // Coordination with the defaults, and how the planted groups came out.
-    use echolens_analysis::TableFormat::Csv;
-    let coord_dir = args.out.join("coordination");
-    let coordination = rt.block_on(async {
-        let ctx = echolens_analysis::analysis_session(1 << 30)?;
-        store.register(&ctx).await?;
-        anyhow::Ok(echolens_analysis::coordination::run(&ctx, Params::default()).await?)
-    })?;
-    let extra = serde_json::json!({"command": "echolens demo", "echolens_version": env!("CARGO_PKG_VERSION")});
-    echolens_analysis::coordination::write_outputs(&coordination, &coord_dir, Csv, extra.clone())
-        .with_context(|| format!("writing {}", coord_dir.display()))?;
-
-    // Reuse cascades with the defaults, scored against the planted ones.
-    let reuse_dir = args.out.join("reuse");
-    let reuse = rt.block_on(async {
-        let ctx = echolens_analysis::analysis_session(1 << 30)?;
-        store.register(&ctx).await?;
-        anyhow::Ok(echolens_analysis::reuse::run(&ctx, ReuseParams::default()).await?)
-    })?;
-    echolens_analysis::reuse::write_outputs(&reuse, &reuse_dir, Csv, extra.clone())
-        .with_context(|| format!("writing {}", reuse_dir.display()))?;
-    let found: Vec<score::FoundMember> = reuse
-        .members
-        .iter()
-        .map(|m| score::FoundMember { key: &m.key, cascade: m.cascade, origin: m.role == Role::Origin })
-        .collect();
-    let planted = score::cascades(&found, &truth.cascades);
-
-    // Vocabulary: the source channel against the other channels of its language, then how the planted terms
-    // spread, both checked against the truth.
-    let voc = &truth.vocabulary;
-    let target = Selection::new(vec![Selector::Channel(voc.source_channel.clone())]);
-    let reference = Selection::new(
-        voc.adoption_day
-            .iter()
-            .filter(|(c, _)| *c != voc.source_channel)
-            .map(|(c, _)| Selector::Channel(c.clone()))
-            .collect(),
+    let m = echolens::demo::measure(&rt, &store, &truth, &args.out)?;
+    let [coord_dir, reuse_dir, keyness_dir, diffusion_dir] = &m.folders;
+    let (coordination, reuse, planted, recovered, ranks, days_found) = (
+        &m.coordination,
+        &m.reuse,
+        &m.planted_cascades,
+        &m.planted_groups,
+        &m.planted_term_ranks,
+        m.adoption_days_found,
     );
-    let keyness_dir = args.out.join("keyness");
-    let diffusion_dir = args.out.join("diffusion");
-    let (keyness, diffusion) = rt.block_on(async {
-        let ctx = echolens_analysis::analysis_session(1 << 30)?;
-        store.register(&ctx).await?;
-        let k = keyness::run(&ctx, &target, Some(&reference), keyness::Params::default()).await?;
-        let d = diffusion::run(&ctx, Terms::new(voc.terms.clone())?, &Selection::default()).await?;
-        anyhow::Ok((k, d))
-    })?;
-    keyness::write_outputs(&keyness, &keyness_dir, Csv, extra.clone())
-        .with_context(|| format!("writing {}", keyness_dir.display()))?;
-    diffusion::write_outputs(&diffusion, &diffusion_dir, Csv, extra.clone())
-        .with_context(|| format!("writing {}", diffusion_dir.display()))?;
-    let ranks: Vec<Option<usize>> =
-        voc.terms.iter().map(|t| keyness.terms.iter().position(|k| &k.term == t).map(|r| r + 1)).collect();
-    let days_found = voc
-        .adoption_day
-        .iter()
-        .filter(|(c, day)| {
-            diffusion.channels.iter().any(|a| {
-                a.channel_id == *c
-                    && a.first_use.is_some_and(|t| (t / 1_000_000 - echolens_demo::START).div_euclid(86_400) == *day)
-            })
-        })
-        .count();
+    let voc = &truth.vocabulary;
     let net = &coordination.network;
-    let summaries = echolens_analysis::coordination::cluster_summaries(&coordination);
-    let clusters: Vec<(usize, Vec<&str>)> =
-        net.clusters.iter().map(|cl| (cl.id, cl.members.iter().map(|&m| net.accounts[m].as_str()).collect())).collect();
-    let recovered: Vec<serde_json::Value> = score::groups(&clusters, &truth.campaigns)
-        .into_iter()
-        .map(|g| {
-            // What the exports say about the cluster's accounts (the planted account batch shows here).
-            let facts = summaries.iter().find(|s| s.cluster == g.cluster);
-            serde_json::json!({
-                "campaign": g.campaign, "members": g.members, "cluster": g.cluster, "overlap": g.overlap,
-                "created_together": facts.map(|s| s.created_together.as_str()),
-                "clients": facts.map(|s| s.clients.as_str()),
-                "few_followers": facts.map(|s| s.few_followers.as_str()),
-                "top_domains": facts.map(|s| s.top_domains.as_str()),
-            })
-        })
-        .collect();
 
     if args.json {
         println!(
@@ -220,7 +135,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
             net.clusters.len(),
             coord_dir.display()
         );
-        for r in &recovered {
+        for r in recovered {
             println!(
                 "  planted group {} ({} accounts) is cluster {} (overlap {:.2})",
                 r["campaign"],
