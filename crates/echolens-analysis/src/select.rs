@@ -6,7 +6,7 @@
 //! selection compiles to a DataFusion [`Expr`] over the `messages` table ([`Selection::expr`]): values are
 //! literals, so a channel name is never read as SQL; `where=` is the user's own SQL, parsed against the table's
 //! schema. The analyses read a selection through [`Selection::register`], a view of the messages it holds.
-//! [`Selection::sql`] gives the same predicate as SQL text, quoted, for composing a `where=` selector.
+//! The library composes selections from predicates it builds itself ([`Selector::Expr`]), never from SQL text.
 
 use std::fmt;
 
@@ -31,6 +31,13 @@ pub enum Selector {
     Until(DateTime<Utc>),
     /// A SQL predicate over the `messages` columns.
     Where(String),
+    /// A predicate built by the library (never parsed from text), shown as its label.
+    Expr {
+        /// The predicate over the `messages` columns.
+        expr: Expr,
+        /// What it selects, in words.
+        label: String,
+    },
 }
 
 impl Selector {
@@ -75,6 +82,7 @@ impl Selector {
             Selector::Since(_) => 3,
             Selector::Until(_) => 4,
             Selector::Where(_) => 5,
+            Selector::Expr { .. } => 6,
         }
     }
 
@@ -84,17 +92,16 @@ impl Selector {
             |t: &DateTime<Utc>| lit(ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into())));
         Ok(match self {
             Selector::Channel(v) => col("channel_id").eq(lit(v.as_str())).or(col("channel_name").eq(lit(v.as_str()))),
-            Selector::Author(v) => {
-                let account = datafusion::prelude::concat(vec![col("platform"), lit(":"), col("author_id")]);
-                col("author_id").eq(lit(v.as_str())).or(account.eq(lit(v.as_str())))
-            }
+            Selector::Author(v) => col("author_id").eq(lit(v.as_str())).or(crate::sql::account().eq(lit(v.as_str()))),
             Selector::Platform(v) => col("platform").eq(lit(v.to_lowercase())),
             Selector::Since(t) => col("ts").gt_eq(time(t)),
             Selector::Until(t) => col("ts").lt(time(t)),
             Selector::Where(sql) => ctx.parse_sql_expr(sql, schema)?,
+            Selector::Expr { expr, .. } => expr.clone(),
         })
     }
 
+    #[cfg(test)]
     fn sql(&self) -> String {
         match self {
             Selector::Channel(v) => format!("(channel_id = {q} OR channel_name = {q})", q = quote(v)),
@@ -105,6 +112,7 @@ impl Selector {
             Selector::Since(t) => format!("ts >= TIMESTAMP '{}'", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
             Selector::Until(t) => format!("ts < TIMESTAMP '{}'", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
             Selector::Where(sql) => format!("({sql})"),
+            Selector::Expr { expr, .. } => format!("({expr})"),
         }
     }
 }
@@ -118,6 +126,7 @@ impl fmt::Display for Selector {
             Selector::Since(t) => write!(f, "since={}", t.to_rfc3339()),
             Selector::Until(t) => write!(f, "until<{}", t.to_rfc3339()),
             Selector::Where(sql) => write!(f, "where={sql}"),
+            Selector::Expr { label, .. } => f.write_str(label),
         }
     }
 }
@@ -139,8 +148,9 @@ fn parse_time(s: &str, until: bool, zone: Option<chrono_tz::Tz>) -> std::result:
         .map_err(|_| "expected a date like 2024-03-01 or a time like 2024-03-01T12:00:00Z".to_owned())
 }
 
-/// `s` as a SQL string literal.
-pub fn quote(s: &str) -> String {
+/// `s` as a SQL string literal (for the tests' SQL form of a selection).
+#[cfg(test)]
+fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -176,8 +186,9 @@ impl Selection {
         &self.selectors
     }
 
-    /// The SQL predicate (`TRUE` when empty).
-    pub fn sql(&self) -> String {
+    /// The SQL predicate (`TRUE` when empty), to check [`Selection::expr`] against.
+    #[cfg(test)]
+    fn sql(&self) -> String {
         if self.selectors.is_empty() {
             return "TRUE".to_owned();
         }

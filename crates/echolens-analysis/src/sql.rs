@@ -14,3 +14,15 @@ pub fn channel_of(alias: &str) -> String {
 
 /// An original message by a known author: not a repost, not a forward.
 pub const ORIGINAL: &str = "author_id IS NOT NULL AND repost_of IS NULL AND forwarded_from IS NULL";
+
+/// [`ACCOUNT`] as an expression, for plans built with the DataFrame API.
+pub fn account() -> datafusion::prelude::Expr {
+    use datafusion::prelude::{col, concat, lit};
+    concat(vec![col("platform"), lit(":"), col("author_id")])
+}
+
+/// [`CHANNEL`] as an expression.
+pub fn channel() -> datafusion::prelude::Expr {
+    use datafusion::prelude::{coalesce, col, concat, lit};
+    concat(vec![col("platform"), lit(":"), coalesce(vec![col("channel_name"), col("channel_id")])])
+}

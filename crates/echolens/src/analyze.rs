@@ -7,11 +7,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use datafusion::prelude::SessionContext;
+use datafusion::execution::FunctionRegistry;
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::prelude::{Expr, SessionContext, cast, coalesce, col, lit, not};
 use echolens_analysis::Pseudonyms;
 use echolens_analysis::coordination::{self, Coordination};
 use echolens_analysis::reuse::{self, Reuse};
-use echolens_analysis::select::{Selection, Selector, quote};
+use echolens_analysis::select::{Selection, Selector};
 use echolens_analysis::vocabulary::diffusion::{self, Terms};
 use echolens_analysis::vocabulary::timeline::{self, Group, Period, Timeline};
 use echolens_analysis::vocabulary::{keyness, keyness_by};
@@ -301,7 +303,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
     let ctx = session()?;
     // Auto sources select on these columns only (and keyness reads `text_norm`); a named campaign's `where=`
     // may read any.
-    let columns = if named_campaign { "*" } else { AUTO_SOURCE_COLUMNS };
+    let columns = if named_campaign { None } else { Some(AUTO_SOURCE_COLUMNS) };
     let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, columns, args.memory))?;
     // The terms' spread through the whole corpus, for every source in one scan.
     let mut followed: Vec<(usize, Terms)> = Vec::new();
@@ -465,7 +467,7 @@ fn chrono_now_us() -> i64 {
 
 /// The columns the automatic campaign sources' selections and keyness read (`cluster_sources`,
 /// `cascade_source`, `measure`): the vocabulary sample holds only these, not the raw text and lists.
-const AUTO_SOURCE_COLUMNS: &str = "key, platform, channel_id, channel_name, author_id, ts, text_norm";
+const AUTO_SOURCE_COLUMNS: &[&str] = &["key", "platform", "channel_id", "channel_name", "author_id", "ts", "text_norm"];
 
 /// Campaign sources when none is named, from coordination: the accounts of the largest clusters (before their
 /// ids are pseudonymised: the selection reads the store).
@@ -473,12 +475,10 @@ fn cluster_sources(coord: &Coordination) -> Vec<Source> {
     let mut out = Vec::new();
     let net = &coord.network;
     for cluster in net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER).take(AUTO_CLUSTERS) {
-        let accounts: Vec<String> = cluster.members.iter().map(|&m| quote(&net.accounts[m])).collect();
-        let target = Selection::new(vec![Selector::Where(format!(
-            "{} IN ({})",
-            echolens_analysis::sql::ACCOUNT,
-            accounts.join(", ")
-        ))]);
+        let accounts: Vec<Expr> = cluster.members.iter().map(|&m| lit(net.accounts[m].as_str())).collect();
+        let label = format!("the {} accounts of coordination cluster {}", cluster.members.len(), cluster.id);
+        let expr = echolens_analysis::sql::account().in_list(accounts, false);
+        let target = Selection::new(vec![Selector::Expr { expr, label }]);
         out.push(Source {
             title: format!("Coordination cluster {}", cluster.id),
             why: format!(
@@ -513,11 +513,12 @@ fn cascade_source(reuse: &Reuse, pseudonyms: &Pseudonyms) -> Option<Source> {
             "The channel where the widest reuse cascade began: {} messages in {} channels (see Reuse).",
             c.size, c.channels
         ),
-        target: Selection::new(vec![Selector::Where(format!(
-            "platform = {} AND channel_id = {}",
-            quote(&platform),
-            quote(&c.origin_channel_id)
-        ))]),
+        target: Selection::new(vec![Selector::Expr {
+            expr: col("platform")
+                .eq(lit(platform.as_str()))
+                .and(col("channel_id").eq(lit(c.origin_channel_id.as_str()))),
+            label: format!("the messages of {platform} channel {shown}"),
+        }]),
         description: format!("the messages of {platform} channel {shown}"),
         slug: format!("cascade-{}-origin", c.cascade),
     })
@@ -525,22 +526,43 @@ fn cascade_source(reuse: &Reuse, pseudonyms: &Pseudonyms) -> Option<Source> {
 
 /// A session whose `messages` hold only what keyness reads: every message of the campaign sources and a
 /// deterministic 1-in-`sample` sample of the rest (by key hash). One scan of the store; the keyness passes then
-/// read a few hundred thousand rows however large the corpus.
+/// read a few hundred thousand rows however large the corpus. `columns`: the columns kept (`None`: all).
 async fn vocabulary_session(
     ctx: &SessionContext,
     sources: &[Source],
     sample: u64,
-    columns: &str,
+    columns: Option<&[&str]>,
     memory: usize,
 ) -> Result<SessionContext> {
-    let mut wanted: Vec<String> = sources.iter().map(|s| format!("coalesce({}, false)", s.target.sql())).collect();
-    wanted.push(if sample > 1 { format!("hash64(key) % {sample} = 0") } else { "TRUE".to_owned() });
-    let df = ctx.sql(&format!("SELECT {columns} FROM messages WHERE {}", wanted.join(" OR "))).await?;
+    let mut wanted = sampled(ctx, sample)?;
+    for s in sources {
+        wanted = wanted.or(within(ctx, &s.target).await?);
+    }
+    let df = ctx.table("messages").await?.filter(wanted)?;
+    let df = match columns {
+        Some(columns) => df.select_columns(columns)?,
+        None => df,
+    };
     let (schema, batches) = echolens_analysis::collect_plain(df).await?;
     let vctx = echolens_analysis::analysis_session(memory)?;
     let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
     vctx.register_table("messages", std::sync::Arc::new(table))?;
     Ok(vctx)
+}
+
+/// Whether a message is in `selection` (false, not null, where a column it reads is empty).
+async fn within(ctx: &SessionContext, selection: &Selection) -> Result<Expr> {
+    Ok(coalesce(vec![selection.expr(ctx).await?, lit(false)]))
+}
+
+/// Whether a message is in the deterministic 1-in-`sample` sample by key hash (every message when `sample` is
+/// 1).
+fn sampled(ctx: &SessionContext, sample: u64) -> Result<Expr> {
+    if sample <= 1 {
+        return Ok(lit(true));
+    }
+    let hash = ctx.udf("hash64")?.call(vec![col("key")]);
+    Ok((hash % lit(i64::try_from(sample).unwrap_or(i64::MAX))).eq(lit(0i64)))
 }
 
 /// Keyness of `source` against the messages in its own script outside it (1 in `sample` of them, by key hash;
@@ -550,13 +572,18 @@ async fn measure(
     source: &Source,
     sample: u64,
 ) -> echolens_analysis::Result<(keyness::Keyness, String)> {
-    let target_sql = source.target.sql();
-    let sql = format!(
-        "SELECT script(text_norm) AS s, count(*) AS n FROM messages WHERE coalesce({target_sql}, false) \
-         GROUP BY 1 ORDER BY n DESC, s"
-    );
-    let batches = vctx.sql(&sql).await?.collect().await?;
+    let internal = |e: anyhow::Error| echolens_analysis::Error::Internal(format!("{e:#}"));
+    let target = within(vctx, &source.target).await.map_err(internal)?;
+    let script_of = vctx.udf("script")?.call(vec![col("text_norm")]);
     // The most common script among the target's messages (rows come most common first).
+    let batches = vctx
+        .table("messages")
+        .await?
+        .filter(target.clone())?
+        .aggregate(vec![script_of.clone().alias("s")], vec![count(lit(1)).alias("n")])?
+        .sort(vec![col("n").sort(false, true), col("s").sort(true, true)])?
+        .collect()
+        .await?;
     let mut script = None;
     for b in &batches {
         let codes = echolens_analysis::i64s(b, "s")?;
@@ -564,34 +591,27 @@ async fn measure(
             script = script.or_else(|| Script::ALL.get(v as usize).copied());
         }
     }
-    let (sampled, share) = if sample > 1 {
-        (format!("hash64(key) % {sample} = 0"), format!(", a 1-in-{sample} sample by key hash"))
-    } else {
-        ("TRUE".to_owned(), String::new())
+    let share = if sample > 1 { format!(", a 1-in-{sample} sample by key hash") } else { String::new() };
+    let rest = sampled(vctx, sample).map_err(internal)?.and(not(target));
+    let rest_of_corpus = || {
+        let label = format!("the rest of the corpus{share}");
+        (Selection::new(vec![Selector::Expr { expr: rest.clone(), label: label.clone() }]), label)
     };
     let (reference, description) = match script {
-        Some(s) => (
-            Some(Selection::new(vec![Selector::Where(format!(
-                "{sampled} AND NOT coalesce({target_sql}, false) AND script(text_norm) = {}",
-                s.code()
-            ))])),
-            format!("the other messages in {} script{share}", s.name()),
-        ),
-        None => (
-            Some(Selection::new(vec![Selector::Where(format!("{sampled} AND NOT coalesce({target_sql}, false)"))])),
-            format!("the rest of the corpus{share}"),
-        ),
+        Some(s) => {
+            let label = format!("the other messages in {} script{share}", s.name());
+            let expr = rest.clone().and(script_of.eq(lit(s.code())));
+            (Selection::new(vec![Selector::Expr { expr, label: label.clone() }]), label)
+        }
+        None => rest_of_corpus(),
     };
+    let reference = Some(reference);
     let k = match keyness::run(vctx, &source.target, reference.as_ref(), keyness::Params::default()).await {
         Ok(k) => (k, description),
         // Nothing else in its script: the rest of the corpus (as sampled).
         Err(echolens_analysis::Error::Empty { role, .. }) if script.is_some() && role == "reference" => {
-            let rest =
-                Selection::new(vec![Selector::Where(format!("{sampled} AND NOT coalesce({target_sql}, false)"))]);
-            (
-                keyness::run(vctx, &source.target, Some(&rest), keyness::Params::default()).await?,
-                format!("the rest of the corpus{share}"),
-            )
+            let (rest, description) = rest_of_corpus();
+            (keyness::run(vctx, &source.target, Some(&rest), keyness::Params::default()).await?, description)
         }
         Err(e) => return Err(e),
     };
@@ -611,14 +631,20 @@ async fn evidence_texts(
     if keys.is_empty() {
         return Ok(out);
     }
-    let list: Vec<String> = keys.iter().map(|k| quote(k)).collect();
-    let sql = format!(
-        "SELECT key, text, CAST(ts AS BIGINT) AS ts, {} AS channel \
-         FROM messages WHERE key IN ({})",
-        echolens_analysis::sql::CHANNEL,
-        list.join(", ")
-    );
-    for batch in ctx.sql(&sql).await?.collect().await? {
+    let list: Vec<Expr> = keys.iter().map(|k| lit(k.as_str())).collect();
+    let batches = ctx
+        .table("messages")
+        .await?
+        .filter(col("key").in_list(list, false))?
+        .select(vec![
+            col("key"),
+            col("text"),
+            cast(col("ts"), datafusion::arrow::datatypes::DataType::Int64).alias("ts"),
+            echolens_analysis::sql::channel().alias("channel"),
+        ])?
+        .collect()
+        .await?;
+    for batch in batches {
         let (key, text) = (echolens_analysis::strings(&batch, "key")?, echolens_analysis::strings(&batch, "text")?);
         let channel = echolens_analysis::strings(&batch, "channel")?;
         let ts = echolens_analysis::i64s(&batch, "ts")?;
