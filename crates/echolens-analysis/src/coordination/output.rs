@@ -462,32 +462,51 @@ pub fn write_outputs(
     // The contract's order: edges, clusters, cluster_summary, the networks, then the rest.
     written.splice(3..3, [gexf, graphml]);
 
-    let mut per_kind: BTreeMap<&str, u64> = p.kinds.iter().map(|k| (k.name(), 0)).collect();
-    for e in &c.edges {
-        *per_kind.entry(e.kind.name()).or_default() += 1;
-    }
-    let summary = serde_json::json!({
-        "analysis": "coordination",
-        "parameters": p,
-        "null_model": {
-            "runs": p.null_runs,
-            "method": "each account's timestamps permuted among its own actions of the same kind; \
-                       p = (1 + runs with weight >= observed) / (1 + runs)",
-            "kinds": p.kinds.iter().filter(|k| **k != Kind::Similar).map(|k| k.name()).collect::<Vec<_>>(),
-        },
-        "left_out": c.left_out,
-        "edges": per_kind,
-        "accounts": c.network.accounts.len(),
-        "combined_edges": c.network.edges.len(),
-        "clusters": c.network.clusters.len(),
-        "largest_clusters": summaries.iter().take(10).map(|s| serde_json::json!({
-            "cluster": s.cluster, "size": s.size, "edges": s.edges, "kinds": s.kinds,
-        })).collect::<Vec<_>>(),
-        "outputs": written.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
-            .chain(std::iter::once("summary.json".to_owned())).collect::<Vec<_>>(),
-        "unclustered_accounts": c.network.unclustered(),
-        "window_estimate": c.window_estimate,
-        "window_warning": c.window_estimate.warning(c.params.window_s),
-    });
+    let mut summary = c.summary_with(&summaries);
+    summary["outputs"] = serde_json::json!(
+        written
+            .iter()
+            .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+            .chain(std::iter::once("summary.json".to_owned()))
+            .collect::<Vec<_>>()
+    );
     crate::table::write_summary(dir, written, summary, extra)
+}
+
+impl Coordination {
+    /// The summary (`summary.json` without the run and the list of files): parameters, the null model, what
+    /// the rules left out, edges per kind, clusters, the window estimate.
+    pub fn summary(&self) -> serde_json::Value {
+        self.summary_with(&cluster_summaries(self))
+    }
+
+    fn summary_with(&self, summaries: &[ClusterSummary]) -> serde_json::Value {
+        let c = self;
+        let p = &c.params;
+        let mut per_kind: BTreeMap<&str, u64> = p.kinds.iter().map(|k| (k.name(), 0)).collect();
+        for e in &c.edges {
+            *per_kind.entry(e.kind.name()).or_default() += 1;
+        }
+        serde_json::json!({
+            "analysis": "coordination",
+            "parameters": p,
+            "null_model": {
+                "runs": p.null_runs,
+                "method": "each account's timestamps permuted among its own actions of the same kind; \
+                           p = (1 + runs with weight >= observed) / (1 + runs)",
+                "kinds": p.kinds.iter().filter(|k| **k != Kind::Similar).map(|k| k.name()).collect::<Vec<_>>(),
+            },
+            "left_out": c.left_out,
+            "edges": per_kind,
+            "accounts": c.network.accounts.len(),
+            "combined_edges": c.network.edges.len(),
+            "clusters": c.network.clusters.len(),
+            "largest_clusters": summaries.iter().take(10).map(|s| serde_json::json!({
+                "cluster": s.cluster, "size": s.size, "edges": s.edges, "kinds": s.kinds,
+            })).collect::<Vec<_>>(),
+            "unclustered_accounts": c.network.unclustered(),
+            "window_estimate": c.window_estimate,
+            "window_warning": c.window_estimate.warning(c.params.window_s),
+        })
+    }
 }

@@ -231,6 +231,16 @@ impl Reuse {
         }
         Ok(vec![cascades.finish()?, summary.finish()?])
     }
+
+    /// The summary (`summary.json` without the run): parameters, counts, the channels' boilerplate.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "analysis": "reuse",
+            "parameters": self.params,
+            "counts": self.counts,
+            "boilerplate_channels": self.boilerplate.iter().take(50).collect::<Vec<_>>(),
+        })
+    }
 }
 
 /// Write the outputs under `dir` (created if missing): the tables ([`Reuse::tables`]) as `format`,
@@ -246,12 +256,7 @@ pub fn write_outputs(
     let path = dir.join("reuse_network.gexf");
     reuse_network(r).save_gexf(&path, "echolens reuse: who copies whom (channel to channel)")?;
     written.push(path);
-    let summary = serde_json::json!({
-        "analysis": "reuse",
-        "parameters": r.params,
-        "counts": r.counts,
-        "boilerplate_channels": r.boilerplate.iter().take(50).collect::<Vec<_>>(),
-        "run": extra,
-    });
+    let mut summary = r.summary();
+    summary["run"] = extra;
     crate::table::write_summary(dir, written, summary, serde_json::Value::Null)
 }

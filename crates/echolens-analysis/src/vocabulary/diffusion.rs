@@ -574,6 +574,14 @@ impl Diffusion {
         }
         Ok(vec![adoption.finish()?, term_adoption.finish()?, curve.finish()?])
     }
+
+    /// The summary (`summary.json` without the run): the result with its channel and adopter counts.
+    pub fn summary(&self) -> serde_json::Value {
+        let mut summary = serde_json::to_value(self).expect("diffusion serialises");
+        summary["channels"] = serde_json::json!(self.channels.len());
+        summary["adopters"] = serde_json::json!(self.channels.iter().filter(|c| c.uses > 0).count());
+        summary
+    }
 }
 
 /// Write the tables of `d` ([`Diffusion::tables`]) as `format` and `summary.json` into `out`.
@@ -585,8 +593,5 @@ pub fn write_outputs(
 ) -> Result<crate::Written> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let written = crate::write_tables(&d.tables()?, out, format)?;
-    let mut summary = serde_json::to_value(d).expect("diffusion serialises");
-    summary["channels"] = serde_json::json!(d.channels.len());
-    summary["adopters"] = serde_json::json!(d.channels.iter().filter(|c| c.uses > 0).count());
-    crate::table::write_summary(out, written, summary, extra)
+    crate::table::write_summary(out, written, d.summary(), extra)
 }

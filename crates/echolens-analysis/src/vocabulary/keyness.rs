@@ -534,6 +534,19 @@ impl Keyness {
         }
         Ok(vec![rows.finish()?])
     }
+
+    /// The summary (`summary.json` without the run): the result, the method, the 20 terms at each end.
+    pub fn summary(&self) -> serde_json::Value {
+        let mut summary = serde_json::to_value(self).expect("keyness serialises");
+        summary["method"] = serde_json::json!(
+            "log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi and Quinn 2008): \
+             prior = prior_scale × the term's count in target and reference; exact variance; z = δ/σ"
+        );
+        summary["top_target"] = serde_json::to_value(self.terms.iter().take(20).collect::<Vec<_>>()).expect("terms");
+        summary["top_reference"] =
+            serde_json::to_value(self.terms.iter().rev().take(20).collect::<Vec<_>>()).expect("terms");
+        summary
+    }
 }
 
 /// Write the table of `k` ([`Keyness::tables`]) as `format` and `summary.json` into `out`.
@@ -545,12 +558,5 @@ pub fn write_outputs(
 ) -> Result<crate::Written> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let written = crate::write_tables(&k.tables()?, out, format)?;
-    let mut summary = serde_json::to_value(k).expect("keyness serialises");
-    summary["method"] = serde_json::json!(
-        "log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi and Quinn 2008): \
-         prior = prior_scale × the term's count in target and reference; exact variance; z = δ/σ"
-    );
-    summary["top_target"] = serde_json::to_value(k.terms.iter().take(20).collect::<Vec<_>>()).expect("terms");
-    summary["top_reference"] = serde_json::to_value(k.terms.iter().rev().take(20).collect::<Vec<_>>()).expect("terms");
-    crate::table::write_summary(out, written, summary, extra)
+    crate::table::write_summary(out, written, k.summary(), extra)
 }

@@ -241,6 +241,11 @@ impl KeynessBy {
         }
         Ok(vec![rows.finish()?])
     }
+
+    /// The summary (`summary.json` without the run).
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({"analysis": "keyness by group", "result": self})
+    }
 }
 
 /// Write the table of `k` ([`KeynessBy::tables`]) as `format` and `summary.json` into `out`.
@@ -252,6 +257,5 @@ pub fn write_outputs(
 ) -> Result<crate::Written> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let written = crate::write_tables(&k.tables()?, out, format)?;
-    let summary = serde_json::json!({"analysis": "keyness by group", "result": k});
-    crate::table::write_summary(out, written, summary, extra)
+    crate::table::write_summary(out, written, k.summary(), extra)
 }

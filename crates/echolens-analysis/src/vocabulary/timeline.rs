@@ -332,6 +332,28 @@ impl Timeline {
         }
         Ok(tables)
     }
+
+    /// The summary (`summary.json` without the run): the result, the burst rule, the 100 strongest bursts.
+    pub fn summary(&self) -> serde_json::Value {
+        let mut summary = serde_json::to_value(self).expect("timeline serialises");
+        summary["burst_method"] = serde_json::json!(self.params.burst_method());
+        let mut bursts: Vec<serde_json::Value> = Vec::new();
+        for r in &self.rows {
+            for (i, s) in r.scores.iter().enumerate().filter(|(_, s)| s.burst) {
+                let what = if i == 0 { "messages".to_owned() } else { format!("category:{}", self.categories[i - 1]) };
+                let count = if i == 0 { r.messages } else { r.categories[i - 1] };
+                bursts.push(serde_json::json!({
+                    "period": day_string(r.period), "group": r.group, "name": r.name, "series": what,
+                    "count": count, "baseline": (s.baseline * 100.0).round() / 100.0, "z": (s.z * 100.0).round() / 100.0,
+                }));
+            }
+        }
+        bursts.sort_by(|a, b| b["z"].as_f64().unwrap_or(0.0).total_cmp(&a["z"].as_f64().unwrap_or(0.0)));
+        summary["bursts_total"] = serde_json::json!(bursts.len());
+        bursts.truncate(100);
+        summary["bursts"] = serde_json::json!(bursts);
+        summary
+    }
 }
 
 /// Write the tables of `t` ([`Timeline::tables`]) as `format` and `summary.json` into `out`.
@@ -343,22 +365,5 @@ pub fn write_outputs(
 ) -> Result<crate::Written> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let written = crate::write_tables(&t.tables()?, out, format)?;
-    let mut summary = serde_json::to_value(t).expect("timeline serialises");
-    summary["burst_method"] = serde_json::json!(t.params.burst_method());
-    let mut bursts: Vec<serde_json::Value> = Vec::new();
-    for r in &t.rows {
-        for (i, s) in r.scores.iter().enumerate().filter(|(_, s)| s.burst) {
-            let what = if i == 0 { "messages".to_owned() } else { format!("category:{}", t.categories[i - 1]) };
-            let count = if i == 0 { r.messages } else { r.categories[i - 1] };
-            bursts.push(serde_json::json!({
-                "period": day_string(r.period), "group": r.group, "name": r.name, "series": what,
-                "count": count, "baseline": (s.baseline * 100.0).round() / 100.0, "z": (s.z * 100.0).round() / 100.0,
-            }));
-        }
-    }
-    bursts.sort_by(|a, b| b["z"].as_f64().unwrap_or(0.0).total_cmp(&a["z"].as_f64().unwrap_or(0.0)));
-    summary["bursts_total"] = serde_json::json!(bursts.len());
-    bursts.truncate(100);
-    summary["bursts"] = serde_json::json!(bursts);
-    crate::table::write_summary(out, written, summary, extra)
+    crate::table::write_summary(out, written, t.summary(), extra)
 }
