@@ -53,9 +53,12 @@ impl Pseudonyms {
 
     /// Pseudonyms with `key` for the channels of the `messages` table in `ctx`.
     pub async fn load(ctx: &SessionContext, key: [u8; 32]) -> Result<Pseudonyms> {
-        let sql = "SELECT platform, channel_id, max(channel_name) AS channel_name FROM messages \
-                   GROUP BY platform, channel_id \
-                   HAVING bool_and(author_id IS NOT NULL AND author_id = channel_id)";
+        // Every name a personal channel had (an account renamed is one channel under several names).
+        let sql = "SELECT m.platform, m.channel_id, m.channel_name FROM messages m \
+                   JOIN (SELECT platform, channel_id FROM messages GROUP BY platform, channel_id \
+                         HAVING bool_and(author_id IS NOT NULL AND author_id = channel_id)) p \
+                   ON m.platform = p.platform AND m.channel_id = p.channel_id \
+                   GROUP BY m.platform, m.channel_id, m.channel_name";
         let mut personal = Vec::new();
         for batch in collect(ctx, sql).await? {
             let platform = strings(&batch, "platform")?;
@@ -122,14 +125,17 @@ impl Pseudonyms {
         }
     }
 
-    /// A message key `platform:channel_id:message_id` with the channel pseudonymised if personal.
+    /// A message key `platform:channel_id:message_id` with the channel pseudonymised if personal. A message
+    /// id may hold `:` itself, so every split is tried, the shortest channel first.
     pub fn key(&self, key: &str) -> String {
         let Some((platform, rest)) = key.split_once(':') else { return key.to_owned() };
-        let Some((channel, message)) = rest.rsplit_once(':') else { return key.to_owned() };
-        match self.personal.get(&format!("{platform}:{channel}")) {
-            Some(p) => format!("{p}:{message}"),
-            None => key.to_owned(),
+        for (at, _) in rest.match_indices(':') {
+            let (channel, message) = (&rest[..at], &rest[at + 1..]);
+            if let Some(p) = self.personal.get(&format!("{platform}:{channel}")) {
+                return format!("{p}:{message}");
+            }
         }
+        key.to_owned()
     }
 
     /// Pseudonymise a coordination result: accounts, evidence keys, personal channels.
@@ -258,6 +264,45 @@ mod tests {
         assert_ne!(p.id("telegram", "42"), a, "the same id on two platforms is two accounts");
         assert_ne!(pseudonyms(2).id("x", "42"), a, "another key, another pseudonym");
         assert_eq!(p.account("x:42"), format!("x:{a}"));
+    }
+
+    #[test]
+    fn a_message_id_with_colons_does_not_keep_a_personal_channel_in_its_key() {
+        let p = Pseudonyms::new([1; 32], [("x".to_owned(), "42".to_owned(), Some("alice".to_owned()))]);
+        let pseudonym = p.id("x", "42");
+        assert_eq!(p.key("x:42:7"), format!("x:{pseudonym}:7"));
+        assert_eq!(p.key("x:42:7:reply:9"), format!("x:{pseudonym}:7:reply:9"));
+        assert_eq!(p.key("telegram:news:7:1"), "telegram:news:7:1", "a public channel stays");
+    }
+
+    #[tokio::test]
+    async fn every_name_of_a_renamed_account_maps_to_its_pseudonym() {
+        use arrow::array::StringArray;
+        use arrow::datatypes::{DataType, Field, Schema};
+        let ctx = SessionContext::new();
+        // One X account under two screen names, and a public Telegram channel.
+        let column = |v: [&str; 3]| -> arrow::array::ArrayRef { std::sync::Arc::new(StringArray::from(v.to_vec())) };
+        let schema = Schema::new(
+            ["platform", "channel_id", "channel_name", "author_id"]
+                .map(|n| Field::new(n, DataType::Utf8, true))
+                .to_vec(),
+        );
+        let batch = arrow::record_batch::RecordBatch::try_new(
+            std::sync::Arc::new(schema),
+            vec![
+                column(["x", "x", "telegram"]),
+                column(["42", "42", "news"]),
+                column(["alice", "alice_renamed", "News"]),
+                column(["42", "42", "7"]),
+            ],
+        )
+        .unwrap();
+        ctx.register_batch("messages", batch).unwrap();
+        let p = Pseudonyms::load(&ctx, [1; 32]).await.unwrap();
+        let pseudonym = format!("x:{}", p.id("x", "42"));
+        assert_eq!(p.channel("x:alice"), pseudonym);
+        assert_eq!(p.channel("x:alice_renamed"), pseudonym);
+        assert_eq!(p.channel("telegram:News"), "telegram:News");
     }
 
     #[test]

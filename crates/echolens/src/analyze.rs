@@ -378,6 +378,12 @@ pub fn run(args: &Options) -> Result<Outcome> {
             written.add(keyness_by::write_outputs(w, &dir.join("keyness_by_week"), args.format, extra.clone())?);
         }
     }
+    // Tables an earlier run left that this one did not write (another format, other campaign sources, or an
+    // earlier `--reveal` with raw ids) would sit beside these under a summary that does not describe them.
+    let stale = remove_stale(&args.out, &written.files)?;
+    if stale > 0 {
+        notes.push(format!("{stale} output files of an earlier run that this run does not write were removed"));
+    }
     let outputs: Vec<String> =
         written.files.iter().map(|p| p.strip_prefix(&args.out).unwrap_or(p).to_string_lossy().into_owned()).collect();
     stages.finish(&format!("{} files", outputs.len()));
@@ -459,6 +465,46 @@ pub fn run(args: &Options) -> Result<Outcome> {
     });
     let written = echolens_analysis::write_summary(&args.out, Vec::new(), summary, extra)?;
     Ok(Outcome { summary: written.summary, report: report_path, outputs, notes })
+}
+
+/// The folders of `out` that `analyze` writes its tables into.
+const TABLE_FOLDERS: [&str; 4] = ["coordination", "reuse", "timeline", "vocabulary"];
+
+/// Remove from the table folders of `out` every table, network or summary file (by extension) that is not in
+/// `written`, then the folders left empty; other files stay. Returns how many files were removed.
+fn remove_stale(out: &std::path::Path, written: &[PathBuf]) -> Result<usize> {
+    const OUTPUT: [&str; 5] = ["csv", "parquet", "gexf", "graphml", "json"];
+    fn walk(dir: &std::path::Path, keep: &std::collections::HashSet<&std::path::Path>) -> Result<usize> {
+        let mut removed = 0;
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        for entry in entries {
+            let path = entry.with_context(|| format!("reading {}", dir.display()))?.path();
+            let meta = std::fs::symlink_metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+            if meta.is_dir() {
+                removed += walk(&path, keep)?;
+                // Only a folder this left empty goes.
+                if std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none()) {
+                    let _ = std::fs::remove_dir(&path);
+                }
+            } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| OUTPUT.contains(&e))
+                && !keep.contains(path.as_path())
+            {
+                std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+    let keep: std::collections::HashSet<&std::path::Path> = written.iter().map(PathBuf::as_path).collect();
+    let mut removed = 0;
+    for folder in TABLE_FOLDERS {
+        removed += walk(&out.join(folder), &keep)?;
+    }
+    Ok(removed)
 }
 
 fn chrono_now_us() -> i64 {

@@ -883,3 +883,56 @@ fn each_command_writes_parquet_tables_with_the_rows_of_its_csv() {
         assert_eq!(rows, csv_rows, "{table}");
     }
 }
+
+/// Tables an earlier run wrote and this one does not (an earlier `--reveal` run's CSV, with raw ids, under a
+/// pseudonymised Parquet run) are removed; files of the user's own in the folder stay.
+#[test]
+fn analyze_removes_the_tables_of_an_earlier_run_it_does_not_rewrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    jsonl_corpus(&input, 300, 0);
+    let out = dir.path().join("report");
+    let store = dir.path().join("store");
+    let analyze = |extra: &[&str]| {
+        json_of(&run(echolens()
+            .arg("analyze")
+            .arg(&input)
+            .arg("--store")
+            .arg(&store)
+            .arg("--out")
+            .arg(&out)
+            .arg("--json")
+            .args(extra)))
+    };
+    analyze(&["--reveal"]);
+    let tables = |ext: &str| -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![out.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|e| e == ext) {
+                    found.push(p);
+                }
+            }
+        }
+        found
+    };
+    assert!(!tables("csv").is_empty());
+    std::fs::write(out.join("coordination/my notes.txt"), "mine").unwrap();
+    std::fs::write(out.join("notes.csv"), "mine").unwrap();
+    let s = analyze(&["--format", "parquet"]);
+    assert_eq!(s["pseudonymised"], true);
+    assert_eq!(tables("csv"), vec![out.join("notes.csv")], "only the user's own CSV is left");
+    assert!(out.join("coordination/my notes.txt").exists());
+    let notes = s["notes"].to_string();
+    assert!(notes.contains("of an earlier run that this run does not write were removed"), "{notes}");
+    // Every Parquet table there is one this run lists.
+    let listed: Vec<&str> = s["outputs"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
+    for t in tables("parquet") {
+        let rel = t.strip_prefix(&out).unwrap().to_string_lossy().into_owned();
+        assert!(listed.contains(&rel.as_str()), "{rel} is this run's");
+    }
+}
