@@ -266,12 +266,11 @@ pub fn run(args: &Options) -> Result<Outcome> {
             })
             .collect();
     }
-    let mut written = coordination::write_outputs(
-        &coord,
-        &args.out.join("coordination"),
-        args.format,
-        run_info(&store_path, version, started),
-    )?;
+    let mut written = coordination::write_outputs(&coord, &args.out.join("coordination"), args.format, {
+        let mut extra = run_info(&store_path, version, started);
+        extra["command"] = serde_json::json!(shown_command(&args.campaign, &pseudonyms, args.reveal));
+        extra
+    })?;
     let per_kind = coord.edges.iter().fold(std::collections::BTreeMap::new(), |mut m, e| {
         *m.entry(e.kind.name()).or_insert(0u64) += 1;
         m
@@ -286,7 +285,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
     stages.start("vocabulary");
     let named_campaign = named.is_some();
     let sources = if let Some(target) = named {
-        let description = target.to_string();
+        let description = if args.reveal { target.to_string() } else { shown(&target, &pseudonyms) };
         vec![Source {
             title: format!("The named campaign source: {description}"),
             why: "Named with --campaign.".into(),
@@ -365,7 +364,10 @@ pub fn run(args: &Options) -> Result<Outcome> {
     }
 
     stages.start("tables");
-    let extra = run_info(&store_path, version, started);
+    // The command as a reader of the outputs sees it: a named author's id pseudonymised.
+    let command = shown_command(&args.campaign, &pseudonyms, args.reveal);
+    let mut extra = run_info(&store_path, version, started);
+    extra["command"] = serde_json::json!(command);
     written.add(timeline::write_outputs(&timeline, &args.out.join("timeline"), args.format, extra.clone())?);
     written.add(reuse::write_outputs(&reuse, &args.out.join("reuse"), args.format, extra.clone())?);
     for c in &campaigns {
@@ -402,7 +404,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
         "table_format": args.format,
     });
     let run = Run {
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: command.clone(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         store: store_path.display().to_string(),
         store_version: version,
@@ -465,6 +467,42 @@ pub fn run(args: &Options) -> Result<Outcome> {
     });
     let written = echolens_analysis::write_summary(&args.out, Vec::new(), summary, extra)?;
     Ok(Outcome { summary: written.summary, report: report_path, outputs, notes })
+}
+
+/// `selection` with its author ids pseudonymised (an id given without its platform is only said to be one).
+fn shown(selection: &Selection, pseudonyms: &Pseudonyms) -> String {
+    if selection.is_empty() {
+        return selection.to_string();
+    }
+    let parts: Vec<String> = selection
+        .selectors()
+        .iter()
+        .map(|s| match s {
+            Selector::Author(v) => format!("author={}", shown_author(v, pseudonyms)),
+            other => other.to_string(),
+        })
+        .collect();
+    parts.join(" ")
+}
+
+fn shown_author(id: &str, pseudonyms: &Pseudonyms) -> String {
+    if id.contains(':') { pseudonyms.account(id) } else { "(an account id, pseudonymised)".to_owned() }
+}
+
+/// The command line, with the author ids of `--campaign` selectors pseudonymised unless `reveal`.
+fn shown_command(campaign: &[String], pseudonyms: &Pseudonyms, reveal: bool) -> String {
+    let mut command = std::env::args().collect::<Vec<_>>().join(" ");
+    if !reveal {
+        for selector in campaign {
+            if let Some(id) = selector.trim().strip_prefix("author=") {
+                let id = id.trim();
+                if !id.is_empty() {
+                    command = command.replace(id, &shown_author(id, pseudonyms));
+                }
+            }
+        }
+    }
+    command
 }
 
 /// The folders of `out` that `analyze` writes its tables into.

@@ -936,3 +936,53 @@ fn analyze_removes_the_tables_of_an_earlier_run_it_does_not_rewrite() {
         assert!(listed.contains(&rel.as_str()), "{rel} is this run's");
     }
 }
+
+/// A campaign named by its author (`--campaign author=ID`) is measured, and the id appears in no output file:
+/// not in the title, the summaries, the tables or the command the report shows for reproducing the run.
+#[test]
+fn a_campaign_named_by_author_id_leaves_the_id_out_of_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let mut text = String::new();
+    for i in 0..400 {
+        let (author, words) = if i % 4 == 0 {
+            ("secret_author_77", "stolen ballots rigged count")
+        } else {
+            ("someone_else", "weather and football")
+        };
+        text.push_str(&format!(
+            "{{\"id\": {i}, \"channel\": \"c{}\", \"author\": \"{author}\", \"timestamp\": {}, \"text\": \"{words} {i}\"}}\n",
+            i % 5,
+            1_704_067_200 + i * 60
+        ));
+    }
+    std::fs::write(&input, text).unwrap();
+    let out = dir.path().join("report");
+    let s = json_of(&run(echolens()
+        .arg("analyze")
+        .arg(&input)
+        .args(["--campaign", "author=secret_author_77", "--json", "--store"])
+        .arg(dir.path().join("store"))
+        .arg("--out")
+        .arg(&out)));
+    assert_eq!(s["campaigns"].as_array().unwrap().len(), 1, "{}", s["campaigns"]);
+    let mut stack = vec![out.clone()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files += 1;
+                let bytes = std::fs::read(&p).unwrap();
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains("secret_author_77"),
+                    "{} holds the raw author id",
+                    p.display()
+                );
+            }
+        }
+    }
+    assert!(files > 10, "{files} files checked");
+}
