@@ -168,7 +168,9 @@ pub fn run(args: &Options) -> Result<Outcome> {
             &echolens_demo::Options::new(args.demo_messages, crate::run::SEED),
         )?;
         stages.finish(&format!("{} messages in {}", truth.messages, corpus.display()));
-        (vec![corpus], args.store.clone().unwrap_or_else(|| args.out.join("store")))
+        // Beside the output folder, not in it: the store holds the pseudonym key, and the folder is what a
+        // user hands on.
+        (vec![corpus], args.store.clone().unwrap_or_else(|| demo_store(&args.out)))
     } else {
         (args.paths.clone(), args.store.clone().unwrap_or_else(|| PathBuf::from("echolens-store")))
     };
@@ -503,6 +505,12 @@ fn shown_command(campaign: &[String], pseudonyms: &Pseudonyms, reveal: bool) -> 
         }
     }
     command
+}
+
+/// The demo corpus's store for output folder `out`: its sibling `OUT-store` (`echolens-report-store`).
+pub fn demo_store(out: &std::path::Path) -> PathBuf {
+    let name = out.file_name().map_or_else(|| "echolens-report".into(), |n| n.to_string_lossy().into_owned());
+    out.with_file_name(format!("{name}-store"))
 }
 
 /// The folders of `out` that `analyze` writes its tables into.

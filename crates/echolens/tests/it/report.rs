@@ -28,6 +28,9 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
     let out = dir.path().join("report");
     let s = analyze(&["--demo-messages", "6000"], &out);
     assert_eq!(s["demo"], true);
+    // The store, with its pseudonym key, is beside the folder a user hands on, not in it.
+    assert!(echolens::analyze::demo_store(&out).join("pseudonym.key").exists());
+    assert!(!out.join("store").exists() && !out.join("pseudonym.key").exists());
     assert!(s["corpus"]["messages"].as_u64().unwrap() >= 6000, "{s}");
     assert!(s["coordination"]["clusters"].as_u64().unwrap() >= 2, "{}", s["coordination"]);
     assert!(s["reuse"]["cascades"].as_u64().unwrap() >= 1, "{}", s["reuse"]);
@@ -92,12 +95,15 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
         assert!(!accounts.contains(m), "{m} in clusters.csv");
     }
     let again = dir.path().join("again");
-    analyze(&["--demo-messages", "6000", "--store", out.join("store").to_str().unwrap()], &again);
+    analyze(&["--demo-messages", "6000", "--store", echolens::analyze::demo_store(&out).to_str().unwrap()], &again);
     assert_eq!(column(&again.join("coordination/clusters.csv"), "account"), accounts, "pseudonyms change between runs");
 
     // --reveal: the planted members by their ids, in clusters of the same sizes.
     let revealed = dir.path().join("revealed");
-    analyze(&["--demo-messages", "6000", "--reveal", "--store", out.join("store").to_str().unwrap()], &revealed);
+    analyze(
+        &["--demo-messages", "6000", "--reveal", "--store", echolens::analyze::demo_store(&out).to_str().unwrap()],
+        &revealed,
+    );
     let raw = column(&revealed.join("coordination/clusters.csv"), "account");
     assert!(members.iter().all(|m| raw.contains(m)), "--reveal shows the planted accounts");
     let sizes = |p: &Path| {
@@ -111,7 +117,7 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
     let named = dir.path().join("named");
     let source = truth["vocabulary"]["source_channel"].as_str().unwrap();
     let campaign = format!("channel={source}");
-    let store = out.join("store");
+    let store = echolens::analyze::demo_store(&out);
     let n = analyze(&["--demo-messages", "6000", "--campaign", &campaign, "--store", store.to_str().unwrap()], &named);
     let campaigns = n["campaigns"].as_array().unwrap();
     assert_eq!(campaigns.len(), 1, "{campaigns:?}");
@@ -149,7 +155,14 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
     // Parquet: the same rows, ids as strings.
     let pq = dir.path().join("parquet");
     let p = analyze(
-        &["--demo-messages", "6000", "--format", "parquet", "--store", out.join("store").to_str().unwrap()],
+        &[
+            "--demo-messages",
+            "6000",
+            "--format",
+            "parquet",
+            "--store",
+            echolens::analyze::demo_store(&out).to_str().unwrap(),
+        ],
         &pq,
     );
     let tables: Vec<&str> = p["outputs"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
