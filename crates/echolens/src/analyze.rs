@@ -216,6 +216,13 @@ pub fn run(args: &Options) -> Result<Outcome> {
     let ctx = session()?;
     let key = store.pseudonym_key()?;
     let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;
+    // The command as a reader of the outputs sees it: a named author's id pseudonymised.
+    let command = shown_command(&args.campaign, &pseudonyms, args.reveal);
+    let run_record = |version| {
+        let mut extra = run_info(&store_path, version, started);
+        extra["command"] = serde_json::json!(command);
+        extra
+    };
     if let Some(target) = &named {
         rt.block_on(target.count(&ctx, "--campaign"))?;
     }
@@ -268,11 +275,8 @@ pub fn run(args: &Options) -> Result<Outcome> {
             })
             .collect();
     }
-    let mut written = coordination::write_outputs(&coord, &args.out.join("coordination"), args.format, {
-        let mut extra = run_info(&store_path, version, started);
-        extra["command"] = serde_json::json!(shown_command(&args.campaign, &pseudonyms, args.reveal));
-        extra
-    })?;
+    let mut written =
+        coordination::write_outputs(&coord, &args.out.join("coordination"), args.format, run_record(version))?;
     let per_kind = coord.edges.iter().fold(std::collections::BTreeMap::new(), |mut m, e| {
         *m.entry(e.kind.name()).or_insert(0u64) += 1;
         m
@@ -366,10 +370,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
     }
 
     stages.start("tables");
-    // The command as a reader of the outputs sees it: a named author's id pseudonymised.
-    let command = shown_command(&args.campaign, &pseudonyms, args.reveal);
-    let mut extra = run_info(&store_path, version, started);
-    extra["command"] = serde_json::json!(command);
+    let extra = run_record(version);
     written.add(timeline::write_outputs(&timeline, &args.out.join("timeline"), args.format, extra.clone())?);
     written.add(reuse::write_outputs(&reuse, &args.out.join("reuse"), args.format, extra.clone())?);
     for c in &campaigns {
