@@ -219,7 +219,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
     // The command as a reader of the outputs sees it: a named author's id pseudonymised.
     let command = shown_command(&args.campaign, &pseudonyms, args.reveal);
     let run_record = |version| {
-        let mut extra = run_info(&store_path, version, started);
+        let mut extra = run_info(&store_path, version, started, !args.reveal);
         extra["command"] = serde_json::json!(command);
         extra
     };

@@ -3,9 +3,15 @@
 
 use anyhow::{Context, Result};
 
-/// What every analysis writes into its `summary.json` about the run.
-pub fn run_info(store: &std::path::Path, version: i64, started: std::time::Instant) -> serde_json::Value {
+/// What every analysis writes into its `summary.json` about the run; `pseudonymised` is false under `--reveal`.
+pub fn run_info(
+    store: &std::path::Path,
+    version: i64,
+    started: std::time::Instant,
+    pseudonymised: bool,
+) -> serde_json::Value {
     serde_json::json!({
+        "pseudonymised": pseudonymised,
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "echolens_version": env!("CARGO_PKG_VERSION"),
         "store": store.display().to_string(),

@@ -17,6 +17,20 @@ use crate::args::{Cli, Command};
 pub(crate) use echolens::run::{pseudonyms, run_info, runtime, spinner};
 
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
+    let reveal = match &cli.command {
+        Command::Analyze(a) => a.run.reveal,
+        Command::Coordination(a) => a.run.reveal,
+        Command::Reuse(a) => a.run.reveal,
+        Command::Keyness(a) => a.run.reveal,
+        Command::Diffusion(a) => a.run.reveal,
+        Command::Timeline(a) => a.run.reveal,
+        Command::Ingest(_) | Command::Stats(_) | Command::Sql(_) | Command::Demo(_) => false,
+    };
+    if reveal {
+        eprintln!(
+            "echolens: --reveal: account ids are written as they are, not pseudonymised; do not share these outputs"
+        );
+    }
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Ingest(args) => ingest::run(args),

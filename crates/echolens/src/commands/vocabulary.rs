@@ -87,7 +87,7 @@ pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
             &k,
             &args.out,
             args.run.table_format(),
-            run_info(&args.store.store, version, started),
+            run_info(&args.store.store, version, started, !args.run.reveal),
         )
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
         if args.run.json {
@@ -116,9 +116,13 @@ pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
         keyness::run(ctx, &target, reference.as_ref(), params).await
     })?;
     bar.finish_and_clear();
-    let written =
-        keyness::write_outputs(&k, &args.out, args.run.table_format(), run_info(&args.store.store, version, started))
-            .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    let written = keyness::write_outputs(
+        &k,
+        &args.out,
+        args.run.table_format(),
+        run_info(&args.store.store, version, started, !args.run.reveal),
+    )
+    .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
         return print_json(&written);
     }
@@ -164,9 +168,13 @@ pub(super) fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
         p.diffusion(&mut d);
     }
     bar.finish_and_clear();
-    let written =
-        diffusion::write_outputs(&d, &args.out, args.run.table_format(), run_info(&args.store.store, version, started))
-            .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    let written = diffusion::write_outputs(
+        &d,
+        &args.out,
+        args.run.table_format(),
+        run_info(&args.store.store, version, started, !args.run.reveal),
+    )
+    .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
         return print_json(&written);
     }
@@ -229,9 +237,13 @@ pub(super) fn timeline(args: TimelineArgs) -> Result<ExitCode> {
         p.timeline(&mut t);
     }
     bar.finish_and_clear();
-    let written =
-        timeline::write_outputs(&t, &args.out, args.run.table_format(), run_info(&args.store.store, version, started))
-            .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    let written = timeline::write_outputs(
+        &t,
+        &args.out,
+        args.run.table_format(),
+        run_info(&args.store.store, version, started, !args.run.reveal),
+    )
+    .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
         return print_json(&written);
     }

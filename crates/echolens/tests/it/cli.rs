@@ -986,3 +986,31 @@ fn a_campaign_named_by_author_id_leaves_the_id_out_of_every_output() {
     }
     assert!(files > 10, "{files} files checked");
 }
+
+/// Every command that writes tables says whether they are pseudonymised: `--reveal` is said on stderr and in
+/// the summary, and without it the summary says pseudonymised.
+#[test]
+fn reveal_is_said_on_stderr_and_in_every_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    run(echolens().args(["demo", "--messages", "3000", "--ingest-only", "--out"]).arg(dir.path()));
+    let store = dir.path().join("store");
+    let commands: [&[&str]; 4] = [&["coordination"], &["reuse"], &["timeline"], &["keyness", "--by", "channel"]];
+    for args in commands {
+        for reveal in [false, true] {
+            let out = dir.path().join(format!("{}-{reveal}", args[0]));
+            let mut cmd = echolens();
+            cmd.args(args).arg("--store").arg(&store).arg("--out").arg(&out);
+            if reveal {
+                cmd.arg("--reveal");
+            }
+            let output = run(&mut cmd);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(stderr.contains("--reveal: account ids are written as they are"), reveal, "{args:?}: {stderr}");
+            let summary: Value =
+                serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+            let said =
+                if summary["run"].is_object() { &summary["run"]["pseudonymised"] } else { &summary["pseudonymised"] };
+            assert_eq!(said, &Value::Bool(!reveal), "{args:?}");
+        }
+    }
+}
