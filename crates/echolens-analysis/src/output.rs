@@ -290,9 +290,33 @@ pub fn write_table(table: &Table, dir: &Path, format: TableFormat) -> Result<Pat
     Ok(path)
 }
 
-/// Write every table of `tables` into `dir`; returns the paths in the same order.
+/// Write every table of `tables` into `dir`; returns the paths in the same order. The same table in the other
+/// format, left by an earlier run, is removed: a folder never holds two versions of one table.
 pub fn write_tables(tables: &[Table], dir: &Path, format: TableFormat) -> Result<Vec<PathBuf>> {
-    tables.iter().map(|t| write_table(t, dir, format)).collect()
+    let other = match format {
+        TableFormat::Csv => TableFormat::Parquet,
+        TableFormat::Parquet => TableFormat::Csv,
+    };
+    let mut written = Vec::with_capacity(tables.len());
+    for t in tables {
+        written.push(write_table(t, dir, format)?);
+        remove_table(dir, &t.name, &[other])?;
+    }
+    Ok(written)
+}
+
+/// Remove table `name` in `formats` from `dir` where an earlier run left it (a table this run does not write,
+/// such as `sweep` without a sweep).
+pub fn remove_table(dir: &Path, name: &str, formats: &[TableFormat]) -> Result<()> {
+    for format in formats {
+        let path = dir.join(format!("{name}.{}", format.extension()));
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Io { path, source }),
+        }
+    }
+    Ok(())
 }
 
 fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<()> {
@@ -438,6 +462,18 @@ mod tests {
             assert_eq!(read.schema().field(i).data_type(), field.data_type(), "{}", field.name());
             assert_eq!(read.column(i).as_ref(), table.batch.column(i).as_ref(), "{}", field.name());
         }
+    }
+
+    #[test]
+    fn a_table_written_in_one_format_replaces_its_other_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let tables = [sample()];
+        write_tables(&tables, dir.path(), TableFormat::Csv).unwrap();
+        std::fs::write(dir.path().join("other.csv"), "a user's own").unwrap();
+        write_tables(&tables, dir.path(), TableFormat::Parquet).unwrap();
+        assert!(dir.path().join("sample.parquet").exists());
+        assert!(!dir.path().join("sample.csv").exists());
+        assert!(dir.path().join("other.csv").exists(), "only the table's own file goes");
     }
 
     #[test]

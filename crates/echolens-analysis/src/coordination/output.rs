@@ -459,6 +459,9 @@ pub fn write_outputs(
     );
     let mut written = files?;
     networks?;
+    if c.sweep.is_empty() {
+        crate::remove_table(dir, "sweep", &[crate::TableFormat::Csv, crate::TableFormat::Parquet])?;
+    }
     // The contract's order: edges, clusters, cluster_summary, the networks, then the rest.
     written.splice(3..3, [gexf, graphml]);
 

@@ -365,5 +365,8 @@ pub fn write_outputs(
 ) -> Result<crate::Written> {
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let written = crate::write_tables(&t.tables()?, out, format)?;
+    if t.categories.is_empty() {
+        crate::remove_table(out, "lexicon", &[crate::TableFormat::Csv, crate::TableFormat::Parquet])?;
+    }
     crate::table::write_summary(out, written, t.summary(), extra)
 }

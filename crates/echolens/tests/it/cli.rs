@@ -1014,3 +1014,34 @@ fn reveal_is_said_on_stderr_and_in_every_summary() {
         }
     }
 }
+
+/// A command run again into the same folder leaves only what this run wrote: no `sweep.csv` from an earlier
+/// sweep, no CSV table beside its Parquet one.
+#[test]
+fn a_command_run_again_leaves_no_table_of_the_earlier_run() {
+    let dir = tempfile::tempdir().unwrap();
+    run(echolens().args(["demo", "--messages", "3000", "--ingest-only", "--out"]).arg(dir.path()));
+    let store = dir.path().join("store");
+    let out = dir.path().join("coord");
+    let coordination = |extra: &[&str]| {
+        run(echolens().arg("coordination").arg("--store").arg(&store).arg("--out").arg(&out).args(extra));
+    };
+    coordination(&["--sweep", "10s,600s"]);
+    assert!(out.join("sweep.csv").exists() && out.join("edges.csv").exists());
+    coordination(&["--format", "parquet"]);
+    let mut names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "cluster_summary.parquet",
+            "clusters.parquet",
+            "domains.parquet",
+            "edges.parquet",
+            "network.gexf",
+            "network.graphml",
+            "summary.json"
+        ]
+    );
+}
