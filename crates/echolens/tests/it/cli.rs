@@ -923,7 +923,12 @@ fn analyze_removes_the_tables_of_an_earlier_run_it_does_not_rewrite() {
     assert!(!tables("csv").is_empty());
     std::fs::write(out.join("coordination/my notes.txt"), "mine").unwrap();
     std::fs::write(out.join("notes.csv"), "mine").unwrap();
+    // A campaign source an earlier run measured and this one does not.
+    let old_source = out.join("vocabulary/9-an-old-source/keyness");
+    std::fs::create_dir_all(&old_source).unwrap();
+    std::fs::write(old_source.join("terms.csv"), "term,z\n").unwrap();
     let s = analyze(&["--format", "parquet"]);
+    assert!(!out.join("vocabulary/9-an-old-source").exists(), "its folder, emptied, is gone");
     assert_eq!(s["pseudonymised"], true);
     assert_eq!(tables("csv"), vec![out.join("notes.csv")], "only the user's own CSV is left");
     assert!(out.join("coordination/my notes.txt").exists());
