@@ -87,7 +87,7 @@ pub struct Options {
     pub paths: Vec<PathBuf>,
     /// The folder for the report and the tables.
     pub out: PathBuf,
-    /// The store; `./echolens-store` by default, `OUT/store` for the demo corpus.
+    /// The store; `./echolens-store` by default, `OUT-store` beside `OUT` for the demo corpus ([`demo_store`]).
     pub store: Option<PathBuf>,
     /// Messages of the demo corpus.
     pub demo_messages: usize,

@@ -99,7 +99,7 @@ pub(crate) struct AnalyzeArgs {
     /// The IANA time zone whose days (and weeks) dates and periods are (e.g. Asia/Tehran); UTC by default.
     #[arg(long, value_parser = parse_zone, default_value = "UTC")]
     pub tz: chrono_tz::Tz,
-    /// The store folder [default: ./echolens-store; for the demo corpus OUT/store].
+    /// The store folder [default: ./echolens-store; for the demo corpus OUT-store, beside OUT].
     #[arg(long, env = "ECHOLENS_STORE")]
     pub store: Option<PathBuf>,
     /// Read every input as this format instead of recognising it (as `ingest --format`).
