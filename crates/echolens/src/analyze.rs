@@ -218,7 +218,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
     let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;
     // The command as a reader of the outputs sees it: a named author's id pseudonymised.
     let command = shown_command(&args.campaign, &pseudonyms, args.reveal);
-    let run_record = |version| {
+    let run_record = || {
         let mut extra = run_info(&store_path, version, started, !args.reveal);
         extra["command"] = serde_json::json!(command);
         extra
@@ -275,8 +275,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
             })
             .collect();
     }
-    let mut written =
-        coordination::write_outputs(&coord, &args.out.join("coordination"), args.format, run_record(version))?;
+    let mut written = coordination::write_outputs(&coord, &args.out.join("coordination"), args.format, run_record())?;
     let per_kind = coord.edges.iter().fold(std::collections::BTreeMap::new(), |mut m, e| {
         *m.entry(e.kind.name()).or_insert(0u64) += 1;
         m
@@ -370,7 +369,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
     }
 
     stages.start("tables");
-    let extra = run_record(version);
+    let extra = run_record();
     written.add(timeline::write_outputs(&timeline, &args.out.join("timeline"), args.format, extra.clone())?);
     written.add(reuse::write_outputs(&reuse, &args.out.join("reuse"), args.format, extra.clone())?);
     for c in &campaigns {
@@ -383,8 +382,9 @@ pub fn run(args: &Options) -> Result<Outcome> {
             written.add(keyness_by::write_outputs(w, &dir.join("keyness_by_week"), args.format, extra.clone())?);
         }
     }
-    // Tables an earlier run left that this one did not write (another format, other campaign sources, or an
-    // earlier `--reveal` with raw ids) would sit beside these under a summary that does not describe them.
+    // Tables an earlier run left that this one did not write (other campaign sources, with an earlier
+    // `--reveal`'s raw ids perhaps) would sit beside these under a summary that does not describe them; a table
+    // in the other format is replaced as it is written.
     let stale = remove_stale(&args.out, &written.files)?;
     if stale > 0 {
         notes.push(format!("{stale} output files of an earlier run that this run does not write were removed"));
@@ -569,9 +569,10 @@ fn cluster_sources(coord: &Coordination) -> Vec<Source> {
     let net = &coord.network;
     for cluster in net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER).take(AUTO_CLUSTERS) {
         let accounts: Vec<Expr> = cluster.members.iter().map(|&m| lit(net.accounts[m].as_str())).collect();
-        let label = format!("the {} accounts of coordination cluster {}", cluster.members.len(), cluster.id);
+        let description =
+            format!("messages by the {} accounts of coordination cluster {}", cluster.members.len(), cluster.id);
         let expr = echolens_analysis::sql::account().in_list(accounts, false);
-        let target = Selection::new(vec![Selector::Expr { expr, label }]);
+        let target = Selection::new(vec![Selector::Expr { expr, label: description.clone() }]);
         out.push(Source {
             title: format!("Coordination cluster {}", cluster.id),
             why: format!(
@@ -581,11 +582,7 @@ fn cluster_sources(coord: &Coordination) -> Vec<Source> {
                 cluster.id
             ),
             target,
-            description: format!(
-                "messages by the {} accounts of coordination cluster {}",
-                cluster.members.len(),
-                cluster.id
-            ),
+            description,
             slug: format!("cluster-{}", cluster.id),
         });
     }
@@ -600,6 +597,7 @@ fn cascade_source(reuse: &Reuse, pseudonyms: &Pseudonyms) -> Option<Source> {
     let platform = c.origin_key.split(':').next().unwrap_or_default().to_owned();
     let name = if c.origin_channel_name.is_empty() { &c.origin_channel_id } else { &c.origin_channel_name };
     let shown = pseudonyms.channel_name(&platform, &c.origin_channel_id, name);
+    let description = format!("the messages of {platform} channel {shown}");
     Some(Source {
         title: format!("The origin of cascade {}: {shown}", c.cascade),
         why: format!(
@@ -610,9 +608,9 @@ fn cascade_source(reuse: &Reuse, pseudonyms: &Pseudonyms) -> Option<Source> {
             expr: col("platform")
                 .eq(lit(platform.as_str()))
                 .and(col("channel_id").eq(lit(c.origin_channel_id.as_str()))),
-            label: format!("the messages of {platform} channel {shown}"),
+            label: description.clone(),
         }]),
-        description: format!("the messages of {platform} channel {shown}"),
+        description,
         slug: format!("cascade-{}-origin", c.cascade),
     })
 }
@@ -644,13 +642,13 @@ async fn vocabulary_session(
 }
 
 /// Whether a message is in `selection` (false, not null, where a column it reads is empty).
-async fn within(ctx: &SessionContext, selection: &Selection) -> Result<Expr> {
+async fn within(ctx: &SessionContext, selection: &Selection) -> echolens_analysis::Result<Expr> {
     Ok(coalesce(vec![selection.expr(ctx).await?, lit(false)]))
 }
 
 /// Whether a message is in the deterministic 1-in-`sample` sample by key hash (every message when `sample` is
 /// 1).
-fn sampled(ctx: &SessionContext, sample: u64) -> Result<Expr> {
+fn sampled(ctx: &SessionContext, sample: u64) -> echolens_analysis::Result<Expr> {
     if sample <= 1 {
         return Ok(lit(true));
     }
@@ -665,8 +663,7 @@ async fn measure(
     source: &Source,
     sample: u64,
 ) -> echolens_analysis::Result<(keyness::Keyness, String)> {
-    let internal = |e: anyhow::Error| echolens_analysis::Error::Internal(format!("{e:#}"));
-    let target = within(vctx, &source.target).await.map_err(internal)?;
+    let target = within(vctx, &source.target).await?;
     let script_of = vctx.udf("script")?.call(vec![col("text_norm")]);
     // The most common script among the target's messages (rows come most common first).
     let batches = vctx
@@ -685,7 +682,7 @@ async fn measure(
         }
     }
     let share = if sample > 1 { format!(", a 1-in-{sample} sample by key hash") } else { String::new() };
-    let rest = sampled(vctx, sample).map_err(internal)?.and(not(target));
+    let rest = sampled(vctx, sample)?.and(not(target));
     let rest_of_corpus = || {
         let label = format!("the rest of the corpus{share}");
         (Selection::new(vec![Selector::Expr { expr: rest.clone(), label: label.clone() }]), label)

@@ -84,16 +84,15 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let m = echolens::demo::measure(&rt, &store, &truth, &args.out)?;
-    let [coord_dir, reuse_dir, keyness_dir, diffusion_dir] = &m.folders;
-    let (coordination, reuse, planted, recovered, ranks, days_found) = (
-        &m.coordination,
-        &m.reuse,
-        &m.planted_cascades,
-        &m.planted_groups,
-        &m.planted_term_ranks,
-        m.adoption_days_found,
-    );
+    let echolens::demo::Measured {
+        coordination,
+        planted_groups: recovered,
+        reuse,
+        planted_cascades: planted,
+        planted_term_ranks: ranks,
+        adoption_days_found: days_found,
+        folders: [coord_dir, reuse_dir, keyness_dir, diffusion_dir],
+    } = echolens::demo::measure(&rt, &store, &truth, &args.out)?;
     let voc = &truth.vocabulary;
     let net = &coordination.network;
 
