@@ -9,8 +9,14 @@
 //! A channel that is an account's own timeline (on X every channel is; anywhere, a channel whose every message
 //! its own id wrote) is an account: its id and name become the account's pseudonym, in message keys too.
 //! Other channels — Telegram channels and groups — keep their ids and names.
+//!
+//! Text shown in an output (evidence, cascade excerpts, coordination keys, terms) has its handles replaced:
+//! `@name` mentions and the account part of profile and post URLs on X/Twitter, Instagram, TikTok and
+//! Telegram ([`Pseudonyms::text`]). A handle of an account in the store becomes that account's pseudonym;
+//! a handle the store knows as a public channel's name stays; any other handle — the store cannot tell a
+//! person from an organisation it never saw — becomes a pseudonym of the handle itself.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use datafusion::prelude::SessionContext;
 
@@ -27,13 +33,54 @@ pub struct Pseudonyms {
     key: [u8; 32],
     /// Personal channels: `platform:channel_id` and `platform:channel_name` → `platform:u-…`.
     personal: HashMap<String, String>,
+    /// Handles (lowercased, without `@`) of accounts in the store → their pseudonym `u-…`.
+    handles: HashMap<String, String>,
+    /// Names (lowercased) of the store's public channels, which text keeps.
+    public: HashSet<String>,
+}
+
+/// The sites whose profile and post URLs name an account.
+#[derive(Debug, Clone, Copy)]
+enum Site {
+    Telegram,
+    X,
+    Instagram,
+    TikTok,
+}
+
+/// A byte of a handle: ASCII letters and digits, `_` and `.` (Instagram's).
+fn is_handle_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
+}
+
+/// The end of the handle starting at `from` (a trailing `.` ends a sentence, not the handle).
+fn handle_end(bytes: &[u8], from: usize) -> usize {
+    let mut end = from;
+    while end < bytes.len() && is_handle_byte(bytes[end]) {
+        end += 1;
+    }
+    while end > from && bytes[end - 1] == b'.' {
+        end -= 1;
+    }
+    end
+}
+
+/// Whether `name` could be a handle (what `@` or a profile URL can carry).
+fn is_handle(name: &str) -> bool {
+    !name.is_empty() && handle_end(name.as_bytes(), 0) == name.len()
+}
+
+/// Whether `s` starts with a pseudonym `u-` and 16 hexadecimal digits (text already pseudonymised).
+fn is_pseudonym(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 18 && b.starts_with(b"u-") && b[2..18].iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl Pseudonyms {
     /// Pseudonyms with `key`, where `personal` lists the channels that are accounts' own timelines as
     /// (platform, channel id, channel name).
     pub fn new(key: [u8; 32], personal: impl IntoIterator<Item = (String, String, Option<String>)>) -> Pseudonyms {
-        let mut p = Pseudonyms { key, personal: HashMap::new() };
+        let mut p = Pseudonyms { key, personal: HashMap::new(), handles: HashMap::new(), public: HashSet::new() };
         // In a fixed order: a name two personal channels share takes the pseudonym of the one with the least id,
         // whatever order they were read in; ids come first, so a name never hides an id.
         let mut personal: Vec<(String, String, Option<String>)> = personal.into_iter().collect();
@@ -45,31 +92,225 @@ impl Pseudonyms {
         for (platform, id, name) in personal {
             if let Some(name) = name.filter(|n| !n.is_empty()) {
                 let pseudonym = p.personal[&format!("{platform}:{id}")].clone();
+                if is_handle(&name) {
+                    let bare = pseudonym[platform.len() + 1..].to_owned();
+                    p.handles.entry(name.to_lowercase()).or_insert(bare);
+                }
                 p.personal.entry(format!("{platform}:{name}")).or_insert(pseudonym);
             }
         }
         p
     }
 
-    /// Pseudonyms with `key` for the channels of the `messages` table in `ctx`.
+    /// These pseudonyms, also knowing the screen names of accounts, as (platform, author id, author name),
+    /// and the names of public channels, which text keeps. A name an account has is never a public one.
+    pub fn with_names(
+        mut self,
+        accounts: impl IntoIterator<Item = (String, String, String)>,
+        public: impl IntoIterator<Item = String>,
+    ) -> Pseudonyms {
+        let mut accounts: Vec<(String, String, String)> = accounts.into_iter().collect();
+        accounts.sort();
+        for (platform, id, name) in accounts {
+            if is_handle(&name) {
+                let pseudonym = self.id(&platform, &id);
+                self.handles.entry(name.to_lowercase()).or_insert(pseudonym);
+            }
+        }
+        let public: HashSet<String> =
+            public.into_iter().map(|n| n.to_lowercase()).filter(|n| !self.handles.contains_key(n)).collect();
+        self.public.extend(public);
+        self
+    }
+
+    /// The pseudonym for a handle met in text: its account's if the store has the account, none (it stays)
+    /// if it names a public channel of the store, else the handle's own.
+    fn handle(&self, handle: &str) -> Option<String> {
+        if is_pseudonym(handle) {
+            return None;
+        }
+        let lower = handle.to_lowercase();
+        if let Some(p) = self.handles.get(&lower) {
+            return Some(p.clone());
+        }
+        if self.public.contains(&lower) {
+            return None;
+        }
+        Some(self.id("@", &lower))
+    }
+
+    /// `text` with its handles pseudonymised: `@name` mentions, and the account in URLs of profiles and posts
+    /// on X/Twitter (`x.com/NAME/status/…`), Instagram (`instagram.com/NAME`, `…/stories/NAME`), TikTok
+    /// (`tiktok.com/@NAME`) and Telegram (`t.me/NAME`, but not a post `t.me/NAME/123`, which only a channel or
+    /// public group has). Applying it twice changes nothing more.
+    pub fn text(&self, text: &str) -> String {
+        let bytes = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let (mut copied, mut i) = (0, 0);
+        while i < bytes.len() {
+            let before = if i == 0 { b' ' } else { bytes[i - 1] };
+            if bytes[i] == b'@' && !is_handle_byte(before) {
+                if is_pseudonym(&text[i + 1..]) {
+                    i += 19;
+                    continue;
+                }
+                let end = handle_end(bytes, i + 1);
+                if end > i + 1 {
+                    if let Some(p) = self.handle(&text[i + 1..end]) {
+                        out.push_str(&text[copied..=i]);
+                        out.push_str(&p);
+                        copied = end;
+                    }
+                    i = end;
+                    continue;
+                }
+            }
+            if !before.is_ascii_alphanumeric() && before != b'-' {
+                if let Some((start, end)) = self.url_handle(bytes, i) {
+                    if let Some(p) = self.handle(&text[start..end]) {
+                        out.push_str(&text[copied..start]);
+                        out.push_str(&p);
+                        copied = end;
+                    }
+                    i = end;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        out.push_str(&text[copied..]);
+        out
+    }
+
+    /// If a profile or post URL's host starts at `at`, the byte range of its handle.
+    fn url_handle(&self, bytes: &[u8], at: usize) -> Option<(usize, usize)> {
+        const HOSTS: [(&str, Site); 8] = [
+            ("t.me/", Site::Telegram),
+            ("telegram.me/", Site::Telegram),
+            ("telegram.dog/", Site::Telegram),
+            ("x.com/", Site::X),
+            ("twitter.com/", Site::X),
+            ("instagram.com/", Site::Instagram),
+            ("instagr.am/", Site::Instagram),
+            ("tiktok.com/", Site::TikTok),
+        ];
+        let rest = &bytes[at..];
+        let (host, site) = HOSTS.iter().find(|(h, _)| rest.len() > h.len() && rest[..h.len()].eq_ignore_ascii_case(h.as_bytes()))?;
+        let seg = |from: usize| -> (usize, usize) {
+            let mut end = from;
+            while end < bytes.len() && !matches!(bytes[end], b'/' | b'?' | b'#' | b'&') && !bytes[end].is_ascii_whitespace() {
+                end += 1;
+            }
+            (from, end)
+        };
+        let (start, end) = seg(at + host.len());
+        let first = std::str::from_utf8(&bytes[start..end]).ok()?.to_ascii_lowercase();
+        let (start, end) = match site {
+            Site::Telegram => {
+                const NOT_HANDLES: [&str; 7] = ["s", "c", "joinchat", "addstickers", "share", "proxy", "iv"];
+                // A post: `t.me/NAME/123`.
+                let post = bytes.get(end) == Some(&b'/') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+                if NOT_HANDLES.contains(&first.as_str()) || first.starts_with('+') || post {
+                    return None;
+                }
+                (start, end)
+            }
+            Site::X => {
+                const NOT_HANDLES: [&str; 12] = [
+                    "i", "intent", "hashtag", "search", "home", "explore", "settings", "share", "messages",
+                    "notifications", "compose", "login",
+                ];
+                if NOT_HANDLES.contains(&first.as_str()) {
+                    return None;
+                }
+                (start, end)
+            }
+            Site::Instagram => {
+                const NOT_HANDLES: [&str; 9] =
+                    ["p", "reel", "reels", "tv", "explore", "accounts", "direct", "about", "legal"];
+                if first == "stories" && bytes.get(end) == Some(&b'/') {
+                    seg(end + 1)
+                } else if NOT_HANDLES.contains(&first.as_str()) {
+                    return None;
+                } else {
+                    (start, end)
+                }
+            }
+            Site::TikTok => {
+                if bytes.get(start) != Some(&b'@') {
+                    return None;
+                }
+                (start + 1, end)
+            }
+        };
+        // Only a handle's characters: anything else is not an account's name.
+        (end > start && handle_end(bytes, start) >= end).then_some((start, end))
+    }
+
+    /// Pseudonyms with `key` for the channels and accounts of the `messages` table in `ctx`.
     pub async fn load(ctx: &SessionContext, key: [u8; 32]) -> Result<Pseudonyms> {
-        // Every name a personal channel had (an account renamed is one channel under several names).
-        let sql = "SELECT m.platform, m.channel_id, m.channel_name FROM messages m \
-                   JOIN (SELECT platform, channel_id FROM messages GROUP BY platform, channel_id \
-                         HAVING bool_and(author_id IS NOT NULL AND author_id = channel_id)) p \
-                   ON m.platform = p.platform AND m.channel_id = p.channel_id \
-                   GROUP BY m.platform, m.channel_id, m.channel_name";
-        let mut personal = Vec::new();
+        // Every name of every channel, and whether the channel's own id wrote every message under it: a
+        // channel is personal if that holds under each of its names (an account renamed is one channel under
+        // several names).
+        let sql = "SELECT platform, channel_id, channel_name, \
+                   bool_and(author_id IS NOT NULL AND author_id = channel_id) AS own \
+                   FROM messages GROUP BY platform, channel_id, channel_name";
+        let mut names: Vec<(String, String, Option<String>, bool)> = Vec::new();
         for batch in collect(ctx, sql).await? {
             let platform = strings(&batch, "platform")?;
             let id = strings(&batch, "channel_id")?;
             let name = strings(&batch, "channel_name")?;
+            let own = batch
+                .column_by_name("own")
+                .and_then(|c| c.as_any().downcast_ref::<arrow::array::BooleanArray>())
+                .ok_or_else(|| crate::Error::Internal("own: expected a boolean column".into()))?;
             for i in 0..batch.num_rows() {
                 let name = (!name.is_null(i)).then(|| name.value(i).to_owned());
-                personal.push((platform.value(i).to_owned(), id.value(i).to_owned(), name));
+                let own = arrow::array::Array::is_valid(own, i) && own.value(i);
+                names.push((platform.value(i).to_owned(), id.value(i).to_owned(), name, own));
             }
         }
-        Ok(Pseudonyms::new(key, personal))
+        let mut not_own: HashSet<(&str, &str)> = HashSet::new();
+        for (platform, id, _, own) in &names {
+            if !own {
+                not_own.insert((platform, id));
+            }
+        }
+        let is_personal = |platform: &str, id: &str| !not_own.contains(&(platform, id));
+        let personal: Vec<(String, String, Option<String>)> = names
+            .iter()
+            .filter(|(p, id, _, _)| is_personal(p, id))
+            .map(|(p, id, name, _)| (p.clone(), id.clone(), name.clone()))
+            .collect();
+        let public: Vec<String> =
+            names.iter().filter(|(p, id, _, _)| !is_personal(p, id)).filter_map(|(_, _, n, _)| n.clone()).collect();
+        let sql = "SELECT platform, author_id, author_name FROM messages \
+                   WHERE author_id IS NOT NULL AND author_name IS NOT NULL GROUP BY platform, author_id, author_name";
+        let mut accounts = Vec::new();
+        for batch in collect(ctx, sql).await? {
+            let platform = strings(&batch, "platform")?;
+            let id = strings(&batch, "author_id")?;
+            let name = strings(&batch, "author_name")?;
+            for i in 0..batch.num_rows() {
+                accounts.push((platform.value(i).to_owned(), id.value(i).to_owned(), name.value(i).to_owned()));
+            }
+        }
+        Ok(Pseudonyms::new(key, personal).with_names(accounts, public))
+    }
+
+    /// The store's public id: a UUID made from its key (one key, one store), for identifiers that must be
+    /// stable across exports of one store's findings without revealing the key.
+    pub fn store_id(&self) -> String {
+        let mut h = blake3::Hasher::new_keyed(&self.key);
+        h.update(b"echolens store id");
+        let b = h.finalize();
+        let mut u = [0u8; 16];
+        u.copy_from_slice(&b.as_bytes()[..16]);
+        // Version 8 (custom), RFC 9562 variant.
+        u[6] = (u[6] & 0x0f) | 0x80;
+        u[8] = (u[8] & 0x3f) | 0x80;
+        let hex: String = u.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
     }
 
     /// Personal channels known (each counted once).
@@ -138,6 +379,59 @@ impl Pseudonyms {
         key.to_owned()
     }
 
+    /// A channel as a selector names it (id or name, without its platform): the account's pseudonym if it is
+    /// a personal channel on some platform, else unchanged.
+    fn selected_channel(&self, channel: &str) -> String {
+        let mut found: Vec<&String> =
+            self.personal.iter().filter(|(k, _)| k.split_once(':').is_some_and(|(_, c)| c == channel)).map(|(_, v)| v).collect();
+        found.sort();
+        match found.first() {
+            Some(p) => p[p.find(':').map_or(0, |i| i + 1)..].to_owned(),
+            None => channel.to_owned(),
+        }
+    }
+
+    /// A selector as an output shows it: an author's id pseudonymised (one given without its platform is only
+    /// said to be one), a personal channel as its account's pseudonym, a SQL predicate not shown (it may hold
+    /// ids).
+    pub fn selector(&self, selector: &crate::select::Selector) -> String {
+        use crate::select::Selector;
+        match selector {
+            Selector::Author(id) if id.contains(':') => format!("author={}", self.account(id)),
+            Selector::Author(_) => "author=(an account id, pseudonymised)".to_owned(),
+            Selector::Channel(c) => format!("channel={}", self.selected_channel(c)),
+            Selector::Where(_) => "where=(a SQL predicate, shown with --reveal)".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// A selection as an output shows it (see [`Pseudonyms::selector`]).
+    pub fn selection(&self, selection: &crate::select::Selection) -> String {
+        if selection.is_empty() {
+            return selection.to_string();
+        }
+        selection.selectors().iter().map(|s| self.selector(s)).collect::<Vec<_>>().join(" ")
+    }
+
+    /// A command line as an output shows it: every argument that is an author, channel or SQL selector
+    /// (`author=ID`, `--target=author=ID`) shown as [`Pseudonyms::selector`] shows it.
+    pub fn command_line(&self, args: &[String]) -> String {
+        use crate::select::Selector;
+        let shown = |arg: &str| -> Option<String> {
+            let (flag, value) = match arg.strip_prefix("--").and_then(|a| a.split_once('=')) {
+                Some((flag, value)) => (format!("--{flag}="), value),
+                None => (String::new(), arg),
+            };
+            match Selector::parse(value).ok()? {
+                s @ (Selector::Author(_) | Selector::Channel(_) | Selector::Where(_)) => {
+                    Some(format!("{flag}{}", self.selector(&s)))
+                }
+                _ => None,
+            }
+        };
+        args.iter().map(|a| shown(a).unwrap_or_else(|| a.clone())).collect::<Vec<_>>().join(" ")
+    }
+
     /// Pseudonymise a coordination result: accounts, evidence keys, personal channels.
     pub fn coordination(&self, c: &mut Coordination) {
         let mut memo: HashMap<String, String> = HashMap::new();
@@ -182,6 +476,38 @@ impl Pseudonyms {
         for d in &mut c.channel_domains {
             d.channel = self.channel(&d.channel);
         }
+        for ((kind, _), label) in &mut c.labels {
+            *label = self.label(kind.name(), label);
+        }
+        for (kind, label, _) in &mut c.left_out.top_over_max {
+            *label = self.label(kind, label);
+        }
+    }
+
+    /// A coordination key's label of `kind`: a message key's personal channel, a forward's source that is not
+    /// a public channel, and the handles in texts and links.
+    pub fn label(&self, kind: &str, label: &str) -> String {
+        match kind {
+            "repost" | "quote" | "reply" => {
+                // A Telegram forward is keyed by its source chat's name and its text.
+                if let Some((platform, rest)) = label.split_once(":forward:") {
+                    let (source, text) = rest.split_once(':').unwrap_or((rest, ""));
+                    return format!("{platform}:forward:{}:{}", self.source_name(source), self.text(text));
+                }
+                self.key(label)
+            }
+            _ => self.text(label),
+        }
+    }
+
+    /// A forward's source as the export names it (a display name, not a handle): kept if it is a public
+    /// channel's name, else its account's pseudonym if it is one's handle, else a pseudonym of the name.
+    pub fn source_name(&self, name: &str) -> String {
+        let lower = name.to_lowercase();
+        if self.public.contains(&lower) {
+            return name.to_owned();
+        }
+        self.handles.get(&lower).cloned().unwrap_or_else(|| self.id("name", &lower))
     }
 
     /// Pseudonymise a reuse result: authors, keys, personal channels.
@@ -196,6 +522,7 @@ impl Pseudonyms {
                 m.channel_name = Some(self.channel_name(&m.platform, &m.channel_id, name));
             }
             m.channel_id = self.channel_id(&m.platform, &m.channel_id);
+            m.text = m.text.as_deref().map(|t| self.text(t));
         }
         for b in &mut r.boilerplate {
             b.channel = self.channel(&b.channel);
@@ -215,6 +542,15 @@ impl Pseudonyms {
         for t in &mut d.term_adoption {
             t.first_key = self.key(&t.first_key);
         }
+        for t in &mut d.terms {
+            *t = self.text(t);
+        }
+        for a in &mut d.channels {
+            a.first_term = a.first_term.as_deref().map(|t| self.text(t));
+        }
+        for p in &mut d.curve {
+            p.term = self.text(&p.term);
+        }
         for s in &mut d.summary {
             for source in &mut s.sources {
                 if let Some(n) = names.get(source) {
@@ -222,15 +558,24 @@ impl Pseudonyms {
                 }
             }
             s.source_key = s.source_key.as_deref().map(|k| self.key(k));
+            s.term = self.text(&s.term);
+        }
+    }
+
+    /// Pseudonymise keyness: handles among the terms.
+    pub fn keyness(&self, k: &mut crate::vocabulary::keyness::Keyness) {
+        for t in &mut k.terms {
+            t.term = self.text(&t.term);
         }
     }
 
     /// Pseudonymise keyness by group: channel groups that are accounts' own timelines.
     pub fn keyness_by(&self, k: &mut crate::vocabulary::keyness_by::KeynessBy) {
-        if k.by == crate::vocabulary::keyness_by::By::Channel {
-            for t in &mut k.terms {
+        for t in &mut k.terms {
+            if k.by == crate::vocabulary::keyness_by::By::Channel {
                 t.group = self.channel(&t.group);
             }
+            t.term = self.text(&t.term);
         }
     }
 
@@ -266,6 +611,73 @@ mod tests {
         assert_eq!(p.account("x:42"), format!("x:{a}"));
     }
 
+    /// An X account `42` (`alice`), a Telegram group member `7` (`bob_tg`), a public channel `news_now`.
+    fn with_names() -> Pseudonyms {
+        Pseudonyms::new([1; 32], [("x".to_owned(), "42".to_owned(), Some("alice".to_owned()))]).with_names(
+            [("telegram".to_owned(), "7".to_owned(), "bob_tg".to_owned())],
+            ["news_now".to_owned(), "Alice".to_owned()],
+        )
+    }
+
+    #[test]
+    fn handles_in_mentions_and_profile_urls_become_pseudonyms_public_channels_stay() {
+        let p = with_names();
+        let (alice, bob, stranger) = (p.id("x", "42"), p.id("telegram", "7"), p.id("@", "stranger"));
+        let cases = [
+            ("hi @alice and @Bob_TG.", format!("hi @{alice} and @{bob}.")),
+            ("@stranger: read this", format!("@{stranger}: read this")),
+            ("join @news_now today", "join @news_now today".to_owned()),
+            ("mail me at bob_tg@example.org", "mail me at bob_tg@example.org".to_owned()),
+            ("https://x.com/alice/status/123?s=20", format!("https://x.com/{alice}/status/123?s=20")),
+            ("see twitter.com/ALICE", format!("see twitter.com/{alice}")),
+            ("https://mobile.twitter.com/stranger", format!("https://mobile.twitter.com/{stranger}")),
+            ("https://x.com/i/status/9 x.com/hashtag/a", "https://x.com/i/status/9 x.com/hashtag/a".to_owned()),
+            ("https://www.instagram.com/bob_tg/", format!("https://www.instagram.com/{bob}/")),
+            ("https://instagram.com/p/Cx12/ instagram.com/stories/alice/1", format!(
+                "https://instagram.com/p/Cx12/ instagram.com/stories/{alice}/1"
+            )),
+            ("https://www.tiktok.com/@alice/video/7", format!("https://www.tiktok.com/@{alice}/video/7")),
+            ("t.me/bob_tg and t.me/news_now", format!("t.me/{bob} and t.me/news_now")),
+            ("https://t.me/somechannel/42 t.me/+AbC t.me/joinchat/x", "https://t.me/somechannel/42 t.me/+AbC t.me/joinchat/x".to_owned()),
+            ("https://dax.com/alice", "https://dax.com/alice".to_owned()),
+            ("مرحبا @alice!", format!("مرحبا @{alice}!")),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(p.text(text), expected, "{text}");
+            assert_eq!(p.text(&expected), expected, "applied twice: {text}");
+        }
+        // A name an account has is never kept as public, whatever the case.
+        assert_eq!(p.text("@ALICE"), format!("@{alice}"));
+    }
+
+    #[test]
+    fn a_forward_source_and_selectors_are_shown_without_identities() {
+        let p = with_names();
+        assert_eq!(p.label("repost", "telegram:forward:news_now:hello"), "telegram:forward:news_now:hello");
+        let shown = p.label("repost", "telegram:forward:Jane Doe:hi @alice");
+        assert!(!shown.contains("Jane") && shown.contains(&p.id("name", "jane doe")), "{shown}");
+        assert!(shown.ends_with(&format!("hi @{}", p.id("x", "42"))), "{shown}");
+        let args: Vec<String> =
+            ["echolens", "keyness", "--target", "author=x:42", "--target=channel=alice", "--reference", "where=author_id = '42'", "--out", "k"]
+                .map(str::to_owned)
+                .to_vec();
+        let line = p.command_line(&args);
+        assert!(!line.contains("42") && !line.contains("alice"), "{line}");
+        assert!(line.contains(&format!("author=x:{}", p.id("x", "42"))), "{line}");
+        assert!(line.contains(&format!("--target=channel={}", p.id("x", "42"))), "{line}");
+        assert!(line.ends_with("--out k"), "{line}");
+    }
+
+    #[test]
+    fn the_store_id_is_a_uuid_of_the_key() {
+        let (a, b) = (pseudonyms(1).store_id(), pseudonyms(2).store_id());
+        assert_ne!(a, b);
+        assert_eq!(a, pseudonyms(1).store_id());
+        let parts: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12], "{a}");
+        assert_eq!(&a[14..15], "8", "version 8: {a}");
+    }
+
     #[test]
     fn a_message_id_with_colons_does_not_keep_a_personal_channel_in_its_key() {
         let p = Pseudonyms::new([1; 32], [("x".to_owned(), "42".to_owned(), Some("alice".to_owned()))]);
@@ -283,7 +695,7 @@ mod tests {
         // One X account under two screen names, and a public Telegram channel.
         let column = |v: [&str; 3]| -> arrow::array::ArrayRef { std::sync::Arc::new(StringArray::from(v.to_vec())) };
         let schema = Schema::new(
-            ["platform", "channel_id", "channel_name", "author_id"]
+            ["platform", "channel_id", "channel_name", "author_id", "author_name"]
                 .map(|n| Field::new(n, DataType::Utf8, true))
                 .to_vec(),
         );
@@ -294,6 +706,7 @@ mod tests {
                 column(["42", "42", "news"]),
                 column(["alice", "alice_renamed", "News"]),
                 column(["42", "42", "7"]),
+                column(["alice", "alice_renamed", "carol"]),
             ],
         )
         .unwrap();
@@ -303,6 +716,10 @@ mod tests {
         assert_eq!(p.channel("x:alice"), pseudonym);
         assert_eq!(p.channel("x:alice_renamed"), pseudonym);
         assert_eq!(p.channel("telegram:News"), "telegram:News");
+        // Handles: the account's every name, a group member's, and the public channel's name kept.
+        assert_eq!(p.text("@alice_renamed @Alice"), format!("@{0} @{0}", p.id("x", "42")));
+        assert_eq!(p.text("@carol"), format!("@{}", p.id("telegram", "7")));
+        assert_eq!(p.text("t.me/news"), "t.me/news");
     }
 
     #[test]

@@ -346,6 +346,27 @@ fn sign(rng: &mut Rng, text: &mut String, channel: usize, name: &str) {
     }
 }
 
+/// Mentions (`@user_K`), links to X posts (`https://x.com/user_K/status/N`) in organic X posts, and Instagram
+/// profile links in Telegram posts.
+fn mention_accounts(posts: &mut [Post], x_accounts: usize, seed: u64) {
+    let mut rng = Rng::new(seed ^ 0x6d65_6e74_696f_6e73);
+    for p in posts.iter_mut() {
+        let roll = rng.below(40);
+        let k = rng.zipf(x_accounts);
+        if p.platform == "x" && roll < 4 {
+            p.text.push_str(&format!(" @user_{k}"));
+        } else if p.platform == "x" && roll == 4 {
+            let url = format!("https://x.com/user_{k}/status/{}", 1_000_000 + rng.below(100_000));
+            p.text.push_str(&format!(" {url}"));
+            p.urls.push(url);
+        } else if p.platform == "telegram" && roll == 5 {
+            let url = format!("https://www.instagram.com/user_{k}/");
+            p.text.push_str(&format!(" {url}"));
+            p.urls.push(url);
+        }
+    }
+}
+
 /// How the files of a generated corpus are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Layout {
@@ -457,6 +478,13 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
         }
     }
 
+    // What identifies people inside texts, for the pseudonymisation to hide: X posts mention other accounts
+    // and link to their posts, Telegram posts point to a profile. The demo's layout only, from its own random
+    // stream, so that benchmark corpora stay as they were.
+    if options.layout == Layout::Mixed {
+        mention_accounts(&mut posts, x_accounts, seed);
+    }
+
     // Coordinated groups: dedicated accounts (ids from 90_000) posting in waves; the second links through a
     // shortener.
     let mut campaigns = Vec::new();
@@ -517,7 +545,12 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
                     id: x_next,
                     author: Some(m.to_string()),
                     ts: t0 + rng.below(spread as usize + 1) as i64,
-                    text: format!("{base}: {line} {url} #{hashtag}"),
+                    // The first group names the account it amplifies (in the demo's layout).
+                    text: if cid == 0 && options.layout == Layout::Mixed {
+                        format!("{base}: {line} @user_3 {url} #{hashtag}")
+                    } else {
+                        format!("{base}: {line} {url} #{hashtag}")
+                    },
                     urls: vec![url.clone()],
                     forwarded_from: None,
                     repost_of: None,

@@ -216,13 +216,9 @@ pub fn run(args: &Options) -> Result<Outcome> {
     let ctx = session()?;
     let key = store.pseudonym_key()?;
     let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;
-    // The command as a reader of the outputs sees it: a named author's id pseudonymised.
-    let command = shown_command(&args.campaign, &pseudonyms, args.reveal);
-    let run_record = || {
-        let mut extra = run_info(&store_path, version, started, !args.reveal);
-        extra["command"] = serde_json::json!(command);
-        extra
-    };
+    let run_record = || run_info(&store_path, version, started, &pseudonyms, args.reveal);
+    // The command as a reader of the outputs sees it: named authors' ids pseudonymised.
+    let command = run_record()["command"].as_str().unwrap_or_default().to_owned();
     if let Some(target) = &named {
         rt.block_on(target.count(&ctx, "--campaign"))?;
     }
@@ -271,6 +267,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
             .into_iter()
             .map(|(k, mut e)| {
                 e.channel = pseudonyms.channel(&e.channel);
+                e.text = pseudonyms.text(&e.text);
                 (pseudonyms.key(&k), e)
             })
             .collect();
@@ -290,7 +287,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
     stages.start("vocabulary");
     let named_campaign = named.is_some();
     let sources = if let Some(target) = named {
-        let description = if args.reveal { target.to_string() } else { shown(&target, &pseudonyms) };
+        let description = if args.reveal { target.to_string() } else { pseudonyms.selection(&target) };
         vec![Source {
             title: format!("The named campaign source: {description}"),
             why: "Named with --campaign.".into(),
@@ -362,8 +359,12 @@ pub fn run(args: &Options) -> Result<Outcome> {
         pseudonyms.reuse(&mut reuse);
         pseudonyms.timeline(&mut timeline);
         for c in &mut campaigns {
+            pseudonyms.keyness(&mut c.keyness);
             if let Some(d) = &mut c.diffusion {
                 pseudonyms.diffusion(d);
+            }
+            if let Some(w) = &mut c.by_week {
+                pseudonyms.keyness_by(w);
             }
         }
     }
@@ -470,42 +471,6 @@ pub fn run(args: &Options) -> Result<Outcome> {
     });
     let written = echolens_analysis::write_summary(&args.out, Vec::new(), summary, extra)?;
     Ok(Outcome { summary: written.summary, report: report_path, outputs, notes })
-}
-
-/// `selection` with its author ids pseudonymised (an id given without its platform is only said to be one).
-fn shown(selection: &Selection, pseudonyms: &Pseudonyms) -> String {
-    if selection.is_empty() {
-        return selection.to_string();
-    }
-    let parts: Vec<String> = selection
-        .selectors()
-        .iter()
-        .map(|s| match s {
-            Selector::Author(v) => format!("author={}", shown_author(v, pseudonyms)),
-            other => other.to_string(),
-        })
-        .collect();
-    parts.join(" ")
-}
-
-fn shown_author(id: &str, pseudonyms: &Pseudonyms) -> String {
-    if id.contains(':') { pseudonyms.account(id) } else { "(an account id, pseudonymised)".to_owned() }
-}
-
-/// The command line, with the author ids of `--campaign` selectors pseudonymised unless `reveal`.
-fn shown_command(campaign: &[String], pseudonyms: &Pseudonyms, reveal: bool) -> String {
-    let mut command = std::env::args().collect::<Vec<_>>().join(" ");
-    if !reveal {
-        for selector in campaign {
-            if let Some(id) = selector.trim().strip_prefix("author=") {
-                let id = id.trim();
-                if !id.is_empty() {
-                    command = command.replace(id, &shown_author(id, pseudonyms));
-                }
-            }
-        }
-    }
-    command
 }
 
 /// The demo corpus's store for output folder `out`: its sibling `OUT-store` (`echolens-report-store`).

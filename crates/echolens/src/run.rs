@@ -3,18 +3,24 @@
 
 use anyhow::{Context, Result};
 
-/// What every analysis writes into its `summary.json` about the run; `pseudonymised` is false under `--reveal`.
+/// What every analysis writes into its `summary.json` about the run: the command (its author, channel and SQL
+/// selectors shown as pseudonyms show them unless `reveal`), the version, the store and its public id, and
+/// whether accounts are pseudonymised.
 pub fn run_info(
     store: &std::path::Path,
     version: i64,
     started: std::time::Instant,
-    pseudonymised: bool,
+    pseudonyms: &echolens_analysis::Pseudonyms,
+    reveal: bool,
 ) -> serde_json::Value {
+    let args: Vec<String> = std::env::args().collect();
+    let command = if reveal { args.join(" ") } else { pseudonyms.command_line(&args) };
     serde_json::json!({
-        "pseudonymised": pseudonymised,
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "pseudonymised": !reveal,
+        "command": command,
         "echolens_version": env!("CARGO_PKG_VERSION"),
         "store": store.display().to_string(),
+        "store_id": pseudonyms.store_id(),
         "store_table_version": version,
         "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
     })

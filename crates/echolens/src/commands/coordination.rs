@@ -34,7 +34,7 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let spinner = spinner("coordination");
     let rt = runtime()?;
-    let (result, version) = rt
+    let (result, version, pseudonyms) = rt
         .block_on(async {
             let store = Store::open(store_path).await?;
             let ctx = echolens_analysis::analysis_session(args.run.memory)?;
@@ -50,14 +50,15 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
             };
             let mut result = coordination::run_with_progress(&ctx, params, &stage).await?;
             stage("done");
+            let pseudonyms = super::pseudonyms(&store, &ctx).await?;
             if !args.run.reveal {
-                super::pseudonyms(&store, &ctx).await?.coordination(&mut result);
+                pseudonyms.coordination(&mut result);
             }
-            anyhow::Ok((result, store.messages_version()))
+            anyhow::Ok((result, store.messages_version(), pseudonyms))
         })
         .with_context(|| format!("coordination on the store {}", store_path.display()))?;
     spinner.finish_and_clear();
-    let extra = run_info(store_path, version, started, !args.run.reveal);
+    let extra = run_info(store_path, version, started, &pseudonyms, args.run.reveal);
     let written = coordination::write_outputs(&result, &args.out, args.run.table_format(), extra)
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {

@@ -21,20 +21,21 @@ pub(super) fn run(args: ReuseArgs) -> Result<ExitCode> {
     let spinner = spinner("reuse");
     spinner.set_message("matching texts");
     let rt = runtime()?;
-    let (result, version) = rt
+    let (result, version, pseudonyms) = rt
         .block_on(async {
             let store = Store::open(store_path).await?;
             let ctx = echolens_analysis::analysis_session(args.run.memory)?;
             store.register(&ctx).await?;
             let mut result = reuse::run(&ctx, params).await?;
+            let pseudonyms = super::pseudonyms(&store, &ctx).await?;
             if !args.run.reveal {
-                super::pseudonyms(&store, &ctx).await?.reuse(&mut result);
+                pseudonyms.reuse(&mut result);
             }
-            anyhow::Ok((result, store.messages_version()))
+            anyhow::Ok((result, store.messages_version(), pseudonyms))
         })
         .with_context(|| format!("reuse on the store {}", store_path.display()))?;
     spinner.finish_and_clear();
-    let extra = run_info(store_path, version, started, !args.run.reveal);
+    let extra = run_info(store_path, version, started, &pseudonyms, args.run.reveal);
     let written = reuse::write_outputs(&result, &args.out, args.run.table_format(), extra)
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {

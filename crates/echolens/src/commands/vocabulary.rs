@@ -18,21 +18,20 @@ use echolens_text::Language;
 use super::{run_info, runtime, spinner};
 use crate::args::{DiffusionArgs, KeynessArgs, TimelineArgs};
 
-/// Open the store, register it in a session and run `f` on it; returns `f`'s result, the store version and,
-/// unless `reveal`, the store's pseudonyms to apply to it before anything is written.
+/// Open the store, register it in a session and run `f` on it; returns `f`'s result, the store version and the
+/// store's pseudonyms (to apply to the result before anything is written, unless `--reveal`).
 fn with_store<T>(
     store_path: &Path,
     memory: usize,
-    reveal: bool,
     f: impl AsyncFnOnce(&SessionContext) -> echolens_analysis::Result<T>,
-) -> Result<(T, i64, Option<Pseudonyms>)> {
+) -> Result<(T, i64, Pseudonyms)> {
     let rt = runtime()?;
     rt.block_on(async {
         let store = Store::open(store_path).await?;
         let ctx = echolens_analysis::analysis_session(memory)?;
         store.register(&ctx).await?;
         let out = f(&ctx).await?;
-        let pseudonyms = if reveal { None } else { Some(super::pseudonyms(&store, &ctx).await?) };
+        let pseudonyms = super::pseudonyms(&store, &ctx).await?;
         anyhow::Ok((out, store.messages_version(), pseudonyms))
     })
     .with_context(|| format!("on the store {}", store_path.display()))
@@ -75,19 +74,18 @@ pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
         let bar = spinner("keyness");
         bar.set_message("counting words per group");
         let zone = args.tz.name().to_owned();
-        let (mut k, version, pseudonyms) =
-            with_store(&args.store.store, args.run.memory, args.run.reveal, async |ctx| {
-                keyness_by::run(ctx, &target, by, &zone, params, args.top).await
-            })?;
-        if let Some(p) = pseudonyms {
-            p.keyness_by(&mut k);
+        let (mut k, version, pseudonyms) = with_store(&args.store.store, args.run.memory, async |ctx| {
+            keyness_by::run(ctx, &target, by, &zone, params, args.top).await
+        })?;
+        if !args.run.reveal {
+            pseudonyms.keyness_by(&mut k);
         }
         bar.finish_and_clear();
         let written = keyness_by::write_outputs(
             &k,
             &args.out,
             args.run.table_format(),
-            run_info(&args.store.store, version, started, !args.run.reveal),
+            run_info(&args.store.store, version, started, &pseudonyms, args.run.reveal),
         )
         .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
         if args.run.json {
@@ -111,16 +109,22 @@ pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
     }
     let bar = spinner("keyness");
     bar.set_message("counting words and phrases");
-    // Terms and counts only: nothing to pseudonymise.
-    let (k, version, _) = with_store(&args.store.store, args.run.memory, true, async |ctx| {
+    let (mut k, version, pseudonyms) = with_store(&args.store.store, args.run.memory, async |ctx| {
         keyness::run(ctx, &target, reference.as_ref(), params).await
     })?;
+    if !args.run.reveal {
+        pseudonyms.keyness(&mut k);
+        k.target = pseudonyms.selection(&target);
+        if let Some(reference) = &reference {
+            k.reference = pseudonyms.selection(reference);
+        }
+    }
     bar.finish_and_clear();
     let written = keyness::write_outputs(
         &k,
         &args.out,
         args.run.table_format(),
-        run_info(&args.store.store, version, started, !args.run.reveal),
+        run_info(&args.store.store, version, started, &pseudonyms, args.run.reveal),
     )
     .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
@@ -161,18 +165,19 @@ pub(super) fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let bar = spinner("diffusion");
     bar.set_message(format!("following {} terms", terms.terms.len()));
-    let (mut d, version, pseudonyms) = with_store(&args.store.store, args.run.memory, args.run.reveal, async |ctx| {
+    let (mut d, version, pseudonyms) = with_store(&args.store.store, args.run.memory, async |ctx| {
         diffusion::run(ctx, terms, &selection).await
     })?;
-    if let Some(p) = pseudonyms {
-        p.diffusion(&mut d);
+    if !args.run.reveal {
+        pseudonyms.diffusion(&mut d);
+        d.selection = pseudonyms.selection(&selection);
     }
     bar.finish_and_clear();
     let written = diffusion::write_outputs(
         &d,
         &args.out,
         args.run.table_format(),
-        run_info(&args.store.store, version, started, !args.run.reveal),
+        run_info(&args.store.store, version, started, &pseudonyms, args.run.reveal),
     )
     .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
@@ -230,18 +235,19 @@ pub(super) fn timeline(args: TimelineArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let bar = spinner("timeline");
     bar.set_message("counting");
-    let (mut t, version, pseudonyms) = with_store(&args.store.store, args.run.memory, args.run.reveal, async |ctx| {
+    let (mut t, version, pseudonyms) = with_store(&args.store.store, args.run.memory, async |ctx| {
         timeline::run(ctx, &selection, lexicon, params).await
     })?;
-    if let Some(p) = pseudonyms {
-        p.timeline(&mut t);
+    if !args.run.reveal {
+        pseudonyms.timeline(&mut t);
+        t.selection = pseudonyms.selection(&selection);
     }
     bar.finish_and_clear();
     let written = timeline::write_outputs(
         &t,
         &args.out,
         args.run.table_format(),
-        run_info(&args.store.store, version, started, !args.run.reveal),
+        run_info(&args.store.store, version, started, &pseudonyms, args.run.reveal),
     )
     .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
