@@ -49,7 +49,7 @@ record)
   # Run-specific values out: elapsed times, paths of this run, the version, the time the run was made.
   cat >"$work/clean.py" <<'PY'
 import json, sys, re
-VARYING = {"report_bytes", "seconds", "elapsed_s", "started", "finished", "took", "echolens_version", "store", "out", "path",
+VARYING = {"report_bytes", "seconds", "run_at", "elapsed_s", "started", "finished", "took", "echolens_version", "store", "out", "path",
            "command", "stages", "peak_rss_mb", "orphans_removed"}
 def clean(v):
     if isinstance(v, dict):

@@ -39,6 +39,11 @@ pub struct Pseudonyms {
     public: HashSet<String>,
 }
 
+/// A SQL predicate over `messages`: the author is a Telegram chat speaking as itself (a channel's own posts,
+/// an anonymous group admin), not a person.
+pub const CHAT_AUTHOR: &str =
+    "(platform = 'telegram' AND (starts_with(author_id, 'channel') OR starts_with(author_id, 'chat')))";
+
 /// The sites whose profile and post URLs name an account.
 #[derive(Debug, Clone, Copy)]
 enum Site {
@@ -165,16 +170,17 @@ impl Pseudonyms {
                     continue;
                 }
             }
-            if !before.is_ascii_alphanumeric() && before != b'-' {
-                if let Some((start, end)) = self.url_handle(bytes, i) {
-                    if let Some(p) = self.handle(&text[start..end]) {
-                        out.push_str(&text[copied..start]);
-                        out.push_str(&p);
-                        copied = end;
-                    }
-                    i = end;
-                    continue;
+            if !before.is_ascii_alphanumeric()
+                && before != b'-'
+                && let Some((start, end)) = self.url_handle(bytes, i)
+            {
+                if let Some(p) = self.handle(&text[start..end]) {
+                    out.push_str(&text[copied..start]);
+                    out.push_str(&p);
+                    copied = end;
                 }
+                i = end;
+                continue;
             }
             i += 1;
         }
@@ -195,10 +201,14 @@ impl Pseudonyms {
             ("tiktok.com/", Site::TikTok),
         ];
         let rest = &bytes[at..];
-        let (host, site) = HOSTS.iter().find(|(h, _)| rest.len() > h.len() && rest[..h.len()].eq_ignore_ascii_case(h.as_bytes()))?;
+        let (host, site) =
+            HOSTS.iter().find(|(h, _)| rest.len() > h.len() && rest[..h.len()].eq_ignore_ascii_case(h.as_bytes()))?;
         let seg = |from: usize| -> (usize, usize) {
             let mut end = from;
-            while end < bytes.len() && !matches!(bytes[end], b'/' | b'?' | b'#' | b'&') && !bytes[end].is_ascii_whitespace() {
+            while end < bytes.len()
+                && !matches!(bytes[end], b'/' | b'?' | b'#' | b'&')
+                && !bytes[end].is_ascii_whitespace()
+            {
                 end += 1;
             }
             (from, end)
@@ -217,8 +227,18 @@ impl Pseudonyms {
             }
             Site::X => {
                 const NOT_HANDLES: [&str; 12] = [
-                    "i", "intent", "hashtag", "search", "home", "explore", "settings", "share", "messages",
-                    "notifications", "compose", "login",
+                    "i",
+                    "intent",
+                    "hashtag",
+                    "search",
+                    "home",
+                    "explore",
+                    "settings",
+                    "share",
+                    "messages",
+                    "notifications",
+                    "compose",
+                    "login",
                 ];
                 if NOT_HANDLES.contains(&first.as_str()) {
                     return None;
@@ -284,10 +304,14 @@ impl Pseudonyms {
             .collect();
         let public: Vec<String> =
             names.iter().filter(|(p, id, _, _)| !is_personal(p, id)).filter_map(|(_, _, n, _)| n.clone()).collect();
-        let sql = "SELECT platform, author_id, author_name FROM messages \
-                   WHERE author_id IS NOT NULL AND author_name IS NOT NULL GROUP BY platform, author_id, author_name";
+        // A Telegram chat speaking as itself (`channel…`, `chat…`: a channel's posts) is no person.
+        let sql = format!(
+            "SELECT platform, author_id, author_name FROM messages \
+             WHERE author_id IS NOT NULL AND author_name IS NOT NULL AND NOT {CHAT_AUTHOR} \
+             GROUP BY platform, author_id, author_name"
+        );
         let mut accounts = Vec::new();
-        for batch in collect(ctx, sql).await? {
+        for batch in collect(ctx, &sql).await? {
             let platform = strings(&batch, "platform")?;
             let id = strings(&batch, "author_id")?;
             let name = strings(&batch, "author_name")?;
@@ -382,8 +406,12 @@ impl Pseudonyms {
     /// A channel as a selector names it (id or name, without its platform): the account's pseudonym if it is
     /// a personal channel on some platform, else unchanged.
     fn selected_channel(&self, channel: &str) -> String {
-        let mut found: Vec<&String> =
-            self.personal.iter().filter(|(k, _)| k.split_once(':').is_some_and(|(_, c)| c == channel)).map(|(_, v)| v).collect();
+        let mut found: Vec<&String> = self
+            .personal
+            .iter()
+            .filter(|(k, _)| k.split_once(':').is_some_and(|(_, c)| c == channel))
+            .map(|(_, v)| v)
+            .collect();
         found.sort();
         match found.first() {
             Some(p) => p[p.find(':').map_or(0, |i| i + 1)..].to_owned(),
@@ -633,12 +661,16 @@ mod tests {
             ("https://mobile.twitter.com/stranger", format!("https://mobile.twitter.com/{stranger}")),
             ("https://x.com/i/status/9 x.com/hashtag/a", "https://x.com/i/status/9 x.com/hashtag/a".to_owned()),
             ("https://www.instagram.com/bob_tg/", format!("https://www.instagram.com/{bob}/")),
-            ("https://instagram.com/p/Cx12/ instagram.com/stories/alice/1", format!(
-                "https://instagram.com/p/Cx12/ instagram.com/stories/{alice}/1"
-            )),
+            (
+                "https://instagram.com/p/Cx12/ instagram.com/stories/alice/1",
+                format!("https://instagram.com/p/Cx12/ instagram.com/stories/{alice}/1"),
+            ),
             ("https://www.tiktok.com/@alice/video/7", format!("https://www.tiktok.com/@{alice}/video/7")),
             ("t.me/bob_tg and t.me/news_now", format!("t.me/{bob} and t.me/news_now")),
-            ("https://t.me/somechannel/42 t.me/+AbC t.me/joinchat/x", "https://t.me/somechannel/42 t.me/+AbC t.me/joinchat/x".to_owned()),
+            (
+                "https://t.me/somechannel/42 t.me/+AbC t.me/joinchat/x",
+                "https://t.me/somechannel/42 t.me/+AbC t.me/joinchat/x".to_owned(),
+            ),
             ("https://dax.com/alice", "https://dax.com/alice".to_owned()),
             ("مرحبا @alice!", format!("مرحبا @{alice}!")),
         ];
@@ -657,10 +689,19 @@ mod tests {
         let shown = p.label("repost", "telegram:forward:Jane Doe:hi @alice");
         assert!(!shown.contains("Jane") && shown.contains(&p.id("name", "jane doe")), "{shown}");
         assert!(shown.ends_with(&format!("hi @{}", p.id("x", "42"))), "{shown}");
-        let args: Vec<String> =
-            ["echolens", "keyness", "--target", "author=x:42", "--target=channel=alice", "--reference", "where=author_id = '42'", "--out", "k"]
-                .map(str::to_owned)
-                .to_vec();
+        let args: Vec<String> = [
+            "echolens",
+            "keyness",
+            "--target",
+            "author=x:42",
+            "--target=channel=alice",
+            "--reference",
+            "where=author_id = '42'",
+            "--out",
+            "k",
+        ]
+        .map(str::to_owned)
+        .to_vec();
         let line = p.command_line(&args);
         assert!(!line.contains("42") && !line.contains("alice"), "{line}");
         assert!(line.contains(&format!("author=x:{}", p.id("x", "42"))), "{line}");

@@ -122,7 +122,12 @@ pub struct Options {
     pub quiet: bool,
     /// How much of each list the report shows.
     pub caps: echolens_report::Caps,
+    /// Also write the findings as a STIX 2.1 bundle, `findings.stix.json`, with these options.
+    pub stix: Option<crate::stix::Options>,
 }
+
+/// The STIX bundle's file in the output folder.
+pub const STIX_FILE: &str = "findings.stix.json";
 
 /// What the main job did: the summary it wrote to `OUT/summary.json`, and the report.
 #[derive(Debug, Clone)]
@@ -386,7 +391,13 @@ pub fn run(args: &Options) -> Result<Outcome> {
     // Tables an earlier run left that this one did not write (other campaign sources, with an earlier
     // `--reveal`'s raw ids perhaps) would sit beside these under a summary that does not describe them; a table
     // in the other format is replaced as it is written.
-    let stale = remove_stale(&args.out, &written.files)?;
+    let mut stale = remove_stale(&args.out, &written.files)?;
+    // A bundle of an earlier run describes findings this run may not have made.
+    let stix_path = args.out.join(STIX_FILE);
+    if args.stix.is_none() && std::fs::symlink_metadata(&stix_path).is_ok() {
+        std::fs::remove_file(&stix_path).with_context(|| format!("removing {}", stix_path.display()))?;
+        stale += 1;
+    }
     if stale > 0 {
         notes.push(format!("{stale} output files of an earlier run that this run does not write were removed"));
     }
@@ -469,7 +480,18 @@ pub fn run(args: &Options) -> Result<Outcome> {
             .collect::<Vec<_>>(),
         "outputs": outputs,
     });
-    let written = echolens_analysis::write_summary(&args.out, Vec::new(), summary, extra)?;
+    let mut written = echolens_analysis::write_summary(&args.out, Vec::new(), summary, extra)?;
+    let mut outputs = outputs;
+    if let Some(options) = &args.stix {
+        // From the folder as written, as `export stix` reads it: one way from findings to STIX.
+        let bundle = crate::stix::export(&crate::findings::ReportDir::open(&args.out)?, options)?;
+        let text = serde_json::to_string_pretty(&bundle)?;
+        echolens_analysis::write_output(&stix_path, text.as_bytes())?;
+        outputs.push(STIX_FILE.to_owned());
+        let mut summary = written.summary;
+        summary["outputs"] = serde_json::json!(outputs);
+        written = echolens_analysis::write_summary(&args.out, Vec::new(), summary, serde_json::json!({}))?;
+    }
     Ok(Outcome { summary: written.summary, report: report_path, outputs, notes })
 }
 

@@ -40,6 +40,73 @@ pub(crate) enum Command {
     /// Messages per day or week, overall, per channel or per platform; with a lexicon, each category's rate;
     /// bursts against a rolling baseline. Writes timeline.csv (and lexicon.csv).
     Timeline(TimelineArgs),
+    /// Findings in forms others use: a STIX 2.1 bundle with DISARM techniques, or the shareable part of a
+    /// report folder as one zip, checked for raw identities first.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportCommand {
+    /// The findings of an `analyze` output folder as a STIX 2.1 bundle: groupings of coordinated accounts and
+    /// reuse cascades, their evidence, and the DISARM techniques it supports.
+    Stix(StixArgs),
+    /// The report, tables, networks and STIX bundle of an `analyze` output folder as one zip with a SHA-256
+    /// manifest, written only if no file holds a raw account id, handle or profile URL of the store.
+    Share(ShareArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StixOptionsArgs {
+    /// The Traffic Light Protocol marking of every object (TLP 1.0 as STIX 2.1 predefines it; clear is WHITE).
+    #[arg(long, value_enum, default_value = "amber")]
+    pub tlp: echolens::stix::Tlp,
+    /// The analyst or organisation the findings are by (the bundle's `identity`).
+    #[arg(long, default_value = "Unnamed analyst")]
+    pub identity: String,
+}
+
+impl StixOptionsArgs {
+    pub(crate) fn options(&self, reveal: bool) -> echolens::stix::Options {
+        echolens::stix::Options {
+            identity: self.identity.clone(),
+            tlp: self.tlp,
+            reveal,
+            ..echolens::stix::Options::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StixArgs {
+    /// The output folder of `echolens analyze`.
+    #[arg(long = "from", value_name = "REPORT_DIR")]
+    pub from: PathBuf,
+    /// The bundle's file.
+    #[arg(long, default_value = "findings.stix.json")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub stix: StixOptionsArgs,
+    /// Export a report made with --reveal, raw account ids and all.
+    #[arg(long)]
+    pub reveal: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShareArgs {
+    /// The output folder of `echolens analyze`.
+    #[arg(long = "from", value_name = "REPORT_DIR")]
+    pub from: PathBuf,
+    /// The zip to write (e.g. report.zip).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The store the findings came from, whose identities are looked for [default: the store the report's
+    /// summary names].
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Print what was written as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -132,6 +199,11 @@ pub(crate) struct AnalyzeArgs {
     /// Messages in the demo corpus (when no input is given).
     #[arg(long, default_value_t = 20_000)]
     pub demo_messages: usize,
+    /// Also write the findings as a STIX 2.1 bundle, findings.stix.json (as `export stix`).
+    #[arg(long)]
+    pub stix: bool,
+    #[command(flatten)]
+    pub stix_options: StixOptionsArgs,
 }
 
 /// A sweep window, or `none`/`0` for no sweep (filtered out).

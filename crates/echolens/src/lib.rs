@@ -1,7 +1,11 @@
-//! echolens as a library: the import of exports into a store ([`ingest`]), which the `echolens` binary's
-//! commands (`ingest`, `analyze`, `demo`) call; the binary itself is argument parsing and printing.
+//! echolens as a library: the import of exports into a store ([`ingest`]), the main job ([`analyze`]), the
+//! demo ([`demo`]), and the exports of an analysis's findings ([`stix`], [`share`]), which the `echolens`
+//! binary's commands call; the binary itself is argument parsing and printing.
 
 pub mod analyze;
 pub mod demo;
+pub mod findings;
 pub mod ingest;
 pub mod run;
+pub mod share;
+pub mod stix;

@@ -23,6 +23,7 @@ pub fn run_info(
         "store_id": pseudonyms.store_id(),
         "store_table_version": version,
         "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+        "run_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })
 }
 

@@ -55,6 +55,8 @@ pub struct ClusterSummary {
     /// The median specificity of the cluster's edges (of every kind): set it beside what the corpus's linked
     /// pairs reach ([`super::LeftOut::linked_pairs`]).
     pub median_specificity: f64,
+    /// The distinct keys the cluster's edges share, per kind, as `kind:count` separated by spaces.
+    pub shared_keys: String,
 }
 
 /// Followers under which an account counts as having few.
@@ -143,6 +145,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
         let possible = n * n.saturating_sub(1) / 2;
         let mut kinds: BTreeMap<Kind, usize> = BTreeMap::new();
         let mut keys: HashMap<(Kind, i64), usize> = HashMap::new();
+        let mut shared: BTreeMap<Kind, std::collections::HashSet<i64>> = BTreeMap::new();
         let (mut first, mut last) = (i64::MAX, i64::MIN);
         let mut leads: HashMap<&str, (u64, u64)> = HashMap::new();
         let mut specificities: Vec<f32> = Vec::new();
@@ -152,6 +155,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             *kinds.entry(e.kind).or_default() += 1;
             first = first.min(e.first_seen);
             last = last.max(e.last_seen);
+            shared.entry(e.kind).or_default().extend(&e.keys);
             for k in &e.keys {
                 if c.labels.contains_key(&(e.kind, *k)) {
                     *keys.entry((e.kind, *k)).or_default() += 1;
@@ -202,6 +206,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             clients,
             few_followers,
             median_specificity: super::Spread::of(&mut specificities).median,
+            shared_keys: shared.iter().map(|(k, v)| format!("{}:{}", k.name(), v.len())).collect::<Vec<_>>().join(" "),
         });
     }
     out
@@ -367,6 +372,7 @@ impl Coordination {
                 ("clients", Text),
                 ("few_followers", Text),
                 ("median_specificity", Float),
+                ("shared_keys", Text),
             ]),
         );
         for s in &summaries {
@@ -388,6 +394,7 @@ impl Coordination {
                 Cell::from(&s.clients),
                 Cell::from(&s.few_followers),
                 s.median_specificity.into(),
+                Cell::from(&s.shared_keys),
             ]);
         }
         let mut tables = vec![edges.finish()?, clusters.finish()?, summary.finish()?];

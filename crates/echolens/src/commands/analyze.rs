@@ -31,6 +31,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         reveal: args.run.reveal,
         quiet: args.run.json,
         caps: echolens_report::Caps::default(),
+        stix: args.stix.then(|| args.stix_options.options(args.run.reveal)),
     };
     let outcome = analyze::run(&options)?;
     if args.run.json {

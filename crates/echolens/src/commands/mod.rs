@@ -3,6 +3,7 @@
 mod analyze;
 mod coordination;
 pub(crate) mod demo;
+mod export;
 mod ingest;
 mod reuse;
 mod sql;
@@ -24,7 +25,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keyness(a) => a.run.reveal,
         Command::Diffusion(a) => a.run.reveal,
         Command::Timeline(a) => a.run.reveal,
-        Command::Ingest(_) | Command::Stats(_) | Command::Sql(_) | Command::Demo(_) => false,
+        Command::Export(crate::args::ExportCommand::Stix(a)) => a.reveal,
+        Command::Ingest(_) | Command::Stats(_) | Command::Sql(_) | Command::Demo(_) | Command::Export(_) => false,
     };
     if reveal {
         eprintln!(
@@ -42,5 +44,6 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keyness(args) => vocabulary::keyness(args),
         Command::Diffusion(args) => vocabulary::diffusion(args),
         Command::Timeline(args) => vocabulary::timeline(args),
+        Command::Export(command) => export::run(command),
     }
 }

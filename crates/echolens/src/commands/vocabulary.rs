@@ -165,9 +165,8 @@ pub(super) fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let bar = spinner("diffusion");
     bar.set_message(format!("following {} terms", terms.terms.len()));
-    let (mut d, version, pseudonyms) = with_store(&args.store.store, args.run.memory, async |ctx| {
-        diffusion::run(ctx, terms, &selection).await
-    })?;
+    let (mut d, version, pseudonyms) =
+        with_store(&args.store.store, args.run.memory, async |ctx| diffusion::run(ctx, terms, &selection).await)?;
     if !args.run.reveal {
         pseudonyms.diffusion(&mut d);
         d.selection = pseudonyms.selection(&selection);

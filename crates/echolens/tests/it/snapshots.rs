@@ -36,7 +36,8 @@ fn summary(path: &Path) -> serde_json::Value {
         match v {
             serde_json::Value::Object(map) => {
                 for (k, x) in map.iter_mut() {
-                    if ["seconds", "echolens_version", "store", "command", "out", "store_version"].contains(&k.as_str())
+                    if ["seconds", "run_at", "echolens_version", "store", "command", "out", "store_version"]
+                        .contains(&k.as_str())
                     {
                         *x = serde_json::Value::String("…".into());
                     } else {
