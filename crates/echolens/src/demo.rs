@@ -28,7 +28,7 @@ pub struct Ingested {
 
 /// What the analyses found on the demo corpus, against what was planted.
 pub struct Measured {
-    /// Coordination with the defaults (account ids as they are: the corpus is made up).
+    /// Coordination with the defaults, account ids as they are (the tables written are pseudonymised).
     pub coordination: Coordination,
     /// Each planted group with the cluster that holds most of it, and what the exports say of its accounts.
     pub planted_groups: Vec<serde_json::Value>,
@@ -71,7 +71,12 @@ pub fn measure(
         rt.block_on(store.register(&ctx))?;
         Ok(ctx)
     };
-    let extra = serde_json::json!({"command": "echolens demo", "echolens_version": env!("CARGO_PKG_VERSION")});
+    // Scored on account ids as they are (the truth names them), written pseudonymised as every command writes.
+    let pseudonyms = rt.block_on(crate::run::pseudonyms(store, &session()?))?;
+    let extra = serde_json::json!({
+        "command": "echolens demo", "echolens_version": env!("CARGO_PKG_VERSION"), "pseudonymised": true,
+        "store_id": pseudonyms.store_id(),
+    });
     let folders = ["coordination", "reuse", "keyness", "diffusion"].map(|f| out.join(f));
     let written = |result: echolens_analysis::Result<echolens_analysis::Written>, dir: &Path| {
         result.with_context(|| format!("writing {}", dir.display()))
@@ -79,7 +84,10 @@ pub fn measure(
 
     // Coordination, and how the planted groups came out.
     let coordination = rt.block_on(coordination::run(&session()?, coordination::Params::default()))?;
-    written(coordination::write_outputs(&coordination, &folders[0], Csv, extra.clone()), &folders[0])?;
+    let mut shown = coordination.clone();
+    pseudonyms.coordination(&mut shown);
+    written(coordination::write_outputs(&shown, &folders[0], Csv, extra.clone()), &folders[0])?;
+    drop(shown);
     let net = &coordination.network;
     let summaries = coordination::cluster_summaries(&coordination);
     let clusters: Vec<(usize, Vec<&str>)> =
@@ -101,7 +109,10 @@ pub fn measure(
 
     // Reuse cascades, scored against the planted ones.
     let reuse = rt.block_on(reuse::run(&session()?, reuse::Params::default()))?;
-    written(reuse::write_outputs(&reuse, &folders[1], Csv, extra.clone()), &folders[1])?;
+    let mut shown = reuse.clone();
+    pseudonyms.reuse(&mut shown);
+    written(reuse::write_outputs(&shown, &folders[1], Csv, extra.clone()), &folders[1])?;
+    drop(shown);
     let found: Vec<score::FoundMember> = reuse
         .members
         .iter()
@@ -123,8 +134,11 @@ pub fn measure(
     let ctx = session()?;
     let k = rt.block_on(keyness::run(&ctx, &target, Some(&reference), keyness::Params::default()))?;
     let d = rt.block_on(diffusion::run(&ctx, Terms::new(voc.terms.clone())?, &Selection::default()))?;
-    written(keyness::write_outputs(&k, &folders[2], Csv, extra.clone()), &folders[2])?;
-    written(diffusion::write_outputs(&d, &folders[3], Csv, extra), &folders[3])?;
+    let (mut shown_k, mut shown_d) = (k.clone(), d.clone());
+    pseudonyms.keyness(&mut shown_k);
+    pseudonyms.diffusion(&mut shown_d);
+    written(keyness::write_outputs(&shown_k, &folders[2], Csv, extra.clone()), &folders[2])?;
+    written(diffusion::write_outputs(&shown_d, &folders[3], Csv, extra), &folders[3])?;
     let planted_term_ranks: Vec<Option<usize>> =
         voc.terms.iter().map(|t| k.terms.iter().position(|x| &x.term == t).map(|r| r + 1)).collect();
     let adoption_days_found = voc

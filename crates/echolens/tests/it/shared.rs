@@ -148,6 +148,10 @@ fn no_output_of_any_command_names_an_account_unless_revealed() {
     std::fs::create_dir_all(stix.parent().unwrap()).unwrap();
     run(echolens().args(["export", "stix", "--from"]).arg(&out).arg("--out").arg(&stix));
     folders.push(stix.parent().unwrap().to_owned());
+    // The demo command's own analyses (its corpus and store beside them are its input).
+    let demo = dir.path().join("demo");
+    run(echolens().args(["demo", "--json", "--out"]).arg(&demo));
+    folders.extend(["coordination", "reuse", "keyness", "diffusion"].map(|f| demo.join(f)));
     let zip = dir.path().join("shared.zip");
     run(echolens().args(["export", "share", "--from"]).arg(&out).arg("--out").arg(&zip));
     let unzipped = dir.path().join("unzipped");
