@@ -301,7 +301,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
             slug: "campaign".into(),
         }]
     } else {
-        cluster_sources.into_iter().chain(cascade_source(&reuse, &pseudonyms)).collect()
+        cluster_sources.into_iter().chain(cascade_source(&reuse, (!args.reveal).then_some(&pseudonyms))).collect()
     };
     let mut campaigns = Vec::new();
     let mut notes = Vec::new();
@@ -576,14 +576,15 @@ fn cluster_sources(coord: &Coordination) -> Vec<Source> {
     out
 }
 
-/// The campaign source when none is named, from reuse: the channel where the widest cascade began.
-fn cascade_source(reuse: &Reuse, pseudonyms: &Pseudonyms) -> Option<Source> {
+/// The campaign source when none is named, from reuse: the channel where the widest cascade began (named by
+/// its pseudonym if it is an account's own and `pseudonyms` are given).
+fn cascade_source(reuse: &Reuse, pseudonyms: Option<&Pseudonyms>) -> Option<Source> {
     let mut widest = reuse::summaries(reuse);
     widest.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
     let c = widest.first()?;
     let platform = c.origin_key.split(':').next().unwrap_or_default().to_owned();
     let name = if c.origin_channel_name.is_empty() { &c.origin_channel_id } else { &c.origin_channel_name };
-    let shown = pseudonyms.channel_name(&platform, &c.origin_channel_id, name);
+    let shown = pseudonyms.map_or_else(|| name.clone(), |p| p.channel_name(&platform, &c.origin_channel_id, name));
     let description = format!("the messages of {platform} channel {shown}");
     Some(Source {
         title: format!("The origin of cascade {}: {shown}", c.cascade),
