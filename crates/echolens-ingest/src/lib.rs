@@ -49,12 +49,24 @@ pub enum Format {
     Twarc,
     /// Telethon-derived JSON array.
     TelethonJson,
+    /// Zeeschuimer NDJSON (Instagram, TikTok, X captures), or 4CAT's re-download of it.
+    Zeeschuimer,
+    /// 4CAT's Telegram NDJSON (serialised Telethon messages).
+    FourCatTelegram,
 }
 
 impl Format {
     /// Every format, for help texts.
-    pub const ALL: [Format; 6] =
-        [Format::Telegram, Format::Jsonl, Format::XArchive, Format::ToolkitCsv, Format::Twarc, Format::TelethonJson];
+    pub const ALL: [Format; 8] = [
+        Format::Telegram,
+        Format::Jsonl,
+        Format::XArchive,
+        Format::ToolkitCsv,
+        Format::Twarc,
+        Format::TelethonJson,
+        Format::Zeeschuimer,
+        Format::FourCatTelegram,
+    ];
 
     /// The name used on the command line and in the quarantine.
     pub fn name(self) -> &'static str {
@@ -65,6 +77,8 @@ impl Format {
             Format::ToolkitCsv => "toolkit-csv",
             Format::Twarc => "twarc",
             Format::TelethonJson => "telethon-json",
+            Format::Zeeschuimer => "zeeschuimer",
+            Format::FourCatTelegram => "4cat-telegram",
         }
     }
 
@@ -107,6 +121,8 @@ impl Format {
         match self {
             Format::Jsonl => Reader::Lines(LineReader(formats::jsonl::read_line)),
             Format::Twarc => Reader::Lines(LineReader(formats::twarc::read_line)),
+            Format::Zeeschuimer => Reader::Lines(LineReader(formats::zeeschuimer::read_line)),
+            Format::FourCatTelegram => Reader::Lines(LineReader(formats::fourcat_telegram::read_line)),
             Format::Telegram => Reader::TelegramChunks,
             Format::XArchive | Format::ToolkitCsv | Format::TelethonJson => Reader::Whole,
         }
@@ -351,6 +367,14 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         return (has("\"message_id\"") && has("\"date\"")).then_some(Format::TelethonJson);
     }
     if trimmed.starts_with('{') {
+        // Zeeschuimer's envelope, or 4CAT's re-download with the envelope under `__import_meta`.
+        if has("\"source_platform\"") && (has("\"data\"") || has("\"__import_meta\"")) {
+            return Some(Format::Zeeschuimer);
+        }
+        // Serialised Telethon messages, as 4CAT writes its Telegram datasets.
+        if has("\"_type\"") && (has("\"peer_id\"") || has("\"_chat\"")) && has("\"Message") {
+            return Some(Format::FourCatTelegram);
+        }
         if has("\"__twarc\"") || has("\"edit_history_tweet_ids\"") || (has("\"author_id\"") && has("\"created_at\"")) {
             return Some(Format::Twarc);
         }
@@ -593,6 +617,12 @@ fn read_from(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
         Format::XArchive => formats::x_archive::read(reader, ctx, sink),
         Format::ToolkitCsv => formats::toolkit_csv::read(reader, ctx, sink),
         Format::Twarc => formats::twarc::read(reader, ctx, sink),
+        Format::Zeeschuimer => formats::for_each_line(reader, ctx, sink, |n, line, sink| {
+            formats::zeeschuimer::read_line(n, line, ctx, sink)
+        }),
+        Format::FourCatTelegram => formats::for_each_line(reader, ctx, sink, |n, line, sink| {
+            formats::fourcat_telegram::read_line(n, line, ctx, sink)
+        }),
         Format::TelethonJson => formats::telethon::read(reader, ctx, sink),
     }
 }
@@ -988,6 +1018,18 @@ mod tests {
             detect(b"[\n {\"message_id\": 1, \"sender_id\": -100, \"date\": \"2024\"}"),
             Some(Format::TelethonJson)
         );
+        assert_eq!(
+            detect(b"{\"id\": 3, \"source_platform\": \"instagram.com\", \"data\": {\"code\": \"C\"}}\n"),
+            Some(Format::Zeeschuimer)
+        );
+        assert_eq!(
+            detect(b"{\"code\": \"C\", \"__import_meta\": {\"source_platform\": \"tiktok.com\"}}\n"),
+            Some(Format::Zeeschuimer)
+        );
+        assert_eq!(
+            detect(b"{\"_type\": \"Message\", \"id\": 1, \"peer_id\": {\"_type\": \"PeerChannel\"}}\n"),
+            Some(Format::FourCatTelegram)
+        );
         assert_eq!(detect(b"# a readme\n"), None);
         assert_eq!(detect(b"{\"slug\": \"oop\", \"title\": \"x\"}"), None);
         assert_eq!(detect(b"{\n  \"messages\": 3000,\n  \"seed\": 1\n}"), None);
@@ -1160,7 +1202,7 @@ mod tests {
                 Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../testdata/samples");
             let mut files = expand_paths(&[root]).unwrap().files;
             files.retain(|f| {
-                f.extension().is_some_and(|e| e == "json" || e == "jsonl" || e == "csv")
+                f.extension().is_some_and(|e| e == "json" || e == "jsonl" || e == "ndjson" || e == "csv")
                     && std::fs::metadata(f).is_ok_and(|m| m.len() < 200_000)
             });
             assert!(files.len() > 20, "{files:?}");

@@ -60,6 +60,9 @@ pub struct Message {
     /// The message this one quotes (an X quote tweet's original), as the source names it: the quote has a
     /// text of its own, and is an original too.
     pub quote_of: Option<String>,
+    /// When the record was captured, where a collector says so (Zeeschuimer's `timestamp_collected`): never the
+    /// post's time.
+    pub collected_at: Option<TimestampUs>,
 }
 
 impl Message {
@@ -100,6 +103,7 @@ pub struct MessageView<'a> {
     pub source_file: &'a str,
     pub source_record: u64,
     pub quote_of: Option<&'a str>,
+    pub collected_at: Option<TimestampUs>,
 }
 
 impl Message {
@@ -126,6 +130,7 @@ impl Message {
             source_file: &self.source_file,
             source_record: self.source_record,
             quote_of: self.quote_of.as_deref(),
+            collected_at: self.collected_at,
         }
     }
 }
@@ -155,6 +160,7 @@ impl MessageView<'_> {
             source_file: self.source_file.to_owned(),
             source_record: self.source_record,
             quote_of: owned(self.quote_of),
+            collected_at: self.collected_at,
         }
     }
 }
@@ -326,6 +332,7 @@ mod tests {
             source_file: "f.jsonl".into(),
             source_record: 2,
             quote_of: Some("4".into()),
+            collected_at: Some(11),
             ..Message::default()
         };
         assert_eq!(m.view().to_message(), m);

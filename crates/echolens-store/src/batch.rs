@@ -46,6 +46,7 @@ pub fn message_schema() -> SchemaRef {
         // Added after the first columns: a store made before has it added when next written to (see
         // `Store::lock_for_writing`), and reads it as empty until then.
         s("quote_of", true),
+        Field::new("collected_at", ts_type(), true),
     ]))
 }
 
@@ -137,6 +138,7 @@ pub struct MessageRowsBuilder {
     source_file: StringBuilder,
     source_record: Int64Builder,
     quote_of: StringBuilder,
+    collected_at: TimestampMicrosecondBuilder,
     hashes: Vec<u128>,
     ranks: Vec<i64>,
     /// Scratch for the key.
@@ -169,6 +171,7 @@ impl MessageRowsBuilder {
             source_file: StringBuilder::with_capacity(n, n * 16),
             source_record: Int64Builder::with_capacity(n),
             quote_of: StringBuilder::new(),
+            collected_at: TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"),
             hashes: Vec::with_capacity(n),
             ranks: Vec::with_capacity(n),
             key_buf: String::new(),
@@ -223,6 +226,7 @@ impl MessageRowsBuilder {
         self.source_file.append_value(m.source_file);
         self.source_record.append_value(i64::try_from(m.source_record).unwrap_or(i64::MAX));
         self.quote_of.append_option(m.quote_of);
+        self.collected_at.append_option(m.collected_at);
     }
 
     /// The rows pushed.
@@ -249,6 +253,7 @@ impl MessageRowsBuilder {
             Arc::new(self.source_file.finish()),
             Arc::new(self.source_record.finish()),
             Arc::new(self.quote_of.finish()),
+            Arc::new(self.collected_at.finish()),
         ];
         let batch = RecordBatch::try_new(message_schema(), columns)?;
         Ok(MessageRows { batch, hashes: self.hashes, ranks: self.ranks })

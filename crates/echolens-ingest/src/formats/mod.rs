@@ -1,12 +1,14 @@
 //! One module per export format.
 
 mod csv_util;
+pub(crate) mod fourcat_telegram;
 pub(crate) mod jsonl;
 pub(crate) mod telegram;
 pub(crate) mod telethon;
 pub(crate) mod toolkit_csv;
 pub(crate) mod twarc;
 pub(crate) mod x_archive;
+pub(crate) mod zeeschuimer;
 
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;

@@ -41,6 +41,10 @@ const EXPORTS: &[(&str, &str)] = &[
     ("telethon-derived-nktkln/data/raw/1001000724666_messages.json", "telethon-json"),
     ("twitter-io-archive-frequenter/ira_tweets_csv_hashed.sample.csv", "x-archive"),
     ("twitter-io-archive-frequenter/ira_users_csv_hashed.sample.csv", "x-archive"),
+    ("zeeschuimer-layouts/instagram.ndjson", "zeeschuimer"),
+    ("zeeschuimer-layouts/tiktok.ndjson", "zeeschuimer"),
+    ("zeeschuimer-layouts/x.ndjson", "zeeschuimer"),
+    ("4cat-telegram-layouts/telegram.ndjson", "4cat-telegram"),
 ];
 
 #[test]
@@ -83,6 +87,18 @@ fn every_sample_export_ingests_and_the_counts_add_up() {
     assert!(n(odd, "quarantined") >= 3, "{odd}");
     let truncated = by_path("x-api-v2-twarc-csv/test-data/streaming_output_with_error.jsonl");
     assert_eq!((n(truncated, "messages"), n(truncated, "quarantined")), (7, 1));
+    // Zeeschuimer: a post captured twice is two records and one message in the store; ads skipped; a cut line
+    // and an item with no user quarantined; another platform's item quarantined naming it.
+    let instagram = by_path("zeeschuimer-layouts/instagram.ndjson");
+    assert_eq!(
+        (n(instagram, "messages"), n(instagram, "skipped"), n(instagram, "quarantined")),
+        (4, 1, 2),
+        "{instagram}"
+    );
+    let x = by_path("zeeschuimer-layouts/x.ndjson");
+    assert_eq!((n(x, "messages"), n(x, "skipped"), n(x, "quarantined")), (2, 1, 1), "{x}");
+    let fourcat = by_path("4cat-telegram-layouts/telegram.ndjson");
+    assert_eq!((n(fourcat, "messages"), n(fourcat, "skipped"), n(fourcat, "quarantined")), (3, 1, 2), "{fourcat}");
     let naked = by_path("telethon-derived-nktkln/data/raw/1001000724666_messages.json");
     assert_eq!(n(naked, "messages"), 967);
     // The IO archive's accounts file: two profiles, no messages; with the two tweets' accounts, four accounts
@@ -96,6 +112,13 @@ fn every_sample_export_ingests_and_the_counts_add_up() {
         text.lines().find_map(|l| l.trim_matches(|c: char| c == '|' || c.is_whitespace()).parse().ok()).unwrap()
     };
     assert_eq!(count("SELECT count(*) FROM accounts WHERE source_file LIKE '%twitter-io-archive%'"), 4);
+    assert_eq!(count("SELECT count(*) FROM messages WHERE platform = 'instagram'"), 3, "re-captures are one message");
+    assert_eq!(
+        count("SELECT count(*) FROM messages WHERE platform = 'instagram' AND collected_at IS NOT NULL"),
+        3,
+        "the capture time kept"
+    );
+    assert_eq!(count("SELECT count(*) FROM messages WHERE platform = 'tiktok'"), 2);
     let twarc = count("SELECT count(*) FROM accounts WHERE source_file LIKE '%twarc%'");
     assert!(twarc > 100, "twarc's user objects: {twarc}");
     assert_eq!(n(&report, "accounts_new"), 4 + twarc);
