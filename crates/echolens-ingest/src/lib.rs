@@ -167,6 +167,34 @@ pub struct ReadOptions {
     pub bytes_read: Option<Arc<AtomicU64>>,
     /// The times a message may carry; a message dated (or edited) outside is quarantined.
     pub times: TimeRange,
+    /// The UTC offset, in seconds east, of the machine that wrote an older Telegram Desktop export (local
+    /// times without `date_unixtime`): with it those times are exact; without, they are kept as if UTC and
+    /// marked inexact.
+    pub utc_offset: Option<i32>,
+}
+
+/// Parse a UTC offset `+03:30`, `-05:00`, `+0330`, `Z` into seconds east.
+pub fn parse_utc_offset(s: &str) -> std::result::Result<i32, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("z") || t == "0" {
+        return Ok(0);
+    }
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(format!("{s:?}: expected an offset like +03:30 or -05:00")),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    let (h, m) = match digits.len() {
+        2 => (&digits[..2], "00"),
+        4 => (&digits[..2], &digits[2..]),
+        _ => return Err(format!("{s:?}: expected an offset like +03:30 or -05:00")),
+    };
+    let (h, m): (i32, i32) = match (h.parse(), m.parse()) {
+        (Ok(h), Ok(m)) if h <= 14 && m < 60 => (h, m),
+        _ => return Err(format!("{s:?}: expected hours up to 14 and minutes under 60")),
+    };
+    Ok(sign * (h * 3600 + m * 60))
 }
 
 /// The times a message may plausibly carry, inclusive, in microseconds since the epoch. A time outside is a
@@ -1174,6 +1202,17 @@ mod tests {
         let mut sink = Collect::default();
         let counts = read_bytes(input.as_bytes(), "t.jsonl", Format::Jsonl, &options, &mut sink);
         assert_eq!((counts.messages, counts.quarantined), (3, 3), "{:?}", sink.quarantined);
+    }
+
+    #[test]
+    fn utc_offsets_parse_with_or_without_a_colon() {
+        assert_eq!(parse_utc_offset("+03:30"), Ok(12_600));
+        assert_eq!(parse_utc_offset("-0500"), Ok(-18_000));
+        assert_eq!(parse_utc_offset("+04"), Ok(14_400));
+        assert_eq!(parse_utc_offset("Z"), Ok(0));
+        for bad in ["03:30", "+3:3", "+15:00", "+03:60", "tehran"] {
+            assert!(parse_utc_offset(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

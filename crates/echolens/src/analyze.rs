@@ -97,6 +97,8 @@ pub struct Options {
     pub platform: Option<String>,
     /// The times a message may carry.
     pub time_range: echolens_ingest::TimeRange,
+    /// The offset of the machine that wrote older Telegram Desktop exports (seconds east of UTC).
+    pub utc_offset: Option<i32>,
     /// A campaign source to characterise, as selectors; none: the largest clusters and the widest cascade's
     /// origin.
     pub campaign: Vec<String>,
@@ -189,6 +191,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
         format: args.input_format,
         platform: args.platform.clone(),
         times: args.time_range,
+        utc_offset: args.utc_offset,
         commit_rows: 100_000,
         progress: stages.visible,
     };

@@ -178,6 +178,10 @@ pub(crate) struct AnalyzeArgs {
     /// The times a message may carry (as `ingest --time-range`); messages dated outside are quarantined.
     #[arg(long, value_name = "FROM..TO", default_value = "..")]
     pub time_range: echolens_ingest::TimeRange,
+    /// The UTC offset of the machine that wrote older Telegram Desktop exports (no `date_unixtime`: local times),
+    /// e.g. +03:30: their times become exact. Without it they are stored as if UTC, marked inexact.
+    #[arg(long, value_parser = echolens_ingest::parse_utc_offset, allow_hyphen_values = true)]
+    pub utc_offset: Option<i32>,
     /// A campaign source to characterise, as selectors (`channel=NAME`, `author=ID`, ...; repeat to combine, as
     /// `keyness --target`). Without it: the largest coordination clusters and the widest cascade's origin.
     #[arg(long)]
@@ -235,6 +239,10 @@ pub(crate) struct IngestArgs {
     /// dated outside are quarantined with the reason. Default: 1990-01-01 to a day after now.
     #[arg(long, value_name = "FROM..TO", default_value = "..")]
     pub time_range: echolens_ingest::TimeRange,
+    /// The UTC offset of the machine that wrote older Telegram Desktop exports (no `date_unixtime`: local times),
+    /// e.g. +03:30: their times become exact. Without it they are stored as if UTC, marked inexact.
+    #[arg(long, value_parser = echolens_ingest::parse_utc_offset, allow_hyphen_values = true)]
+    pub utc_offset: Option<i32>,
     /// New messages per Delta commit (bounds memory and the work an interrupted run redoes).
     #[arg(long, default_value_t = 100_000, hide = true)]
     pub commit_rows: usize,

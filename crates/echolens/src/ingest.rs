@@ -39,6 +39,8 @@ pub struct IngestOptions {
     pub platform: Option<String>,
     /// Times outside are quarantined.
     pub times: echolens_ingest::TimeRange,
+    /// The offset of the machine that wrote older Telegram Desktop exports (seconds east of UTC).
+    pub utc_offset: Option<i32>,
     /// New messages per store commit.
     pub commit_rows: usize,
     /// Draw a progress bar (on a terminal).
@@ -236,8 +238,12 @@ fn provenance_path(path: &Path) -> PathBuf {
 }
 
 fn read_all(paths: Vec<(PathBuf, bool)>, options: IngestOptions, bytes: Arc<AtomicU64>, tx: SyncSender<Event>) {
-    let read_options =
-        ReadOptions { platform: options.platform.clone(), bytes_read: Some(bytes), times: options.times };
+    let read_options = ReadOptions {
+        platform: options.platform.clone(),
+        bytes_read: Some(bytes),
+        times: options.times,
+        utc_offset: options.utc_offset,
+    };
     let mut sink = ChannelSink { tx, batch: Vec::with_capacity(BATCH), accounts: Vec::new() };
     for (path, explicit) in paths {
         let path = provenance_path(&path);
@@ -389,7 +395,12 @@ pub fn ingest(
     let mut writer = rt.block_on(store.writer(writer_options)).context("opening the store for writing")?;
     let mut out = IngestReport { passed_over, ..IngestReport::default() };
     let mut last_draw = Instant::now();
-    let read_options = ReadOptions { platform: options.platform.clone(), bytes_read: None, times: options.times };
+    let read_options = ReadOptions {
+        platform: options.platform.clone(),
+        bytes_read: None,
+        times: options.times,
+        utc_offset: options.utc_offset,
+    };
     // The counts of the chunked file being parsed (its chunks arrive in order, one file after another).
     let mut chunk_counts = FileCounts::default();
     // A warning is shown once: chunks parsed apart may each give their file's.

@@ -249,6 +249,97 @@ fn x(d: &Map<String, Value>, ctx: &FileCtx<'_>) -> Result<Option<RawMessage>, St
 #[cfg(test)]
 mod tests {
     use crate::{Collect, Format, ReadOptions, read_bytes};
+    use proptest::prelude::*;
+
+    /// Any JSON value, a few levels deep.
+    fn any_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            ".{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Templates of every layout both line readers know.
+    const TEMPLATES: [(Format, &str); 6] = [
+        (
+            Format::Zeeschuimer,
+            r#"{"source_platform": "instagram.com", "timestamp_collected": 1, "data": {"code": "C", "taken_at": 1700000000, "caption": {"text": "t"}, "user": {"pk": "1", "username": "u"}}}"#,
+        ),
+        (
+            Format::Zeeschuimer,
+            r#"{"__typename": "GraphImage", "shortcode": "S", "taken_at_timestamp": 1700000000, "edge_media_to_caption": {"edges": [{"node": {"text": "t"}}]}, "owner": {"id": "1", "username": "u"}, "__import_meta": {"source_platform": "instagram.com"}}"#,
+        ),
+        (
+            Format::Zeeschuimer,
+            r#"{"source_platform": "tiktok.com", "data": {"id": "1", "desc": "d", "createTime": 1700000000, "author": {"id": "2", "uniqueId": "u"}, "challenges": [{"title": "a"}], "textExtra": [{"hashtagName": "b"}], "duetInfo": {"duetFromId": "3"}}}"#,
+        ),
+        (
+            Format::Zeeschuimer,
+            r#"{"source_platform": "x.com", "data": {"rest_id": "1", "core": {"user_results": {"result": {"legacy": {"screen_name": "u"}}}}, "legacy": {"full_text": "t", "created_at": "Wed Oct 10 20:19:24 +0000 2018", "user_id_str": "8", "entities": {"hashtags": [{"text": "a"}], "urls": [{"expanded_url": "https://e.org"}]}, "retweeted_status_result": {"result": {"rest_id": "5"}}}}}"#,
+        ),
+        (
+            Format::FourCatTelegram,
+            r#"{"_type": "Message", "id": 1, "peer_id": {"_type": "PeerChannel", "channel_id": 5}, "date": 1700000000, "message": "m", "from_id": {"_type": "PeerUser", "user_id": 3}, "fwd_from": {"from_id": {"channel_id": 9}, "from_name": null}, "reply_to": {"reply_to_msg_id": 2}, "_chat": {"id": 5, "title": "c"}, "_sender": {"username": "s"}}"#,
+        ),
+        (
+            Format::FourCatTelegram,
+            r#"{"_type": "Message", "id": 2, "_chat": {"id": 5, "username": "c"}, "date": "1700000000", "edit_date": 1700000100, "message": "m"}"#,
+        ),
+    ];
+
+    /// Every path to a value inside `v` (object keys and array positions).
+    fn paths(v: &serde_json::Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    at.push(k.clone());
+                    out.push(at.clone());
+                    paths(x, at, out);
+                    at.pop();
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    at.push(i.to_string());
+                    out.push(at.clone());
+                    paths(x, at, out);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Any JSON value in any field of any layout: no panic, and the record is a message, a skip or
+        /// quarantined.
+        #[test]
+        fn any_value_in_any_field_never_panics_a_reader(pick in 0usize..1000, field in 0usize..1000, value in any_json()) {
+            let (format, template) = TEMPLATES[pick % TEMPLATES.len()];
+            let mut item: serde_json::Value = serde_json::from_str(template).unwrap();
+            let mut all = Vec::new();
+            paths(&item, &mut Vec::new(), &mut all);
+            let path = &all[field % all.len()];
+            let pointer = format!("/{}", path.iter().map(|p| p.replace('~', "~0").replace('/', "~1")).collect::<Vec<_>>().join("/"));
+            *item.pointer_mut(&pointer).unwrap() = value;
+            let line = item.to_string();
+            let mut sink = Collect::default();
+            let counts = read_bytes(line.as_bytes(), "p.ndjson", format, &ReadOptions::default(), &mut sink);
+            prop_assert_eq!(counts.records, 1);
+            prop_assert_eq!(counts.records, counts.messages + counts.quarantined + counts.skipped);
+        }
+    }
 
     fn read(input: &str) -> crate::Collect {
         let mut sink = Collect::default();

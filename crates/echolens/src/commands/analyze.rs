@@ -19,6 +19,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         input_format: args.input_format,
         platform: args.platform,
         time_range: args.time_range,
+        utc_offset: args.utc_offset,
         campaign: args.campaign,
         tz: args.tz,
         window_s,

@@ -16,6 +16,7 @@ pub(super) fn run(args: IngestArgs) -> Result<ExitCode> {
         format: args.format,
         platform: args.platform.clone(),
         times: args.time_range,
+        utc_offset: args.utc_offset,
         commit_rows: args.commit_rows,
         progress: !args.json,
     };

@@ -308,20 +308,28 @@ fn convert(chat: &Chat, f: Fields<'_>, record: u64, st: &mut State<'_, '_>) -> R
         (time::from_secs_str(&t).ok_or_else(|| format!("date_unixtime {t:?} is not a number of seconds"))?, true)
     } else if let Some(d) = string(f.date.as_ref()) {
         let t = time::from_naive(&d).ok_or_else(|| format!("date {d:?} is not a date like 2023-01-27T08:43:50"))?;
-        let text = format!(
-            "{}: no date_unixtime (an older Telegram Desktop export): times are the exporting machine's local time \
-             with an unknown offset, stored with ts_exact = false",
-            st.ctx.path
-        );
-        st.warn_once("naive-date", text);
-        (t, false)
+        match st.ctx.options.utc_offset {
+            // The user knows the exporting machine's offset: the local time becomes an exact one.
+            Some(offset) => (t - i64::from(offset) * 1_000_000, true),
+            None => {
+                let text = format!(
+                    "{}: no date_unixtime (an older Telegram Desktop export): times are the exporting machine's \
+                     local time with an unknown offset, stored with ts_exact = false (--utc-offset gives it)",
+                    st.ctx.path
+                );
+                st.warn_once("naive-date", text);
+                (t, false)
+            }
+        }
     } else {
         return Err("missing date (expected \"date_unixtime\" or \"date\")".into());
     };
     let edited = if let Some(t) = scalar(f.edited_unixtime.as_ref()) {
         time::from_secs_str(&t)
     } else {
-        string(f.edited.as_ref()).and_then(|d| time::from_naive(&d))
+        string(f.edited.as_ref())
+            .and_then(|d| time::from_naive(&d))
+            .map(|t| t - i64::from(st.ctx.options.utc_offset.unwrap_or(0)) * 1_000_000)
     };
     let author_id = match f.from_id.as_ref() {
         None | Some(Value::Null) => None,
@@ -448,6 +456,20 @@ mod tests {
         assert!(sink.messages.iter().all(|m| !m.ts_exact));
         assert_eq!(sink.messages[0].author_id.as_deref(), Some("9882011936"));
         assert_eq!(sink.warnings.len(), 1, "{:?}", sink.warnings);
+    }
+
+    #[test]
+    fn a_given_utc_offset_makes_old_local_times_exact() {
+        let input = r#"{"name": "Old", "type": "private_channel", "id": 9, "messages": [
+              {"id": 1, "type": "message", "date": "2020-11-12T15:29:14", "edited": "2020-11-12T16:00:00", "from_id": 9882011936, "text": "x"}]}"#;
+        let options = crate::ReadOptions { utc_offset: Some(3 * 3600 + 1800), ..crate::ReadOptions::default() };
+        let mut sink = crate::Collect::default();
+        crate::read_bytes(input.as_bytes(), "old.json", crate::Format::Telegram, &options, &mut sink);
+        let m = &sink.messages[0];
+        assert!(m.ts_exact);
+        assert_eq!(echolens_model::rfc3339(m.ts), "2020-11-12T11:59:14Z", "15:29:14 at +03:30");
+        assert_eq!(m.edited.map(echolens_model::rfc3339).as_deref(), Some("2020-11-12T12:30:00Z"));
+        assert!(sink.warnings.is_empty(), "{:?}", sink.warnings);
     }
 
     #[test]
