@@ -53,11 +53,13 @@ pub enum Format {
     Zeeschuimer,
     /// 4CAT's Telegram NDJSON (serialised Telethon messages).
     FourCatTelegram,
+    /// Telegram Desktop's HTML export (`messages.html`, `messages2.html`, …).
+    TelegramHtml,
 }
 
 impl Format {
     /// Every format, for help texts.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::Telegram,
         Format::Jsonl,
         Format::XArchive,
@@ -66,6 +68,7 @@ impl Format {
         Format::TelethonJson,
         Format::Zeeschuimer,
         Format::FourCatTelegram,
+        Format::TelegramHtml,
     ];
 
     /// The name used on the command line and in the quarantine.
@@ -79,6 +82,7 @@ impl Format {
             Format::TelethonJson => "telethon-json",
             Format::Zeeschuimer => "zeeschuimer",
             Format::FourCatTelegram => "4cat-telegram",
+            Format::TelegramHtml => "telegram-html",
         }
     }
 
@@ -124,7 +128,7 @@ impl Format {
             Format::Zeeschuimer => Reader::Lines(LineReader(formats::zeeschuimer::read_line)),
             Format::FourCatTelegram => Reader::Lines(LineReader(formats::fourcat_telegram::read_line)),
             Format::Telegram => Reader::TelegramChunks,
-            Format::XArchive | Format::ToolkitCsv | Format::TelethonJson => Reader::Whole,
+            Format::XArchive | Format::ToolkitCsv | Format::TelethonJson | Format::TelegramHtml => Reader::Whole,
         }
     }
 
@@ -391,6 +395,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     let trimmed = text.trim_start();
     let first_line = trimmed.lines().next().unwrap_or("");
     let has = |needle: &str| text.contains(needle);
+    if formats::telegram_html::looks_like(trimmed) {
+        return Some(Format::TelegramHtml);
+    }
     if trimmed.starts_with('[') {
         return (has("\"message_id\"") && has("\"date\"")).then_some(Format::TelethonJson);
     }
@@ -651,6 +658,7 @@ fn read_from(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
         Format::FourCatTelegram => formats::for_each_line(reader, ctx, sink, |n, line, sink| {
             formats::fourcat_telegram::read_line(n, line, ctx, sink)
         }),
+        Format::TelegramHtml => formats::telegram_html::read(reader, ctx, sink),
         Format::TelethonJson => formats::telethon::read(reader, ctx, sink),
     }
 }
@@ -1058,6 +1066,11 @@ mod tests {
             detect(b"{\"_type\": \"Message\", \"id\": 1, \"peer_id\": {\"_type\": \"PeerChannel\"}}\n"),
             Some(Format::FourCatTelegram)
         );
+        assert_eq!(
+            detect(b"<!DOCTYPE html>\n<html><body><div class=\"page_wrap\"><div class=\"page_header\">"),
+            Some(Format::TelegramHtml)
+        );
+        assert_eq!(detect(b"<!DOCTYPE html>\n<html><body><p>a web page</p>"), None);
         assert_eq!(detect(b"# a readme\n"), None);
         assert_eq!(detect(b"{\"slug\": \"oop\", \"title\": \"x\"}"), None);
         assert_eq!(detect(b"{\n  \"messages\": 3000,\n  \"seed\": 1\n}"), None);

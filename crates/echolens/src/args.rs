@@ -223,7 +223,7 @@ pub(crate) struct IngestArgs {
     #[command(flatten)]
     pub store: StoreArg,
     /// Read every file as this format instead of recognising it:
-    /// telegram, jsonl, x-archive, toolkit-csv, twarc, telethon-json, zeeschuimer, 4cat-telegram.
+    /// telegram, telegram-html, jsonl, x-archive, toolkit-csv, twarc, telethon-json, zeeschuimer, 4cat-telegram.
     #[arg(long, value_parser = parse_format)]
     pub format: Option<echolens_ingest::Format>,
     /// Platform name for formats that do not state one (JSONL without `platform`, toolkit CSV).

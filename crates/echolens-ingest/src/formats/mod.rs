@@ -4,6 +4,7 @@ mod csv_util;
 pub(crate) mod fourcat_telegram;
 pub(crate) mod jsonl;
 pub(crate) mod telegram;
+pub(crate) mod telegram_html;
 pub(crate) mod telethon;
 pub(crate) mod toolkit_csv;
 pub(crate) mod twarc;

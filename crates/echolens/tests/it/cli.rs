@@ -45,6 +45,8 @@ const EXPORTS: &[(&str, &str)] = &[
     ("zeeschuimer-layouts/tiktok.ndjson", "zeeschuimer"),
     ("zeeschuimer-layouts/x.ndjson", "zeeschuimer"),
     ("4cat-telegram-layouts/telegram.ndjson", "4cat-telegram"),
+    ("telegram-desktop-html-layout/ChatExport_2024-03-01/messages.html", "telegram-html"),
+    ("telegram-desktop-html-layout/ChatExport_2024-03-01/messages2.html", "telegram-html"),
 ];
 
 #[test]
@@ -99,6 +101,10 @@ fn every_sample_export_ingests_and_the_counts_add_up() {
     assert_eq!((n(x, "messages"), n(x, "skipped"), n(x, "quarantined")), (2, 1, 1), "{x}");
     let fourcat = by_path("4cat-telegram-layouts/telegram.ndjson");
     assert_eq!((n(fourcat, "messages"), n(fourcat, "skipped"), n(fourcat, "quarantined")), (3, 1, 2), "{fourcat}");
+    let html = by_path("telegram-desktop-html-layout/ChatExport_2024-03-01/messages.html");
+    assert_eq!((n(html, "messages"), n(html, "skipped")), (3, 1), "{html}");
+    let html2 = by_path("telegram-desktop-html-layout/ChatExport_2024-03-01/messages2.html");
+    assert_eq!((n(html2, "messages"), n(html2, "quarantined")), (1, 1), "{html2}");
     let naked = by_path("telethon-derived-nktkln/data/raw/1001000724666_messages.json");
     assert_eq!(n(naked, "messages"), 967);
     // The IO archive's accounts file: two profiles, no messages; with the two tweets' accounts, four accounts
