@@ -555,6 +555,21 @@ impl Pseudonyms {
         for b in &mut r.boilerplate {
             b.channel = self.channel(&b.channel);
         }
+        for f in &mut r.forwards {
+            if let Some(name) = &f.channel_name {
+                f.channel_name = Some(self.channel_name(&f.platform, &f.channel_id, name));
+            }
+            f.channel_id = self.channel_id(&f.platform, &f.channel_id);
+            f.source = match &f.source_channel_id {
+                // A channel of the store: its own name, or its account's pseudonym if it is one's timeline.
+                Some(id) => self.channel_name(&f.platform, id, &f.source),
+                None => self.source_name(&f.source),
+            };
+            f.source_channel_id = f.source_channel_id.as_deref().map(|id| self.channel_id(&f.platform, id));
+            for k in &mut f.evidence {
+                *k = self.key(k);
+            }
+        }
     }
 
     /// Pseudonymise a diffusion result: personal channels and keys.
@@ -805,6 +820,7 @@ mod tests {
             ],
             counts: Default::default(),
             boilerplate: Vec::new(),
+            forwards: Vec::new(),
         };
         p.reuse(&mut r);
         let (origin, copy) = (&r.members[0], &r.members[1]);

@@ -2,7 +2,8 @@
 //!
 //! The corpus mixes what echolens users hold: a few Telegram channels as Telegram Desktop exports
 //! (`telegram/<name>/result.json`, with entity arrays and `date_unixtime`), more Telegram channels and X
-//! accounts as echolens JSONL (`jsonl/*.jsonl`). Organic posts are English, Persian (with ZWNJ, and some written
+//! accounts as echolens JSONL (`jsonl/*.jsonl`), Instagram as Zeeschuimer captures it
+//! (`zeeschuimer/instagram.ndjson`, with a planted hashtag campaign). Organic posts are English, Persian (with ZWNJ, and some written
 //! with Arabic letters or without ZWNJ) and Russian. Planted in it:
 //! - coordinated groups of X accounts that post the same text, link and hashtag within seconds of each other, in
 //!   waves (`truth.json`: `campaigns`);
@@ -346,6 +347,65 @@ fn sign(rng: &mut Rng, text: &mut String, channel: usize, name: &str) {
     }
 }
 
+/// Instagram: accounts (ids from 70,000, `ig_user_K`) posting captions with hashtags, one post per 50 organic
+/// messages; and a planted campaign: eight accounts that, in six waves, each post a caption of their own with
+/// the campaign's hashtag within 30 seconds of each other. From its own random stream.
+fn plant_instagram(posts: &mut Vec<Post>, messages: usize, days: usize, seed: u64, id: usize) -> Campaign {
+    const TAGS: [&str; 5] = ["travel", "food", "news", "ایران", "photography"];
+    let mut rng = Rng::new(seed ^ 0x696e_7374_6167_7261);
+    let accounts = 40usize;
+    let mut next = 1u64;
+    let mut post = |rng: &mut Rng, account: u64, ts: i64, text: String| -> Post {
+        next += 1;
+        Post {
+            platform: "instagram",
+            channel: account.to_string(),
+            channel_name: format!("ig_user_{}", account - 70_000),
+            id: 3_000_000 + next,
+            author: Some(account.to_string()),
+            ts,
+            text: if rng.below(3) == 0 { format!("{text} @ig_user_{}", rng.below(accounts)) } else { text },
+            urls: Vec::new(),
+            forwarded_from: None,
+            repost_of: None,
+        }
+    };
+    for _ in 0..(messages / 50).max(100) {
+        let a = 70_000 + rng.zipf(accounts) as u64;
+        let ts = START + rng.below(days * DAY as usize) as i64;
+        let lang = rng.below(3);
+        let text = format!("{} #{}", organic_text(&mut rng, lang), TAGS[rng.below(TAGS.len())]);
+        let p = post(&mut rng, a, ts, text);
+        posts.push(p);
+    }
+    let members: Vec<u64> = (0..8u64).map(|m| 70_500 + m).collect();
+    let hashtag = "VoteForChange".to_owned();
+    let mut campaign = Campaign {
+        id,
+        members: members.iter().map(|m| format!("instagram:{m}")).collect(),
+        urls: Vec::new(),
+        hashtag: hashtag.clone(),
+        spread_s: 30,
+        waves: Vec::new(),
+        message_keys: Vec::new(),
+        mode: "hashtag".to_owned(),
+        leader: None,
+    };
+    for _ in 0..6 {
+        let t0 = START + rng.below((days - 1) * DAY as usize) as i64;
+        campaign.waves.push(t0);
+        for &m in &members {
+            let text = format!("{} #{hashtag}", organic_text(&mut rng, 0));
+            let ts = t0 + rng.below(31) as i64;
+            let mut p = post(&mut rng, m, ts, text);
+            p.channel_name = format!("ig_vote_{}", m - 70_500);
+            campaign.message_keys.push(p.key());
+            posts.push(p);
+        }
+    }
+    campaign
+}
+
 /// Mentions (`@user_K`), links to X posts (`https://x.com/user_K/status/N`) in organic X posts, and Instagram
 /// profile links in Telegram posts.
 fn mention_accounts(posts: &mut [Post], x_accounts: usize, seed: u64) {
@@ -566,6 +626,11 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
     plant_campaigns(&mut campaigns, wanted, &mut posts, &mut x_next, x_accounts, days, seed);
     let taken: std::collections::HashSet<String> = campaigns.iter().flat_map(|c| c.members.iter().cloned()).collect();
     let crowds = plant_crowds(options.crowds, &taken, &mut posts, &mut x_next, x_accounts, days, seed);
+    // Instagram, as Zeeschuimer captures it, with a planted hashtag campaign (the demo's layout only).
+    if options.layout == Layout::Mixed {
+        let campaign = plant_instagram(&mut posts, messages, days, seed, campaigns.len());
+        campaigns.push(campaign);
+    }
 
     // A copy cascade through the Persian channels.
     let origin_text = "گزارش ویژه: آن\u{200C}ها می\u{200C}گویند که قیمت نان دوباره بالا می\u{200C}رود و مردم در صف\u{200C}های طولانی منتظر می\u{200C}مانند";
@@ -1064,8 +1129,31 @@ fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize
     }
     let mut tg = BufWriter::new(fs::File::create(dir.join("jsonl").join("telegram_channels.jsonl"))?);
     let mut x = BufWriter::new(fs::File::create(dir.join("jsonl").join("x_accounts.jsonl"))?);
+    fs::create_dir_all(dir.join("zeeschuimer"))?;
+    let mut ig = BufWriter::new(fs::File::create(dir.join("zeeschuimer").join("instagram.ndjson"))?);
+    let mut visit = 0u64;
     for p in posts {
         if p.platform == "telegram" && exported.contains(&p.channel.as_str()) {
+            continue;
+        }
+        if p.platform == "instagram" {
+            // As the extension exports a capture: the envelope, the capture time hours after the post, and
+            // every tenth post captured again on a later page visit.
+            for again in 0..=u64::from(p.id % 10 == 0) {
+                visit += 1;
+                let line = json!({
+                    "id": visit, "nav_index": format!("{}:1:{}", 1 + again, visit), "item_id": p.id.to_string(),
+                    "timestamp_collected": (p.ts + 3600 * (2 + again as i64)) * 1000,
+                    "source_platform": "instagram.com", "source_platform_url": "https://www.instagram.com/",
+                    "source_url": "https://www.instagram.com/api/v1/feed/timeline/", "user_agent": "Mozilla/5.0",
+                    "data": {
+                        "code": p.id.to_string(), "pk": p.id.to_string(), "taken_at": p.ts,
+                        "caption": {"text": p.text}, "media_type": 1, "product_type": "feed",
+                        "user": {"pk": p.channel, "username": p.channel_name},
+                    },
+                });
+                writeln!(ig, "{line}")?;
+            }
             continue;
         }
         let mut line = json!({
@@ -1078,8 +1166,14 @@ fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize
         let out = if p.platform == "telegram" { &mut tg } else { &mut x };
         writeln!(out, "{line}")?;
     }
+    // An ad in the feed, skipped on import.
+    let ad = json!({"id": visit + 1, "source_platform": "instagram.com", "timestamp_collected": START * 1000,
+        "data": {"code": "AD1", "taken_at": START, "product_type": "ad", "caption": {"text": "Buy now"},
+                 "user": {"pk": "1", "username": "brand"}}});
+    writeln!(ig, "{ad}")?;
     tg.flush()?;
     x.flush()?;
+    ig.flush()?;
     Ok(())
 }
 
@@ -1113,10 +1207,17 @@ mod tests {
         let tb = generate(&b, 2000, 7).unwrap();
         assert_eq!(ta.messages, tb.messages);
         assert_eq!(serde_json::to_string(&ta).unwrap(), serde_json::to_string(&tb).unwrap());
-        for f in ["jsonl/x_accounts.jsonl", "jsonl/telegram_channels.jsonl", "telegram/demo_channel_00/result.json"] {
+        for f in [
+            "jsonl/x_accounts.jsonl",
+            "jsonl/telegram_channels.jsonl",
+            "telegram/demo_channel_00/result.json",
+            "zeeschuimer/instagram.ndjson",
+        ] {
             assert_eq!(fs::read(a.join(f)).unwrap(), fs::read(b.join(f)).unwrap(), "{f}");
         }
-        assert_eq!(ta.campaigns.len(), 2);
+        // The two X groups, and the Instagram hashtag campaign.
+        assert_eq!(ta.campaigns.len(), 3);
+        assert!(ta.campaigns[2].members.iter().all(|m| m.starts_with("instagram:")));
         assert!(ta.campaigns.iter().all(|c| c.message_keys.len() > c.members.len()));
         assert!(ta.cascades.len() >= 5);
         for c in &ta.cascades {

@@ -1004,6 +1004,7 @@ fn reuse(out: &mut String, r: &Report) {
         n(c.boilerplate_shingles),
         n(c.boilerplate_channels)
     );
+    forwards(out, u, caps);
     let mut s = summaries(u);
     s.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
     if s.is_empty() {
@@ -1084,6 +1085,42 @@ fn reuse(out: &mut String, r: &Report) {
         out.push_str(&svg::time_strip(&format!("Cascade {}: messages by channel over time", x.cascade), &rows));
     }
     out.push_str("</section>");
+}
+
+/// Who forwards whom: the pairs with the most forwards, sources outside the corpus marked.
+fn forwards(out: &mut String, u: &echolens_analysis::reuse::Reuse, caps: &Caps) {
+    if u.forwards.is_empty() {
+        return;
+    }
+    let outside = u.forwards.iter().filter(|f| f.source_channel_id.is_none()).count();
+    let _ = write!(
+        out,
+        "<h3>Who forwards whom ({} of {} pairs; {} from sources outside the corpus)</h3><table><tr><th>source</th>\
+         <th>forwarding channel</th><th class=\"num\">forwards</th><th>first</th><th>last</th><th>first forward</th></tr>",
+        u.forwards.len().min(caps.cascade_rows),
+        n(u.forwards.len() as u64),
+        n(outside as u64)
+    );
+    for f in u.forwards.iter().take(caps.cascade_rows) {
+        let source = if f.source_channel_id.is_some() {
+            text(&f.source)
+        } else {
+            format!("{} <span class=\"muted\">(outside the corpus)</span>", text(&f.source))
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{source}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            text(f.channel_name.as_deref().unwrap_or(&f.channel_id)),
+            n(f.forwards),
+            esc(&minute_of(f.first)),
+            esc(&minute_of(f.last)),
+            text(f.evidence.first().map_or("", String::as_str))
+        );
+    }
+    out.push_str(
+        "</table><p class=\"muted\">Every pair: <code>reuse/forwards.csv</code> (with evidence keys) and \
+                  <code>reuse/forward_network.gexf</code>.</p>",
+    );
 }
 
 fn vocabulary(out: &mut String, r: &Report) {

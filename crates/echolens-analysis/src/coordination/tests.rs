@@ -66,6 +66,7 @@ fn to_message(x: &M) -> Message {
         source_file: "test".into(),
         source_record: 1,
         quote_of: x.quote_of.map(str::to_owned),
+        collected_at: None,
     }
 }
 

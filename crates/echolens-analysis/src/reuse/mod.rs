@@ -30,7 +30,11 @@
 //!
 //! Memory grows with the number of texts (a shingle set, band keys and a few numbers each, about 190 bytes
 //! for a 20-word text), not with the corpus text.
+//!
+//! Beside the cascades, the forward network ([`forwards`]): every channel's forwards per source, sources
+//! outside the corpus included.
 
+pub mod forwards;
 mod output;
 #[cfg(test)]
 mod tests;
@@ -262,6 +266,8 @@ pub struct Reuse {
     pub counts: Counts,
     /// Channels with boilerplate, most shingles first.
     pub boilerplate: Vec<Boilerplate>,
+    /// The forward network: each channel's forwards per source, sources outside the corpus too.
+    pub forwards: Vec<forwards::ForwardEdge>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -962,7 +968,8 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     counts.members = rows.len() as u64;
     let members = fetch_members(ctx, rows).await?;
     stage("members");
-    Ok(Reuse { params, members, counts, boilerplate: frequent.report })
+    let forwards = forwards::run(ctx).await?;
+    Ok(Reuse { params, members, counts, boilerplate: frequent.report, forwards })
 }
 
 /// A set of shingle hashes (already well mixed: hashed as they are).

@@ -97,6 +97,41 @@ pub fn summaries(r: &Reuse) -> Vec<CascadeSummary> {
 
 /// The channel-to-channel reuse network: an edge from the channel a member was copied or forwarded from to the
 /// member's channel, weighted by how many times (copies within one channel are not edges).
+/// The forward network: a node per channel and per source outside the corpus, an edge from a source to each
+/// channel that forwarded it, weighted by forwards.
+pub(super) fn forward_network(r: &Reuse) -> Graph {
+    // A node: (platform, the channel's id, or the source's name when it is outside the corpus).
+    let mut nodes: BTreeMap<(String, String), (String, bool)> = BTreeMap::new();
+    for f in &r.forwards {
+        let source = f.source_channel_id.clone().unwrap_or_else(|| f.source.clone());
+        nodes.entry((f.platform.clone(), source)).or_insert_with(|| (f.source.clone(), f.source_channel_id.is_some()));
+        let name = f.channel_name.clone().unwrap_or_else(|| f.channel_id.clone());
+        nodes.insert((f.platform.clone(), f.channel_id.clone()), (name, true));
+    }
+    let index: HashMap<&(String, String), usize> = nodes.keys().enumerate().map(|(i, k)| (k, i)).collect();
+    Graph {
+        node_attrs: vec![("platform".into(), AttrType::String), ("in_corpus".into(), AttrType::String)],
+        edge_attrs: vec![("first_forward".into(), AttrType::String)],
+        nodes: nodes
+            .iter()
+            .map(|((platform, _), (label, inside))| {
+                (label.clone(), vec![Value::Text(platform.clone()), Value::Text(inside.to_string())])
+            })
+            .collect(),
+        edges: r
+            .forwards
+            .iter()
+            .map(|f| {
+                let source = (f.platform.clone(), f.source_channel_id.clone().unwrap_or_else(|| f.source.clone()));
+                let target = (f.platform.clone(), f.channel_id.clone());
+                (index[&source], index[&target], f.forwards as f64, vec![Value::Text(rfc3339(f.first))])
+            })
+            .collect(),
+        directed: true,
+        edge_spells: Vec::new(),
+    }
+}
+
 pub(super) fn reuse_network(r: &Reuse) -> Graph {
     let by_key: HashMap<&str, &Member> = r.members.iter().map(|m| (m.key.as_str(), m)).collect();
     // A channel is (platform, channel_id).
@@ -229,7 +264,34 @@ impl Reuse {
                 Cell::from(&s.excerpt),
             ]);
         }
-        Ok(vec![cascades.finish()?, summary.finish()?])
+        let mut forwards = Rows::new(
+            "forwards",
+            crate::table_schema(&[
+                ("platform", Text),
+                ("source", Text),
+                ("source_channel_id", Text),
+                ("channel_id", Text),
+                ("channel_name", Text),
+                ("forwards", Int),
+                ("first_forward", Time),
+                ("last_forward", Time),
+                ("evidence", Text),
+            ]),
+        );
+        for f in &self.forwards {
+            forwards.push([
+                Cell::from(&f.platform),
+                Cell::from(&f.source),
+                f.source_channel_id.as_ref().into(),
+                Cell::from(&f.channel_id),
+                f.channel_name.as_ref().into(),
+                f.forwards.into(),
+                Cell::Time(f.first),
+                Cell::Time(f.last),
+                Cell::from(&f.evidence.join(";")),
+            ]);
+        }
+        Ok(vec![cascades.finish()?, summary.finish()?, forwards.finish()?])
     }
 
     /// The summary (`summary.json` without the run): parameters, counts, the channels' boilerplate.
@@ -255,6 +317,9 @@ pub fn write_outputs(
     let mut written = crate::write_tables(&r.tables()?, dir, format)?;
     let path = dir.join("reuse_network.gexf");
     reuse_network(r).save_gexf(&path, "echolens reuse: who copies whom (channel to channel)")?;
+    written.push(path);
+    let path = dir.join("forward_network.gexf");
+    forward_network(r).save_gexf(&path, "echolens forwards: which channels forward from which sources")?;
     written.push(path);
     let mut summary = r.summary();
     summary["run"] = extra;

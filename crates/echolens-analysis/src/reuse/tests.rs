@@ -198,6 +198,16 @@ async fn forwards_and_reposts_link_without_a_text_match() {
     assert_eq!(r.counts.forwards_to_named_channel, 1);
     assert_eq!(r.counts.forwards_unresolved, 1);
     assert_eq!(r.counts.forwards_source_not_in_store, 1);
+    // The forward network: channel 2 forwards from channel 1 (named, in the store), channel 3 from a source
+    // outside the corpus; each edge with its forward as evidence.
+    let edge = |channel: &str| r.forwards.iter().find(|f| f.channel_id == channel).unwrap();
+    assert_eq!(r.forwards.len(), 2, "{:?}", r.forwards);
+    let inside = edge("2");
+    assert_eq!((inside.source.as_str(), inside.source_channel_id.as_deref()), ("name_1", Some("1")));
+    assert_eq!((inside.forwards, inside.evidence.as_slice()), (1, &["telegram:2:1".to_owned()][..]));
+    let outside = edge("3");
+    assert_eq!((outside.source.as_str(), outside.source_channel_id.as_deref()), ("a channel not in the store", None));
+    assert_eq!(outside.first, T0 + 900 * S);
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::common::{echolens, run};
 
-/// The X accounts of the demo corpus an output must not name: ids (`50207`) and handles (`user_207`,
-/// `acct_90003`), from the corpus files the demo wrote.
+/// The X and Instagram accounts of the demo corpus an output must not name: ids (`50207`, `70003`) and
+/// handles (`user_207`, `acct_90003`, `ig_user_3`), from the corpus files the demo wrote.
 struct Identities {
     ids: HashSet<String>,
     handles: HashSet<String>,
@@ -24,20 +24,34 @@ impl Identities {
             ids.insert(v["author"].as_str().unwrap().to_owned());
             handles.insert(v["channel_name"].as_str().unwrap().to_lowercase());
         }
+        // Instagram accounts, as Zeeschuimer captured them.
+        let text = std::fs::read_to_string(corpus.join("zeeschuimer/instagram.ndjson")).unwrap();
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            let user = &v["data"]["user"];
+            if user["username"] != "brand" {
+                ids.insert(user["pk"].as_str().unwrap().to_owned());
+                handles.insert(user["username"].as_str().unwrap().to_lowercase());
+            }
+        }
         assert!(ids.len() > 100 && handles.iter().any(|h| h.starts_with("acct_")), "{} accounts", ids.len());
+        assert!(handles.iter().any(|h| h.starts_with("ig_vote_")), "the Instagram campaign's accounts");
         Identities { ids, handles }
     }
 
-    /// Where `text` names an account: `x:ID` (an account, or a key's channel), a whole value equal to an id
+    /// Where `text` names an account: `x:ID` or `instagram:ID` (an account, or a key's channel), a whole value
+    /// equal to an id
     /// (`values`: a table's cells or JSON strings), or a handle as a word (a mention, a profile URL, a name).
     fn found(&self, text: &str, values: &[String]) -> Vec<String> {
         let mut found = Vec::new();
         let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-        for (at, _) in text.match_indices("x:") {
-            let id: String = text[at + 2..].chars().take_while(|c| c.is_ascii_digit()).collect();
-            let before = text[..at].chars().next_back();
-            if !before.is_some_and(word) && self.ids.contains(&id) {
-                found.push(format!("x:{id}"));
+        for platform in ["x:", "instagram:"] {
+            for (at, _) in text.match_indices(platform) {
+                let id: String = text[at + platform.len()..].chars().take_while(|c| c.is_ascii_digit()).collect();
+                let before = text[..at].chars().next_back();
+                if !before.is_some_and(word) && self.ids.contains(&id) {
+                    found.push(format!("{platform}{id}"));
+                }
             }
         }
         for token in text.split(|c: char| !word(c)) {
@@ -236,7 +250,7 @@ fn the_stix_bundle_is_valid_resolves_and_is_the_same_every_time() {
     let groupings = of("grouping");
     let clusters: Vec<_> =
         groupings.iter().filter(|g| g["name"].as_str().unwrap().starts_with("Coordination cluster")).collect();
-    assert_eq!(clusters.len(), 2, "the demo's two planted groups");
+    assert_eq!(clusters.len(), 3, "the demo's three planted groups (two on X, one on Instagram)");
     assert!(groupings.iter().all(|g| g["context"] == "suspicious-activity"));
     let accounts = of("user-account");
     assert!(accounts.len() >= 32 && accounts.iter().all(|a| a["user_id"].as_str().unwrap().starts_with("u-")));
