@@ -491,10 +491,12 @@ fn actions_sql(kind: Kind, p: &Params, short_filter: bool) -> Option<String> {
              (SELECT concat(platform, ':', quote_of) AS k, {inner} \
               FROM messages WHERE author_id IS NOT NULL AND quote_of IS NOT NULL)"
         ),
-        // A Telegram reply target is a message id within the chat; an X reply target is a global tweet id.
+        // A Telegram reply target is a message id within the chat, or `chat:message` in another chat (a comment
+        // on a channel's post); an X reply target is a global tweet id.
         Kind::Reply => format!(
             "SELECT 'reply' AS kind, {seed} AS kid, key_hash(k, {seed}) AS key_h, k AS label, {outer} FROM \
-             (SELECT CASE WHEN platform = 'telegram' THEN concat(platform, ':', channel_id, ':', reply_to) \
+             (SELECT CASE WHEN platform = 'telegram' AND strpos(reply_to, ':') > 0 THEN concat(platform, ':', reply_to) \
+                     WHEN platform = 'telegram' THEN concat(platform, ':', channel_id, ':', reply_to) \
                      ELSE concat(platform, ':', reply_to) END AS k, {inner} \
               FROM messages WHERE author_id IS NOT NULL AND reply_to IS NOT NULL)"
         ),

@@ -429,6 +429,22 @@ async fn hashtag_repost_reply_kinds() {
     );
     let c = run_on(&msgs, Params { min_weight: 1, ..only(&[Kind::Reply]) }).await;
     assert_eq!(edge_set(&c), [(Kind::Reply, "telegram:5".into(), "telegram:6".into(), 1)]);
+
+    // Comments in a channel's discussion group on the channel's post (`1234:501`): one target, whatever group
+    // they were written in, keyed as the post itself.
+    let mut comments = Vec::new();
+    for (i, (a, chat, t)) in
+        [("7", "g1", 0), ("8", "g1", 3), ("7", "g1", 900), ("8", "g2", 903)].into_iter().enumerate()
+    {
+        let mut x = m(a, 40 + i, t, "");
+        x.platform = "telegram";
+        x.channel = chat;
+        x.reply_to = Some(if t < 100 { "1234:501" } else { "1234:502" });
+        comments.push(x);
+    }
+    let c = run_on(&comments, only(&[Kind::Reply])).await;
+    assert_eq!(edge_set(&c), [(Kind::Reply, "telegram:7".into(), "telegram:8".into(), 2)]);
+    assert!(c.labels.values().any(|l| l == "telegram:1234:501"), "{:?}", c.labels);
 }
 
 /// Quotes of the same original are `quote` actions, apart from reposts of it: accounts 1 and 2 quote two

@@ -179,7 +179,9 @@ struct Fields<'a> {
     from: Option<Value>,
     from_id: Option<Value>,
     forwarded_from: Option<Value>,
+    saved_from: Option<Value>,
     reply_to_message_id: Option<Value>,
+    reply_to_peer_id: Option<Value>,
     /// `text` flattened, or why it could not be.
     text: Result<Flattened<'a>, String>,
     text_entities: Option<Vec<Entity<'a>>>,
@@ -198,7 +200,9 @@ struct Typed<'a> {
     from: Option<Value>,
     from_id: Option<Value>,
     forwarded_from: Option<Value>,
+    saved_from: Option<Value>,
     reply_to_message_id: Option<Value>,
+    reply_to_peer_id: Option<Value>,
     #[serde(borrow)]
     text: Option<Text<'a>>,
     #[serde(borrow)]
@@ -231,7 +235,9 @@ impl<'a> Fields<'a> {
                 from: t.from,
                 from_id: t.from_id,
                 forwarded_from: t.forwarded_from,
+                saved_from: t.saved_from,
                 reply_to_message_id: t.reply_to_message_id,
+                reply_to_peer_id: t.reply_to_peer_id,
                 text: Ok(text::flatten(t.text)),
                 text_entities: t.text_entities,
             }));
@@ -243,7 +249,7 @@ impl<'a> Fields<'a> {
     fn of_value(bytes: &[u8]) -> Result<Result<Fields<'static>, String>, serde_json::Error> {
         // As the typed read: a field of the message, or of an entity in its text, given twice (keys it does not
         // read do not matter).
-        const FIELDS: [&str; 12] = [
+        const FIELDS: [&str; 14] = [
             "type",
             "id",
             "date",
@@ -253,7 +259,9 @@ impl<'a> Fields<'a> {
             "from",
             "from_id",
             "forwarded_from",
+            "saved_from",
             "reply_to_message_id",
+            "reply_to_peer_id",
             "text",
             "text_entities",
         ];
@@ -282,7 +290,9 @@ impl<'a> Fields<'a> {
             from: take("from"),
             from_id: take("from_id"),
             forwarded_from: take("forwarded_from"),
+            saved_from: take("saved_from"),
             reply_to_message_id: take("reply_to_message_id"),
+            reply_to_peer_id: take("reply_to_peer_id"),
             text: text::flatten_value(text.as_ref()),
             text_entities: text::entities_of_value(text_entities.as_ref()),
         }))
@@ -342,6 +352,15 @@ fn convert(chat: &Chat, f: Fields<'_>, record: u64, st: &mut State<'_, '_>) -> R
             ));
         }
     };
+    // A reply to a message of another chat (a comment in a channel's discussion group answers the channel's
+    // post) names that chat: `channel123` → the reply target `123:<message>`, the post's channel and id.
+    let reply_to = scalar(f.reply_to_message_id.as_ref()).map(|id| match string(f.reply_to_peer_id.as_ref()) {
+        Some(peer) => {
+            let bare = ["channel", "chat", "user"].iter().find_map(|p| peer.strip_prefix(p)).unwrap_or(&peer);
+            format!("{bare}:{id}")
+        }
+        None => id,
+    });
     let (text, entities) = f.text?;
     let entities = f.text_entities.or(entities);
     let mut raw = RawMessage {
@@ -356,8 +375,9 @@ fn convert(chat: &Chat, f: Fields<'_>, record: u64, st: &mut State<'_, '_>) -> R
             ts_exact,
             edited,
             text,
-            forwarded_from: string(f.forwarded_from.as_ref()),
-            reply_to: scalar(f.reply_to_message_id.as_ref()),
+            // A message saved from another chat came from there, as a forward does.
+            forwarded_from: string(f.forwarded_from.as_ref()).or_else(|| string(f.saved_from.as_ref())),
+            reply_to,
             source_file: st.ctx.path.clone(),
             source_record: record,
             ..Message::default()
@@ -456,6 +476,23 @@ mod tests {
         assert!(sink.messages.iter().all(|m| !m.ts_exact));
         assert_eq!(sink.messages[0].author_id.as_deref(), Some("9882011936"));
         assert_eq!(sink.warnings.len(), 1, "{:?}", sink.warnings);
+    }
+
+    #[test]
+    fn comments_on_a_channel_post_and_saved_messages_name_their_source() {
+        let sink = read(
+            r#"{"name": "News chat", "type": "public_supergroup", "id": 4321, "messages": [
+              {"id": 7, "type": "message", "date_unixtime": "1700000000", "from_id": "user42", "text": "my comment",
+               "reply_to_message_id": 501, "reply_to_peer_id": "channel1234"},
+              {"id": 8, "type": "message", "date_unixtime": "1700000100", "from_id": "user43", "text": "a reply here",
+               "reply_to_message_id": 7},
+              {"id": 9, "type": "message", "date_unixtime": "1700000200", "from_id": "user43", "text": "saved",
+               "saved_from": "Example News"}]}"#,
+        );
+        let m = &sink.messages;
+        assert_eq!(m[0].reply_to.as_deref(), Some("1234:501"), "the channel's post, not a message of this chat");
+        assert_eq!(m[1].reply_to.as_deref(), Some("7"));
+        assert_eq!(m[2].forwarded_from.as_deref(), Some("Example News"));
     }
 
     #[test]
