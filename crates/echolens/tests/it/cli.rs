@@ -1082,3 +1082,52 @@ fn a_command_run_again_leaves_no_table_of_the_earlier_run() {
         ]
     );
 }
+
+/// `analyze` on a folder mixing every kind of export users hold — Telegram Desktop JSON and HTML, X archives and
+/// JSONL, Zeeschuimer Instagram and TikTok, 4CAT Telegram — recognises every file, stores every platform, and
+/// finds each planted campaign (two on X, one on Instagram) as a cluster of its own.
+#[test]
+fn analyze_on_a_mixed_folder_reads_every_format_and_finds_the_planted_campaigns() {
+    let dir = tempfile::tempdir().unwrap();
+    run(echolens().args(["demo", "--generate", "3000", "--json", "--out"]).arg(dir.path().join("demo")));
+    let corpus = dir.path().join("demo/corpus");
+    let extra = corpus.join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    for (from, to) in [
+        ("telegram-desktop-html-layout/ChatExport_2024-03-01/messages.html", "messages.html"),
+        ("zeeschuimer-layouts/tiktok.ndjson", "tiktok.ndjson"),
+        ("4cat-telegram-layouts/telegram.ndjson", "4cat.ndjson"),
+    ] {
+        std::fs::copy(samples().join(from), extra.join(to)).unwrap();
+    }
+    let out = dir.path().join("report");
+    let s = json_of(&run(echolens()
+        .arg("analyze")
+        .arg(&corpus)
+        .args(["--json", "--reveal", "--null-runs", "0", "--store"])
+        .arg(dir.path().join("store"))
+        .arg("--out")
+        .arg(&out)));
+    assert_eq!(s["ingest"]["not_recognised"], serde_json::json!([]), "{}", s["ingest"]);
+    let platforms = &s["corpus"]["platforms"];
+    for p in ["telegram", "x", "instagram", "tiktok"] {
+        assert!(platforms[p].as_u64().unwrap_or(0) > 0, "{p}: {platforms}");
+    }
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("demo/truth.json")).unwrap()).unwrap();
+    let clusters = read_csv(&out.join("coordination/clusters.csv"));
+    let campaigns = truth["campaigns"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 3);
+    for c in campaigns {
+        let members: Vec<&str> = c["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+        let found: std::collections::BTreeSet<&str> = clusters
+            .iter()
+            .filter(|r| members.contains(&r["account"].as_str()))
+            .map(|r| r["cluster"].as_str())
+            .collect();
+        assert_eq!(found.len(), 1, "campaign {} is one cluster: {found:?}", c["id"]);
+        let cluster = *found.iter().next().unwrap();
+        let size = clusters.iter().filter(|r| r["cluster"] == cluster).count();
+        assert_eq!(size, members.len(), "campaign {} is its cluster, no more and no less", c["id"]);
+    }
+}
