@@ -63,6 +63,11 @@ pub struct Message {
     /// When the record was captured, where a collector says so (Zeeschuimer's `timestamp_collected`): never the
     /// post's time.
     pub collected_at: Option<TimestampUs>,
+    /// The post's signature, where a channel signs its posts (Telegram's `author`): a person's name, kept in
+    /// the store for the user's own queries and written by no analysis.
+    pub signature: Option<String>,
+    /// The bot a message was sent through (Telegram's `via_bot`), without `@`.
+    pub via_bot: Option<String>,
 }
 
 impl Message {
@@ -104,6 +109,8 @@ pub struct MessageView<'a> {
     pub source_record: u64,
     pub quote_of: Option<&'a str>,
     pub collected_at: Option<TimestampUs>,
+    pub signature: Option<&'a str>,
+    pub via_bot: Option<&'a str>,
 }
 
 impl Message {
@@ -131,6 +138,8 @@ impl Message {
             source_record: self.source_record,
             quote_of: self.quote_of.as_deref(),
             collected_at: self.collected_at,
+            signature: self.signature.as_deref(),
+            via_bot: self.via_bot.as_deref(),
         }
     }
 }
@@ -161,6 +170,8 @@ impl MessageView<'_> {
             source_record: self.source_record,
             quote_of: owned(self.quote_of),
             collected_at: self.collected_at,
+            signature: owned(self.signature),
+            via_bot: owned(self.via_bot),
         }
     }
 }
@@ -333,6 +344,8 @@ mod tests {
             source_record: 2,
             quote_of: Some("4".into()),
             collected_at: Some(11),
+            signature: Some("Ed".into()),
+            via_bot: Some("bot".into()),
             ..Message::default()
         };
         assert_eq!(m.view().to_message(), m);

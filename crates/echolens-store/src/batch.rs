@@ -47,6 +47,8 @@ pub fn message_schema() -> SchemaRef {
         // `Store::lock_for_writing`), and reads it as empty until then.
         s("quote_of", true),
         Field::new("collected_at", ts_type(), true),
+        s("signature", true),
+        s("via_bot", true),
     ]))
 }
 
@@ -139,6 +141,8 @@ pub struct MessageRowsBuilder {
     source_record: Int64Builder,
     quote_of: StringBuilder,
     collected_at: TimestampMicrosecondBuilder,
+    signature: StringBuilder,
+    via_bot: StringBuilder,
     hashes: Vec<u128>,
     ranks: Vec<i64>,
     /// Scratch for the key.
@@ -172,6 +176,8 @@ impl MessageRowsBuilder {
             source_record: Int64Builder::with_capacity(n),
             quote_of: StringBuilder::new(),
             collected_at: TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"),
+            signature: StringBuilder::new(),
+            via_bot: StringBuilder::new(),
             hashes: Vec::with_capacity(n),
             ranks: Vec::with_capacity(n),
             key_buf: String::new(),
@@ -227,6 +233,8 @@ impl MessageRowsBuilder {
         self.source_record.append_value(i64::try_from(m.source_record).unwrap_or(i64::MAX));
         self.quote_of.append_option(m.quote_of);
         self.collected_at.append_option(m.collected_at);
+        self.signature.append_option(m.signature);
+        self.via_bot.append_option(m.via_bot);
     }
 
     /// The rows pushed.
@@ -254,6 +262,8 @@ impl MessageRowsBuilder {
             Arc::new(self.source_record.finish()),
             Arc::new(self.quote_of.finish()),
             Arc::new(self.collected_at.finish()),
+            Arc::new(self.signature.finish()),
+            Arc::new(self.via_bot.finish()),
         ];
         let batch = RecordBatch::try_new(message_schema(), columns)?;
         Ok(MessageRows { batch, hashes: self.hashes, ranks: self.ranks })

@@ -67,6 +67,8 @@ fn to_message(x: &M) -> Message {
         source_record: 1,
         quote_of: x.quote_of.map(str::to_owned),
         collected_at: None,
+        signature: None,
+        via_bot: None,
     }
 }
 

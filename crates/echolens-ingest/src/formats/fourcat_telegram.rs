@@ -107,6 +107,8 @@ fn convert(m: &Map<String, Value>, ctx: &FileCtx<'_>, line_no: u64) -> Result<Ra
             text: string(m.get("message")).unwrap_or_default(),
             forwarded_from,
             reply_to: m.get("reply_to").and_then(|r| scalar(r.get("reply_to_msg_id"))),
+            signature: string(m.get("post_author")),
+            via_bot: scalar(m.get("via_bot_id")).map(|id| format!("user{id}")),
             source_file: ctx.path.clone(),
             source_record: line_no,
             ..Message::default()

@@ -7,7 +7,8 @@
 //! `--utc-offset` gives it); the sender's `div.from_name` (with ` via @bot`), left out on a `joined` message that
 //! continues the previous sender's run; a `div.forwarded.body` around a forward, its `from_name` the source; a
 //! `div.reply_to.details` linking `#go_to_message<N>`; the text in `div.text` (links as `<a href>`, line breaks
-//! as `<br>`). Service messages (`div.message.service`) are skipped.
+//! as `<br>`); the signature in `div.signature.details`. Service messages (`div.message.service`) are
+//! skipped.
 //!
 //! The export names its chat (`div.page_header … div.text.bold`) but not the chat's id, nor the senders' ids:
 //! the channel's id is its name, and an author's id is the sender's name as shown, so messages of one chat
@@ -62,6 +63,7 @@ fn child<'a>(el: ElementRef<'a>, sel: &Selector) -> Option<ElementRef<'a>> {
 fn read_document(doc: &Html, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let chat = doc.select(&selector("div.page_header div.text.bold")).next().map(text_of).filter(|n| !n.is_empty());
     let messages = selector("div.message");
+    let signature = selector("div.signature.details");
     let (body, date, from, forwarded, reply, text, link) = (
         selector("div.body"),
         selector("div.pull_right.date.details"),
@@ -72,12 +74,13 @@ fn read_document(doc: &Html, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
         selector("a[href]"),
     );
     let mut sender: Option<String> = None;
+    let mut bot: Option<String> = None;
     let mut warned = false;
     for (i, m) in doc.select(&messages).enumerate() {
         let record = i as u64 + 1;
         let classes: Vec<&str> = m.value().classes().collect();
         if classes.contains(&"service") {
-            sender = None;
+            (sender, bot) = (None, None);
             sink.skip("service message");
             continue;
         }
@@ -113,10 +116,12 @@ fn read_document(doc: &Html, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
                 ctx.path
             ));
         }
-        // A joined message continues the previous sender's run.
+        // A joined message continues the previous sender's run (and its bot).
         if let Some(name) = child(body, &from).map(text_of) {
-            let name = name.split(" via @").next().unwrap_or_default().trim().to_owned();
-            sender = (!name.is_empty()).then_some(name);
+            let mut parts = name.splitn(2, " via @");
+            let shown = parts.next().unwrap_or_default().trim().to_owned();
+            bot = parts.next().map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
+            sender = (!shown.is_empty()).then_some(shown);
         }
         let fwd = child(body, &forwarded);
         let forwarded_from = fwd.and_then(|f| child(f, &from)).map(|n| {
@@ -152,6 +157,8 @@ fn read_document(doc: &Html, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
                 text: text_el.map(text_of).unwrap_or_default(),
                 forwarded_from: forwarded_from.filter(|f| !f.is_empty()),
                 reply_to,
+                signature: child(body, &signature).or_else(|| fwd.and_then(|f| child(f, &signature))).map(text_of),
+                via_bot: bot.clone(),
                 source_file: ctx.path.clone(),
                 source_record: record,
                 ..Message::default()
@@ -246,6 +253,7 @@ mod tests {
         assert_eq!(m[0].text, "Первая строка\nwith a link <script> #tag");
         assert_eq!(m[0].urls, ["https://example.com/a"], "the link's target, tracking dropped");
         assert_eq!(m[0].hashtags, ["tag"]);
+        assert_eq!(m[0].signature.as_deref(), Some("Editor"));
         assert_eq!((m[1].author_id.as_deref(), m[1].reply_to.as_deref()), (Some("Demo News"), Some("10")), "joined");
         assert_eq!((m[2].forwarded_from.as_deref(), m[2].text.as_str()), (Some("Other Channel"), "copied text"));
         assert!(sink.quarantined[0].reason.contains("\"yesterday\""), "{:?}", sink.quarantined);

@@ -182,6 +182,8 @@ struct Fields<'a> {
     saved_from: Option<Value>,
     reply_to_message_id: Option<Value>,
     reply_to_peer_id: Option<Value>,
+    author: Option<Value>,
+    via_bot: Option<Value>,
     /// `text` flattened, or why it could not be.
     text: Result<Flattened<'a>, String>,
     text_entities: Option<Vec<Entity<'a>>>,
@@ -203,6 +205,8 @@ struct Typed<'a> {
     saved_from: Option<Value>,
     reply_to_message_id: Option<Value>,
     reply_to_peer_id: Option<Value>,
+    author: Option<Value>,
+    via_bot: Option<Value>,
     #[serde(borrow)]
     text: Option<Text<'a>>,
     #[serde(borrow)]
@@ -238,6 +242,8 @@ impl<'a> Fields<'a> {
                 saved_from: t.saved_from,
                 reply_to_message_id: t.reply_to_message_id,
                 reply_to_peer_id: t.reply_to_peer_id,
+                author: t.author,
+                via_bot: t.via_bot,
                 text: Ok(text::flatten(t.text)),
                 text_entities: t.text_entities,
             }));
@@ -249,7 +255,7 @@ impl<'a> Fields<'a> {
     fn of_value(bytes: &[u8]) -> Result<Result<Fields<'static>, String>, serde_json::Error> {
         // As the typed read: a field of the message, or of an entity in its text, given twice (keys it does not
         // read do not matter).
-        const FIELDS: [&str; 14] = [
+        const FIELDS: [&str; 16] = [
             "type",
             "id",
             "date",
@@ -262,6 +268,8 @@ impl<'a> Fields<'a> {
             "saved_from",
             "reply_to_message_id",
             "reply_to_peer_id",
+            "author",
+            "via_bot",
             "text",
             "text_entities",
         ];
@@ -293,6 +301,8 @@ impl<'a> Fields<'a> {
             saved_from: take("saved_from"),
             reply_to_message_id: take("reply_to_message_id"),
             reply_to_peer_id: take("reply_to_peer_id"),
+            author: take("author"),
+            via_bot: take("via_bot"),
             text: text::flatten_value(text.as_ref()),
             text_entities: text::entities_of_value(text_entities.as_ref()),
         }))
@@ -378,6 +388,8 @@ fn convert(chat: &Chat, f: Fields<'_>, record: u64, st: &mut State<'_, '_>) -> R
             // A message saved from another chat came from there, as a forward does.
             forwarded_from: string(f.forwarded_from.as_ref()).or_else(|| string(f.saved_from.as_ref())),
             reply_to,
+            signature: string(f.author.as_ref()),
+            via_bot: string(f.via_bot.as_ref()).map(|b| b.trim_start_matches('@').to_owned()),
             source_file: st.ctx.path.clone(),
             source_record: record,
             ..Message::default()
@@ -487,12 +499,13 @@ mod tests {
               {"id": 8, "type": "message", "date_unixtime": "1700000100", "from_id": "user43", "text": "a reply here",
                "reply_to_message_id": 7},
               {"id": 9, "type": "message", "date_unixtime": "1700000200", "from_id": "user43", "text": "saved",
-               "saved_from": "Example News"}]}"#,
+               "saved_from": "Example News", "author": "Editor", "via_bot": "@poll_bot"}]}"#,
         );
         let m = &sink.messages;
         assert_eq!(m[0].reply_to.as_deref(), Some("1234:501"), "the channel's post, not a message of this chat");
         assert_eq!(m[1].reply_to.as_deref(), Some("7"));
         assert_eq!(m[2].forwarded_from.as_deref(), Some("Example News"));
+        assert_eq!((m[2].signature.as_deref(), m[2].via_bot.as_deref()), (Some("Editor"), Some("poll_bot")));
     }
 
     #[test]
