@@ -52,7 +52,7 @@ def main():
         for name, t, m in rows:
             print(f"  {name:<17} {t:>8.2f} s  {m:>6.0f} MB")
         print(f"ratio: the toolkit's load and {len(nets)} networks take {total / secs:.1f}x echolens's whole "
-              f"analyze (ingest, six coordination kinds with a window sweep, reuse, vocabulary, report)")
+              f"analyze (ingest, seven coordination kinds with a window sweep, reuse and forwards, vocabulary, report)")
         results["toolkit"] = {"seconds": total, "steps": rows, "ratio": total / secs}
     with open(os.path.join(args.work, f"analyze_{args.n}.json"), "w") as f:
         json.dump(results, f, indent=1)

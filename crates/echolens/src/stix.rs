@@ -313,7 +313,7 @@ pub fn export(report: &ReportDir, options: &Options) -> Result<Value> {
         of_cluster.entry(get(m, "cluster").to_owned()).or_default().push(get(m, "account").to_owned());
         cluster_of.insert(get(m, "account").to_owned(), get(m, "cluster").to_owned());
     }
-    let params = &s_params(report)?;
+    let params = &coordination_params(report)?;
     let runs = report_summary(report, "coordination")?["null_model"]["runs"].as_u64().unwrap_or(0);
     for c in &clusters {
         let id = get(c, "cluster");
@@ -682,7 +682,7 @@ fn is_username(name: &str) -> bool {
         && !name.starts_with("u-")
 }
 
-fn s_params(report: &ReportDir) -> Result<Value> {
+fn coordination_params(report: &ReportDir) -> Result<Value> {
     Ok(report_summary(report, "coordination")?["parameters"].clone())
 }
 

@@ -16,19 +16,9 @@ use echolens_model::Message;
 
 /// One line: a message, a skipped service message, or a quarantined record.
 pub(crate) fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    let raw = || String::from_utf8_lossy(line).into_owned();
-    let value = match super::parse_strict(line, |_| true) {
-        Ok(Ok(value)) => value,
-        Ok(Err(reason)) => {
-            return sink.quarantine(ctx.quarantined(line_no, format!("line {line_no}: {reason}"), &raw()));
-        }
-        Err(err) => {
-            let reason = format!("line {line_no}: invalid JSON ({err}); expected a 4CAT Telegram message");
-            return sink.quarantine(ctx.quarantined(line_no, reason, &raw()));
-        }
-    };
+    let Some(value) = super::parse_line(line_no, line, ctx, sink, "a 4CAT Telegram message") else { return };
     let Some(obj) = value.as_object() else {
-        return sink.quarantine(ctx.quarantined(line_no, format!("line {line_no}: expected a JSON object"), &raw()));
+        return sink.quarantine(ctx.quarantined(line_no, format!("line {line_no}: expected a JSON object"), &raw_json(&value)));
     };
     match obj.get("_type").and_then(Value::as_str) {
         Some("Message") => {}

@@ -118,6 +118,24 @@ pub(crate) fn parse_strict(
     })
 }
 
+/// One line of a one-record-per-line JSON format, parsed strictly (any key given twice quarantines it); a line
+/// that is not JSON is quarantined saying what was `expected`. `None` when the line was quarantined.
+pub(crate) fn parse_line(
+    line_no: u64,
+    line: &[u8],
+    ctx: &crate::FileCtx<'_>,
+    sink: &mut dyn crate::Sink,
+    expected: &str,
+) -> Option<Value> {
+    let reason = match parse_strict(line, |_| true) {
+        Ok(Ok(value)) => return Some(value),
+        Ok(Err(reason)) => format!("line {line_no}: {reason}"),
+        Err(err) => format!("line {line_no}: invalid JSON ({err}); expected {expected}"),
+    };
+    sink.quarantine(ctx.quarantined(line_no, reason, &String::from_utf8_lossy(line)));
+    None
+}
+
 /// The key of a "duplicate field `key`" error of serde's derived readers, as [`repeated_key`]'s reason.
 pub(crate) fn duplicate_field(err: &serde_json::Error) -> Option<String> {
     let text = err.to_string();

@@ -33,17 +33,7 @@ use echolens_model::Message;
 
 /// One line: an item (a message or a skipped ad) or a quarantined record.
 pub(crate) fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
-    let raw = || String::from_utf8_lossy(line).into_owned();
-    let value = match super::parse_strict(line, |_| true) {
-        Ok(Ok(value)) => value,
-        Ok(Err(reason)) => {
-            return sink.quarantine(ctx.quarantined(line_no, format!("line {line_no}: {reason}"), &raw()));
-        }
-        Err(err) => {
-            let reason = format!("line {line_no}: invalid JSON ({err}); expected a Zeeschuimer item");
-            return sink.quarantine(ctx.quarantined(line_no, reason, &raw()));
-        }
-    };
+    let Some(value) = super::parse_line(line_no, line, ctx, sink, "a Zeeschuimer item") else { return };
     match read_item(&value, ctx, line_no) {
         Ok(Item::Message(m)) => sink.message(*m),
         Ok(Item::Ad) => sink.skip("ad"),
