@@ -18,7 +18,11 @@ use echolens_model::Message;
 pub(crate) fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let Some(value) = super::parse_line(line_no, line, ctx, sink, "a 4CAT Telegram message") else { return };
     let Some(obj) = value.as_object() else {
-        return sink.quarantine(ctx.quarantined(line_no, format!("line {line_no}: expected a JSON object"), &raw_json(&value)));
+        return sink.quarantine(ctx.quarantined(
+            line_no,
+            format!("line {line_no}: expected a JSON object"),
+            &raw_json(&value),
+        ));
     };
     match obj.get("_type").and_then(Value::as_str) {
         Some("Message") => {}
