@@ -313,6 +313,16 @@ pub fn export(report: &ReportDir, options: &Options) -> Result<Value> {
         of_cluster.entry(get(m, "cluster").to_owned()).or_default().push(get(m, "account").to_owned());
         cluster_of.insert(get(m, "account").to_owned(), get(m, "cluster").to_owned());
     }
+    // Each cluster's edges (both accounts in it), found in one pass.
+    let mut edges_in: HashMap<&str, Vec<&HashMap<String, String>>> = HashMap::new();
+    for e in &edges {
+        let (a, b) = (cluster_of.get(get(e, "account_a")), cluster_of.get(get(e, "account_b")));
+        if let (Some(a), Some(b)) = (a, b)
+            && a == b
+        {
+            edges_in.entry(a.as_str()).or_default().push(e);
+        }
+    }
     let params = &coordination_params(report)?;
     let runs = report_summary(report, "coordination")?["null_model"]["runs"].as_u64().unwrap_or(0);
     for c in &clusters {
@@ -320,13 +330,7 @@ pub fn export(report: &ReportDir, options: &Options) -> Result<Value> {
         let mut accounts = of_cluster.remove(id).unwrap_or_default();
         accounts.sort();
         let key = format!("cluster:{}", accounts.join(","));
-        let inside: Vec<&HashMap<String, String>> = edges
-            .iter()
-            .filter(|e| {
-                let (a, bb) = (cluster_of.get(get(e, "account_a")), cluster_of.get(get(e, "account_b")));
-                a.is_some_and(|a| a == id) && bb.is_some_and(|bb| bb == id)
-            })
-            .collect();
+        let inside: Vec<&HashMap<String, String>> = edges_in.remove(id).unwrap_or_default();
         let mut account_refs = Vec::new();
         for a in &accounts {
             let (platform, user) = a.split_once(':').unwrap_or(("", a));
