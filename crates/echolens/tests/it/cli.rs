@@ -1131,3 +1131,40 @@ fn analyze_on_a_mixed_folder_reads_every_format_and_finds_the_planted_campaigns(
         assert_eq!(size, members.len(), "campaign {} is its cluster, no more and no less", c["id"]);
     }
 }
+
+/// A store written by an earlier version (`testdata/compat`, kept as it was written): this version opens it,
+/// counts it as it was counted, reads every column of its schema, analyses it and adds to it.
+#[test]
+fn a_store_written_by_an_earlier_version_opens_analyses_and_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = samples().join("../compat/store-v1");
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    let mut stack = vec![(fixture.clone(), store.clone())];
+    while let Some((from, to)) = stack.pop() {
+        for e in std::fs::read_dir(&from).unwrap() {
+            let p = e.unwrap().path();
+            let target = to.join(p.file_name().unwrap());
+            if p.is_dir() {
+                std::fs::create_dir_all(&target).unwrap();
+                stack.push((p, target));
+            } else {
+                std::fs::copy(&p, &target).unwrap();
+            }
+        }
+    }
+    let stats = stats_json(&store);
+    assert_eq!((n(&stats, "messages"), n(&stats, "quarantined"), n(&stats, "store_version")), (67, 3, 1), "{stats}");
+    assert_eq!(stats["platforms"]["instagram"], 3);
+    // Every column this version knows, read from the old store.
+    let out = run(echolens().args(["sql", "--store"]).arg(&store).arg(
+        "SELECT count(*) AS n, count(collected_at) AS captured, count(signature) AS signed, count(quote_of) AS q \
+         FROM messages",
+    ));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("67"), "{text}");
+    run(echolens().args(["coordination", "--store"]).arg(&store).arg("--out").arg(dir.path().join("coord")));
+    let more = ingest_json(&store, &[&samples().join("4cat-telegram-layouts/telegram.ndjson")], &[]);
+    assert_eq!(n(&more, "new"), 3, "{more}");
+    assert_eq!(n(&stats_json(&store), "messages"), 70);
+}
