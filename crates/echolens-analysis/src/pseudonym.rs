@@ -442,7 +442,7 @@ impl Pseudonyms {
     }
 
     /// A command line as an output shows it: every argument that is an author, channel or SQL selector
-    /// (`author=ID`, `--target=author=ID`) shown as [`Pseudonyms::selector`] shows it.
+    /// (`author=ID`, `--target=author=ID`, `--side NAME=author=ID`) shown as [`Pseudonyms::selector`] shows it.
     pub fn command_line(&self, args: &[String]) -> String {
         use crate::select::Selector;
         let shown = |arg: &str| -> Option<String> {
@@ -450,12 +450,15 @@ impl Pseudonyms {
                 Some((flag, value)) => (format!("--{flag}="), value),
                 None => (String::new(), arg),
             };
-            match Selector::parse(value).ok()? {
-                s @ (Selector::Author(_) | Selector::Channel(_) | Selector::Where(_)) => {
-                    Some(format!("{flag}{}", self.selector(&s)))
-                }
+            let hidden = |value: &str| match Selector::parse(value).ok()? {
+                s @ (Selector::Author(_) | Selector::Channel(_) | Selector::Where(_)) => Some(self.selector(&s)),
                 _ => None,
-            }
+            };
+            // A selector, or a named one (`--side NAME=author=ID`).
+            hidden(value).map(|s| format!("{flag}{s}")).or_else(|| {
+                let (name, rest) = value.split_once('=')?;
+                hidden(rest).map(|s| format!("{flag}{name}={s}"))
+            })
         };
         args.iter().map(|a| shown(a).unwrap_or_else(|| a.clone())).collect::<Vec<_>>().join(" ")
     }
@@ -567,6 +570,33 @@ impl Pseudonyms {
             };
             f.source_channel_id = f.source_channel_id.as_deref().map(|id| self.channel_id(&f.platform, id));
             for k in &mut f.evidence {
+                *k = self.key(k);
+            }
+        }
+    }
+
+    /// Pseudonymise a comparison: personal channels, keys and handles among the terms.
+    pub fn compare(&self, c: &mut crate::compare::Compare) {
+        for t in &mut c.terms {
+            t.term = self.text(&t.term);
+            t.side_first_key = t.side_first_key.as_deref().map(|k| self.key(k));
+        }
+        for a in &mut c.adopters {
+            a.term = self.text(&a.term);
+            a.channel_name = self.channel_name(&a.platform, &a.channel_id, &a.channel_name);
+            a.channel_id = self.channel_id(&a.platform, &a.channel_id);
+            a.first_key = self.key(&a.first_key);
+        }
+        for x in &mut c.copying {
+            x.origin_channel = self.channel_name(&x.origin_platform, &x.origin_channel_id, &x.origin_channel);
+            x.origin_channel_id = self.channel_id(&x.origin_platform, &x.origin_channel_id);
+            x.origin_key = self.key(&x.origin_key);
+            for k in &mut x.copy_keys {
+                *k = self.key(k);
+            }
+        }
+        for x in &mut c.clusters {
+            for k in &mut x.evidence_keys {
                 *k = self.key(k);
             }
         }
@@ -722,6 +752,13 @@ mod tests {
         assert!(line.contains(&format!("author=x:{}", p.id("x", "42"))), "{line}");
         assert!(line.contains(&format!("--target=channel={}", p.id("x", "42"))), "{line}");
         assert!(line.ends_with("--out k"), "{line}");
+        let args = ["compare", "--side", "gov=author=x:42", "--side=opp=channel=alice", "--side", "b=platform=x"]
+            .map(str::to_owned)
+            .to_vec();
+        let line = p.command_line(&args);
+        assert!(!line.contains("42") && !line.contains("alice"), "a side's selector too: {line}");
+        assert!(line.contains(&format!("--side gov=author=x:{} --side=opp=channel=", p.id("x", "42"))), "{line}");
+        assert!(line.ends_with("--side b=platform=x"), "{line}");
     }
 
     #[test]

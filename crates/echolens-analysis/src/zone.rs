@@ -58,6 +58,31 @@ pub fn local_day_udf(zone: Tz) -> ScalarUDF {
     )
 }
 
+/// The hour of day (0–23) in `zone` of the UTC time `us`.
+pub fn local_hour(zone: Tz, us: i64) -> i64 {
+    let secs = us.div_euclid(1_000_000);
+    let offset = chrono::DateTime::from_timestamp(secs, 0)
+        .map_or(0, |t| zone.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc() as i64);
+    (secs + offset).rem_euclid(86_400) / 3600
+}
+
+/// `local_hour(ts_us)`: [`local_hour`] in `zone`, as a UDF over BIGINT microseconds.
+pub fn local_hour_udf(zone: Tz) -> ScalarUDF {
+    create_udf(
+        "local_hour",
+        vec![DataType::Int64],
+        DataType::Int64,
+        datafusion::logical_expr::Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let ts = arrays[0].as_any().downcast_ref::<Int64Array>().expect("Int64 by the signature");
+            let out: Int64Array =
+                (0..ts.len()).map(|i| ts.is_valid(i).then(|| local_hour(zone, ts.value(i)))).collect();
+            Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +97,6 @@ mod tests {
         let date = chrono::NaiveDate::from_ymd_opt(2024, 3, 2).unwrap();
         assert_eq!(local_midnight(tehran, date), 1_709_325_000_000_000, "2024-03-01T20:30:00Z");
         assert!(parse("Mars/Olympus").is_err());
+        assert_eq!((local_hour(Tz::UTC, us), local_hour(tehran, us)), (21, 0));
     }
 }

@@ -180,6 +180,19 @@ pub struct Truth {
     /// apps (an information-operations release's accounts file): the members of this campaign were created
     /// within one week, have few followers and post with one app.
     pub account_batch: Option<AccountBatch>,
+    /// Two sides with known differences, for `echolens compare` (the demo's layout only; see [`Side`]).
+    pub sides: Vec<Side>,
+}
+
+/// A side of the demo corpus, as `echolens compare --side` takes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    /// Its name.
+    pub name: String,
+    /// Its selectors (`--side NAME=SELECTOR` each).
+    pub selectors: Vec<String>,
+    /// What was planted in it.
+    pub planted: String,
 }
 
 /// The campaign whose accounts were made together (see [`Truth::account_batch`]).
@@ -794,7 +807,29 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
     if let Some(path) = &options.toolkit_csv {
         write_toolkit_csv(path, &posts)?;
     }
-    Ok(Truth { messages: posts.len(), seed, campaigns, cascades, vocabulary, crowds, account_batch })
+    // Two sides: the vocabulary's source channel (posts most, its vocabulary spreads), and the Persian cascade's
+    // origin channel with the first coordinated group (copied most, a coordinated core).
+    let sides = if options.layout == Layout::Mixed {
+        vec![
+            Side {
+                name: "alpha".into(),
+                selectors: vec![format!("channel={}", tg_channels[source].1)],
+                planted: "posts most; its invented vocabulary is taken up by the other channels of its language".into(),
+            },
+            Side {
+                name: "beta".into(),
+                selectors: std::iter::once(format!("channel={}", tg_channels[persian[0]].1))
+                    .chain(campaigns[0].members.iter().map(|m| format!("author={m}")))
+                    .collect(),
+                planted: "its channel begins the copy cascade through the Persian channels; the first coordinated \
+                          group is on it"
+                    .into(),
+            },
+        ]
+    } else {
+        Vec::new()
+    };
+    Ok(Truth { messages: posts.len(), seed, campaigns, cascades, vocabulary, crowds, account_batch, sides })
 }
 
 /// The Monday of the week the demo's batch of accounts was created: 2024-02-05.
@@ -1087,6 +1122,38 @@ fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
 }
 
+/// A number in `0..n` from a post's key: the audience figures come from it, not from the random stream, so
+/// adding them changed nothing else in the corpus.
+fn figure(post: &Post, salt: u64, n: u64) -> u64 {
+    let mut h = Rng::new(salt);
+    for b in post.key().bytes() {
+        h.0 = h.0.rotate_left(5) ^ u64::from(b);
+        h.next_u64();
+    }
+    h.next_u64() % n.max(1)
+}
+
+/// The audience figures the demo's sources state: Telegram channels in JSONL their views and forwards, X posts
+/// their likes, retweets and replies (a coordinated group's few), Instagram posts their likes and comments.
+/// Telegram Desktop exports state reactions only, on two posts of three (see `write_files`).
+fn engagement(p: &Post, line: &mut serde_json::Value) {
+    match p.platform {
+        "telegram" => {
+            let views = 300 + figure(p, 1, 3000);
+            line["views"] = json!(views);
+            line["shares"] = json!(views / 40 + figure(p, 2, 10));
+        }
+        "x" => {
+            let coordinated = p.author.as_deref().is_some_and(|a| a.starts_with("900") && a.len() == 5);
+            let scale = if coordinated { 3 } else { 60 };
+            line["likes"] = json!(figure(p, 3, scale));
+            line["shares"] = json!(figure(p, 4, scale / 3 + 1));
+            line["replies"] = json!(figure(p, 5, scale / 6 + 1));
+        }
+        _ => {}
+    }
+}
+
 /// The first three Telegram channels go out as Telegram Desktop exports, everything else as JSONL.
 fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize)]) -> std::io::Result<()> {
     let exported: Vec<&str> = tg_channels.iter().take(3).map(|c| c.0.as_str()).collect();
@@ -1109,6 +1176,12 @@ fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize
                 });
                 if let Some(source) = &p.forwarded_from {
                     m["forwarded_from"] = json!(source);
+                }
+                if figure(p, 6, 3) > 0 {
+                    m["reactions"] = json!([
+                        {"type": "emoji", "count": 1 + figure(p, 7, 40), "emoji": "\u{1f44d}"},
+                        {"type": "emoji", "count": figure(p, 8, 10), "emoji": "\u{1f525}"},
+                    ]);
                 }
                 m
             })
@@ -1149,6 +1222,7 @@ fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize
                     "data": {
                         "code": p.id.to_string(), "pk": p.id.to_string(), "taken_at": p.ts,
                         "caption": {"text": p.text}, "media_type": 1, "product_type": "feed",
+                        "like_count": figure(p, 9, 500), "comment_count": figure(p, 10, 30),
                         "user": {"pk": p.channel, "username": p.channel_name},
                     },
                 });
@@ -1163,6 +1237,7 @@ fn write_files(dir: &Path, posts: &[Post], tg_channels: &[(String, String, usize
         if let Some(original) = &p.repost_of {
             line["repost_of"] = json!(original);
         }
+        engagement(p, &mut line);
         let out = if p.platform == "telegram" { &mut tg } else { &mut x };
         writeln!(out, "{line}")?;
     }

@@ -68,7 +68,52 @@ pub struct Message {
     pub signature: Option<String>,
     /// The bot a message was sent through (Telegram's `via_bot`), without `@`.
     pub via_bot: Option<String>,
+    /// The audience figures the source states, as of when it was captured.
+    pub engagement: Engagement,
 }
+
+/// The audience figures a source states for a message, as of its capture: `None` where the source does not
+/// give one (never zero for "not stated"). The same name means the same act on every platform; figures of
+/// different platforms are still not comparable (a Telegram view is not a TikTok play), and echolens never adds
+/// them up across platforms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Engagement {
+    /// Views, plays or impressions (Telegram `views`, TikTok `playCount`, Instagram plays, X impressions).
+    pub views: Option<i64>,
+    /// Likes (X `like_count`, Instagram `like_count`, TikTok `diggCount`).
+    pub likes: Option<i64>,
+    /// Shares: reposts and forwards (X `retweet_count`, Telegram `forwards`, TikTok `shareCount`).
+    pub shares: Option<i64>,
+    /// Replies and comments (X `reply_count`, Telegram `replies`, Instagram `comment_count`, TikTok
+    /// `commentCount`).
+    pub replies: Option<i64>,
+    /// Quotes (X `quote_count`).
+    pub quotes: Option<i64>,
+    /// Reactions of every kind, added up (Telegram's reactions).
+    pub reactions: Option<i64>,
+}
+
+impl Engagement {
+    /// The figures by column name, in the store's order.
+    pub fn named(&self) -> [(&'static str, Option<i64>); 6] {
+        [
+            ("views", self.views),
+            ("likes", self.likes),
+            ("shares", self.shares),
+            ("replies", self.replies),
+            ("quotes", self.quotes),
+            ("reactions", self.reactions),
+        ]
+    }
+
+    /// Whether the source stated no figure at all.
+    pub fn is_empty(&self) -> bool {
+        self.named().iter().all(|(_, v)| v.is_none())
+    }
+}
+
+/// The engagement columns of the store, in order.
+pub const ENGAGEMENT_COLUMNS: [&str; 6] = ["views", "likes", "shares", "replies", "quotes", "reactions"];
 
 impl Message {
     /// The upsert key: `platform:channel_id:message_id`.
@@ -111,6 +156,7 @@ pub struct MessageView<'a> {
     pub collected_at: Option<TimestampUs>,
     pub signature: Option<&'a str>,
     pub via_bot: Option<&'a str>,
+    pub engagement: Engagement,
 }
 
 impl Message {
@@ -140,6 +186,7 @@ impl Message {
             collected_at: self.collected_at,
             signature: self.signature.as_deref(),
             via_bot: self.via_bot.as_deref(),
+            engagement: self.engagement,
         }
     }
 }
@@ -172,6 +219,7 @@ impl MessageView<'_> {
             collected_at: self.collected_at,
             signature: owned(self.signature),
             via_bot: owned(self.via_bot),
+            engagement: self.engagement,
         }
     }
 }

@@ -49,6 +49,13 @@ pub fn message_schema() -> SchemaRef {
         Field::new("collected_at", ts_type(), true),
         s("signature", true),
         s("via_bot", true),
+        // The audience figures the source states (`echolens_model::Engagement`), null where it states none.
+        Field::new("views", DataType::Int64, true),
+        Field::new("likes", DataType::Int64, true),
+        Field::new("shares", DataType::Int64, true),
+        Field::new("replies", DataType::Int64, true),
+        Field::new("quotes", DataType::Int64, true),
+        Field::new("reactions", DataType::Int64, true),
     ]))
 }
 
@@ -143,6 +150,8 @@ pub struct MessageRowsBuilder {
     collected_at: TimestampMicrosecondBuilder,
     signature: StringBuilder,
     via_bot: StringBuilder,
+    /// One per engagement column, in `ENGAGEMENT_COLUMNS` order.
+    engagement: [Int64Builder; 6],
     hashes: Vec<u128>,
     ranks: Vec<i64>,
     /// Scratch for the key.
@@ -178,6 +187,7 @@ impl MessageRowsBuilder {
             collected_at: TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"),
             signature: StringBuilder::new(),
             via_bot: StringBuilder::new(),
+            engagement: std::array::from_fn(|_| Int64Builder::with_capacity(n)),
             hashes: Vec::with_capacity(n),
             ranks: Vec::with_capacity(n),
             key_buf: String::new(),
@@ -235,11 +245,14 @@ impl MessageRowsBuilder {
         self.collected_at.append_option(m.collected_at);
         self.signature.append_option(m.signature);
         self.via_bot.append_option(m.via_bot);
+        for (builder, (_, value)) in self.engagement.iter_mut().zip(m.engagement.named()) {
+            builder.append_option(value);
+        }
     }
 
     /// The rows pushed.
     pub fn finish(mut self) -> arrow::error::Result<MessageRows> {
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.key.finish()),
             Arc::new(self.platform.finish()),
             Arc::new(self.channel_id.finish()),
@@ -265,6 +278,7 @@ impl MessageRowsBuilder {
             Arc::new(self.signature.finish()),
             Arc::new(self.via_bot.finish()),
         ];
+        columns.extend(self.engagement.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         let batch = RecordBatch::try_new(message_schema(), columns)?;
         Ok(MessageRows { batch, hashes: self.hashes, ranks: self.ranks })
     }

@@ -40,6 +40,11 @@ pub(crate) enum Command {
     /// Messages per day or week, overall, per channel or per platform; with a lexicon, each category's rate;
     /// bursts against a rolling baseline. Writes timeline.csv (and lexicon.csv).
     Timeline(TimelineArgs),
+    /// Two or more named sides side by side, in the same units: presence and posting rhythm, reach (the
+    /// audience figures the exports state), how far each side's own vocabulary spread, how much of its content
+    /// was copied elsewhere, its share in coordination. Writes sides.csv, over_time.csv, hours.csv, reach.csv,
+    /// copying.csv, coordination.csv, vocabulary/ and summary.json.
+    Compare(CompareArgs),
     /// Findings in forms others use: a STIX 2.1 bundle with DISARM techniques, or the shareable part of a
     /// report folder as one zip, checked for raw identities first.
     #[command(subcommand)]
@@ -410,6 +415,45 @@ pub(crate) struct CoordinationArgs {
     /// Print each stage's wall time to stderr.
     #[arg(long, hide = true)]
     pub timings: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Folder for the tables and summary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A side: NAME=SELECTOR (channel=NAME|ID, author=ID, platform=NAME, since=DATE, until=DATE, where=SQL).
+    /// Repeat a name to add to its side (a side holds what any of its selectors holds, across platforms); two
+    /// sides or more.
+    #[arg(long = "side", required = true)]
+    pub sides: Vec<String>,
+    /// The period (or any part of the corpus) every side and the corpus are measured within: selectors as
+    /// above, e.g. --select since=2024-03-01 --select until=2024-03-31.
+    #[arg(long)]
+    pub select: Vec<String>,
+    /// The IANA time zone of days and hours of day (e.g. Asia/Tehran); UTC by default.
+    #[arg(long, value_parser = parse_zone, default_value = "UTC")]
+    pub tz: chrono_tz::Tz,
+    /// A term marks a side when its keyness z against the other sides is at least this (3.29: p < 0.001).
+    #[arg(long, default_value_t = 3.29)]
+    pub min_z: f64,
+    /// Marking terms per side followed through the corpus.
+    #[arg(long, default_value_t = 20)]
+    pub top_terms: usize,
+    /// Hours a side must have used a term alone, before any channel outside it, for the term to count as its
+    /// own to spread (common words are in use everywhere within hours).
+    #[arg(long, default_value_t = 24)]
+    pub lead_hours: u64,
+    /// A channel took a side's term up when it used it in at least this many messages (one use may be chance).
+    #[arg(long, default_value_t = 2)]
+    pub min_adopter_uses: u64,
+    /// Null-model runs of the coordination (default: 19 up to 2M messages, none above).
+    #[arg(long)]
+    pub null_runs: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! binary's commands call; the binary itself is argument parsing and printing.
 
 pub mod analyze;
+pub mod compare;
 pub mod demo;
 pub mod findings;
 pub mod ingest;

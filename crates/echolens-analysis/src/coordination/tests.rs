@@ -69,6 +69,7 @@ fn to_message(x: &M) -> Message {
         collected_at: None,
         signature: None,
         via_bot: None,
+        engagement: Default::default(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! 4CAT's Telegram datasets as NDJSON: one serialised Telethon `Message` per line (`_type: "Message"`, `id`,
 //! `date` in unix seconds, `edit_date`, `message` the text, `peer_id`, `from_id`, `fwd_from`, `reply_to`,
-//! `views`, `forwards`), with 4CAT's `_chat` (`id`, `username`, `title`) and `_sender`.
+//! `views`, `forwards`, `replies.replies`, `reactions.results[].count`), with 4CAT's `_chat` (`id`, `username`,
+//! `title`) and `_sender`. The audience figures go to the engagement columns: `views`, `forwards` as `shares`,
+//! the comment count as `replies`, the reactions added up as `reactions`.
 //!
 //! Ids are read as a Telegram Desktop export writes them, so the same channel is the same channel in both:
 //! the channel's bare id (`peer_id.channel_id`, `_chat.id`), its title as its name, an author `user<N>` or
@@ -10,9 +12,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{raw_json, scalar, string};
+use super::{count, count_sum, raw_json, scalar, string};
 use crate::{FileCtx, RawMessage, Sink, time};
-use echolens_model::Message;
+use echolens_model::{Engagement, Message};
 
 /// One line: a message, a skipped service message, or a quarantined record.
 pub(crate) fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
@@ -103,6 +105,17 @@ fn convert(m: &Map<String, Value>, ctx: &FileCtx<'_>, line_no: u64) -> Result<Ra
             reply_to: m.get("reply_to").and_then(|r| scalar(r.get("reply_to_msg_id"))),
             signature: string(m.get("post_author")),
             via_bot: scalar(m.get("via_bot_id")).map(|id| format!("user{id}")),
+            engagement: Engagement {
+                views: count(m.get("views")),
+                shares: count(m.get("forwards")),
+                replies: m.get("replies").and_then(|r| count(r.get("replies"))),
+                reactions: m
+                    .get("reactions")
+                    .and_then(|r| r.get("results"))
+                    .and_then(Value::as_array)
+                    .and_then(|results| count_sum(results, |r| count(r.get("count")))),
+                ..Engagement::default()
+            },
             source_file: ctx.path.clone(),
             source_record: line_no,
             ..Message::default()
@@ -118,7 +131,7 @@ mod tests {
     #[test]
     fn channel_posts_group_messages_forwards_and_replies_read_as_a_desktop_export_would() {
         let input = concat!(
-            r#"{"_type": "Message", "id": 501, "peer_id": {"_type": "PeerChannel", "channel_id": 1234}, "date": 1700000000, "edit_date": 1700000600, "message": "news https://example.org/x #tag", "from_id": null, "fwd_from": {"_type": "MessageFwdHeader", "date": 1690000000, "from_id": {"_type": "PeerChannel", "channel_id": 999}, "from_name": null, "channel_post": 55}, "views": 10, "forwards": 2, "_chat": {"id": 1234, "username": "chan", "title": "The Channel"}, "_sender": {"_type": "Channel", "id": 1234}}"#,
+            r#"{"_type": "Message", "id": 501, "peer_id": {"_type": "PeerChannel", "channel_id": 1234}, "date": 1700000000, "edit_date": 1700000600, "message": "news https://example.org/x #tag", "from_id": null, "fwd_from": {"_type": "MessageFwdHeader", "date": 1690000000, "from_id": {"_type": "PeerChannel", "channel_id": 999}, "from_name": null, "channel_post": 55}, "views": 10, "forwards": 2, "replies": {"_type": "MessageReplies", "replies": 3}, "reactions": {"_type": "MessageReactions", "results": [{"_type": "ReactionCount", "count": 4}, {"_type": "ReactionCount", "count": 1}]}, "_chat": {"id": 1234, "username": "chan", "title": "The Channel"}, "_sender": {"_type": "Channel", "id": 1234}}"#,
             "\n",
             r#"{"_type": "Message", "id": 7, "peer_id": {"_type": "PeerChannel", "channel_id": 4321}, "date": 1700000100.5, "message": "a comment", "from_id": {"_type": "PeerUser", "user_id": 42}, "reply_to": {"_type": "MessageReplyHeader", "reply_to_msg_id": 6}, "_chat": {"id": 4321, "title": "Group"}, "_sender": {"_type": "User", "id": 42, "username": null, "first_name": "Ann", "last_name": "B"}}"#,
             "\n",
@@ -144,7 +157,10 @@ mod tests {
             (post.urls.as_slice(), post.hashtags.as_slice()),
             (&["https://example.org/x".to_owned()][..], &["tag".to_owned()][..])
         );
+        let e = post.engagement;
+        assert_eq!((e.views, e.shares, e.replies, e.reactions, e.likes), (Some(10), Some(2), Some(3), Some(5), None));
         let comment = &sink.messages[1];
+        assert!(comment.engagement.is_empty(), "no figure where the record states none: {:?}", comment.engagement);
         assert_eq!((comment.author_id.as_deref(), comment.author_name.as_deref()), (Some("user42"), Some("Ann B")));
         assert_eq!((comment.reply_to.as_deref(), comment.ts), (Some("6"), 1_700_000_100_500_000));
         assert!(sink.quarantined[0].reason.contains("invalid date"), "{:?}", sink.quarantined);

@@ -156,6 +156,32 @@ pub(crate) fn scalar(value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// An audience figure: a non-negative whole number, given as a number or as digits in a string (X writes view
+/// counts as strings). Anything else (negative, fractional, text, an object) is no figure: `None`, never zero.
+pub(crate) fn count(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f < 9.0e15).map(|f| f as i64))
+        }
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+    .filter(|n| *n >= 0)
+}
+
+/// A count from a CSV cell: digits, or nothing.
+pub(crate) fn count_cell(cell: Option<&str>) -> Option<i64> {
+    cell?.trim().parse::<i64>().ok().filter(|n| *n >= 0)
+}
+
+/// The sum of `count` over a list's items (Telegram's reactions), where at least one item states one.
+pub(crate) fn count_sum<'v>(
+    items: impl IntoIterator<Item = &'v Value>,
+    count_of: impl Fn(&'v Value) -> Option<i64>,
+) -> Option<i64> {
+    items.into_iter().filter_map(count_of).fold(None, |sum, n| Some(sum.unwrap_or(0i64).saturating_add(n)))
+}
+
 /// A non-empty string field.
 pub(crate) fn string(value: Option<&Value>) -> Option<String> {
     value.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)

@@ -4,7 +4,8 @@
 //! `sender_id` is Telethon's "marked" id (-100 followed by the channel id for channels): it is unmarked so that
 //! the same channel has the same id as in a Telegram Desktop export (`channel_id` = the bare id, `author_id` =
 //! `channel<N>`). `date` is RFC 3339 with an offset. `text` is Telethon's markdown rendering; links in it are
-//! found as usual.
+//! found as usual. Telethon's `views` and `forwards`, where a dataset kept them, are the engagement columns
+//! `views` and `shares`.
 
 use std::cell::RefCell;
 use std::io::BufRead;
@@ -78,6 +79,12 @@ fn convert(v: &Value, ctx: &FileCtx<'_>, record: u64) -> Result<RawMessage, Stri
             ts,
             ts_exact,
             text: string(obj.get("text")).unwrap_or_default(),
+            // Where the dataset kept Telethon's counters.
+            engagement: echolens_model::Engagement {
+                views: super::count(obj.get("views")),
+                shares: super::count(obj.get("forwards")),
+                ..Default::default()
+            },
             source_file: ctx.path.clone(),
             source_record: record,
             ..Message::default()

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::{for_each_line, raw_json, string};
 use crate::{FileCtx, RawMessage, Sink, time};
-use echolens_model::{AccountSeen, Message};
+use echolens_model::{AccountSeen, Engagement, Message};
 
 pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     for_each_line(reader, ctx, sink, |line_no, line, sink| read_line(line_no, line, ctx, sink));
@@ -130,6 +130,15 @@ fn convert(t: &Value, users: &HashMap<&str, &Value>, ctx: &FileCtx<'_>, line_no:
         .and_then(|a| string(a.get("username")))
         .or_else(|| users.get(author.as_str()).and_then(|u| string(u.get("username"))));
     let entities = t.get("entities").and_then(Value::as_object);
+    let metric = |key: &str| super::count(t.get("public_metrics").and_then(|m| m.get(key)));
+    let engagement = Engagement {
+        views: metric("impression_count"),
+        likes: metric("like_count"),
+        shares: metric("retweet_count"),
+        replies: metric("reply_count"),
+        quotes: metric("quote_count"),
+        reactions: None,
+    };
     Ok(RawMessage {
         message: Message {
             platform: ctx.platform_or("x").to_owned(),
@@ -145,6 +154,7 @@ fn convert(t: &Value, users: &HashMap<&str, &Value>, ctx: &FileCtx<'_>, line_no:
             reply_to: referenced("replied_to"),
             repost_of: referenced("retweeted"),
             quote_of: referenced("quoted"),
+            engagement,
             source_file: ctx.path.clone(),
             source_record: line_no,
             ..Message::default()
@@ -171,7 +181,7 @@ mod tests {
     #[test]
     fn user_objects_describe_their_accounts_and_quotes_name_the_original() {
         let input = concat!(
-            r#"{"data": [{"id": "10", "author_id": "7", "created_at": "2021-04-08T19:34:16.000Z", "text": "look", "source": "Twitter Web App", "referenced_tweets": [{"type": "quoted", "id": "9"}]}, {"id": "11", "author_id": "8", "created_at": "2021-04-08T19:35:00.000Z", "text": "plain"}], "#,
+            r#"{"data": [{"id": "10", "author_id": "7", "created_at": "2021-04-08T19:34:16.000Z", "text": "look", "source": "Twitter Web App", "referenced_tweets": [{"type": "quoted", "id": "9"}], "public_metrics": {"retweet_count": 2, "reply_count": 0, "like_count": 7, "quote_count": 1}}, {"id": "11", "author_id": "8", "created_at": "2021-04-08T19:35:00.000Z", "text": "plain"}], "#,
             r#""includes": {"users": [{"id": "7", "username": "seven", "created_at": "2020-01-02T00:00:00.000Z", "location": "Earth", "public_metrics": {"followers_count": 12, "following_count": 30}}, {"id": "8", "username": "eight"}]}}"#,
             "\n"
         );
@@ -185,6 +195,10 @@ mod tests {
         assert_eq!((a.author_id.as_str(), a.followers, a.following), ("7", Some(12), Some(30)));
         assert_eq!((a.client.as_deref(), a.location.as_deref()), (Some("Twitter Web App"), Some("Earth")));
         assert_eq!(a.created, Some(1_577_923_200_000_000));
+        // The tweet's public metrics, not the user's (`followers_count` is the account's, read above).
+        let e = sink.messages[0].engagement;
+        assert_eq!((e.likes, e.shares, e.replies, e.quotes, e.views), (Some(7), Some(2), Some(0), Some(1), None));
+        assert!(sink.messages[1].engagement.is_empty());
     }
 
     #[test]

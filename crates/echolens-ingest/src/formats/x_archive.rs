@@ -5,13 +5,15 @@
 //! a retweet's original becomes `repost_of`. What a tweet row says about its account (creation date, follower
 //! and following counts, the client app, stated location and language) goes to the store's accounts; the
 //! accounts file of a release (`userid` and `account_creation_date`, no tweet columns) is read for that alone,
-//! each row a skipped record (`account profile`).
+//! each row a skipped record (`account profile`). `like_count`, `retweet_count`, `reply_count` and `quote_count`
+//! are the engagement columns `likes`, `shares`, `replies`, `quotes`.
 
 use std::io::BufRead;
 
+use super::count_cell;
 use super::csv_util::{Columns, Header, Record, cell, is_mangled_id, list, read_records};
 use crate::{FileCtx, RawMessage, Sink, time};
-use echolens_model::{AccountSeen, Message};
+use echolens_model::{AccountSeen, Engagement, Message};
 
 pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
     let columns = |cols: &Columns| {
@@ -35,6 +37,10 @@ pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink)
             location: cols.find(&["user_reported_location"]),
             language: cols.find(&["account_language"]),
             quoted: cols.find(&["quoted_tweet_tweetid"]),
+            likes: cols.find(&["like_count"]),
+            retweets: cols.find(&["retweet_count"]),
+            replies: cols.find(&["reply_count"]),
+            quotes: cols.find(&["quote_count"]),
         };
         (c, Header::Names)
     };
@@ -61,6 +67,10 @@ struct XColumns {
     location: Option<usize>,
     language: Option<usize>,
     quoted: Option<usize>,
+    likes: Option<usize>,
+    retweets: Option<usize>,
+    replies: Option<usize>,
+    quotes: Option<usize>,
 }
 
 /// What the record says about account `user`, if anything; `at` is the tweet's time.
@@ -119,6 +129,13 @@ fn convert(r: &csv::StringRecord, c: &XColumns, ctx: &FileCtx<'_>, line: u64) ->
             reply_to: cell(r, c.reply).map(str::to_owned),
             repost_of: if is_rt { cell(r, c.rt_id).map(str::to_owned) } else { None },
             quote_of: cell(r, c.quoted).map(str::to_owned),
+            engagement: Engagement {
+                likes: count_cell(cell(r, c.likes)),
+                shares: count_cell(cell(r, c.retweets)),
+                replies: count_cell(cell(r, c.replies)),
+                quotes: count_cell(cell(r, c.quotes)),
+                ..Engagement::default()
+            },
             source_file: ctx.path.clone(),
             source_record: line,
             ..Message::default()
@@ -148,6 +165,9 @@ mod tests {
             assert_eq!(m.author_id.as_deref(), Some(m.channel_id.as_str()));
             assert_eq!(m.ts % 60_000_000, 0, "minute precision");
             assert!(m.text.chars().any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap())));
+            // The release states zero of each: a stated zero, not a missing figure.
+            let e = m.engagement;
+            assert_eq!((e.likes, e.shares, e.replies, e.quotes, e.views), (Some(0), Some(0), Some(0), Some(0), None));
         }
         assert!(sink.messages.iter().any(|m| m.urls.iter().any(|u| u.contains("livejournal.com"))));
     }

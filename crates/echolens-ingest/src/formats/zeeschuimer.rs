@@ -11,6 +11,12 @@
 //! Ads (Instagram `product_type: "ad"`, TikTok `isAd`, X `promoted`) are skipped and counted; items from other
 //! platforms are quarantined, naming the platform.
 //!
+//! The audience figures each item states go to the engagement columns, as of the capture kept: Instagram's
+//! `like_count`, `comment_count` and a reel's `play_count` (graph layout: `edge_media_preview_like.count`,
+//! `edge_media_to_comment.count`, `video_view_count`); TikTok's `stats.{playCount, diggCount, shareCount,
+//! commentCount}` (or `statsV2`); X's `legacy.{favorite_count, retweet_count, reply_count, quote_count}` and
+//! `views.count`.
+//!
 //! - **Instagram**, two layouts. The item list (`code` the shortcode and message id, `taken_at` seconds,
 //!   `caption.text` or a null caption, `user.{pk, username}` or `owner`), and the older graph layout
 //!   (`__typename` `GraphImage`/`GraphVideo`/`GraphSidecar`, `shortcode`, `taken_at_timestamp`,
@@ -27,9 +33,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{raw_json, scalar, string};
+use super::{count, raw_json, scalar, string};
 use crate::{FileCtx, RawMessage, Sink, time};
-use echolens_model::Message;
+use echolens_model::{Engagement, Message};
 
 /// One line: an item (a message or a skipped ad) or a quarantined record.
 pub(crate) fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
@@ -138,7 +144,15 @@ fn instagram(d: &Map<String, Value>, ctx: &FileCtx<'_>) -> Result<Option<RawMess
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        return Ok(Some(message(platform, id, text_of(owner, "username"), code, ts, text)));
+        let mut m = message(platform, id, text_of(owner, "username"), code, ts, text);
+        let edge_count = |keys: &[&str]| keys.iter().find_map(|k| count(d.get(*k).and_then(|e| e.get("count"))));
+        m.message.engagement = Engagement {
+            views: count(d.get("video_view_count")),
+            likes: edge_count(&["edge_media_preview_like", "edge_liked_by"]),
+            replies: edge_count(&["edge_media_to_comment", "edge_media_preview_comment"]),
+            ..Engagement::default()
+        };
+        return Ok(Some(m));
     }
     let code = text_of(d, "code").ok_or("missing code (the post's shortcode)")?;
     let ts = seconds(d.get("taken_at")).ok_or("missing or invalid taken_at")?;
@@ -149,7 +163,15 @@ fn instagram(d: &Map<String, Value>, ctx: &FileCtx<'_>) -> Result<Option<RawMess
         Some(Value::Null) | None => String::new(),
         Some(other) => return Err(format!("caption: expected an object or null, found {}", raw_json(other))),
     };
-    Ok(Some(message(platform, id, text_of(user, "username"), code, ts, text)))
+    let mut m = message(platform, id, text_of(user, "username"), code, ts, text);
+    m.message.engagement = Engagement {
+        // Reels: plays where the item says, else views.
+        views: ["play_count", "ig_play_count", "view_count"].iter().find_map(|k| count(d.get(*k))),
+        likes: count(d.get("like_count")),
+        replies: count(d.get("comment_count")),
+        ..Engagement::default()
+    };
+    Ok(Some(m))
 }
 
 fn tiktok(d: &Map<String, Value>, ctx: &FileCtx<'_>) -> Result<Option<RawMessage>, String> {
@@ -185,6 +207,17 @@ fn tiktok(d: &Map<String, Value>, ctx: &FileCtx<'_>) -> Result<Option<RawMessage
     if !tags.is_empty() {
         m.hashtags = Some(tags);
     }
+    // `stats` holds numbers; newer items repeat them as strings in `statsV2`.
+    let stat = |key: &str| {
+        count(d.get("stats").and_then(|s| s.get(key))).or_else(|| count(d.get("statsV2").and_then(|s| s.get(key))))
+    };
+    m.message.engagement = Engagement {
+        views: stat("playCount"),
+        likes: stat("diggCount"),
+        shares: stat("shareCount"),
+        replies: stat("commentCount"),
+        ..Engagement::default()
+    };
     m.message.repost_of =
         d.get("duetInfo").and_then(|i| scalar(i.get("duetFromId"))).filter(|id| !id.is_empty() && id != "0");
     Ok(Some(m))
@@ -217,6 +250,14 @@ fn x(d: &Map<String, Value>, ctx: &FileCtx<'_>) -> Result<Option<RawMessage>, St
         .and_then(|r| string(r.get("text")));
     let text = note.or_else(|| string(legacy.get("full_text"))).unwrap_or_default();
     let mut m = message(ctx.platform_or("x"), author, handle, id, ts, text);
+    m.message.engagement = Engagement {
+        views: count(d.get("views").and_then(|v| v.get("count"))),
+        likes: count(legacy.get("favorite_count")),
+        shares: count(legacy.get("retweet_count")),
+        replies: count(legacy.get("reply_count")),
+        quotes: count(legacy.get("quote_count")),
+        reactions: None,
+    };
     m.message.reply_to = text_of(legacy, "in_reply_to_status_id_str");
     m.message.quote_of = text_of(legacy, "quoted_status_id_str");
     m.message.repost_of = legacy
@@ -348,7 +389,7 @@ mod tests {
             "\n",
             r#"{"source_platform": "instagram.com", "data": {"code": "AD1", "taken_at": 1713990200, "product_type": "ad", "user": {"pk": "1", "username": "brand"}}}"#,
             "\n",
-            r#"{"__typename": "GraphImage", "shortcode": "G1", "taken_at_timestamp": 1600000000, "edge_media_to_caption": {"edges": [{"node": {"text": "old #layout"}}]}, "owner": {"id": "77", "username": "carol"}, "__import_meta": {"source_platform": "instagram.com", "timestamp_collected": 1700000000000}}"#,
+            r#"{"__typename": "GraphImage", "shortcode": "G1", "taken_at_timestamp": 1600000000, "edge_media_to_caption": {"edges": [{"node": {"text": "old #layout"}}]}, "owner": {"id": "77", "username": "carol"}, "edge_media_preview_like": {"count": 40}, "edge_media_to_comment": {"count": 2}, "video_view_count": null, "__import_meta": {"source_platform": "instagram.com", "timestamp_collected": 1700000000000}}"#,
         ));
         assert_eq!(sink.skipped, vec!["ad"]);
         assert!(sink.quarantined.is_empty(), "{:?}", sink.quarantined);
@@ -372,14 +413,18 @@ mod tests {
             ("G1", "77", "old #layout")
         );
         assert_eq!(m[2].collected_at, Some(1_700_000_000_000_000), "4CAT's __import_meta");
+        let figures = |e: echolens_model::Engagement| (e.views, e.likes, e.replies, e.shares);
+        assert_eq!(figures(m[0].engagement), (None, Some(3), None, None));
+        assert!(m[1].engagement.is_empty(), "an item stating no figure has none");
+        assert_eq!(figures(m[2].engagement), (None, Some(40), Some(2), None), "the graph layout's edge counts");
     }
 
     #[test]
     fn tiktok_with_both_author_layouts_duets_and_ads() {
         let sink = read(concat!(
-            r#"{"source_platform": "tiktok.com", "timestamp_collected": 1714000000000, "data": {"id": "7300", "desc": "dance #fyp", "createTime": "1713000000", "author": {"id": "55", "uniqueId": "dancer", "nickname": "D"}, "challenges": [{"title": "fyp"}], "textExtra": [{"hashtagName": "fyp"}, {"hashtagName": "trend"}], "duetInfo": {"duetFromId": "7299"}}}"#,
+            r#"{"source_platform": "tiktok.com", "timestamp_collected": 1714000000000, "data": {"id": "7300", "desc": "dance #fyp", "createTime": "1713000000", "author": {"id": "55", "uniqueId": "dancer", "nickname": "D"}, "challenges": [{"title": "fyp"}], "textExtra": [{"hashtagName": "fyp"}, {"hashtagName": "trend"}], "duetInfo": {"duetFromId": "7299"}, "stats": {"playCount": 1200, "diggCount": 80, "shareCount": 4, "commentCount": 9}}}"#,
             "\n",
-            r#"{"source_platform": "tiktok.com", "data": {"id": 7301, "desc": "", "createTime": 1713000100, "author": "dancer2", "nickname": "E", "duetInfo": {"duetFromId": "0"}}}"#,
+            r#"{"source_platform": "tiktok.com", "data": {"id": 7301, "desc": "", "createTime": 1713000100, "author": "dancer2", "nickname": "E", "duetInfo": {"duetFromId": "0"}, "statsV2": {"playCount": "77", "diggCount": "-3"}}}"#,
             "\n",
             r#"{"source_platform": "tiktok.com", "data": {"id": "AD", "createTime": 1713000100, "author": "x", "isAd": true}}"#,
         ));
@@ -388,14 +433,17 @@ mod tests {
         assert_eq!((a.channel_id.as_str(), a.author_name.as_deref()), ("55", Some("dancer")));
         assert_eq!(a.hashtags, ["fyp", "trend"], "stated by the item, once each");
         assert_eq!(a.repost_of.as_deref(), Some("7299"), "a duet is a repost");
+        let e = a.engagement;
+        assert_eq!((e.views, e.likes, e.shares, e.replies), (Some(1200), Some(80), Some(4), Some(9)));
         let b = &sink.messages[1];
         assert_eq!((b.message_id.as_str(), b.channel_id.as_str(), b.repost_of.as_deref()), ("7301", "dancer2", None));
+        assert_eq!((b.engagement.views, b.engagement.likes), (Some(77), None), "statsV2's strings; a negative is none");
     }
 
     #[test]
     fn x_graphql_tweets_retweets_long_posts_and_other_platforms() {
         let sink = read(concat!(
-            r#"{"source_platform": "x.com", "timestamp_collected": 1714000000000, "data": {"__typename": "Tweet", "rest_id": "100", "core": {"user_results": {"result": {"legacy": {"screen_name": "xuser"}}}}, "legacy": {"full_text": "short", "created_at": "Wed Oct 10 20:19:24 +0000 2018", "user_id_str": "8", "in_reply_to_status_id_str": "99", "entities": {"hashtags": [{"text": "Tag"}], "urls": [{"expanded_url": "https://example.org/a"}], "user_mentions": [{"screen_name": "someone"}]}}, "note_tweet": {"note_tweet_results": {"result": {"text": "the long text"}}}}}"#,
+            r#"{"source_platform": "x.com", "timestamp_collected": 1714000000000, "data": {"__typename": "Tweet", "rest_id": "100", "core": {"user_results": {"result": {"legacy": {"screen_name": "xuser"}}}}, "legacy": {"full_text": "short", "created_at": "Wed Oct 10 20:19:24 +0000 2018", "user_id_str": "8", "in_reply_to_status_id_str": "99", "entities": {"hashtags": [{"text": "Tag"}], "urls": [{"expanded_url": "https://example.org/a"}], "user_mentions": [{"screen_name": "someone"}]}, "favorite_count": 12, "retweet_count": 3, "reply_count": 1, "quote_count": 0}, "views": {"count": "4500", "state": "EnabledWithCount"}, "note_tweet": {"note_tweet_results": {"result": {"text": "the long text"}}}}}"#,
             "\n",
             r#"{"source_platform": "twitter.com", "data": {"__typename": "TweetWithVisibilityResults", "tweet": {"rest_id": "101", "core": {"user_results": {"result": {"core": {"screen_name": "newlayout"}}}}, "legacy": {"full_text": "RT @a: hi", "created_at": "Wed Oct 10 20:19:25 +0000 2018", "user_id_str": "9", "retweeted_status_result": {"result": {"rest_id": "50"}}}}}}"#,
             "\n",
@@ -411,6 +459,11 @@ mod tests {
         let a = &sink.messages[0];
         assert_eq!((a.platform.as_str(), a.channel_id.as_str(), a.message_id.as_str()), ("x", "8", "100"));
         assert_eq!(a.text, "the long text");
+        let e = a.engagement;
+        assert_eq!(
+            (e.views, e.likes, e.shares, e.replies, e.quotes),
+            (Some(4500), Some(12), Some(3), Some(1), Some(0))
+        );
         assert_eq!(a.ts, 1_539_202_764_000_000);
         assert_eq!((a.reply_to.as_deref(), a.author_name.as_deref()), (Some("99"), Some("xuser")));
         assert_eq!(

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod analyze;
+mod compare;
 mod coordination;
 pub(crate) mod demo;
 mod export;
@@ -22,6 +23,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Analyze(a) => a.run.reveal,
         Command::Coordination(a) => a.run.reveal,
         Command::Reuse(a) => a.run.reveal,
+        Command::Compare(a) => a.run.reveal,
         Command::Keyness(a) => a.run.reveal,
         Command::Diffusion(a) => a.run.reveal,
         Command::Timeline(a) => a.run.reveal,
@@ -41,6 +43,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Coordination(args) => coordination::run(args),
         Command::Reuse(args) => reuse::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Keyness(args) => vocabulary::keyness(args),
         Command::Diffusion(args) => vocabulary::diffusion(args),
         Command::Timeline(args) => vocabulary::timeline(args),

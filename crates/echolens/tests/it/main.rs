@@ -1,10 +1,11 @@
 //! The `echolens` binary as a user runs it, in one test binary (each binary is a link of the whole tool): the
 //! commands (`cli`), the main job and its report (`report`), the cross-checks against the peers (`peers`), and
 //! snapshots of every command's tables and of the report's structure (`snapshots`), and what a user hands
-//! on: outputs free of identities, the STIX bundle, the shareable zip (`shared`).
+//! on: outputs free of identities, the STIX bundle, the shareable zip (`shared`); sides compared (`compare`).
 
 mod cli;
 mod common;
+mod compare;
 mod peers;
 mod report;
 mod shared;

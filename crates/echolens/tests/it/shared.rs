@@ -140,6 +140,15 @@ fn no_output_of_any_command_names_an_account_unless_revealed() {
             vec!["keyness".into(), "--by".into(), "week".into(), "--target".into(), "platform=x".into()],
         ),
         ("timeline", vec!["timeline".into(), "--select".into(), format!("author=x:{member}")]),
+        (
+            "compare",
+            vec![
+                "compare".into(),
+                format!("--side=one=author=x:{member}"),
+                "--side=one=channel=user_3".into(),
+                "--side=two=platform=telegram".into(),
+            ],
+        ),
     ];
     let mut folders = vec![out.clone()];
     for (name, args) in &commands {

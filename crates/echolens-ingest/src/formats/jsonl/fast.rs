@@ -43,13 +43,19 @@ pub(super) fn parse(json: &str) -> Option<Line<'_>> {
         repost_of: f.repost_of,
         quote_of: f.quote_of,
         edited: f.edited,
+        views: f.counts[0],
+        likes: f.counts[1],
+        shares: f.counts[2],
+        replies: f.counts[3],
+        quotes: f.counts[4],
+        reactions: f.counts[5],
     })
 }
 
 /// The fields read so far; `seen` has a bit per field, so that a repeated one (an error for serde) declines.
 #[derive(Default)]
 struct Fields<'a> {
-    seen: u16,
+    seen: u32,
     id: Option<Scalar<'a>>,
     channel: Option<Scalar<'a>>,
     author: Option<Scalar<'a>>,
@@ -66,6 +72,8 @@ struct Fields<'a> {
     repost_of: Option<Scalar<'a>>,
     quote_of: Option<Scalar<'a>>,
     edited: Option<Timestamp>,
+    /// `views`, `likes`, `shares`, `replies`, `quotes`, `reactions`.
+    counts: [Option<u64>; 6],
 }
 
 /// An integer as serde_json hands it to a visitor: negative ones as `i64`, the others as `u64`.
@@ -147,6 +155,12 @@ impl<'a> Parser<'a> {
             "repost_of" => 13,
             "edited" => 14,
             "quote_of" => 15,
+            "views" => 16,
+            "likes" => 17,
+            "shares" => 18,
+            "replies" => 19,
+            "quotes" => 20,
+            "reactions" => 21,
             _ => return self.skip_value(),
         };
         if f.seen & (1 << bit) != 0 {
@@ -169,6 +183,7 @@ impl<'a> Parser<'a> {
             12 => f.reply_to = self.or_null(Self::scalar)?,
             13 => f.repost_of = self.or_null(Self::scalar)?,
             15 => f.quote_of = self.or_null(Self::scalar)?,
+            16..=21 => f.counts[bit - 16] = self.or_null(Self::count)?,
             _ => f.edited = self.or_null(Self::timestamp)?,
         }
         Some(())
@@ -243,6 +258,14 @@ impl<'a> Parser<'a> {
             return None;
         }
         Some(Integer::Negative(-i64::try_from(value).ok()?))
+    }
+
+    /// A count: a non-negative integer (a negative one declines: serde_json refuses it, with its reason).
+    fn count(&mut self) -> Option<u64> {
+        match self.integer()? {
+            Integer::Positive(v) => Some(v),
+            Integer::Negative(_) => None,
+        }
     }
 
     /// An array of strings.
@@ -323,6 +346,7 @@ mod tests {
             r#"{"id":7,"channel":-1001234,"author":null,"timestamp":"2024-01-01T00:00:01Z","text":"Say \"hi\"\n\u0633","urls":["https://a.io/x"]}"#,
             r#"{ "text" : "x" , "id" : "a" , "channel" : "c" , "timestamp" : 0 , "lang" : "fa" , "n" : 3 , "ok" : true }"#,
             r#"{"id":"1","channel":"c","timestamp":1,"text":"","platform":"telegram","channel_name":null,"author_name":"N","hashtags":["a","b"],"mentions":null,"forwarded_from":"f","reply_to":2,"repost_of":null,"edited":5}"#,
+            r#"{"id":"2","channel":"c","timestamp":1,"text":"","views":1520,"likes":null,"shares":0,"replies":3,"quotes":0,"reactions":12}"#,
         ] {
             let fast = parse(line);
             assert!(fast.is_some(), "{line}");
@@ -408,6 +432,12 @@ mod tests {
                 "repost_of",
                 "quote_of",
                 "edited",
+                "views",
+                "likes",
+                "shares",
+                "replies",
+                "quotes",
+                "reactions",
                 "lang",
                 "lang",
                 "lang",

@@ -2,7 +2,8 @@
 //!
 //! Required: `id`, `channel`, `timestamp` (unix seconds or RFC 3339), `text`; `author` may be null. Optional:
 //! `platform` (default `generic`, or `--platform`), `channel_name`, `author_name`, `urls`, `hashtags`,
-//! `mentions`, `forwarded_from`, `reply_to`, `repost_of`, `quote_of`, `edited`.
+//! `mentions`, `forwarded_from`, `reply_to`, `repost_of`, `quote_of`, `edited`, and the audience figures `views`,
+//! `likes`, `shares`, `replies`, `quotes`, `reactions` (non-negative integers or null).
 
 mod fast;
 
@@ -133,6 +134,34 @@ struct Line<'a> {
     quote_of: Option<Scalar<'a>>,
     #[serde(default)]
     edited: Option<Timestamp>,
+    /// The audience figures, in `ENGAGEMENT_COLUMNS` order: `views`, `likes`, `shares`, `replies`, `quotes`,
+    /// `reactions`.
+    #[serde(default)]
+    views: Option<u64>,
+    #[serde(default)]
+    likes: Option<u64>,
+    #[serde(default)]
+    shares: Option<u64>,
+    #[serde(default)]
+    replies: Option<u64>,
+    #[serde(default)]
+    quotes: Option<u64>,
+    #[serde(default)]
+    reactions: Option<u64>,
+}
+
+impl Line<'_> {
+    fn engagement(&self) -> echolens_model::Engagement {
+        let n = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+        echolens_model::Engagement {
+            views: n(self.views),
+            likes: n(self.likes),
+            shares: n(self.shares),
+            replies: n(self.replies),
+            quotes: n(self.quotes),
+            reactions: n(self.reactions),
+        }
+    }
 }
 
 pub(crate) fn read(reader: impl BufRead, ctx: &FileCtx<'_>, sink: &mut dyn Sink) {
@@ -171,6 +200,7 @@ pub(crate) fn read_line(line_no: u64, line: &[u8], ctx: &FileCtx<'_>, sink: &mut
                 reply_to: scalar(&l.reply_to),
                 repost_of: scalar(&l.repost_of),
                 quote_of: scalar(&l.quote_of),
+                engagement: l.engagement(),
                 source_file: &ctx.path,
                 source_record: line_no,
                 ..MessageView::default()
@@ -229,6 +259,23 @@ mod tests {
         assert_eq!(sink.quarantined[0].source_record, 4);
         assert!(sink.quarantined[0].reason.contains("timestamp \"soon\""), "{}", sink.quarantined[0].reason);
         assert_eq!(sink.quarantined[1].source_record, 5);
+    }
+
+    /// Audience figures are read where stated, none where absent or null; a negative one is a bad record.
+    #[test]
+    fn audience_figures_where_stated() {
+        let input = concat!(
+            "{\"id\": 1, \"channel\": \"c\", \"timestamp\": 1, \"text\": \"a\", \"views\": 1520, \"shares\": 0, \"likes\": null}\n",
+            "{\"id\": 2, \"channel\": \"c\", \"timestamp\": 1, \"text\": \"b\"}\n",
+            "{\"id\": 3, \"channel\": \"c\", \"timestamp\": 1, \"text\": \"c\", \"views\": -5}\n",
+        );
+        let mut sink = Collect::default();
+        let counts = read_any_time(input.as_bytes(), &mut sink);
+        assert_eq!((counts.messages, counts.quarantined), (2, 1));
+        let e = sink.messages[0].engagement;
+        assert_eq!((e.views, e.shares, e.likes, e.replies), (Some(1520), Some(0), None, None));
+        assert!(sink.messages[1].engagement.is_empty());
+        assert!(sink.quarantined[0].reason.contains("line 3"), "{}", sink.quarantined[0].reason);
     }
 
     #[test]

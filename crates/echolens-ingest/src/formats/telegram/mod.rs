@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{raw_json, scalar, string};
 use crate::escape::FixEscapes;
 use crate::{FileCtx, Quarantined, RawMessage, Sink, time};
-use echolens_model::Message;
+use echolens_model::{Engagement, Message};
 
 /// Chat types the exporter writes.
 const CHAT_TYPES: &[&str] = &[
@@ -184,6 +184,7 @@ struct Fields<'a> {
     reply_to_peer_id: Option<Value>,
     author: Option<Value>,
     via_bot: Option<Value>,
+    reactions: Option<Value>,
     /// `text` flattened, or why it could not be.
     text: Result<Flattened<'a>, String>,
     text_entities: Option<Vec<Entity<'a>>>,
@@ -207,6 +208,7 @@ struct Typed<'a> {
     reply_to_peer_id: Option<Value>,
     author: Option<Value>,
     via_bot: Option<Value>,
+    reactions: Option<Value>,
     #[serde(borrow)]
     text: Option<Text<'a>>,
     #[serde(borrow)]
@@ -244,6 +246,7 @@ impl<'a> Fields<'a> {
                 reply_to_peer_id: t.reply_to_peer_id,
                 author: t.author,
                 via_bot: t.via_bot,
+                reactions: t.reactions,
                 text: Ok(text::flatten(t.text)),
                 text_entities: t.text_entities,
             }));
@@ -255,7 +258,7 @@ impl<'a> Fields<'a> {
     fn of_value(bytes: &[u8]) -> Result<Result<Fields<'static>, String>, serde_json::Error> {
         // As the typed read: a field of the message, or of an entity in its text, given twice (keys it does not
         // read do not matter).
-        const FIELDS: [&str; 16] = [
+        const FIELDS: [&str; 17] = [
             "type",
             "id",
             "date",
@@ -270,6 +273,7 @@ impl<'a> Fields<'a> {
             "reply_to_peer_id",
             "author",
             "via_bot",
+            "reactions",
             "text",
             "text_entities",
         ];
@@ -303,6 +307,7 @@ impl<'a> Fields<'a> {
             reply_to_peer_id: take("reply_to_peer_id"),
             author: take("author"),
             via_bot: take("via_bot"),
+            reactions: take("reactions"),
             text: text::flatten_value(text.as_ref()),
             text_entities: text::entities_of_value(text_entities.as_ref()),
         }))
@@ -390,6 +395,16 @@ fn convert(chat: &Chat, f: Fields<'_>, record: u64, st: &mut State<'_, '_>) -> R
             reply_to,
             signature: string(f.author.as_ref()),
             via_bot: string(f.via_bot.as_ref()).map(|b| b.trim_start_matches('@').to_owned()),
+            // Newer exports list a message's reactions (`[{"type": "emoji", "count": 3, "emoji": "👍"}]`): their
+            // total is its one audience figure (an export has no views).
+            engagement: Engagement {
+                reactions: f
+                    .reactions
+                    .as_ref()
+                    .and_then(Value::as_array)
+                    .and_then(|list| super::count_sum(list, |r| super::count(r.get("count")))),
+                ..Engagement::default()
+            },
             source_file: st.ctx.path.clone(),
             source_record: record,
             ..Message::default()
@@ -499,13 +514,15 @@ mod tests {
               {"id": 8, "type": "message", "date_unixtime": "1700000100", "from_id": "user43", "text": "a reply here",
                "reply_to_message_id": 7},
               {"id": 9, "type": "message", "date_unixtime": "1700000200", "from_id": "user43", "text": "saved",
-               "saved_from": "Example News", "author": "Editor", "via_bot": "@poll_bot"}]}"#,
+               "saved_from": "Example News", "author": "Editor", "via_bot": "@poll_bot",
+               "reactions": [{"type": "emoji", "count": 3, "emoji": "👍"}, {"type": "custom_emoji", "count": 2, "document_id": "x"}]}]}"#,
         );
         let m = &sink.messages;
         assert_eq!(m[0].reply_to.as_deref(), Some("1234:501"), "the channel's post, not a message of this chat");
         assert_eq!(m[1].reply_to.as_deref(), Some("7"));
         assert_eq!(m[2].forwarded_from.as_deref(), Some("Example News"));
         assert_eq!((m[2].signature.as_deref(), m[2].via_bot.as_deref()), (Some("Editor"), Some("poll_bot")));
+        assert_eq!((m[2].engagement.reactions, m[0].engagement.reactions), (Some(5), None), "reactions added up");
     }
 
     #[test]
