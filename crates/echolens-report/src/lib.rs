@@ -12,6 +12,7 @@
 
 pub mod html;
 pub mod layout;
+mod sides;
 pub mod svg;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -191,6 +192,8 @@ pub struct Report<'a> {
     pub parameters: &'a serde_json::Value,
     /// How much of each list it shows.
     pub caps: Caps,
+    /// Sides compared (`analyze --side`), if any.
+    pub compare: Option<&'a echolens_analysis::compare::Compare>,
 }
 
 const CSS: &str = "
@@ -219,6 +222,8 @@ svg .tick{font-size:11px;fill:#333}svg .label{font-size:12px;fill:#111}svg .lege
 svg .mark{fill:none;stroke:#D55E00;stroke-width:2}
 svg .edges line{stroke:#8a8a8a;stroke-opacity:.55}svg .node{stroke:#fff;stroke-width:.8}
 svg .origin{fill:#000}svg .copy{fill:#0072B2}svg .forward{fill:#D55E00}
+.multiples{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:6px 18px}
+figure.small{margin:0}figure.small figcaption{font-size:13px}figure.small p{margin:0 0 8px}
 .bar{display:inline-block;height:10px;background:var(--accent);vertical-align:middle}
 details{margin:6px 0}summary{cursor:pointer}
 @media print{nav{display:none}main{max-width:none;padding:0}h2{break-after:avoid}svg,table,.msg{break-inside:avoid}a{color:inherit}}
@@ -259,13 +264,20 @@ pub fn render(r: &Report) -> String {
     );
     out.push_str(
         "<nav><a href=\"#corpus\">Corpus</a><a href=\"#volume\">Volume</a><a href=\"#coordination\">Coordination</a>\
-         <a href=\"#reuse\">Reuse</a><a href=\"#vocabulary\">Vocabulary</a><a href=\"#reproduce\">Parameters</a></nav>",
+         <a href=\"#reuse\">Reuse</a><a href=\"#vocabulary\">Vocabulary</a>",
     );
+    if r.compare.is_some() {
+        out.push_str("<a href=\"#sides\">Sides</a>");
+    }
+    out.push_str("<a href=\"#reproduce\">Parameters</a></nav>");
     corpus(&mut out, r);
     volume(&mut out, r);
     coordination(&mut out, r);
     reuse(&mut out, r);
     vocabulary(&mut out, r);
+    if let Some(c) = r.compare {
+        sides::section(&mut out, c, &r.caps);
+    }
     reproduce(&mut out, r);
     let summary = serde_json::json!({
         "echolens_version": r.run.version,

@@ -102,6 +102,8 @@ pub struct Options {
     /// A campaign source to characterise, as selectors; none: the largest clusters and the widest cascade's
     /// origin.
     pub campaign: Vec<String>,
+    /// Sides to compare (`NAME=SELECTOR`, as `compare --side`); none: no comparison.
+    pub sides: Vec<String>,
     /// The time zone of days and weeks.
     pub tz: chrono_tz::Tz,
     /// The coordination window (seconds).
@@ -162,6 +164,11 @@ pub fn run(args: &Options) -> Result<Outcome> {
         None
     } else {
         Some(Selection::parse_in(&args.campaign, Some(args.tz)).context("--campaign")?)
+    };
+    let sides = if args.sides.is_empty() {
+        None
+    } else {
+        Some(echolens_analysis::compare::Side::parse_all(&args.sides, Some(args.tz)).context("--side")?)
     };
     let mut stages = Stages::new(args.quiet);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -268,6 +275,8 @@ pub fn run(args: &Options) -> Result<Outcome> {
     // of every edge is not held while reuse and vocabulary run.
     stages.start("evidence");
     let cluster_sources = cluster_sources(&coord);
+    // The comparison reads the clusters as found, before their accounts are pseudonymised.
+    let raw_coord = sides.as_ref().map(|_| coord.clone());
     let mut evidence = rt.block_on(evidence_texts(&session()?, &coord, &args.caps))?;
     if !args.reveal {
         pseudonyms.coordination(&mut coord);
@@ -291,6 +300,18 @@ pub fn run(args: &Options) -> Result<Outcome> {
     stages.start("reuse");
     let mut reuse = rt.block_on(reuse::run(&session()?, reuse::Params::default()))?;
     stages.finish(&format!("{} cascades, {} messages", reuse.counts.cascades, reuse.counts.members));
+
+    let compared = match (&sides, &raw_coord) {
+        (Some(sides), Some(raw)) => {
+            stages.start("sides");
+            let options = crate::compare::Options::new(args.sides.clone(), args.tz, args.reveal);
+            let c = rt.block_on(crate::compare::measure(&session()?, &pseudonyms, &options, sides, &reuse, raw))?;
+            stages.finish(&format!("{} sides compared", c.sides.len()));
+            Some(c)
+        }
+        _ => None,
+    };
+    drop(raw_coord);
 
     stages.start("vocabulary");
     let named_campaign = named.is_some();
@@ -381,6 +402,9 @@ pub fn run(args: &Options) -> Result<Outcome> {
     let extra = run_record();
     written.add(timeline::write_outputs(&timeline, &args.out.join("timeline"), args.format, extra.clone())?);
     written.add(reuse::write_outputs(&reuse, &args.out.join("reuse"), args.format, extra.clone())?);
+    if let Some(c) = &compared {
+        written.add(echolens_analysis::compare::write_outputs(c, &args.out.join("sides"), args.format, extra.clone())?);
+    }
     for c in &campaigns {
         let dir = args.out.join(&c.folder);
         written.add(keyness::write_outputs(&c.keyness, &dir.join("keyness"), args.format, extra.clone())?);
@@ -414,6 +438,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
         "timeline": timeline.params,
         "coordination": coord.params,
         "reuse": reuse.params,
+        "sides": compared.as_ref().map(|c| &c.params),
         "vocabulary": campaigns.iter().map(|c| serde_json::json!({
             "title": c.title, "target": c.target, "reference": c.reference,
             "keyness": c.keyness.params, "top_terms_followed": c.diffusion.as_ref().map_or(0, |d| d.terms.len()),
@@ -444,6 +469,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
         outputs: &outputs,
         parameters: &parameters,
         caps: args.caps,
+        compare: compared.as_ref(),
     });
     let report_path = args.out.join("report.html");
     echolens_store::write_atomically(&report_path, html.as_bytes())
@@ -468,6 +494,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
             "unclustered_accounts": coord.network.unclustered(),
         },
         "reuse": reuse.counts,
+        "sides": compared.as_ref().map(|c| &c.sides),
         "campaigns": campaigns.iter().map(|c| serde_json::json!({
             "title": c.title, "target": c.target, "reference": c.reference, "folder": c.folder,
             "messages_target": c.keyness.counts.messages_target,
@@ -505,7 +532,7 @@ pub fn demo_store(out: &std::path::Path) -> PathBuf {
 }
 
 /// The folders of `out` that `analyze` writes its tables into.
-const TABLE_FOLDERS: [&str; 4] = ["coordination", "reuse", "timeline", "vocabulary"];
+const TABLE_FOLDERS: [&str; 5] = ["coordination", "reuse", "sides", "timeline", "vocabulary"];
 
 /// Remove from the table folders of `out` every table, network or summary file (by extension) that is not in
 /// `written`, then the folders left empty; other files stay. Returns how many files were removed.

@@ -191,6 +191,10 @@ pub(crate) struct AnalyzeArgs {
     /// `keyness --target`). Without it: the largest coordination clusters and the widest cascade's origin.
     #[arg(long)]
     pub campaign: Vec<String>,
+    /// Sides to compare in the report, as `compare --side` takes them (NAME=SELECTOR, repeat; two sides or
+    /// more): their figures go to sides/ and a section of the report.
+    #[arg(long = "side")]
+    pub sides: Vec<String>,
     /// Coordination window (e.g. 60s, 10m), or `auto` for the window the data suggest (CooRnet's estimate).
     #[arg(long, value_parser = parse_window, default_value = "60s")]
     pub window: Window,

@@ -45,14 +45,12 @@ pub async fn restrict(ctx: &SessionContext, period: &Selection) -> Result<()> {
     Ok(())
 }
 
-/// Compare the sides over the messages registered in `ctx`, pseudonymised unless `options.reveal`.
+/// Compare the sides over the messages registered in `ctx` (within `options.select`), pseudonymised unless
+/// `options.reveal`: reuse and coordination run first, on the same messages.
 pub async fn run(ctx: &SessionContext, pseudonyms: &Pseudonyms, options: &Options) -> Result<Compare> {
-    let zone = Some(options.tz);
-    let sides = Side::parse_all(&options.sides, zone)?;
-    let period = Selection::parse_in(&options.select, zone).context("--select")?;
+    let sides = Side::parse_all(&options.sides, Some(options.tz))?;
+    let period = Selection::parse_in(&options.select, Some(options.tz)).context("--select")?;
     restrict(ctx, &period).await?;
-    let describe = |s: &Selection| if options.reveal { s.to_string() } else { pseudonyms.selection(s) };
-    let descriptions: Vec<String> = sides.iter().map(|s| s.describe(describe)).collect();
     let messages = ctx.table("messages").await?.count().await? as u64;
     let reuse = reuse::run(ctx, reuse::Params::default()).await?;
     let params = coordination::Params {
@@ -61,6 +59,21 @@ pub async fn run(ctx: &SessionContext, pseudonyms: &Pseudonyms, options: &Option
         ..coordination::Params::default()
     };
     let coordination = coordination::run(ctx, params).await?;
+    measure(ctx, pseudonyms, options, &sides, &reuse, &coordination).await
+}
+
+/// Compare `sides` with the reuse cascades and coordination clusters already found on the messages of `ctx`
+/// (as `analyze --side` has them), pseudonymised unless `options.reveal`.
+pub async fn measure(
+    ctx: &SessionContext,
+    pseudonyms: &Pseudonyms,
+    options: &Options,
+    sides: &[Side],
+    reuse: &reuse::Reuse,
+    coordination: &coordination::Coordination,
+) -> Result<Compare> {
+    let describe = |s: &Selection| if options.reveal { s.to_string() } else { pseudonyms.selection(s) };
+    let descriptions: Vec<String> = sides.iter().map(|s| s.describe(describe)).collect();
     let params = compare::Params {
         time_zone: options.tz.name().to_owned(),
         min_z: options.min_z,
@@ -69,9 +82,26 @@ pub async fn run(ctx: &SessionContext, pseudonyms: &Pseudonyms, options: &Option
         min_adopter_uses: options.min_adopter_uses.max(1),
         ..compare::Params::default()
     };
-    let mut result = compare::run(ctx, &sides, &descriptions, &reuse, &coordination, params).await?;
+    let mut result = compare::run(ctx, sides, &descriptions, reuse, coordination, params).await?;
     if !options.reveal {
         pseudonyms.compare(&mut result);
     }
     Ok(result)
+}
+
+impl Options {
+    /// The defaults of `echolens compare` for these sides.
+    pub fn new(sides: Vec<String>, tz: chrono_tz::Tz, reveal: bool) -> Options {
+        Options {
+            sides,
+            select: Vec::new(),
+            tz,
+            min_z: 3.29,
+            top_terms: 20,
+            lead_hours: 24,
+            min_adopter_uses: 2,
+            null_runs: None,
+            reveal,
+        }
+    }
 }

@@ -21,6 +21,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         time_range: args.time_range,
         utc_offset: args.utc_offset,
         campaign: args.campaign,
+        sides: args.sides,
         tz: args.tz,
         window_s,
         window_auto,

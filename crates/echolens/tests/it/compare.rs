@@ -168,3 +168,37 @@ fn audience_figures_are_stored_where_the_source_states_them() {
     let toolkit = by.iter().find(|(p, _)| !["tiktok", "telegram"].contains(&p.as_str())).expect("the toolkit's rows").1;
     assert_eq!((toolkit["views"].as_i64(), toolkit["likes"].as_i64()), (Some(0), Some(0)), "{rows}");
 }
+
+/// `analyze --side` writes the comparison beside the other tables and a section of the report, every selection
+/// escaped there.
+#[test]
+fn analyze_with_sides_adds_a_section_to_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth_dir = dir.path().join("truth");
+    run(echolens().args(["demo", "--generate", "20000", "--json", "--out"]).arg(&truth_dir));
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(truth_dir.join("truth.json")).unwrap()).unwrap();
+    let out = dir.path().join("report");
+    run(echolens()
+        .args(["analyze", "--reveal", "--out"])
+        .arg(&out)
+        .args(side_args(&truth))
+        .args(["--side", "all=where=text <> '<img src=x onerror=alert(1)>'"]));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<section id=\"sides\"><h2>Sides compared</h2>"), "the section");
+    assert!(html.contains("<a href=\"#sides\">Sides</a>"), "in the navigation");
+    assert!(!html.contains("<img src=x"), "a selection is text, never markup");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "shown escaped");
+    assert!(html.contains("no data"), "a figure no source states");
+    assert!(html.contains("more than one side"), "the overlap is said");
+    for side in ["alpha", "beta", "all"] {
+        assert!(html.contains(&format!("The messages behind side {side}&#39;s figures"))
+            || html.contains(&format!("The messages behind side {side}'s figures")), "{side}'s evidence");
+    }
+    let sides = read_csv(&out.join("sides/sides.csv"));
+    assert_eq!(sides.iter().map(|r| r["side"].as_str()).collect::<Vec<_>>(), ["alpha", "beta", "all"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["sides"][0]["side"], "alpha");
+    assert!(summary["outputs"].as_array().unwrap().iter().any(|o| o == "sides/sides.csv"), "{}", summary["outputs"]);
+}
