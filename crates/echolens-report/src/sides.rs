@@ -69,7 +69,11 @@ fn small_chart(m: &Measure, sides: &[SideRow]) -> String {
     }
     svg.push_str("</svg>");
     let mut out = String::new();
-    let _ = write!(out, "<figure class=\"small\"><figcaption><b>{}</b></figcaption>{svg}<p class=\"muted\">", esc(&m.title));
+    let _ = write!(
+        out,
+        "<figure class=\"small\"><figcaption><b>{}</b></figcaption>{svg}<p class=\"muted\">",
+        esc(&m.title)
+    );
     let notes: Vec<String> = sides
         .iter()
         .zip(&m.values)
@@ -87,7 +91,12 @@ fn measures(c: &Compare) -> Vec<Measure> {
     let mut out = vec![
         Measure {
             title: "Messages".into(),
-            values: s.iter().map(|r| (Some(r.messages as f64), format!("{:.1}% of {}", 100.0 * r.share_of_corpus, n(c.corpus_messages)))).collect(),
+            values: s
+                .iter()
+                .map(|r| {
+                    (Some(r.messages as f64), format!("{:.1}% of {}", 100.0 * r.share_of_corpus, n(c.corpus_messages)))
+                })
+                .collect(),
             percent: false,
         },
         Measure {
@@ -148,7 +157,12 @@ fn measures(c: &Compare) -> Vec<Measure> {
                 .map(|r| {
                     (
                         r.clustered_account_share,
-                        format!("{} of {} accounts, {} messages", r.accounts_in_clusters, r.accounts, n(r.messages_by_clustered_accounts)),
+                        format!(
+                            "{} of {} accounts, {} messages",
+                            r.accounts_in_clusters,
+                            r.accounts,
+                            n(r.messages_by_clustered_accounts)
+                        ),
                     )
                 })
                 .collect(),

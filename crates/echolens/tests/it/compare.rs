@@ -192,8 +192,11 @@ fn analyze_with_sides_adds_a_section_to_the_report() {
     assert!(html.contains("no data"), "a figure no source states");
     assert!(html.contains("more than one side"), "the overlap is said");
     for side in ["alpha", "beta", "all"] {
-        assert!(html.contains(&format!("The messages behind side {side}&#39;s figures"))
-            || html.contains(&format!("The messages behind side {side}'s figures")), "{side}'s evidence");
+        assert!(
+            html.contains(&format!("The messages behind side {side}&#39;s figures"))
+                || html.contains(&format!("The messages behind side {side}'s figures")),
+            "{side}'s evidence"
+        );
     }
     let sides = read_csv(&out.join("sides/sides.csv"));
     assert_eq!(sides.iter().map(|r| r["side"].as_str()).collect::<Vec<_>>(), ["alpha", "beta", "all"]);

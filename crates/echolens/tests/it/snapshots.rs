@@ -85,6 +85,18 @@ fn every_command_writes_the_same_tables_on_the_demo() {
         .arg(out.join("diffusion")));
     drop(diffusion);
     insta::assert_snapshot!("diffusion_adoption", table(&out.join("diffusion/term_adoption.csv"), 20));
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("demo/truth.json")).unwrap()).unwrap();
+    let mut sides = vec!["compare".to_owned()];
+    for side in truth["sides"].as_array().unwrap() {
+        for s in side["selectors"].as_array().unwrap() {
+            sides.push(format!("--side={}={}", side["name"].as_str().unwrap(), s.as_str().unwrap()));
+        }
+    }
+    let compare = cmd(&sides.iter().map(String::as_str).collect::<Vec<_>>(), "compare");
+    insta::assert_snapshot!("compare_sides", table(&compare.join("sides.csv"), 5));
+    insta::assert_snapshot!("compare_reach", table(&compare.join("reach.csv"), 20));
+    insta::assert_snapshot!("compare_copying", table(&compare.join("copying.csv"), 10));
 }
 
 /// The report's headings and table headers, in order: its structure, not its numbers.
