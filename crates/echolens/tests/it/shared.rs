@@ -381,7 +381,8 @@ fn share_zips_what_may_be_handed_on_with_a_manifest_and_refuses_a_leak() {
 
     // A raw account id slipped into a table.
     let ids = Identities::of_demo(&out.join("demo-corpus"));
-    let id = ids.ids.iter().next().unwrap();
+    // An X account's id (the set holds Instagram accounts' too, which `x:` would not name).
+    let id = ids.ids.iter().find(|i| i.starts_with("900")).unwrap();
     let edges = out.join("coordination/edges.csv");
     let mut text = std::fs::read_to_string(&edges).unwrap();
     text.push_str(&format!("x:{id},x:u-0000000000000000,text,2,,,,,,,,,\n"));
