@@ -204,8 +204,9 @@ pub struct Reach {
     pub messages: u64,
     /// Of those, the ones whose source stated the figure.
     pub with_figure: u64,
-    /// The figure's total over those; `None`: no data.
-    pub total: Option<i64>,
+    /// The figure's total over those (added as floating point: hostile figures cannot overflow it; exact up to
+    /// 2^53); `None`: no data.
+    pub total: Option<f64>,
     /// The median per message that states it.
     pub median_per_message: Option<f64>,
     /// The median per day, over days with a stated figure.
@@ -540,9 +541,13 @@ pub async fn run(
     // Reach: per side and platform, each figure over the messages that state it; per day over days with one.
     let per_message: String = ENGAGEMENT_COLUMNS
         .iter()
-        .map(|m| format!(", count({m}) AS {m}_n, sum({m}) AS {m}_sum, median(CAST({m} AS DOUBLE)) AS {m}_med"))
+        .map(|m| {
+            format!(
+                ", count({m}) AS {m}_n, sum(CAST({m} AS DOUBLE)) AS {m}_sum, median(CAST({m} AS DOUBLE)) AS {m}_med"
+            )
+        })
         .collect();
-    let daily_sums: String = ENGAGEMENT_COLUMNS.iter().map(|m| format!(", sum({m}) AS {m}")).collect();
+    let daily_sums: String = ENGAGEMENT_COLUMNS.iter().map(|m| format!(", sum(CAST({m} AS DOUBLE)) AS {m}")).collect();
     let daily: String = ENGAGEMENT_COLUMNS
         .iter()
         .map(|m| format!(", median(CAST({m} AS DOUBLE)) AS {m}_day, count({m}) AS {m}_days"))
@@ -575,7 +580,7 @@ pub async fn run(
         let (s, p, n) = (i64s(b, "side")?, strings(b, "platform")?, i64s(b, "n")?);
         for m in ENGAGEMENT_COLUMNS {
             let (cnt, sum, med) =
-                (i64s(b, &format!("{m}_n"))?, i64s(b, &format!("{m}_sum"))?, f64s(b, &format!("{m}_med"))?);
+                (i64s(b, &format!("{m}_n"))?, f64s(b, &format!("{m}_sum"))?, f64s(b, &format!("{m}_med"))?);
             for i in 0..b.num_rows() {
                 let with = cnt.value(i) as u64;
                 reach.push(Reach {
@@ -1006,7 +1011,7 @@ impl Compare {
                 ("measure", Text),
                 ("messages", Int),
                 ("messages_with_figure", Int),
-                ("total", Int),
+                ("total", Fixed(0)),
                 ("median_per_message", Fixed(2)),
                 ("median_per_day", Fixed(2)),
                 ("note", Text),

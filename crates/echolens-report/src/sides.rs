@@ -185,7 +185,7 @@ fn measures(c: &Compare) -> Vec<Measure> {
                             "{} of {} messages state it, {} in all",
                             n(r.with_figure),
                             n(r.messages),
-                            n(r.total.unwrap_or(0).max(0) as u64)
+                            fmt(r.total.unwrap_or(0.0), false)
                         ),
                     ),
                     Some(r) => (None, format!("none of {} messages states it", n(r.messages))),

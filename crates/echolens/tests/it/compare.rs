@@ -205,3 +205,33 @@ fn analyze_with_sides_adds_a_section_to_the_report() {
     assert_eq!(summary["sides"][0]["side"], "alpha");
     assert!(summary["outputs"].as_array().unwrap().iter().any(|o| o == "sides/sides.csv"), "{}", summary["outputs"]);
 }
+
+/// Figures as large as a count can be, on several messages: added up without overflow, the run completes.
+#[test]
+fn the_largest_figures_do_not_overflow_a_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.jsonl");
+    let mut lines = String::new();
+    for i in 0..6 {
+        let channel = if i % 2 == 0 { "a" } else { "b" };
+        lines.push_str(&format!(
+            "{{\"id\": {i}, \"channel\": \"{channel}\", \"author\": \"u{i}\", \"timestamp\": {}, \"text\": \"words {i}\", \
+             \"views\": 18446744073709551615, \"likes\": 9223372036854775807}}\n",
+            1_709_251_200 + i * 3600
+        ));
+    }
+    std::fs::write(&input, lines).unwrap();
+    let store = dir.path().join("store");
+    run(echolens().args(["ingest", "--store"]).arg(&store).arg(&input));
+    let out = dir.path().join("out");
+    run(echolens().args(["compare", "--store"]).arg(&store).arg("--out").arg(&out).args([
+        "--side",
+        "a=channel=a",
+        "--side",
+        "b=channel=b",
+    ]));
+    let reach = read_csv(&out.join("reach.csv"));
+    let views = reach.iter().find(|r| r["side"] == "a" && r["measure"] == "views").unwrap();
+    assert_eq!(views["messages_with_figure"], "3");
+    assert!(views["total"].parse::<f64>().unwrap() > 2.0e19, "{views:?}");
+}
