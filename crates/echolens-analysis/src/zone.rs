@@ -20,12 +20,22 @@ pub fn parse(name: &str) -> Result<Tz> {
     })
 }
 
-/// The day (days since 1970-01-01) in `zone` of the UTC time `us` (µs since the epoch).
-pub fn local_day(zone: Tz, us: i64) -> i64 {
+/// Seconds since 1970-01-01 00:00 local time in `zone` of the UTC time `us` (µs since the epoch).
+fn local_secs(zone: Tz, us: i64) -> i64 {
     let secs = us.div_euclid(1_000_000);
     let offset = chrono::DateTime::from_timestamp(secs, 0)
         .map_or(0, |t| zone.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc() as i64);
-    (secs + offset).div_euclid(86_400)
+    secs + offset
+}
+
+/// The day (days since 1970-01-01) in `zone` of the UTC time `us` (µs since the epoch).
+pub fn local_day(zone: Tz, us: i64) -> i64 {
+    local_secs(zone, us).div_euclid(86_400)
+}
+
+/// The hour of day (0–23) in `zone` of the UTC time `us`.
+pub fn local_hour(zone: Tz, us: i64) -> i64 {
+    local_secs(zone, us).rem_euclid(86_400) / 3600
 }
 
 /// The UTC time (µs) at which the local date `date` begins in `zone` (the first such instant when a clock
@@ -42,45 +52,30 @@ pub fn local_midnight(zone: Tz, date: chrono::NaiveDate) -> i64 {
     }
 }
 
-/// `local_day(ts_us)`: [`local_day`] in `zone`, as a UDF over BIGINT microseconds.
-pub fn local_day_udf(zone: Tz) -> ScalarUDF {
+/// `name(ts_us)`: `f(zone, ts_us)` as a UDF over BIGINT microseconds.
+fn zone_udf(name: &str, zone: Tz, f: fn(Tz, i64) -> i64) -> ScalarUDF {
     create_udf(
-        "local_day",
+        name,
         vec![DataType::Int64],
         DataType::Int64,
         datafusion::logical_expr::Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
             let ts = arrays[0].as_any().downcast_ref::<Int64Array>().expect("Int64 by the signature");
-            let out: Int64Array = (0..ts.len()).map(|i| ts.is_valid(i).then(|| local_day(zone, ts.value(i)))).collect();
+            let out: Int64Array = (0..ts.len()).map(|i| ts.is_valid(i).then(|| f(zone, ts.value(i)))).collect();
             Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
         }),
     )
 }
 
-/// The hour of day (0–23) in `zone` of the UTC time `us`.
-pub fn local_hour(zone: Tz, us: i64) -> i64 {
-    let secs = us.div_euclid(1_000_000);
-    let offset = chrono::DateTime::from_timestamp(secs, 0)
-        .map_or(0, |t| zone.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc() as i64);
-    (secs + offset).rem_euclid(86_400) / 3600
+/// `local_day(ts_us)`: [`local_day`] in `zone`, as a UDF over BIGINT microseconds.
+pub fn local_day_udf(zone: Tz) -> ScalarUDF {
+    zone_udf("local_day", zone, local_day)
 }
 
 /// `local_hour(ts_us)`: [`local_hour`] in `zone`, as a UDF over BIGINT microseconds.
 pub fn local_hour_udf(zone: Tz) -> ScalarUDF {
-    create_udf(
-        "local_hour",
-        vec![DataType::Int64],
-        DataType::Int64,
-        datafusion::logical_expr::Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let ts = arrays[0].as_any().downcast_ref::<Int64Array>().expect("Int64 by the signature");
-            let out: Int64Array =
-                (0..ts.len()).map(|i| ts.is_valid(i).then(|| local_hour(zone, ts.value(i)))).collect();
-            Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
-        }),
-    )
+    zone_udf("local_hour", zone, local_hour)
 }
 
 #[cfg(test)]
