@@ -35,11 +35,20 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+/// The partitions a plan is split into: one per core, or `ECHOLENS_PARTITIONS` (1 to 1024) where set — for
+/// the test that checks results do not depend on it, and for benchmarks.
+pub fn partitions() -> usize {
+    std::env::var("ECHOLENS_PARTITIONS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| (1..=1024).contains(n))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
 /// A DataFusion session for analyses: the echolens UDFs registered, `memory_limit` bytes for the engine's
 /// buffers (sorts and aggregations spill to disk beyond it).
 pub fn analysis_session(memory_limit: usize) -> Result<SessionContext> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let config = SessionConfig::new().with_target_partitions(threads).with_batch_size(8192);
+    let config = SessionConfig::new().with_target_partitions(partitions()).with_batch_size(8192);
     // A fair pool: every spillable operator (sorts, aggregations) gets its share and spills beyond it, instead
     // of the first one taking everything and the next failing.
     let pool = Arc::new(FairSpillPool::new(memory_limit));

@@ -25,7 +25,7 @@ use futures::StreamExt;
 
 use crate::{Error, Result};
 
-/// Run `sql` in one partition per core and fold each partition's batches into its own state (made by
+/// Run `sql` in the session's partitions (one per core by default) and fold each partition's batches into its own state (made by
 /// `make`) with `f`; returns the states, one per partition.
 async fn per_partition<S, F>(ctx: &SessionContext, sql: &str, make: impl Fn() -> S, f: F) -> Result<Vec<S>>
 where
@@ -33,8 +33,8 @@ where
     F: Fn(&mut S, &RecordBatch) -> Result<()> + Send + Sync + 'static,
 {
     crate::table::explain(ctx, sql).await?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let df = ctx.sql(sql).await?.repartition(Partitioning::RoundRobinBatch(threads))?;
+    let partitions = ctx.copied_config().target_partitions();
+    let df = ctx.sql(sql).await?.repartition(Partitioning::RoundRobinBatch(partitions))?;
     let streams = df.execute_stream_partitioned().await?;
     let f = Arc::new(f);
     let mut tasks = Vec::with_capacity(streams.len());
