@@ -35,7 +35,7 @@ const EVIDENCE: usize = 10;
 /// A named side: the messages any of its selections holds.
 #[derive(Debug, Clone)]
 pub struct Side {
-    /// The side's name (letters, digits, `-`, `_`, `.`).
+    /// The side's name (letters, digits, `-`, `_`, `.`): a label for tables and charts.
     pub name: String,
     /// Its selections, joined with OR.
     pub parts: Vec<Selection>,
@@ -54,7 +54,7 @@ impl Side {
             let name = name.trim();
             if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')) {
                 return Err(Error::Param(format!(
-                    "--side {spec:?}: a side's name is letters, digits, '-', '_' or '.' (it names files)"
+                    "--side {spec:?}: a side's name is letters, digits, '-', '_' or '.' (a short label for tables and charts)"
                 )));
             }
             let part = Selection::new(vec![
@@ -428,7 +428,10 @@ pub async fn run(
     }
     let mut exprs = Vec::with_capacity(sides.len());
     for (side, description) in sides.iter().zip(descriptions) {
-        let e = side.expr(ctx).await.map_err(|e| Error::Param(format!("side {}: {e}", side.name)))?;
+        let e = side.expr(ctx).await.map_err(|e| {
+            // The user's own selectors, on their terminal: shown as typed.
+            Error::Param(format!("side {} ({}): {e}", side.name, side.describe(|s| s.to_string())))
+        })?;
         let n = ctx.table("messages").await?.filter(e.clone())?.count().await? as u64;
         if n == 0 {
             return Err(Error::Empty { role: format!("side {}", side.name), selection: description.clone() });

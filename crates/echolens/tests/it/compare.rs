@@ -134,7 +134,9 @@ fn a_side_without_messages_or_a_lone_side_is_a_clear_error() {
     let err = compare(&["a=platform=tiktok", "b=channel=nobody"]);
     assert!(err.contains("side b") && err.contains("channel=nobody"), "{err}");
     let err = compare(&["a/b=platform=tiktok", "c=platform=x"]);
-    assert!(err.contains("names files"), "{err}");
+    assert!(err.contains("a short label"), "{err}");
+    let err = compare(&["a=platform=tiktok", "b=where=nonsense("]);
+    assert!(err.contains("side b (where=nonsense(): SQL error"), "the side and its selector: {err}");
     let err = compare(&["a=platform=tiktok", "b=colour=red"]);
     assert!(err.contains("unknown kind \"colour\""), "{err}");
 }
