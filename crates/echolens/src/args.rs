@@ -45,6 +45,10 @@ pub(crate) enum Command {
     /// was copied elsewhere, its share in coordination. Writes sides.csv, over_time.csv, hours.csv, reach.csv,
     /// copying.csv, coordination.csv, vocabulary/ and summary.json.
     Compare(CompareArgs),
+    /// A local JSON API over the store and an analyze output folder: the store's stats, search, keyness of any
+    /// selection, the coordination clusters with their edges, the reuse cascades. Bound to 127.0.0.1; on any
+    /// other address every request needs the token it prints.
+    Serve(ServeArgs),
     /// Findings in forms others use: a STIX 2.1 bundle with DISARM techniques, or the shareable part of a
     /// report folder as one zip, checked for raw identities first.
     #[command(subcommand)]
@@ -419,6 +423,27 @@ pub(crate) struct CoordinationArgs {
     /// Print each stage's wall time to stderr.
     #[arg(long, hide = true)]
     pub timings: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// An `echolens analyze` output folder whose clusters and cascades to serve.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// The address to listen on; anything but loopback requires the printed token on every request.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// The port (0: any free one, printed).
+    #[arg(long, default_value_t = 8717)]
+    pub port: u16,
+    /// Show account ids as they are instead of their pseudonyms.
+    #[arg(long)]
+    pub reveal: bool,
+    /// Memory for the engine's buffers (e.g. 1G, 512M).
+    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    pub memory: usize,
 }
 
 #[derive(Debug, Args)]

@@ -8,5 +8,6 @@ pub mod demo;
 pub mod findings;
 pub mod ingest;
 pub mod run;
+pub mod serve;
 pub mod share;
 pub mod stix;

@@ -7,6 +7,7 @@ pub(crate) mod demo;
 mod export;
 mod ingest;
 mod reuse;
+mod serve;
 mod sql;
 mod stats;
 mod vocabulary;
@@ -24,6 +25,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Coordination(a) => a.run.reveal,
         Command::Reuse(a) => a.run.reveal,
         Command::Compare(a) => a.run.reveal,
+        Command::Serve(a) => a.reveal,
         Command::Keyness(a) => a.run.reveal,
         Command::Diffusion(a) => a.run.reveal,
         Command::Timeline(a) => a.run.reveal,
@@ -44,6 +46,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Coordination(args) => coordination::run(args),
         Command::Reuse(args) => reuse::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Keyness(args) => vocabulary::keyness(args),
         Command::Diffusion(args) => vocabulary::diffusion(args),
         Command::Timeline(args) => vocabulary::timeline(args),
