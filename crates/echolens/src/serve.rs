@@ -71,7 +71,11 @@ impl Reply {
 /// The API over one store (and, if given, one `analyze` output folder).
 pub struct Api {
     store: Store,
+    /// The session searches run in (they register nothing).
     ctx: SessionContext,
+    /// The engine's memory, for the session of each analysis (an analysis registers views by name: two at once
+    /// in one session would read each other's).
+    memory: usize,
     pseudonyms: Pseudonyms,
     reveal: bool,
     results: Option<ReportDir>,
@@ -116,7 +120,7 @@ impl Api {
                 if options.reveal { "without --reveal" } else { "with --reveal" }
             );
         }
-        Ok(Api { store, ctx, pseudonyms, reveal: options.reveal, results })
+        Ok(Api { store, ctx, memory: options.memory, pseudonyms, reveal: options.reveal, results })
     }
 
     /// Answer `GET path?query`.
@@ -236,7 +240,9 @@ impl Api {
             .then(|| Selection::parse(reference))
             .transpose()
             .map_err(|e| BadRequest(400, format!("reference: {e}")))?;
-        let mut k = keyness::run(&self.ctx, &target, reference.as_ref(), keyness::Params::default()).await?;
+        let ctx = echolens_analysis::analysis_session(self.memory)?;
+        self.store.register(&ctx).await.map_err(|e| BadRequest(500, format!("echolens failed: {e}")))?;
+        let mut k = keyness::run(&ctx, &target, reference.as_ref(), keyness::Params::default()).await?;
         if !self.reveal {
             self.pseudonyms.keyness(&mut k);
         }

@@ -105,6 +105,29 @@ fn the_api_answers_every_endpoint_and_refuses_bad_requests_clearly() {
     let terms: Vec<&str> = k["terms"].as_array().unwrap().iter().map(|t| t["term"].as_str().unwrap()).collect();
     assert!(terms.contains(&"zorblat"), "the channel's invented vocabulary marks it: {terms:?}");
 
+    // Two keyness requests at once each get their own answer.
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let server = &server;
+                scope.spawn(move || {
+                    let channel = ["demo_channel_00", "demo_channel_01"][i % 2];
+                    let (status, k) = get(server, &format!("/api/keyness?target=channel={channel}"));
+                    assert_eq!(status, 200, "{k}");
+                    assert_eq!(k["target"], format!("channel={channel}"));
+                    let top = k["terms"][0]["term"].as_str().unwrap().to_owned();
+                    (channel, top, k["messages_target"].as_u64().unwrap())
+                })
+            })
+            .collect();
+        let answers: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        for a in &answers {
+            let same: Vec<_> = answers.iter().filter(|b| b.0 == a.0).collect();
+            assert!(same.iter().all(|b| b.1 == a.1 && b.2 == a.2), "{answers:?}");
+        }
+        assert_ne!(answers[0].2, answers[1].2, "the two channels' own counts: {answers:?}");
+    });
+
     // Bad requests: a clear JSON error with a 4xx status each.
     for (target, status, words) in [
         ("/api/search?q=x&select=colour=red", 400, "unknown kind \"colour\""),
