@@ -446,7 +446,7 @@ async fn scan(
     }
     let min_tokens = p.min_tokens.max(1);
     let has_set = |doc: u32| s.words[doc as usize] as usize >= min_tokens;
-    let (per_channel, common) = count_frequent(&s.sets, &s.channel, has_set, &checked, p);
+    let (per_channel, common) = count_frequent(&s.sets, &s.channel, &s.key_h, has_set, &checked, p);
     if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
         let counting = t.elapsed().as_secs_f64();
         eprintln!("          read {t_read:.2} s, tokenise {t_tokens:.2} s, keep {t_keep:.2} s, count {counting:.2} s");
@@ -473,8 +473,9 @@ const SAMPLE_TEXTS: u64 = 400;
 
 /// Each checked channel's boilerplate (its texts with shingles, and the shingles in at least
 /// `boilerplate_share` of them; None for a channel not checked or with fewer than `boilerplate_min_messages`
-/// such texts), and the corpus's common shingles, counted on every fourth text (a shingle in 0.2% of all texts
-/// is in about 0.2% of the sample).
+/// such texts), and the corpus's common shingles, counted on a fourth of the texts (a shingle in 0.2% of all
+/// texts is in about 0.2% of the sample). Samples are chosen by the hash of each message's key (`key_h`), never
+/// by position: the scan's order varies with the engine's partitions and timing, the sample must not.
 ///
 /// Boilerplate counts are exact. Channels are counted in parallel, each one's texts together. A channel of
 /// many texts is first sampled evenly ([`SAMPLE_TEXTS`]): the shingles in half the share of the sample are
@@ -485,11 +486,14 @@ const SAMPLE_TEXTS: u64 = 400;
 fn count_frequent(
     sets: &Lists,
     channel: &[u32],
+    key_h: &[i64],
     has_set: impl Fn(u32) -> bool + Sync,
     checked: &[bool],
     p: &Params,
 ) -> (Vec<Option<(u64, HashSet32)>>, HashSet32) {
     let is_checked = |c: u32| checked.get(c as usize).copied().unwrap_or(false);
+    // One text in `every`, by its key's hash.
+    let in_sample = |doc: u32, every: u64| (key_h[doc as usize] as u64).is_multiple_of(every);
     // Documents with shingles grouped by channel, in scan order within each: a counting sort.
     let mut start = vec![0u32; checked.len() + 1];
     for (doc, &c) in channel.iter().enumerate() {
@@ -522,14 +526,15 @@ fn count_frequent(
                     let share = |share: f64, of: u64| ((share * of as f64).ceil() as u64).max(1);
                     let step = (texts / SAMPLE_TEXTS).max(1) as usize;
                     occurrences.clear();
-                    for &doc in docs.iter().step_by(step) {
+                    let mut sampled = 0u64;
+                    for &doc in docs.iter().filter(|&&d| in_sample(d, step as u64)) {
+                        sampled += 1;
                         occurrences.extend_from_slice(sets.get(doc));
                     }
                     if step == 1 {
                         return Some((texts, at_least(occurrences, share(p.boilerplate_share, texts))));
                     }
-                    let sampled = docs.len().div_ceil(step) as u64;
-                    let candidates = at_least(occurrences, share(p.boilerplate_share / 2.0, sampled));
+                    let candidates = at_least(occurrences, share(p.boilerplate_share / 2.0, sampled.max(1)));
                     if candidates.is_empty() {
                         return Some((texts, candidates));
                     }
@@ -548,7 +553,7 @@ fn count_frequent(
         },
         || {
             const PARTS: usize = 16;
-            let sampled = |chunk: &Chunk, i: usize| (chunk.first as usize + i).is_multiple_of(4);
+            let sampled = |chunk: &Chunk, i: usize| in_sample(chunk.first + i as u32, 4);
             // Each chunk's sampled shingles scattered into the parts (by hash), then each part counted.
             let scattered: Vec<(u64, Vec<Vec<u32>>)> = sets
                 .chunks

@@ -388,7 +388,10 @@ fn sampled_boilerplate_counts_are_exact_and_miss_nothing_in_the_share() {
         sets.chunks.push(Chunk::new((n * 100) as u32, sorted));
     }
     let p = Params::default();
-    let (found, _) = count_frequent(&sets, &channel, |_| true, &[true, true, false], &p);
+    // Each text's key hash, as the scan gives them: the samples are drawn by it.
+    let key_h: Vec<i64> =
+        (0..channel.len() as u64).map(|i| xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()) as i64).collect();
+    let (found, _) = count_frequent(&sets, &channel, &key_h, |_| true, &[true, true, false], &p);
     let (texts0, b0) = found[0].clone().expect("channel 0 checked");
     assert_eq!(texts0, 2000);
     let mut b0: Vec<u32> = b0.into_iter().collect();

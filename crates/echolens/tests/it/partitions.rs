@@ -81,7 +81,18 @@ fn results_do_not_depend_on_the_number_of_partitions() {
     for (i, other) in runs.iter().enumerate().skip(1) {
         assert_eq!(names(&runs[0]), names(other), "the same files");
         for ((path, a), (_, b)) in runs[0].iter().zip(other) {
-            assert!(a == b, "{} differs between 1 and {} partitions", path.display(), [1, 2, 7][i]);
+            if a != b {
+                let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+                let around =
+                    |v: &[u8]| String::from_utf8_lossy(&v[at.saturating_sub(80)..(at + 80).min(v.len())]).into_owned();
+                panic!(
+                    "{} differs between 1 and {} partitions at byte {at}:\n{}\n{}",
+                    path.display(),
+                    [1, 2, 7][i],
+                    around(a),
+                    around(b)
+                );
+            }
         }
     }
 }
