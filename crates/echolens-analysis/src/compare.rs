@@ -176,6 +176,10 @@ pub struct SideRow {
     pub clustered_account_share: Option<f64>,
     /// The side's messages written by those accounts.
     pub messages_by_clustered_accounts: u64,
+    /// The side's messages that are actions on a key its account shares with another account of its cluster
+    /// (an edge of the cluster): the same text, link, hashtag, repost, reply or quote target. Near-identical
+    /// texts (`similar`) have no shared key and are not counted.
+    pub messages_in_coordinated_actions: u64,
 }
 
 /// Messages per side and day (`over_time.csv`).
@@ -890,6 +894,7 @@ async fn coordination_share(
             rows[s].messages_by_clustered_accounts += n.value(i) as u64;
         }
     }
+    coordinated_actions(ctx, c, rows).await?;
     let mut out = Vec::new();
     for (s, accounts) in side_accounts.iter().enumerate() {
         rows[s].accounts_in_clusters = accounts.len() as u64;
@@ -917,6 +922,59 @@ async fn coordination_share(
         }
     }
     Ok(out)
+}
+
+/// Each side's messages that are actions on a key shared along an edge inside a cluster (the edge's `keys`).
+async fn coordinated_actions(ctx: &SessionContext, c: &Coordination, rows: &mut [SideRow]) -> Result<()> {
+    let actions = crate::coordination::shared_key_actions(&c.params);
+    if actions.is_empty() {
+        return Ok(());
+    }
+    let net = &c.network;
+    let clustered: HashMap<&str, usize> =
+        net.accounts.iter().zip(&net.cluster_of).filter(|(_, c)| **c > 0).map(|(a, c)| (a.as_str(), *c)).collect();
+    let (mut account, mut kind, mut key) = (Vec::new(), Vec::new(), Vec::new());
+    for e in &c.edges {
+        let (Some(ca), Some(cb)) = (clustered.get(e.a.as_str()), clustered.get(e.b.as_str())) else { continue };
+        if ca != cb {
+            continue;
+        }
+        for &k in &e.keys {
+            for who in [&e.a, &e.b] {
+                account.push(who.clone());
+                kind.push(e.kind.name());
+                key.push(k);
+            }
+        }
+    }
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("account", DataType::Utf8, false),
+        arrow::datatypes::Field::new("kind", DataType::Utf8, false),
+        arrow::datatypes::Field::new("key_h", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(account)),
+            Arc::new(StringArray::from(kind)),
+            Arc::new(arrow::array::Int64Array::from(key)),
+        ],
+    )?;
+    ctx.deregister_table("compare_edge_keys")?;
+    ctx.register_table("compare_edge_keys", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+    let sql = format!(
+        "SELECT r.side, count(DISTINCT r.key) AS n FROM compare_rows r \
+         JOIN (SELECT DISTINCT x.msg FROM ({actions}) x JOIN compare_edge_keys e \
+               ON x.account = e.account AND x.kind = e.kind AND x.key_h = e.key_h) m ON hash64(r.key) = m.msg \
+         GROUP BY r.side"
+    );
+    for b in &collect(ctx, &sql).await? {
+        let (s, n) = (i64s(b, "side")?, i64s(b, "n")?);
+        for i in 0..b.num_rows() {
+            rows[s.value(i) as usize].messages_in_coordinated_actions = n.value(i) as u64;
+        }
+    }
+    Ok(())
 }
 
 impl Compare {
@@ -951,6 +1009,8 @@ impl Compare {
                 ("accounts_in_clusters", Int),
                 ("clustered_account_share", Fixed(4)),
                 ("messages_by_clustered_accounts", Int),
+                ("messages_in_coordinated_actions", Int),
+                ("coordinated_message_share", Fixed(6)),
             ]),
         );
         for r in &self.sides {
@@ -980,6 +1040,8 @@ impl Compare {
                 r.accounts_in_clusters.into(),
                 r.clustered_account_share.into(),
                 r.messages_by_clustered_accounts.into(),
+                r.messages_in_coordinated_actions.into(),
+                (r.messages > 0).then(|| r.messages_in_coordinated_actions as f64 / r.messages as f64).into(),
             ]);
         }
         let mut over_time = Rows::new(

@@ -168,6 +168,19 @@ fn measures(c: &Compare) -> Vec<Measure> {
                 .collect(),
             percent: true,
         },
+        Measure {
+            title: "Messages in coordinated actions".into(),
+            values: s
+                .iter()
+                .map(|r| {
+                    (
+                        share(r.messages_in_coordinated_actions, r.messages),
+                        format!("{} of {} messages", n(r.messages_in_coordinated_actions), n(r.messages)),
+                    )
+                })
+                .collect(),
+            percent: true,
+        },
     ];
     // Reach: per platform and figure that any side has, the median per message, with how many state it.
     let mut keys: Vec<(String, String)> =

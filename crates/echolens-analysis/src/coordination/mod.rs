@@ -842,14 +842,17 @@ async fn key_weights(
     Ok(weighed.weights)
 }
 
+/// The actions of every equi-key kind of `p` as one query (kind, kid, key_h, label, account, ts, msg): what the
+/// edges' `keys` are hashes of. Empty when no such kind is asked for.
+pub(crate) fn shared_key_actions(p: &Params) -> String {
+    let parts: Vec<String> = p.kinds.iter().filter_map(|k| actions_sql(*k, p, true)).collect();
+    parts.join(" UNION ALL ")
+}
+
 /// Prepare the shared-key actions of the equi-key kinds as the in-memory table `coord_actions` (kid, key_h, acc,
 /// ts, msg), counting what was left out; the names of their accounts, or None when no kind has actions.
 async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<Option<Accounts>> {
-    let actions_of = |short_filter| {
-        let parts: Vec<String> = p.kinds.iter().filter_map(|k| actions_sql(*k, p, short_filter)).collect();
-        parts.join(" UNION ALL ")
-    };
-    let actions = actions_of(true);
+    let actions = shared_key_actions(p);
     if actions.is_empty() {
         return Ok(None);
     }
@@ -947,7 +950,7 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
                 UNION ALL SELECT c.key_h, c.first FROM coord_big b JOIN coord_shared c ON c.key_h = b.key_h \
                 WHERE b.accounts <= {max}) s \
              JOIN ({}) x ON x.key_h = s.key_h",
-            actions_of(false)
+            p.kinds.iter().filter_map(|k| actions_sql(*k, p, false)).collect::<Vec<_>>().join(" UNION ALL ")
         ),
     )
     .await?;

@@ -78,6 +78,11 @@ fn the_demo_sides_differ_as_planted() {
     assert!(n("beta", "accounts_in_clusters") >= 12.0, "{sides:?}");
     assert!(n("beta", "clustered_account_share") > 0.9);
     assert_eq!(n("alpha", "accounts_in_clusters"), 0.0);
+    // Its coordinated actions: the planted group's messages (each one on a key shared inside the cluster).
+    let planted = truth["campaigns"][0]["message_keys"].as_array().unwrap().len() as f64;
+    assert_eq!(n("beta", "messages_in_coordinated_actions"), planted, "{sides:?}");
+    assert!(n("beta", "messages_in_coordinated_actions") <= n("beta", "messages_by_clustered_accounts"));
+    assert_eq!(n("alpha", "messages_in_coordinated_actions"), 0.0);
     let coordination = read_csv(&out.join("coordination.csv"));
     assert!(coordination.iter().any(|c| c["side"] == "beta" && !c["evidence_keys"].is_empty()), "{coordination:?}");
     // Reach: a figure no source of a side states is "no data", never zero; the stated ones are added up.
