@@ -895,6 +895,16 @@ async fn coordination_share(
         }
     }
     coordinated_actions(ctx, c, rows).await?;
+    // Each cluster's inner edges, found once (a cluster's evidence is read per side).
+    let mut inner: HashMap<usize, Vec<&crate::coordination::Edge>> = HashMap::new();
+    for e in &c.edges {
+        if let (Some(&a), Some(&b)) = (index.get(e.a.as_str()), index.get(e.b.as_str()))
+            && net.cluster_of[a] > 0
+            && net.cluster_of[a] == net.cluster_of[b]
+        {
+            inner.entry(net.cluster_of[a]).or_default().push(e);
+        }
+    }
     let mut out = Vec::new();
     for (s, accounts) in side_accounts.iter().enumerate() {
         rows[s].accounts_in_clusters = accounts.len() as u64;
@@ -908,11 +918,11 @@ async fn coordination_share(
         }
         for (cluster, n) in per_cluster {
             let size = net.clusters.iter().find(|c| c.id == cluster).map_or(0, |c| c.members.len() as u64);
-            let mut keys: Vec<String> = c
-                .edges
-                .iter()
+            let mut keys: Vec<String> = inner
+                .get(&cluster)
+                .into_iter()
+                .flatten()
                 .filter(|e| accounts.contains(&e.a) && accounts.contains(&e.b))
-                .filter(|e| index.get(e.a.as_str()).is_some_and(|&i| net.cluster_of[i] == cluster))
                 .flat_map(|e| e.evidence.iter().flat_map(|(x, y)| [x.clone(), y.clone()]))
                 .collect();
             keys.sort();

@@ -354,11 +354,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A random token (128 bits from the OS, as hex).
+/// A random token (128 bits from the OS, as the store draws its key, as hex).
 fn new_token() -> Result<String> {
     let mut bytes = [0u8; 16];
-    let mut f = std::fs::File::open("/dev/urandom").context("reading /dev/urandom for the access token")?;
-    std::io::Read::read_exact(&mut f, &mut bytes)?;
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("drawing the access token: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
