@@ -88,9 +88,9 @@ fn value_text(v: &Value) -> String {
 }
 
 impl Graph {
-    /// The graph as GEXF 1.3, in memory (tests; the outputs are streamed by [`Graph::save_gexf`]).
-    #[cfg(test)]
-    fn to_gexf(&self, description: &str) -> String {
+    /// The graph as GEXF 1.3, in memory (a download of one cluster; the outputs are streamed by
+    /// [`Graph::save_gexf`]).
+    pub fn to_gexf(&self, description: &str) -> String {
         let mut out = Vec::new();
         self.write_gexf(&mut out, description).expect("writing to memory");
         String::from_utf8(out).expect("the XML is UTF-8")

@@ -25,7 +25,7 @@ pub mod zone;
 pub use error::{Error, Result};
 pub use output::{Cell, Col, Rows, Table, TableFormat, remove_table, table_schema, write_table, write_tables};
 pub use pseudonym::{CHAT_AUTHOR, Pseudonyms};
-pub use table::{Written, collect_plain, create_output, excerpt, i64s, strings, write_output, write_summary};
+pub use table::{Strs, Written, collect_plain, create_output, excerpt, i64s, strings, write_output, write_summary};
 pub use timings::memory_mb;
 pub use udf::register_udfs;
 

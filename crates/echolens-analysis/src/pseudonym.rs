@@ -37,6 +37,8 @@ pub struct Pseudonyms {
     handles: HashMap<String, String>,
     /// Names (lowercased) of the store's public channels, which text keeps.
     public: HashSet<String>,
+    /// A personal channel's pseudonym `platform:u-…` → its `platform:channel_id`, to find what a shown key names.
+    unpersonal: HashMap<String, String>,
 }
 
 /// A SQL predicate over `messages`: the author is a Telegram chat speaking as itself (a channel's own posts,
@@ -85,13 +87,20 @@ impl Pseudonyms {
     /// Pseudonyms with `key`, where `personal` lists the channels that are accounts' own timelines as
     /// (platform, channel id, channel name).
     pub fn new(key: [u8; 32], personal: impl IntoIterator<Item = (String, String, Option<String>)>) -> Pseudonyms {
-        let mut p = Pseudonyms { key, personal: HashMap::new(), handles: HashMap::new(), public: HashSet::new() };
+        let mut p = Pseudonyms {
+            key,
+            personal: HashMap::new(),
+            handles: HashMap::new(),
+            public: HashSet::new(),
+            unpersonal: HashMap::new(),
+        };
         // In a fixed order: a name two personal channels share takes the pseudonym of the one with the least id,
         // whatever order they were read in; ids come first, so a name never hides an id.
         let mut personal: Vec<(String, String, Option<String>)> = personal.into_iter().collect();
         personal.sort();
         for (platform, id, _) in &personal {
             let pseudonym = format!("{platform}:{}", p.id(platform, id));
+            p.unpersonal.insert(pseudonym.clone(), format!("{platform}:{id}"));
             p.personal.insert(format!("{platform}:{id}"), pseudonym);
         }
         for (platform, id, name) in personal {
@@ -401,6 +410,35 @@ impl Pseudonyms {
             }
         }
         key.to_owned()
+    }
+
+    /// The stored key a shown key stands for: [`Pseudonyms::key`] undone (a key that is not a pseudonymised one
+    /// is returned as it is).
+    pub fn stored_key(&self, shown: &str) -> String {
+        let Some((platform, rest)) = shown.split_once(':') else { return shown.to_owned() };
+        let Some((channel, message)) = rest.split_once(':') else { return shown.to_owned() };
+        match self.unpersonal.get(&format!("{platform}:{channel}")) {
+            Some(stored) => format!("{stored}:{message}"),
+            None => shown.to_owned(),
+        }
+    }
+
+    /// The stored id of a personal channel shown as its account's pseudonym `u-…` on `platform`, if it is one.
+    pub fn stored_channel_id(&self, platform: &str, shown: &str) -> Option<&str> {
+        let stored = self.unpersonal.get(&format!("{platform}:{shown}"))?;
+        Some(&stored[platform.len() + 1..])
+    }
+
+    /// Every personal channel's stored `platform:channel_id` shown as `u-…`, for a selector naming one.
+    pub fn stored_channels(&self, shown: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .unpersonal
+            .iter()
+            .filter(|(k, _)| k.split_once(':').is_some_and(|(_, c)| c == shown))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     /// A channel as a selector names it (id or name, without its platform): the account's pseudonym if it is
@@ -778,6 +816,19 @@ mod tests {
         assert_eq!(p.key("x:42:7"), format!("x:{pseudonym}:7"));
         assert_eq!(p.key("x:42:7:reply:9"), format!("x:{pseudonym}:7:reply:9"));
         assert_eq!(p.key("telegram:news:7:1"), "telegram:news:7:1", "a public channel stays");
+    }
+
+    #[test]
+    fn a_shown_key_leads_back_to_the_stored_one() {
+        let p = Pseudonyms::new([1; 32], [("x".to_owned(), "42".to_owned(), Some("alice".to_owned()))]);
+        for stored in ["x:42:7", "x:42:7:reply:9", "telegram:news:7", "x:43:1"] {
+            assert_eq!(p.stored_key(&p.key(stored)), stored);
+        }
+        let pseudonym = p.id("x", "42");
+        assert_eq!(p.stored_channel_id("x", &pseudonym), Some("42"));
+        assert_eq!(p.stored_channel_id("telegram", &pseudonym), None, "another platform's");
+        assert_eq!(p.stored_channels(&pseudonym), ["x:42"]);
+        assert_eq!(p.stored_key("not a key"), "not a key");
     }
 
     #[tokio::test]

@@ -109,6 +109,7 @@ impl Strs {
         }
     }
 
+    /// Whether the value at `i` is null.
     pub fn is_null(&self, i: usize) -> bool {
         match self {
             Strs::Plain(a) => a.is_null(i),
@@ -116,10 +117,12 @@ impl Strs {
         }
     }
 
+    /// Whether the value at `i` is not null.
     pub fn is_valid(&self, i: usize) -> bool {
         !self.is_null(i)
     }
 
+    /// The number of values.
     pub fn len(&self) -> usize {
         match self {
             Strs::Plain(a) => a.len(),
@@ -127,6 +130,7 @@ impl Strs {
         }
     }
 
+    /// Whether there is no value.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

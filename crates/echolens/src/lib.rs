@@ -7,6 +7,7 @@ pub mod compare;
 pub mod demo;
 pub mod findings;
 pub mod ingest;
+pub mod printable;
 pub mod run;
 pub mod serve;
 pub mod share;
