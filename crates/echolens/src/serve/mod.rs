@@ -346,7 +346,7 @@ impl Api {
                         Err(BadRequest(status, message)) => Reply::error(status, message),
                     };
                 }
-                self.cluster(rest)
+                self.cluster(rest, param("account"))
             }
             p if p.starts_with("/api/cascades/") => self.cascade(&p["/api/cascades/".len()..]).await,
             p => Err(BadRequest(
@@ -709,13 +709,19 @@ impl Api {
         })
     }
 
-    /// One cluster: its summary, its accounts, its strongest edges with their evidence as pairs of keys, and
-    /// the window sweep.
-    fn cluster(&self, id: &str) -> Result<Value, BadRequest> {
+    /// One cluster: its summary, its accounts, its strongest edges (or those of one `account`) with their
+    /// evidence as pairs of keys, and the window sweep.
+    fn cluster(&self, id: &str, account: Option<&str>) -> Result<Value, BadRequest> {
         let results = self.results()?;
         let row = cluster_row(results, id)?;
         let cluster = field(row, "cluster");
-        let edges = results.inner_edges.get(cluster).map_or(&[][..], Vec::as_slice);
+        let edges: Vec<&HashMap<String, String>> = results
+            .inner_edges
+            .get(cluster)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter(|e| account.is_none_or(|a| field(e, "account_a") == a || field(e, "account_b") == a))
+            .collect();
         let shown: Vec<Value> = edges
             .iter()
             .take(CLUSTER_EDGES)

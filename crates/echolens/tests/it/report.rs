@@ -226,7 +226,7 @@ const PAYLOADS: &[&str] = &[
 ];
 
 /// A corpus whose coordinated accounts, copied texts and channel names are all hostile.
-fn hostile_corpus(dir: &Path) -> PathBuf {
+pub(crate) fn hostile_corpus(dir: &Path) -> PathBuf {
     let path = dir.join("hostile.jsonl");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     let t0 = 1_709_251_200i64;
@@ -314,7 +314,7 @@ fn hostile_text_is_shown_as_text_everywhere() {
     assert!(html.contains("Content-Security-Policy") && html.contains("default-src 'none'"));
 }
 
-fn find_on_path(names: &[&str]) -> Option<PathBuf> {
+pub(crate) fn find_on_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     names.iter().find_map(|n| std::env::split_paths(&path).map(|d| d.join(n)).find(|p| p.is_file()))
 }
@@ -340,7 +340,7 @@ fn browser_check(report: &Path, shot: &Path) -> Option<Value> {
 }
 
 /// Screenshots go under the workspace's target/ folder, for CI to keep.
-fn screenshot_path(name: &str) -> PathBuf {
+pub(crate) fn screenshot_path(name: &str) -> PathBuf {
     let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)

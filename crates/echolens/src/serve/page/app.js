@@ -239,6 +239,11 @@ function networkChart(nodes, edges, highlight) {
       pos[a].dx -= (dx / d) * f; pos[a].dy -= (dy / d) * f;
       pos[b].dx += (dx / d) * f; pos[b].dy += (dy / d) * f;
     }
+    // Gravity: accounts without a drawn edge stay near the others instead of drifting to the corners.
+    for (const p of pos) {
+      p.dx -= ((p.x - width / 2) * Math.hypot(p.x - width / 2, p.y - height / 2)) / (k * 3);
+      p.dy -= ((p.y - height / 2) * Math.hypot(p.x - width / 2, p.y - height / 2)) / (k * 3);
+    }
     for (const p of pos) {
       const d = Math.max(0.01, Math.hypot(p.dx, p.dy));
       p.x = Math.min(width - 15, Math.max(15, p.x + (p.dx / d) * Math.min(d, t)));
@@ -349,23 +354,23 @@ const views = {
   },
 
   async cluster(main, params, id) {
-    const r = await api(`/api/clusters/${encodeURIComponent(id)}`);
-    const c = r.cluster;
     const highlight = params.get('account');
+    const r = await api(`/api/clusters/${encodeURIComponent(id)}`, { account: highlight });
+    const c = r.cluster;
     main.append(h('h1', {}, `Coordination cluster ${c.cluster}`),
       h('p', {}, `${c.size} accounts, ${c.edges} edges (${c.kinds}), density ${fmt(Number(c.density))}, ${c.first_seen} – ${c.last_seen}.`),
       h('div', { class: 'downloads' }, download('GEXF', `/api/clusters/${encodeURIComponent(c.cluster)}/gexf`),
         csvLink(`cluster-${c.cluster}-edges.csv`, Object.keys(r.edges[0] || {}).filter((k) => k !== 'evidence_pairs'), r.edges)),
       networkChart((r.accounts || []).map((a) => a.account), r.edges, highlight));
     const evidence = h('div', { id: 'evidence' });
-    const shownEdges = highlight ? r.edges.filter((e) => e.account_a === highlight || e.account_b === highlight) : r.edges;
-    main.append(h('h2', {}, `Edges (${shownEdges.length} shown of ${r.total_edges}${highlight ? `, those of ${highlight}` : ''}), strongest first`),
+    const shownEdges = r.edges;
+    main.append(evidence,
+      h('h2', {}, `Edges (${shownEdges.length} shown of ${r.total_edges}${highlight ? `, those of ${highlight}` : ''}), strongest first`),
       table(['account_a', 'account_b', 'kind', 'weight', 'first_seen', 'last_seen', 'evidence'], shownEdges.slice(0, 100), (col, e) => {
         if (col !== 'evidence') return e[col];
         return h('button', { class: 'plain', type: 'button', dataset: { edge: `${e.account_a} ${e.account_b} ${e.kind}` },
           onclick: () => showEvidence(evidence, e) }, `${e.evidence_pairs.length} pairs`);
       }),
-      evidence,
       h('h2', {}, 'Accounts'), table(['account', 'first_on', 'second_on'], r.accounts || []),
       h('h2', {}, 'Window sweep (the whole corpus)'), table(Object.keys(r.sweep[0] || {}), r.sweep));
   },
@@ -504,6 +509,7 @@ async function showEvidence(into, edge) {
   } catch (e) {
     showError(into, e);
   }
+  into.scrollIntoView({ block: 'nearest' });
   document.body.dataset.evidence = String(edge.evidence_pairs.length);
 }
 
