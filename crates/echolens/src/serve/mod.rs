@@ -121,8 +121,8 @@ struct Results {
     members: HashMap<String, Rows>,
     /// Account → its cluster.
     cluster_of: HashMap<String, String>,
-    /// Cluster → the edges between its accounts, the strongest first.
-    inner_edges: HashMap<String, Rows>,
+    /// The edges between the accounts of each cluster.
+    inner_edges: InnerEdges,
     sweep: Rows,
     cascades: Rows,
     /// Cascade → its members' rows, in time order.
@@ -141,35 +141,7 @@ impl Results {
             cluster_of.insert(account, cluster.clone());
             members.entry(cluster).or_default().push(row);
         }
-        let mut inner_edges: HashMap<String, Rows> = HashMap::new();
-        // The edges file is the largest table: read as a stream, only the edges inside a cluster kept.
-        let path = dir.dir.join("coordination/edges.csv");
-        if path.exists() {
-            let mut reader = csv::Reader::from_path(&path).with_context(|| format!("opening {}", path.display()))?;
-            let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
-            let (a, b) = (column(&header, "account_a", &path)?, column(&header, "account_b", &path)?);
-            for (i, record) in reader.records().enumerate() {
-                let record = record.with_context(|| format!("{}: record {}", path.display(), i + 1))?;
-                let (Some(ca), Some(cb)) = (cluster_of.get(&record[a]), cluster_of.get(&record[b])) else { continue };
-                if ca == cb {
-                    let row = header.iter().cloned().zip(record.iter().map(str::to_owned)).collect();
-                    inner_edges.entry(ca.clone()).or_default().push(row);
-                }
-            }
-        } else {
-            // Written as Parquet (`--format parquet`): read whole.
-            for row in dir.table("coordination", "edges")? {
-                if let (Some(ca), Some(cb)) =
-                    (cluster_of.get(field(&row, "account_a")), cluster_of.get(field(&row, "account_b")))
-                    && ca == cb
-                {
-                    inner_edges.entry(ca.clone()).or_default().push(row);
-                }
-            }
-        }
-        for edges in inner_edges.values_mut() {
-            edges.sort_by(|x, y| number(y, "weight").total_cmp(&number(x, "weight")));
-        }
+        let inner_edges = InnerEdges::load(&dir, &cluster_of)?;
         let sweep = dir.table("coordination", "sweep").unwrap_or_default();
         let cascades = dir.table("reuse", "cascade_summary")?;
         let mut cascade_members: HashMap<String, Rows> = HashMap::new();
@@ -183,6 +155,124 @@ impl Results {
             rows.sort_by(|x, y| field(x, "ts").cmp(field(y, "ts")).then(field(x, "key").cmp(field(y, "key"))));
         }
         Ok(Results { dir, clusters, members, cluster_of, inner_edges, sweep, cascades, cascade_members, cascade_of })
+    }
+}
+
+/// The edges inside each cluster, the strongest first: where each is in `edges.csv` (its rows are read when a
+/// page asks for them: at 10M messages the file is half a gigabyte), or, from a Parquet table, the rows.
+enum InnerEdges {
+    Csv { path: PathBuf, header: Vec<String>, by_cluster: HashMap<String, Vec<EdgeAt>> },
+    Rows(HashMap<String, Rows>),
+}
+
+/// An edge's place in `edges.csv`, its weight and its two accounts (indexes into the cluster's members).
+struct EdgeAt {
+    offset: u64,
+    weight: f64,
+    accounts: [u32; 2],
+}
+
+impl InnerEdges {
+    fn load(dir: &ReportDir, cluster_of: &HashMap<String, String>) -> Result<InnerEdges> {
+        let path = dir.dir.join("coordination/edges.csv");
+        if !path.exists() {
+            let mut by_cluster: HashMap<String, Rows> = HashMap::new();
+            for row in dir.table("coordination", "edges")? {
+                if let (Some(ca), Some(cb)) =
+                    (cluster_of.get(field(&row, "account_a")), cluster_of.get(field(&row, "account_b")))
+                    && ca == cb
+                {
+                    by_cluster.entry(ca.clone()).or_default().push(row);
+                }
+            }
+            for rows in by_cluster.values_mut() {
+                rows.sort_by(|x, y| number(y, "weight").total_cmp(&number(x, "weight")));
+            }
+            return Ok(InnerEdges::Rows(by_cluster));
+        }
+        let mut reader = csv::Reader::from_path(&path).with_context(|| format!("opening {}", path.display()))?;
+        let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
+        let (a, b, w) = (
+            column(&header, "account_a", &path)?,
+            column(&header, "account_b", &path)?,
+            column(&header, "weight", &path)?,
+        );
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut by_cluster: HashMap<String, Vec<EdgeAt>> = HashMap::new();
+        let mut record = csv::StringRecord::new();
+        loop {
+            let offset = reader.position().byte();
+            if !reader.read_record(&mut record).with_context(|| format!("reading {}", path.display()))? {
+                break;
+            }
+            let (Some(ca), Some(cb)) = (cluster_of.get(&record[a]), cluster_of.get(&record[b])) else { continue };
+            if ca != cb {
+                continue;
+            }
+            let next = ids.len() as u32;
+            let ia = *ids.entry(record[a].to_owned()).or_insert(next);
+            let next = ids.len() as u32;
+            let ib = *ids.entry(record[b].to_owned()).or_insert(next);
+            let weight = record[w].parse().unwrap_or(0.0);
+            by_cluster.entry(ca.clone()).or_default().push(EdgeAt { offset, weight, accounts: [ia, ib] });
+        }
+        for edges in by_cluster.values_mut() {
+            edges.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.offset.cmp(&y.offset)));
+        }
+        Ok(InnerEdges::Csv { path, header, by_cluster })
+    }
+
+    /// The edges of `cluster` (those of `account` if given) the strongest first, the first `limit` of them, and
+    /// how many there are.
+    fn of(&self, cluster: &str, account: Option<&str>, limit: usize) -> Result<(Rows, usize)> {
+        let wanted = |row: &HashMap<String, String>| {
+            account.is_none_or(|a| field(row, "account_a") == a || field(row, "account_b") == a)
+        };
+        match self {
+            InnerEdges::Rows(by_cluster) => {
+                let all: Vec<&HashMap<String, String>> =
+                    by_cluster.get(cluster).map_or(&[][..], Vec::as_slice).iter().filter(|r| wanted(r)).collect();
+                Ok((all.iter().take(limit).map(|r| (*r).clone()).collect(), all.len()))
+            }
+            InnerEdges::Csv { path, header, by_cluster } => {
+                let edges = by_cluster.get(cluster).map_or(&[][..], Vec::as_slice);
+                let mut reader = csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
+                let mut record = csv::StringRecord::new();
+                let mut read = |at: &EdgeAt| -> Result<HashMap<String, String>> {
+                    let mut position = csv::Position::new();
+                    position.set_byte(at.offset);
+                    reader.seek(position)?;
+                    reader.read_record(&mut record)?;
+                    Ok(header.iter().cloned().zip(record.iter().map(str::to_owned)).collect())
+                };
+                let Some(account) = account else {
+                    let rows = edges.iter().take(limit).map(&mut read).collect::<Result<Rows>>()?;
+                    return Ok((rows, edges.len()));
+                };
+                // One account's edges: its index is found in the first edge that names it.
+                let mut rows = Vec::new();
+                let mut total = 0;
+                let mut index: Option<u32> = None;
+                for at in edges {
+                    if index.is_some_and(|i| !at.accounts.contains(&i)) {
+                        continue;
+                    }
+                    let row = read(at)?;
+                    if !wanted(&row) {
+                        continue;
+                    }
+                    if index.is_none() {
+                        let i = if field(&row, "account_a") == account { 0 } else { 1 };
+                        index = Some(at.accounts[i]);
+                    }
+                    total += 1;
+                    if rows.len() < limit {
+                        rows.push(row);
+                    }
+                }
+                Ok((rows, total))
+            }
+        }
     }
 }
 
@@ -715,16 +805,9 @@ impl Api {
         let results = self.results()?;
         let row = cluster_row(results, id)?;
         let cluster = field(row, "cluster");
-        let edges: Vec<&HashMap<String, String>> = results
-            .inner_edges
-            .get(cluster)
-            .map_or(&[][..], Vec::as_slice)
-            .iter()
-            .filter(|e| account.is_none_or(|a| field(e, "account_a") == a || field(e, "account_b") == a))
-            .collect();
+        let (edges, total) = results.inner_edges.of(cluster, account, CLUSTER_EDGES)?;
         let shown: Vec<Value> = edges
             .iter()
-            .take(CLUSTER_EDGES)
             .map(|e| {
                 let pairs: Vec<Vec<&str>> =
                     field(e, "evidence").split(';').filter(|p| !p.is_empty()).map(|p| p.split('|').collect()).collect();
@@ -737,7 +820,7 @@ impl Api {
             "cluster": row,
             "accounts": results.members.get(cluster),
             "edges": shown,
-            "total_edges": edges.len(),
+            "total_edges": total,
             "sweep": results.sweep,
         }))
     }
@@ -759,7 +842,8 @@ impl Api {
             index.insert(field(m, "account"), graph.nodes.len());
             graph.nodes.push((field(m, "account").to_owned(), vec![Attr::Int(cluster_number)]));
         }
-        for e in results.inner_edges.get(cluster).map_or(&[][..], Vec::as_slice) {
+        let (edges, _) = results.inner_edges.of(cluster, None, usize::MAX)?;
+        for e in &edges {
             if let (Some(&a), Some(&b)) = (index.get(field(e, "account_a")), index.get(field(e, "account_b"))) {
                 let attrs = vec![Attr::Text(field(e, "kind").to_owned()), Attr::Text(field(e, "evidence").to_owned())];
                 graph.edges.push((a, b, number(e, "weight"), attrs));
