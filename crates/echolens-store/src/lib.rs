@@ -322,6 +322,29 @@ impl Store {
         &self.root
     }
 
+    /// The Parquet files that make the current version of `messages` (what an index of it must cover).
+    pub fn message_files(&self) -> Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for uri in self.messages.get_file_uris()? {
+            let path =
+                url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| PathBuf::from(&uri));
+            files.push(path);
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    /// Take the store's write lock (see [`Store::open_or_create`]) for work that writes beside the tables, such
+    /// as the search index: [`Error::Busy`] when another process holds it. [`Store::unlock`] lets it go.
+    pub async fn lock(&mut self) -> Result<()> {
+        self.lock_for_writing().await
+    }
+
+    /// Whether this store holds the write lock.
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_some()
+    }
+
     /// The Delta table version of `messages` (grows with every commit).
     pub fn messages_version(&self) -> i64 {
         self.messages.version().map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX))

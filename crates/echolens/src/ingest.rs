@@ -111,6 +111,8 @@ pub struct IngestReport {
     pub passed_over: Vec<PassedOver>,
     /// Files of the store that no commit referenced (left by a killed or failed run), removed before writing.
     pub orphans_removed: u64,
+    /// Messages added to the store's search index (kept current when the store has one), if it has one.
+    pub indexed: Option<u64>,
 }
 
 /// A file read in chunks.
@@ -511,6 +513,11 @@ pub fn ingest(
     out.accounts_new = counts.accounts_new;
     out.commits = counts.commits;
     out.orphans_removed = store.orphans_removed();
+    // Still under the write lock: the index follows the commits just made.
+    if crate::search_index::exists(store) {
+        let updated = crate::search_index::update(store, &|_| {}).context("updating the search index")?;
+        out.indexed = Some(updated.messages_added);
+    }
     out.bytes = bytes.load(Ordering::Relaxed);
     out.seconds = started.elapsed().as_secs_f64();
     Ok(out)

@@ -9,6 +9,7 @@ pub mod findings;
 pub mod ingest;
 pub mod printable;
 pub mod run;
+pub mod search_index;
 pub mod serve;
 pub mod share;
 pub mod stix;

@@ -111,5 +111,8 @@ pub(super) fn print_report(r: &IngestReport, store: &Store) {
             println!("    … and {} more", r.passed_over.len() - 10);
         }
     }
+    if let Some(n) = r.indexed {
+        println!("  search index: {n} messages added (kept current for `serve`)");
+    }
     println!("  store {} (messages table version {})", store.root().display(), store.messages_version());
 }

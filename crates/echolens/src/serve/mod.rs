@@ -296,6 +296,8 @@ pub struct Api {
     /// The SQL console's session (pseudonymised views).
     console: SessionContext,
     search_match: datafusion::logical_expr::ScalarUDF,
+    /// The store's search index, when it covers the store's messages.
+    index: Option<crate::search_index::SearchIndex>,
     /// The engine's memory, for the session of each analysis (an analysis registers views by name: two at once
     /// in one session would read each other's).
     memory: usize,
@@ -343,8 +345,9 @@ impl From<anyhow::Error> for BadRequest {
 impl Api {
     /// Open the store (and the results folder), read the pseudonyms.
     pub async fn open(options: &Options) -> Result<Api> {
-        let store =
+        let mut store =
             Store::open(&options.store).await.with_context(|| format!("opening {}", options.store.display()))?;
+        let index = search_index(&mut store).await?;
         let ctx = echolens_analysis::analysis_session(options.memory)?;
         store.register(&ctx).await?;
         let pseudonyms = Arc::new(crate::run::pseudonyms(&store, &ctx).await?);
@@ -389,6 +392,7 @@ impl Api {
             ctx,
             console,
             search_match: search::udf(),
+            index,
             memory: options.memory,
             pseudonyms,
             reveal: options.reveal,
@@ -409,7 +413,14 @@ impl Api {
             "/api/quarantine" => self.quarantine().await,
             "/api/tables" => self.tables().await,
             "/api/search" => {
-                self.search(param("q").unwrap_or(""), &params("select"), param("page"), param("per_page")).await
+                let scan = match param("engine") {
+                    None | Some("index") => false,
+                    Some("scan") => true,
+                    Some(other) => {
+                        return Reply::error(400, format!("engine={other:?}: expected index or scan"));
+                    }
+                };
+                self.search(param("q").unwrap_or(""), &params("select"), param("page"), param("per_page"), scan).await
             }
             "/api/messages" => self.messages(&params("key")).await,
             "/api/keyness" => self.cached(path, query, self.keyness(&params("target"), &params("reference"))).await,
@@ -481,6 +492,7 @@ impl Api {
         let mut v = serde_json::to_value(stats).map_err(|e| BadRequest(500, e.to_string()))?;
         v["pseudonymised"] = json!(!self.reveal);
         v["results"] = json!(self.results.is_some());
+        v["search_index"] = json!(self.index.as_ref().map(|i| json!({"messages": i.messages()})));
         Ok(v)
     }
 
@@ -613,6 +625,7 @@ impl Api {
         select: &[String],
         page: Option<&str>,
         per_page: Option<&str>,
+        scan: bool,
     ) -> Result<Value, BadRequest> {
         let page = whole_number(page, "page", 1, MAX_PAGE)?;
         let per_page = whole_number(per_page, "per_page", PAGE, MAX_PAGE_SIZE)?;
@@ -622,19 +635,38 @@ impl Api {
         if terms.is_empty() && selection.is_empty() {
             return Err(BadRequest(400, "give q (words, a \"quoted phrase\", a prefix*) or a select".into()));
         }
+        let shown_terms: Vec<String> = terms.iter().map(ToString::to_string).collect();
+        if let Some(index) = self.index.as_ref().filter(|_| !scan) {
+            let query: Vec<crate::search_index::QueryTerm<'_>> =
+                terms.iter().map(|t| crate::search_index::QueryTerm { text: &t.text, prefix: t.prefix }).collect();
+            let found = index.search(&query, &selection, (page - 1) * per_page, per_page)?;
+            if let Some((total, keys)) = found {
+                let list: Vec<_> = keys.iter().map(|k| lit(k.as_str())).collect();
+                let frame = self.ctx.table("messages").await?.filter(col("key").in_list(list, false))?;
+                let mut by_key: HashMap<String, Value> = self
+                    .shown_messages(frame)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m["key"].as_str().unwrap_or_default().to_owned(), m))
+                    .collect();
+                let shown = |k: &str| if self.reveal { k.to_owned() } else { self.pseudonyms.key(k) };
+                let messages: Vec<Value> = keys.iter().filter_map(|k| by_key.remove(&shown(k))).collect();
+                return Ok(json!({"messages": messages, "total": total, "page": page, "per_page": per_page,
+                                 "terms": shown_terms, "selection": self.describe(&selection), "engine": "index"}));
+            }
+        }
         if !terms.is_empty() {
             let matches = self.search_match.call(vec![col("text_norm"), lit(search::encode(&terms))]);
             filter = filter.and(matches);
         }
-        let terms: Vec<String> = terms.iter().map(ToString::to_string).collect();
         let frame = self.ctx.table("messages").await?.filter(filter)?;
         let total = frame.clone().count().await.map_err(|e| BadRequest(400, format!("select: {e}")))?;
         let rows = frame
             .sort(vec![col("ts").sort(false, true), col("key").sort(true, true)])?
             .limit((page - 1) * per_page, Some(per_page))?;
         let messages = self.shown_messages(rows).await?;
-        Ok(json!({"messages": messages, "total": total, "page": page, "per_page": per_page, "terms": terms,
-                  "selection": self.describe(&selection)}))
+        Ok(json!({"messages": messages, "total": total, "page": page, "per_page": per_page, "terms": shown_terms,
+                  "selection": self.describe(&selection), "engine": "scan"}))
     }
 
     /// The messages of a frame over `messages`, as the pages show them: pseudonymised, each with the cascade
@@ -992,6 +1024,41 @@ impl Api {
         }
         Ok(json!({ "tables": tables }))
     }
+}
+
+/// The store's search index, made or brought up to date first when it is missing or behind (under the
+/// store's write lock, let go after); `None`, with a warning, when another process holds the lock.
+async fn search_index(store: &mut Store) -> Result<Option<crate::search_index::SearchIndex>> {
+    use crate::search_index;
+    if !search_index::is_current(store)? {
+        match store.lock().await {
+            Ok(()) => {
+                let missing = !search_index::exists(store);
+                eprintln!(
+                    "{} the search index of {} …",
+                    if missing { "making" } else { "bringing up to date" },
+                    store.root().display()
+                );
+                let started = std::time::Instant::now();
+                let updated = search_index::update(store, &|n| eprint!("\r  {n} messages indexed"))?;
+                eprintln!(
+                    "\r  {} messages indexed in {:.1} s",
+                    updated.messages_added,
+                    started.elapsed().as_secs_f64()
+                );
+                store.unlock();
+            }
+            Err(echolens_store::Error::Busy { .. }) => {
+                eprintln!(
+                    "warning: another process writes {}: searches scan the messages until the index is current",
+                    store.root().display()
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    search_index::SearchIndex::open(store)
 }
 
 fn cluster_row<'a>(results: &'a Results, id: &str) -> Result<&'a HashMap<String, String>, BadRequest> {
