@@ -154,7 +154,7 @@ pub(super) fn result_tables(results: &Path) -> Result<Vec<(String, std::path::Pa
 fn pseudonym_udfs(p: &Arc<Pseudonyms>) -> Vec<ScalarUDF> {
     let list = DataType::List(Arc::new(arrow::datatypes::Field::new("element", DataType::Utf8, true)));
     let mut out = Vec::new();
-    let text_udf = |name: &str, args: usize, f: Arc<dyn Fn(&[&str]) -> String + Send + Sync>| {
+    let text_udf = |name: &str, args: usize, f: Arc<RowFn>| {
         let fun = Arc::new(move |values: &[ColumnarValue]| strings_map(values, args, f.as_ref()));
         create_udf(name, vec![DataType::Utf8; args], DataType::Utf8, Volatility::Immutable, fun)
     };
@@ -184,12 +184,11 @@ fn pseudonym_udfs(p: &Arc<Pseudonyms>) -> Vec<ScalarUDF> {
     out
 }
 
+/// A function from a row's string arguments to a string.
+type RowFn = dyn Fn(&[&str]) -> String + Send + Sync;
+
 /// `f` over rows of `args` string columns (NULL where any is NULL).
-fn strings_map(
-    values: &[ColumnarValue],
-    args: usize,
-    f: &(dyn Fn(&[&str]) -> String + Send + Sync),
-) -> datafusion::error::Result<ColumnarValue> {
+fn strings_map(values: &[ColumnarValue], args: usize, f: &RowFn) -> datafusion::error::Result<ColumnarValue> {
     let arrays = ColumnarValue::values_to_arrays(values)?;
     let columns = arrays
         .iter()

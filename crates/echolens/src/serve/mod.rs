@@ -1040,7 +1040,13 @@ async fn search_index(store: &mut Store) -> Result<Option<crate::search_index::S
                     store.root().display()
                 );
                 let started = std::time::Instant::now();
-                let updated = search_index::update(store, &|n| eprint!("\r  {n} messages indexed"))?;
+                use std::io::IsTerminal;
+                let live = std::io::stderr().is_terminal();
+                let updated = search_index::update(store, &|n| {
+                    if live {
+                        eprint!("\r  {n} messages indexed");
+                    }
+                })?;
                 eprintln!(
                     "\r  {} messages indexed in {:.1} s",
                     updated.messages_added,
