@@ -123,6 +123,24 @@ class Browser:
             self.proc.kill()
 
 
+def page_events(events):
+    """What the page said and did: console messages, uncaught exceptions, log entries and requested URLs."""
+    console, exceptions, logs, requests = [], [], [], []
+    for e in events:
+        m, p = e.get("method"), e.get("params", {})
+        if m == "Runtime.consoleAPICalled":
+            console.append({"type": p.get("type"), "args": [a.get("value", a.get("description")) for a in p.get("args", [])]})
+        elif m == "Runtime.exceptionThrown":
+            exceptions.append(p.get("exceptionDetails", {}).get("text"))
+        elif m == "Log.entryAdded":
+            entry = p.get("entry", {})
+            logs.append({"level": entry.get("level"), "source": entry.get("source"), "text": entry.get("text"),
+                         "url": entry.get("url")})
+        elif m == "Network.requestWillBeSent":
+            requests.append(p.get("request", {}).get("url", ""))
+    return console, exceptions, logs, requests
+
+
 PAGE_CHECKS = """JSON.stringify({
   scripts: [...document.scripts].filter(s => s.type !== 'application/json').length,
   json_blocks: [...document.scripts].filter(s => s.type === 'application/json').length,
@@ -172,18 +190,7 @@ def main():
             b.drain(0.3)
         finally:
             b.close()
-    console, exceptions, logs, requests = [], [], [], []
-    for e in b.events:
-        m, p = e.get("method"), e.get("params", {})
-        if m == "Runtime.consoleAPICalled":
-            console.append({"type": p.get("type"), "args": [a.get("value", a.get("description")) for a in p.get("args", [])]})
-        elif m == "Runtime.exceptionThrown":
-            exceptions.append(p.get("exceptionDetails", {}).get("text"))
-        elif m == "Log.entryAdded":
-            entry = p.get("entry", {})
-            logs.append({"level": entry.get("level"), "source": entry.get("source"), "text": entry.get("text")})
-        elif m == "Network.requestWillBeSent":
-            requests.append(p.get("request", {}).get("url"))
+    console, exceptions, logs, requests = page_events(b.events)
     print(
         json.dumps(
             {

@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_check import Browser  # noqa: E402
+from browser_check import Browser, page_events  # noqa: E402
 
 WAIT_S = 90
 
@@ -156,22 +156,9 @@ def main():
             b.drain(0.3)
         finally:
             b.close()
-    console, exceptions, logs, outside = [], [], [], []
+    console, exceptions, logs, requests = page_events(b.events)
     allowed = tuple(u for u in (base, hostile) if u)
-    for e in b.events:
-        m, p = e.get("method"), e.get("params", {})
-        if m == "Runtime.consoleAPICalled":
-            console.append({"type": p.get("type"), "args": [a.get("value", a.get("description")) for a in p.get("args", [])]})
-        elif m == "Runtime.exceptionThrown":
-            exceptions.append(p.get("exceptionDetails", {}).get("text"))
-        elif m == "Log.entryAdded":
-            entry = p.get("entry", {})
-            logs.append({"level": entry.get("level"), "source": entry.get("source"), "text": entry.get("text"),
-                         "url": entry.get("url")})
-        elif m == "Network.requestWillBeSent":
-            url = p.get("request", {}).get("url", "")
-            if not url.startswith(allowed) and not url.startswith(("data:", "blob:")):
-                outside.append(url)
+    outside = [u for u in requests if not u.startswith(allowed) and not u.startswith(("data:", "blob:"))]
     print(json.dumps({"pages": pages, "console": console, "exceptions": exceptions, "log": logs, "outside": outside}))
 
 
