@@ -27,7 +27,7 @@ pub use output::{Cell, Col, Rows, Table, TableFormat, remove_table, table_schema
 pub use pseudonym::{CHAT_AUTHOR, Pseudonyms};
 pub use table::{Strs, Written, collect_plain, create_output, excerpt, i64s, strings, write_output, write_summary};
 pub use timings::memory_mb;
-pub use udf::register_udfs;
+pub use udf::{hash64, register_udfs};
 
 use std::sync::Arc;
 

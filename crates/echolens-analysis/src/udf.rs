@@ -98,7 +98,7 @@ fn key_hash_udf() -> ScalarUDF {
 }
 
 /// The hash `hash64` computes, for use outside plans.
-pub(crate) fn hash64(s: &str) -> i64 {
+pub fn hash64(s: &str) -> i64 {
     xxhash_rust::xxh3::xxh3_64(s.as_bytes()) as i64
 }
 

@@ -19,6 +19,7 @@ use arrow::datatypes::DataType;
 use echolens_analysis::Strs;
 use echolens_analysis::select::{Selection, Selector};
 use echolens_store::Store;
+use tantivy::collector::sort_key::SortByStaticFastValue;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery};
 use tantivy::schema::{
@@ -34,9 +35,15 @@ const TOKENIZER: &str = "echolens";
 /// Memory the writer buffers before it writes a segment (the tantivy writer's budget, spread over its threads).
 const WRITER_MEMORY: usize = 256 << 20;
 
+/// The layout of the index's documents: an index of another layout is made again.
+const LAYOUT: u32 = 1;
+
 /// What the index records in each commit.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Covered {
+    /// The layout of its documents ([`LAYOUT`]; 0 for an index made before layouts were numbered).
+    #[serde(default)]
+    layout: u32,
     /// File names of `messages` whose messages are in the index.
     files: BTreeSet<String>,
 }
@@ -52,6 +59,7 @@ struct Fields {
     author_id: Field,
     account: Field,
     ts: Field,
+    key_hash: Field,
     file: Field,
 }
 
@@ -71,6 +79,8 @@ fn schema() -> (Schema, Fields) {
         author_id: b.add_text_field("author_id", STRING),
         account: b.add_text_field("account", STRING),
         ts: b.add_i64_field("ts", INDEXED | tantivy::schema::FAST),
+        // Ties of time are ordered by the key's hash, as the scan orders them.
+        key_hash: b.add_i64_field("key_hash", tantivy::schema::FAST),
         file: b.add_text_field("file", STRING),
     };
     (b.build(), fields)
@@ -167,7 +177,8 @@ pub fn is_current(store: &Store) -> Result<bool> {
     }
     let index = open_index(&store.root().join(DIR))?;
     let files: BTreeSet<String> = store.message_files()?.iter().map(|p| file_name(p)).collect();
-    Ok(covered(&index)?.files == files)
+    let covered = covered(&index)?;
+    Ok(covered.layout == LAYOUT && covered.files == files)
 }
 
 /// Bring the store's index to its current messages, creating it if there is none. The caller holds the
@@ -177,6 +188,10 @@ pub fn update(store: &Store, progress: &dyn Fn(u64)) -> Result<Updated> {
         bail!("the search index is updated under the store's write lock");
     }
     let dir = store.root().join(DIR);
+    // An index of another layout is made again from nothing.
+    if exists(store) && open_index(&dir).and_then(|i| covered(&i)).is_ok_and(|c| c.layout != LAYOUT) {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing the old search index {}", dir.display()))?;
+    }
     let index = if exists(store) {
         open_index(&dir)?
     } else {
@@ -205,7 +220,7 @@ pub fn update(store: &Store, progress: &dyn Fn(u64)) -> Result<Updated> {
         progress(done.messages_added);
     }
     let mut commit = writer.prepare_commit()?;
-    commit.set_payload(&serde_json::to_string(&Covered { files: now })?);
+    commit.set_payload(&serde_json::to_string(&Covered { layout: LAYOUT, files: now })?);
     commit.commit()?;
     writer.wait_merging_threads()?;
     Ok(done)
@@ -223,6 +238,7 @@ fn fields_of(index: &Index) -> Result<Fields> {
         author_id: get("author_id")?,
         account: get("account")?,
         ts: get("ts")?,
+        key_hash: get("key_hash")?,
         file: get("file")?,
     })
 }
@@ -254,6 +270,7 @@ fn add_file(writer: &tantivy::IndexWriter<TantivyDocument>, fields: Fields, path
         for i in 0..batch.num_rows() {
             let mut doc = TantivyDocument::default();
             doc.add_text(fields.key, key.value(i));
+            doc.add_i64(fields.key_hash, echolens_analysis::hash64(key.value(i)));
             doc.add_text(fields.text, text.value(i));
             doc.add_text(fields.platform, platform.value(i));
             doc.add_text(fields.channel_id, channel_id.value(i));
@@ -361,8 +378,14 @@ impl SearchIndex {
     ) -> Result<Option<(u64, Vec<String>)>> {
         let Some(query) = self.query(terms, selection) else { return Ok(None) };
         let searcher = self.reader.searcher();
-        let top = TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by_fast_field::<i64>("ts", Order::Desc);
-        let (count, page): (usize, Vec<(Option<i64>, DocAddress)>) = searcher.search(&query, &(Count, top))?;
+        // Newest first, ties by the key's hash (as the scan orders them).
+        let order = (
+            (SortByStaticFastValue::<i64>::for_field("ts"), Order::Desc),
+            (SortByStaticFastValue::<i64>::for_field("key_hash"), Order::Asc),
+        );
+        let top = TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by(order);
+        type Page = Vec<((Option<i64>, Option<i64>), DocAddress)>;
+        let (count, page): (usize, Page) = searcher.search(&query, &(Count, top))?;
         let mut keys = Vec::with_capacity(page.len());
         for (_, address) in page.into_iter().take(limit) {
             let doc: TantivyDocument = searcher.doc(address)?;

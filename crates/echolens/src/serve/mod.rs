@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use datafusion::prelude::{SessionContext, col, lit};
+use datafusion::prelude::{Expr, SessionContext, col, lit};
 use echolens_analysis::Pseudonyms;
 use echolens_analysis::select::Selection;
 use echolens_analysis::vocabulary::{diffusion, keyness, timeline};
@@ -48,6 +48,8 @@ const SQL_ROWS: usize = 1_000;
 const SQL_CSV_ROWS: usize = 100_000;
 /// How long a console query may run.
 const SQL_TIMEOUT: Duration = Duration::from_secs(120);
+/// Channels a term's answer lists, the first to use it first.
+const TERM_CHANNELS: usize = 1_000;
 /// Channels a volume chart draws (the rest are summed as one series).
 const VOLUME_SERIES: usize = 8;
 /// Answers of analyses (keyness, a term's spread, volume) kept for the same request again.
@@ -662,7 +664,16 @@ impl Api {
         let frame = self.ctx.table("messages").await?.filter(filter)?;
         let total = frame.clone().count().await.map_err(|e| BadRequest(400, format!("select: {e}")))?;
         let rows = frame
-            .sort(vec![col("ts").sort(false, true), col("key").sort(true, true)])?
+            .sort(vec![
+                col("ts").sort(false, true),
+                // Ties as the index orders them: by the key's hash.
+                Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                    datafusion::execution::FunctionRegistry::udf(&self.ctx, "hash64")?,
+                    vec![col("key")],
+                ))
+                .sort(true, true),
+                col("key").sort(true, true),
+            ])?
             .limit((page - 1) * per_page, Some(per_page))?;
         let messages = self.shown_messages(rows).await?;
         Ok(json!({"messages": messages, "total": total, "page": page, "per_page": per_page, "terms": shown_terms,
@@ -804,10 +815,12 @@ impl Api {
                             "new_channels": p.new_channels})
             })
             .collect();
+        let adopted = d.channels.iter().filter(|a| a.first_use.is_some()).count();
         let adopters: Vec<Value> = d
             .channels
             .iter()
             .filter(|a| a.first_use.is_some())
+            .take(TERM_CHANNELS)
             .map(|a| {
                 json!({"platform": a.platform, "channel_id": a.channel_id, "channel_name": a.channel_name,
                        "first_use": a.first_use.map(rfc3339), "first_key": a.first_key, "uses": a.uses,
@@ -821,6 +834,7 @@ impl Api {
             "summary": d.summary.first(),
             "curve": curve,
             "adopters": adopters,
+            "adopted": adopted,
             "channels": d.channels.len(),
         }))
     }
@@ -1030,41 +1044,55 @@ impl Api {
 /// store's write lock, let go after); `None`, with a warning, when another process holds the lock.
 async fn search_index(store: &mut Store) -> Result<Option<crate::search_index::SearchIndex>> {
     use crate::search_index;
-    if !search_index::is_current(store)? {
-        match store.lock().await {
-            Ok(()) => {
-                let missing = !search_index::exists(store);
-                eprintln!(
-                    "{} the search index of {} …",
-                    if missing { "making" } else { "bringing up to date" },
-                    store.root().display()
-                );
-                let started = std::time::Instant::now();
-                use std::io::IsTerminal;
-                let live = std::io::stderr().is_terminal();
-                let updated = search_index::update(store, &|n| {
-                    if live {
-                        eprint!("\r  {n} messages indexed");
-                    }
-                })?;
-                eprintln!(
-                    "\r  {} messages indexed in {:.1} s",
-                    updated.messages_added,
-                    started.elapsed().as_secs_f64()
-                );
-                store.unlock();
-            }
-            Err(echolens_store::Error::Busy { .. }) => {
-                eprintln!(
-                    "warning: another process writes {}: searches scan the messages until the index is current",
-                    store.root().display()
-                );
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
+    match bring_up_to_date(store).await {
+        Ok(true) => search_index::SearchIndex::open(store),
+        Ok(false) => Ok(None),
+        // A store the user may read but not write (a shared copy, a read-only mount): searches scan.
+        Err(e) => {
+            eprintln!(
+                "warning: the search index of {} could not be made ({e:#}): searches scan the messages",
+                store.root().display()
+            );
+            store.unlock();
+            Ok(None)
         }
     }
-    search_index::SearchIndex::open(store)
+}
+
+/// Make or update the store's search index if it is missing or behind; whether it is current after.
+async fn bring_up_to_date(store: &mut Store) -> Result<bool> {
+    use crate::search_index;
+    if search_index::is_current(store)? {
+        return Ok(true);
+    }
+    match store.lock().await {
+        Ok(()) => {}
+        Err(echolens_store::Error::Busy { .. }) => {
+            eprintln!(
+                "warning: another process writes {}: searches scan the messages until the index is current",
+                store.root().display()
+            );
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let missing = !search_index::exists(store);
+    eprintln!(
+        "{} the search index of {} …",
+        if missing { "making" } else { "bringing up to date" },
+        store.root().display()
+    );
+    let started = std::time::Instant::now();
+    use std::io::IsTerminal;
+    let live = std::io::stderr().is_terminal();
+    let updated = search_index::update(store, &|n| {
+        if live {
+            eprint!("\r  {n} messages indexed");
+        }
+    })?;
+    eprintln!("\r  {} messages indexed in {:.1} s", updated.messages_added, started.elapsed().as_secs_f64());
+    store.unlock();
+    Ok(true)
 }
 
 fn cluster_row<'a>(results: &'a Results, id: &str) -> Result<&'a HashMap<String, String>, BadRequest> {

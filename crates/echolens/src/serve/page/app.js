@@ -461,7 +461,7 @@ const views = {
         d.curve.length ? lineChart(d.curve.map((p) => p.day), [
           { name: 'messages using it per day', values: d.curve.map((p) => p.uses) },
           { name: 'channels that had used it', values: d.curve.map((p) => p.channels) }]) : h('p', { class: 'muted' }, 'No message uses it.'),
-        h('h2', {}, 'Channels, by first use'),
+        h('h2', {}, d.adopted > d.adopters.length ? `Channels, by first use (the first ${d.adopters.length} of ${fmt(d.adopted)})` : 'Channels, by first use'),
         table(['channel_name', 'platform', 'first_use', 'uses', 'messages', 'first_key'], d.adopters,
           (c, a) => (c === 'channel_name' ? h('a', { href: '#messages?' + query({ q: `"${d.term}"`, select: `channel=${a.channel_id}` }) }, a.channel_name) : a[c])));
       paintLegends(out);
