@@ -45,9 +45,10 @@ pub(crate) enum Command {
     /// was copied elsewhere, its share in coordination. Writes sides.csv, over_time.csv, hours.csv, reach.csv,
     /// copying.csv, coordination.csv, vocabulary/ and summary.json.
     Compare(CompareArgs),
-    /// A local JSON API over the store and an analyze output folder: the store's stats, search, keyness of any
-    /// selection, the coordination clusters with their edges, the reuse cascades. Bound to 127.0.0.1; on any
-    /// other address every request needs the token it prints.
+    /// Explore the store and an analyze output folder in the browser (and through its JSON API): volume and
+    /// bursts, search, clusters with each edge's evidence, cascades, keyness of any selection, a read-only SQL
+    /// console. Makes the store's search index on first use. Bound to 127.0.0.1; on any other address the API
+    /// needs the token it prints.
     Serve(ServeArgs),
     /// Findings in forms others use: a STIX 2.1 bundle with DISARM techniques, or the shareable part of a
     /// report folder as one zip, checked for raw identities first.
@@ -432,7 +433,7 @@ pub(crate) struct ServeArgs {
     /// An `echolens analyze` output folder whose clusters and cascades to serve.
     #[arg(long)]
     pub results: Option<PathBuf>,
-    /// The address to listen on; anything but loopback requires the printed token on every request.
+    /// The address to listen on; on anything but loopback the API requires the printed token.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
     /// The port (0: any free one, printed).
