@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, Float64Array, RecordBatch, StringArray};
+use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{Expr, SessionContext, coalesce, col, lit};
@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::coordination::Coordination;
 use crate::reuse::{Reuse, Role};
 use crate::select::{Selection, Selector};
-use crate::table::{collect, i64s, strings};
+use crate::table::{collect, f64s, i64s, strings};
 use crate::vocabulary::{diffusion, keyness};
 use crate::{Error, Result};
 
@@ -378,19 +378,9 @@ async fn register_rows(ctx: &SessionContext, exprs: &[Expr], day: &str, hour: &s
     Ok(())
 }
 
-fn f64s(batch: &RecordBatch, name: &str) -> Result<Float64Array> {
-    let c = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
-    let c = arrow::compute::cast(c, &DataType::Float64)?;
-    Ok(c.as_any().downcast_ref::<Float64Array>().expect("Float64 cast").clone())
-}
-
+/// The median of `v` (the mean of the middle two for an even count).
 fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    crate::coordination::window::quantile(&mut v, 0.5)
 }
 
 /// A single-column table of strings, registered as `name`.

@@ -162,6 +162,13 @@ pub fn i64s(batch: &RecordBatch, name: &str) -> Result<Int64Array> {
     Ok(col.as_any().downcast_ref::<Int64Array>().expect("Int64 cast").clone())
 }
 
+/// Column `name` as 64-bit floats (cast from any numeric type).
+pub(crate) fn f64s(batch: &RecordBatch, name: &str) -> Result<arrow::array::Float64Array> {
+    let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
+    let col = arrow::compute::cast(col, &DataType::Float64)?;
+    Ok(col.as_any().downcast_ref::<arrow::array::Float64Array>().expect("Float64 cast").clone())
+}
+
 /// Column `name` as booleans (the column must be boolean).
 pub(crate) fn bools(batch: &RecordBatch, name: &str) -> arrow::array::BooleanArray {
     let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));

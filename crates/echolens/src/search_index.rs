@@ -226,21 +226,13 @@ pub fn update(store: &Store, progress: &dyn Fn(u64)) -> Result<Updated> {
     Ok(done)
 }
 
+/// The fields of an index of this layout (its schema is [`schema`]'s, field for field).
 fn fields_of(index: &Index) -> Result<Fields> {
-    let schema = index.schema();
-    let get = |name: &str| schema.get_field(name).with_context(|| format!("the search index has no field {name}"));
-    Ok(Fields {
-        key: get("key")?,
-        text: get("text")?,
-        platform: get("platform")?,
-        channel_id: get("channel_id")?,
-        channel_name: get("channel_name")?,
-        author_id: get("author_id")?,
-        account: get("account")?,
-        ts: get("ts")?,
-        key_hash: get("key_hash")?,
-        file: get("file")?,
-    })
+    let (schema, fields) = schema();
+    if index.schema() != schema {
+        bail!("the search index's fields are not this version's: it is made again by `echolens serve`");
+    }
+    Ok(fields)
 }
 
 /// Add the messages of one Parquet file of `messages`.
@@ -292,13 +284,50 @@ fn add_file(writer: &tantivy::IndexWriter<TantivyDocument>, fields: Fields, path
     Ok(added)
 }
 
-/// One term of a search, as [`crate::serve`] parses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryTerm<'a> {
-    /// Normalised words.
-    pub text: &'a str,
-    /// Whether its last word may go on.
+/// One term of a search: words, a phrase or a prefix (`serve`'s query language).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SearchTerm {
+    /// Normalised words, space-separated.
+    pub text: String,
+    /// Whether its last word may go on (`vot*` finds "vote" and "voters").
     pub prefix: bool,
+}
+
+impl std::fmt::Display for SearchTerm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.text.contains(' '), self.prefix) {
+            (true, false) => write!(f, "\"{}\"", self.text),
+            (true, true) => write!(f, "\"{}\"*", self.text),
+            (false, false) => write!(f, "{}", self.text),
+            (false, true) => write!(f, "{}*", self.text),
+        }
+    }
+}
+
+/// The terms of a query, normalised as message text is; a `*` ending a word or a phrase makes it a prefix.
+pub fn query_terms(q: &str) -> Vec<SearchTerm> {
+    let mut out = Vec::new();
+    let mut push = |raw: &str, prefix: bool| {
+        let text = echolens_text::normalize(raw).split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() {
+            out.push(SearchTerm { text, prefix });
+        }
+    };
+    let parts: Vec<&str> = q.split('"').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 1 {
+            // A phrase, a prefix when a `*` follows its closing quote.
+            let prefix = parts.get(i + 1).is_some_and(|next| next.starts_with('*'));
+            push(part, prefix);
+        } else {
+            for word in part.split_whitespace() {
+                push(word.trim_end_matches('*'), word.ends_with('*'));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl SearchIndex {
@@ -315,11 +344,11 @@ impl SearchIndex {
 
     /// The query for `terms` within `selection`, or `None` when the selection has a selector the index does
     /// not hold (`where=`).
-    fn query(&self, terms: &[QueryTerm<'_>], selection: &Selection) -> Option<Box<dyn Query>> {
+    fn query(&self, terms: &[SearchTerm], selection: &Selection) -> Option<Box<dyn Query>> {
         let f = self.fields;
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in terms {
-            let words: Vec<Term> = echolens_text::tokens(t.text).map(|w| Term::from_field_text(f.text, w)).collect();
+            let words: Vec<Term> = echolens_text::tokens(&t.text).map(|w| Term::from_field_text(f.text, w)).collect();
             let q: Box<dyn Query> = match (words.len(), t.prefix) {
                 // A term with no word in it matches nothing.
                 (0, _) => Box::new(BooleanQuery::new(vec![])),
@@ -371,7 +400,7 @@ impl SearchIndex {
     /// `offset`, newest first. `None` when the selection has a selector the index does not hold.
     pub fn search(
         &self,
-        terms: &[QueryTerm<'_>],
+        terms: &[SearchTerm],
         selection: &Selection,
         offset: usize,
         limit: usize,

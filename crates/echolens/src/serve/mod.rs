@@ -236,49 +236,38 @@ impl Api {
         let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let params = |name: &str| query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect::<Vec<_>>();
         let path = path.trim_end_matches('/');
+        let json = |answer: Result<Value, BadRequest>| answer.map(Reply::ok);
         let answer = match path {
-            "/api/stats" => self.stats().await,
-            "/api/volume" => self.cached(path, query, self.volume(&params("select"), param("period"))).await,
-            "/api/quarantine" => self.quarantine().await,
-            "/api/tables" => self.tables().await,
-            "/api/search" => {
-                let scan = match param("engine") {
-                    None | Some("index") => false,
-                    Some("scan") => true,
-                    Some(other) => {
-                        return Reply::error(400, format!("engine={other:?}: expected index or scan"));
-                    }
-                };
-                self.search(param("q").unwrap_or(""), &params("select"), param("page"), param("per_page"), scan).await
+            "/api/stats" => json(self.stats().await),
+            "/api/volume" => json(self.cached(path, query, self.volume(&params("select"), param("period"))).await),
+            "/api/quarantine" => json(self.quarantine().await),
+            "/api/tables" => json(self.tables().await),
+            "/api/search" => json(
+                self.search(
+                    param("q").unwrap_or(""),
+                    &params("select"),
+                    param("page"),
+                    param("per_page"),
+                    param("engine"),
+                )
+                .await,
+            ),
+            "/api/messages" => json(self.messages(&params("key")).await),
+            "/api/keyness" => {
+                json(self.cached(path, query, self.keyness(&params("target"), &params("reference"))).await)
             }
-            "/api/messages" => self.messages(&params("key")).await,
-            "/api/keyness" => self.cached(path, query, self.keyness(&params("target"), &params("reference"))).await,
-            "/api/term" => self.cached(path, query, self.term(param("term").unwrap_or(""), &params("select"))).await,
-            "/api/clusters" => self.results().map(|r| json!({ "cluster_summary": r.clusters })),
-            "/api/cascades" => self.results().map(|r| json!({ "cascade_summary": r.cascades })),
-            "/api/sql" => {
-                return match self.sql(param("q").unwrap_or(""), param("format")).await {
-                    Ok(reply) => reply,
-                    Err(BadRequest(status, message)) => Reply::error(status, message),
-                };
+            "/api/term" => {
+                json(self.cached(path, query, self.term(param("term").unwrap_or(""), &params("select"))).await)
             }
-            "/api/stix" => {
-                return match self.stix() {
-                    Ok(reply) => reply,
-                    Err(BadRequest(status, message)) => Reply::error(status, message),
-                };
-            }
-            p if p.starts_with("/api/clusters/") => {
-                let rest = &p["/api/clusters/".len()..];
-                if let Some(id) = rest.strip_suffix("/gexf") {
-                    return match self.cluster_gexf(id) {
-                        Ok(reply) => reply,
-                        Err(BadRequest(status, message)) => Reply::error(status, message),
-                    };
-                }
-                self.cluster(rest, param("account"))
-            }
-            p if p.starts_with("/api/cascades/") => self.cascade(&p["/api/cascades/".len()..]).await,
+            "/api/clusters" => json(self.results().map(|r| json!({ "cluster_summary": r.clusters }))),
+            "/api/cascades" => json(self.results().map(|r| json!({ "cascade_summary": r.cascades }))),
+            "/api/sql" => self.sql(param("q").unwrap_or(""), param("format")).await,
+            "/api/stix" => self.stix(),
+            p if p.starts_with("/api/clusters/") => match p["/api/clusters/".len()..].strip_suffix("/gexf") {
+                Some(id) => self.cluster_gexf(id),
+                None => json(self.cluster(&p["/api/clusters/".len()..], param("account"))),
+            },
+            p if p.starts_with("/api/cascades/") => json(self.cascade(&p["/api/cascades/".len()..]).await),
             p => Err(BadRequest(
                 404,
                 format!(
@@ -287,10 +276,7 @@ impl Api {
                 ),
             )),
         };
-        match answer {
-            Ok(body) => Reply::ok(body),
-            Err(BadRequest(status, message)) => Reply::error(status, message),
-        }
+        answer.unwrap_or_else(|BadRequest(status, message)| Reply::error(status, message))
     }
 
     /// An analysis's answer, from the cache when the same request was answered before (the store is read-only
@@ -454,57 +440,65 @@ impl Api {
         select: &[String],
         page: Option<&str>,
         per_page: Option<&str>,
-        scan: bool,
+        engine: Option<&str>,
     ) -> Result<Value, BadRequest> {
+        let scan = match engine {
+            None | Some("index") => false,
+            Some("scan") => true,
+            Some(other) => return Err(BadRequest(400, format!("engine={other:?}: expected index or scan"))),
+        };
         let page = whole_number(page, "page", 1, MAX_PAGE)?;
         let per_page = whole_number(per_page, "per_page", PAGE, MAX_PAGE_SIZE)?;
         let selection = self.selection(select, "select")?;
-        let mut filter = selection.expr(&self.ctx).await.map_err(|e| BadRequest(400, format!("select: {e}")))?;
-        let terms = search::query_terms(q);
+        let terms = crate::search_index::query_terms(q);
         if terms.is_empty() && selection.is_empty() {
             return Err(BadRequest(400, "give q (words, a \"quoted phrase\", a prefix*) or a select".into()));
         }
-        let shown_terms: Vec<String> = terms.iter().map(ToString::to_string).collect();
-        if let Some(index) = self.index.as_ref().filter(|_| !scan) {
-            let query: Vec<crate::search_index::QueryTerm<'_>> =
-                terms.iter().map(|t| crate::search_index::QueryTerm { text: &t.text, prefix: t.prefix }).collect();
-            let found = index.search(&query, &selection, (page - 1) * per_page, per_page)?;
-            if let Some((total, keys)) = found {
-                let list: Vec<_> = keys.iter().map(|k| lit(k.as_str())).collect();
-                let frame = self.ctx.table("messages").await?.filter(col("key").in_list(list, false))?;
-                let mut by_key: HashMap<String, Value> = self
-                    .shown_messages(frame)
-                    .await?
-                    .into_iter()
-                    .map(|m| (m["key"].as_str().unwrap_or_default().to_owned(), m))
-                    .collect();
-                let shown = |k: &str| if self.reveal { k.to_owned() } else { self.pseudonyms.key(k) };
-                let messages: Vec<Value> = keys.iter().filter_map(|k| by_key.remove(&shown(k))).collect();
-                return Ok(json!({"messages": messages, "total": total, "page": page, "per_page": per_page,
-                                 "terms": shown_terms, "selection": self.describe(&selection), "engine": "index"}));
+        let offset = (page - 1) * per_page;
+        let found = match self.index.as_ref().filter(|_| !scan) {
+            Some(index) => index.search(&terms, &selection, offset, per_page)?,
+            None => None,
+        };
+        let (total, messages, engine) = match found {
+            Some((total, keys)) => {
+                let mut by_key = self.by_stored_keys(&keys).await?;
+                let messages = keys.iter().filter_map(|k| by_key.remove(k)).collect();
+                (total, messages, "index")
             }
-        }
+            None => {
+                let (total, messages) = self.scan_search(&terms, &selection, offset, per_page).await?;
+                (total as u64, messages, "scan")
+            }
+        };
+        let terms: Vec<String> = terms.iter().map(ToString::to_string).collect();
+        Ok(json!({"messages": messages, "total": total, "page": page, "per_page": per_page, "terms": terms,
+                  "selection": self.describe(&selection), "engine": engine}))
+    }
+
+    /// A search by scanning `messages`: how many match, and the page from `offset`, newest first (ties by the
+    /// key's hash, as the index orders them).
+    async fn scan_search(
+        &self,
+        terms: &[crate::search_index::SearchTerm],
+        selection: &Selection,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Value>), BadRequest> {
+        let mut filter = selection.expr(&self.ctx).await.map_err(|e| BadRequest(400, format!("select: {e}")))?;
         if !terms.is_empty() {
-            let matches = self.search_match.call(vec![col("text_norm"), lit(search::encode(&terms))]);
-            filter = filter.and(matches);
+            filter = filter.and(self.search_match.call(vec![col("text_norm"), lit(search::encode(terms))]));
         }
         let frame = self.ctx.table("messages").await?.filter(filter)?;
         let total = frame.clone().count().await.map_err(|e| BadRequest(400, format!("select: {e}")))?;
+        let hash = datafusion::execution::FunctionRegistry::udf(&self.ctx, "hash64")?;
         let rows = frame
             .sort(vec![
                 col("ts").sort(false, true),
-                // Ties as the index orders them: by the key's hash.
-                Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
-                    datafusion::execution::FunctionRegistry::udf(&self.ctx, "hash64")?,
-                    vec![col("key")],
-                ))
-                .sort(true, true),
+                hash.call(vec![col("key")]).sort(true, true),
                 col("key").sort(true, true),
             ])?
-            .limit((page - 1) * per_page, Some(per_page))?;
-        let messages = self.shown_messages(rows).await?;
-        Ok(json!({"messages": messages, "total": total, "page": page, "per_page": per_page, "terms": shown_terms,
-                  "selection": self.describe(&selection), "engine": "scan"}))
+            .limit(offset, Some(limit))?;
+        Ok((total, self.shown_messages(rows).await?))
     }
 
     /// The messages of a frame over `messages`, as the pages show them: pseudonymised, each with the cascade
@@ -578,10 +572,18 @@ impl Api {
 
     /// The messages of shown keys, by shown key.
     async fn lookup(&self, keys: &[String]) -> Result<HashMap<String, Value>, BadRequest> {
-        let stored: Vec<_> = keys.iter().map(|k| lit(self.pseudonyms.stored_key(k))).collect();
-        let frame = self.ctx.table("messages").await?.filter(col("key").in_list(stored, false))?;
-        let messages = self.shown_messages(frame).await?;
-        Ok(messages.into_iter().map(|m| (m["key"].as_str().unwrap_or_default().to_owned(), m)).collect())
+        let stored: Vec<String> = keys.iter().map(|k| self.pseudonyms.stored_key(k)).collect();
+        let found = self.by_stored_keys(&stored).await?;
+        Ok(found.into_values().map(|m| (m["key"].as_str().unwrap_or_default().to_owned(), m)).collect())
+    }
+
+    /// The messages of stored keys as the pages show them, by stored key.
+    async fn by_stored_keys(&self, keys: &[String]) -> Result<HashMap<String, Value>, BadRequest> {
+        let list: Vec<Expr> = keys.iter().map(|k| lit(k.as_str())).collect();
+        let frame = self.ctx.table("messages").await?.filter(col("key").in_list(list, false))?;
+        let shown = self.shown_messages(frame).await?;
+        // Shown keys are the stored ones pseudonymised: each leads back to one stored key.
+        Ok(shown.into_iter().map(|m| (self.pseudonyms.stored_key(m["key"].as_str().unwrap_or_default()), m)).collect())
     }
 
     async fn analysis_session(&self) -> Result<SessionContext, BadRequest> {

@@ -14,51 +14,7 @@ use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Signature, SimpleScalar
 use datafusion::scalar::ScalarValue;
 use echolens_analysis::Strs;
 
-/// One term of a search.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct Term {
-    /// Normalised words, space-separated.
-    pub(super) text: String,
-    /// Whether its last word may go on (`vot*` finds "vote" and "voters").
-    pub(super) prefix: bool,
-}
-
-impl std::fmt::Display for Term {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.text.contains(' '), self.prefix) {
-            (true, false) => write!(f, "\"{}\"", self.text),
-            (true, true) => write!(f, "\"{}\"*", self.text),
-            (false, false) => write!(f, "{}", self.text),
-            (false, true) => write!(f, "{}*", self.text),
-        }
-    }
-}
-
-/// The terms of a query, normalised as message text is; a `*` ending a word or a phrase makes it a prefix.
-pub(super) fn query_terms(q: &str) -> Vec<Term> {
-    let mut out = Vec::new();
-    let mut push = |raw: &str, prefix: bool| {
-        let text = echolens_text::normalize(raw).split_whitespace().collect::<Vec<_>>().join(" ");
-        if !text.is_empty() {
-            out.push(Term { text, prefix });
-        }
-    };
-    let parts: Vec<&str> = q.split('"').collect();
-    for (i, part) in parts.iter().enumerate() {
-        if i % 2 == 1 {
-            // A phrase, a prefix when a `*` follows its closing quote.
-            let prefix = parts.get(i + 1).is_some_and(|next| next.starts_with('*'));
-            push(part, prefix);
-        } else {
-            for word in part.split_whitespace() {
-                push(word.trim_end_matches('*'), word.ends_with('*'));
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
+use crate::search_index::SearchTerm as Term;
 
 /// A term compiled for matching: its words, and a finder for the first.
 pub(super) struct Compiled {
@@ -140,6 +96,7 @@ pub(super) fn udf() -> ScalarUDF {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::search_index::query_terms;
 
     fn t(text: &str, prefix: bool) -> Term {
         Term { text: text.into(), prefix }
