@@ -343,6 +343,138 @@ fn organic_text(rng: &mut Rng, lang: usize) -> String {
     text
 }
 
+/// One organic post drawn from `rng` (its id left at 0), and its Telegram channel's index (`None` for X).
+fn organic_post(
+    rng: &mut Rng,
+    tg_channels: &[(String, String, usize)],
+    x_accounts: usize,
+    days: usize,
+) -> (Post, Option<usize>) {
+    let ts = START + rng.below(days * DAY as usize) as i64;
+    if rng.below(10) < 6 {
+        let c = rng.zipf(tg_channels.len());
+        let (id, name, lang) = &tg_channels[c];
+        let mut text = organic_text(rng, *lang);
+        let mut urls = Vec::new();
+        if rng.below(8) == 0 {
+            let url = format!("https://news{}.example/story/{}", rng.below(30), rng.zipf(500));
+            text.push(' ');
+            text.push_str(&url);
+            urls.push(url);
+        }
+        sign(rng, &mut text, c, name);
+        let post = Post {
+            platform: "telegram",
+            channel: id.clone(),
+            channel_name: name.clone(),
+            id: 0,
+            author: Some(format!("channel{id}")),
+            ts,
+            text,
+            urls,
+            forwarded_from: None,
+            repost_of: None,
+        };
+        (post, Some(c))
+    } else {
+        let a = rng.zipf(x_accounts);
+        let lang = a % 3;
+        let mut text = organic_text(rng, lang);
+        if rng.below(5) == 0 {
+            text.push_str(&format!(" #{}", ["news", "today", "ایران", "мир"][rng.below(4)]));
+        }
+        let post = Post {
+            platform: "x",
+            channel: format!("{}", 50_000 + a),
+            channel_name: format!("user_{a}"),
+            id: 0,
+            author: Some(format!("{}", 50_000 + a)),
+            ts,
+            text,
+            urls: Vec::new(),
+            forwarded_from: None,
+            repost_of: None,
+        };
+        (post, None)
+    }
+}
+
+/// An organic post as the JSONL layout keeps it until it is written: where it sorts, and the random state it
+/// is drawn again from.
+struct Organic {
+    ts: i64,
+    id: u64,
+    state: Rng,
+    /// The channel id (every generated channel id is a number).
+    channel: u32,
+    telegram: bool,
+}
+
+impl Organic {
+    fn of(post: &Post, state: Rng) -> Self {
+        let channel = post.channel.parse().expect("generated channel ids are numbers below 2^32");
+        Organic { ts: post.ts, id: post.id, state, channel, telegram: post.platform == "telegram" }
+    }
+
+    fn platform(&self) -> &'static str {
+        if self.telegram { "telegram" } else { "x" }
+    }
+
+    /// The post again, as it was drawn.
+    fn post(&self, tg_channels: &[(String, String, usize)], x_accounts: usize, days: usize) -> Post {
+        let (mut post, _) = organic_post(&mut self.state.clone(), tg_channels, x_accounts, days);
+        post.id = self.id;
+        post
+    }
+}
+
+/// The corpus's order: time, then platform, channel id (as text) and message id.
+fn post_order(a: &Post, b: &Post) -> std::cmp::Ordering {
+    (a.ts, a.platform, &a.channel, a.id).cmp(&(b.ts, b.platform, &b.channel, b.id))
+}
+
+/// [`post_order`] between two organic records, the channel ids compared as text without writing them out.
+fn organic_order(a: &Organic, b: &Organic) -> std::cmp::Ordering {
+    (a.ts, a.platform())
+        .cmp(&(b.ts, b.platform()))
+        .then_with(|| digits(a.channel).as_slice().cmp(digits(b.channel).as_slice()))
+        .then(a.id.cmp(&b.id))
+}
+
+/// [`post_order`] between an organic record and a post.
+fn organic_before(a: &Organic, b: &Post) -> bool {
+    (a.ts, a.platform())
+        .cmp(&(b.ts, b.platform))
+        .then_with(|| digits(a.channel).as_slice().cmp(b.channel.as_bytes()))
+        .then(a.id.cmp(&b.id))
+        .is_lt()
+}
+
+/// A channel id in decimal, on the stack.
+struct Digits {
+    buf: [u8; 10],
+    start: usize,
+}
+
+fn digits(mut n: u32) -> Digits {
+    let mut buf = [0u8; 10];
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return Digits { buf, start };
+        }
+    }
+}
+
+impl Digits {
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
 /// A word of a cascade's text: mostly content words, so the texts of different cascades are unrelated.
 fn cascade_word(rng: &mut Rng, lang: usize) -> String {
     if rng.below(3) == 0 {
@@ -496,58 +628,32 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
         .map(|i| (format!("{}", 1_000_000_000 + i * 7919), format!("demo_channel_{i:02}"), i % 3))
         .collect();
     let x_accounts = (messages / 40).max(60);
-    let mut posts: Vec<Post> = Vec::with_capacity(messages + 1000);
+    let mut posts: Vec<Post> = Vec::new();
     let mut next_id = vec![1u64; tg_channels.len()];
     let mut x_next = 1_000_000u64;
 
-    // Organic background: 60% Telegram channel posts, 40% X posts.
+    // Organic background: 60% Telegram channel posts, 40% X posts. Laid out as JSONL, they are kept as
+    // `Organic` records (32 bytes, the random state each was drawn from) and drawn again as they are written, so
+    // that the corpus's size is bounded by the disk, not by memory.
+    let stream = options.layout == Layout::Jsonl;
+    let mut organic: Vec<Organic> = Vec::with_capacity(if stream { messages } else { 0 });
     for _ in 0..messages {
-        let ts = START + rng.below(days * DAY as usize) as i64;
-        if rng.below(10) < 6 {
-            let c = rng.zipf(tg_channels.len());
-            let (id, name, lang) = &tg_channels[c];
-            let mut text = organic_text(&mut rng, *lang);
-            let mut urls = Vec::new();
-            if rng.below(8) == 0 {
-                let url = format!("https://news{}.example/story/{}", rng.below(30), rng.zipf(500));
-                text.push(' ');
-                text.push_str(&url);
-                urls.push(url);
+        let state = rng.clone();
+        let (mut post, channel) = organic_post(&mut rng, &tg_channels, x_accounts, days);
+        post.id = match channel {
+            Some(c) => {
+                next_id[c] += 1;
+                next_id[c] - 1
             }
-            sign(&mut rng, &mut text, c, name);
-            posts.push(Post {
-                platform: "telegram",
-                channel: id.clone(),
-                channel_name: name.clone(),
-                id: next_id[c],
-                author: Some(format!("channel{id}")),
-                ts,
-                text,
-                urls,
-                forwarded_from: None,
-                repost_of: None,
-            });
-            next_id[c] += 1;
+            None => {
+                x_next += 1;
+                x_next - 1
+            }
+        };
+        if stream {
+            organic.push(Organic::of(&post, state));
         } else {
-            let a = rng.zipf(x_accounts);
-            let lang = a % 3;
-            let mut text = organic_text(&mut rng, lang);
-            if rng.below(5) == 0 {
-                text.push_str(&format!(" #{}", ["news", "today", "ایران", "мир"][rng.below(4)]));
-            }
-            posts.push(Post {
-                platform: "x",
-                channel: format!("{}", 50_000 + a),
-                channel_name: format!("user_{a}"),
-                id: x_next,
-                author: Some(format!("{}", 50_000 + a)),
-                ts,
-                text,
-                urls: Vec::new(),
-                forwarded_from: None,
-                repost_of: None,
-            });
-            x_next += 1;
+            posts.push(post);
         }
     }
 
@@ -795,18 +901,37 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
         cascades.push(cascade);
     }
 
-    posts.sort_by(|a, b| (a.ts, a.platform, &a.channel, a.id).cmp(&(b.ts, b.platform, &b.channel, b.id)));
+    posts.sort_by(post_order);
+    organic.sort_unstable_by(organic_order);
+    let mut out = Lines::create(dir, options)?;
     let mut account_batch = None;
     match options.layout {
         Layout::Mixed => {
             write_files(dir, &posts, &tg_channels)?;
             account_batch = Some(write_x_accounts(&dir.join("x_archive"), &posts, &campaigns[0], seed)?);
+            for p in &posts {
+                out.write(p)?;
+            }
         }
-        Layout::Jsonl => write_jsonl(dir, &posts)?,
+        Layout::Jsonl => {
+            // The organic records and the planted posts, each in order, merged.
+            let (mut organic, mut planted) = (organic.iter().peekable(), posts.iter().peekable());
+            loop {
+                let drawn;
+                let post = match (organic.peek(), planted.peek()) {
+                    (Some(o), Some(p)) if !organic_before(o, p) => planted.next(),
+                    (Some(_), _) => {
+                        drawn = organic.next().map(|o| o.post(&tg_channels, x_accounts, days));
+                        drawn.as_ref()
+                    }
+                    (None, _) => planted.next(),
+                };
+                let Some(post) = post else { break };
+                out.write(post)?;
+            }
+        }
     }
-    if let Some(path) = &options.toolkit_csv {
-        write_toolkit_csv(path, &posts)?;
-    }
+    out.finish()?;
     // Two sides: the vocabulary's source channel (posts most, its vocabulary spreads), and the Persian cascade's
     // origin channel with the first coordinated group (copied most, a coordinated core).
     let sides = if options.layout == Layout::Mixed {
@@ -829,7 +954,16 @@ pub fn generate_with(dir: &Path, options: &Options) -> std::io::Result<Truth> {
     } else {
         Vec::new()
     };
-    Ok(Truth { messages: posts.len(), seed, campaigns, cascades, vocabulary, crowds, account_batch, sides })
+    Ok(Truth {
+        messages: posts.len() + organic.len(),
+        seed,
+        campaigns,
+        cascades,
+        vocabulary,
+        crowds,
+        account_batch,
+        sides,
+    })
 }
 
 /// The Monday of the week the demo's batch of accounts was created: 2024-02-05.
@@ -1075,46 +1209,72 @@ fn plant_crowds(
     crowds
 }
 
-/// Every message in `dir/messages.jsonl`, its links in `urls`.
-fn write_jsonl(dir: &Path, posts: &[Post]) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
-    let mut out = BufWriter::new(fs::File::create(dir.join("messages.jsonl"))?);
-    for p in posts {
-        let mut line = json!({
-            "id": p.id, "channel": p.channel, "channel_name": p.channel_name, "author": p.author,
-            "timestamp": p.ts, "text": p.text, "platform": p.platform, "forwarded_from": p.forwarded_from,
-            "urls": p.urls,
-        });
-        if let Some(original) = &p.repost_of {
-            line["repost_of"] = json!(original);
-        }
-        writeln!(out, "{line}")?;
-    }
-    out.flush()
+/// The files written a message at a time: `dir/messages.jsonl` in the JSONL layout (links in `urls`), and the
+/// coordination-network-toolkit CSV when asked (`message_id,user_id,username,repost_id,reply_id,message,
+/// timestamp,urls`, links space-separated; a forward is a repost there, as echolens treats it; message ids are
+/// the messages' positions from 10,000,000, unique across platforms).
+struct Lines {
+    jsonl: Option<BufWriter<fs::File>>,
+    toolkit: Option<BufWriter<fs::File>>,
+    written: usize,
 }
 
-/// Every message as coordination-network-toolkit CSV (`message_id,user_id,username,repost_id,reply_id,message,
-/// timestamp,urls`, links space-separated). A forward is a repost there, as echolens treats it; message ids are
-/// the messages' positions from 10,000,000, unique across platforms.
-fn write_toolkit_csv(path: &Path, posts: &[Post]) -> std::io::Result<()> {
-    let mut out = BufWriter::new(fs::File::create(path)?);
-    writeln!(out, "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls")?;
-    for (i, p) in posts.iter().enumerate() {
-        let repost = p.repost_of.as_deref().or(p.forwarded_from.as_deref()).unwrap_or("");
-        let fields = [
-            (10_000_000 + i).to_string(),
-            p.author.clone().unwrap_or_default(),
-            p.channel_name.clone(),
-            repost.to_owned(),
-            String::new(),
-            p.text.clone(),
-            p.ts.to_string(),
-            p.urls.join(" "),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        writeln!(out, "{}", line.join(","))?;
+impl Lines {
+    fn create(dir: &Path, options: &Options) -> std::io::Result<Self> {
+        let jsonl = if options.layout == Layout::Jsonl {
+            fs::create_dir_all(dir)?;
+            Some(BufWriter::new(fs::File::create(dir.join("messages.jsonl"))?))
+        } else {
+            None
+        };
+        let toolkit = match &options.toolkit_csv {
+            Some(path) => {
+                let mut out = BufWriter::new(fs::File::create(path)?);
+                writeln!(out, "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls")?;
+                Some(out)
+            }
+            None => None,
+        };
+        Ok(Lines { jsonl, toolkit, written: 0 })
     }
-    out.flush()
+
+    fn write(&mut self, p: &Post) -> std::io::Result<()> {
+        if let Some(out) = &mut self.jsonl {
+            let mut line = json!({
+                "id": p.id, "channel": p.channel, "channel_name": p.channel_name, "author": p.author,
+                "timestamp": p.ts, "text": p.text, "platform": p.platform, "forwarded_from": p.forwarded_from,
+                "urls": p.urls,
+            });
+            if let Some(original) = &p.repost_of {
+                line["repost_of"] = json!(original);
+            }
+            writeln!(out, "{line}")?;
+        }
+        if let Some(out) = &mut self.toolkit {
+            let repost = p.repost_of.as_deref().or(p.forwarded_from.as_deref()).unwrap_or("");
+            let fields = [
+                (10_000_000 + self.written).to_string(),
+                p.author.clone().unwrap_or_default(),
+                p.channel_name.clone(),
+                repost.to_owned(),
+                String::new(),
+                p.text.clone(),
+                p.ts.to_string(),
+                p.urls.join(" "),
+            ];
+            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            writeln!(out, "{}", line.join(","))?;
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        for mut out in self.jsonl.into_iter().chain(self.toolkit) {
+            out.flush()?;
+        }
+        Ok(())
+    }
 }
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
@@ -1361,6 +1521,18 @@ mod tests {
                 assert_eq!(v["urls"].as_array().unwrap().len(), 1);
             }
         }
+
+        // Organic posts drawn again as they are written, merged with the planted ones: the file is in the
+        // corpus's order, each key once, channel ids compared as text ("100…" before "50…").
+        let order: Vec<(i64, String, String, u64)> = many_lines
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let s = |f: &str| v[f].as_str().unwrap().to_owned();
+                (v["timestamp"].as_i64().unwrap(), s("platform"), s("channel"), v["id"].as_u64().unwrap())
+            })
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "sorted, no key twice");
 
         let text = fs::read_to_string(&csv).unwrap();
         let mut rows = text.lines();
