@@ -27,7 +27,7 @@ pub use output::{Cell, Col, Rows, Table, TableFormat, remove_table, table_schema
 pub use pseudonym::{CHAT_AUTHOR, Pseudonyms};
 pub use table::{Strs, Written, collect_plain, create_output, excerpt, i64s, strings, write_output, write_summary};
 pub use timings::memory_mb;
-pub use udf::{hash64, register_udfs};
+pub use udf::{hash64, parameter_of, rebuild, register_udfs, udfs};
 
 use std::sync::Arc;
 
@@ -45,10 +45,16 @@ pub fn partitions() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
+/// The engine settings every analysis session has, local or on a cluster: [`partitions`] target partitions,
+/// batches of 8192 rows.
+pub fn session_config() -> SessionConfig {
+    SessionConfig::new().with_target_partitions(partitions()).with_batch_size(8192)
+}
+
 /// A DataFusion session for analyses: the echolens UDFs registered, `memory_limit` bytes for the engine's
 /// buffers (sorts and aggregations spill to disk beyond it).
 pub fn analysis_session(memory_limit: usize) -> Result<SessionContext> {
-    let config = SessionConfig::new().with_target_partitions(partitions()).with_batch_size(8192);
+    let config = session_config();
     // A fair pool: every spillable operator (sorts, aggregations) gets its share and spills beyond it, instead
     // of the first one taking everything and the next failing.
     let pool = Arc::new(FairSpillPool::new(memory_limit));

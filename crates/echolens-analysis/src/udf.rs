@@ -20,13 +20,22 @@ use datafusion::prelude::SessionContext;
 
 /// Register the echolens UDFs in `ctx`.
 pub fn register_udfs(ctx: &SessionContext) {
-    ctx.register_udf(hash64_udf());
-    ctx.register_udf(token_count_udf());
-    ctx.register_udf(has_tokens_udf());
-    ctx.register_udf(key_hash_udf());
-    ctx.register_udf(script_udf());
-    ctx.register_udf(registrable_domain_udf());
-    ctx.register_udf(shortener_udf());
+    for udf in udfs() {
+        ctx.register_udf(udf);
+    }
+}
+
+/// The echolens UDFs, for a process that registers functions its own way (a cluster's executors).
+pub fn udfs() -> Vec<ScalarUDF> {
+    vec![
+        hash64_udf(),
+        token_count_udf(),
+        has_tokens_udf(),
+        key_hash_udf(),
+        script_udf(),
+        registrable_domain_udf(),
+        shortener_udf(),
+    ]
 }
 
 fn registrable_domain_udf() -> ScalarUDF {
@@ -219,5 +228,56 @@ mod tests {
         assert_eq!(col("a").value(2), hash64(texts[2].unwrap()));
         assert!(col("a").is_null(1));
         assert_eq!(col("e").value(2), 10);
+    }
+}
+
+/// A UDF made from a parameter (a time zone, a lexicon). A cluster's processes know functions by name only:
+/// they are sent the parameter and make the function again with [`rebuild`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Parameterised {
+    udf: ScalarUDF,
+    param: String,
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for Parameterised {
+    fn name(&self) -> &str {
+        self.udf.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.udf.signature()
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.udf.return_type(args)
+    }
+
+    fn invoke_with_args(&self, args: datafusion::logical_expr::ScalarFunctionArgs) -> Result<ColumnarValue> {
+        self.udf.invoke_with_args(args)
+    }
+}
+
+/// `udf`, which [`rebuild`] makes again from its name and `param`.
+pub(crate) fn parameterised(udf: ScalarUDF, param: String) -> ScalarUDF {
+    ScalarUDF::new_from_impl(Parameterised { udf, param })
+}
+
+/// The parameter `udf` was made from, when it was.
+pub fn parameter_of(udf: &ScalarUDF) -> Option<&str> {
+    udf.inner().downcast_ref::<Parameterised>().map(|p| p.param.as_str())
+}
+
+/// The parameterised UDF `name` made from `param` (see [`parameter_of`]).
+pub fn rebuild(name: &str, param: &str) -> crate::Result<ScalarUDF> {
+    match name {
+        "local_day" => Ok(crate::zone::local_day_udf(crate::zone::parse(param)?)),
+        "local_hour" => Ok(crate::zone::local_hour_udf(crate::zone::parse(param)?)),
+        "lexicon_mask" => {
+            let entries = serde_json::from_str(param)
+                .map_err(|e| crate::Error::Param(format!("a lexicon sent with a plan does not read: {e}")))?;
+            let lexicon = crate::vocabulary::lexicon::Lexicon::new(entries)?;
+            Ok(crate::vocabulary::timeline::lexicon_udf(Arc::new(lexicon)))
+        }
+        other => Err(crate::Error::Param(format!("no parameterised function {other:?}"))),
     }
 }

@@ -70,12 +70,12 @@ fn zone_udf(name: &str, zone: Tz, f: fn(Tz, i64) -> i64) -> ScalarUDF {
 
 /// `local_day(ts_us)`: [`local_day`] in `zone`, as a UDF over BIGINT microseconds.
 pub fn local_day_udf(zone: Tz) -> ScalarUDF {
-    zone_udf("local_day", zone, local_day)
+    crate::udf::parameterised(zone_udf("local_day", zone, local_day), zone.name().to_owned())
 }
 
 /// `local_hour(ts_us)`: [`local_hour`] in `zone`, as a UDF over BIGINT microseconds.
 pub fn local_hour_udf(zone: Tz) -> ScalarUDF {
-    zone_udf("local_hour", zone, local_hour)
+    crate::udf::parameterised(zone_udf("local_hour", zone, local_hour), zone.name().to_owned())
 }
 
 #[cfg(test)]

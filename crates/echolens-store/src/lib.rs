@@ -95,6 +95,50 @@ async fn open_or_create(path: &Path, name: &str, schema: &arrow::datatypes::Sche
     Ok(table.create().with_table_name(name).with_columns(delta_columns(schema)).await?)
 }
 
+/// How [`Store::register`] gives a session the tables.
+#[derive(Clone, Copy)]
+enum Tables {
+    /// Through Delta's provider, which reads the log.
+    Delta,
+    /// As listings of the current version's Parquet files.
+    Files,
+}
+
+/// The Parquet files that make `table`'s current version, sorted.
+fn table_files(table: &DeltaTable) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for uri in table.get_file_uris()? {
+        let path =
+            url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| PathBuf::from(&uri));
+        files.push(path);
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A table of exactly `files`, read with `schema` (an empty table when there are none).
+fn listing(
+    files: &[PathBuf],
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    use datafusion::datasource::file_format::parquet::ParquetFormat;
+    use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+    if files.is_empty() {
+        return Ok(Arc::new(datafusion::datasource::empty::EmptyTable::new(schema)));
+    }
+    let urls = files
+        .iter()
+        .map(|f| {
+            // As URLs, so that no character of a path is read as a glob.
+            let url = url::Url::from_file_path(f).map_err(|()| Error::Path(f.clone()))?;
+            Ok(ListingTableUrl::parse(url.as_str())?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
 /// The columns of `schema` that `table` lacks (a table made by an earlier version).
 fn missing_columns(table: &DeltaTable, schema: &arrow::datatypes::Schema) -> Result<Vec<StructField>> {
     let stored = table.snapshot()?.schema();
@@ -324,14 +368,7 @@ impl Store {
 
     /// The Parquet files that make the current version of `messages` (what an index of it must cover).
     pub fn message_files(&self) -> Result<Vec<PathBuf>> {
-        let mut files = Vec::new();
-        for uri in self.messages.get_file_uris()? {
-            let path =
-                url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| PathBuf::from(&uri));
-            files.push(path);
-        }
-        files.sort();
-        Ok(files)
+        table_files(&self.messages)
     }
 
     /// Take the store's write lock (see [`Store::open_or_create`]) for work that writes beside the tables, such
@@ -360,14 +397,29 @@ impl Store {
     /// Register `messages`, `quarantine` and `accounts` in an existing session (`accounts` empty in a store
     /// made before it existed).
     pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
+        self.register_as(ctx, Tables::Delta).await
+    }
+
+    /// Register the tables as [`Store::register`] does, each as a listing of the Parquet files of its current
+    /// version: what an engine that reads the files itself needs (Ballista's executors, which are sent the
+    /// plan and the file paths, not the Delta log).
+    pub async fn register_files(&self, ctx: &SessionContext) -> Result<()> {
+        self.register_as(ctx, Tables::Files).await
+    }
+
+    async fn register_as(&self, ctx: &SessionContext, how: Tables) -> Result<()> {
         let tables = [("messages", Some(&self.messages)), ("quarantine", Some(&self.quarantine))];
         for (name, table) in tables.into_iter().chain([("accounts", self.accounts.as_ref())]) {
             let provider: Arc<dyn datafusion::catalog::TableProvider> = match table {
                 Some(table) => {
                     table.update_datafusion_session(&ctx.state())?;
-                    table.table_provider().await?
+                    let delta = table.table_provider().await?;
+                    match how {
+                        Tables::Delta => delta,
+                        Tables::Files => listing(&table_files(table)?, delta.schema())?,
+                    }
                 }
-                None => Arc::new(datafusion::datasource::MemTable::try_new(account_schema(), vec![vec![]])?),
+                None => Arc::new(datafusion::datasource::empty::EmptyTable::new(account_schema())),
             };
             ctx.register_table(name, provider)?;
         }

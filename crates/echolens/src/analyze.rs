@@ -120,6 +120,8 @@ pub struct Options {
     pub format: echolens_analysis::TableFormat,
     /// Memory for the engine's buffers.
     pub memory: usize,
+    /// Where the plans over the store run (the vocabulary's sample stays in this process).
+    pub engine: crate::run::Engine,
     /// Account ids as they are instead of pseudonyms.
     pub reveal: bool,
     /// No progress on stderr.
@@ -223,11 +225,7 @@ pub fn run(args: &Options) -> Result<Outcome> {
     let version = store.messages_version();
     // A fresh session per stage: what one analysis registers (coordination's action and pair tables) is freed
     // before the next one runs.
-    let session = || -> Result<SessionContext> {
-        let ctx = echolens_analysis::analysis_session(args.memory)?;
-        rt.block_on(store.register(&ctx))?;
-        Ok(ctx)
-    };
+    let session = || -> Result<SessionContext> { rt.block_on(crate::run::session(&store, args.memory, &args.engine)) };
     let ctx = session()?;
     let key = store.pseudonym_key()?;
     let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;

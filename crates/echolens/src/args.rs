@@ -54,6 +54,61 @@ pub(crate) enum Command {
     /// report folder as one zip, checked for raw identities first.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// The processes of a Ballista cluster, with echolens's functions: a scheduler, and executors that run the
+    /// analyses' plans sent with `--cluster df://HOST:PORT` (see README, "Running on a cluster").
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClusterCommand {
+    /// The scheduler: plans each job into stages and hands their tasks to the executors.
+    Scheduler(SchedulerArgs),
+    /// An executor: runs tasks, reading the store at the path the client named (the same path on every
+    /// machine: a shared file system), and serves their results.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SchedulerArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// The port clients and executors reach it on.
+    #[arg(long, default_value_t = 50050)]
+    pub port: u16,
+    /// The host name the others reach it by [default: the bind address].
+    #[arg(long)]
+    pub external_host: Option<String>,
+    /// Seconds without a heartbeat after which an executor is taken as lost and its tasks are run again on
+    /// the others.
+    #[arg(long, default_value_t = 30)]
+    pub executor_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExecutorArgs {
+    /// The scheduler, as HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub scheduler: String,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// The port of its results service; its task service listens on the next one.
+    #[arg(long, default_value_t = 50051)]
+    pub port: u16,
+    /// The host name the scheduler and clients reach it by [default: the bind address].
+    #[arg(long)]
+    pub external_host: Option<String>,
+    /// Tasks it runs at once [default: one per core].
+    #[arg(long)]
+    pub concurrent_tasks: Option<usize>,
+    /// Where it keeps the intermediate results of running jobs [default: a temporary folder].
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Memory for its tasks' buffers, shared by its concurrent tasks; they spill to disk beyond it.
+    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    pub memory: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,9 +198,18 @@ pub(crate) struct RunArgs {
     /// either way).
     #[arg(long, value_enum, default_value = "csv")]
     pub format: TableFormat,
+    /// Run the plans on a Ballista cluster: its scheduler's URL. Its executors read the store from the same
+    /// path (see README, "Running on a cluster").
+    #[arg(long, value_name = "df://HOST:PORT", env = "ECHOLENS_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 impl RunArgs {
+    /// Where the plans run.
+    pub(crate) fn engine(&self) -> echolens::run::Engine {
+        echolens::run::Engine::of(self.cluster.as_deref())
+    }
+
     /// The table format, as the library names it.
     pub(crate) fn table_format(&self) -> echolens_analysis::TableFormat {
         match self.format {

@@ -3,6 +3,8 @@
 //! binary's commands call; the binary itself is argument parsing and printing.
 
 pub mod analyze;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod compare;
 pub mod demo;
 pub mod findings;

@@ -2,6 +2,7 @@
 //! store's pseudonyms, and the demo corpus.
 
 use anyhow::{Context, Result};
+use datafusion::prelude::SessionContext;
 
 /// What every analysis writes into its `summary.json` about the run: the command (its author, channel and SQL
 /// selectors shown as pseudonyms show them unless `reveal`), the version, the store and its public id, and
@@ -53,6 +54,41 @@ pub async fn pseudonyms(
     ctx: &datafusion::prelude::SessionContext,
 ) -> Result<echolens_analysis::Pseudonyms> {
     Ok(echolens_analysis::Pseudonyms::load(ctx, store.pseudonym_key()?).await?)
+}
+
+/// Where an analysis's plans run: this process, or a Ballista cluster's scheduler (`df://HOST:PORT`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// A local DataFusion session.
+    #[default]
+    Local,
+    /// The scheduler at this URL.
+    Cluster(String),
+}
+
+impl Engine {
+    /// The engine a `--cluster` argument names.
+    pub fn of(cluster: Option<&str>) -> Self {
+        cluster.map_or(Engine::Local, |url| Engine::Cluster(url.to_owned()))
+    }
+}
+
+/// An analysis session over `store`'s tables: local with `memory` bytes for the engine's buffers, or on the
+/// cluster `engine` names (whose executors have their own).
+pub async fn session(store: &echolens_store::Store, memory: usize, engine: &Engine) -> anyhow::Result<SessionContext> {
+    match engine {
+        Engine::Local => {
+            let ctx = echolens_analysis::analysis_session(memory)?;
+            store.register(&ctx).await?;
+            Ok(ctx)
+        }
+        #[cfg(feature = "cluster")]
+        Engine::Cluster(url) => crate::cluster::session(url, store).await,
+        #[cfg(not(feature = "cluster"))]
+        Engine::Cluster(url) => {
+            anyhow::bail!("this echolens was built without the `cluster` feature: it cannot run plans on {url}")
+        }
+    }
 }
 
 /// The async runtime the store and DataFusion run on.

@@ -61,6 +61,8 @@ pub struct Lexicon {
     by_word: HashMap<String, Vec<usize>>,
     /// Terms whose first word is a prefix, by that prefix.
     by_prefix: HashMap<String, Vec<usize>>,
+    /// What it was made from.
+    entries: Vec<(String, Vec<String>)>,
 }
 
 impl Lexicon {
@@ -69,7 +71,7 @@ impl Lexicon {
 
     /// A lexicon of `(category, terms)`.
     pub fn new(entries: Vec<(String, Vec<String>)>) -> Result<Lexicon> {
-        let mut lex = Lexicon::default();
+        let mut lex = Lexicon { entries: entries.clone(), ..Lexicon::default() };
         for (category, terms) in entries {
             let c = match lex.categories.iter().position(|x| *x == category) {
                 Some(c) => c,
@@ -139,6 +141,11 @@ impl Lexicon {
             entries
         };
         Lexicon::new(entries).map_err(|e| bad(e.to_string()))
+    }
+
+    /// The `(category, terms)` it was made from.
+    pub fn entries(&self) -> &[(String, Vec<String>)] {
+        &self.entries
     }
 
     /// The category names, in order (bit `i` of a mask is category `i`).

@@ -132,14 +132,16 @@ pub struct Timeline {
     pub messages: u64,
 }
 
-fn lexicon_udf(lexicon: Arc<Lexicon>) -> datafusion::logical_expr::ScalarUDF {
-    crate::udf::string_udf(
+pub(crate) fn lexicon_udf(lexicon: Arc<Lexicon>) -> datafusion::logical_expr::ScalarUDF {
+    let param = serde_json::to_string(lexicon.entries()).expect("strings serialise");
+    let udf = crate::udf::string_udf(
         "lexicon_mask",
         &[],
         DataType::Int64,
         // NULL text: NULL mask, which the plan's `CASE` counts as no match.
         Arc::new(move |args: &[ColumnarValue]| crate::udf::map_strings(args, |t| lexicon.mask(t) as i64)),
-    )
+    );
+    crate::udf::parameterised(udf, param)
 }
 
 /// Count the messages of `selection` per period and series, with `lexicon`'s categories.

@@ -30,6 +30,7 @@ pub(super) fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         top_terms: args.top_terms,
         format: args.run.table_format(),
         memory: args.run.memory,
+        engine: args.run.engine(),
         reveal: args.run.reveal,
         quiet: args.run.json,
         caps: echolens_report::Caps::default(),

@@ -31,8 +31,7 @@ pub(super) fn run(args: CompareArgs) -> Result<ExitCode> {
     let (result, version, pseudonyms) = rt
         .block_on(async {
             let store = Store::open(store_path).await?;
-            let ctx = echolens_analysis::analysis_session(args.run.memory)?;
-            store.register(&ctx).await?;
+            let ctx = echolens::run::session(&store, args.run.memory, &args.run.engine()).await?;
             let pseudonyms = super::pseudonyms(&store, &ctx).await?;
             let result = echolens::compare::run(&ctx, &pseudonyms, &options).await?;
             anyhow::Ok((result, store.messages_version(), pseudonyms))

@@ -37,8 +37,7 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
     let (result, version, pseudonyms) = rt
         .block_on(async {
             let store = Store::open(store_path).await?;
-            let ctx = echolens_analysis::analysis_session(args.run.memory)?;
-            store.register(&ctx).await?;
+            let ctx = echolens::run::session(&store, args.run.memory, &args.run.engine()).await?;
             let last = std::sync::Mutex::new((Instant::now(), String::from("opening the store")));
             let stage = |s: &str| {
                 spinner.set_message(s.to_owned());

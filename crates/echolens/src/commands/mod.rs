@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod analyze;
+mod cluster;
 mod compare;
 mod coordination;
 pub(crate) mod demo;
@@ -30,7 +31,12 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diffusion(a) => a.run.reveal,
         Command::Timeline(a) => a.run.reveal,
         Command::Export(crate::args::ExportCommand::Stix(a)) => a.reveal,
-        Command::Ingest(_) | Command::Stats(_) | Command::Sql(_) | Command::Demo(_) | Command::Export(_) => false,
+        Command::Ingest(_)
+        | Command::Stats(_)
+        | Command::Sql(_)
+        | Command::Demo(_)
+        | Command::Export(_)
+        | Command::Cluster(_) => false,
     };
     if reveal {
         eprintln!(
@@ -39,6 +45,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     }
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Cluster(command) => cluster::run(command),
         Command::Ingest(args) => ingest::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Sql(args) => sql::run(args),

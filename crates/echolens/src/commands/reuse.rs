@@ -24,8 +24,7 @@ pub(super) fn run(args: ReuseArgs) -> Result<ExitCode> {
     let (result, version, pseudonyms) = rt
         .block_on(async {
             let store = Store::open(store_path).await?;
-            let ctx = echolens_analysis::analysis_session(args.run.memory)?;
-            store.register(&ctx).await?;
+            let ctx = echolens::run::session(&store, args.run.memory, &args.run.engine()).await?;
             let mut result = reuse::run(&ctx, params).await?;
             let pseudonyms = super::pseudonyms(&store, &ctx).await?;
             if !args.run.reveal {

@@ -22,14 +22,13 @@ use crate::args::{DiffusionArgs, KeynessArgs, TimelineArgs};
 /// store's pseudonyms (to apply to the result before anything is written, unless `--reveal`).
 fn with_store<T>(
     store_path: &Path,
-    memory: usize,
+    run: &crate::args::RunArgs,
     f: impl AsyncFnOnce(&SessionContext) -> echolens_analysis::Result<T>,
 ) -> Result<(T, i64, Pseudonyms)> {
     let rt = runtime()?;
     rt.block_on(async {
         let store = Store::open(store_path).await?;
-        let ctx = echolens_analysis::analysis_session(memory)?;
-        store.register(&ctx).await?;
+        let ctx = echolens::run::session(&store, run.memory, &run.engine()).await?;
         let out = f(&ctx).await?;
         let pseudonyms = super::pseudonyms(&store, &ctx).await?;
         anyhow::Ok((out, store.messages_version(), pseudonyms))
@@ -74,7 +73,7 @@ pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
         let bar = spinner("keyness");
         bar.set_message("counting words per group");
         let zone = args.tz.name().to_owned();
-        let (mut k, version, pseudonyms) = with_store(&args.store.store, args.run.memory, async |ctx| {
+        let (mut k, version, pseudonyms) = with_store(&args.store.store, &args.run, async |ctx| {
             keyness_by::run(ctx, &target, by, &zone, params, args.top).await
         })?;
         if !args.run.reveal {
@@ -109,7 +108,7 @@ pub(super) fn keyness(args: KeynessArgs) -> Result<ExitCode> {
     }
     let bar = spinner("keyness");
     bar.set_message("counting words and phrases");
-    let (mut k, version, pseudonyms) = with_store(&args.store.store, args.run.memory, async |ctx| {
+    let (mut k, version, pseudonyms) = with_store(&args.store.store, &args.run, async |ctx| {
         keyness::run(ctx, &target, reference.as_ref(), params).await
     })?;
     if !args.run.reveal {
@@ -166,7 +165,7 @@ pub(super) fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
     let bar = spinner("diffusion");
     bar.set_message(format!("following {} terms", terms.terms.len()));
     let (mut d, version, pseudonyms) =
-        with_store(&args.store.store, args.run.memory, async |ctx| diffusion::run(ctx, terms, &selection).await)?;
+        with_store(&args.store.store, &args.run, async |ctx| diffusion::run(ctx, terms, &selection).await)?;
     if !args.run.reveal {
         pseudonyms.diffusion(&mut d);
         d.selection = pseudonyms.selection(&selection);
@@ -234,9 +233,8 @@ pub(super) fn timeline(args: TimelineArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let bar = spinner("timeline");
     bar.set_message("counting");
-    let (mut t, version, pseudonyms) = with_store(&args.store.store, args.run.memory, async |ctx| {
-        timeline::run(ctx, &selection, lexicon, params).await
-    })?;
+    let (mut t, version, pseudonyms) =
+        with_store(&args.store.store, &args.run, async |ctx| timeline::run(ctx, &selection, lexicon, params).await)?;
     if !args.run.reveal {
         pseudonyms.timeline(&mut t);
         t.selection = pseudonyms.selection(&selection);

@@ -60,3 +60,60 @@ pub(crate) fn csv_rows(path: &Path) -> Vec<Vec<String>> {
     }
     rows
 }
+
+/// Every table and network under `dir`, relative path → bytes; every summary with what changes from run to
+/// run (times, paths) taken out.
+pub(crate) fn analyze_outputs(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "demo-corpus") {
+                    walk(root, &path, out);
+                }
+                continue;
+            }
+            let rel = path.strip_prefix(root).unwrap().to_owned();
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("csv" | "gexf" | "graphml") => out.push((rel, std::fs::read(&path).unwrap())),
+                Some("json") if rel != Path::new("demo-truth.json") => {
+                    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                    clean(&mut v);
+                    out.push((rel, v.to_string().into_bytes()));
+                }
+                _ => {}
+            }
+        }
+    }
+    fn clean(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for k in ["seconds", "run_at", "stages", "report", "report_bytes", "store", "out", "command"] {
+                    map.remove(k);
+                }
+                map.values_mut().for_each(clean);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(clean),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Two runs' [`analyze_outputs`] are the same file for file, byte for byte; else the first difference, in
+/// context, naming `what` was compared.
+pub(crate) fn assert_same_outputs(a: &[(PathBuf, Vec<u8>)], b: &[(PathBuf, Vec<u8>)], what: &str) {
+    let names = |r: &[(PathBuf, Vec<u8>)]| r.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    assert_eq!(names(a), names(b), "the same files ({what})");
+    for ((path, x), (_, y)) in a.iter().zip(b) {
+        if x != y {
+            let at = x.iter().zip(y).position(|(p, q)| p != q).unwrap_or(x.len().min(y.len()));
+            let around =
+                |v: &[u8]| String::from_utf8_lossy(&v[at.saturating_sub(80)..(at + 80).min(v.len())]).into_owned();
+            panic!("{} differs ({what}) at byte {at}:\n{}\n{}", path.display(), around(x), around(y));
+        }
+    }
+}

@@ -4,6 +4,8 @@
 //! on: outputs free of identities, the STIX bundle, the shareable zip (`shared`); sides compared (`compare`); results independent of the engine's partitions (`partitions`); the JSON API of `serve` (`serve`).
 
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod common;
 mod compare;
 mod partitions;
