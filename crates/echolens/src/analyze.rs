@@ -159,6 +159,16 @@ struct Source {
 
 /// Run the main job.
 pub fn run(args: &Options) -> Result<Outcome> {
+    match &args.engine {
+        crate::run::Engine::Local => run_here(args),
+        // What failed on a cluster is said as such: a lost executor fails the run, which writes no report.
+        crate::run::Engine::Cluster(url) => {
+            run_here(args).with_context(|| format!("the run on the cluster at {url} failed (no report was written)"))
+        }
+    }
+}
+
+fn run_here(args: &Options) -> Result<Outcome> {
     let started = Instant::now();
     // A named campaign is checked before anything runs, and again once the store is there: a typo should not
     // cost the whole run.

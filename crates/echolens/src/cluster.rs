@@ -36,13 +36,23 @@ use echolens_store::Store;
 /// registers (a selection's keys, a run's cascade members), so Ballista's 16 MiB is raised.
 const MAX_MESSAGE: usize = 256 << 20;
 
+/// How executors get tasks: they ask for them. (With Ballista 55's push policy a task reset after its
+/// executor was lost was never offered again, and the job waited for ever; decision 0013.)
+const POLICY: ballista_core::config::TaskSchedulingPolicy = ballista_core::config::TaskSchedulingPolicy::PullStaged;
+
 /// A session whose plans run on the scheduler at `url` (`df://HOST:PORT`), with the store's tables as listings
 /// of their Parquet files and echolens's functions.
 pub async fn session(url: &str, store: &Store) -> Result<SessionContext> {
     let config = echolens_analysis::session_config()
         .with_ballista_logical_extension_codec(Arc::new(Codec::default()))
         .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()))
-        .with_ballista_grpc_client_max_message_size(MAX_MESSAGE);
+        .with_ballista_grpc_client_max_message_size(MAX_MESSAGE)
+        // Ballista 55's adaptive planner loses a job whose executor goes while a later stage runs (the job
+        // waits for ever, decision 0013); the static planner reruns the lost stages.
+        .with_ballista_adaptive_query_planner(false)
+        // The static planner's scheduler swaps join sides when a stage resolves, which DataFusion refuses for a
+        // join that carries a dynamic filter (the job then waits for ever); the filters only prune.
+        .set_bool("datafusion.optimizer.enable_dynamic_filter_pushdown", false);
     let state = SessionStateBuilder::new().with_default_features().with_config(config).build();
     let ctx = SessionContext::remote_with_state(url, state)
         .await
@@ -50,8 +60,8 @@ pub async fn session(url: &str, store: &Store) -> Result<SessionContext> {
     // Ballista replaces the session's function list when it upgrades it: echolens's go in after.
     echolens_analysis::register_udfs(&ctx);
     store.register_files(&ctx).await?;
-    // A first query, so that an unreachable scheduler is an error here and not in the middle of an analysis.
-    ctx.sql("SELECT 1").await?.collect().await.with_context(|| format!("no scheduler answers at {url}"))?;
+    // A first query, so that a cluster that cannot run one is an error here and not in the middle of an analysis.
+    ctx.sql("SELECT 1").await?.collect().await.with_context(|| format!("a first query on the cluster at {url}"))?;
     Ok(ctx)
 }
 
@@ -106,6 +116,7 @@ pub async fn scheduler(options: &SchedulerOptions) -> Result<()> {
         grpc_server_max_decoding_message_size: MAX_MESSAGE as u32,
         grpc_server_max_encoding_message_size: MAX_MESSAGE as u32,
         grpc_client_max_message_size: MAX_MESSAGE as u32,
+        scheduling_policy: POLICY,
         override_session_builder: Some(builder),
         override_logical_codec: Some(Arc::new(Codec::default())),
         override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
@@ -163,6 +174,7 @@ pub async fn executor(options: &ExecutorOptions) -> Result<()> {
         scheduler_port: options.scheduler_port,
         scheduler_connect_timeout_seconds: 30,
         vcores: options.concurrent_tasks.max(1),
+        task_scheduling_policy: POLICY,
         work_dir: options.work_dir.as_ref().map(|p| p.display().to_string()),
         executor_heartbeat_interval_seconds: 5,
         grpc_max_decoding_message_size: MAX_MESSAGE as u32,

@@ -69,9 +69,9 @@ fn start(dir: &Path, executors: usize) -> Cluster {
     Cluster { url: format!("df://127.0.0.1:{port}"), scheduler, executors }
 }
 
-/// Whether executor `i` has kept a job's intermediate results (it ran a task).
-fn worked(dir: &Path, i: usize) -> bool {
-    std::fs::read_dir(dir.join(format!("executor{i}"))).is_ok_and(|mut entries| entries.next().is_some())
+/// The jobs executor `i` has run a task of (each leaves a folder in its work folder).
+fn jobs(dir: &Path, i: usize) -> usize {
+    std::fs::read_dir(dir.join(format!("executor{i}"))).map_or(0, |entries| entries.count())
 }
 
 fn log(dir: &Path, name: &str) -> String {
@@ -79,17 +79,34 @@ fn log(dir: &Path, name: &str) -> String {
 }
 
 /// `analyze` of the demo corpus into `out`, with its store beside it under a fixed pseudonymisation key so
-/// that two runs' pseudonyms compare.
+/// that two runs' pseudonyms compare; days in Tehran's time (a function made from a parameter, which the
+/// cluster's processes are sent) and the demo's two sides compared.
 fn analyze(dir: &Path, name: &str, cluster: Option<&str>) -> Command {
     let store = dir.join(format!("{name}-store"));
     std::fs::create_dir_all(&store).unwrap();
     std::fs::write(store.join("pseudonym.key"), format!("{:064}\n", 7)).unwrap();
     let mut cmd = echolens();
-    cmd.arg("analyze").arg("--out").arg(dir.join(name)).arg("--store").arg(&store);
+    cmd.arg("analyze").arg("--out").arg(dir.join(name)).arg("--store").arg(&store).args(["--tz", "Asia/Tehran"]);
+    cmd.args(demo_sides());
     if let Some(url) = cluster {
         cmd.args(["--cluster", url]);
     }
     cmd
+}
+
+/// The demo's sides as `--side` arguments, from its truth.
+fn demo_sides() -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    run(echolens().args(["demo", "--generate", "20000", "--json", "--out"]).arg(dir.path()));
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap()).unwrap();
+    let mut sides = Vec::new();
+    for side in truth["sides"].as_array().unwrap() {
+        for s in side["selectors"].as_array().unwrap() {
+            sides.push(format!("--side={}={}", side["name"].as_str().unwrap(), s.as_str().unwrap()));
+        }
+    }
+    sides
 }
 
 #[test]
@@ -106,10 +123,11 @@ fn analyze_on_a_cluster_equals_the_local_run() {
     );
     let local = analyze_outputs(&dir.path().join("local"));
     assert!(local.len() > 30, "{}", local.len());
+    assert!(local.iter().any(|(p, _)| p.starts_with("sides")), "sides compared too");
     assert_same_outputs(&local, &analyze_outputs(&dir.path().join("cluster")), "local and cluster");
     // The plans ran on the executors: both kept intermediate results of jobs in their work folders.
     for i in 0..2 {
-        assert!(worked(dir.path(), i), "executor {i} ran no task:\n{}", log(dir.path(), &format!("executor{i}.log")));
+        assert!(jobs(dir.path(), i) > 0, "executor {i} ran no task:\n{}", log(dir.path(), &format!("executor{i}.log")));
     }
 }
 
@@ -118,9 +136,9 @@ fn a_lost_executor_fails_the_run_cleanly_or_costs_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = start(dir.path(), 2);
     let mut child = spawn(&mut analyze(dir.path(), "cluster", Some(&cluster.url)), &dir.path().join("analyze.log"));
-    // Once the run is under way (the store is written and executor 0 has run a task), executor 0 goes.
+    // Once the analyses are under way (executor 0 has run tasks of a few jobs), executor 0 goes.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !worked(dir.path(), 0) && Instant::now() < deadline {
+    while jobs(dir.path(), 0) < 4 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(child.try_wait().unwrap().is_none(), "the run was still going when the executor was killed");
@@ -148,6 +166,8 @@ fn a_lost_executor_fails_the_run_cleanly_or_costs_nothing() {
     } else {
         let stderr = log(dir.path(), "analyze.log");
         eprintln!("the run failed: {stderr}");
+        assert!(stderr.contains("the run on the cluster at df://127.0.0.1:"), "says where it failed:\n{stderr}");
+        assert!(stderr.contains("no report was written"), "{stderr}");
         assert!(stderr.contains("executor"), "the error names the lost executor:\n{stderr}");
         assert!(!report.exists(), "no report from a failed run");
     }
