@@ -65,7 +65,8 @@ pub async fn session(url: &str, store: &Store) -> Result<SessionContext> {
     Ok(ctx)
 }
 
-/// Ballista's log lines on stderr, from `level` up (`ECHOLENS_LOG`: error, warn, info, debug, trace).
+/// Ballista's log lines on stderr, from the level `ECHOLENS_LOG` names up (error, warn, info, debug, trace;
+/// info when unset).
 pub fn log_to_stderr() {
     struct Stderr(log::LevelFilter);
     impl log::Log for Stderr {

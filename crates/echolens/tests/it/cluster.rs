@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{analyze_outputs, assert_same_outputs, echolens, run};
+use crate::common::{analyze_outputs, assert_same_outputs, demo_sides, echolens, run};
 
 /// A port nothing listens on, and (for an executor, whose task service takes the next one) the one after it.
 fn free_port(pair: bool) -> u16 {
@@ -92,21 +92,6 @@ fn analyze(dir: &Path, name: &str, cluster: Option<&str>) -> Command {
         cmd.args(["--cluster", url]);
     }
     cmd
-}
-
-/// The demo's sides as `--side` arguments, from its truth.
-fn demo_sides() -> Vec<String> {
-    let dir = tempfile::tempdir().unwrap();
-    run(echolens().args(["demo", "--generate", "20000", "--json", "--out"]).arg(dir.path()));
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap()).unwrap();
-    let mut sides = Vec::new();
-    for side in truth["sides"].as_array().unwrap() {
-        for s in side["selectors"].as_array().unwrap() {
-            sides.push(format!("--side={}={}", side["name"].as_str().unwrap(), s.as_str().unwrap()));
-        }
-    }
-    sides
 }
 
 #[test]

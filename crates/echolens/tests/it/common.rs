@@ -117,3 +117,18 @@ pub(crate) fn assert_same_outputs(a: &[(PathBuf, Vec<u8>)], b: &[(PathBuf, Vec<u
         }
     }
 }
+
+/// The demo's sides as `--side` arguments, from its truth.
+pub(crate) fn demo_sides() -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    run(echolens().args(["demo", "--generate", "20000", "--json", "--out"]).arg(dir.path()));
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap()).unwrap();
+    let mut sides = Vec::new();
+    for side in truth["sides"].as_array().unwrap() {
+        for s in side["selectors"].as_array().unwrap() {
+            sides.push(format!("--side={}={}", side["name"].as_str().unwrap(), s.as_str().unwrap()));
+        }
+    }
+    sides
+}

@@ -1,21 +1,12 @@
 //! The results do not depend on how many partitions the engine splits the work into: `analyze` (with sides
 //! compared) on the demo corpus at 1, 2 and 7 partitions writes the same tables, networks and summaries.
 
-use crate::common::{analyze_outputs, assert_same_outputs, echolens, run};
+use crate::common::{analyze_outputs, assert_same_outputs, demo_sides, echolens, run};
 
 #[test]
 fn results_do_not_depend_on_the_number_of_partitions() {
     let dir = tempfile::tempdir().unwrap();
-    let truth_dir = dir.path().join("truth");
-    run(echolens().args(["demo", "--generate", "20000", "--json", "--out"]).arg(&truth_dir));
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(truth_dir.join("truth.json")).unwrap()).unwrap();
-    let mut sides = Vec::new();
-    for side in truth["sides"].as_array().unwrap() {
-        for s in side["selectors"].as_array().unwrap() {
-            sides.push(format!("--side={}={}", side["name"].as_str().unwrap(), s.as_str().unwrap()));
-        }
-    }
+    let sides = demo_sides();
     let mut runs = Vec::new();
     for partitions in [1, 2, 7] {
         let out = dir.path().join(format!("p{partitions}"));
