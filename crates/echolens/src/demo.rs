@@ -66,11 +66,7 @@ pub fn measure(
     truth: &echolens_demo::Truth,
     out: &Path,
 ) -> Result<Measured> {
-    let session = || -> Result<datafusion::prelude::SessionContext> {
-        let ctx = echolens_analysis::analysis_session(1 << 30)?;
-        rt.block_on(store.register(&ctx))?;
-        Ok(ctx)
-    };
+    let session = || rt.block_on(crate::run::session(store, 1 << 30, &crate::run::Engine::Local));
     // Scored on account ids as they are (the truth names them), written pseudonymised as every command writes.
     let pseudonyms = rt.block_on(crate::run::pseudonyms(store, &session()?))?;
     let extra = serde_json::json!({

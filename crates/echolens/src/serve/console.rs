@@ -31,9 +31,7 @@ pub(super) async fn session(
     results: Option<&Path>,
     memory: usize,
 ) -> Result<SessionContext> {
-    let ctx = echolens_analysis::analysis_session(memory)?;
-    echolens_analysis::register_udfs(&ctx);
-    store.register(&ctx).await?;
+    let ctx = crate::run::session(store, memory, &crate::run::Engine::Local).await?;
     if !reveal {
         for udf in pseudonym_udfs(pseudonyms) {
             ctx.register_udf(udf);

@@ -177,8 +177,7 @@ impl Api {
         let mut store =
             Store::open(&options.store).await.with_context(|| format!("opening {}", options.store.display()))?;
         let index = search_index(&mut store).await?;
-        let ctx = echolens_analysis::analysis_session(options.memory)?;
-        store.register(&ctx).await?;
+        let ctx = crate::run::session(&store, options.memory, &crate::run::Engine::Local).await?;
         let pseudonyms = Arc::new(crate::run::pseudonyms(&store, &ctx).await?);
         let results = options.results.as_deref().map(ReportDir::open).transpose()?;
         if let Some(r) = &results
@@ -587,9 +586,7 @@ impl Api {
     }
 
     async fn analysis_session(&self) -> Result<SessionContext, BadRequest> {
-        let ctx = echolens_analysis::analysis_session(self.memory)?;
-        self.store.register(&ctx).await?;
-        Ok(ctx)
+        Ok(crate::run::session(&self.store, self.memory, &crate::run::Engine::Local).await?)
     }
 
     /// Keyness of `target` against `reference` (the rest of the corpus without one): the strongest terms.
