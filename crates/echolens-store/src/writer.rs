@@ -891,6 +891,27 @@ mod tests {
         assert_eq!((stats.messages, stats.duplicate_keys), (3, 1));
     }
 
+    /// The distinct counts stay exact when their groupings spill: a store of 40,000 messages counted in a 2 MB
+    /// pool (its keys' groups need more; 1 MB does not hold one batch's) equals its count in the default one,
+    /// and the counts are those of the rows written.
+    #[tokio::test]
+    async fn stats_spill_to_exact_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_or_create(dir.path()).await.unwrap();
+        let mut w = store.writer(WriterOptions::default()).await.unwrap();
+        let messages: Vec<Message> = (0..40_000)
+            .map(|i| Message {
+                author_id: Some(format!("author{}", i % 997)),
+                ..msg(&format!("c{}", i % 301), &i.to_string(), "text", None)
+            })
+            .collect();
+        add(&mut w, &messages);
+        w.finish().await.unwrap();
+        let small = store.stats_within(2 << 20).await.unwrap();
+        assert_eq!((small.messages, small.channels, small.authors, small.duplicate_keys), (40_000, 301, 997, 0));
+        assert_eq!(small, store.stats().await.unwrap());
+    }
+
     /// A quarantine row is one per (file, record, raw text): three bad tweets of one twarc line are three rows,
     /// the same record again is none, and a file whose bad line changed keeps both.
     #[tokio::test]
