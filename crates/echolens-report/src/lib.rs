@@ -22,7 +22,7 @@ use echolens_analysis::coordination::{Coordination, Kind, cluster_summaries};
 use echolens_analysis::reuse::{Reuse, summaries};
 use echolens_analysis::vocabulary::diffusion::Diffusion;
 use echolens_analysis::vocabulary::keyness::Keyness;
-use echolens_analysis::vocabulary::timeline::Timeline;
+use echolens_analysis::vocabulary::timeline::{self, Timeline};
 use echolens_store::{Stats, rfc3339};
 
 use html::{cut, esc, n, plain, text};
@@ -176,8 +176,8 @@ pub struct Report<'a> {
     pub stats: &'a Stats,
     /// The largest channels.
     pub channels: &'a [ChannelRow],
-    /// Messages per day per channel.
-    pub timeline: &'a Timeline,
+    /// Messages per day: all channels and the largest ones, and the bursts.
+    pub volume: &'a Volume,
     /// Coordination.
     pub coordination: &'a Coordination,
     /// Reuse cascades.
@@ -398,37 +398,87 @@ fn corpus(out: &mut String, r: &Report) {
     out.push_str("</section>");
 }
 
-fn volume(out: &mut String, r: &Report) {
-    let caps = &r.caps;
-    let t = r.timeline;
-    out.push_str("<section id=\"volume\"><h2>Volume over time</h2>");
-    let mut total: BTreeMap<i64, u64> = BTreeMap::new();
-    let mut per_series: HashMap<&str, (u64, &str)> = HashMap::new();
-    for row in &t.rows {
-        *total.entry(row.period).or_default() += row.messages;
-        let e = per_series.entry(&row.group).or_insert((0, &row.name));
-        e.0 += row.messages;
+/// What the report shows of a per-channel timeline ([`Volume::of`]): kept in place of its rows, which grow with
+/// the channels times the days (3.8 million at 10M generated messages, about 0.7 GB), once its tables are
+/// written.
+#[derive(Debug, Clone)]
+pub struct Volume {
+    /// The timeline's parameters.
+    pub params: timeline::Params,
+    /// Messages per period over every series, by period.
+    pub totals: Vec<(i64, u64)>,
+    /// The largest series by messages (ties by group), at most `caps.volume_series`.
+    pub largest: Vec<VolumeSeries>,
+    /// Bursts in all.
+    pub bursts: usize,
+    /// The strongest bursts by z (ties by group), at most `caps.bursts`.
+    pub strongest: Vec<timeline::Row>,
+    /// The bursts of the largest series, strongest first: the marks on their lines.
+    pub marked: Vec<timeline::Row>,
+}
+
+/// One series drawn in the report.
+#[derive(Debug, Clone)]
+pub struct VolumeSeries {
+    /// `platform:channel_id` (or a pseudonym).
+    pub group: String,
+    /// Its display name (empty: none).
+    pub name: String,
+    /// (period, messages), by period.
+    pub points: Vec<(i64, u64)>,
+}
+
+impl Volume {
+    /// What [`render`] shows of `t`, with `caps` limits.
+    pub fn of(t: &Timeline, caps: &Caps) -> Volume {
+        let mut totals: BTreeMap<i64, u64> = BTreeMap::new();
+        let mut per_series: HashMap<&str, (u64, &str)> = HashMap::new();
+        for row in &t.rows {
+            *totals.entry(row.period).or_default() += row.messages;
+            let e = per_series.entry(&row.group).or_insert((0, &row.name));
+            e.0 += row.messages;
+        }
+        let mut largest: Vec<(&str, u64, &str)> = per_series.iter().map(|(g, (m, name))| (*g, *m, *name)).collect();
+        largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        largest.truncate(caps.volume_series);
+        let mut bursts: Vec<&timeline::Row> =
+            t.rows.iter().filter(|row| row.scores.first().is_some_and(|s| s.burst)).collect();
+        bursts.sort_by(|a, b| b.scores[0].z.total_cmp(&a.scores[0].z).then(a.group.cmp(&b.group)));
+        let shown: HashSet<&str> = largest.iter().map(|l| l.0).collect();
+        Volume {
+            params: t.params.clone(),
+            totals: totals.into_iter().collect(),
+            largest: largest
+                .iter()
+                .map(|&(group, _, name)| VolumeSeries {
+                    group: group.to_owned(),
+                    name: name.to_owned(),
+                    points: t.rows.iter().filter(|r| r.group == group).map(|r| (r.period, r.messages)).collect(),
+                })
+                .collect(),
+            bursts: bursts.len(),
+            strongest: bursts.iter().take(caps.bursts).map(|&b| b.clone()).collect(),
+            marked: bursts.iter().filter(|b| shown.contains(b.group.as_str())).map(|&b| b.clone()).collect(),
+        }
     }
-    let mut largest: Vec<(&str, u64, &str)> = per_series.iter().map(|(g, (m, name))| (*g, *m, *name)).collect();
-    largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    largest.truncate(caps.volume_series);
+}
+
+fn volume(out: &mut String, r: &Report) {
+    let t = r.volume;
+    out.push_str("<section id=\"volume\"><h2>Volume over time</h2>");
     let mut series = vec![Series {
         name: "all channels".into(),
-        points: total.iter().map(|(d, m)| (*d as f64, *m as f64)).collect(),
+        points: t.totals.iter().map(|(d, m)| (*d as f64, *m as f64)).collect(),
     }];
-    for (group, _, name) in &largest {
+    for s in &t.largest {
         series.push(Series {
-            name: if name.is_empty() { group.to_string() } else { name.to_string() },
-            points: t.rows.iter().filter(|r| r.group == *group).map(|r| (r.period as f64, r.messages as f64)).collect(),
+            name: if s.name.is_empty() { s.group.clone() } else { s.name.clone() },
+            points: s.points.iter().map(|&(d, m)| (d as f64, m as f64)).collect(),
         });
     }
-    let mut bursts: Vec<&echolens_analysis::vocabulary::timeline::Row> =
-        t.rows.iter().filter(|row| row.scores.first().is_some_and(|s| s.burst)).collect();
-    bursts.sort_by(|a, b| b.scores[0].z.total_cmp(&a.scores[0].z).then(a.group.cmp(&b.group)));
-    let shown: HashSet<&str> = largest.iter().map(|l| l.0).collect();
-    let marks: Vec<(f64, f64, String)> = bursts
+    let marks: Vec<(f64, f64, String)> = t
+        .marked
         .iter()
-        .filter(|b| shown.contains(b.group.as_str()))
         .map(|b| {
             (
                 b.period as f64,
@@ -451,16 +501,16 @@ fn volume(out: &mut String, r: &Report) {
         "<p class=\"params\">Bursts: {}. Circles mark bursts of the channels drawn.</p>",
         esc(&t.params.burst_method())
     );
-    if bursts.is_empty() {
+    if t.bursts == 0 {
         out.push_str("<p>No channel had a burst by this rule.</p>");
     } else {
         let _ = write!(
             out,
             "<h3>The strongest bursts ({} in all)</h3><table><tr><th>day</th><th>channel</th>\
              <th class=\"num\">messages</th><th class=\"num\">baseline mean</th><th class=\"num\">z</th></tr>",
-            n(bursts.len() as u64)
+            n(t.bursts as u64)
         );
-        for b in bursts.iter().take(caps.bursts) {
+        for b in &t.strongest {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{:.1}</td></tr>",
@@ -1399,5 +1449,43 @@ mod tests {
             }
         }
         assert_eq!(slim_c.labels.len(), 15);
+    }
+
+    /// The volume digest: totals over every series, the largest series (ties by group) with all their points,
+    /// every burst counted, the strongest shown, and the marks only on the series drawn.
+    #[test]
+    fn volume_keeps_what_the_report_shows() {
+        use echolens_analysis::vocabulary::timeline::{Group, Period, Row, Score};
+        let row = |group: &str, period: i64, messages: u64, z: f64| Row {
+            period,
+            group: group.to_owned(),
+            name: format!("name of {group}"),
+            messages,
+            categories: Vec::new(),
+            scores: vec![Score { baseline: 1.0, z, burst: z >= 3.0 }],
+        };
+        let t = Timeline {
+            params: timeline::Params::new(Period::Day, Group::Channel),
+            selection: String::new(),
+            categories: Vec::new(),
+            rows: vec![
+                row("t:a", 1, 10, 0.0),
+                row("t:a", 2, 30, 4.0),
+                row("t:b", 1, 20, 0.0),
+                row("t:b", 3, 20, 0.0),
+                row("t:c", 2, 5, 9.0),
+                row("t:d", 3, 40, 0.0),
+            ],
+            messages: 125,
+        };
+        let caps = Caps { volume_series: 2, bursts: 1, ..Caps::default() };
+        let v = Volume::of(&t, &caps);
+        assert_eq!(v.totals, vec![(1, 30), (2, 35), (3, 60)]);
+        let largest: Vec<(&str, &[(i64, u64)])> =
+            v.largest.iter().map(|s| (s.group.as_str(), s.points.as_slice())).collect();
+        assert_eq!(largest, vec![("t:a", &[(1, 10), (2, 30)][..]), ("t:b", &[(1, 20), (3, 20)][..])]);
+        assert_eq!(v.bursts, 2);
+        assert_eq!(v.strongest.iter().map(|b| b.group.as_str()).collect::<Vec<_>>(), vec!["t:c"]);
+        assert_eq!(v.marked.iter().map(|b| (b.group.as_str(), b.period)).collect::<Vec<_>>(), vec![("t:a", 2)]);
     }
 }

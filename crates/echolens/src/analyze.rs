@@ -254,7 +254,18 @@ fn run_here(args: &Options) -> Result<Outcome> {
         timeline::Params { time_zone: args.tz.name().to_owned(), ..timeline::Params::new(Period::Day, Group::Channel) },
     ))?;
     let bursts = timeline.rows.iter().filter(|r| r.scores.first().is_some_and(|s| s.burst)).count();
-    stages.finish(&format!("{} channel-days, {bursts} bursts", timeline.rows.len()));
+    let series = timeline.rows.iter().map(|r| &r.group).collect::<std::collections::BTreeSet<_>>().len();
+    if !args.reveal {
+        pseudonyms.timeline(&mut timeline);
+    }
+    // Its tables are written now, and only what the report shows is kept: its rows grow with the channels
+    // times the days.
+    let timeline_written = timeline::write_outputs(&timeline, &args.out.join("timeline"), args.format, run_record())?;
+    let channels = channel_rows(&timeline);
+    let volume = echolens_report::Volume::of(&timeline, &args.caps);
+    let days = timeline.rows.len();
+    let Timeline { params: timeline_params, .. } = timeline;
+    stages.finish(&format!("{days} channel-days, {bursts} bursts; timeline tables written"));
 
     stages.start("coordination");
     let mut sweep: Vec<u64> =
@@ -298,6 +309,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
             .collect();
     }
     let mut written = coordination::write_outputs(&coord, &args.out.join("coordination"), args.format, run_record())?;
+    written.add(timeline_written);
     let per_kind = coord.edges.iter().fold(std::collections::BTreeMap::new(), |mut m, e| {
         *m.entry(e.kind.name()).or_insert(0u64) += 1;
         m
@@ -394,7 +406,6 @@ fn run_here(args: &Options) -> Result<Outcome> {
 
     if !args.reveal {
         pseudonyms.reuse(&mut reuse);
-        pseudonyms.timeline(&mut timeline);
         for c in &mut campaigns {
             pseudonyms.keyness(&mut c.keyness);
             if let Some(d) = &mut c.diffusion {
@@ -408,7 +419,6 @@ fn run_here(args: &Options) -> Result<Outcome> {
 
     stages.start("tables");
     let extra = run_record();
-    written.add(timeline::write_outputs(&timeline, &args.out.join("timeline"), args.format, extra.clone())?);
     written.add(reuse::write_outputs(&reuse, &args.out.join("reuse"), args.format, extra.clone())?);
     if let Some(c) = &compared {
         written.add(echolens_analysis::compare::write_outputs(c, &args.out.join("sides"), args.format, extra.clone())?);
@@ -441,9 +451,8 @@ fn run_here(args: &Options) -> Result<Outcome> {
     stages.finish(&format!("{} files", outputs.len()));
 
     stages.start("report");
-    let channels = channel_rows(&timeline);
     let parameters = serde_json::json!({
-        "timeline": timeline.params,
+        "timeline": timeline_params,
         "coordination": coord.params,
         "reuse": reuse.params,
         "sides": compared.as_ref().map(|c| &c.params),
@@ -469,7 +478,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
         run: &run,
         stats: &stats,
         channels: &channels,
-        timeline: &timeline,
+        volume: &volume,
         coordination: &coord,
         reuse: &reuse,
         campaigns: &campaigns,
@@ -495,7 +504,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
             "skipped": ingest.skipped, "new": ingest.new, "updated": ingest.updated, "unchanged": ingest.unchanged,
             "not_recognised": ingest.not_recognised,
         },
-        "timeline": {"series": timeline.rows.iter().map(|r| &r.group).collect::<std::collections::BTreeSet<_>>().len(), "bursts": bursts},
+        "timeline": {"series": series, "bursts": bursts},
         "coordination": {
             "edges": per_kind, "accounts": coord.network.accounts.len(), "clusters": coord.network.clusters.len(),
             "largest_clusters": coord.network.clusters.iter().take(5).map(|c| c.members.len()).collect::<Vec<_>>(),
