@@ -15,8 +15,9 @@ pub fn set_release(f: fn()) {
     let _ = RELEASE.set(f);
 }
 
-/// Returns freed memory to the system, if a release function is installed.
-pub(crate) fn release() {
+/// Returns freed memory to the system, if a release function is installed: the analyses call it between their
+/// steps, `analyze` between its stages.
+pub fn release() {
     if let Some(f) = RELEASE.get() {
         f();
     }

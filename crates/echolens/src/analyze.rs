@@ -70,6 +70,13 @@ impl Stages {
             if self.visible {
                 eprintln!("  {name:<13} {s:>7.1} s  {detail}");
             }
+            echolens_analysis::memory::release();
+            // For benchmarks: what the stage left resident for the next.
+            if std::env::var_os("ECHOLENS_TIMINGS").is_some()
+                && let Some((rss, peak)) = echolens_analysis::memory_mb()
+            {
+                eprintln!("stage {name} done  [rss {rss} MB, peak {peak} MB]");
+            }
             self.done.push((name, (s * 100.0).round() / 100.0, peak_rss_mb()));
         }
     }
@@ -264,7 +271,8 @@ fn run_here(args: &Options) -> Result<Outcome> {
     let channels = channel_rows(&timeline);
     let volume = echolens_report::Volume::of(&timeline, &args.caps);
     let days = timeline.rows.len();
-    let Timeline { params: timeline_params, .. } = timeline;
+    let timeline_params = timeline.params.clone();
+    drop(timeline);
     stages.finish(&format!("{days} channel-days, {bursts} bursts; timeline tables written"));
 
     stages.start("coordination");
