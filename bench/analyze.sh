@@ -2,7 +2,7 @@
 # The main job end to end: `echolens analyze` on a generated corpus, wall time per stage and peak memory; with
 # --toolkit, coordination-network-toolkit's load and co_tweet + co_link (+ co_similar_tweet) on the same corpus,
 # side by side.
-#   bash bench/analyze.sh [N] [--toolkit] [--skip-toolkit-similar]   (default N = 1000000)
+#   bash bench/analyze.sh [N[,N...]] [--toolkit] [--skip-toolkit-similar] [--drop-corpus]   (default N = 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000000}"

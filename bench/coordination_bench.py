@@ -39,11 +39,13 @@ class Corpus:
         self.truth = os.path.join(folder, "truth.json")
 
 
-def generate(bin, n, work):
+def generate(bin, n, work, toolkit_csv=True):
+    """The N-message corpus in WORK/corpus_N, generated unless there (with the toolkit's CSV when asked)."""
     corpus = Corpus(os.path.join(work, f"corpus_{n}"))
-    if not (os.path.exists(corpus.truth) and os.path.exists(corpus.csv)):
-        subprocess.run([bin, "demo", "--generate", str(n), "--seed", "1", "--layout", "jsonl", "--toolkit-csv",
-                        "--out", corpus.folder], check=True)
+    if not (os.path.exists(corpus.truth) and os.path.exists(corpus.jsonl)
+            and (os.path.exists(corpus.csv) or not toolkit_csv)):
+        subprocess.run([bin, "demo", "--generate", str(n), "--seed", "1", "--layout", "jsonl", "--out", corpus.folder]
+                       + (["--toolkit-csv"] if toolkit_csv else []), check=True)
     return corpus
 
 

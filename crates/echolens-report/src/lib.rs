@@ -904,8 +904,9 @@ fn strongest_edge_ids(c: &Coordination, index: &HashMap<&str, usize>, id: usize)
     edges
 }
 
-/// Drops what the report never shows from a result whose tables are written: the evidence pairs and shared
-/// keys of every edge but the strongest ones it quotes ([`evidence_keys`]), and the labels no kept edge names.
+/// Drops what the report never shows from a result whose tables are written: every edge's spells (the
+/// networks' timings), the evidence pairs and shared keys of every edge but the strongest ones it quotes
+/// ([`evidence_keys`]), and the labels no kept edge names.
 /// The report made from the slimmed result is the same page; `analyze` slims before reuse runs, so the
 /// evidence of a million edges is not held through the later stages.
 pub fn slim(c: &mut Coordination, caps: &Caps) {
@@ -917,6 +918,7 @@ pub fn slim(c: &mut Coordination, caps: &Caps) {
     drop(index);
     let mut labelled: HashSet<(Kind, i64)> = HashSet::new();
     for (i, e) in c.edges.iter_mut().enumerate() {
+        e.spells = Vec::new();
         if shown.contains(&i) {
             labelled.extend(e.keys.first().map(|&k| (e.kind, k)));
         } else {
@@ -1385,7 +1387,7 @@ mod tests {
                         p_value: None,
                         specificity: (2 + x + y) as f64,
                         lead: Default::default(),
-                        spells: Vec::new(),
+                        spells: vec![(key, key + 1)],
                     });
                 }
             }
@@ -1441,6 +1443,7 @@ mod tests {
                 (s.weight, s.first_seen, s.last_seen, &s.a, &s.b),
                 (f.weight, f.first_seen, f.last_seen, &f.a, &f.b)
             );
+            assert!(s.spells.is_empty() && !f.spells.is_empty(), "edge {i} kept its spells");
             if shown.contains(&i) {
                 assert_eq!((&s.evidence, &s.keys), (&f.evidence, &f.keys));
                 assert!(slim_c.labels.contains_key(&(s.kind, s.keys[0])));

@@ -1305,6 +1305,10 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         });
     }
 
+    // The summaries join the network's accounts (`coord_nodes`, small) to the messages or the accounts table:
+    // the accounts are the left, the build side, and distinct counts are groupings, which spill. With the
+    // messages on the left, the 50M analyze ran out of its 1 GB pool building a hash join here, and the 10M
+    // store's `coordination --memory 160M` did too; it completes now.
     stage("summarising clusters");
     let labels = if accounts.is_some() { key_labels(ctx, &edges).await? } else { HashMap::new() };
     let channels = account_channels(ctx, &network).await?;
@@ -1335,7 +1339,7 @@ async fn account_facts(ctx: &SessionContext, network: &Network) -> Result<HashMa
     if network.accounts.is_empty() || !ctx.table_exist("accounts")? {
         return Ok(out);
     }
-    let sql = "SELECT c.account, CAST(a.created AS BIGINT) AS created, a.followers,                  CAST(a.last_seen AS BIGINT) AS last_seen, a.clients                FROM accounts a JOIN coord_nodes c ON a.platform = c.platform AND a.author_id = c.author_id                ORDER BY c.account, last_seen NULLS FIRST";
+    let sql = "SELECT c.account, CAST(a.created AS BIGINT) AS created, a.followers,                  CAST(a.last_seen AS BIGINT) AS last_seen, a.clients                FROM coord_nodes c JOIN accounts a ON a.platform = c.platform AND a.author_id = c.author_id                ORDER BY c.account, last_seen NULLS FIRST";
     for batch in collect(ctx, sql).await? {
         let account = strings(&batch, "account")?;
         let created = i64s(&batch, "created")?;
@@ -1386,6 +1390,15 @@ async fn key_labels(ctx: &SessionContext, edges: &[Edge]) -> Result<HashMap<(Kin
     Ok(labels)
 }
 
+/// Each network account's messages per registrable domain of their links ([`account_domains`]). The network's
+/// accounts (`coord_nodes`) are the join's build side, the left, as in every join of this step with them; the
+/// distinct messages are counted by grouping, which spills (see [`run`]'s summaries).
+const ACCOUNT_DOMAINS: &str = "SELECT account, d, count(*) AS n FROM (SELECT account, d FROM \
+                 (SELECT c.account, registrable_domain(u) AS d, m.key AS k FROM coord_nodes c JOIN \
+                   (SELECT unnest(urls) AS u, platform, author_id, key FROM messages WHERE cardinality(urls) > 0) m \
+                   ON m.platform = c.platform AND m.author_id = c.author_id) \
+               WHERE d IS NOT NULL GROUP BY account, d, k) GROUP BY account, d";
+
 /// Messages per registrable domain of their links, of each account in the network (`coord_nodes`, registered by
 /// [`account_channels`]).
 async fn account_domains(ctx: &SessionContext, network: &Network) -> Result<HashMap<String, BTreeMap<String, u64>>> {
@@ -1393,11 +1406,7 @@ async fn account_domains(ctx: &SessionContext, network: &Network) -> Result<Hash
     if network.accounts.is_empty() {
         return Ok(out);
     }
-    let sql = "SELECT account, d, count(DISTINCT k) AS n FROM \
-                 (SELECT c.account, registrable_domain(u) AS d, m.key AS k FROM \
-                   (SELECT unnest(urls) AS u, platform, author_id, key FROM messages WHERE cardinality(urls) > 0) m \
-                   JOIN coord_nodes c ON m.platform = c.platform AND m.author_id = c.author_id) \
-               WHERE d IS NOT NULL GROUP BY account, d";
+    let sql = ACCOUNT_DOMAINS;
     for batch in collect(ctx, sql).await? {
         let (account, domain, n) = (strings(&batch, "account")?, strings(&batch, "d")?, i64s(&batch, "n")?);
         for i in 0..batch.num_rows() {
@@ -1412,12 +1421,14 @@ async fn channel_domains(ctx: &SessionContext) -> Result<Vec<ChannelDomain>> {
     let sql = format!(
         "SELECT channel, d, n FROM \
                  (SELECT channel, d, n, row_number() OVER (PARTITION BY channel ORDER BY n DESC, d) AS rk FROM \
-                   (SELECT channel, d, count(DISTINCT k) AS n FROM \
-                     (SELECT {CHANNEL} AS channel, \
-                             registrable_domain(u) AS d, k FROM \
-                       (SELECT unnest(urls) AS u, platform, channel_name, channel_id, key AS k FROM messages \
-                        WHERE cardinality(urls) > 0)) \
-                    WHERE d IS NOT NULL GROUP BY channel, d)) \
+                   (SELECT channel, d, count(*) AS n FROM \
+                     (SELECT channel, d FROM \
+                       (SELECT {CHANNEL} AS channel, \
+                               registrable_domain(u) AS d, k FROM \
+                         (SELECT unnest(urls) AS u, platform, channel_name, channel_id, key AS k FROM messages \
+                          WHERE cardinality(urls) > 0)) \
+                      WHERE d IS NOT NULL GROUP BY channel, d, k) \
+                    GROUP BY channel, d)) \
                WHERE rk <= {CHANNEL_DOMAINS} ORDER BY channel, n DESC, d"
     );
     let mut out = Vec::new();
@@ -1464,7 +1475,7 @@ async fn account_channels(ctx: &SessionContext, network: &Network) -> Result<Has
     ctx.register_table("coord_nodes", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
     let sql = format!(
         "SELECT c.account, {} AS channel, count(*) AS n \
-         FROM messages m JOIN coord_nodes c ON m.platform = c.platform AND m.author_id = c.author_id \
+         FROM coord_nodes c JOIN messages m ON m.platform = c.platform AND m.author_id = c.author_id \
          GROUP BY c.account, channel",
         crate::sql::channel_of("m")
     );
