@@ -409,6 +409,8 @@ pub struct Volume {
     pub totals: Vec<(i64, u64)>,
     /// The largest series by messages (ties by group), at most `caps.volume_series`.
     pub largest: Vec<VolumeSeries>,
+    /// Series in all.
+    pub series: usize,
     /// Bursts in all.
     pub bursts: usize,
     /// The strongest bursts by z (ties by group), at most `caps.bursts`.
@@ -456,6 +458,7 @@ impl Volume {
                     points: t.rows.iter().filter(|r| r.group == group).map(|r| (r.period, r.messages)).collect(),
                 })
                 .collect(),
+            series: per_series.len(),
             bursts: bursts.len(),
             strongest: bursts.iter().take(caps.bursts).map(|&b| b.clone()).collect(),
             marked: bursts.iter().filter(|b| shown.contains(b.group.as_str())).map(|&b| b.clone()).collect(),
@@ -1487,7 +1490,7 @@ mod tests {
         let largest: Vec<(&str, &[(i64, u64)])> =
             v.largest.iter().map(|s| (s.group.as_str(), s.points.as_slice())).collect();
         assert_eq!(largest, vec![("t:a", &[(1, 10), (2, 30)][..]), ("t:b", &[(1, 20), (3, 20)][..])]);
-        assert_eq!(v.bursts, 2);
+        assert_eq!((v.series, v.bursts), (4, 2));
         assert_eq!(v.strongest.iter().map(|b| b.group.as_str()).collect::<Vec<_>>(), vec!["t:c"]);
         assert_eq!(v.marked.iter().map(|b| (b.group.as_str(), b.period)).collect::<Vec<_>>(), vec![("t:a", 2)]);
     }

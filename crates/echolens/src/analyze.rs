@@ -260,8 +260,6 @@ fn run_here(args: &Options) -> Result<Outcome> {
         None,
         timeline::Params { time_zone: args.tz.name().to_owned(), ..timeline::Params::new(Period::Day, Group::Channel) },
     ))?;
-    let bursts = timeline.rows.iter().filter(|r| r.scores.first().is_some_and(|s| s.burst)).count();
-    let series = timeline.rows.iter().map(|r| &r.group).collect::<std::collections::BTreeSet<_>>().len();
     if !args.reveal {
         pseudonyms.timeline(&mut timeline);
     }
@@ -273,7 +271,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
     let days = timeline.rows.len();
     let timeline_params = timeline.params.clone();
     drop(timeline);
-    stages.finish(&format!("{days} channel-days, {bursts} bursts; timeline tables written"));
+    stages.finish(&format!("{days} channel-days, {} bursts; timeline tables written", volume.bursts));
 
     stages.start("coordination");
     let mut sweep: Vec<u64> =
@@ -512,7 +510,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
             "skipped": ingest.skipped, "new": ingest.new, "updated": ingest.updated, "unchanged": ingest.unchanged,
             "not_recognised": ingest.not_recognised,
         },
-        "timeline": {"series": series, "bursts": bursts},
+        "timeline": {"series": volume.series, "bursts": volume.bursts},
         "coordination": {
             "edges": per_kind, "accounts": coord.network.accounts.len(), "clusters": coord.network.clusters.len(),
             "largest_clusters": coord.network.clusters.iter().take(5).map(|c| c.members.len()).collect::<Vec<_>>(),
