@@ -69,9 +69,9 @@ impl SimilarParams {
     /// Parameters with bands chosen for `threshold`: the most hashes per band (up to [`MAX_ROWS`]) whose bands
     /// number at most [`MAX_BANDS`], each count making a pair exactly at the threshold a candidate with
     /// probability ≥ 0.999. More hashes per band make texts well below the threshold rarely share a band key:
-    /// at 0.8, five hashes in 18 bands make a pair at Jaccard 0.3 a candidate with probability 0.04 where two in
-    /// 7 bands did with 0.48, and on the 10M generated corpus the window (spanning ten windows) checked 14M
-    /// candidates instead of 872M for the same verified pairs (decision 0004).
+    /// at 0.8, five hashes in 18 bands make a pair at Jaccard 0.3 a candidate with probability 0.04 (two in 7
+    /// bands: 0.48), and on the 10M generated corpus the window, spanning ten windows, checks 14M candidates
+    /// (two in 7: 872M) for the same verified pairs (decision 0004).
     pub fn new(window_us: i64, threshold: f64, shingle: usize, min_tokens: usize) -> SimilarParams {
         let rows = (1..=MAX_ROWS).rev().find(|&r| bands_for(threshold, r) <= MAX_BANDS).unwrap_or(1);
         SimilarParams {
