@@ -27,7 +27,7 @@ impl Timings {
 }
 
 /// `  [rss N MB, peak M MB]`, or nothing where the process's memory cannot be read.
-fn memory() -> String {
+pub fn memory() -> String {
     match memory_mb() {
         Some((rss, peak)) => format!("  [rss {rss} MB, peak {peak} MB]"),
         None => String::new(),

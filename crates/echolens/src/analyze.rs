@@ -72,10 +72,8 @@ impl Stages {
             }
             echolens_analysis::memory::release();
             // For benchmarks: what the stage left resident for the next.
-            if std::env::var_os("ECHOLENS_TIMINGS").is_some()
-                && let Some((rss, peak)) = echolens_analysis::memory_mb()
-            {
-                eprintln!("stage {name} done  [rss {rss} MB, peak {peak} MB]");
+            if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
+                eprintln!("stage {name} done{}", echolens_analysis::memory());
             }
             self.done.push((name, (s * 100.0).round() / 100.0, peak_rss_mb()));
         }

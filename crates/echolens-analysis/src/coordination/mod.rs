@@ -1390,15 +1390,6 @@ async fn key_labels(ctx: &SessionContext, edges: &[Edge]) -> Result<HashMap<(Kin
     Ok(labels)
 }
 
-/// Each network account's messages per registrable domain of their links ([`account_domains`]). The network's
-/// accounts (`coord_nodes`) are the join's build side, the left, as in every join of this step with them; the
-/// distinct messages are counted by grouping, which spills (see [`run`]'s summaries).
-const ACCOUNT_DOMAINS: &str = "SELECT account, d, count(*) AS n FROM (SELECT account, d FROM \
-                 (SELECT c.account, registrable_domain(u) AS d, m.key AS k FROM coord_nodes c JOIN \
-                   (SELECT unnest(urls) AS u, platform, author_id, key FROM messages WHERE cardinality(urls) > 0) m \
-                   ON m.platform = c.platform AND m.author_id = c.author_id) \
-               WHERE d IS NOT NULL GROUP BY account, d, k) GROUP BY account, d";
-
 /// Messages per registrable domain of their links, of each account in the network (`coord_nodes`, registered by
 /// [`account_channels`]).
 async fn account_domains(ctx: &SessionContext, network: &Network) -> Result<HashMap<String, BTreeMap<String, u64>>> {
@@ -1406,7 +1397,12 @@ async fn account_domains(ctx: &SessionContext, network: &Network) -> Result<Hash
     if network.accounts.is_empty() {
         return Ok(out);
     }
-    let sql = ACCOUNT_DOMAINS;
+    // The network's accounts on the left (see the summaries in `run_with_progress`); distinct messages by grouping.
+    let sql = "SELECT account, d, count(*) AS n FROM (SELECT account, d FROM \
+                 (SELECT c.account, registrable_domain(u) AS d, m.key AS k FROM coord_nodes c JOIN \
+                   (SELECT unnest(urls) AS u, platform, author_id, key FROM messages WHERE cardinality(urls) > 0) m \
+                   ON m.platform = c.platform AND m.author_id = c.author_id) \
+               WHERE d IS NOT NULL GROUP BY account, d, k) GROUP BY account, d";
     for batch in collect(ctx, sql).await? {
         let (account, domain, n) = (strings(&batch, "account")?, strings(&batch, "d")?, i64s(&batch, "n")?);
         for i in 0..batch.num_rows() {
