@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`echolens analyze` end to end on generated corpora: ingest into a fresh store, every analysis, the tables and
-the report, as one process (wall time, peak RSS, each stage's time and the process's peak by its end, from
-`summary.json`). With several sizes, one table side by side, and the scaling targets of the largest two: peak
+the report, as one process (wall time, peak RSS, each stage's time and its own peak memory, from `summary.json`
+under ECHOLENS_TIMINGS; the steps' memory in out/analyze_N.log). With several sizes, one table side by side, and the scaling targets of the largest two: peak
 memory no more than 1.25x and under 6 GB, wall time no more than 5.5x for 5x the messages. With --toolkit,
 coordination-network-toolkit's preprocess and networks on the same corpus, one after another, for the ratio.
 
@@ -11,11 +11,25 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from coordination_bench import generate, run_toolkit  # noqa: E402
-from ingest_bench import timed  # noqa: E402
+
+
+def timed_stages(cmd, log):
+    """Run cmd with ECHOLENS_TIMINGS (each step's and stage's memory to `log`); (seconds, ru_maxrss in MB)."""
+    env = dict(os.environ, ECHOLENS_TIMINGS="1")
+    t0 = time.perf_counter()
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+    secs = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)} (see {log})")
+    return secs, usage.ru_maxrss / 1024
 
 
 def run_one(args, n):
@@ -24,16 +38,20 @@ def run_one(args, n):
     if os.path.exists(out):
         shutil.rmtree(out)
     store = os.path.join(out, "store")
-    secs, rss, _ = timed([args.bin, "analyze", corpus.jsonl, "--out", out, "--store", store])
+    secs, rss = timed_stages([args.bin, "analyze", corpus.jsonl, "--out", out, "--store", store],
+                             os.path.join(args.work, f"analyze_{n}.log"))
     with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
         summary = json.load(f)
+    # Each stage's high-water mark starts afresh, so the process's peak is the largest the stages saw.
+    rss = max([rss] + [st.get("peak_rss_mb_so_far") or 0 for st in summary["stages"]])
     # The store is as large as the corpus: the outputs stay, the store goes.
     shutil.rmtree(store, ignore_errors=True)
     messages = summary["corpus"]["messages"]
     print(f"echolens analyze, {messages} messages: {secs:.1f} s, peak {rss:.0f} MB, report "
           f"{summary['report_bytes'] / 1e6:.2f} MB")
     for s in summary["stages"]:
-        print(f"  {s['stage']:<13} {s['seconds']:>8.2f} s  peak so far {s.get('peak_rss_mb_so_far')} MB")
+        print(f"  {s['stage']:<13} {s['seconds']:>8.2f} s  peak {s.get('peak_rss_mb')} MB, "
+              f"so far {s.get('peak_rss_mb_so_far')} MB")
     result = {"n": n, "messages": messages, "seconds": secs, "peak_rss_mb": rss, "stages": summary["stages"],
               "report_bytes": summary["report_bytes"], "clusters": summary["coordination"]["clusters"],
               "cascades": summary["reuse"]["cascades"],
@@ -58,12 +76,12 @@ def run_one(args, n):
 
 
 def table(results):
-    """The sizes side by side: each stage's seconds and the process's peak by its end."""
+    """The sizes side by side: each stage's seconds and its own peak memory."""
     head = " | ".join(f"{r['messages'] / 1e6:.1f}M: s | peak MB" for r in results)
     print(f"\n| stage | {head} |")
     print("|---|" + "---:|---:|" * len(results))
     for i, s in enumerate(results[0]["stages"]):
-        cells = " | ".join(f"{r['stages'][i]['seconds']:.2f} | {r['stages'][i].get('peak_rss_mb_so_far')}"
+        cells = " | ".join(f"{r['stages'][i]['seconds']:.2f} | {r['stages'][i].get('peak_rss_mb')}"
                            for r in results)
         print(f"| {s['stage']} | {cells} |")
     cells = " | ".join(f"**{r['seconds']:.1f}** | **{r['peak_rss_mb']:.0f}**" for r in results)

@@ -27,6 +27,14 @@ pub enum TableFormat {
 }
 
 impl TableFormat {
+    /// The format a table is not written in.
+    fn other(self) -> TableFormat {
+        match self {
+            TableFormat::Csv => TableFormat::Parquet,
+            TableFormat::Parquet => TableFormat::Csv,
+        }
+    }
+
     /// The file extension.
     pub fn extension(self) -> &'static str {
         match self {
@@ -164,6 +172,7 @@ pub struct Rows {
     schema: SchemaRef,
     columns: Vec<Builder>,
     mismatch: Option<String>,
+    len: usize,
 }
 
 impl Rows {
@@ -182,12 +191,23 @@ impl Rows {
                 _ => Builder::Text(StringBuilder::new()),
             })
             .collect();
-        Rows { name: name.to_owned(), schema, columns, mismatch: None }
+        Rows { name: name.to_owned(), schema, columns, mismatch: None, len: 0 }
+    }
+
+    /// Rows pushed since the table was made or last taken ([`Rows::take`]).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no row is pushed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Append a row: one cell per column, in the schema's order. A cell of another type than its column's, or
     /// a row of another length, is a bug: [`Rows::finish`] says so.
     pub fn push<'a, const N: usize>(&mut self, cells: [Cell<'a>; N]) {
+        self.len += 1;
         if N != self.columns.len() {
             self.mismatch.get_or_insert_with(|| format!("a row of {N} cells for {} columns", self.columns.len()));
             return;
@@ -241,26 +261,33 @@ impl Rows {
         }
     }
 
-    /// The table.
-    pub fn finish(self) -> Result<Table> {
-        if let Some(m) = self.mismatch {
+    /// The rows pushed so far as one batch; the table is empty again after.
+    pub fn take(&mut self) -> Result<RecordBatch> {
+        if let Some(m) = &self.mismatch {
             return Err(Error::Internal(format!("table {}: {m}", self.name)));
         }
+        self.len = 0;
         let columns: Vec<ArrayRef> = self
             .columns
-            .into_iter()
+            .iter_mut()
             .map(|b| -> ArrayRef {
                 match b {
-                    Builder::Text(mut b) => Arc::new(b.finish()),
-                    Builder::Int(mut b) => Arc::new(b.finish()),
-                    Builder::Float(mut b) => Arc::new(b.finish()),
-                    Builder::Flag(mut b) => Arc::new(b.finish()),
-                    Builder::Time(mut b) => Arc::new(b.finish()),
-                    Builder::Day(mut b) => Arc::new(b.finish()),
+                    Builder::Text(b) => Arc::new(b.finish()),
+                    Builder::Int(b) => Arc::new(b.finish()),
+                    Builder::Float(b) => Arc::new(b.finish()),
+                    Builder::Flag(b) => Arc::new(b.finish()),
+                    Builder::Time(b) => Arc::new(b.finish()),
+                    Builder::Day(b) => Arc::new(b.finish()),
                 }
             })
             .collect();
-        Ok(Table { name: self.name, batch: RecordBatch::try_new(self.schema, columns)? })
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+
+    /// The table.
+    pub fn finish(mut self) -> Result<Table> {
+        let batch = self.take()?;
+        Ok(Table { name: self.name, batch })
     }
 }
 
@@ -293,10 +320,7 @@ pub fn write_table(table: &Table, dir: &Path, format: TableFormat) -> Result<Pat
 /// Write every table of `tables` into `dir`; returns the paths in the same order. The same table in the other
 /// format, left by an earlier run, is removed: a folder never holds two versions of one table.
 pub fn write_tables(tables: &[Table], dir: &Path, format: TableFormat) -> Result<Vec<PathBuf>> {
-    let other = match format {
-        TableFormat::Csv => TableFormat::Parquet,
-        TableFormat::Parquet => TableFormat::Csv,
-    };
+    let other = format.other();
     let mut written = Vec::with_capacity(tables.len());
     for t in tables {
         written.push(write_table(t, dir, format)?);
@@ -320,16 +344,86 @@ pub fn remove_table(dir: &Path, name: &str, formats: &[TableFormat]) -> Result<(
 }
 
 fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<()> {
-    use datafusion::parquet::arrow::ArrowWriter;
+    let mut writer = parquet_writer(path, batch.schema())?;
+    writer.write(batch).map_err(|e| parquet_error(path, e))?;
+    writer.close().map_err(|e| parquet_error(path, e))?;
+    Ok(())
+}
+
+fn parquet_writer(path: &Path, schema: SchemaRef) -> Result<datafusion::parquet::arrow::ArrowWriter<std::fs::File>> {
     use datafusion::parquet::basic::{Compression, ZstdLevel};
     use datafusion::parquet::file::properties::WriterProperties;
     let file = crate::create_output(path)?;
     let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
-    let parquet = |e: datafusion::parquet::errors::ParquetError| Error::Internal(format!("{}: {e}", path.display()));
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet)?;
-    writer.write(batch).map_err(parquet)?;
-    writer.close().map_err(parquet)?;
-    Ok(())
+    datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| parquet_error(path, e))
+}
+
+fn parquet_error(path: &Path, e: datafusion::parquet::errors::ParquetError) -> Error {
+    Error::Internal(format!("{}: {e}", path.display()))
+}
+
+/// Rows per batch a [`TableWriter`] writes.
+const WRITE_BATCH: usize = 65_536;
+
+/// A table written as its rows come, in batches: memory for one batch, however long the table. Rows are pushed
+/// as into [`Rows`]; [`TableWriter::finish`] writes the last batch and closes the file. The same rows make the
+/// same CSV file as [`write_table`] of the whole table, and a Parquet file of the same rows and types.
+pub struct TableWriter {
+    rows: Rows,
+    path: PathBuf,
+    sink: Sink,
+}
+
+enum Sink {
+    Csv(csv::Writer<std::fs::File>),
+    Parquet(Box<datafusion::parquet::arrow::ArrowWriter<std::fs::File>>),
+}
+
+impl TableWriter {
+    /// A new file for table `name` with `schema` ([`table_schema`]) in `dir`, as `format`; the same table in the
+    /// other format, left by an earlier run, is removed (as [`write_tables`] does).
+    pub fn create(dir: &Path, name: &str, schema: SchemaRef, format: TableFormat) -> Result<TableWriter> {
+        let path = dir.join(format!("{name}.{}", format.extension()));
+        let sink = match format {
+            TableFormat::Csv => {
+                let mut w = crate::table::csv_writer(&path)?;
+                w.write_record(schema.fields().iter().map(|f| f.name()))
+                    .map_err(|source| Error::Csv { path: path.clone(), source })?;
+                Sink::Csv(w)
+            }
+            TableFormat::Parquet => Sink::Parquet(Box::new(parquet_writer(&path, schema.clone())?)),
+        };
+        remove_table(dir, name, &[format.other()])?;
+        Ok(TableWriter { rows: Rows::new(name, schema), path, sink })
+    }
+
+    /// Append a row (see [`Rows::push`]); a full batch is written.
+    pub fn push<'a, const N: usize>(&mut self, cells: [Cell<'a>; N]) -> Result<()> {
+        self.rows.push(cells);
+        if self.rows.len() >= WRITE_BATCH { self.write() } else { Ok(()) }
+    }
+
+    fn write(&mut self) -> Result<()> {
+        let batch = self.rows.take()?;
+        match &mut self.sink {
+            Sink::Csv(w) => csv_rows(&batch, w, &self.path),
+            Sink::Parquet(w) => w.write(&batch).map_err(|e| parquet_error(&self.path, e)),
+        }
+    }
+
+    /// Writes what is left and closes the file; returns its path.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        if !self.rows.is_empty() {
+            self.write()?;
+        }
+        match self.sink {
+            Sink::Csv(mut w) => w.flush().map_err(|source| Error::Io { path: self.path.clone(), source })?,
+            Sink::Parquet(w) => {
+                w.close().map_err(|e| parquet_error(&self.path, e))?;
+            }
+        }
+        Ok(self.path)
+    }
 }
 
 /// How one column turns into CSV text.
@@ -377,6 +471,15 @@ impl Text<'_> {
 }
 
 fn write_csv(batch: &RecordBatch, path: &Path) -> Result<()> {
+    let mut w = crate::table::csv_writer(path)?;
+    w.write_record(batch.schema().fields().iter().map(|f| f.name()))
+        .map_err(|source| Error::Csv { path: path.to_owned(), source })?;
+    csv_rows(batch, &mut w, path)?;
+    w.flush().map_err(|source| Error::Io { path: path.to_owned(), source })
+}
+
+/// The rows of `batch` as CSV records, without the header.
+fn csv_rows(batch: &RecordBatch, w: &mut csv::Writer<std::fs::File>, path: &Path) -> Result<()> {
     let schema = batch.schema();
     let columns: Vec<Text> = batch
         .columns()
@@ -391,9 +494,7 @@ fn write_csv(batch: &RecordBatch, path: &Path) -> Result<()> {
             _ => Text::Str(c.as_string()),
         })
         .collect();
-    let mut w = crate::table::csv_writer(path)?;
     let err = |source| Error::Csv { path: path.to_owned(), source };
-    w.write_record(schema.fields().iter().map(|f| f.name())).map_err(err)?;
     let mut cells: Vec<String> = vec![String::new(); columns.len()];
     for row in 0..batch.num_rows() {
         for (text, cell) in columns.iter().zip(cells.iter_mut()) {
@@ -401,7 +502,7 @@ fn write_csv(batch: &RecordBatch, path: &Path) -> Result<()> {
         }
         w.write_record(&cells).map_err(err)?;
     }
-    w.flush().map_err(|source| Error::Io { path: path.to_owned(), source })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -474,6 +575,43 @@ mod tests {
         assert!(dir.path().join("sample.parquet").exists());
         assert!(!dir.path().join("sample.csv").exists());
         assert!(dir.path().join("other.csv").exists(), "only the table's own file goes");
+    }
+
+    #[test]
+    fn a_table_written_in_batches_is_the_table_written_at_once() {
+        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let schema = table_schema(&[("n", Col::Int), ("text", Col::Text), ("day", Col::Day)]);
+        let n = WRITE_BATCH + 1234;
+        let (whole, streamed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for format in [TableFormat::Parquet, TableFormat::Csv] {
+            let mut rows = Rows::new("t", schema.clone());
+            let mut writer = TableWriter::create(streamed.path(), "t", schema.clone(), format).unwrap();
+            for i in 0..n {
+                let text = format!("row \"{i}\",\n");
+                let day = if i % 7 == 0 { Cell::Null } else { Cell::Day(i as i32) };
+                rows.push([Cell::Int(i as i64), text.as_str().into(), day]);
+                writer.push([Cell::Int(i as i64), text.as_str().into(), day]).unwrap();
+            }
+            let table = rows.finish().unwrap();
+            write_table(&table, whole.path(), format).unwrap();
+            let path = writer.finish().unwrap();
+            assert!(!streamed.path().join(format!("t.{}", format.other().extension())).exists(), "one format");
+            match format {
+                TableFormat::Csv => {
+                    let a = std::fs::read(whole.path().join("t.csv")).unwrap();
+                    assert_eq!(std::fs::read(&path).unwrap(), a);
+                }
+                TableFormat::Parquet => {
+                    let read = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+                        .unwrap()
+                        .build()
+                        .unwrap();
+                    let batches: Vec<RecordBatch> = read.map(Result::unwrap).collect();
+                    let all = arrow::compute::concat_batches(&table.batch.schema(), &batches).unwrap();
+                    assert_eq!(all, table.batch);
+                }
+            }
+        }
     }
 
     #[test]

@@ -692,7 +692,12 @@ impl Pseudonyms {
 
     /// Pseudonymise a timeline: series that are accounts' own timelines.
     pub fn timeline(&self, t: &mut Timeline) {
-        for row in &mut t.rows {
+        self.series(&mut t.rows);
+    }
+
+    /// Timeline rows (as [`Pseudonyms::timeline`]), such as one series from a streamed timeline.
+    pub fn series(&self, rows: &mut [crate::vocabulary::timeline::Row]) {
+        for row in rows {
             let pseudonym = self.channel(&row.group);
             if pseudonym != row.group {
                 row.name = pseudonym[pseudonym.find(':').map_or(0, |i| i + 1)..].to_owned();

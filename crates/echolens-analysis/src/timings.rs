@@ -34,6 +34,13 @@ pub fn memory() -> String {
     }
 }
 
+/// Starts the process's peak resident memory afresh from what is resident now (Linux: `/proc/self/clear_refs`),
+/// so that the next [`memory_mb`] reports the peak since this call. Where the platform cannot, the peak stays the
+/// process's; returns whether it was reset.
+pub fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// The process's resident memory now and at its peak so far, in MB (`VmRSS`, `VmHWM` from
 /// `/proc/self/status`; None where there is none).
 pub fn memory_mb() -> Option<(u64, u64)> {

@@ -398,9 +398,8 @@ fn corpus(out: &mut String, r: &Report) {
     out.push_str("</section>");
 }
 
-/// What the report shows of a per-channel timeline ([`Volume::of`]): kept in place of its rows, which grow with
-/// the channels times the days (3.8 million at 10M generated messages, about 0.7 GB), once its tables are
-/// written.
+/// What the report shows of a per-channel timeline ([`Volume::of`], or [`VolumeBuilder`] series by series): kept
+/// in place of its rows, which grow with the channels times the days (3.8 million at 10M generated messages).
 #[derive(Debug, Clone)]
 pub struct Volume {
     /// The timeline's parameters.
@@ -433,37 +432,97 @@ pub struct VolumeSeries {
 impl Volume {
     /// What [`render`] shows of `t`, with `caps` limits.
     pub fn of(t: &Timeline, caps: &Caps) -> Volume {
-        let mut totals: BTreeMap<i64, u64> = BTreeMap::new();
-        let mut per_series: HashMap<&str, (u64, &str)> = HashMap::new();
-        for row in &t.rows {
-            *totals.entry(row.period).or_default() += row.messages;
-            let e = per_series.entry(&row.group).or_insert((0, &row.name));
-            e.0 += row.messages;
+        let mut v = VolumeBuilder::new(t.params.clone(), caps);
+        for series in t.rows.chunk_by(|a, b| a.group == b.group) {
+            v.push(series);
         }
-        let mut largest: Vec<(&str, u64, &str)> = per_series.iter().map(|(g, (m, name))| (*g, *m, *name)).collect();
-        largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        largest.truncate(caps.volume_series);
-        let mut bursts: Vec<&timeline::Row> =
-            t.rows.iter().filter(|row| row.scores.first().is_some_and(|s| s.burst)).collect();
-        bursts.sort_by(|a, b| b.scores[0].z.total_cmp(&a.scores[0].z).then(a.group.cmp(&b.group)));
-        let shown: HashSet<&str> = largest.iter().map(|l| l.0).collect();
-        Volume {
-            params: t.params.clone(),
-            totals: totals.into_iter().collect(),
-            largest: largest
-                .iter()
-                .map(|&(group, _, name)| VolumeSeries {
-                    group: group.to_owned(),
-                    name: name.to_owned(),
-                    points: t.rows.iter().filter(|r| r.group == group).map(|r| (r.period, r.messages)).collect(),
-                })
-                .collect(),
-            series: per_series.len(),
-            bursts: bursts.len(),
-            strongest: bursts.iter().take(caps.bursts).map(|&b| b.clone()).collect(),
-            marked: bursts.iter().filter(|b| shown.contains(b.group.as_str())).map(|&b| b.clone()).collect(),
+        v.finish()
+    }
+}
+
+/// A [`Volume`] made series by series, as a streamed timeline hands them over: it holds the totals per period,
+/// the largest series seen so far and the strongest bursts, never every row.
+pub struct VolumeBuilder {
+    params: timeline::Params,
+    series_cap: usize,
+    bursts_cap: usize,
+    totals: BTreeMap<i64, u64>,
+    series: usize,
+    bursts: usize,
+    /// The largest series so far: messages, the order pushed, the series, its bursts.
+    largest: Vec<(u64, usize, VolumeSeries, Vec<timeline::Row>)>,
+    strongest: Vec<timeline::Row>,
+}
+
+impl VolumeBuilder {
+    /// An empty digest of a timeline with `params`, to `caps`' limits.
+    pub fn new(params: timeline::Params, caps: &Caps) -> VolumeBuilder {
+        VolumeBuilder {
+            params,
+            series_cap: caps.volume_series,
+            bursts_cap: caps.bursts,
+            totals: BTreeMap::new(),
+            series: 0,
+            bursts: 0,
+            largest: Vec::new(),
+            strongest: Vec::new(),
         }
     }
+
+    /// Takes in one whole series (its rows by period), in the order the series come.
+    pub fn push(&mut self, series: &[timeline::Row]) {
+        let Some(first) = series.first() else { return };
+        let mut messages = 0;
+        for row in series {
+            *self.totals.entry(row.period).or_default() += row.messages;
+            messages += row.messages;
+        }
+        let bursts: Vec<timeline::Row> =
+            series.iter().filter(|row| row.scores.first().is_some_and(|s| s.burst)).cloned().collect();
+        self.bursts += bursts.len();
+        self.strongest.extend(bursts.iter().cloned());
+        if self.strongest.len() > 4 * self.bursts_cap.max(16) {
+            by_strength(&mut self.strongest);
+            self.strongest.truncate(self.bursts_cap);
+        }
+        let drawn = VolumeSeries {
+            group: first.group.clone(),
+            name: first.name.clone(),
+            points: series.iter().map(|r| (r.period, r.messages)).collect(),
+        };
+        self.largest.push((messages, self.series, drawn, bursts));
+        self.series += 1;
+        if self.largest.len() > self.series_cap {
+            self.largest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.group.cmp(&b.2.group)));
+            self.largest.truncate(self.series_cap);
+        }
+    }
+
+    /// The digest.
+    pub fn finish(mut self) -> Volume {
+        self.largest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.group.cmp(&b.2.group)));
+        // The marks in the order their rows came, then by strength: as if sorted among all the rows.
+        let mut in_order: Vec<&(u64, usize, VolumeSeries, Vec<timeline::Row>)> = self.largest.iter().collect();
+        in_order.sort_by_key(|l| l.1);
+        let mut marked: Vec<timeline::Row> = in_order.iter().flat_map(|l| l.3.iter().cloned()).collect();
+        by_strength(&mut marked);
+        by_strength(&mut self.strongest);
+        self.strongest.truncate(self.bursts_cap);
+        Volume {
+            params: self.params,
+            totals: self.totals.into_iter().collect(),
+            largest: self.largest.into_iter().map(|l| l.2).collect(),
+            series: self.series,
+            bursts: self.bursts,
+            strongest: self.strongest,
+            marked,
+        }
+    }
+}
+
+/// Bursts strongest first (z of the messages' score), ties by group, then as they came.
+fn by_strength(bursts: &mut [timeline::Row]) {
+    bursts.sort_by(|a, b| b.scores[0].z.total_cmp(&a.scores[0].z).then_with(|| a.group.cmp(&b.group)));
 }
 
 fn volume(out: &mut String, r: &Report) {
@@ -1493,5 +1552,64 @@ mod tests {
         assert_eq!((v.series, v.bursts), (4, 2));
         assert_eq!(v.strongest.iter().map(|b| b.group.as_str()).collect::<Vec<_>>(), vec!["t:c"]);
         assert_eq!(v.marked.iter().map(|b| (b.group.as_str(), b.period)).collect::<Vec<_>>(), vec![("t:a", 2)]);
+    }
+
+    /// Series by series, past the point where the builder drops what cannot be shown, the digest is the one of
+    /// sorting every row: the same largest series, strongest bursts (equal z by group, then by period) and marks.
+    #[test]
+    fn volume_built_series_by_series_keeps_the_same_as_sorting_every_row() {
+        use echolens_analysis::vocabulary::timeline::{Group, Period, Row, Score};
+        let mut rows = Vec::new();
+        for g in 0..300u64 {
+            for day in 0..(g % 11 + 2) as i64 {
+                let messages = (g * 7 + day as u64 * 13) % 50;
+                // Few distinct z values, so that ties decide the order.
+                let z = ((g + day as u64) % 5) as f64;
+                rows.push(Row {
+                    period: day,
+                    group: format!("t:{:03}", (g * 37) % 300),
+                    name: String::new(),
+                    messages,
+                    categories: Vec::new(),
+                    scores: vec![Score { baseline: 1.0, z, burst: z >= 3.0 }],
+                });
+            }
+        }
+        rows.sort_by(|a, b| a.group.cmp(&b.group).then(a.period.cmp(&b.period)));
+        let caps = Caps { volume_series: 7, bursts: 5, ..Caps::default() };
+        let t = Timeline {
+            params: timeline::Params::new(Period::Day, Group::Channel),
+            selection: String::new(),
+            categories: Vec::new(),
+            rows,
+            messages: 0,
+        };
+        let v = Volume::of(&t, &caps);
+        // Every row sorted at once.
+        let mut per: BTreeMap<&str, u64> = BTreeMap::new();
+        for r in &t.rows {
+            *per.entry(&r.group).or_default() += r.messages;
+        }
+        let mut largest: Vec<(&str, u64)> = per.into_iter().collect();
+        largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        largest.truncate(7);
+        let mut bursts: Vec<&Row> = t.rows.iter().filter(|r| r.scores[0].burst).collect();
+        bursts.sort_by(|a, b| b.scores[0].z.total_cmp(&a.scores[0].z).then(a.group.cmp(&b.group)));
+        let key = |r: &Row| (r.group.clone(), r.period);
+        assert_eq!(
+            v.largest.iter().map(|s| s.group.as_str()).collect::<Vec<_>>(),
+            largest.iter().map(|l| l.0).collect::<Vec<_>>()
+        );
+        assert_eq!(v.bursts, bursts.len());
+        assert!(v.bursts > 100, "enough bursts that the builder drops some");
+        assert_eq!(
+            v.strongest.iter().map(key).collect::<Vec<_>>(),
+            bursts.iter().take(5).map(|r| key(r)).collect::<Vec<_>>()
+        );
+        let shown: HashSet<&str> = largest.iter().map(|l| l.0).collect();
+        let marked: Vec<(String, i64)> =
+            bursts.iter().filter(|r| shown.contains(r.group.as_str())).map(|r| key(r)).collect();
+        assert_eq!(v.marked.iter().map(key).collect::<Vec<_>>(), marked);
+        assert_eq!(v.series, 300);
     }
 }

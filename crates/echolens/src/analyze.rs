@@ -15,7 +15,7 @@ use echolens_analysis::coordination::{self, Coordination};
 use echolens_analysis::reuse::{self, Reuse};
 use echolens_analysis::select::{Selection, Selector};
 use echolens_analysis::vocabulary::diffusion::{self, Terms};
-use echolens_analysis::vocabulary::timeline::{self, Group, Period, Timeline};
+use echolens_analysis::vocabulary::timeline::{self, Group, Period};
 use echolens_analysis::vocabulary::{keyness, keyness_by};
 use echolens_report::{Campaign, ChannelRow, Evidence, Report, Run};
 use echolens_store::{Store, rfc3339};
@@ -47,17 +47,40 @@ const REFERENCE_MESSAGES: u64 = 200_000;
 /// terminal only.
 struct Stages {
     visible: bool,
-    /// Stage, seconds, the process's peak resident memory so far (MB; where the platform says).
-    done: Vec<(String, f64, Option<u64>)>,
+    /// Stage, seconds, the process's peak resident memory so far and the stage's own (MB; where the platform
+    /// says; the stage's own under `ECHOLENS_TIMINGS` only).
+    done: Vec<(String, f64, Option<u64>, Option<u64>)>,
     current: Option<(String, Instant, indicatif::ProgressBar)>,
+    /// Under `ECHOLENS_TIMINGS`, each stage's peak is measured on its own: the process's high-water mark starts
+    /// afresh at every stage ([`echolens_analysis::reset_peak`]), and the process's peak is the largest seen.
+    /// Off by default, since tools measuring the process from outside (`time -v`) would then see the last
+    /// stage's peak only.
+    per_stage: bool,
+    /// The largest peak read before a reset (MB).
+    peak_before: Option<u64>,
 }
 
 impl Stages {
     fn new(quiet: bool) -> Stages {
-        Stages { visible: !quiet && std::io::stderr().is_terminal(), done: Vec::new(), current: None }
+        Stages {
+            visible: !quiet && std::io::stderr().is_terminal(),
+            done: Vec::new(),
+            current: None,
+            per_stage: std::env::var_os("ECHOLENS_TIMINGS").is_some(),
+            peak_before: None,
+        }
+    }
+
+    /// The process's peak so far (MB): the high-water mark now, or a larger one read before a reset.
+    fn process_peak(&self) -> Option<u64> {
+        peak_rss_mb().max(self.peak_before)
     }
 
     fn start(&mut self, name: &str) {
+        if self.per_stage {
+            self.peak_before = self.process_peak();
+            echolens_analysis::reset_peak();
+        }
         let bar = if self.visible { spinner(name) } else { indicatif::ProgressBar::hidden() };
         bar.set_message("running");
         self.current = Some((name.to_owned(), Instant::now(), bar));
@@ -75,7 +98,8 @@ impl Stages {
             if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
                 eprintln!("stage {name} done{}", echolens_analysis::memory());
             }
-            self.done.push((name, (s * 100.0).round() / 100.0, peak_rss_mb()));
+            let own = if self.per_stage { peak_rss_mb() } else { None };
+            self.done.push((name, (s * 100.0).round() / 100.0, self.process_peak(), own));
         }
     }
 }
@@ -252,23 +276,29 @@ fn run_here(args: &Options) -> Result<Outcome> {
     }
 
     stages.start("timeline");
-    let mut timeline = rt.block_on(timeline::run(
-        &ctx,
-        &Selection::default(),
-        None,
-        timeline::Params { time_zone: args.tz.name().to_owned(), ..timeline::Params::new(Period::Day, Group::Channel) },
-    ))?;
-    if !args.reveal {
-        pseudonyms.timeline(&mut timeline);
-    }
-    // Its tables are written now, and only what the report shows is kept: its rows grow with the channels
-    // times the days.
-    let timeline_written = timeline::write_outputs(&timeline, &args.out.join("timeline"), args.format, run_record())?;
-    let channels = channel_rows(&timeline);
-    let volume = echolens_report::Volume::of(&timeline, &args.caps);
-    let days = timeline.rows.len();
-    let timeline_params = timeline.params.clone();
-    drop(timeline);
+    // Streamed series by series: each is pseudonymised, written to the tables and taken into what the report
+    // shows, and dropped; its rows grow with the channels times the days.
+    let timeline_dir = args.out.join("timeline");
+    let mut writer = timeline::Writer::create(&timeline_dir, args.format, &[])?;
+    let timeline_params =
+        timeline::Params { time_zone: args.tz.name().to_owned(), ..timeline::Params::new(Period::Day, Group::Channel) };
+    let mut volume = echolens_report::VolumeBuilder::new(timeline_params.clone(), &args.caps);
+    let mut largest = LargestChannels::default();
+    let mut days = 0;
+    let timeline =
+        rt.block_on(timeline::stream(&ctx, &Selection::default(), None, timeline_params, |mut series| {
+            if !args.reveal {
+                pseudonyms.series(&mut series);
+            }
+            days += series.len();
+            writer.push(&series)?;
+            volume.push(&series);
+            largest.push(&series);
+            Ok(())
+        }))?;
+    let timeline_written = writer.finish(&timeline, run_record())?;
+    let (volume, channels) = (volume.finish(), largest.finish());
+    let timeline_params = timeline.params;
     stages.finish(&format!("{days} channel-days, {} bursts; timeline tables written", volume.bursts));
 
     stages.start("coordination");
@@ -473,7 +503,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
         store: store_path.display().to_string(),
         store_version: version,
         generated: rfc3339(chrono_now_us()),
-        stages: stages.done.clone(),
+        stages: stages.done.iter().map(|(s, t, m, _)| (s.clone(), *t, *m)).collect(),
         pseudonymised: !args.reveal,
         personal_channels: pseudonyms.personal_channels(),
         demo,
@@ -527,7 +557,8 @@ fn run_here(args: &Options) -> Result<Outcome> {
         "notes": notes,
         "pseudonymised": !args.reveal,
         "stages": stages.done.iter()
-            .map(|(s, t, m)| serde_json::json!({"stage": s, "seconds": t, "peak_rss_mb_so_far": m}))
+            .map(|(s, t, m, own)| serde_json::json!({"stage": s, "seconds": t, "peak_rss_mb_so_far": m,
+                "peak_rss_mb": own}))
             .collect::<Vec<_>>(),
         "outputs": outputs,
     });
@@ -787,31 +818,51 @@ async fn evidence_texts(
     Ok(out)
 }
 
-/// The channels by messages, from the per-channel timeline.
-fn channel_rows(t: &Timeline) -> Vec<ChannelRow> {
-    let mut by: HashMap<&str, ChannelRow> = HashMap::new();
-    for row in &t.rows {
-        if row.messages == 0 {
-            continue;
+/// The channels with the most messages ([`CHANNEL_ROWS`]), from the per-channel timeline's series as they come.
+#[derive(Default)]
+struct LargestChannels(Vec<ChannelRow>);
+
+/// Channels the report lists.
+const CHANNEL_ROWS: usize = 50;
+
+impl LargestChannels {
+    /// Takes in one whole series.
+    fn push(&mut self, series: &[timeline::Row]) {
+        let mut busy = series.iter().filter(|r| r.messages > 0);
+        let Some(first) = busy.next() else { return };
+        let day_us = |period: i64| period * 86_400_000_000;
+        let (platform, id) = first.group.split_once(':').unwrap_or(("", &first.group));
+        let mut row = ChannelRow {
+            platform: platform.to_owned(),
+            channel_id: id.to_owned(),
+            name: first.name.clone(),
+            messages: first.messages,
+            first: day_us(first.period),
+            last: day_us(first.period),
+        };
+        for r in busy {
+            row.messages += r.messages;
+            row.first = row.first.min(day_us(r.period));
+            row.last = row.last.max(day_us(r.period));
         }
-        let day_us = row.period * 86_400_000_000;
-        let e = by.entry(&row.group).or_insert_with(|| {
-            let (platform, id) = row.group.split_once(':').unwrap_or(("", &row.group));
-            ChannelRow {
-                platform: platform.to_owned(),
-                channel_id: id.to_owned(),
-                name: row.name.clone(),
-                messages: 0,
-                first: day_us,
-                last: day_us,
-            }
-        });
-        e.messages += row.messages;
-        e.first = e.first.min(day_us);
-        e.last = e.last.max(day_us);
+        self.0.push(row);
+        if self.0.len() > 4 * CHANNEL_ROWS {
+            self.keep();
+        }
     }
-    let mut rows: Vec<ChannelRow> = by.into_values().collect();
-    rows.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.channel_id.cmp(&b.channel_id)));
-    rows.truncate(50);
-    rows
+
+    fn keep(&mut self) {
+        self.0.sort_by(|a, b| {
+            b.messages
+                .cmp(&a.messages)
+                .then_with(|| a.channel_id.cmp(&b.channel_id))
+                .then_with(|| a.platform.cmp(&b.platform))
+        });
+        self.0.truncate(CHANNEL_ROWS);
+    }
+
+    fn finish(mut self) -> Vec<ChannelRow> {
+        self.keep();
+        self.0
+    }
 }

@@ -298,6 +298,55 @@ async fn a_timeline_over_decades_stays_bounded_by_the_data() {
     assert!(t.rows[13].scores[0].z > 0.0);
 }
 
+/// A streamed timeline hands each series over once, whole, in series order, with the rows [`timeline::run`]
+/// collects; its writer's tables and summary are those of the collected timeline.
+#[tokio::test]
+async fn a_streamed_timeline_hands_over_whole_series_in_order() {
+    let mut rows = Vec::new();
+    // Forty channels of one message a day; every third has a busy day at the end, a burst.
+    for c in 0..40 {
+        let busy = if c % 3 == 0 { 15 } else { 1 };
+        for day in (c % 4..10).chain(std::iter::repeat_n(11, busy)) {
+            let text = if day % 2 == 0 { "death to them, they say" } else { "a quiet day" };
+            rows.push(msg(&format!("c{c:02}"), rows.len(), day as i64 * DAY + rows.len() as i64, text));
+        }
+    }
+    let ctx = session(&rows);
+    let lexicon = || Some(Lexicon::new(vec![("threat".into(), vec!["death to".into()])]).unwrap());
+    let params = timeline::Params::new(Period::Day, Group::Channel);
+    let collected = timeline::run(&ctx, &Selection::default(), lexicon(), params.clone()).await.unwrap();
+    let mut handed: Vec<Vec<timeline::Row>> = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = timeline::Writer::create(dir.path(), crate::TableFormat::Csv, &["threat".to_owned()]).unwrap();
+    let streamed = timeline::stream(&ctx, &Selection::default(), lexicon(), params, |series| {
+        writer.push(&series)?;
+        handed.push(series);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(streamed.rows.is_empty());
+    assert_eq!(streamed.messages, collected.messages);
+    assert_eq!(handed.len(), 40, "one call per channel");
+    for series in &handed {
+        assert!(series.iter().all(|r| r.group == series[0].group), "one series per call");
+        assert!(series.windows(2).all(|w| w[0].period < w[1].period), "by period");
+    }
+    assert!(handed.windows(2).all(|w| w[0][0].group < w[1][0].group), "series in order, each once");
+    let flat: Vec<String> = handed.iter().flatten().map(|r| format!("{r:?}")).collect();
+    assert_eq!(flat, collected.rows.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>());
+    let written = writer.finish(&streamed, serde_json::json!({})).unwrap();
+    let whole = tempfile::tempdir().unwrap();
+    let expected =
+        timeline::write_outputs(&collected, whole.path(), crate::TableFormat::Csv, serde_json::json!({})).unwrap();
+    for file in ["timeline.csv", "lexicon.csv"] {
+        let (a, b) = (std::fs::read(whole.path().join(file)).unwrap(), std::fs::read(dir.path().join(file)).unwrap());
+        assert!(a.len() > 1000 && a == b, "{file}");
+    }
+    assert_eq!(written.summary, expected.summary);
+    assert!(written.summary["bursts_total"].as_u64().unwrap() > 0, "the summary lists bursts");
+}
+
 /// Days in a time zone: a message at 21:00 UTC on March 1st is on March 2nd in Tehran (UTC+3:30).
 #[tokio::test]
 async fn a_timeline_in_a_time_zone_bins_local_days() {

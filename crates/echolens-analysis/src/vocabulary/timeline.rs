@@ -15,12 +15,13 @@ use arrow::array::Int64Array;
 use arrow::datatypes::DataType;
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::day_string;
 use super::lexicon::Lexicon;
 use crate::select::Selection;
-use crate::table::{collect, i64s, strings};
+use crate::table::{i64s, strings};
 use crate::{Error, Result};
 
 /// A series is written with every empty period up to this many periods (ten years of days).
@@ -125,7 +126,7 @@ pub struct Timeline {
     pub selection: String,
     /// Lexicon categories.
     pub categories: Vec<String>,
-    /// Rows by series, then period.
+    /// Rows by series, then period ([`run`]; none from [`stream`], which hands them over as it goes).
     #[serde(skip)]
     pub rows: Vec<Row>,
     /// Messages counted.
@@ -150,6 +151,26 @@ pub async fn run(
     selection: &Selection,
     lexicon: Option<Lexicon>,
     params: Params,
+) -> Result<Timeline> {
+    let mut rows = Vec::new();
+    let mut t = stream(ctx, selection, lexicon, params, |series| {
+        rows.extend(series);
+        Ok(())
+    })
+    .await?;
+    t.rows = rows;
+    Ok(t)
+}
+
+/// As [`run`], but each series' rows go to `each` as the series closes, in series order, and the timeline
+/// returned holds none: memory for one series at a time (the counts come sorted by series, a sort that spills),
+/// whatever the channels times the days.
+pub async fn stream(
+    ctx: &SessionContext,
+    selection: &Selection,
+    lexicon: Option<Lexicon>,
+    params: Params,
+    mut each: impl FnMut(Vec<Row>) -> Result<()>,
 ) -> Result<Timeline> {
     if params.burst_window < 3 {
         return Err(Error::Param("the burst window must be at least 3 periods".into()));
@@ -181,30 +202,33 @@ pub async fn run(
     let sql = format!(
         "SELECT day, g, max(name) AS name, count(*) AS n{sums} FROM (\
            SELECT {day} AS day, {g} AS g, {name} AS name{mask} \
-           FROM timeline_selected) GROUP BY day, g"
+           FROM timeline_selected) GROUP BY day, g ORDER BY g, day"
     );
-    let batches = collect(ctx, &sql).await?;
-    // Series → period → (name, messages, categories).
-    // Series → (name, period → (messages, per category)).
-    type Cells = BTreeMap<i64, (u64, Vec<u64>)>;
-    let mut series: BTreeMap<String, (String, Cells)> = BTreeMap::new();
+    let mut batches = ctx.sql(&sql).await?.execute_stream().await?;
+    let mut open: Option<Open> = None;
     let mut messages = 0;
-    for b in &batches {
-        let (day, g, name, n) = (i64s(b, "day")?, strings(b, "g")?, strings(b, "name")?, i64s(b, "n")?);
-        let cats: Vec<Int64Array> = (0..categories.len()).map(|i| i64s(b, &format!("c{i}"))).collect::<Result<_>>()?;
+    while let Some(b) = batches.next().await {
+        let b = b?;
+        let (day, g, name, n) = (i64s(&b, "day")?, strings(&b, "g")?, strings(&b, "name")?, i64s(&b, "n")?);
+        let cats: Vec<Int64Array> = (0..categories.len()).map(|i| i64s(&b, &format!("c{i}"))).collect::<Result<_>>()?;
         for i in 0..b.num_rows() {
+            if open.as_ref().is_none_or(|o| o.group != g.value(i)) {
+                if let Some(closed) = open.take() {
+                    each(closed.rows(&params, categories.len()))?;
+                }
+                open = Some(Open { group: g.value(i).to_owned(), name: String::new(), cells: BTreeMap::new() });
+            }
+            let series = open.as_mut().expect("a series is open");
             let day = day.value(i);
             let period = match params.period {
                 Period::Day => day,
                 Period::Week => day - (day + 3).rem_euclid(7),
             };
-            // A series whose channel went by several names is named by the greatest, whatever order the days
-            // come in.
-            let entry = series.entry(g.value(i).to_owned()).or_insert_with(|| (String::new(), BTreeMap::new()));
-            if name.is_valid(i) && name.value(i) > entry.0.as_str() {
-                entry.0 = name.value(i).to_owned();
+            // A series whose channel went by several names is named by the greatest.
+            if name.is_valid(i) && name.value(i) > series.name.as_str() {
+                series.name = name.value(i).to_owned();
             }
-            let cell = entry.1.entry(period).or_insert_with(|| (0, vec![0; categories.len()]));
+            let cell = series.cells.entry(period).or_insert_with(|| (0, vec![0; categories.len()]));
             cell.0 += n.value(i) as u64;
             messages += n.value(i) as u64;
             for (c, col) in cats.iter().enumerate() {
@@ -212,21 +236,37 @@ pub async fn run(
             }
         }
     }
-    let step = if params.period == Period::Day { 1 } else { 7 };
-    let mut rows = Vec::new();
-    for (group, (name, cells)) in series {
-        let (Some(&first), Some(&last)) = (cells.keys().next(), cells.keys().next_back()) else { continue };
+    if let Some(closed) = open.take() {
+        each(closed.rows(&params, categories.len()))?;
+    }
+    Ok(Timeline { params, selection: selection.to_string(), categories, rows: Vec::new(), messages })
+}
+
+/// The series being read: its counts per period (messages, per category).
+struct Open {
+    group: String,
+    name: String,
+    cells: BTreeMap<i64, (u64, Vec<u64>)>,
+}
+
+impl Open {
+    /// The series' rows with their scores.
+    fn rows(self, params: &Params, categories: usize) -> Vec<Row> {
+        let Open { group, name, cells } = self;
+        let (Some(&first), Some(&last)) = (cells.keys().next(), cells.keys().next_back()) else { return Vec::new() };
+        let step = if params.period == Period::Day { 1 } else { 7 };
         // Every period from the first to the last, the empty ones as 0 — unless that is more than
         // MAX_FILLED_PERIODS and more than the series' periods with messages times the burst window: then
         // only the `burst_window` empty periods after each busy one are written. Scores are the same either
         // way (past the window, the baseline is all zeros), and the rows stay bounded by the data held.
         let span = ((last - first) / step + 1) as usize;
         let sparse = span > MAX_FILLED_PERIODS.max(cells.len() * (params.burst_window + 1));
-        let mut history: Vec<Vec<u64>> = vec![Vec::new(); 1 + categories.len()];
+        let mut history: Vec<Vec<u64>> = vec![Vec::new(); 1 + categories];
+        let mut rows = Vec::new();
         let mut period = first;
         let mut quiet = 0;
         while period <= last {
-            let (n, cats) = cells.get(&period).cloned().unwrap_or((0, vec![0; categories.len()]));
+            let (n, cats) = cells.get(&period).cloned().unwrap_or((0, vec![0; categories]));
             quiet = if n == 0 { quiet + 1 } else { 0 };
             if sparse && quiet > params.burst_window {
                 // Jump to the next busy period; the history is `burst_window` zeros already.
@@ -234,7 +274,7 @@ pub async fn run(
                 continue;
             }
             let values: Vec<u64> = std::iter::once(n).chain(cats.iter().copied()).collect();
-            let scores = values.iter().zip(&mut history).map(|(&x, h)| score(x, h, &params)).collect();
+            let scores = values.iter().zip(&mut history).map(|(&x, h)| score(x, h, params)).collect();
             for h in &mut history {
                 // Only the last `burst_window` values are ever read.
                 if h.len() > 4 * params.burst_window {
@@ -244,8 +284,8 @@ pub async fn run(
             rows.push(Row { period, group: group.clone(), name: name.clone(), messages: n, categories: cats, scores });
             period += step;
         }
+        rows
     }
-    Ok(Timeline { params, selection: selection.to_string(), categories, rows, messages })
 }
 
 /// Score `x` against the last `window` values of `history`, then append it.
@@ -263,29 +303,138 @@ fn score(x: u64, history: &mut Vec<u64>, p: &Params) -> Score {
     out
 }
 
+/// The columns of the `timeline` table.
+fn timeline_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[
+        ("period", Day),
+        ("group", Text),
+        ("name", Text),
+        ("messages", Int),
+        ("baseline", Fixed(3)),
+        ("z", Fixed(3)),
+        ("burst", Flag),
+    ])
+}
+
+/// The columns of the `lexicon` table.
+fn lexicon_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[
+        ("period", Day),
+        ("group", Text),
+        ("name", Text),
+        ("category", Text),
+        ("matches", Int),
+        ("messages", Int),
+        ("rate", Fixed(6)),
+        ("baseline", Fixed(3)),
+        ("z", Fixed(3)),
+        ("burst", Flag),
+    ])
+}
+
+/// Bursts the summary lists: how many, and the [`SUMMARY_BURSTS`] strongest (by z as written, to two decimals;
+/// equal ones in the order they came), held as they come.
+#[derive(Default)]
+struct Bursts {
+    total: usize,
+    strongest: Vec<(f64, usize, serde_json::Value)>,
+}
+
+/// Bursts listed in a timeline's `summary.json`.
+const SUMMARY_BURSTS: usize = 100;
+
+impl Bursts {
+    fn push(&mut self, rows: &[Row], categories: &[String]) {
+        for r in rows {
+            for (i, s) in r.scores.iter().enumerate().filter(|(_, s)| s.burst) {
+                let what = if i == 0 { "messages".to_owned() } else { format!("category:{}", categories[i - 1]) };
+                let count = if i == 0 { r.messages } else { r.categories[i - 1] };
+                let z = (s.z * 100.0).round() / 100.0;
+                let burst = serde_json::json!({
+                    "period": day_string(r.period), "group": r.group, "name": r.name, "series": what,
+                    "count": count, "baseline": (s.baseline * 100.0).round() / 100.0, "z": z,
+                });
+                self.strongest.push((z, self.total, burst));
+                self.total += 1;
+                if self.strongest.len() >= 4 * SUMMARY_BURSTS {
+                    self.keep_strongest();
+                }
+            }
+        }
+    }
+
+    fn keep_strongest(&mut self) {
+        self.strongest.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        self.strongest.truncate(SUMMARY_BURSTS);
+    }
+}
+
 impl Timeline {
-    /// The tables: `timeline` (per period and group) and, with a lexicon, `lexicon` (per period, group and
-    /// category).
-    pub fn tables(&self) -> Result<Vec<crate::Table>> {
-        use crate::Col::*;
-        use crate::{Cell, Rows};
-        let t = self;
+    /// The summary (`summary.json` without the run): the result, the burst rule, the 100 strongest bursts.
+    pub fn summary(&self) -> serde_json::Value {
+        let mut bursts = Bursts::default();
+        bursts.push(&self.rows, &self.categories);
+        self.summary_with(bursts)
+    }
+
+    fn summary_with(&self, mut bursts: Bursts) -> serde_json::Value {
+        let mut summary = serde_json::to_value(self).expect("timeline serialises");
+        summary["burst_method"] = serde_json::json!(self.params.burst_method());
+        bursts.keep_strongest();
+        summary["bursts_total"] = serde_json::json!(bursts.total);
+        summary["bursts"] = serde_json::json!(bursts.strongest.into_iter().map(|b| b.2).collect::<Vec<_>>());
+        summary
+    }
+}
+
+/// The tables of a timeline written series by series as [`stream`] hands them over: `timeline` (per period and
+/// group) and, with a lexicon, `lexicon` (per period, group and category); then `summary.json`.
+pub struct Writer {
+    out: std::path::PathBuf,
+    categories: Vec<String>,
+    timeline: crate::TableWriter,
+    lexicon: Option<crate::TableWriter>,
+    bursts: Bursts,
+}
+
+impl Writer {
+    /// New tables in `out` for a timeline of `categories` (a `lexicon` table left by an earlier run goes when
+    /// there are none). An earlier run's `summary.json` goes first: until [`Writer::finish`] writes this run's,
+    /// the folder has no summary that could be read as this run's.
+    pub fn create(out: &Path, format: crate::TableFormat, categories: &[String]) -> Result<Writer> {
+        std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
+        let summary = out.join("summary.json");
+        match std::fs::remove_file(&summary) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::Io { path: summary, source: e });
+            }
+            _ => {}
+        }
+        let timeline = crate::TableWriter::create(out, "timeline", timeline_schema(), format)?;
+        let lexicon = if categories.is_empty() {
+            crate::remove_table(out, "lexicon", &[crate::TableFormat::Csv, crate::TableFormat::Parquet])?;
+            None
+        } else {
+            Some(crate::TableWriter::create(out, "lexicon", lexicon_schema(), format)?)
+        };
+        Ok(Writer {
+            out: out.to_owned(),
+            categories: categories.to_vec(),
+            timeline,
+            lexicon,
+            bursts: Bursts::default(),
+        })
+    }
+
+    /// Writes `rows` (one or more whole series).
+    pub fn push(&mut self, rows: &[Row]) -> Result<()> {
+        use crate::Cell;
         let day = |period: i64| i32::try_from(period).map_or(Cell::Null, Cell::Day);
-        let mut timeline = Rows::new(
-            "timeline",
-            crate::table_schema(&[
-                ("period", Day),
-                ("group", Text),
-                ("name", Text),
-                ("messages", Int),
-                ("baseline", Fixed(3)),
-                ("z", Fixed(3)),
-                ("burst", Flag),
-            ]),
-        );
-        for r in &t.rows {
+        for r in rows {
             let s = r.scores[0];
-            timeline.push([
+            self.timeline.push([
                 day(r.period),
                 Cell::from(&r.group),
                 Cell::from(&r.name),
@@ -293,27 +442,9 @@ impl Timeline {
                 s.baseline.into(),
                 s.z.into(),
                 s.burst.into(),
-            ]);
-        }
-        let mut tables = vec![timeline.finish()?];
-        if !t.categories.is_empty() {
-            let mut lexicon = Rows::new(
-                "lexicon",
-                crate::table_schema(&[
-                    ("period", Day),
-                    ("group", Text),
-                    ("name", Text),
-                    ("category", Text),
-                    ("matches", Int),
-                    ("messages", Int),
-                    ("rate", Fixed(6)),
-                    ("baseline", Fixed(3)),
-                    ("z", Fixed(3)),
-                    ("burst", Flag),
-                ]),
-            );
-            for r in &t.rows {
-                for (c, cat) in t.categories.iter().enumerate() {
+            ])?;
+            if let Some(lexicon) = &mut self.lexicon {
+                for (c, cat) in self.categories.iter().enumerate() {
                     let (m, s) = (r.categories[c], r.scores[c + 1]);
                     let rate = if r.messages == 0 { 0.0 } else { m as f64 / r.messages as f64 };
                     lexicon.push([
@@ -327,48 +458,34 @@ impl Timeline {
                         s.baseline.into(),
                         s.z.into(),
                         s.burst.into(),
-                    ]);
+                    ])?;
                 }
             }
-            tables.push(lexicon.finish()?);
         }
-        Ok(tables)
+        self.bursts.push(rows, &self.categories);
+        Ok(())
     }
 
-    /// The summary (`summary.json` without the run): the result, the burst rule, the 100 strongest bursts.
-    pub fn summary(&self) -> serde_json::Value {
-        let mut summary = serde_json::to_value(self).expect("timeline serialises");
-        summary["burst_method"] = serde_json::json!(self.params.burst_method());
-        let mut bursts: Vec<serde_json::Value> = Vec::new();
-        for r in &self.rows {
-            for (i, s) in r.scores.iter().enumerate().filter(|(_, s)| s.burst) {
-                let what = if i == 0 { "messages".to_owned() } else { format!("category:{}", self.categories[i - 1]) };
-                let count = if i == 0 { r.messages } else { r.categories[i - 1] };
-                bursts.push(serde_json::json!({
-                    "period": day_string(r.period), "group": r.group, "name": r.name, "series": what,
-                    "count": count, "baseline": (s.baseline * 100.0).round() / 100.0, "z": (s.z * 100.0).round() / 100.0,
-                }));
-            }
+    /// Closes the tables and writes `summary.json` for `t` (the timeline [`stream`] returned), with the fields
+    /// of `extra`.
+    pub fn finish(self, t: &Timeline, extra: serde_json::Value) -> Result<crate::Written> {
+        let mut files = vec![self.timeline.finish()?];
+        if let Some(lexicon) = self.lexicon {
+            files.push(lexicon.finish()?);
         }
-        bursts.sort_by(|a, b| b["z"].as_f64().unwrap_or(0.0).total_cmp(&a["z"].as_f64().unwrap_or(0.0)));
-        summary["bursts_total"] = serde_json::json!(bursts.len());
-        bursts.truncate(100);
-        summary["bursts"] = serde_json::json!(bursts);
-        summary
+        crate::table::write_summary(&self.out, files, t.summary_with(self.bursts), extra)
     }
 }
 
-/// Write the tables of `t` ([`Timeline::tables`]) as `format` and `summary.json` into `out`.
+/// Write the tables of `t` (`timeline` and, with a lexicon, `lexicon`) as `format` and `summary.json` into
+/// `out`.
 pub fn write_outputs(
     t: &Timeline,
     out: &Path,
     format: crate::TableFormat,
     extra: serde_json::Value,
 ) -> Result<crate::Written> {
-    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
-    let written = crate::write_tables(&t.tables()?, out, format)?;
-    if t.categories.is_empty() {
-        crate::remove_table(out, "lexicon", &[crate::TableFormat::Csv, crate::TableFormat::Parquet])?;
-    }
-    crate::table::write_summary(out, written, t.summary(), extra)
+    let mut writer = Writer::create(out, format, &t.categories)?;
+    writer.push(&t.rows)?;
+    writer.finish(t, extra)
 }

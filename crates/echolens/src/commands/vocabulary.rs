@@ -233,26 +233,42 @@ pub(super) fn timeline(args: TimelineArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let bar = spinner("timeline");
     bar.set_message("counting");
-    let (mut t, version, pseudonyms) =
-        with_store(&args.store.store, &args.run, async |ctx| timeline::run(ctx, &selection, lexicon, params).await)?;
-    if !args.run.reveal {
-        pseudonyms.timeline(&mut t);
-        t.selection = pseudonyms.selection(&selection);
-    }
+    let categories: Vec<String> = lexicon.as_ref().map(|l| l.categories().to_vec()).unwrap_or_default();
+    let format = args.run.table_format();
+    let (mut series, mut rows, mut bursts) = (0, 0, 0);
+    // Streamed: each series is pseudonymised and written as it closes, never every row at once.
+    let written = runtime()?
+        .block_on(async {
+            let store = Store::open(&args.store.store).await?;
+            let ctx = echolens::run::session(&store, args.run.memory, &args.run.engine()).await?;
+            let pseudonyms = super::pseudonyms(&store, &ctx).await?;
+            let mut writer = timeline::Writer::create(&args.out, format, &categories)
+                .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+            let mut t = timeline::stream(&ctx, &selection, lexicon, params, |mut rows_of| {
+                if !args.run.reveal {
+                    pseudonyms.series(&mut rows_of);
+                }
+                series += 1;
+                rows += rows_of.len();
+                bursts += rows_of.iter().filter(|r| r.scores.iter().any(|s| s.burst)).count();
+                writer.push(&rows_of)
+            })
+            .await?;
+            if !args.run.reveal {
+                t.selection = pseudonyms.selection(&selection);
+            }
+            let run = run_info(&args.store.store, store.messages_version(), started, &pseudonyms, args.run.reveal);
+            let written =
+                writer.finish(&t, run).with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+            anyhow::Ok((t, written))
+        })
+        .with_context(|| format!("on the store {}", args.store.store.display()));
     bar.finish_and_clear();
-    let written = timeline::write_outputs(
-        &t,
-        &args.out,
-        args.run.table_format(),
-        run_info(&args.store.store, version, started, &pseudonyms, args.run.reveal),
-    )
-    .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+    let (t, written) = written?;
     if args.run.json {
         return print_json(&written);
     }
-    let series = t.rows.iter().map(|r| &r.group).collect::<std::collections::HashSet<_>>().len();
-    let bursts = t.rows.iter().filter(|r| r.scores.iter().any(|s| s.burst)).count();
-    println!("messages   {} in {} series, {} rows", t.messages, series, t.rows.len());
+    println!("messages   {} in {series} series, {rows} rows", t.messages);
     if !t.categories.is_empty() {
         println!("lexicon    {}", t.categories.join(", "));
     }
