@@ -376,7 +376,7 @@ pub struct TableWriter {
 
 enum Sink {
     Csv(csv::Writer<std::fs::File>),
-    Parquet(Box<datafusion::parquet::arrow::ArrowWriter<std::fs::File>>),
+    Parquet(datafusion::parquet::arrow::ArrowWriter<std::fs::File>),
 }
 
 impl TableWriter {
@@ -391,7 +391,7 @@ impl TableWriter {
                     .map_err(|source| Error::Csv { path: path.clone(), source })?;
                 Sink::Csv(w)
             }
-            TableFormat::Parquet => Sink::Parquet(Box::new(parquet_writer(&path, schema.clone())?)),
+            TableFormat::Parquet => Sink::Parquet(parquet_writer(&path, schema.clone())?),
         };
         remove_table(dir, name, &[format.other()])?;
         Ok(TableWriter { rows: Rows::new(name, schema), path, sink })
