@@ -56,7 +56,13 @@ pub fn session_config() -> SessionConfig {
 /// A DataFusion session for analyses: the echolens UDFs registered, `memory_limit` bytes for the engine's
 /// buffers (sorts and aggregations spill to disk beyond it).
 pub fn analysis_session(memory_limit: usize) -> Result<SessionContext> {
-    let config = session_config();
+    let mut config = session_config();
+    // Each sort holds this much of the pool back for merging what it spilled (10 MB by default): with one sort
+    // per partition, a small pool went to the reservations alone. A quarter of each partition's share, at most
+    // the default.
+    let partitions = config.target_partitions().max(1);
+    config.options_mut().execution.sort_spill_reservation_bytes =
+        (memory_limit / (4 * partitions)).clamp(64 * 1024, 10 * 1024 * 1024);
     // A fair pool: every spillable operator (sorts, aggregations) gets its share and spills beyond it, instead
     // of the first one taking everything and the next failing.
     let pool = Arc::new(FairSpillPool::new(memory_limit));

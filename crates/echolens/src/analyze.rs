@@ -433,10 +433,10 @@ fn run_here(args: &Options) -> Result<Outcome> {
             campaigns[i].diffusion = Some(d);
         }
     }
-    stages.finish(&format!("{} campaign sources", campaigns.len()));
-
+    // The sample of the corpus the vocabulary read goes before the stage ends, which gives freed memory back.
     drop(vocabulary_ctx);
     drop(ctx);
+    stages.finish(&format!("{} campaign sources", campaigns.len()));
 
     if !args.reveal {
         pseudonyms.reuse(&mut reuse);

@@ -107,7 +107,7 @@ pub(crate) struct ExecutorArgs {
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
     /// Memory for its tasks' buffers, shared by its concurrent tasks; they spill to disk beyond it.
-    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    #[arg(long, value_parser = parse_memory, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
 }
 
@@ -185,8 +185,8 @@ pub(crate) struct StoreArg {
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it, and the kernels size
-    /// their batches to it (e.g. 1G, 512M).
-    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    /// their batches to it (e.g. 1G, 512M; at least 64M).
+    #[arg(long, value_parser = parse_memory, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
     /// Show account ids as they are instead of their pseudonyms (do not share such outputs).
     #[arg(long)]
@@ -506,8 +506,8 @@ pub(crate) struct ServeArgs {
     /// Show account ids as they are instead of their pseudonyms.
     #[arg(long)]
     pub reveal: bool,
-    /// Memory for the engine's buffers (e.g. 1G, 512M).
-    #[arg(long, value_parser = parse_bytes, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    /// Memory for the engine's buffers (e.g. 1G, 512M; at least 64M).
+    #[arg(long, value_parser = parse_memory, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
 }
 
@@ -760,6 +760,21 @@ pub(crate) fn parse_seconds(s: &str) -> Result<u64, String> {
 }
 
 /// `1G`, `512M`, `2048K` or bytes.
+/// The least `--memory` the engine works in: below it, a plan's sorts and aggregations cannot work within their
+/// share of the pool even when they spill (measured: the main job on a million messages fails at 48M).
+pub(crate) const MIN_MEMORY: usize = 64 << 20;
+
+/// A `--memory` size ([`parse_bytes`]) of at least [`MIN_MEMORY`].
+pub(crate) fn parse_memory(s: &str) -> Result<usize, String> {
+    let n = parse_bytes(s)?;
+    if n < MIN_MEMORY {
+        return Err(format!(
+            "{s:?} is less than the engine needs: at least 64M (its sorts and aggregations spill to disk beyond it)"
+        ));
+    }
+    Ok(n)
+}
+
 pub(crate) fn parse_bytes(s: &str) -> Result<usize, String> {
     let s = s.trim();
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
@@ -792,6 +807,8 @@ mod tests {
         assert_eq!(parse_bytes("1G"), Ok(1 << 30));
         assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
         assert!(parse_bytes("lots").is_err());
+        assert_eq!(parse_memory("64M"), Ok(64 << 20));
+        assert!(parse_memory("63M").unwrap_err().contains("at least 64M"));
         assert_eq!(parse_range("1..3"), Ok((1, 3)));
         assert_eq!(parse_range("2"), Ok((2, 2)));
         assert_eq!(parse_range("1..=2"), Ok((1, 2)));

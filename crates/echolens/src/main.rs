@@ -28,6 +28,13 @@ fn main() -> ExitCode {
             for cause in causes(&err) {
                 eprintln!("  caused by: {cause}");
             }
+            if out_of_engine_memory(&err) {
+                eprintln!(
+                    "hint: a step needed more of the engine's memory than --memory gives it (its sorts and \
+                     aggregations spill to disk beyond it, but each needs a minimum in memory): run it again \
+                     with a larger --memory (the default is 1G)"
+                );
+            }
             // A bug says so in its message, and exits apart from bad parameters and bad input (EX_SOFTWARE).
             let bug = err.chain().any(|c| {
                 matches!(c.downcast_ref::<echolens_analysis::Error>(), Some(echolens_analysis::Error::Internal(_)))
@@ -50,6 +57,15 @@ fn causes(err: &anyhow::Error) -> Vec<String> {
         above = text;
     }
     out
+}
+
+/// Whether `err` is the engine's memory pool refusing an allocation.
+fn out_of_engine_memory(err: &anyhow::Error) -> bool {
+    use datafusion::error::DataFusionError;
+    err.chain().any(|c| {
+        c.downcast_ref::<DataFusionError>()
+            .is_some_and(|e| matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)))
+    })
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -93,5 +109,18 @@ mod tests {
         assert_eq!(causes(&err), ["Schema error: No field named file."]);
         let distinct = anyhow::Error::new(Inner).context("reading x.json").context("ingesting");
         assert_eq!(causes(&distinct), ["reading x.json", "No field named file."]);
+    }
+
+    /// The pool refusing an allocation is recognised however deep the engine wrapped it; other errors are not.
+    #[test]
+    fn an_exhausted_engine_pool_is_told_apart() {
+        use datafusion::error::DataFusionError;
+        let exhausted = DataFusionError::ResourcesExhausted("Failed to allocate additional 2.2 MB".into());
+        let wrapped = DataFusionError::Context("sorting".into(), Box::new(exhausted));
+        let err = anyhow::Error::new(echolens_analysis::Error::DataFusion(wrapped)).context("coordination");
+        assert!(out_of_engine_memory(&err));
+        let other = DataFusionError::Plan("no table".into());
+        assert!(!out_of_engine_memory(&anyhow::Error::new(echolens_analysis::Error::DataFusion(other))));
+        assert!(!out_of_engine_memory(&anyhow::anyhow!("Resources exhausted, as a sentence")));
     }
 }
