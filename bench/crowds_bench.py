@@ -60,8 +60,16 @@ def score(clusters_csv, truth, repeated):
     with open(clusters_csv, encoding="utf-8") as f:
         for row in csv.DictReader(f):
             groups.setdefault(row["cluster"], []).append(row["account"])
+    # Clusters whose timing is like chance (timing_p >= 0.05): what analyze would not take as campaigns.
+    marked = set()
+    summary_csv = os.path.join(os.path.dirname(clusters_csv), "cluster_summary.csv")
+    with open(summary_csv, encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row.get("timing_p") and float(row["timing_p"]) >= 0.05:
+                marked.add(row["cluster"])
     predicted = pairs_of(groups.values())
     planted = pairs_of(c["members"] for c in truth["campaigns"])
+    unmarked = pairs_of(members for cluster, members in groups.items() if cluster not in marked)
     hit = len(predicted & planted)
     campaign = {m for c in truth["campaigns"] for m in c["members"]}
     crowd = {m for c in truth.get("crowds", []) for m in c["members"]} - campaign
@@ -71,6 +79,8 @@ def score(clusters_csv, truth, repeated):
         "recall": hit / len(planted) if planted else 1.0,
         "recall_repeated": len(predicted & repeated) / len(repeated) if repeated else 1.0,
         "clusters": len(groups),
+        "marked_chance": len(marked),
+        "recall_unmarked": len(unmarked & planted) / len(planted) if planted else 1.0,
         "crowd_accounts_clustered": len(clustered & crowd),
         "crowd_accounts": len(crowd),
     }
@@ -88,7 +98,7 @@ def main():
     options = json.loads(args.options) if args.options else OPTIONS
     os.makedirs(args.work, exist_ok=True)
     results = []
-    print(f"{'corpus':>16} {'option':>28} {'precision':>9} {'recall':>7} {'2+ waves':>8} {'clusters':>8} {'crowd in clusters':>18} {'s':>6}")
+    print(f"{'corpus':>16} {'option':>28} {'precision':>9} {'recall':>7} {'2+ waves':>8} {'clusters':>8} {'chance':>6} {'recall unmarked':>15} {'crowd in clusters':>18} {'s':>6}")
     for mix in args.mixes.split(","):
         n, crowds = (int(x) for x in mix.split(":"))
         base = os.path.join(args.work, f"n{n}_c{crowds}" + (f"_s{args.seed}" if args.seed != 1 else ""))
@@ -112,7 +122,7 @@ def main():
             s.update({"n": n, "crowds": crowds, "option": name, "flags": flags, "seconds": round(secs, 2)})
             results.append(s)
             print(f"{f'{n} / {crowds} crowds':>16} {name:>28} {s['precision']:9.3f} {s['recall']:7.3f} {s['recall_repeated']:8.3f} "
-                  f"{s['clusters']:8d} {s['crowd_accounts_clustered']:>8d} of {s['crowd_accounts']:<7d} {secs:6.1f}")
+                  f"{s['clusters']:8d} {s['marked_chance']:6d} {s['recall_unmarked']:15.3f} {s['crowd_accounts_clustered']:>8d} of {s['crowd_accounts']:<7d} {secs:6.1f}")
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
 

@@ -18,7 +18,7 @@ pub mod svg;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
-use echolens_analysis::coordination::{Coordination, Kind, cluster_summaries};
+use echolens_analysis::coordination::{CHANCE_TIMING_P, Coordination, Kind, cluster_summaries};
 use echolens_analysis::reuse::{Reuse, summaries};
 use echolens_analysis::vocabulary::diffusion::Diffusion;
 use echolens_analysis::vocabulary::keyness::Keyness;
@@ -656,13 +656,25 @@ fn coordination(out: &mut String, r: &Report) {
         summaries.len().min(caps.cluster_rows),
         summaries.len()
     );
+    let chance_like = summaries.iter().take(caps.cluster_rows).filter(|s| chance_timing(s).is_some()).count();
+    if chance_like > 0 {
+        let _ = write!(
+            out,
+            "<p><strong>Note:</strong> {chance_like} of these clusters are marked <em>timing like chance</em>: the \
+             lags between their accounts' linked messages are spread over the window as two accounts posting \
+             independently give (each lag uniform over the window; p ≥ {CHANCE_TIMING_P} that independent posting \
+             gives lags this short). Busy accounts, such as channels posting every few seconds, meet on many keys \
+             that way: such a cluster shows accounts active at the same times, not that they acted together.</p>"
+        );
+    }
     for s in summaries.iter().take(caps.cluster_rows) {
         let _ = write!(
             out,
-            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}<br>\
+            "<tr><td class=\"num\">{}{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}<br>\
              <span class=\"muted\">spec. {}</span></td>\
              <td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             s.cluster,
+            chance_timing(s).map(|p| format!("<br><em>timing like chance</em> (p {p:.2})")).unwrap_or_default(),
             n(s.size as u64),
             s.density,
             n(s.weight),
@@ -888,6 +900,11 @@ fn window_estimate(out: &mut String, c: &Coordination) {
     }
 }
 
+/// The timing test's p where a cluster's lags are no shorter than chance gives ([`CHANCE_TIMING_P`]).
+fn chance_timing(s: &echolens_analysis::coordination::ClusterSummary) -> Option<f64> {
+    s.timing_p.filter(|&p| p >= CHANCE_TIMING_P)
+}
+
 fn network_picture(out: &mut String, c: &Coordination, caps: &Caps) {
     let net = &c.network;
     let strength = net.strength();
@@ -1017,14 +1034,17 @@ fn evidence(out: &mut String, r: &Report) {
          behind them (every account in <code>coordination/clusters.csv</code>, every edge's evidence in \
          <code>coordination/edges.csv</code>).</p>",
     );
+    let timings = echolens_analysis::coordination::cluster_timings(c);
     for cl in net.clusters.iter().take(caps.evidence_clusters) {
         let edges = strongest_edges(c, &index, cl.id);
+        let chance = timings.get(&cl.id).and_then(|t| t.p()).filter(|&p| p >= CHANCE_TIMING_P);
         let _ = write!(
             out,
-            "<details{}><summary>Cluster {} ({} accounts)</summary>",
+            "<details{}><summary>Cluster {} ({} accounts){}</summary>",
             if cl.id == 1 { " open" } else { "" },
             cl.id,
-            cl.members.len()
+            cl.members.len(),
+            chance.map(|p| format!(": timing like chance (p {p:.2})")).unwrap_or_default()
         );
         let mut members = cl.members.clone();
         members.sort_by(|a, b| strength[*b].cmp(&strength[*a]).then(a.cmp(b)));

@@ -636,7 +636,14 @@ const AUTO_SOURCE_COLUMNS: &[&str] = &["key", "platform", "channel_id", "channel
 fn cluster_sources(coord: &Coordination) -> Vec<Source> {
     let mut out = Vec::new();
     let net = &coord.network;
-    for cluster in net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER).take(AUTO_CLUSTERS) {
+    // A cluster whose timing is like chance (busy accounts meeting on many keys) is no campaign source.
+    let timings = coordination::cluster_timings(coord);
+    let acted_together = |id: usize| {
+        timings.get(&id).and_then(coordination::Timing::p).is_none_or(|p| p < coordination::CHANCE_TIMING_P)
+    };
+    for cluster in
+        net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER && acted_together(c.id)).take(AUTO_CLUSTERS)
+    {
         let accounts: Vec<Expr> = cluster.members.iter().map(|&m| lit(net.accounts[m].as_str())).collect();
         let description =
             format!("messages by the {} accounts of coordination cluster {}", cluster.members.len(), cluster.id);
@@ -646,7 +653,7 @@ fn cluster_sources(coord: &Coordination) -> Vec<Source> {
             title: format!("Coordination cluster {}", cluster.id),
             why: format!(
                 "The messages of the {} accounts of cluster {}, one of the largest groups of accounts that acted \
-                 together (see Coordination).",
+                 together, closer in time than chance (see Coordination).",
                 cluster.members.len(),
                 cluster.id
             ),

@@ -304,7 +304,13 @@ pub fn export(report: &ReportDir, options: &Options) -> Result<Value> {
     let mut refs: Vec<String> = Vec::new();
 
     // Coordination clusters.
-    let clusters = report.table("coordination", "cluster_summary")?;
+    // A cluster whose timing is like chance (`timing_p`: busy accounts meeting on many keys) is no finding of
+    // acting together: it is left out, and counted in the report.
+    let (clusters, chance_like): (Vec<_>, Vec<_>) =
+        report.table("coordination", "cluster_summary")?.into_iter().partition(|c| {
+            get(c, "timing_p").parse::<f64>().is_ok_and(|p| p < echolens_analysis::coordination::CHANCE_TIMING_P)
+                || get(c, "timing_p").is_empty()
+        });
     let members = report.table("coordination", "clusters")?;
     let edges = report.table("coordination", "edges")?;
     let mut of_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -621,7 +627,7 @@ pub fn export(report: &ReportDir, options: &Options) -> Result<Value> {
     let description = format!(
         "Findings of echolens {version} on a corpus of {messages} messages ({first} to {last}), run {run_at}.\n\n\
          Accounts are pseudonymised with a store-local key{reveal}. Coordination is evidence of acting together, \
-         not proof of inauthenticity.\n\n\
+         not proof of inauthenticity.{chance}\n\n\
          Techniques are from the DISARM Red Framework version {DISARM_VERSION} (CC-BY-SA-4.0, DISARM Foundation), \
          linked by echolens's documented mapping; confidence on a link is the share of the cluster's edges of those \
          kinds that no run of the null model matched as strongly, or for a cascade its lowest verified similarity.\n\n\
@@ -631,6 +637,17 @@ pub fn export(report: &ReportDir, options: &Options) -> Result<Value> {
         first = corpus["first"].as_str().unwrap_or("?"),
         last = corpus["last"].as_str().unwrap_or("?"),
         reveal = if report.pseudonymised() { "" } else { " (not here: this report was made with --reveal)" },
+        chance = if chance_like.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {} clusters whose timing is like chance (timing_p in coordination/cluster_summary.csv at least {}: \
+                 their lags spread over the window as independent posting gives) are left out: their accounts may \
+                 only be busy at the same times.",
+                chance_like.len(),
+                echolens_analysis::coordination::CHANCE_TIMING_P
+            )
+        },
         coordination = params,
         null = report_summary(report, "coordination")?["null_model"],
         reuse = report_summary(report, "reuse")?["parameters"],

@@ -39,7 +39,7 @@ use crate::{Error, Result};
 
 pub use cluster::{Cluster, Network};
 pub use output::account_leads;
-pub use output::{ClusterSummary, cluster_summaries, write_outputs};
+pub use output::{ClusterSummary, cluster_summaries, cluster_timings, write_outputs};
 pub use similar::SimilarParams;
 
 /// What two accounts do together.
@@ -273,7 +273,7 @@ pub fn merge_spells(mut spells: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
 }
 
 /// Who of an edge's two accounts acted first, over its shared keys (each key's earliest linked pair; for
-/// `similar`, each near-identical pair).
+/// `similar`, each near-identical pair), and how far apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Lead {
     /// Keys on which `a`'s message came first.
@@ -284,11 +284,13 @@ pub struct Lead {
     pub ties: u64,
     /// The median time between the two messages, in seconds (None without keys).
     pub median_lag_s: Option<f64>,
+    /// The lags as shares of the window, summed (each at most 1), for [`Timing`].
+    pub lag_shares: f64,
 }
 
 impl Lead {
-    /// From the signed differences `a's time − b's time` (µs) of the shared keys.
-    pub fn of(differences: impl Iterator<Item = i64>) -> Lead {
+    /// From the signed differences `a's time − b's time` (µs) of the shared keys, each within `window_us`.
+    pub fn of(differences: impl Iterator<Item = i64>, window_us: i64) -> Lead {
         let mut lead = Lead::default();
         let mut lags: Vec<i64> = Vec::new();
         for d in differences {
@@ -305,6 +307,7 @@ impl Lead {
             n if n % 2 == 1 => Some(lags[n / 2] as f64 / 1e6),
             n => Some((lags[n / 2 - 1] as f64 + lags[n / 2] as f64) / 2e6),
         };
+        lead.lag_shares = lags.iter().map(|&l| (l as f64 / window_us.max(1) as f64).min(1.0)).sum();
         lead
     }
 
@@ -312,6 +315,81 @@ impl Lead {
     pub fn swapped(self) -> Lead {
         Lead { a_first: self.b_first, b_first: self.a_first, ..self }
     }
+
+    /// The test of its lags against chance timing.
+    pub fn timing(&self) -> Timing {
+        Timing { lags: self.a_first + self.b_first + self.ties, lag_shares: self.lag_shares }
+    }
+}
+
+/// Are an edge's (or a cluster's) lags shorter than chance gives? Two accounts that post independently, each at
+/// a rate steady over a window, that happen to act on a key within the window of each other are as likely to be
+/// any lag apart within it: the lag is uniform over the window. Busy accounts share many keys that way (two news
+/// channels posting every few seconds, linking the same stories); a campaign acts within seconds of itself. The
+/// test: the sum of the lags as shares of the window is at most what `lags` uniform lags give with probability
+/// [`Timing::p`] (the Irwin–Hall distribution; exact up to 12 lags, normal beyond).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timing {
+    /// Lags tested.
+    pub lags: u64,
+    /// Their sum as shares of the window.
+    pub lag_shares: f64,
+}
+
+/// A cluster whose lags are no shorter than chance at this level is marked: its accounts may just be busy at the
+/// same times.
+pub const CHANCE_TIMING_P: f64 = 0.05;
+
+impl Timing {
+    /// Pools another edge's lags with these.
+    pub fn add(&mut self, other: Timing) {
+        self.lags += other.lags;
+        self.lag_shares += other.lag_shares;
+    }
+
+    /// The probability that independent posting gives lags summing to this little or less (None without lags).
+    pub fn p(&self) -> Option<f64> {
+        let (n, s) = (self.lags, self.lag_shares);
+        if n == 0 {
+            return None;
+        }
+        let p = if n <= 12 {
+            // P(S ≤ s) = Σ_{j ≤ s} (−1)^j C(n, j) (s − j)^n / n!
+            let n = n as i32;
+            let mut sum = 0.0;
+            let (mut binom, mut factorial) = (1.0, 1.0);
+            for k in 1..=n {
+                factorial *= f64::from(k);
+            }
+            for j in 0..=n.min(s.floor() as i32) {
+                let term = binom * (s - f64::from(j)).powi(n);
+                sum += if j % 2 == 0 { term } else { -term };
+                binom = binom * f64::from(n - j) / f64::from(j + 1);
+            }
+            sum / factorial
+        } else {
+            let z = (s - n as f64 / 2.0) / (n as f64 / 12.0).sqrt();
+            0.5 * erfc(-z / std::f64::consts::SQRT_2)
+        };
+        Some(p.clamp(0.0, 1.0))
+    }
+}
+
+/// The complementary error function (Numerical Recipes' erfcc: relative error under 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 { r } else { 2.0 - r }
 }
 
 /// Counts of what the rules left out, per kind and overall.
@@ -661,6 +739,8 @@ struct EdgeFold<'a> {
     min_weight: u64,
     /// With episodes: the length of the periods a key counts once in (µs).
     episode_gap: Option<i64>,
+    /// The window (µs): every lag is within it.
+    window_us: i64,
     /// Linked pairs below `min_weight`, per kind.
     below: BTreeMap<String, u64>,
     /// Every linked pair's specificity, per kind (see [`LeftOut::linked_pairs`]).
@@ -669,6 +749,7 @@ struct EdgeFold<'a> {
 
 impl<'a> EdgeFold<'a> {
     fn new(accounts: &'a Accounts, key_weight: &'a KeyWeights, p: &Params) -> EdgeFold<'a> {
+        let window_us = i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
         EdgeFold {
             accounts,
             key_weight,
@@ -677,7 +758,8 @@ impl<'a> EdgeFold<'a> {
             hits: Vec::new(),
             evidence: p.evidence,
             min_weight: p.min_weight,
-            episode_gap: episode_gap(p, i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000),
+            episode_gap: episode_gap(p, window_us),
+            window_us,
             below: BTreeMap::new(),
             specificities: BTreeMap::new(),
         }
@@ -755,7 +837,7 @@ impl<'a> EdgeFold<'a> {
             p_value: None,
             specificity,
             lead: {
-                let lead = Lead::of(hits.iter().map(|h| h.da));
+                let lead = Lead::of(hits.iter().map(|h| h.da), self.window_us);
                 if swapped { lead.swapped() } else { lead }
             },
             spells: merge_spells(hits.iter().map(|h| (h.t0, h.t1)).collect()),

@@ -57,6 +57,9 @@ pub struct ClusterSummary {
     pub median_specificity: f64,
     /// The distinct keys the cluster's edges share, per kind, as `kind:count` separated by spaces.
     pub shared_keys: String,
+    /// The lags of every edge of the cluster (of every kind) against chance timing ([`super::Timing::p`]): at or
+    /// above [`super::CHANCE_TIMING_P`], its accounts act no closer together than busy accounts do by chance.
+    pub timing_p: Option<f64>,
 }
 
 /// Followers under which an account counts as having few.
@@ -119,6 +122,20 @@ fn add_lead<'a>(totals: &mut HashMap<&'a str, (u64, u64)>, e: &'a super::Edge) {
     b.1 += e.lead.a_first;
 }
 
+/// Each cluster's lags against chance timing, pooled over its edges of every kind (as in [`ClusterSummary`]).
+pub fn cluster_timings(c: &Coordination) -> HashMap<usize, super::Timing> {
+    let net = &c.network;
+    let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let mut out: HashMap<usize, super::Timing> = HashMap::new();
+    for e in &c.edges {
+        let (Some(&a), Some(&b)) = (index.get(e.a.as_str()), index.get(e.b.as_str())) else { continue };
+        if net.cluster_of[a] == net.cluster_of[b] && net.cluster_of[a] != 0 {
+            out.entry(net.cluster_of[a]).or_default().add(e.lead.timing());
+        }
+    }
+    out
+}
+
 /// The cluster summaries of a result.
 pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
     let net = &c.network;
@@ -149,8 +166,10 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
         let (mut first, mut last) = (i64::MAX, i64::MIN);
         let mut leads: HashMap<&str, (u64, u64)> = HashMap::new();
         let mut specificities: Vec<f32> = Vec::new();
+        let mut timing = super::Timing::default();
         for e in kind_edges_in.remove(&id).unwrap_or_default() {
             add_lead(&mut leads, e);
+            timing.add(e.lead.timing());
             specificities.push(e.specificity as f32);
             *kinds.entry(e.kind).or_default() += 1;
             first = first.min(e.first_seen);
@@ -207,6 +226,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             few_followers,
             median_specificity: super::Spread::of(&mut specificities).median,
             shared_keys: shared.iter().map(|(k, v)| format!("{}:{}", k.name(), v.len())).collect::<Vec<_>>().join(" "),
+            timing_p: timing.p(),
         });
     }
     out
@@ -309,6 +329,7 @@ impl Coordination {
                 ("b_first", Int),
                 ("ties", Int),
                 ("median_lag_s", Fixed(3)),
+                ("timing_p", Fixed(6)),
             ]),
         );
         let mut evidence = String::new();
@@ -336,6 +357,7 @@ impl Coordination {
                 e.lead.b_first.into(),
                 e.lead.ties.into(),
                 e.lead.median_lag_s.into(),
+                e.lead.timing().p().into(),
             ]);
         }
         // Each member with the keys, over all its edges, on which it acted first and second.
@@ -373,6 +395,7 @@ impl Coordination {
                 ("few_followers", Text),
                 ("median_specificity", Float),
                 ("shared_keys", Text),
+                ("timing_p", Fixed(6)),
             ]),
         );
         for s in &summaries {
@@ -395,6 +418,7 @@ impl Coordination {
                 Cell::from(&s.few_followers),
                 s.median_specificity.into(),
                 Cell::from(&s.shared_keys),
+                s.timing_p.into(),
             ]);
         }
         let mut tables = vec![edges.finish()?, clusters.finish()?, summary.finish()?];

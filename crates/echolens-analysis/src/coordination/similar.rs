@@ -354,6 +354,7 @@ fn fold_pairs(
     names: &[String],
     evidence: usize,
     tight: Option<&Tightness>,
+    window_us: i64,
 ) -> Vec<Edge> {
     let share = |x: u32, y: u32| -> f64 {
         let Some(t) = tight else { return 1.0 };
@@ -404,7 +405,7 @@ fn fold_pairs(
                 b: names[docs.account[y as usize] as usize].clone(),
                 weight: distinct(|r| r.3).min(distinct(|r| r.4)),
                 specificity: weighed(|r| r.3).min(weighed(|r| r.4)),
-                lead: super::Lead::of(group.iter().map(|r| ts_of(r.3) - ts_of(r.4))),
+                lead: super::Lead::of(group.iter().map(|r| ts_of(r.3) - ts_of(r.4)), window_us),
                 spells: super::merge_spells(
                     group.iter().map(|r| (ts_of(r.3).min(ts_of(r.4)), ts_of(r.3).max(ts_of(r.4)))).collect(),
                 ),
@@ -596,7 +597,7 @@ pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usi
     drop(slab);
     let tight = (p.span_us > p.window_us).then(|| tightness(&pairs, &near));
     drop(near);
-    let edges = threads.install(|| fold_pairs(&pairs, &all, &accounts.names, evidence, tight.as_ref()));
+    let edges = threads.install(|| fold_pairs(&pairs, &all, &accounts.names, evidence, tight.as_ref(), p.window_us));
     drop((all, pairs, tight));
     drop(threads);
     step("edges");

@@ -285,7 +285,8 @@ async fn edges_say_who_came_first() {
     let c = run_on(&msgs, only(&[Kind::Text, Kind::Similar])).await;
     let text = c.edges.iter().find(|e| e.kind == Kind::Text).unwrap();
     assert_eq!((text.a.as_str(), text.b.as_str()), ("x:1", "x:2"));
-    assert_eq!(text.lead, Lead { a_first: 2, b_first: 1, ties: 1, median_lag_s: Some(7.5) });
+    assert_eq!((text.lead.a_first, text.lead.b_first, text.lead.ties, text.lead.median_lag_s), (2, 1, 1, Some(7.5)));
+    assert!((text.lead.lag_shares - 25.0 / 60.0).abs() < 1e-12, "lags 10, 5, 10 and 0 s of a 60 s window");
     let similar = c.edges.iter().find(|e| e.kind == Kind::Similar).unwrap();
     assert_eq!((similar.lead.a_first, similar.lead.b_first, similar.lead.ties), (2, 1, 1));
     let leads = account_leads(&c);
@@ -879,4 +880,77 @@ async fn a_key_counts_once_per_episode() {
     assert_eq!(row.edges, 1);
     let nulled = run_on(&msgs, Params { null_runs: 3, ..episodes() }).await;
     assert!(nulled.edges.iter().all(|e| e.p_value.is_some()));
+}
+
+/// The timing test: with uniform lags the probability is the Irwin–Hall distribution's (exact up to 12 lags,
+/// normal beyond, meeting at the mean); short lags are improbable, lags spread over the window are not.
+#[test]
+fn timing_p_is_the_chance_of_lags_this_short() {
+    let p = |lags: u64, lag_shares: f64| Timing { lags, lag_shares }.p().unwrap();
+    assert_eq!(Timing::default().p(), None);
+    assert!((p(1, 0.25) - 0.25).abs() < 1e-12, "one lag: uniform");
+    assert!((p(2, 0.5) - 0.125).abs() < 1e-12, "two lags summing to half a window: 0.5²/2");
+    assert!((p(2, 1.5) - 0.875).abs() < 1e-12);
+    assert!((p(12, 6.0) - 0.5).abs() < 1e-9 && (p(13, 6.5) - 0.5).abs() < 1e-6, "the mean on both sides");
+    assert!((p(12, 4.0) - p(13, 4.0 * 13.0 / 12.0)).abs() < 0.02, "exact and normal agree near 12");
+    assert!(p(20, 20.0 * 0.02) < 1e-9, "twenty lags of 2% of the window (the normal tail is the larger)");
+    assert!(p(1000, 495.0) > 0.2, "a thousand lags spread over the window");
+    assert!(p(3, 3.0) == 1.0 && p(3, 0.0) == 0.0);
+}
+
+/// Two busy accounts posting a link every ten seconds from the same small pool, independently, meet on every
+/// link within the window again and again: an edge, and a cluster, whose timing is like chance. Three accounts
+/// posting the same links within two seconds of each other are not.
+#[tokio::test]
+async fn busy_accounts_meet_by_chance_and_the_timing_says_so() {
+    const POOL: [&str; 12] = [
+        "https://n.example/0",
+        "https://n.example/1",
+        "https://n.example/2",
+        "https://n.example/3",
+        "https://n.example/4",
+        "https://n.example/5",
+        "https://n.example/6",
+        "https://n.example/7",
+        "https://n.example/8",
+        "https://n.example/9",
+        "https://n.example/10",
+        "https://n.example/11",
+    ];
+    const PLANTED: [&str; 4] =
+        ["https://p.example/0", "https://p.example/1", "https://p.example/2", "https://p.example/3"];
+    let mut msgs = Vec::new();
+    // A deterministic stream of pool indices per account.
+    let mut state = [7u64, 1_000_003u64];
+    for i in 0..2000i64 {
+        for (k, author) in ["busy1", "busy2"].into_iter().enumerate() {
+            state[k] = state[k].wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let mut x = m(author, format!("{author}-{i}"), i * 10 + 3 * k as i64, "news");
+            x.urls = vec![POOL[(state[k] >> 33) as usize % POOL.len()]];
+            msgs.push(x);
+        }
+    }
+    for (j, url) in PLANTED.iter().enumerate() {
+        for (k, author) in ["c1", "c2", "c3"].into_iter().enumerate() {
+            let mut x = m(author, format!("{author}-{j}"), 5000 * j as i64 + k as i64, "look");
+            x.urls = vec![url];
+            msgs.push(x);
+        }
+    }
+    let c = run_on(&msgs, only(&[Kind::Link])).await;
+    let busy = c.edges.iter().find(|e| e.a == "x:busy1" && e.b == "x:busy2").expect("the busy pair is linked");
+    let busy_p = busy.lead.timing().p().unwrap();
+    assert!(busy.lead.timing().lags > 100 && busy_p >= CHANCE_TIMING_P, "{:?} p {busy_p}", busy.lead);
+    let planted: Vec<&Edge> = c.edges.iter().filter(|e| e.a.starts_with("x:c")).collect();
+    assert_eq!(planted.len(), 3);
+    assert!(planted.iter().all(|e| e.lead.timing().p().unwrap() < 0.001), "lags of 1-2 s of a 60 s window");
+    let timings = cluster_timings(&c);
+    let cluster = |account: &str| c.network.cluster_of[c.network.accounts.iter().position(|a| a == account).unwrap()];
+    assert_ne!(cluster("x:busy1"), 0);
+    assert!(timings[&cluster("x:busy1")].p().unwrap() >= CHANCE_TIMING_P);
+    assert!(timings[&cluster("x:c1")].p().unwrap() < 0.001);
+    let summaries = cluster_summaries(&c);
+    let of = |id: usize| summaries.iter().find(|s| s.cluster == id).unwrap().timing_p;
+    assert_eq!(of(cluster("x:busy1")), timings[&cluster("x:busy1")].p());
+    assert_eq!(of(cluster("x:c1")), timings[&cluster("x:c1")].p());
 }

@@ -284,6 +284,32 @@ fn the_stix_bundle_is_valid_resolves_and_is_the_same_every_time() {
         .arg("--out")
         .arg(&again));
     assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
+    // A cluster whose timing is like chance is no grouping; the report says how many were left out.
+    let summary_csv = out.join("coordination/cluster_summary.csv");
+    let mut reader = csv::Reader::from_path(&summary_csv).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let timing = headers.iter().position(|h| h == "timing_p").expect("a timing_p column");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert!(rows.iter().all(|r| r[timing].parse::<f64>().unwrap() < 0.05), "the planted groups act within seconds");
+    let mut writer = csv::Writer::from_path(&summary_csv).unwrap();
+    writer.write_record(&headers).unwrap();
+    for (i, r) in rows.iter().enumerate() {
+        let cells: Vec<&str> =
+            r.iter().enumerate().map(|(j, c)| if i == 0 && j == timing { "0.4" } else { c }).collect();
+        writer.write_record(&cells).unwrap();
+    }
+    writer.flush().unwrap();
+    let chance = dir.path().join("chance.stix.json");
+    run(echolens().args(["export", "stix", "--from"]).arg(&out).arg("--out").arg(&chance));
+    let bundle = read_json(&chance);
+    let objects = bundle["objects"].as_array().unwrap();
+    let named = |prefix: &str| {
+        objects.iter().filter(|o| o["type"] == "grouping" && o["name"].as_str().unwrap().starts_with(prefix)).count()
+    };
+    assert_eq!(named("Coordination cluster"), 2);
+    assert_eq!(named(&format!("Coordination cluster {}:", &rows[0][0])), 0, "the marked cluster is left out");
+    let report = objects.iter().find(|o| o["type"] == "report").unwrap();
+    assert!(report["description"].as_str().unwrap().contains("1 clusters whose timing is like chance"));
     let green = dir.path().join("green.stix.json");
     run(echolens()
         .args(["export", "stix", "--tlp", "green", "--identity", "Test Lab", "--from"])
