@@ -18,7 +18,7 @@ pub mod svg;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
-use echolens_analysis::coordination::{CHANCE_TIMING_P, Coordination, Kind, cluster_summaries};
+use echolens_analysis::coordination::{CHANCE_TIMING_P, Coordination, Kind, MIN_TIMING_LAGS, cluster_summaries};
 use echolens_analysis::reuse::{Reuse, summaries};
 use echolens_analysis::vocabulary::diffusion::Diffusion;
 use echolens_analysis::vocabulary::keyness::Keyness;
@@ -663,7 +663,7 @@ fn coordination(out: &mut String, r: &Report) {
             "<p><strong>Note:</strong> {chance_like} of these clusters are marked <em>timing like chance</em>: the \
              lags between their accounts' linked messages are spread over the window as two accounts posting \
              independently give (each lag uniform over the window; p ≥ {CHANCE_TIMING_P} that independent posting \
-             gives lags this short). Busy accounts, such as channels posting every few seconds, meet on many keys \
+             gives lags this short, over at least {MIN_TIMING_LAGS} lags). Busy accounts, such as channels posting every few seconds, meet on many keys \
              that way: such a cluster shows accounts active at the same times, not that they acted together.</p>"
         );
     }
@@ -900,9 +900,10 @@ fn window_estimate(out: &mut String, c: &Coordination) {
     }
 }
 
-/// The timing test's p where a cluster's lags are no shorter than chance gives ([`CHANCE_TIMING_P`]).
+/// The timing test's p where a cluster's lags are no shorter than chance gives
+/// ([`echolens_analysis::coordination::Timing::like_chance`]).
 fn chance_timing(s: &echolens_analysis::coordination::ClusterSummary) -> Option<f64> {
-    s.timing_p.filter(|&p| p >= CHANCE_TIMING_P)
+    s.timing_p.filter(|_| s.timing_like_chance)
 }
 
 fn network_picture(out: &mut String, c: &Coordination, caps: &Caps) {
@@ -1037,7 +1038,7 @@ fn evidence(out: &mut String, r: &Report) {
     let timings = echolens_analysis::coordination::cluster_timings(c);
     for cl in net.clusters.iter().take(caps.evidence_clusters) {
         let edges = strongest_edges(c, &index, cl.id);
-        let chance = timings.get(&cl.id).and_then(|t| t.p()).filter(|&p| p >= CHANCE_TIMING_P);
+        let chance = timings.get(&cl.id).filter(|t| t.like_chance()).and_then(|t| t.p());
         let _ = write!(
             out,
             "<details{}><summary>Cluster {} ({} accounts){}</summary>",

@@ -95,7 +95,7 @@ impl Stages {
             }
             echolens_analysis::memory::release();
             // For benchmarks: what the stage left resident for the next.
-            if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
+            if self.per_stage {
                 eprintln!("stage {name} done{}", echolens_analysis::memory());
             }
             let own = if self.per_stage { peak_rss_mb() } else { None };
@@ -327,7 +327,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
     // The coordination tables are written now, and the result slimmed to what the report shows: the evidence
     // of every edge is not held while reuse and vocabulary run.
     stages.start("evidence");
-    let cluster_sources = cluster_sources(&coord);
+    let (cluster_sources, chance_notes) = cluster_sources(&coord);
     // The comparison reads the clusters as found, before their accounts are pseudonymised.
     let raw_coord = sides.as_ref().map(|_| coord.clone());
     let mut evidence = rt.block_on(evidence_texts(&session()?, &coord, &args.caps))?;
@@ -382,7 +382,8 @@ fn run_here(args: &Options) -> Result<Outcome> {
         cluster_sources.into_iter().chain(cascade_source(&reuse, (!args.reveal).then_some(&pseudonyms))).collect()
     };
     let mut campaigns = Vec::new();
-    let mut notes = Vec::new();
+    // Clusters passed over for their timing are said when the clusters are the sources.
+    let mut notes = if named_campaign { Vec::new() } else { chance_notes };
     let sample = stats.messages.div_ceil(REFERENCE_MESSAGES).max(1);
     let ctx = session()?;
     // Auto sources select on these columns only (and keyness reads `text_norm`); a named campaign's `where=`
@@ -633,17 +634,25 @@ const AUTO_SOURCE_COLUMNS: &[&str] = &["key", "platform", "channel_id", "channel
 
 /// Campaign sources when none is named, from coordination: the accounts of the largest clusters (before their
 /// ids are pseudonymised: the selection reads the store).
-fn cluster_sources(coord: &Coordination) -> Vec<Source> {
-    let mut out = Vec::new();
+fn cluster_sources(coord: &Coordination) -> (Vec<Source>, Vec<String>) {
+    let (mut out, mut notes) = (Vec::new(), Vec::new());
     let net = &coord.network;
     // A cluster whose timing is like chance (busy accounts meeting on many keys) is no campaign source.
     let timings = coordination::cluster_timings(coord);
-    let acted_together = |id: usize| {
-        timings.get(&id).and_then(coordination::Timing::p).is_none_or(|p| p < coordination::CHANCE_TIMING_P)
-    };
-    for cluster in
-        net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER && acted_together(c.id)).take(AUTO_CLUSTERS)
-    {
+    let acted_together = |id: usize| timings.get(&id).is_none_or(|t| !t.like_chance());
+    for cluster in net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER) {
+        if out.len() == AUTO_CLUSTERS {
+            break;
+        }
+        if !acted_together(cluster.id) {
+            notes.push(format!(
+                "Coordination cluster {} ({} accounts): not taken as a campaign source, its timing is like chance \
+                 (its accounts' lags spread over the window as independent posting gives)",
+                cluster.id,
+                cluster.members.len()
+            ));
+            continue;
+        }
         let accounts: Vec<Expr> = cluster.members.iter().map(|&m| lit(net.accounts[m].as_str())).collect();
         let description =
             format!("messages by the {} accounts of coordination cluster {}", cluster.members.len(), cluster.id);
@@ -662,7 +671,7 @@ fn cluster_sources(coord: &Coordination) -> Vec<Source> {
             slug: format!("cluster-{}", cluster.id),
         });
     }
-    out
+    (out, notes)
 }
 
 /// The campaign source when none is named, from reuse: the channel where the widest cascade began (named by
@@ -871,5 +880,77 @@ impl LargestChannels {
     fn finish(mut self) -> Vec<ChannelRow> {
         self.keep();
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three busy accounts posting a link every ten seconds from one small pool, independently, form a cluster
+    /// whose timing is like chance: it is no campaign source, and a note says why. Three accounts posting the
+    /// same links within two seconds of each other are one.
+    #[tokio::test]
+    async fn a_cluster_whose_timing_is_like_chance_is_no_campaign_source() {
+        let message = |author: String, id: String, secs: i64, url: String| echolens_model::Message {
+            platform: "x".into(),
+            channel_id: author.clone(),
+            channel_name: None,
+            message_id: id,
+            author_id: Some(author),
+            author_name: None,
+            ts: (1_700_000_000 + secs) * 1_000_000,
+            ts_exact: true,
+            edited: None,
+            text: "news".into(),
+            text_norm: "news".into(),
+            urls: vec![url],
+            hashtags: vec![],
+            mentions: vec![],
+            forwarded_from: None,
+            reply_to: None,
+            repost_of: None,
+            source_file: "test".into(),
+            source_record: 1,
+            quote_of: None,
+            collected_at: None,
+            signature: None,
+            via_bot: None,
+            engagement: Default::default(),
+        };
+        let mut rows = Vec::new();
+        let mut state = [7u64, 1_000_003, 424_242];
+        for i in 0..2000i64 {
+            for (k, s) in state.iter_mut().enumerate() {
+                *s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let url = format!("https://n.example/{}", (*s >> 33) % 12);
+                rows.push(message(format!("busy{k}"), format!("b{k}-{i}"), i * 10 + 3 * k as i64, url));
+            }
+        }
+        for j in 0..4i64 {
+            for k in 0..3i64 {
+                rows.push(message(
+                    format!("c{k}"),
+                    format!("c{k}-{j}"),
+                    5000 * j + k,
+                    format!("https://p.example/{j}"),
+                ));
+            }
+        }
+        let ctx = echolens_analysis::analysis_session(1 << 30).unwrap();
+        let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
+        let table = datafusion::datasource::MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+        ctx.register_table("messages", std::sync::Arc::new(table)).unwrap();
+        let params = coordination::Params { kinds: vec![coordination::Kind::Link], ..coordination::Params::default() };
+        let coord = coordination::run(&ctx, params).await.unwrap();
+        assert_eq!(coord.network.clusters.len(), 2, "{:?}", coord.network.clusters);
+        let (sources, notes) = cluster_sources(&coord);
+        assert_eq!(sources.len(), 1);
+        assert!(sources[0].description.contains("3 accounts"));
+        let busy = coord.network.cluster_of[coord.network.accounts.iter().position(|a| a == "x:busy0").unwrap()];
+        assert_ne!(sources[0].title, format!("Coordination cluster {busy}"));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with(&format!("Coordination cluster {busy} (3 accounts)")), "{notes:?}");
+        assert!(notes[0].contains("timing is like chance"));
     }
 }

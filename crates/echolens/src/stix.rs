@@ -308,8 +308,10 @@ pub fn export(report: &ReportDir, options: &Options) -> Result<Value> {
     // acting together: it is left out, and counted in the report.
     let (clusters, chance_like): (Vec<_>, Vec<_>) =
         report.table("coordination", "cluster_summary")?.into_iter().partition(|c| {
-            get(c, "timing_p").parse::<f64>().is_ok_and(|p| p < echolens_analysis::coordination::CHANCE_TIMING_P)
-                || get(c, "timing_p").is_empty()
+            use echolens_analysis::coordination::{CHANCE_TIMING_P, MIN_TIMING_LAGS};
+            let p = get(c, "timing_p").parse::<f64>().ok();
+            let lags = get(c, "timing_lags").parse::<u64>().unwrap_or(0);
+            !(lags >= MIN_TIMING_LAGS && p.is_some_and(|p| p >= CHANCE_TIMING_P))
         });
     let members = report.table("coordination", "clusters")?;
     let edges = report.table("coordination", "edges")?;
@@ -641,11 +643,12 @@ pub fn export(report: &ReportDir, options: &Options) -> Result<Value> {
             String::new()
         } else {
             format!(
-                " {} clusters whose timing is like chance (timing_p in coordination/cluster_summary.csv at least {}: \
-                 their lags spread over the window as independent posting gives) are left out: their accounts may \
-                 only be busy at the same times.",
+                " {} clusters whose timing is like chance (timing_p in coordination/cluster_summary.csv at least {} \
+                 over at least {} lags: their lags spread over the window as independent posting gives) are left \
+                 out: their accounts may only be busy at the same times.",
                 chance_like.len(),
-                echolens_analysis::coordination::CHANCE_TIMING_P
+                echolens_analysis::coordination::CHANCE_TIMING_P,
+                echolens_analysis::coordination::MIN_TIMING_LAGS
             )
         },
         coordination = params,

@@ -340,11 +340,22 @@ pub struct Timing {
 /// same times.
 pub const CHANCE_TIMING_P: f64 = 0.05;
 
+/// Fewer lags cannot show timing like chance: two lags of 10 and 20 s of a 60 s window are as likely by chance
+/// (p 0.125) as a campaign's acting within half a minute. They can still show timing closer than chance (two
+/// lags of a second: p 0.0003).
+pub const MIN_TIMING_LAGS: u64 = 10;
+
 impl Timing {
     /// Pools another edge's lags with these.
     pub fn add(&mut self, other: Timing) {
         self.lags += other.lags;
         self.lag_shares += other.lag_shares;
+    }
+
+    /// Whether there are enough lags to tell ([`MIN_TIMING_LAGS`]) and they are no shorter than chance gives
+    /// ([`CHANCE_TIMING_P`]).
+    pub fn like_chance(&self) -> bool {
+        self.lags >= MIN_TIMING_LAGS && self.p().is_some_and(|p| p >= CHANCE_TIMING_P)
     }
 
     /// The probability that independent posting gives lags summing to this little or less (None without lags).

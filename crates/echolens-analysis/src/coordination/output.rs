@@ -58,8 +58,13 @@ pub struct ClusterSummary {
     /// The distinct keys the cluster's edges share, per kind, as `kind:count` separated by spaces.
     pub shared_keys: String,
     /// The lags of every edge of the cluster (of every kind) against chance timing ([`super::Timing::p`]): at or
-    /// above [`super::CHANCE_TIMING_P`], its accounts act no closer together than busy accounts do by chance.
+    /// above [`super::CHANCE_TIMING_P`], with at least [`super::MIN_TIMING_LAGS`] lags, its accounts act no
+    /// closer together than busy accounts do by chance.
     pub timing_p: Option<f64>,
+    /// The lags tested.
+    pub timing_lags: u64,
+    /// Whether that is so ([`super::Timing::like_chance`]).
+    pub timing_like_chance: bool,
 }
 
 /// Followers under which an account counts as having few.
@@ -227,6 +232,8 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             median_specificity: super::Spread::of(&mut specificities).median,
             shared_keys: shared.iter().map(|(k, v)| format!("{}:{}", k.name(), v.len())).collect::<Vec<_>>().join(" "),
             timing_p: timing.p(),
+            timing_lags: timing.lags,
+            timing_like_chance: timing.like_chance(),
         });
     }
     out
@@ -396,6 +403,7 @@ impl Coordination {
                 ("median_specificity", Float),
                 ("shared_keys", Text),
                 ("timing_p", Fixed(6)),
+                ("timing_lags", Int),
             ]),
         );
         for s in &summaries {
@@ -419,6 +427,7 @@ impl Coordination {
                 s.median_specificity.into(),
                 Cell::from(&s.shared_keys),
                 s.timing_p.into(),
+                s.timing_lags.into(),
             ]);
         }
         let mut tables = vec![edges.finish()?, clusters.finish()?, summary.finish()?];

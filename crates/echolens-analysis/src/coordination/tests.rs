@@ -896,6 +896,9 @@ fn timing_p_is_the_chance_of_lags_this_short() {
     assert!(p(20, 20.0 * 0.02) < 1e-9, "twenty lags of 2% of the window (the normal tail is the larger)");
     assert!(p(1000, 495.0) > 0.2, "a thousand lags spread over the window");
     assert!(p(3, 3.0) == 1.0 && p(3, 0.0) == 0.0);
+    // Like chance only with enough lags to tell.
+    assert!(!Timing { lags: 9, lag_shares: 4.5 }.like_chance() && Timing { lags: 10, lag_shares: 5.0 }.like_chance());
+    assert!(!Timing { lags: 100, lag_shares: 30.0 }.like_chance());
 }
 
 /// Two busy accounts posting a link every ten seconds from the same small pool, independently, meet on every
@@ -947,10 +950,12 @@ async fn busy_accounts_meet_by_chance_and_the_timing_says_so() {
     let timings = cluster_timings(&c);
     let cluster = |account: &str| c.network.cluster_of[c.network.accounts.iter().position(|a| a == account).unwrap()];
     assert_ne!(cluster("x:busy1"), 0);
-    assert!(timings[&cluster("x:busy1")].p().unwrap() >= CHANCE_TIMING_P);
+    assert!(timings[&cluster("x:busy1")].like_chance());
     assert!(timings[&cluster("x:c1")].p().unwrap() < 0.001);
     let summaries = cluster_summaries(&c);
     let of = |id: usize| summaries.iter().find(|s| s.cluster == id).unwrap().timing_p;
     assert_eq!(of(cluster("x:busy1")), timings[&cluster("x:busy1")].p());
     assert_eq!(of(cluster("x:c1")), timings[&cluster("x:c1")].p());
+    let marked = |id: usize| summaries.iter().find(|s| s.cluster == id).unwrap().timing_like_chance;
+    assert!(marked(cluster("x:busy1")) && !marked(cluster("x:c1")));
 }

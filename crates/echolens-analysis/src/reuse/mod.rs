@@ -1008,12 +1008,16 @@ async fn fetch_members(ctx: &SessionContext, rows: Vec<Row>) -> Result<Vec<Membe
     let sql = "SELECT r.cascade, r.ord, r.role, r.h, r.parent_h, r.similarity, m.key, m.platform, m.channel_id, \
                m.channel_name, m.author_id, CAST(m.ts AS BIGINT) AS ts, \
                CASE WHEN r.role = 'origin' THEN m.text END AS text \
-               FROM reuse_members r JOIN messages m ON r.h = hash64(m.key) ORDER BY r.cascade, r.ord";
+               FROM reuse_members r JOIN messages m ON r.h = hash64(m.key)";
+    // Put in order here, not by the plan: the members are held anyway, and a sort of them in the engine's pool
+    // failed its merge at 53M messages when the pool was full.
     let mut members = Vec::new();
+    let mut order: Vec<(i64, i64)> = Vec::new();
     let mut parents = Vec::new();
     let mut key_of: HashMap<i64, String> = HashMap::new();
     for batch in collect(&crate::table::broadcasting(ctx, rows.len().max(1)), sql).await? {
         let cascade = i64s(&batch, "cascade")?;
+        let ord = i64s(&batch, "ord")?;
         let role = strings(&batch, "role")?;
         let h = i64s(&batch, "h")?;
         let parent_h = i64s(&batch, "parent_h")?;
@@ -1030,6 +1034,7 @@ async fn fetch_members(ctx: &SessionContext, rows: Vec<Row>) -> Result<Vec<Membe
         let text = strings(&batch, "text")?;
         let opt = |a: &crate::table::Strs, i: usize| a.is_valid(i).then(|| a.value(i).to_owned());
         for i in 0..batch.num_rows() {
+            order.push((cascade.value(i), ord.value(i)));
             key_of.insert(h.value(i), key.value(i).to_owned());
             parents.push(parent_h.is_valid(i).then(|| parent_h.value(i)));
             members.push(Member {
@@ -1054,5 +1059,8 @@ async fn fetch_members(ctx: &SessionContext, rows: Vec<Row>) -> Result<Vec<Membe
     for (m, parent) in members.iter_mut().zip(parents) {
         m.parent_key = parent.and_then(|h| key_of.get(&h).cloned());
     }
-    Ok(members)
+    // By cascade, then the member's place in it.
+    let mut ordered: Vec<((i64, i64), Member)> = order.into_iter().zip(members).collect();
+    ordered.sort_unstable_by_key(|(o, _)| *o);
+    Ok(ordered.into_iter().map(|(_, m)| m).collect())
 }
