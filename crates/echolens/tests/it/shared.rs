@@ -311,15 +311,18 @@ fn the_stix_bundle_is_valid_resolves_and_is_the_same_every_time() {
     writer.flush().unwrap();
     let chance = dir.path().join("chance.stix.json");
     run(echolens().args(["export", "stix", "--from"]).arg(&out).arg("--out").arg(&chance));
-    let bundle = read_json(&chance);
-    let objects = bundle["objects"].as_array().unwrap();
+    let chance_bundle = read_json(&chance);
+    let chance_objects = chance_bundle["objects"].as_array().unwrap();
     let named = |prefix: &str| {
-        objects.iter().filter(|o| o["type"] == "grouping" && o["name"].as_str().unwrap().starts_with(prefix)).count()
+        chance_objects
+            .iter()
+            .filter(|o| o["type"] == "grouping" && o["name"].as_str().unwrap().starts_with(prefix))
+            .count()
     };
     assert_eq!(named("Coordination cluster"), 2, "nine lags cannot show chance timing");
     assert_eq!(named(&format!("Coordination cluster {}:", &rows[0][0])), 0, "the marked cluster is left out");
-    let report = objects.iter().find(|o| o["type"] == "report").unwrap();
-    assert!(report["description"].as_str().unwrap().contains("1 clusters whose timing is like chance"));
+    let chance_report = chance_objects.iter().find(|o| o["type"] == "report").unwrap();
+    assert!(chance_report["description"].as_str().unwrap().contains("1 clusters whose timing is like chance"));
     let green = dir.path().join("green.stix.json");
     run(echolens()
         .args(["export", "stix", "--tlp", "green", "--identity", "Test Lab", "--from"])
