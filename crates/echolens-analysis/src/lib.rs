@@ -4,6 +4,7 @@
 //! hand-written kernel consumes the plan's stream and its output is registered back as a table.
 #![deny(missing_docs)]
 
+pub mod best;
 pub mod compare;
 pub mod coordination;
 mod error;

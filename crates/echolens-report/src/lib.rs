@@ -18,6 +18,7 @@ pub mod svg;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
+use echolens_analysis::best::Best;
 use echolens_analysis::coordination::{CHANCE_TIMING_P, Coordination, Kind, MIN_TIMING_LAGS, cluster_summaries};
 use echolens_analysis::reuse::{Reuse, summaries};
 use echolens_analysis::vocabulary::diffusion::Diffusion;
@@ -444,28 +445,26 @@ impl Volume {
 /// the largest series seen so far and the strongest bursts, never every row.
 pub struct VolumeBuilder {
     params: timeline::Params,
-    series_cap: usize,
-    bursts_cap: usize,
     totals: BTreeMap<i64, u64>,
     series: usize,
     bursts: usize,
-    /// The largest series so far: messages, the order pushed, the series, its bursts.
-    largest: Vec<(u64, usize, VolumeSeries, Vec<timeline::Row>)>,
-    strongest: Vec<timeline::Row>,
+    /// The largest series: messages, the order pushed, the series, its bursts.
+    largest: Best<Largest>,
+    strongest: Best<timeline::Row>,
 }
+
+type Largest = (u64, usize, VolumeSeries, Vec<timeline::Row>);
 
 impl VolumeBuilder {
     /// An empty digest of a timeline with `params`, to `caps`' limits.
     pub fn new(params: timeline::Params, caps: &Caps) -> VolumeBuilder {
         VolumeBuilder {
             params,
-            series_cap: caps.volume_series,
-            bursts_cap: caps.bursts,
             totals: BTreeMap::new(),
             series: 0,
             bursts: 0,
-            largest: Vec::new(),
-            strongest: Vec::new(),
+            largest: Best::new(caps.volume_series, |a, b| b.0.cmp(&a.0).then_with(|| a.2.group.cmp(&b.2.group))),
+            strongest: Best::new(caps.bursts, by_strength),
         }
     }
 
@@ -480,10 +479,8 @@ impl VolumeBuilder {
         let bursts: Vec<timeline::Row> =
             series.iter().filter(|row| row.scores.first().is_some_and(|s| s.burst)).cloned().collect();
         self.bursts += bursts.len();
-        self.strongest.extend(bursts.iter().cloned());
-        if self.strongest.len() > 4 * self.bursts_cap.max(16) {
-            by_strength(&mut self.strongest);
-            self.strongest.truncate(self.bursts_cap);
+        for b in &bursts {
+            self.strongest.push(b.clone());
         }
         let drawn = VolumeSeries {
             group: first.group.clone(),
@@ -492,37 +489,31 @@ impl VolumeBuilder {
         };
         self.largest.push((messages, self.series, drawn, bursts));
         self.series += 1;
-        if self.largest.len() > self.series_cap {
-            self.largest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.group.cmp(&b.2.group)));
-            self.largest.truncate(self.series_cap);
-        }
     }
 
     /// The digest.
-    pub fn finish(mut self) -> Volume {
-        self.largest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.group.cmp(&b.2.group)));
+    pub fn finish(self) -> Volume {
+        let largest = self.largest.into_sorted();
         // The marks in the order their rows came, then by strength: as if sorted among all the rows.
-        let mut in_order: Vec<&(u64, usize, VolumeSeries, Vec<timeline::Row>)> = self.largest.iter().collect();
+        let mut in_order: Vec<&Largest> = largest.iter().collect();
         in_order.sort_by_key(|l| l.1);
         let mut marked: Vec<timeline::Row> = in_order.iter().flat_map(|l| l.3.iter().cloned()).collect();
-        by_strength(&mut marked);
-        by_strength(&mut self.strongest);
-        self.strongest.truncate(self.bursts_cap);
+        marked.sort_by(by_strength);
         Volume {
             params: self.params,
             totals: self.totals.into_iter().collect(),
-            largest: self.largest.into_iter().map(|l| l.2).collect(),
+            largest: largest.into_iter().map(|l| l.2).collect(),
             series: self.series,
             bursts: self.bursts,
-            strongest: self.strongest,
+            strongest: self.strongest.into_sorted(),
             marked,
         }
     }
 }
 
-/// Bursts strongest first (z of the messages' score), ties by group, then as they came.
-fn by_strength(bursts: &mut [timeline::Row]) {
-    bursts.sort_by(|a, b| b.scores[0].z.total_cmp(&a.scores[0].z).then_with(|| a.group.cmp(&b.group)));
+/// Bursts strongest first (z of the messages' score), ties by group, then as they came (a stable sort).
+fn by_strength(a: &timeline::Row, b: &timeline::Row) -> std::cmp::Ordering {
+    b.scores[0].z.total_cmp(&a.scores[0].z).then_with(|| a.group.cmp(&b.group))
 }
 
 fn volume(out: &mut String, r: &Report) {
@@ -691,7 +682,7 @@ fn coordination(out: &mut String, r: &Report) {
     }
     out.push_str("</table>");
     account_facts(out, &summaries, &r.caps);
-    evidence(out, r);
+    evidence(out, r, &summaries);
     window_estimate(out, c);
     if !c.sweep.is_empty() {
         let _ = write!(
@@ -903,7 +894,7 @@ fn window_estimate(out: &mut String, c: &Coordination) {
 /// The timing test's p where a cluster's lags are no shorter than chance gives
 /// ([`echolens_analysis::coordination::Timing::like_chance`]).
 fn chance_timing(s: &echolens_analysis::coordination::ClusterSummary) -> Option<f64> {
-    s.timing_p.filter(|_| s.timing_like_chance)
+    s.timing_p.filter(|_| s.timing_like_chance())
 }
 
 fn network_picture(out: &mut String, c: &Coordination, caps: &Caps) {
@@ -1023,7 +1014,7 @@ pub fn evidence_keys(c: &Coordination, caps: &Caps) -> Vec<String> {
     keys
 }
 
-fn evidence(out: &mut String, r: &Report) {
+fn evidence(out: &mut String, r: &Report, summaries: &[echolens_analysis::coordination::ClusterSummary]) {
     let caps = &r.caps;
     let c = r.coordination;
     let net = &c.network;
@@ -1035,10 +1026,9 @@ fn evidence(out: &mut String, r: &Report) {
          behind them (every account in <code>coordination/clusters.csv</code>, every edge's evidence in \
          <code>coordination/edges.csv</code>).</p>",
     );
-    let timings = echolens_analysis::coordination::cluster_timings(c);
     for cl in net.clusters.iter().take(caps.evidence_clusters) {
         let edges = strongest_edges(c, &index, cl.id);
-        let chance = timings.get(&cl.id).filter(|t| t.like_chance()).and_then(|t| t.p());
+        let chance = summaries.iter().find(|s| s.cluster == cl.id).and_then(chance_timing);
         let _ = write!(
             out,
             "<details{}><summary>Cluster {} ({} accounts){}</summary>",

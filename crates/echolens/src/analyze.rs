@@ -11,6 +11,7 @@ use datafusion::execution::FunctionRegistry;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::{Expr, SessionContext, cast, coalesce, col, lit, not};
 use echolens_analysis::Pseudonyms;
+use echolens_analysis::best::Best;
 use echolens_analysis::coordination::{self, Coordination};
 use echolens_analysis::reuse::{self, Reuse};
 use echolens_analysis::select::{Selection, Selector};
@@ -835,11 +836,21 @@ async fn evidence_texts(
 }
 
 /// The channels with the most messages ([`CHANNEL_ROWS`]), from the per-channel timeline's series as they come.
-#[derive(Default)]
-struct LargestChannels(Vec<ChannelRow>);
+struct LargestChannels(Best<ChannelRow>);
 
 /// Channels the report lists.
 const CHANNEL_ROWS: usize = 50;
+
+impl Default for LargestChannels {
+    fn default() -> LargestChannels {
+        LargestChannels(Best::new(CHANNEL_ROWS, |a, b| {
+            b.messages
+                .cmp(&a.messages)
+                .then_with(|| a.channel_id.cmp(&b.channel_id))
+                .then_with(|| a.platform.cmp(&b.platform))
+        }))
+    }
+}
 
 impl LargestChannels {
     /// Takes in one whole series.
@@ -862,24 +873,10 @@ impl LargestChannels {
             row.last = row.last.max(day_us(r.period));
         }
         self.0.push(row);
-        if self.0.len() > 4 * CHANNEL_ROWS {
-            self.keep();
-        }
     }
 
-    fn keep(&mut self) {
-        self.0.sort_by(|a, b| {
-            b.messages
-                .cmp(&a.messages)
-                .then_with(|| a.channel_id.cmp(&b.channel_id))
-                .then_with(|| a.platform.cmp(&b.platform))
-        });
-        self.0.truncate(CHANNEL_ROWS);
-    }
-
-    fn finish(mut self) -> Vec<ChannelRow> {
-        self.keep();
-        self.0
+    fn finish(self) -> Vec<ChannelRow> {
+        self.0.into_sorted()
     }
 }
 

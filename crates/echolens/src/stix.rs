@@ -308,10 +308,8 @@ pub fn export(report: &ReportDir, options: &Options) -> Result<Value> {
     // acting together: it is left out, and counted in the report.
     let (clusters, chance_like): (Vec<_>, Vec<_>) =
         report.table("coordination", "cluster_summary")?.into_iter().partition(|c| {
-            use echolens_analysis::coordination::{CHANCE_TIMING_P, MIN_TIMING_LAGS};
-            let p = get(c, "timing_p").parse::<f64>().ok();
-            let lags = get(c, "timing_lags").parse::<u64>().unwrap_or(0);
-            !(lags >= MIN_TIMING_LAGS && p.is_some_and(|p| p >= CHANCE_TIMING_P))
+            let (p, lags) = (get(c, "timing_p").parse::<f64>().ok(), get(c, "timing_lags").parse().unwrap_or(0));
+            !echolens_analysis::coordination::timing_like_chance(p, lags)
         });
     let members = report.table("coordination", "clusters")?;
     let edges = report.table("coordination", "edges")?;

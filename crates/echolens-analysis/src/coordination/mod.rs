@@ -355,7 +355,7 @@ impl Timing {
     /// Whether there are enough lags to tell ([`MIN_TIMING_LAGS`]) and they are no shorter than chance gives
     /// ([`CHANCE_TIMING_P`]).
     pub fn like_chance(&self) -> bool {
-        self.lags >= MIN_TIMING_LAGS && self.p().is_some_and(|p| p >= CHANCE_TIMING_P)
+        timing_like_chance(self.p(), self.lags)
     }
 
     /// The probability that independent posting gives lags summing to this little or less (None without lags).
@@ -384,6 +384,11 @@ impl Timing {
         };
         Some(p.clamp(0.0, 1.0))
     }
+}
+
+/// The rule of [`Timing::like_chance`] on a test's p and its lags, as a cluster's summary gives them.
+pub fn timing_like_chance(p: Option<f64>, lags: u64) -> bool {
+    lags >= MIN_TIMING_LAGS && p.is_some_and(|p| p >= CHANCE_TIMING_P)
 }
 
 /// The complementary error function (Abramowitz and Stegun 7.1.26: absolute error under 1.5e-7).

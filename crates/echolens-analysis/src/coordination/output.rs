@@ -63,8 +63,13 @@ pub struct ClusterSummary {
     pub timing_p: Option<f64>,
     /// The lags tested.
     pub timing_lags: u64,
-    /// Whether that is so ([`super::Timing::like_chance`]).
-    pub timing_like_chance: bool,
+}
+
+impl ClusterSummary {
+    /// Whether its timing is like chance ([`super::Timing::like_chance`]).
+    pub fn timing_like_chance(&self) -> bool {
+        super::timing_like_chance(self.timing_p, self.timing_lags)
+    }
 }
 
 /// Followers under which an account counts as having few.
@@ -233,7 +238,6 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             shared_keys: shared.iter().map(|(k, v)| format!("{}:{}", k.name(), v.len())).collect::<Vec<_>>().join(" "),
             timing_p: timing.p(),
             timing_lags: timing.lags,
-            timing_like_chance: timing.like_chance(),
         });
     }
     out

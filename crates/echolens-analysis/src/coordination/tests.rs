@@ -956,6 +956,6 @@ async fn busy_accounts_meet_by_chance_and_the_timing_says_so() {
     let of = |id: usize| summaries.iter().find(|s| s.cluster == id).unwrap().timing_p;
     assert_eq!(of(cluster("x:busy1")), timings[&cluster("x:busy1")].p());
     assert_eq!(of(cluster("x:c1")), timings[&cluster("x:c1")].p());
-    let marked = |id: usize| summaries.iter().find(|s| s.cluster == id).unwrap().timing_like_chance;
+    let marked = |id: usize| summaries.iter().find(|s| s.cluster == id).unwrap().timing_like_chance();
     assert!(marked(cluster("x:busy1")) && !marked(cluster("x:c1")));
 }

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use super::day_string;
 use super::lexicon::Lexicon;
+use crate::best::Best;
 use crate::select::Selection;
 use crate::table::{i64s, strings};
 use crate::{Error, Result};
@@ -336,14 +337,19 @@ fn lexicon_schema() -> arrow::datatypes::SchemaRef {
 
 /// Bursts the summary lists: how many, and the [`SUMMARY_BURSTS`] strongest (by z as written, to two decimals;
 /// equal ones in the order they came), held as they come.
-#[derive(Default)]
 struct Bursts {
     total: usize,
-    strongest: Vec<(f64, usize, serde_json::Value)>,
+    strongest: Best<(f64, serde_json::Value)>,
 }
 
 /// Bursts listed in a timeline's `summary.json`.
 const SUMMARY_BURSTS: usize = 100;
+
+impl Default for Bursts {
+    fn default() -> Bursts {
+        Bursts { total: 0, strongest: Best::new(SUMMARY_BURSTS, |a, b| b.0.total_cmp(&a.0)) }
+    }
+}
 
 impl Bursts {
     fn push(&mut self, rows: &[Row], categories: &[String]) {
@@ -356,18 +362,10 @@ impl Bursts {
                     "period": day_string(r.period), "group": r.group, "name": r.name, "series": what,
                     "count": count, "baseline": (s.baseline * 100.0).round() / 100.0, "z": z,
                 });
-                self.strongest.push((z, self.total, burst));
+                self.strongest.push((z, burst));
                 self.total += 1;
-                if self.strongest.len() >= 4 * SUMMARY_BURSTS {
-                    self.keep_strongest();
-                }
             }
         }
-    }
-
-    fn keep_strongest(&mut self) {
-        self.strongest.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        self.strongest.truncate(SUMMARY_BURSTS);
     }
 }
 
@@ -379,12 +377,12 @@ impl Timeline {
         self.summary_with(bursts)
     }
 
-    fn summary_with(&self, mut bursts: Bursts) -> serde_json::Value {
+    fn summary_with(&self, bursts: Bursts) -> serde_json::Value {
         let mut summary = serde_json::to_value(self).expect("timeline serialises");
         summary["burst_method"] = serde_json::json!(self.params.burst_method());
-        bursts.keep_strongest();
         summary["bursts_total"] = serde_json::json!(bursts.total);
-        summary["bursts"] = serde_json::json!(bursts.strongest.into_iter().map(|b| b.2).collect::<Vec<_>>());
+        summary["bursts"] =
+            serde_json::json!(bursts.strongest.into_sorted().into_iter().map(|b| b.1).collect::<Vec<_>>());
         summary
     }
 }
