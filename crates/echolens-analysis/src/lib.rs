@@ -16,6 +16,7 @@ pub mod output;
 mod pseudonym;
 pub mod reuse;
 pub mod select;
+mod spill;
 pub mod sql;
 mod table;
 mod timings;

@@ -21,15 +21,18 @@
 //!      and the parent is the most similar at or above the threshold (a Telegram forward prefers one in the
 //!      channel it names). A copy of a copy finds the latest copy, which is as similar as the origin.
 //!
-//!    The candidates come from sorting (key, time rank) pairs, one part of the key space at a time, not from
-//!    a hash table of every key: ten million texts have 180 million keys, and a table of them is 2.4 GB of
-//!    random access. Parents are earlier, so the links form a forest: each tree is a cascade, its root (the
-//!    earliest member) the origin. Roles: origin, forward (a Telegram forward or X repost), copy.
+//!    The candidates come from sorting (key, time rank) entries, not from a hash table of every key: ten
+//!    million texts have 180 million keys, and a table of them is 2.4 GB of random access. The entries go to
+//!    the session's spill files as the keys are made, in parts by key; each part is read back alone, sorted,
+//!    and its pairs written into parts by the later text's rank, which are then counted and checked one after
+//!    another ([`part_bits`]: a part per million texts). Parents are earlier, so the links form a forest: each
+//!    tree is a cascade, its root (the earliest member) the origin. Roles: origin, forward (a Telegram forward
+//!    or X repost), copy.
 //! 5. **Members**: the members of cascades that reach `min_channels` channels are joined back to `messages`
 //!    for their keys, channels, authors and times.
 //!
-//! Memory grows with the number of texts (a shingle set, band keys and a few numbers each, about 190 bytes
-//! for a 20-word text), not with the corpus text.
+//! Memory grows with the number of texts (a shingle set and a few numbers each, about 110 bytes for a 20-word
+//! text), not with the corpus text; the band keys and candidate pairs are on disk but for one part of each.
 //!
 //! Beside the cascades, the forward network ([`forwards`]): every channel's forwards per source, sources
 //! outside the corpus included.
@@ -53,6 +56,7 @@ use serde::Serialize;
 
 use crate::lists::{Chunk, Interner as Channels, Lists, pieces};
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
+use crate::spill;
 use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
 
@@ -673,49 +677,44 @@ struct Keyed {
     common_only: u64,
 }
 
-/// The index is sorted in this many parts by the top bits of the key, one after another: memory for one part's
-/// (key, rank) pairs at a time.
-const PART_BITS: u32 = 4;
+/// The index is sorted in parts by the top bits of the key, one after another, and the candidate pairs are
+/// counted in as many parts by the later text's rank: each part a spill file, read back alone. At least
+/// 2^`MIN_PART_BITS` parts, more for a larger corpus, so that a part holds about a million texts' keys or
+/// pairs (about 140 MB) whatever the corpus.
+const MIN_PART_BITS: u32 = 4;
+const MAX_PART_BITS: u32 = 12;
 
-/// Candidate pairs `(rank, earlier rank)`, one per band key the two share where the earlier text is the latest
-/// indexed text with that key before the later one; `rank` is each document's place in time order.
-fn candidate_pairs(keys: &Lists, indexed: &[bool], rank: &[u32]) -> Vec<u64> {
-    // Each document's keys are sorted, so its keys of one part follow those of the part before: a cursor per
-    // document (where its next part's keys start) makes every part read only its own keys.
-    let mut cursors: Vec<Vec<u8>> = keys.chunks.iter().map(|c| vec![0u8; c.len()]).collect();
-    let mut pairs = Vec::new();
-    for part in 0..1u32 << PART_BITS {
-        let per_chunk: Vec<Vec<u64>> = keys
-            .chunks
-            .par_iter()
-            .zip(cursors.par_iter_mut())
-            .map(|(chunk, cursor)| {
-                let mut out = Vec::new();
-                for (i, at) in cursor.iter_mut().enumerate() {
-                    let r = rank[chunk.first as usize + i];
-                    if !indexed[r as usize] {
-                        continue;
-                    }
-                    let ks = chunk.get(i);
-                    while let Some(&k) = ks.get(*at as usize).filter(|&&k| k >> (32 - PART_BITS) == part) {
-                        out.push(u64::from(k) << 32 | u64::from(r));
-                        *at += 1;
-                    }
-                }
-                out
-            })
-            .collect();
-        let mut entries = per_chunk.concat();
-        drop(per_chunk);
-        entries.par_sort_unstable();
-        for w in entries.windows(2) {
+/// Bits of the part number for `n` texts: a part per million texts, at least 2^[`MIN_PART_BITS`].
+fn part_bits(n: usize) -> u32 {
+    (n.div_ceil(1 << 20).max(1).next_power_of_two().trailing_zeros()).clamp(MIN_PART_BITS, MAX_PART_BITS)
+}
+
+/// The part of a band key (its top `bits` bits).
+fn key_part(key: u32, bits: u32) -> usize {
+    if bits == 0 { 0 } else { (key >> (32 - bits)) as usize }
+}
+
+/// The part of a candidate pair of later rank `r` among `parts` parts of ranks in order: consecutive ranges,
+/// so that reading the parts in order reads the pairs in rank order.
+fn rank_part(r: u32, n: usize, parts: usize) -> usize {
+    (u64::from(r) * parts as u64 / n.max(1) as u64) as usize
+}
+
+/// Candidate pairs `(rank << 32 | earlier rank)`, one per band key the two share where the earlier text is the
+/// latest indexed text with that key before the later one, from `entries` (key << 32 | rank, in key parts);
+/// written into parts by the later rank ([`rank_part`]), each unsorted.
+fn candidate_pairs(entries: &mut spill::Parts, pairs: &mut spill::Parts, n: usize) -> Result<()> {
+    for part in 0..entries.len() {
+        let mut part_entries = entries.take(part)?;
+        part_entries.par_sort_unstable();
+        for w in part_entries.windows(2) {
             if w[0] >> 32 == w[1] >> 32 {
-                pairs.push((w[1] << 32) | (w[0] & 0xffff_ffff));
+                let r = w[1] as u32;
+                pairs.push(rank_part(r, n, pairs.len()), (w[1] << 32) | (w[0] & 0xffff_ffff))?;
             }
         }
     }
-    pairs.par_sort_unstable();
-    pairs
+    Ok(())
 }
 
 /// A verified earlier text: its similarity, whether it is in the channel a forward names, its rank.
@@ -745,6 +744,12 @@ struct Forest {
 
 /// Find the cascades in the `messages` table of `ctx`.
 pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
+    run_in_parts(ctx, params, None).await
+}
+
+/// [`run`] with 2^`part_bits` parts of band keys and candidate pairs on disk (by default, from the corpus's
+/// size: [`part_bits`]).
+async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u32>) -> Result<Reuse> {
     params.check()?;
     let p = &params;
     let mut counts = Counts::default();
@@ -814,79 +819,90 @@ pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     stage("reposts and exact copies");
 
     // Boilerplate out, band keys in: each chunk's sets replaced as soon as its keys are made, so that a corpus
-    // with boilerplate everywhere never holds two copies of its sets.
+    // with boilerplate everywhere never holds two copies of its sets. The keys of indexed texts go to disk as
+    // (key, rank) entries, in parts by key; what stays is each text's number of keys.
     let perms = Permutations::new(ROWS * p.bands);
-    let keyed: Vec<Keyed> = sets
-        .chunks
-        .par_iter_mut()
-        .map(|chunk| {
-            let mut k = key_chunk(chunk, &channel, &words, &frequent, p, &perms);
-            if let Some(changed) = k.sets.take() {
-                *chunk = changed;
+    let bits = part_bits.unwrap_or_else(|| self::part_bits(n));
+    let mut entries = spill::Parts::new(ctx, 1 << bits, "reuse: band keys");
+    let mut key_counts = vec![0u8; n];
+    // Chunks keyed in parallel a group at a time: the group's keys are what memory holds.
+    for group in sets.chunks.chunks_mut(4 * rayon::current_num_threads()) {
+        let keyed: Vec<Keyed> = group
+            .par_iter_mut()
+            .map(|chunk| {
+                let mut k = key_chunk(chunk, &channel, &words, &frequent, p, &perms);
+                if let Some(changed) = k.sets.take() {
+                    *chunk = changed;
+                }
+                k
+            })
+            .collect();
+        for k in keyed {
+            for i in 0..k.keys.len() {
+                let r = rank[k.keys.first as usize + i];
+                let ks = k.keys.get(i);
+                if ks.is_empty() {
+                    indexed[r as usize] = false;
+                } else if indexed[r as usize] {
+                    key_counts[r as usize] = u8::try_from(ks.len()).unwrap_or(u8::MAX);
+                    for &key in ks {
+                        entries.push(key_part(key, bits), u64::from(key) << 32 | u64::from(r))?;
+                    }
+                }
             }
-            k
-        })
-        .collect();
-    drop(words);
-    let mut keys = Lists::default();
-    for k in keyed {
-        for i in 0..k.keys.len() {
-            if k.keys.get(i).is_empty() {
-                indexed[rank[k.keys.first as usize + i] as usize] = false;
-            }
+            counts.boilerplate_texts += k.boilerplate;
+            counts.common_only_texts += k.common_only;
         }
-        keys.chunks.push(k.keys);
-        counts.boilerplate_texts += k.boilerplate;
-        counts.common_only_texts += k.common_only;
     }
+    drop(words);
     stage("band keys");
 
     // Near-duplicates: each indexed text's candidates are the latest earlier indexed holders of its keys that
-    // hold at least two of them; every candidate's similarity is checked exactly.
-    let pairs = candidate_pairs(&keys, &indexed, &rank);
-    let mut cands: Vec<(u32, u32)> = Vec::new();
-    let mut i = 0;
-    while i < pairs.len() {
-        let mut j = i + 1;
-        while j < pairs.len() && pairs[j] == pairs[i] {
-            j += 1;
-        }
-        let (r, earlier) = ((pairs[i] >> 32) as u32, pairs[i] as u32);
-        if j - i >= MIN_HITS.min(keys.get(docs[r as usize]).len()) {
-            cands.push((r, earlier));
-        }
-        i = j;
-    }
-    drop(pairs);
-    drop(keys);
-    let checked: Vec<Match> = cands
-        .par_iter()
-        .map(|&(r, earlier)| {
-            let (d, e) = (docs[r as usize], docs[earlier as usize]);
-            let sim = jaccard(sets.get(d), sets.get(e));
-            Match { sim, named: source[d as usize] == channel[e as usize], doc: earlier }
-        })
-        .collect();
-    counts.candidates_checked = cands.len() as u64;
-    let mut best: Vec<(u32, Match)> = Vec::new();
-    for (&(r, _), m) in cands.iter().zip(&checked) {
-        if m.sim + 1e-12 < p.threshold {
-            counts.candidates_rejected += 1;
-            continue;
-        }
-        match best.last_mut() {
-            Some((last, b)) if *last == r => {
-                if m.beats(b) {
-                    *b = *m;
-                }
+    // hold at least two of them; every candidate's similarity is checked exactly. The pairs are counted part by
+    // part of later ranks, in rank order.
+    let mut pairs = spill::Parts::new(ctx, 1 << bits, "reuse: candidate pairs");
+    candidate_pairs(&mut entries, &mut pairs, n)?;
+    drop(entries);
+    for part in 0..pairs.len() {
+        let mut part_pairs = pairs.take(part)?;
+        part_pairs.par_sort_unstable();
+        let mut cands: Vec<(u32, u32)> = Vec::new();
+        for run in part_pairs.chunk_by(|a, b| a == b) {
+            let (r, earlier) = ((run[0] >> 32) as u32, run[0] as u32);
+            if run.len() >= MIN_HITS.min(usize::from(key_counts[r as usize])) {
+                cands.push((r, earlier));
             }
-            _ => best.push((r, *m)),
         }
-    }
-    for (r, m) in best {
-        parent[r as usize] = m.doc;
-        similarity[r as usize] = m.sim as f32;
-        counts.near_links += 1;
+        drop(part_pairs);
+        let checked: Vec<Match> = cands
+            .par_iter()
+            .map(|&(r, earlier)| {
+                let (d, e) = (docs[r as usize], docs[earlier as usize]);
+                let sim = jaccard(sets.get(d), sets.get(e));
+                Match { sim, named: source[d as usize] == channel[e as usize], doc: earlier }
+            })
+            .collect();
+        counts.candidates_checked += cands.len() as u64;
+        let mut best: Vec<(u32, Match)> = Vec::new();
+        for (&(r, _), m) in cands.iter().zip(&checked) {
+            if m.sim + 1e-12 < p.threshold {
+                counts.candidates_rejected += 1;
+                continue;
+            }
+            match best.last_mut() {
+                Some((last, b)) if *last == r => {
+                    if m.beats(b) {
+                        *b = *m;
+                    }
+                }
+                _ => best.push((r, *m)),
+            }
+        }
+        for (r, m) in best {
+            parent[r as usize] = m.doc;
+            similarity[r as usize] = m.sim as f32;
+            counts.near_links += 1;
+        }
     }
     drop(sets);
     stage("near-duplicates");

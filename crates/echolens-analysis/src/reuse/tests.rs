@@ -295,6 +295,61 @@ async fn shuffled_input_gives_the_same_cascades() {
 }
 
 #[tokio::test]
+async fn the_parts_on_disk_do_not_change_the_cascades() {
+    // Near-duplicates (edited copies, copies of copies, a rejected half-copy) among unrelated texts: the band
+    // keys and candidate pairs go through 1, 8 and 256 parts on disk, and the same links come out.
+    let mut corpus = Vec::new();
+    for c in 0..40u64 {
+        let base = words(100 + c, 20);
+        for k in 0..5u64 {
+            let mut w = base.clone();
+            for e in 0..=k as usize {
+                w[(e * 3 + c as usize) % 20] = format!("edit{c}x{k}x{e}");
+            }
+            if k == 4 {
+                w.truncate(9);
+                w.extend(words(900 + c, 11));
+            }
+            corpus.push(tg(&format!("{}", k + 1), c * 10 + k, (c * 500 + k * 60) as i64, &w.join(" ")));
+        }
+        corpus.push(tg("9", 5000 + c, c as i64 * 31, &words(700 + c, 15).join(" ")));
+    }
+    let messages: Vec<Message> = corpus.iter().map(to_message).collect();
+    let batch = echolens_store::messages_to_batch(messages.iter()).unwrap();
+    let mut results = Vec::new();
+    for bits in [0, 3, 8] {
+        let ctx = analysis_session(1 << 30).unwrap();
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]]).unwrap();
+        ctx.register_table("messages", Arc::new(table)).unwrap();
+        results.push(run_in_parts(&ctx, Params::default(), Some(bits)).await.unwrap());
+    }
+    let one = &results[0];
+    assert!(one.counts.near_links >= 80, "near-duplicates found: {:?}", one.counts);
+    assert!(one.counts.candidates_rejected > 0, "a candidate was rejected: {:?}", one.counts);
+    for other in &results[1..] {
+        assert_eq!(one.members, other.members);
+        assert_eq!(
+            (one.counts.near_links, one.counts.candidates_checked, one.counts.candidates_rejected),
+            (other.counts.near_links, other.counts.candidates_checked, other.counts.candidates_rejected)
+        );
+    }
+}
+
+#[test]
+fn parts_grow_with_the_corpus_from_sixteen() {
+    assert_eq!(part_bits(0), MIN_PART_BITS);
+    assert_eq!(part_bits(10_000_000), 4);
+    assert_eq!(part_bits(53_000_000), 6);
+    assert_eq!(part_bits(usize::MAX / 2), MAX_PART_BITS);
+    // Consecutive ranges of ranks, every part used, the last rank in the last part.
+    let parts: Vec<usize> = (0..100u32).map(|r| rank_part(r, 100, 8)).collect();
+    assert!(parts.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!((parts[0], parts[99]), (0, 7));
+    assert_eq!(key_part(u32::MAX, 0), 0);
+    assert_eq!(key_part(u32::MAX, 4), 15);
+}
+
+#[tokio::test]
 async fn outputs_follow_the_contract_and_escape_names() {
     let text = words(7, 16).join(" ");
     let mut a = tg("1", 1, 0, &text);
