@@ -913,7 +913,7 @@ async fn coordination_share(
                 .into_iter()
                 .flatten()
                 .filter(|e| accounts.contains(&e.a) && accounts.contains(&e.b))
-                .flat_map(|e| e.evidence.iter().flat_map(|(x, y)| [x.clone(), y.clone()]))
+                .flat_map(|e| e.evidence.iter().flat_map(|(x, y)| [x.to_string(), y.to_string()]))
                 .collect();
             keys.sort();
             keys.dedup();

@@ -508,14 +508,24 @@ impl Pseudonyms {
             let p = memo.entry(std::mem::take(a)).or_insert_with_key(|a| self.account(a));
             *a = p.clone();
         };
+        // A message quoted by many edges keeps one key, shown once.
+        let mut keys: HashMap<crate::coordination::MessageKey, crate::coordination::MessageKey> = HashMap::new();
+        let mut key = |k: &mut crate::coordination::MessageKey| {
+            let shown = keys.entry(k.clone()).or_insert_with_key(|k| {
+                let shown = self.key(k);
+                if shown == **k { k.clone() } else { std::sync::Arc::from(shown) }
+            });
+            *k = shown.clone();
+        };
         for e in &mut c.edges {
             account(&mut e.a);
             account(&mut e.b);
             for (x, y) in &mut e.evidence {
-                *x = self.key(x);
-                *y = self.key(y);
+                key(x);
+                key(y);
             }
         }
+        drop(keys);
         for a in &mut c.network.accounts {
             account(a);
         }

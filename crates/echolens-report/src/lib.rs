@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
 use echolens_analysis::best::Best;
-use echolens_analysis::coordination::{CHANCE_TIMING_P, Coordination, Kind, MIN_TIMING_LAGS, cluster_summaries};
+use echolens_analysis::coordination::{CHANCE_TIMING_P, Coordination, Kind, MIN_TIMING_LAGS};
 use echolens_analysis::reuse::{Reuse, summaries};
 use echolens_analysis::vocabulary::diffusion::Diffusion;
 use echolens_analysis::vocabulary::keyness::Keyness;
@@ -179,8 +179,10 @@ pub struct Report<'a> {
     pub channels: &'a [ChannelRow],
     /// Messages per day: all channels and the largest ones, and the bursts.
     pub volume: &'a Volume,
-    /// Coordination.
+    /// Coordination (its edges slimmed to those the report quotes: [`slim`]).
     pub coordination: &'a Coordination,
+    /// What the report says about all of its edges, counted before they were slimmed.
+    pub edges: &'a EdgeDigest,
     /// Reuse cascades.
     pub reuse: &'a Reuse,
     /// Campaign sources and their vocabulary.
@@ -609,21 +611,16 @@ fn coordination(out: &mut String, r: &Report) {
         p.resolution,
         p.seed
     );
-    let mut per_kind: BTreeMap<&str, (u64, u64)> = p.kinds.iter().map(|k| (k.name(), (0, 0))).collect();
-    for e in &c.edges {
-        let k = per_kind.entry(e.kind.name()).or_default();
-        k.0 += 1;
-        k.1 += e.weight;
-    }
+    let digest = r.edges;
     out.push_str("<div class=\"cards\">");
     card(out, &n(net.accounts.len() as u64), "accounts in edges");
     card(out, &n(net.edges.len() as u64), "account pairs");
     card(out, &n(net.clusters.len() as u64), "clusters");
     card(out, &n(net.unclustered() as u64), "linked accounts in no cluster");
     out.push_str("</div>");
-    null_model(out, c);
+    null_model(out, c, digest);
     out.push_str("<table><tr><th>kind</th><th class=\"num\">edges</th><th class=\"num\">summed weight</th></tr>");
-    for (k, (edges, weight)) in &per_kind {
+    for (k, (edges, weight)) in &digest.per_kind {
         let _ = write!(
             out,
             "<tr><td>{k}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
@@ -636,7 +633,7 @@ fn coordination(out: &mut String, r: &Report) {
         out.push_str("<p>No accounts were linked often enough to form a cluster with these parameters.</p></section>");
         return;
     }
-    let summaries = cluster_summaries(c);
+    let summaries = &digest.summaries;
     network_picture(out, c, &r.caps);
     chance(out, c);
     let _ = write!(
@@ -681,8 +678,8 @@ fn coordination(out: &mut String, r: &Report) {
         );
     }
     out.push_str("</table>");
-    account_facts(out, &summaries, &r.caps);
-    evidence(out, r, &summaries);
+    account_facts(out, summaries, &r.caps);
+    evidence(out, r, summaries);
     window_estimate(out, c);
     if !c.sweep.is_empty() {
         let _ = write!(
@@ -697,43 +694,8 @@ fn coordination(out: &mut String, r: &Report) {
                  the other kinds (<code>echolens coordination --sweep</code> sweeps every kind)."
             }
         );
-        // The run's own window among the swept ones, from the main result (the same kinds as the sweep).
-        let swept: HashSet<&str> = c.sweep.iter().map(|s| s.kind.as_str()).collect();
         let mut rows: Vec<echolens_analysis::coordination::SweepRow> = c.sweep.clone();
-        let mut all_accounts: HashSet<&str> = HashSet::new();
-        let mut all_edges: HashSet<(&str, &str)> = HashSet::new();
-        for kind in p.kinds.iter().filter(|k| swept.contains(k.name())) {
-            let mut accounts: HashSet<&str> = HashSet::new();
-            let mut edges = 0;
-            for e in c.edges.iter().filter(|e| e.kind == *kind) {
-                edges += 1;
-                accounts.extend([e.a.as_str(), e.b.as_str()]);
-                all_edges.insert((e.a.as_str(), e.b.as_str()));
-            }
-            all_accounts.extend(accounts.iter().copied());
-            rows.push(echolens_analysis::coordination::SweepRow {
-                window_s: p.window_s,
-                kind: kind.name().to_owned(),
-                edges,
-                accounts: accounts.len() as u64,
-                clusters: 0,
-                largest_cluster: 0,
-            });
-        }
-        let combined_as_run = p.sweep_similar || !p.kinds.contains(&Kind::Similar);
-        rows.push(echolens_analysis::coordination::SweepRow {
-            window_s: p.window_s,
-            kind: "all".to_owned(),
-            edges: all_edges.len() as u64,
-            accounts: all_accounts.len() as u64,
-            // The run's clusters include `similar` edges; shown only where the sweep's do too.
-            clusters: if combined_as_run { net.clusters.len() as u64 } else { u64::MAX },
-            largest_cluster: if combined_as_run {
-                net.clusters.first().map_or(0, |c| c.members.len() as u64)
-            } else {
-                u64::MAX
-            },
-        });
+        rows.extend(digest.own_window.iter().cloned());
         rows.sort_by_key(|r| r.window_s);
         for s in &rows {
             let cell = |v: u64| if s.kind != "all" || v == u64::MAX { "–".to_owned() } else { n(v) };
@@ -849,7 +811,7 @@ fn counted_per_kind(counts: &BTreeMap<String, u64>) -> String {
 }
 
 /// With null-model runs: how many edges of the equi-key kinds no shuffled corpus matched (p at its least).
-fn null_model(out: &mut String, c: &Coordination) {
+fn null_model(out: &mut String, c: &Coordination, digest: &EdgeDigest) {
     let runs = c.params.null_runs;
     if runs == 0 {
         out.push_str(
@@ -858,17 +820,15 @@ fn null_model(out: &mut String, c: &Coordination) {
         );
         return;
     }
-    let tested: Vec<f64> = c.edges.iter().filter_map(|e| e.p_value).collect();
     let floor = 1.0 / (1.0 + runs as f64);
-    let survive = tested.iter().filter(|&&p| p <= floor + 1e-12).count();
     let _ = write!(
         out,
         "<p>Null model: {runs} runs, each account's times shuffled among its own actions. {} of {} edges of the \
          kinds matched on keys (all but near-identical texts) were matched or beaten by no shuffled corpus \
          (p = {floor:.3}, the least {runs} runs can give); an edge the shuffles reproduce is timing that ordinary \
          activity explains.</p>",
-        n(survive as u64),
-        n(tested.len() as u64)
+        n(digest.p_at_floor),
+        n(digest.p_tested)
     );
 }
 
@@ -975,11 +935,84 @@ fn strongest_edge_ids(c: &Coordination, index: &HashMap<&str, usize>, id: usize)
     edges
 }
 
-/// Drops what the report never shows from a result whose tables are written: every edge's spells (the
-/// networks' timings), the evidence pairs and shared keys of every edge but the strongest ones it quotes
-/// ([`evidence_keys`]), and the labels no kept edge names.
-/// The report made from the slimmed result is the same page; `analyze` slims before reuse runs, so the
-/// evidence of a million edges is not held through the later stages.
+/// What the report says about every edge of a coordination result: counted from the whole result, so that
+/// [`slim`] may then drop all but the edges it quotes.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeDigest {
+    /// Per kind of the run: edges and their summed weight.
+    pub per_kind: BTreeMap<&'static str, (u64, u64)>,
+    /// Edges with a null-model p-value, and of those, edges at the least p the runs can give.
+    pub p_tested: u64,
+    /// See `p_tested`.
+    pub p_at_floor: u64,
+    /// The run's own window as rows of the sweep table (each swept kind, then `all`); empty without a sweep.
+    pub own_window: Vec<echolens_analysis::coordination::SweepRow>,
+    /// Every cluster's summary, as `cluster_summary.csv` has it.
+    pub summaries: Vec<echolens_analysis::coordination::ClusterSummary>,
+}
+
+impl EdgeDigest {
+    /// The digest of `c`, whose cluster summaries are `summaries` (those written with its tables).
+    pub fn of(c: &Coordination, summaries: Vec<echolens_analysis::coordination::ClusterSummary>) -> EdgeDigest {
+        use echolens_analysis::coordination::SweepRow;
+        let p = &c.params;
+        let mut per_kind: BTreeMap<&'static str, (u64, u64)> = p.kinds.iter().map(|k| (k.name(), (0, 0))).collect();
+        for e in &c.edges {
+            let k = per_kind.entry(e.kind.name()).or_default();
+            k.0 += 1;
+            k.1 += e.weight;
+        }
+        let floor = 1.0 / (1.0 + p.null_runs as f64);
+        let tested: Vec<f64> = c.edges.iter().filter_map(|e| e.p_value).collect();
+        let p_at_floor = tested.iter().filter(|&&p| p <= floor + 1e-12).count() as u64;
+        // The run's own window among the swept ones, from the main result (the same kinds as the sweep).
+        let mut own_window = Vec::new();
+        if !c.sweep.is_empty() {
+            let net = &c.network;
+            let swept: HashSet<&str> = c.sweep.iter().map(|s| s.kind.as_str()).collect();
+            let mut all_accounts: HashSet<&str> = HashSet::new();
+            let mut all_edges: HashSet<(&str, &str)> = HashSet::new();
+            for kind in p.kinds.iter().filter(|k| swept.contains(k.name())) {
+                let mut accounts: HashSet<&str> = HashSet::new();
+                let mut edges = 0;
+                for e in c.edges.iter().filter(|e| e.kind == *kind) {
+                    edges += 1;
+                    accounts.extend([e.a.as_str(), e.b.as_str()]);
+                    all_edges.insert((e.a.as_str(), e.b.as_str()));
+                }
+                all_accounts.extend(accounts.iter().copied());
+                own_window.push(SweepRow {
+                    window_s: p.window_s,
+                    kind: kind.name().to_owned(),
+                    edges,
+                    accounts: accounts.len() as u64,
+                    clusters: 0,
+                    largest_cluster: 0,
+                });
+            }
+            let combined_as_run = p.sweep_similar || !p.kinds.contains(&Kind::Similar);
+            own_window.push(SweepRow {
+                window_s: p.window_s,
+                kind: "all".to_owned(),
+                edges: all_edges.len() as u64,
+                accounts: all_accounts.len() as u64,
+                // The run's clusters include `similar` edges; shown only where the sweep's do too.
+                clusters: if combined_as_run { net.clusters.len() as u64 } else { u64::MAX },
+                largest_cluster: if combined_as_run {
+                    net.clusters.first().map_or(0, |c| c.members.len() as u64)
+                } else {
+                    u64::MAX
+                },
+            });
+        }
+        EdgeDigest { per_kind, p_tested: tested.len() as u64, p_at_floor, own_window, summaries }
+    }
+}
+
+/// Drops what the report never shows from a result whose tables are written and whose [`EdgeDigest`] is
+/// taken: every edge but the strongest ones it quotes ([`evidence_keys`]), their spells (the networks'
+/// timings), and the labels no kept edge names. The report made from the slimmed result and the digest is the
+/// same page; `analyze` slims before reuse runs, so a million edges are not held through the later stages.
 pub fn slim(c: &mut Coordination, caps: &Caps) {
     let index: HashMap<&str, usize> = c.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
     let mut shown: HashSet<usize> = HashSet::new();
@@ -987,15 +1020,16 @@ pub fn slim(c: &mut Coordination, caps: &Caps) {
         shown.extend(strongest_edge_ids(c, &index, cl.id).into_iter().take(caps.evidence_edges));
     }
     drop(index);
+    let mut i = 0;
+    c.edges.retain(|_| {
+        i += 1;
+        shown.contains(&(i - 1))
+    });
+    c.edges.shrink_to_fit();
     let mut labelled: HashSet<(Kind, i64)> = HashSet::new();
-    for (i, e) in c.edges.iter_mut().enumerate() {
+    for e in &mut c.edges {
         e.spells = Vec::new();
-        if shown.contains(&i) {
-            labelled.extend(e.keys.first().map(|&k| (e.kind, k)));
-        } else {
-            e.evidence = Vec::new();
-            e.keys = Vec::new();
-        }
+        labelled.extend(e.keys.first().map(|&k| (e.kind, k)));
     }
     c.labels.retain(|k, _| labelled.contains(k));
 }
@@ -1007,7 +1041,7 @@ pub fn evidence_keys(c: &Coordination, caps: &Caps) -> Vec<String> {
     for cl in c.network.clusters.iter().take(caps.evidence_clusters) {
         for e in strongest_edges(c, &index, cl.id).into_iter().take(caps.evidence_edges) {
             for (x, y) in e.evidence.iter().take(caps.evidence_pairs) {
-                keys.extend([x.clone(), y.clone()]);
+                keys.extend([x.to_string(), y.to_string()]);
             }
         }
     }
@@ -1082,7 +1116,7 @@ fn evidence(out: &mut String, r: &Report, summaries: &[echolens_analysis::coordi
             );
             for (x, y) in e.evidence.iter().take(caps.evidence_pairs) {
                 for key in [x, y] {
-                    match r.evidence.get(key) {
+                    match r.evidence.get(&**key) {
                         Some(m) => {
                             let _ = write!(
                                 out,
@@ -1431,6 +1465,7 @@ fn reproduce(out: &mut String, r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use echolens_analysis::coordination::cluster_summaries;
     use echolens_analysis::coordination::{Cluster, Edge, Network, Params};
 
     /// Seven clusters of accounts `c{i}-{j}`: the first of five accounts (ten edges), the rest of three.
@@ -1454,7 +1489,7 @@ mod tests {
                         weight: (2 + x + y) as u64,
                         first_seen: key,
                         last_seen: key + 1,
-                        evidence: vec![(format!("m{key}a"), format!("m{key}b"))],
+                        evidence: vec![(format!("m{key}a").into(), format!("m{key}b").into())],
                         evidence_hashes: Vec::new(),
                         keys: vec![key, key + 1000],
                         p_value: None,
@@ -1493,7 +1528,7 @@ mod tests {
         let caps = Caps::default();
         let mut slim_c = full.clone();
         slim(&mut slim_c, &caps);
-        // The evidence the report quotes, and every edge's weight and times, are untouched.
+        // The evidence the report quotes is untouched.
         assert_eq!(evidence_keys(&slim_c, &caps), evidence_keys(&full, &caps));
         assert!(!evidence_keys(&full, &caps).is_empty());
         // Smaller caps keep less: one cluster's evidence.
@@ -1502,29 +1537,47 @@ mod tests {
         slim(&mut slimmer, &one);
         assert!(evidence_keys(&slimmer, &one).len() < evidence_keys(&full, &caps).len());
         assert_eq!(evidence_keys(&slimmer, &one), evidence_keys(&full, &one));
-        assert_eq!(slim_c.edges.len(), full.edges.len());
         let index: HashMap<&str, usize> =
             full.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
-        let mut shown = HashSet::new();
+        let mut shown = Vec::new();
         for cl in full.network.clusters.iter().take(caps.evidence_clusters) {
             shown.extend(strongest_edge_ids(&full, &index, cl.id).into_iter().take(caps.evidence_edges));
         }
-        // Five clusters quoted, three edges each; clusters 6 and 7 and cluster 1's weaker edges are not.
+        shown.sort_unstable();
+        // Five clusters quoted, three edges each; clusters 6 and 7 and cluster 1's weaker edges are not, and
+        // are gone. The kept ones are as they were but for their spells.
         assert_eq!(shown.len(), 15);
-        for (i, (s, f)) in slim_c.edges.iter().zip(&full.edges).enumerate() {
-            assert_eq!(
-                (s.weight, s.first_seen, s.last_seen, &s.a, &s.b),
-                (f.weight, f.first_seen, f.last_seen, &f.a, &f.b)
-            );
+        assert_eq!(slim_c.edges.len(), 15);
+        for (s, &i) in slim_c.edges.iter().zip(&shown) {
+            let f = &full.edges[i];
             assert!(s.spells.is_empty() && !f.spells.is_empty(), "edge {i} kept its spells");
-            if shown.contains(&i) {
-                assert_eq!((&s.evidence, &s.keys), (&f.evidence, &f.keys));
-                assert!(slim_c.labels.contains_key(&(s.kind, s.keys[0])));
-            } else {
-                assert!(s.evidence.is_empty() && s.keys.is_empty(), "edge {i} kept its evidence");
-            }
+            assert_eq!(
+                (s.weight, s.first_seen, s.last_seen, &s.a, &s.b, &s.evidence, &s.keys),
+                (f.weight, f.first_seen, f.last_seen, &f.a, &f.b, &f.evidence, &f.keys)
+            );
+            assert!(slim_c.labels.contains_key(&(s.kind, s.keys[0])));
         }
         assert_eq!(slim_c.labels.len(), 15);
+    }
+
+    #[test]
+    fn the_digest_counts_every_edge_and_the_clusters_as_their_table_does() {
+        let full = coordination();
+        let digest = EdgeDigest::of(&full, cluster_summaries(&full));
+        let edges: u64 = digest.per_kind.values().map(|(n, _)| n).sum();
+        let weight: u64 = digest.per_kind.values().map(|(_, w)| w).sum();
+        assert_eq!(edges, full.edges.len() as u64);
+        assert_eq!(weight, full.edges.iter().map(|e| e.weight).sum::<u64>());
+        // The clusters' top keys count every edge of the cluster, not the few the report quotes: slimming
+        // first would have counted those alone.
+        let mut slimmed = full.clone();
+        slim(&mut slimmed, &Caps::default());
+        let after = cluster_summaries(&slimmed);
+        assert_eq!(digest.summaries.len(), full.network.clusters.len());
+        assert!(
+            digest.summaries.iter().zip(&after).any(|(d, a)| d.top_keys != a.top_keys),
+            "the test's clusters have edges the report does not quote"
+        );
     }
 
     /// The volume digest: totals over every series, the largest series (ties by group) with all their points,

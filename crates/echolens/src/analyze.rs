@@ -343,12 +343,12 @@ fn run_here(args: &Options) -> Result<Outcome> {
             })
             .collect();
     }
-    let mut written = coordination::write_outputs(&coord, &args.out.join("coordination"), args.format, run_record())?;
+    let (mut written, summaries) =
+        coordination::write_outputs_with_summaries(&coord, &args.out.join("coordination"), args.format, run_record())?;
     written.add(timeline_written);
-    let per_kind = coord.edges.iter().fold(std::collections::BTreeMap::new(), |mut m, e| {
-        *m.entry(e.kind.name()).or_insert(0u64) += 1;
-        m
-    });
+    let edge_digest = echolens_report::EdgeDigest::of(&coord, summaries);
+    let per_kind: std::collections::BTreeMap<&str, u64> =
+        edge_digest.per_kind.iter().filter(|(_, (n, _))| *n > 0).map(|(k, (n, _))| (*k, *n)).collect();
     echolens_report::slim(&mut coord, &args.caps);
     stages.finish(&format!("{} messages; coordination tables written", evidence.len()));
 
@@ -516,6 +516,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
         channels: &channels,
         volume: &volume,
         coordination: &coord,
+        edges: &edge_digest,
         reuse: &reuse,
         campaigns: &campaigns,
         evidence: &evidence,

@@ -39,7 +39,7 @@ use crate::{Error, Result};
 
 pub use cluster::{Cluster, Network};
 pub use output::account_leads;
-pub use output::{ClusterSummary, cluster_summaries, cluster_timings, write_outputs};
+pub use output::{ClusterSummary, cluster_summaries, cluster_timings, write_outputs, write_outputs_with_summaries};
 pub use similar::SimilarParams;
 
 /// What two accounts do together.
@@ -224,6 +224,10 @@ impl Params {
     }
 }
 
+/// A message key in an edge's evidence: shared by every edge that quotes the message (one message of a clique's
+/// account is evidence for each of its edges), so a million edges do not hold ten million copies of keys.
+pub type MessageKey = Arc<str>;
+
 /// An edge of one kind between two accounts (`a < b`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Edge {
@@ -240,7 +244,7 @@ pub struct Edge {
     /// Latest action of a linked pair (µs).
     pub last_seen: i64,
     /// Up to `evidence` pairs of message keys (a's, b's), earliest first.
-    pub evidence: Vec<(String, String)>,
+    pub evidence: Vec<(MessageKey, MessageKey)>,
     /// The same pairs as hashes of the message keys, while the analysis runs: they are resolved into
     /// `evidence` at its end, and this is then empty.
     pub evidence_hashes: Vec<(i64, i64)>,
@@ -868,16 +872,23 @@ type Folded = (Vec<Edge>, BTreeMap<String, u64>, BTreeMap<Kind, Vec<f32>>);
 /// The crowd-sized keys' weights (see [`Params::crowd_size`]); keys not in it count 1.
 type KeyWeights = HashMap<i64, f64, std::hash::BuildHasherDefault<crate::minhash::KeyHasher>>;
 
-/// Each edge's weight and specificity, by (kind, a, b).
+/// Each edge's weight and specificity, by (kind, a, b), for the edges whose specificity reaches `min_weight`
+/// (the others are never looked at, and at a wide window they are most of the pairs: each one named was two
+/// strings).
 async fn weights(
     ctx: &SessionContext,
     accounts: &Accounts,
     table: &str,
     window_us: i64,
     episode_gap: Option<i64>,
+    min_weight: u64,
 ) -> Result<HashMap<(Kind, String, String), (u64, f64)>> {
     let mut out = HashMap::new();
-    for batch in collect(ctx, &edges_sql(table, window_us, 1, false, episode_gap)).await? {
+    // A key counts at most 1 toward the specificity, so the weight is at least the specificity.
+    let sql = edges_sql(table, window_us, min_weight.max(1), false, episode_gap);
+    let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        let batch = batch?;
         let kid = i64s(&batch, "kid")?;
         let a = i64s(&batch, "a")?;
         let b = i64s(&batch, "b")?;
@@ -886,7 +897,7 @@ async fn weights(
             .column_by_name("score")
             .and_then(|c| c.as_any().downcast_ref::<arrow::array::Float64Array>())
             .ok_or_else(|| Error::Internal("coordination: the edge plan gave no score".into()))?;
-        for i in 0..batch.num_rows() {
+        for i in (0..batch.num_rows()).filter(|&i| score.value(i) >= min_weight as f64 - 1e-9) {
             let (a, b, _) = accounts.pair(a.value(i), b.value(i))?;
             let weight = u64::try_from(w.value(i)).unwrap_or(0);
             out.insert((kind_of_id(kid.value(i)), a.to_owned(), b.to_owned()), (weight, score.value(i)));
@@ -1125,8 +1136,10 @@ async fn edges_at(
         (edges, below, specificities) = fold.finish()?;
     } else if let Some(accounts) = accounts {
         edges.extend(
-            weights(ctx, accounts, "coord_actions", window_us, episode_gap(p, window_us)).await?.into_iter().map(
-                |((kind, a, b), (weight, specificity))| Edge {
+            weights(ctx, accounts, "coord_actions", window_us, episode_gap(p, window_us), p.min_weight)
+                .await?
+                .into_iter()
+                .map(|((kind, a, b), (weight, specificity))| Edge {
                     kind,
                     a,
                     b,
@@ -1140,8 +1153,7 @@ async fn edges_at(
                     specificity,
                     lead: Lead::default(),
                     spells: Vec::new(),
-                },
-            ),
+                }),
         );
     }
     match similar_edges {
@@ -1168,7 +1180,8 @@ async fn similar_at(ctx: &SessionContext, p: &Params, window_us: i64, stage: &dy
 async fn resolve_evidence(ctx: &SessionContext, edges: &mut [Edge]) -> Result<()> {
     let keys =
         message_keys(ctx, edges.iter().flat_map(|e| e.evidence_hashes.iter().flat_map(|&(x, y)| [x, y]))).await?;
-    let key_of = |h: i64| keys.get(&h).cloned().unwrap_or_default();
+    let empty: MessageKey = Arc::from("");
+    let key_of = |h: i64| keys.get(&h).unwrap_or(&empty).clone();
     for e in edges.iter_mut() {
         e.evidence = e.evidence_hashes.iter().map(|&(x, y)| (key_of(x), key_of(y))).collect();
         e.evidence_hashes = Vec::new();
@@ -1177,7 +1190,7 @@ async fn resolve_evidence(ctx: &SessionContext, edges: &mut [Edge]) -> Result<()
 }
 
 /// The message keys of the given key hashes, joined back from `messages`.
-async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -> Result<HashMap<i64, String>> {
+async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -> Result<HashMap<i64, MessageKey>> {
     use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
     let wanted: std::collections::HashSet<i64> = hashes.collect();
@@ -1195,7 +1208,7 @@ async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -
         let h = i64s(&batch, "h")?;
         let key = strings(&batch, "key")?;
         for i in 0..batch.num_rows() {
-            out.insert(h.value(i), key.value(i).to_owned());
+            out.insert(h.value(i), Arc::from(key.value(i)));
         }
     }
     ctx.deregister_table("coord_evidence_keys")?;
@@ -1335,7 +1348,9 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         for run in 0..p.null_runs {
             stage(&format!("null model run {}/{}", run + 1, p.null_runs));
             register_batches(ctx, "coord_null", &null_sql(p.seed, run)).await?;
-            let null = weights(ctx, accounts, "coord_null", window_us, episode_gap(p, window_us)).await?;
+            // Every edge's specificity is at least the per-kind minimum: pairs below it never count.
+            let null =
+                weights(ctx, accounts, "coord_null", window_us, episode_gap(p, window_us), kind_min_weight).await?;
             for e in edges.iter().filter(|e| e.kind != Kind::Similar) {
                 let key = (e.kind, e.a.clone(), e.b.clone());
                 if null.get(&key).is_some_and(|(_, s)| *s >= e.specificity - 1e-9) {

@@ -317,34 +317,45 @@ pub(super) fn network_graph(c: &Coordination) -> Graph {
     }
 }
 
+/// The `edges` table's columns.
+fn edges_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[
+        ("account_a", Text),
+        ("account_b", Text),
+        ("kind", Text),
+        ("weight", Int),
+        ("first_seen", Time),
+        ("last_seen", Time),
+        ("evidence", Text),
+        ("p_value", Fixed(6)),
+        ("specificity", Fixed(3)),
+        ("a_first", Int),
+        ("b_first", Int),
+        ("ties", Int),
+        ("median_lag_s", Fixed(3)),
+        ("timing_p", Fixed(6)),
+    ])
+}
+
 impl Coordination {
     /// The tables: `edges`, `clusters`, `cluster_summary`, `sweep` (with a sweep) and `domains`, and the
     /// cluster summaries they were made from.
     pub fn tables(&self) -> Result<(Vec<crate::Table>, Vec<ClusterSummary>)> {
-        use crate::Col::*;
-        use crate::{Cell, Rows};
-        let c = self;
-        let mut edges = Rows::new(
-            "edges",
-            crate::table_schema(&[
-                ("account_a", Text),
-                ("account_b", Text),
-                ("kind", Text),
-                ("weight", Int),
-                ("first_seen", Time),
-                ("last_seen", Time),
-                ("evidence", Text),
-                ("p_value", Fixed(6)),
-                ("specificity", Fixed(3)),
-                ("a_first", Int),
-                ("b_first", Int),
-                ("ties", Int),
-                ("median_lag_s", Fixed(3)),
-                ("timing_p", Fixed(6)),
-            ]),
-        );
+        let mut edges = crate::Rows::new("edges", edges_schema());
+        self.edge_rows(|cells| {
+            edges.push(cells);
+            Ok(())
+        })?;
+        let (rest, summaries) = self.tables_but_edges()?;
+        Ok((std::iter::once(edges.finish()?).chain(rest).collect(), summaries))
+    }
+
+    /// Each edge's row of the `edges` table, in order, handed to `push`.
+    fn edge_rows(&self, mut push: impl for<'c> FnMut([crate::Cell<'c>; 14]) -> Result<()>) -> Result<()> {
+        use crate::Cell;
         let mut evidence = String::new();
-        for e in &c.edges {
+        for e in &self.edges {
             evidence.clear();
             for (i, (x, y)) in e.evidence.iter().enumerate() {
                 if i > 0 {
@@ -354,7 +365,7 @@ impl Coordination {
                 evidence.push('|');
                 evidence.push_str(y);
             }
-            edges.push([
+            push([
                 Cell::from(&e.a),
                 Cell::from(&e.b),
                 e.kind.name().into(),
@@ -369,8 +380,24 @@ impl Coordination {
                 e.lead.ties.into(),
                 e.lead.median_lag_s.into(),
                 e.lead.timing().p().into(),
-            ]);
+            ])?;
         }
+        Ok(())
+    }
+
+    /// The `edges` table written to `dir` as its rows come (batch by batch: a million edges are not one table
+    /// in memory).
+    fn write_edges(&self, dir: &Path, format: crate::TableFormat) -> Result<std::path::PathBuf> {
+        let mut w = crate::TableWriter::create(dir, "edges", edges_schema(), format)?;
+        self.edge_rows(|cells| w.push(cells))?;
+        w.finish()
+    }
+
+    /// [`Coordination::tables`] but `edges`.
+    fn tables_but_edges(&self) -> Result<(Vec<crate::Table>, Vec<ClusterSummary>)> {
+        use crate::Col::*;
+        use crate::{Cell, Rows};
+        let c = self;
         // Each member with the keys, over all its edges, on which it acted first and second.
         let leads = account_leads(c);
         let mut clusters = Rows::new(
@@ -434,7 +461,7 @@ impl Coordination {
                 s.timing_lags.into(),
             ]);
         }
-        let mut tables = vec![edges.finish()?, clusters.finish()?, summary.finish()?];
+        let mut tables = vec![clusters.finish()?, summary.finish()?];
         if !c.sweep.is_empty() {
             let mut sweep = Rows::new(
                 "sweep",
@@ -480,8 +507,18 @@ pub fn write_outputs(
     format: crate::TableFormat,
     extra: serde_json::Value,
 ) -> Result<crate::Written> {
+    write_outputs_with_summaries(c, dir, format, extra).map(|(written, _)| written)
+}
+
+/// [`write_outputs`], returning the cluster summaries it wrote too.
+pub fn write_outputs_with_summaries(
+    c: &Coordination,
+    dir: &Path,
+    format: crate::TableFormat,
+    extra: serde_json::Value,
+) -> Result<(crate::Written, Vec<ClusterSummary>)> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
-    let (tables, summaries) = c.tables()?;
+    let (tables, summaries) = c.tables_but_edges()?;
     let p = &c.params;
     let graph = network_graph(c);
     let description = format!(
@@ -494,7 +531,11 @@ pub fn write_outputs(
     let (gexf, graphml) = (dir.join("network.gexf"), dir.join("network.graphml"));
     // The tables (edges the largest) are written while the network files are.
     let (files, networks) = rayon::join(
-        || crate::write_tables(&tables, dir, format),
+        || -> Result<Vec<std::path::PathBuf>> {
+            let mut files = vec![c.write_edges(dir, format)?];
+            files.extend(crate::write_tables(&tables, dir, format)?);
+            Ok(files)
+        },
         || -> Result<()> {
             let (a, b) = rayon::join(|| graph.save_gexf(&gexf, &description), || graph.save_graphml(&graphml));
             a?;
@@ -517,7 +558,7 @@ pub fn write_outputs(
             .chain(std::iter::once("summary.json".to_owned()))
             .collect::<Vec<_>>()
     );
-    crate::table::write_summary(dir, written, summary, extra)
+    Ok((crate::table::write_summary(dir, written, summary, extra)?, summaries))
 }
 
 impl Coordination {

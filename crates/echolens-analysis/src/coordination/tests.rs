@@ -124,7 +124,7 @@ async fn text_edges_count_distinct_shared_texts_within_window() {
     let e = &c.edges[0];
     assert_eq!(e.first_seen, T0);
     assert_eq!(e.last_seen, T0 + 2001 * S);
-    assert_eq!(e.evidence[0], ("x:1:1".to_owned(), "x:2:2".to_owned()));
+    assert_eq!((&*e.evidence[0].0, &*e.evidence[0].1), ("x:1:1", "x:2:2"));
     assert_eq!(e.evidence.len(), 2, "one pair per shared key");
     assert_eq!(c.left_out.pairs_below_min_weight.get("text"), Some(&2));
     // Clusters and labels.
@@ -568,7 +568,7 @@ async fn similar_texts_pair_within_window() {
     ];
     let c = run_on(&msgs, only(&[Kind::Similar])).await;
     assert_eq!(edge_set(&c), [(Kind::Similar, "x:1".into(), "x:2".into(), 2)]);
-    assert_eq!(c.edges[0].evidence[0], ("x:1:1".to_owned(), "x:2:2".to_owned()));
+    assert_eq!((&*c.edges[0].evidence[0].0, &*c.edges[0].evidence[0].1), ("x:1:1", "x:2:2"));
     let c = run_on(&msgs, Params { similarity: 0.95, ..only(&[Kind::Similar]) }).await;
     assert!(c.edges.is_empty(), "0.83 is below 0.95; the identical pair alone is below min weight");
 }

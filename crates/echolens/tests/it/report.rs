@@ -73,6 +73,21 @@ fn analyze_on_the_demo_writes_every_table_and_a_report_with_pseudonyms() {
     assert!(html.contains(&format!("created in the week of {week}")), "no account batch in the report");
     let created = column(&out.join("coordination/cluster_summary.csv"), "created_together");
     assert!(created.iter().any(|c| c.ends_with(&format!("created in the week of {week}"))), "{created:?}");
+    // The report's table of clusters says what cluster_summary.csv says: what each cluster shared most,
+    // counted over all of its edges (not only the few the report quotes as evidence).
+    let top_keys = column(&out.join("coordination/cluster_summary.csv"), "top_keys");
+    let table = &html[html.find("<h3>The largest clusters").expect("a table of clusters")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    for (i, keys) in top_keys.iter().enumerate().take(3) {
+        let row = table.split("<tr><td class=\"num\">").find(|r| r.starts_with(&format!("{}<", i + 1))).unwrap();
+        let first = keys.split("; ").next().unwrap();
+        let shown = first.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+        assert!(
+            !first.is_empty() && row.contains(&shown.replace('\'', "&#39;")),
+            "cluster {}: {first} not in {row}",
+            i + 1
+        );
+    }
     assert!(html.contains("Week by week"), "no keyness by week for the campaign sources");
     assert!(html.contains("Null model: 19 runs"), "the default null model on a small corpus");
     // The evidence messages are shown with their text, found under their pseudonymised keys.
