@@ -888,7 +888,7 @@ async fn coordination_share(
     // Each cluster's inner edges, found once (a cluster's evidence is read per side).
     let mut inner: HashMap<usize, Vec<&crate::coordination::Edge>> = HashMap::new();
     for e in &c.edges {
-        if let (Some(&a), Some(&b)) = (index.get(e.a.as_str()), index.get(e.b.as_str()))
+        if let (Some(&a), Some(&b)) = (index.get(&*e.a), index.get(&*e.b))
             && net.cluster_of[a] > 0
             && net.cluster_of[a] == net.cluster_of[b]
         {
@@ -912,7 +912,7 @@ async fn coordination_share(
                 .get(&cluster)
                 .into_iter()
                 .flatten()
-                .filter(|e| accounts.contains(&e.a) && accounts.contains(&e.b))
+                .filter(|e| accounts.contains(&*e.a) && accounts.contains(&*e.b))
                 .flat_map(|e| e.evidence.iter().flat_map(|(x, y)| [x.to_string(), y.to_string()]))
                 .collect();
             keys.sort();
@@ -935,13 +935,13 @@ async fn coordinated_actions(ctx: &SessionContext, c: &Coordination, rows: &mut 
         net.accounts.iter().zip(&net.cluster_of).filter(|(_, c)| **c > 0).map(|(a, c)| (a.as_str(), *c)).collect();
     let (mut account, mut kind, mut key) = (Vec::new(), Vec::new(), Vec::new());
     for e in &c.edges {
-        let (Some(ca), Some(cb)) = (clustered.get(e.a.as_str()), clustered.get(e.b.as_str())) else { continue };
+        let (Some(ca), Some(cb)) = (clustered.get(&*e.a), clustered.get(&*e.b)) else { continue };
         if ca != cb {
             continue;
         }
         for &k in &e.keys {
             for who in [&e.a, &e.b] {
-                account.push(who.clone());
+                account.push(&**who);
                 kind.push(e.kind.name());
                 key.push(k);
             }

@@ -517,15 +517,20 @@ impl Pseudonyms {
             });
             *k = shown.clone();
         };
+        // An account's pseudonym is shared by all of its edges, as its name was.
+        let mut shared: HashMap<crate::coordination::AccountName, crate::coordination::AccountName> = HashMap::new();
+        let mut edge_account = |a: &mut crate::coordination::AccountName| {
+            *a = shared.entry(a.clone()).or_insert_with_key(|a| std::sync::Arc::from(self.account(a))).clone();
+        };
         for e in &mut c.edges {
-            account(&mut e.a);
-            account(&mut e.b);
+            edge_account(&mut e.a);
+            edge_account(&mut e.b);
             for (x, y) in &mut e.evidence {
                 key(x);
                 key(y);
             }
         }
-        drop(keys);
+        drop((keys, shared));
         for a in &mut c.network.accounts {
             account(a);
         }

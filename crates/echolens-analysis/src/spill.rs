@@ -52,6 +52,15 @@ impl Parts {
         Ok(())
     }
 
+    /// Appends `values` to `part`.
+    pub(crate) fn extend(&mut self, part: usize, values: &[u64]) -> Result<()> {
+        self.buffers[part].extend_from_slice(values);
+        if self.buffers[part].len() >= BUFFERED {
+            self.flush(part)?;
+        }
+        Ok(())
+    }
+
     fn flush(&mut self, part: usize) -> Result<()> {
         if self.buffers[part].is_empty() {
             return Ok(());
@@ -123,7 +132,11 @@ mod tests {
         let mut parts = Parts::new(&ctx, 5, "test values");
         let n = 3 * BUFFERED as u64 + 17;
         for v in 0..n {
-            parts.push((v % 3) as usize, v.wrapping_mul(0x9e37_79b9_7f4a_7c15)).unwrap();
+            if v % 7 == 0 {
+                parts.extend((v % 3) as usize, &[v.wrapping_mul(0x9e37_79b9_7f4a_7c15)]).unwrap();
+            } else {
+                parts.push((v % 3) as usize, v.wrapping_mul(0x9e37_79b9_7f4a_7c15)).unwrap();
+            }
         }
         parts.push(4, u64::MAX).unwrap();
         let disk = Arc::clone(&ctx.runtime_env().disk_manager);

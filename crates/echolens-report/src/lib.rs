@@ -924,7 +924,7 @@ fn strongest_edge_ids(c: &Coordination, index: &HashMap<&str, usize>, id: usize)
     let mut edges: Vec<usize> = (0..c.edges.len())
         .filter(|&i| {
             let e = &c.edges[i];
-            let (a, b) = (index.get(e.a.as_str()), index.get(e.b.as_str()));
+            let (a, b) = (index.get(&*e.a), index.get(&*e.b));
             a.is_some_and(|a| net.cluster_of[*a] == id) && b.is_some_and(|b| net.cluster_of[*b] == id)
         })
         .collect();
@@ -977,8 +977,8 @@ impl EdgeDigest {
                 let mut edges = 0;
                 for e in c.edges.iter().filter(|e| e.kind == *kind) {
                     edges += 1;
-                    accounts.extend([e.a.as_str(), e.b.as_str()]);
-                    all_edges.insert((e.a.as_str(), e.b.as_str()));
+                    accounts.extend([&*e.a, &*e.b]);
+                    all_edges.insert((&*e.a, &*e.b));
                 }
                 all_accounts.extend(accounts.iter().copied());
                 own_window.push(SweepRow {
@@ -1484,8 +1484,8 @@ mod tests {
                     labels.insert((Kind::Text, key), format!("text {key}"));
                     edges.push(Edge {
                         kind: Kind::Text,
-                        a: format!("c{i}-{x}"),
-                        b: format!("c{i}-{y}"),
+                        a: format!("c{i}-{x}").into(),
+                        b: format!("c{i}-{y}").into(),
                         weight: (2 + x + y) as u64,
                         first_seen: key,
                         last_seen: key + 1,

@@ -19,8 +19,15 @@ pub struct CombinedEdge {
     pub b: usize,
     /// Sum of the kinds' weights.
     pub weight: u64,
-    /// Weight per kind.
-    pub kinds: BTreeMap<Kind, u64>,
+    /// Weight per kind, in the order of kinds (a kind without weight is not listed).
+    pub kinds: Vec<(Kind, u64)>,
+}
+
+impl CombinedEdge {
+    /// The weight of `kind` (0 when it links the pair not at all).
+    pub fn kind_weight(&self, kind: Kind) -> u64 {
+        self.kinds.iter().find(|(k, _)| *k == kind).map_or(0, |(_, w)| *w)
+    }
 }
 
 /// A community of accounts.
@@ -75,18 +82,29 @@ impl Network {
 
 /// Build the combined network of `edges` and cluster it.
 pub(super) fn build(edges: &[Edge], quality: Quality, resolution: f64, seed: u64) -> Result<Network> {
-    let mut accounts: Vec<String> = edges.iter().flat_map(|e| [e.a.clone(), e.b.clone()]).collect();
-    accounts.sort_unstable();
-    accounts.dedup();
-    let index = |s: &str| accounts.binary_search_by(|a| a.as_str().cmp(s)).expect("account is a node");
-    let mut combined: BTreeMap<(usize, usize), CombinedEdge> = BTreeMap::new();
-    for e in edges {
-        let (a, b) = (index(&e.a), index(&e.b));
-        let c = combined.entry((a, b)).or_insert_with(|| CombinedEdge { a, b, weight: 0, kinds: BTreeMap::new() });
-        c.weight += e.weight;
-        *c.kinds.entry(e.kind).or_default() += e.weight;
+    let mut names: Vec<&str> = edges.iter().flat_map(|e| [&*e.a, &*e.b]).collect();
+    names.sort_unstable();
+    names.dedup();
+    let index = |s: &str| names.binary_search(&s).expect("account is a node");
+    // Every kind's edges of a pair together, kinds in order: (a, b, kind, weight) sorted.
+    let mut links: Vec<(u32, u32, Kind, u64)> =
+        edges.iter().map(|e| (index(&e.a) as u32, index(&e.b) as u32, e.kind, e.weight)).collect();
+    let accounts: Vec<String> = names.into_iter().map(str::to_owned).collect();
+    links.sort_unstable();
+    let mut edges: Vec<CombinedEdge> = Vec::new();
+    for pair in links.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+        let mut kinds: Vec<(Kind, u64)> = Vec::with_capacity(pair.len());
+        for &(_, _, kind, w) in pair {
+            match kinds.last_mut() {
+                Some((k, sum)) if *k == kind => *sum += w,
+                _ => kinds.push((kind, w)),
+            }
+        }
+        kinds.shrink_to_fit();
+        let (a, b) = (pair[0].0 as usize, pair[0].1 as usize);
+        edges.push(CombinedEdge { a, b, weight: kinds.iter().map(|(_, w)| w).sum(), kinds });
     }
-    let edges: Vec<CombinedEdge> = combined.into_values().collect();
+    drop(links);
 
     let n = accounts.len();
     let mut cluster_of = vec![0; n];

@@ -224,6 +224,9 @@ impl Params {
     }
 }
 
+/// An account (`platform:id`) in an edge: shared by all of its edges.
+pub type AccountName = Arc<str>;
+
 /// A message key in an edge's evidence: shared by every edge that quotes the message (one message of a clique's
 /// account is evidence for each of its edges), so a million edges do not hold ten million copies of keys.
 pub type MessageKey = Arc<str>;
@@ -234,9 +237,9 @@ pub struct Edge {
     /// The kind.
     pub kind: Kind,
     /// The smaller account id.
-    pub a: String,
+    pub a: AccountName,
     /// The larger account id.
-    pub b: String,
+    pub b: AccountName,
     /// Distinct keys shared within the window (`similar`: near-identical message pairs, each message once).
     pub weight: u64,
     /// Earliest action of a linked pair (µs).
@@ -661,7 +664,7 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool, episo
 /// for one (about one chance in 10^8 with a million accounts).
 #[derive(Default)]
 struct Accounts {
-    names: HashMap<i64, String, std::hash::BuildHasherDefault<crate::minhash::KeyHasher>>,
+    names: HashMap<i64, AccountName, std::hash::BuildHasherDefault<crate::minhash::KeyHasher>>,
 }
 
 impl Accounts {
@@ -673,21 +676,18 @@ impl Accounts {
             let account = strings(&batch, "account")?;
             out.names.reserve(batch.num_rows());
             for i in 0..batch.num_rows() {
-                out.names.insert(acc.value(i), account.value(i).to_owned());
+                out.names.insert(acc.value(i), Arc::from(account.value(i)));
             }
         }
         Ok(out)
     }
 
-    fn name(&self, acc: i64) -> Result<&str> {
-        self.names
-            .get(&acc)
-            .map(String::as_str)
-            .ok_or_else(|| Error::Internal(format!("coordination: no account has the hash {acc}")))
+    fn name(&self, acc: i64) -> Result<&AccountName> {
+        self.names.get(&acc).ok_or_else(|| Error::Internal(format!("coordination: no account has the hash {acc}")))
     }
 
     /// The names of the pair (a, b) in name order, and whether that swaps them.
-    fn pair(&self, a: i64, b: i64) -> Result<(&str, &str, bool)> {
+    fn pair(&self, a: i64, b: i64) -> Result<(&AccountName, &AccountName, bool)> {
         let (x, y) = (self.name(a)?, self.name(b)?);
         Ok(if x <= y { (x, y, false) } else { (y, x, true) })
     }
@@ -839,8 +839,8 @@ impl<'a> EdgeFold<'a> {
         }
         self.edges.push(Edge {
             kind,
-            a: name_a.to_owned(),
-            b: name_b.to_owned(),
+            a: name_a.clone(),
+            b: name_b.clone(),
             weight: hits.len() as u64,
             first_seen: hits[0].t0,
             last_seen: hits.iter().map(|h| h.t1).max().unwrap_or(i64::MIN),
@@ -882,7 +882,7 @@ async fn weights(
     window_us: i64,
     episode_gap: Option<i64>,
     min_weight: u64,
-) -> Result<HashMap<(Kind, String, String), (u64, f64)>> {
+) -> Result<HashMap<(Kind, AccountName, AccountName), (u64, f64)>> {
     let mut out = HashMap::new();
     // A key counts at most 1 toward the specificity, so the weight is at least the specificity.
     let sql = edges_sql(table, window_us, min_weight.max(1), false, episode_gap);
@@ -900,7 +900,7 @@ async fn weights(
         for i in (0..batch.num_rows()).filter(|&i| score.value(i) >= min_weight as f64 - 1e-9) {
             let (a, b, _) = accounts.pair(a.value(i), b.value(i))?;
             let weight = u64::try_from(w.value(i)).unwrap_or(0);
-            out.insert((kind_of_id(kid.value(i)), a.to_owned(), b.to_owned()), (weight, score.value(i)));
+            out.insert((kind_of_id(kid.value(i)), a.clone(), b.clone()), (weight, score.value(i)));
         }
     }
     Ok(out)
@@ -1220,17 +1220,17 @@ async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -
 fn combine_below(edges: &mut Vec<Edge>, min_weight: u64) -> BTreeMap<String, u64> {
     let mut per_pair: HashMap<(&str, &str), (f64, f64, f64)> = HashMap::new();
     for e in edges.iter() {
-        let t = per_pair.entry((e.a.as_str(), e.b.as_str())).or_default();
+        let t = per_pair.entry((&*e.a, &*e.b)).or_default();
         match e.kind {
             Kind::Text => t.0 += e.specificity,
             Kind::Similar => t.1 += e.specificity,
             _ => t.2 += e.specificity,
         }
     }
-    let keep: std::collections::HashSet<(String, String)> = per_pair
+    let keep: std::collections::HashSet<(AccountName, AccountName)> = per_pair
         .into_iter()
         .filter(|(_, (text, similar, rest))| text.max(*similar) + rest >= min_weight as f64 - 1e-9)
-        .map(|((a, b), _)| (a.to_owned(), b.to_owned()))
+        .map(|((a, b), _)| (Arc::from(a), Arc::from(b)))
         .collect();
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
     edges.retain(|e| {
@@ -1344,7 +1344,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
 
     // Null model: how often does a shuffled corpus give an edge at least as heavy?
     if let Some(accounts) = accounts.as_ref().filter(|_| p.null_runs > 0) {
-        let mut at_least: HashMap<(Kind, String, String), u64> = HashMap::new();
+        let mut at_least: HashMap<(Kind, AccountName, AccountName), u64> = HashMap::new();
         for run in 0..p.null_runs {
             stage(&format!("null model run {}/{}", run + 1, p.null_runs));
             register_batches(ctx, "coord_null", &null_sql(p.seed, run)).await?;

@@ -124,10 +124,10 @@ pub fn account_leads(c: &Coordination) -> HashMap<&str, (u64, u64)> {
 
 /// Adds an edge's lead counts to its two accounts' (lead, follow) totals.
 fn add_lead<'a>(totals: &mut HashMap<&'a str, (u64, u64)>, e: &'a super::Edge) {
-    let a = totals.entry(e.a.as_str()).or_default();
+    let a = totals.entry(&*e.a).or_default();
     a.0 += e.lead.a_first;
     a.1 += e.lead.b_first;
-    let b = totals.entry(e.b.as_str()).or_default();
+    let b = totals.entry(&*e.b).or_default();
     b.0 += e.lead.b_first;
     b.1 += e.lead.a_first;
 }
@@ -138,7 +138,7 @@ pub fn cluster_timings(c: &Coordination) -> HashMap<usize, super::Timing> {
     let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
     let mut out: HashMap<usize, super::Timing> = HashMap::new();
     for e in &c.edges {
-        let (Some(&a), Some(&b)) = (index.get(e.a.as_str()), index.get(e.b.as_str())) else { continue };
+        let (Some(&a), Some(&b)) = (index.get(&*e.a), index.get(&*e.b)) else { continue };
         if net.cluster_of[a] == net.cluster_of[b] && net.cluster_of[a] != 0 {
             out.entry(net.cluster_of[a]).or_default().add(e.lead.timing());
         }
@@ -159,7 +159,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
     }
     let mut kind_edges_in: HashMap<usize, Vec<&super::Edge>> = HashMap::new();
     for e in &c.edges {
-        let (a, b) = (index[e.a.as_str()], index[e.b.as_str()]);
+        let (a, b) = (index[&*e.a], index[&*e.b]);
         if net.cluster_of[a] == net.cluster_of[b] && net.cluster_of[a] != 0 {
             kind_edges_in.entry(net.cluster_of[a]).or_default().push(e);
         }
@@ -293,8 +293,8 @@ pub(super) fn network_graph(c: &Coordination) -> Graph {
             .edges
             .iter()
             .map(|e| {
-                let mut values = vec![Value::Text(e.kinds.keys().map(|k| k.name()).collect::<Vec<_>>().join(","))];
-                values.extend(kinds.iter().map(|k| Value::Int(e.kinds.get(k).copied().unwrap_or(0) as i64)));
+                let mut values = vec![Value::Text(e.kinds.iter().map(|(k, _)| k.name()).collect::<Vec<_>>().join(","))];
+                values.extend(kinds.iter().map(|k| Value::Int(e.kind_weight(*k) as i64)));
                 (e.a, e.b, e.weight as f64, values)
             })
             .collect(),
@@ -303,7 +303,7 @@ pub(super) fn network_graph(c: &Coordination) -> Graph {
             // Each account pair's spells over its edges of every kind, overlapping ones merged.
             let mut by_pair: HashMap<(&str, &str), Vec<(i64, i64)>> = HashMap::new();
             for e in &c.edges {
-                by_pair.entry((e.a.as_str(), e.b.as_str())).or_default().extend(&e.spells);
+                by_pair.entry((&*e.a, &*e.b)).or_default().extend(&e.spells);
             }
             net.edges
                 .iter()
@@ -366,8 +366,8 @@ impl Coordination {
                 evidence.push_str(y);
             }
             push([
-                Cell::from(&e.a),
-                Cell::from(&e.b),
+                Cell::from(&*e.a),
+                Cell::from(&*e.b),
                 e.kind.name().into(),
                 e.weight.into(),
                 Cell::Time(e.first_seen),

@@ -370,6 +370,8 @@ fn fold_pairs(
     }
     let rank_of = |d: u32| rank[docs.account[d as usize] as usize];
     let key_of = |d: u32| docs.key_h[d as usize];
+    // Each account's name once, shared by its edges.
+    let names: Vec<super::AccountName> = names.iter().map(|n| std::sync::Arc::from(n.as_str())).collect();
     let ts_of = |d: u32| docs.ts[d as usize];
     // (a's rank, b's rank, t0, a's document, b's document) with a the smaller account.
     type Row = (u32, u32, i64, u32, u32);

@@ -92,7 +92,7 @@ fn only(kinds: &[Kind]) -> Params {
 }
 
 fn edge_set(c: &Coordination) -> Vec<(Kind, String, String, u64)> {
-    c.edges.iter().map(|e| (e.kind, e.a.clone(), e.b.clone(), e.weight)).collect()
+    c.edges.iter().map(|e| (e.kind, e.a.to_string(), e.b.to_string(), e.weight)).collect()
 }
 
 const TEXT1: &str = "the election was stolen by them all";
@@ -154,10 +154,7 @@ async fn edges_name_accounts_in_name_order_whatever_their_hashes() {
     let c = run_on(&msgs, only(&[Kind::Text])).await;
     assert_eq!(c.edges.len(), 6);
     for (e, pair) in c.edges.iter().zip(NAMES.chunks(2)) {
-        assert_eq!(
-            (e.a.as_str(), e.b.as_str()),
-            (format!("x:{}", pair[0]).as_str(), format!("x:{}", pair[1]).as_str())
-        );
+        assert_eq!((&*e.a, &*e.b), (format!("x:{}", pair[0]).as_str(), format!("x:{}", pair[1]).as_str()));
         assert_eq!(e.weight, 2);
         for (ka, kb) in &e.evidence {
             // A message key is platform:channel:id, and each account posts in its own channel.
@@ -284,7 +281,7 @@ async fn edges_say_who_came_first() {
     }
     let c = run_on(&msgs, only(&[Kind::Text, Kind::Similar])).await;
     let text = c.edges.iter().find(|e| e.kind == Kind::Text).unwrap();
-    assert_eq!((text.a.as_str(), text.b.as_str()), ("x:1", "x:2"));
+    assert_eq!((&*text.a, &*text.b), ("x:1", "x:2"));
     assert_eq!((text.lead.a_first, text.lead.b_first, text.lead.ties, text.lead.median_lag_s), (2, 1, 1, Some(7.5)));
     assert!((text.lead.lag_shares - 25.0 / 60.0).abs() < 1e-12, "lags 10, 5, 10 and 0 s of a 60 s window");
     let similar = c.edges.iter().find(|e| e.kind == Kind::Similar).unwrap();
@@ -779,7 +776,7 @@ async fn a_trickling_crowd_counts_its_tightness_and_a_burst_counts_whole() {
     let kinds = [Kind::Text];
     let c = run_on(&msgs, only(&kinds)).await;
     let campaign = [("x:k1", "x:k2"), ("x:k1", "x:k3"), ("x:k2", "x:k3")];
-    let got: Vec<(&str, &str)> = c.edges.iter().map(|e| (e.a.as_str(), e.b.as_str())).collect();
+    let got: Vec<(&str, &str)> = c.edges.iter().map(|e| (&*e.a, &*e.b)).collect();
     assert_eq!(got, campaign);
     assert!(c.edges.iter().all(|e| (e.specificity - 2.0).abs() < 1e-9));
     assert_eq!(c.left_out.loose_keys.get("text"), Some(&4));
@@ -814,7 +811,7 @@ async fn near_duplicates_trickling_in_count_their_tightness() {
     }
     let kinds = [Kind::Similar];
     let c = run_on(&msgs, only(&kinds)).await;
-    let got: Vec<(&str, &str)> = c.edges.iter().map(|e| (e.a.as_str(), e.b.as_str())).collect();
+    let got: Vec<(&str, &str)> = c.edges.iter().map(|e| (&*e.a, &*e.b)).collect();
     assert_eq!(got, [("x:k1", "x:k2"), ("x:k1", "x:k3"), ("x:k2", "x:k3")]);
     assert!(c.edges.iter().all(|e| e.weight == 2 && (e.specificity - 2.0).abs() < 1e-9));
     let off = run_on(&msgs, Params { horizon: 0, ..only(&kinds) }).await;
@@ -941,7 +938,7 @@ async fn busy_accounts_meet_by_chance_and_the_timing_says_so() {
         }
     }
     let c = run_on(&msgs, only(&[Kind::Link])).await;
-    let busy = c.edges.iter().find(|e| e.a == "x:busy1" && e.b == "x:busy2").expect("the busy pair is linked");
+    let busy = c.edges.iter().find(|e| &*e.a == "x:busy1" && &*e.b == "x:busy2").expect("the busy pair is linked");
     let busy_p = busy.lead.timing().p().unwrap();
     assert!(busy.lead.timing().lags > 100 && busy_p >= CHANCE_TIMING_P, "{:?} p {busy_p}", busy.lead);
     let planted: Vec<&Edge> = c.edges.iter().filter(|e| e.a.starts_with("x:c")).collect();

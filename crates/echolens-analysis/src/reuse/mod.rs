@@ -707,11 +707,16 @@ fn candidate_pairs(entries: &mut spill::Parts, pairs: &mut spill::Parts, n: usiz
     for part in 0..entries.len() {
         let mut part_entries = entries.take(part)?;
         part_entries.par_sort_unstable();
+        let parts = pairs.len();
+        let mut out = vec![Vec::new(); parts];
         for w in part_entries.windows(2) {
             if w[0] >> 32 == w[1] >> 32 {
-                let r = w[1] as u32;
-                pairs.push(rank_part(r, n, pairs.len()), (w[1] << 32) | (w[0] & 0xffff_ffff))?;
+                out[rank_part(w[1] as u32, n, parts)].push((w[1] << 32) | (w[0] & 0xffff_ffff));
             }
+        }
+        drop(part_entries);
+        for (p, values) in out.iter().enumerate() {
+            pairs.extend(p, values)?;
         }
     }
     Ok(())
@@ -771,16 +776,16 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
     }
     drop(ts);
 
-    // In time order: reposts to their originals, exact copies to the first occurrence of their text. The first
-    // occurrences are indexed for near-duplicates if they have band keys. Done before the keys are made, so that
-    // the table of texts is gone by then.
+    // In time order: reposts to their originals. Then exact copies to the first occurrence of their text: the
+    // texts' (hash, rank) go to disk in parts by hash, and each part, sorted, gives each text's first occurrence
+    // (a table of ten million texts' first occurrences was the kernel's peak). The first occurrences are indexed
+    // for near-duplicates if they have band keys.
+    let bits = part_bits.unwrap_or_else(|| self::part_bits(n));
     let mut parent = vec![NONE; n];
     let mut similarity = vec![f32::NAN; n];
     let mut forward = vec![false; n];
     let mut indexed = vec![false; n];
-    // Sized once: growing a table of ten million texts holds the old and the new table at once.
-    let mut first_text: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyHasher>> =
-        HashMap::with_capacity_and_hasher(n, Default::default());
+    let mut texts = spill::Parts::new(ctx, 1 << bits, "reuse: exact texts");
     let mut targets: HashMap<i64, u32> = HashMap::new();
     for (r, &d) in docs.iter().enumerate() {
         let d = d as usize;
@@ -802,53 +807,73 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
             }
         }
         if parent[r] == NONE && w > 0 {
-            if let Some(&first) = first_text.get(&text_h[d]) {
-                parent[r] = first;
-                similarity[r] = 1.0;
-                counts.exact_links += 1;
-            } else {
-                first_text.insert(text_h[d], r as u32);
-                indexed[r] = true;
-            }
+            let part = if bits == 0 { 0 } else { (text_h[d] >> (64 - bits)) as usize };
+            texts.push(part, text_h[d])?;
+            texts.push(part, r as u64)?;
         }
         if let Some(&t) = target.get(&(d as u32)) {
             targets.insert(t, r as u32);
         }
     }
-    drop((first_text, targets, text_h));
+    drop((targets, text_h));
+    for part in 0..texts.len() {
+        let values = texts.take(part)?;
+        let mut entries: Vec<(u64, u32)> = values.chunks_exact(2).map(|e| (e[0], e[1] as u32)).collect();
+        drop(values);
+        entries.par_sort_unstable();
+        for run in entries.chunk_by(|x, y| x.0 == y.0) {
+            let first = run[0].1;
+            indexed[first as usize] = true;
+            for &(_, r) in &run[1..] {
+                parent[r as usize] = first;
+                similarity[r as usize] = 1.0;
+                counts.exact_links += 1;
+            }
+        }
+    }
+    drop(texts);
     stage("reposts and exact copies");
 
     // Boilerplate out, band keys in: each chunk's sets replaced as soon as its keys are made, so that a corpus
     // with boilerplate everywhere never holds two copies of its sets. The keys of indexed texts go to disk as
     // (key, rank) entries, in parts by key; what stays is each text's number of keys.
     let perms = Permutations::new(ROWS * p.bands);
-    let bits = part_bits.unwrap_or_else(|| self::part_bits(n));
     let mut entries = spill::Parts::new(ctx, 1 << bits, "reuse: band keys");
     let mut key_counts = vec![0u8; n];
     // Chunks keyed in parallel a group at a time: the group's keys are what memory holds.
     for group in sets.chunks.chunks_mut(4 * rayon::current_num_threads()) {
-        let keyed: Vec<Keyed> = group
+        // Each chunk's keys, and its indexed texts' (key, rank) entries already in their parts.
+        let keyed: Vec<(Keyed, Vec<Vec<u64>>)> = group
             .par_iter_mut()
             .map(|chunk| {
                 let mut k = key_chunk(chunk, &channel, &words, &frequent, p, &perms);
                 if let Some(changed) = k.sets.take() {
                     *chunk = changed;
                 }
-                k
-            })
-            .collect();
-        for k in keyed {
-            for i in 0..k.keys.len() {
-                let r = rank[k.keys.first as usize + i];
-                let ks = k.keys.get(i);
-                if ks.is_empty() {
-                    indexed[r as usize] = false;
-                } else if indexed[r as usize] {
-                    key_counts[r as usize] = u8::try_from(ks.len()).unwrap_or(u8::MAX);
-                    for &key in ks {
-                        entries.push(key_part(key, bits), u64::from(key) << 32 | u64::from(r))?;
+                let mut parts = vec![Vec::new(); 1 << bits];
+                for i in 0..k.keys.len() {
+                    let r = rank[k.keys.first as usize + i];
+                    if indexed[r as usize] {
+                        for &key in k.keys.get(i) {
+                            parts[key_part(key, bits)].push(u64::from(key) << 32 | u64::from(r));
+                        }
                     }
                 }
+                (k, parts)
+            })
+            .collect();
+        for (k, parts) in keyed {
+            for i in 0..k.keys.len() {
+                let r = rank[k.keys.first as usize + i] as usize;
+                let keys = k.keys.get(i).len();
+                if keys == 0 {
+                    indexed[r] = false;
+                } else if indexed[r] {
+                    key_counts[r] = u8::try_from(keys).unwrap_or(u8::MAX);
+                }
+            }
+            for (part, values) in parts.iter().enumerate() {
+                entries.extend(part, values)?;
             }
             counts.boilerplate_texts += k.boilerplate;
             counts.common_only_texts += k.common_only;

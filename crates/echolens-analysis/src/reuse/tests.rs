@@ -296,8 +296,9 @@ async fn shuffled_input_gives_the_same_cascades() {
 
 #[tokio::test]
 async fn the_parts_on_disk_do_not_change_the_cascades() {
-    // Near-duplicates (edited copies, copies of copies, a rejected half-copy) among unrelated texts: the band
-    // keys and candidate pairs go through 1, 8 and 256 parts on disk, and the same links come out.
+    // Near-duplicates (edited copies, copies of copies, a rejected half-copy) and exact copies among unrelated
+    // texts: the texts, band keys and candidate pairs go through 1, 8 and 256 parts on disk, and the same links
+    // come out.
     let mut corpus = Vec::new();
     for c in 0..40u64 {
         let base = words(100 + c, 20);
@@ -313,6 +314,12 @@ async fn the_parts_on_disk_do_not_change_the_cascades() {
             corpus.push(tg(&format!("{}", k + 1), c * 10 + k, (c * 500 + k * 60) as i64, &w.join(" ")));
         }
         corpus.push(tg("9", 5000 + c, c as i64 * 31, &words(700 + c, 15).join(" ")));
+        // Exact copies of the first text, and of a short one.
+        let first = corpus[corpus.len() - 6].text.clone();
+        corpus.push(tg("7", 7000 + c, (c * 500 + 400) as i64, &first));
+        corpus.push(tg("8", 8000 + c, (c * 500 + 410) as i64, &first));
+        corpus.push(tg("7", 7500 + c, (c * 500 + 1) as i64, &format!("short {c}")));
+        corpus.push(tg("8", 8500 + c, (c * 500 + 2) as i64, &format!("short {c}")));
     }
     let messages: Vec<Message> = corpus.iter().map(to_message).collect();
     let batch = echolens_store::messages_to_batch(messages.iter()).unwrap();
@@ -326,12 +333,14 @@ async fn the_parts_on_disk_do_not_change_the_cascades() {
     let one = &results[0];
     assert!(one.counts.near_links >= 80, "near-duplicates found: {:?}", one.counts);
     assert!(one.counts.candidates_rejected > 0, "a candidate was rejected: {:?}", one.counts);
+    assert_eq!(one.counts.exact_links, 120, "two copies of a text and one of a short text per group");
     for other in &results[1..] {
         assert_eq!(one.members, other.members);
         assert_eq!(
             (one.counts.near_links, one.counts.candidates_checked, one.counts.candidates_rejected),
             (other.counts.near_links, other.counts.candidates_checked, other.counts.candidates_rejected)
         );
+        assert_eq!(one.counts.exact_links, other.counts.exact_links);
     }
 }
 
