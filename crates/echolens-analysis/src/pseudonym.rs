@@ -517,7 +517,7 @@ impl Pseudonyms {
             });
             *k = shown.clone();
         };
-        // An account's pseudonym is shared by all of its edges, as its name was.
+        // An account's pseudonym is one string, shared by all of its edges.
         let mut shared: HashMap<crate::coordination::AccountName, crate::coordination::AccountName> = HashMap::new();
         let mut edge_account = |a: &mut crate::coordination::AccountName| {
             *a = shared.entry(a.clone()).or_insert_with_key(|a| std::sync::Arc::from(self.account(a))).clone();

@@ -691,7 +691,12 @@ fn part_bits(n: usize) -> u32 {
 
 /// The part of a band key (its top `bits` bits).
 fn key_part(key: u32, bits: u32) -> usize {
-    if bits == 0 { 0 } else { (key >> (32 - bits)) as usize }
+    top_bits(u64::from(key) << 32, bits)
+}
+
+/// The top `bits` bits of `value`.
+fn top_bits(value: u64, bits: u32) -> usize {
+    value.checked_shr(64 - bits).unwrap_or(0) as usize
 }
 
 /// The part of a candidate pair of later rank `r` among `parts` parts of ranks in order: consecutive ranges,
@@ -778,7 +783,7 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
 
     // In time order: reposts to their originals. Then exact copies to the first occurrence of their text: the
     // texts' (hash, rank) go to disk in parts by hash, and each part, sorted, gives each text's first occurrence
-    // (a table of ten million texts' first occurrences was the kernel's peak). The first occurrences are indexed
+    // (a table of every text's first occurrence would be the kernel's peak). The first occurrences are indexed
     // for near-duplicates if they have band keys.
     let bits = part_bits.unwrap_or_else(|| self::part_bits(n));
     let mut parent = vec![NONE; n];
@@ -807,7 +812,7 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
             }
         }
         if parent[r] == NONE && w > 0 {
-            let part = if bits == 0 { 0 } else { (text_h[d] >> (64 - bits)) as usize };
+            let part = top_bits(text_h[d], bits);
             texts.push(part, text_h[d])?;
             texts.push(part, r as u64)?;
         }

@@ -356,6 +356,7 @@ fn parts_grow_with_the_corpus_from_sixteen() {
     assert_eq!((parts[0], parts[99]), (0, 7));
     assert_eq!(key_part(u32::MAX, 0), 0);
     assert_eq!(key_part(u32::MAX, 4), 15);
+    assert_eq!((top_bits(u64::MAX, 6), top_bits(1 << 58, 6), top_bits((1 << 58) - 1, 6)), (63, 1, 0));
 }
 
 #[tokio::test]
