@@ -82,13 +82,23 @@ impl Network {
 
 /// Build the combined network of `edges` and cluster it.
 pub(super) fn build(edges: &[Edge], quality: Quality, resolution: f64, seed: u64) -> Result<Network> {
-    let mut names: Vec<&str> = edges.iter().flat_map(|e| [&*e.a, &*e.b]).collect();
+    build_links(edges.iter().map(|e| (&*e.a, &*e.b, e.kind, e.weight)), quality, resolution, seed)
+}
+
+/// [`build`] from each edge's (a, b, kind, weight).
+pub(super) fn build_links<'a>(
+    links: impl Iterator<Item = (&'a str, &'a str, Kind, u64)> + Clone,
+    quality: Quality,
+    resolution: f64,
+    seed: u64,
+) -> Result<Network> {
+    let mut names: Vec<&str> = links.clone().flat_map(|(a, b, _, _)| [a, b]).collect();
     names.sort_unstable();
     names.dedup();
     let index = |s: &str| names.binary_search(&s).expect("account is a node");
     // Every kind's edges of a pair together, kinds in order: (a, b, kind, weight) sorted.
     let mut links: Vec<(u32, u32, Kind, u64)> =
-        edges.iter().map(|e| (index(&e.a) as u32, index(&e.b) as u32, e.kind, e.weight)).collect();
+        links.map(|(a, b, kind, w)| (index(a) as u32, index(b) as u32, kind, w)).collect();
     let accounts: Vec<String> = names.into_iter().map(str::to_owned).collect();
     links.sort_unstable();
     let mut edges: Vec<CombinedEdge> = Vec::new();

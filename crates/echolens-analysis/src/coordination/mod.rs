@@ -1108,23 +1108,20 @@ fn null_sql(seed: u64, run: usize) -> String {
     )
 }
 
-/// All edges at `window_us` for the selected kinds (equi-key kinds from `coord_actions`, `similar` from the
-/// kernel). With `evidence`, the equi-key edges are folded at `p.min_weight` and the pairs below it counted per
-/// kind (returned); the other edges come at weight 1 and up, for [`split_below`]. Without `evidence` (a sweep's
-/// windows), equi-key edges carry only their weights: no times, evidence or keys.
-#[allow(clippy::too_many_arguments)]
+/// All edges at `window_us` for the selected kinds (equi-key kinds from `coord_actions`, folded at
+/// `p.min_weight` as the plan streams them, the pairs below it counted per kind and returned; `similar` from the
+/// kernel, at weight 1 and up, for [`split_below`]).
 async fn edges_at(
     ctx: &SessionContext,
     p: &Params,
     window_us: i64,
     accounts: Option<&Accounts>,
     key_weight: &KeyWeights,
-    evidence: bool,
     similar_edges: Option<Vec<Edge>>,
     stage: &dyn Fn(&str),
 ) -> Result<Folded> {
     let (mut edges, mut below, mut specificities) = (Vec::new(), BTreeMap::new(), BTreeMap::new());
-    if let Some(accounts) = accounts.filter(|_| evidence) {
+    if let Some(accounts) = accounts {
         // Folded as the plan streams its rows: they are never all held at once.
         let sql = edges_sql("coord_actions", window_us, 1, true, None);
         crate::table::explain(ctx, &sql).await?;
@@ -1134,27 +1131,6 @@ async fn edges_at(
             fold.add(&batch?)?;
         }
         (edges, below, specificities) = fold.finish()?;
-    } else if let Some(accounts) = accounts {
-        edges.extend(
-            weights(ctx, accounts, "coord_actions", window_us, episode_gap(p, window_us), p.min_weight)
-                .await?
-                .into_iter()
-                .map(|((kind, a, b), (weight, specificity))| Edge {
-                    kind,
-                    a,
-                    b,
-                    weight,
-                    first_seen: 0,
-                    last_seen: 0,
-                    evidence: Vec::new(),
-                    evidence_hashes: Vec::new(),
-                    keys: Vec::new(),
-                    p_value: None,
-                    specificity,
-                    lead: Lead::default(),
-                    spells: Vec::new(),
-                }),
-        );
     }
     match similar_edges {
         Some(found) => edges.extend(found),
@@ -1321,7 +1297,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     stage("joining actions within the window");
     let fold_params = Params { min_weight: kind_min_weight, ..p.clone() };
     let (mut edges, folded_below, specificities) =
-        edges_at(ctx, &fold_params, window_us, accounts.as_ref(), &key_weight, true, similar_edges, &stage).await?;
+        edges_at(ctx, &fold_params, window_us, accounts.as_ref(), &key_weight, similar_edges, &stage).await?;
     for (kind, mut all) in specificities {
         left_out.linked_pairs.insert(kind.name().to_owned(), Spread::of(&mut all));
     }
@@ -1380,15 +1356,31 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         if accounts.is_some() {
             key_weights(ctx, p, w_us, None).await?;
         }
-        let (mut e, _, _) = edges_at(ctx, &swept, w_us, accounts.as_ref(), &key_weight, false, None, &stage).await?;
-        split_below(&mut e, p.min_weight);
-        let net = cluster::build(&e, p.quality, p.resolution, p.seed)?;
+        // Each linked pair at the minimum weight as (kind, a, b, weight): a sweep needs no times, evidence or
+        // keys, and at a wide window its pairs are many.
+        let mut pairs: Vec<(Kind, AccountName, AccountName, u64)> = Vec::new();
+        if let Some(accounts) = accounts.as_ref() {
+            let weighed = weights(ctx, accounts, "coord_actions", w_us, episode_gap(p, w_us), p.min_weight).await?;
+            pairs.extend(weighed.into_iter().map(|((kind, a, b), (weight, _))| (kind, a, b, weight)));
+        }
+        if swept.kinds.contains(&Kind::Similar) {
+            let mut found = similar_at(ctx, &swept, w_us, &stage).await?.edges;
+            split_below(&mut found, p.min_weight);
+            pairs.extend(found.into_iter().map(|e| (e.kind, e.a, e.b, e.weight)));
+        }
+        pairs.sort_unstable();
+        let net = cluster::build_links(
+            pairs.iter().map(|(k, a, b, w)| (&**a, &**b, *k, *w)),
+            p.quality,
+            p.resolution,
+            p.seed,
+        )?;
         let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();
-        for edge in &e {
-            let entry = per_kind.entry(edge.kind).or_default();
+        for (kind, a, b, _) in &pairs {
+            let entry = per_kind.entry(*kind).or_default();
             entry.0 += 1;
-            entry.1.insert(&edge.a);
-            entry.1.insert(&edge.b);
+            entry.1.insert(a);
+            entry.1.insert(b);
         }
         for kind in &swept.kinds {
             let (n, accounts) = per_kind.remove(kind).unwrap_or_default();

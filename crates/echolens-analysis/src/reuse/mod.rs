@@ -485,7 +485,8 @@ const SAMPLE_TEXTS: u64 = 400;
 /// many texts is first sampled evenly ([`SAMPLE_TEXTS`]): the shingles in half the share of the sample are
 /// the candidates (one in the share of the whole channel falls below half of it in a sample of 400 with
 /// probability under 1e-6), and only they are counted on every text. Most channels have none, and are done
-/// after the sample. The corpus's shingles are scattered by hash into parts, each sorted and counted.
+/// after the sample. The corpus's shingles are scattered by hash into parts, each sorted and counted, four
+/// parts a pass over the sample.
 #[allow(clippy::type_complexity)]
 fn count_frequent(
     sets: &Lists,
@@ -557,33 +558,45 @@ fn count_frequent(
         },
         || {
             const PARTS: usize = 16;
+            /// Parts counted per pass over the sample: a pass holds a quarter of the sampled shingles.
+            const PER_PASS: usize = 4;
             let sampled = |chunk: &Chunk, i: usize| in_sample(chunk.first + i as u32, 4);
-            // Each chunk's sampled shingles scattered into the parts (by hash), then each part counted.
-            let scattered: Vec<(u64, Vec<Vec<u32>>)> = sets
+            let texts: u64 = sets
                 .chunks
                 .par_iter()
-                .map(|chunk| {
-                    let (mut texts, mut parts) = (0u64, vec![Vec::new(); PARTS]);
-                    for i in (0..chunk.len()).filter(|&i| sampled(chunk, i)) {
-                        let set = chunk.get(i);
-                        texts += u64::from(!set.is_empty());
-                        for &s in set {
-                            parts[s as usize % PARTS].push(s);
-                        }
-                    }
-                    (texts, parts)
-                })
-                .collect();
-            let texts: u64 = scattered.iter().map(|(t, _)| t).sum();
+                .map(|chunk| (0..chunk.len()).filter(|&i| sampled(chunk, i) && !chunk.get(i).is_empty()).count() as u64)
+                .sum();
             let min = ((p.common_share * texts as f64).ceil() as u64).max(20);
-            (0..PARTS)
-                .into_par_iter()
-                .flat_map_iter(|part| {
-                    let mut occurrences: Vec<u32> =
-                        scattered.iter().flat_map(|(_, parts)| &parts[part]).copied().collect();
-                    at_least(&mut occurrences, min)
-                })
-                .collect()
+            let mut common = HashSet32::default();
+            for first in (0..PARTS).step_by(PER_PASS) {
+                // Each chunk's sampled shingles of this pass's parts, scattered by hash, then each part counted.
+                let scattered: Vec<Vec<Vec<u32>>> = sets
+                    .chunks
+                    .par_iter()
+                    .map(|chunk| {
+                        let mut parts = vec![Vec::new(); PER_PASS];
+                        for i in (0..chunk.len()).filter(|&i| sampled(chunk, i)) {
+                            for &s in chunk.get(i) {
+                                let part = s as usize % PARTS;
+                                if (first..first + PER_PASS).contains(&part) {
+                                    parts[part - first].push(s);
+                                }
+                            }
+                        }
+                        parts
+                    })
+                    .collect();
+                let found: Vec<HashSet32> = (0..PER_PASS)
+                    .into_par_iter()
+                    .map(|part| {
+                        let mut occurrences: Vec<u32> =
+                            scattered.iter().flat_map(|parts| &parts[part]).copied().collect();
+                        at_least(&mut occurrences, min)
+                    })
+                    .collect();
+                common.extend(found.into_iter().flatten());
+            }
+            common
         },
     )
 }
