@@ -503,60 +503,48 @@ impl Pseudonyms {
 
     /// Pseudonymise a coordination result: accounts, evidence keys, personal channels.
     pub fn coordination(&self, c: &mut Coordination) {
-        let mut memo: HashMap<String, String> = HashMap::new();
-        let mut account = |a: &mut String| {
-            let p = memo.entry(std::mem::take(a)).or_insert_with_key(|a| self.account(a));
-            *a = p.clone();
+        use crate::coordination::{AccountName, MessageKey};
+        // Each account's pseudonym made once, one string shared by all of its edges.
+        let mut accounts: HashMap<AccountName, AccountName> = HashMap::new();
+        let mut shown = |a: &str| -> AccountName {
+            if let Some(p) = accounts.get(a) {
+                return p.clone();
+            }
+            let p: AccountName = std::sync::Arc::from(self.account(a));
+            accounts.insert(std::sync::Arc::from(a), p.clone());
+            p
         };
         // A message quoted by many edges keeps one key, shown once.
-        let mut keys: HashMap<crate::coordination::MessageKey, crate::coordination::MessageKey> = HashMap::new();
-        let mut key = |k: &mut crate::coordination::MessageKey| {
+        let mut keys: HashMap<MessageKey, MessageKey> = HashMap::new();
+        let mut key = |k: &mut MessageKey| {
             let shown = keys.entry(k.clone()).or_insert_with_key(|k| {
                 let shown = self.key(k);
                 if shown == **k { k.clone() } else { std::sync::Arc::from(shown) }
             });
             *k = shown.clone();
         };
-        // An account's pseudonym is one string, shared by all of its edges.
-        let mut shared: HashMap<crate::coordination::AccountName, crate::coordination::AccountName> = HashMap::new();
-        let mut edge_account = |a: &mut crate::coordination::AccountName| {
-            *a = shared.entry(a.clone()).or_insert_with_key(|a| std::sync::Arc::from(self.account(a))).clone();
-        };
         for e in &mut c.edges {
-            edge_account(&mut e.a);
-            edge_account(&mut e.b);
+            e.a = shown(&e.a);
+            e.b = shown(&e.b);
             for (x, y) in &mut e.evidence {
                 key(x);
                 key(y);
             }
         }
-        drop((keys, shared));
+        drop(keys);
         for a in &mut c.network.accounts {
-            account(a);
+            *a = shown(a).to_string();
         }
         c.channels = std::mem::take(&mut c.channels)
             .into_iter()
-            .map(|(mut a, channels)| {
-                account(&mut a);
+            .map(|(a, channels)| {
                 let channels: BTreeMap<String, u64> =
                     channels.into_iter().map(|(ch, n)| (self.channel(&ch), n)).collect();
-                (a, channels)
+                (shown(&a).to_string(), channels)
             })
             .collect();
-        c.domains = std::mem::take(&mut c.domains)
-            .into_iter()
-            .map(|(mut a, domains)| {
-                account(&mut a);
-                (a, domains)
-            })
-            .collect();
-        c.accounts = std::mem::take(&mut c.accounts)
-            .into_iter()
-            .map(|(mut a, facts)| {
-                account(&mut a);
-                (a, facts)
-            })
-            .collect();
+        c.domains = std::mem::take(&mut c.domains).into_iter().map(|(a, d)| (shown(&a).to_string(), d)).collect();
+        c.accounts = std::mem::take(&mut c.accounts).into_iter().map(|(a, f)| (shown(&a).to_string(), f)).collect();
         for d in &mut c.channel_domains {
             d.channel = self.channel(&d.channel);
         }

@@ -44,12 +44,7 @@ impl Parts {
 
     /// Appends `value` to `part`.
     pub(crate) fn push(&mut self, part: usize, value: u64) -> Result<()> {
-        let buffer = &mut self.buffers[part];
-        buffer.push(value);
-        if buffer.len() >= BUFFERED {
-            self.flush(part)?;
-        }
-        Ok(())
+        self.extend(part, &[value])
     }
 
     /// Appends `values` to `part`.

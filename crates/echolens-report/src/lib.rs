@@ -1020,12 +1020,12 @@ pub fn slim(c: &mut Coordination, caps: &Caps) {
         shown.extend(strongest_edge_ids(c, &index, cl.id).into_iter().take(caps.evidence_edges));
     }
     drop(index);
-    let mut i = 0;
-    c.edges.retain(|_| {
-        i += 1;
-        shown.contains(&(i - 1))
-    });
-    c.edges.shrink_to_fit();
+    c.edges = std::mem::take(&mut c.edges)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| shown.contains(i))
+        .map(|(_, e)| e)
+        .collect();
     let mut labelled: HashSet<(Kind, i64)> = HashSet::new();
     for e in &mut c.edges {
         e.spells = Vec::new();

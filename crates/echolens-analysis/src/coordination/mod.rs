@@ -1203,14 +1203,18 @@ fn combine_below(edges: &mut Vec<Edge>, min_weight: u64) -> BTreeMap<String, u64
             _ => t.2 += e.specificity,
         }
     }
-    let keep: std::collections::HashSet<(AccountName, AccountName)> = per_pair
-        .into_iter()
-        .filter(|(_, (text, similar, rest))| text.max(*similar) + rest >= min_weight as f64 - 1e-9)
-        .map(|((a, b), _)| (Arc::from(a), Arc::from(b)))
+    let kept: Vec<bool> = edges
+        .iter()
+        .map(|e| {
+            let (text, similar, rest) = per_pair[&(&*e.a, &*e.b)];
+            text.max(similar) + rest >= min_weight as f64 - 1e-9
+        })
         .collect();
+    drop(per_pair);
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
+    let mut kept = kept.into_iter();
     edges.retain(|e| {
-        let kept = keep.contains(&(e.a.clone(), e.b.clone()));
+        let kept = kept.next().unwrap_or(false);
         if !kept {
             *below.entry(e.kind.name().to_owned()).or_default() += 1;
         }

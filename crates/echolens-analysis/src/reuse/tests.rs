@@ -58,12 +58,17 @@ fn to_message(x: &M) -> Message {
 }
 
 async fn run_on(messages: &[M], params: Params) -> Reuse {
+    run_on_parts(messages, params, None).await
+}
+
+/// [`run_on`] with 2^`part_bits` parts on disk.
+async fn run_on_parts(messages: &[M], params: Params, part_bits: Option<u32>) -> Reuse {
     let ctx = analysis_session(1 << 30).unwrap();
     let rows: Vec<Message> = messages.iter().map(to_message).collect();
     let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
     ctx.register_table("messages", Arc::new(table)).unwrap();
-    run(&ctx, params).await.unwrap()
+    run_in_parts(&ctx, params, part_bits).await.unwrap()
 }
 
 /// (cascade, key, role, parent key) of every member.
@@ -321,14 +326,9 @@ async fn the_parts_on_disk_do_not_change_the_cascades() {
         corpus.push(tg("7", 7500 + c, (c * 500 + 1) as i64, &format!("short {c}")));
         corpus.push(tg("8", 8500 + c, (c * 500 + 2) as i64, &format!("short {c}")));
     }
-    let messages: Vec<Message> = corpus.iter().map(to_message).collect();
-    let batch = echolens_store::messages_to_batch(messages.iter()).unwrap();
     let mut results = Vec::new();
     for bits in [0, 3, 8] {
-        let ctx = analysis_session(1 << 30).unwrap();
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]]).unwrap();
-        ctx.register_table("messages", Arc::new(table)).unwrap();
-        results.push(run_in_parts(&ctx, Params::default(), Some(bits)).await.unwrap());
+        results.push(run_on_parts(&corpus, Params::default(), Some(bits)).await);
     }
     let one = &results[0];
     assert!(one.counts.near_links >= 80, "near-duplicates found: {:?}", one.counts);
