@@ -123,6 +123,20 @@ impl Chunk {
         self.offsets.len() - 1
     }
 
+    /// The chunk's offsets (one more than its documents) and data, as [`Chunk::from_raw`] takes them.
+    pub(crate) fn raw(&self) -> (&[u32], &[u32]) {
+        (&self.offsets, &self.data)
+    }
+
+    /// A chunk from [`Chunk::raw`]'s parts, or None when they do not make one (offsets not starting at 0,
+    /// decreasing, or past the data).
+    pub(crate) fn from_raw(first: u32, offsets: Vec<u32>, data: Vec<u32>) -> Option<Chunk> {
+        let fits = offsets.first() == Some(&0)
+            && offsets.windows(2).all(|w| w[0] <= w[1])
+            && offsets.last().is_some_and(|&end| end as usize == data.len());
+        fits.then_some(Chunk { first, offsets, data })
+    }
+
     pub(crate) fn get(&self, i: usize) -> &[u32] {
         &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }

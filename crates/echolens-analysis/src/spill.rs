@@ -1,14 +1,18 @@
-//! Values scattered into parts on disk, each part read back whole later: how a kernel sorts or groups more
-//! than it should hold, one part at a time. The files are the session's spill files (DataFusion's
-//! `DiskManager`: its directory, its limit on their total size), removed when read or dropped.
+//! What a kernel keeps on disk instead of in memory: values scattered into parts, each part read back whole
+//! later ([`Parts`]: how a kernel sorts or groups more than it should hold, one part at a time), and lists of
+//! `u32` per document ([`ListFile`]: shingle sets, read back a chunk at a time or one list by position). The
+//! files are the session's spill files (DataFusion's `DiskManager`: its directory, its limit on their total
+//! size), removed when read or dropped.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use datafusion::execution::disk_manager::DiskManager;
 use datafusion::execution::{SpillFile, SpillWriter};
 use datafusion::prelude::SessionContext;
 
+use crate::lists::Chunk;
 use crate::{Error, Result};
 
 /// Values a part buffers before they go to its file (256 KiB).
@@ -76,7 +80,7 @@ impl Parts {
     }
 
     fn io(&self, e: std::io::Error) -> Error {
-        Error::Internal(format!("{}: a spill file could not be written or read: {e}", self.what))
+        io(self.what, e)
     }
 
     /// Every value pushed into `part`, in the order pushed; its file is removed.
@@ -117,6 +121,139 @@ impl Parts {
     }
 }
 
+/// Lists of `u32` for consecutive documents ([`Chunk`]s pushed in the order of their documents) in one spill
+/// file: memory holds where each chunk is, not its lists. A chunk is read back whole ([`ListFile::chunk`]), or
+/// one document's list alone ([`ListFile::get`]); a chunk may be replaced (its new lists are appended, the old
+/// bytes left). Reads go to the file by position, so threads read at once; they see what was written up to the
+/// last [`ListFile::flush`].
+pub(crate) struct ListFile {
+    what: &'static str,
+    /// Holds the file (removed when the last holder drops it).
+    _file: Arc<dyn SpillFile>,
+    /// In a mutex only to be shared with the threads that read (writes take `&mut self`).
+    writer: std::sync::Mutex<std::io::BufWriter<Box<dyn SpillWriter>>>,
+    reader: std::fs::File,
+    /// Bytes written.
+    end: u64,
+    /// Whether bytes were written since the last flush.
+    dirty: bool,
+    placed: Vec<Placed>,
+}
+
+/// Where a chunk is: its first document, its documents, its data's length (u32s) and its first byte. A chunk is
+/// its offsets (documents + 1) and then its data, little-endian.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    first: u32,
+    docs: u32,
+    data: u32,
+    at: u64,
+}
+
+impl ListFile {
+    /// An empty file in the spill directory of `ctx`; `what` names it in errors.
+    pub(crate) fn new(ctx: &SessionContext, what: &'static str) -> Result<ListFile> {
+        let disk = Arc::clone(&ctx.runtime_env().disk_manager);
+        let file = disk.create_tmp_file(what)?;
+        let path = file.path().ok_or_else(|| Error::Internal(format!("{what}: spill files must be local")))?;
+        let reader = std::fs::File::open(path).map_err(|e| io(what, e))?;
+        let writer = std::io::BufWriter::with_capacity(1 << 20, file.open_writer()?);
+        Ok(ListFile {
+            what,
+            _file: file,
+            writer: std::sync::Mutex::new(writer),
+            reader,
+            end: 0,
+            dirty: false,
+            placed: Vec::new(),
+        })
+    }
+
+    /// Chunks pushed.
+    pub(crate) fn chunks(&self) -> usize {
+        self.placed.len()
+    }
+
+    /// Appends `chunk`, whose documents follow the last chunk's.
+    pub(crate) fn push(&mut self, chunk: &Chunk) -> Result<()> {
+        let placed = self.write(chunk)?;
+        self.placed.push(placed);
+        Ok(())
+    }
+
+    /// Chunk `i` is now `chunk` (the same documents).
+    pub(crate) fn replace(&mut self, i: usize, chunk: &Chunk) -> Result<()> {
+        debug_assert_eq!((self.placed[i].first, self.placed[i].docs as usize), (chunk.first, chunk.len()));
+        self.placed[i] = self.write(chunk)?;
+        Ok(())
+    }
+
+    fn write(&mut self, chunk: &Chunk) -> Result<Placed> {
+        let (offsets, data) = chunk.raw();
+        let placed = Placed { first: chunk.first, docs: chunk.len() as u32, data: data.len() as u32, at: self.end };
+        let mut bytes = Vec::with_capacity(4 * (offsets.len() + data.len()));
+        for v in offsets.iter().chain(data) {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        self.writer().write_all(&bytes).map_err(|e| io(self.what, e))?;
+        self.end += bytes.len() as u64;
+        self.dirty = true;
+        Ok(placed)
+    }
+
+    /// Writes what is buffered, so that reads see it.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        self.writer().flush().map_err(|e| io(self.what, e))?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    fn writer(&mut self) -> &mut std::io::BufWriter<Box<dyn SpillWriter>> {
+        self.writer.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn read_u32s(&self, at: u64, n: usize, out: &mut Vec<u32>) -> Result<()> {
+        if self.dirty {
+            return Err(Error::Internal(format!("{}: read before the lists written were flushed", self.what)));
+        }
+        let mut bytes = vec![0u8; 4 * n];
+        self.reader.read_exact_at(&mut bytes, at).map_err(|e| io(self.what, e))?;
+        out.clear();
+        out.extend(bytes.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))));
+        Ok(())
+    }
+
+    /// Chunk `i`, read back whole.
+    pub(crate) fn chunk(&self, i: usize) -> Result<Chunk> {
+        let p = self.placed[i];
+        let (mut offsets, mut data) = (Vec::new(), Vec::new());
+        self.read_u32s(p.at, p.docs as usize + 1, &mut offsets)?;
+        self.read_u32s(p.at + 4 * (u64::from(p.docs) + 1), p.data as usize, &mut data)?;
+        Chunk::from_raw(p.first, offsets, data)
+            .ok_or_else(|| Error::Internal(format!("{}: chunk {i} did not read back whole", self.what)))
+    }
+
+    /// The list of document `doc` into `out` (which is cleared).
+    pub(crate) fn get(&self, doc: u32, out: &mut Vec<u32>) -> Result<()> {
+        let c = self.placed.partition_point(|p| p.first <= doc);
+        let p = match c.checked_sub(1).map(|c| self.placed[c]) {
+            Some(p) if doc - p.first < p.docs => p,
+            _ => return Err(Error::Internal(format!("{}: no document {doc}", self.what))),
+        };
+        let i = u64::from(doc - p.first);
+        self.read_u32s(p.at + 4 * i, 2, out)?;
+        let (start, end) = (out[0], out[1]);
+        if start > end || end > p.data {
+            return Err(Error::Internal(format!("{}: document {doc}'s offsets read back wrong", self.what)));
+        }
+        self.read_u32s(p.at + 4 * (u64::from(p.docs) + 1 + u64::from(start)), (end - start) as usize, out)
+    }
+}
+
+fn io(what: &str, e: std::io::Error) -> Error {
+    Error::Internal(format!("{what}: a spill file could not be written or read: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +284,43 @@ mod tests {
         // A part taken is empty and can be filled again.
         parts.push(0, 7).unwrap();
         assert_eq!(parts.take(0).unwrap(), vec![7]);
+    }
+
+    #[test]
+    fn lists_come_back_by_chunk_and_by_document_and_a_replaced_chunk_reads_new() {
+        let ctx = SessionContext::new();
+        let mut file = ListFile::new(&ctx, "test lists").unwrap();
+        // Chunks of 0 to 300 documents, document d's list d % 5 values starting at d.
+        let list = |d: u32| (d..d + d % 5).collect::<Vec<u32>>();
+        let mut first = 0u32;
+        for n in [3u32, 0, 300, 1, 40] {
+            file.push(&Chunk::new(first, (first..first + n).map(list))).unwrap();
+            first += n;
+        }
+        let mut out = vec![99];
+        assert!(file.get(0, &mut out).is_err(), "reads wait for a flush");
+        file.flush().unwrap();
+        for d in 0..first {
+            file.get(d, &mut out).unwrap();
+            assert_eq!(out, list(d), "document {d}");
+        }
+        assert!(file.get(first, &mut out).is_err(), "past the last document");
+        let third = file.chunk(2).unwrap();
+        assert_eq!((third.first, third.len()), (3, 300));
+        assert_eq!(third.get(7), list(10).as_slice());
+        // Chunk 2 replaced by lists of one value each: read back new, its neighbours as they were.
+        file.replace(2, &Chunk::new(3, (3..303).map(|d| vec![d * 2]))).unwrap();
+        file.flush().unwrap();
+        file.get(10, &mut out).unwrap();
+        assert_eq!(out, [20]);
+        assert_eq!(file.chunk(2).unwrap().get(299), [604]);
+        file.get(303, &mut out).unwrap();
+        assert_eq!(out, list(303));
+        file.get(2, &mut out).unwrap();
+        assert_eq!(out, list(2));
+        let disk = Arc::clone(&ctx.runtime_env().disk_manager);
+        assert!(disk.used_disk_space() > 0);
+        drop(file);
+        assert_eq!(disk.used_disk_space(), 0, "the file goes with it");
     }
 }

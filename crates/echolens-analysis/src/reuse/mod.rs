@@ -3,14 +3,16 @@
 //! One DataFusion plan feeds a kernel, and a second joins its result back:
 //!
 //! 1. **Scan**: every message once, in whatever order the engine reads it, with its repost target resolved by
-//!    the plan. Each text is tokenised once; its shingle set (32-bit hashes, sorted) is kept in chunks, one
-//!    per batch, with the message's time, channel and key hash.
+//!    the plan. Each text is tokenised once; its shingle set (32-bit hashes, sorted) goes to a spill file in
+//!    chunks, a few per batch ([`spill::ListFile`]); the message's time, channel and key hash stay in memory.
+//!    Every later pass reads the sets back in order, a group of chunks at a time, but for the exact check of
+//!    a candidate pair, which reads the pair's two sets by position.
 //! 2. **Boilerplate and common shingles**: for each channel an exact count (its texts' shingles gathered and
 //!    sorted) finds the word shingles that occur in at least `boilerplate_share` of its messages (signatures,
 //!    "join us @channel", share-button lines); they leave that channel's sets, and are counted. Shingles in
 //!    more than `common_share` of all texts still count in the similarity but key nothing (they would put
 //!    unrelated texts into one bucket).
-//!    Channels are counted in parallel, each one's texts together, so its shingles stay in cache.
+//!    The counts are sorts of sampled `(channel, shingle)` and `shingle` entries in parts on disk.
 //! 3. **Band keys**: per text and band, the pair of shingles minimal under the band's two permutations.
 //! 4. **Links**, in time order. Each message is linked to at most one earlier message, its *parent*:
 //!    - an X repost to the reposted original (an explicit link, whatever the texts);
@@ -31,8 +33,8 @@
 //! 5. **Members**: the members of cascades that reach `min_channels` channels are joined back to `messages`
 //!    for their keys, channels, authors and times.
 //!
-//! Memory grows with the number of texts (a shingle set and a few numbers each, about 110 bytes for a 20-word
-//! text), not with the corpus text; the band keys and candidate pairs are on disk but for one part of each.
+//! Memory grows with the number of texts (a few numbers each, about 50 bytes), not with their sets or the
+//! corpus text: the sets, band keys and candidate pairs are on disk but for a group of chunks or one part.
 //!
 //! Beside the cascades, the forward network ([`forwards`]): every channel's forwards per source, sources
 //! outside the corpus included.
@@ -54,7 +56,7 @@ use futures::StreamExt;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::lists::{Chunk, Interner as Channels, Lists, pieces};
+use crate::lists::{Chunk, Interner as Channels, pieces};
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
 use crate::spill;
 use crate::table::{collect, i64s, strings};
@@ -319,7 +321,6 @@ fn match_text(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// What the scan keeps of each message, by its position in the scan (a "document").
-#[derive(Default)]
 struct Scanned {
     key_h: Vec<i64>,
     ts: Vec<i64>,
@@ -333,8 +334,8 @@ struct Scanned {
     repost_of: HashMap<u32, i64>,
     /// Originals some repost names: document → their hash.
     target: HashMap<u32, i64>,
-    /// Shingle sets.
-    sets: Lists,
+    /// Shingle sets, on disk.
+    sets: spill::ListFile,
 }
 
 /// Pass 1: one scan of the corpus, in whatever order the engine reads it. Every text is tokenised once: its
@@ -373,7 +374,17 @@ async fn scan(
                RIGHT JOIN messages m ON t.id = hash64(concat(m.platform, ':', m.message_id))";
     crate::table::explain(ctx, sql).await?;
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
-    let mut s = Scanned::default();
+    let mut s = Scanned {
+        key_h: Vec::new(),
+        ts: Vec::new(),
+        channel: Vec::new(),
+        words: Vec::new(),
+        text_h: Vec::new(),
+        source: Vec::new(),
+        repost_of: HashMap::new(),
+        target: HashMap::new(),
+        sets: spill::ListFile::new(ctx, "reuse: shingle sets")?,
+    };
     // Sized once: grown by doubling, ten million rows would hold up to twice their memory.
     let rows = count_messages(ctx).await?;
     s.key_h.reserve_exact(rows);
@@ -425,7 +436,7 @@ async fn scan(
         for (chunk, words, text_h) in filled {
             s.words.extend_from_slice(&words);
             s.text_h.extend_from_slice(&text_h);
-            s.sets.chunks.push(chunk);
+            s.sets.push(&chunk)?;
         }
         s.key_h.extend(h.values().iter());
         s.ts.extend(ts.values().iter());
@@ -448,9 +459,10 @@ async fn scan(
         t_keep += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
     }
+    s.sets.flush()?;
     let min_tokens = p.min_tokens.max(1);
     let has_set = |doc: u32| s.words[doc as usize] as usize >= min_tokens;
-    let (per_channel, common) = count_frequent(&s.sets, &s.channel, &s.key_h, has_set, &checked, p);
+    let (per_channel, common) = count_frequent(ctx, &s.sets, &s.channel, &s.key_h, has_set, &checked, p)?;
     if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
         let counting = t.elapsed().as_secs_f64();
         eprintln!("          read {t_read:.2} s, tokenise {t_tokens:.2} s, keep {t_keep:.2} s, count {counting:.2} s");
@@ -481,124 +493,160 @@ const SAMPLE_TEXTS: u64 = 400;
 /// texts is in about 0.2% of the sample). Samples are chosen by the hash of each message's key (`key_h`), never
 /// by position: the scan's order varies with the engine's partitions and timing, the sample must not.
 ///
-/// Boilerplate counts are exact. Channels are counted in parallel, each one's texts together. A channel of
-/// many texts is first sampled evenly ([`SAMPLE_TEXTS`]): the shingles in half the share of the sample are
-/// the candidates (one in the share of the whole channel falls below half of it in a sample of 400 with
-/// probability under 1e-6), and only they are counted on every text. Most channels have none, and are done
-/// after the sample. The corpus's shingles are scattered by hash into parts, each sorted and counted, four
-/// parts a pass over the sample.
+/// Boilerplate counts are exact. A channel of many texts is first sampled evenly ([`SAMPLE_TEXTS`]): the
+/// shingles in half the share of the sample are the candidates (one in the share of the whole channel falls
+/// below half of it in a sample of 400 with probability under 1e-6), and only they are counted on every text.
+/// Most channels have none, and are done after the sample.
+///
+/// The sets are read from disk in order, a group of chunks at a time: one pass scatters each sampled text's
+/// shingles into parts on disk, by channel (`channel << 32 | shingle`) and by shingle (the common sample); each
+/// part is then read back, sorted and counted. A second pass counts the candidates, when a channel has any.
 #[allow(clippy::type_complexity)]
 fn count_frequent(
-    sets: &Lists,
+    ctx: &SessionContext,
+    sets: &spill::ListFile,
     channel: &[u32],
     key_h: &[i64],
     has_set: impl Fn(u32) -> bool + Sync,
     checked: &[bool],
     p: &Params,
-) -> (Vec<Option<(u64, HashSet32)>>, HashSet32) {
-    let is_checked = |c: u32| checked.get(c as usize).copied().unwrap_or(false);
+) -> Result<(Vec<Option<(u64, HashSet32)>>, HashSet32)> {
     // One text in `every`, by its key's hash.
     let in_sample = |doc: u32, every: u64| (key_h[doc as usize] as u64).is_multiple_of(every);
-    // Documents with shingles grouped by channel, in scan order within each: a counting sort.
-    let mut start = vec![0u32; checked.len() + 1];
+    let share = |share: f64, of: u64| ((share * of as f64).ceil() as u64).max(1);
+    // Each checked channel's texts, and one in `step` of them sampled.
+    let mut texts = vec![0u64; checked.len()];
     for (doc, &c) in channel.iter().enumerate() {
-        if is_checked(c) && has_set(doc as u32) {
-            start[c as usize + 1] += 1;
+        if checked.get(c as usize).copied().unwrap_or(false) && has_set(doc as u32) {
+            texts[c as usize] += 1;
         }
     }
-    for c in 0..checked.len() {
-        start[c + 1] += start[c];
-    }
-    let mut grouped = vec![0u32; start[checked.len()] as usize];
-    let mut next = start.clone();
-    for (doc, &c) in channel.iter().enumerate() {
-        if is_checked(c) && has_set(doc as u32) {
-            grouped[next[c as usize] as usize] = doc as u32;
-            next[c as usize] += 1;
-        }
-    }
-    drop(next);
-    rayon::join(
-        || {
-            (0..checked.len())
-                .into_par_iter()
-                .map_init(Vec::new, |occurrences: &mut Vec<u32>, c| {
-                    let docs = &grouped[start[c] as usize..start[c + 1] as usize];
-                    let texts = docs.len() as u64;
-                    if texts < p.boilerplate_min_messages || texts == 0 {
-                        return None;
+    let counted: Vec<bool> = texts.iter().map(|&t| t > 0 && t >= p.boilerplate_min_messages).collect();
+    let step: Vec<u64> = texts.iter().map(|&t| (t / SAMPLE_TEXTS).max(1)).collect();
+    let boilerplate_sample = |doc: u32| {
+        let c = channel[doc as usize] as usize;
+        counted.get(c).copied().unwrap_or(false) && has_set(doc) && in_sample(doc, step[c])
+    };
+    let common_sample = |doc: u32| in_sample(doc, 4);
+    let parts = 1usize << part_bits(channel.len());
+    let mut by_channel = spill::Parts::new(ctx, parts, "reuse: boilerplate sample");
+    let mut by_shingle = spill::Parts::new(ctx, parts, "reuse: common shingles sample");
+    let mut sampled = vec![0u64; checked.len()];
+    let mut common_texts = 0u64;
+    for group in chunk_groups(sets.chunks()) {
+        // Each chunk's sampled shingles, already in their parts.
+        let scattered: Vec<(Vec<Vec<u64>>, Vec<Vec<u64>>, Vec<u32>, u64)> = group
+            .into_par_iter()
+            .map(|i| {
+                let chunk = sets.chunk(i)?;
+                let (mut bp, mut common) = (vec![Vec::new(); parts], vec![Vec::new(); parts]);
+                let (mut channels, mut common_texts) = (Vec::new(), 0);
+                for i in 0..chunk.len() {
+                    let (doc, set) = (chunk.first + i as u32, chunk.get(i));
+                    if boilerplate_sample(doc) {
+                        let c = channel[doc as usize];
+                        channels.push(c);
+                        let part = &mut bp[c as usize % parts];
+                        part.extend(set.iter().map(|&s| u64::from(c) << 32 | u64::from(s)));
                     }
-                    let share = |share: f64, of: u64| ((share * of as f64).ceil() as u64).max(1);
-                    let step = (texts / SAMPLE_TEXTS).max(1) as usize;
-                    occurrences.clear();
-                    let mut sampled = 0u64;
-                    for &doc in docs.iter().filter(|&&d| in_sample(d, step as u64)) {
-                        sampled += 1;
-                        occurrences.extend_from_slice(sets.get(doc));
-                    }
-                    if step == 1 {
-                        return Some((texts, at_least(occurrences, share(p.boilerplate_share, texts))));
-                    }
-                    let candidates = at_least(occurrences, share(p.boilerplate_share / 2.0, sampled.max(1)));
-                    if candidates.is_empty() {
-                        return Some((texts, candidates));
-                    }
-                    let mut counts: HashMap<u32, u64> = candidates.into_iter().map(|s| (s, 0)).collect();
-                    for &doc in docs {
-                        for s in sets.get(doc) {
-                            if let Some(n) = counts.get_mut(s) {
-                                *n += 1;
-                            }
+                    if common_sample(doc) && !set.is_empty() {
+                        common_texts += 1;
+                        for &s in set {
+                            common[s as usize % parts].push(u64::from(s));
                         }
                     }
-                    let min = share(p.boilerplate_share, texts);
-                    Some((texts, counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect()))
-                })
-                .collect()
-        },
-        || {
-            const PARTS: usize = 16;
-            /// Parts counted per pass over the sample: a pass holds a quarter of the sampled shingles.
-            const PER_PASS: usize = 4;
-            let sampled = |chunk: &Chunk, i: usize| in_sample(chunk.first + i as u32, 4);
-            let texts: u64 = sets
-                .chunks
-                .par_iter()
-                .map(|chunk| (0..chunk.len()).filter(|&i| sampled(chunk, i) && !chunk.get(i).is_empty()).count() as u64)
-                .sum();
-            let min = ((p.common_share * texts as f64).ceil() as u64).max(20);
-            let mut common = HashSet32::default();
-            for first in (0..PARTS).step_by(PER_PASS) {
-                // Each chunk's sampled shingles of this pass's parts, scattered by hash, then each part counted.
-                let scattered: Vec<Vec<Vec<u32>>> = sets
-                    .chunks
-                    .par_iter()
-                    .map(|chunk| {
-                        let mut parts = vec![Vec::new(); PER_PASS];
-                        for i in (0..chunk.len()).filter(|&i| sampled(chunk, i)) {
-                            for &s in chunk.get(i) {
-                                let part = s as usize % PARTS;
-                                if (first..first + PER_PASS).contains(&part) {
-                                    parts[part - first].push(s);
-                                }
-                            }
-                        }
-                        parts
-                    })
-                    .collect();
-                let found: Vec<HashSet32> = (0..PER_PASS)
-                    .into_par_iter()
-                    .map(|part| {
-                        let mut occurrences: Vec<u32> =
-                            scattered.iter().flat_map(|parts| &parts[part]).copied().collect();
-                        at_least(&mut occurrences, min)
-                    })
-                    .collect();
-                common.extend(found.into_iter().flatten());
+                }
+                Ok((bp, common, channels, common_texts))
+            })
+            .collect::<Result<_>>()?;
+        for (bp, common, channels, n) in scattered {
+            for (part, values) in bp.iter().enumerate() {
+                by_channel.extend(part, values)?;
             }
-            common
-        },
-    )
+            for (part, values) in common.iter().enumerate() {
+                by_shingle.extend(part, values)?;
+            }
+            for c in channels {
+                sampled[c as usize] += 1;
+            }
+            common_texts += n;
+        }
+    }
+    // Per channel, from its sample: the boilerplate, or the candidates to count on every text.
+    let mut found: Vec<Option<(u64, HashSet32)>> = vec![None; checked.len()];
+    let mut candidates: HashMap<u32, HashMap<u32, u64>> = HashMap::new();
+    let mut occurrences = Vec::new();
+    for part in 0..parts {
+        let mut values = by_channel.take(part)?;
+        values.par_sort_unstable();
+        for run in values.chunk_by(|a, b| a >> 32 == b >> 32) {
+            let c = (run[0] >> 32) as u32;
+            let t = texts[c as usize];
+            occurrences.clear();
+            occurrences.extend(run.iter().map(|&v| v as u32));
+            if step[c as usize] == 1 {
+                found[c as usize] = Some((t, at_least(&mut occurrences, share(p.boilerplate_share, t))));
+                continue;
+            }
+            let maybe = at_least(&mut occurrences, share(p.boilerplate_share / 2.0, sampled[c as usize].max(1)));
+            if !maybe.is_empty() {
+                candidates.insert(c, maybe.into_iter().map(|s| (s, 0)).collect());
+            }
+            found[c as usize] = Some((t, HashSet32::default()));
+        }
+    }
+    drop(by_channel);
+    // Channels whose texts have no shingles in their sample (all of them empty) have no boilerplate either.
+    for (c, &is_counted) in counted.iter().enumerate() {
+        if is_counted && found[c].is_none() {
+            found[c] = Some((texts[c], HashSet32::default()));
+        }
+    }
+    if !candidates.is_empty() {
+        // The candidates counted on every text of their channels.
+        for group in chunk_groups(sets.chunks()) {
+            let tallies: Vec<HashMap<(u32, u32), u64>> = group
+                .into_par_iter()
+                .map(|i| {
+                    let chunk = sets.chunk(i)?;
+                    let mut tally = HashMap::new();
+                    for i in 0..chunk.len() {
+                        let doc = chunk.first + i as u32;
+                        let c = channel[doc as usize];
+                        let Some(counts) = candidates.get(&c) else { continue };
+                        if has_set(doc) {
+                            for s in chunk.get(i).iter().filter(|s| counts.contains_key(s)) {
+                                *tally.entry((c, *s)).or_insert(0) += 1;
+                            }
+                        }
+                    }
+                    Ok(tally)
+                })
+                .collect::<Result<_>>()?;
+            for ((c, s), n) in tallies.into_iter().flatten() {
+                *candidates.get_mut(&c).and_then(|counts| counts.get_mut(&s)).expect("a candidate") += n;
+            }
+        }
+        for (c, counts) in candidates {
+            let min = share(p.boilerplate_share, texts[c as usize]);
+            let boilerplate = counts.into_iter().filter(|&(_, n)| n >= min).map(|(s, _)| s).collect();
+            found[c as usize] = Some((texts[c as usize], boilerplate));
+        }
+    }
+    // The corpus's common shingles, part by part.
+    let min = ((p.common_share * common_texts as f64).ceil() as u64).max(20);
+    let mut common = HashSet32::default();
+    for part in 0..parts {
+        let mut occurrences: Vec<u32> = by_shingle.take(part)?.into_iter().map(|v| v as u32).collect();
+        common.extend(at_least(&mut occurrences, min));
+    }
+    Ok((found, common))
+}
+
+/// `n` chunks in groups of a few per thread, in order: what one step of a pass over them reads.
+fn chunk_groups(n: usize) -> impl Iterator<Item = Vec<usize>> {
+    let per_group = 4 * rayon::current_num_threads();
+    (0..n).step_by(per_group).map(move |start| (start..(start + per_group).min(n)).collect())
 }
 
 /// Messages in the store, to size the scan's vectors once instead of growing them.
@@ -858,16 +906,13 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
     let perms = Permutations::new(ROWS * p.bands);
     let mut entries = spill::Parts::new(ctx, 1 << bits, "reuse: band keys");
     let mut key_counts = vec![0u8; n];
-    // Chunks keyed in parallel a group at a time: the group's keys are what memory holds.
-    for group in sets.chunks.chunks_mut(4 * rayon::current_num_threads()) {
+    // Chunks read and keyed in parallel a group at a time: the group's sets and keys are what memory holds.
+    for group in chunk_groups(sets.chunks()) {
         // Each chunk's keys, and its indexed texts' (key, rank) entries already in their parts.
-        let keyed: Vec<(Keyed, Vec<Vec<u64>>)> = group
-            .par_iter_mut()
-            .map(|chunk| {
-                let mut k = key_chunk(chunk, &channel, &words, &frequent, p, &perms);
-                if let Some(changed) = k.sets.take() {
-                    *chunk = changed;
-                }
+        let keyed: Vec<(usize, Keyed, Vec<Vec<u64>>)> = group
+            .into_par_iter()
+            .map(|c| {
+                let k = key_chunk(&sets.chunk(c)?, &channel, &words, &frequent, p, &perms);
                 let mut parts = vec![Vec::new(); 1 << bits];
                 for i in 0..k.keys.len() {
                     let r = rank[k.keys.first as usize + i];
@@ -877,10 +922,13 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
                         }
                     }
                 }
-                (k, parts)
+                Ok((c, k, parts))
             })
-            .collect();
-        for (k, parts) in keyed {
+            .collect::<Result<_>>()?;
+        for (c, mut k, parts) in keyed {
+            if let Some(changed) = k.sets.take() {
+                sets.replace(c, &changed)?;
+            }
             for i in 0..k.keys.len() {
                 let r = rank[k.keys.first as usize + i] as usize;
                 let keys = k.keys.get(i).len();
@@ -896,6 +944,8 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
             counts.boilerplate_texts += k.boilerplate;
             counts.common_only_texts += k.common_only;
         }
+        // The next group reads the file.
+        sets.flush()?;
     }
     drop(words);
     stage("band keys");
@@ -919,12 +969,16 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
         drop(part_pairs);
         let checked: Vec<Match> = cands
             .par_iter()
-            .map(|&(r, earlier)| {
-                let (d, e) = (docs[r as usize], docs[earlier as usize]);
-                let sim = jaccard(sets.get(d), sets.get(e));
-                Match { sim, named: source[d as usize] == channel[e as usize], doc: earlier }
-            })
-            .collect();
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(x, y), &(r, earlier)| {
+                    let (d, e) = (docs[r as usize], docs[earlier as usize]);
+                    sets.get(d, x)?;
+                    sets.get(e, y)?;
+                    Ok(Match { sim: jaccard(x, y), named: source[d as usize] == channel[e as usize], doc: earlier })
+                },
+            )
+            .collect::<Result<_>>()?;
         counts.candidates_checked += cands.len() as u64;
         let mut best: Vec<(u32, Match)> = Vec::new();
         for (&(r, _), m) in cands.iter().zip(&checked) {

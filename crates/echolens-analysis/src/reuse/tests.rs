@@ -252,6 +252,32 @@ async fn channel_boilerplate_does_not_glue_unrelated_texts() {
 }
 
 #[tokio::test]
+async fn boilerplate_leaves_the_sets_on_disk_across_many_chunks() {
+    // Enough messages for several batches, each cut into a chunk of sets per piece: more chunks than a group of
+    // them read at once. Each message has the channel's signature; one of them is copied, without it, into a
+    // second channel.
+    let signature = "🔴 join us @our_channel for the news every day and night";
+    let mut corpus = Vec::new();
+    for i in 0..20_000u64 {
+        corpus.push(tg("1", i, i as i64 * 60, &format!("{} {signature}", words(1000 + i, 12).join(" "))));
+    }
+    corpus.push(tg("2", 1, 20_000 * 60, &words(1000 + 14321, 12).join(" ")));
+    let r = run_on(&corpus, Params::default()).await;
+    assert_eq!(r.counts.boilerplate_texts, 20_000, "{:?}", r.counts);
+    assert_eq!(
+        shape(&r),
+        [
+            (1, "telegram:1:14321".into(), Role::Origin, None),
+            (1, "telegram:2:1".into(), Role::Copy, Some("telegram:1:14321".into()))
+        ],
+        "the copy matches its original once the signature left the original's set"
+    );
+    // 11 shingles shared; the original keeps one more, where its text meets the signature.
+    let similarity = r.members[1].similarity.expect("a copy's similarity");
+    assert!((similarity - 11.0 / 12.0).abs() < 1e-6, "{similarity}");
+}
+
+#[tokio::test]
 async fn lone_texts_and_one_channel_repeats_are_not_cascades() {
     let text = words(5, 12).join(" ");
     let corpus = [
@@ -443,20 +469,22 @@ fn sampled_boilerplate_counts_are_exact_and_miss_nothing_in_the_share() {
     // Interleaved as a scan would give them, in chunks of 100.
     texts.sort_by_key(|(c, s)| (s[0] % 7, *c));
     let channel: Vec<u32> = texts.iter().map(|(c, _)| *c).collect();
-    let mut sets = Lists::default();
+    let ctx = SessionContext::new();
+    let mut sets = spill::ListFile::new(&ctx, "test sets").unwrap();
     for (n, part) in texts.chunks(100).enumerate() {
         let sorted = part.iter().map(|(_, s)| {
             let mut s = s.clone();
             s.sort_unstable();
             s
         });
-        sets.chunks.push(Chunk::new((n * 100) as u32, sorted));
+        sets.push(&Chunk::new((n * 100) as u32, sorted)).unwrap();
     }
+    sets.flush().unwrap();
     let p = Params::default();
     // Each text's key hash, as the scan gives them: the samples are drawn by it.
     let key_h: Vec<i64> =
         (0..channel.len() as u64).map(|i| xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()) as i64).collect();
-    let (found, _) = count_frequent(&sets, &channel, &key_h, |_| true, &[true, true, false], &p);
+    let (found, _) = count_frequent(&ctx, &sets, &channel, &key_h, |_| true, &[true, true, false], &p).unwrap();
     let (texts0, b0) = found[0].clone().expect("channel 0 checked");
     assert_eq!(texts0, 2000);
     let mut b0: Vec<u32> = b0.into_iter().collect();
