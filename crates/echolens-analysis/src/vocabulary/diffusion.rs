@@ -143,6 +143,7 @@ impl Use {
     }
 }
 
+/// A channel as the scan sees it: once for every term set.
 #[derive(Debug, Clone, Default)]
 struct Channel {
     platform: String,
@@ -151,19 +152,52 @@ struct Channel {
     name: String,
     name_ts: i64,
     messages: u64,
+}
+
+/// A channel's use of one term set's terms.
+#[derive(Debug, Clone, Default)]
+struct Usage {
     any: Use,
     /// The first term it used.
     first_term: u32,
     terms: HashMap<u32, Use>,
 }
 
+impl Usage {
+    fn merge(&mut self, other: Usage) {
+        if other.any.uses > 0
+            && (self.any.uses == 0
+                || (other.any.first_ts, other.any.first_key.as_str())
+                    < (self.any.first_ts, self.any.first_key.as_str()))
+        {
+            self.first_term = other.first_term;
+        }
+        self.any.merge(other.any);
+        for (t, u) in other.terms {
+            self.terms.entry(t).or_default().merge(u);
+        }
+    }
+}
+
+/// What a partition's scan counts. The channels are held once, whatever the number of term sets: each set holds
+/// only the channels that used one of its terms.
 #[derive(Default)]
 struct Partial {
-    channels: HashMap<String, Channel>,
-    /// (term or `u32::MAX` for any, day) → messages using it.
-    daily: HashMap<(u32, i64), u64>,
+    /// `platform:channel_id` → its place in `channels`.
+    index: HashMap<String, u32>,
+    channels: Vec<Channel>,
+    /// Per term set: the channels that used its terms (by place in `channels`).
+    used: Vec<HashMap<u32, Usage>>,
+    /// Per term set: (term or `u32::MAX` for any, day) → messages using it.
+    daily: Vec<HashMap<(u32, i64), u64>>,
     first_day: Option<i64>,
     last_day: Option<i64>,
+}
+
+impl Partial {
+    fn new(sets: usize) -> Partial {
+        Partial { used: vec![HashMap::new(); sets], daily: vec![HashMap::new(); sets], ..Partial::default() }
+    }
 }
 
 /// A channel's adoption of the vocabulary.
@@ -278,8 +312,8 @@ pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Select
     let parts = per_partition(
         ctx,
         sql,
-        move || (0..n).map(|_| Partial::default()).collect::<Vec<_>>(),
-        move |parts, batch| {
+        move || Partial::new(n),
+        move |part, batch| {
             let key = strings(batch, "key")?;
             let platform = strings(batch, "platform")?;
             let id = strings(batch, "channel_id")?;
@@ -291,42 +325,49 @@ pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Select
             for i in 0..batch.num_rows() {
                 let (ts, key) = (ts.value(i), key.value(i));
                 let day = ts.div_euclid(DAY_US);
+                part.first_day = Some(part.first_day.map_or(day, |d| d.min(day)));
+                part.last_day = Some(part.last_day.map_or(day, |d| d.max(day)));
                 ch_key.clear();
                 ch_key.push_str(platform.value(i));
                 ch_key.push(':');
                 ch_key.push_str(id.value(i));
-                for (part, terms) in parts.iter_mut().zip(t.iter()) {
-                    part.first_day = Some(part.first_day.map_or(day, |d| d.min(day)));
-                    part.last_day = Some(part.last_day.map_or(day, |d| d.max(day)));
-                    let ch = match part.channels.get_mut(&ch_key) {
-                        Some(c) => c,
-                        None => part.channels.entry(ch_key.clone()).or_insert_with(|| Channel {
+                let c = match part.index.get(&ch_key) {
+                    Some(&c) => c,
+                    None => {
+                        let c = part.channels.len() as u32;
+                        part.index.insert(ch_key.clone(), c);
+                        part.channels.push(Channel {
                             platform: platform.value(i).to_owned(),
                             id: id.value(i).to_owned(),
                             name_ts: i64::MIN,
                             ..Channel::default()
-                        }),
-                    };
-                    if name.is_valid(i) && (ts, name.value(i)) > (ch.name_ts, ch.name.as_str()) {
-                        ch.name_ts = ts;
-                        ch.name = name.value(i).to_owned();
+                        });
+                        c
                     }
-                    ch.messages += 1;
-                    if !text.is_valid(i) {
-                        continue;
-                    }
+                };
+                let ch = &mut part.channels[c as usize];
+                if name.is_valid(i) && (ts, name.value(i)) > (ch.name_ts, ch.name.as_str()) {
+                    ch.name_ts = ts;
+                    ch.name = name.value(i).to_owned();
+                }
+                ch.messages += 1;
+                if !text.is_valid(i) {
+                    continue;
+                }
+                for ((used, daily), terms) in part.used.iter_mut().zip(&mut part.daily).zip(t.iter()) {
                     terms.matches(text.value(i), &mut found);
                     if found.is_empty() {
                         continue;
                     }
-                    if ch.any.uses == 0 || (ts, key) < (ch.any.first_ts, ch.any.first_key.as_str()) {
-                        ch.first_term = found[0];
+                    let usage = used.entry(c).or_default();
+                    if usage.any.uses == 0 || (ts, key) < (usage.any.first_ts, usage.any.first_key.as_str()) {
+                        usage.first_term = found[0];
                     }
-                    ch.any.add(ts, key);
-                    *part.daily.entry((u32::MAX, day)).or_default() += 1;
+                    usage.any.add(ts, key);
+                    *daily.entry((u32::MAX, day)).or_default() += 1;
                     for &term in found.iter() {
-                        ch.terms.entry(term).or_default().add(ts, key);
-                        *part.daily.entry((term, day)).or_default() += 1;
+                        usage.terms.entry(term).or_default().add(ts, key);
+                        *daily.entry((term, day)).or_default() += 1;
                     }
                 }
             }
@@ -336,65 +377,89 @@ pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Select
     .await?;
     let sets = std::sync::Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
 
-    // Merge the partitions, per term set.
-    let mut merged: Vec<Partial> = (0..n).map(|_| Partial::default()).collect();
+    // Merge the partitions.
+    let mut all = Partial::new(n);
     for part in parts {
-        for (all, part) in merged.iter_mut().zip(part) {
-            merge(all, part);
-        }
+        merge(&mut all, part);
     }
-    Ok(sets.into_iter().zip(merged).map(|(terms, all)| assemble(terms, selection, all)).collect())
+    let Partial { channels, used, daily, first_day, last_day, .. } = all;
+    let span = (first_day.unwrap_or(0), last_day.unwrap_or(0));
+    Ok(sets
+        .into_iter()
+        .zip(used.into_iter().zip(daily))
+        .map(|(terms, (used, daily))| assemble(terms, selection, &channels, used, &daily, span))
+        .collect())
 }
 
 /// Add one partition's counts to `all`.
 fn merge(all: &mut Partial, part: Partial) {
-    for (k, c) in part.channels {
-        match all.channels.get_mut(&k) {
+    let Partial { index, mut channels, used, daily, first_day, last_day } = part;
+    // The partition's places of channels → their places in `all`.
+    let mut place = vec![0u32; channels.len()];
+    for (k, c) in index {
+        let c = c as usize;
+        let ch = std::mem::take(&mut channels[c]);
+        place[c] = match all.index.get(&k) {
+            Some(&a) => {
+                let a_ch = &mut all.channels[a as usize];
+                a_ch.messages += ch.messages;
+                if (ch.name_ts, ch.name.as_str()) > (a_ch.name_ts, a_ch.name.as_str()) {
+                    a_ch.name_ts = ch.name_ts;
+                    a_ch.name = ch.name;
+                }
+                a
+            }
             None => {
-                all.channels.insert(k, c);
+                let a = all.channels.len() as u32;
+                all.index.insert(k, a);
+                all.channels.push(ch);
+                a
             }
-            Some(a) => {
-                a.messages += c.messages;
-                if (c.name_ts, c.name.as_str()) > (a.name_ts, a.name.as_str()) {
-                    a.name_ts = c.name_ts;
-                    a.name = c.name;
-                }
-                if c.any.uses > 0
-                    && (a.any.uses == 0
-                        || (c.any.first_ts, c.any.first_key.as_str()) < (a.any.first_ts, a.any.first_key.as_str()))
-                {
-                    a.first_term = c.first_term;
-                }
-                a.any.merge(c.any);
-                for (t, u) in c.terms {
-                    a.terms.entry(t).or_default().merge(u);
-                }
-            }
+        };
+    }
+    for (all_used, used) in all.used.iter_mut().zip(used) {
+        for (c, u) in used {
+            all_used.entry(place[c as usize]).or_default().merge(u);
         }
     }
-    for (k, n) in part.daily {
-        *all.daily.entry(k).or_default() += n;
+    for (all_daily, daily) in all.daily.iter_mut().zip(daily) {
+        for (k, n) in daily {
+            *all_daily.entry(k).or_default() += n;
+        }
     }
-    all.first_day = match (all.first_day, part.first_day) {
+    all.first_day = match (all.first_day, first_day) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    all.last_day = match (all.last_day, part.last_day) {
+    all.last_day = match (all.last_day, last_day) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
 }
 
-fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
-    let mut chans: Vec<Channel> = all.channels.into_values().collect();
+/// One term set's result from the merged scan: `used` and `daily` are the set's, `channels` every set's.
+fn assemble(
+    terms: Terms,
+    selection: &Selection,
+    channels: &[Channel],
+    used: HashMap<u32, Usage>,
+    daily: &HashMap<(u32, i64), u64>,
+    (first_day, last_day): (i64, i64),
+) -> Diffusion {
+    let unused = Usage::default();
+    let usage = |c: usize| used.get(&(c as u32)).unwrap_or(&unused);
     // Adopters by first use, then the others by size.
-    chans.sort_by_cached_key(|c| {
-        let first = if c.any.uses > 0 { (0, c.any.first_ts, c.any.first_key.clone()) } else { (1, 0, String::new()) };
-        (first, std::cmp::Reverse(c.messages), c.platform.clone(), c.id.clone())
-    });
-    let messages = chans.iter().map(|c| c.messages).sum();
+    let order_key = |c: usize| {
+        let (ch, u) = (&channels[c], usage(c));
+        let first = if u.any.uses > 0 { (0, u.any.first_ts, u.any.first_key.as_str()) } else { (1, 0, "") };
+        (first, std::cmp::Reverse(ch.messages), ch.platform.as_str(), ch.id.as_str())
+    };
+    let mut order: Vec<usize> = (0..channels.len()).collect();
+    order.sort_unstable_by(|&a, &b| order_key(a).cmp(&order_key(b)));
+    let chans: Vec<(&Channel, &Usage)> = order.into_iter().map(|c| (&channels[c], usage(c))).collect();
+    let messages = chans.iter().map(|(c, _)| c.messages).sum();
     let mut term_adoption = Vec::new();
-    for (ci, c) in chans.iter().enumerate() {
+    for (ci, (_, c)) in chans.iter().enumerate() {
         let mut ts: Vec<(&u32, &Use)> = c.terms.iter().collect();
         ts.sort_by_key(|(t, _)| **t);
         for (&term, u) in ts {
@@ -410,7 +475,6 @@ fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
     term_adoption.sort_by_key(|a| (a.term, a.first_use, a.channel));
 
     // Curves and summaries: `*` (any term, from each channel's `any`) and then each term.
-    let (first_day, last_day) = (all.first_day.unwrap_or(0), all.last_day.unwrap_or(0));
     let mut curve = Vec::new();
     let mut summary = Vec::new();
     // (label, code in `daily`, first uses as (time, key, channel)).
@@ -419,8 +483,8 @@ fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
         let firsts = chans
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.any.uses > 0)
-            .map(|(i, c)| (c.any.first_ts, c.any.first_key.as_str(), i));
+            .filter(|(_, (_, c))| c.any.uses > 0)
+            .map(|(i, (_, c))| (c.any.first_ts, c.any.first_key.as_str(), i));
         ("*".to_owned(), u32::MAX, firsts.collect())
     })
     .chain(terms.terms.iter().enumerate().map(|(t, term)| {
@@ -440,7 +504,7 @@ fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
         for day in first_day..=last_day {
             let new = new_by_day.get(&day).copied().unwrap_or(0);
             cumulative += new;
-            let uses = all.daily.get(&(code, day)).copied().unwrap_or(0);
+            let uses = daily.get(&(code, day)).copied().unwrap_or(0);
             uses_total += uses;
             curve.push(CurvePoint { term: label.clone(), day, channels: cumulative, new_channels: new, uses });
         }
@@ -448,7 +512,7 @@ fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
         let sources: Vec<String> = firsts
             .iter()
             .take_while(|f| Some(f.0) == first.map(|x| x.0))
-            .map(|&(_, _, c)| if chans[c].name.is_empty() { chans[c].id.clone() } else { chans[c].name.clone() })
+            .map(|&(_, _, c)| if chans[c].0.name.is_empty() { chans[c].0.id.clone() } else { chans[c].0.name.clone() })
             .collect();
         let days_to_half = first.map(|f| {
             let half = firsts.len().div_ceil(2);
@@ -466,17 +530,17 @@ fn assemble(terms: Terms, selection: &Selection, all: Partial) -> Diffusion {
     }
     let channels = chans
         .into_iter()
-        .map(|c| {
+        .map(|(ch, c)| {
             let used = c.any.uses > 0;
             Adoption {
                 first_use: used.then_some(c.any.first_ts),
                 first_key: used.then(|| c.any.first_key.clone()),
                 first_term: used.then(|| terms.terms[c.first_term as usize].clone()),
                 uses: c.any.uses,
-                messages: c.messages,
-                platform: c.platform,
-                channel_id: c.id,
-                channel_name: c.name,
+                messages: ch.messages,
+                platform: ch.platform.clone(),
+                channel_id: ch.id.clone(),
+                channel_name: ch.name.clone(),
             }
         })
         .collect();
