@@ -1020,12 +1020,12 @@ pub fn slim(c: &mut Coordination, caps: &Caps) {
         shown.extend(strongest_edge_ids(c, &index, cl.id).into_iter().take(caps.evidence_edges));
     }
     drop(index);
-    c.edges = std::mem::take(&mut c.edges)
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| shown.contains(i))
-        .map(|(_, e)| e)
-        .collect();
+    // Into a vector of their number: a filtering `collect` would keep the allocation of every edge.
+    let mut kept = Vec::with_capacity(shown.len());
+    kept.extend(
+        std::mem::take(&mut c.edges).into_iter().enumerate().filter(|(i, _)| shown.contains(i)).map(|(_, e)| e),
+    );
+    c.edges = kept;
     let mut labelled: HashSet<(Kind, i64)> = HashSet::new();
     for e in &mut c.edges {
         e.spells = Vec::new();
@@ -1548,6 +1548,8 @@ mod tests {
         // are gone. The kept ones are as they were but for their spells.
         assert_eq!(shown.len(), 15);
         assert_eq!(slim_c.edges.len(), 15);
+        // Nor is their room: the slimmed edges hold no allocation of the whole list.
+        assert!(full.edges.len() > 15 && slim_c.edges.capacity() == 15, "room for {}", slim_c.edges.capacity());
         for (s, &i) in slim_c.edges.iter().zip(&shown) {
             let f = &full.edges[i];
             assert!(s.spells.is_empty() && !f.spells.is_empty(), "edge {i} kept its spells");

@@ -87,6 +87,13 @@ impl Stages {
         self.current = Some((name.to_owned(), Instant::now(), bar));
     }
 
+    /// Under `ECHOLENS_TIMINGS`: a step within the running stage, with the memory now and at the stage's peak.
+    fn step(&self, what: &str) {
+        if self.per_stage {
+            eprintln!("    {what}{}", echolens_analysis::memory());
+        }
+    }
+
     fn finish(&mut self, detail: &str) {
         if let Some((name, t, bar)) = self.current.take() {
             bar.finish_and_clear();
@@ -332,6 +339,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
     // The comparison reads the clusters as found, before their accounts are pseudonymised.
     let raw_coord = sides.as_ref().map(|_| coord.clone());
     let mut evidence = rt.block_on(evidence_texts(&session()?, &coord, &args.caps))?;
+    stages.step("evidence texts read");
     if !args.reveal {
         pseudonyms.coordination(&mut coord);
         evidence = evidence
@@ -343,8 +351,10 @@ fn run_here(args: &Options) -> Result<Outcome> {
             })
             .collect();
     }
+    stages.step("pseudonymised");
     let (mut written, summaries) =
         coordination::write_outputs_with_summaries(&coord, &args.out.join("coordination"), args.format, run_record())?;
+    stages.step("tables written");
     written.add(timeline_written);
     let edge_digest = echolens_report::EdgeDigest::of(&coord, summaries);
     let per_kind: std::collections::BTreeMap<&str, u64> =
