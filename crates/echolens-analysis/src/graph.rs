@@ -49,6 +49,38 @@ pub struct Graph {
     pub edge_spells: Vec<Vec<(i64, i64)>>,
 }
 
+/// A graph's edges as its writers read them, one at a time: the edges a [`Graph`] holds, or edges made from
+/// an analysis's own result as they are written, so that a network of millions of edges is never held twice.
+pub trait Edges: Sync {
+    /// How many.
+    fn count(&self) -> usize;
+    /// Whether the edges have spells (the GEXF is then dynamic).
+    fn dynamic(&self) -> bool;
+    /// Edge `i`: its source and target node indices and its weight; its attribute values (one per edge
+    /// attribute) and spells are pushed into `values` and `spells`, which come empty.
+    fn edge(&self, i: usize, values: &mut Vec<Value>, spells: &mut Vec<(i64, i64)>) -> (usize, usize, f64);
+}
+
+/// The edges a [`Graph`] holds.
+struct Held<'a>(&'a Graph);
+
+impl Edges for Held<'_> {
+    fn count(&self) -> usize {
+        self.0.edges.len()
+    }
+
+    fn dynamic(&self) -> bool {
+        !self.0.edge_spells.is_empty()
+    }
+
+    fn edge(&self, i: usize, values: &mut Vec<Value>, spells: &mut Vec<(i64, i64)>) -> (usize, usize, f64) {
+        let (a, b, w, held) = &self.0.edges[i];
+        values.extend_from_slice(held);
+        spells.extend(self.0.edge_spells.get(i).into_iter().flatten());
+        (*a, *b, *w)
+    }
+}
+
 /// Escape text for XML content and attribute values.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -92,7 +124,7 @@ impl Graph {
     /// [`Graph::save_gexf`]).
     pub fn to_gexf(&self, description: &str) -> String {
         let mut out = Vec::new();
-        self.write_gexf(&mut out, description).expect("writing to memory");
+        self.write_gexf(&Held(self), &mut out, description).expect("writing to memory");
         String::from_utf8(out).expect("the XML is UTF-8")
     }
 
@@ -101,22 +133,32 @@ impl Graph {
     #[cfg(test)]
     fn to_graphml(&self) -> String {
         let mut out = Vec::new();
-        self.write_graphml(&mut out).expect("writing to memory");
+        self.write_graphml(&Held(self), &mut out).expect("writing to memory");
         String::from_utf8(out).expect("the XML is UTF-8")
     }
 
     /// Writes the graph as GEXF 1.3 to `path`, streamed: a network of a million edges is never held as text.
     pub fn save_gexf(&self, path: &Path, description: &str) -> Result<()> {
-        save(path, |w| self.write_gexf(w, description))
+        save(path, |w| self.write_gexf(&Held(self), w, description))
     }
 
     /// Writes the graph as GraphML to `path`, streamed.
     pub fn save_graphml(&self, path: &Path) -> Result<()> {
-        save(path, |w| self.write_graphml(w))
+        save(path, |w| self.write_graphml(&Held(self), w))
+    }
+
+    /// [`Graph::save_gexf`] with the graph's nodes and attributes and the edges of `edges` (not its own).
+    pub fn save_gexf_with(&self, edges: &dyn Edges, path: &Path, description: &str) -> Result<()> {
+        save(path, |w| self.write_gexf(edges, w, description))
+    }
+
+    /// [`Graph::save_graphml`] with the graph's nodes and attributes and the edges of `edges` (not its own).
+    pub fn save_graphml_with(&self, edges: &dyn Edges, path: &Path) -> Result<()> {
+        save(path, |w| self.write_graphml(edges, w))
     }
 
     /// The graph as GEXF 1.3, written to `s`.
-    fn write_gexf(&self, s: &mut impl Write, description: &str) -> std::io::Result<()> {
+    fn write_gexf(&self, edges: &dyn Edges, s: &mut impl Write, description: &str) -> std::io::Result<()> {
         s.write_all("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".as_bytes())?;
         s.write_all("<gexf xmlns=\"http://gexf.net/1.3\" version=\"1.3\">\n".as_bytes())?;
         writeln!(
@@ -126,7 +168,7 @@ impl Graph {
             xml_escape(description)
         )?;
         let kind = if self.directed { "directed" } else { "undirected" };
-        if self.edge_spells.is_empty() {
+        if !edges.dynamic() {
             writeln!(s, "  <graph defaultedgetype=\"{kind}\" mode=\"static\">")?;
         } else {
             writeln!(s, "  <graph defaultedgetype=\"{kind}\" mode=\"dynamic\" timeformat=\"dateTime\">")?;
@@ -152,15 +194,19 @@ impl Graph {
             s.write_all("</attvalues></node>\n".as_bytes())?;
         }
         s.write_all("    </nodes>\n    <edges>\n".as_bytes())?;
-        for (i, (a, b, w, values)) in self.edges.iter().enumerate() {
+        let (mut values, mut spells) = (Vec::new(), Vec::new());
+        for i in 0..edges.count() {
+            values.clear();
+            spells.clear();
+            let (a, b, w) = edges.edge(i, &mut values, &mut spells);
             write!(s, "      <edge id=\"e{i}\" source=\"n{a}\" target=\"n{b}\" weight=\"{w}\"><attvalues>")?;
             for (j, v) in values.iter().enumerate() {
                 write!(s, "<attvalue for=\"{j}\" value=\"{}\"/>", value_text(v))?;
             }
             s.write_all("</attvalues>".as_bytes())?;
-            if let Some(spells) = self.edge_spells.get(i).filter(|sp| !sp.is_empty()) {
+            if !spells.is_empty() {
                 s.write_all("<spells>".as_bytes())?;
-                for (start, end) in spells {
+                for (start, end) in &spells {
                     write!(
                         s,
                         "<spell start=\"{}\" end=\"{}\"/>",
@@ -176,7 +222,7 @@ impl Graph {
     }
 
     /// The graph as GraphML, written to `s`.
-    fn write_graphml(&self, s: &mut impl Write) -> std::io::Result<()> {
+    fn write_graphml(&self, edges: &dyn Edges, s: &mut impl Write) -> std::io::Result<()> {
         s.write_all("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".as_bytes())?;
         s.write_all("<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n".as_bytes())?;
         s.write_all("  <key id=\"label\" for=\"node\" attr.name=\"label\" attr.type=\"string\"/>\n".as_bytes())?;
@@ -200,7 +246,11 @@ impl Graph {
             }
             s.write_all("</node>\n".as_bytes())?;
         }
-        for (i, (a, b, w, values)) in self.edges.iter().enumerate() {
+        let (mut values, mut spells) = (Vec::new(), Vec::new());
+        for i in 0..edges.count() {
+            values.clear();
+            spells.clear();
+            let (a, b, w) = edges.edge(i, &mut values, &mut spells);
             write!(s, "    <edge id=\"e{i}\" source=\"n{a}\" target=\"n{b}\"><data key=\"weight\">{w}</data>")?;
             for (j, v) in values.iter().enumerate() {
                 write!(s, "<data key=\"e{j}\">{}</data>", value_text(v))?;

@@ -256,14 +256,14 @@ fn summed_over<'a>(per_account: &'a HashMap<String, BTreeMap<String, u64>>, memb
     sums
 }
 
-/// The combined network with cluster, degree and per-kind weights as attributes.
+/// The combined network's accounts with cluster, degree and strength, and the attributes of its edges
+/// ([`NetworkEdges`]: the kinds and each kind's weight); the edges are made as they are written.
 pub(super) fn network_graph(c: &Coordination) -> Graph {
     let net = &c.network;
     let degree = net.degree();
     let strength = net.strength();
-    let kinds: Vec<Kind> = c.params.kinds.clone();
     let mut edge_attrs = vec![("kinds".to_owned(), AttrType::String)];
-    edge_attrs.extend(kinds.iter().map(|k| (format!("weight_{}", k.name()), AttrType::Integer)));
+    edge_attrs.extend(c.params.kinds.iter().map(|k| (format!("weight_{}", k.name()), AttrType::Integer)));
     Graph {
         node_attrs: vec![
             ("cluster".into(), AttrType::Integer),
@@ -289,31 +289,57 @@ pub(super) fn network_graph(c: &Coordination) -> Graph {
                 )
             })
             .collect(),
-        edges: net
-            .edges
-            .iter()
-            .map(|e| {
-                let mut values = vec![Value::Text(e.kinds.iter().map(|(k, _)| k.name()).collect::<Vec<_>>().join(","))];
-                values.extend(kinds.iter().map(|k| Value::Int(e.kind_weight(*k) as i64)));
-                (e.a, e.b, e.weight as f64, values)
-            })
-            .collect(),
+        edges: Vec::new(),
         directed: false,
-        edge_spells: {
-            // Each account pair's spells over its edges of every kind, overlapping ones merged.
-            let mut by_pair: HashMap<(&str, &str), Vec<(i64, i64)>> = HashMap::new();
-            for e in &c.edges {
-                by_pair.entry((&*e.a, &*e.b)).or_default().extend(&e.spells);
-            }
-            net.edges
-                .iter()
-                .map(|e| {
-                    let (a, b) = (net.accounts[e.a].as_str(), net.accounts[e.b].as_str());
-                    let spells = by_pair.remove(&(a, b)).or_else(|| by_pair.remove(&(b, a))).unwrap_or_default();
-                    super::merge_spells(spells)
-                })
-                .collect()
-        },
+        edge_spells: Vec::new(),
+    }
+}
+
+/// The combined network's edges for the network files, each made as it is written: its kinds, its weight per
+/// kind, and its spells (those of its account pair's edges of every kind, overlapping ones merged).
+pub(super) struct NetworkEdges<'a> {
+    c: &'a Coordination,
+    /// `c.edges` by account pair (the smaller account first, as in an edge).
+    by_pair: Vec<u32>,
+}
+
+impl<'a> NetworkEdges<'a> {
+    pub(super) fn new(c: &'a Coordination) -> NetworkEdges<'a> {
+        let mut by_pair: Vec<u32> = (0..c.edges.len() as u32).collect();
+        by_pair.sort_unstable_by(|&x, &y| {
+            let (x, y) = (&c.edges[x as usize], &c.edges[y as usize]);
+            (&*x.a, &*x.b).cmp(&(&*y.a, &*y.b))
+        });
+        NetworkEdges { c, by_pair }
+    }
+}
+
+impl crate::graph::Edges for NetworkEdges<'_> {
+    fn count(&self) -> usize {
+        self.c.network.edges.len()
+    }
+
+    fn dynamic(&self) -> bool {
+        self.count() > 0
+    }
+
+    fn edge(&self, i: usize, values: &mut Vec<Value>, spells: &mut Vec<(i64, i64)>) -> (usize, usize, f64) {
+        let (net, edges) = (&self.c.network, &self.c.edges);
+        let e = &net.edges[i];
+        values.push(Value::Text(e.kinds.iter().map(|(k, _)| k.name()).collect::<Vec<_>>().join(",")));
+        values.extend(self.c.params.kinds.iter().map(|k| Value::Int(e.kind_weight(*k) as i64)));
+        let (a, b) = (net.accounts[e.a].as_str(), net.accounts[e.b].as_str());
+        let pair = if a <= b { (a, b) } else { (b, a) };
+        let key = |x: &u32| {
+            let x = &edges[*x as usize];
+            (&*x.a, &*x.b)
+        };
+        let start = self.by_pair.partition_point(|x| key(x) < pair);
+        let end = start + self.by_pair[start..].partition_point(|x| key(x) == pair);
+        let held: Vec<(i64, i64)> =
+            self.by_pair[start..end].iter().flat_map(|&x| edges[x as usize].spells.iter().copied()).collect();
+        spells.extend(super::merge_spells(held));
+        (e.a, e.b, e.weight as f64)
     }
 }
 
@@ -520,7 +546,7 @@ pub fn write_outputs_with_summaries(
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
     let (tables, summaries) = c.tables_but_edges()?;
     let p = &c.params;
-    let graph = network_graph(c);
+    let (graph, edges) = (network_graph(c), NetworkEdges::new(c));
     let description = format!(
         "echolens coordination network: kinds {}, window {} s, min weight {}, max key accounts {}",
         p.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
@@ -537,7 +563,10 @@ pub fn write_outputs_with_summaries(
             Ok(files)
         },
         || -> Result<()> {
-            let (a, b) = rayon::join(|| graph.save_gexf(&gexf, &description), || graph.save_graphml(&graphml));
+            let (a, b) = rayon::join(
+                || graph.save_gexf_with(&edges, &gexf, &description),
+                || graph.save_graphml_with(&edges, &graphml),
+            );
             a?;
             b
         },

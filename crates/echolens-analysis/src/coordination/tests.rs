@@ -294,8 +294,11 @@ async fn edges_say_who_came_first() {
     // Each key's span is a spell of the edge, for Gephi's timeline.
     let at = |secs: i64| T0 + secs * S;
     assert_eq!(text.spells, [(at(0), at(10)), (at(100), at(110)), (at(200), at(205)), (at(300), at(300))]);
-    let gexf = output::network_graph(&c);
-    assert_eq!(gexf.edge_spells, vec![text.spells.clone()], "the text and similar spells, merged");
+    let network = output::NetworkEdges::new(&c);
+    assert_eq!(crate::graph::Edges::count(&network), 1);
+    let (mut values, mut spells) = (Vec::new(), Vec::new());
+    crate::graph::Edges::edge(&network, 0, &mut values, &mut spells);
+    assert_eq!(spells, text.spells, "the text and similar spells, merged");
     assert_eq!(merge_spells(vec![(5, 9), (1, 3), (2, 4), (9, 12)]), [(1, 4), (5, 12)]);
 }
 
