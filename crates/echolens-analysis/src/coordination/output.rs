@@ -299,18 +299,22 @@ pub(super) fn network_graph(c: &Coordination) -> Graph {
 /// kind, and its spells (those of its account pair's edges of every kind, overlapping ones merged).
 pub(super) struct NetworkEdges<'a> {
     c: &'a Coordination,
-    /// `c.edges` by account pair (the smaller account first, as in an edge).
+    /// `c.edges` by account pair ([`NetworkEdges::pair`]).
     by_pair: Vec<u32>,
 }
 
 impl<'a> NetworkEdges<'a> {
     pub(super) fn new(c: &'a Coordination) -> NetworkEdges<'a> {
         let mut by_pair: Vec<u32> = (0..c.edges.len() as u32).collect();
-        by_pair.sort_unstable_by(|&x, &y| {
-            let (x, y) = (&c.edges[x as usize], &c.edges[y as usize]);
-            (&*x.a, &*x.b).cmp(&(&*y.a, &*y.b))
-        });
+        by_pair.sort_unstable_by(|&x, &y| Self::pair(c, x).cmp(&Self::pair(c, y)));
         NetworkEdges { c, by_pair }
+    }
+
+    /// Edge `x`'s accounts, the smaller first: an edge has them in that order as found, but pseudonyms need not
+    /// keep it.
+    fn pair(c: &Coordination, x: u32) -> (&str, &str) {
+        let e = &c.edges[x as usize];
+        if e.a <= e.b { (&e.a, &e.b) } else { (&e.b, &e.a) }
     }
 }
 
@@ -330,12 +334,8 @@ impl crate::graph::Edges for NetworkEdges<'_> {
         values.extend(self.c.params.kinds.iter().map(|k| Value::Int(e.kind_weight(*k) as i64)));
         let (a, b) = (net.accounts[e.a].as_str(), net.accounts[e.b].as_str());
         let pair = if a <= b { (a, b) } else { (b, a) };
-        let key = |x: &u32| {
-            let x = &edges[*x as usize];
-            (&*x.a, &*x.b)
-        };
-        let start = self.by_pair.partition_point(|x| key(x) < pair);
-        let end = start + self.by_pair[start..].partition_point(|x| key(x) == pair);
+        let start = self.by_pair.partition_point(|&x| Self::pair(self.c, x) < pair);
+        let end = start + self.by_pair[start..].partition_point(|&x| Self::pair(self.c, x) == pair);
         let held: Vec<(i64, i64)> =
             self.by_pair[start..end].iter().flat_map(|&x| edges[x as usize].spells.iter().copied()).collect();
         spells.extend(super::merge_spells(held));

@@ -299,6 +299,14 @@ async fn edges_say_who_came_first() {
     let (mut values, mut spells) = (Vec::new(), Vec::new());
     crate::graph::Edges::edge(&network, 0, &mut values, &mut spells);
     assert_eq!(spells, text.spells, "the text and similar spells, merged");
+    // Pseudonyms need not keep an edge's smaller account first: its spells are still its pair's.
+    let mut renamed = c.clone();
+    for e in &mut renamed.edges {
+        std::mem::swap(&mut e.a, &mut e.b);
+    }
+    (values, spells) = (Vec::new(), Vec::new());
+    crate::graph::Edges::edge(&output::NetworkEdges::new(&renamed), 0, &mut values, &mut spells);
+    assert_eq!(spells, text.spells, "found whichever account is first");
     assert_eq!(merge_spells(vec![(5, 9), (1, 3), (2, 4), (9, 12)]), [(1, 4), (5, 12)]);
 }
 
