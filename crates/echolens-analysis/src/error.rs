@@ -36,6 +36,21 @@ pub enum Error {
         /// The selection, in words.
         selection: String,
     },
+    /// A kernel's spill file could not be written or read: most often a full disk, or the engine's limit on
+    /// spill files (`datafusion.runtime.max_temp_directory_size`) reached.
+    #[error(
+        "{what}: a spill file in {} could not be written or read: {source}. Spill files go to the system's \
+         temporary directory (TMPDIR): point it at a disk with room",
+        dir.display()
+    )]
+    Spill {
+        /// What was spilled.
+        what: String,
+        /// The directory of the spill files.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Something that cannot happen did: a bug in echolens, to report.
     #[error("{0} (a bug in echolens; please report it with the command that gave it)")]
     Internal(String),

@@ -250,8 +250,10 @@ impl ListFile {
     }
 }
 
+/// A spill file that could not be written or read, in the directory DataFusion's disk manager spills to by
+/// default (the system's temporary directory): the disk is full, or the engine's limit on spill files reached.
 fn io(what: &str, e: std::io::Error) -> Error {
-    Error::Internal(format!("{what}: a spill file could not be written or read: {e}"))
+    Error::Spill { what: what.to_owned(), dir: std::env::temp_dir(), source: e }
 }
 
 #[cfg(test)]
@@ -322,5 +324,22 @@ mod tests {
         assert!(disk.used_disk_space() > 0);
         drop(file);
         assert_eq!(disk.used_disk_space(), 0, "the file goes with it");
+    }
+
+    #[test]
+    fn a_spill_that_does_not_fit_says_where_and_what_to_do() {
+        // A disk manager allowed 1 KiB of spill files: the first part's flush goes past it.
+        let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+            .with_max_temp_directory_size(1024)
+            .build_arc()
+            .unwrap();
+        let ctx = SessionContext::new_with_config_rt(datafusion::prelude::SessionConfig::new(), runtime);
+        let mut parts = Parts::new(&ctx, 1, "test values");
+        let err = (0..BUFFERED as u64).try_for_each(|v| parts.push(0, v)).unwrap_err();
+        assert!(matches!(err, Error::Spill { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.starts_with("test values: a spill file in "), "{message}");
+        assert!(message.contains("TMPDIR") && message.contains("max_temp_directory_size"), "{message}");
+        assert!(!message.contains("a bug in echolens"), "{message}");
     }
 }

@@ -537,10 +537,10 @@ fn count_frequent(
         // Each chunk's sampled shingles, already in their parts.
         let scattered: Vec<(Vec<Vec<u64>>, Vec<Vec<u64>>, Vec<u32>, u64)> = group
             .into_par_iter()
-            .map(|i| {
-                let chunk = sets.chunk(i)?;
+            .map(|at| {
+                let chunk = sets.chunk(at)?;
                 let (mut bp, mut common) = (vec![Vec::new(); parts], vec![Vec::new(); parts]);
-                let (mut channels, mut common_texts) = (Vec::new(), 0);
+                let (mut channels, mut texts) = (Vec::new(), 0);
                 for i in 0..chunk.len() {
                     let (doc, set) = (chunk.first + i as u32, chunk.get(i));
                     if boilerplate_sample(doc) {
@@ -550,13 +550,13 @@ fn count_frequent(
                         part.extend(set.iter().map(|&s| u64::from(c) << 32 | u64::from(s)));
                     }
                     if common_sample(doc) && !set.is_empty() {
-                        common_texts += 1;
+                        texts += 1;
                         for &s in set {
                             common[s as usize % parts].push(u64::from(s));
                         }
                     }
                 }
-                Ok((bp, common, channels, common_texts))
+                Ok((bp, common, channels, texts))
             })
             .collect::<Result<_>>()?;
         for (bp, common, channels, n) in scattered {
@@ -607,8 +607,8 @@ fn count_frequent(
         for group in chunk_groups(sets.chunks()) {
             let tallies: Vec<HashMap<(u32, u32), u64>> = group
                 .into_par_iter()
-                .map(|i| {
-                    let chunk = sets.chunk(i)?;
+                .map(|at| {
+                    let chunk = sets.chunk(at)?;
                     let mut tally = HashMap::new();
                     for i in 0..chunk.len() {
                         let doc = chunk.first + i as u32;
