@@ -226,9 +226,9 @@ impl ListFile {
     /// Chunk `i`, read back whole.
     pub(crate) fn chunk(&self, i: usize) -> Result<Chunk> {
         let p = self.placed[i];
-        let (mut offsets, mut data) = (Vec::new(), Vec::new());
-        self.read_u32s(p.at, p.docs as usize + 1, &mut offsets)?;
-        self.read_u32s(p.at + 4 * (u64::from(p.docs) + 1), p.data as usize, &mut data)?;
+        let mut offsets = Vec::new();
+        self.read_u32s(p.at, p.docs as usize + 1 + p.data as usize, &mut offsets)?;
+        let data = offsets.split_off(p.docs as usize + 1);
         Chunk::from_raw(p.first, offsets, data)
             .ok_or_else(|| Error::Internal(format!("{}: chunk {i} did not read back whole", self.what)))
     }

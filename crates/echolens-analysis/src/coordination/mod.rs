@@ -236,9 +236,9 @@ pub type MessageKey = Arc<str>;
 pub struct Edge {
     /// The kind.
     pub kind: Kind,
-    /// The smaller account id.
+    /// The smaller account id (as found: pseudonyms keep each pair's order, not the comparison).
     pub a: AccountName,
-    /// The larger account id.
+    /// The larger account id (as found).
     pub b: AccountName,
     /// Distinct keys shared within the window (`similar`: near-identical message pairs, each message once).
     pub weight: u64,
