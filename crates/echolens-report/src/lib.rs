@@ -1384,13 +1384,12 @@ fn by_week(out: &mut String, w: &echolens_analysis::vocabulary::keyness_by::Keyn
 }
 
 fn diffusion(out: &mut String, d: &Diffusion, caps: &Caps) {
-    let adopters = d.channels.iter().filter(|c| c.uses > 0).count();
     let _ = write!(
         out,
         "<p>The top {} terms were used in {} of {} channels.</p>",
         d.terms.len(),
-        n(adopters as u64),
-        n(d.channels.len() as u64)
+        n(d.adopters),
+        n(d.channel_count)
     );
     let mut names: Vec<&str> = vec!["*"];
     let mut by_uses: Vec<&echolens_analysis::vocabulary::diffusion::TermSummary> =

@@ -9,6 +9,7 @@
 use crate::ZWNJ;
 use crate::chars;
 
+#[inline]
 fn is_word(c: char) -> bool {
     let u = c as u32;
     if u < 0x80 {
@@ -235,28 +236,14 @@ fn is_phrase_break(c: char) -> bool {
 /// assert_eq!(runs, [vec!["death", "to", "x"], vec!["long", "live", "y"], vec!["z"]]);
 /// ```
 pub fn phrase_tokens<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
-    for line in text.split('\n') {
-        let mut new_phrase = true;
-        for chunk in line.split_whitespace() {
-            if is_url(chunk) {
-                new_phrase = true;
-                continue;
-            }
-            let base = chunk.as_ptr() as usize;
-            let mut at = 0;
-            for token in chunk_tokens(chunk) {
-                let start = token.as_ptr() as usize - base;
-                if chunk[at..start].contains(is_phrase_break) {
-                    new_phrase = true;
-                }
-                f(token, new_phrase);
-                new_phrase = false;
-                at = start + token.len();
-            }
-            if chunk[at..].contains(is_phrase_break) {
-                new_phrase = true;
-            }
-        }
+    // One pass over the tokens: a token starts a phrase when what lies between it and the token before holds a
+    // break. A skipped URL always does (`://` or `www.`), and so does a line break.
+    let mut end: Option<usize> = None;
+    for token in tokens(text) {
+        let start = token.as_ptr() as usize - text.as_ptr() as usize;
+        let new = end.is_none_or(|end| text[end..start].contains(is_phrase_break));
+        f(token, new);
+        end = Some(start + token.len());
     }
 }
 
@@ -282,14 +269,19 @@ pub fn phrases<'a>(text: &'a str, mut f: impl FnMut(&[&'a str])) {
     }
 }
 
+/// The tokens of one white-space separated chunk, character by character: the definition the tests hold
+/// [`tokens`] and [`phrase_tokens`] to.
+#[cfg(test)]
 fn chunk_tokens(chunk: &str) -> ChunkTokens<'_> {
     ChunkTokens { rest: chunk }
 }
 
+#[cfg(test)]
 struct ChunkTokens<'a> {
     rest: &'a str,
 }
 
+#[cfg(test)]
 impl<'a> Iterator for ChunkTokens<'a> {
     type Item = &'a str;
 
@@ -415,6 +407,44 @@ mod tests {
         }
     }
 
+    /// The definition [`phrase_tokens`] implements in one pass: lines, white-space chunks (a URL ends a phrase),
+    /// each chunk's tokens, a break anywhere between two tokens ending a phrase.
+    fn phrase_tokens_by_chunks<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
+        for line in text.split('\n') {
+            let mut new_phrase = true;
+            for chunk in line.split_whitespace() {
+                if is_url(chunk) {
+                    new_phrase = true;
+                    continue;
+                }
+                let base = chunk.as_ptr() as usize;
+                let mut at = 0;
+                for token in chunk_tokens(chunk) {
+                    let start = token.as_ptr() as usize - base;
+                    if chunk[at..start].contains(is_phrase_break) {
+                        new_phrase = true;
+                    }
+                    f(token, new_phrase);
+                    new_phrase = false;
+                    at = start + token.len();
+                }
+                if chunk[at..].contains(is_phrase_break) {
+                    new_phrase = true;
+                }
+            }
+        }
+    }
+
+    fn phrase_starts(s: &str, by_chunks: bool) -> Vec<(&str, bool)> {
+        let mut out = Vec::new();
+        if by_chunks {
+            phrase_tokens_by_chunks(s, |t, new| out.push((t, new)));
+        } else {
+            phrase_tokens(s, |t, new| out.push((t, new)));
+        }
+        out
+    }
+
     fn runs(s: &str) -> Vec<Vec<&str>> {
         let mut out: Vec<Vec<&str>> = Vec::new();
         phrase_tokens(s, |t, new| {
@@ -457,6 +487,18 @@ mod tests {
             let mut seen = Vec::new();
             phrase_tokens(&s, |t, _| seen.push(t));
             proptest::prop_assert_eq!(seen, tokens(&s).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn phrases_in_one_pass_agree_with_the_definition(s in "\\PC{0,60}") {
+            proptest::prop_assert_eq!(phrase_starts(&s, false), phrase_starts(&s, true));
+        }
+
+        #[test]
+        fn phrases_in_one_pass_agree_with_the_definition_on_breaks_and_urls(
+            s in "[a-z #@_.,;!?()«»،؛؟…/:wh\u{200C}\u{0627}-\u{0649}\u{0430}-\u{044F}\u{00A0}\u{0B}\t\n]{0,60}"
+        ) {
+            proptest::prop_assert_eq!(phrase_starts(&s, false), phrase_starts(&s, true));
         }
 
         #[test]

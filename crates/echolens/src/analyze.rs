@@ -87,10 +87,11 @@ impl Stages {
         self.current = Some((name.to_owned(), Instant::now(), bar));
     }
 
-    /// Under `ECHOLENS_TIMINGS`: a step within the running stage, with the memory now and at the stage's peak.
+    /// Under `ECHOLENS_TIMINGS`: a step within the running stage, with the time since the stage started and the
+    /// memory now and at the stage's peak.
     fn step(&self, what: &str) {
-        if self.per_stage {
-            eprintln!("    {what}{}", echolens_analysis::memory());
+        if let (true, Some((_, t, _))) = (self.per_stage, &self.current) {
+            eprintln!("    {:>7.2} s  {what}{}", t.elapsed().as_secs_f64(), echolens_analysis::memory());
         }
     }
 
@@ -401,6 +402,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
     // may read any.
     let columns = if named_campaign { None } else { Some(AUTO_SOURCE_COLUMNS) };
     let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, columns, args.memory))?;
+    stages.step("vocabulary: the sources and the reference sample read");
     // The terms' spread through the whole corpus, for every source in one scan.
     let mut followed: Vec<(usize, Terms)> = Vec::new();
     for (i, source) in sources.into_iter().enumerate() {
@@ -438,12 +440,23 @@ fn run_here(args: &Options) -> Result<Outcome> {
             Err(e) => notes.push(format!("{}: not measured: {e}", source.title)),
         }
     }
+    stages.step("vocabulary: keyness measured");
     if !followed.is_empty() {
+        // Each set's tables are written as its result is made, and only what the report shows is kept: the rows
+        // per channel grow with the corpus.
         let (at, sets): (Vec<usize>, Vec<Terms>) = followed.into_iter().unzip();
-        let spread = rt.block_on(diffusion::run_many(&ctx, sets, &Selection::default()))?;
-        for (i, d) in at.into_iter().zip(spread) {
-            campaigns[i].diffusion = Some(d);
-        }
+        let mut at = at.into_iter();
+        rt.block_on(diffusion::run_each(&ctx, sets, &Selection::default(), |mut d| {
+            let c = &mut campaigns[at.next().expect("a campaign for every term set")];
+            if !args.reveal {
+                pseudonyms.diffusion(&mut d);
+            }
+            let dir = args.out.join(&c.folder).join("diffusion");
+            written.add(diffusion::write_outputs(&d, &dir, args.format, run_record())?);
+            d.drop_rows();
+            c.diffusion = Some(d);
+            Ok(())
+        }))?;
     }
     // The sample of the corpus the vocabulary read goes before the stage ends, which gives freed memory back.
     drop(vocabulary_ctx);
@@ -454,9 +467,6 @@ fn run_here(args: &Options) -> Result<Outcome> {
         pseudonyms.reuse(&mut reuse);
         for c in &mut campaigns {
             pseudonyms.keyness(&mut c.keyness);
-            if let Some(d) = &mut c.diffusion {
-                pseudonyms.diffusion(d);
-            }
             if let Some(w) = &mut c.by_week {
                 pseudonyms.keyness_by(w);
             }
@@ -472,9 +482,6 @@ fn run_here(args: &Options) -> Result<Outcome> {
     for c in &campaigns {
         let dir = args.out.join(&c.folder);
         written.add(keyness::write_outputs(&c.keyness, &dir.join("keyness"), args.format, extra.clone())?);
-        if let Some(d) = &c.diffusion {
-            written.add(diffusion::write_outputs(d, &dir.join("diffusion"), args.format, extra.clone())?);
-        }
         if let Some(w) = &c.by_week {
             written.add(keyness_by::write_outputs(w, &dir.join("keyness_by_week"), args.format, extra.clone())?);
         }
@@ -565,7 +572,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
             "messages_reference": c.keyness.counts.messages_reference,
             "top_terms": c.keyness.terms.iter().filter(|t| t.z > 0.0).take(10)
                 .map(|t| serde_json::json!({"term": t.term, "z": t.z})).collect::<Vec<_>>(),
-            "adopting_channels": c.diffusion.as_ref().map(|d| d.channels.iter().filter(|a| a.uses > 0).count()),
+            "adopting_channels": c.diffusion.as_ref().map(|d| d.adopters),
         })).collect::<Vec<_>>(),
         "notes": notes,
         "pseudonymised": !args.reveal,

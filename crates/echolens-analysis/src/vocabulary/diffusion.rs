@@ -7,9 +7,13 @@
 //! text and matches where its words follow one another within a clause.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::Path;
 
 use datafusion::prelude::SessionContext;
+use foldhash::fast::FixedState;
+
+use crate::minhash::KeyHasher;
 use echolens_text::{normalize, phrases, tokens};
 use serde::Serialize;
 
@@ -28,9 +32,6 @@ pub struct Terms {
     /// The terms as given.
     pub terms: Vec<String>,
     words: Vec<Vec<String>>,
-    by_first: HashMap<String, Vec<u32>>,
-    /// Every term's first word as a substring: a text without any cannot use a term, and is not tokenised.
-    prefilter: Vec<memchr::memmem::Finder<'static>>,
 }
 
 impl Terms {
@@ -43,18 +44,14 @@ impl Terms {
             return Err(Error::Param("too many terms".into()));
         }
         let mut words = Vec::with_capacity(terms.len());
-        let mut by_first: HashMap<String, Vec<u32>> = HashMap::new();
         for (i, term) in terms.iter().enumerate() {
-            let norm = normalize(term);
-            let w: Vec<String> = tokens(&norm).map(str::to_owned).collect();
-            let Some(first) = w.first() else {
+            let w: Vec<String> = tokens(&normalize(term)).map(str::to_owned).collect();
+            if w.is_empty() {
                 return Err(Error::Param(format!("term {} ({term:?}) has no word in it", i + 1)));
-            };
-            by_first.entry(first.clone()).or_default().push(i as u32);
+            }
             words.push(w);
         }
-        let prefilter = by_first.keys().map(|w| memchr::memmem::Finder::new(w.as_bytes()).into_owned()).collect();
-        Ok(Terms { terms, words, by_first, prefilter })
+        Ok(Terms { terms, words })
     }
 
     /// Read one term a line (blank lines and lines starting with `#` skipped).
@@ -90,27 +87,54 @@ impl Terms {
         }
         Terms::new(terms).map_err(|e| Error::Param(format!("{}: {e}", path.display())))
     }
+}
 
-    /// The terms used in `text_norm`, each once.
-    pub fn matches(&self, text_norm: &str, out: &mut Vec<u32>) {
-        out.clear();
-        if !self.prefilter.iter().any(|f| f.find(text_norm.as_bytes()).is_some()) {
+/// Every term set's terms in one matcher: a text is searched once for the first words of all of them, and
+/// tokenised at most once, whatever the number of sets.
+pub(crate) struct Matcher {
+    sets: Vec<Terms>,
+    /// Every term's first word: a text without any of them as a substring uses no term and is not tokenised.
+    prefilter: aho_corasick::AhoCorasick,
+    /// A first word → the (set, term) pairs whose term starts with it.
+    by_first: HashMap<String, Vec<(u32, u32)>, FixedState>,
+}
+
+impl Matcher {
+    pub(crate) fn new(sets: Vec<Terms>) -> Result<Matcher> {
+        let mut by_first: HashMap<String, Vec<(u32, u32)>, FixedState> = HashMap::default();
+        for (s, set) in sets.iter().enumerate() {
+            for (t, words) in set.words.iter().enumerate() {
+                by_first.entry(words[0].clone()).or_default().push((s as u32, t as u32));
+            }
+        }
+        let prefilter = aho_corasick::AhoCorasick::new(by_first.keys())
+            .map_err(|e| Error::Internal(format!("the terms' first words as a prefilter: {e}")))?;
+        Ok(Matcher { sets, prefilter, by_first })
+    }
+
+    /// The terms of each set used in `text_norm`, each once and in order, into `found` (one list per set,
+    /// cleared first).
+    pub(crate) fn matches(&self, text_norm: &str, found: &mut Vec<Vec<u32>>) {
+        found.resize_with(self.sets.len(), Vec::new);
+        found.iter_mut().for_each(Vec::clear);
+        if !self.prefilter.is_match(text_norm) {
             return;
         }
         phrases(text_norm, |run| {
             for start in 0..run.len() {
-                if let Some(ids) = self.by_first.get(run[start]) {
-                    for &t in ids {
-                        let w = &self.words[t as usize];
-                        if w.len() <= run.len() - start && w.iter().zip(&run[start..]).all(|(a, b)| a == b) {
-                            out.push(t);
-                        }
+                let Some(ids) = self.by_first.get(run[start]) else { continue };
+                for &(s, t) in ids {
+                    let w = &self.sets[s as usize].words[t as usize];
+                    if w.len() <= run.len() - start && w.iter().zip(&run[start..]).all(|(a, b)| a == b) {
+                        found[s as usize].push(t);
                     }
                 }
             }
         });
-        out.sort_unstable();
-        out.dedup();
+        for f in found.iter_mut() {
+            f.sort_unstable();
+            f.dedup();
+        }
     }
 }
 
@@ -160,7 +184,7 @@ struct Usage {
     any: Use,
     /// The first term it used.
     first_term: u32,
-    terms: HashMap<u32, Use>,
+    terms: HashMap<u32, Use, BuildHasherDefault<KeyHasher>>,
 }
 
 impl Usage {
@@ -184,19 +208,19 @@ impl Usage {
 #[derive(Default)]
 struct Partial {
     /// `platform:channel_id` → its place in `channels`.
-    index: HashMap<String, u32>,
+    index: HashMap<String, u32, FixedState>,
     channels: Vec<Channel>,
     /// Per term set: the channels that used its terms (by place in `channels`).
-    used: Vec<HashMap<u32, Usage>>,
+    used: Vec<HashMap<u32, Usage, BuildHasherDefault<KeyHasher>>>,
     /// Per term set: (term or `u32::MAX` for any, day) → messages using it.
-    daily: Vec<HashMap<(u32, i64), u64>>,
+    daily: Vec<HashMap<(u32, i64), u64, FixedState>>,
     first_day: Option<i64>,
     last_day: Option<i64>,
 }
 
 impl Partial {
     fn new(sets: usize) -> Partial {
-        Partial { used: vec![HashMap::new(); sets], daily: vec![HashMap::new(); sets], ..Partial::default() }
+        Partial { used: vec![HashMap::default(); sets], daily: vec![HashMap::default(); sets], ..Partial::default() }
     }
 }
 
@@ -290,6 +314,12 @@ pub struct Diffusion {
     pub summary: Vec<TermSummary>,
     /// Messages looked at.
     pub messages: u64,
+    /// Channels looked at (the rows of `channels` until [`Diffusion::drop_rows`]).
+    #[serde(skip)]
+    pub channel_count: u64,
+    /// Channels that used a term.
+    #[serde(skip)]
+    pub adopters: u64,
 }
 
 /// Follow `terms` through the messages of `selection`.
@@ -300,6 +330,23 @@ pub async fn run(ctx: &SessionContext, terms: Terms, selection: &Selection) -> R
 /// Follow each of several term sets through the messages of `selection`, in one scan: the same results as a
 /// [`run`] per set (`analyze` follows the top terms of each campaign source through the whole corpus).
 pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Selection) -> Result<Vec<Diffusion>> {
+    let mut all = Vec::with_capacity(sets.len());
+    run_each(ctx, sets, selection, |d| {
+        all.push(d);
+        Ok(())
+    })
+    .await?;
+    Ok(all)
+}
+
+/// [`run_many`], each set's result handed to `f` as it is made, in the order of `sets`: a caller that writes
+/// each and keeps less of it holds one set's rows at a time.
+pub async fn run_each(
+    ctx: &SessionContext,
+    sets: Vec<Terms>,
+    selection: &Selection,
+    mut f: impl FnMut(Diffusion) -> Result<()>,
+) -> Result<()> {
     if !selection.is_empty() {
         selection.count(ctx, "corpus").await?;
     }
@@ -307,8 +354,8 @@ pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Select
     let sql =
         "SELECT key, platform, channel_id, channel_name, CAST(ts AS BIGINT) AS ts, text_norm FROM diffusion_selected";
     let n = sets.len();
-    let shared = std::sync::Arc::new(sets);
-    let t = std::sync::Arc::clone(&shared);
+    let shared = std::sync::Arc::new(Matcher::new(sets)?);
+    let matcher = std::sync::Arc::clone(&shared);
     let parts = per_partition(
         ctx,
         sql,
@@ -354,8 +401,8 @@ pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Select
                 if !text.is_valid(i) {
                     continue;
                 }
-                for ((used, daily), terms) in part.used.iter_mut().zip(&mut part.daily).zip(t.iter()) {
-                    terms.matches(text.value(i), &mut found);
+                matcher.matches(text.value(i), &mut found);
+                for ((used, daily), found) in part.used.iter_mut().zip(&mut part.daily).zip(&found) {
                     if found.is_empty() {
                         continue;
                     }
@@ -375,7 +422,10 @@ pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Select
         },
     )
     .await?;
-    let sets = std::sync::Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
+    let sets = match std::sync::Arc::try_unwrap(shared) {
+        Ok(m) => m.sets,
+        Err(m) => m.sets.clone(),
+    };
 
     // Merge the partitions.
     let mut all = Partial::new(n);
@@ -384,11 +434,10 @@ pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Select
     }
     let Partial { channels, used, daily, first_day, last_day, .. } = all;
     let span = (first_day.unwrap_or(0), last_day.unwrap_or(0));
-    Ok(sets
-        .into_iter()
-        .zip(used.into_iter().zip(daily))
-        .map(|(terms, (used, daily))| assemble(terms, selection, &channels, used, &daily, span))
-        .collect())
+    for (terms, (used, daily)) in sets.into_iter().zip(used.into_iter().zip(daily)) {
+        f(assemble(terms, selection, &channels, used, &daily, span))?;
+    }
+    Ok(())
 }
 
 /// Add one partition's counts to `all`.
@@ -442,8 +491,8 @@ fn assemble(
     terms: Terms,
     selection: &Selection,
     channels: &[Channel],
-    used: HashMap<u32, Usage>,
-    daily: &HashMap<(u32, i64), u64>,
+    used: HashMap<u32, Usage, BuildHasherDefault<KeyHasher>>,
+    daily: &HashMap<(u32, i64), u64, FixedState>,
     (first_day, last_day): (i64, i64),
 ) -> Diffusion {
     let unused = Usage::default();
@@ -528,7 +577,7 @@ fn assemble(
             days_to_half: days_to_half.map(|d| (d * 100.0).round() / 100.0),
         });
     }
-    let channels = chans
+    let channels: Vec<Adoption> = chans
         .into_iter()
         .map(|(ch, c)| {
             let used = c.any.uses > 0;
@@ -547,6 +596,8 @@ fn assemble(
     Diffusion {
         terms: terms.terms,
         selection: selection.to_string(),
+        channel_count: channels.len() as u64,
+        adopters: channels.iter().filter(|c| c.uses > 0).count() as u64,
         channels,
         term_adoption,
         curve,
@@ -562,6 +613,9 @@ impl Diffusion {
         use crate::Col::*;
         use crate::{Cell, Rows};
         let d = self;
+        if d.channels.len() as u64 != d.channel_count {
+            return Err(Error::Internal("diffusion tables asked for after their rows were dropped".into()));
+        }
         let total_channels = d.channels.len().max(1) as f64;
         let mut adoption = Rows::new(
             "adoption",
@@ -642,9 +696,16 @@ impl Diffusion {
     /// The summary (`summary.json` without the run): the result with its channel and adopter counts.
     pub fn summary(&self) -> serde_json::Value {
         let mut summary = serde_json::to_value(self).expect("diffusion serialises");
-        summary["channels"] = serde_json::json!(self.channels.len());
-        summary["adopters"] = serde_json::json!(self.channels.iter().filter(|c| c.uses > 0).count());
+        summary["channels"] = serde_json::json!(self.channel_count);
+        summary["adopters"] = serde_json::json!(self.adopters);
         summary
+    }
+
+    /// Drops the rows per channel (`channels`, `term_adoption`), which grow with the corpus, once the tables are
+    /// written: the counts, the curves and the summary stay (what a report shows).
+    pub fn drop_rows(&mut self) {
+        self.channels = Vec::new();
+        self.term_adoption = Vec::new();
     }
 }
 

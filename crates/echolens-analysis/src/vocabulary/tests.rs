@@ -419,11 +419,12 @@ fn term_files_keep_hashtags_and_skip_comments() {
     std::fs::write(&path, "# planted terms\n\n#vellum\nKestrine  Accord\n  مرگ بر  \n").unwrap();
     let terms = Terms::from_file(&path).unwrap();
     assert_eq!(terms.terms, ["#vellum", "Kestrine  Accord", "مرگ بر"]);
+    let matcher = diffusion::Matcher::new(vec![terms]).unwrap();
     let mut found = Vec::new();
-    terms.matches(&echolens_text::normalize("the KESTRINE accord, #vellum! مرگ بر"), &mut found);
-    assert_eq!(found, [0, 1, 2]);
-    terms.matches("kestrine. accord", &mut found);
-    assert!(found.is_empty(), "a phrase does not span clauses");
+    matcher.matches(&echolens_text::normalize("the KESTRINE accord, #vellum! مرگ بر"), &mut found);
+    assert_eq!(found, [vec![0, 1, 2]]);
+    matcher.matches("kestrine. accord", &mut found);
+    assert_eq!(found, [Vec::<u32>::new()], "a phrase does not span clauses");
     std::fs::write(&path, "ok\n!!!\n").unwrap();
     let err = Terms::from_file(&path).unwrap_err().to_string();
     assert!(err.contains("term 2") && err.contains("no word"), "{err}");
@@ -434,7 +435,8 @@ async fn several_term_sets_in_one_scan_give_what_one_scan_each_gives() {
     let ctx = session(&corpus());
     let sets = [
         vec!["Kestrine Accord".to_owned(), "#vellum".to_owned()],
-        vec!["weather".to_owned()],
+        // A first word another set's term starts with.
+        vec!["weather".to_owned(), "kestrine".to_owned()],
         vec!["accord".to_owned()],
     ];
     let together =
@@ -450,4 +452,62 @@ async fn several_term_sets_in_one_scan_give_what_one_scan_each_gives() {
         assert_eq!(alone.messages, d.messages);
         assert!(d.summary[0].uses > 0, "{set:?} is used");
     }
+}
+
+/// The terms of `set` that `text` uses, found the slow way: every term against every position of every phrase.
+fn used_by_brute_force(set: &[String], text: &str) -> Vec<u32> {
+    let mut runs: Vec<Vec<String>> = Vec::new();
+    echolens_text::phrases(text, |run| runs.push(run.iter().map(|w| w.to_string()).collect()));
+    let mut used = Vec::new();
+    for (t, term) in set.iter().enumerate() {
+        let words: Vec<String> = echolens_text::tokens(&echolens_text::normalize(term)).map(str::to_owned).collect();
+        if runs.iter().any(|run| run.windows(words.len()).any(|w| w == words.as_slice())) {
+            used.push(t as u32);
+        }
+    }
+    used
+}
+
+const MATCHER_WORDS: [&str; 7] = ["ab", "a", "b", "abc", "مردم", "می\u{200C}شود", "#ab"];
+
+proptest::proptest! {
+    /// One matcher for several sets finds, in each set, the terms a brute-force search finds: first words shared
+    /// between sets and within one, words that are substrings of others, clause breaks.
+    #[test]
+    fn one_matcher_finds_what_brute_force_finds(
+        text in proptest::collection::vec(
+            proptest::sample::select([&MATCHER_WORDS[..], &[",", ".", "\n", "https://ab.org/a"]].concat()), 0..16),
+        sets in proptest::collection::vec(
+            proptest::collection::vec(proptest::collection::vec(proptest::sample::select(&MATCHER_WORDS[..]), 1..4), 1..5),
+            1..4),
+    ) {
+        let text = echolens_text::normalize(&text.join(" "));
+        let sets: Vec<Vec<String>> = sets.into_iter().map(|set| set.into_iter().map(|t| t.join(" ")).collect()).collect();
+        let terms: Vec<Terms> = sets.iter().map(|set| Terms::new(set.clone()).unwrap()).collect();
+        let matcher = diffusion::Matcher::new(terms).unwrap();
+        let mut found = Vec::new();
+        matcher.matches(&text, &mut found);
+        let expected: Vec<Vec<u32>> = sets.iter().map(|set| used_by_brute_force(set, &text)).collect();
+        proptest::prop_assert_eq!(found, expected, "{:?}", text);
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_rows_keeps_the_counts_and_refuses_the_tables() {
+    let ctx = session(&corpus());
+    let mut d = diffusion::run(
+        &ctx,
+        Terms::new(vec!["Kestrine Accord".into(), "weather".into()]).unwrap(),
+        &Selection::default(),
+    )
+    .await
+    .unwrap();
+    let summary = d.summary();
+    assert!(d.adopters > 0, "the terms are used");
+    assert_eq!(d.channel_count as usize, d.channels.len());
+    assert_eq!(d.adopters as usize, d.channels.iter().filter(|c| c.uses > 0).count());
+    d.drop_rows();
+    assert_eq!(d.summary(), summary, "the counts stay");
+    assert!(d.channels.is_empty() && d.term_adoption.is_empty() && !d.curve.is_empty());
+    assert!(d.tables().is_err(), "no tables without their rows");
 }
