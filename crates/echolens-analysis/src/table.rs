@@ -142,7 +142,7 @@ impl Strs {
 }
 
 /// Column `name` as plain strings: views are copied into one contiguous buffer. Keyness measured faster on the
-/// copy than on the views in place (session 6, 1M messages, 1–3 words: 3.7–4.2 s against 5.5–6.5 s), so the
+/// copy than on the views in place (1M messages, 1–3 words: 3.7–4.2 s against 5.5–6.5 s), so the
 /// tokenising kernels other than `similar` read the copy.
 pub fn strings(batch: &RecordBatch, name: &str) -> Result<Strs> {
     let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));

@@ -8,8 +8,8 @@
 //! A shard is a sorted run of fingerprints followed by a short unsorted tail, merged into the run when it
 //! fills, so the index grows a little at a time and never holds a table and its doubled copy at once.
 //!
-//! Until session 17 the unedited keys sat in a hash set of whole hashes: 16 bytes a key at best, 35.6 at a
-//! million keys (2²¹ buckets), and twice that for a moment each time the table grew.
+//! A hash set of whole hashes would take 16 bytes a key at best, 35.6 at a million keys (2²¹ buckets), and
+//! twice that for a moment each time the table grew.
 //!
 //! Two different keys with the same 80 bits would make the later one look stored, and it would be dropped as
 //! unchanged. Among n keys that happens with probability about n²/2⁸¹: 4·10⁻¹¹ at ten million keys.

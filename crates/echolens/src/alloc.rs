@@ -6,12 +6,12 @@
 //! mimalloc v3 keeps freed memory for a second (`purge_delay` = 1000 ms) before it returns it to the system. The
 //! analyses free large buffers on one thread while others allocate: at 10M messages, the all-kinds coordination
 //! run peaked at 2147 MB with the default and at 1185 MB with 10 ms (mimalloc v2's default), same output,
-//! 84 → 94 s (bench/README.md, session 10).
+//! 84 → 94 s.
 //!
 //! `echolens ingest` never purges: each commit allocates and frees buffers of about the same size (the rows,
 //! the Parquet pages, the file), so memory kept is memory the next commit reuses, while memory returned is
 //! faulted and zeroed by the kernel again. At 1M messages that was 10% of its time (4.70 against 5.21 s over
-//! four rounds, session 13), for a peak 9% higher (592 against 541 MB). A `MIMALLOC_PURGE_DELAY` set by the
+//! four rounds), for a peak 9% higher (592 against 541 MB). A `MIMALLOC_PURGE_DELAY` set by the
 //! user wins over both settings.
 #![allow(unsafe_code)]
 
