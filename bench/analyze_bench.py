@@ -2,7 +2,8 @@
 """`echolens analyze` end to end on generated corpora: ingest into a fresh store, every analysis, the tables and
 the report, as one process (wall time, peak RSS, each stage's time and its own peak memory, from `summary.json`
 under ECHOLENS_TIMINGS; the steps' memory in out/analyze_N.log). With several sizes, one table side by side, and the scaling targets of the largest two: peak
-memory no more than 1.25x and under 6 GB, wall time no more than 5.5x for 5x the messages. With --toolkit,
+memory no more than 1.25x and under 6 GB, wall time no more than 5.5x for 5x the messages. With --floor, the
+serde_json floor on each corpus first and analyze as a multiple of it (target at most 8x). With --toolkit,
 coordination-network-toolkit's preprocess and networks on the same corpus, one after another, for the ratio.
 
 Run through bench/analyze.sh, which builds the release binary and the venv.
@@ -38,6 +39,12 @@ def run_one(args, n):
     if os.path.exists(out):
         shutil.rmtree(out)
     store = os.path.join(out, "store")
+    floor = None
+    if args.floor:
+        # The floor right before analyze, on the same file: a bare single-threaded serde_json parse of every line.
+        start = time.monotonic()
+        subprocess.run([args.floor, corpus.jsonl], check=True, stdout=subprocess.DEVNULL)
+        floor = time.monotonic() - start
     secs, rss = timed_stages([args.bin, "analyze", corpus.jsonl, "--out", out, "--store", store],
                              os.path.join(args.work, f"analyze_{n}.log"))
     with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
@@ -52,7 +59,11 @@ def run_one(args, n):
     for s in summary["stages"]:
         print(f"  {s['stage']:<13} {s['seconds']:>8.2f} s  peak {s.get('peak_rss_mb')} MB, "
               f"so far {s.get('peak_rss_mb_so_far')} MB")
+    if floor:
+        print(f"floor (serde_json parse of the JSONL, one thread): {floor:.2f} s; analyze = {secs / floor:.1f}x the "
+              f"floor (target at most 8x)")
     result = {"n": n, "messages": messages, "seconds": secs, "peak_rss_mb": rss, "stages": summary["stages"],
+              "floor_seconds": floor,
               "report_bytes": summary["report_bytes"], "clusters": summary["coordination"]["clusters"],
               "cascades": summary["reuse"]["cascades"],
               "campaigns": [c["title"] for c in summary["campaigns"]]}
@@ -86,6 +97,9 @@ def table(results):
         print(f"| {s['stage']} | {cells} |")
     cells = " | ".join(f"**{r['seconds']:.1f}** | **{r['peak_rss_mb']:.0f}**" for r in results)
     print(f"| **whole process** | {cells} |")
+    if all(r.get("floor_seconds") for r in results):
+        cells = " | ".join(f"{r['floor_seconds']:.2f} ({r['seconds'] / r['floor_seconds']:.1f}x) | " for r in results)
+        print(f"| floor: serde_json parse (analyze / floor) | {cells} |")
     if len(results) >= 2:
         small, large = results[-2], results[-1]
         scale = large["messages"] / small["messages"]
@@ -103,6 +117,7 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"))
+    ap.add_argument("--floor", help="the jsonl_floor example binary: timed on each corpus before analyze")
     ap.add_argument("--toolkit", action="store_true")
     ap.add_argument("--skip-toolkit-similar", action="store_true")
     ap.add_argument("--drop-corpus", action="store_true", help="remove each corpus after its run (50M: 18.8 GB)")

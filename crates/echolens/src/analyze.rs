@@ -651,6 +651,9 @@ fn chrono_now_us() -> i64 {
 /// `cascade_source`, `measure`): the vocabulary sample holds only these, not the raw text and lists.
 const AUTO_SOURCE_COLUMNS: &[&str] = &["key", "platform", "channel_id", "channel_name", "author_id", "ts", "text_norm"];
 
+/// The column of the vocabulary session's messages holding each one's script (`Script::code`).
+const SCRIPT: &str = "script_code";
+
 /// Campaign sources when none is named, from coordination: the accounts of the largest clusters (before their
 /// ids are pseudonymised: the selection reads the store).
 fn cluster_sources(coord: &Coordination) -> (Vec<Source>, Vec<String>) {
@@ -721,8 +724,9 @@ fn cascade_source(reuse: &Reuse, pseudonyms: Option<&Pseudonyms>) -> Option<Sour
 }
 
 /// A session whose `messages` hold only what keyness reads: every message of the campaign sources and a
-/// deterministic 1-in-`sample` sample of the rest (by key hash). One scan of the store; the keyness passes then
-/// read a few hundred thousand rows however large the corpus. `columns`: the columns kept (`None`: all).
+/// deterministic 1-in-`sample` sample of the rest (by key hash), with each one's script ([`SCRIPT`]). One scan of
+/// the store; the keyness passes then read a few hundred thousand rows however large the corpus. `columns`: the
+/// columns kept (`None`: all).
 async fn vocabulary_session(
     ctx: &SessionContext,
     sources: &[Source],
@@ -735,10 +739,13 @@ async fn vocabulary_session(
         wanted = wanted.or(within(ctx, &s.target).await?);
     }
     let df = ctx.table("messages").await?.filter(wanted)?;
-    let df = match columns {
-        Some(columns) => df.select_columns(columns)?,
-        None => df,
+    let mut kept: Vec<Expr> = match columns {
+        Some(columns) => columns.iter().map(|c| col(*c)).collect(),
+        None => df.schema().columns().into_iter().map(Expr::Column).collect(),
     };
+    // Each message's script, worked out once here: every keyness pass of every source filters on it.
+    kept.push(ctx.udf("script")?.call(vec![col("text_norm")]).alias(SCRIPT));
+    let df = df.select(kept)?;
     let (schema, batches) = echolens_analysis::collect_plain(df).await?;
     let vctx = echolens_analysis::analysis_session(memory)?;
     let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
@@ -769,7 +776,7 @@ async fn measure(
     sample: u64,
 ) -> echolens_analysis::Result<(keyness::Keyness, String)> {
     let target = within(vctx, &source.target).await?;
-    let script_of = vctx.udf("script")?.call(vec![col("text_norm")]);
+    let script_of = col(SCRIPT);
     // The most common script among the target's messages (rows come most common first).
     let batches = vctx
         .table("messages")

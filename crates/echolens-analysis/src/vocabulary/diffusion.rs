@@ -11,15 +11,14 @@ use std::hash::BuildHasherDefault;
 use std::path::Path;
 
 use datafusion::prelude::SessionContext;
-use foldhash::fast::FixedState;
-
-use crate::minhash::KeyHasher;
 use echolens_text::{normalize, phrases, tokens};
+use foldhash::fast::FixedState;
 use serde::Serialize;
 
 use echolens_store::rfc3339;
 
 use super::per_partition;
+use crate::minhash::KeyHasher;
 use crate::select::Selection;
 use crate::table::{i64s, strings};
 use crate::{Error, Result};
