@@ -739,13 +739,12 @@ async fn vocabulary_session(
         wanted = wanted.or(within(ctx, &s.target).await?);
     }
     let df = ctx.table("messages").await?.filter(wanted)?;
-    let mut kept: Vec<Expr> = match columns {
-        Some(columns) => columns.iter().map(|c| col(*c)).collect(),
-        None => df.schema().columns().into_iter().map(Expr::Column).collect(),
+    let df = match columns {
+        Some(columns) => df.select_columns(columns)?,
+        None => df,
     };
     // Each message's script, worked out once here: every keyness pass of every source filters on it.
-    kept.push(ctx.udf("script")?.call(vec![col("text_norm")]).alias(SCRIPT));
-    let df = df.select(kept)?;
+    let df = df.with_column(SCRIPT, ctx.udf("script")?.call(vec![col("text_norm")]))?;
     let (schema, batches) = echolens_analysis::collect_plain(df).await?;
     let vctx = echolens_analysis::analysis_session(memory)?;
     let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;

@@ -314,8 +314,13 @@ impl<'a> NetworkEdges<'a> {
     /// keep it.
     fn pair(c: &Coordination, x: u32) -> (&str, &str) {
         let e = &c.edges[x as usize];
-        if e.a <= e.b { (&e.a, &e.b) } else { (&e.b, &e.a) }
+        ordered(&e.a, &e.b)
     }
+}
+
+/// Two accounts, the smaller first.
+fn ordered<'s>(a: &'s str, b: &'s str) -> (&'s str, &'s str) {
+    if a <= b { (a, b) } else { (b, a) }
 }
 
 impl crate::graph::Edges for NetworkEdges<'_> {
@@ -332,8 +337,7 @@ impl crate::graph::Edges for NetworkEdges<'_> {
         let e = &net.edges[i];
         values.push(Value::Text(e.kinds.iter().map(|(k, _)| k.name()).collect::<Vec<_>>().join(",")));
         values.extend(self.c.params.kinds.iter().map(|k| Value::Int(e.kind_weight(*k) as i64)));
-        let (a, b) = (net.accounts[e.a].as_str(), net.accounts[e.b].as_str());
-        let pair = if a <= b { (a, b) } else { (b, a) };
+        let pair = ordered(&net.accounts[e.a], &net.accounts[e.b]);
         let start = self.by_pair.partition_point(|&x| Self::pair(self.c, x) < pair);
         let end = start + self.by_pair[start..].partition_point(|&x| Self::pair(self.c, x) == pair);
         let held: Vec<(i64, i64)> =
