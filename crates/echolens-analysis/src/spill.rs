@@ -1,7 +1,8 @@
 //! What a kernel keeps on disk instead of in memory: values scattered into parts, each part read back whole
 //! later ([`Parts`]: how a kernel sorts or groups more than it should hold, one part at a time), and lists of
-//! `u32` per document ([`ListFile`]: shingle sets, read back a chunk at a time or one list by position). The
-//! files are the session's spill files (DataFusion's `DiskManager`: its directory, its limit on their total
+//! `u32` per document ([`ListFile`]: shingle sets, read back a chunk at a time or one list by position), and
+//! records read back in order ([`Records`]: what a kernel needs of each item only at its end). The files are the
+//! session's spill files (DataFusion's `DiskManager`: its directory, its limit on their total
 //! size), removed when read or dropped.
 
 use std::io::{Read, Write};
@@ -250,6 +251,80 @@ impl ListFile {
     }
 }
 
+/// Records of `u64` words appended to one spill file and read back in the order written, as often as needed:
+/// what a kernel needs of each item only at its end. Memory holds a write buffer; the record layout is the
+/// caller's.
+pub(crate) struct Records {
+    what: &'static str,
+    /// Holds the file (removed when dropped).
+    file: Arc<dyn SpillFile>,
+    writer: std::io::BufWriter<Box<dyn SpillWriter>>,
+    /// Words written.
+    words: u64,
+}
+
+impl Records {
+    /// An empty file in the spill directory of `ctx`; `what` names it in errors.
+    pub(crate) fn new(ctx: &SessionContext, what: &'static str) -> Result<Records> {
+        let file = Arc::clone(&ctx.runtime_env().disk_manager).create_tmp_file(what)?;
+        let writer = std::io::BufWriter::with_capacity(1 << 20, file.open_writer()?);
+        Ok(Records { what, file, writer, words: 0 })
+    }
+
+    /// Appends `words`.
+    pub(crate) fn push(&mut self, words: &[u64]) -> Result<()> {
+        for w in words {
+            self.writer.write_all(&w.to_le_bytes()).map_err(|e| io(self.what, e))?;
+        }
+        self.words += words.len() as u64;
+        Ok(())
+    }
+
+    /// A reader from the first word written to the last.
+    pub(crate) fn read(&mut self) -> Result<Reader> {
+        self.writer.flush().map_err(|e| io(self.what, e))?;
+        let path =
+            self.file.path().ok_or_else(|| Error::Internal(format!("{}: spill files must be local", self.what)))?;
+        let file = std::fs::File::open(path).map_err(|e| io(self.what, e))?;
+        Ok(Reader { what: self.what, inner: std::io::BufReader::with_capacity(1 << 20, file), left: self.words })
+    }
+}
+
+/// Reads a [`Records`] file in order.
+pub(crate) struct Reader {
+    what: &'static str,
+    inner: std::io::BufReader<std::fs::File>,
+    /// Words not yet read.
+    left: u64,
+}
+
+impl Reader {
+    /// Whether every word written was read.
+    pub(crate) fn done(&self) -> bool {
+        self.left == 0
+    }
+
+    /// The next word.
+    pub(crate) fn word(&mut self) -> Result<u64> {
+        if self.left == 0 {
+            return Err(Error::Internal(format!("{}: read past the last word written", self.what)));
+        }
+        let mut b = [0u8; 8];
+        self.inner.read_exact(&mut b).map_err(|e| io(self.what, e))?;
+        self.left -= 1;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// The next word as a count of what follows (at most the words left).
+    pub(crate) fn count(&mut self) -> Result<usize> {
+        let n = self.word()?;
+        if n > self.left {
+            return Err(Error::Internal(format!("{}: a record counts {n} words, {} are left", self.what, self.left)));
+        }
+        Ok(n as usize)
+    }
+}
+
 /// A spill file that could not be written or read, in the directory DataFusion's disk manager spills to by
 /// default (the system's temporary directory): the disk is full, or the engine's limit on spill files reached.
 fn io(what: &str, e: std::io::Error) -> Error {
@@ -323,6 +398,36 @@ mod tests {
         let disk = Arc::clone(&ctx.runtime_env().disk_manager);
         assert!(disk.used_disk_space() > 0);
         drop(file);
+        assert_eq!(disk.used_disk_space(), 0, "the file goes with it");
+    }
+
+    #[test]
+    fn records_read_back_in_order_as_often_as_asked_and_the_file_goes() {
+        let ctx = SessionContext::new();
+        let disk = Arc::clone(&ctx.runtime_env().disk_manager);
+        let mut records = Records::new(&ctx, "test records").unwrap();
+        // Record r: its length r % 4, then r, r + 1, ...
+        let n = 200_000u64;
+        for r in 0..n {
+            let len = r % 4;
+            let mut words = vec![len];
+            words.extend(r..r + len);
+            records.push(&words).unwrap();
+        }
+        for _ in 0..2 {
+            let mut reader = records.read().unwrap();
+            for r in 0..n {
+                let len = reader.count().unwrap();
+                assert_eq!(len as u64, r % 4);
+                for i in 0..len as u64 {
+                    assert_eq!(reader.word().unwrap(), r + i);
+                }
+            }
+            assert!(reader.done());
+            assert!(reader.word().is_err(), "nothing past the end");
+        }
+        assert!(disk.used_disk_space() > 0);
+        drop(records);
         assert_eq!(disk.used_disk_space(), 0, "the file goes with it");
     }
 

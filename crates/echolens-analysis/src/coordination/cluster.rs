@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use leiden_rs::{GraphDataBuilder, Leiden, LeidenConfig, QualityType};
 
-use super::{Edge, Kind, Quality};
+use super::{Kind, Quality};
 use crate::{Error, Result};
 
 /// An edge of the combined network.
@@ -81,7 +81,8 @@ impl Network {
 }
 
 /// Build the combined network of `edges` and cluster it.
-pub(super) fn build(edges: &[Edge], quality: Quality, resolution: f64, seed: u64) -> Result<Network> {
+#[cfg(test)]
+pub(super) fn build(edges: &[super::Edge], quality: Quality, resolution: f64, seed: u64) -> Result<Network> {
     build_links(edges.iter().map(|e| (&*e.a, &*e.b, e.kind, e.weight)), quality, resolution, seed)
 }
 
@@ -152,6 +153,7 @@ pub(super) fn build_links<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coordination::Edge;
 
     fn edge(a: &str, b: &str, weight: u64) -> Edge {
         Edge {

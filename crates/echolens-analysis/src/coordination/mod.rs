@@ -22,6 +22,7 @@
 //! ([`similar`]). Clusters come from Leiden on the combined graph ([`cluster`]).
 
 mod cluster;
+mod folded;
 mod output;
 mod similar;
 mod tight;
@@ -36,6 +37,7 @@ use serde::Serialize;
 
 use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
+use folded::{Core, Folding};
 
 pub use cluster::{Cluster, Network};
 pub use output::account_leads;
@@ -744,7 +746,7 @@ struct EdgeFold<'a> {
     accounts: &'a Accounts,
     /// What a crowd-sized key counts toward an edge (others count 1).
     key_weight: &'a KeyWeights,
-    edges: Vec<Edge>,
+    out: Folding,
     /// The open edge's (kid, a, b) as the plan gives them, and its keys so far.
     open: Option<(i64, i64, i64)>,
     hits: Vec<KeyHit>,
@@ -761,12 +763,12 @@ struct EdgeFold<'a> {
 }
 
 impl<'a> EdgeFold<'a> {
-    fn new(accounts: &'a Accounts, key_weight: &'a KeyWeights, p: &Params) -> EdgeFold<'a> {
+    fn new(accounts: &'a Accounts, key_weight: &'a KeyWeights, p: &Params, out: Folding) -> EdgeFold<'a> {
         let window_us = i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
         EdgeFold {
             accounts,
             key_weight,
-            edges: Vec::new(),
+            out,
             open: None,
             hits: Vec::new(),
             evidence: p.evidence,
@@ -837,7 +839,7 @@ impl<'a> EdgeFold<'a> {
             let mut seen = std::collections::HashSet::with_capacity(keys.len());
             keys.retain(|k| seen.insert(*k));
         }
-        self.edges.push(Edge {
+        self.out.push(Edge {
             kind,
             a: name_a.clone(),
             b: name_b.clone(),
@@ -854,7 +856,7 @@ impl<'a> EdgeFold<'a> {
                 if swapped { lead.swapped() } else { lead }
             },
             spells: merge_spells(hits.iter().map(|h| (h.t0, h.t1)).collect()),
-        });
+        })?;
         hits.clear();
         Ok(())
     }
@@ -862,12 +864,12 @@ impl<'a> EdgeFold<'a> {
     /// The edges at or above `min_weight`, the count of those below per kind, and every pair's specificity.
     fn finish(mut self) -> Result<Folded> {
         self.close()?;
-        Ok((self.edges, self.below, self.specificities))
+        Ok((self.out, self.below, self.specificities))
     }
 }
 
 /// What folding gives: the edges, the pairs below the minimum per kind, every linked pair's specificity.
-type Folded = (Vec<Edge>, BTreeMap<String, u64>, BTreeMap<Kind, Vec<f32>>);
+type Folded = (Folding, BTreeMap<String, u64>, BTreeMap<Kind, Vec<f32>>);
 
 /// The crowd-sized keys' weights (see [`Params::crowd_size`]); keys not in it count 1.
 type KeyWeights = HashMap<i64, f64, std::hash::BuildHasherDefault<crate::minhash::KeyHasher>>;
@@ -1120,24 +1122,27 @@ async fn edges_at(
     similar_edges: Option<Vec<Edge>>,
     stage: &dyn Fn(&str),
 ) -> Result<Folded> {
-    let (mut edges, mut below, mut specificities) = (Vec::new(), BTreeMap::new(), BTreeMap::new());
+    let (mut edges, mut below, mut specificities) = (Folding::new(ctx)?, BTreeMap::new(), BTreeMap::new());
     if let Some(accounts) = accounts {
         // Folded as the plan streams its rows: they are never all held at once.
         let sql = edges_sql("coord_actions", window_us, 1, true, None);
         crate::table::explain(ctx, &sql).await?;
         let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
-        let mut fold = EdgeFold::new(accounts, key_weight, p);
+        let mut fold = EdgeFold::new(accounts, key_weight, p, edges);
         while let Some(batch) = futures::StreamExt::next(&mut stream).await {
             fold.add(&batch?)?;
         }
         (edges, below, specificities) = fold.finish()?;
     }
-    match similar_edges {
-        Some(found) => edges.extend(found),
-        None if p.kinds.contains(&Kind::Similar) => edges.extend(similar_at(ctx, p, window_us, stage).await?.edges),
-        None => {}
+    let similar = match similar_edges {
+        Some(found) => found,
+        None if p.kinds.contains(&Kind::Similar) => similar_at(ctx, p, window_us, stage).await?.edges,
+        None => Vec::new(),
+    };
+    for e in similar {
+        edges.push(e)?;
     }
-    edges.sort_by(|x, y| (x.kind, &x.a, &x.b).cmp(&(y.kind, &y.a, &y.b)));
+    edges.sort();
     Ok((edges, below, specificities))
 }
 
@@ -1193,10 +1198,10 @@ async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -
 
 /// Keeps the edges of the account pairs whose specificity over every kind together reaches `min_weight` (`text`
 /// and `similar` counting as the larger of the two), and counts the others per kind.
-fn combine_below(edges: &mut Vec<Edge>, min_weight: u64) -> BTreeMap<String, u64> {
-    let mut per_pair: HashMap<(&str, &str), (f64, f64, f64)> = HashMap::new();
+fn combine_below(edges: &mut Vec<Core>, min_weight: u64) -> BTreeMap<String, u64> {
+    let mut per_pair: HashMap<(u32, u32), (f64, f64, f64)> = HashMap::new();
     for e in edges.iter() {
-        let t = per_pair.entry((&*e.a, &*e.b)).or_default();
+        let t = per_pair.entry((e.a, e.b)).or_default();
         match e.kind {
             Kind::Text => t.0 += e.specificity,
             Kind::Similar => t.1 += e.specificity,
@@ -1206,7 +1211,7 @@ fn combine_below(edges: &mut Vec<Edge>, min_weight: u64) -> BTreeMap<String, u64
     let kept: Vec<bool> = edges
         .iter()
         .map(|e| {
-            let (text, similar, rest) = per_pair[&(&*e.a, &*e.b)];
+            let (text, similar, rest) = per_pair[&(e.a, e.b)];
             text.max(similar) + rest >= min_weight as f64 - 1e-9
         })
         .collect();
@@ -1223,15 +1228,21 @@ fn combine_below(edges: &mut Vec<Edge>, min_weight: u64) -> BTreeMap<String, u64
     below
 }
 
-/// The edges at or above `min_weight`, and how many linked pairs per kind fell below it.
-fn split_below(edges: &mut Vec<Edge>, min_weight: u64) -> BTreeMap<String, u64> {
-    let below_min = |e: &Edge| e.specificity < min_weight as f64 - 1e-9;
+/// The edges (`Edge`s or `Core`s, each as its kind and specificity) at or above `min_weight`, and how many
+/// linked pairs per kind fell below it.
+fn split_below<T>(edges: &mut Vec<T>, min_weight: u64, of: impl Fn(&T) -> (Kind, f64)) -> BTreeMap<String, u64> {
+    let below_min = |e: &T| of(e).1 < min_weight as f64 - 1e-9;
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
     for e in edges.iter().filter(|e| below_min(e)) {
-        *below.entry(e.kind.name().to_owned()).or_default() += 1;
+        *below.entry(of(e).0.name().to_owned()).or_default() += 1;
     }
     edges.retain(|e| !below_min(e));
     below
+}
+
+/// An edge's kind and specificity, for [`split_below`].
+fn edge_specificity(e: &Edge) -> (Kind, f64) {
+    (e.kind, e.specificity)
 }
 
 /// Run the coordination analysis on the `messages` table registered in `ctx` (see [`crate::analysis_session`]).
@@ -1279,7 +1290,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         left_out.short_texts = found.short_texts;
         let mut all: Vec<f32> = found.edges.iter().map(|e| e.specificity as f32).collect();
         left_out.linked_pairs.insert(Kind::Similar.name().to_owned(), Spread::of(&mut all));
-        below = split_below(&mut found.edges, kind_min_weight);
+        below = split_below(&mut found.edges, kind_min_weight, edge_specificity);
         similar_edges = Some(found.edges);
     }
     let accounts = match prepared {
@@ -1305,11 +1316,13 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     for (kind, mut all) in specificities {
         left_out.linked_pairs.insert(kind.name().to_owned(), Spread::of(&mut all));
     }
-    for (kind, n) in folded_below.into_iter().chain(split_below(&mut edges, kind_min_weight)) {
+    for (kind, n) in
+        folded_below.into_iter().chain(split_below(&mut edges.cores, kind_min_weight, |c| (c.kind, c.specificity)))
+    {
         *below.entry(kind).or_default() += n;
     }
     if p.combine_kinds {
-        for (kind, n) in combine_below(&mut edges, p.min_weight) {
+        for (kind, n) in combine_below(&mut edges.cores, p.min_weight) {
             *below.entry(kind).or_default() += n;
         }
     }
@@ -1319,34 +1332,38 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         ctx.deregister_table("coord_actions")?;
         ctx.deregister_table("coord_key_weight")?;
     }
-    resolve_evidence(ctx, &mut edges).await?;
     left_out.pairs_below_min_weight = below;
 
     // Null model: how often does a shuffled corpus give an edge at least as heavy?
     if let Some(accounts) = accounts.as_ref().filter(|_| p.null_runs > 0) {
-        let mut at_least: HashMap<(Kind, AccountName, AccountName), u64> = HashMap::new();
+        let mut at_least: HashMap<(Kind, u32, u32), u64> = HashMap::new();
         for run in 0..p.null_runs {
             stage(&format!("null model run {}/{}", run + 1, p.null_runs));
             register_batches(ctx, "coord_null", &null_sql(p.seed, run)).await?;
             // Every edge's specificity is at least the per-kind minimum: pairs below it never count.
             let null =
                 weights(ctx, accounts, "coord_null", window_us, episode_gap(p, window_us), kind_min_weight).await?;
-            for e in edges.iter().filter(|e| e.kind != Kind::Similar) {
-                let key = (e.kind, e.a.clone(), e.b.clone());
+            for e in edges.cores.iter().filter(|e| e.kind != Kind::Similar) {
+                let key = (e.kind, edges.name(e.a).clone(), edges.name(e.b).clone());
                 if null.get(&key).is_some_and(|(_, s)| *s >= e.specificity - 1e-9) {
-                    *at_least.entry(key).or_default() += 1;
+                    *at_least.entry((e.kind, e.a, e.b)).or_default() += 1;
                 }
             }
         }
         let runs = p.null_runs as f64;
-        for e in edges.iter_mut().filter(|e| e.kind != Kind::Similar) {
-            let hits = at_least.get(&(e.kind, e.a.clone(), e.b.clone())).copied().unwrap_or(0) as f64;
-            e.p_value = Some((1.0 + hits) / (1.0 + runs));
+        for e in edges.cores.iter_mut().filter(|e| e.kind != Kind::Similar) {
+            let hits = at_least.get(&(e.kind, e.a, e.b)).copied().unwrap_or(0) as f64;
+            e.p = (1.0 + hits) / (1.0 + runs);
         }
     }
 
     stage("clustering");
-    let network = cluster::build(&edges, p.quality, p.resolution, p.seed)?;
+    let network = cluster::build_links(
+        edges.cores.iter().map(|c| (&**edges.name(c.a), &**edges.name(c.b), c.kind, c.weight)),
+        p.quality,
+        p.resolution,
+        p.seed,
+    )?;
 
     let mut sweep = Vec::new();
     let swept = Params {
@@ -1369,7 +1386,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         }
         if swept.kinds.contains(&Kind::Similar) {
             let mut found = similar_at(ctx, &swept, w_us, &stage).await?.edges;
-            split_below(&mut found, p.min_weight);
+            split_below(&mut found, p.min_weight, edge_specificity);
             pairs.extend(found.into_iter().map(|e| (e.kind, e.a, e.b, e.weight)));
         }
         pairs.sort_unstable();
@@ -1412,11 +1429,14 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     // not spill: with the messages on the left, building one ran out of the 1 GB pool at 50M messages (and of
     // 160 MB on the 10M store; decision 0004).
     stage("summarising clusters");
-    let labels = if accounts.is_some() { key_labels(ctx, &edges).await? } else { HashMap::new() };
+    let labels = if accounts.is_some() { key_labels(ctx, edges.keys()?).await? } else { HashMap::new() };
     let channels = account_channels(ctx, &network).await?;
     let domains = account_domains(ctx, &network).await?;
     let channel_domains = channel_domains(ctx).await?;
     let accounts = account_facts(ctx, &network).await?;
+    stage("reading the edges back");
+    let mut edges = edges.into_edges()?;
+    resolve_evidence(ctx, &mut edges).await?;
     stage("done");
     Ok(Coordination {
         params,
@@ -1474,9 +1494,11 @@ async fn account_facts(ctx: &SessionContext, network: &Network) -> Result<HashMa
     Ok(out)
 }
 
-async fn key_labels(ctx: &SessionContext, edges: &[Edge]) -> Result<HashMap<(Kind, i64), String>> {
-    let wanted: std::collections::HashSet<(Kind, i64)> =
-        edges.iter().flat_map(|e| e.keys.iter().map(move |k| (e.kind, *k))).collect();
+/// The labels of the keys `wanted`.
+async fn key_labels(
+    ctx: &SessionContext,
+    wanted: std::collections::HashSet<(Kind, i64)>,
+) -> Result<HashMap<(Kind, i64), String>> {
     let mut labels = HashMap::new();
     for batch in collect(ctx, "SELECT kind, key_h, label FROM coord_labels").await? {
         let kind = strings(&batch, "kind")?;
