@@ -142,32 +142,39 @@ impl Folding {
 
     /// The kept edges whole, in the cores' order, their evidence still message hashes.
     pub(super) fn into_edges(mut self) -> Result<Vec<Edge>> {
-        let mut edges: Vec<(u32, Edge)> = Vec::with_capacity(self.cores.len());
+        // Read in the order folded, then put in place by swaps: one list of edges, never two (a second list,
+        // or pairs of place and edge sorted, held both at once: 1.7 against 1.3 GB at 10.7M messages).
+        let mut edges: Vec<Edge> = Vec::with_capacity(self.cores.len());
+        let mut target: Vec<u32> = Vec::with_capacity(self.cores.len());
         let place = self.places();
         let names = std::mem::take(&mut self.names);
         self.each(|core, d| {
-            edges.push((
-                place[core.pos as usize],
-                Edge {
-                    kind: core.kind,
-                    a: names[core.a as usize].clone(),
-                    b: names[core.b as usize].clone(),
-                    weight: core.weight,
-                    first_seen: d.first_seen,
-                    last_seen: d.last_seen,
-                    evidence: Vec::new(),
-                    evidence_hashes: d.evidence_hashes,
-                    keys: d.keys,
-                    p_value: (!core.p.is_nan()).then_some(core.p),
-                    specificity: core.specificity,
-                    lead: d.lead,
-                    spells: d.spells,
-                },
-            ));
+            target.push(place[core.pos as usize]);
+            edges.push(Edge {
+                kind: core.kind,
+                a: names[core.a as usize].clone(),
+                b: names[core.b as usize].clone(),
+                weight: core.weight,
+                first_seen: d.first_seen,
+                last_seen: d.last_seen,
+                evidence: Vec::new(),
+                evidence_hashes: d.evidence_hashes,
+                keys: d.keys,
+                p_value: (!core.p.is_nan()).then_some(core.p),
+                specificity: core.specificity,
+                lead: d.lead,
+                spells: d.spells,
+            });
             Ok(())
         })?;
-        edges.sort_unstable_by_key(|(i, _)| *i);
-        Ok(edges.into_iter().map(|(_, e)| e).collect())
+        for i in 0..edges.len() {
+            while target[i] as usize != i {
+                let t = target[i] as usize;
+                edges.swap(i, t);
+                target.swap(i, t);
+            }
+        }
+        Ok(edges)
     }
 }
 
