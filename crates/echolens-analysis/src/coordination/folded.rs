@@ -142,8 +142,8 @@ impl Folding {
 
     /// The kept edges whole, in the cores' order, their evidence still message hashes.
     pub(super) fn into_edges(mut self) -> Result<Vec<Edge>> {
-        // Read in the order folded, then put in place by swaps: one list of edges, never two (a second list,
-        // or pairs of place and edge sorted, held both at once: 1.7 against 1.3 GB at 10.7M messages).
+        // Read in the order folded, then put in place by swaps: one list of edges, never two (a list of slots
+        // collected into a new list held both at once: 1.7 against 1.3 GB at 10.7M messages).
         let mut edges: Vec<Edge> = Vec::with_capacity(self.cores.len());
         let mut target: Vec<u32> = Vec::with_capacity(self.cores.len());
         let place = self.places();
