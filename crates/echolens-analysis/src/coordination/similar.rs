@@ -326,18 +326,69 @@ fn window_pairs(
 /// Each document of a pair within the window: its partners within the window, and within the span.
 type Tightness = HashMap<u32, (u32, u32), std::hash::BuildHasherDefault<KeyHasher>>;
 
-/// The partners of the documents of `pairs` (within the window) within the window and, from `near`, within the
-/// span.
-fn tightness(pairs: &[(u32, u32)], near: &NearCounts) -> Tightness {
+/// The partners of the documents of `pairs` (within the window) within the window and, from `near` (by run-wide
+/// number: `run_wide[doc]`), within the span.
+fn tightness(pairs: &[(u32, u32)], near: &NearCounts, run_wide: &[u32]) -> Tightness {
     let mut out = Tightness::default();
     for &(x, y) in pairs {
         out.entry(x).or_default().0 += 1;
         out.entry(y).or_default().0 += 1;
     }
     for (doc, (close, far)) in out.iter_mut() {
-        *far = near.get(doc).copied().unwrap_or(*close).max(*close);
+        *far = near.get(&run_wide[*doc as usize]).copied().unwrap_or(*close).max(*close);
     }
     out
+}
+
+/// The documents of the pairs found so far (time, account and key; no sets), numbered in the order first
+/// paired: every document's would be 20 bytes for each text of the corpus (about 1 GB at 53M messages), and
+/// the paired ones are a fraction.
+#[derive(Default)]
+struct Paired {
+    docs: Docs,
+    /// Each kept document's run-wide number.
+    run_wide: Vec<u32>,
+    /// Run-wide number → number here.
+    index: HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
+}
+
+impl Paired {
+    /// The number here of the document with run-wide number `global`, which is `d` of `docs`.
+    fn keep(&mut self, global: u32, docs: &Docs, d: u32) -> u32 {
+        let next = self.run_wide.len() as u32;
+        *self.index.entry(global).or_insert_with(|| {
+            let i = d as usize;
+            self.docs.ts.push(docs.ts[i]);
+            self.docs.account.push(docs.account[i]);
+            self.docs.key_h.push(docs.key_h[i]);
+            self.run_wide.push(global);
+            next
+        })
+    }
+
+    /// The documents numbered in run-wide order (what the pairs are sorted and summed by, as when every
+    /// document was kept), `pairs` renumbered with them, and each one's run-wide number.
+    fn in_run_order(self, pairs: &mut [(u32, u32)]) -> (Docs, Vec<u32>) {
+        let Paired { docs, run_wide, index } = self;
+        drop(index);
+        let mut order: Vec<u32> = (0..run_wide.len() as u32).collect();
+        order.sort_unstable_by_key(|&d| run_wide[d as usize]);
+        let mut new = vec![0u32; order.len()];
+        for (n, &d) in order.iter().enumerate() {
+            new[d as usize] = n as u32;
+        }
+        for (x, y) in pairs.iter_mut() {
+            (*x, *y) = (new[*x as usize], new[*y as usize]);
+        }
+        let pick = |v: &[i64]| order.iter().map(|&d| v[d as usize]).collect::<Vec<i64>>();
+        let sorted = Docs {
+            ts: pick(&docs.ts),
+            key_h: pick(&docs.key_h),
+            account: order.iter().map(|&d| docs.account[d as usize]).collect(),
+            ..Docs::default()
+        };
+        (sorted, order.iter().map(|&d| run_wide[d as usize]).collect())
+    }
 }
 
 /// The `similar` edges of the verified pairs: one per pair of accounts (the smaller id first), weighted by the
@@ -558,14 +609,10 @@ pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usi
         .map_err(|e| crate::Error::Internal(format!("starting the similar kernel's threads: {e}")))?;
     let slabs = slabs(ctx, p.slab_texts).await?;
     step(&format!("{} slab(s)", slabs.len()));
-    // Every document's time, account and key, numbered across the run: what the pairs are folded with.
-    let total: usize = slabs.iter().map(|s| s.messages).sum();
-    let mut all = Docs {
-        ts: Vec::with_capacity(total),
-        account: Vec::with_capacity(total),
-        key_h: Vec::with_capacity(total),
-        ..Docs::default()
-    };
+    // The documents of the pairs found, with their time, account and key: what the pairs are folded with.
+    // Documents are numbered across the run (`seen` so far); only those in a pair are kept.
+    let mut paired = Paired::default();
+    let mut seen = 0u32;
     let mut accounts = Interner::default();
     let mut short_texts = 0u64;
     let mut pairs: Vec<(u32, u32)> = Vec::new();
@@ -575,17 +622,23 @@ pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usi
         let warm = slab.carried.len();
         short_texts += scan(ctx, p, &perms, &threads, bounds, &mut slab.docs, &mut accounts).await?;
         let docs = &slab.docs;
-        let first = all.ts.len() as u32;
-        all.ts.extend_from_slice(&docs.ts[warm..]);
-        all.account.extend_from_slice(&docs.account[warm..]);
-        all.key_h.extend_from_slice(&docs.key_h[warm..]);
+        let first = seen;
+        seen = u32::try_from(docs.ts.len() - warm)
+            .ok()
+            .and_then(|n| seen.checked_add(n))
+            .ok_or_else(|| crate::Error::Internal("similar: more than 2^32 texts".into()))?;
         step("scan and signatures");
         // Time order (ties by key hash: any order finds the same pairs). The carried documents are all
         // earlier than the slab's own, so they come first.
         let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
         threads.install(|| order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize])));
         let (found, counts) = threads.install(|| window_pairs(p, docs, &order, warm, rayon::current_num_threads()));
-        pairs.extend(found.into_iter().map(|(x, y)| (slab.global(x, first), slab.global(y, first))));
+        pairs.reserve(found.len());
+        for (x, y) in found {
+            let x = paired.keep(slab.global(x, first), docs, x);
+            let y = paired.keep(slab.global(y, first), docs, y);
+            pairs.push((x, y));
+        }
         for (doc, n) in counts {
             *near.entry(slab.global(doc, first)).or_default() += n;
         }
@@ -597,8 +650,9 @@ pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usi
         step("window");
     }
     drop(slab);
-    let tight = (p.span_us > p.window_us).then(|| tightness(&pairs, &near));
-    drop(near);
+    let (all, run_wide) = paired.in_run_order(&mut pairs);
+    let tight = (p.span_us > p.window_us).then(|| tightness(&pairs, &near, &run_wide));
+    drop((near, run_wide));
     let edges = threads.install(|| fold_pairs(&pairs, &all, &accounts.names, evidence, tight.as_ref(), p.window_us));
     drop((all, pairs, tight));
     drop(threads);
@@ -700,6 +754,29 @@ mod tests {
         d.sets.chunks.push(sets);
         d.bands.chunks.push(bands);
         d
+    }
+
+    #[test]
+    fn paired_documents_are_kept_once_and_come_back_in_run_order() {
+        // A slab's documents 0..6 with times and keys of their own; pairs found out of run order.
+        let mut docs = Docs::default();
+        for d in 0..6i64 {
+            docs.ts.push(100 * d);
+            docs.account.push(d as u32 % 3);
+            docs.key_h.push(-d);
+        }
+        let mut paired = Paired::default();
+        let found = [(4u32, 5u32), (1, 4), (2, 1)];
+        // Run-wide numbers: the slab's documents start at 10.
+        let mut pairs: Vec<(u32, u32)> =
+            found.iter().map(|&(x, y)| (paired.keep(10 + x, &docs, x), paired.keep(10 + y, &docs, y))).collect();
+        assert_eq!(paired.run_wide, [14, 15, 11, 12], "each document once, numbered as first paired");
+        let (kept, run_wide) = paired.in_run_order(&mut pairs);
+        assert_eq!(run_wide, [11, 12, 14, 15]);
+        assert_eq!(kept.ts, [100, 200, 400, 500]);
+        assert_eq!(kept.key_h, [-1, -2, -4, -5]);
+        assert_eq!(kept.account, [1, 2, 1, 2]);
+        assert_eq!(pairs, [(2, 3), (0, 2), (1, 0)], "the pairs follow their documents");
     }
 
     #[test]
