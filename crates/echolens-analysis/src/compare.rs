@@ -886,12 +886,16 @@ async fn coordination_share(
     }
     coordinated_actions(ctx, c, rows).await?;
     // Each cluster's inner edges, found once (a cluster's evidence is read per side).
-    let mut inner: HashMap<usize, Vec<&crate::coordination::Edge>> = HashMap::new();
-    for e in &c.edges {
-        if let (Some(&a), Some(&b)) = (index.get(&*e.a), index.get(&*e.b))
+    let mut inner: HashMap<usize, Vec<crate::coordination::Edge>> = HashMap::new();
+    for (i, e) in c.edges.iter().enumerate() {
+        let (a, b) = c.edges.accounts(i);
+        if let (Some(&a), Some(&b)) = (index.get(&**a), index.get(&**b))
             && net.cluster_of[a] > 0
             && net.cluster_of[a] == net.cluster_of[b]
         {
+            let mut e = e?;
+            // What the sides read of an inner edge: its accounts and evidence.
+            (e.keys, e.spells) = (Vec::new(), Vec::new());
             inner.entry(net.cluster_of[a]).or_default().push(e);
         }
     }
@@ -934,13 +938,15 @@ async fn coordinated_actions(ctx: &SessionContext, c: &Coordination, rows: &mut 
     let clustered: HashMap<&str, usize> =
         net.accounts.iter().zip(&net.cluster_of).filter(|(_, c)| **c > 0).map(|(a, c)| (a.as_str(), *c)).collect();
     let (mut account, mut kind, mut key) = (Vec::new(), Vec::new(), Vec::new());
-    for e in &c.edges {
-        let (Some(ca), Some(cb)) = (clustered.get(&*e.a), clustered.get(&*e.b)) else { continue };
+    for (i, e) in c.edges.iter().enumerate() {
+        let (a, b) = c.edges.accounts(i);
+        let (Some(ca), Some(cb)) = (clustered.get(&**a), clustered.get(&**b)) else { continue };
         if ca != cb {
             continue;
         }
+        let e = e?;
         for &k in &e.keys {
-            for who in [&e.a, &e.b] {
+            for who in [a, b] {
                 account.push(&**who);
                 kind.push(e.kind.name());
                 key.push(k);

@@ -514,24 +514,12 @@ impl Pseudonyms {
             accounts.insert(std::sync::Arc::from(a), p.clone());
             p
         };
-        // A message quoted by many edges keeps one key, shown once.
-        let mut keys: HashMap<MessageKey, MessageKey> = HashMap::new();
-        let mut key = |k: &mut MessageKey| {
-            let shown = keys.entry(k.clone()).or_insert_with_key(|k| {
-                let shown = self.key(k);
-                if shown == **k { k.clone() } else { std::sync::Arc::from(shown) }
-            });
-            *k = shown.clone();
-        };
-        for e in &mut c.edges {
-            e.a = shown(&e.a);
-            e.b = shown(&e.b);
-            for (x, y) in &mut e.evidence {
-                key(x);
-                key(y);
-            }
-        }
-        drop(keys);
+        c.edges.rename_accounts(|a| shown(a));
+        // The edges hold each message key of their evidence once.
+        c.edges.rename_evidence(|k: &MessageKey| {
+            let shown = self.key(k);
+            if shown == **k { k.clone() } else { std::sync::Arc::from(shown) }
+        });
         for a in &mut c.network.accounts {
             *a = shown(a).to_string();
         }

@@ -259,6 +259,8 @@ pub(crate) struct Records {
     /// Holds the file (removed when dropped).
     file: Arc<dyn SpillFile>,
     writer: std::io::BufWriter<Box<dyn SpillWriter>>,
+    /// The file opened for reading by position.
+    reader: Arc<std::fs::File>,
     /// Words written.
     words: u64,
 }
@@ -266,18 +268,38 @@ pub(crate) struct Records {
 impl Records {
     /// An empty file in the spill directory of `ctx`; `what` names it in errors.
     pub(crate) fn new(ctx: &SessionContext, what: &'static str) -> Result<Records> {
-        let file = Arc::clone(&ctx.runtime_env().disk_manager).create_tmp_file(what)?;
-        let writer = std::io::BufWriter::with_capacity(1 << 20, file.open_writer()?);
-        Ok(Records { what, file, writer, words: 0 })
+        Records::in_dir(&ctx.runtime_env().disk_manager, what)
     }
 
-    /// Appends `words`.
-    pub(crate) fn push(&mut self, words: &[u64]) -> Result<()> {
+    /// An empty file of `disk`.
+    pub(crate) fn in_dir(disk: &Arc<DiskManager>, what: &'static str) -> Result<Records> {
+        let file = Arc::clone(disk).create_tmp_file(what)?;
+        let writer = std::io::BufWriter::with_capacity(1 << 20, file.open_writer()?);
+        let path = file.path().ok_or_else(|| Error::Internal(format!("{what}: spill files must be local")))?;
+        let reader = Arc::new(std::fs::File::open(path).map_err(|e| io(what, e))?);
+        Ok(Records { what, file, writer, reader, words: 0 })
+    }
+
+    /// Appends `words`; where they start (in words from the file's start).
+    pub(crate) fn push(&mut self, words: &[u64]) -> Result<u64> {
+        let at = self.words;
         for w in words {
             self.writer.write_all(&w.to_le_bytes()).map_err(|e| io(self.what, e))?;
         }
         self.words += words.len() as u64;
-        Ok(())
+        Ok(at)
+    }
+
+    /// The `n` words at `at` into `out` (cleared), by position: for reading records out of order.
+    pub(crate) fn read_at(&mut self, at: u64, n: usize, out: &mut Vec<u64>) -> Result<()> {
+        self.writer.flush().map_err(|e| io(self.what, e))?;
+        read_words_at(self.what, &self.reader, self.words, at, n, out)
+    }
+
+    /// Every word written, for reading only.
+    pub(crate) fn finish(mut self) -> Result<Written> {
+        self.writer.flush().map_err(|e| io(self.what, e))?;
+        Ok(Written { what: self.what, file: self.file, reader: self.reader, words: self.words })
     }
 
     /// A reader from the first word written to the last.
@@ -290,6 +312,50 @@ impl Records {
     }
 }
 
+/// The `n` words at `at` of `file`, which holds `words` words.
+fn read_words_at(
+    what: &'static str,
+    f: &std::fs::File,
+    words: u64,
+    at: u64,
+    n: usize,
+    out: &mut Vec<u64>,
+) -> Result<()> {
+    if at + n as u64 > words {
+        return Err(Error::Internal(format!("{what}: {n} words at {at} asked of {words} written")));
+    }
+    let mut bytes = vec![0u8; 8 * n];
+    f.read_exact_at(&mut bytes, 8 * at).map_err(|e| io(what, e))?;
+    out.clear();
+    out.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))));
+    Ok(())
+}
+
+/// A [`Records`] file whose writing is done: read in order as often as needed, or by position. Clones share
+/// the file, which goes with the last of them.
+#[derive(Clone)]
+pub(crate) struct Written {
+    what: &'static str,
+    file: Arc<dyn SpillFile>,
+    reader: Arc<std::fs::File>,
+    words: u64,
+}
+
+impl Written {
+    /// A reader from the first word to the last.
+    pub(crate) fn read(&self) -> Result<Reader> {
+        let path =
+            self.file.path().ok_or_else(|| Error::Internal(format!("{}: spill files must be local", self.what)))?;
+        let file = std::fs::File::open(path).map_err(|e| io(self.what, e))?;
+        Ok(Reader { what: self.what, inner: std::io::BufReader::with_capacity(1 << 20, file), left: self.words })
+    }
+
+    /// The `n` words at `at` into `out` (cleared).
+    pub(crate) fn read_at(&self, at: u64, n: usize, out: &mut Vec<u64>) -> Result<()> {
+        read_words_at(self.what, &self.reader, self.words, at, n, out)
+    }
+}
+
 /// Reads a [`Records`] file in order.
 pub(crate) struct Reader {
     what: &'static str,
@@ -299,29 +365,28 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
-    /// Whether every word written was read.
-    pub(crate) fn done(&self) -> bool {
-        self.left == 0
-    }
-
-    /// The next word.
-    pub(crate) fn word(&mut self) -> Result<u64> {
-        if self.left == 0 {
-            return Err(Error::Internal(format!("{}: read past the last word written", self.what)));
-        }
-        let mut b = [0u8; 8];
-        self.inner.read_exact(&mut b).map_err(|e| io(self.what, e))?;
-        self.left -= 1;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    /// The next word as a count of what follows (at most the words left).
-    pub(crate) fn count(&mut self) -> Result<usize> {
-        let n = self.word()?;
+    /// Passes over the next `n` words.
+    pub(crate) fn skip(&mut self, n: u64) -> Result<()> {
         if n > self.left {
-            return Err(Error::Internal(format!("{}: a record counts {n} words, {} are left", self.what, self.left)));
+            return Err(Error::Internal(format!("{}: {n} words skipped, {} are left", self.what, self.left)));
         }
-        Ok(n as usize)
+        let bytes = i64::try_from(8 * n).map_err(|_| Error::Internal(format!("{}: a skip too far", self.what)))?;
+        self.inner.seek_relative(bytes).map_err(|e| io(self.what, e))?;
+        self.left -= n;
+        Ok(())
+    }
+
+    /// The next `n` words into `out` (cleared).
+    pub(crate) fn words(&mut self, n: usize, out: &mut Vec<u64>) -> Result<()> {
+        if n as u64 > self.left {
+            return Err(Error::Internal(format!("{}: {n} words asked, {} are left", self.what, self.left)));
+        }
+        let mut bytes = vec![0u8; 8 * n];
+        self.inner.read_exact(&mut bytes).map_err(|e| io(self.what, e))?;
+        self.left -= n as u64;
+        out.clear();
+        out.extend(bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))));
+        Ok(())
     }
 }
 
@@ -402,7 +467,7 @@ mod tests {
     }
 
     #[test]
-    fn records_read_back_in_order_as_often_as_asked_and_the_file_goes() {
+    fn records_read_back_in_order_as_often_as_asked_and_by_position_and_the_file_goes() {
         let ctx = SessionContext::new();
         let disk = Arc::clone(&ctx.runtime_env().disk_manager);
         let mut records = Records::new(&ctx, "test records").unwrap();
@@ -415,20 +480,31 @@ mod tests {
             records.push(&words).unwrap();
         }
         for _ in 0..2 {
-            let mut reader = records.read().unwrap();
+            let (mut reader, mut words) = (records.read().unwrap(), Vec::new());
             for r in 0..n {
-                let len = reader.count().unwrap();
-                assert_eq!(len as u64, r % 4);
-                for i in 0..len as u64 {
-                    assert_eq!(reader.word().unwrap(), r + i);
-                }
+                reader.words(1, &mut words).unwrap();
+                let len = words[0];
+                assert_eq!(len, r % 4);
+                reader.words(len as usize, &mut words).unwrap();
+                assert_eq!(words, (r..r + len).collect::<Vec<u64>>());
             }
-            assert!(reader.done());
-            assert!(reader.word().is_err(), "nothing past the end");
+            assert!(reader.words(1, &mut words).is_err(), "nothing past the end");
         }
+        // By position: record 5 (its length 1, then 5) starts after records 0..5's 1 + 2 + 3 + 4 + 1 words.
+        let mut words = Vec::new();
+        records.read_at(11, 2, &mut words).unwrap();
+        assert_eq!(words, [1, 5]);
+        assert!(records.read_at(records.words - 1, 2, &mut words).is_err(), "nothing past the end");
+        let written = records.finish().unwrap();
+        written.read_at(11, 2, &mut words).unwrap();
+        assert_eq!(words, [1, 5]);
+        let mut reader = written.read().unwrap();
+        reader.skip(11).unwrap();
+        reader.words(2, &mut words).unwrap();
+        assert_eq!(words, [1, 5]);
         assert!(disk.used_disk_space() > 0);
-        drop(records);
-        assert_eq!(disk.used_disk_space(), 0, "the file goes with it");
+        drop((reader, written));
+        assert_eq!(disk.used_disk_space(), 0, "the file goes with the last of its holders");
     }
 
     #[test]

@@ -909,29 +909,27 @@ fn network_picture(out: &mut String, c: &Coordination, caps: &Caps) {
     out.push_str(&svg::network("Coordination network: the largest clusters", &nodes, &edges, &legend, shape));
 }
 
-/// The edges inside cluster `id`, strongest first (`index`: account → node).
-fn strongest_edges<'a>(
-    c: &'a Coordination,
+/// The `n` strongest edges inside cluster `id` (`index`: account → node), made whole.
+fn strongest_edges(
+    c: &Coordination,
     index: &HashMap<&str, usize>,
     id: usize,
-) -> Vec<&'a echolens_analysis::coordination::Edge> {
-    strongest_edge_ids(c, index, id).into_iter().map(|i| &c.edges[i]).collect()
+    n: usize,
+) -> echolens_analysis::Result<Vec<echolens_analysis::coordination::Edge>> {
+    strongest_edge_ids(c, index, id).into_iter().take(n).map(|i| c.edges.get(i)).collect()
 }
 
-/// [`strongest_edges`] as positions in `c.edges`.
+/// The edges inside cluster `id`, strongest first, as positions in `c.edges`.
 fn strongest_edge_ids(c: &Coordination, index: &HashMap<&str, usize>, id: usize) -> Vec<usize> {
-    let net = &c.network;
-    let mut edges: Vec<usize> = (0..c.edges.len())
+    let (net, all) = (&c.network, &c.edges);
+    let mut edges: Vec<usize> = (0..all.len())
         .filter(|&i| {
-            let e = &c.edges[i];
-            let (a, b) = (index.get(&*e.a), index.get(&*e.b));
+            let (a, b) = all.accounts(i);
+            let (a, b) = (index.get(&**a), index.get(&**b));
             a.is_some_and(|a| net.cluster_of[*a] == id) && b.is_some_and(|b| net.cluster_of[*b] == id)
         })
         .collect();
-    edges.sort_by(|&a, &b| {
-        let (a, b) = (&c.edges[a], &c.edges[b]);
-        b.weight.cmp(&a.weight).then(a.first_seen.cmp(&b.first_seen))
-    });
+    edges.sort_by(|&a, &b| all.weight(b).cmp(&all.weight(a)).then(all.first_seen(a).cmp(&all.first_seen(b))));
     edges
 }
 
@@ -949,21 +947,28 @@ pub struct EdgeDigest {
     pub own_window: Vec<echolens_analysis::coordination::SweepRow>,
     /// Every cluster's summary, as `cluster_summary.csv` has it.
     pub summaries: Vec<echolens_analysis::coordination::ClusterSummary>,
+    /// The edges the report quotes, whole: the strongest of each of the largest clusters, by cluster.
+    pub strongest: BTreeMap<usize, Vec<echolens_analysis::coordination::Edge>>,
 }
 
 impl EdgeDigest {
-    /// The digest of `c`, whose cluster summaries are `summaries` (those written with its tables).
-    pub fn of(c: &Coordination, summaries: Vec<echolens_analysis::coordination::ClusterSummary>) -> EdgeDigest {
+    /// The digest of `c`, whose cluster summaries are `summaries` (those written with its tables), with the
+    /// edges quoted within `caps`.
+    pub fn of(
+        c: &Coordination,
+        summaries: Vec<echolens_analysis::coordination::ClusterSummary>,
+        caps: &Caps,
+    ) -> echolens_analysis::Result<EdgeDigest> {
         use echolens_analysis::coordination::SweepRow;
-        let p = &c.params;
+        let (p, all) = (&c.params, &c.edges);
         let mut per_kind: BTreeMap<&'static str, (u64, u64)> = p.kinds.iter().map(|k| (k.name(), (0, 0))).collect();
-        for e in &c.edges {
-            let k = per_kind.entry(e.kind.name()).or_default();
+        for i in 0..all.len() {
+            let k = per_kind.entry(all.kind(i).name()).or_default();
             k.0 += 1;
-            k.1 += e.weight;
+            k.1 += all.weight(i);
         }
         let floor = 1.0 / (1.0 + p.null_runs as f64);
-        let tested: Vec<f64> = c.edges.iter().filter_map(|e| e.p_value).collect();
+        let tested: Vec<f64> = (0..all.len()).filter_map(|i| all.p_value(i)).collect();
         let p_at_floor = tested.iter().filter(|&&p| p <= floor + 1e-12).count() as u64;
         // The run's own window among the swept ones, from the main result (the same kinds as the sweep).
         let mut own_window = Vec::new();
@@ -975,10 +980,11 @@ impl EdgeDigest {
             for kind in p.kinds.iter().filter(|k| swept.contains(k.name())) {
                 let mut accounts: HashSet<&str> = HashSet::new();
                 let mut edges = 0;
-                for e in c.edges.iter().filter(|e| e.kind == *kind) {
+                for i in (0..all.len()).filter(|&i| all.kind(i) == *kind) {
+                    let (a, b) = all.accounts(i);
                     edges += 1;
-                    accounts.extend([&*e.a, &*e.b]);
-                    all_edges.insert((&*e.a, &*e.b));
+                    accounts.extend([&**a, &**b]);
+                    all_edges.insert((&**a, &**b));
                 }
                 all_accounts.extend(accounts.iter().copied());
                 own_window.push(SweepRow {
@@ -1005,54 +1011,43 @@ impl EdgeDigest {
                 },
             });
         }
-        EdgeDigest { per_kind, p_tested: tested.len() as u64, p_at_floor, own_window, summaries }
+        let index = c.network.index();
+        let mut strongest = BTreeMap::new();
+        for cl in c.network.clusters.iter().take(caps.evidence_clusters) {
+            strongest.insert(cl.id, strongest_edges(c, &index, cl.id, caps.evidence_edges)?);
+        }
+        Ok(EdgeDigest { per_kind, p_tested: tested.len() as u64, p_at_floor, own_window, summaries, strongest })
     }
 }
 
 /// Drops what the report never shows from a result whose tables are written and whose [`EdgeDigest`] is
-/// taken: every edge but the strongest ones it quotes ([`evidence_keys`]), their spells (the networks'
-/// timings), and the labels no kept edge names. The report made from the slimmed result and the digest is the
-/// same page; `analyze` slims before reuse runs, so a million edges are not held through the later stages.
-pub fn slim(c: &mut Coordination, caps: &Caps) {
-    let index: HashMap<&str, usize> = c.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
-    let mut shown: HashSet<usize> = HashSet::new();
-    for cl in c.network.clusters.iter().take(caps.evidence_clusters) {
-        shown.extend(strongest_edge_ids(c, &index, cl.id).into_iter().take(caps.evidence_edges));
-    }
-    drop(index);
-    // Into a vector of their number: a filtering `collect` would keep the allocation of every edge.
-    let mut kept = Vec::with_capacity(shown.len());
-    kept.extend(
-        std::mem::take(&mut c.edges).into_iter().enumerate().filter(|(i, _)| shown.contains(i)).map(|(_, e)| e),
-    );
-    c.edges = kept;
-    let mut labelled: HashSet<(Kind, i64)> = HashSet::new();
-    for e in &mut c.edges {
-        e.spells = Vec::new();
-        labelled.extend(e.keys.first().map(|&k| (e.kind, k)));
-    }
+/// taken: the edges (the digest holds the ones it quotes, whole) and the labels no quoted edge names. The report
+/// made from the slimmed result and the digest is the same page; `analyze` slims before reuse runs.
+pub fn slim(c: &mut Coordination, digest: &EdgeDigest) {
+    c.edges = Default::default();
+    let labelled: HashSet<(Kind, i64)> =
+        digest.strongest.values().flatten().filter_map(|e| e.keys.first().map(|&k| (e.kind, k))).collect();
     c.labels.retain(|k, _| labelled.contains(k));
 }
 
 /// The message keys whose texts the report shows as evidence (fetch them into [`Report::evidence`]).
-pub fn evidence_keys(c: &Coordination, caps: &Caps) -> Vec<String> {
-    let index: HashMap<&str, usize> = c.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+pub fn evidence_keys(c: &Coordination, caps: &Caps) -> echolens_analysis::Result<Vec<String>> {
+    let index = c.network.index();
     let mut keys = Vec::new();
     for cl in c.network.clusters.iter().take(caps.evidence_clusters) {
-        for e in strongest_edges(c, &index, cl.id).into_iter().take(caps.evidence_edges) {
+        for e in strongest_edges(c, &index, cl.id, caps.evidence_edges)? {
             for (x, y) in e.evidence.iter().take(caps.evidence_pairs) {
                 keys.extend([x.to_string(), y.to_string()]);
             }
         }
     }
-    keys
+    Ok(keys)
 }
 
 fn evidence(out: &mut String, r: &Report, summaries: &[echolens_analysis::coordination::ClusterSummary]) {
     let caps = &r.caps;
     let c = r.coordination;
     let net = &c.network;
-    let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
     let (strength, degree) = (net.strength(), net.degree());
     out.push_str(
         "<h3>Each cluster: its accounts and the evidence behind its strongest links</h3><p class=\"muted\">For each \
@@ -1061,7 +1056,7 @@ fn evidence(out: &mut String, r: &Report, summaries: &[echolens_analysis::coordi
          <code>coordination/edges.csv</code>).</p>",
     );
     for cl in net.clusters.iter().take(caps.evidence_clusters) {
-        let edges = strongest_edges(c, &index, cl.id);
+        let edges = r.edges.strongest.get(&cl.id).map_or(&[][..], Vec::as_slice);
         let chance = summaries.iter().find(|s| s.cluster == cl.id).and_then(chance_timing);
         let _ = write!(
             out,
@@ -1465,7 +1460,7 @@ fn reproduce(out: &mut String, r: &Report) {
 mod tests {
     use super::*;
     use echolens_analysis::coordination::cluster_summaries;
-    use echolens_analysis::coordination::{Cluster, Edge, Network, Params};
+    use echolens_analysis::coordination::{Cluster, Edge, Edges, Network, Params};
 
     /// Seven clusters of accounts `c{i}-{j}`: the first of five accounts (ten edges), the rest of three.
     fn coordination() -> Coordination {
@@ -1508,7 +1503,7 @@ mod tests {
             .collect();
         Coordination {
             params: Params::default(),
-            edges,
+            edges: Edges::from_vec(edges).unwrap(),
             network: Network { accounts, edges: Vec::new(), cluster_of, clusters },
             labels,
             left_out: Default::default(),
@@ -1522,63 +1517,55 @@ mod tests {
     }
 
     #[test]
-    fn slimming_keeps_exactly_what_the_report_quotes() {
+    fn the_digest_holds_exactly_what_the_report_quotes_and_slimming_drops_the_rest() {
         let full = coordination();
         let caps = Caps::default();
-        let mut slim_c = full.clone();
-        slim(&mut slim_c, &caps);
-        // The evidence the report quotes is untouched.
-        assert_eq!(evidence_keys(&slim_c, &caps), evidence_keys(&full, &caps));
-        assert!(!evidence_keys(&full, &caps).is_empty());
-        // Smaller caps keep less: one cluster's evidence.
-        let one = Caps { evidence_clusters: 1, ..caps };
-        let mut slimmer = full.clone();
-        slim(&mut slimmer, &one);
-        assert!(evidence_keys(&slimmer, &one).len() < evidence_keys(&full, &caps).len());
-        assert_eq!(evidence_keys(&slimmer, &one), evidence_keys(&full, &one));
-        let index: HashMap<&str, usize> =
-            full.network.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+        let digest = EdgeDigest::of(&full, cluster_summaries(&full).unwrap(), &caps).unwrap();
+        let index = full.network.index();
         let mut shown = Vec::new();
         for cl in full.network.clusters.iter().take(caps.evidence_clusters) {
             shown.extend(strongest_edge_ids(&full, &index, cl.id).into_iter().take(caps.evidence_edges));
         }
-        shown.sort_unstable();
-        // Five clusters quoted, three edges each; clusters 6 and 7 and cluster 1's weaker edges are not, and
-        // are gone. The kept ones are as they were but for their spells.
+        // Five clusters quoted, three edges each; clusters 6 and 7 and cluster 1's weaker edges are not.
         assert_eq!(shown.len(), 15);
-        assert_eq!(slim_c.edges.len(), 15);
-        // Nor is their room: the slimmed edges hold no allocation of the whole list.
-        assert!(full.edges.len() > 15 && slim_c.edges.capacity() == 15, "room for {}", slim_c.edges.capacity());
-        for (s, &i) in slim_c.edges.iter().zip(&shown) {
-            let f = &full.edges[i];
-            assert!(s.spells.is_empty() && !f.spells.is_empty(), "edge {i} kept its spells");
-            assert_eq!(
-                (s.weight, s.first_seen, s.last_seen, &s.a, &s.b, &s.evidence, &s.keys),
-                (f.weight, f.first_seen, f.last_seen, &f.a, &f.b, &f.evidence, &f.keys)
-            );
-            assert!(slim_c.labels.contains_key(&(s.kind, s.keys[0])));
+        let quoted: Vec<&Edge> = digest.strongest.values().flatten().collect();
+        assert_eq!(quoted.len(), 15);
+        for (q, &i) in quoted.iter().zip(&shown) {
+            assert_eq!(**q, full.edges.get(i).unwrap(), "edge {i} is quoted whole");
         }
-        assert_eq!(slim_c.labels.len(), 15);
+        // The strongest first within each cluster: cluster 1's heaviest edge is c0-3 and c0-4 (weight 9).
+        let first = &digest.strongest[&1][0];
+        assert_eq!((&*first.a, &*first.b, first.weight), ("c0-3", "c0-4", 9));
+        // The evidence the report fetches is the quoted edges'.
+        let keys: Vec<String> = quoted
+            .iter()
+            .flat_map(|e| e.evidence.iter().take(caps.evidence_pairs).flat_map(|(x, y)| [x.to_string(), y.to_string()]))
+            .collect();
+        assert_eq!(evidence_keys(&full, &caps).unwrap(), keys);
+        // Smaller caps quote less.
+        let one = Caps { evidence_clusters: 1, ..caps };
+        assert_eq!(EdgeDigest::of(&full, Vec::new(), &one).unwrap().strongest.len(), 1);
+        assert!(evidence_keys(&full, &one).unwrap().len() < keys.len());
+        // Slimming drops every edge, and the labels no quoted edge names.
+        let mut slimmed = full.clone();
+        slim(&mut slimmed, &digest);
+        assert!(slimmed.edges.is_empty() && full.edges.len() > 15);
+        assert_eq!(slimmed.labels.len(), 15);
+        assert!(quoted.iter().all(|e| slimmed.labels.contains_key(&(e.kind, e.keys[0]))));
     }
 
     #[test]
     fn the_digest_counts_every_edge_and_the_clusters_as_their_table_does() {
         let full = coordination();
-        let digest = EdgeDigest::of(&full, cluster_summaries(&full));
+        let all = full.edges.to_vec().unwrap();
+        let digest = EdgeDigest::of(&full, cluster_summaries(&full).unwrap(), &Caps::default()).unwrap();
         let edges: u64 = digest.per_kind.values().map(|(n, _)| n).sum();
         let weight: u64 = digest.per_kind.values().map(|(_, w)| w).sum();
-        assert_eq!(edges, full.edges.len() as u64);
-        assert_eq!(weight, full.edges.iter().map(|e| e.weight).sum::<u64>());
-        // The clusters' top keys count every edge of the cluster, not the few the report quotes: slimming
-        // first would have counted those alone.
-        let mut slimmed = full.clone();
-        slim(&mut slimmed, &Caps::default());
-        let after = cluster_summaries(&slimmed);
+        assert_eq!(edges, all.len() as u64);
+        assert_eq!(weight, all.iter().map(|e| e.weight).sum::<u64>());
         assert_eq!(digest.summaries.len(), full.network.clusters.len());
-        assert!(
-            digest.summaries.iter().zip(&after).any(|(d, a)| d.top_keys != a.top_keys),
-            "the test's clusters have edges the report does not quote"
-        );
+        // The p-values: none tested here.
+        assert_eq!((digest.p_tested, digest.p_at_floor), (0, 0));
     }
 
     /// The volume digest: totals over every series, the largest series (ties by group) with all their points,

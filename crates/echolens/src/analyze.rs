@@ -336,7 +336,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
     // The coordination tables are written now, and the result slimmed to what the report shows: the evidence
     // of every edge is not held while reuse and vocabulary run.
     stages.start("evidence");
-    let (cluster_sources, chance_notes) = cluster_sources(&coord);
+    let (cluster_sources, chance_notes) = cluster_sources(&coord)?;
     // The comparison reads the clusters as found, before their accounts are pseudonymised.
     let raw_coord = sides.as_ref().map(|_| coord.clone());
     let mut evidence = rt.block_on(evidence_texts(&session()?, &coord, &args.caps))?;
@@ -357,10 +357,10 @@ fn run_here(args: &Options) -> Result<Outcome> {
         coordination::write_outputs_with_summaries(&coord, &args.out.join("coordination"), args.format, run_record())?;
     stages.step("tables written");
     written.add(timeline_written);
-    let edge_digest = echolens_report::EdgeDigest::of(&coord, summaries);
+    let edge_digest = echolens_report::EdgeDigest::of(&coord, summaries, &args.caps)?;
     let per_kind: std::collections::BTreeMap<&str, u64> =
         edge_digest.per_kind.iter().filter(|(_, (n, _))| *n > 0).map(|(k, (n, _))| (*k, *n)).collect();
-    echolens_report::slim(&mut coord, &args.caps);
+    echolens_report::slim(&mut coord, &edge_digest);
     stages.finish(&format!("{} messages; coordination tables written", evidence.len()));
 
     stages.start("reuse");
@@ -656,11 +656,11 @@ const SCRIPT: &str = "script_code";
 
 /// Campaign sources when none is named, from coordination: the accounts of the largest clusters (before their
 /// ids are pseudonymised: the selection reads the store).
-fn cluster_sources(coord: &Coordination) -> (Vec<Source>, Vec<String>) {
+fn cluster_sources(coord: &Coordination) -> Result<(Vec<Source>, Vec<String>)> {
     let (mut out, mut notes) = (Vec::new(), Vec::new());
     let net = &coord.network;
     // A cluster whose timing is like chance (busy accounts meeting on many keys) is no campaign source.
-    let timings = coordination::cluster_timings(coord);
+    let timings = coordination::cluster_timings(coord)?;
     let acted_together = |id: usize| timings.get(&id).is_none_or(|t| !t.like_chance());
     for cluster in net.clusters.iter().filter(|c| c.members.len() >= MIN_CLUSTER) {
         if out.len() == AUTO_CLUSTERS {
@@ -693,7 +693,7 @@ fn cluster_sources(coord: &Coordination) -> (Vec<Source>, Vec<String>) {
             slug: format!("cluster-{}", cluster.id),
         });
     }
-    (out, notes)
+    Ok((out, notes))
 }
 
 /// The campaign source when none is named, from reuse: the channel where the widest cascade began (named by
@@ -825,7 +825,7 @@ async fn evidence_texts(
     coord: &Coordination,
     caps: &echolens_report::Caps,
 ) -> Result<HashMap<String, Evidence>> {
-    let mut keys = echolens_report::evidence_keys(coord, caps);
+    let mut keys = echolens_report::evidence_keys(coord, caps)?;
     keys.sort_unstable();
     keys.dedup();
     let mut out = HashMap::new();
@@ -965,7 +965,7 @@ mod tests {
         let params = coordination::Params { kinds: vec![coordination::Kind::Link], ..coordination::Params::default() };
         let coord = coordination::run(&ctx, params).await.unwrap();
         assert_eq!(coord.network.clusters.len(), 2, "{:?}", coord.network.clusters);
-        let (sources, notes) = cluster_sources(&coord);
+        let (sources, notes) = cluster_sources(&coord).unwrap();
         assert_eq!(sources.len(), 1);
         assert!(sources[0].description.contains("3 accounts"));
         let busy = coord.network.cluster_of[coord.network.accounts.iter().position(|a| a == "x:busy0").unwrap()];

@@ -85,7 +85,7 @@ pub fn measure(
     written(coordination::write_outputs(&shown, &folders[0], Csv, extra.clone()), &folders[0])?;
     drop(shown);
     let net = &coordination.network;
-    let summaries = coordination::cluster_summaries(&coordination);
+    let summaries = coordination::cluster_summaries(&coordination)?;
     let clusters: Vec<(usize, Vec<&str>)> =
         net.clusters.iter().map(|cl| (cl.id, cl.members.iter().map(|&m| net.accounts[m].as_str()).collect())).collect();
     let planted_groups: Vec<serde_json::Value> = score::groups(&clusters, &truth.campaigns)

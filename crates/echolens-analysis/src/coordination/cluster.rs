@@ -64,6 +64,11 @@ impl Network {
         s
     }
 
+    /// Each account's node index.
+    pub fn index(&self) -> std::collections::HashMap<&str, usize> {
+        self.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect()
+    }
+
     /// Accounts in edges that are in no cluster.
     pub fn unclustered(&self) -> usize {
         self.cluster_of.iter().filter(|&&c| c == 0).count()

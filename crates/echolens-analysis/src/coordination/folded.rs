@@ -1,30 +1,19 @@
 //! The edges of a run while it runs. The filters, the null model, clustering and the sweep need of an edge only
-//! its kind, accounts, weight and specificity ([`Core`], 40 bytes); its times, lead, keys, spells and evidence
-//! are needed at the run's end, so they wait in a spill file in the order the edges were folded ([`Folding`]).
-//! Held whole, an edge is about 450 bytes (6.7M edges at 53M generated messages: 2.9 GB under every later step).
+//! its kind, accounts, weight and specificity ([`Core`], 56 bytes); its times, lead, keys, spells and evidence
+//! wait in a spill file in the order the edges were folded ([`Folding`]), and at the run's end the kept ones
+//! are copied in the result's order into the result's [`Edges`].
 
 use std::collections::{HashMap, HashSet};
 
 use datafusion::prelude::SessionContext;
 
-use super::{AccountName, Edge, Kind, Lead};
-use crate::spill::{Reader, Records};
+use super::edges::{Builder, Detail, Edges, Head, record};
+use super::{AccountName, Edge, Kind, MessageKey};
+use crate::spill::Records;
 use crate::{Error, Result};
 
-/// What a run's later steps need of an edge.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Core {
-    pub specificity: f64,
-    pub weight: u64,
-    /// The empirical p-value (NaN until the null model gives one).
-    pub p: f64,
-    /// The accounts, as places in [`Folding::name`]'s list.
-    pub a: u32,
-    pub b: u32,
-    /// The edge's record: its place in the order folded.
-    pub pos: u32,
-    pub kind: Kind,
-}
+/// What a run's later steps need of an edge: what the result holds of it too.
+pub(super) type Core = Head;
 
 /// Edges folded so far: their cores in memory, the rest of each in a spill file.
 pub(super) struct Folding {
@@ -32,14 +21,11 @@ pub(super) struct Folding {
     index: HashMap<AccountName, u32>,
     /// One per edge kept; [`Folding::sort`] puts them in the result's order.
     pub cores: Vec<Core>,
-    /// Records pushed (kept or not).
+    /// Edges pushed (kept or not).
     records: u32,
     detail: Records,
     words: Vec<u64>,
 }
-
-/// `Lead::median_lag_s` absent (the bits of a NaN no median computes).
-const NO_MEDIAN: u64 = u64::MAX;
 
 impl Folding {
     pub(super) fn new(ctx: &SessionContext) -> Result<Folding> {
@@ -48,7 +34,7 @@ impl Folding {
             index: HashMap::new(),
             cores: Vec::new(),
             records: 0,
-            detail: Records::new(ctx, "coordination edges")?,
+            detail: Records::new(ctx, "coordination edges folded")?,
             words: Vec::new(),
         })
     }
@@ -73,24 +59,27 @@ impl Folding {
         if !e.evidence.is_empty() {
             return Err(Error::Internal("coordination: an edge was folded with its evidence resolved".into()));
         }
-        let pos = self.records;
-        self.records = pos
+        self.records = self
+            .records
             .checked_add(1)
             .ok_or_else(|| Error::Internal("coordination: more than 2^32 edges in one run".into()))?;
         let (a, b) = (self.intern(&e.a), self.intern(&e.b));
-        self.cores.push(Core { specificity: e.specificity, weight: e.weight, p: f64::NAN, a, b, pos, kind: e.kind });
-        let w = &mut self.words;
-        w.clear();
-        let lead = e.lead;
-        w.extend([e.first_seen as u64, e.last_seen as u64, lead.a_first, lead.b_first, lead.ties]);
-        w.extend([lead.median_lag_s.map_or(NO_MEDIAN, f64::to_bits), lead.lag_shares.to_bits()]);
-        w.push(e.keys.len() as u64);
-        w.extend(e.keys.iter().map(|&k| k as u64));
-        for pairs in [&e.spells, &e.evidence_hashes] {
-            w.push(pairs.len() as u64);
-            w.extend(pairs.iter().flat_map(|&(x, y)| [x as u64, y as u64]));
-        }
-        self.detail.push(&self.words)
+        record(&e, &e.evidence_hashes, &mut self.words);
+        let len = u32::try_from(self.words.len())
+            .map_err(|_| Error::Internal("coordination: an edge's record over 2^32 words".into()))?;
+        let at = self.detail.push(&self.words)?;
+        self.cores.push(Core {
+            specificity: e.specificity,
+            weight: e.weight,
+            first_seen: e.first_seen,
+            p: f64::NAN,
+            at,
+            len,
+            a,
+            b,
+            kind: e.kind,
+        });
+        Ok(())
     }
 
     /// Orders the cores as the result lists its edges: by kind, then the accounts' names.
@@ -105,27 +94,18 @@ impl Folding {
         });
     }
 
-    /// For each record, the place of its core (`u32::MAX`: dropped).
-    fn places(&self) -> Vec<u32> {
-        let mut place = vec![u32::MAX; self.records as usize];
-        for (i, c) in self.cores.iter().enumerate() {
-            place[c.pos as usize] = i as u32;
-        }
-        place
-    }
-
-    /// Reads every record in order, handing each kept one to `f` with its core.
+    /// Reads the kept edges' records in the order written (the others passed over), handing each to `f` with
+    /// its core.
     fn each(&mut self, mut f: impl FnMut(&Core, Detail) -> Result<()>) -> Result<()> {
-        let place = self.places();
-        let mut reader = self.detail.read()?;
-        for &p in &place {
-            let detail = Detail::read(&mut reader)?;
-            if let Some(core) = self.cores.get(p as usize) {
-                f(core, detail)?;
-            }
-        }
-        if !reader.done() {
-            return Err(Error::Internal("coordination: the edges' file holds more than was read".into()));
+        let mut order: Vec<u32> = (0..self.cores.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| self.cores[i as usize].at);
+        let (mut reader, mut at) = (self.detail.read()?, 0);
+        for i in order {
+            let core = &self.cores[i as usize];
+            reader.skip(core.at - at)?;
+            reader.words(core.len as usize, &mut self.words)?;
+            at = core.at + u64::from(core.len);
+            f(core, Detail::of(&self.words)?)?;
         }
         Ok(())
     }
@@ -140,83 +120,25 @@ impl Folding {
         Ok(out)
     }
 
-    /// The kept edges whole, in the cores' order, their evidence still message hashes.
-    pub(super) fn into_edges(mut self) -> Result<Vec<Edge>> {
-        // Read in the order folded, then put in place by swaps: one list of edges, never two (a list of slots
-        // collected into a new list held both at once: 1.7 against 1.3 GB at 10.7M messages).
-        let mut edges: Vec<Edge> = Vec::with_capacity(self.cores.len());
-        let mut target: Vec<u32> = Vec::with_capacity(self.cores.len());
-        let place = self.places();
-        let names = std::mem::take(&mut self.names);
-        self.each(|core, d| {
-            target.push(place[core.pos as usize]);
-            edges.push(Edge {
-                kind: core.kind,
-                a: names[core.a as usize].clone(),
-                b: names[core.b as usize].clone(),
-                weight: core.weight,
-                first_seen: d.first_seen,
-                last_seen: d.last_seen,
-                evidence: Vec::new(),
-                evidence_hashes: d.evidence_hashes,
-                keys: d.keys,
-                p_value: (!core.p.is_nan()).then_some(core.p),
-                specificity: core.specificity,
-                lead: d.lead,
-                spells: d.spells,
-            });
+    /// The message hashes of every kept edge's evidence.
+    pub(super) fn evidence_hashes(&mut self) -> Result<HashSet<i64>> {
+        let mut out = HashSet::new();
+        self.each(|_, d| {
+            out.extend(d.evidence.iter().flat_map(|&(x, y)| [x, y]));
             Ok(())
         })?;
-        for i in 0..edges.len() {
-            while target[i] as usize != i {
-                let t = target[i] as usize;
-                edges.swap(i, t);
-                target.swap(i, t);
-            }
-        }
-        Ok(edges)
+        Ok(out)
     }
-}
 
-/// An edge's record.
-struct Detail {
-    first_seen: i64,
-    last_seen: i64,
-    lead: Lead,
-    keys: Vec<i64>,
-    spells: Vec<(i64, i64)>,
-    evidence_hashes: Vec<(i64, i64)>,
-}
-
-impl Detail {
-    fn read(r: &mut Reader) -> Result<Detail> {
-        let (first_seen, last_seen) = (r.word()? as i64, r.word()? as i64);
-        let (a_first, b_first, ties) = (r.word()?, r.word()?, r.word()?);
-        let median = r.word()?;
-        let lag_shares = f64::from_bits(r.word()?);
-        let lead = Lead {
-            a_first,
-            b_first,
-            ties,
-            median_lag_s: (median != NO_MEDIAN).then(|| f64::from_bits(median)),
-            lag_shares,
-        };
-        let n = r.count()?;
-        let mut keys = Vec::with_capacity(n);
-        for _ in 0..n {
-            keys.push(r.word()? as i64);
+    /// The result's edges: the kept ones, their records copied into a file in the cores' order (so that they
+    /// are read in order), their evidence hashes resolved through `keys`.
+    pub(super) fn into_edges(mut self, ctx: &SessionContext, keys: HashMap<i64, MessageKey>) -> Result<Edges> {
+        let mut out = Builder::new(ctx, std::mem::take(&mut self.names))?;
+        for c in &self.cores {
+            self.detail.read_at(c.at, c.len as usize, &mut self.words)?;
+            out.push(*c, &self.words)?;
         }
-        let mut pairs = || -> Result<Vec<(i64, i64)>> {
-            let n = r.count()?;
-            let mut out = Vec::with_capacity(n);
-            for _ in 0..n {
-                out.push((r.word()? as i64, r.word()? as i64));
-            }
-            Ok(out)
-        };
-        let spells = pairs()?;
-        let evidence_hashes = pairs()?;
-        Ok(Detail { first_seen, last_seen, lead, keys, spells, evidence_hashes })
+        out.finish(keys)
     }
 }
 
@@ -225,6 +147,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::coordination::Lead;
 
     fn edge(kind: Kind, a: &str, b: &str, n: i64) -> Edge {
         Edge {
@@ -255,16 +178,26 @@ mod tests {
             all.push(e.clone());
             folding.push(e).unwrap();
         }
-        // Drop every fourth, test one, and sort.
-        folding.cores.retain(|c| c.pos % 4 != 0);
+        // Drop every fourth (edge n weighs n), test one, and sort.
+        folding.cores.retain(|c| c.weight % 4 != 0);
         folding.cores[0].p = 0.25;
-        let tested = folding.cores[0].pos;
+        let tested = folding.cores[0].weight;
         folding.sort();
         let keys = folding.keys().unwrap();
-        let edges = folding.into_edges().unwrap();
+        let hashes = folding.evidence_hashes().unwrap();
+        let resolved: HashMap<i64, MessageKey> = hashes.iter().map(|&h| (h, Arc::from(format!("m{h}")))).collect();
+        let edges = folding.into_edges(&ctx, resolved).unwrap().to_vec().unwrap();
         let mut expected: Vec<Edge> = all.into_iter().enumerate().filter(|(i, _)| i % 4 != 0).map(|(_, e)| e).collect();
-        expected[tested as usize - tested as usize / 4 - 1].p_value = Some(0.25);
+        expected.iter_mut().find(|e| e.weight == tested).unwrap().p_value = Some(0.25);
         expected.sort_by(|x, y| (x.kind, &x.a, &x.b).cmp(&(y.kind, &y.a, &y.b)));
+        for e in &mut expected {
+            e.evidence = e
+                .evidence_hashes
+                .iter()
+                .map(|&(x, y)| (Arc::from(format!("m{x}")), Arc::from(format!("m{y}"))))
+                .collect();
+            e.evidence_hashes = Vec::new();
+        }
         assert_eq!(edges.len(), expected.len());
         for (got, want) in edges.iter().zip(&expected) {
             assert_eq!(got, want);

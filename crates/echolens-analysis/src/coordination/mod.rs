@@ -15,13 +15,14 @@
 //! 4. **Edges**: per account pair and kind, weight = distinct keys shared within the window (with
 //!    [`Params::episodes`], a key once per period of the horizon in which the pair acted on it), first and last
 //!    time, and the earliest message pair per key as evidence. The plans carry message hashes, not keys: the
-//!    evidence of the edges kept is resolved to message keys once, at the end ([`resolve_evidence`]).
+//!    evidence of the edges kept is resolved to message keys once, at the end (one join, [`message_keys`]).
 //!
 //! `similar` (near-identical texts) cannot be an equi-join: a kernel reads the texts in time order, keeps the
 //! window's messages in a MinHash LSH index and verifies every candidate's Jaccard similarity exactly
 //! ([`similar`]). Clusters come from Leiden on the combined graph ([`cluster`]).
 
 mod cluster;
+mod edges;
 mod folded;
 mod output;
 mod similar;
@@ -40,6 +41,7 @@ use crate::{Error, Result};
 use folded::{Core, Folding};
 
 pub use cluster::{Cluster, Network};
+pub use edges::{Edges, Iter as EdgeIter};
 pub use output::account_leads;
 pub use output::{ClusterSummary, cluster_summaries, cluster_timings, write_outputs, write_outputs_with_summaries};
 pub use similar::SimilarParams;
@@ -492,8 +494,8 @@ pub struct SweepRow {
 pub struct Coordination {
     /// The parameters used.
     pub params: Params,
-    /// Edges per kind, sorted by kind, then accounts.
-    pub edges: Vec<Edge>,
+    /// Edges per kind, sorted by kind, then accounts (held on disk but for what picks them: see [`Edges`]).
+    pub edges: Edges,
     /// The combined network and its clusters.
     pub network: Network,
     /// Labels (text, URL, tag, ...) of shared keys that appear in edges.
@@ -1157,19 +1159,6 @@ async fn similar_at(ctx: &SessionContext, p: &Params, window_us: i64, stage: &dy
     similar::edges(ctx, &sp, p.evidence).await
 }
 
-/// Resolves the edges' evidence from message hashes to message keys, with one join against `messages`.
-async fn resolve_evidence(ctx: &SessionContext, edges: &mut [Edge]) -> Result<()> {
-    let keys =
-        message_keys(ctx, edges.iter().flat_map(|e| e.evidence_hashes.iter().flat_map(|&(x, y)| [x, y]))).await?;
-    let empty: MessageKey = Arc::from("");
-    let key_of = |h: i64| keys.get(&h).unwrap_or(&empty).clone();
-    for e in edges.iter_mut() {
-        e.evidence = e.evidence_hashes.iter().map(|&(x, y)| (key_of(x), key_of(y))).collect();
-        e.evidence_hashes = Vec::new();
-    }
-    Ok(())
-}
-
 /// The message keys of the given key hashes, joined back from `messages`.
 async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -> Result<HashMap<i64, MessageKey>> {
     use arrow::array::Int64Array;
@@ -1435,8 +1424,8 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     let channel_domains = channel_domains(ctx).await?;
     let accounts = account_facts(ctx, &network).await?;
     stage("reading the edges back");
-    let mut edges = edges.into_edges()?;
-    resolve_evidence(ctx, &mut edges).await?;
+    let keys = message_keys(ctx, edges.evidence_hashes()?.into_iter()).await?;
+    let edges = edges.into_edges(ctx, keys)?;
     stage("done");
     Ok(Coordination {
         params,

@@ -7,7 +7,7 @@ use std::path::Path;
 use echolens_store::rfc3339;
 use serde::Serialize;
 
-use super::{Coordination, Kind};
+use super::{AccountName, Coordination, Kind, Lead};
 use crate::graph::{AttrType, Graph, Value};
 use crate::table::excerpt;
 use crate::{Error, Result};
@@ -114,42 +114,63 @@ fn account_summary(accounts: &HashMap<String, super::AccountFacts>, members: &[&
 }
 
 /// Over every edge, each account's keys on which it acted first (lead) and second (follow).
-pub fn account_leads(c: &Coordination) -> HashMap<&str, (u64, u64)> {
+pub fn account_leads(c: &Coordination) -> Result<HashMap<&str, (u64, u64)>> {
     let mut out: HashMap<&str, (u64, u64)> = HashMap::new();
-    for e in &c.edges {
-        add_lead(&mut out, e);
+    for (i, e) in c.edges.iter().enumerate() {
+        add_lead(&mut out, c.edges.accounts(i), &e?.lead);
     }
-    out
+    Ok(out)
 }
 
 /// Adds an edge's lead counts to its two accounts' (lead, follow) totals.
-fn add_lead<'a>(totals: &mut HashMap<&'a str, (u64, u64)>, e: &'a super::Edge) {
-    let a = totals.entry(&*e.a).or_default();
-    a.0 += e.lead.a_first;
-    a.1 += e.lead.b_first;
-    let b = totals.entry(&*e.b).or_default();
-    b.0 += e.lead.b_first;
-    b.1 += e.lead.a_first;
+fn add_lead<'a>(totals: &mut HashMap<&'a str, (u64, u64)>, (a, b): (&'a AccountName, &'a AccountName), lead: &Lead) {
+    let a = totals.entry(&**a).or_default();
+    a.0 += lead.a_first;
+    a.1 += lead.b_first;
+    let b = totals.entry(&**b).or_default();
+    b.0 += lead.b_first;
+    b.1 += lead.a_first;
+}
+
+/// The cluster both accounts of edge `i` are in (None: not in one cluster).
+fn cluster_of_edge(c: &Coordination, index: &HashMap<&str, usize>, i: usize) -> Option<usize> {
+    let net = &c.network;
+    let (a, b) = c.edges.accounts(i);
+    let (a, b) = (*index.get(&**a)?, *index.get(&**b)?);
+    (net.cluster_of[a] == net.cluster_of[b] && net.cluster_of[a] != 0).then_some(net.cluster_of[a])
 }
 
 /// Each cluster's lags against chance timing, pooled over its edges of every kind (as in [`ClusterSummary`]).
-pub fn cluster_timings(c: &Coordination) -> HashMap<usize, super::Timing> {
-    let net = &c.network;
-    let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+pub fn cluster_timings(c: &Coordination) -> Result<HashMap<usize, super::Timing>> {
+    let index = c.network.index();
     let mut out: HashMap<usize, super::Timing> = HashMap::new();
-    for e in &c.edges {
-        let (Some(&a), Some(&b)) = (index.get(&*e.a), index.get(&*e.b)) else { continue };
-        if net.cluster_of[a] == net.cluster_of[b] && net.cluster_of[a] != 0 {
-            out.entry(net.cluster_of[a]).or_default().add(e.lead.timing());
+    for (i, e) in c.edges.iter().enumerate() {
+        let e = e?;
+        if let Some(cluster) = cluster_of_edge(c, &index, i) {
+            out.entry(cluster).or_default().add(e.lead.timing());
         }
     }
-    out
+    Ok(out)
+}
+
+/// What a cluster's summary gathers from its edges of every kind.
+#[derive(Default)]
+struct Gathered<'a> {
+    kinds: BTreeMap<Kind, usize>,
+    /// Labelled keys and the edges sharing each.
+    keys: HashMap<(Kind, i64), usize>,
+    shared: BTreeMap<Kind, std::collections::HashSet<i64>>,
+    first: Option<i64>,
+    last: Option<i64>,
+    leads: HashMap<&'a str, (u64, u64)>,
+    specificities: Vec<f32>,
+    timing: super::Timing,
 }
 
 /// The cluster summaries of a result.
-pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
+pub fn cluster_summaries(c: &Coordination) -> Result<Vec<ClusterSummary>> {
     let net = &c.network;
-    let index: HashMap<&str, usize> = net.accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let index = net.index();
     // Edges inside each cluster, found once.
     let mut combined_in: HashMap<usize, Vec<&super::cluster::CombinedEdge>> = HashMap::new();
     for e in &net.edges {
@@ -157,11 +178,23 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             combined_in.entry(net.cluster_of[e.a]).or_default().push(e);
         }
     }
-    let mut kind_edges_in: HashMap<usize, Vec<&super::Edge>> = HashMap::new();
-    for e in &c.edges {
-        let (a, b) = (index[&*e.a], index[&*e.b]);
-        if net.cluster_of[a] == net.cluster_of[b] && net.cluster_of[a] != 0 {
-            kind_edges_in.entry(net.cluster_of[a]).or_default().push(e);
+    // Every kind's edges inside each cluster, gathered in one pass over the edges.
+    let mut gathered: HashMap<usize, Gathered> = HashMap::new();
+    for (i, e) in c.edges.iter().enumerate() {
+        let e = e?;
+        let Some(cluster) = cluster_of_edge(c, &index, i) else { continue };
+        let g = gathered.entry(cluster).or_default();
+        add_lead(&mut g.leads, c.edges.accounts(i), &e.lead);
+        g.timing.add(e.lead.timing());
+        g.specificities.push(e.specificity as f32);
+        *g.kinds.entry(e.kind).or_default() += 1;
+        g.first = Some(g.first.map_or(e.first_seen, |f| f.min(e.first_seen)));
+        g.last = Some(g.last.map_or(e.last_seen, |l| l.max(e.last_seen)));
+        g.shared.entry(e.kind).or_default().extend(&e.keys);
+        for k in &e.keys {
+            if c.labels.contains_key(&(e.kind, *k)) {
+                *g.keys.entry((e.kind, *k)).or_default() += 1;
+            }
         }
     }
     let mut out = Vec::new();
@@ -170,27 +203,9 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
         let combined = combined_in.remove(&id).unwrap_or_default();
         let n = cluster.members.len();
         let possible = n * n.saturating_sub(1) / 2;
-        let mut kinds: BTreeMap<Kind, usize> = BTreeMap::new();
-        let mut keys: HashMap<(Kind, i64), usize> = HashMap::new();
-        let mut shared: BTreeMap<Kind, std::collections::HashSet<i64>> = BTreeMap::new();
-        let (mut first, mut last) = (i64::MAX, i64::MIN);
-        let mut leads: HashMap<&str, (u64, u64)> = HashMap::new();
-        let mut specificities: Vec<f32> = Vec::new();
-        let mut timing = super::Timing::default();
-        for e in kind_edges_in.remove(&id).unwrap_or_default() {
-            add_lead(&mut leads, e);
-            timing.add(e.lead.timing());
-            specificities.push(e.specificity as f32);
-            *kinds.entry(e.kind).or_default() += 1;
-            first = first.min(e.first_seen);
-            last = last.max(e.last_seen);
-            shared.entry(e.kind).or_default().extend(&e.keys);
-            for k in &e.keys {
-                if c.labels.contains_key(&(e.kind, *k)) {
-                    *keys.entry((e.kind, *k)).or_default() += 1;
-                }
-            }
-        }
+        let Gathered { kinds, keys, shared, first, last, leads, mut specificities, timing } =
+            gathered.remove(&id).unwrap_or_default();
+        let (first, last) = (first.unwrap_or(i64::MAX), last.unwrap_or(i64::MIN));
         let mut keys: Vec<((Kind, i64), usize)> = keys.into_iter().collect();
         keys.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| c.labels[&x.0].cmp(&c.labels[&y.0])));
         let top_keys: Vec<String> = keys
@@ -240,7 +255,7 @@ pub fn cluster_summaries(c: &Coordination) -> Vec<ClusterSummary> {
             timing_lags: timing.lags,
         });
     }
-    out
+    Ok(out)
 }
 
 /// The counts of `per_account` (account → name → count) summed over `members`, most first (ties by name).
@@ -296,31 +311,33 @@ pub(super) fn network_graph(c: &Coordination) -> Graph {
 }
 
 /// The combined network's edges for the network files, each made as it is written: its kinds, its weight per
-/// kind, and its spells (those of its account pair's edges of every kind, overlapping ones merged).
+/// kind, and its spells (those of its account pair's edges of every kind, overlapping ones merged; gathered in
+/// one pass over the edges, the only part held).
 pub(super) struct NetworkEdges<'a> {
     c: &'a Coordination,
-    /// `c.edges` by account pair ([`NetworkEdges::pair`]).
-    by_pair: Vec<u32>,
+    spells: Vec<Vec<(i64, i64)>>,
 }
 
 impl<'a> NetworkEdges<'a> {
-    pub(super) fn new(c: &'a Coordination) -> NetworkEdges<'a> {
-        let mut by_pair: Vec<u32> = (0..c.edges.len() as u32).collect();
-        by_pair.sort_unstable_by(|&x, &y| Self::pair(c, x).cmp(&Self::pair(c, y)));
-        NetworkEdges { c, by_pair }
+    pub(super) fn new(c: &'a Coordination) -> Result<NetworkEdges<'a>> {
+        let net = &c.network;
+        let index = net.index();
+        let mut spells: Vec<Vec<(i64, i64)>> = vec![Vec::new(); net.edges.len()];
+        for (i, e) in c.edges.iter().enumerate() {
+            let e = e?;
+            let (a, b) = c.edges.accounts(i);
+            let (Some(&x), Some(&y)) = (index.get(&**a), index.get(&**b)) else { continue };
+            // Node indices, not names: pseudonyms need not keep the names' order.
+            let pair = (x.min(y), x.max(y));
+            if let Ok(j) = net.edges.binary_search_by(|n| (n.a, n.b).cmp(&pair)) {
+                spells[j].extend(e.spells);
+            }
+        }
+        for s in &mut spells {
+            *s = super::merge_spells(std::mem::take(s));
+        }
+        Ok(NetworkEdges { c, spells })
     }
-
-    /// Edge `x`'s accounts, the smaller first: an edge has them in that order as found, but pseudonyms need not
-    /// keep it.
-    fn pair(c: &Coordination, x: u32) -> (&str, &str) {
-        let e = &c.edges[x as usize];
-        ordered(&e.a, &e.b)
-    }
-}
-
-/// Two accounts, the smaller first.
-fn ordered<'s>(a: &'s str, b: &'s str) -> (&'s str, &'s str) {
-    if a <= b { (a, b) } else { (b, a) }
 }
 
 impl crate::graph::Edges for NetworkEdges<'_> {
@@ -333,16 +350,10 @@ impl crate::graph::Edges for NetworkEdges<'_> {
     }
 
     fn edge(&self, i: usize, values: &mut Vec<Value>, spells: &mut Vec<(i64, i64)>) -> (usize, usize, f64) {
-        let (net, edges) = (&self.c.network, &self.c.edges);
-        let e = &net.edges[i];
+        let e = &self.c.network.edges[i];
         values.push(Value::Text(e.kinds.iter().map(|(k, _)| k.name()).collect::<Vec<_>>().join(",")));
         values.extend(self.c.params.kinds.iter().map(|k| Value::Int(e.kind_weight(*k) as i64)));
-        let pair = ordered(&net.accounts[e.a], &net.accounts[e.b]);
-        let start = self.by_pair.partition_point(|&x| Self::pair(self.c, x) < pair);
-        let end = start + self.by_pair[start..].partition_point(|&x| Self::pair(self.c, x) == pair);
-        let held: Vec<(i64, i64)> =
-            self.by_pair[start..end].iter().flat_map(|&x| edges[x as usize].spells.iter().copied()).collect();
-        spells.extend(super::merge_spells(held));
+        spells.extend_from_slice(&self.spells[i]);
         (e.a, e.b, e.weight as f64)
     }
 }
@@ -385,7 +396,8 @@ impl Coordination {
     fn edge_rows(&self, mut push: impl for<'c> FnMut([crate::Cell<'c>; 14]) -> Result<()>) -> Result<()> {
         use crate::Cell;
         let mut evidence = String::new();
-        for e in &self.edges {
+        for e in self.edges.iter() {
+            let e = e?;
             evidence.clear();
             for (i, (x, y)) in e.evidence.iter().enumerate() {
                 if i > 0 {
@@ -429,7 +441,7 @@ impl Coordination {
         use crate::{Cell, Rows};
         let c = self;
         // Each member with the keys, over all its edges, on which it acted first and second.
-        let leads = account_leads(c);
+        let leads = account_leads(c)?;
         let mut clusters = Rows::new(
             "clusters",
             crate::table_schema(&[("cluster", Int), ("account", Text), ("first_on", Int), ("second_on", Int)]),
@@ -441,7 +453,7 @@ impl Coordination {
                 clusters.push([cluster.id.into(), account.into(), first.into(), second.into()]);
             }
         }
-        let summaries = cluster_summaries(c);
+        let summaries = cluster_summaries(c)?;
         let mut summary = Rows::new(
             "cluster_summary",
             crate::table_schema(&[
@@ -550,7 +562,7 @@ pub fn write_outputs_with_summaries(
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
     let (tables, summaries) = c.tables_but_edges()?;
     let p = &c.params;
-    let (graph, edges) = (network_graph(c), NetworkEdges::new(c));
+    let (graph, edges) = (network_graph(c), NetworkEdges::new(c)?);
     let description = format!(
         "echolens coordination network: kinds {}, window {} s, min weight {}, max key accounts {}",
         p.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
@@ -597,16 +609,16 @@ pub fn write_outputs_with_summaries(
 impl Coordination {
     /// The summary (`summary.json` without the run and the list of files): parameters, the null model, what
     /// the rules left out, edges per kind, clusters, the window estimate.
-    pub fn summary(&self) -> serde_json::Value {
-        self.summary_with(&cluster_summaries(self))
+    pub fn summary(&self) -> Result<serde_json::Value> {
+        Ok(self.summary_with(&cluster_summaries(self)?))
     }
 
     fn summary_with(&self, summaries: &[ClusterSummary]) -> serde_json::Value {
         let c = self;
         let p = &c.params;
         let mut per_kind: BTreeMap<&str, u64> = p.kinds.iter().map(|k| (k.name(), 0)).collect();
-        for e in &c.edges {
-            *per_kind.entry(e.kind.name()).or_default() += 1;
+        for i in 0..c.edges.len() {
+            *per_kind.entry(c.edges.kind(i).name()).or_default() += 1;
         }
         serde_json::json!({
             "analysis": "coordination",

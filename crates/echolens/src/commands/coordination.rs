@@ -65,8 +65,8 @@ pub(super) fn run(args: CoordinationArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut per_kind = std::collections::BTreeMap::new();
-    for e in &result.edges {
-        *per_kind.entry(e.kind.name()).or_insert(0u64) += 1;
+    for i in 0..result.edges.len() {
+        *per_kind.entry(result.edges.kind(i).name()).or_insert(0u64) += 1;
     }
     let p = &result.params;
     println!(

@@ -1,0 +1,409 @@
+//! A coordination result's edges. Memory holds what the tables, the summaries and the report pick edges by
+//! (kind, accounts, weight, specificity, first time, p-value: [`Edges::kind`] and the like, about 56 bytes an
+//! edge); the rest of each edge (last time, lead, keys, spells, evidence) is in a spill file in the result's
+//! order, and an edge is made whole when it is read ([`Edges::iter`] in order, [`Edges::get`] by position).
+//! Held whole, an edge is about 450 bytes: 6.7M edges at 53M generated messages were 2.9 GB.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{AccountName, Edge, Kind, Lead, MessageKey};
+use crate::spill::{Reader, Records, Written};
+use crate::{Error, Result};
+
+/// What memory holds of an edge.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Head {
+    pub specificity: f64,
+    pub weight: u64,
+    pub first_seen: i64,
+    /// NaN: not tested.
+    pub p: f64,
+    /// Its record: where it starts and its length, in words.
+    pub at: u64,
+    pub len: u32,
+    /// The accounts, as places in the names.
+    pub a: u32,
+    pub b: u32,
+    pub kind: Kind,
+}
+
+/// The edges of a result, sorted by kind, then accounts.
+#[derive(Clone, Default)]
+pub struct Edges {
+    names: Vec<AccountName>,
+    heads: Vec<Head>,
+    file: Option<Written>,
+    /// The evidence's message keys, by the hash the records hold.
+    keys: Arc<HashMap<i64, MessageKey>>,
+}
+
+impl std::fmt::Debug for Edges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Edges({})", self.heads.len())
+    }
+}
+
+/// An edge's record: first and last time, lead, keys, spells, evidence hashes, as `u64` words.
+pub(super) fn record(e: &Edge, evidence: &[(i64, i64)], out: &mut Vec<u64>) {
+    out.clear();
+    let lead = e.lead;
+    out.extend([e.first_seen as u64, e.last_seen as u64, lead.a_first, lead.b_first, lead.ties]);
+    out.extend([lead.median_lag_s.map_or(NO_MEDIAN, f64::to_bits), lead.lag_shares.to_bits()]);
+    out.push(e.keys.len() as u64);
+    out.extend(e.keys.iter().map(|&k| k as u64));
+    for pairs in [&e.spells[..], evidence] {
+        out.push(pairs.len() as u64);
+        out.extend(pairs.iter().flat_map(|&(x, y)| [x as u64, y as u64]));
+    }
+}
+
+/// `Lead::median_lag_s` absent (the bits of a NaN no median computes).
+const NO_MEDIAN: u64 = u64::MAX;
+
+/// A record read back: what [`record`] wrote.
+pub(super) struct Detail {
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub lead: Lead,
+    pub keys: Vec<i64>,
+    pub spells: Vec<(i64, i64)>,
+    pub evidence: Vec<(i64, i64)>,
+}
+
+impl Detail {
+    /// The record whose words `next` gives one at a time.
+    fn read(next: &mut dyn FnMut() -> Result<u64>) -> Result<Detail> {
+        let (first_seen, last_seen) = (next()? as i64, next()? as i64);
+        let (a_first, b_first, ties) = (next()?, next()?, next()?);
+        let median = next()?;
+        let lag_shares = f64::from_bits(next()?);
+        let lead = Lead {
+            a_first,
+            b_first,
+            ties,
+            median_lag_s: (median != NO_MEDIAN).then(|| f64::from_bits(median)),
+            lag_shares,
+        };
+        let count = |next: &mut dyn FnMut() -> Result<u64>| -> Result<usize> {
+            let n = next()?;
+            usize::try_from(n)
+                .ok()
+                .filter(|&n| n < 1 << 32)
+                .ok_or_else(|| Error::Internal(format!("coordination: an edge's record counts {n} values")))
+        };
+        let n = count(next)?;
+        let keys = (0..n).map(|_| next().map(|k| k as i64)).collect::<Result<Vec<i64>>>()?;
+        let pairs = |next: &mut dyn FnMut() -> Result<u64>| -> Result<Vec<(i64, i64)>> {
+            let n = count(next)?;
+            (0..n).map(|_| Ok((next()? as i64, next()? as i64))).collect()
+        };
+        let spells = pairs(next)?;
+        let evidence = pairs(next)?;
+        Ok(Detail { first_seen, last_seen, lead, keys, spells, evidence })
+    }
+
+    /// The record in `words`, which must be all of it.
+    pub(super) fn of(words: &[u64]) -> Result<Detail> {
+        let mut it = words.iter().copied();
+        let detail = Detail::read(&mut || {
+            it.next().ok_or_else(|| Error::Internal("coordination: an edge's record ends early".into()))
+        })?;
+        if it.next().is_some() {
+            return Err(Error::Internal("coordination: an edge's record is longer than it says".into()));
+        }
+        Ok(detail)
+    }
+}
+
+impl Edges {
+    pub(super) fn new(
+        names: Vec<AccountName>,
+        heads: Vec<Head>,
+        file: Written,
+        keys: HashMap<i64, MessageKey>,
+    ) -> Edges {
+        Edges { names, heads, file: Some(file), keys: Arc::new(keys) }
+    }
+
+    /// `edges` as a result holds them (in the order given), their records in the system's temporary
+    /// directory.
+    pub fn from_vec(edges: Vec<Edge>) -> Result<Edges> {
+        let disk = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build()?.disk_manager;
+        let mut file = Records::in_dir(&disk, "coordination edges")?;
+        let (mut names, mut places) = (Vec::new(), HashMap::<AccountName, u32>::new());
+        let mut place = |name: &AccountName| {
+            *places.entry(name.clone()).or_insert_with(|| {
+                names.push(name.clone());
+                names.len() as u32 - 1
+            })
+        };
+        let (mut keys, mut ids) = (HashMap::new(), HashMap::<MessageKey, i64>::new());
+        let mut id = |key: &MessageKey| {
+            let next = ids.len() as i64;
+            *ids.entry(key.clone()).or_insert_with(|| {
+                keys.insert(next, key.clone());
+                next
+            })
+        };
+        let (mut heads, mut words) = (Vec::with_capacity(edges.len()), Vec::new());
+        for e in &edges {
+            let evidence: Vec<(i64, i64)> = e.evidence.iter().map(|(x, y)| (id(x), id(y))).collect();
+            record(e, &evidence, &mut words);
+            heads.push(Head {
+                specificity: e.specificity,
+                weight: e.weight,
+                first_seen: e.first_seen,
+                p: e.p_value.unwrap_or(f64::NAN),
+                at: file.push(&words)?,
+                len: words.len() as u32,
+                a: place(&e.a),
+                b: place(&e.b),
+                kind: e.kind,
+            });
+        }
+        Ok(Edges { names, heads, file: Some(file.finish()?), keys: Arc::new(keys) })
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.heads.is_empty()
+    }
+
+    /// Edge `i`'s kind.
+    pub fn kind(&self, i: usize) -> Kind {
+        self.heads[i].kind
+    }
+
+    /// Edge `i`'s accounts (`a`, `b`).
+    pub fn accounts(&self, i: usize) -> (&AccountName, &AccountName) {
+        let h = &self.heads[i];
+        (&self.names[h.a as usize], &self.names[h.b as usize])
+    }
+
+    /// Edge `i`'s weight.
+    pub fn weight(&self, i: usize) -> u64 {
+        self.heads[i].weight
+    }
+
+    /// Edge `i`'s specificity.
+    pub fn specificity(&self, i: usize) -> f64 {
+        self.heads[i].specificity
+    }
+
+    /// Edge `i`'s first time (µs).
+    pub fn first_seen(&self, i: usize) -> i64 {
+        self.heads[i].first_seen
+    }
+
+    /// Edge `i`'s p-value.
+    pub fn p_value(&self, i: usize) -> Option<f64> {
+        let p = self.heads[i].p;
+        (!p.is_nan()).then_some(p)
+    }
+
+    fn whole(&self, h: &Head, d: Detail) -> Edge {
+        let key = |h: i64| self.keys.get(&h).cloned().unwrap_or_else(|| Arc::from(""));
+        Edge {
+            kind: h.kind,
+            a: self.names[h.a as usize].clone(),
+            b: self.names[h.b as usize].clone(),
+            weight: h.weight,
+            first_seen: d.first_seen,
+            last_seen: d.last_seen,
+            evidence: d.evidence.iter().map(|&(x, y)| (key(x), key(y))).collect(),
+            evidence_hashes: Vec::new(),
+            keys: d.keys,
+            p_value: self.p_value_of(h),
+            specificity: h.specificity,
+            lead: d.lead,
+            spells: d.spells,
+        }
+    }
+
+    fn p_value_of(&self, h: &Head) -> Option<f64> {
+        (!h.p.is_nan()).then_some(h.p)
+    }
+
+    fn file(&self) -> Result<&Written> {
+        self.file.as_ref().ok_or_else(|| Error::Internal("coordination: edges without their file".into()))
+    }
+
+    /// Edge `i`, whole.
+    pub fn get(&self, i: usize) -> Result<Edge> {
+        let h = self.heads[i];
+        let mut words = Vec::with_capacity(h.len as usize);
+        self.file()?.read_at(h.at, h.len as usize, &mut words)?;
+        Ok(self.whole(&h, Detail::of(&words)?))
+    }
+
+    /// Every edge, whole, in order, read from the file as they come.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { edges: self, next: 0, reader: None, at: 0, words: Vec::new() }
+    }
+
+    /// Every edge, whole, in one list (for small results and tests: a large result's edges do not belong in
+    /// memory at once).
+    pub fn to_vec(&self) -> Result<Vec<Edge>> {
+        self.iter().collect()
+    }
+
+    /// Renames every account with `f` (once per account).
+    pub fn rename_accounts(&mut self, mut f: impl FnMut(&AccountName) -> AccountName) {
+        for name in &mut self.names {
+            *name = f(name);
+        }
+    }
+
+    /// Renames every message key of the evidence with `f` (once per key).
+    pub fn rename_evidence(&mut self, mut f: impl FnMut(&MessageKey) -> MessageKey) {
+        let keys = Arc::make_mut(&mut self.keys);
+        for key in keys.values_mut() {
+            *key = f(key);
+        }
+    }
+}
+
+/// The edges in order, each made whole as it is read ([`Edges::iter`]).
+pub struct Iter<'a> {
+    edges: &'a Edges,
+    next: usize,
+    reader: Option<Reader>,
+    /// Where the reader is, in words.
+    at: u64,
+    words: Vec<u64>,
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Result<Edge>;
+
+    fn next(&mut self) -> Option<Result<Edge>> {
+        let h = *self.edges.heads.get(self.next)?;
+        self.next += 1;
+        Some(self.read(&h))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.edges.heads.len() - self.next;
+        (left, Some(left))
+    }
+}
+
+impl Iter<'_> {
+    fn read(&mut self, h: &Head) -> Result<Edge> {
+        if self.reader.is_none() {
+            self.reader = Some(self.edges.file()?.read()?);
+            self.at = 0;
+        }
+        let reader = self.reader.as_mut().expect("opened above");
+        // The records are in order; a reader skips what it is not asked for.
+        if h.at < self.at {
+            return Err(Error::Internal("coordination: the edges' records are out of order".into()));
+        }
+        reader.skip(h.at - self.at)?;
+        reader.words(h.len as usize, &mut self.words)?;
+        self.at = h.at + u64::from(h.len);
+        Ok(self.edges.whole(h, Detail::of(&self.words)?))
+    }
+}
+
+/// Builds a result's [`Edges`] from edges in the result's order, each whole but for its evidence (message
+/// hashes, resolved through `keys`).
+pub(super) struct Builder {
+    names: Vec<AccountName>,
+    heads: Vec<Head>,
+    file: Records,
+}
+
+impl Builder {
+    pub(super) fn new(ctx: &datafusion::prelude::SessionContext, names: Vec<AccountName>) -> Result<Builder> {
+        Ok(Builder { names, heads: Vec::new(), file: Records::new(ctx, "coordination edges")? })
+    }
+
+    /// Adds an edge: its head (its accounts as places in the names) and its record's words.
+    pub(super) fn push(&mut self, mut head: Head, words: &[u64]) -> Result<()> {
+        head.at = self.file.push(words)?;
+        head.len = u32::try_from(words.len())
+            .map_err(|_| Error::Internal("coordination: an edge's record over 2^32 words".into()))?;
+        self.heads.push(head);
+        Ok(())
+    }
+
+    pub(super) fn finish(self, keys: HashMap<i64, MessageKey>) -> Result<Edges> {
+        Ok(Edges::new(self.names, self.heads, self.file.finish()?, keys))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edges() -> Vec<Edge> {
+        (0..300i64)
+            .map(|n| Edge {
+                kind: [Kind::Text, Kind::Link, Kind::Similar][(n % 3) as usize],
+                a: Arc::from(format!("x:{}", n % 7)),
+                b: Arc::from(format!("y:{}", n % 13)),
+                weight: n as u64,
+                first_seen: n,
+                last_seen: n * 3,
+                evidence: (0..n % 4)
+                    .map(|i| (Arc::from(format!("x:m{i}")), Arc::from(format!("y:m{}", n % 5))))
+                    .collect(),
+                evidence_hashes: Vec::new(),
+                keys: (0..n % 6).map(|k| k * n).collect(),
+                p_value: (n % 2 == 0).then_some(n as f64 / 1000.0),
+                specificity: n as f64 / 7.0,
+                lead: Lead::of((0..n % 5).map(|i| i - 2), 60_000_000),
+                spells: (0..n % 3).map(|i| (i, i + n)).collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn edges_come_back_whole_in_order_and_by_position() {
+        let all = edges();
+        let held = Edges::from_vec(all.clone()).unwrap();
+        assert_eq!(held.len(), all.len());
+        assert_eq!(held.to_vec().unwrap(), all);
+        for i in [0, 1, 150, 299, 7] {
+            assert_eq!(held.get(i).unwrap(), all[i], "edge {i}");
+            let (a, b) = held.accounts(i);
+            assert_eq!((held.kind(i), &**a, &**b), (all[i].kind, &*all[i].a, &*all[i].b));
+            assert_eq!(
+                (held.weight(i), held.first_seen(i), held.p_value(i)),
+                (all[i].weight, all[i].first_seen, all[i].p_value)
+            );
+        }
+        // An iterator stopped early and a second one started: each reads on its own.
+        let mut one = held.iter();
+        assert_eq!(one.next().unwrap().unwrap(), all[0]);
+        assert_eq!(held.iter().nth(5).unwrap().unwrap(), all[5]);
+        assert_eq!(one.next().unwrap().unwrap(), all[1]);
+        assert!(Edges::default().iter().next().is_none() && Edges::default().is_empty());
+    }
+
+    #[test]
+    fn renaming_a_clone_leaves_the_original_as_it_was() {
+        let all = edges();
+        let original = Edges::from_vec(all.clone()).unwrap();
+        let mut renamed = original.clone();
+        renamed.rename_accounts(|a| Arc::from(format!("p-{a}")));
+        renamed.rename_evidence(|k| Arc::from(k.to_uppercase()));
+        assert_eq!(original.to_vec().unwrap(), all);
+        for (got, e) in renamed.to_vec().unwrap().iter().zip(&all) {
+            assert_eq!((&*got.a, &*got.b), (&*format!("p-{}", e.a), &*format!("p-{}", e.b)));
+            let upper: Vec<(String, String)> =
+                e.evidence.iter().map(|(x, y)| (x.to_uppercase(), y.to_uppercase())).collect();
+            let shown: Vec<(String, String)> =
+                got.evidence.iter().map(|(x, y)| (x.to_string(), y.to_string())).collect();
+            assert_eq!(shown, upper);
+            assert_eq!((&got.keys, &got.spells, got.lead), (&e.keys, &e.spells, e.lead));
+        }
+    }
+}
