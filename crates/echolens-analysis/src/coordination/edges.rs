@@ -58,6 +58,11 @@ pub(super) fn record(e: &Edge, evidence: &[(i64, i64)], out: &mut Vec<u64>) {
     }
 }
 
+/// A head's p-value (NaN: none).
+fn p_value(h: &Head) -> Option<f64> {
+    (!h.p.is_nan()).then_some(h.p)
+}
+
 /// `Lead::median_lag_s` absent (the bits of a NaN no median computes).
 const NO_MEDIAN: u64 = u64::MAX;
 
@@ -203,8 +208,7 @@ impl Edges {
 
     /// Edge `i`'s p-value.
     pub fn p_value(&self, i: usize) -> Option<f64> {
-        let p = self.heads[i].p;
-        (!p.is_nan()).then_some(p)
+        p_value(&self.heads[i])
     }
 
     fn whole(&self, h: &Head, d: Detail) -> Edge {
@@ -219,15 +223,11 @@ impl Edges {
             evidence: d.evidence.iter().map(|&(x, y)| (key(x), key(y))).collect(),
             evidence_hashes: Vec::new(),
             keys: d.keys,
-            p_value: self.p_value_of(h),
+            p_value: p_value(h),
             specificity: h.specificity,
             lead: d.lead,
             spells: d.spells,
         }
-    }
-
-    fn p_value_of(&self, h: &Head) -> Option<f64> {
-        (!h.p.is_nan()).then_some(h.p)
     }
 
     fn file(&self) -> Result<&Written> {
