@@ -441,6 +441,9 @@ fn run_here(args: &Options) -> Result<Outcome> {
         }
     }
     stages.step("vocabulary: keyness measured");
+    // The sample of the corpus the vocabulary read goes before the terms are followed through the whole corpus:
+    // the diffusion's per-channel counts are the stage's peak, and the sample is no part of them.
+    drop(vocabulary_ctx);
     if !followed.is_empty() {
         // Each set's tables are written as its result is made, and only what the report shows is kept: the rows
         // per channel grow with the corpus.
@@ -457,9 +460,8 @@ fn run_here(args: &Options) -> Result<Outcome> {
             c.diffusion = Some(d);
             Ok(())
         }))?;
+        stages.step("vocabulary: terms followed");
     }
-    // The sample of the corpus the vocabulary read goes before the stage ends, which gives freed memory back.
-    drop(vocabulary_ctx);
     drop(ctx);
     stages.finish(&format!("{} campaign sources", campaigns.len()));
 
