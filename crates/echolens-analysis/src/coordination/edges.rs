@@ -77,72 +77,92 @@ pub(super) struct Detail {
 }
 
 impl Detail {
-    /// The record whose words `next` gives one at a time.
-    fn read(next: &mut dyn FnMut() -> Result<u64>) -> Result<Detail> {
-        let (first_seen, last_seen) = (next()? as i64, next()? as i64);
-        let (a_first, b_first, ties) = (next()?, next()?, next()?);
-        let median = next()?;
-        let lag_shares = f64::from_bits(next()?);
-        let lead = Lead {
-            a_first,
-            b_first,
-            ties,
-            median_lag_s: (median != NO_MEDIAN).then(|| f64::from_bits(median)),
-            lag_shares,
-        };
-        let count = |next: &mut dyn FnMut() -> Result<u64>| -> Result<usize> {
-            let n = next()?;
-            usize::try_from(n)
-                .ok()
-                .filter(|&n| n < 1 << 32)
-                .ok_or_else(|| Error::Internal(format!("coordination: an edge's record counts {n} values")))
-        };
-        let n = count(next)?;
-        let keys = (0..n).map(|_| next().map(|k| k as i64)).collect::<Result<Vec<i64>>>()?;
-        let pairs = |next: &mut dyn FnMut() -> Result<u64>| -> Result<Vec<(i64, i64)>> {
-            let n = count(next)?;
-            (0..n).map(|_| Ok((next()? as i64, next()? as i64))).collect()
-        };
-        let spells = pairs(next)?;
-        let evidence = pairs(next)?;
-        Ok(Detail { first_seen, last_seen, lead, keys, spells, evidence })
-    }
-
     /// The record in `words`, which must be all of it.
     pub(super) fn of(words: &[u64]) -> Result<Detail> {
-        let mut it = words.iter().copied();
-        let detail = Detail::read(&mut || {
-            it.next().ok_or_else(|| Error::Internal("coordination: an edge's record ends early".into()))
-        })?;
-        if it.next().is_some() {
+        let mut rest = words;
+        let mut take = |n: usize| -> Result<&[u64]> {
+            if n > rest.len() {
+                return Err(Error::Internal("coordination: an edge's record ends early".into()));
+            }
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            Ok(head)
+        };
+        let fixed = take(7)?;
+        let lead = Lead {
+            a_first: fixed[2],
+            b_first: fixed[3],
+            ties: fixed[4],
+            median_lag_s: (fixed[5] != NO_MEDIAN).then(|| f64::from_bits(fixed[5])),
+            lag_shares: f64::from_bits(fixed[6]),
+        };
+        let (first_seen, last_seen) = (fixed[0] as i64, fixed[1] as i64);
+        let n = take(1)?[0] as usize;
+        let keys = take(n)?.iter().map(|&k| k as i64).collect();
+        let mut pairs = || -> Result<Vec<(i64, i64)>> {
+            let n = take(1)?[0] as usize;
+            Ok(take(n.saturating_mul(2))?.chunks_exact(2).map(|p| (p[0] as i64, p[1] as i64)).collect())
+        };
+        let spells = pairs()?;
+        let evidence = pairs()?;
+        if !rest.is_empty() {
             return Err(Error::Internal("coordination: an edge's record is longer than it says".into()));
         }
-        Ok(detail)
+        Ok(Detail { first_seen, last_seen, lead, keys, spells, evidence })
+    }
+}
+
+/// Account names, each once, by place.
+#[derive(Default)]
+pub(super) struct Names {
+    pub names: Vec<AccountName>,
+    places: HashMap<AccountName, u32>,
+}
+
+impl Names {
+    /// The place of `name`, added if new.
+    pub(super) fn place(&mut self, name: &AccountName) -> u32 {
+        if let Some(&i) = self.places.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.clone());
+        self.places.insert(name.clone(), i);
+        i
+    }
+}
+
+impl Head {
+    /// `e`'s head, its accounts at places `a` and `b` (where its record is: set when it is written).
+    pub(super) fn of(e: &Edge, a: u32, b: u32) -> Head {
+        Head {
+            specificity: e.specificity,
+            weight: e.weight,
+            first_seen: e.first_seen,
+            p: e.p_value.unwrap_or(f64::NAN),
+            at: 0,
+            len: 0,
+            a,
+            b,
+            kind: e.kind,
+        }
+    }
+
+    /// The head with its record, `words`, appended to `file`.
+    pub(super) fn written(mut self, file: &mut Records, words: &[u64]) -> Result<Head> {
+        self.len = u32::try_from(words.len())
+            .map_err(|_| Error::Internal("coordination: an edge's record over 2^32 words".into()))?;
+        self.at = file.push(words)?;
+        Ok(self)
     }
 }
 
 impl Edges {
-    pub(super) fn new(
-        names: Vec<AccountName>,
-        heads: Vec<Head>,
-        file: Written,
-        keys: HashMap<i64, MessageKey>,
-    ) -> Edges {
-        Edges { names, heads, file: Some(file), keys: Arc::new(keys) }
-    }
-
     /// `edges` as a result holds them (in the order given), their records in the system's temporary
     /// directory.
     pub fn from_vec(edges: Vec<Edge>) -> Result<Edges> {
         let disk = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build()?.disk_manager;
-        let mut file = Records::in_dir(&disk, "coordination edges")?;
-        let (mut names, mut places) = (Vec::new(), HashMap::<AccountName, u32>::new());
-        let mut place = |name: &AccountName| {
-            *places.entry(name.clone()).or_insert_with(|| {
-                names.push(name.clone());
-                names.len() as u32 - 1
-            })
-        };
+        let mut names = Names::default();
         let (mut keys, mut ids) = (HashMap::new(), HashMap::<MessageKey, i64>::new());
         let mut id = |key: &MessageKey| {
             let next = ids.len() as i64;
@@ -151,23 +171,14 @@ impl Edges {
                 next
             })
         };
-        let (mut heads, mut words) = (Vec::with_capacity(edges.len()), Vec::new());
+        let mut words = Vec::new();
+        let mut out = Builder::new(Records::in_dir(&disk, "coordination edges")?);
         for e in &edges {
             let evidence: Vec<(i64, i64)> = e.evidence.iter().map(|(x, y)| (id(x), id(y))).collect();
             record(e, &evidence, &mut words);
-            heads.push(Head {
-                specificity: e.specificity,
-                weight: e.weight,
-                first_seen: e.first_seen,
-                p: e.p_value.unwrap_or(f64::NAN),
-                at: file.push(&words)?,
-                len: words.len() as u32,
-                a: place(&e.a),
-                b: place(&e.b),
-                kind: e.kind,
-            });
+            out.push(Head::of(e, names.place(&e.a), names.place(&e.b)), &words)?;
         }
-        Ok(Edges { names, heads, file: Some(file.finish()?), keys: Arc::new(keys) })
+        out.finish(names.names, keys)
     }
 
     /// How many.
@@ -312,30 +323,27 @@ impl Iter<'_> {
     }
 }
 
-/// Builds a result's [`Edges`] from edges in the result's order, each whole but for its evidence (message
-/// hashes, resolved through `keys`).
+/// Builds a result's [`Edges`] from edges in the result's order: each one's head and record (its evidence as
+/// message hashes, resolved through the keys given at the end).
 pub(super) struct Builder {
-    names: Vec<AccountName>,
     heads: Vec<Head>,
     file: Records,
 }
 
 impl Builder {
-    pub(super) fn new(ctx: &datafusion::prelude::SessionContext, names: Vec<AccountName>) -> Result<Builder> {
-        Ok(Builder { names, heads: Vec::new(), file: Records::new(ctx, "coordination edges")? })
+    pub(super) fn new(file: Records) -> Builder {
+        Builder { heads: Vec::new(), file }
     }
 
     /// Adds an edge: its head (its accounts as places in the names) and its record's words.
-    pub(super) fn push(&mut self, mut head: Head, words: &[u64]) -> Result<()> {
-        head.at = self.file.push(words)?;
-        head.len = u32::try_from(words.len())
-            .map_err(|_| Error::Internal("coordination: an edge's record over 2^32 words".into()))?;
-        self.heads.push(head);
+    pub(super) fn push(&mut self, head: Head, words: &[u64]) -> Result<()> {
+        self.heads.push(head.written(&mut self.file, words)?);
         Ok(())
     }
 
-    pub(super) fn finish(self, keys: HashMap<i64, MessageKey>) -> Result<Edges> {
-        Ok(Edges::new(self.names, self.heads, self.file.finish()?, keys))
+    /// The edges, their accounts named by `names`, their evidence keys by `keys`.
+    pub(super) fn finish(self, names: Vec<AccountName>, keys: HashMap<i64, MessageKey>) -> Result<Edges> {
+        Ok(Edges { names, heads: self.heads, file: Some(self.file.finish()?), keys: Arc::new(keys) })
     }
 }
 

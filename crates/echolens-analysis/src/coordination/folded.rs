@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use datafusion::prelude::SessionContext;
 
-use super::edges::{Builder, Detail, Edges, Head, record};
+use super::edges::{Builder, Detail, Edges, Head, Names, record};
 use super::{AccountName, Edge, Kind, MessageKey};
 use crate::spill::Records;
 use crate::{Error, Result};
@@ -15,14 +15,14 @@ use crate::{Error, Result};
 /// What a run's later steps need of an edge: what the result holds of it too.
 pub(super) type Core = Head;
 
+/// Every kept edge's (kind, shared key), and the message hashes of its evidence.
+pub(super) type KeysAndEvidence = (HashSet<(Kind, i64)>, HashSet<i64>);
+
 /// Edges folded so far: their cores in memory, the rest of each in a spill file.
 pub(super) struct Folding {
-    names: Vec<AccountName>,
-    index: HashMap<AccountName, u32>,
+    names: Names,
     /// One per edge kept; [`Folding::sort`] puts them in the result's order.
     pub cores: Vec<Core>,
-    /// Edges pushed (kept or not).
-    records: u32,
     detail: Records,
     words: Vec<u64>,
 }
@@ -30,28 +30,16 @@ pub(super) struct Folding {
 impl Folding {
     pub(super) fn new(ctx: &SessionContext) -> Result<Folding> {
         Ok(Folding {
-            names: Vec::new(),
-            index: HashMap::new(),
+            names: Names::default(),
             cores: Vec::new(),
-            records: 0,
             detail: Records::new(ctx, "coordination edges folded")?,
             words: Vec::new(),
         })
     }
 
-    fn intern(&mut self, name: &AccountName) -> u32 {
-        if let Some(&i) = self.index.get(name) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        self.names.push(name.clone());
-        self.index.insert(name.clone(), i);
-        i
-    }
-
     /// The account at place `i`.
     pub(super) fn name(&self, i: u32) -> &AccountName {
-        &self.names[i as usize]
+        &self.names.names[i as usize]
     }
 
     /// Adds `e`, whose evidence is still message hashes (`evidence` empty).
@@ -59,32 +47,15 @@ impl Folding {
         if !e.evidence.is_empty() {
             return Err(Error::Internal("coordination: an edge was folded with its evidence resolved".into()));
         }
-        self.records = self
-            .records
-            .checked_add(1)
-            .ok_or_else(|| Error::Internal("coordination: more than 2^32 edges in one run".into()))?;
-        let (a, b) = (self.intern(&e.a), self.intern(&e.b));
+        let (a, b) = (self.names.place(&e.a), self.names.place(&e.b));
         record(&e, &e.evidence_hashes, &mut self.words);
-        let len = u32::try_from(self.words.len())
-            .map_err(|_| Error::Internal("coordination: an edge's record over 2^32 words".into()))?;
-        let at = self.detail.push(&self.words)?;
-        self.cores.push(Core {
-            specificity: e.specificity,
-            weight: e.weight,
-            first_seen: e.first_seen,
-            p: f64::NAN,
-            at,
-            len,
-            a,
-            b,
-            kind: e.kind,
-        });
+        self.cores.push(Head::of(&e, a, b).written(&mut self.detail, &self.words)?);
         Ok(())
     }
 
     /// Orders the cores as the result lists its edges: by kind, then the accounts' names.
     pub(super) fn sort(&mut self) {
-        let names = &self.names;
+        let names = &self.names.names;
         self.cores.sort_unstable_by(|x, y| {
             (x.kind, &names[x.a as usize], &names[x.b as usize]).cmp(&(
                 y.kind,
@@ -97,11 +68,11 @@ impl Folding {
     /// Reads the kept edges' records in the order written (the others passed over), handing each to `f` with
     /// its core.
     fn each(&mut self, mut f: impl FnMut(&Core, Detail) -> Result<()>) -> Result<()> {
-        let mut order: Vec<u32> = (0..self.cores.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| self.cores[i as usize].at);
+        let mut order: Vec<usize> = (0..self.cores.len()).collect();
+        order.sort_unstable_by_key(|&i| self.cores[i].at);
         let (mut reader, mut at) = (self.detail.read()?, 0);
         for i in order {
-            let core = &self.cores[i as usize];
+            let core = &self.cores[i];
             reader.skip(core.at - at)?;
             reader.words(core.len as usize, &mut self.words)?;
             at = core.at + u64::from(core.len);
@@ -110,35 +81,26 @@ impl Folding {
         Ok(())
     }
 
-    /// Every kept edge's shared keys, with its kind.
-    pub(super) fn keys(&mut self) -> Result<HashSet<(Kind, i64)>> {
-        let mut out = HashSet::new();
+    /// Every kept edge's shared keys, with its kind, and the message hashes of its evidence: one pass.
+    pub(super) fn keys_and_evidence(&mut self) -> Result<KeysAndEvidence> {
+        let (mut keys, mut evidence) = (HashSet::new(), HashSet::new());
         self.each(|core, d| {
-            out.extend(d.keys.iter().map(|&k| (core.kind, k)));
+            keys.extend(d.keys.iter().map(|&k| (core.kind, k)));
+            evidence.extend(d.evidence.iter().flat_map(|&(x, y)| [x, y]));
             Ok(())
         })?;
-        Ok(out)
-    }
-
-    /// The message hashes of every kept edge's evidence.
-    pub(super) fn evidence_hashes(&mut self) -> Result<HashSet<i64>> {
-        let mut out = HashSet::new();
-        self.each(|_, d| {
-            out.extend(d.evidence.iter().flat_map(|&(x, y)| [x, y]));
-            Ok(())
-        })?;
-        Ok(out)
+        Ok((keys, evidence))
     }
 
     /// The result's edges: the kept ones, their records copied into a file in the cores' order (so that they
     /// are read in order), their evidence hashes resolved through `keys`.
     pub(super) fn into_edges(mut self, ctx: &SessionContext, keys: HashMap<i64, MessageKey>) -> Result<Edges> {
-        let mut out = Builder::new(ctx, std::mem::take(&mut self.names))?;
+        let mut out = Builder::new(Records::new(ctx, "coordination edges")?);
         for c in &self.cores {
             self.detail.read_at(c.at, c.len as usize, &mut self.words)?;
             out.push(*c, &self.words)?;
         }
-        out.finish(keys)
+        out.finish(std::mem::take(&mut self.names.names), keys)
     }
 }
 
@@ -183,8 +145,7 @@ mod tests {
         folding.cores[0].p = 0.25;
         let tested = folding.cores[0].weight;
         folding.sort();
-        let keys = folding.keys().unwrap();
-        let hashes = folding.evidence_hashes().unwrap();
+        let (keys, hashes) = folding.keys_and_evidence().unwrap();
         let resolved: HashMap<i64, MessageKey> = hashes.iter().map(|&h| (h, Arc::from(format!("m{h}")))).collect();
         let edges = folding.into_edges(&ctx, resolved).unwrap().to_vec().unwrap();
         let mut expected: Vec<Edge> = all.into_iter().enumerate().filter(|(i, _)| i % 4 != 0).map(|(_, e)| e).collect();

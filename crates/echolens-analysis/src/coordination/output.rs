@@ -115,11 +115,7 @@ fn account_summary(accounts: &HashMap<String, super::AccountFacts>, members: &[&
 
 /// Over every edge, each account's keys on which it acted first (lead) and second (follow).
 pub fn account_leads(c: &Coordination) -> Result<HashMap<&str, (u64, u64)>> {
-    let mut out: HashMap<&str, (u64, u64)> = HashMap::new();
-    for (i, e) in c.edges.iter().enumerate() {
-        add_lead(&mut out, c.edges.accounts(i), &e?.lead);
-    }
-    Ok(out)
+    Ok(gather(c)?.0)
 }
 
 /// Adds an edge's lead counts to its two accounts' (lead, follow) totals.
@@ -142,15 +138,7 @@ fn cluster_of_edge(c: &Coordination, index: &HashMap<&str, usize>, i: usize) -> 
 
 /// Each cluster's lags against chance timing, pooled over its edges of every kind (as in [`ClusterSummary`]).
 pub fn cluster_timings(c: &Coordination) -> Result<HashMap<usize, super::Timing>> {
-    let index = c.network.index();
-    let mut out: HashMap<usize, super::Timing> = HashMap::new();
-    for (i, e) in c.edges.iter().enumerate() {
-        let e = e?;
-        if let Some(cluster) = cluster_of_edge(c, &index, i) {
-            out.entry(cluster).or_default().add(e.lead.timing());
-        }
-    }
-    Ok(out)
+    Ok(gather(c)?.1.into_iter().map(|(cluster, g)| (cluster, g.timing)).collect())
 }
 
 /// What a cluster's summary gathers from its edges of every kind.
@@ -167,21 +155,17 @@ struct Gathered<'a> {
     timing: super::Timing,
 }
 
-/// The cluster summaries of a result.
-pub fn cluster_summaries(c: &Coordination) -> Result<Vec<ClusterSummary>> {
-    let net = &c.network;
-    let index = net.index();
-    // Edges inside each cluster, found once.
-    let mut combined_in: HashMap<usize, Vec<&super::cluster::CombinedEdge>> = HashMap::new();
-    for e in &net.edges {
-        if net.cluster_of[e.a] == net.cluster_of[e.b] && net.cluster_of[e.a] != 0 {
-            combined_in.entry(net.cluster_of[e.a]).or_default().push(e);
-        }
-    }
-    // Every kind's edges inside each cluster, gathered in one pass over the edges.
-    let mut gathered: HashMap<usize, Gathered> = HashMap::new();
+/// Account → (lead, follow) over every edge, and cluster → what its summary gathers from its edges.
+type Gatherings<'a> = (HashMap<&'a str, (u64, u64)>, HashMap<usize, Gathered<'a>>);
+
+/// One pass over the edges: every account's leads ([`account_leads`]) and what each cluster's summary gathers
+/// from its edges of every kind.
+fn gather(c: &Coordination) -> Result<Gatherings<'_>> {
+    let index = c.network.index();
+    let (mut leads, mut gathered): Gatherings = Default::default();
     for (i, e) in c.edges.iter().enumerate() {
         let e = e?;
+        add_lead(&mut leads, c.edges.accounts(i), &e.lead);
         let Some(cluster) = cluster_of_edge(c, &index, i) else { continue };
         let g = gathered.entry(cluster).or_default();
         add_lead(&mut g.leads, c.edges.accounts(i), &e.lead);
@@ -195,6 +179,24 @@ pub fn cluster_summaries(c: &Coordination) -> Result<Vec<ClusterSummary>> {
             if c.labels.contains_key(&(e.kind, *k)) {
                 *g.keys.entry((e.kind, *k)).or_default() += 1;
             }
+        }
+    }
+    Ok((leads, gathered))
+}
+
+/// The cluster summaries of a result.
+pub fn cluster_summaries(c: &Coordination) -> Result<Vec<ClusterSummary>> {
+    Ok(summaries_of(c, gather(c)?.1))
+}
+
+/// The cluster summaries from what [`gather`] gathered of each cluster.
+fn summaries_of(c: &Coordination, mut gathered: HashMap<usize, Gathered>) -> Vec<ClusterSummary> {
+    let net = &c.network;
+    // Edges inside each cluster, found once.
+    let mut combined_in: HashMap<usize, Vec<&super::cluster::CombinedEdge>> = HashMap::new();
+    for e in &net.edges {
+        if net.cluster_of[e.a] == net.cluster_of[e.b] && net.cluster_of[e.a] != 0 {
+            combined_in.entry(net.cluster_of[e.a]).or_default().push(e);
         }
     }
     let mut out = Vec::new();
@@ -255,7 +257,7 @@ pub fn cluster_summaries(c: &Coordination) -> Result<Vec<ClusterSummary>> {
             timing_lags: timing.lags,
         });
     }
-    Ok(out)
+    out
 }
 
 /// The counts of `per_account` (account → name → count) summed over `members`, most first (ties by name).
@@ -441,7 +443,8 @@ impl Coordination {
         use crate::{Cell, Rows};
         let c = self;
         // Each member with the keys, over all its edges, on which it acted first and second.
-        let leads = account_leads(c)?;
+        // One pass over the edges gives the members' leads and the summaries.
+        let (leads, gathered) = gather(c)?;
         let mut clusters = Rows::new(
             "clusters",
             crate::table_schema(&[("cluster", Int), ("account", Text), ("first_on", Int), ("second_on", Int)]),
@@ -453,7 +456,7 @@ impl Coordination {
                 clusters.push([cluster.id.into(), account.into(), first.into(), second.into()]);
             }
         }
-        let summaries = cluster_summaries(c)?;
+        let summaries = summaries_of(c, gathered);
         let mut summary = Rows::new(
             "cluster_summary",
             crate::table_schema(&[
