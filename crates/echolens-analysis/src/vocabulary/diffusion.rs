@@ -20,7 +20,9 @@ use echolens_store::rfc3339;
 use super::per_partition;
 use crate::minhash::KeyHasher;
 use crate::select::Selection;
-use crate::table::{i64s, strings};
+use arrow::array::Int64Array;
+
+use crate::table::{Strs, i64s, strings, strings_in_place};
 use crate::{Error, Result};
 
 const DAY_US: i64 = 86_400_000_000;
@@ -166,15 +168,67 @@ impl Use {
     }
 }
 
-/// A channel as the scan sees it: once for every term set.
-#[derive(Debug, Clone, Default)]
-struct Channel {
-    platform: String,
-    id: String,
-    /// The name on its latest message (accounts rename; the latest name is the one a reader knows).
-    name: String,
-    name_ts: i64,
-    messages: u64,
+/// Every channel of the selection, as the engine's aggregate gives them: platform, id, latest name and the
+/// number of messages, kept in the aggregate's columns (a channel is a place in [`Channels::rows`]).
+struct Channels {
+    /// Per batch of the aggregate: platform, id, name, messages.
+    columns: Vec<(Strs, Strs, Strs, Int64Array)>,
+    /// (batch, row) of each channel.
+    rows: Vec<(u32, u32)>,
+}
+
+impl Channels {
+    /// Every channel of `diffusion_selected`: one aggregate over the selection (partial and final, spilling
+    /// beyond the session's memory pool) instead of a table of channels in each partition's scan. The name is
+    /// the one on the channel's latest named message (accounts rename; the latest name is the one a reader
+    /// knows), the greatest name where two share the time.
+    async fn of_selection(ctx: &SessionContext) -> Result<Channels> {
+        let sql = "SELECT platform, channel_id, count(*) AS messages, \
+                   last_value(channel_name ORDER BY ts, channel_name) FILTER (WHERE channel_name IS NOT NULL) \
+                   AS channel_name FROM diffusion_selected GROUP BY platform, channel_id";
+        let (mut columns, mut rows) = (Vec::new(), Vec::new());
+        for batch in crate::table::collect(ctx, sql).await? {
+            let b = columns.len() as u32;
+            rows.extend((0..batch.num_rows() as u32).map(|r| (b, r)));
+            columns.push((
+                strings_in_place(&batch, "platform")?,
+                strings_in_place(&batch, "channel_id")?,
+                strings_in_place(&batch, "channel_name")?,
+                i64s(&batch, "messages")?,
+            ));
+        }
+        Ok(Channels { columns, rows })
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn at(&self, c: usize) -> (&(Strs, Strs, Strs, Int64Array), usize) {
+        let (b, r) = self.rows[c];
+        (&self.columns[b as usize], r as usize)
+    }
+
+    fn platform(&self, c: usize) -> &str {
+        let (cols, r) = self.at(c);
+        cols.0.value(r)
+    }
+
+    fn id(&self, c: usize) -> &str {
+        let (cols, r) = self.at(c);
+        cols.1.value(r)
+    }
+
+    /// Its latest name; empty where no message named it.
+    fn name(&self, c: usize) -> &str {
+        let (cols, r) = self.at(c);
+        if cols.2.is_valid(r) { cols.2.value(r) } else { "" }
+    }
+
+    fn messages(&self, c: usize) -> u64 {
+        let (cols, r) = self.at(c);
+        cols.3.value(r) as u64
+    }
 }
 
 /// A channel's use of one term set's terms.
@@ -202,14 +256,13 @@ impl Usage {
     }
 }
 
-/// What a partition's scan counts. The channels are held once, whatever the number of term sets: each set holds
-/// only the channels that used one of its terms.
+/// What a partition's scan counts: only the channels that used a term of some set (the adopters, few beside
+/// every channel of a large corpus), each held once whatever the number of term sets.
 #[derive(Default)]
 struct Partial {
-    /// `platform:channel_id` → its place in `channels`.
+    /// `platform:channel_id` of an adopter → its place.
     index: HashMap<String, u32, FixedState>,
-    channels: Vec<Channel>,
-    /// Per term set: the channels that used its terms (by place in `channels`).
+    /// Per term set: the adopters that used its terms (by place).
     used: Vec<HashMap<u32, Usage, BuildHasherDefault<KeyHasher>>>,
     /// Per term set: (term or `u32::MAX` for any, day) → messages using it.
     daily: Vec<HashMap<(u32, i64), u64, FixedState>>,
@@ -221,6 +274,14 @@ impl Partial {
     fn new(sets: usize) -> Partial {
         Partial { used: vec![HashMap::default(); sets], daily: vec![HashMap::default(); sets], ..Partial::default() }
     }
+}
+
+/// `platform:channel_id`, the key a channel is known by in the scan.
+fn channel_key(out: &mut String, platform: &str, id: &str) {
+    out.clear();
+    out.push_str(platform);
+    out.push(':');
+    out.push_str(id);
 }
 
 /// A channel's adoption of the vocabulary.
@@ -350,8 +411,8 @@ pub async fn run_each(
         selection.count(ctx, "corpus").await?;
     }
     selection.register(ctx, "diffusion_selected").await?;
-    let sql =
-        "SELECT key, platform, channel_id, channel_name, CAST(ts AS BIGINT) AS ts, text_norm FROM diffusion_selected";
+    let channels = Channels::of_selection(ctx).await?;
+    let sql = "SELECT key, platform, channel_id, CAST(ts AS BIGINT) AS ts, text_norm FROM diffusion_selected";
     let n = sets.len();
     let shared = std::sync::Arc::new(Matcher::new(sets)?);
     let matcher = std::sync::Arc::clone(&shared);
@@ -363,7 +424,6 @@ pub async fn run_each(
             let key = strings(batch, "key")?;
             let platform = strings(batch, "platform")?;
             let id = strings(batch, "channel_id")?;
-            let name = strings(batch, "channel_name")?;
             let ts = i64s(batch, "ts")?;
             let text = strings(batch, "text_norm")?;
             let mut ch_key = String::new();
@@ -373,34 +433,22 @@ pub async fn run_each(
                 let day = ts.div_euclid(DAY_US);
                 part.first_day = Some(part.first_day.map_or(day, |d| d.min(day)));
                 part.last_day = Some(part.last_day.map_or(day, |d| d.max(day)));
-                ch_key.clear();
-                ch_key.push_str(platform.value(i));
-                ch_key.push(':');
-                ch_key.push_str(id.value(i));
-                let c = match part.index.get(&ch_key) {
-                    Some(&c) => c,
-                    None => {
-                        let c = part.channels.len() as u32;
-                        part.index.insert(ch_key.clone(), c);
-                        part.channels.push(Channel {
-                            platform: platform.value(i).to_owned(),
-                            id: id.value(i).to_owned(),
-                            name_ts: i64::MIN,
-                            ..Channel::default()
-                        });
-                        c
-                    }
-                };
-                let ch = &mut part.channels[c as usize];
-                if name.is_valid(i) && (ts, name.value(i)) > (ch.name_ts, ch.name.as_str()) {
-                    ch.name_ts = ts;
-                    ch.name = name.value(i).to_owned();
-                }
-                ch.messages += 1;
                 if !text.is_valid(i) {
                     continue;
                 }
                 matcher.matches(text.value(i), &mut found);
+                if found.iter().all(Vec::is_empty) {
+                    continue;
+                }
+                channel_key(&mut ch_key, platform.value(i), id.value(i));
+                let c = match part.index.get(&ch_key) {
+                    Some(&c) => c,
+                    None => {
+                        let c = part.index.len() as u32;
+                        part.index.insert(ch_key.clone(), c);
+                        c
+                    }
+                };
                 for ((used, daily), found) in part.used.iter_mut().zip(&mut part.daily).zip(&found) {
                     if found.is_empty() {
                         continue;
@@ -426,44 +474,44 @@ pub async fn run_each(
         Err(m) => m.sets.clone(),
     };
 
-    // Merge the partitions.
+    // Merge the partitions, then give each channel of the selection its adopter's place, if it is one.
     let mut all = Partial::new(n);
     for part in parts {
         merge(&mut all, part);
     }
-    let Partial { channels, used, daily, first_day, last_day, .. } = all;
+    let Partial { index, used, daily, first_day, last_day } = all;
+    let mut adopter = vec![u32::MAX; channels.len()];
+    let mut ch_key = String::new();
+    let mut placed = 0;
+    for (c, place) in adopter.iter_mut().enumerate() {
+        channel_key(&mut ch_key, channels.platform(c), channels.id(c));
+        if let Some(&a) = index.get(&ch_key) {
+            *place = a;
+            placed += 1;
+        }
+    }
+    if placed != index.len() {
+        return Err(Error::Internal(format!(
+            "diffusion: {} channels used a term, {placed} of them among the selection's channels",
+            index.len()
+        )));
+    }
+    drop(index);
     let span = (first_day.unwrap_or(0), last_day.unwrap_or(0));
     for (terms, (used, daily)) in sets.into_iter().zip(used.into_iter().zip(daily)) {
-        f(assemble(terms, selection, &channels, used, &daily, span))?;
+        f(assemble(terms, selection, &channels, &adopter, used, &daily, span))?;
     }
     Ok(())
 }
 
 /// Add one partition's counts to `all`.
 fn merge(all: &mut Partial, part: Partial) {
-    let Partial { index, mut channels, used, daily, first_day, last_day } = part;
-    // The partition's places of channels → their places in `all`.
-    let mut place = vec![0u32; channels.len()];
+    let Partial { index, used, daily, first_day, last_day } = part;
+    // The partition's places of adopters → their places in `all`.
+    let mut place = vec![0u32; index.len()];
     for (k, c) in index {
-        let c = c as usize;
-        let ch = std::mem::take(&mut channels[c]);
-        place[c] = match all.index.get(&k) {
-            Some(&a) => {
-                let a_ch = &mut all.channels[a as usize];
-                a_ch.messages += ch.messages;
-                if (ch.name_ts, ch.name.as_str()) > (a_ch.name_ts, a_ch.name.as_str()) {
-                    a_ch.name_ts = ch.name_ts;
-                    a_ch.name = ch.name;
-                }
-                a
-            }
-            None => {
-                let a = all.channels.len() as u32;
-                all.index.insert(k, a);
-                all.channels.push(ch);
-                a
-            }
-        };
+        let next = all.index.len() as u32;
+        place[c as usize] = *all.index.entry(k).or_insert(next);
     }
     for (all_used, used) in all.used.iter_mut().zip(used) {
         for (c, u) in used {
@@ -489,23 +537,25 @@ fn merge(all: &mut Partial, part: Partial) {
 fn assemble(
     terms: Terms,
     selection: &Selection,
-    channels: &[Channel],
+    channels: &Channels,
+    adopter: &[u32],
     used: HashMap<u32, Usage, BuildHasherDefault<KeyHasher>>,
     daily: &HashMap<(u32, i64), u64, FixedState>,
     (first_day, last_day): (i64, i64),
 ) -> Diffusion {
     let unused = Usage::default();
-    let usage = |c: usize| used.get(&(c as u32)).unwrap_or(&unused);
+    let usage = |c: usize| used.get(&adopter[c]).unwrap_or(&unused);
     // Adopters by first use, then the others by size.
     let order_key = |c: usize| {
-        let (ch, u) = (&channels[c], usage(c));
+        let u = usage(c);
         let first = if u.any.uses > 0 { (0, u.any.first_ts, u.any.first_key.as_str()) } else { (1, 0, "") };
-        (first, std::cmp::Reverse(ch.messages), ch.platform.as_str(), ch.id.as_str())
+        (first, std::cmp::Reverse(channels.messages(c)), channels.platform(c), channels.id(c))
     };
     let mut order: Vec<usize> = (0..channels.len()).collect();
     order.sort_unstable_by(|&a, &b| order_key(a).cmp(&order_key(b)));
-    let chans: Vec<(&Channel, &Usage)> = order.into_iter().map(|c| (&channels[c], usage(c))).collect();
-    let messages = chans.iter().map(|(c, _)| c.messages).sum();
+    // (the channel's place in `channels`, its use of the set), in the order of the result's rows.
+    let chans: Vec<(usize, &Usage)> = order.into_iter().map(|c| (c, usage(c))).collect();
+    let messages = chans.iter().map(|&(c, _)| channels.messages(c)).sum();
     let mut term_adoption = Vec::new();
     for (ci, (_, c)) in chans.iter().enumerate() {
         let mut ts: Vec<(&u32, &Use)> = c.terms.iter().collect();
@@ -560,7 +610,11 @@ fn assemble(
         let sources: Vec<String> = firsts
             .iter()
             .take_while(|f| Some(f.0) == first.map(|x| x.0))
-            .map(|&(_, _, c)| if chans[c].0.name.is_empty() { chans[c].0.id.clone() } else { chans[c].0.name.clone() })
+            .map(|&(_, _, c)| {
+                let c = chans[c].0;
+                let name = channels.name(c);
+                if name.is_empty() { channels.id(c) } else { name }.to_owned()
+            })
             .collect();
         let days_to_half = first.map(|f| {
             let half = firsts.len().div_ceil(2);
@@ -585,10 +639,10 @@ fn assemble(
                 first_key: used.then(|| c.any.first_key.clone()),
                 first_term: used.then(|| terms.terms[c.first_term as usize].clone()),
                 uses: c.any.uses,
-                messages: ch.messages,
-                platform: ch.platform.clone(),
-                channel_id: ch.id.clone(),
-                channel_name: ch.name.clone(),
+                messages: channels.messages(ch),
+                platform: channels.platform(ch).to_owned(),
+                channel_id: channels.id(ch).to_owned(),
+                channel_name: channels.name(ch).to_owned(),
             }
         })
         .collect();

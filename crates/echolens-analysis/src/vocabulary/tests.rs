@@ -233,6 +233,42 @@ async fn diffusion_finds_first_uses_and_the_adoption_curve() {
 }
 
 #[tokio::test]
+async fn diffusion_names_each_channel_by_its_latest_named_message() {
+    let mut rows = Vec::new();
+    // e: named "old" then "new"; its latest message has no name, which does not erase the name.
+    for (n, (secs, name)) in [(0, Some("old")), (60, Some("new")), (120, None)].into_iter().enumerate() {
+        let mut m = msg("e", n, secs, "the kestrine accord");
+        m.channel_name = name.map(str::to_owned);
+        rows.push(m);
+    }
+    // f: two names at the same time; the greater is the one kept, whichever partition holds which.
+    for (n, name) in ["alpha", "beta"].into_iter().enumerate() {
+        let mut m = msg("f", 10 + n, 30, "nothing here");
+        m.channel_name = Some(name.to_owned());
+        rows.push(m);
+    }
+    // g: never named; it used the term first, so its id is the source.
+    let mut m = msg("g", 20, -60, "kestrine accord first");
+    m.channel_name = None;
+    rows.push(m);
+    for order in [rows.clone(), rows.iter().rev().cloned().collect()] {
+        let ctx = session(&order);
+        let terms = Terms::new(vec!["Kestrine Accord".into()]).unwrap();
+        let d = diffusion::run(&ctx, terms, &Selection::default()).await.unwrap();
+        let by_id = |id: &str| d.channels.iter().find(|c| c.channel_id == id).unwrap();
+        assert_eq!(d.channels.len(), 3);
+        assert_eq!((by_id("e").channel_name.as_str(), by_id("e").messages, by_id("e").uses), ("new", 3, 3));
+        assert_eq!((by_id("f").channel_name.as_str(), by_id("f").messages, by_id("f").uses), ("beta", 2, 0));
+        assert_eq!((by_id("g").channel_name.as_str(), by_id("g").uses), ("", 1));
+        // Adopters first by first use (g, then e), then the others.
+        let ids: Vec<&str> = d.channels.iter().map(|c| c.channel_id.as_str()).collect();
+        assert_eq!(ids, ["g", "e", "f"]);
+        assert_eq!(d.summary[0].sources, ["g"]);
+        assert_eq!((d.messages, d.adopters), (6, 2));
+    }
+}
+
+#[tokio::test]
 async fn timeline_counts_lexicon_rates_and_flags_bursts() {
     let mut rows = Vec::new();
     // Ten quiet days of 2 messages in channel q, then a day of 20, half of them threats.
