@@ -342,6 +342,11 @@ pub(crate) struct Written {
 }
 
 impl Written {
+    /// The number of words written.
+    pub(crate) fn len(&self) -> u64 {
+        self.words
+    }
+
     /// A reader from the first word to the last.
     pub(crate) fn read(&self) -> Result<Reader> {
         let path =

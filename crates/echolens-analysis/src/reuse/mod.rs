@@ -33,8 +33,10 @@
 //! 5. **Members**: the members of cascades that reach `min_channels` channels are joined back to `messages`
 //!    for their keys, channels, authors and times.
 //!
-//! Memory grows with the number of texts (a few numbers each, about 50 bytes), not with their sets or the
-//! corpus text: the sets, band keys and candidate pairs are on disk but for a group of chunks or one part.
+//! Memory grows with the number of texts (a few numbers each: at most about 32 bytes, while the scan's order
+//! is sorted into time order), not with their sets or the corpus text: the sets, the texts' hashes, band keys,
+//! candidate pairs and the key hashes (wanted again only for the members, at the end) are on disk but for a
+//! group of chunks or one part.
 //!
 //! Beside the cascades, the forward network ([`forwards`]): every channel's forwards per source, sources
 //! outside the corpus included.
@@ -326,8 +328,11 @@ struct Scanned {
     ts: Vec<i64>,
     channel: Vec<u32>,
     words: Vec<u32>,
-    /// Hash of the text as compared ([`match_text`]), for exact copies.
-    text_h: Vec<u64>,
+    /// Each text's hash as compared ([`match_text`]) and its document, in parts by hash, for exact copies
+    /// (empty texts have none).
+    texts: spill::Parts,
+    /// The parts of `texts` and of the later band keys and pairs: 2^`bits`.
+    bits: u32,
     /// The channel a forward names: its index, [`SOURCE_UNKNOWN`] or [`NOT_FORWARD`].
     source: Vec<u32>,
     /// X reposts: document → hash of the original's `platform:message_id`.
@@ -343,6 +348,7 @@ struct Scanned {
 async fn scan(
     ctx: &SessionContext,
     p: &Params,
+    part_bits: Option<u32>,
     channels: &mut Channels,
     sources: &HashMap<String, u32>,
     counts: &mut Counts,
@@ -374,24 +380,25 @@ async fn scan(
                RIGHT JOIN messages m ON t.id = hash64(concat(m.platform, ':', m.message_id))";
     crate::table::explain(ctx, sql).await?;
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+    // Sized once: grown by doubling, ten million rows would hold up to twice their memory.
+    let rows = count_messages(ctx).await?;
+    let bits = part_bits.unwrap_or_else(|| self::part_bits(rows));
     let mut s = Scanned {
         key_h: Vec::new(),
         ts: Vec::new(),
         channel: Vec::new(),
         words: Vec::new(),
-        text_h: Vec::new(),
+        texts: spill::Parts::new(ctx, 1 << bits, "reuse: exact texts"),
+        bits,
         source: Vec::new(),
         repost_of: HashMap::new(),
         target: HashMap::new(),
         sets: spill::ListFile::new(ctx, "reuse: shingle sets")?,
     };
-    // Sized once: grown by doubling, ten million rows would hold up to twice their memory.
-    let rows = count_messages(ctx).await?;
     s.key_h.reserve_exact(rows);
     s.ts.reserve_exact(rows);
     s.channel.reserve_exact(rows);
     s.words.reserve_exact(rows);
-    s.text_h.reserve_exact(rows);
     s.source.reserve_exact(rows);
     let (mut t_read, mut t_tokens, mut t_keep) = (0.0, 0.0, 0.0);
     let mut t = std::time::Instant::now();
@@ -434,8 +441,15 @@ async fn scan(
         t_tokens += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
         for (chunk, words, text_h) in filled {
+            let first = s.words.len() as u64;
+            for (i, (&w, &h)) in words.iter().zip(&text_h).enumerate() {
+                if w > 0 {
+                    let part = top_bits(h, bits);
+                    s.texts.push(part, h)?;
+                    s.texts.push(part, first + i as u64)?;
+                }
+            }
             s.words.extend_from_slice(&words);
-            s.text_h.extend_from_slice(&text_h);
             s.sets.push(&chunk)?;
         }
         s.key_h.extend(h.values().iter());
@@ -803,16 +817,6 @@ impl Match {
     }
 }
 
-/// The kernel's result: one entry per message, in time order.
-#[derive(Default)]
-struct Forest {
-    key_h: Vec<i64>,
-    channel: Vec<u32>,
-    parent: Vec<u32>,
-    similarity: Vec<f32>,
-    forward: Vec<bool>,
-}
-
 /// Find the cascades in the `messages` table of `ctx`.
 pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     run_in_parts(ctx, params, None).await
@@ -828,30 +832,37 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
     let sources = forward_sources(ctx, &mut channels).await?;
     let timings = crate::timings::Timings::new();
     let stage = |name: &str| timings.step(name);
-    let (scanned, frequent) = scan(ctx, p, &mut channels, &sources, &mut counts).await?;
-    let Scanned { key_h, ts, channel, words, text_h, source, repost_of, target, mut sets } = scanned;
+    let (scanned, frequent) = scan(ctx, p, part_bits, &mut channels, &sources, &mut counts).await?;
+    let Scanned { key_h, ts, channel, words, mut texts, bits, source, repost_of, target, mut sets } = scanned;
     stage("scan: texts tokenised, boilerplate and common shingles counted");
 
     // Time order: (time, key hash), as the old ORDER BY gave; `docs[rank]` and its inverse.
     let n = key_h.len();
     let mut docs: Vec<u32> = (0..n as u32).collect();
     docs.par_sort_unstable_by_key(|&d| (ts[d as usize], key_h[d as usize]));
+    drop(ts);
+    // The key hashes are wanted again only for the members of cascades, at the end: on disk in time order
+    // until then.
+    let mut keys_in_order = spill::Records::new(ctx, "reuse: key hashes in time order")?;
+    for block in docs.chunks(1 << 16) {
+        let hashes: Vec<u64> = block.iter().map(|&d| key_h[d as usize] as u64).collect();
+        keys_in_order.push(&hashes)?;
+    }
+    drop(key_h);
+    let keys_in_order = keys_in_order.finish()?;
     let mut rank = vec![0u32; n];
     for (r, &d) in docs.iter().enumerate() {
         rank[d as usize] = r as u32;
     }
-    drop(ts);
 
     // In time order: reposts to their originals. Then exact copies to the first occurrence of their text: the
-    // texts' (hash, rank) go to disk in parts by hash, and each part, sorted, gives each text's first occurrence
-    // (a table of every text's first occurrence would be the kernel's peak). The first occurrences are indexed
-    // for near-duplicates if they have band keys.
-    let bits = part_bits.unwrap_or_else(|| self::part_bits(n));
+    // scan put the texts' (hash, document) on disk in parts by hash, and each part, in time order but for the
+    // reposts already linked, gives each text's first occurrence (a table of every text's first occurrence
+    // would be the kernel's peak). The first occurrences are indexed for near-duplicates if they have band keys.
     let mut parent = vec![NONE; n];
     let mut similarity = vec![f32::NAN; n];
     let mut forward = vec![false; n];
     let mut indexed = vec![false; n];
-    let mut texts = spill::Parts::new(ctx, 1 << bits, "reuse: exact texts");
     let mut targets: HashMap<i64, u32> = HashMap::new();
     for (r, &d) in docs.iter().enumerate() {
         let d = d as usize;
@@ -872,19 +883,18 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
                 None => counts.reposts_unresolved += 1,
             }
         }
-        if parent[r] == NONE && w > 0 {
-            let part = top_bits(text_h[d], bits);
-            texts.push(part, text_h[d])?;
-            texts.push(part, r as u64)?;
-        }
         if let Some(&t) = target.get(&(d as u32)) {
             targets.insert(t, r as u32);
         }
     }
-    drop((targets, text_h));
+    drop(targets);
     for part in 0..texts.len() {
         let values = texts.take(part)?;
-        let mut entries: Vec<(u64, u32)> = values.chunks_exact(2).map(|e| (e[0], e[1] as u32)).collect();
+        let mut entries: Vec<(u64, u32)> = values
+            .chunks_exact(2)
+            .map(|e| (e[0], rank[e[1] as usize]))
+            .filter(|&(_, r)| parent[r as usize] == NONE)
+            .collect();
         drop(values);
         entries.par_sort_unstable();
         for run in entries.chunk_by(|x, y| x.0 == y.0) {
@@ -947,7 +957,7 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
         // The next group reads the file.
         sets.flush()?;
     }
-    drop(words);
+    drop((words, rank, indexed));
     stage("band keys");
 
     // Near-duplicates: each indexed text's candidates are the latest earlier indexed holders of its keys that
@@ -1001,7 +1011,7 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
             counts.near_links += 1;
         }
     }
-    drop(sets);
+    drop((sets, key_counts));
     stage("near-duplicates");
 
     // Forwards: linked when their text found an earlier member.
@@ -1023,21 +1033,17 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
             }
         }
     }
-    let forest = Forest {
-        key_h: docs.iter().map(|&d| key_h[d as usize]).collect(),
-        channel: docs.iter().map(|&d| channel[d as usize]).collect(),
-        parent,
-        similarity,
-        forward,
-    };
-    drop((docs, rank, key_h, channel, source));
+    // What the trees need, in time order: each message's channel (put in time order where it lies), parent,
+    // similarity and whether it is a forward.
+    let mut channel = channel;
+    permute_in_place(&mut channel, &docs);
+    drop((docs, source));
     stage("links");
     // Trees: parents are earlier, so one pass in order finds every root.
-    let n = forest.parent.len();
     let mut root = vec![0u32; n];
     let mut size = vec![0u32; n];
     for d in 0..n {
-        let p = forest.parent[d];
+        let p = parent[d];
         root[d] = if p == NONE { d as u32 } else { root[p as usize] };
         size[root[d] as usize] += 1;
     }
@@ -1047,14 +1053,16 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
             by_root.entry(root[d]).or_default().push(d as u32);
         }
     }
+    drop((root, size));
     let mut roots: Vec<u32> = by_root.keys().copied().collect();
     roots.sort_unstable();
     counts.cascades_found = roots.len() as u64;
+    // The rows name members and parents by time rank until the key hashes are read back.
     let mut rows: Vec<Row> = Vec::new();
     let mut cascade = 0i64;
     for r in roots {
         let docs = &by_root[&r];
-        let distinct: HashSet<u32> = docs.iter().map(|&d| forest.channel[d as usize]).collect();
+        let distinct: HashSet<u32> = docs.iter().map(|&d| channel[d as usize]).collect();
         if distinct.len() < p.min_channels {
             counts.cascades_below_min_channels += 1;
             counts.members_below_min_channels += docs.len() as u64;
@@ -1063,24 +1071,25 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
         cascade += 1;
         for (ord, &d) in docs.iter().enumerate() {
             let d = d as usize;
-            let parent = forest.parent[d];
-            let role = if parent == NONE {
+            let role = if parent[d] == NONE {
                 Role::Origin
-            } else if forest.forward[d] {
+            } else if forward[d] {
                 Role::Forward
             } else {
                 Role::Copy
             };
-            let s = forest.similarity[d];
-            rows.push((
-                forest.key_h[d],
-                cascade,
-                role.name(),
-                (parent != NONE).then(|| forest.key_h[parent as usize]),
-                (!s.is_nan()).then_some(f64::from(s)),
-                ord as i64,
-            ));
+            let s = similarity[d];
+            let parent = (parent[d] != NONE).then(|| i64::from(parent[d]));
+            rows.push((d as i64, cascade, role.name(), parent, (!s.is_nan()).then_some(f64::from(s)), ord as i64));
         }
+    }
+    drop((by_root, channel, parent, similarity, forward));
+    let ranks = rows.iter().flat_map(|row| [Some(row.0), row.3]).flatten().map(|r| r as u32);
+    let (ranked, hashes) = key_hashes(&keys_in_order, ranks)?;
+    let key = |r: i64| hashes[ranked.binary_search(&(r as u32)).expect("every rank asked for is read")];
+    for row in &mut rows {
+        row.0 = key(row.0);
+        row.3 = row.3.map(key);
     }
     counts.cascades = cascade as u64;
     counts.members = rows.len() as u64;
@@ -1088,6 +1097,63 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
     stage("members");
     let forwards = forwards::run(ctx).await?;
     Ok(Reuse { params, members, counts, boilerplate: frequent.report, forwards })
+}
+
+/// `values` put in the order `docs` gives (`values[r]` becomes the old `values[docs[r]]`), where they lie: each
+/// cycle of the permutation is followed once, with a bit per place to mark the places done.
+fn permute_in_place<T: Copy>(values: &mut [T], docs: &[u32]) {
+    let mut done = vec![0u64; values.len().div_ceil(64)];
+    let is_done = |r: usize, done: &mut [u64]| {
+        let was = done[r / 64] >> (r % 64) & 1 == 1;
+        done[r / 64] |= 1 << (r % 64);
+        was
+    };
+    for start in 0..values.len() {
+        if is_done(start, &mut done) {
+            continue;
+        }
+        let first = values[start];
+        let mut r = start;
+        loop {
+            let d = docs[r] as usize;
+            if d == start {
+                values[r] = first;
+                break;
+            }
+            values[r] = values[d];
+            is_done(d, &mut done);
+            r = d;
+        }
+    }
+}
+
+/// The key hash of each time rank in `ranks` (any order, repeats allowed), read from `file` (one hash per
+/// rank, in rank order) in one pass: the ranks sorted without repeats, and their hashes.
+fn key_hashes(file: &spill::Written, ranks: impl Iterator<Item = u32>) -> Result<(Vec<u32>, Vec<i64>)> {
+    const BLOCK: u64 = 1 << 16;
+    let mut wanted: Vec<u32> = ranks.collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    if wanted.last().is_some_and(|&r| u64::from(r) >= file.len()) {
+        return Err(Error::Internal(format!("reuse: a rank past the {} key hashes written", file.len())));
+    }
+    let mut hashes = Vec::with_capacity(wanted.len());
+    let (mut reader, mut block) = (file.read()?, Vec::new());
+    // Words read so far, and where the block in `block` starts.
+    let (mut at, mut start) = (0u64, 0u64);
+    for &r in &wanted {
+        let r = u64::from(r);
+        if r >= at {
+            // Pass over the blocks no wanted rank is in.
+            start = r / BLOCK * BLOCK;
+            reader.skip(start - at)?;
+            let n = BLOCK.min(file.len() - start);
+            reader.words(n as usize, &mut block)?;
+            at = start + n;
+        }
+        hashes.push(block[(r - start) as usize] as i64);
+    }
+    Ok((wanted, hashes))
 }
 
 /// A set of shingle hashes (already well mixed: hashed as they are).

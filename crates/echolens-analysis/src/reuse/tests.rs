@@ -494,3 +494,36 @@ fn sampled_boilerplate_counts_are_exact_and_miss_nothing_in_the_share() {
     assert_eq!((texts1, b1.into_iter().collect::<Vec<_>>()), (30, vec![4]));
     assert!(found.get(2).is_none_or(Option::is_none));
 }
+
+proptest::proptest! {
+    /// Putting values in time order where they lie gives what a copy through the permutation gives.
+    #[test]
+    fn values_put_in_order_in_place_equal_a_copy(seed in 0u64..1000, n in 0usize..300) {
+        let mut docs: Vec<u32> = (0..n as u32).collect();
+        docs.sort_by_key(|&d| mix(u64::from(d) ^ seed));
+        let values: Vec<u64> = (0..n as u64).map(|v| v * 7 + seed).collect();
+        let copy: Vec<u64> = docs.iter().map(|&d| values[d as usize]).collect();
+        let mut in_place = values.clone();
+        permute_in_place(&mut in_place, &docs);
+        proptest::prop_assert_eq!(in_place, copy);
+    }
+}
+
+#[test]
+fn key_hashes_are_read_back_by_rank_across_blocks() {
+    let ctx = analysis_session(1 << 26).unwrap();
+    let mut file = spill::Records::new(&ctx, "test: key hashes").unwrap();
+    // Three blocks and a bit; each hash names its rank.
+    let n = 3 * (1u64 << 16) + 5;
+    let hashes: Vec<u64> = (0..n).map(|r| r * 3 + 1).collect();
+    file.push(&hashes).unwrap();
+    let file = file.finish().unwrap();
+    // Out of order, repeated, in the first, third and last blocks and none in the second.
+    let asked = [131_075u32, 0, 7, 131_075, 65_535, (n - 1) as u32];
+    let (ranks, found) = key_hashes(&file, asked.iter().copied()).unwrap();
+    assert_eq!(ranks, [0, 7, 65_535, 131_075, (n - 1) as u32]);
+    let expected: Vec<i64> = ranks.iter().map(|&r| i64::from(r) * 3 + 1).collect();
+    assert_eq!(found, expected);
+    assert!(key_hashes(&file, [n as u32].into_iter()).is_err(), "a rank past the end is an error");
+    assert_eq!(key_hashes(&file, std::iter::empty()).unwrap(), (vec![], vec![]));
+}
