@@ -27,18 +27,42 @@ use crate::table::{collect, strings};
 use crate::vocabulary::diffusion::Diffusion;
 use crate::vocabulary::timeline::Timeline;
 
-/// Pseudonymises ids with a key.
+/// Pseudonymises ids with a key. The maps hold a pseudonym as its 64 bits ([`Pseudonym`]), not as text: every
+/// account of a large store is in them, for the whole run.
 #[derive(Debug, Clone)]
 pub struct Pseudonyms {
     key: [u8; 32],
-    /// Personal channels: `platform:channel_id` and `platform:channel_name` → `platform:u-…`.
-    personal: HashMap<String, String>,
-    /// Handles (lowercased, without `@`) of accounts in the store → their pseudonym `u-…`.
-    handles: HashMap<String, String>,
+    /// Personal channels: `platform:channel_id` and `platform:channel_name` → the account's pseudonym (on the
+    /// key's platform).
+    personal: HashMap<Box<str>, Pseudonym>,
+    /// Handles (lowercased, without `@`) of accounts in the store → their pseudonym.
+    handles: HashMap<Box<str>, Pseudonym>,
     /// Names (lowercased) of the store's public channels, which text keeps.
     public: HashSet<String>,
-    /// A personal channel's pseudonym `platform:u-…` → its `platform:channel_id`, to find what a shown key names.
-    unpersonal: HashMap<String, String>,
+    /// A personal channel's pseudonym → its `platform:channel_id`, to find what a shown key names.
+    unpersonal: HashMap<Pseudonym, Box<str>>,
+}
+
+/// A pseudonym: the first 64 bits of the keyed hash, written `u-` and 16 hexadecimal digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Pseudonym(u64);
+
+impl Pseudonym {
+    /// The pseudonym written `shown` (`u-` and 16 lowercase hexadecimal digits), if it is one.
+    fn parse(shown: &str) -> Option<Pseudonym> {
+        let hex = shown.strip_prefix("u-")?;
+        let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if hex.len() != 16 || !hex.bytes().all(lower_hex) {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok().map(Pseudonym)
+    }
+}
+
+impl std::fmt::Display for Pseudonym {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "u-{:016x}", self.0)
+    }
 }
 
 /// A SQL predicate over `messages`: the author is a Telegram chat speaking as itself (a channel's own posts,
@@ -99,20 +123,22 @@ impl Pseudonyms {
         let mut personal: Vec<(String, String, Option<String>)> = personal.into_iter().collect();
         personal.sort();
         for (platform, id, _) in &personal {
-            let pseudonym = format!("{platform}:{}", p.id(platform, id));
-            p.unpersonal.insert(pseudonym.clone(), format!("{platform}:{id}"));
-            p.personal.insert(format!("{platform}:{id}"), pseudonym);
+            let pseudonym = p.pseudonym(platform, id);
+            let channel: Box<str> = format!("{platform}:{id}").into();
+            p.unpersonal.insert(pseudonym, channel.clone());
+            p.personal.insert(channel, pseudonym);
         }
         for (platform, id, name) in personal {
             if let Some(name) = name.filter(|n| !n.is_empty()) {
-                let pseudonym = p.personal[&format!("{platform}:{id}")].clone();
+                let pseudonym = p.pseudonym(&platform, &id);
                 if is_handle(&name) {
-                    let bare = pseudonym[platform.len() + 1..].to_owned();
-                    p.handles.entry(name.to_lowercase()).or_insert(bare);
+                    p.handles.entry(name.to_lowercase().into()).or_insert(pseudonym);
                 }
-                p.personal.entry(format!("{platform}:{name}")).or_insert(pseudonym);
+                p.personal.entry(format!("{platform}:{name}").into()).or_insert(pseudonym);
             }
         }
+        p.personal.shrink_to_fit();
+        p.unpersonal.shrink_to_fit();
         p
     }
 
@@ -127,12 +153,13 @@ impl Pseudonyms {
         accounts.sort();
         for (platform, id, name) in accounts {
             if is_handle(&name) {
-                let pseudonym = self.id(&platform, &id);
-                self.handles.entry(name.to_lowercase()).or_insert(pseudonym);
+                let pseudonym = self.pseudonym(&platform, &id);
+                self.handles.entry(name.to_lowercase().into()).or_insert(pseudonym);
             }
         }
+        self.handles.shrink_to_fit();
         let public: HashSet<String> =
-            public.into_iter().map(|n| n.to_lowercase()).filter(|n| !self.handles.contains_key(n)).collect();
+            public.into_iter().map(|n| n.to_lowercase()).filter(|n| !self.handles.contains_key(n.as_str())).collect();
         self.public.extend(public);
         self
     }
@@ -144,8 +171,8 @@ impl Pseudonyms {
             return None;
         }
         let lower = handle.to_lowercase();
-        if let Some(p) = self.handles.get(&lower) {
-            return Some(p.clone());
+        if let Some(p) = self.handles.get(lower.as_str()) {
+            return Some(p.to_string());
         }
         if self.public.contains(&lower) {
             return None;
@@ -348,7 +375,7 @@ impl Pseudonyms {
 
     /// Personal channels known (each counted once).
     pub fn personal_channels(&self) -> usize {
-        let mut values: Vec<&String> = self.personal.values().collect();
+        let mut values: Vec<u64> = self.personal.values().map(|p| p.0).collect();
         values.sort_unstable();
         values.dedup();
         values.len()
@@ -356,17 +383,17 @@ impl Pseudonyms {
 
     /// The pseudonym of `id` on `platform`: `u-` and 16 hexadecimal digits.
     pub fn id(&self, platform: &str, id: &str) -> String {
+        self.pseudonym(platform, id).to_string()
+    }
+
+    /// The pseudonym of `id` on `platform`, as its bits.
+    fn pseudonym(&self, platform: &str, id: &str) -> Pseudonym {
         let mut h = blake3::Hasher::new_keyed(&self.key);
         h.update(platform.as_bytes());
         h.update(b":");
         h.update(id.as_bytes());
         let bytes = h.finalize();
-        let mut out = String::with_capacity(18);
-        out.push_str("u-");
-        for b in &bytes.as_bytes()[..8] {
-            out.push_str(&format!("{b:02x}"));
-        }
-        out
+        Pseudonym(u64::from_be_bytes(bytes.as_bytes()[..8].try_into().expect("8 bytes")))
     }
 
     /// An account written `platform:id` as `platform:u-…`.
@@ -380,21 +407,24 @@ impl Pseudonyms {
     /// A channel written `platform:id` or `platform:name`: the account's pseudonym if it is a personal
     /// channel, else unchanged.
     pub fn channel(&self, channel: &str) -> String {
-        self.personal.get(channel).cloned().unwrap_or_else(|| channel.to_owned())
+        match (self.personal.get(channel), channel.split_once(':')) {
+            (Some(p), Some((platform, _))) => format!("{platform}:{p}"),
+            _ => channel.to_owned(),
+        }
     }
 
     /// The id of a channel (its pseudonym if personal).
     pub fn channel_id(&self, platform: &str, id: &str) -> String {
-        match self.personal.get(&format!("{platform}:{id}")) {
-            Some(p) => p[platform.len() + 1..].to_owned(),
+        match self.personal.get(format!("{platform}:{id}").as_str()) {
+            Some(p) => p.to_string(),
             None => id.to_owned(),
         }
     }
 
     /// The name of a channel (its pseudonym if personal).
     pub fn channel_name(&self, platform: &str, id: &str, name: &str) -> String {
-        match self.personal.get(&format!("{platform}:{id}")) {
-            Some(p) => p[platform.len() + 1..].to_owned(),
+        match self.personal.get(format!("{platform}:{id}").as_str()) {
+            Some(p) => p.to_string(),
             None => name.to_owned(),
         }
     }
@@ -405,8 +435,8 @@ impl Pseudonyms {
         let Some((platform, rest)) = key.split_once(':') else { return key.to_owned() };
         for (at, _) in rest.match_indices(':') {
             let (channel, message) = (&rest[..at], &rest[at + 1..]);
-            if let Some(p) = self.personal.get(&format!("{platform}:{channel}")) {
-                return format!("{p}:{message}");
+            if let Some(p) = self.personal.get(format!("{platform}:{channel}").as_str()) {
+                return format!("{platform}:{p}:{message}");
             }
         }
         key.to_owned()
@@ -417,7 +447,7 @@ impl Pseudonyms {
     pub fn stored_key(&self, shown: &str) -> String {
         let Some((platform, rest)) = shown.split_once(':') else { return shown.to_owned() };
         let Some((channel, message)) = rest.split_once(':') else { return shown.to_owned() };
-        match self.unpersonal.get(&format!("{platform}:{channel}")) {
+        match self.unpersonal_channel(platform, channel) {
             Some(stored) => format!("{stored}:{message}"),
             None => shown.to_owned(),
         }
@@ -425,34 +455,33 @@ impl Pseudonyms {
 
     /// The stored id of a personal channel shown as its account's pseudonym `u-…` on `platform`, if it is one.
     pub fn stored_channel_id(&self, platform: &str, shown: &str) -> Option<&str> {
-        let stored = self.unpersonal.get(&format!("{platform}:{shown}"))?;
+        let stored = self.unpersonal_channel(platform, shown)?;
         Some(&stored[platform.len() + 1..])
+    }
+
+    /// The stored `platform:channel_id` of the personal channel shown as `shown` on `platform`, if it is one.
+    fn unpersonal_channel(&self, platform: &str, shown: &str) -> Option<&str> {
+        let stored = self.unpersonal.get(&Pseudonym::parse(shown)?)?;
+        stored.strip_prefix(platform)?.starts_with(':').then_some(&**stored)
     }
 
     /// Every personal channel's stored `platform:channel_id` shown as `u-…`, for a selector naming one.
     pub fn stored_channels(&self, shown: &str) -> Vec<&str> {
-        let mut out: Vec<&str> = self
-            .unpersonal
-            .iter()
-            .filter(|(k, _)| k.split_once(':').is_some_and(|(_, c)| c == shown))
-            .map(|(_, v)| v.as_str())
-            .collect();
-        out.sort_unstable();
-        out
+        Pseudonym::parse(shown).and_then(|p| self.unpersonal.get(&p)).map(|stored| vec![&**stored]).unwrap_or_default()
     }
 
     /// A channel as a selector names it (id or name, without its platform): the account's pseudonym if it is
     /// a personal channel on some platform, else unchanged.
     fn selected_channel(&self, channel: &str) -> String {
-        let mut found: Vec<&String> = self
+        // The least `platform:u-…` where several platforms have it.
+        let found = self
             .personal
             .iter()
-            .filter(|(k, _)| k.split_once(':').is_some_and(|(_, c)| c == channel))
-            .map(|(_, v)| v)
-            .collect();
-        found.sort();
-        match found.first() {
-            Some(p) => p[p.find(':').map_or(0, |i| i + 1)..].to_owned(),
+            .filter_map(|(k, p)| k.split_once(':').filter(|(_, c)| *c == channel).map(|(platform, _)| (platform, p)))
+            .map(|(platform, p)| (format!("{platform}:{p}"), p))
+            .min();
+        match found {
+            Some((_, p)) => p.to_string(),
             None => channel.to_owned(),
         }
     }
@@ -567,7 +596,7 @@ impl Pseudonyms {
         if self.public.contains(&lower) {
             return name.to_owned();
         }
-        self.handles.get(&lower).cloned().unwrap_or_else(|| self.id("name", &lower))
+        self.handles.get(lower.as_str()).map_or_else(|| self.id("name", &lower), Pseudonym::to_string)
     }
 
     /// Pseudonymise a reuse result: authors, keys, personal channels.
@@ -825,6 +854,14 @@ mod tests {
         assert_eq!(p.stored_channel_id("telegram", &pseudonym), None, "another platform's");
         assert_eq!(p.stored_channels(&pseudonym), ["x:42"]);
         assert_eq!(p.stored_key("not a key"), "not a key");
+        // Only a pseudonym as written is one: not in capitals, cut short, or of no personal channel.
+        let shown = format!("x:{}:7", pseudonym.to_ascii_uppercase());
+        assert_eq!(p.stored_key(&shown), shown);
+        let shown = format!("x:{}:7", &pseudonym[..17]);
+        assert_eq!(p.stored_key(&shown), shown);
+        assert!(p.stored_channels("u-0000000000000000").is_empty());
+        assert!(p.stored_channels("alice").is_empty());
+        assert_eq!(p.stored_channel_id("", &pseudonym), None);
     }
 
     #[tokio::test]
