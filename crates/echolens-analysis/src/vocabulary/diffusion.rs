@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::path::Path;
+use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
 use echolens_text::{normalize, phrases, tokens};
@@ -139,19 +140,27 @@ impl Matcher {
     }
 }
 
-/// The first use of a term (or of any term) in a channel, and how many messages use it.
-#[derive(Debug, Clone, Default)]
+/// The first use of a term (or of any term) in a channel, and how many messages use it. The first message's
+/// key is shared by every use it is the first of (the channel's any-term use and each term's).
+#[derive(Debug, Clone)]
 struct Use {
     first_ts: i64,
-    first_key: String,
+    first_key: Arc<str>,
     uses: u64,
 }
 
+impl Default for Use {
+    fn default() -> Use {
+        Use { first_ts: 0, first_key: Arc::from(""), uses: 0 }
+    }
+}
+
 impl Use {
-    fn add(&mut self, ts: i64, key: &str) {
-        if self.uses == 0 || (ts, key) < (self.first_ts, self.first_key.as_str()) {
+    /// One more message using it, at `ts` with `key`; `shared` holds `key` once it is kept by some use.
+    fn add(&mut self, ts: i64, key: &str, shared: &mut Option<Arc<str>>) {
+        if self.uses == 0 || (ts, key) < (self.first_ts, &*self.first_key) {
             self.first_ts = ts;
-            self.first_key = key.to_owned();
+            self.first_key = Arc::clone(shared.get_or_insert_with(|| Arc::from(key)));
         }
         self.uses += 1;
     }
@@ -160,11 +169,28 @@ impl Use {
         if other.uses == 0 {
             return;
         }
-        if self.uses == 0 || (other.first_ts, other.first_key.as_str()) < (self.first_ts, self.first_key.as_str()) {
+        if self.uses == 0 || (other.first_ts, &*other.first_key) < (self.first_ts, &*self.first_key) {
             self.first_ts = other.first_ts;
             self.first_key = other.first_key;
         }
         self.uses += other.uses;
+    }
+}
+
+/// A channel's uses of each term it used, by term (a few terms a set: a list, not a table per channel).
+#[derive(Debug, Clone, Default)]
+struct TermUses(Vec<(u32, Use)>);
+
+impl TermUses {
+    fn entry(&mut self, term: u32) -> &mut Use {
+        let at = match self.0.iter().position(|(t, _)| *t == term) {
+            Some(at) => at,
+            None => {
+                self.0.push((term, Use::default()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at].1
     }
 }
 
@@ -237,21 +263,20 @@ struct Usage {
     any: Use,
     /// The first term it used.
     first_term: u32,
-    terms: HashMap<u32, Use, BuildHasherDefault<KeyHasher>>,
+    terms: TermUses,
 }
 
 impl Usage {
     fn merge(&mut self, other: Usage) {
         if other.any.uses > 0
             && (self.any.uses == 0
-                || (other.any.first_ts, other.any.first_key.as_str())
-                    < (self.any.first_ts, self.any.first_key.as_str()))
+                || (other.any.first_ts, &*other.any.first_key) < (self.any.first_ts, &*self.any.first_key))
         {
             self.first_term = other.first_term;
         }
         self.any.merge(other.any);
-        for (t, u) in other.terms {
-            self.terms.entry(t).or_default().merge(u);
+        for (t, u) in other.terms.0 {
+            self.terms.entry(t).merge(u);
         }
     }
 }
@@ -440,6 +465,8 @@ pub async fn run_each(
                 if found.iter().all(Vec::is_empty) {
                     continue;
                 }
+                // The message's key, made shared once a use keeps it.
+                let mut kept_key = None;
                 channel_key(&mut ch_key, platform.value(i), id.value(i));
                 let c = match part.index.get(&ch_key) {
                     Some(&c) => c,
@@ -454,13 +481,13 @@ pub async fn run_each(
                         continue;
                     }
                     let usage = used.entry(c).or_default();
-                    if usage.any.uses == 0 || (ts, key) < (usage.any.first_ts, usage.any.first_key.as_str()) {
+                    if usage.any.uses == 0 || (ts, key) < (usage.any.first_ts, &*usage.any.first_key) {
                         usage.first_term = found[0];
                     }
-                    usage.any.add(ts, key);
+                    usage.any.add(ts, key, &mut kept_key);
                     *daily.entry((u32::MAX, day)).or_default() += 1;
                     for &term in found.iter() {
-                        usage.terms.entry(term).or_default().add(ts, key);
+                        usage.terms.entry(term).add(ts, key, &mut kept_key);
                         *daily.entry((term, day)).or_default() += 1;
                     }
                 }
@@ -548,7 +575,7 @@ fn assemble(
     // Adopters by first use, then the others by size.
     let order_key = |c: usize| {
         let u = usage(c);
-        let first = if u.any.uses > 0 { (0, u.any.first_ts, u.any.first_key.as_str()) } else { (1, 0, "") };
+        let first = if u.any.uses > 0 { (0, u.any.first_ts, &*u.any.first_key) } else { (1, 0, "") };
         (first, std::cmp::Reverse(channels.messages(c)), channels.platform(c), channels.id(c))
     };
     let mut order: Vec<usize> = (0..channels.len()).collect();
@@ -558,14 +585,15 @@ fn assemble(
     let messages = chans.iter().map(|&(c, _)| channels.messages(c)).sum();
     let mut term_adoption = Vec::new();
     for (ci, (_, c)) in chans.iter().enumerate() {
-        let mut ts: Vec<(&u32, &Use)> = c.terms.iter().collect();
-        ts.sort_by_key(|(t, _)| **t);
-        for (&term, u) in ts {
+        let mut ts: Vec<&(u32, Use)> = c.terms.0.iter().collect();
+        ts.sort_by_key(|(t, _)| *t);
+        for (term, u) in ts {
+            let term = *term;
             term_adoption.push(TermAdoption {
                 term: term as usize,
                 channel: ci,
                 first_use: u.first_ts,
-                first_key: u.first_key.clone(),
+                first_key: u.first_key.to_string(),
                 uses: u.uses,
             });
         }
@@ -582,7 +610,7 @@ fn assemble(
             .iter()
             .enumerate()
             .filter(|(_, (_, c))| c.any.uses > 0)
-            .map(|(i, (_, c))| (c.any.first_ts, c.any.first_key.as_str(), i));
+            .map(|(i, (_, c))| (c.any.first_ts, &*c.any.first_key, i));
         ("*".to_owned(), u32::MAX, firsts.collect())
     })
     .chain(terms.terms.iter().enumerate().map(|(t, term)| {
@@ -636,7 +664,7 @@ fn assemble(
             let used = c.any.uses > 0;
             Adoption {
                 first_use: used.then_some(c.any.first_ts),
-                first_key: used.then(|| c.any.first_key.clone()),
+                first_key: used.then(|| c.any.first_key.to_string()),
                 first_term: used.then(|| terms.terms[c.first_term as usize].clone()),
                 uses: c.any.uses,
                 messages: channels.messages(ch),
