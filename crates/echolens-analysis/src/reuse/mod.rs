@@ -380,7 +380,6 @@ async fn scan(
                RIGHT JOIN messages m ON t.id = hash64(concat(m.platform, ':', m.message_id))";
     crate::table::explain(ctx, sql).await?;
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
-    // Sized once: grown by doubling, ten million rows would hold up to twice their memory.
     let rows = count_messages(ctx).await?;
     let bits = part_bits.unwrap_or_else(|| self::part_bits(rows));
     let mut s = Scanned {
@@ -395,6 +394,7 @@ async fn scan(
         target: HashMap::new(),
         sets: spill::ListFile::new(ctx, "reuse: shingle sets")?,
     };
+    // Sized once: grown by doubling, ten million rows would hold up to twice their memory.
     s.key_h.reserve_exact(rows);
     s.ts.reserve_exact(rows);
     s.channel.reserve_exact(rows);

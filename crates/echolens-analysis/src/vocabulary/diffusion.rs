@@ -281,8 +281,8 @@ impl Usage {
     }
 }
 
-/// What a partition's scan counts: only the channels that used a term of some set (the adopters, few beside
-/// every channel of a large corpus), each held once whatever the number of term sets.
+/// What a partition's scan counts: only the channels that used a term of some set (the adopters), each held
+/// once whatever the number of term sets.
 #[derive(Default)]
 struct Partial {
     /// `platform:channel_id` of an adopter → its place.
