@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use echolens_store::rfc3339;
 
-use super::per_partition;
+use super::per_partition_by;
 use crate::minhash::KeyHasher;
 use crate::select::Selection;
 use arrow::array::Int64Array;
@@ -441,9 +441,12 @@ pub async fn run_each(
     let n = sets.len();
     let shared = std::sync::Arc::new(Matcher::new(sets)?);
     let matcher = std::sync::Arc::clone(&shared);
-    let parts = per_partition(
+    // By channel: each adopter is counted in one partition only (dealt out batch by batch, most large channels'
+    // uses were held once per partition, then merged into a third copy).
+    let parts = per_partition_by(
         ctx,
         sql,
+        &["platform", "channel_id"],
         move || Partial::new(n),
         move |part, batch| {
             let key = strings(batch, "key")?;

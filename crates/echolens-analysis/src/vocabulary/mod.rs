@@ -32,9 +32,30 @@ where
     S: Send + 'static,
     F: Fn(&mut S, &RecordBatch) -> Result<()> + Send + Sync + 'static,
 {
+    per_partition_by(ctx, sql, &[], make, f).await
+}
+
+/// [`per_partition`] with the rows hashed to partitions by the columns `by` (each value of them in one
+/// partition's state only), or dealt out batch by batch where `by` is empty.
+async fn per_partition_by<S, F>(
+    ctx: &SessionContext,
+    sql: &str,
+    by: &[&str],
+    make: impl Fn() -> S,
+    f: F,
+) -> Result<Vec<S>>
+where
+    S: Send + 'static,
+    F: Fn(&mut S, &RecordBatch) -> Result<()> + Send + Sync + 'static,
+{
     crate::table::explain(ctx, sql).await?;
     let partitions = ctx.copied_config().target_partitions();
-    let df = ctx.sql(sql).await?.repartition(Partitioning::RoundRobinBatch(partitions))?;
+    let partitioning = if by.is_empty() {
+        Partitioning::RoundRobinBatch(partitions)
+    } else {
+        Partitioning::Hash(by.iter().map(|c| datafusion::prelude::col(*c)).collect(), partitions)
+    };
+    let df = ctx.sql(sql).await?.repartition(partitioning)?;
     let streams = df.execute_stream_partitioned().await?;
     let f = Arc::new(f);
     let mut tasks = Vec::with_capacity(streams.len());
