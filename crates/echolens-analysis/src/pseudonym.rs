@@ -51,8 +51,7 @@ impl Pseudonym {
     /// The pseudonym written `shown` (`u-` and 16 lowercase hexadecimal digits), if it is one.
     fn parse(shown: &str) -> Option<Pseudonym> {
         let hex = shown.strip_prefix("u-")?;
-        let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-        if hex.len() != 16 || !hex.bytes().all(lower_hex) {
+        if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
             return None;
         }
         u64::from_str_radix(hex, 16).ok().map(Pseudonym)
@@ -122,15 +121,14 @@ impl Pseudonyms {
         // whatever order they were read in; ids come first, so a name never hides an id.
         let mut personal: Vec<(String, String, Option<String>)> = personal.into_iter().collect();
         personal.sort();
-        for (platform, id, _) in &personal {
-            let pseudonym = p.pseudonym(platform, id);
+        let pseudonyms: Vec<Pseudonym> = personal.iter().map(|(platform, id, _)| p.pseudonym(platform, id)).collect();
+        for ((platform, id, _), &pseudonym) in personal.iter().zip(&pseudonyms) {
             let channel: Box<str> = format!("{platform}:{id}").into();
             p.unpersonal.insert(pseudonym, channel.clone());
             p.personal.insert(channel, pseudonym);
         }
-        for (platform, id, name) in personal {
+        for ((platform, _, name), pseudonym) in personal.into_iter().zip(pseudonyms) {
             if let Some(name) = name.filter(|n| !n.is_empty()) {
-                let pseudonym = p.pseudonym(&platform, &id);
                 if is_handle(&name) {
                     p.handles.entry(name.to_lowercase().into()).or_insert(pseudonym);
                 }

@@ -195,12 +195,12 @@ impl TermUses {
 }
 
 /// Every channel of the selection, as the engine's aggregate gives them: platform, id, latest name and the
-/// number of messages, kept in the aggregate's columns (a channel is a place in [`Channels::rows`]).
+/// number of messages, a channel a row of the aggregate's columns.
 struct Channels {
-    /// Per batch of the aggregate: platform, id, name, messages.
-    columns: Vec<(Strs, Strs, Strs, Int64Array)>,
-    /// (batch, row) of each channel.
-    rows: Vec<(u32, u32)>,
+    platform: Strs,
+    id: Strs,
+    name: Strs,
+    messages: Int64Array,
 }
 
 impl Channels {
@@ -212,48 +212,37 @@ impl Channels {
         let sql = "SELECT platform, channel_id, count(*) AS messages, \
                    last_value(channel_name ORDER BY ts, channel_name) FILTER (WHERE channel_name IS NOT NULL) \
                    AS channel_name FROM diffusion_selected GROUP BY platform, channel_id";
-        let (mut columns, mut rows) = (Vec::new(), Vec::new());
-        for batch in crate::table::collect(ctx, sql).await? {
-            let b = columns.len() as u32;
-            rows.extend((0..batch.num_rows() as u32).map(|r| (b, r)));
-            columns.push((
-                strings_in_place(&batch, "platform")?,
-                strings_in_place(&batch, "channel_id")?,
-                strings_in_place(&batch, "channel_name")?,
-                i64s(&batch, "messages")?,
-            ));
-        }
-        Ok(Channels { columns, rows })
+        crate::table::explain(ctx, sql).await?;
+        let df = ctx.sql(sql).await?;
+        let schema = df.schema().inner().clone();
+        let batch = arrow::compute::concat_batches(&schema, &df.collect().await?)?;
+        Ok(Channels {
+            platform: strings_in_place(&batch, "platform")?,
+            id: strings_in_place(&batch, "channel_id")?,
+            name: strings_in_place(&batch, "channel_name")?,
+            messages: i64s(&batch, "messages")?,
+        })
     }
 
     fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    fn at(&self, c: usize) -> (&(Strs, Strs, Strs, Int64Array), usize) {
-        let (b, r) = self.rows[c];
-        (&self.columns[b as usize], r as usize)
+        self.messages.len()
     }
 
     fn platform(&self, c: usize) -> &str {
-        let (cols, r) = self.at(c);
-        cols.0.value(r)
+        self.platform.value(c)
     }
 
     fn id(&self, c: usize) -> &str {
-        let (cols, r) = self.at(c);
-        cols.1.value(r)
+        self.id.value(c)
     }
 
     /// Its latest name; empty where no message named it.
     fn name(&self, c: usize) -> &str {
-        let (cols, r) = self.at(c);
-        if cols.2.is_valid(r) { cols.2.value(r) } else { "" }
+        if self.name.is_valid(c) { self.name.value(c) } else { "" }
     }
 
     fn messages(&self, c: usize) -> u64 {
-        let (cols, r) = self.at(c);
-        cols.3.value(r) as u64
+        self.messages.value(c) as u64
     }
 }
 
