@@ -131,6 +131,8 @@ pub const ROWS: usize = 2;
 
 /// Band keys an earlier text must share with a new one to be a candidate (when the new text has that many).
 pub const MIN_HITS: usize = 2;
+// One bit per text says whether it has fewer keys than that: with two, the one key it has.
+const _: () = assert!(MIN_HITS == 2);
 
 /// Bands of [`ROWS`] MinHashes each so that a pair at Jaccard `t` shares at least [`MIN_HITS`] band keys with
 /// probability ≥ 0.99. Two hashes per band and two hits, not one of each: with one, the chance that unrelated
@@ -322,25 +324,132 @@ fn match_text(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// What the scan keeps of each message, by its position in the scan (a "document").
-struct Scanned {
-    key_h: Vec<i64>,
-    ts: Vec<i64>,
-    channel: Vec<u32>,
-    words: Vec<u32>,
-    /// Each text's hash as compared ([`match_text`]) and its document, in parts by hash, for exact copies
-    /// (empty texts have none).
-    texts: spill::Parts,
-    /// The parts of `texts` and of the later band keys and pairs: 2^`bits`.
-    bits: u32,
+/// What the scan keeps of each message ("document", by its position in the scan), on disk in document order
+/// ([`DOC_WORDS`] words each): its time, key hash, channel, words, the channel a forward names and the hash of
+/// its text as compared.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Doc {
+    ts: i64,
+    key_h: i64,
+    channel: u32,
+    words: u32,
     /// The channel a forward names: its index, [`SOURCE_UNKNOWN`] or [`NOT_FORWARD`].
-    source: Vec<u32>,
+    source: u32,
+    /// The text's hash as compared ([`match_text`]); unused for a text without words.
+    text_h: u64,
+}
+
+/// Words a [`Doc`] takes on disk.
+const DOC_WORDS: usize = 5;
+
+impl Doc {
+    fn to_words(self) -> [u64; DOC_WORDS] {
+        [
+            self.ts as u64,
+            self.key_h as u64,
+            u64::from(self.channel) | u64::from(self.words) << 32,
+            u64::from(self.source),
+            self.text_h,
+        ]
+    }
+
+    fn from_words(w: &[u64]) -> Doc {
+        Doc {
+            ts: w[0] as i64,
+            key_h: w[1] as i64,
+            channel: w[2] as u32,
+            words: (w[2] >> 32) as u32,
+            source: w[3] as u32,
+            text_h: w[4],
+        }
+    }
+}
+
+/// The `n` documents from `first` on, read from `file` (every [`Doc`] in document order).
+fn docs_at(file: &spill::Written, first: u32, n: usize) -> Result<Vec<Doc>> {
+    let mut words = Vec::new();
+    file.read_at(u64::from(first) * DOC_WORDS as u64, n * DOC_WORDS, &mut words)?;
+    Ok(words.chunks_exact(DOC_WORDS).map(Doc::from_words).collect())
+}
+
+/// Calls `f` with every document of `file` in order, read a block at a time.
+fn each_doc(file: &spill::Written, mut f: impl FnMut(u32, Doc) -> Result<()>) -> Result<()> {
+    const BLOCK: u64 = 1 << 16;
+    let n = file.len() / DOC_WORDS as u64;
+    let (mut reader, mut words) = (file.read()?, Vec::new());
+    let mut doc = 0u32;
+    for start in (0..n).step_by(BLOCK as usize) {
+        reader.words((BLOCK.min(n - start) as usize) * DOC_WORDS, &mut words)?;
+        for w in words.chunks_exact(DOC_WORDS) {
+            f(doc, Doc::from_words(w))?;
+            doc += 1;
+        }
+    }
+    Ok(())
+}
+
+/// An even sample of the documents' (time, key hash), to cut time order into parts of about equal size: the
+/// documents whose key hash is a multiple of `every`, which doubles whenever the sample outgrows
+/// [`TimeSample::MAX`] (the sample is the same whatever the scan's order).
+struct TimeSample {
+    every: u64,
+    values: Vec<(i64, i64)>,
+}
+
+impl TimeSample {
+    const MAX: usize = 1 << 16;
+
+    fn new() -> TimeSample {
+        TimeSample { every: 1, values: Vec::new() }
+    }
+
+    fn offer(&mut self, ts: i64, key_h: i64) {
+        if (key_h as u64).is_multiple_of(self.every) {
+            self.values.push((ts, key_h));
+            if self.values.len() > Self::MAX {
+                self.every *= 2;
+                let every = self.every;
+                self.values.retain(|&(_, h)| (h as u64).is_multiple_of(every));
+            }
+        }
+    }
+
+    /// The first (time, key hash) of each part but the first, for `parts` parts.
+    fn boundaries(mut self, parts: usize) -> Vec<(i64, i64)> {
+        self.values.sort_unstable();
+        let n = self.values.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        (1..parts).map(|i| self.values[i * n / parts]).collect()
+    }
+}
+
+/// The time part of a document at (`ts`, `key_h`): the parts cut time order at `boundaries`.
+fn time_part(boundaries: &[(i64, i64)], ts: i64, key_h: i64) -> usize {
+    boundaries.partition_point(|&b| b <= (ts, key_h))
+}
+
+/// What pass 1 leaves: the documents on disk, the shingle sets on disk, and the few reposts.
+struct Scanned {
+    /// Every [`Doc`], in document order.
+    docs: spill::Written,
+    /// Where time order is cut into parts.
+    sample: TimeSample,
+    /// The parts of texts, band keys and pairs (and of time and document order): 2^`bits`.
+    bits: u32,
     /// X reposts: document → hash of the original's `platform:message_id`.
     repost_of: HashMap<u32, i64>,
     /// Originals some repost names: document → their hash.
     target: HashMap<u32, i64>,
     /// Shingle sets, on disk.
     sets: spill::ListFile,
+}
+
+impl Scanned {
+    fn len(&self) -> usize {
+        (self.docs.len() / DOC_WORDS as u64) as usize
+    }
 }
 
 /// Pass 1: one scan of the corpus, in whatever order the engine reads it. Every text is tokenised once: its
@@ -382,24 +491,11 @@ async fn scan(
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
     let rows = count_messages(ctx).await?;
     let bits = part_bits.unwrap_or_else(|| self::part_bits(rows));
-    let mut s = Scanned {
-        key_h: Vec::new(),
-        ts: Vec::new(),
-        channel: Vec::new(),
-        words: Vec::new(),
-        texts: spill::Parts::new(ctx, 1 << bits, "reuse: exact texts"),
-        bits,
-        source: Vec::new(),
-        repost_of: HashMap::new(),
-        target: HashMap::new(),
-        sets: spill::ListFile::new(ctx, "reuse: shingle sets")?,
-    };
-    // Sized once: grown by doubling, ten million rows would hold up to twice their memory.
-    s.key_h.reserve_exact(rows);
-    s.ts.reserve_exact(rows);
-    s.channel.reserve_exact(rows);
-    s.words.reserve_exact(rows);
-    s.source.reserve_exact(rows);
+    let mut docs = spill::Records::new(ctx, "reuse: documents")?;
+    let mut sample = TimeSample::new();
+    let (mut repost_of, mut target) = (HashMap::new(), HashMap::new());
+    let mut sets = spill::ListFile::new(ctx, "reuse: shingle sets")?;
+    let mut n_docs = 0u32;
     let (mut t_read, mut t_tokens, mut t_keep) = (0.0, 0.0, 0.0);
     let mut t = std::time::Instant::now();
     while let Some(batch) = stream.next().await {
@@ -407,14 +503,14 @@ async fn scan(
         t_read += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
         let n = batch.num_rows();
-        let first = s.key_h.len() as u32;
+        let first = n_docs;
         let h = i64s(&batch, "h")?;
         let ch = strings(&batch, "ch")?;
         let platform = strings(&batch, "platform")?;
         let ts = i64s(&batch, "ts")?;
         let text = strings(&batch, "text_norm")?;
         let fwd = strings(&batch, "fwd")?;
-        let target = i64s(&batch, "target")?;
+        let target_of = i64s(&batch, "target")?;
         let rp = i64s(&batch, "rp")?;
         // Pieces of the batch in parallel, each written straight into its own chunk of sets: no list per text.
         let filled: Vec<(Chunk, Vec<u32>, Vec<u64>)> = pieces(n)
@@ -440,48 +536,53 @@ async fn scan(
             .collect();
         t_tokens += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
+        let mut i = 0;
         for (chunk, words, text_h) in filled {
-            let first = s.words.len() as u64;
-            for (i, (&w, &h)) in words.iter().zip(&text_h).enumerate() {
-                if w > 0 {
-                    let part = top_bits(h, bits);
-                    s.texts.push(part, h)?;
-                    s.texts.push(part, first + i as u64)?;
+            sets.push(&chunk)?;
+            for (&w, &th) in words.iter().zip(&text_h) {
+                let source = if fwd.is_valid(i) {
+                    let named = sources.get(&format!("{}:{}", platform.value(i), fwd.value(i)));
+                    named.copied().unwrap_or(SOURCE_UNKNOWN)
+                } else {
+                    NOT_FORWARD
+                };
+                let doc = Doc {
+                    ts: ts.value(i),
+                    key_h: h.value(i),
+                    channel: channels.get(ch.value(i)),
+                    words: w,
+                    source,
+                    text_h: th,
+                };
+                docs.push(&doc.to_words())?;
+                sample.offer(doc.ts, doc.key_h);
+                let d = first + i as u32;
+                if rp.is_valid(i) {
+                    repost_of.insert(d, rp.value(i));
                 }
-            }
-            s.words.extend_from_slice(&words);
-            s.sets.push(&chunk)?;
-        }
-        s.key_h.extend(h.values().iter());
-        s.ts.extend(ts.values().iter());
-        s.channel.extend((0..n).map(|i| channels.get(ch.value(i))));
-        for i in 0..n {
-            let doc = first + i as u32;
-            s.source.push(if fwd.is_valid(i) {
-                let named = sources.get(&format!("{}:{}", platform.value(i), fwd.value(i)));
-                named.copied().unwrap_or(SOURCE_UNKNOWN)
-            } else {
-                NOT_FORWARD
-            });
-            if rp.is_valid(i) {
-                s.repost_of.insert(doc, rp.value(i));
-            }
-            if target.is_valid(i) {
-                s.target.insert(doc, target.value(i));
+                if target_of.is_valid(i) {
+                    target.insert(d, target_of.value(i));
+                }
+                i += 1;
             }
         }
+        n_docs = u32::try_from(u64::from(first) + n as u64)
+            .ok()
+            .filter(|&d| d < NONE)
+            .ok_or_else(|| Error::Param(format!("reuse: more than {} messages", NONE - 1)))?;
         t_keep += t.elapsed().as_secs_f64();
         t = std::time::Instant::now();
     }
-    s.sets.flush()?;
+    sets.flush()?;
+    let docs = docs.finish()?;
     let min_tokens = p.min_tokens.max(1);
-    let has_set = |doc: u32| s.words[doc as usize] as usize >= min_tokens;
-    let (per_channel, common) = count_frequent(ctx, &s.sets, &s.channel, &s.key_h, has_set, &checked, p)?;
+    let has_set = |doc: &Doc| doc.words as usize >= min_tokens;
+    let (per_channel, common) = count_frequent(ctx, &sets, &docs, has_set, &checked, p)?;
     if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
         let counting = t.elapsed().as_secs_f64();
         eprintln!("          read {t_read:.2} s, tokenise {t_tokens:.2} s, keep {t_keep:.2} s, count {counting:.2} s");
     }
-    let mut sets = vec![HashSet32::default(); channels.names.len()];
+    let mut boilerplate = vec![HashSet32::default(); channels.names.len()];
     let mut report = Vec::new();
     for (c, found) in per_channel.into_iter().enumerate() {
         let Some((texts, found)) = found else { continue };
@@ -489,12 +590,12 @@ async fn scan(
             counts.boilerplate_channels += 1;
             counts.boilerplate_shingles += found.len() as u64;
             report.push(Boilerplate { channel: channels.names[c].clone(), texts, shingles: found.len() as u64 });
-            sets[c] = found;
+            boilerplate[c] = found;
         }
     }
     report.sort_by(|a, b| b.shingles.cmp(&a.shingles).then_with(|| a.channel.cmp(&b.channel)));
     counts.common_shingles = common.len() as u64;
-    Ok((s, Frequent { boilerplate: sets, report, common }))
+    Ok((Scanned { docs, sample, bits, repost_of, target, sets }, Frequent { boilerplate, report, common }))
 }
 
 /// A channel with more texts than this has its boilerplate candidates found on an even sample of about this
@@ -519,30 +620,32 @@ const SAMPLE_TEXTS: u64 = 400;
 fn count_frequent(
     ctx: &SessionContext,
     sets: &spill::ListFile,
-    channel: &[u32],
-    key_h: &[i64],
-    has_set: impl Fn(u32) -> bool + Sync,
+    docs: &spill::Written,
+    has_set: impl Fn(&Doc) -> bool + Sync,
     checked: &[bool],
     p: &Params,
 ) -> Result<(Vec<Option<(u64, HashSet32)>>, HashSet32)> {
     // One text in `every`, by its key's hash.
-    let in_sample = |doc: u32, every: u64| (key_h[doc as usize] as u64).is_multiple_of(every);
+    let in_sample = |doc: &Doc, every: u64| (doc.key_h as u64).is_multiple_of(every);
     let share = |share: f64, of: u64| ((share * of as f64).ceil() as u64).max(1);
     // Each checked channel's texts, and one in `step` of them sampled.
     let mut texts = vec![0u64; checked.len()];
-    for (doc, &c) in channel.iter().enumerate() {
-        if checked.get(c as usize).copied().unwrap_or(false) && has_set(doc as u32) {
-            texts[c as usize] += 1;
+    let mut n = 0usize;
+    each_doc(docs, |_, doc| {
+        n += 1;
+        if checked.get(doc.channel as usize).copied().unwrap_or(false) && has_set(&doc) {
+            texts[doc.channel as usize] += 1;
         }
-    }
+        Ok(())
+    })?;
     let counted: Vec<bool> = texts.iter().map(|&t| t > 0 && t >= p.boilerplate_min_messages).collect();
     let step: Vec<u64> = texts.iter().map(|&t| (t / SAMPLE_TEXTS).max(1)).collect();
-    let boilerplate_sample = |doc: u32| {
-        let c = channel[doc as usize] as usize;
+    let boilerplate_sample = |doc: &Doc| {
+        let c = doc.channel as usize;
         counted.get(c).copied().unwrap_or(false) && has_set(doc) && in_sample(doc, step[c])
     };
-    let common_sample = |doc: u32| in_sample(doc, 4);
-    let parts = 1usize << part_bits(channel.len());
+    let common_sample = |doc: &Doc| in_sample(doc, 4);
+    let parts = 1usize << part_bits(n);
     let mut by_channel = spill::Parts::new(ctx, parts, "reuse: boilerplate sample");
     let mut by_shingle = spill::Parts::new(ctx, parts, "reuse: common shingles sample");
     let mut sampled = vec![0u64; checked.len()];
@@ -553,12 +656,13 @@ fn count_frequent(
             .into_par_iter()
             .map(|at| {
                 let chunk = sets.chunk(at)?;
+                let info = docs_at(docs, chunk.first, chunk.len())?;
                 let (mut bp, mut common) = (vec![Vec::new(); parts], vec![Vec::new(); parts]);
                 let (mut channels, mut texts) = (Vec::new(), 0);
-                for i in 0..chunk.len() {
-                    let (doc, set) = (chunk.first + i as u32, chunk.get(i));
+                for (i, doc) in info.iter().enumerate() {
+                    let set = chunk.get(i);
                     if boilerplate_sample(doc) {
-                        let c = channel[doc as usize];
+                        let c = doc.channel;
                         channels.push(c);
                         let part = &mut bp[c as usize % parts];
                         part.extend(set.iter().map(|&s| u64::from(c) << 32 | u64::from(s)));
@@ -623,10 +727,10 @@ fn count_frequent(
                 .into_par_iter()
                 .map(|at| {
                     let chunk = sets.chunk(at)?;
+                    let info = docs_at(docs, chunk.first, chunk.len())?;
                     let mut tally = HashMap::new();
-                    for i in 0..chunk.len() {
-                        let doc = chunk.first + i as u32;
-                        let c = channel[doc as usize];
+                    for (i, doc) in info.iter().enumerate() {
+                        let c = doc.channel;
                         let Some(counts) = candidates.get(&c) else { continue };
                         if has_set(doc) {
                             for s in chunk.get(i).iter().filter(|s| counts.contains_key(s)) {
@@ -696,16 +800,15 @@ fn band_keys(keyed: &[u32], perms: &Permutations, minima: &mut Vec<u32>, out: &m
 /// shingles count in the similarity but key nothing). Returns the chunk's sets when boilerplate changed any
 /// (a chunk without is kept as it is), its keys, and the texts that lost boilerplate and that were left
 /// without keys.
-fn key_chunk(chunk: &Chunk, channel: &[u32], words: &[u32], f: &Frequent, p: &Params, perms: &Permutations) -> Keyed {
+fn key_chunk(chunk: &Chunk, info: &[Doc], f: &Frequent, p: &Params, perms: &Permutations) -> Keyed {
     // The chunk's sets again, from the first text that lost boilerplate on.
     let mut sets: Option<Chunk> = None;
     let mut keys = Chunk::empty(chunk.first);
     let (mut keyed, mut minima) = (Vec::new(), Vec::new());
     let (mut boilerplate, mut common_only) = (0, 0);
-    for i in 0..chunk.len() {
-        let doc = chunk.first as usize + i;
+    for (i, doc) in info.iter().enumerate() {
         let original = chunk.get(i);
-        let removable = f.boilerplate.get(channel[doc] as usize).filter(|b| !b.is_empty());
+        let removable = f.boilerplate.get(doc.channel as usize).filter(|b| !b.is_empty());
         let set = match removable.filter(|b| original.iter().any(|x| b.contains(x))) {
             Some(b) => {
                 boilerplate += 1;
@@ -728,7 +831,7 @@ fn key_chunk(chunk: &Chunk, channel: &[u32], words: &[u32], f: &Frequent, p: &Pa
         };
         keyed.clear();
         keyed.extend(set.iter().filter(|x| !f.common.contains(x)));
-        if keyed.is_empty() && words[doc] as usize >= p.min_tokens {
+        if keyed.is_empty() && doc.words as usize >= p.min_tokens {
             common_only += 1;
         }
         keys.push_with(|data| {
@@ -817,6 +920,211 @@ impl Match {
     }
 }
 
+/// What the later passes need of a text, on disk by its time rank ([`RANK_WORDS`] words each).
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
+    doc: u32,
+    channel: u32,
+    source: u32,
+    words: u32,
+}
+
+/// Words a [`Ranked`] takes on disk.
+const RANK_WORDS: usize = 2;
+
+impl Ranked {
+    fn to_words(self) -> [u64; RANK_WORDS] {
+        [u64::from(self.doc) | u64::from(self.channel) << 32, u64::from(self.source) | u64::from(self.words) << 32]
+    }
+
+    fn from_words(w: &[u64]) -> Ranked {
+        Ranked { doc: w[0] as u32, channel: (w[0] >> 32) as u32, source: w[1] as u32, words: (w[1] >> 32) as u32 }
+    }
+}
+
+/// The text of rank `r` in `file`; `words` is scratch space.
+fn ranked_at(file: &spill::Written, r: u32, words: &mut Vec<u64>) -> Result<Ranked> {
+    file.read_at(u64::from(r) * RANK_WORDS as u64, RANK_WORDS, words)?;
+    Ok(Ranked::from_words(words))
+}
+
+/// The `n` texts from rank `first` on.
+fn ranked_range(file: &spill::Written, first: u32, n: usize) -> Result<Vec<Ranked>> {
+    let mut words = Vec::new();
+    file.read_at(u64::from(first) * RANK_WORDS as u64, n * RANK_WORDS, &mut words)?;
+    Ok(words.chunks_exact(RANK_WORDS).map(Ranked::from_words).collect())
+}
+
+/// Calls `f` with every text of `file` in time order, read a block at a time.
+fn each_ranked(file: &spill::Written, mut f: impl FnMut(u32, Ranked) -> Result<()>) -> Result<()> {
+    const BLOCK: u64 = 1 << 16;
+    let n = file.len() / RANK_WORDS as u64;
+    let (mut reader, mut words) = (file.read()?, Vec::new());
+    let mut r = 0u32;
+    for start in (0..n).step_by(BLOCK as usize) {
+        reader.words((BLOCK.min(n - start) as usize) * RANK_WORDS, &mut words)?;
+        for w in words.chunks_exact(RANK_WORDS) {
+            f(r, Ranked::from_words(w))?;
+            r += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The ranks of the `n` documents from `first` on.
+fn ranks_at(file: &spill::Written, first: u32, n: usize) -> Result<Vec<u32>> {
+    let mut words = Vec::new();
+    file.read_at(u64::from(first), n, &mut words)?;
+    Ok(words.into_iter().map(|w| w as u32).collect())
+}
+
+/// A text's link to its parent, an earlier text (by time rank).
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    rank: u32,
+    parent: u32,
+    /// Jaccard similarity; NaN for a repost, linked whatever its text.
+    similarity: f32,
+    /// A Telegram forward or an X repost.
+    forward: bool,
+}
+
+/// A bit per text (by time rank).
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+
+    fn get(&self, r: u32) -> bool {
+        self.0[r as usize / 64] >> (r % 64) & 1 == 1
+    }
+
+    fn set(&mut self, r: u32) {
+        self.0[r as usize / 64] |= 1 << (r % 64);
+    }
+
+    fn clear(&mut self, r: u32) {
+        self.0[r as usize / 64] &= !(1 << (r % 64));
+    }
+}
+
+/// What [`time_order`] leaves: every text's numbers by time rank, on disk.
+struct Ordered {
+    /// Per rank, a [`Ranked`].
+    by_rank: spill::Written,
+    /// Per rank, the key hash: wanted again only for the members of cascades, at the end.
+    keys_in_order: spill::Written,
+    /// Per document, its rank (a word each).
+    rank_of_doc: spill::Written,
+    /// Each text's (hash as compared, rank), in parts by hash, for exact copies (texts without words have
+    /// none).
+    texts: spill::Parts,
+    /// The reposts linked to their originals.
+    links: Vec<Link>,
+}
+
+/// Pass 2: the documents in time order, (time, key hash) as an ORDER BY would give it, a part of time at a
+/// time. The documents are scattered into parts cut at the sample's boundaries, each part is sorted alone, and
+/// the ranks follow one another through the parts; what the later passes need of each text is written by rank
+/// (and each document's rank by document, through parts of document ranges). In time order, reposts are
+/// linked to their originals (`reposts`: document → the original's hash, and document → the hash it is the
+/// original of), and `linked` marks them.
+#[allow(clippy::too_many_arguments)]
+fn time_order(
+    ctx: &SessionContext,
+    docs: &spill::Written,
+    sample: TimeSample,
+    bits: u32,
+    (repost_of, target): (&HashMap<u32, i64>, &HashMap<u32, i64>),
+    linked: &mut Bits,
+    p: &Params,
+    counts: &mut Counts,
+) -> Result<Ordered> {
+    let n = (docs.len() / DOC_WORDS as u64) as usize;
+    let parts = 1usize << bits;
+    let boundaries = sample.boundaries(parts);
+    // [ts, key hash, Ranked's two words, text hash] per document.
+    const TIMED: usize = 5;
+    let mut by_time = spill::Parts::new(ctx, parts, "reuse: documents by time");
+    each_doc(docs, |d, doc| {
+        let [a, b] = Ranked { doc: d, channel: doc.channel, source: doc.source, words: doc.words }.to_words();
+        by_time.extend(time_part(&boundaries, doc.ts, doc.key_h), &[doc.ts as u64, doc.key_h as u64, a, b, doc.text_h])
+    })?;
+    let mut by_rank = spill::Records::new(ctx, "reuse: texts in time order")?;
+    let mut keys = spill::Records::new(ctx, "reuse: key hashes in time order")?;
+    let mut by_doc = spill::Parts::new(ctx, parts, "reuse: ranks by document");
+    let mut texts = spill::Parts::new(ctx, parts, "reuse: exact texts");
+    let mut links = Vec::new();
+    let mut targets: HashMap<i64, u32> = HashMap::new();
+    let mut r = 0u32;
+    for part in 0..parts {
+        let values = by_time.take(part)?;
+        let timed = |i: u32| &values[i as usize * TIMED..(i as usize + 1) * TIMED];
+        let mut order: Vec<u32> = (0..(values.len() / TIMED) as u32).collect();
+        order.par_sort_unstable_by_key(|&i| {
+            let w = timed(i);
+            (w[0] as i64, w[1] as i64, w[2] as u32)
+        });
+        for i in order {
+            let w = timed(i);
+            let text = Ranked::from_words(&w[2..4]);
+            keys.push(&w[1..2])?;
+            by_rank.push(&w[2..4])?;
+            by_doc.push(rank_part(text.doc, n, parts), u64::from(text.doc) << 32 | u64::from(r))?;
+            counts.messages += 1;
+            if text.words == 0 {
+                counts.empty_texts += 1;
+            } else {
+                if (text.words as usize) < p.min_tokens {
+                    counts.short_texts += 1;
+                }
+                texts.extend(top_bits(w[4], bits), &[w[4], u64::from(r)])?;
+            }
+            if let Some(orig) = repost_of.get(&text.doc) {
+                match targets.get(orig) {
+                    Some(&o) => {
+                        links.push(Link { rank: r, parent: o, similarity: f32::NAN, forward: true });
+                        linked.set(r);
+                        counts.reposts_linked += 1;
+                    }
+                    None => counts.reposts_unresolved += 1,
+                }
+            }
+            if let Some(&t) = target.get(&text.doc) {
+                targets.insert(t, r);
+            }
+            r += 1;
+        }
+    }
+    drop(by_time);
+    // Each document's rank, in document order: the ranks scattered into parts of consecutive documents.
+    let mut rank_of_doc = spill::Records::new(ctx, "reuse: ranks by document")?;
+    let mut expected = 0u64;
+    for part in 0..parts {
+        let mut values = by_doc.take(part)?;
+        values.par_sort_unstable();
+        for v in values {
+            if v >> 32 != expected {
+                return Err(Error::Internal(format!("reuse: document {expected} has no time rank")));
+            }
+            rank_of_doc.push(&[v & 0xffff_ffff])?;
+            expected += 1;
+        }
+    }
+    if expected != n as u64 || u64::from(r) != n as u64 {
+        return Err(Error::Internal(format!("reuse: {n} documents, {r} ranked and {expected} given a rank")));
+    }
+    Ok(Ordered {
+        by_rank: by_rank.finish()?,
+        keys_in_order: keys.finish()?,
+        rank_of_doc: rank_of_doc.finish()?,
+        texts,
+        links,
+    })
+}
+
 /// Find the cascades in the `messages` table of `ctx`.
 pub async fn run(ctx: &SessionContext, params: Params) -> Result<Reuse> {
     run_in_parts(ctx, params, None).await
@@ -833,119 +1141,77 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
     let timings = crate::timings::Timings::new();
     let stage = |name: &str| timings.step(name);
     let (scanned, frequent) = scan(ctx, p, part_bits, &mut channels, &sources, &mut counts).await?;
-    let Scanned { key_h, ts, channel, words, mut texts, bits, source, repost_of, target, mut sets } = scanned;
+    let n = scanned.len();
+    let Scanned { docs, sample, bits, repost_of, target, mut sets } = scanned;
     stage("scan: texts tokenised, boilerplate and common shingles counted");
 
-    // Time order: (time, key hash), as the old ORDER BY gave; `docs[rank]` and its inverse.
-    let n = key_h.len();
-    let mut docs: Vec<u32> = (0..n as u32).collect();
-    docs.par_sort_unstable_by_key(|&d| (ts[d as usize], key_h[d as usize]));
-    drop(ts);
-    // The key hashes are wanted again only for the members of cascades, at the end: on disk in time order
-    // until then.
-    let mut keys_in_order = spill::Records::new(ctx, "reuse: key hashes in time order")?;
-    for block in docs.chunks(1 << 16) {
-        let hashes: Vec<u64> = block.iter().map(|&d| key_h[d as usize] as u64).collect();
-        keys_in_order.push(&hashes)?;
-    }
-    drop(key_h);
-    let keys_in_order = keys_in_order.finish()?;
-    let mut rank = vec![0u32; n];
-    for (r, &d) in docs.iter().enumerate() {
-        rank[d as usize] = r as u32;
-    }
+    // Time order: (time, key hash), as an ORDER BY would give it; each document's rank and what the later passes
+    // need of it on disk; reposts linked to their originals on the way.
+    let mut linked = Bits::new(n);
+    let Ordered { by_rank, keys_in_order, rank_of_doc, mut texts, mut links } =
+        time_order(ctx, &docs, sample, bits, (&repost_of, &target), &mut linked, p, &mut counts)?;
+    drop((repost_of, target));
 
-    // In time order: reposts to their originals. Then exact copies to the first occurrence of their text: the
-    // scan put the texts' (hash, document) on disk in parts by hash, and each part, in time order but for the
-    // reposts already linked, gives each text's first occurrence (a table of every text's first occurrence
-    // would be the kernel's peak). The first occurrences are indexed for near-duplicates if they have band keys.
-    let mut parent = vec![NONE; n];
-    let mut similarity = vec![f32::NAN; n];
-    let mut forward = vec![false; n];
-    let mut indexed = vec![false; n];
-    let mut targets: HashMap<i64, u32> = HashMap::new();
-    for (r, &d) in docs.iter().enumerate() {
-        let d = d as usize;
-        counts.messages += 1;
-        let w = words[d] as usize;
-        if w == 0 {
-            counts.empty_texts += 1;
-        } else if w < p.min_tokens {
-            counts.short_texts += 1;
-        }
-        if let Some(orig) = repost_of.get(&(d as u32)) {
-            match targets.get(orig) {
-                Some(&o) => {
-                    parent[r] = o;
-                    forward[r] = true;
-                    counts.reposts_linked += 1;
-                }
-                None => counts.reposts_unresolved += 1,
-            }
-        }
-        if let Some(&t) = target.get(&(d as u32)) {
-            targets.insert(t, r as u32);
-        }
-    }
-    drop(targets);
+    // Exact copies to the first occurrence of their text: each part of (hash, rank) entries, but for the reposts
+    // already linked, gives each text's first occurrence (a table of every text's first occurrence would be the
+    // kernel's peak). The first occurrences are indexed for near-duplicates if they have band keys.
+    let mut indexed = Bits::new(n);
     for part in 0..texts.len() {
         let values = texts.take(part)?;
-        let mut entries: Vec<(u64, u32)> = values
-            .chunks_exact(2)
-            .map(|e| (e[0], rank[e[1] as usize]))
-            .filter(|&(_, r)| parent[r as usize] == NONE)
-            .collect();
+        let mut entries: Vec<(u64, u32)> =
+            values.chunks_exact(2).map(|e| (e[0], e[1] as u32)).filter(|&(_, r)| !linked.get(r)).collect();
         drop(values);
         entries.par_sort_unstable();
         for run in entries.chunk_by(|x, y| x.0 == y.0) {
             let first = run[0].1;
-            indexed[first as usize] = true;
+            indexed.set(first);
             for &(_, r) in &run[1..] {
-                parent[r as usize] = first;
-                similarity[r as usize] = 1.0;
+                links.push(Link { rank: r, parent: first, similarity: 1.0, forward: false });
                 counts.exact_links += 1;
             }
         }
     }
-    drop(texts);
+    drop((texts, linked));
     stage("reposts and exact copies");
 
     // Boilerplate out, band keys in: each chunk's sets replaced as soon as its keys are made, so that a corpus
     // with boilerplate everywhere never holds two copies of its sets. The keys of indexed texts go to disk as
-    // (key, rank) entries, in parts by key; what stays is each text's number of keys.
+    // (key, rank) entries, in parts by key; what stays is whether a text has fewer keys than a candidate needs.
     let perms = Permutations::new(ROWS * p.bands);
     let mut entries = spill::Parts::new(ctx, 1 << bits, "reuse: band keys");
-    let mut key_counts = vec![0u8; n];
+    let mut few_keys = Bits::new(n);
     // Chunks read and keyed in parallel a group at a time: the group's sets and keys are what memory holds.
     for group in chunk_groups(sets.chunks()) {
-        // Each chunk's keys, and its indexed texts' (key, rank) entries already in their parts.
-        let keyed: Vec<(usize, Keyed, Vec<Vec<u64>>)> = group
+        // Each chunk's keys, its documents' ranks, and its indexed texts' (key, rank) entries in their parts.
+        #[allow(clippy::type_complexity)]
+        let keyed: Vec<(usize, Keyed, Vec<u32>, Vec<Vec<u64>>)> = group
             .into_par_iter()
             .map(|c| {
-                let k = key_chunk(&sets.chunk(c)?, &channel, &words, &frequent, p, &perms);
+                let chunk = sets.chunk(c)?;
+                let info = docs_at(&docs, chunk.first, chunk.len())?;
+                let ranks = ranks_at(&rank_of_doc, chunk.first, chunk.len())?;
+                let k = key_chunk(&chunk, &info, &frequent, p, &perms);
                 let mut parts = vec![Vec::new(); 1 << bits];
-                for i in 0..k.keys.len() {
-                    let r = rank[k.keys.first as usize + i];
-                    if indexed[r as usize] {
+                for (i, &r) in ranks.iter().enumerate() {
+                    if indexed.get(r) {
                         for &key in k.keys.get(i) {
                             parts[key_part(key, bits)].push(u64::from(key) << 32 | u64::from(r));
                         }
                     }
                 }
-                Ok((c, k, parts))
+                Ok((c, k, ranks, parts))
             })
             .collect::<Result<_>>()?;
-        for (c, mut k, parts) in keyed {
+        for (c, mut k, ranks, parts) in keyed {
             if let Some(changed) = k.sets.take() {
                 sets.replace(c, &changed)?;
             }
-            for i in 0..k.keys.len() {
-                let r = rank[k.keys.first as usize + i] as usize;
+            for (i, &r) in ranks.iter().enumerate() {
                 let keys = k.keys.get(i).len();
                 if keys == 0 {
-                    indexed[r] = false;
-                } else if indexed[r] {
-                    key_counts[r] = u8::try_from(keys).unwrap_or(u8::MAX);
+                    indexed.clear(r);
+                } else if keys < MIN_HITS && indexed.get(r) {
+                    few_keys.set(r);
                 }
             }
             for (part, values) in parts.iter().enumerate() {
@@ -957,7 +1223,7 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
         // The next group reads the file.
         sets.flush()?;
     }
-    drop((words, rank, indexed));
+    drop((docs, rank_of_doc, indexed));
     stage("band keys");
 
     // Near-duplicates: each indexed text's candidates are the latest earlier indexed holders of its keys that
@@ -972,20 +1238,25 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
         let mut cands: Vec<(u32, u32)> = Vec::new();
         for run in part_pairs.chunk_by(|a, b| a == b) {
             let (r, earlier) = ((run[0] >> 32) as u32, run[0] as u32);
-            if run.len() >= MIN_HITS.min(usize::from(key_counts[r as usize])) {
+            // A text with a single key (fewer than the hits asked for) is a candidate on that one.
+            let needed = if few_keys.get(r) { 1 } else { MIN_HITS };
+            if run.len() >= needed {
                 cands.push((r, earlier));
             }
         }
         drop(part_pairs);
+        let (Some(&(lo, _)), Some(&(hi, _))) = (cands.first(), cands.last()) else { continue };
+        // The later texts are the part's, read at once; the earlier ones one by one.
+        let later = ranked_range(&by_rank, lo, (hi - lo) as usize + 1)?;
         let checked: Vec<Match> = cands
             .par_iter()
             .map_init(
-                || (Vec::new(), Vec::new()),
-                |(x, y), &(r, earlier)| {
-                    let (d, e) = (docs[r as usize], docs[earlier as usize]);
-                    sets.get(d, x)?;
-                    sets.get(e, y)?;
-                    Ok(Match { sim: jaccard(x, y), named: source[d as usize] == channel[e as usize], doc: earlier })
+                || (Vec::new(), Vec::new(), Vec::new()),
+                |(x, y, words), &(r, earlier)| {
+                    let (text, other) = (later[(r - lo) as usize], ranked_at(&by_rank, earlier, words)?);
+                    sets.get(text.doc, x)?;
+                    sets.get(other.doc, y)?;
+                    Ok(Match { sim: jaccard(x, y), named: text.source == other.channel, doc: earlier })
                 },
             )
             .collect::<Result<_>>()?;
@@ -1006,84 +1277,87 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
             }
         }
         for (r, m) in best {
-            parent[r as usize] = m.doc;
-            similarity[r as usize] = m.sim as f32;
+            links.push(Link { rank: r, parent: m.doc, similarity: m.sim as f32, forward: false });
             counts.near_links += 1;
         }
     }
-    drop((sets, key_counts));
+    drop((sets, few_keys));
     stage("near-duplicates");
 
-    // Forwards: linked when their text found an earlier member.
-    for (r, &d) in docs.iter().enumerate() {
-        let src = source[d as usize];
-        if src == NOT_FORWARD {
-            continue;
+    // Forwards: linked when their text found an earlier member. The links in time order: a text has at most one.
+    links.sort_unstable_by_key(|l| l.rank);
+    if links.windows(2).any(|w| w[0].rank == w[1].rank) || links.iter().any(|l| l.parent >= l.rank) {
+        return Err(Error::Internal("reuse: a text linked twice, or to a later one".into()));
+    }
+    let mut next = 0;
+    let mut words = Vec::new();
+    each_ranked(&by_rank, |r, text| {
+        while next < links.len() && links[next].rank < r {
+            next += 1;
         }
-        if src == SOURCE_UNKNOWN {
+        if text.source == NOT_FORWARD {
+            return Ok(());
+        }
+        if text.source == SOURCE_UNKNOWN {
             counts.forwards_source_not_in_store += 1;
         }
-        if parent[r] == NONE {
-            counts.forwards_unresolved += 1;
-        } else {
-            forward[r] = true;
-            counts.forwards_linked += 1;
-            if src == channel[docs[parent[r] as usize] as usize] {
-                counts.forwards_to_named_channel += 1;
+        match links.get_mut(next).filter(|l| l.rank == r) {
+            None => counts.forwards_unresolved += 1,
+            Some(link) => {
+                link.forward = true;
+                counts.forwards_linked += 1;
+                if text.source == ranked_at(&by_rank, link.parent, &mut words)?.channel {
+                    counts.forwards_to_named_channel += 1;
+                }
             }
         }
-    }
-    // What the trees need, in time order: each message's channel (put in time order where it lies), parent,
-    // similarity and whether it is a forward.
-    let mut channel = channel;
-    permute_in_place(&mut channel, &docs);
-    drop((docs, source));
+        Ok(())
+    })?;
     stage("links");
-    // Trees: parents are earlier, so one pass in order finds every root.
-    let mut root = vec![0u32; n];
-    let mut size = vec![0u32; n];
-    for d in 0..n {
-        let p = parent[d];
-        root[d] = if p == NONE { d as u32 } else { root[p as usize] };
-        size[root[d] as usize] += 1;
+
+    // Trees: parents are earlier, so one pass over the links in time order finds every member's root; a text
+    // no link names is in no cascade.
+    let mut root_of: HashMap<u32, u32> = HashMap::with_capacity(links.len());
+    for l in &links {
+        let root = root_of.get(&l.parent).copied().unwrap_or(l.parent);
+        root_of.insert(l.rank, root);
     }
     let mut by_root: HashMap<u32, Vec<u32>> = HashMap::new();
-    for d in 0..n {
-        if size[root[d] as usize] >= 2 {
-            by_root.entry(root[d]).or_default().push(d as u32);
-        }
+    for (i, l) in links.iter().enumerate() {
+        by_root.entry(root_of[&l.rank]).or_default().push(i as u32);
     }
-    drop((root, size));
+    drop(root_of);
     let mut roots: Vec<u32> = by_root.keys().copied().collect();
     roots.sort_unstable();
     counts.cascades_found = roots.len() as u64;
     // The rows name members and parents by time rank until the key hashes are read back.
     let mut rows: Vec<Row> = Vec::new();
     let mut cascade = 0i64;
-    for r in roots {
-        let docs = &by_root[&r];
-        let distinct: HashSet<u32> = docs.iter().map(|&d| channel[d as usize]).collect();
+    for root in roots {
+        let members = &by_root[&root];
+        // The channels it reaches, read until there are enough.
+        let mut distinct: HashSet<u32> = HashSet::new();
+        for r in std::iter::once(root).chain(members.iter().map(|&i| links[i as usize].rank)) {
+            if distinct.len() >= p.min_channels {
+                break;
+            }
+            distinct.insert(ranked_at(&by_rank, r, &mut words)?.channel);
+        }
         if distinct.len() < p.min_channels {
             counts.cascades_below_min_channels += 1;
-            counts.members_below_min_channels += docs.len() as u64;
+            counts.members_below_min_channels += members.len() as u64 + 1;
             continue;
         }
         cascade += 1;
-        for (ord, &d) in docs.iter().enumerate() {
-            let d = d as usize;
-            let role = if parent[d] == NONE {
-                Role::Origin
-            } else if forward[d] {
-                Role::Forward
-            } else {
-                Role::Copy
-            };
-            let s = similarity[d];
-            let parent = (parent[d] != NONE).then(|| i64::from(parent[d]));
-            rows.push((d as i64, cascade, role.name(), parent, (!s.is_nan()).then_some(f64::from(s)), ord as i64));
+        rows.push((i64::from(root), cascade, Role::Origin.name(), None, None, 0));
+        for (ord, &i) in members.iter().enumerate() {
+            let l = links[i as usize];
+            let role = if l.forward { Role::Forward } else { Role::Copy };
+            let similarity = (!l.similarity.is_nan()).then_some(f64::from(l.similarity));
+            rows.push((i64::from(l.rank), cascade, role.name(), Some(i64::from(l.parent)), similarity, ord as i64 + 1));
         }
     }
-    drop((by_root, channel, parent, similarity, forward));
+    drop((by_root, links, by_rank));
     let ranks = rows.iter().flat_map(|row| [Some(row.0), row.3]).flatten().map(|r| r as u32);
     let (ranked, hashes) = key_hashes(&keys_in_order, ranks)?;
     let key = |r: i64| hashes[ranked.binary_search(&(r as u32)).expect("every rank asked for is read")];
@@ -1097,34 +1371,6 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
     stage("members");
     let forwards = forwards::run(ctx).await?;
     Ok(Reuse { params, members, counts, boilerplate: frequent.report, forwards })
-}
-
-/// `values` put in the order `docs` gives (`values[r]` becomes the old `values[docs[r]]`), where they lie: each
-/// cycle of the permutation is followed once, with a bit per place to mark the places done.
-fn permute_in_place<T: Copy>(values: &mut [T], docs: &[u32]) {
-    let mut done = vec![0u64; values.len().div_ceil(64)];
-    let is_done = |r: usize, done: &mut [u64]| {
-        let was = done[r / 64] >> (r % 64) & 1 == 1;
-        done[r / 64] |= 1 << (r % 64);
-        was
-    };
-    for start in 0..values.len() {
-        if is_done(start, &mut done) {
-            continue;
-        }
-        let first = values[start];
-        let mut r = start;
-        loop {
-            let d = docs[r] as usize;
-            if d == start {
-                values[r] = first;
-                break;
-            }
-            values[r] = values[d];
-            is_done(d, &mut done);
-            r = d;
-        }
-    }
 }
 
 /// The key hash of each time rank in `ranks` (any order, repeats allowed), read from `file` (one hash per

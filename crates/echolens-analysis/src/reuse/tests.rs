@@ -468,7 +468,6 @@ fn sampled_boilerplate_counts_are_exact_and_miss_nothing_in_the_share() {
     texts.push((2, vec![1, 2, 3, 4]));
     // Interleaved as a scan would give them, in chunks of 100.
     texts.sort_by_key(|(c, s)| (s[0] % 7, *c));
-    let channel: Vec<u32> = texts.iter().map(|(c, _)| *c).collect();
     let ctx = SessionContext::new();
     let mut sets = spill::ListFile::new(&ctx, "test sets").unwrap();
     for (n, part) in texts.chunks(100).enumerate() {
@@ -482,9 +481,14 @@ fn sampled_boilerplate_counts_are_exact_and_miss_nothing_in_the_share() {
     sets.flush().unwrap();
     let p = Params::default();
     // Each text's key hash, as the scan gives them: the samples are drawn by it.
-    let key_h: Vec<i64> =
-        (0..channel.len() as u64).map(|i| xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()) as i64).collect();
-    let (found, _) = count_frequent(&ctx, &sets, &channel, &key_h, |_| true, &[true, true, false], &p).unwrap();
+    let mut docs = spill::Records::new(&ctx, "test documents").unwrap();
+    for (i, (c, set)) in texts.iter().enumerate() {
+        let key_h = xxhash_rust::xxh3::xxh3_64(&(i as u64).to_le_bytes()) as i64;
+        let doc = Doc { ts: 0, key_h, channel: *c, words: set.len() as u32, source: NOT_FORWARD, text_h: 0 };
+        docs.push(&doc.to_words()).unwrap();
+    }
+    let docs = docs.finish().unwrap();
+    let (found, _) = count_frequent(&ctx, &sets, &docs, |_| true, &[true, true, false], &p).unwrap();
     let (texts0, b0) = found[0].clone().expect("channel 0 checked");
     assert_eq!(texts0, 2000);
     let mut b0: Vec<u32> = b0.into_iter().collect();
@@ -496,16 +500,46 @@ fn sampled_boilerplate_counts_are_exact_and_miss_nothing_in_the_share() {
 }
 
 proptest::proptest! {
-    /// Putting values in time order where they lie gives what a copy through the permutation gives.
+    /// Time order cut into parts at a sample's boundaries, each part sorted alone, is the whole sorted: with
+    /// many texts at one time (a day's export without hours), a sample thinned out, and any number of parts.
     #[test]
-    fn values_put_in_order_in_place_equal_a_copy(seed in 0u64..1000, n in 0usize..300) {
-        let mut docs: Vec<u32> = (0..n as u32).collect();
-        docs.sort_by_key(|&d| mix(u64::from(d) ^ seed));
-        let values: Vec<u64> = (0..n as u64).map(|v| v * 7 + seed).collect();
-        let copy: Vec<u64> = docs.iter().map(|&d| values[d as usize]).collect();
-        let mut in_place = values.clone();
-        permute_in_place(&mut in_place, &docs);
-        proptest::prop_assert_eq!(in_place, copy);
+    fn time_parts_sorted_one_by_one_are_time_order(seed in 0u64..1000, n in 0usize..3000, times in 1i64..50,
+                                                   bits in 0u32..6) {
+        let docs: Vec<(i64, i64)> =
+            (0..n as u64).map(|i| ((mix(i ^ seed) % times as u64) as i64, mix(i.wrapping_mul(31) ^ seed) as i64)).collect();
+        let mut sample = TimeSample::new();
+        for &(ts, h) in &docs {
+            sample.offer(ts, h);
+        }
+        proptest::prop_assert!(sample.values.len() <= TimeSample::MAX);
+        let parts = 1usize << bits;
+        let boundaries = sample.boundaries(parts);
+        let mut cut = vec![Vec::new(); parts];
+        for &(ts, h) in &docs {
+            cut[time_part(&boundaries, ts, h)].push((ts, h));
+        }
+        let mut whole = docs.clone();
+        whole.sort_unstable();
+        let joined: Vec<(i64, i64)> = cut.into_iter().flat_map(|mut part| {
+            part.sort_unstable();
+            part
+        }).collect();
+        proptest::prop_assert_eq!(joined, whole);
+    }
+}
+
+#[test]
+fn a_sample_stays_small_and_even() {
+    let mut sample = TimeSample::new();
+    for i in 0..1_000_000u64 {
+        sample.offer(i as i64, mix(i) as i64);
+    }
+    assert!(sample.values.len() <= TimeSample::MAX && sample.values.len() > TimeSample::MAX / 4);
+    // Four parts of a million evenly spread times: each boundary within 2% of its quarter.
+    let boundaries = sample.boundaries(4);
+    for (i, &(ts, _)) in boundaries.iter().enumerate() {
+        let quarter = (i as i64 + 1) * 250_000;
+        assert!((ts - quarter).abs() < 20_000, "boundary {i} at {ts}");
     }
 }
 
