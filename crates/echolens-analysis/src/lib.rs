@@ -26,10 +26,12 @@ pub mod zone;
 
 pub use error::{Error, Result};
 pub use output::{
-    Cell, Col, Rows, Table, TableFormat, TableWriter, remove_table, table_schema, write_table, write_tables,
+    Cell, Col, RowSink, Rows, Table, TableFormat, TableWriter, remove_table, table_schema, write_table, write_tables,
 };
 pub use pseudonym::{CHAT_AUTHOR, Pseudonyms};
-pub use table::{Strs, Written, collect_plain, create_output, excerpt, i64s, strings, write_output, write_summary};
+pub use table::{
+    Strs, Written, collect_plain, create_output, excerpt, i64s, register_on_disk, strings, write_output, write_summary,
+};
 pub use timings::{memory, memory_mb, reset_peak};
 pub use udf::{hash64, parameter_of, rebuild, register_udfs, udfs};
 

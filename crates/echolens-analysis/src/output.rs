@@ -362,6 +362,26 @@ fn parquet_error(path: &Path, e: datafusion::parquet::errors::ParquetError) -> E
     Error::Internal(format!("{}: {e}", path.display()))
 }
 
+/// Where a table's rows go, one at a time: kept whole ([`Rows`]) or written as they come ([`TableWriter`]). An
+/// analysis that fills its tables through it writes the same rows either way.
+pub trait RowSink {
+    /// Append a row (see [`Rows::push`]).
+    fn row<const N: usize>(&mut self, cells: [Cell<'_>; N]) -> Result<()>;
+}
+
+impl RowSink for Rows {
+    fn row<const N: usize>(&mut self, cells: [Cell<'_>; N]) -> Result<()> {
+        self.push(cells);
+        Ok(())
+    }
+}
+
+impl RowSink for TableWriter {
+    fn row<const N: usize>(&mut self, cells: [Cell<'_>; N]) -> Result<()> {
+        self.push(cells)
+    }
+}
+
 /// Rows per batch a [`TableWriter`] writes.
 const WRITE_BATCH: usize = 65_536;
 

@@ -660,14 +660,24 @@ impl Pseudonyms {
 
     /// Pseudonymise a diffusion result: personal channels and keys.
     pub fn diffusion(&self, d: &mut Diffusion) {
+        // The summary names a few channels (the first to use each term): only theirs are remembered, not every
+        // channel's, which a large corpus has millions of.
+        let named: HashSet<&str> = d.summary.iter().flat_map(|s| s.sources.iter().map(String::as_str)).collect();
         let mut names: HashMap<String, String> = HashMap::new();
         for a in &mut d.channels {
             let name = self.channel_name(&a.platform, &a.channel_id, &a.channel_name);
-            names.insert(std::mem::replace(&mut a.channel_name, name.clone()), name);
+            let name = std::mem::replace(&mut a.channel_name, name);
             let id = self.channel_id(&a.platform, &a.channel_id);
-            names.insert(std::mem::replace(&mut a.channel_id, id.clone()), id);
+            let id = std::mem::replace(&mut a.channel_id, id);
+            if named.contains(name.as_str()) {
+                names.insert(name, a.channel_name.clone());
+            }
+            if named.contains(id.as_str()) {
+                names.insert(id, a.channel_id.clone());
+            }
             a.first_key = a.first_key.as_deref().map(|k| self.key(k));
         }
+        drop(named);
         for t in &mut d.term_adoption {
             t.first_key = self.key(&t.first_key);
         }
@@ -949,5 +959,49 @@ mod tests {
         assert_eq!(copy.parent_key.as_deref(), Some(origin.key.as_str()), "the link survives");
         assert_eq!((copy.key.as_str(), copy.channel_name.as_deref()), ("telegram:777:5", Some("news")));
         assert_eq!(copy.author_id, Some(p.id("telegram", "9")));
+    }
+
+    /// The channels a diffusion summary names as first users are pseudonymised as their rows are, by name or by
+    /// id; a public channel and an unnamed non-personal one stay as they are.
+    #[test]
+    fn a_diffusion_summary_names_its_first_users_as_the_rows_do() {
+        use crate::vocabulary::diffusion::{Adoption, Diffusion, TermSummary};
+        let p = pseudonyms(1);
+        let channel = |platform: &str, id: &str, name: &str| Adoption {
+            platform: platform.into(),
+            channel_id: id.into(),
+            channel_name: name.into(),
+            first_use: Some(0),
+            first_key: Some(format!("{platform}:{id}:1")),
+            first_term: Some("kestrine".into()),
+            uses: 1,
+            messages: 2,
+        };
+        let summary = |sources: &[&str]| TermSummary {
+            term: "kestrine".into(),
+            channels: 3,
+            uses: 3,
+            first_use: None,
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            source_key: Some("x:42:1".into()),
+            days_to_half: None,
+        };
+        let mut d = Diffusion {
+            terms: vec!["kestrine".into()],
+            selection: String::new(),
+            channels: vec![channel("x", "42", "troll_42"), channel("x", "43", ""), channel("telegram", "news", "News")],
+            term_adoption: Vec::new(),
+            curve: Vec::new(),
+            summary: vec![summary(&["troll_42", "News"]), summary(&["43"])],
+            messages: 6,
+            channel_count: 3,
+            adopters: 3,
+        };
+        p.diffusion(&mut d);
+        let shown = p.id("x", "42");
+        assert_eq!((d.channels[0].channel_id.as_str(), d.channels[0].channel_name.as_str()), (&*shown, &*shown));
+        assert_eq!(d.summary[0].sources, [shown.as_str(), "News"]);
+        assert_eq!(d.summary[1].sources, ["43"]);
+        assert_eq!(d.summary[0].source_key.as_deref(), Some(format!("x:{shown}:1").as_str()));
     }
 }

@@ -401,7 +401,8 @@ fn run_here(args: &Options) -> Result<Outcome> {
     // Auto sources select on these columns only (and keyness reads `text_norm`); a named campaign's `where=`
     // may read any.
     let columns = if named_campaign { None } else { Some(AUTO_SOURCE_COLUMNS) };
-    let vocabulary_ctx = rt.block_on(vocabulary_session(&ctx, &sources, sample, columns, args.memory))?;
+    let (vocabulary_ctx, vocabulary_file) =
+        rt.block_on(vocabulary_session(&ctx, &sources, sample, columns, args.memory))?;
     stages.step("vocabulary: the sources and the reference sample read");
     // The terms' spread through the whole corpus, for every source in one scan.
     let mut followed: Vec<(usize, Terms)> = Vec::new();
@@ -443,7 +444,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
     stages.step("vocabulary: keyness measured");
     // The sample of the corpus the vocabulary read goes before the terms are followed through the whole corpus:
     // the diffusion's per-channel counts are the stage's peak, and the sample is no part of them.
-    drop(vocabulary_ctx);
+    drop((vocabulary_ctx, vocabulary_file));
     if !followed.is_empty() {
         // Each set's tables are written as its result is made, and only what the report shows is kept: the rows
         // per channel grow with the corpus.
@@ -727,15 +728,15 @@ fn cascade_source(reuse: &Reuse, pseudonyms: Option<&Pseudonyms>) -> Option<Sour
 
 /// A session whose `messages` hold only what keyness reads: every message of the campaign sources and a
 /// deterministic 1-in-`sample` sample of the rest (by key hash), with each one's script ([`SCRIPT`]). One scan of
-/// the store; the keyness passes then read a few hundred thousand rows however large the corpus. `columns`: the
-/// columns kept (`None`: all).
+/// the store; the keyness passes then read a few hundred thousand rows however large the corpus, from a file
+/// among the session's spill files (it goes with the handle returned). `columns`: the columns kept (`None`: all).
 async fn vocabulary_session(
     ctx: &SessionContext,
     sources: &[Source],
     sample: u64,
     columns: Option<&[&str]>,
     memory: usize,
-) -> Result<SessionContext> {
+) -> Result<(SessionContext, std::sync::Arc<dyn datafusion::execution::SpillFile>)> {
     let mut wanted = sampled(ctx, sample)?;
     for s in sources {
         wanted = wanted.or(within(ctx, &s.target).await?);
@@ -747,11 +748,10 @@ async fn vocabulary_session(
     };
     // Each message's script, worked out once here: every keyness pass of every source filters on it.
     let df = df.with_column(SCRIPT, ctx.udf("script")?.call(vec![col("text_norm")]))?;
-    let (schema, batches) = echolens_analysis::collect_plain(df).await?;
+    // On disk: the sources of a large corpus (its largest clusters' messages) grow with it.
     let vctx = echolens_analysis::analysis_session(memory)?;
-    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
-    vctx.register_table("messages", std::sync::Arc::new(table))?;
-    Ok(vctx)
+    let file = echolens_analysis::register_on_disk(df, &vctx, "messages").await?;
+    Ok((vctx, file))
 }
 
 /// Whether a message is in `selection` (false, not null, where a column it reads is empty).

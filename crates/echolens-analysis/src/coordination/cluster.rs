@@ -98,9 +98,21 @@ pub(super) fn build_links<'a>(
     resolution: f64,
     seed: u64,
 ) -> Result<Network> {
-    let mut names: Vec<&str> = links.clone().flat_map(|(a, b, _, _)| [a, b]).collect();
+    // The accounts, deduplicated as they come: every edge's two names at once were 214 MB at 6.7M edges, for
+    // 146k accounts.
+    let mut names: Vec<&str> = Vec::new();
+    let mut dedup_at = 1 << 16;
+    for (a, b, _, _) in links.clone() {
+        names.extend([a, b]);
+        if names.len() >= dedup_at {
+            names.sort_unstable();
+            names.dedup();
+            dedup_at = (2 * names.len()).max(1 << 16);
+        }
+    }
     names.sort_unstable();
     names.dedup();
+    names.shrink_to_fit();
     let index = |s: &str| names.binary_search(&s).expect("account is a node");
     // Every kind's edges of a pair together, kinds in order: (a, b, kind, weight) sorted.
     let mut links: Vec<(u32, u32, Kind, u64)> =

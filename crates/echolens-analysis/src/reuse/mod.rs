@@ -4,17 +4,20 @@
 //!
 //! 1. **Scan**: every message once, in whatever order the engine reads it, with its repost target resolved by
 //!    the plan. Each text is tokenised once; its shingle set (32-bit hashes, sorted) goes to a spill file in
-//!    chunks, a few per batch ([`spill::ListFile`]); the message's time, channel and key hash stay in memory.
-//!    Every later pass reads the sets back in order, a group of chunks at a time, but for the exact check of
-//!    a candidate pair, which reads the pair's two sets by position.
+//!    chunks, a few per batch ([`spill::ListFile`]); the message's time, key hash, channel, words and text hash
+//!    go to a file of documents ([`Doc`]). Every later pass reads the sets back in order, a group of chunks at
+//!    a time, but for the exact check of a candidate pair, which reads the pair's two sets by position.
 //! 2. **Boilerplate and common shingles**: for each channel an exact count (its texts' shingles gathered and
 //!    sorted) finds the word shingles that occur in at least `boilerplate_share` of its messages (signatures,
 //!    "join us @channel", share-button lines); they leave that channel's sets, and are counted. Shingles in
 //!    more than `common_share` of all texts still count in the similarity but key nothing (they would put
 //!    unrelated texts into one bucket).
 //!    The counts are sorts of sampled `(channel, shingle)` and `shingle` entries in parts on disk.
-//! 3. **Band keys**: per text and band, the pair of shingles minimal under the band's two permutations.
-//! 4. **Links**, in time order. Each message is linked to at most one earlier message, its *parent*:
+//! 3. **Time order**: (time, key hash), sorted a part of time at a time (the parts cut at an even sample's
+//!    boundaries): each text's numbers are written by its time rank ([`Ranked`]), and each document's rank by
+//!    document.
+//! 4. **Band keys**: per text and band, the pair of shingles minimal under the band's two permutations.
+//! 5. **Links**, in time order. Each message is linked to at most one earlier message, its *parent*:
 //!    - an X repost to the reposted original (an explicit link, whatever the texts);
 //!    - a text seen before, exactly (normalised), to its first occurrence (short texts match only this way);
 //!    - otherwise a near-duplicate: its candidates are the texts that were the latest earlier holder of at
@@ -30,13 +33,13 @@
 //!    another ([`part_bits`]: a part per million texts). Parents are earlier, so the links form a forest: each
 //!    tree is a cascade, its root (the earliest member) the origin. Roles: origin, forward (a Telegram forward
 //!    or X repost), copy.
-//! 5. **Members**: the members of cascades that reach `min_channels` channels are joined back to `messages`
+//! 6. **Members**: the members of cascades that reach `min_channels` channels are joined back to `messages`
 //!    for their keys, channels, authors and times.
 //!
-//! Memory grows with the number of texts (a few numbers each: at most about 32 bytes, while the scan's order
-//! is sorted into time order), not with their sets or the corpus text: the sets, the texts' hashes, band keys,
-//! candidate pairs and the key hashes (wanted again only for the members, at the end) are on disk but for a
-//! group of chunks or one part.
+//! Memory holds three bits a text (linked as a repost, indexed, with a single band key) and the links, one per
+//! text copied; everything else is on disk but for a group of chunks or one part: the
+//! documents' numbers in scan order and in time order, the sets, the texts' hashes, band keys, candidate pairs
+//! and the key hashes (wanted again only for the members, at the end).
 //!
 //! Beside the cascades, the forward network ([`forwards`]): every channel's forwards per source, sources
 //! outside the corpus included.

@@ -679,34 +679,80 @@ fn assemble(
     }
 }
 
+fn adoption_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[
+        ("channel_id", Text),
+        ("channel_name", Text),
+        ("first_use", Time),
+        ("uses", Int),
+        ("messages", Int),
+        ("share", Fixed(6)),
+        ("platform", Text),
+        ("first_key", Text),
+        ("first_term", Text),
+    ])
+}
+
+fn term_adoption_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[
+        ("term", Text),
+        ("channel_id", Text),
+        ("channel_name", Text),
+        ("platform", Text),
+        ("first_use", Time),
+        ("first_key", Text),
+        ("uses", Int),
+    ])
+}
+
+fn curve_schema() -> arrow::datatypes::SchemaRef {
+    use crate::Col::*;
+    crate::table_schema(&[
+        ("term", Text),
+        ("day", Day),
+        ("channels", Int),
+        ("share", Fixed(6)),
+        ("new_channels", Int),
+        ("uses", Int),
+    ])
+}
+
 impl Diffusion {
     /// The tables: `adoption` (one row per channel), `term_adoption` (per term and channel that used it),
     /// `curve` (per term and day).
     pub fn tables(&self) -> Result<Vec<crate::Table>> {
-        use crate::Col::*;
-        use crate::{Cell, Rows};
-        let d = self;
-        if d.channels.len() as u64 != d.channel_count {
+        use crate::Rows;
+        let mut adoption = Rows::new("adoption", adoption_schema());
+        let mut term_adoption = Rows::new("term_adoption", term_adoption_schema());
+        let mut curve = Rows::new("curve", curve_schema());
+        self.rows(&mut adoption, &mut term_adoption, &mut curve)?;
+        Ok(vec![adoption.finish()?, term_adoption.finish()?, curve.finish()?])
+    }
+
+    /// An error unless the rows per channel are here (not dropped: [`Diffusion::drop_rows`]).
+    fn check_rows(&self) -> Result<()> {
+        if self.channels.len() as u64 != self.channel_count {
             return Err(Error::Internal("diffusion tables asked for after their rows were dropped".into()));
         }
+        Ok(())
+    }
+
+    /// The rows of the three tables ([`Diffusion::tables`]), each into its sink.
+    fn rows(
+        &self,
+        adoption: &mut impl crate::RowSink,
+        term_adoption: &mut impl crate::RowSink,
+        curve: &mut impl crate::RowSink,
+    ) -> Result<()> {
+        use crate::Cell;
+        let d = self;
+        d.check_rows()?;
         let total_channels = d.channels.len().max(1) as f64;
-        let mut adoption = Rows::new(
-            "adoption",
-            crate::table_schema(&[
-                ("channel_id", Text),
-                ("channel_name", Text),
-                ("first_use", Time),
-                ("uses", Int),
-                ("messages", Int),
-                ("share", Fixed(6)),
-                ("platform", Text),
-                ("first_key", Text),
-                ("first_term", Text),
-            ]),
-        );
         for a in &d.channels {
             let share = if a.messages == 0 { 0.0 } else { a.uses as f64 / a.messages as f64 };
-            adoption.push([
+            adoption.row([
                 Cell::from(&a.channel_id),
                 Cell::from(&a.channel_name),
                 a.first_use.map_or(Cell::Null, Cell::Time),
@@ -716,23 +762,11 @@ impl Diffusion {
                 Cell::from(&a.platform),
                 a.first_key.as_ref().into(),
                 a.first_term.as_ref().into(),
-            ]);
+            ])?;
         }
-        let mut term_adoption = Rows::new(
-            "term_adoption",
-            crate::table_schema(&[
-                ("term", Text),
-                ("channel_id", Text),
-                ("channel_name", Text),
-                ("platform", Text),
-                ("first_use", Time),
-                ("first_key", Text),
-                ("uses", Int),
-            ]),
-        );
         for a in &d.term_adoption {
             let c = &d.channels[a.channel];
-            term_adoption.push([
+            term_adoption.row([
                 Cell::from(&d.terms[a.term]),
                 Cell::from(&c.channel_id),
                 Cell::from(&c.channel_name),
@@ -740,30 +774,19 @@ impl Diffusion {
                 Cell::Time(a.first_use),
                 Cell::from(&a.first_key),
                 a.uses.into(),
-            ]);
+            ])?;
         }
-        let mut curve = Rows::new(
-            "curve",
-            crate::table_schema(&[
-                ("term", Text),
-                ("day", Day),
-                ("channels", Int),
-                ("share", Fixed(6)),
-                ("new_channels", Int),
-                ("uses", Int),
-            ]),
-        );
         for p in &d.curve {
-            curve.push([
+            curve.row([
                 Cell::from(&p.term),
                 i32::try_from(p.day).map_or(Cell::Null, Cell::Day),
                 p.channels.into(),
                 (p.channels as f64 / total_channels).into(),
                 p.new_channels.into(),
                 p.uses.into(),
-            ]);
+            ])?;
         }
-        Ok(vec![adoption.finish()?, term_adoption.finish()?, curve.finish()?])
+        Ok(())
     }
 
     /// The summary (`summary.json` without the run): the result with its channel and adopter counts.
@@ -782,14 +805,21 @@ impl Diffusion {
     }
 }
 
-/// Write the tables of `d` ([`Diffusion::tables`]) as `format` and `summary.json` into `out`.
+/// Write the tables of `d` ([`Diffusion::tables`]) as `format` and `summary.json` into `out`, each table as
+/// its rows are made (the rows per channel are millions in a large corpus: they are not copied into a table
+/// first).
 pub fn write_outputs(
     d: &Diffusion,
     out: &Path,
     format: crate::TableFormat,
     extra: serde_json::Value,
 ) -> Result<crate::Written> {
+    d.check_rows()?;
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
-    let written = crate::write_tables(&d.tables()?, out, format)?;
+    let mut adoption = crate::TableWriter::create(out, "adoption", adoption_schema(), format)?;
+    let mut term_adoption = crate::TableWriter::create(out, "term_adoption", term_adoption_schema(), format)?;
+    let mut curve = crate::TableWriter::create(out, "curve", curve_schema(), format)?;
+    d.rows(&mut adoption, &mut term_adoption, &mut curve)?;
+    let written = vec![adoption.finish()?, term_adoption.finish()?, curve.finish()?];
     crate::table::write_summary(out, written, d.summary(), extra)
 }

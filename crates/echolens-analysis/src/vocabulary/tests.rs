@@ -547,3 +547,27 @@ async fn dropping_the_rows_keeps_the_counts_and_refuses_the_tables() {
     assert!(d.channels.is_empty() && d.term_adoption.is_empty() && !d.curve.is_empty());
     assert!(d.tables().is_err(), "no tables without their rows");
 }
+
+/// The tables written as their rows are made are the tables made whole, byte for byte.
+#[tokio::test]
+async fn diffusion_tables_written_as_made_equal_the_tables_made_whole() {
+    let mut rows = Vec::new();
+    for c in 0..40i64 {
+        for n in 0..5usize {
+            let text =
+                if (c as usize + n).is_multiple_of(3) { "the kestrine accord, said \"they\"" } else { "nothing, here" };
+            rows.push(msg(&format!("c{c}"), n, c * 100 + n as i64, text));
+        }
+    }
+    let ctx = session(&rows);
+    let terms = Terms::new(vec!["Kestrine Accord".into(), "said".into()]).unwrap();
+    let d = diffusion::run(&ctx, terms, &Selection::default()).await.unwrap();
+    let (streamed, whole) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    diffusion::write_outputs(&d, streamed.path(), crate::TableFormat::Csv, serde_json::json!({})).unwrap();
+    crate::write_tables(&d.tables().unwrap(), whole.path(), crate::TableFormat::Csv).unwrap();
+    for name in ["adoption.csv", "term_adoption.csv", "curve.csv"] {
+        let read = |dir: &tempfile::TempDir| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(read(&whole).lines().count() > 2, "{name} has rows");
+        assert_eq!(read(&streamed), read(&whole), "{name}");
+    }
+}
