@@ -20,7 +20,7 @@ use std::fmt::Write;
 
 use echolens_analysis::best::Best;
 use echolens_analysis::coordination::{CHANCE_TIMING_P, Coordination, Kind, MIN_TIMING_LAGS};
-use echolens_analysis::reuse::{Reuse, summaries};
+use echolens_analysis::reuse::{CascadeSummary, Reuse, summaries};
 use echolens_analysis::vocabulary::diffusion::Diffusion;
 use echolens_analysis::vocabulary::keyness::Keyness;
 use echolens_analysis::vocabulary::timeline::{self, Timeline};
@@ -183,8 +183,10 @@ pub struct Report<'a> {
     pub coordination: &'a Coordination,
     /// What the report says about all of its edges, counted before they were slimmed.
     pub edges: &'a EdgeDigest,
-    /// Reuse cascades.
+    /// Reuse cascades (their members slimmed to the cascades the report draws: [`slim_reuse`]).
     pub reuse: &'a Reuse,
+    /// Every cascade's summary, widest first, taken before the members were slimmed.
+    pub reuse_cascades: &'a [CascadeSummary],
     /// Campaign sources and their vocabulary.
     pub campaigns: &'a [Campaign],
     /// Texts of evidence messages by key.
@@ -614,7 +616,7 @@ fn coordination(out: &mut String, r: &Report) {
     let digest = r.edges;
     out.push_str("<div class=\"cards\">");
     card(out, &n(net.accounts.len() as u64), "accounts in edges");
-    card(out, &n(net.edges.len() as u64), "account pairs");
+    card(out, &n(digest.pairs), "account pairs");
     card(out, &n(net.clusters.len() as u64), "clusters");
     card(out, &n(net.unclustered() as u64), "linked accounts in no cluster");
     out.push_str("</div>");
@@ -634,7 +636,7 @@ fn coordination(out: &mut String, r: &Report) {
         return;
     }
     let summaries = &digest.summaries;
-    network_picture(out, c, &r.caps);
+    network_picture(out, c, digest);
     chance(out, c);
     let _ = write!(
         out,
@@ -857,28 +859,12 @@ fn chance_timing(s: &echolens_analysis::coordination::ClusterSummary) -> Option<
     s.timing_p.filter(|_| s.timing_like_chance())
 }
 
-fn network_picture(out: &mut String, c: &Coordination, caps: &Caps) {
+fn network_picture(out: &mut String, c: &Coordination, digest: &EdgeDigest) {
     let net = &c.network;
-    let strength = net.strength();
-    let clusters: Vec<&echolens_analysis::coordination::Cluster> =
-        net.clusters.iter().take(caps.net_clusters).collect();
-    let per_cluster = (caps.net_nodes / clusters.len().max(1)).max(8);
-    let mut chosen: Vec<usize> = Vec::new();
-    let mut group: Vec<usize> = Vec::new();
-    for (g, cl) in clusters.iter().enumerate() {
-        let mut members = cl.members.clone();
-        members.sort_by(|a, b| strength[*b].cmp(&strength[*a]).then(a.cmp(b)));
-        for m in members.into_iter().take(per_cluster) {
-            chosen.push(m);
-            group.push(g);
-        }
-    }
-    let index: HashMap<usize, usize> = chosen.iter().enumerate().map(|(i, m)| (*m, i)).collect();
-    let mut edges: Vec<(usize, usize, f64)> =
-        net.edges.iter().filter_map(|e| Some((*index.get(&e.a)?, *index.get(&e.b)?, e.weight as f64))).collect();
-    edges.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
-    edges.truncate(caps.net_edges);
-    let (pos, shape) = layout::grid(chosen.len(), &edges, &group, 250);
+    let strength = &digest.strength;
+    let Picture { clusters, nodes: chosen, group, edges } = &digest.picture;
+    let clusters: Vec<&echolens_analysis::coordination::Cluster> = net.clusters.iter().take(*clusters).collect();
+    let (pos, shape) = layout::grid(chosen.len(), edges, group, 250);
     let max_s = chosen.iter().map(|m| strength[*m]).max().unwrap_or(1).max(1) as f64;
     let nodes: Vec<NetNode> = chosen
         .iter()
@@ -906,7 +892,7 @@ fn network_picture(out: &mut String, c: &Coordination, caps: &Caps) {
         n(shown as u64),
         n(edges.len() as u64)
     );
-    out.push_str(&svg::network("Coordination network: the largest clusters", &nodes, &edges, &legend, shape));
+    out.push_str(&svg::network("Coordination network: the largest clusters", &nodes, edges, &legend, shape));
 }
 
 /// The `n` strongest edges inside cluster `id` (`index`: account → node), made whole.
@@ -949,6 +935,52 @@ pub struct EdgeDigest {
     pub summaries: Vec<echolens_analysis::coordination::ClusterSummary>,
     /// The edges the report quotes, whole: the strongest of each of the largest clusters, by cluster.
     pub strongest: BTreeMap<usize, Vec<echolens_analysis::coordination::Edge>>,
+    /// The combined network's account pairs, counted before they were slimmed.
+    pub pairs: u64,
+    /// Each account's weighted degree in the combined network (by its node index).
+    pub strength: Vec<u64>,
+    /// Each account's degree in the combined network.
+    pub degree: Vec<u64>,
+    /// The network picture: the most connected accounts of the largest clusters, each one's cluster among those
+    /// drawn, and the heaviest pairs among them as (node, node, weight), by their places in `nodes`.
+    pub picture: Picture,
+}
+
+/// What the network picture draws ([`EdgeDigest::picture`]).
+#[derive(Debug, Clone, Default)]
+pub struct Picture {
+    /// The largest clusters drawn.
+    pub clusters: usize,
+    /// Node indices of the accounts drawn.
+    pub nodes: Vec<usize>,
+    /// For each, its cluster's place among the clusters drawn.
+    pub group: Vec<usize>,
+    /// Pairs among them, heaviest first: (place, place, weight).
+    pub edges: Vec<(usize, usize, f64)>,
+}
+
+impl Picture {
+    /// The picture of `net` within `caps`, its accounts' weighted degrees `strength`.
+    fn of(net: &echolens_analysis::coordination::Network, strength: &[u64], caps: &Caps) -> Picture {
+        let clusters: Vec<&echolens_analysis::coordination::Cluster> =
+            net.clusters.iter().take(caps.net_clusters).collect();
+        let per_cluster = (caps.net_nodes / clusters.len().max(1)).max(8);
+        let (mut nodes, mut group) = (Vec::new(), Vec::new());
+        for (g, cl) in clusters.iter().enumerate() {
+            let mut members = cl.members.clone();
+            members.sort_by(|a, b| strength[*b].cmp(&strength[*a]).then(a.cmp(b)));
+            for m in members.into_iter().take(per_cluster) {
+                nodes.push(m);
+                group.push(g);
+            }
+        }
+        let index: HashMap<usize, usize> = nodes.iter().enumerate().map(|(i, m)| (*m, i)).collect();
+        let mut edges: Vec<(usize, usize, f64)> =
+            net.edges.iter().filter_map(|e| Some((*index.get(&e.a)?, *index.get(&e.b)?, e.weight as f64))).collect();
+        edges.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
+        edges.truncate(caps.net_edges);
+        Picture { clusters: clusters.len(), nodes, group, edges }
+    }
 }
 
 impl EdgeDigest {
@@ -1016,18 +1048,46 @@ impl EdgeDigest {
         for cl in c.network.clusters.iter().take(caps.evidence_clusters) {
             strongest.insert(cl.id, strongest_edges(c, &index, cl.id, caps.evidence_edges)?);
         }
-        Ok(EdgeDigest { per_kind, p_tested: tested.len() as u64, p_at_floor, own_window, summaries, strongest })
+        let net = &c.network;
+        let (strength, degree) = (net.strength(), net.degree());
+        let picture = Picture::of(net, &strength, caps);
+        Ok(EdgeDigest {
+            per_kind,
+            p_tested: tested.len() as u64,
+            p_at_floor,
+            own_window,
+            summaries,
+            strongest,
+            pairs: net.edges.len() as u64,
+            strength,
+            degree,
+            picture,
+        })
     }
 }
 
 /// Drops what the report never shows from a result whose tables are written and whose [`EdgeDigest`] is
-/// taken: the edges (the digest holds the ones it quotes, whole) and the labels no quoted edge names. The report
+/// taken: the edges (the digest holds the ones it quotes, whole), the combined network's pairs (the digest holds
+/// their count, the accounts' degrees and the pairs it draws) and the labels no quoted edge names. The report
 /// made from the slimmed result and the digest is the same page; `analyze` slims before reuse runs.
 pub fn slim(c: &mut Coordination, digest: &EdgeDigest) {
     c.edges = Default::default();
+    c.network.edges = Vec::new();
     let labelled: HashSet<(Kind, i64)> =
         digest.strongest.values().flatten().filter_map(|e| e.keys.first().map(|&k| (e.kind, k))).collect();
     c.labels.retain(|k, _| labelled.contains(k));
+}
+
+/// Drops the members of the cascades the report does not draw from a result whose tables are written, and
+/// returns every cascade's summary, widest first (what the report lists). The members of a large corpus's
+/// cascades are hundreds of thousands; `analyze` slims before the vocabulary runs.
+pub fn slim_reuse(r: &mut Reuse, caps: &Caps) -> Vec<CascadeSummary> {
+    let mut s = summaries(r);
+    s.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
+    let drawn: HashSet<usize> = s.iter().take(caps.strips).map(|x| x.cascade).collect();
+    r.members.retain(|m| drawn.contains(&m.cascade));
+    r.members.shrink_to_fit();
+    s
 }
 
 /// The message keys whose texts the report shows as evidence (fetch them into [`Report::evidence`]).
@@ -1048,7 +1108,7 @@ fn evidence(out: &mut String, r: &Report, summaries: &[echolens_analysis::coordi
     let caps = &r.caps;
     let c = r.coordination;
     let net = &c.network;
-    let (strength, degree) = (net.strength(), net.degree());
+    let (strength, degree) = (&r.edges.strength, &r.edges.degree);
     out.push_str(
         "<h3>Each cluster: its accounts and the evidence behind its strongest links</h3><p class=\"muted\">For each \
          of the largest clusters, its most connected accounts, its strongest edges and the first pairs of messages \
@@ -1171,8 +1231,7 @@ fn reuse(out: &mut String, r: &Report) {
         n(c.boilerplate_channels)
     );
     forwards(out, u, caps);
-    let mut s = summaries(u);
-    s.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
+    let s = r.reuse_cascades;
     if s.is_empty() {
         out.push_str("<p>No text was copied into enough channels to form a cascade.</p></section>");
         return;

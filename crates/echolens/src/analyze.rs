@@ -378,6 +378,17 @@ fn run_here(args: &Options) -> Result<Outcome> {
         _ => None,
     };
     drop(raw_coord);
+    // The cascade whose origin is a campaign source is chosen on the cascades as found; then the reuse tables
+    // are written and the result slimmed to what the report draws: every cascade's members (hundreds of
+    // thousands in a large corpus) are not held while the vocabulary runs.
+    stages.start("reuse tables");
+    let widest_cascade = cascade_source(&reuse, (!args.reveal).then_some(&pseudonyms));
+    if !args.reveal {
+        pseudonyms.reuse(&mut reuse);
+    }
+    let reuse_written = reuse::write_outputs(&reuse, &args.out.join("reuse"), args.format, run_record())?;
+    let reuse_cascades = echolens_report::slim_reuse(&mut reuse, &args.caps);
+    stages.finish(&format!("{} members written", reuse.counts.members));
 
     stages.start("vocabulary");
     let named_campaign = named.is_some();
@@ -391,7 +402,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
             slug: "campaign".into(),
         }]
     } else {
-        cluster_sources.into_iter().chain(cascade_source(&reuse, (!args.reveal).then_some(&pseudonyms))).collect()
+        cluster_sources.into_iter().chain(widest_cascade).collect()
     };
     let mut campaigns = Vec::new();
     // Clusters passed over for their timing are said when the clusters are the sources.
@@ -467,7 +478,6 @@ fn run_here(args: &Options) -> Result<Outcome> {
     stages.finish(&format!("{} campaign sources", campaigns.len()));
 
     if !args.reveal {
-        pseudonyms.reuse(&mut reuse);
         for c in &mut campaigns {
             pseudonyms.keyness(&mut c.keyness);
             if let Some(w) = &mut c.by_week {
@@ -478,7 +488,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
 
     stages.start("tables");
     let extra = run_record();
-    written.add(reuse::write_outputs(&reuse, &args.out.join("reuse"), args.format, extra.clone())?);
+    written.add(reuse_written);
     if let Some(c) = &compared {
         written.add(echolens_analysis::compare::write_outputs(c, &args.out.join("sides"), args.format, extra.clone())?);
     }
@@ -538,6 +548,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
         coordination: &coord,
         edges: &edge_digest,
         reuse: &reuse,
+        reuse_cascades: &reuse_cascades,
         campaigns: &campaigns,
         evidence: &evidence,
         outputs: &outputs,
