@@ -18,6 +18,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use foldhash::fast::FixedState;
+
 use datafusion::prelude::SessionContext;
 
 use crate::Result;
@@ -27,20 +29,38 @@ use crate::table::{collect, strings};
 use crate::vocabulary::diffusion::Diffusion;
 use crate::vocabulary::timeline::Timeline;
 
-/// Pseudonymises ids with a key. The maps hold a pseudonym as its 64 bits ([`Pseudonym`]), not as text: every
-/// account of a large store is in them, for the whole run.
+/// Pseudonymises ids with a key. The maps hold a pseudonym as its 64 bits ([`Pseudonym`]) and a name as its
+/// 128-bit hash ([`NameKey`]), not as text: every account of a large store is in them, for the whole run.
 #[derive(Debug, Clone)]
 pub struct Pseudonyms {
     key: [u8; 32],
     /// Personal channels: `platform:channel_id` and `platform:channel_name` → the account's pseudonym (on the
     /// key's platform).
-    personal: HashMap<Box<str>, Pseudonym>,
+    personal: HashMap<NameKey, Pseudonym, FixedState>,
     /// Handles (lowercased, without `@`) of accounts in the store → their pseudonym.
-    handles: HashMap<Box<str>, Pseudonym>,
+    handles: HashMap<NameKey, Pseudonym, FixedState>,
     /// Names (lowercased) of the store's public channels, which text keeps.
-    public: HashSet<String>,
+    public: HashSet<NameKey, FixedState>,
+    /// The platforms personal channels are on.
+    platforms: Vec<String>,
     /// A personal channel's pseudonym → its `platform:channel_id`, to find what a shown key names.
     unpersonal: HashMap<Pseudonym, Box<str>>,
+}
+
+/// A name as the maps hold it: the 128-bit hash of its text, not the text (a large store's accounts are
+/// millions; two of ten million names share a hash with a chance of about 1e-25). Made from the name's parts, as
+/// if they were one string: `of(&["x", ":", "42"])` is `of(&["x:42"])`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct NameKey(u128);
+
+impl NameKey {
+    fn of(parts: &[&str]) -> NameKey {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for part in parts {
+            h.update(part.as_bytes());
+        }
+        NameKey(h.digest128())
+    }
 }
 
 /// A pseudonym: the first 64 bits of the keyed hash, written `u-` and 16 hexadecimal digits.
@@ -112,9 +132,10 @@ impl Pseudonyms {
     pub fn new(key: [u8; 32], personal: impl IntoIterator<Item = (String, String, Option<String>)>) -> Pseudonyms {
         let mut p = Pseudonyms {
             key,
-            personal: HashMap::new(),
-            handles: HashMap::new(),
-            public: HashSet::new(),
+            personal: HashMap::default(),
+            handles: HashMap::default(),
+            public: HashSet::default(),
+            platforms: Vec::new(),
             unpersonal: HashMap::new(),
         };
         // In a fixed order: a name two personal channels share takes the pseudonym of the one with the least id,
@@ -124,19 +145,24 @@ impl Pseudonyms {
         let pseudonyms: Vec<Pseudonym> = personal.iter().map(|(platform, id, _)| p.pseudonym(platform, id)).collect();
         for ((platform, id, _), &pseudonym) in personal.iter().zip(&pseudonyms) {
             let channel: Box<str> = format!("{platform}:{id}").into();
-            p.unpersonal.insert(pseudonym, channel.clone());
-            p.personal.insert(channel, pseudonym);
+            p.personal.insert(NameKey::of(&[&*channel]), pseudonym);
+            p.unpersonal.insert(pseudonym, channel);
         }
         for ((platform, _, name), pseudonym) in personal.into_iter().zip(pseudonyms) {
+            if p.platforms.last() != Some(&platform) {
+                p.platforms.push(platform.clone());
+            }
             if let Some(name) = name.filter(|n| !n.is_empty()) {
                 if is_handle(&name) {
-                    p.handles.entry(name.to_lowercase().into()).or_insert(pseudonym);
+                    p.handles.entry(NameKey::of(&[&name.to_lowercase()])).or_insert(pseudonym);
                 }
-                p.personal.entry(format!("{platform}:{name}").into()).or_insert(pseudonym);
+                p.personal.entry(NameKey::of(&[platform.as_str(), ":", name.as_str()])).or_insert(pseudonym);
             }
         }
         p.personal.shrink_to_fit();
         p.unpersonal.shrink_to_fit();
+        p.platforms.sort();
+        p.platforms.dedup();
         p
     }
 
@@ -152,13 +178,14 @@ impl Pseudonyms {
         for (platform, id, name) in accounts {
             if is_handle(&name) {
                 let pseudonym = self.pseudonym(&platform, &id);
-                self.handles.entry(name.to_lowercase().into()).or_insert(pseudonym);
+                self.handles.entry(NameKey::of(&[&name.to_lowercase()])).or_insert(pseudonym);
             }
         }
         self.handles.shrink_to_fit();
-        let public: HashSet<String> =
-            public.into_iter().map(|n| n.to_lowercase()).filter(|n| !self.handles.contains_key(n.as_str())).collect();
+        let public = public.into_iter().map(|n| NameKey::of(&[&n.to_lowercase()]));
+        let public: Vec<NameKey> = public.filter(|n| !self.handles.contains_key(n)).collect();
         self.public.extend(public);
+        self.public.shrink_to_fit();
         self
     }
 
@@ -169,10 +196,11 @@ impl Pseudonyms {
             return None;
         }
         let lower = handle.to_lowercase();
-        if let Some(p) = self.handles.get(lower.as_str()) {
+        let name = NameKey::of(&[&lower]);
+        if let Some(p) = self.handles.get(&name) {
             return Some(p.to_string());
         }
-        if self.public.contains(&lower) {
+        if self.public.contains(&name) {
             return None;
         }
         Some(self.id("@", &lower))
@@ -405,7 +433,7 @@ impl Pseudonyms {
     /// A channel written `platform:id` or `platform:name`: the account's pseudonym if it is a personal
     /// channel, else unchanged.
     pub fn channel(&self, channel: &str) -> String {
-        match (self.personal.get(channel), channel.split_once(':')) {
+        match (self.personal.get(&NameKey::of(&[channel])), channel.split_once(':')) {
             (Some(p), Some((platform, _))) => format!("{platform}:{p}"),
             _ => channel.to_owned(),
         }
@@ -413,7 +441,7 @@ impl Pseudonyms {
 
     /// The id of a channel (its pseudonym if personal).
     pub fn channel_id(&self, platform: &str, id: &str) -> String {
-        match self.personal.get(format!("{platform}:{id}").as_str()) {
+        match self.personal.get(&NameKey::of(&[platform, ":", id])) {
             Some(p) => p.to_string(),
             None => id.to_owned(),
         }
@@ -421,7 +449,7 @@ impl Pseudonyms {
 
     /// The name of a channel (its pseudonym if personal).
     pub fn channel_name(&self, platform: &str, id: &str, name: &str) -> String {
-        match self.personal.get(format!("{platform}:{id}").as_str()) {
+        match self.personal.get(&NameKey::of(&[platform, ":", id])) {
             Some(p) => p.to_string(),
             None => name.to_owned(),
         }
@@ -433,7 +461,7 @@ impl Pseudonyms {
         let Some((platform, rest)) = key.split_once(':') else { return key.to_owned() };
         for (at, _) in rest.match_indices(':') {
             let (channel, message) = (&rest[..at], &rest[at + 1..]);
-            if let Some(p) = self.personal.get(format!("{platform}:{channel}").as_str()) {
+            if let Some(p) = self.personal.get(&NameKey::of(&[platform, ":", channel])) {
                 return format!("{platform}:{p}:{message}");
             }
         }
@@ -473,10 +501,12 @@ impl Pseudonyms {
     fn selected_channel(&self, channel: &str) -> String {
         // The least `platform:u-…` where several platforms have it.
         let found = self
-            .personal
+            .platforms
             .iter()
-            .filter_map(|(k, p)| k.split_once(':').filter(|(_, c)| *c == channel).map(|(platform, _)| (platform, p)))
-            .map(|(platform, p)| (format!("{platform}:{p}"), p))
+            .filter_map(|platform| {
+                let p = self.personal.get(&NameKey::of(&[platform.as_str(), ":", channel]))?;
+                Some((format!("{platform}:{p}"), p))
+            })
             .min();
         match found {
             Some((_, p)) => p.to_string(),
@@ -591,10 +621,11 @@ impl Pseudonyms {
     /// channel's name, else its account's pseudonym if it is one's handle, else a pseudonym of the name.
     pub fn source_name(&self, name: &str) -> String {
         let lower = name.to_lowercase();
-        if self.public.contains(&lower) {
+        let key = NameKey::of(&[&lower]);
+        if self.public.contains(&key) {
             return name.to_owned();
         }
-        self.handles.get(lower.as_str()).map_or_else(|| self.id("name", &lower), Pseudonym::to_string)
+        self.handles.get(&key).map_or_else(|| self.id("name", &lower), Pseudonym::to_string)
     }
 
     /// Pseudonymise a reuse result: authors, keys, personal channels.
@@ -959,6 +990,16 @@ mod tests {
         assert_eq!(copy.parent_key.as_deref(), Some(origin.key.as_str()), "the link survives");
         assert_eq!((copy.key.as_str(), copy.channel_name.as_deref()), ("telegram:777:5", Some("news")));
         assert_eq!(copy.author_id, Some(p.id("telegram", "9")));
+    }
+
+    /// A name's key is the hash of its text, whichever parts it is made of.
+    #[test]
+    fn a_name_key_is_its_whole_text_however_it_is_cut() {
+        let whole = NameKey::of(&["telegram:some_channel"]);
+        assert_eq!(NameKey::of(&["telegram", ":", "some_channel"]), whole);
+        assert_eq!(NameKey::of(&["", "telegram:", "some_", "channel", ""]), whole);
+        assert_ne!(NameKey::of(&["telegram:some_channeL"]), whole);
+        assert_ne!(NameKey::of(&["x:some_channel"]), whole);
     }
 
     /// The channels a diffusion summary names as first users are pseudonymised as their rows are, by name or by

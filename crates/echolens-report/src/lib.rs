@@ -1007,8 +1007,11 @@ impl EdgeDigest {
         if !c.sweep.is_empty() {
             let net = &c.network;
             let swept: HashSet<&str> = c.sweep.iter().map(|s| s.kind.as_str()).collect();
+            // Accounts by a number each, pairs as two numbers in one word: the distinct pairs of millions of
+            // edges are a sorted list, not a set of string pairs.
+            let mut number: HashMap<&str, u32> = HashMap::new();
             let mut all_accounts: HashSet<&str> = HashSet::new();
-            let mut all_edges: HashSet<(&str, &str)> = HashSet::new();
+            let mut all_edges: Vec<u64> = Vec::new();
             for kind in p.kinds.iter().filter(|k| swept.contains(k.name())) {
                 let mut accounts: HashSet<&str> = HashSet::new();
                 let mut edges = 0;
@@ -1016,7 +1019,11 @@ impl EdgeDigest {
                     let (a, b) = all.accounts(i);
                     edges += 1;
                     accounts.extend([&**a, &**b]);
-                    all_edges.insert((&**a, &**b));
+                    let next = number.len() as u32;
+                    let x = *number.entry(&**a).or_insert(next);
+                    let next = number.len() as u32;
+                    let y = *number.entry(&**b).or_insert(next);
+                    all_edges.push(u64::from(x) << 32 | u64::from(y));
                 }
                 all_accounts.extend(accounts.iter().copied());
                 own_window.push(SweepRow {
@@ -1029,6 +1036,8 @@ impl EdgeDigest {
                 });
             }
             let combined_as_run = p.sweep_similar || !p.kinds.contains(&Kind::Similar);
+            all_edges.sort_unstable();
+            all_edges.dedup();
             own_window.push(SweepRow {
                 window_s: p.window_s,
                 kind: "all".to_owned(),

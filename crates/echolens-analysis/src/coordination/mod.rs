@@ -1121,10 +1121,9 @@ async fn edges_at(
     window_us: i64,
     accounts: Option<&Accounts>,
     key_weight: &KeyWeights,
-    similar_edges: Option<Vec<Edge>>,
-    stage: &dyn Fn(&str),
+    folded: Folding,
 ) -> Result<Folded> {
-    let (mut edges, mut below, mut specificities) = (Folding::new(ctx)?, BTreeMap::new(), BTreeMap::new());
+    let (mut edges, mut below, mut specificities) = (folded, BTreeMap::new(), BTreeMap::new());
     if let Some(accounts) = accounts {
         // Folded as the plan streams its rows: they are never all held at once.
         let sql = edges_sql("coord_actions", window_us, 1, true, None);
@@ -1135,14 +1134,6 @@ async fn edges_at(
             fold.add(&batch?)?;
         }
         (edges, below, specificities) = fold.finish()?;
-    }
-    let similar = match similar_edges {
-        Some(found) => found,
-        None if p.kinds.contains(&Kind::Similar) => similar_at(ctx, p, window_us, stage).await?.edges,
-        None => Vec::new(),
-    };
-    for e in similar {
-        edges.push(e)?;
     }
     edges.sort();
     Ok((edges, below, specificities))
@@ -1273,14 +1264,18 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     let window_us = i64::try_from(p.window_s).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
     // With kinds combined, every edge is kept until the pairs' totals are known.
     let kind_min_weight = if p.combine_kinds { 1 } else { p.min_weight };
-    let (mut similar_edges, mut below) = (None, BTreeMap::new());
+    // The similar kernel's edges go to the folded edges at once, their heads in memory and the rest on disk,
+    // instead of lying whole under the shared keys' plans and the window join.
+    let (mut folded, mut below) = (Folding::new(ctx)?, BTreeMap::new());
     if p.kinds.contains(&Kind::Similar) {
         let mut found = similar_at(ctx, p, window_us, &stage).await?;
         left_out.short_texts = found.short_texts;
         let mut all: Vec<f32> = found.edges.iter().map(|e| e.specificity as f32).collect();
         left_out.linked_pairs.insert(Kind::Similar.name().to_owned(), Spread::of(&mut all));
         below = split_below(&mut found.edges, kind_min_weight, edge_specificity);
-        similar_edges = Some(found.edges);
+        for e in found.edges {
+            folded.push(e)?;
+        }
     }
     let accounts = match prepared {
         Some(accounts) => accounts,
@@ -1301,7 +1296,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     stage("joining actions within the window");
     let fold_params = Params { min_weight: kind_min_weight, ..p.clone() };
     let (mut edges, folded_below, specificities) =
-        edges_at(ctx, &fold_params, window_us, accounts.as_ref(), &key_weight, similar_edges, &stage).await?;
+        edges_at(ctx, &fold_params, window_us, accounts.as_ref(), &key_weight, folded).await?;
     for (kind, mut all) in specificities {
         left_out.linked_pairs.insert(kind.name().to_owned(), Spread::of(&mut all));
     }
