@@ -345,16 +345,37 @@ struct Doc {
 /// Words a [`Doc`] takes on disk.
 const DOC_WORDS: usize = 5;
 
-impl Doc {
-    fn to_words(self) -> [u64; DOC_WORDS] {
-        [
-            self.ts as u64,
-            self.key_h as u64,
-            u64::from(self.channel) | u64::from(self.words) << 32,
-            u64::from(self.source),
-            self.text_h,
-        ]
+/// A record of a fixed number of words in a spill file of them, read back by position or in order.
+trait Record: Sized {
+    const WORDS: usize;
+    fn from_words(w: &[u64]) -> Self;
+}
+
+/// The `n` records from record `first` on.
+fn records_at<T: Record>(file: &spill::Written, first: u32, n: usize) -> Result<Vec<T>> {
+    let mut words = Vec::new();
+    file.read_at(u64::from(first) * T::WORDS as u64, n * T::WORDS, &mut words)?;
+    Ok(words.chunks_exact(T::WORDS).map(T::from_words).collect())
+}
+
+/// Calls `f` with every record of `file` and its number, in order, read a block at a time.
+fn each_record<T: Record>(file: &spill::Written, mut f: impl FnMut(u32, T) -> Result<()>) -> Result<()> {
+    const BLOCK: u64 = 1 << 16;
+    let n = file.len() / T::WORDS as u64;
+    let (mut reader, mut words) = (file.read()?, Vec::new());
+    let mut at = 0u32;
+    for start in (0..n).step_by(BLOCK as usize) {
+        reader.words((BLOCK.min(n - start) as usize) * T::WORDS, &mut words)?;
+        for w in words.chunks_exact(T::WORDS) {
+            f(at, T::from_words(w))?;
+            at += 1;
+        }
     }
+    Ok(())
+}
+
+impl Record for Doc {
+    const WORDS: usize = DOC_WORDS;
 
     fn from_words(w: &[u64]) -> Doc {
         Doc {
@@ -368,27 +389,16 @@ impl Doc {
     }
 }
 
-/// The `n` documents from `first` on, read from `file` (every [`Doc`] in document order).
-fn docs_at(file: &spill::Written, first: u32, n: usize) -> Result<Vec<Doc>> {
-    let mut words = Vec::new();
-    file.read_at(u64::from(first) * DOC_WORDS as u64, n * DOC_WORDS, &mut words)?;
-    Ok(words.chunks_exact(DOC_WORDS).map(Doc::from_words).collect())
-}
-
-/// Calls `f` with every document of `file` in order, read a block at a time.
-fn each_doc(file: &spill::Written, mut f: impl FnMut(u32, Doc) -> Result<()>) -> Result<()> {
-    const BLOCK: u64 = 1 << 16;
-    let n = file.len() / DOC_WORDS as u64;
-    let (mut reader, mut words) = (file.read()?, Vec::new());
-    let mut doc = 0u32;
-    for start in (0..n).step_by(BLOCK as usize) {
-        reader.words((BLOCK.min(n - start) as usize) * DOC_WORDS, &mut words)?;
-        for w in words.chunks_exact(DOC_WORDS) {
-            f(doc, Doc::from_words(w))?;
-            doc += 1;
-        }
+impl Doc {
+    fn to_words(self) -> [u64; DOC_WORDS] {
+        [
+            self.ts as u64,
+            self.key_h as u64,
+            u64::from(self.channel) | u64::from(self.words) << 32,
+            u64::from(self.source),
+            self.text_h,
+        ]
     }
-    Ok(())
 }
 
 /// An even sample of the documents' (time, key hash), to cut time order into parts of about equal size: the
@@ -634,7 +644,7 @@ fn count_frequent(
     // Each checked channel's texts, and one in `step` of them sampled.
     let mut texts = vec![0u64; checked.len()];
     let mut n = 0usize;
-    each_doc(docs, |_, doc| {
+    each_record::<Doc>(docs, |_, doc| {
         n += 1;
         if checked.get(doc.channel as usize).copied().unwrap_or(false) && has_set(&doc) {
             texts[doc.channel as usize] += 1;
@@ -659,7 +669,7 @@ fn count_frequent(
             .into_par_iter()
             .map(|at| {
                 let chunk = sets.chunk(at)?;
-                let info = docs_at(docs, chunk.first, chunk.len())?;
+                let info = records_at::<Doc>(docs, chunk.first, chunk.len())?;
                 let (mut bp, mut common) = (vec![Vec::new(); parts], vec![Vec::new(); parts]);
                 let (mut channels, mut texts) = (Vec::new(), 0);
                 for (i, doc) in info.iter().enumerate() {
@@ -730,7 +740,7 @@ fn count_frequent(
                 .into_par_iter()
                 .map(|at| {
                     let chunk = sets.chunk(at)?;
-                    let info = docs_at(docs, chunk.first, chunk.len())?;
+                    let info = records_at::<Doc>(docs, chunk.first, chunk.len())?;
                     let mut tally = HashMap::new();
                     for (i, doc) in info.iter().enumerate() {
                         let c = doc.channel;
@@ -939,6 +949,10 @@ impl Ranked {
     fn to_words(self) -> [u64; RANK_WORDS] {
         [u64::from(self.doc) | u64::from(self.channel) << 32, u64::from(self.source) | u64::from(self.words) << 32]
     }
+}
+
+impl Record for Ranked {
+    const WORDS: usize = RANK_WORDS;
 
     fn from_words(w: &[u64]) -> Ranked {
         Ranked { doc: w[0] as u32, channel: (w[0] >> 32) as u32, source: w[1] as u32, words: (w[1] >> 32) as u32 }
@@ -949,29 +963,6 @@ impl Ranked {
 fn ranked_at(file: &spill::Written, r: u32, words: &mut Vec<u64>) -> Result<Ranked> {
     file.read_at(u64::from(r) * RANK_WORDS as u64, RANK_WORDS, words)?;
     Ok(Ranked::from_words(words))
-}
-
-/// The `n` texts from rank `first` on.
-fn ranked_range(file: &spill::Written, first: u32, n: usize) -> Result<Vec<Ranked>> {
-    let mut words = Vec::new();
-    file.read_at(u64::from(first) * RANK_WORDS as u64, n * RANK_WORDS, &mut words)?;
-    Ok(words.chunks_exact(RANK_WORDS).map(Ranked::from_words).collect())
-}
-
-/// Calls `f` with every text of `file` in time order, read a block at a time.
-fn each_ranked(file: &spill::Written, mut f: impl FnMut(u32, Ranked) -> Result<()>) -> Result<()> {
-    const BLOCK: u64 = 1 << 16;
-    let n = file.len() / RANK_WORDS as u64;
-    let (mut reader, mut words) = (file.read()?, Vec::new());
-    let mut r = 0u32;
-    for start in (0..n).step_by(BLOCK as usize) {
-        reader.words((BLOCK.min(n - start) as usize) * RANK_WORDS, &mut words)?;
-        for w in words.chunks_exact(RANK_WORDS) {
-            f(r, Ranked::from_words(w))?;
-            r += 1;
-        }
-    }
-    Ok(())
 }
 
 /// The ranks of the `n` documents from `first` on.
@@ -1051,7 +1042,7 @@ fn time_order(
     // [ts, key hash, Ranked's two words, text hash] per document.
     const TIMED: usize = 5;
     let mut by_time = spill::Parts::new(ctx, parts, "reuse: documents by time");
-    each_doc(docs, |d, doc| {
+    each_record::<Doc>(docs, |d, doc| {
         let [a, b] = Ranked { doc: d, channel: doc.channel, source: doc.source, words: doc.words }.to_words();
         by_time.extend(time_part(&boundaries, doc.ts, doc.key_h), &[doc.ts as u64, doc.key_h as u64, a, b, doc.text_h])
     })?;
@@ -1191,7 +1182,7 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
             .into_par_iter()
             .map(|c| {
                 let chunk = sets.chunk(c)?;
-                let info = docs_at(&docs, chunk.first, chunk.len())?;
+                let info = records_at::<Doc>(&docs, chunk.first, chunk.len())?;
                 let ranks = ranks_at(&rank_of_doc, chunk.first, chunk.len())?;
                 let k = key_chunk(&chunk, &info, &frequent, p, &perms);
                 let mut parts = vec![Vec::new(); 1 << bits];
@@ -1250,7 +1241,7 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
         drop(part_pairs);
         let (Some(&(lo, _)), Some(&(hi, _))) = (cands.first(), cands.last()) else { continue };
         // The later texts are the part's, read at once; the earlier ones one by one.
-        let later = ranked_range(&by_rank, lo, (hi - lo) as usize + 1)?;
+        let later = records_at::<Ranked>(&by_rank, lo, (hi - lo) as usize + 1)?;
         let checked: Vec<Match> = cands
             .par_iter()
             .map_init(
@@ -1294,7 +1285,7 @@ async fn run_in_parts(ctx: &SessionContext, params: Params, part_bits: Option<u3
     }
     let mut next = 0;
     let mut words = Vec::new();
-    each_ranked(&by_rank, |r, text| {
+    each_record::<Ranked>(&by_rank, |r, text| {
         while next < links.len() && links[next].rank < r {
             next += 1;
         }
