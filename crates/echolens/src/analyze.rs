@@ -276,7 +276,10 @@ fn run_here(args: &Options) -> Result<Outcome> {
     let session = || -> Result<SessionContext> { rt.block_on(crate::run::session(&store, args.memory, &args.engine)) };
     let ctx = session()?;
     let key = store.pseudonym_key()?;
+    // A stage of its own: its maps stay resident for the whole run, and its peak and what it leaves are seen.
+    stages.start("pseudonyms");
     let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;
+    stages.finish(&format!("{} personal channels", pseudonyms.personal_channels()));
     let run_record = || run_info(&store_path, version, started, &pseudonyms, args.reveal);
     // The command as a reader of the outputs sees it: named authors' ids pseudonymised.
     let command = run_record()["command"].as_str().unwrap_or_default().to_owned();
