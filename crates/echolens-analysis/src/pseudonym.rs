@@ -401,10 +401,8 @@ impl Pseudonyms {
 
     /// Personal channels known (each counted once).
     pub fn personal_channels(&self) -> usize {
-        let mut values: Vec<u64> = self.personal.values().map(|p| p.0).collect();
-        values.sort_unstable();
-        values.dedup();
-        values.len()
+        // One reverse entry per personal channel: its ids and names share its pseudonym.
+        self.unpersonal.len()
     }
 
     /// The pseudonym of `id` on `platform`: `u-` and 16 hexadecimal digits.

@@ -20,7 +20,7 @@ use std::fmt::Write;
 
 use echolens_analysis::best::Best;
 use echolens_analysis::coordination::{CHANCE_TIMING_P, Coordination, Kind, MIN_TIMING_LAGS};
-use echolens_analysis::reuse::{CascadeSummary, Reuse, summaries};
+use echolens_analysis::reuse::{CascadeSummary, Reuse, summaries, widest_first};
 use echolens_analysis::vocabulary::diffusion::Diffusion;
 use echolens_analysis::vocabulary::keyness::Keyness;
 use echolens_analysis::vocabulary::timeline::{self, Timeline};
@@ -1092,7 +1092,7 @@ pub fn slim(c: &mut Coordination, digest: &EdgeDigest) {
 /// cascades are hundreds of thousands; `analyze` slims before the vocabulary runs.
 pub fn slim_reuse(r: &mut Reuse, caps: &Caps) -> Vec<CascadeSummary> {
     let mut s = summaries(r);
-    s.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
+    widest_first(&mut s);
     let drawn: HashSet<usize> = s.iter().take(caps.strips).map(|x| x.cascade).collect();
     r.members.retain(|m| drawn.contains(&m.cascade));
     r.members.shrink_to_fit();

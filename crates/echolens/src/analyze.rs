@@ -717,7 +717,7 @@ fn cluster_sources(coord: &Coordination) -> Result<(Vec<Source>, Vec<String>)> {
 /// its pseudonym if it is an account's own and `pseudonyms` are given).
 fn cascade_source(reuse: &Reuse, pseudonyms: Option<&Pseudonyms>) -> Option<Source> {
     let mut widest = reuse::summaries(reuse);
-    widest.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
+    reuse::widest_first(&mut widest);
     let c = widest.first()?;
     let platform = c.origin_key.split(':').next().unwrap_or_default().to_owned();
     let name = if c.origin_channel_name.is_empty() { &c.origin_channel_id } else { &c.origin_channel_name };

@@ -67,7 +67,7 @@ use crate::spill;
 use crate::table::{collect, i64s, strings};
 use crate::{Error, Result};
 
-pub use output::{CascadeSummary, summaries, write_outputs};
+pub use output::{CascadeSummary, summaries, widest_first, write_outputs};
 
 /// The parameters of a reuse run; all of them are written to `summary.json`.
 #[derive(Debug, Clone, Serialize)]

@@ -54,6 +54,12 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// `summaries` widest first: most channels, then most messages, then the earlier cascade (the order the report
+/// lists them in, and the widest cascade's origin a campaign source).
+pub fn widest_first(summaries: &mut [CascadeSummary]) {
+    summaries.sort_by(|a, b| b.channels.cmp(&a.channels).then(b.size.cmp(&a.size)).then(a.cascade.cmp(&b.cascade)));
+}
+
 /// The cascade summaries of a result, by cascade id.
 pub fn summaries(r: &Reuse) -> Vec<CascadeSummary> {
     let mut out = Vec::new();
