@@ -201,6 +201,20 @@ pub fn i64s(batch: &RecordBatch, name: &str) -> Result<Int64Array> {
     Ok(col.as_any().downcast_ref::<Int64Array>().expect("Int64 cast").clone())
 }
 
+/// Column `name` as unsigned 64-bit integers.
+pub(crate) fn u64s(batch: &RecordBatch, name: &str) -> Result<arrow::array::UInt64Array> {
+    let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
+    let col = arrow::compute::cast(col, &DataType::UInt64)?;
+    Ok(col.as_any().downcast_ref::<arrow::array::UInt64Array>().expect("UInt64 cast").clone())
+}
+
+/// Column `name` as bytes (cast from any binary type).
+pub(crate) fn binaries(batch: &RecordBatch, name: &str) -> Result<arrow::array::BinaryArray> {
+    let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
+    let col = arrow::compute::cast(col, &DataType::Binary)?;
+    Ok(col.as_any().downcast_ref::<arrow::array::BinaryArray>().expect("Binary cast").clone())
+}
+
 /// Column `name` as 64-bit floats (cast from any numeric type).
 pub(crate) fn f64s(batch: &RecordBatch, name: &str) -> Result<arrow::array::Float64Array> {
     let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));

@@ -7,6 +7,8 @@
 //! - `has_tokens(text_norm, n)`: whether the text has at least `n` words (reads only as far as it must).
 //! - `registrable_domain(url)`: the URL's registrable domain by the Public Suffix List (NULL without a host).
 //! - `shortener(domain)`: whether the domain is a URL shortener (`echolens_text::is_shortener`).
+//! - `time_key(key, ts)`: bytes that sort as the pair (ts, key) does, so `min(time_key(key, ts))` is a group's
+//!   first message, ties broken by key (NULL where either is).
 
 use std::sync::Arc;
 
@@ -35,7 +37,45 @@ pub fn udfs() -> Vec<ScalarUDF> {
         script_udf(),
         registrable_domain_udf(),
         shortener_udf(),
+        time_key_udf(),
     ]
+}
+
+fn time_key_udf() -> ScalarUDF {
+    string_udf(
+        "time_key",
+        &[DataType::Int64],
+        DataType::Binary,
+        Arc::new(|args: &[ColumnarValue]| {
+            let (key, ts) = string_and_int(args)?;
+            let mut out = arrow::array::BinaryBuilder::with_capacity(key.len(), key.len() * 40);
+            let mut bytes = Vec::new();
+            for (k, t) in key.iter().zip(ts.iter()) {
+                match (k, t) {
+                    (Some(k), Some(t)) => {
+                        time_key(t, k, &mut bytes);
+                        out.append_value(&bytes);
+                    }
+                    _ => out.append_null(),
+                }
+            }
+            let out: ArrayRef = Arc::new(out.finish());
+            Ok(ColumnarValue::Array(out))
+        }),
+    )
+}
+
+/// `ts` (its sign bit flipped, big-endian: bytes order as the numbers do) and then `key`, into `out`.
+pub(crate) fn time_key(ts: i64, key: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&((ts as u64) ^ (1 << 63)).to_be_bytes());
+    out.extend_from_slice(key.as_bytes());
+}
+
+/// The (ts, key) of a [`time_key`] (`None`: not one).
+pub(crate) fn from_time_key(bytes: &[u8]) -> Option<(i64, &str)> {
+    let (ts, key) = bytes.split_first_chunk::<8>()?;
+    Some(((u64::from_be_bytes(*ts) ^ (1 << 63)) as i64, std::str::from_utf8(key).ok()?))
 }
 
 fn registrable_domain_udf() -> ScalarUDF {
@@ -169,6 +209,17 @@ mod tests {
     use super::*;
     use arrow::array::Int64Array;
 
+    proptest::proptest! {
+        #[test]
+        fn time_keys_sort_as_their_pairs(a in (proptest::num::i64::ANY, ".{0,6}"), b in (proptest::num::i64::ANY, ".{0,6}")) {
+            let (mut x, mut y) = (Vec::new(), Vec::new());
+            time_key(a.0, &a.1, &mut x);
+            time_key(b.0, &b.1, &mut y);
+            proptest::prop_assert_eq!(x.cmp(&y), (a.0, a.1.as_str()).cmp(&(b.0, b.1.as_str())));
+            proptest::prop_assert_eq!(from_time_key(&x), Some((a.0, a.1.as_str())));
+        }
+    }
+
     #[tokio::test]
     async fn udfs_in_sql() {
         let ctx = SessionContext::new();
@@ -278,6 +329,7 @@ pub fn rebuild(name: &str, param: &str) -> crate::Result<ScalarUDF> {
             let lexicon = crate::vocabulary::lexicon::Lexicon::new(entries)?;
             Ok(crate::vocabulary::timeline::lexicon_udf(Arc::new(lexicon)))
         }
+        "diffusion_hits" => crate::vocabulary::diffusion::rebuild_hits_udf(param),
         other => Err(crate::Error::Param(format!("no parameterised function {other:?}"))),
     }
 }

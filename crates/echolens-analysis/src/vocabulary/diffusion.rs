@@ -18,12 +18,11 @@ use serde::Serialize;
 
 use echolens_store::rfc3339;
 
-use super::per_partition_by;
 use crate::minhash::KeyHasher;
 use crate::select::Selection;
 use arrow::array::Int64Array;
 
-use crate::table::{Strs, i64s, strings, strings_in_place};
+use crate::table::{Strs, i64s, strings_in_place};
 use crate::{Error, Result};
 
 const DAY_US: i64 = 86_400_000_000;
@@ -156,24 +155,13 @@ impl Default for Use {
 }
 
 impl Use {
-    /// One more message using it, at `ts` with `key`; `shared` holds `key` once it is kept by some use.
-    fn add(&mut self, ts: i64, key: &str, shared: &mut Option<Arc<str>>) {
+    /// `uses` more messages, the first of them at `ts` with `key`.
+    fn add(&mut self, ts: i64, key: &str, uses: u64) {
         if self.uses == 0 || (ts, key) < (self.first_ts, &*self.first_key) {
             self.first_ts = ts;
-            self.first_key = Arc::clone(shared.get_or_insert_with(|| Arc::from(key)));
+            self.first_key = Arc::from(key);
         }
-        self.uses += 1;
-    }
-
-    fn merge(&mut self, other: Use) {
-        if other.uses == 0 {
-            return;
-        }
-        if self.uses == 0 || (other.first_ts, &*other.first_key) < (self.first_ts, &*self.first_key) {
-            self.first_ts = other.first_ts;
-            self.first_key = other.first_key;
-        }
-        self.uses += other.uses;
+        self.uses += uses;
     }
 }
 
@@ -201,6 +189,10 @@ struct Channels {
     id: Strs,
     name: Strs,
     messages: Int64Array,
+    /// `key_hash(channel_id, hash64(platform))`: how the uses' aggregate names a channel.
+    hash: Int64Array,
+    /// The first and last day of the selection's messages.
+    days: Option<(i64, i64)>,
 }
 
 impl Channels {
@@ -211,7 +203,8 @@ impl Channels {
     async fn of_selection(ctx: &SessionContext) -> Result<Channels> {
         let sql = "SELECT platform, channel_id, count(*) AS messages, \
                    last_value(channel_name ORDER BY ts, channel_name) FILTER (WHERE channel_name IS NOT NULL) \
-                   AS channel_name FROM diffusion_selected GROUP BY platform, channel_id";
+                   AS channel_name, min(CAST(ts AS BIGINT)) AS first_ts, max(CAST(ts AS BIGINT)) AS last_ts, \
+                   key_hash(channel_id, hash64(platform)) AS hash FROM diffusion_selected GROUP BY platform, channel_id";
         crate::table::explain(ctx, sql).await?;
         let df = ctx.sql(sql).await?;
         let schema = df.schema().inner().clone();
@@ -221,11 +214,36 @@ impl Channels {
             id: strings_in_place(&batch, "channel_id")?,
             name: strings_in_place(&batch, "channel_name")?,
             messages: i64s(&batch, "messages")?,
+            hash: i64s(&batch, "hash")?,
+            days: i64s(&batch, "first_ts")?
+                .iter()
+                .flatten()
+                .min()
+                .zip(i64s(&batch, "last_ts")?.iter().flatten().max())
+                .map(|(first, last)| (first.div_euclid(DAY_US), last.div_euclid(DAY_US))),
         })
     }
 
     fn len(&self) -> usize {
         self.messages.len()
+    }
+
+    /// Each channel's hash → its place; two channels with one hash are an error, never one channel.
+    fn places(&self) -> Result<HashMap<i64, u32, BuildHasherDefault<KeyHasher>>> {
+        let mut places = HashMap::with_capacity_and_hasher(self.len(), BuildHasherDefault::default());
+        for c in 0..self.len() {
+            if let Some(other) = places.insert(self.hash.value(c), c as u32) {
+                let other = other as usize;
+                return Err(Error::Internal(format!(
+                    "diffusion: the channels {}:{} and {}:{} hash alike",
+                    self.platform(other),
+                    self.id(other),
+                    self.platform(c),
+                    self.id(c)
+                )));
+            }
+        }
+        Ok(places)
     }
 
     fn platform(&self, c: usize) -> &str {
@@ -255,47 +273,66 @@ struct Usage {
     terms: TermUses,
 }
 
-impl Usage {
-    fn merge(&mut self, other: Usage) {
-        if other.any.uses > 0
-            && (self.any.uses == 0
-                || (other.any.first_ts, &*other.any.first_key) < (self.any.first_ts, &*self.any.first_key))
-        {
-            self.first_term = other.first_term;
-        }
-        self.any.merge(other.any);
-        for (t, u) in other.terms.0 {
-            self.terms.entry(t).merge(u);
-        }
-    }
-}
-
-/// What a partition's scan counts: only the channels that used a term of some set (the adopters), each held
-/// once whatever the number of term sets.
+/// What the aggregate of the term sets' uses gives: only the channels that used a term of some set (the
+/// adopters), each held once whatever the number of term sets.
 #[derive(Default)]
-struct Partial {
-    /// `platform:channel_id` of an adopter → its place.
-    index: HashMap<String, u32, FixedState>,
-    /// Per term set: the adopters that used its terms (by place).
+struct Adopters {
+    /// Per term set: the adopters that used its terms (by their place in [`Channels`]).
     used: Vec<HashMap<u32, Usage, BuildHasherDefault<KeyHasher>>>,
     /// Per term set: (term or `u32::MAX` for any, day) → messages using it.
     daily: Vec<HashMap<(u32, i64), u64, FixedState>>,
-    first_day: Option<i64>,
-    last_day: Option<i64>,
 }
 
-impl Partial {
-    fn new(sets: usize) -> Partial {
-        Partial { used: vec![HashMap::default(); sets], daily: vec![HashMap::default(); sets], ..Partial::default() }
-    }
+/// A use of term `term` of set `set` as the hits function writes it (`term` `u32::MAX`: any of the set's).
+fn hit(set: usize, term: u32) -> u64 {
+    (set as u64) << 32 | u64::from(term)
 }
 
-/// `platform:channel_id`, the key a channel is known by in the scan.
-fn channel_key(out: &mut String, platform: &str, id: &str) {
-    out.clear();
-    out.push_str(platform);
-    out.push(':');
-    out.push_str(id);
+/// `diffusion_hits(text_norm)`: the term sets' uses in a text, as [`hit`]s: for each set with a term in the
+/// text, its any-term hit and each term's, each once. Made from the sets' terms (its parameter), so a cluster's
+/// executors match the texts they scan.
+fn hits_udf(matcher: Arc<Matcher>) -> datafusion::logical_expr::ScalarUDF {
+    use arrow::array::{ListBuilder, UInt64Builder};
+    use datafusion::logical_expr::ColumnarValue;
+    let param =
+        serde_json::to_string(&matcher.sets.iter().map(|s| &s.terms).collect::<Vec<_>>()).expect("strings serialise");
+    let item = arrow::datatypes::DataType::UInt64;
+    let ret = arrow::datatypes::DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(item, true)));
+    let udf = crate::udf::string_udf(
+        "diffusion_hits",
+        &[],
+        ret,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let text = crate::table::Strs::of(&arrays[0])
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            let mut out = ListBuilder::with_capacity(UInt64Builder::new(), text.len());
+            let mut found = Vec::new();
+            for t in text.iter() {
+                if let Some(t) = t {
+                    matcher.matches(t, &mut found);
+                    for (s, terms) in found.iter().enumerate().filter(|(_, f)| !f.is_empty()) {
+                        out.values().append_value(hit(s, u32::MAX));
+                        for &term in terms {
+                            out.values().append_value(hit(s, term));
+                        }
+                    }
+                }
+                out.append(true);
+            }
+            let out: arrow::array::ArrayRef = Arc::new(out.finish());
+            Ok(ColumnarValue::Array(out))
+        }),
+    );
+    crate::udf::parameterised(udf, param)
+}
+
+/// The hits function made again from its parameter (the sets' terms as JSON).
+pub(crate) fn rebuild_hits_udf(param: &str) -> Result<datafusion::logical_expr::ScalarUDF> {
+    let sets: Vec<Vec<String>> = serde_json::from_str(param)
+        .map_err(|e| Error::Param(format!("term sets sent with a plan do not read: {e}")))?;
+    let sets = sets.into_iter().map(Terms::new).collect::<Result<Vec<_>>>()?;
+    Ok(hits_udf(Arc::new(Matcher::new(sets)?)))
 }
 
 /// A channel's adoption of the vocabulary.
@@ -426,130 +463,73 @@ pub async fn run_each(
     }
     selection.register(ctx, "diffusion_selected").await?;
     let channels = Channels::of_selection(ctx).await?;
-    let sql = "SELECT key, platform, channel_id, CAST(ts AS BIGINT) AS ts, text_norm FROM diffusion_selected";
     let n = sets.len();
-    let shared = std::sync::Arc::new(Matcher::new(sets)?);
-    let matcher = std::sync::Arc::clone(&shared);
-    // By channel: each adopter is counted in one partition only (dealt out batch by batch, most large channels'
-    // uses were held once per partition, then merged into a third copy).
-    let parts = per_partition_by(
-        ctx,
-        sql,
-        &["platform", "channel_id"],
-        move || Partial::new(n),
-        move |part, batch| {
-            let key = strings(batch, "key")?;
-            let platform = strings(batch, "platform")?;
-            let id = strings(batch, "channel_id")?;
-            let ts = i64s(batch, "ts")?;
-            let text = strings(batch, "text_norm")?;
-            let mut ch_key = String::new();
-            let mut found = Vec::new();
-            for i in 0..batch.num_rows() {
-                let (ts, key) = (ts.value(i), key.value(i));
-                let day = ts.div_euclid(DAY_US);
-                part.first_day = Some(part.first_day.map_or(day, |d| d.min(day)));
-                part.last_day = Some(part.last_day.map_or(day, |d| d.max(day)));
-                if !text.is_valid(i) {
-                    continue;
-                }
-                matcher.matches(text.value(i), &mut found);
-                if found.iter().all(Vec::is_empty) {
-                    continue;
-                }
-                // The message's key, made shared once a use keeps it.
-                let mut kept_key = None;
-                channel_key(&mut ch_key, platform.value(i), id.value(i));
-                let c = match part.index.get(&ch_key) {
-                    Some(&c) => c,
-                    None => {
-                        let c = part.index.len() as u32;
-                        part.index.insert(ch_key.clone(), c);
-                        c
-                    }
-                };
-                for ((used, daily), found) in part.used.iter_mut().zip(&mut part.daily).zip(&found) {
-                    if found.is_empty() {
-                        continue;
-                    }
-                    let usage = used.entry(c).or_default();
-                    if usage.any.uses == 0 || (ts, key) < (usage.any.first_ts, &*usage.any.first_key) {
-                        usage.first_term = found[0];
-                    }
-                    usage.any.add(ts, key, &mut kept_key);
-                    *daily.entry((u32::MAX, day)).or_default() += 1;
-                    for &term in found.iter() {
-                        usage.terms.entry(term).add(ts, key, &mut kept_key);
-                        *daily.entry((term, day)).or_default() += 1;
-                    }
+    let matcher = Arc::new(Matcher::new(sets)?);
+    ctx.register_udf(hits_udf(Arc::clone(&matcher)));
+    // The uses per channel, term and day, aggregated by the engine (partial and final, spilling beyond the
+    // session's memory pool, on a cluster's executors): a message's first use is the least (time, key).
+    let sql = format!(
+        "SELECT key_hash(channel_id, hash64(platform)) AS channel, hit, \
+         (t - ((t % {DAY_US}) + {DAY_US}) % {DAY_US}) / {DAY_US} AS day, \
+         count(*) AS uses, min(time_key(key, t)) AS first \
+         FROM (SELECT platform, channel_id, key, CAST(ts AS BIGINT) AS t, \
+         unnest(diffusion_hits(text_norm)) AS hit FROM diffusion_selected) \
+         GROUP BY channel, hit, day"
+    );
+    crate::table::explain(ctx, &sql).await?;
+    let place = channels.places()?;
+    let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
+    let mut all = Adopters { used: vec![HashMap::default(); n], daily: vec![HashMap::default(); n] };
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        let batch = batch?;
+        let channel = i64s(&batch, "channel")?;
+        let hits = crate::table::u64s(&batch, "hit")?;
+        let (day, uses) = (i64s(&batch, "day")?, i64s(&batch, "uses")?);
+        let first = crate::table::binaries(&batch, "first")?;
+        for i in 0..batch.num_rows() {
+            let (h, uses) = (hits.value(i), uses.value(i) as u64);
+            let (set, term) = ((h >> 32) as usize, h as u32);
+            let Some((first_ts, first_key)) = crate::udf::from_time_key(first.value(i)) else {
+                return Err(Error::Internal("diffusion: a first use without its time and key".into()));
+            };
+            let Some(&c) = place.get(&channel.value(i)) else {
+                return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
+            };
+            if set >= n {
+                return Err(Error::Internal(format!("diffusion: term set {set} of {n}")));
+            }
+            let usage = all.used[set].entry(c).or_default();
+            let u = if term == u32::MAX { &mut usage.any } else { usage.terms.entry(term) };
+            u.add(first_ts, first_key, uses);
+            *all.daily[set].entry((term, day.value(i))).or_default() += uses;
+        }
+    }
+    drop(place);
+    // A channel's first term is the least of those its first message used; their first uses share its key.
+    for used in &mut all.used {
+        for usage in used.values_mut() {
+            usage.first_term = u32::MAX;
+            for (t, u) in &mut usage.terms.0 {
+                if (u.first_ts, &*u.first_key) == (usage.any.first_ts, &*usage.any.first_key) {
+                    usage.first_term = usage.first_term.min(*t);
+                    u.first_key = Arc::clone(&usage.any.first_key);
                 }
             }
-            Ok(())
-        },
-    )
-    .await?;
-    let sets = match std::sync::Arc::try_unwrap(shared) {
+            if usage.first_term == u32::MAX {
+                return Err(Error::Internal("diffusion: a channel's first message used none of its terms".into()));
+            }
+        }
+    }
+    let sets = match Arc::try_unwrap(matcher) {
         Ok(m) => m.sets,
         Err(m) => m.sets.clone(),
     };
-
-    // Merge the partitions, then give each channel of the selection its adopter's place, if it is one.
-    let mut all = Partial::new(n);
-    for part in parts {
-        merge(&mut all, part);
-    }
-    let Partial { index, used, daily, first_day, last_day } = all;
-    let mut adopter = vec![u32::MAX; channels.len()];
-    let mut ch_key = String::new();
-    let mut placed = 0;
-    for (c, place) in adopter.iter_mut().enumerate() {
-        channel_key(&mut ch_key, channels.platform(c), channels.id(c));
-        if let Some(&a) = index.get(&ch_key) {
-            *place = a;
-            placed += 1;
-        }
-    }
-    if placed != index.len() {
-        return Err(Error::Internal(format!(
-            "diffusion: {} channels used a term, {placed} of them among the selection's channels",
-            index.len()
-        )));
-    }
-    drop(index);
-    let span = (first_day.unwrap_or(0), last_day.unwrap_or(0));
+    let Adopters { used, daily } = all;
+    let span = channels.days.unwrap_or((0, 0));
     for (terms, (used, daily)) in sets.into_iter().zip(used.into_iter().zip(daily)) {
-        f(assemble(terms, selection, &channels, &adopter, used, &daily, span))?;
+        f(assemble(terms, selection, &channels, used, &daily, span))?;
     }
     Ok(())
-}
-
-/// Add one partition's counts to `all`.
-fn merge(all: &mut Partial, part: Partial) {
-    let Partial { index, used, daily, first_day, last_day } = part;
-    // The partition's places of adopters → their places in `all`.
-    let mut place = vec![0u32; index.len()];
-    for (k, c) in index {
-        let next = all.index.len() as u32;
-        place[c as usize] = *all.index.entry(k).or_insert(next);
-    }
-    for (all_used, used) in all.used.iter_mut().zip(used) {
-        for (c, u) in used {
-            all_used.entry(place[c as usize]).or_default().merge(u);
-        }
-    }
-    for (all_daily, daily) in all.daily.iter_mut().zip(daily) {
-        for (k, n) in daily {
-            *all_daily.entry(k).or_default() += n;
-        }
-    }
-    all.first_day = match (all.first_day, first_day) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    all.last_day = match (all.last_day, last_day) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
 }
 
 /// One term set's result from the merged scan: `used` and `daily` are the set's, `channels` every set's.
@@ -557,13 +537,12 @@ fn assemble(
     terms: Terms,
     selection: &Selection,
     channels: &Channels,
-    adopter: &[u32],
     used: HashMap<u32, Usage, BuildHasherDefault<KeyHasher>>,
     daily: &HashMap<(u32, i64), u64, FixedState>,
     (first_day, last_day): (i64, i64),
 ) -> Diffusion {
     let unused = Usage::default();
-    let usage = |c: usize| used.get(&adopter[c]).unwrap_or(&unused);
+    let usage = |c: usize| used.get(&(c as u32)).unwrap_or(&unused);
     // Adopters by first use, then the others by size.
     let order_key = |c: usize| {
         let u = usage(c);

@@ -269,6 +269,33 @@ async fn diffusion_names_each_channel_by_its_latest_named_message() {
 }
 
 #[tokio::test]
+async fn diffusion_breaks_a_tie_in_time_by_key_and_counts_days_before_1970_as_their_own() {
+    // h: two messages at one time; "telegram:h:10" sorts before "telegram:h:9", so the first use is message 10,
+    // which used "beta" only: the channel's first term is beta, alpha's own first use is message 9.
+    let mut rows = vec![msg("h", 9, 100, "alpha and beta"), msg("h", 10, 100, "only beta"), msg("h", 11, 50, "none")];
+    // k: one second before 1970 (day -1), then a day later.
+    for (n, secs) in [(1, -T0 - 1), (2, -T0 + DAY - 1)] {
+        rows.push(msg("k", n, secs, "alpha"));
+    }
+    for order in [rows.clone(), rows.iter().rev().cloned().collect()] {
+        let ctx = session(&order);
+        let terms = Terms::new(vec!["alpha".into(), "beta".into()]).unwrap();
+        let d = diffusion::run(&ctx, terms, &Selection::default()).await.unwrap();
+        let h = d.channels.iter().find(|c| c.channel_id == "h").unwrap();
+        assert_eq!(
+            (h.first_key.as_deref(), h.first_term.as_deref(), h.uses, h.messages),
+            (Some("telegram:h:10"), Some("beta"), 2, 3)
+        );
+        let alpha_h = d.term_adoption.iter().find(|a| a.term == 0 && d.channels[a.channel].channel_id == "h").unwrap();
+        assert_eq!(alpha_h.first_key, "telegram:h:9");
+        let any: Vec<(i64, u64, u64)> =
+            d.curve.iter().filter(|p| p.term == "*").map(|p| (p.day, p.channels, p.uses)).take(3).collect();
+        assert_eq!(any, [(-1, 1, 1), (0, 1, 1), (1, 1, 0)]);
+        assert_eq!(d.curve.iter().rfind(|p| p.term == "*").map(|p| (p.channels, p.uses)), Some((2, 2)));
+    }
+}
+
+#[tokio::test]
 async fn timeline_counts_lexicon_rates_and_flags_bursts() {
     let mut rows = Vec::new();
     // Ten quiet days of 2 messages in channel q, then a day of 20, half of them threats.
