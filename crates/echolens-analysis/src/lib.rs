@@ -8,6 +8,7 @@ pub mod best;
 pub mod compare;
 pub mod coordination;
 mod error;
+mod fold;
 pub mod graph;
 mod lists;
 pub mod memory;
@@ -25,6 +26,7 @@ pub mod vocabulary;
 pub mod zone;
 
 pub use error::{Error, Result};
+pub use fold::parameter_of as udaf_parameter_of;
 pub use output::{
     Cell, Col, RowSink, Rows, Table, TableFormat, TableWriter, remove_table, table_schema, write_table, write_tables,
 };
@@ -33,7 +35,7 @@ pub use table::{
     Strs, Written, collect_plain, create_output, excerpt, i64s, register_on_disk, strings, write_output, write_summary,
 };
 pub use timings::{memory, memory_mb, reset_peak};
-pub use udf::{hash64, parameter_of, rebuild, register_udfs, udfs};
+pub use udf::{hash64, parameter_of, rebuild, rebuild_udaf, register_udfs, udfs};
 
 use std::sync::Arc;
 

@@ -330,6 +330,15 @@ pub fn rebuild(name: &str, param: &str) -> crate::Result<ScalarUDF> {
             Ok(crate::vocabulary::timeline::lexicon_udf(Arc::new(lexicon)))
         }
         "diffusion_hits" => crate::vocabulary::diffusion::rebuild_hits_udf(param),
+        "keyness_phrases" => crate::vocabulary::keyness::rebuild_phrases_udf(param),
         other => Err(crate::Error::Param(format!("no parameterised function {other:?}"))),
+    }
+}
+
+/// The fold UDAF `name` made from `param` (see [`crate::udaf_parameter_of`]).
+pub fn rebuild_udaf(name: &str, param: &str) -> crate::Result<datafusion::logical_expr::AggregateUDF> {
+    match (name, param) {
+        ("keyness_words", "{}") => Ok(crate::vocabulary::keyness::words_udaf()),
+        (other, _) => Err(crate::Error::Param(format!("no fold function {other:?} with that parameter"))),
     }
 }

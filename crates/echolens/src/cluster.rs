@@ -25,7 +25,7 @@ use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SessionStateBuilder, TaskContext};
-use datafusion::logical_expr::{Extension, LogicalPlan, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
@@ -275,6 +275,20 @@ impl LogicalExtensionCodec for Codec {
         encode_udf(node, buf);
         Ok(())
     }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> datafusion::error::Result<Arc<AggregateUDF>> {
+        decode_udaf(name, buf).unwrap_or_else(|| self.inner.try_decode_udaf(name, buf))
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> datafusion::error::Result<()> {
+        match echolens_analysis::udaf_parameter_of(node) {
+            Some(param) => {
+                buf.extend_from_slice(param.as_bytes());
+                Ok(())
+            }
+            None => self.inner.try_encode_udaf(node, buf),
+        }
+    }
 }
 
 /// Ballista's physical codec, and echolens's parameterised functions (a time zone's days, a lexicon) sent with
@@ -312,6 +326,36 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         encode_udf(node, buf);
         Ok(())
     }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> datafusion::error::Result<Arc<AggregateUDF>> {
+        decode_udaf(name, buf).unwrap_or_else(|| self.inner.try_decode_udaf(name, buf))
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> datafusion::error::Result<()> {
+        match echolens_analysis::udaf_parameter_of(node) {
+            Some(param) => {
+                buf.extend_from_slice(param.as_bytes());
+                Ok(())
+            }
+            None => self.inner.try_encode_udaf(node, buf),
+        }
+    }
+}
+
+/// A fold function made again from its parameter in `buf` (`None`: no parameter, not one of them).
+fn decode_udaf(name: &str, buf: &[u8]) -> Option<datafusion::error::Result<Arc<AggregateUDF>>> {
+    if buf.is_empty() {
+        return None;
+    }
+    let param = match std::str::from_utf8(buf) {
+        Ok(param) => param,
+        Err(e) => return Some(Err(DataFusionError::Internal(format!("the parameter of {name} is not UTF-8: {e}")))),
+    };
+    Some(
+        echolens_analysis::rebuild_udaf(name, param)
+            .map(Arc::new)
+            .map_err(|e| DataFusionError::Plan(format!("the function {name} sent with a plan: {e}"))),
+    )
 }
 
 /// A parameterised function's parameter (nothing for the others, which every process knows by name).

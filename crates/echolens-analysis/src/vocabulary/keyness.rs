@@ -34,11 +34,11 @@ use datafusion::prelude::SessionContext;
 use echolens_text::{Language, StopWords, phrase_tokens, tokens};
 use serde::Serialize;
 
-use super::per_partition;
-use super::words::{Vocab, merge_vocabs};
+use super::words::Vocab;
+use crate::fold::Fold;
 use crate::select::Selection;
-use crate::table::{bools, strings};
 use crate::{Error, Result};
+use arrow::array::Array;
 
 /// Keyness parameters.
 #[derive(Debug, Clone, Serialize)]
@@ -172,7 +172,6 @@ pub async fn run(
     ])?;
     ctx.deregister_table("keyness_sides")?;
     ctx.register_table("keyness_sides", sides.into_view())?;
-    let sql = "SELECT text_norm, t, r FROM keyness_sides".to_owned();
     let stop = Arc::new(StopWords::new(&params.stopwords));
     let timings = std::env::var_os("ECHOLENS_TIMINGS").is_some();
     let started = std::time::Instant::now();
@@ -182,42 +181,20 @@ pub async fn run(
         }
     };
 
-    // Pass 1: every word, on each side.
-    let parts = per_partition(
-        ctx,
-        &sql,
-        || (Vocab::default(), [0u64; 2]),
-        |(vocab, messages), batch| {
-            let text = strings(batch, "text_norm")?;
-            let (t, r) = (bools(batch, "t"), bools(batch, "r"));
-            for i in 0..batch.num_rows() {
-                let side = [t.value(i), r.value(i)];
-                messages[0] += u64::from(side[0]);
-                messages[1] += u64::from(side[1]);
-                if text.is_valid(i) {
-                    for w in tokens(text.value(i)) {
-                        vocab.add(w, side);
-                    }
-                }
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    let mut counts = Counts::default();
-    let mut vocabs = Vec::new();
-    for (v, m) in parts {
-        counts.messages_target += m[0];
-        counts.messages_reference += m[1];
-        vocabs.push(v);
-    }
+    // Pass 1: every word, on each side: a fold per partition, merged (on a cluster's executors).
+    ctx.register_udaf(words_udaf());
+    let bytes = crate::fold::run(ctx, "SELECT keyness_words(text_norm, t, r) AS fold FROM keyness_sides").await?;
+    let mut all = WordFold::default();
+    all.merge(&bytes)?;
+    drop(bytes);
+    let WordFold { vocab, messages } = all;
+    let mut counts = Counts { messages_target: messages[0], messages_reference: messages[1], ..Counts::default() };
     if counts.messages_reference == 0 {
         return Err(Error::Empty {
             role: "reference".to_owned(),
             selection: reference.map_or("the rest of the corpus".to_owned(), ToString::to_string),
         });
     }
-    let vocab = Arc::new(merge_vocabs(vocabs));
     counts.distinct_words = vocab.len() as u64;
     stage("words counted");
     let is_stop: Vec<bool> = vocab.words.iter().map(|w| stop.contains(w)).collect();
@@ -255,71 +232,36 @@ pub async fn run(
         )));
     }
     // One pass for two- and three-word phrases: a phrase is counted where all its words reach the minimum
-    // count, and every window that neither starts nor ends with a stop word counts toward the totals.
-    let table = Arc::new(PhraseTable::new());
+    // count, and every window that neither starts nor ends with a stop word counts toward the totals. A plan:
+    // each text's phrases from a UDF made from the frequent words, unnested and grouped.
+    let mut table = PhraseTable::default();
     if hi >= 2 {
-        let word_ids: Arc<Vec<(u32, bool)>> = Arc::new(dense.iter().zip(&is_stop).map(|(&d, &s)| (d, s)).collect());
-        let (vocab, shared) = (Arc::clone(&vocab), Arc::clone(&table));
-        let orders = (lo.max(2), hi);
-        let parts = per_partition(
-            ctx,
-            &sql,
-            || ([0u64; 2], Vec::<(u32, bool)>::new(), Scatter::default()),
-            move |(windows, run, scatter), batch| {
-                let text = strings(batch, "text_norm")?;
-                let (t, r) = (bools(batch, "t"), bools(batch, "r"));
-                for i in 0..batch.num_rows() {
-                    if !text.is_valid(i) {
-                        continue;
-                    }
-                    let side = u8::from(t.value(i)) | u8::from(r.value(i)) << 1;
-                    run.clear();
-                    let flush = |run: &[(u32, bool)], windows: &mut [u64; 2], scatter: &mut Scatter| {
-                        for n in orders.0..=orders.1 {
-                            for w in run.windows(n) {
-                                if w[0].1 || w[n - 1].1 {
-                                    continue;
-                                }
-                                windows[0] += u64::from(side & 1);
-                                windows[1] += u64::from(side >> 1);
-                                if w.iter().all(|x| x.0 != NOT_FREQUENT) {
-                                    scatter.push(pack_dense(w.iter().map(|x| x.0)), side);
-                                }
-                            }
-                        }
-                    };
-                    phrase_tokens(text.value(i), |w, new| {
-                        if new {
-                            flush(run, windows, scatter);
-                            run.clear();
-                        }
-                        // A word the first pass did not see (the store cannot change between passes; this is
-                        // only defensive) ends the phrase.
-                        match vocab.get(w) {
-                            Some(id) => run.push(word_ids[id as usize]),
-                            None => {
-                                flush(run, windows, scatter);
-                                run.clear();
-                            }
-                        }
-                    });
-                    flush(run, windows, scatter);
+        let frequent: Vec<&str> = words.iter().map(|&id| &*vocab.words[id as usize]).collect();
+        let phrases = Phrases::new(&frequent, &params.stopwords, (lo.max(2), hi));
+        ctx.register_udf(phrases.udf()?);
+        let sql = "SELECT k, sum(CAST(t AS BIGINT)) AS t, sum(CAST(r AS BIGINT)) AS r \
+                   FROM (SELECT unnest(keyness_phrases(text_norm)) AS k, t, r FROM keyness_sides) GROUP BY k";
+        crate::table::explain(ctx, sql).await?;
+        let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+        while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+            let batch = batch?;
+            let k = crate::table::u64s(&batch, "k")?;
+            let (t, r) = (crate::table::i64s(&batch, "t")?, crate::table::i64s(&batch, "r")?);
+            for i in 0..batch.num_rows() {
+                let (key, c) = (k.value(i), [t.value(i) as u64, r.value(i) as u64]);
+                if key & WINDOWS != 0 {
+                    totals[0] += (key & !WINDOWS) * c[0];
+                    totals[1] += (key & !WINDOWS) * c[1];
+                } else {
+                    table.insert(key, [c[0] as u32, c[1] as u32]);
                 }
-                scatter.drain_into(&shared);
-                Ok(())
-            },
-        )
-        .await?;
-        for (windows, _, _) in parts {
-            totals[0] += windows[0];
-            totals[1] += windows[1];
+            }
         }
         counts.distinct_phrases = table.len() as u64;
         stage("phrases counted");
     }
     counts.terms_target = totals[0];
     counts.terms_reference = totals[1];
-    let table = Arc::try_unwrap(table).unwrap_or_else(|_| unreachable!("the counting tasks have ended"));
     let terms = score(&vocab, &words, &is_stop, table, &params, totals, &mut counts);
     stage("scored");
     Ok(Keyness {
@@ -346,60 +288,178 @@ fn unpack_dense(key: u64) -> impl Iterator<Item = u32> {
     (0..3).map(move |k| ((key >> (21 * k)) & u64::from(MAX_DENSE)) as u32).take_while(|&w| w != 0).map(|w| w - 1)
 }
 
-/// Phrase counts, in 256 tables by a hash of the key, each behind its own lock: the partitions share one
-/// table (no per-partition copies to merge), and a batch's phrases are inserted table by table, so the table
-/// being filled stays in cache.
-struct PhraseTable {
-    shards: Vec<std::sync::Mutex<Shard>>,
+/// Phrase counts (target, reference) by packed key.
+type PhraseTable = HashMap<u64, [u32; 2], BuildHasherDefault<MixHasher>>;
+
+/// The top bit of a phrase UDF's element that is a count of a text's windows, not a phrase.
+const WINDOWS: u64 = 1 << 63;
+
+/// Pass 1 of one partition: every word's uses on each side, and the messages on each side.
+#[derive(Debug, Default)]
+struct WordFold {
+    vocab: Vocab,
+    messages: [u64; 2],
 }
 
-type Shard = HashMap<u64, [u32; 2], BuildHasherDefault<MixHasher>>;
-
-const SHARDS: usize = 256;
-
-fn shard_of(key: u64) -> usize {
-    // Fibonacci hashing on the top bits: independent of the tables' own hash (`mix`).
-    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
-}
-
-impl PhraseTable {
-    fn new() -> PhraseTable {
-        PhraseTable { shards: (0..SHARDS).map(|_| std::sync::Mutex::default()).collect() }
-    }
-
-    fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().expect("no task panics holding it").len()).sum()
+impl std::fmt::Debug for Vocab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Vocab({} words)", self.len())
     }
 }
 
-/// A batch's phrases, bucketed by shard.
-#[derive(Default)]
-struct Scatter {
-    buckets: Vec<Vec<(u64, u8)>>,
-}
-
-impl Scatter {
-    fn push(&mut self, key: u64, side: u8) {
-        if self.buckets.is_empty() {
-            self.buckets = (0..SHARDS).map(|_| Vec::new()).collect();
-        }
-        self.buckets[shard_of(key)].push((key, side));
-    }
-
-    fn drain_into(&mut self, table: &PhraseTable) {
-        for (shard, bucket) in self.buckets.iter_mut().enumerate() {
-            if bucket.is_empty() {
-                continue;
+impl crate::fold::Fold for WordFold {
+    fn update(&mut self, args: &[arrow::array::ArrayRef]) -> Result<()> {
+        let text = crate::table::Strs::of(&args[0])?;
+        let side = |a: &arrow::array::ArrayRef| {
+            a.as_any()
+                .downcast_ref::<arrow::array::BooleanArray>()
+                .cloned()
+                .ok_or_else(|| Error::Internal("keyness_words: a side that is not boolean".into()))
+        };
+        let (t, r) = (side(&args[1])?, side(&args[2])?);
+        for i in 0..text.len() {
+            let side = [t.is_valid(i) && t.value(i), r.is_valid(i) && r.value(i)];
+            self.messages[0] += u64::from(side[0]);
+            self.messages[1] += u64::from(side[1]);
+            if text.is_valid(i) {
+                for w in tokens(text.value(i)) {
+                    self.vocab.add(w, side);
+                }
             }
-            let mut t = table.shards[shard].lock().expect("no task panics holding it");
-            for &(key, side) in bucket.iter() {
-                let e = t.entry(key).or_insert([0, 0]);
-                e[0] += u32::from(side & 1);
-                e[1] += u32::from(side >> 1);
-            }
-            bucket.clear();
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut b = crate::fold::Bytes::new(bytes);
+        self.messages[0] += b.u64()?;
+        self.messages[1] += b.u64()?;
+        while !b.is_empty() {
+            let word = b.str()?;
+            let counts = [b.u64()?, b.u64()?];
+            self.vocab.add_counts(word, counts);
+        }
+        Ok(())
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        use crate::fold::{put_str, put_u64};
+        put_u64(out, self.messages[0]);
+        put_u64(out, self.messages[1]);
+        for (word, c) in self.vocab.words.iter().zip(&self.vocab.counts) {
+            put_str(out, word);
+            put_u64(out, c[0]);
+            put_u64(out, c[1]);
         }
     }
+
+    fn size(&self) -> usize {
+        self.vocab.size()
+    }
+}
+
+/// `keyness_words(text_norm, target, reference)`: pass 1 as an aggregate ([`WordFold`]'s bytes).
+pub(crate) fn words_udaf() -> datafusion::logical_expr::AggregateUDF {
+    use arrow::datatypes::DataType::{Boolean, Utf8, Utf8View};
+    use datafusion::logical_expr::{Signature, TypeSignature, Volatility};
+    let exact = |text| TypeSignature::Exact(vec![text, Boolean, Boolean]);
+    let signature = Signature::one_of(vec![exact(Utf8View), exact(Utf8)], Volatility::Immutable);
+    crate::fold::udaf("keyness_words", "{}".to_owned(), signature, || Box::new(WordFold::default()))
+}
+
+/// Pass 2's matching: the words at the minimum count (by dense id), the stop words, the phrase orders.
+#[derive(Serialize, serde::Deserialize)]
+pub(crate) struct Phrases {
+    words: Vec<String>,
+    stopwords: Vec<String>,
+    orders: (usize, usize),
+}
+
+impl Phrases {
+    fn new(frequent: &[&str], stopwords: &[Language], orders: (usize, usize)) -> Phrases {
+        Phrases {
+            words: frequent.iter().map(|w| (*w).to_owned()).collect(),
+            stopwords: stopwords.iter().map(|l| l.code().to_owned()).collect(),
+            orders,
+        }
+    }
+
+    /// `keyness_phrases(text_norm)`: each window of the text that neither starts nor ends with a stop word, as
+    /// its packed key where all its words reach the minimum count, and the number of such windows as one
+    /// element with [`WINDOWS`] set.
+    pub(crate) fn udf(&self) -> Result<datafusion::logical_expr::ScalarUDF> {
+        use arrow::array::{ListBuilder, UInt64Builder};
+        use datafusion::logical_expr::ColumnarValue;
+        let param = serde_json::to_string(self).expect("strings serialise");
+        let (lo, hi) = self.orders;
+        if lo < 2 || hi > 3 || lo > hi {
+            return Err(Error::Param(format!("phrase orders {lo}..{hi}: expected within 2..3")));
+        }
+        let mut langs = Vec::new();
+        for code in &self.stopwords {
+            langs.push(Language::from_name(code).ok_or_else(|| Error::Param(format!("no stop words for {code:?}")))?);
+        }
+        let stop = StopWords::new(&langs);
+        let mut dense: HashMap<Box<str>, u32> = HashMap::with_capacity(self.words.len());
+        for (d, w) in self.words.iter().enumerate() {
+            dense.insert(w.as_str().into(), d as u32);
+        }
+        let item = arrow::datatypes::DataType::UInt64;
+        let ret = arrow::datatypes::DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(item, true)));
+        let udf = crate::udf::string_udf(
+            "keyness_phrases",
+            &[],
+            ret,
+            Arc::new(move |args: &[ColumnarValue]| {
+                let arrays = ColumnarValue::values_to_arrays(args)?;
+                let text = crate::table::Strs::of(&arrays[0])
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                let mut out = ListBuilder::with_capacity(UInt64Builder::new(), text.len());
+                let mut run: Vec<(u32, bool)> = Vec::new();
+                for t in text.iter() {
+                    if let Some(t) = t {
+                        let mut windows = 0u64;
+                        let mut flush = |run: &[(u32, bool)], out: &mut ListBuilder<UInt64Builder>| {
+                            for n in lo..=hi {
+                                for w in run.windows(n) {
+                                    if w[0].1 || w[n - 1].1 {
+                                        continue;
+                                    }
+                                    windows += 1;
+                                    if w.iter().all(|x| x.0 != NOT_FREQUENT) {
+                                        out.values().append_value(pack_dense(w.iter().map(|x| x.0)));
+                                    }
+                                }
+                            }
+                        };
+                        run.clear();
+                        phrase_tokens(t, |w, new| {
+                            if new {
+                                flush(&run, &mut out);
+                                run.clear();
+                            }
+                            run.push((dense.get(w).copied().unwrap_or(NOT_FREQUENT), stop.contains(w)));
+                        });
+                        flush(&run, &mut out);
+                        if windows > 0 {
+                            out.values().append_value(WINDOWS | windows);
+                        }
+                    }
+                    out.append(true);
+                }
+                let out: arrow::array::ArrayRef = Arc::new(out.finish());
+                Ok(ColumnarValue::Array(out))
+            }),
+        );
+        Ok(crate::udf::parameterised(udf, param))
+    }
+}
+
+/// The phrase UDF made again from its parameter.
+pub(crate) fn rebuild_phrases_udf(param: &str) -> Result<datafusion::logical_expr::ScalarUDF> {
+    let phrases: Phrases = serde_json::from_str(param)
+        .map_err(|e| Error::Param(format!("keyness phrases sent with a plan do not read: {e}")))?;
+    phrases.udf()
 }
 
 /// A hasher for packed keys (not uniform): splitmix's finaliser.
@@ -450,10 +510,8 @@ fn score(
             }
         }
     }
-    for shard in table.shards {
-        for (key, c) in shard.into_inner().expect("no task panicked holding it") {
-            add(key, [u64::from(c[0]), u64::from(c[1])]);
-        }
+    for (key, c) in table {
+        add(key, [u64::from(c[0]), u64::from(c[1])]);
     }
     counts.terms_scored = scored.len() as u64;
 

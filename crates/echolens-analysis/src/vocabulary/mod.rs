@@ -1,10 +1,11 @@
 //! Vocabulary: which words and phrases mark part of a corpus ([`keyness`]), how they spread from channel to
 //! channel ([`diffusion`]), and how much there is of everything, period by period ([`timeline`]).
 //!
-//! Counting words is an aggregation, and the plans here stream `text_norm` out of the store in as many
-//! partitions as there are cores; a kernel per partition tokenises and counts into its own table, and the
-//! partial tables are merged at the end, as a partial and final aggregate would be (see ARCHITECTURE.md). The
-//! per-period counts of `timeline` are a plain SQL aggregate with a lexicon UDF.
+//! Counting words is an aggregation, and it runs as one: keyness's words are a fold per partition inside an
+//! aggregate UDF (`crate::fold`), its phrases and diffusion's uses are UDFs whose lists are unnested and
+//! grouped, the timeline is a plain aggregate with a lexicon UDF; all of them run where the engine puts the
+//! plan (on a cluster, the executors). `keyness --by` folds each partition's stream in the client
+//! ([`per_partition`]) and merges the folds.
 
 pub mod diffusion;
 pub mod keyness;
@@ -25,37 +26,17 @@ use futures::StreamExt;
 
 use crate::{Error, Result};
 
-/// Run `sql` in the session's partitions (one per core by default) and fold each partition's batches into its own state (made by
-/// `make`) with `f`; returns the states, one per partition.
+/// Run `sql` in the session's partitions (one per core by default), its batches dealt out batch by batch, and
+/// fold each partition's batches into its own state (made by `make`) with `f`; returns the states, one per
+/// partition.
 async fn per_partition<S, F>(ctx: &SessionContext, sql: &str, make: impl Fn() -> S, f: F) -> Result<Vec<S>>
-where
-    S: Send + 'static,
-    F: Fn(&mut S, &RecordBatch) -> Result<()> + Send + Sync + 'static,
-{
-    per_partition_by(ctx, sql, &[], make, f).await
-}
-
-/// [`per_partition`] with the rows hashed to partitions by the columns `by` (each value of them in one
-/// partition's state only), or dealt out batch by batch where `by` is empty.
-async fn per_partition_by<S, F>(
-    ctx: &SessionContext,
-    sql: &str,
-    by: &[&str],
-    make: impl Fn() -> S,
-    f: F,
-) -> Result<Vec<S>>
 where
     S: Send + 'static,
     F: Fn(&mut S, &RecordBatch) -> Result<()> + Send + Sync + 'static,
 {
     crate::table::explain(ctx, sql).await?;
     let partitions = ctx.copied_config().target_partitions();
-    let partitioning = if by.is_empty() {
-        Partitioning::RoundRobinBatch(partitions)
-    } else {
-        Partitioning::Hash(by.iter().map(|c| datafusion::prelude::col(*c)).collect(), partitions)
-    };
-    let df = ctx.sql(sql).await?.repartition(partitioning)?;
+    let df = ctx.sql(sql).await?.repartition(Partitioning::RoundRobinBatch(partitions))?;
     let streams = df.execute_stream_partitioned().await?;
     let f = Arc::new(f);
     let mut tasks = Vec::with_capacity(streams.len());

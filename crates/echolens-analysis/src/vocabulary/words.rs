@@ -15,6 +15,8 @@ pub(super) struct Vocab {
     collided: HashMap<Box<str>, u32>,
     pub words: Vec<Box<str>>,
     pub counts: Vec<[u64; 2]>,
+    /// The words' bytes.
+    text_bytes: usize,
 }
 
 impl Vocab {
@@ -38,13 +40,8 @@ impl Vocab {
         }
         self.words.push(word.into());
         self.counts.push([0, 0]);
+        self.text_bytes += word.len();
         next
-    }
-
-    /// The id of `word`, if it is in the table.
-    pub(super) fn get(&self, word: &str) -> Option<u32> {
-        let id = *self.ids.get(&xxhash_rust::xxh3::xxh3_64(word.as_bytes()))?;
-        if &*self.words[id as usize] == word { Some(id) } else { self.collided.get(word).copied() }
     }
 
     /// Add `side` counts to `word`.
@@ -54,30 +51,22 @@ impl Vocab {
         self.counts[id][1] += u64::from(side[1]);
     }
 
-    /// Fold `other`'s counts into this table.
-    pub(super) fn merge(&mut self, other: Vocab) {
-        for (word, c) in other.words.iter().zip(&other.counts) {
-            let id = self.id(word) as usize;
-            self.counts[id][0] += c[0];
-            self.counts[id][1] += c[1];
-        }
+    /// Add `counts` to `word`.
+    pub(super) fn add_counts(&mut self, word: &str, counts: [u64; 2]) {
+        let id = self.id(word) as usize;
+        self.counts[id][0] += counts[0];
+        self.counts[id][1] += counts[1];
+    }
+
+    /// Bytes held, roughly: the words, their ids and counts, the hash table.
+    pub(super) fn size(&self) -> usize {
+        self.text_bytes + self.words.capacity() * 32 + self.ids.capacity() * 16
     }
 
     /// The number of distinct words.
     pub(super) fn len(&self) -> usize {
         self.words.len()
     }
-}
-
-/// Merge tables, the largest first so the fewest entries move.
-pub(super) fn merge_vocabs(mut parts: Vec<Vocab>) -> Vocab {
-    parts.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    let mut it = parts.into_iter();
-    let mut out = it.next().unwrap_or_default();
-    for v in it {
-        out.merge(v);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -90,15 +79,11 @@ mod tests {
         v.add("a", [true, false]);
         v.add("b", [false, true]);
         v.add("a", [true, true]);
-        assert_eq!(v.get("a"), Some(0));
-        assert_eq!(v.counts[0], [2, 1]);
-        assert_eq!(v.get("c"), None);
-        let mut w = Vocab::default();
-        w.add("c", [true, false]);
-        w.add("a", [false, true]);
-        let m = merge_vocabs(vec![w, v]);
-        assert_eq!(m.counts[m.get("a").unwrap() as usize], [2, 2]);
-        assert_eq!(m.counts[m.get("c").unwrap() as usize], [1, 0]);
-        assert_eq!(m.len(), 3);
+        v.add_counts("c", [1, 0]);
+        v.add_counts("a", [0, 1]);
+        assert_eq!(v.len(), 3);
+        assert_eq!((v.id("a"), v.id("b"), v.id("c")), (0, 1, 2));
+        assert_eq!(v.counts, [[2, 2], [0, 1], [1, 0]]);
+        assert!(v.size() >= 3);
     }
 }

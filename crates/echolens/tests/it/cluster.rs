@@ -110,6 +110,23 @@ fn analyze_on_a_cluster_equals_the_local_run() {
     assert!(local.len() > 30, "{}", local.len());
     assert!(local.iter().any(|(p, _)| p.starts_with("sides")), "sides compared too");
     assert_same_outputs(&local, &analyze_outputs(&dir.path().join("cluster")), "local and cluster");
+    // Keyness of the whole store, its words and phrases counted on the executors, equals the local count.
+    let keyness = |name: &str, cluster: Option<&str>| {
+        let mut cmd = echolens();
+        cmd.args(["keyness", "--target", "platform=telegram", "--ngrams", "1..3", "--min-count", "3", "--store"])
+            .arg(dir.path().join("cluster-store"))
+            .arg("--out")
+            .arg(dir.path().join(name));
+        if let Some(url) = cluster {
+            cmd.args(["--cluster", url]);
+        }
+        run(&mut cmd);
+        std::fs::read(dir.path().join(name).join("terms.csv")).unwrap()
+    };
+    let local_terms = keyness("keyness-local", None);
+    assert!(local_terms.split(|&b| b == b'\n').count() > 100);
+    assert!(local_terms.split(|&b| b == b'\n').any(|l| l.ends_with(b",3")), "three-word phrases were counted");
+    assert!(local_terms == keyness("keyness-cluster", Some(&cluster.url)), "keyness on the cluster differs");
     // The plans ran on the executors: both kept intermediate results of jobs in their work folders.
     for i in 0..2 {
         assert!(jobs(dir.path(), i) > 0, "executor {i} ran no task:\n{}", log(dir.path(), &format!("executor{i}.log")));
