@@ -19,6 +19,12 @@ pub(super) struct Vocab {
     text_bytes: usize,
 }
 
+impl std::fmt::Debug for Vocab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Vocab({} words)", self.len())
+    }
+}
+
 impl Vocab {
     /// The id of `word`, added with zero counts when new.
     pub(super) fn id(&mut self, word: &str) -> u32 {
@@ -42,6 +48,12 @@ impl Vocab {
         self.counts.push([0, 0]);
         self.text_bytes += word.len();
         next
+    }
+
+    /// The id of `word`, if it is in the table.
+    pub(super) fn get(&self, word: &str) -> Option<u32> {
+        let id = *self.ids.get(&xxhash_rust::xxh3::xxh3_64(word.as_bytes()))?;
+        if &*self.words[id as usize] == word { Some(id) } else { self.collided.get(word).copied() }
     }
 
     /// Add `side` counts to `word`.
@@ -83,6 +95,7 @@ mod tests {
         v.add_counts("a", [0, 1]);
         assert_eq!(v.len(), 3);
         assert_eq!((v.id("a"), v.id("b"), v.id("c")), (0, 1, 2));
+        assert_eq!((v.get("b"), v.get("d")), (Some(1), None));
         assert_eq!(v.counts, [[2, 2], [0, 1], [1, 0]]);
         assert!(v.size() >= 3);
     }
