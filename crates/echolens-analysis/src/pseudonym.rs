@@ -18,8 +18,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use foldhash::fast::FixedState;
-
 use datafusion::prelude::SessionContext;
 
 use crate::Result;
@@ -36,21 +34,62 @@ pub struct Pseudonyms {
     key: [u8; 32],
     /// Personal channels: `platform:channel_id` and `platform:channel_name` → the account's pseudonym (on the
     /// key's platform).
-    personal: HashMap<NameKey, Pseudonym, FixedState>,
+    personal: Frozen<NameKey, Pseudonym>,
     /// Handles (lowercased, without `@`) of accounts in the store → their pseudonym.
-    handles: HashMap<NameKey, Pseudonym, FixedState>,
+    handles: Frozen<NameKey, Pseudonym>,
     /// Names (lowercased) of the store's public channels, which text keeps.
-    public: HashSet<NameKey, FixedState>,
+    public: Frozen<NameKey, ()>,
     /// The platforms personal channels are on.
     platforms: Vec<String>,
-    /// A personal channel's pseudonym → its `platform:channel_id`, to find what a shown key names.
-    unpersonal: HashMap<Pseudonym, Box<str>>,
+    /// A personal channel's pseudonym → where (start, end) its `platform:channel_id` is in `stored`, to find
+    /// what a shown key names.
+    unpersonal: Frozen<Pseudonym, (usize, usize)>,
+    /// The personal channels' `platform:channel_id`, one after another.
+    stored: String,
+}
+
+/// A map made once and then only read: its keys sorted in one vector, its values in another (24 bytes an
+/// entry for a name's pseudonym, where a hash table took 37 to 73), found by binary search. Of the values given
+/// for one key, the first is kept.
+#[derive(Debug, Clone)]
+struct Frozen<K, V> {
+    keys: Vec<K>,
+    values: Vec<V>,
+}
+
+impl<K: Ord + Copy, V: Copy> Frozen<K, V> {
+    fn new(mut pairs: Vec<(K, V)>) -> Frozen<K, V> {
+        // Stable: of equal keys the first given comes first, and is the one kept.
+        pairs.sort_by_key(|p| p.0);
+        pairs.dedup_by_key(|p| p.0);
+        let (keys, values) = pairs.into_iter().unzip();
+        Frozen { keys, values }
+    }
+
+    /// These entries and then `more`, the first value of each key kept.
+    fn extended(self, more: Vec<(K, V)>) -> Frozen<K, V> {
+        let mut pairs: Vec<(K, V)> = self.keys.into_iter().zip(self.values).collect();
+        pairs.extend(more);
+        Frozen::new(pairs)
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        self.keys.binary_search(key).ok().map(|i| self.values[i])
+    }
+
+    fn contains(&self, key: &K) -> bool {
+        self.keys.binary_search(key).is_ok()
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
 }
 
 /// A name as the maps hold it: the 128-bit hash of its text, not the text (a large store's accounts are
 /// millions; two of ten million names share a hash with a chance of about 1e-25). Made from the name's parts, as
 /// if they were one string: `of(&["x", ":", "42"])` is `of(&["x:42"])`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct NameKey(u128);
 
 impl NameKey {
@@ -132,35 +171,44 @@ impl Pseudonyms {
     pub fn new(key: [u8; 32], personal: impl IntoIterator<Item = (String, String, Option<String>)>) -> Pseudonyms {
         let mut p = Pseudonyms {
             key,
-            personal: HashMap::default(),
-            handles: HashMap::default(),
-            public: HashSet::default(),
+            personal: Frozen::new(Vec::new()),
+            handles: Frozen::new(Vec::new()),
+            public: Frozen::new(Vec::new()),
             platforms: Vec::new(),
-            unpersonal: HashMap::new(),
+            unpersonal: Frozen::new(Vec::new()),
+            stored: String::new(),
         };
         // In a fixed order: a name two personal channels share takes the pseudonym of the one with the least id,
         // whatever order they were read in; ids come first, so a name never hides an id.
         let mut personal: Vec<(String, String, Option<String>)> = personal.into_iter().collect();
         personal.sort();
         let pseudonyms: Vec<Pseudonym> = personal.iter().map(|(platform, id, _)| p.pseudonym(platform, id)).collect();
+        let mut names = Vec::with_capacity(personal.len() * 2);
+        let mut unpersonal = Vec::with_capacity(personal.len());
         for ((platform, id, _), &pseudonym) in personal.iter().zip(&pseudonyms) {
-            let channel: Box<str> = format!("{platform}:{id}").into();
-            p.personal.insert(NameKey::of(&[&*channel]), pseudonym);
-            p.unpersonal.insert(pseudonym, channel);
+            let start = p.stored.len();
+            p.stored.push_str(platform);
+            p.stored.push(':');
+            p.stored.push_str(id);
+            names.push((NameKey::of(&[&p.stored[start..]]), pseudonym));
+            unpersonal.push((pseudonym, (start, p.stored.len())));
         }
+        let mut handles = Vec::new();
         for ((platform, _, name), pseudonym) in personal.into_iter().zip(pseudonyms) {
             if p.platforms.last() != Some(&platform) {
                 p.platforms.push(platform.clone());
             }
             if let Some(name) = name.filter(|n| !n.is_empty()) {
                 if is_handle(&name) {
-                    p.handles.entry(NameKey::of(&[&name.to_lowercase()])).or_insert(pseudonym);
+                    handles.push((NameKey::of(&[&name.to_lowercase()]), pseudonym));
                 }
-                p.personal.entry(NameKey::of(&[platform.as_str(), ":", name.as_str()])).or_insert(pseudonym);
+                names.push((NameKey::of(&[platform.as_str(), ":", name.as_str()]), pseudonym));
             }
         }
-        p.personal.shrink_to_fit();
-        p.unpersonal.shrink_to_fit();
+        p.personal = Frozen::new(names);
+        p.handles = Frozen::new(handles);
+        p.unpersonal = Frozen::new(unpersonal);
+        p.stored.shrink_to_fit();
         p.platforms.sort();
         p.platforms.dedup();
         p
@@ -175,17 +223,16 @@ impl Pseudonyms {
     ) -> Pseudonyms {
         let mut accounts: Vec<(String, String, String)> = accounts.into_iter().collect();
         accounts.sort();
+        let mut handles = Vec::new();
         for (platform, id, name) in accounts {
             if is_handle(&name) {
-                let pseudonym = self.pseudonym(&platform, &id);
-                self.handles.entry(NameKey::of(&[&name.to_lowercase()])).or_insert(pseudonym);
+                handles.push((NameKey::of(&[&name.to_lowercase()]), self.pseudonym(&platform, &id)));
             }
         }
-        self.handles.shrink_to_fit();
-        let public = public.into_iter().map(|n| NameKey::of(&[&n.to_lowercase()]));
-        let public: Vec<NameKey> = public.filter(|n| !self.handles.contains_key(n)).collect();
-        self.public.extend(public);
-        self.public.shrink_to_fit();
+        self.handles = self.handles.extended(handles);
+        let public = public.into_iter().map(|n| (NameKey::of(&[&n.to_lowercase()]), ()));
+        let public: Vec<(NameKey, ())> = public.filter(|n| !self.handles.contains(&n.0)).collect();
+        self.public = std::mem::replace(&mut self.public, Frozen::new(Vec::new())).extended(public);
         self
     }
 
@@ -485,13 +532,19 @@ impl Pseudonyms {
 
     /// The stored `platform:channel_id` of the personal channel shown as `shown` on `platform`, if it is one.
     fn unpersonal_channel(&self, platform: &str, shown: &str) -> Option<&str> {
-        let stored = self.unpersonal.get(&Pseudonym::parse(shown)?)?;
-        stored.strip_prefix(platform)?.starts_with(':').then_some(&**stored)
+        let stored = self.stored_channel(Pseudonym::parse(shown)?)?;
+        stored.strip_prefix(platform)?.starts_with(':').then_some(stored)
     }
 
     /// Every personal channel's stored `platform:channel_id` shown as `u-…`, for a selector naming one.
     pub fn stored_channels(&self, shown: &str) -> Vec<&str> {
-        Pseudonym::parse(shown).and_then(|p| self.unpersonal.get(&p)).map(|stored| vec![&**stored]).unwrap_or_default()
+        Pseudonym::parse(shown).and_then(|p| self.stored_channel(p)).map(|stored| vec![stored]).unwrap_or_default()
+    }
+
+    /// The stored `platform:channel_id` of the personal channel whose pseudonym is `p`.
+    fn stored_channel(&self, p: Pseudonym) -> Option<&str> {
+        let (start, end) = self.unpersonal.get(&p)?;
+        self.stored.get(start..end)
     }
 
     /// A channel as a selector names it (id or name, without its platform): the account's pseudonym if it is
@@ -623,7 +676,7 @@ impl Pseudonyms {
         if self.public.contains(&key) {
             return name.to_owned();
         }
-        self.handles.get(&key).map_or_else(|| self.id("name", &lower), Pseudonym::to_string)
+        self.handles.get(&key).map_or_else(|| self.id("name", &lower), |p| p.to_string())
     }
 
     /// Pseudonymise a reuse result: authors, keys, personal channels.
@@ -767,6 +820,25 @@ impl Pseudonyms {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn a_frozen_map_keeps_the_first_value_given_as_a_hash_map_entry_would(
+            first in proptest::collection::vec((0u8..20, proptest::num::u8::ANY), 0..40),
+            more in proptest::collection::vec((0u8..20, proptest::num::u8::ANY), 0..40),
+        ) {
+            let mut expected: HashMap<u8, u8> = HashMap::new();
+            for &(k, v) in first.iter().chain(&more) {
+                expected.entry(k).or_insert(v);
+            }
+            let frozen = Frozen::new(first).extended(more);
+            proptest::prop_assert_eq!(frozen.len(), expected.len());
+            for k in 0..25u8 {
+                proptest::prop_assert_eq!(frozen.get(&k), expected.get(&k).copied());
+                proptest::prop_assert_eq!(frozen.contains(&k), expected.contains_key(&k));
+            }
+        }
+    }
 
     fn pseudonyms(key: u8) -> Pseudonyms {
         Pseudonyms::new([key; 32], [("x".to_owned(), "42".to_owned(), Some("troll_42".to_owned()))])
