@@ -144,6 +144,8 @@ impl Matcher {
 #[derive(Debug, Clone)]
 struct Use {
     first_ts: i64,
+    /// The first message's key (while the aggregate's rows are folded, its message id: the rest of the key is
+    /// the channel's).
     first_key: Arc<str>,
     uses: u64,
 }
@@ -467,12 +469,13 @@ pub async fn run_each(
     let matcher = Arc::new(Matcher::new(sets)?);
     ctx.register_udf(hits_udf(Arc::clone(&matcher)));
     // The uses per channel, term and day, aggregated by the engine (partial and final, spilling beyond the
-    // session's memory pool, on a cluster's executors): a message's first use is the least (time, key).
+    // session's memory pool, on a cluster's executors): a message's first use is the least (time, key), and
+    // within a channel the least (time, message id), the keys' `platform:channel_id:` being the same.
     let sql = format!(
         "SELECT key_hash(channel_id, hash64(platform)) AS channel, hit, \
          (t - ((t % {DAY_US}) + {DAY_US}) % {DAY_US}) / {DAY_US} AS day, \
-         count(*) AS uses, min(time_key(key, t)) AS first \
-         FROM (SELECT platform, channel_id, key, CAST(ts AS BIGINT) AS t, \
+         count(*) AS uses, min(time_key(message_id, t)) AS first \
+         FROM (SELECT platform, channel_id, message_id, CAST(ts AS BIGINT) AS t, \
          unnest(diffusion_hits(text_norm)) AS hit FROM diffusion_selected) \
          GROUP BY channel, hit, day"
     );
@@ -489,8 +492,8 @@ pub async fn run_each(
         for i in 0..batch.num_rows() {
             let (h, uses) = (hits.value(i), uses.value(i) as u64);
             let (set, term) = ((h >> 32) as usize, h as u32);
-            let Some((first_ts, first_key)) = crate::udf::from_time_key(first.value(i)) else {
-                return Err(Error::Internal("diffusion: a first use without its time and key".into()));
+            let Some((first_ts, first_id)) = crate::udf::from_time_key(first.value(i)) else {
+                return Err(Error::Internal("diffusion: a first use without its time and message id".into()));
             };
             let Some(&c) = place.get(&channel.value(i)) else {
                 return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
@@ -500,21 +503,29 @@ pub async fn run_each(
             }
             let usage = all.used[set].entry(c).or_default();
             let u = if term == u32::MAX { &mut usage.any } else { usage.terms.entry(term) };
-            u.add(first_ts, first_key, uses);
+            u.add(first_ts, first_id, uses);
             *all.daily[set].entry((term, day.value(i))).or_default() += uses;
         }
     }
     drop(place);
-    // A channel's first term is the least of those its first message used; their first uses share its key.
+    // A channel's first term is the least of those its first message used; their first uses share its key. The
+    // first uses' message ids become keys.
     for used in &mut all.used {
-        for usage in used.values_mut() {
+        for (&c, usage) in used.iter_mut() {
+            let key = |id: &str| -> Arc<str> {
+                Arc::from(echolens_model::message_key(channels.platform(c as usize), channels.id(c as usize), id))
+            };
             usage.first_term = u32::MAX;
+            let any_key = key(&usage.any.first_key);
             for (t, u) in &mut usage.terms.0 {
                 if (u.first_ts, &*u.first_key) == (usage.any.first_ts, &*usage.any.first_key) {
                     usage.first_term = usage.first_term.min(*t);
-                    u.first_key = Arc::clone(&usage.any.first_key);
+                    u.first_key = Arc::clone(&any_key);
+                } else {
+                    u.first_key = key(&u.first_key);
                 }
             }
+            usage.any.first_key = any_key;
             if usage.first_term == u32::MAX {
                 return Err(Error::Internal("diffusion: a channel's first message used none of its terms".into()));
             }
