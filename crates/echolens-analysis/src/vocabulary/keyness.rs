@@ -437,10 +437,6 @@ impl crate::fold::Fold for WordFold {
             put_u64(out, c[1]);
         }
     }
-
-    fn size(&self) -> usize {
-        self.vocab.size()
-    }
 }
 
 /// `keyness_words(text_norm, target, reference)`: pass 1 as an aggregate ([`WordFold`]'s bytes).

@@ -107,6 +107,27 @@ fn phrase_delta(k: &keyness::Keyness) -> f64 {
 }
 
 #[tokio::test]
+async fn keyness_counts_more_distinct_words_than_the_memory_pool_holds() {
+    // 600,000 distinct words (a table of 20 to 30 MB a partition) under an 8 MB pool: counted, not refused.
+    let rows: Vec<Message> = (0..30_000)
+        .map(|n| {
+            let words: Vec<String> = (0..20).map(|k| format!("w{n}x{k}")).collect();
+            msg(if n % 2 == 0 { "a" } else { "b" }, n, n as i64, &words.join(" "))
+        })
+        .collect();
+    let ctx = analysis_session(8 << 20).unwrap();
+    let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
+    let half = batch.num_rows() / 2;
+    let parts = vec![vec![batch.slice(0, half)], vec![batch.slice(half, batch.num_rows() - half)]];
+    ctx.register_table("messages", Arc::new(MemTable::try_new(batch.schema(), parts).unwrap())).unwrap();
+    let target = Selection::parse(&["channel=a".to_owned()]).unwrap();
+    let params = keyness::Params { ngrams: (1, 1), min_count: 1, ..keyness::Params::default() };
+    let k = keyness::run(&ctx, &target, None, params).await.unwrap();
+    assert_eq!(k.counts.distinct_words, 600_000);
+    assert_eq!((k.counts.messages_target, k.counts.messages_reference), (15_000, 15_000));
+}
+
+#[tokio::test]
 async fn keyness_ranks_the_target_vocabulary_first_and_keeps_phrases_that_beat_their_parts() {
     let ctx = session(&corpus());
     let target = Selection::parse(&["channel=src"]).unwrap();

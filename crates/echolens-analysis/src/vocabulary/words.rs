@@ -15,8 +15,6 @@ pub(super) struct Vocab {
     collided: HashMap<Box<str>, u32>,
     pub words: Vec<Box<str>>,
     pub counts: Vec<[u64; 2]>,
-    /// The words' bytes.
-    text_bytes: usize,
 }
 
 impl std::fmt::Debug for Vocab {
@@ -46,7 +44,6 @@ impl Vocab {
         }
         self.words.push(word.into());
         self.counts.push([0, 0]);
-        self.text_bytes += word.len();
         next
     }
 
@@ -68,11 +65,6 @@ impl Vocab {
         let id = self.id(word) as usize;
         self.counts[id][0] += counts[0];
         self.counts[id][1] += counts[1];
-    }
-
-    /// Bytes held, roughly: the words, their ids and counts, the hash table.
-    pub(super) fn size(&self) -> usize {
-        self.text_bytes + self.words.capacity() * 32 + self.ids.capacity() * 16
     }
 
     /// The number of distinct words.
@@ -97,6 +89,5 @@ mod tests {
         assert_eq!((v.id("a"), v.id("b"), v.id("c")), (0, 1, 2));
         assert_eq!((v.get("b"), v.get("d")), (Some(1), None));
         assert_eq!(v.counts, [[2, 2], [0, 1], [1, 0]]);
-        assert!(v.size() >= 3);
     }
 }
