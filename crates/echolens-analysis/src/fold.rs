@@ -120,7 +120,7 @@ impl Accumulator for FoldAccumulator {
         let states = states[0]
             .as_any()
             .downcast_ref::<LargeBinaryArray>()
-            .ok_or_else(|| DataFusionError::Internal(format!("{}: a fold's state is not bytes", "fold")))?;
+            .ok_or_else(|| DataFusionError::Internal("a fold's state is not bytes".into()))?;
         for bytes in states.iter().flatten() {
             self.fold.merge(bytes).map_err(external)?;
         }

@@ -281,13 +281,7 @@ impl LogicalExtensionCodec for Codec {
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> datafusion::error::Result<()> {
-        match echolens_analysis::udaf_parameter_of(node) {
-            Some(param) => {
-                buf.extend_from_slice(param.as_bytes());
-                Ok(())
-            }
-            None => self.inner.try_encode_udaf(node, buf),
-        }
+        if encode_udaf(node, buf) { Ok(()) } else { self.inner.try_encode_udaf(node, buf) }
     }
 }
 
@@ -332,30 +326,8 @@ impl PhysicalExtensionCodec for PhysicalCodec {
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> datafusion::error::Result<()> {
-        match echolens_analysis::udaf_parameter_of(node) {
-            Some(param) => {
-                buf.extend_from_slice(param.as_bytes());
-                Ok(())
-            }
-            None => self.inner.try_encode_udaf(node, buf),
-        }
+        if encode_udaf(node, buf) { Ok(()) } else { self.inner.try_encode_udaf(node, buf) }
     }
-}
-
-/// A fold function made again from its parameter in `buf` (`None`: no parameter, not one of them).
-fn decode_udaf(name: &str, buf: &[u8]) -> Option<datafusion::error::Result<Arc<AggregateUDF>>> {
-    if buf.is_empty() {
-        return None;
-    }
-    let param = match std::str::from_utf8(buf) {
-        Ok(param) => param,
-        Err(e) => return Some(Err(DataFusionError::Internal(format!("the parameter of {name} is not UTF-8: {e}")))),
-    };
-    Some(
-        echolens_analysis::rebuild_udaf(name, param)
-            .map(Arc::new)
-            .map_err(|e| DataFusionError::Plan(format!("the function {name} sent with a plan: {e}"))),
-    )
 }
 
 /// A parameterised function's parameter (nothing for the others, which every process knows by name).
@@ -365,8 +337,29 @@ fn encode_udf(node: &ScalarUDF, buf: &mut Vec<u8>) {
     }
 }
 
+/// A fold function's parameter, if it is one (the others go to Ballista's codec).
+fn encode_udaf(node: &AggregateUDF, buf: &mut Vec<u8>) -> bool {
+    let param = echolens_analysis::udaf_parameter_of(node);
+    buf.extend_from_slice(param.unwrap_or_default().as_bytes());
+    param.is_some()
+}
+
 /// The parameterised function `name` made again from its parameter in `buf` (`None`: not one of them).
 fn decode_udf(name: &str, buf: &[u8]) -> Option<datafusion::error::Result<Arc<ScalarUDF>>> {
+    decode_with(name, buf, echolens_analysis::rebuild)
+}
+
+/// The fold function `name` made again from its parameter in `buf` (`None`: not one of them).
+fn decode_udaf(name: &str, buf: &[u8]) -> Option<datafusion::error::Result<Arc<AggregateUDF>>> {
+    decode_with(name, buf, echolens_analysis::rebuild_udaf)
+}
+
+/// A function made again by `rebuild` from its name and the parameter in `buf` (`None`: no parameter).
+fn decode_with<T>(
+    name: &str,
+    buf: &[u8],
+    rebuild: impl FnOnce(&str, &str) -> echolens_analysis::Result<T>,
+) -> Option<datafusion::error::Result<Arc<T>>> {
     if buf.is_empty() {
         return None;
     }
@@ -375,7 +368,7 @@ fn decode_udf(name: &str, buf: &[u8]) -> Option<datafusion::error::Result<Arc<Sc
         Err(e) => return Some(Err(DataFusionError::Internal(format!("the parameter of {name} is not UTF-8: {e}")))),
     };
     Some(
-        echolens_analysis::rebuild(name, param)
+        rebuild(name, param)
             .map(Arc::new)
             .map_err(|e| DataFusionError::Plan(format!("the function {name} sent with a plan: {e}"))),
     )
