@@ -35,64 +35,7 @@ pub struct Edges {
     heads: Vec<Head>,
     file: Option<Written>,
     /// The evidence's message keys, by the hash the records hold.
-    keys: Arc<KeyTable>,
-}
-
-/// Message keys by hash, made once and then read: (hash, where the key is) sorted by hash in one vector, the
-/// keys one after another in one string. A hash table of shared strings took 75 to 100 bytes a key; this takes
-/// 24 and the key's bytes.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct KeyTable {
-    entries: Vec<(i64, usize, usize)>,
-    text: String,
-}
-
-impl KeyTable {
-    /// The table of `pairs` (of two keys given one hash, the first kept).
-    #[cfg(test)]
-    pub(crate) fn new<'a>(pairs: impl IntoIterator<Item = (i64, &'a str)>) -> KeyTable {
-        let mut t = KeyTable::default();
-        for (h, key) in pairs {
-            t.push(h, key);
-        }
-        t.finish()
-    }
-
-    /// Adds `key` under `h` (read once [`KeyTable::finish`] has sorted the table).
-    pub(crate) fn push(&mut self, h: i64, key: &str) {
-        let start = self.text.len();
-        self.text.push_str(key);
-        self.entries.push((h, start, self.text.len()));
-    }
-
-    /// The table sorted for reading.
-    pub(crate) fn finish(mut self) -> KeyTable {
-        self.entries.sort_by_key(|e| e.0);
-        self.entries.dedup_by_key(|e| e.0);
-        self.entries.shrink_to_fit();
-        self.text.shrink_to_fit();
-        self
-    }
-
-    /// The key of hash `h`.
-    pub(crate) fn get(&self, h: i64) -> Option<&str> {
-        let i = self.entries.binary_search_by_key(&h, |e| e.0).ok()?;
-        let (_, start, end) = self.entries[i];
-        self.text.get(start..end)
-    }
-
-    /// Every key renamed by `f`.
-    fn rename(&mut self, mut f: impl FnMut(&str) -> String) {
-        let mut text = String::with_capacity(self.text.len());
-        for (_, start, end) in &mut self.entries {
-            let renamed = f(&self.text[*start..*end]);
-            *start = text.len();
-            text.push_str(&renamed);
-            *end = text.len();
-        }
-        text.shrink_to_fit();
-        self.text = text;
-    }
+    keys: Arc<HashMap<i64, MessageKey>>,
 }
 
 impl std::fmt::Debug for Edges {
@@ -220,11 +163,11 @@ impl Edges {
     pub fn from_vec(edges: Vec<Edge>) -> Result<Edges> {
         let disk = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build()?.disk_manager;
         let mut names = Names::default();
-        let (mut keys, mut ids) = (KeyTable::default(), HashMap::<MessageKey, i64>::new());
+        let (mut keys, mut ids) = (HashMap::new(), HashMap::<MessageKey, i64>::new());
         let mut id = |key: &MessageKey| {
             let next = ids.len() as i64;
             *ids.entry(key.clone()).or_insert_with(|| {
-                keys.push(next, key);
+                keys.insert(next, key.clone());
                 next
             })
         };
@@ -235,7 +178,7 @@ impl Edges {
             record(e, &evidence, &mut words);
             out.push(Head::of(e, names.place(&e.a), names.place(&e.b)), &words)?;
         }
-        out.finish(names.names, keys.finish())
+        out.finish(names.names, keys)
     }
 
     /// How many.
@@ -280,7 +223,7 @@ impl Edges {
     }
 
     fn whole(&self, h: &Head, d: Detail) -> Edge {
-        let key = |h: i64| -> MessageKey { Arc::from(self.keys.get(h).unwrap_or("")) };
+        let key = |h: i64| self.keys.get(&h).cloned().unwrap_or_else(|| Arc::from(""));
         Edge {
             kind: h.kind,
             a: self.names[h.a as usize].clone(),
@@ -329,8 +272,11 @@ impl Edges {
     }
 
     /// Renames every message key of the evidence with `f` (once per key).
-    pub fn rename_evidence(&mut self, f: impl FnMut(&str) -> String) {
-        Arc::make_mut(&mut self.keys).rename(f);
+    pub fn rename_evidence(&mut self, mut f: impl FnMut(&MessageKey) -> MessageKey) {
+        let keys = Arc::make_mut(&mut self.keys);
+        for key in keys.values_mut() {
+            *key = f(key);
+        }
     }
 }
 
@@ -396,7 +342,7 @@ impl Builder {
     }
 
     /// The edges, their accounts named by `names`, their evidence keys by `keys`.
-    pub(super) fn finish(self, names: Vec<AccountName>, keys: KeyTable) -> Result<Edges> {
+    pub(super) fn finish(self, names: Vec<AccountName>, keys: HashMap<i64, MessageKey>) -> Result<Edges> {
         Ok(Edges { names, heads: self.heads, file: Some(self.file.finish()?), keys: Arc::new(keys) })
     }
 }
@@ -456,7 +402,7 @@ mod tests {
         let original = Edges::from_vec(all.clone()).unwrap();
         let mut renamed = original.clone();
         renamed.rename_accounts(|a| Arc::from(format!("p-{a}")));
-        renamed.rename_evidence(|k| k.to_uppercase());
+        renamed.rename_evidence(|k| Arc::from(k.to_uppercase()));
         assert_eq!(original.to_vec().unwrap(), all);
         for (got, e) in renamed.to_vec().unwrap().iter().zip(&all) {
             assert_eq!((&*got.a, &*got.b), (&*format!("p-{}", e.a), &*format!("p-{}", e.b)));
@@ -467,14 +413,5 @@ mod tests {
             assert_eq!(shown, upper);
             assert_eq!((&got.keys, &got.spells, got.lead), (&e.keys, &e.spells, e.lead));
         }
-    }
-
-    #[test]
-    fn a_key_table_finds_each_key_by_its_hash_and_renames_them_all() {
-        let t = KeyTable::new([(5, "x:1:a"), (-3, "x:1:b"), (5, "x:1:c"), (9, "")]);
-        assert_eq!((t.get(5), t.get(-3), t.get(9), t.get(4)), (Some("x:1:a"), Some("x:1:b"), Some(""), None));
-        let mut r = t.clone();
-        r.rename(|k| format!("{k}!"));
-        assert_eq!((r.get(5), r.get(-3), r.get(9)), (Some("x:1:a!"), Some("x:1:b!"), Some("!")));
     }
 }

@@ -3,12 +3,12 @@
 //! wait in a spill file in the order the edges were folded ([`Folding`]), and at the run's end the kept ones
 //! are copied in the result's order into the result's [`Edges`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use datafusion::prelude::SessionContext;
 
 use super::edges::{Builder, Detail, Edges, Head, Names, record};
-use super::{AccountName, Edge, Kind};
+use super::{AccountName, Edge, Kind, MessageKey};
 use crate::spill::Records;
 use crate::{Error, Result};
 
@@ -94,7 +94,7 @@ impl Folding {
 
     /// The result's edges: the kept ones, their records copied into a file in the cores' order (so that they
     /// are read in order), their evidence hashes resolved through `keys`.
-    pub(super) fn into_edges(mut self, ctx: &SessionContext, keys: super::edges::KeyTable) -> Result<Edges> {
+    pub(super) fn into_edges(mut self, ctx: &SessionContext, keys: HashMap<i64, MessageKey>) -> Result<Edges> {
         let mut out = Builder::new(Records::new(ctx, "coordination edges")?);
         for c in &self.cores {
             self.detail.read_at(c.at, c.len as usize, &mut self.words)?;
@@ -146,8 +146,7 @@ mod tests {
         let tested = folding.cores[0].weight;
         folding.sort();
         let (keys, hashes) = folding.keys_and_evidence().unwrap();
-        let names: Vec<(i64, String)> = hashes.iter().map(|&h| (h, format!("m{h}"))).collect();
-        let resolved = super::super::edges::KeyTable::new(names.iter().map(|(h, k)| (*h, k.as_str())));
+        let resolved: HashMap<i64, MessageKey> = hashes.iter().map(|&h| (h, Arc::from(format!("m{h}")))).collect();
         let edges = folding.into_edges(&ctx, resolved).unwrap().to_vec().unwrap();
         let mut expected: Vec<Edge> = all.into_iter().enumerate().filter(|(i, _)| i % 4 != 0).map(|(_, e)| e).collect();
         expected.iter_mut().find(|e| e.weight == tested).unwrap().p_value = Some(0.25);

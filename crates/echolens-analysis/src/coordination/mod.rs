@@ -1151,11 +1151,11 @@ async fn similar_at(ctx: &SessionContext, p: &Params, window_us: i64, stage: &dy
 }
 
 /// The message keys of the given key hashes, joined back from `messages`.
-async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -> Result<edges::KeyTable> {
+async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -> Result<HashMap<i64, MessageKey>> {
     use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
     let wanted: std::collections::HashSet<i64> = hashes.collect();
-    let mut out = edges::KeyTable::default();
+    let mut out = HashMap::with_capacity(wanted.len());
     if wanted.is_empty() {
         return Ok(out);
     }
@@ -1169,11 +1169,11 @@ async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -
         let h = i64s(&batch, "h")?;
         let key = strings(&batch, "key")?;
         for i in 0..batch.num_rows() {
-            out.push(h.value(i), key.value(i));
+            out.insert(h.value(i), Arc::from(key.value(i)));
         }
     }
     ctx.deregister_table("coord_evidence_keys")?;
-    Ok(out.finish())
+    Ok(out)
 }
 
 /// Keeps the edges of the account pairs whose specificity over every kind together reaches `min_weight` (`text`
