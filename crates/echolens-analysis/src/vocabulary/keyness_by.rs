@@ -8,16 +8,14 @@
 //! groups. Stop words are never terms. The `top` highest z of each group are kept.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
 use echolens_text::{StopWords, tokens};
 use serde::Serialize;
 
 use super::keyness::{Params, log_odds_z};
-use super::per_partition;
+use crate::fold::Fold;
 use crate::select::Selection;
-use crate::table::strings;
 use crate::{Error, Result};
 
 /// What a group is.
@@ -108,55 +106,18 @@ pub async fn run(
         }
     };
     selection.register(ctx, "keyness_by_selected").await?;
-    let sql = format!("SELECT {group} AS g, text_norm FROM keyness_by_selected");
-    let stop = Arc::new(StopWords::new(&params.stopwords));
-    type Counts = HashMap<(u32, u64), u64>;
-    // Per partition: its groups and words by first sight, and the (group, word hash) counts.
-    let parts = per_partition(
-        ctx,
-        &sql,
-        || (HashMap::<String, u32>::new(), HashMap::<u64, String>::new(), Counts::new()),
-        move |(groups, words, counts), batch| {
-            let (g, text) = (strings(batch, "g")?, strings(batch, "text_norm")?);
-            for i in 0..batch.num_rows() {
-                if !text.is_valid(i) || !g.is_valid(i) {
-                    continue;
-                }
-                let next = groups.len() as u32;
-                let gid = *groups.entry(g.value(i).to_owned()).or_insert(next);
-                for w in tokens(text.value(i)) {
-                    if stop.contains(w) {
-                        continue;
-                    }
-                    let h = xxhash_rust::xxh3::xxh3_64(w.as_bytes());
-                    words.entry(h).or_insert_with(|| w.to_owned());
-                    *counts.entry((gid, h)).or_default() += 1;
-                }
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    // Merged: groups by name, words by hash.
-    let mut names: Vec<String> = Vec::new();
-    let mut index: HashMap<String, u32> = HashMap::new();
-    let mut words: HashMap<u64, String> = HashMap::new();
-    let mut counts: Counts = HashMap::new();
-    for (groups, part_words, part_counts) in parts {
-        let mut to_global = vec![0u32; groups.len()];
-        for (name, local) in groups {
-            let next = names.len() as u32;
-            let global = *index.entry(name.clone()).or_insert_with(|| {
-                names.push(name);
-                next
-            });
-            to_global[local as usize] = global;
-        }
-        words.extend(part_words);
-        for ((g, w), n) in part_counts {
-            *counts.entry((to_global[g as usize], w)).or_default() += n;
-        }
-    }
+    // A fold per partition (on a cluster's executors): its groups and words by first sight and the (group,
+    // word hash) counts; merged by name and hash.
+    ctx.register_udaf(by_words_udaf(&params.stopwords));
+    let sql = format!(
+        "SELECT keyness_by_words(g, text_norm) AS fold FROM \
+         (SELECT {group} AS g, text_norm FROM keyness_by_selected)"
+    );
+    let bytes = crate::fold::run(ctx, &sql).await?;
+    let mut all = ByFold::new(&params.stopwords);
+    all.merge(&bytes)?;
+    drop(bytes);
+    let ByFold { names, words, counts, .. } = all;
     if names.len() < 2 {
         return Err(Error::Param(format!(
             "keyness by {}: the selection holds {} group(s); at least two are needed to compare",
@@ -258,4 +219,165 @@ pub fn write_outputs(
     std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
     let written = crate::write_tables(&k.tables()?, out, format)?;
     crate::table::write_summary(out, written, k.summary(), extra)
+}
+
+/// The (group, word) counts of one partition, or of all merged: groups and words by first sight.
+#[derive(Debug)]
+struct ByFold {
+    stop: StopWords,
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+    words: HashMap<u64, String>,
+    counts: HashMap<(u32, u64), u64>,
+}
+
+impl ByFold {
+    fn new(stopwords: &[echolens_text::Language]) -> ByFold {
+        ByFold {
+            stop: StopWords::new(stopwords),
+            names: Vec::new(),
+            index: HashMap::new(),
+            words: HashMap::new(),
+            counts: HashMap::new(),
+        }
+    }
+
+    fn group(&mut self, name: &str) -> u32 {
+        if let Some(&g) = self.index.get(name) {
+            return g;
+        }
+        let g = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), g);
+        g
+    }
+}
+
+impl Fold for ByFold {
+    fn update(&mut self, args: &[arrow::array::ArrayRef]) -> Result<()> {
+        let (g, text) = (crate::table::Strs::of(&args[0])?, crate::table::Strs::of(&args[1])?);
+        for i in 0..text.len() {
+            if !text.is_valid(i) || !g.is_valid(i) {
+                continue;
+            }
+            let gid = self.group(g.value(i));
+            for w in tokens(text.value(i)) {
+                if self.stop.contains(w) {
+                    continue;
+                }
+                let h = xxhash_rust::xxh3::xxh3_64(w.as_bytes());
+                self.words.entry(h).or_insert_with(|| w.to_owned());
+                *self.counts.entry((gid, h)).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut b = crate::fold::Bytes::new(bytes);
+        let groups = b.u64()? as usize;
+        let mut to_all = Vec::with_capacity(groups);
+        for _ in 0..groups {
+            let name = b.str()?;
+            to_all.push(self.group(name));
+        }
+        for _ in 0..b.u64()? {
+            let (h, word) = (b.u64()?, b.str()?);
+            self.words.entry(h).or_insert_with(|| word.to_owned());
+        }
+        while !b.is_empty() {
+            let (g, h, n) = (b.u64()? as usize, b.u64()?, b.u64()?);
+            let g = *to_all.get(g).ok_or_else(|| Error::Internal("keyness by: a count of no group".into()))?;
+            *self.counts.entry((g, h)).or_default() += n;
+        }
+        Ok(())
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        use crate::fold::{put_str, put_u64};
+        put_u64(out, self.names.len() as u64);
+        for name in &self.names {
+            put_str(out, name);
+        }
+        put_u64(out, self.words.len() as u64);
+        for (&h, word) in &self.words {
+            put_u64(out, h);
+            put_str(out, word);
+        }
+        for (&(g, h), &n) in &self.counts {
+            put_u64(out, u64::from(g));
+            put_u64(out, h);
+            put_u64(out, n);
+        }
+    }
+}
+
+/// `keyness_by_words(group, text_norm)`: the (group, word) counts as a fold ([`ByFold`]'s bytes), its stop
+/// words (language codes, as JSON) its parameter.
+pub(crate) fn by_words_udaf(stopwords: &[echolens_text::Language]) -> datafusion::logical_expr::AggregateUDF {
+    use arrow::datatypes::DataType::{Utf8, Utf8View};
+    use datafusion::logical_expr::{Signature, TypeSignature, Volatility};
+    let exact = |g, t| TypeSignature::Exact(vec![g, t]);
+    let signature = Signature::one_of(
+        vec![exact(Utf8View, Utf8View), exact(Utf8, Utf8View), exact(Utf8View, Utf8), exact(Utf8, Utf8)],
+        Volatility::Immutable,
+    );
+    let codes: Vec<&str> = stopwords.iter().map(|l| l.code()).collect();
+    let param = serde_json::to_string(&codes).expect("strings serialise");
+    let langs = stopwords.to_vec();
+    crate::fold::udaf("keyness_by_words", param, signature, move || Box::new(ByFold::new(&langs)))
+}
+
+/// The fold made again from its parameter.
+pub(crate) fn rebuild_by_words_udaf(param: &str) -> Result<datafusion::logical_expr::AggregateUDF> {
+    let codes: Vec<String> = serde_json::from_str(param)
+        .map_err(|e| Error::Param(format!("stop words sent with a plan do not read: {e}")))?;
+    let mut langs = Vec::new();
+    for code in codes {
+        langs.push(
+            echolens_text::Language::from_name(&code)
+                .ok_or_else(|| Error::Param(format!("no stop words for {code:?}")))?,
+        );
+    }
+    Ok(by_words_udaf(&langs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    fn fold(rows: &[(String, String)]) -> ByFold {
+        let g: arrow::array::ArrayRef =
+            Arc::new(arrow::array::StringArray::from_iter_values(rows.iter().map(|r| &r.0)));
+        let t: arrow::array::ArrayRef =
+            Arc::new(arrow::array::StringArray::from_iter_values(rows.iter().map(|r| &r.1)));
+        let mut f = ByFold::new(&[echolens_text::Language::English]);
+        f.update(&[g, t]).unwrap();
+        f
+    }
+
+    fn counted(f: &ByFold) -> BTreeMap<(&str, &str), u64> {
+        f.counts.iter().map(|(&(g, h), &n)| ((f.names[g as usize].as_str(), f.words[&h].as_str()), n)).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn folds_written_and_merged_count_what_one_fold_counts(
+            rows in proptest::collection::vec(("[abc]", "(the|ab|cd|سلام|мир| ){0,10}"), 0..40),
+            cut in 0usize..40,
+        ) {
+            let cut = cut.min(rows.len());
+            let whole = fold(&rows);
+            let mut merged = ByFold::new(&[echolens_text::Language::English]);
+            for part in [&rows[..cut], &rows[cut..]] {
+                let mut bytes = Vec::new();
+                fold(part).write(&mut bytes);
+                merged.merge(&bytes).unwrap();
+            }
+            proptest::prop_assert_eq!(counted(&merged), counted(&whole));
+            proptest::prop_assert!(!counted(&whole).keys().any(|(_, w)| *w == "the"), "stop words are left out");
+        }
+    }
 }

@@ -1,10 +1,10 @@
 //! Vocabulary: which words and phrases mark part of a corpus ([`keyness`]), how they spread from channel to
 //! channel ([`diffusion`]), and how much there is of everything, period by period ([`timeline`]).
 //!
-//! Counting words is an aggregation. Keyness's words are a fold per partition inside an aggregate UDF
-//! (`crate::fold`), diffusion's uses a UDF whose lists are unnested and grouped, the timeline a plain aggregate
-//! with a lexicon UDF: these run where the engine puts the plan (on a cluster, the executors). Keyness's phrases
-//! and `keyness --by` fold each partition's stream in the client ([`per_partition`]) and merge the folds.
+//! Counting words is an aggregation. Keyness's words and `keyness --by`'s (group, word) counts are folds per
+//! partition inside aggregate UDFs (`crate::fold`), diffusion's uses a UDF whose lists are unnested and
+//! grouped, the timeline a plain aggregate with a lexicon UDF: these run where the engine puts the plan (on a
+//! cluster, the executors). Keyness's phrases fold each partition's stream in the client ([`per_partition`]).
 
 pub mod diffusion;
 pub mod keyness;

@@ -127,6 +127,22 @@ fn analyze_on_a_cluster_equals_the_local_run() {
     assert!(local_terms.split(|&b| b == b'\n').count() > 100);
     assert!(local_terms.split(|&b| b == b'\n').any(|l| l.ends_with(b",3")), "three-word phrases were counted");
     assert!(local_terms == keyness("keyness-cluster", Some(&cluster.url)), "keyness on the cluster differs");
+    // And week by week (a fold of the (week, word) counts on the executors).
+    let by_week = |name: &str, cluster: Option<&str>| {
+        let mut cmd = echolens();
+        cmd.args(["keyness", "--by", "week", "--store"])
+            .arg(dir.path().join("cluster-store"))
+            .arg("--out")
+            .arg(dir.path().join(name));
+        if let Some(url) = cluster {
+            cmd.args(["--cluster", url]);
+        }
+        run(&mut cmd);
+        std::fs::read(dir.path().join(name).join("terms_by.csv")).unwrap()
+    };
+    let local_weeks = by_week("by-week-local", None);
+    assert!(local_weeks.split(|&b| b == b'\n').count() > 20);
+    assert!(local_weeks == by_week("by-week-cluster", Some(&cluster.url)), "keyness by week on the cluster differs");
     // The plans ran on the executors: both kept intermediate results of jobs in their work folders.
     for i in 0..2 {
         assert!(jobs(dir.path(), i) > 0, "executor {i} ran no task:\n{}", log(dir.path(), &format!("executor{i}.log")));
