@@ -9,7 +9,7 @@ use crate::minhash::KeyHasher;
 
 /// Strings numbered in order of first sight, looked up by a 64-bit hash that callers may compute in parallel
 /// ([`Interner::hash`]); the string is still compared, so two strings with one hash stay apart.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Interner {
     index: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
     /// Strings whose hash an earlier, different string has.

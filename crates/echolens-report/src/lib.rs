@@ -1009,8 +1009,8 @@ impl EdgeDigest {
             let swept: HashSet<&str> = c.sweep.iter().map(|s| s.kind.as_str()).collect();
             // Accounts by a number each, pairs as two numbers in one word: the distinct pairs of millions of
             // edges are a sorted list, not a set of string pairs.
+            // Every account of the swept kinds has its number.
             let mut number: HashMap<&str, u32> = HashMap::new();
-            let mut all_accounts: HashSet<&str> = HashSet::new();
             let mut all_edges: Vec<u64> = Vec::new();
             for kind in p.kinds.iter().filter(|k| swept.contains(k.name())) {
                 let mut accounts: HashSet<&str> = HashSet::new();
@@ -1025,7 +1025,6 @@ impl EdgeDigest {
                     let y = *number.entry(&**b).or_insert(next);
                     all_edges.push(u64::from(x) << 32 | u64::from(y));
                 }
-                all_accounts.extend(accounts.iter().copied());
                 own_window.push(SweepRow {
                     window_s: p.window_s,
                     kind: kind.name().to_owned(),
@@ -1042,7 +1041,7 @@ impl EdgeDigest {
                 window_s: p.window_s,
                 kind: "all".to_owned(),
                 edges: all_edges.len() as u64,
-                accounts: all_accounts.len() as u64,
+                accounts: number.len() as u64,
                 // The run's clusters include `similar` edges; shown only where the sweep's do too.
                 clusters: if combined_as_run { net.clusters.len() as u64 } else { u64::MAX },
                 largest_cluster: if combined_as_run {

@@ -117,7 +117,8 @@ pub async fn run(
     let mut all = ByFold::new(&params.stopwords);
     all.merge(&bytes)?;
     drop(bytes);
-    let ByFold { names, words, counts, .. } = all;
+    let ByFold { groups, words, counts, .. } = all;
+    let names = groups.names;
     if names.len() < 2 {
         return Err(Error::Param(format!(
             "keyness by {}: the selection holds {} group(s); at least two are needed to compare",
@@ -225,8 +226,8 @@ pub fn write_outputs(
 #[derive(Debug)]
 struct ByFold {
     stop: StopWords,
-    names: Vec<String>,
-    index: HashMap<String, u32>,
+    /// The groups, numbered by first sight.
+    groups: crate::lists::Interner,
     words: HashMap<u64, String>,
     counts: HashMap<(u32, u64), u64>,
 }
@@ -235,21 +236,10 @@ impl ByFold {
     fn new(stopwords: &[echolens_text::Language]) -> ByFold {
         ByFold {
             stop: StopWords::new(stopwords),
-            names: Vec::new(),
-            index: HashMap::new(),
+            groups: crate::lists::Interner::default(),
             words: HashMap::new(),
             counts: HashMap::new(),
         }
-    }
-
-    fn group(&mut self, name: &str) -> u32 {
-        if let Some(&g) = self.index.get(name) {
-            return g;
-        }
-        let g = self.names.len() as u32;
-        self.names.push(name.to_owned());
-        self.index.insert(name.to_owned(), g);
-        g
     }
 }
 
@@ -260,7 +250,7 @@ impl Fold for ByFold {
             if !text.is_valid(i) || !g.is_valid(i) {
                 continue;
             }
-            let gid = self.group(g.value(i));
+            let gid = self.groups.get(g.value(i));
             for w in tokens(text.value(i)) {
                 if self.stop.contains(w) {
                     continue;
@@ -279,7 +269,7 @@ impl Fold for ByFold {
         let mut to_all = Vec::with_capacity(groups);
         for _ in 0..groups {
             let name = b.str()?;
-            to_all.push(self.group(name));
+            to_all.push(self.groups.get(name));
         }
         for _ in 0..b.u64()? {
             let (h, word) = (b.u64()?, b.str()?);
@@ -295,8 +285,8 @@ impl Fold for ByFold {
 
     fn write(&self, out: &mut Vec<u8>) {
         use crate::fold::{put_str, put_u64};
-        put_u64(out, self.names.len() as u64);
-        for name in &self.names {
+        put_u64(out, self.groups.names.len() as u64);
+        for name in &self.groups.names {
             put_str(out, name);
         }
         put_u64(out, self.words.len() as u64);
@@ -359,7 +349,7 @@ mod tests {
     }
 
     fn counted(f: &ByFold) -> BTreeMap<(&str, &str), u64> {
-        f.counts.iter().map(|(&(g, h), &n)| ((f.names[g as usize].as_str(), f.words[&h].as_str()), n)).collect()
+        f.counts.iter().map(|(&(g, h), &n)| ((f.groups.names[g as usize].as_str(), f.words[&h].as_str()), n)).collect()
     }
 
     proptest::proptest! {
