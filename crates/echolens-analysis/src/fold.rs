@@ -30,6 +30,17 @@ pub(crate) trait Fold: Send + Sync + std::fmt::Debug {
     fn merge(&mut self, bytes: &[u8]) -> Result<()>;
     /// What was counted, as bytes [`Fold::merge`] reads.
     fn write(&self, out: &mut Vec<u8>);
+    /// The partition's state handed on to the merge, as [`Fold::write`] writes it: called once, when the fold
+    /// has seen all its rows, so a fold may give back what it held as it writes.
+    fn hand_on(&mut self, out: &mut Vec<u8>) {
+        self.write(out);
+    }
+    /// The aggregate's result: what was counted, unless the fold does its work once everything is merged (on
+    /// the executor that merges) and writes that work's result.
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        self.write(out);
+        Ok(())
+    }
 }
 
 type Make = Arc<dyn Fn() -> Box<dyn Fold> + Send + Sync>;
@@ -90,13 +101,6 @@ fn external(e: Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
 
-impl FoldAccumulator {
-    fn bytes(&self) -> ScalarValue {
-        let mut out = Vec::new();
-        self.fold.write(&mut out);
-        ScalarValue::LargeBinary(Some(out))
-    }
-}
 
 impl Accumulator for FoldAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
@@ -104,7 +108,9 @@ impl Accumulator for FoldAccumulator {
     }
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        Ok(self.bytes())
+        let mut out = Vec::new();
+        self.fold.finish(&mut out).map_err(external)?;
+        Ok(ScalarValue::LargeBinary(Some(out)))
     }
 
     fn size(&self) -> usize {
@@ -113,7 +119,10 @@ impl Accumulator for FoldAccumulator {
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        Ok(vec![self.bytes()])
+        // The engine asks for a partition's state once, consuming it.
+        let mut out = Vec::new();
+        self.fold.hand_on(&mut out);
+        Ok(vec![ScalarValue::LargeBinary(Some(out))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
@@ -189,6 +198,26 @@ impl<'a> Bytes<'a> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("eight bytes")))
     }
 
+    pub(crate) fn i64(&mut self) -> Result<i64> {
+        Ok(self.u64()? as i64)
+    }
+
+    pub(crate) fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("four bytes")))
+    }
+
+    /// `n` numbers as [`put_u32s`] wrote them.
+    pub(crate) fn u32s(&mut self, n: usize) -> Result<Vec<u32>> {
+        let bytes = self.take(n.checked_mul(4).ok_or_else(|| Error::Internal("a fold's list is too long".into()))?)?;
+        Ok(bytes.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().expect("four bytes"))).collect())
+    }
+
+    /// `n` numbers as [`put_i64s`] wrote them.
+    pub(crate) fn i64s(&mut self, n: usize) -> Result<Vec<i64>> {
+        let bytes = self.take(n.checked_mul(8).ok_or_else(|| Error::Internal("a fold's list is too long".into()))?)?;
+        Ok(bytes.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("eight bytes"))).collect())
+    }
+
     pub(crate) fn str(&mut self) -> Result<&'a str> {
         let n = u32::from_le_bytes(self.take(4)?.try_into().expect("four bytes")) as usize;
         std::str::from_utf8(self.take(n)?).map_err(|e| Error::Internal(format!("a fold's string: {e}")))
@@ -198,6 +227,23 @@ impl<'a> Bytes<'a> {
 /// `n` as [`Bytes::u64`] reads it.
 pub(crate) fn put_u64(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(&n.to_le_bytes());
+}
+
+/// `n` as [`Bytes::u32`] reads it.
+pub(crate) fn put_u32(out: &mut Vec<u8>, n: u32) {
+    out.extend_from_slice(&n.to_le_bytes());
+}
+
+/// `v` as [`Bytes::u32s`] reads it (its length written apart).
+pub(crate) fn put_u32s(out: &mut Vec<u8>, v: &[u32]) {
+    out.reserve(4 * v.len());
+    v.iter().for_each(|n| out.extend_from_slice(&n.to_le_bytes()));
+}
+
+/// `v` as [`Bytes::i64s`] reads it (its length written apart).
+pub(crate) fn put_i64s(out: &mut Vec<u8>, v: &[i64]) {
+    out.reserve(8 * v.len());
+    v.iter().for_each(|n| out.extend_from_slice(&n.to_le_bytes()));
 }
 
 /// `s` as [`Bytes::str`] reads it.

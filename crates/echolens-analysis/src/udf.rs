@@ -339,6 +339,7 @@ pub fn rebuild_udaf(name: &str, param: &str) -> crate::Result<datafusion::logica
     match (name, param) {
         ("keyness_words", "{}") => Ok(crate::vocabulary::keyness::words_udaf()),
         ("keyness_by_words", param) => crate::vocabulary::keyness_by::rebuild_by_words_udaf(param),
+        ("similar_pairs", param) => crate::coordination::similar::rebuild_udaf(param),
         (other, _) => Err(crate::Error::Param(format!("no fold function {other:?} with that parameter"))),
     }
 }

@@ -25,7 +25,7 @@ mod cluster;
 mod edges;
 mod folded;
 mod output;
-mod similar;
+pub(crate) mod similar;
 mod tight;
 pub mod window;
 

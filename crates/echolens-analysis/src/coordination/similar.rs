@@ -16,18 +16,20 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use arrow::array::{Array, ArrayRef, Int64Array};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use rayon::prelude::*;
 
 use super::{Edge, Kind};
 use crate::Result;
-use crate::lists::{Chunk, Interner, Lists, pieces};
+use crate::fold::{Bytes, put_i64s, put_str, put_u32, put_u32s, put_u64};
+use crate::lists::{Chunk, Interner, Lists};
 #[cfg(test)]
 use crate::minhash::shingles;
 use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
 use crate::sql::{ACCOUNT, ORIGINAL};
-use crate::table::{collect, i64s, strings_in_place};
+use crate::table::{Strs, collect, i64s};
 
 /// Parameters of the similar-text kernel.
 #[derive(Debug, Clone, Copy)]
@@ -131,24 +133,8 @@ struct Docs {
     bands: Lists,
 }
 
-/// What a piece of a scanned batch gives: its kept texts' shingle sets and band keys, the kept rows with their
-/// account's hash, and how many texts were too short.
-struct Piece {
-    sets: Chunk,
-    bands: Chunk,
-    kept: Vec<(u32, u64)>,
-    short: u64,
-}
-
 /// Word hashes and minima, kept by [`sign`] between calls.
 type SignScratch = (Vec<u64>, Vec<u32>);
-
-thread_local! {
-    /// Each scanning thread's chunks, filled piece after piece and copied out at their size, and its scratch
-    /// space for `sign`.
-    static SCRATCH: std::cell::RefCell<(Chunk, Chunk, SignScratch)> =
-        std::cell::RefCell::new((Chunk::empty(0), Chunk::empty(0), Default::default()));
-}
 
 /// Document → its verified partners within the span.
 type NearCounts = HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>;
@@ -326,53 +312,82 @@ fn window_pairs(
 /// Each document of a pair within the window: its partners within the window, and within the span.
 type Tightness = HashMap<u32, (u32, u32), std::hash::BuildHasherDefault<KeyHasher>>;
 
-/// The partners of the documents of `pairs` (within the window) within the window and, from `near` (by run-wide
-/// number: `run_wide[doc]`), within the span.
-fn tightness(pairs: &[(u32, u32)], near: &NearCounts, run_wide: &[u32]) -> Tightness {
+/// The partners of the documents of `pairs` (within the window) within the window and, from `near` (the
+/// partners within the span of the documents that have any), within the span.
+fn tightness(pairs: &[(u32, u32)], near: impl Fn(u32) -> Option<u32>) -> Tightness {
     let mut out = Tightness::default();
     for &(x, y) in pairs {
         out.entry(x).or_default().0 += 1;
         out.entry(y).or_default().0 += 1;
     }
     for (doc, (close, far)) in out.iter_mut() {
-        *far = near.get(&run_wide[*doc as usize]).copied().unwrap_or(*close).max(*close);
+        *far = near(*doc).unwrap_or(*close).max(*close);
     }
     out
 }
 
 /// The documents of the pairs found so far (time, account and key; no sets), numbered in the order first
-/// paired: every document's would be 20 bytes for each text of the corpus (about 1 GB at 53M messages), and
-/// the paired ones are a fraction.
+/// paired and known by their key hash, the pairs themselves and the documents' partners within the span: what
+/// the slabs' folds give, added up.
 #[derive(Default)]
 struct Paired {
     docs: Docs,
-    /// Each kept document's run-wide number.
-    run_wide: Vec<u32>,
-    /// Run-wide number → number here.
-    index: HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
+    accounts: Interner,
+    /// Key hash → number here.
+    index: HashMap<i64, u32, std::hash::BuildHasherDefault<KeyHasher>>,
+    pairs: Vec<(u32, u32)>,
+    /// Key hash → verified partners within the span (documents with none are not in it).
+    near: HashMap<i64, u32, std::hash::BuildHasherDefault<KeyHasher>>,
+    short_texts: u64,
 }
 
 impl Paired {
-    /// The number here of the document with run-wide number `global`, which is `d` of `docs`.
-    fn keep(&mut self, global: u32, docs: &Docs, d: u32) -> u32 {
-        let next = self.run_wide.len() as u32;
-        *self.index.entry(global).or_insert_with(|| {
-            let i = d as usize;
-            self.docs.ts.push(docs.ts[i]);
-            self.docs.account.push(docs.account[i]);
-            self.docs.key_h.push(docs.key_h[i]);
-            self.run_wide.push(global);
+    /// The number here of the document with key hash `key_h`, kept with its time and account on first sight.
+    fn keep(&mut self, key_h: i64, ts: i64, account: &str) -> u32 {
+        let next = self.docs.ts.len() as u32;
+        *self.index.entry(key_h).or_insert_with(|| {
+            self.docs.ts.push(ts);
+            self.docs.account.push(self.accounts.get(account));
+            self.docs.key_h.push(key_h);
             next
         })
     }
 
-    /// The documents numbered in run-wide order (what the pairs are sorted and summed by, as when every
-    /// document was kept), `pairs` renumbered with them, and each one's run-wide number.
-    fn in_run_order(self, pairs: &mut [(u32, u32)]) -> (Docs, Vec<u32>) {
-        let Paired { docs, run_wide, index } = self;
+    /// Adds what a slab's fold finished with ([`SimilarFold::finish`]).
+    fn add(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut b = Bytes::new(bytes);
+        self.short_texts += b.u64()?;
+        let docs = b.u64()? as usize;
+        let mut here = Vec::with_capacity(docs.min(bytes.len()));
+        for _ in 0..docs {
+            let (key_h, ts, account) = (b.i64()?, b.i64()?, b.str()?);
+            here.push(self.keep(key_h, ts, account));
+        }
+        let of = |i: u32| {
+            here.get(i as usize).copied().ok_or_else(|| crate::Error::Internal("similar: a pair past its documents".into()))
+        };
+        for _ in 0..b.u64()? {
+            let (x, y) = (of(b.u32()?)?, of(b.u32()?)?);
+            self.pairs.push((x, y));
+        }
+        for _ in 0..b.u64()? {
+            let (key_h, n) = (b.i64()?, b.u32()?);
+            *self.near.entry(key_h).or_default() += n;
+        }
+        if !b.is_empty() {
+            return Err(crate::Error::Internal("similar: a slab's result runs on".into()));
+        }
+        Ok(())
+    }
+
+    /// The documents numbered in time order (ties by key hash: the order the pairs are sorted and summed by,
+    /// however the slabs and partitions fell), the pairs renumbered with them, the accounts' names and the
+    /// tightness of the pairs' documents (with `tight`).
+    fn in_time_order(self, tight: bool) -> (Docs, Vec<(u32, u32)>, Vec<String>, Option<Tightness>) {
+        let Paired { docs, accounts, index, mut pairs, near, .. } = self;
         drop(index);
-        let mut order: Vec<u32> = (0..run_wide.len() as u32).collect();
-        order.sort_unstable_by_key(|&d| run_wide[d as usize]);
+        let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
+        order.sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize]));
         let mut new = vec![0u32; order.len()];
         for (n, &d) in order.iter().enumerate() {
             new[d as usize] = n as u32;
@@ -387,7 +402,8 @@ impl Paired {
             account: order.iter().map(|&d| docs.account[d as usize]).collect(),
             ..Docs::default()
         };
-        (sorted, order.iter().map(|&d| run_wide[d as usize]).collect())
+        let tight = tight.then(|| tightness(&pairs, |d| near.get(&sorted.key_h[d as usize]).copied()));
+        (sorted, pairs, accounts.names, tight)
     }
 }
 
@@ -486,10 +502,11 @@ pub(super) struct Found {
 }
 
 /// Bytes the kernel holds per text of a slab: its shingle set and band keys, their offsets, its time, account
-/// and key (in the slab and in the whole run), and its entries in the window's index. Measured at 10M generated
-/// messages: about 100 B of set, 72 B of band keys (18 at the default threshold), 40 B of the rest, about
-/// 190 B in all; rounded up for the window and the pairs.
-const BYTES_PER_TEXT: usize = 256;
+/// and key, and its entries in the window's index. Measured at 10M generated messages: about 100 B of set, 72 B
+/// of band keys (18 at the default threshold), 40 B of the rest, about 190 B in all; while the merge reads a
+/// partition's state, the state's bytes are held beside the merged texts: the slab's peak on the 1M demo store
+/// was 1.7 times what one copy of its texts takes, so 448 B.
+const BYTES_PER_TEXT: usize = 448;
 
 /// How many texts a slab may hold in `ctx`'s memory budget (the engine's pool, `--memory`): all of them when
 /// the pool has no limit.
@@ -550,190 +567,324 @@ async fn slabs(ctx: &SessionContext, per_slab: usize) -> Result<Vec<Slab>> {
     Ok(bounds.windows(2).map(|w| Slab { from: w[0], until: w[1], messages: at(w[1], n) - at(w[0], 0) }).collect())
 }
 
-/// The documents of a slab: those carried over from the slabs before it (the last window's worth, which its
-/// first texts are compared with), then its own.
-#[derive(Default)]
-struct SlabDocs {
-    docs: Docs,
-    /// The run-wide numbers of the carried documents.
-    carried: Vec<u32>,
-}
-
-impl SlabDocs {
-    /// The run-wide number of the slab's document `d`, whose own documents are numbered from `first`.
-    fn global(&self, d: u32, first: u32) -> u32 {
-        self.carried.get(d as usize).copied().unwrap_or_else(|| first + d - self.carried.len() as u32)
-    }
-
-    /// The documents of this slab, in `order` (time order), at or after `from`: the next slab's carried ones.
-    fn carry(&self, order: &[u32], from: i64, first: u32) -> SlabDocs {
-        let docs = &self.docs;
-        let start = order.partition_point(|&d| docs.ts[d as usize] < from);
-        let mut next = Docs::default();
-        let (mut sets, mut bands) = (Chunk::empty(0), Chunk::empty(0));
-        let mut carried = Vec::with_capacity(order.len() - start);
-        for &d in &order[start..] {
-            let i = d as usize;
-            next.ts.push(docs.ts[i]);
-            next.account.push(docs.account[i]);
-            next.key_h.push(docs.key_h[i]);
-            sets.push_with(|data| data.extend_from_slice(docs.sets.get(d)));
-            bands.push_with(|data| data.extend_from_slice(docs.bands.get(d)));
-            carried.push(self.global(d, first));
-        }
-        next.sets.chunks.push(sets.copy_exact());
-        next.bands.chunks.push(bands.copy_exact());
-        SlabDocs { docs: next, carried }
-    }
-}
-
 /// The `similar` edges of the messages in `ctx`, each with up to `evidence` message pairs.
 ///
 /// The texts are read in slabs of time of about `p.slab_texts` original messages each (cut only between
-/// different times), each slab a scan of `messages` filtered on time: the signatures of one slab are held at a time, with the
-/// last window's worth of the slab before it, so memory is bounded by the slab, not by the corpus. Every
-/// document is compared once, in its own slab, with the documents of the window before it: the slabs together
-/// find exactly the pairs one scan finds.
+/// different times), each slab one plan: a scan of `messages` from a span before the slab to its end, and the
+/// fold `similar_pairs` ([`SimilarFold`]) over it. Each partition of the scan (on a cluster, each executor's
+/// task) signs its texts; the merge compares them in time order and hands back only the verified pairs, the
+/// documents in them and the partners within the span. The texts of the span before the slab are compared
+/// with, not looked up (the slab before found their pairs), so memory is bounded by the slab, not by the
+/// corpus, and the slabs together find exactly the pairs one scan finds.
 pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> Result<Found> {
     let timings = crate::timings::Timings::new();
     let step = |name: &str| timings.step(&format!("  similar: {name}"));
-    let perms = Permutations::new(p.bands * p.rows);
-    // The kernel's parallel work runs on threads of its own, which end when it returns. The allocator keeps
-    // what a thread freed in that thread's heap until the thread allocates again, and the global pool's
-    // threads sit idle while the engine runs the next plan: the freed signatures (about 0.5 GB at 10M
-    // messages) stayed resident under the equi-key kinds' join. A thread that ends gives its heap back.
-    let threads = rayon::ThreadPoolBuilder::new()
-        .num_threads(rayon::current_num_threads())
-        .thread_name(|i| format!("echolens-similar-{i}"))
-        .build()
-        .map_err(|e| crate::Error::Internal(format!("starting the similar kernel's threads: {e}")))?;
     let slabs = slabs(ctx, p.slab_texts).await?;
     step(&format!("{} slab(s)", slabs.len()));
-    // The documents of the pairs found, with their time, account and key: what the pairs are folded with.
-    // Documents are numbered across the run (`seen` so far); only those in a pair are kept.
     let mut paired = Paired::default();
-    let mut seen = 0u32;
-    let mut accounts = Interner::default();
-    let mut short_texts = 0u64;
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
-    let mut near = NearCounts::default();
-    let mut slab = SlabDocs::default();
-    for (s, bounds) in slabs.iter().enumerate() {
-        let warm = slab.carried.len();
-        short_texts += scan(ctx, p, &perms, &threads, bounds, &mut slab.docs, &mut accounts).await?;
-        let docs = &slab.docs;
-        let first = seen;
-        seen = u32::try_from(docs.ts.len() - warm)
-            .ok()
-            .and_then(|n| seen.checked_add(n))
-            .ok_or_else(|| crate::Error::Internal("similar: more than 2^32 texts".into()))?;
-        step("scan and signatures");
-        // Time order (ties by key hash: any order finds the same pairs). The carried documents are all
-        // earlier than the slab's own, so they come first.
-        let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
-        threads.install(|| order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize])));
-        let (found, counts) = threads.install(|| window_pairs(p, docs, &order, warm, rayon::current_num_threads()));
-        pairs.reserve(found.len());
-        for (x, y) in found {
-            let x = paired.keep(slab.global(x, first), docs, x);
-            let y = paired.keep(slab.global(y, first), docs, y);
-            pairs.push((x, y));
-        }
-        for (doc, n) in counts {
-            *near.entry(slab.global(doc, first)).or_default() += n;
-        }
-        let next = slabs.get(s + 1).and_then(|n| n.from);
-        slab = match next {
-            Some(from) => slab.carry(&order, from.saturating_sub(p.span_us), first),
-            None => SlabDocs::default(),
-        };
-        step("window");
+    for slab in &slabs {
+        let fold = FoldParam::new(p, slab.from);
+        ctx.register_udaf(similar_udaf(&fold));
+        let scan = Slab { from: slab.from.map(|t| t.saturating_sub(p.span_us)), ..*slab };
+        let sql = format!(
+            "SELECT similar_pairs({ACCOUNT}, CAST(ts AS BIGINT), hash64(key), text_norm) AS fold FROM messages \
+             WHERE {}",
+            scan.filter()
+        );
+        let bytes = crate::fold::run(ctx, &sql).await?;
+        paired.add(&bytes)?;
+        step("slab");
     }
-    drop(slab);
-    let (all, run_wide) = paired.in_run_order(&mut pairs);
-    let tight = (p.span_us > p.window_us).then(|| tightness(&pairs, &near, &run_wide));
-    drop((near, run_wide));
-    let edges = threads.install(|| fold_pairs(&pairs, &all, &accounts.names, evidence, tight.as_ref(), p.window_us));
-    drop((all, pairs, tight));
+    let short_texts = paired.short_texts;
+    let (docs, pairs, names, tight) = paired.in_time_order(p.span_us > p.window_us);
+    // The kernel's parallel work runs on threads of its own, which end when it returns: the allocator keeps
+    // what a thread freed in that thread's heap until the thread allocates again (see `SimilarFold::finish`).
+    let threads = kernel_threads()?;
+    let edges = threads.install(|| fold_pairs(&pairs, &docs, &names, evidence, tight.as_ref(), p.window_us));
     drop(threads);
     step("edges");
     Ok(Found { edges, short_texts, slabs: slabs.len() })
 }
 
-/// Reads the original texts of `slab`, appending each long enough one's time, account, key and signatures to
-/// `docs`; how many were too short.
-async fn scan(
-    ctx: &SessionContext,
-    p: &SimilarParams,
-    perms: &Permutations,
-    threads: &rayon::ThreadPool,
-    slab: &Slab,
-    docs: &mut Docs,
-    accounts: &mut Interner,
-) -> Result<u64> {
-    let sql = format!(
-        "SELECT {ACCOUNT} AS account, CAST(ts AS BIGINT) AS ts, hash64(key) AS h, text_norm FROM messages \
-         WHERE {}",
-        slab.filter()
-    );
-    crate::table::explain(ctx, &sql).await?;
-    let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
-    // The per-text columns are reserved for every message of the slab up front: grown by doubling, they could
-    // hold two-thirds more than they use at the scan's end, which is the kernel's peak; reserved pages that are
-    // never written take no memory.
-    docs.ts.reserve_exact(slab.messages);
-    docs.account.reserve_exact(slab.messages);
-    docs.key_h.reserve_exact(slab.messages);
-    let mut short_texts = 0u64;
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        let account = strings_in_place(&batch, "account")?;
-        let ts = i64s(&batch, "ts")?;
-        let h = i64s(&batch, "h")?;
-        let text = strings_in_place(&batch, "text_norm")?;
-        // Texts shorter than `min_tokens` words take no part. Pieces of the batch in parallel, each writing its
-        // texts' sets and keys straight into its own chunks: no list per text.
-        let n = batch.num_rows();
-        let filled: Vec<Piece> = threads.install(|| {
-            pieces(n)
-                .into_par_iter()
-                .map(|rows| {
-                    SCRATCH.with_borrow_mut(|(sets, bands, scratch)| {
-                        sets.clear();
-                        bands.clear();
-                        let (mut kept, mut short) = (Vec::with_capacity(rows.len()), 0);
-                        for i in rows {
-                            if sign(text.value(i), p, perms, scratch, sets, bands) {
-                                kept.push((i as u32, Interner::hash(account.value(i))));
-                            } else if text.is_valid(i) {
-                                short += 1;
-                            }
-                        }
-                        Piece { sets: sets.copy_exact(), bands: bands.copy_exact(), kept, short }
-                    })
-                })
-                .collect()
-        });
-        for mut piece in filled {
-            short_texts += piece.short;
-            if piece.kept.is_empty() {
-                continue;
-            }
-            let first = docs.ts.len() as u32;
-            for &(i, account_h) in &piece.kept {
-                let i = i as usize;
-                docs.ts.push(ts.value(i));
-                docs.account.push(accounts.get_hashed(account_h, account.value(i)));
-                docs.key_h.push(h.value(i));
-            }
-            (piece.sets.first, piece.bands.first) = (first, first);
-            docs.sets.chunks.push(piece.sets);
-            docs.bands.chunks.push(piece.bands);
+/// A pool of threads for the kernel's parallel work, ended when dropped.
+fn kernel_threads() -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .thread_name(|i| format!("echolens-similar-{i}"))
+        .build()
+        .map_err(|e| crate::Error::Internal(format!("starting the similar kernel's threads: {e}")))
+}
+
+/// What `similar_pairs` is made from, sent with a plan: the kernel's parameters and where the slab starts.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct FoldParam {
+    window_us: i64,
+    span_us: i64,
+    threshold: f64,
+    shingle: usize,
+    min_tokens: usize,
+    bands: usize,
+    rows: usize,
+    /// Texts before this time are the span before the slab: compared with, not looked up, not counted.
+    from: Option<i64>,
+}
+
+impl FoldParam {
+    fn new(p: &SimilarParams, from: Option<i64>) -> FoldParam {
+        FoldParam {
+            window_us: p.window_us,
+            span_us: p.span_us,
+            threshold: p.threshold,
+            shingle: p.shingle,
+            min_tokens: p.min_tokens,
+            bands: p.bands,
+            rows: p.rows,
+            from,
         }
     }
-    docs.sets.index();
-    docs.bands.index();
-    Ok(short_texts)
+
+    fn params(&self) -> SimilarParams {
+        SimilarParams {
+            window_us: self.window_us,
+            span_us: self.span_us,
+            threshold: self.threshold,
+            shingle: self.shingle,
+            min_tokens: self.min_tokens,
+            bands: self.bands,
+            rows: self.rows,
+            slab_texts: usize::MAX,
+        }
+    }
+}
+
+/// `similar_pairs(account, ts, key hash, text_norm)`: a slab's verified pairs, as a fold ([`SimilarFold`]).
+fn similar_udaf(param: &FoldParam) -> datafusion::logical_expr::AggregateUDF {
+    use datafusion::logical_expr::{Signature, Volatility};
+    let text = serde_json::to_string(param).expect("numbers serialise");
+    let param = *param;
+    crate::fold::udaf("similar_pairs", text, Signature::any(4, Volatility::Immutable), move || {
+        Box::new(SimilarFold::new(param))
+    })
+}
+
+/// The fold made again from its parameter.
+pub(crate) fn rebuild_udaf(param: &str) -> Result<datafusion::logical_expr::AggregateUDF> {
+    let param: FoldParam = serde_json::from_str(param)
+        .map_err(|e| crate::Error::Param(format!("similar_pairs: the parameter sent with a plan does not read: {e}")))?;
+    if param.rows == 0 || param.bands == 0 || param.bands * param.rows > 1024 || param.span_us < param.window_us {
+        return Err(crate::Error::Param(format!("similar_pairs: parameters out of range: {param:?}")));
+    }
+    Ok(similar_udaf(&param))
+}
+
+/// A slab's texts as a fold: each partition signs the texts it reads (shingle set and band keys; [`sign`]) and
+/// hands them on; the merge puts them in time order, runs the window over them ([`window_pairs`]) and finishes
+/// with the verified pairs within the window, their documents, and the partners within the span
+/// ([`Paired::add`] reads it).
+struct SimilarFold {
+    param: FoldParam,
+    p: SimilarParams,
+    perms: Permutations,
+    docs: Docs,
+    accounts: Interner,
+    /// The slab's own texts (not those of the span before it) too short to take part.
+    short: u64,
+    scratch: (Chunk, Chunk, SignScratch),
+}
+
+impl std::fmt::Debug for SimilarFold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimilarFold").field("param", &self.param).field("docs", &self.docs.ts.len()).finish()
+    }
+}
+
+impl SimilarFold {
+    fn new(param: FoldParam) -> SimilarFold {
+        let p = param.params();
+        SimilarFold {
+            param,
+            p,
+            perms: Permutations::new(p.bands * p.rows),
+            docs: Docs::default(),
+            accounts: Interner::default(),
+            short: 0,
+            scratch: (Chunk::empty(0), Chunk::empty(0), Default::default()),
+        }
+    }
+
+    /// Whether a text at `ts` is the slab's own, not the span's before it.
+    fn own(&self, ts: i64) -> bool {
+        self.param.from.is_none_or(|from| ts >= from)
+    }
+
+    /// The times, accounts and keys of `docs` (what the sets' and band keys' chunks follow).
+    fn put_head(&self, out: &mut Vec<u8>, docs: &Docs) {
+        put_u64(out, self.short);
+        put_u64(out, self.accounts.names.len() as u64);
+        self.accounts.names.iter().for_each(|name| put_str(out, name));
+        put_u64(out, docs.ts.len() as u64);
+        put_i64s(out, &docs.ts);
+        put_u32s(out, &docs.account);
+        put_i64s(out, &docs.key_h);
+    }
+}
+
+/// A chunk of lists as [`SimilarFold::merge`] reads it.
+fn put_chunk(out: &mut Vec<u8>, chunk: &Chunk) {
+    let (offsets, data) = chunk.raw();
+    put_u64(out, offsets.len() as u64);
+    put_u32s(out, offsets);
+    put_u64(out, data.len() as u64);
+    put_u32s(out, data);
+}
+
+impl crate::fold::Fold for SimilarFold {
+    fn update(&mut self, args: &[ArrayRef]) -> Result<()> {
+        let [account, ts, h, text] = args else {
+            return Err(crate::Error::Internal("similar_pairs takes four arguments".into()));
+        };
+        let (account, text) = (Strs::of(account)?, Strs::of(text)?);
+        let int64 = |a: &ArrayRef| {
+            a.as_any()
+                .downcast_ref::<Int64Array>()
+                .cloned()
+                .ok_or_else(|| crate::Error::Internal("similar_pairs: a time or key hash that is not Int64".into()))
+        };
+        let (ts, h) = (int64(ts)?, int64(h)?);
+        let first = u32::try_from(self.docs.ts.len())
+            .map_err(|_| crate::Error::Internal("similar: more than 2^32 texts in a slab".into()))?;
+        let mut scratch = std::mem::replace(&mut self.scratch, (Chunk::empty(0), Chunk::empty(0), Default::default()));
+        let (sets, bands, sign_scratch) = &mut scratch;
+        sets.clear();
+        bands.clear();
+        for i in 0..text.len() {
+            if ts.is_null(i) || account.is_null(i) {
+                continue;
+            }
+            if sign(text.value(i), &self.p, &self.perms, sign_scratch, sets, bands) {
+                self.docs.ts.push(ts.value(i));
+                self.docs.account.push(self.accounts.get(account.value(i)));
+                self.docs.key_h.push(h.value(i));
+            } else if text.is_valid(i) && self.own(ts.value(i)) {
+                self.short += 1;
+            }
+        }
+        if sets.len() > 0 {
+            let (mut s, mut b) = (sets.copy_exact(), bands.copy_exact());
+            (s.first, b.first) = (first, first);
+            self.docs.sets.chunks.push(s);
+            self.docs.bands.chunks.push(b);
+        }
+        self.scratch = scratch;
+        Ok(())
+    }
+
+    fn merge(&mut self, bytes: &[u8]) -> Result<()> {
+        let bad = |what: &str| crate::Error::Internal(format!("similar: a partition's state {what}"));
+        let mut b = Bytes::new(bytes);
+        self.short += b.u64()?;
+        let names: Vec<u32> = (0..b.u64()?).map(|_| Ok(self.accounts.get(b.str()?))).collect::<Result<_>>()?;
+        let n = b.u64()? as usize;
+        if n > bytes.len() {
+            return Err(bad("counts more texts than it has bytes"));
+        }
+        let first = self.docs.ts.len();
+        self.docs.ts.extend(b.i64s(n)?);
+        for a in b.u32s(n)? {
+            self.docs.account.push(*names.get(a as usize).ok_or_else(|| bad("names an account it lacks"))?);
+        }
+        self.docs.key_h.extend(b.i64s(n)?);
+        for lists in [&mut self.docs.sets, &mut self.docs.bands] {
+            let mut at = first;
+            for _ in 0..b.u64()? {
+                let offsets = b.u64().and_then(|k| b.u32s(k as usize))?;
+                let data = b.u64().and_then(|k| b.u32s(k as usize))?;
+                let chunk = Chunk::from_raw(at as u32, offsets, data).ok_or_else(|| bad("has a broken list"))?;
+                at += chunk.len();
+                lists.chunks.push(chunk);
+            }
+            if at != first + n {
+                return Err(bad("has lists for another number of texts"));
+            }
+        }
+        if !b.is_empty() {
+            return Err(bad("runs on"));
+        }
+        Ok(())
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        self.put_head(out, &self.docs);
+        for lists in [&self.docs.sets, &self.docs.bands] {
+            put_u64(out, lists.chunks.len() as u64);
+            lists.chunks.iter().for_each(|c| put_chunk(out, c));
+        }
+    }
+
+    fn hand_on(&mut self, out: &mut Vec<u8>) {
+        // Each chunk is given back once written: the partition's texts are not held twice.
+        let docs = std::mem::take(&mut self.docs);
+        self.put_head(out, &docs);
+        let Docs { sets, bands, .. } = docs;
+        for lists in [sets, bands] {
+            put_u64(out, lists.chunks.len() as u64);
+            for chunk in lists.chunks {
+                put_chunk(out, &chunk);
+            }
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        let docs = &mut self.docs;
+        docs.sets.index();
+        docs.bands.index();
+        let docs = &self.docs;
+        // Time order, ties by key hash: the same order however the partitions fell. The span before the slab
+        // comes first; its texts are compared with, not looked up.
+        let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
+        // The pool's threads end when it is dropped, and a thread that ends gives its heap back: the global
+        // pool's would keep the freed signatures resident while the engine runs the next plan.
+        let threads = kernel_threads()?;
+        threads.install(|| order.par_sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize])));
+        let start = match self.param.from {
+            Some(from) => order.partition_point(|&d| docs.ts[d as usize] < from),
+            None => 0,
+        };
+        let (pairs, near) =
+            threads.install(|| window_pairs(&self.p, docs, &order, start, rayon::current_num_threads()));
+        drop(threads);
+        put_u64(out, self.short);
+        // The documents of the pairs, numbered as first paired.
+        let mut number = vec![u32::MAX; docs.ts.len()];
+        let mut paired: Vec<u32> = Vec::new();
+        let mut at = |d: u32| {
+            let n = &mut number[d as usize];
+            if *n == u32::MAX {
+                *n = paired.len() as u32;
+                paired.push(d);
+            }
+            *n
+        };
+        let pairs: Vec<(u32, u32)> = pairs.iter().map(|&(x, y)| (at(x), at(y))).collect();
+        put_u64(out, paired.len() as u64);
+        for &d in &paired {
+            let i = d as usize;
+            put_u64(out, docs.key_h[i] as u64);
+            put_u64(out, docs.ts[i] as u64);
+            put_str(out, &self.accounts.names[docs.account[i] as usize]);
+        }
+        put_u64(out, pairs.len() as u64);
+        for (x, y) in pairs {
+            put_u32(out, x);
+            put_u32(out, y);
+        }
+        put_u64(out, near.len() as u64);
+        for (d, n) in near {
+            put_u64(out, docs.key_h[d as usize] as u64);
+            put_u32(out, n);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -756,27 +907,125 @@ mod tests {
         d
     }
 
-    #[test]
-    fn paired_documents_are_kept_once_and_come_back_in_run_order() {
-        // A slab's documents 0..6 with times and keys of their own; pairs found out of run order.
-        let mut docs = Docs::default();
-        for d in 0..6i64 {
-            docs.ts.push(100 * d);
-            docs.account.push(d as u32 % 3);
-            docs.key_h.push(-d);
+    /// Rows (time, account, key hash, text) of near-copies of a few texts by eight accounts over an hour.
+    fn copied_rows(n: usize, seed: u64) -> Vec<(i64, String, i64, String)> {
+        let mut x = seed;
+        let mut next = |n: u64| {
+            x = mix(x);
+            x % n
+        };
+        let bases = [
+            "the harbour workers walked out this morning over unpaid wages and the port is closed",
+            "officials deny that the election count was delayed in the northern districts last night",
+            "volunteers are handing out water and bread at the station until the trains run again",
+        ];
+        (0..n)
+            .map(|i| {
+                let mut words: Vec<String> = bases[next(3) as usize].split(' ').map(str::to_owned).collect();
+                let at = next(words.len() as u64) as usize;
+                words[at] = format!("w{}", next(3));
+                let text = if next(15) == 0 { "too short".to_owned() } else { words.join(" ") };
+                (next(360) as i64 * 10_000_000, format!("acc{}", next(8)), i as i64 * 7919 - 40_000, text)
+            })
+            .collect()
+    }
+
+    /// What the folds of `parts` partitions (rows dealt round-robin, in batches of `batch`), handed on and
+    /// merged, finish with.
+    fn folded(param: FoldParam, rows: &[(i64, String, i64, String)], parts: usize, batch: usize) -> Vec<u8> {
+        use crate::fold::Fold;
+        use arrow::array::StringArray;
+        let mut folds: Vec<SimilarFold> = (0..parts).map(|_| SimilarFold::new(param)).collect();
+        for (part, fold) in folds.iter_mut().enumerate() {
+            let mine: Vec<_> = rows.iter().skip(part).step_by(parts).collect();
+            for piece in mine.chunks(batch) {
+                let args: Vec<ArrayRef> = vec![
+                    std::sync::Arc::new(StringArray::from_iter_values(piece.iter().map(|r| r.1.as_str()))),
+                    std::sync::Arc::new(Int64Array::from_iter_values(piece.iter().map(|r| r.0))),
+                    std::sync::Arc::new(Int64Array::from_iter_values(piece.iter().map(|r| r.2))),
+                    std::sync::Arc::new(StringArray::from_iter_values(piece.iter().map(|r| r.3.as_str()))),
+                ];
+                fold.update(&args).unwrap();
+            }
         }
+        let mut all = SimilarFold::new(param);
+        for mut fold in folds {
+            let mut state = Vec::new();
+            fold.hand_on(&mut state);
+            assert!(fold.docs.ts.is_empty(), "handing on gives the texts back");
+            all.merge(&state).unwrap();
+        }
+        let mut out = Vec::new();
+        all.finish(&mut out).unwrap();
+        out
+    }
+
+    /// The pairs (as key hashes, earlier first), the tightness by key hash and the short texts that `results`
+    /// add up to.
+    fn added(results: &[Vec<u8>]) -> (Vec<(i64, i64)>, Vec<(i64, (u32, u32))>, u64) {
         let mut paired = Paired::default();
-        let found = [(4u32, 5u32), (1, 4), (2, 1)];
-        // Run-wide numbers: the slab's documents start at 10.
-        let mut pairs: Vec<(u32, u32)> =
-            found.iter().map(|&(x, y)| (paired.keep(10 + x, &docs, x), paired.keep(10 + y, &docs, y))).collect();
-        assert_eq!(paired.run_wide, [14, 15, 11, 12], "each document once, numbered as first paired");
-        let (kept, run_wide) = paired.in_run_order(&mut pairs);
-        assert_eq!(run_wide, [11, 12, 14, 15]);
-        assert_eq!(kept.ts, [100, 200, 400, 500]);
-        assert_eq!(kept.key_h, [-1, -2, -4, -5]);
-        assert_eq!(kept.account, [1, 2, 1, 2]);
-        assert_eq!(pairs, [(2, 3), (0, 2), (1, 0)], "the pairs follow their documents");
+        results.iter().for_each(|r| paired.add(r).unwrap());
+        let short = paired.short_texts;
+        let (docs, pairs, _, tight) = paired.in_time_order(true);
+        assert!(docs.ts.windows(2).all(|w| w[0] <= w[1]), "documents in time order");
+        let key = |d: u32| docs.key_h[d as usize];
+        let mut pairs: Vec<(i64, i64)> = pairs.iter().map(|&(x, y)| (key(x), key(y))).collect();
+        pairs.sort_unstable();
+        let mut tight: Vec<(i64, (u32, u32))> = tight.unwrap().into_iter().map(|(d, t)| (key(d), t)).collect();
+        tight.sort_unstable();
+        (pairs, tight, short)
+    }
+
+    #[test]
+    fn a_slab_folded_in_any_partitions_and_slabs_finds_the_same_pairs() {
+        let rows = copied_rows(500, 3);
+        let p = SimilarParams { span_us: 600_000_000, ..SimilarParams::new(120_000_000, 0.8, 1, 4) };
+        let one = added(&[folded(FoldParam::new(&p, None), &rows, 1, 10_000)]);
+        assert!(one.0.len() > 100, "the rows have pairs: {}", one.0.len());
+        assert!(one.1.iter().any(|(_, (close, far))| far > close), "and partners beyond the window");
+        assert!(one.2 > 10, "and short texts: {}", one.2);
+        for (parts, batch) in [(2, 10_000), (3, 7), (7, 1)] {
+            assert_eq!(added(&[folded(FoldParam::new(&p, None), &rows, parts, batch)]), one, "{parts} partitions");
+        }
+        // Two slabs cut at a time: the second reads the span before its start too, and compares with it only.
+        let cut = 1_800_000_000;
+        let first: Vec<_> = rows.iter().filter(|r| r.0 < cut).cloned().collect();
+        let second: Vec<_> = rows.iter().filter(|r| r.0 >= cut - p.span_us).cloned().collect();
+        let slabs = [
+            folded(FoldParam::new(&p, None), &first, 2, 50),
+            folded(FoldParam::new(&p, Some(cut)), &second, 3, 50),
+        ];
+        assert_eq!(added(&slabs), one, "two slabs");
+    }
+
+    #[test]
+    fn a_fold_state_that_ends_early_or_runs_on_is_an_error() {
+        use crate::fold::Fold;
+        let rows = copied_rows(40, 5);
+        let p = SimilarParams::new(120_000_000, 0.8, 1, 4);
+        let param = FoldParam::new(&p, None);
+        let mut fold = SimilarFold::new(param);
+        let args: Vec<ArrayRef> = vec![
+            std::sync::Arc::new(arrow::array::StringArray::from_iter_values(rows.iter().map(|r| r.1.as_str()))),
+            std::sync::Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+            std::sync::Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            std::sync::Arc::new(arrow::array::StringArray::from_iter_values(rows.iter().map(|r| r.3.as_str()))),
+        ];
+        fold.update(&args).unwrap();
+        let mut state = Vec::new();
+        fold.write(&mut state);
+        SimilarFold::new(param).merge(&state).unwrap();
+        for cut in [1, 9, state.len() / 2, state.len() - 1] {
+            assert!(SimilarFold::new(param).merge(&state[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = state.clone();
+        longer.push(0);
+        assert!(SimilarFold::new(param).merge(&longer).is_err());
+        let mut result = Vec::new();
+        SimilarFold::new(param).finish(&mut result).unwrap();
+        result.push(1);
+        assert!(Paired::default().add(&result).is_err());
+        assert!(rebuild_udaf("{}").is_err() && rebuild_udaf(&serde_json::to_string(&param).unwrap()).is_ok());
     }
 
     #[test]
