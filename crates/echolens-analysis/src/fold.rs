@@ -101,7 +101,6 @@ fn external(e: Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
 
-
 impl Accumulator for FoldAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
         self.fold.update(values).map_err(external)

@@ -28,6 +28,12 @@ impl Interner {
         self.get_hashed(Interner::hash(s), s)
     }
 
+    /// The number of `s`, if it has one.
+    pub(crate) fn find(&self, s: &str) -> Option<u32> {
+        let i = *self.index.get(&Interner::hash(s))?;
+        if self.names[i as usize] == s { Some(i) } else { self.clashes.get(s).copied() }
+    }
+
     /// [`Interner::get`] of `s`, whose [`Interner::hash`] is `h`.
     pub(crate) fn get_hashed(&mut self, h: u64, s: &str) -> u32 {
         let next = self.names.len() as u32;

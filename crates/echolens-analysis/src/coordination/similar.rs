@@ -364,7 +364,9 @@ impl Paired {
             here.push(self.keep(key_h, ts, account));
         }
         let of = |i: u32| {
-            here.get(i as usize).copied().ok_or_else(|| crate::Error::Internal("similar: a pair past its documents".into()))
+            here.get(i as usize)
+                .copied()
+                .ok_or_else(|| crate::Error::Internal("similar: a pair past its documents".into()))
         };
         for _ in 0..b.u64()? {
             let (x, y) = (of(b.u32()?)?, of(b.u32()?)?);
@@ -383,7 +385,7 @@ impl Paired {
     /// The documents numbered in time order (ties by key hash: the order the pairs are sorted and summed by,
     /// however the slabs and partitions fell), the pairs renumbered with them, the accounts' names and the
     /// tightness of the pairs' documents (with `tight`).
-    fn in_time_order(self, tight: bool) -> (Docs, Vec<(u32, u32)>, Vec<String>, Option<Tightness>) {
+    fn in_time_order(self, tight: bool) -> Ordered {
         let Paired { docs, accounts, index, mut pairs, near, .. } = self;
         drop(index);
         let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
@@ -403,8 +405,16 @@ impl Paired {
             ..Docs::default()
         };
         let tight = tight.then(|| tightness(&pairs, |d| near.get(&sorted.key_h[d as usize]).copied()));
-        (sorted, pairs, accounts.names, tight)
+        Ordered { docs: sorted, pairs, names: accounts.names, tight }
     }
+}
+
+/// The pairs of every slab with their documents in time order ([`Paired::in_time_order`]).
+struct Ordered {
+    docs: Docs,
+    pairs: Vec<(u32, u32)>,
+    names: Vec<String>,
+    tight: Option<Tightness>,
 }
 
 /// The `similar` edges of the verified pairs: one per pair of accounts (the smaller id first), weighted by the
@@ -596,7 +606,7 @@ pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usi
         step("slab");
     }
     let short_texts = paired.short_texts;
-    let (docs, pairs, names, tight) = paired.in_time_order(p.span_us > p.window_us);
+    let Ordered { docs, pairs, names, tight } = paired.in_time_order(p.span_us > p.window_us);
     // The kernel's parallel work runs on threads of its own, which end when it returns: the allocator keeps
     // what a thread freed in that thread's heap until the thread allocates again (see `SimilarFold::finish`).
     let threads = kernel_threads()?;
@@ -669,8 +679,9 @@ fn similar_udaf(param: &FoldParam) -> datafusion::logical_expr::AggregateUDF {
 
 /// The fold made again from its parameter.
 pub(crate) fn rebuild_udaf(param: &str) -> Result<datafusion::logical_expr::AggregateUDF> {
-    let param: FoldParam = serde_json::from_str(param)
-        .map_err(|e| crate::Error::Param(format!("similar_pairs: the parameter sent with a plan does not read: {e}")))?;
+    let param: FoldParam = serde_json::from_str(param).map_err(|e| {
+        crate::Error::Param(format!("similar_pairs: the parameter sent with a plan does not read: {e}"))
+    })?;
     if param.rows == 0 || param.bands == 0 || param.bands * param.rows > 1024 || param.span_us < param.window_us {
         return Err(crate::Error::Param(format!("similar_pairs: parameters out of range: {param:?}")));
     }
@@ -962,11 +973,14 @@ mod tests {
 
     /// The pairs (as key hashes, earlier first), the tightness by key hash and the short texts that `results`
     /// add up to.
-    fn added(results: &[Vec<u8>]) -> (Vec<(i64, i64)>, Vec<(i64, (u32, u32))>, u64) {
+    /// Pairs by key hash, tightness by key hash, short texts.
+    type Added = (Vec<(i64, i64)>, Vec<(i64, (u32, u32))>, u64);
+
+    fn added(results: &[Vec<u8>]) -> Added {
         let mut paired = Paired::default();
         results.iter().for_each(|r| paired.add(r).unwrap());
         let short = paired.short_texts;
-        let (docs, pairs, _, tight) = paired.in_time_order(true);
+        let Ordered { docs, pairs, tight, .. } = paired.in_time_order(true);
         assert!(docs.ts.windows(2).all(|w| w[0] <= w[1]), "documents in time order");
         let key = |d: u32| docs.key_h[d as usize];
         let mut pairs: Vec<(i64, i64)> = pairs.iter().map(|&(x, y)| (key(x), key(y))).collect();
@@ -991,10 +1005,8 @@ mod tests {
         let cut = 1_800_000_000;
         let first: Vec<_> = rows.iter().filter(|r| r.0 < cut).cloned().collect();
         let second: Vec<_> = rows.iter().filter(|r| r.0 >= cut - p.span_us).cloned().collect();
-        let slabs = [
-            folded(FoldParam::new(&p, None), &first, 2, 50),
-            folded(FoldParam::new(&p, Some(cut)), &second, 3, 50),
-        ];
+        let slabs =
+            [folded(FoldParam::new(&p, None), &first, 2, 50), folded(FoldParam::new(&p, Some(cut)), &second, 3, 50)];
         assert_eq!(added(&slabs), one, "two slabs");
     }
 

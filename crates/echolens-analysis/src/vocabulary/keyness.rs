@@ -201,7 +201,7 @@ pub async fn run(
     }
     counts.distinct_words = vocab.len() as u64;
     stage("words counted");
-    let is_stop: Vec<bool> = vocab.words.iter().map(|w| stop.contains(w)).collect();
+    let is_stop: Vec<bool> = vocab.words().iter().map(|w| stop.contains(w)).collect();
     // Words at the minimum count get dense ids: every scored term is made of them (Apriori: a phrase is never
     // more frequent than its words), and three of them pack into one 64-bit key.
     let mut dense = vec![NOT_FREQUENT; vocab.len()];
@@ -431,7 +431,7 @@ impl crate::fold::Fold for WordFold {
         use crate::fold::{put_str, put_u64};
         put_u64(out, self.messages[0]);
         put_u64(out, self.messages[1]);
-        for (word, c) in self.vocab.words.iter().zip(&self.vocab.counts) {
+        for (word, c) in self.vocab.words().iter().zip(&self.vocab.counts) {
             put_str(out, word);
             put_u64(out, c[0]);
             put_u64(out, c[1]);
@@ -531,7 +531,7 @@ fn score(
         .filter(|(key, _)| !below.contains(key) && !inside.contains(key))
         .map(|(key, (c, delta, z))| {
             let w = ids(key);
-            let text: Vec<&str> = w.iter().map(|&d| &*vocab.words[words[d as usize] as usize]).collect();
+            let text: Vec<&str> = w.iter().map(|&d| vocab.words()[words[d as usize] as usize].as_str()).collect();
             Term {
                 term: text.join(" "),
                 words: w.len(),
@@ -625,7 +625,7 @@ mod tests {
     }
 
     fn counted(f: &WordFold) -> (BTreeMap<&str, [u64; 2]>, [u64; 2]) {
-        (f.vocab.words.iter().map(|w| &**w).zip(f.vocab.counts.iter().copied()).collect(), f.messages)
+        (f.vocab.words().iter().map(String::as_str).zip(f.vocab.counts.iter().copied()).collect(), f.messages)
     }
 
     proptest::proptest! {

@@ -1,19 +1,12 @@
-//! Word tables for counting: each distinct word once, found by its xxh3 hash and checked against its text (two
-//! words with the same hash stay two words).
+//! Word tables for counting: each distinct word once, numbered by the interner (found by its hash and checked
+//! against its text, so two words with the same hash stay two words), with its counts beside it.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::hash::BuildHasherDefault;
-
-use crate::minhash::KeyHasher;
+use crate::lists::Interner;
 
 /// Distinct words with their counts on two sides (target, reference).
 #[derive(Default)]
 pub(super) struct Vocab {
-    ids: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
-    /// Words whose hash an earlier, different word already holds.
-    collided: HashMap<Box<str>, u32>,
-    pub words: Vec<Box<str>>,
+    ids: Interner,
     pub counts: Vec<[u64; 2]>,
 }
 
@@ -26,31 +19,21 @@ impl std::fmt::Debug for Vocab {
 impl Vocab {
     /// The id of `word`, added with zero counts when new.
     pub(super) fn id(&mut self, word: &str) -> u32 {
-        let next = self.words.len() as u32;
-        match self.ids.entry(xxhash_rust::xxh3::xxh3_64(word.as_bytes())) {
-            Entry::Occupied(e) => {
-                let id = *e.get();
-                if &*self.words[id as usize] == word {
-                    return id;
-                }
-                if let Some(&id) = self.collided.get(word) {
-                    return id;
-                }
-                self.collided.insert(word.into(), next);
-            }
-            Entry::Vacant(e) => {
-                e.insert(next);
-            }
+        let id = self.ids.get(word);
+        if id as usize == self.counts.len() {
+            self.counts.push([0, 0]);
         }
-        self.words.push(word.into());
-        self.counts.push([0, 0]);
-        next
+        id
     }
 
     /// The id of `word`, if it is in the table.
     pub(super) fn get(&self, word: &str) -> Option<u32> {
-        let id = *self.ids.get(&xxhash_rust::xxh3::xxh3_64(word.as_bytes()))?;
-        if &*self.words[id as usize] == word { Some(id) } else { self.collided.get(word).copied() }
+        self.ids.find(word)
+    }
+
+    /// The words, by id.
+    pub(super) fn words(&self) -> &[String] {
+        &self.ids.names
     }
 
     /// Add `side` counts to `word`.
@@ -69,7 +52,7 @@ impl Vocab {
 
     /// The number of distinct words.
     pub(super) fn len(&self) -> usize {
-        self.words.len()
+        self.counts.len()
     }
 }
 
