@@ -42,7 +42,7 @@ const POLICY: ballista_core::config::TaskSchedulingPolicy = ballista_core::confi
 
 /// A session whose plans run on the scheduler at `url` (`df://HOST:PORT`), with the store's tables as listings
 /// of their Parquet files and echolens's functions.
-pub async fn session(url: &str, store: &Store) -> Result<SessionContext> {
+pub async fn session(url: &str, store: &Store, memory: usize) -> Result<SessionContext> {
     let config = echolens_analysis::session_config()
         .with_ballista_logical_extension_codec(Arc::new(Codec::default()))
         .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()))
@@ -53,7 +53,13 @@ pub async fn session(url: &str, store: &Store) -> Result<SessionContext> {
         // The static planner's scheduler swaps join sides when a stage resolves, which DataFusion refuses for a
         // join that carries a dynamic filter (the job then waits for ever); the filters only prune.
         .set_bool("datafusion.optimizer.enable_dynamic_filter_pushdown", false);
-    let state = SessionStateBuilder::new().with_default_features().with_config(config).build();
+    // The executors' engines have their own pools; this one's limit is what the analyses size their own work
+    // by (the similar search's time slabs, merged on an executor), as a local run's pool is.
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(memory)))
+        .build_arc()?;
+    let state =
+        SessionStateBuilder::new().with_default_features().with_config(config).with_runtime_env(runtime).build();
     let ctx = SessionContext::remote_with_state(url, state)
         .await
         .with_context(|| format!("connecting to the scheduler at {url}"))?;

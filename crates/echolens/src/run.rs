@@ -74,7 +74,8 @@ impl Engine {
 }
 
 /// An analysis session over `store`'s tables: local with `memory` bytes for the engine's buffers, or on the
-/// cluster `engine` names (whose executors have their own).
+/// cluster `engine` names (whose executors have their own pools; `memory` then sizes what an analysis hands
+/// one executor to merge, the similar search's time slabs).
 pub async fn session(store: &echolens_store::Store, memory: usize, engine: &Engine) -> anyhow::Result<SessionContext> {
     match engine {
         Engine::Local => {
@@ -83,7 +84,7 @@ pub async fn session(store: &echolens_store::Store, memory: usize, engine: &Engi
             Ok(ctx)
         }
         #[cfg(feature = "cluster")]
-        Engine::Cluster(url) => crate::cluster::session(url, store).await,
+        Engine::Cluster(url) => crate::cluster::session(url, store, memory).await,
         #[cfg(not(feature = "cluster"))]
         Engine::Cluster(url) => {
             anyhow::bail!("this echolens was built without the `cluster` feature: it cannot run plans on {url}")

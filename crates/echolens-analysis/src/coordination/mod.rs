@@ -1139,6 +1139,77 @@ async fn edges_at(
     Ok((edges, below, specificities))
 }
 
+/// The sweep's rows: at each window of `p.sweep`, the linked pairs per kind and the clusters of their combined
+/// network. It needs the shared keys' actions (`coord_actions`) and weighs the keys again at each window (so the
+/// run's own window's are weighed after it).
+async fn sweep(
+    ctx: &SessionContext,
+    p: &Params,
+    accounts: Option<&Accounts>,
+    stage: &dyn Fn(&str),
+) -> Result<Vec<SweepRow>> {
+    let mut sweep = Vec::new();
+    let swept = Params {
+        kinds: p.kinds.iter().copied().filter(|k| p.sweep_similar || *k != Kind::Similar).collect(),
+        ..p.clone()
+    };
+    for &w in &p.sweep {
+        stage(&format!("sweep: window {w} s"));
+        let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
+        // The keys' tightness depends on the window: weighed again at each.
+        if accounts.is_some() {
+            key_weights(ctx, p, w_us, None).await?;
+        }
+        // Each linked pair at the minimum weight as (kind, a, b, weight): a sweep needs no times, evidence or
+        // keys, and at a wide window its pairs are many.
+        let mut pairs: Vec<(Kind, AccountName, AccountName, u64)> = Vec::new();
+        if let Some(accounts) = accounts {
+            let weighed = weights(ctx, accounts, "coord_actions", w_us, episode_gap(p, w_us), p.min_weight).await?;
+            pairs.extend(weighed.into_iter().map(|((kind, a, b), (weight, _))| (kind, a, b, weight)));
+        }
+        if swept.kinds.contains(&Kind::Similar) {
+            let mut found = similar_at(ctx, &swept, w_us, stage).await?.edges;
+            split_below(&mut found, p.min_weight, edge_specificity);
+            pairs.extend(found.into_iter().map(|e| (e.kind, e.a, e.b, e.weight)));
+        }
+        pairs.sort_unstable();
+        let net = cluster::build_links(
+            pairs.iter().map(|(k, a, b, w)| (&**a, &**b, *k, *w)),
+            p.quality,
+            p.resolution,
+            p.seed,
+        )?;
+        let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();
+        for (kind, a, b, _) in &pairs {
+            let entry = per_kind.entry(*kind).or_default();
+            entry.0 += 1;
+            entry.1.insert(a);
+            entry.1.insert(b);
+        }
+        for kind in &swept.kinds {
+            let (n, accounts) = per_kind.remove(kind).unwrap_or_default();
+            sweep.push(SweepRow {
+                window_s: w,
+                kind: kind.name().to_owned(),
+                edges: n,
+                accounts: accounts.len() as u64,
+                clusters: 0,
+                largest_cluster: 0,
+            });
+        }
+        sweep.push(SweepRow {
+            window_s: w,
+            kind: "all".to_owned(),
+            edges: net.edges.len() as u64,
+            accounts: net.accounts.len() as u64,
+            clusters: net.clusters.len() as u64,
+            largest_cluster: net.clusters.first().map_or(0, |c| c.members.len() as u64),
+        });
+    }
+
+    Ok(sweep)
+}
+
 /// The `similar` kernel's edges at `window_us`.
 async fn similar_at(ctx: &SessionContext, p: &Params, window_us: i64, stage: &dyn Fn(&str)) -> Result<similar::Found> {
     stage("similar texts");
@@ -1287,6 +1358,9 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
             accounts
         }
     };
+    // The sweep runs before the run's own window is joined and clustered: what it holds (every pair at a wide
+    // window) is then not on top of the run's edges and network.
+    let sweep = sweep(ctx, p, accounts.as_ref(), &stage).await?;
     let key_weight = if accounts.is_some() {
         key_weights(ctx, p, window_us, Some(&mut left_out)).await?
     } else {
@@ -1348,65 +1422,6 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         p.resolution,
         p.seed,
     )?;
-
-    let mut sweep = Vec::new();
-    let swept = Params {
-        kinds: p.kinds.iter().copied().filter(|k| p.sweep_similar || *k != Kind::Similar).collect(),
-        ..p.clone()
-    };
-    for &w in &p.sweep {
-        stage(&format!("sweep: window {w} s"));
-        let w_us = i64::try_from(w).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
-        // The keys' tightness depends on the window: weighed again at each.
-        if accounts.is_some() {
-            key_weights(ctx, p, w_us, None).await?;
-        }
-        // Each linked pair at the minimum weight as (kind, a, b, weight): a sweep needs no times, evidence or
-        // keys, and at a wide window its pairs are many.
-        let mut pairs: Vec<(Kind, AccountName, AccountName, u64)> = Vec::new();
-        if let Some(accounts) = accounts.as_ref() {
-            let weighed = weights(ctx, accounts, "coord_actions", w_us, episode_gap(p, w_us), p.min_weight).await?;
-            pairs.extend(weighed.into_iter().map(|((kind, a, b), (weight, _))| (kind, a, b, weight)));
-        }
-        if swept.kinds.contains(&Kind::Similar) {
-            let mut found = similar_at(ctx, &swept, w_us, &stage).await?.edges;
-            split_below(&mut found, p.min_weight, edge_specificity);
-            pairs.extend(found.into_iter().map(|e| (e.kind, e.a, e.b, e.weight)));
-        }
-        pairs.sort_unstable();
-        let net = cluster::build_links(
-            pairs.iter().map(|(k, a, b, w)| (&**a, &**b, *k, *w)),
-            p.quality,
-            p.resolution,
-            p.seed,
-        )?;
-        let mut per_kind: BTreeMap<Kind, (u64, std::collections::HashSet<&str>)> = BTreeMap::new();
-        for (kind, a, b, _) in &pairs {
-            let entry = per_kind.entry(*kind).or_default();
-            entry.0 += 1;
-            entry.1.insert(a);
-            entry.1.insert(b);
-        }
-        for kind in &swept.kinds {
-            let (n, accounts) = per_kind.remove(kind).unwrap_or_default();
-            sweep.push(SweepRow {
-                window_s: w,
-                kind: kind.name().to_owned(),
-                edges: n,
-                accounts: accounts.len() as u64,
-                clusters: 0,
-                largest_cluster: 0,
-            });
-        }
-        sweep.push(SweepRow {
-            window_s: w,
-            kind: "all".to_owned(),
-            edges: net.edges.len() as u64,
-            accounts: net.accounts.len() as u64,
-            clusters: net.clusters.len() as u64,
-            largest_cluster: net.clusters.first().map_or(0, |c| c.members.len() as u64),
-        });
-    }
 
     // The summaries join the network's accounts (`coord_nodes`, small) to the messages or the accounts table:
     // the accounts are the left, the build side, and distinct counts are groupings, which spill. Hash joins do

@@ -563,9 +563,12 @@ pub fn write_outputs_with_summaries(
     extra: serde_json::Value,
 ) -> Result<(crate::Written, Vec<ClusterSummary>)> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+    let timings = crate::timings::Timings::new();
     let (tables, summaries) = c.tables_but_edges()?;
+    timings.step("  coordination tables made but the edges");
     let p = &c.params;
     let (graph, edges) = (network_graph(c), NetworkEdges::new(c)?);
+    timings.step("  network's nodes and spells gathered");
     let description = format!(
         "echolens coordination network: kinds {}, window {} s, min weight {}, max key accounts {}",
         p.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
@@ -592,6 +595,7 @@ pub fn write_outputs_with_summaries(
     );
     let mut written = files?;
     networks?;
+    timings.step("  edges and networks written");
     if c.sweep.is_empty() {
         crate::remove_table(dir, "sweep", &[crate::TableFormat::Csv, crate::TableFormat::Parquet])?;
     }
