@@ -1,8 +1,10 @@
 //! Kernels as aggregate functions. A [`Fold`] counts the rows of one partition, writes what it counted as
 //! bytes and merges such bytes from other partitions: wrapped in an aggregate UDF ([`udaf`]) it runs where the
 //! engine puts an aggregate's partial and final modes, so on a cluster's executors, and only the folds' bytes
-//! travel. A fold UDF is made from a parameter (JSON), sent with a plan and made again on the executors
-//! ([`parameter_of`], [`crate::rebuild_udaf`]).
+//! travel. A fold may also gather what its work needs per partition and do the work in the merge
+//! ([`Fold::finish`]; the `similar` search's time slabs), handing back only the result. A fold UDF is made
+//! from a parameter (JSON), sent with a plan and made again on the executors ([`parameter_of`],
+//! [`crate::rebuild_udaf`]).
 //!
 //! A fold cannot spill, so what it holds is not reserved in the engine's memory pool: an aggregate without
 //! groups fails once its accumulator outgrows the pool, and a fold's table grows with what it counts (distinct

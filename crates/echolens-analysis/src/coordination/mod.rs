@@ -1428,14 +1428,16 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     // not spill: with the messages on the left, building one ran out of the 1 GB pool at 50M messages (and of
     // 160 MB on the 10M store; decision 0004).
     stage("summarising clusters");
-    // The edges' file read once for both: the keys to label, the evidence to resolve.
-    let (shared, evidence) = edges.keys_and_evidence()?;
-    let labels = if accounts.is_some() { key_labels(ctx, shared).await? } else { HashMap::new() };
+    // The summaries' plans first: nothing of the edges' keys or evidence is held beside their pool.
+    let labelled = accounts.is_some();
     let channels = account_channels(ctx, &network).await?;
     let domains = account_domains(ctx, &network).await?;
     let channel_domains = channel_domains(ctx).await?;
     let accounts = account_facts(ctx, &network).await?;
     stage("reading the edges back");
+    // The edges' file read once for both: the keys to label, the evidence to resolve.
+    let (shared, evidence) = edges.keys_and_evidence()?;
+    let labels = if labelled { key_labels(ctx, shared).await? } else { HashMap::new() };
     let keys = message_keys(ctx, evidence.into_iter()).await?;
     let edges = edges.into_edges(ctx, keys)?;
     stage("done");

@@ -332,11 +332,14 @@ impl<'a> NetworkEdges<'a> {
             // Node indices, not names: pseudonyms need not keep the names' order.
             let pair = (x.min(y), x.max(y));
             if let Ok(j) = net.edges.binary_search_by(|n| (n.a, n.b).cmp(&pair)) {
-                spells[j].extend(e.spells);
+                // Merged as each kind's edge comes, at its size: the pair's kinds' spells mostly overlap, and
+                // the raw ones of every edge of the network, held until the end, were the largest part of
+                // writing the tables (120 MB at 10.7M messages).
+                let s = &mut spells[j];
+                s.extend(e.spells);
+                *s = super::merge_spells(std::mem::take(s));
+                crate::lists::exact(s);
             }
-        }
-        for s in &mut spells {
-            *s = super::merge_spells(std::mem::take(s));
         }
         Ok(NetworkEdges { c, spells })
     }
