@@ -1076,14 +1076,28 @@ impl EdgeDigest {
 
 /// Drops what the report never shows from a result whose tables are written and whose [`EdgeDigest`] is
 /// taken: the edges (the digest holds the ones it quotes, whole), the combined network's pairs (the digest holds
-/// their count, the accounts' degrees and the pairs it draws) and the labels no quoted edge names. The report
-/// made from the slimmed result and the digest is the same page; `analyze` slims before reuse runs.
-pub fn slim(c: &mut Coordination, digest: &EdgeDigest) {
+/// their count, the accounts' degrees and the pairs it draws), the labels no quoted edge names, the accounts'
+/// domains and facts (the clusters' summaries hold what the report shows of them) and the channels of the
+/// accounts outside the clusters whose members it lists. The report made from the slimmed result and the
+/// digest is the same page; `analyze` slims before reuse runs.
+pub fn slim(c: &mut Coordination, digest: &EdgeDigest, caps: &Caps) {
     c.edges = Default::default();
     c.network.edges = Vec::new();
     let labelled: HashSet<(Kind, i64)> =
         digest.strongest.values().flatten().filter_map(|e| e.keys.first().map(|&k| (e.kind, k))).collect();
     c.labels.retain(|k, _| labelled.contains(k));
+    c.domains = HashMap::new();
+    c.accounts = HashMap::new();
+    c.channel_domains = Vec::new();
+    let net = &c.network;
+    let listed: HashSet<&str> = net
+        .clusters
+        .iter()
+        .take(caps.evidence_clusters)
+        .flat_map(|cl| cl.members.iter().map(|&m| net.accounts[m].as_str()))
+        .collect();
+    c.channels.retain(|a, _| listed.contains(a.as_str()));
+    c.channels.shrink_to_fit();
 }
 
 /// Drops the members of the cascades the report does not draw from a result whose tables are written, and
@@ -1568,6 +1582,8 @@ mod tests {
             .enumerate()
             .map(|(i, &n)| Cluster { id: i + 1, members: (0..n).map(|j| index(&format!("c{i}-{j}"))).collect() })
             .collect();
+        let channels = accounts.iter().map(|a| (a.clone(), BTreeMap::from([(format!("ch-{a}"), 2)]))).collect();
+        let domains = accounts.iter().map(|a| (a.clone(), BTreeMap::from([("example.org".to_owned(), 1)]))).collect();
         Coordination {
             params: Params::default(),
             edges: Edges::from_vec(edges).unwrap(),
@@ -1575,9 +1591,9 @@ mod tests {
             labels,
             left_out: Default::default(),
             sweep: Vec::new(),
-            channels: HashMap::new(),
+            channels,
             window_estimate: Default::default(),
-            domains: HashMap::new(),
+            domains,
             channel_domains: Vec::new(),
             accounts: Default::default(),
         }
@@ -1615,10 +1631,20 @@ mod tests {
         assert!(evidence_keys(&full, &one).unwrap().len() < keys.len());
         // Slimming drops every edge, and the labels no quoted edge names.
         let mut slimmed = full.clone();
-        slim(&mut slimmed, &digest);
+        slim(&mut slimmed, &digest, &caps);
         assert!(slimmed.edges.is_empty() && full.edges.len() > 15);
         assert_eq!(slimmed.labels.len(), 15);
         assert!(quoted.iter().all(|e| slimmed.labels.contains_key(&(e.kind, e.keys[0]))));
+        // The channels kept are those of the listed clusters' accounts, and nothing else per account.
+        let listed: HashSet<&String> = full.network.clusters[..caps.evidence_clusters]
+            .iter()
+            .flat_map(|cl| cl.members.iter().map(|&m| &full.network.accounts[m]))
+            .collect();
+        assert!(full.channels.keys().any(|a| !listed.contains(a)));
+        let kept: HashSet<&String> = slimmed.channels.keys().collect();
+        assert_eq!(kept, full.channels.keys().filter(|a| listed.contains(a)).collect());
+        assert!(!kept.is_empty() && slimmed.channels.iter().all(|(a, ch)| full.channels[a] == *ch));
+        assert!(slimmed.domains.is_empty() && slimmed.accounts.is_empty() && !full.domains.is_empty());
     }
 
     #[test]

@@ -363,7 +363,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
     let edge_digest = echolens_report::EdgeDigest::of(&coord, summaries, &args.caps)?;
     let per_kind: std::collections::BTreeMap<&str, u64> =
         edge_digest.per_kind.iter().filter(|(_, (n, _))| *n > 0).map(|(k, (n, _))| (*k, *n)).collect();
-    echolens_report::slim(&mut coord, &edge_digest);
+    echolens_report::slim(&mut coord, &edge_digest, &args.caps);
     stages.finish(&format!("{} messages; coordination tables written", evidence.len()));
 
     stages.start("reuse");

@@ -341,6 +341,11 @@ impl Builder {
         Ok(())
     }
 
+    /// A builder holding `heads` already written to `file`, in the result's order.
+    pub(super) fn written(heads: Vec<Head>, file: Records) -> Builder {
+        Builder { heads, file }
+    }
+
     /// The edges, their accounts named by `names`, their evidence keys by `keys`.
     pub(super) fn finish(self, names: Vec<AccountName>, keys: HashMap<i64, MessageKey>) -> Result<Edges> {
         Ok(Edges { names, heads: self.heads, file: Some(self.file.finish()?), keys: Arc::new(keys) })

@@ -98,12 +98,15 @@ impl Folding {
     /// The result's edges: the kept ones, their records copied into a file in the cores' order (so that they
     /// are read in order), their evidence hashes resolved through `keys`.
     pub(super) fn into_edges(mut self, ctx: &SessionContext, keys: HashMap<i64, MessageKey>) -> Result<Edges> {
-        let mut out = Builder::new(Records::new(ctx, "coordination edges")?);
-        for c in &self.cores {
-            self.detail.read_at(c.at, c.len as usize, &mut self.words)?;
-            out.push(*c, &self.words)?;
+        // Each core becomes its edge's head where it lies: a second vector of them beside the first was the
+        // run's peak (6.7M edges, 0.5 GB, at 53M messages).
+        let mut heads = std::mem::take(&mut self.cores);
+        let mut file = Records::new(ctx, "coordination edges")?;
+        for h in &mut heads {
+            self.detail.read_at(h.at, h.len as usize, &mut self.words)?;
+            *h = h.written(&mut file, &self.words)?;
         }
-        out.finish(std::mem::take(&mut self.names.names), keys)
+        Builder::written(heads, file).finish(std::mem::take(&mut self.names.names), keys)
     }
 }
 

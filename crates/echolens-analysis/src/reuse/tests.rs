@@ -561,3 +561,26 @@ fn key_hashes_are_read_back_by_rank_across_blocks() {
     assert!(key_hashes(&file, [n as u32].into_iter()).is_err(), "a rank past the end is an error");
     assert_eq!(key_hashes(&file, std::iter::empty()).unwrap(), (vec![], vec![]));
 }
+
+mod places {
+    use proptest::prelude::*;
+
+    use super::super::permute;
+
+    proptest! {
+        /// Moving items to their places in place gives what sorting them by place gives.
+        #[test]
+        fn items_are_moved_to_their_places(
+            places in proptest::sample::subsequence((0u32..400).collect::<Vec<_>>(), 0..400).prop_shuffle()
+        ) {
+            // `places` is a shuffle of some numbers: their ranks make a permutation.
+            let mut sorted = places.clone();
+            sorted.sort_unstable();
+            let to: Vec<u32> = places.iter().map(|p| sorted.binary_search(p).unwrap() as u32).collect();
+            let mut items: Vec<String> = places.iter().map(|p| format!("item {p}")).collect();
+            permute(&mut items, to);
+            let want: Vec<String> = sorted.iter().map(|p| format!("item {p}")).collect();
+            prop_assert_eq!(items, want);
+        }
+    }
+}
