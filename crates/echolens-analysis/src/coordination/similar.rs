@@ -32,7 +32,7 @@ use crate::sql::{ACCOUNT, ORIGINAL};
 use crate::table::{Strs, collect, i64s};
 
 /// Parameters of the similar-text kernel.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct SimilarParams {
     /// Window (µs): pairs at most this far apart are found.
     pub window_us: i64,
@@ -628,42 +628,15 @@ fn kernel_threads() -> Result<rayon::ThreadPool> {
 /// What `similar_pairs` is made from, sent with a plan: the kernel's parameters and where the slab starts.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct FoldParam {
-    window_us: i64,
-    span_us: i64,
-    threshold: f64,
-    shingle: usize,
-    min_tokens: usize,
-    bands: usize,
-    rows: usize,
+    /// The kernel's parameters; a fold compares one slab, so it cuts none (`slab_texts` unbounded).
+    p: SimilarParams,
     /// Texts before this time are the span before the slab: compared with, not looked up, not counted.
     from: Option<i64>,
 }
 
 impl FoldParam {
     fn new(p: &SimilarParams, from: Option<i64>) -> FoldParam {
-        FoldParam {
-            window_us: p.window_us,
-            span_us: p.span_us,
-            threshold: p.threshold,
-            shingle: p.shingle,
-            min_tokens: p.min_tokens,
-            bands: p.bands,
-            rows: p.rows,
-            from,
-        }
-    }
-
-    fn params(&self) -> SimilarParams {
-        SimilarParams {
-            window_us: self.window_us,
-            span_us: self.span_us,
-            threshold: self.threshold,
-            shingle: self.shingle,
-            min_tokens: self.min_tokens,
-            bands: self.bands,
-            rows: self.rows,
-            slab_texts: usize::MAX,
-        }
+        FoldParam { p: SimilarParams { slab_texts: usize::MAX, ..*p }, from }
     }
 }
 
@@ -682,7 +655,8 @@ pub(crate) fn rebuild_udaf(param: &str) -> Result<datafusion::logical_expr::Aggr
     let param: FoldParam = serde_json::from_str(param).map_err(|e| {
         crate::Error::Param(format!("similar_pairs: the parameter sent with a plan does not read: {e}"))
     })?;
-    if param.rows == 0 || param.bands == 0 || param.bands * param.rows > 1024 || param.span_us < param.window_us {
+    let p = &param.p;
+    if p.rows == 0 || p.bands == 0 || p.bands * p.rows > 1024 || p.span_us < p.window_us {
         return Err(crate::Error::Param(format!("similar_pairs: parameters out of range: {param:?}")));
     }
     Ok(similar_udaf(&param))
@@ -694,7 +668,6 @@ pub(crate) fn rebuild_udaf(param: &str) -> Result<datafusion::logical_expr::Aggr
 /// ([`Paired::add`] reads it).
 struct SimilarFold {
     param: FoldParam,
-    p: SimilarParams,
     perms: Permutations,
     docs: Docs,
     accounts: Interner,
@@ -711,11 +684,9 @@ impl std::fmt::Debug for SimilarFold {
 
 impl SimilarFold {
     fn new(param: FoldParam) -> SimilarFold {
-        let p = param.params();
         SimilarFold {
             param,
-            p,
-            perms: Permutations::new(p.bands * p.rows),
+            perms: Permutations::new(param.p.bands * param.p.rows),
             docs: Docs::default(),
             accounts: Interner::default(),
             short: 0,
@@ -772,7 +743,7 @@ impl crate::fold::Fold for SimilarFold {
             if ts.is_null(i) || account.is_null(i) {
                 continue;
             }
-            if sign(text.value(i), &self.p, &self.perms, sign_scratch, sets, bands) {
+            if sign(text.value(i), &self.param.p, &self.perms, sign_scratch, sets, bands) {
                 self.docs.ts.push(ts.value(i));
                 self.docs.account.push(self.accounts.get(account.value(i)));
                 self.docs.key_h.push(h.value(i));
@@ -862,7 +833,7 @@ impl crate::fold::Fold for SimilarFold {
             None => 0,
         };
         let (pairs, near) =
-            threads.install(|| window_pairs(&self.p, docs, &order, start, rayon::current_num_threads()));
+            threads.install(|| window_pairs(&self.param.p, docs, &order, start, rayon::current_num_threads()));
         drop(threads);
         put_u64(out, self.short);
         // The documents of the pairs, numbered as first paired.
@@ -971,11 +942,11 @@ mod tests {
         out
     }
 
-    /// The pairs (as key hashes, earlier first), the tightness by key hash and the short texts that `results`
-    /// add up to.
     /// Pairs by key hash, tightness by key hash, short texts.
     type Added = (Vec<(i64, i64)>, Vec<(i64, (u32, u32))>, u64);
 
+    /// The pairs (as key hashes, earlier first), the tightness by key hash and the short texts that `results`
+    /// add up to.
     fn added(results: &[Vec<u8>]) -> Added {
         let mut paired = Paired::default();
         results.iter().for_each(|r| paired.add(r).unwrap());

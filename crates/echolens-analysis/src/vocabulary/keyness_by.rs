@@ -245,7 +245,10 @@ impl ByFold {
 
 impl Fold for ByFold {
     fn update(&mut self, args: &[arrow::array::ArrayRef]) -> Result<()> {
-        let (g, text) = (crate::table::Strs::of(&args[0])?, crate::table::Strs::of(&args[1])?);
+        let [g, text] = args else {
+            return Err(Error::Internal("keyness_by_words takes two arguments".into()));
+        };
+        let (g, text) = (crate::table::Strs::of(g)?, crate::table::Strs::of(text)?);
         for i in 0..text.len() {
             if !text.is_valid(i) || !g.is_valid(i) {
                 continue;
