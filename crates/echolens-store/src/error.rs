@@ -46,6 +46,19 @@ pub enum Error {
         /// Who holds the lock: process id, since when, command.
         holder: String,
     },
+    /// A store at an object-store URL is read only.
+    #[error("the store {} is at an object-store URL, which echolens only reads: write the store on a file \
+             system (ingest, or analyze with inputs) and copy its folder there as it is (`aws s3 sync`, \
+             `gcloud storage rsync`, `azcopy sync`)", .0.display())]
+    ReadOnly(PathBuf),
+    /// An object store could not be reached or read.
+    #[error("{url}: {reason}")]
+    Remote {
+        /// What was read.
+        url: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// Arrow failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

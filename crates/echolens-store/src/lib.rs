@@ -17,6 +17,7 @@ mod error;
 mod files;
 mod keys;
 mod lock;
+mod remote;
 mod stats;
 mod writer;
 
@@ -34,13 +35,14 @@ pub use batch::{
 pub use echolens_model::rfc3339;
 pub use error::{Error, Result};
 pub use lock::{LOCK_FILE, WriteLock};
+pub use remote::{ObjectStores, is_remote, object_store_for, store_url};
 pub use stats::Stats;
 pub use writer::{WRITERS, WriteCounts, Writer, WriterOptions};
 
 /// The store format this build writes; a store with a newer version is refused.
 pub const STORE_VERSION: u32 = 1;
 
-const META_FILE: &str = "echolens.json";
+pub(crate) const META_FILE: &str = "echolens.json";
 
 /// An opened store.
 pub struct Store {
@@ -55,6 +57,8 @@ pub struct Store {
     /// Files removed when the lock was taken: data files that no commit references, left by runs that were
     /// killed or failed before their commit, and temporary files of interrupted writes.
     orphans_removed: u64,
+    /// Set for a store at an object-store URL (read only; see [`store_url`]).
+    remote: Option<remote::Remote>,
 }
 
 impl std::fmt::Debug for Store {
@@ -104,13 +108,25 @@ enum Tables {
     Files,
 }
 
+/// A file of a table: a local path, or an object's URL in a store at an object-store URL.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum TableFile {
+    Local(PathBuf),
+    Remote(url::Url),
+}
+
 /// The Parquet files that make `table`'s current version, sorted.
-fn table_files(table: &DeltaTable) -> Result<Vec<PathBuf>> {
+fn table_files(table: &DeltaTable) -> Result<Vec<TableFile>> {
     let mut files = Vec::new();
     for uri in table.get_file_uris()? {
-        let path =
-            url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| PathBuf::from(&uri));
-        files.push(path);
+        let file = match url::Url::parse(&uri) {
+            Ok(url) if url.scheme() == "file" => {
+                TableFile::Local(url.to_file_path().map_err(|()| Error::Path(PathBuf::from(&uri)))?)
+            }
+            Ok(url) if remote::is_remote(Path::new(&uri)) => TableFile::Remote(url),
+            _ => TableFile::Local(PathBuf::from(&uri)),
+        };
+        files.push(file);
     }
     files.sort();
     Ok(files)
@@ -118,7 +134,7 @@ fn table_files(table: &DeltaTable) -> Result<Vec<PathBuf>> {
 
 /// A table of exactly `files`, read with `schema` (an empty table when there are none).
 fn listing(
-    files: &[PathBuf],
+    files: &[TableFile],
     schema: arrow::datatypes::SchemaRef,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -128,10 +144,14 @@ fn listing(
     }
     let urls = files
         .iter()
-        .map(|f| {
+        .map(|f| match f {
             // As URLs, so that no character of a path is read as a glob.
-            let url = url::Url::from_file_path(f).map_err(|()| Error::Path(f.clone()))?;
-            Ok(ListingTableUrl::parse(url.as_str())?)
+            TableFile::Local(path) => {
+                let url = url::Url::from_file_path(path).map_err(|()| Error::Path(path.clone()))?;
+                Ok(ListingTableUrl::parse(url.as_str())?)
+            }
+            // The store's URL has no glob character (`store_url`), nor have the files echolens names.
+            TableFile::Remote(url) => Ok(ListingTableUrl::parse(url.as_str())?),
         })
         .collect::<Result<Vec<_>>>()?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
@@ -182,15 +202,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-const KEY_FILE: &str = "pseudonym.key";
+/// The pseudonymisation key's file in the store's folder.
+pub(crate) const KEY_FILE: &str = "pseudonym.key";
+
+fn key_of(path: &Path, text: &str) -> Result<[u8; 32]> {
+    parse_key(text.trim())
+        .ok_or_else(|| Error::Meta(path.to_owned(), "expected 64 hexadecimal digits (the pseudonymisation key)".into()))
+}
 
 fn pseudonym_key(root: &Path) -> Result<[u8; 32]> {
     let path = root.join(KEY_FILE);
     let io = |source| Error::Io { path: path.clone(), source };
     match std::fs::read_to_string(&path) {
-        Ok(text) => parse_key(text.trim()).ok_or_else(|| {
-            Error::Meta(path.clone(), "expected 64 hexadecimal digits (the pseudonymisation key)".into())
-        }),
+        Ok(text) => key_of(&path, &text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|e| io(std::io::Error::other(e.to_string())))?;
@@ -242,7 +266,12 @@ impl Store {
     /// first ([`Error::Busy`] when another process holds it), so two processes never create or write one store
     /// at once. A store is created tables first and `echolens.json` last, each step whole: a creation that
     /// failed part-way (a full disk, a kill) leaves a folder that the next run completes.
+    ///
+    /// A store at an object-store URL is read only: [`Error::ReadOnly`].
     pub async fn open_or_create(root: &Path) -> Result<Store> {
+        if remote::is_remote(root) {
+            return Err(Error::ReadOnly(root.to_owned()));
+        }
         std::fs::create_dir_all(root).map_err(|source| Error::Io { path: root.to_owned(), source })?;
         let root = std::fs::canonicalize(root).map_err(|source| Error::Io { path: root.to_owned(), source })?;
         let lock = WriteLock::acquire(&root)?;
@@ -259,14 +288,24 @@ impl Store {
             let text = serde_json::json!({"format": "echolens-store", "version": STORE_VERSION}).to_string();
             write_atomically(&meta, text.as_bytes()).map_err(|source| Error::Io { path: meta.clone(), source })?;
         }
-        let mut store = Store { root, messages, quarantine, accounts, lock: Some(lock), orphans_removed: 0 };
+        // Made with the store, so that a copy of its folder (to an object store, which echolens only reads)
+        // carries it.
+        pseudonym_key(&root)?;
+        let mut store =
+            Store { root, messages, quarantine, accounts, lock: Some(lock), orphans_removed: 0, remote: None };
         store.orphans_removed = store.remove_orphans()?;
         Ok(store)
     }
 
     /// Open an existing store to read it; an error that says so when `root` is not one. Takes no lock: a
     /// reader sees the last commit made before it opened, whatever a writer does meanwhile.
+    ///
+    /// `root` may also be an object-store URL (`s3://bucket/store`, [`store_url`]): the store is then read
+    /// through object_store, configured from the environment, and cannot be written.
     pub async fn open(root: &Path) -> Result<Store> {
+        if let Some(url) = remote::store_url(root) {
+            return Store::open_remote(root, url?).await;
+        }
         let meta = root.join(META_FILE);
         if !meta.exists() {
             return Err(Error::NotAStore(root.to_owned()));
@@ -280,12 +319,37 @@ impl Store {
         } else {
             None
         };
-        Ok(Store { root, messages, quarantine, accounts, lock: None, orphans_removed: 0 })
+        Ok(Store { root, messages, quarantine, accounts, lock: None, orphans_removed: 0, remote: None })
+    }
+
+    async fn open_remote(root: &Path, url: url::Url) -> Result<Store> {
+        let remote = remote::Remote::connect(url).await?;
+        let messages = remote.open_table("messages").await?;
+        let quarantine = remote.open_table("quarantine").await?;
+        let accounts =
+            if remote.has_table("accounts").await? { Some(remote.open_table("accounts").await?) } else { None };
+        Ok(Store {
+            root: root.to_owned(),
+            messages,
+            quarantine,
+            accounts,
+            lock: None,
+            orphans_removed: 0,
+            remote: Some(remote),
+        })
+    }
+
+    /// Whether the store is at an object-store URL (and so read only).
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
     }
 
     /// Take the write lock if this store does not hold it yet, and then read the tables again: another
     /// writer may have committed since they were opened.
     pub(crate) async fn lock_for_writing(&mut self) -> Result<()> {
+        if self.remote.is_some() {
+            return Err(Error::ReadOnly(self.root.clone()));
+        }
         if self.lock.is_none() {
             self.lock = Some(WriteLock::acquire(&self.root)?);
             if self.accounts.is_none() {
@@ -361,14 +425,21 @@ impl Store {
         self.lock = None;
     }
 
-    /// The store's folder.
+    /// The store's folder (for a store at an object-store URL, the URL as given).
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    /// The Parquet files that make the current version of `messages` (what an index of it must cover).
+    /// The Parquet files that make the current version of `messages` (what an index of it must cover); a
+    /// store at an object-store URL has no local files ([`Error::ReadOnly`]).
     pub fn message_files(&self) -> Result<Vec<PathBuf>> {
-        table_files(&self.messages)
+        table_files(&self.messages)?
+            .into_iter()
+            .map(|f| match f {
+                TableFile::Local(path) => Ok(path),
+                TableFile::Remote(_) => Err(Error::ReadOnly(self.root.clone())),
+            })
+            .collect()
     }
 
     /// Take the store's write lock (see [`Store::open_or_create`]) for work that writes beside the tables, such
@@ -408,6 +479,9 @@ impl Store {
     }
 
     async fn register_as(&self, ctx: &SessionContext, how: Tables) -> Result<()> {
+        if let Some(remote) = &self.remote {
+            ctx.register_object_store(&remote::bucket_url(&remote.url), Arc::clone(&remote.store));
+        }
         let tables = [("messages", Some(&self.messages)), ("quarantine", Some(&self.quarantine))];
         for (name, table) in tables.into_iter().chain([("accounts", self.accounts.as_ref())]) {
             let provider: Arc<dyn datafusion::catalog::TableProvider> = match table {
@@ -439,8 +513,24 @@ impl Store {
     /// The store's pseudonymisation key: 32 random bytes in `pseudonym.key`, made on first use and kept, so an
     /// account has the same pseudonym in every report made from this store. Whoever holds the store can
     /// recompute a pseudonym from an id; whoever holds only a report cannot.
+    ///
+    /// A store at an object-store URL is only read: its key is the one its folder had when it was copied there.
     pub fn pseudonym_key(&self) -> Result<[u8; 32]> {
-        pseudonym_key(&self.root)
+        match &self.remote {
+            None => pseudonym_key(&self.root),
+            Some(remote) => {
+                let path = remote.display(KEY_FILE);
+                let text = remote.key.as_deref().ok_or_else(|| {
+                    Error::Meta(
+                        path.clone(),
+                        "the store has no pseudonymisation key; copy the store's folder with its pseudonym.key \
+                         (a store gets one when it is created or next written)"
+                            .into(),
+                    )
+                })?;
+                key_of(&path, text)
+            }
+        }
     }
 
     /// Reload both tables from disk (after another process wrote).
@@ -456,8 +546,12 @@ impl Store {
 
 fn check_meta(meta: &Path) -> Result<()> {
     let text = std::fs::read_to_string(meta).map_err(|source| Error::Io { path: meta.to_owned(), source })?;
+    check_meta_text(meta, &text)
+}
+
+fn check_meta_text(meta: &Path, text: &str) -> Result<()> {
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| Error::Meta(meta.to_owned(), e.to_string()))?;
+        serde_json::from_str(text).map_err(|e| Error::Meta(meta.to_owned(), e.to_string()))?;
     let version = value.get("version").and_then(serde_json::Value::as_u64).unwrap_or(0);
     if value.get("format").and_then(serde_json::Value::as_str) != Some("echolens-store") {
         return Err(Error::Meta(meta.to_owned(), "not an echolens store".into()));

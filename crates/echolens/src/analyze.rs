@@ -221,9 +221,18 @@ fn run_here(args: &Options) -> Result<Outcome> {
         Some(echolens_analysis::compare::Side::parse_all(&args.sides, Some(args.tz)).context("--side")?)
     };
     let mut stages = Stages::new(args.quiet);
+    // A store at an object-store URL is only read: the run analyses what it holds, and takes no input.
+    let remote = args.store.as_deref().filter(|s| echolens_store::is_remote(s));
+    if let Some(store) = remote
+        && !args.paths.is_empty()
+    {
+        bail!(echolens_store::Error::ReadOnly(store.to_owned()));
+    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let demo = args.paths.is_empty();
-    let (inputs, store_path) = if demo {
+    let demo = args.paths.is_empty() && remote.is_none();
+    let (inputs, store_path) = if let Some(store) = remote {
+        (Vec::new(), store.to_owned())
+    } else if demo {
         let corpus = args.out.join("demo-corpus");
         stages.start("demo corpus");
         let truth = crate::run::write_corpus(
@@ -240,9 +249,12 @@ fn run_here(args: &Options) -> Result<Outcome> {
     };
 
     let rt = runtime()?;
-    let mut store = rt
-        .block_on(Store::open_or_create(&store_path))
-        .with_context(|| format!("opening the store {}", store_path.display()))?;
+    let mut store = if remote.is_some() {
+        rt.block_on(Store::open(&store_path))
+    } else {
+        rt.block_on(Store::open_or_create(&store_path))
+    }
+    .with_context(|| format!("opening the store {}", store_path.display()))?;
     stages.start("ingest");
     let options = IngestOptions {
         format: args.input_format,
@@ -252,14 +264,22 @@ fn run_here(args: &Options) -> Result<Outcome> {
         commit_rows: 100_000,
         progress: stages.visible,
     };
-    let ingest = import::ingest(&rt, &mut store, &inputs, options)?;
+    let ingest = if remote.is_some() {
+        import::IngestReport::default()
+    } else {
+        import::ingest(&rt, &mut store, &inputs, options)?
+    };
     // The analyses only read: another ingest may write meanwhile, and they see the commit they started from.
     store.unlock();
     let stats = rt.block_on(store.stats())?;
-    stages.finish(&format!(
-        "{} records: {} messages ({} new), {} quarantined, {} skipped; the store holds {}",
-        ingest.records, ingest.messages, ingest.new, ingest.quarantined, ingest.skipped, stats.messages
-    ));
+    if remote.is_some() {
+        stages.finish(&format!("none (the store is read as it is); it holds {}", stats.messages));
+    } else {
+        stages.finish(&format!(
+            "{} records: {} messages ({} new), {} quarantined, {} skipped; the store holds {}",
+            ingest.records, ingest.messages, ingest.new, ingest.quarantined, ingest.skipped, stats.messages
+        ));
+    }
     if stats.messages == 0 {
         bail!(
             "the store {} holds no message: nothing to analyse ({} records read, {} quarantined; \

@@ -24,13 +24,14 @@ use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{SessionStateBuilder, TaskContext};
 use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
-use echolens_store::Store;
+use echolens_store::{ObjectStores, Store};
 
 /// The largest plan or result message the processes exchange: a plan carries the small tables a client
 /// registers (a selection's keys, a run's cascade members), so Ballista's 16 MiB is raised.
@@ -55,7 +56,7 @@ pub async fn session(url: &str, store: &Store, memory: usize) -> Result<SessionC
         .set_bool("datafusion.optimizer.enable_dynamic_filter_pushdown", false);
     // The executors' engines have their own pools; this one's limit is what the analyses size their own work
     // by (the similar search's time slabs, merged on an executor), as a local run's pool is.
-    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+    let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(memory)))
         .build_arc()?;
     let state =
@@ -110,6 +111,11 @@ pub async fn scheduler(options: &SchedulerOptions) -> Result<()> {
 
     let builder: ballista_scheduler::scheduler_server::SessionBuilder = Arc::new(|config: SessionConfig| {
         let state = ballista_core::utils::default_session_builder(config)?;
+        // The scheduler lists the files of the plans it is sent: a store at an object-store URL is reached
+        // from the environment, as the executors reach it.
+        let runtime =
+            RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(ObjectStores::default())).build_arc()?;
+        let state = SessionStateBuilder::new_from_existing(state).with_runtime_env(runtime).build();
         let ctx = SessionContext::new_with_state(state);
         echolens_analysis::register_udfs(&ctx);
         Ok(ctx.state())
@@ -172,6 +178,20 @@ pub async fn executor(options: &ExecutorOptions) -> Result<()> {
         window_functions: local.window_functions().clone(),
         ..BallistaFunctionRegistry::default()
     };
+    // Ballista's own runtime but for the object stores: a store at an object-store URL is reached from the
+    // environment (the executors are sent its files' URLs). Ballista wraps this with its memory pool.
+    let work_dir = match &options.work_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("echolens-executor-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&work_dir).with_context(|| format!("creating the work folder {}", work_dir.display()))?;
+    let temp = work_dir.clone();
+    let runtime: ballista_core::RuntimeProducer = Arc::new(move |_: &SessionConfig| {
+        RuntimeEnvBuilder::new()
+            .with_temp_file_path(temp.clone())
+            .with_object_store_registry(Arc::new(ObjectStores::default()))
+            .build_arc()
+    });
     let config = ExecutorProcessConfig {
         bind_host: options.bind.to_string(),
         external_host: options.external_host.clone(),
@@ -182,17 +202,22 @@ pub async fn executor(options: &ExecutorOptions) -> Result<()> {
         scheduler_connect_timeout_seconds: 30,
         vcores: options.concurrent_tasks.max(1),
         task_scheduling_policy: POLICY,
-        work_dir: options.work_dir.as_ref().map(|p| p.display().to_string()),
+        work_dir: Some(work_dir.display().to_string()),
         executor_heartbeat_interval_seconds: 5,
         grpc_max_decoding_message_size: MAX_MESSAGE as u32,
         grpc_max_encoding_message_size: MAX_MESSAGE as u32,
         memory_pool_size: Some(options.memory as u64),
         override_function_registry: Some(Arc::new(registry)),
+        override_runtime_producer: Some(runtime),
         override_logical_codec: Some(Arc::new(Codec::default())),
         override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
         ..ExecutorProcessConfig::default()
     };
-    start_executor_process(Arc::new(config)).await.context("the executor")
+    let ran = start_executor_process(Arc::new(config)).await.context("the executor");
+    if options.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work_dir);
+    }
+    ran
 }
 
 /// Ballista's logical codec, and in-memory tables (what a client registers: a selection's keys, a run's

@@ -870,6 +870,10 @@ impl Api {
 /// store's write lock, let go after); `None`, with a warning, when another process holds the lock.
 async fn search_index(store: &mut Store) -> Result<Option<crate::search_index::SearchIndex>> {
     use crate::search_index;
+    if store.is_remote() {
+        eprintln!("note: {} is read only (an object-store URL): searches scan the messages", store.root().display());
+        return Ok(None);
+    }
     match bring_up_to_date(store).await {
         Ok(true) => search_index::SearchIndex::open(store),
         Ok(false) => Ok(None),

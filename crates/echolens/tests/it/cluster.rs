@@ -20,8 +20,8 @@ fn free_port(pair: bool) -> u16 {
 }
 
 /// The cluster's processes, stopped when dropped.
-struct Cluster {
-    url: String,
+pub(crate) struct Cluster {
+    pub(crate) url: String,
     scheduler: Child,
     executors: Vec<Child>,
 }
@@ -43,9 +43,21 @@ fn spawn(cmd: &mut Command, log: &Path) -> Child {
 /// A scheduler and `executors` executors, each with its log under `dir`; ready once the scheduler accepts
 /// connections (executors register as they start; jobs wait for them).
 fn start(dir: &Path, executors: usize) -> Cluster {
+    start_with(dir, executors, &[])
+}
+
+/// [`start`], each process with the environment variables `env` set.
+pub(crate) fn start_with(dir: &Path, executors: usize, env: &[(String, String)]) -> Cluster {
     let port = free_port(false);
     let scheduler = spawn(
-        echolens().args(["cluster", "scheduler", "--port", &port.to_string(), "--executor-timeout", "6"]),
+        echolens().envs(env.iter().map(|(k, v)| (k, v))).args([
+            "cluster",
+            "scheduler",
+            "--port",
+            &port.to_string(),
+            "--executor-timeout",
+            "6",
+        ]),
         &dir.join("scheduler.log"),
     );
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -59,6 +71,7 @@ fn start(dir: &Path, executors: usize) -> Cluster {
             std::fs::create_dir_all(&work).unwrap();
             spawn(
                 echolens()
+                    .envs(env.iter().map(|(k, v)| (k, v)))
                     .args(["cluster", "executor", "--scheduler", &format!("127.0.0.1:{port}")])
                     .args(["--port", &free_port(true).to_string(), "--concurrent-tasks", "2", "--work-dir"])
                     .arg(&work),
@@ -70,11 +83,11 @@ fn start(dir: &Path, executors: usize) -> Cluster {
 }
 
 /// The jobs executor `i` has run a task of (each leaves a folder in its work folder).
-fn jobs(dir: &Path, i: usize) -> usize {
+pub(crate) fn jobs(dir: &Path, i: usize) -> usize {
     std::fs::read_dir(dir.join(format!("executor{i}"))).map_or(0, |entries| entries.count())
 }
 
-fn log(dir: &Path, name: &str) -> String {
+pub(crate) fn log(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_default()
 }
 
