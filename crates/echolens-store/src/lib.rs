@@ -323,7 +323,7 @@ impl Store {
     }
 
     async fn open_remote(root: &Path, url: url::Url) -> Result<Store> {
-        let remote = remote::Remote::connect(url).await?;
+        let remote = remote::Remote::connect(url, root).await?;
         let messages = remote.open_table("messages").await?;
         let quarantine = remote.open_table("quarantine").await?;
         let accounts =

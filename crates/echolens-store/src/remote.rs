@@ -156,23 +156,24 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
-    /// Connect to the store at `url` and check that it is one.
-    pub(crate) async fn connect(url: Url) -> Result<Remote> {
+    /// Connect to the store at `url` (`given` as the user wrote it) and check that it is one.
+    pub(crate) async fn connect(url: Url, given: &Path) -> Result<Remote> {
         register_log_stores();
         let store = object_store_for(&url)?;
         let mut remote = Remote { url, store, key: None };
-        let meta = remote
-            .read(crate::META_FILE)
-            .await?
-            .ok_or_else(|| Error::NotAStore(std::path::PathBuf::from(remote.url.as_str().trim_end_matches('/'))))?;
+        let meta = remote.read(crate::META_FILE).await?.ok_or_else(|| Error::Remote {
+            url: given.display().to_string(),
+            reason: "not an echolens store (no echolens.json); copy a store's folder there as it is".into(),
+        })?;
         crate::check_meta_text(&remote.display(crate::META_FILE), &meta)?;
         remote.key = remote.read(crate::KEY_FILE).await?;
         Ok(remote)
     }
 
+    /// The object `name` (`/`-separated) of the store: its prefix is the URL's path, percent-decoded.
     fn object(&self, name: &str) -> ObjectPath {
-        let prefix = self.url.path().trim_matches('/');
-        ObjectPath::from(if prefix.is_empty() { name.to_owned() } else { format!("{prefix}/{name}") })
+        let prefix = ObjectPath::from_url_path(self.url.path()).unwrap_or_default();
+        prefix.parts().chain(ObjectPath::from(name).parts()).collect()
     }
 
     /// `name`'s URL, to name it in errors.

@@ -148,8 +148,9 @@ fn a_store_copied_to_s3_is_analysed_there_as_it_is() {
     let mut local = echolens();
     local.arg("analyze").arg("--out").arg(dir.join("local")).arg("--store").arg(&local_store);
     run(local.args(["--tz", "Asia/Tehran"]));
-    s3.upload(&local_store, "stores/demo", &["echolens.lock"]);
-    let url = format!("s3://{BUCKET}/stores/demo");
+    // A folder name with a space, as users name them: the URL says `%20`, the objects' names a space.
+    s3.upload(&local_store, "stores/demo 1", &["echolens.lock"]);
+    let url = format!("s3://{BUCKET}/stores/demo 1");
 
     let remote = analyze(dir, "remote", &url, &env, None).output().unwrap();
     assert!(remote.status.success(), "analyze of {url} failed:\n{}", String::from_utf8_lossy(&remote.stderr));
@@ -184,6 +185,18 @@ fn a_store_copied_to_s3_is_analysed_there_as_it_is() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("only reads") && stderr.contains("aws s3 sync"), "{stderr}");
     assert_eq!(stats(&url), local_stats, "the store is as it was");
+
+    // Not a store: said so, with what to do (not `ingest`, which a URL refuses).
+    let out = echolens()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["stats", "--store", &format!("s3://{BUCKET}/stores/none")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("not an echolens store") && stderr.contains("copy a store's folder"),
+        "{stderr}"
+    );
 
     // A copy without its pseudonymisation key is refused by whatever would pseudonymise, saying so.
     s3.upload(&local_store, "stores/nokey", &["echolens.lock", "pseudonym.key"]);
