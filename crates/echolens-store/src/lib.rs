@@ -123,7 +123,7 @@ fn table_files(table: &DeltaTable) -> Result<Vec<TableFile>> {
             Ok(url) if url.scheme() == "file" => {
                 TableFile::Local(url.to_file_path().map_err(|()| Error::Path(PathBuf::from(&uri)))?)
             }
-            Ok(url) if remote::is_remote(Path::new(&uri)) => TableFile::Remote(url),
+            Ok(url) if remote::is_object_store_scheme(url.scheme()) => TableFile::Remote(url),
             _ => TableFile::Local(PathBuf::from(&uri)),
         };
         files.push(file);

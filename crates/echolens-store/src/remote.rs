@@ -27,12 +27,17 @@ use crate::{Error, Result};
 /// The URL schemes of the object stores echolens reads.
 const SCHEMES: &[&str] = &["s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "adl"];
 
+/// Whether `scheme` (a URL's, any case) is one of an object store echolens reads.
+pub(crate) fn is_object_store_scheme(scheme: &str) -> bool {
+    SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(scheme))
+}
+
 /// The URL `location` names when it is an object-store URL (`s3://bucket/store`), with a trailing slash;
 /// `None` when it is a path. A URL with glob characters is refused: the tables' files are listed by URL.
 pub fn store_url(location: &Path) -> Option<Result<Url>> {
     let text = location.to_str()?;
     let (scheme, _) = text.split_once("://")?;
-    if !SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+    if !is_object_store_scheme(scheme) {
         return None;
     }
     let bad = || Error::Remote { url: text.to_owned(), reason: "expected SCHEME://BUCKET/PREFIX".into() };
@@ -107,7 +112,7 @@ impl ObjectStoreRegistry for ObjectStores {
     fn get_store(&self, url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
         match self.known.get_store(url) {
             Ok(store) => Ok(store),
-            Err(e) if !SCHEMES.contains(&url.scheme()) => Err(e),
+            Err(e) if !is_object_store_scheme(url.scheme()) => Err(e),
             Err(_) => {
                 let store =
                     object_store_for(url).map_err(|e| datafusion::error::DataFusionError::External(e.into()))?;

@@ -13,6 +13,18 @@ pub(crate) fn samples() -> PathBuf {
     Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../testdata/samples")
 }
 
+/// The Python `.ci/peers.sh` installs the peers into (`ECHOLENS_PEER_PYTHON`); `None`, saying the test is
+/// skipped and that it needs `what`, when it is not set.
+pub(crate) fn peer_python(what: &str) -> Option<PathBuf> {
+    match std::env::var_os("ECHOLENS_PEER_PYTHON") {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => {
+            eprintln!("SKIPPED: set ECHOLENS_PEER_PYTHON to a python with {what} (bash .ci/peers.sh)");
+            None
+        }
+    }
+}
+
 /// Run and require success, showing both streams when it fails.
 pub(crate) fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run echolens");

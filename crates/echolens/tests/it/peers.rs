@@ -4,22 +4,10 @@
 //! prints its python; `.ci/run` does so and sets `ECHOLENS_PEER_PYTHON`. Without it the test says it was skipped.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 type Edges = BTreeMap<(String, String), u64>;
-
-fn peer_python() -> Option<PathBuf> {
-    match std::env::var_os("ECHOLENS_PEER_PYTHON") {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => {
-            eprintln!(
-                "SKIPPED: set ECHOLENS_PEER_PYTHON to a python with coordination-network-toolkit (bash .ci/peers.sh)"
-            );
-            None
-        }
-    }
-}
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -92,7 +80,7 @@ fn echolens_edges(path: &Path, kind: &str) -> Edges {
 /// minimum weight.
 #[test]
 fn text_and_link_edges_agree_with_coordination_network_toolkit() {
-    let Some(python) = peer_python() else { return };
+    let Some(python) = crate::common::peer_python("coordination-network-toolkit") else { return };
     let dir = tempfile::tempdir().unwrap();
     let generated = dir.path().join("generated");
     run_ok(
@@ -183,7 +171,7 @@ print("%d %.9f" % (len(keys), max(float(np.quantile(quick, 0.5)), 1.0)))
 /// generated corpus with crowds (links shared after human delays) and campaigns (links within seconds).
 #[test]
 fn the_window_estimate_is_coornets() {
-    let Some(python) = peer_python() else { return };
+    let Some(python) = crate::common::peer_python("coordination-network-toolkit") else { return };
     let dir = tempfile::tempdir().unwrap();
     let generated = dir.path().join("generated");
     let bin = env!("CARGO_BIN_EXE_echolens");

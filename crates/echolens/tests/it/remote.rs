@@ -12,16 +12,6 @@ use crate::common::{analyze_outputs, assert_same_outputs, echolens, run};
 
 const BUCKET: &str = "echolens-test";
 
-fn peer_python() -> Option<PathBuf> {
-    match std::env::var_os("ECHOLENS_PEER_PYTHON") {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => {
-            eprintln!("SKIPPED: set ECHOLENS_PEER_PYTHON to a python with moto[server] (bash .ci/peers.sh)");
-            None
-        }
-    }
-}
-
 /// moto's S3 server, stopped when dropped.
 struct S3 {
     child: Child,
@@ -135,7 +125,7 @@ fn outputs_but_ingest(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn a_store_copied_to_s3_is_analysed_there_as_it_is() {
-    let Some(python) = peer_python() else { return };
+    let Some(python) = crate::common::peer_python("moto[server]") else { return };
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let s3 = S3::start(&python, dir);
