@@ -166,6 +166,54 @@ pub(crate) fn jaccard<T: Ord>(x: &[T], y: &[T]) -> f64 {
     common as f64 / (x.len() + y.len() - common) as f64
 }
 
+/// Whether two sorted sets of distinct items are at least `threshold` alike: exactly `jaccard(x, y) + 1e-12 >=
+/// threshold` (the kernels' test), without always merging the whole of both. The similarity grows with the
+/// items in common, so the fewest in common that pass is found first; sets too unequal in size to have that
+/// many are not merged, and the merge stops once either set has passed over more items than it can spare.
+pub(crate) fn jaccard_at_least<T: Ord>(x: &[T], y: &[T], threshold: f64) -> bool {
+    let n = x.len() + y.len();
+    let passes = |common: usize| {
+        let sim = if n == 0 { 1.0 } else { common as f64 / (n - common) as f64 };
+        sim + 1e-12 >= threshold
+    };
+    let most = x.len().min(y.len());
+    // The fewest items in common that pass: near t·n/(1+t), stepped to the exact bound of `passes`.
+    let guess = if threshold.is_finite() && threshold > 0.0 { threshold * n as f64 / (1.0 + threshold) } else { 0.0 };
+    let mut needed = (guess.floor() as usize).min(most);
+    while needed > 0 && passes(needed - 1) {
+        needed -= 1;
+    }
+    while needed <= most && !passes(needed) {
+        needed += 1;
+    }
+    if needed > most {
+        return false;
+    }
+    // Items of each set that may be passed over (found in the other set no more) before too few are left.
+    let (mut spare_x, mut spare_y) = (x.len() - needed, y.len() - needed);
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < x.len() && j < y.len() {
+        match x[i].cmp(&y[j]) {
+            std::cmp::Ordering::Less => {
+                let Some(left) = spare_x.checked_sub(1) else { return false };
+                spare_x = left;
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                let Some(left) = spare_y.checked_sub(1) else { return false };
+                spare_y = left;
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    passes(common)
+}
+
 /// Band keys are already well-mixed 64-bit hashes: the index uses them as they are.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct KeyHasher(u64);
@@ -254,5 +302,36 @@ mod tests {
         push_shingle_halves(&hashes, 2, &mut out);
         assert_eq!(out[..2], [99, 1]);
         assert_eq!(out[2..], want[..]);
+    }
+
+    /// The test `jaccard(x, y) + 1e-12 >= threshold` the kernels made, on every pair of small sets: at the
+    /// threshold exactly (4/5 from 4 items of 6, 1/2 from 2 of 6) and on either side of it.
+    #[test]
+    fn jaccard_at_least_is_the_exact_test_at_and_around_the_threshold() {
+        let a = [1u32, 2, 3, 4, 5];
+        let b = [1u32, 2, 3, 4, 6];
+        assert!(jaccard_at_least(&a, &b, 4.0 / 6.0));
+        assert!(!jaccard_at_least(&a, &b, 4.0 / 6.0 + 1e-9));
+        assert!(jaccard_at_least(&a, &a, 1.0));
+        assert!(jaccard_at_least::<u32>(&[], &[], 1.0));
+        assert!(!jaccard_at_least(&a, &[], 0.1));
+        // Unequal sizes: 2 of 10 at most, below 0.5 without a merge.
+        assert!(!jaccard_at_least(&[1u32, 2], &[1u32, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.5));
+        assert!(jaccard_at_least(&[1u32, 2], &[1u32, 2, 3, 4], 0.5));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn jaccard_at_least_agrees_with_jaccard(
+            x in proptest::collection::btree_set(0u32..40, 0..30),
+            y in proptest::collection::btree_set(0u32..40, 0..30),
+            t in 0.0f64..1.0,
+            exact in proptest::bool::ANY,
+        ) {
+            let (x, y): (Vec<u32>, Vec<u32>) = (x.into_iter().collect(), y.into_iter().collect());
+            // Half the thresholds are the pair's own similarity or another small fraction exactly.
+            let t = if exact { jaccard(&x, &y).max((t * 10.0).round() / 10.0).min(1.0) } else { t };
+            proptest::prop_assert_eq!(jaccard_at_least(&x, &y, t), jaccard(&x, &y) + 1e-12 >= t, "{:?} {:?} {}", x, y, t);
+        }
     }
 }

@@ -26,8 +26,10 @@ use crate::Result;
 use crate::fold::{Bytes, put_i64s, put_str, put_u32, put_u32s, put_u64};
 use crate::lists::{Chunk, Interner, Lists};
 #[cfg(test)]
+use crate::minhash::jaccard;
+#[cfg(test)]
 use crate::minhash::shingles;
-use crate::minhash::{KeyHasher, Permutations, jaccard, mix, push_shingle_halves, sort_tail, word_hashes};
+use crate::minhash::{KeyHasher, Permutations, jaccard_at_least, mix, push_shingle_halves, sort_tail, word_hashes};
 use crate::sql::{ACCOUNT, ORIGINAL};
 use crate::table::{Strs, collect, i64s};
 
@@ -139,15 +141,25 @@ type SignScratch = (Vec<u64>, Vec<u32>);
 /// Document → its verified partners within the span.
 type NearCounts = HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>;
 
-/// Band key → the latest document in the window with it.
+/// Band key → the number of its latest entry in the window ([`Window::entries`]).
 type BandIndex = HashMap<u32, u64, std::hash::BuildHasherDefault<KeyHasher>>;
 
-/// No earlier document with the key.
-const NO_SEQ: u64 = u64::MAX;
+/// No earlier entry with the key.
+const NO_ENTRY: u64 = u64::MAX;
+
+/// A document's band key in the window: the document's sequence number, the key, and the entry of the key's
+/// previous holder ([`NO_ENTRY`] for none).
+#[derive(Clone, Copy)]
+struct Entry {
+    seq: u64,
+    prev: u64,
+    key: u32,
+}
 
 /// The sliding-window LSH join over documents pushed in time order. Documents are numbered by arrival
-/// (`seq`); the index keeps each band key's latest holder, and each holder the previous one of each of its keys,
-/// so a lookup walks only the window's documents with the key and nothing is allocated per document.
+/// (`seq`), and each of their band keys is an entry, numbered by arrival too; the index keeps each band key's
+/// latest entry, and each entry the one before it with the same key, so a lookup walks only the window's
+/// documents with the key, two reads a step, and nothing is allocated per document.
 struct Window<'a> {
     p: SimilarParams,
     docs: &'a Docs,
@@ -155,12 +167,10 @@ struct Window<'a> {
     live: VecDeque<u32>,
     first_seq: u64,
     index: BandIndex,
-    /// For each document in the window and each of its band keys (in order): the previous holder's `seq`.
-    prev: VecDeque<u64>,
-    /// Where each window document's entries start in `prev`, counted from the first entry ever pushed.
-    prev_start: VecDeque<usize>,
-    /// Entries popped off the front of `prev`.
-    prev_popped: usize,
+    /// The entries of the documents in the window, oldest first; the first is entry number `popped`.
+    entries: VecDeque<Entry>,
+    /// Entries popped off the front of `entries`.
+    popped: u64,
     /// Verified pairs within the window: (earlier document, later document).
     pairs: Vec<(u32, u32)>,
     /// Each document's verified partners within the span (documents with none are not in it).
@@ -175,18 +185,11 @@ impl<'a> Window<'a> {
             live: VecDeque::new(),
             first_seq: 0,
             index: BandIndex::default(),
-            prev: VecDeque::new(),
-            prev_start: VecDeque::new(),
-            prev_popped: 0,
+            entries: VecDeque::new(),
+            popped: 0,
             pairs: Vec::new(),
             near: NearCounts::default(),
         }
-    }
-
-    /// The holder before `seq` of the `i`-th band key of `seq`'s document.
-    fn previous(&self, seq: u64, i: usize) -> u64 {
-        let at = (seq - self.first_seq) as usize;
-        self.prev[self.prev_start[at] - self.prev_popped + i]
     }
 
     /// Drops the documents that are out of the window of a document at time `ts`.
@@ -196,16 +199,16 @@ impl<'a> Window<'a> {
             if docs.ts[old as usize] >= ts.saturating_sub(self.p.span_us) {
                 break;
             }
-            // A key whose latest holder leaves has no holder left in the window.
-            for key in docs.bands.get(old) {
-                if self.index.get(key) == Some(&self.first_seq) {
-                    self.index.remove(key);
+            // A key whose latest entry leaves has no holder left in the window.
+            while let Some(entry) = self.entries.front().filter(|e| e.seq == self.first_seq) {
+                if let std::collections::hash_map::Entry::Occupied(latest) = self.index.entry(entry.key)
+                    && *latest.get() == self.popped
+                {
+                    latest.remove();
                 }
+                self.entries.pop_front();
+                self.popped += 1;
             }
-            let n = docs.bands.get(old).len();
-            self.prev.drain(..n);
-            self.prev_popped += n;
-            self.prev_start.pop_front();
             self.live.pop_front();
             self.first_seq += 1;
         }
@@ -219,12 +222,12 @@ impl<'a> Window<'a> {
         let bands = docs.bands.get(doc);
         let mut candidates: Vec<u64> = Vec::new();
         for key in bands {
-            let mut at = self.index.get(key).copied().unwrap_or(NO_SEQ);
-            while at != NO_SEQ && at >= self.first_seq {
-                candidates.push(at);
-                let holder = self.live[(at - self.first_seq) as usize];
-                let i = docs.bands.get(holder).binary_search(key).expect("a holder has its key");
-                at = self.previous(at, i);
+            let mut at = self.index.get(key).copied().unwrap_or(NO_ENTRY);
+            // Entries before `popped` left with their documents: the walk ends at the window's start.
+            while at != NO_ENTRY && at >= self.popped {
+                let entry = self.entries[(at - self.popped) as usize];
+                candidates.push(entry.seq);
+                at = entry.prev;
             }
         }
         candidates.sort_unstable();
@@ -236,8 +239,7 @@ impl<'a> Window<'a> {
             if docs.account[other as usize] == account {
                 continue;
             }
-            let sim = jaccard(set, docs.sets.get(other));
-            if sim + 1e-12 < self.p.threshold {
+            if !jaccard_at_least(set, docs.sets.get(other), self.p.threshold) {
                 continue;
             }
             if self.p.span_us > self.p.window_us {
@@ -259,11 +261,11 @@ impl<'a> Window<'a> {
 
     fn insert(&mut self, doc: u32) {
         let seq = self.first_seq + self.live.len() as u64;
-        self.prev_start.push_back(self.prev_popped + self.prev.len());
         // Band keys are distinct within a document: each is indexed once.
-        for key in self.docs.bands.get(doc) {
-            let before = self.index.insert(*key, seq).unwrap_or(NO_SEQ);
-            self.prev.push_back(before);
+        for &key in self.docs.bands.get(doc) {
+            let number = self.popped + self.entries.len() as u64;
+            let prev = self.index.insert(key, number).unwrap_or(NO_ENTRY);
+            self.entries.push_back(Entry { seq, prev, key });
         }
         self.live.push_back(doc);
     }
