@@ -20,7 +20,7 @@ use echolens_store::rfc3339;
 
 use crate::minhash::KeyHasher;
 use crate::select::Selection;
-use arrow::array::Int64Array;
+use arrow::array::{Array, Int64Array};
 
 use crate::table::{Strs, i64s, strings_in_place};
 use crate::{Error, Result};
@@ -468,16 +468,19 @@ pub async fn run_each(
     let n = sets.len();
     let matcher = Arc::new(Matcher::new(sets)?);
     ctx.register_udf(hits_udf(Arc::clone(&matcher)));
-    // The uses per channel, term and day, aggregated by the engine (partial and final, spilling beyond the
-    // session's memory pool, on a cluster's executors): a message's first use is the least (time, key), and
-    // within a channel the least (time, message id), the keys' `platform:channel_id:` being the same.
+    // The uses per channel and term, and per term and day, aggregated by the engine in one grouping (partial
+    // and final, spilling beyond the session's memory pool, on a cluster's executors): a channel's first use is
+    // the least (time, key), and within a channel the least (time, message id), the keys' `platform:channel_id:`
+    // being the same. Two grouping sets, not one grouping by channel, term and day: a channel using a term on
+    // many days is one group, not one a day (the groups were the vocabulary stage's peak). A row of the first
+    // set has no day, one of the second no channel (neither is ever missing from a message).
     let sql = format!(
-        "SELECT key_hash(channel_id, hash64(platform)) AS channel, hit, \
-         (t - ((t % {DAY_US}) + {DAY_US}) % {DAY_US}) / {DAY_US} AS day, \
-         count(*) AS uses, min(time_key(message_id, t)) AS first \
+        "SELECT channel, hit, day, count(*) AS uses, min(time_key(message_id, t)) AS first \
+         FROM (SELECT key_hash(channel_id, hash64(platform)) AS channel, message_id, t, hit, \
+         (t - ((t % {DAY_US}) + {DAY_US}) % {DAY_US}) / {DAY_US} AS day \
          FROM (SELECT platform, channel_id, message_id, CAST(ts AS BIGINT) AS t, \
-         unnest(diffusion_hits(text_norm)) AS hit FROM diffusion_selected) \
-         GROUP BY channel, hit, day"
+         unnest(diffusion_hits(text_norm)) AS hit FROM diffusion_selected)) \
+         GROUP BY GROUPING SETS ((channel, hit), (hit, day))"
     );
     crate::table::explain(ctx, &sql).await?;
     let place = channels.places()?;
@@ -492,19 +495,24 @@ pub async fn run_each(
         for i in 0..batch.num_rows() {
             let (h, uses) = (hits.value(i), uses.value(i) as u64);
             let (set, term) = ((h >> 32) as usize, h as u32);
-            let Some((first_ts, first_id)) = crate::udf::from_time_key(first.value(i)) else {
-                return Err(Error::Internal("diffusion: a first use without its time and message id".into()));
-            };
-            let Some(&c) = place.get(&channel.value(i)) else {
-                return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
-            };
             if set >= n {
                 return Err(Error::Internal(format!("diffusion: term set {set} of {n}")));
             }
-            let usage = all.used[set].entry(c).or_default();
-            let u = if term == u32::MAX { &mut usage.any } else { usage.terms.entry(term) };
-            u.add(first_ts, first_id, uses);
-            *all.daily[set].entry((term, day.value(i))).or_default() += uses;
+            match (channel.is_valid(i), day.is_valid(i)) {
+                (true, false) => {
+                    let Some((first_ts, first_id)) = crate::udf::from_time_key(first.value(i)) else {
+                        return Err(Error::Internal("diffusion: a first use without its time and message id".into()));
+                    };
+                    let Some(&c) = place.get(&channel.value(i)) else {
+                        return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
+                    };
+                    let usage = all.used[set].entry(c).or_default();
+                    let u = if term == u32::MAX { &mut usage.any } else { usage.terms.entry(term) };
+                    u.add(first_ts, first_id, uses);
+                }
+                (false, true) => *all.daily[set].entry((term, day.value(i))).or_default() += uses,
+                _ => return Err(Error::Internal("diffusion: a row of neither grouping set".into())),
+            }
         }
     }
     drop(place);
