@@ -304,8 +304,8 @@ mod tests {
         assert_eq!(out[2..], want[..]);
     }
 
-    /// The test `jaccard(x, y) + 1e-12 >= threshold` the kernels made, on every pair of small sets: at the
-    /// threshold exactly (4/5 from 4 items of 6, 1/2 from 2 of 6) and on either side of it.
+    /// The test `jaccard(x, y) + 1e-12 >= threshold` the kernels made: at the threshold exactly (4 items in
+    /// common of 6, and 2 of 4) and just above it, on empty sets, and on sets too unequal in size to pass.
     #[test]
     fn jaccard_at_least_is_the_exact_test_at_and_around_the_threshold() {
         let a = [1u32, 2, 3, 4, 5];
