@@ -279,9 +279,8 @@ struct Usage {
 /// adopters), each held once whatever the number of term sets.
 #[derive(Default)]
 struct Adopters {
-    /// Per term set: the adopters that used its terms, by their hash as the aggregate gives it (the channels
-    /// are read after the aggregate, so that they are not held beside it).
-    used: Vec<HashMap<i64, Usage, BuildHasherDefault<KeyHasher>>>,
+    /// Per term set: the adopters that used its terms (by their place in [`Channels`]).
+    used: Vec<HashMap<u32, Usage, BuildHasherDefault<KeyHasher>>>,
     /// Per term set: (term or `u32::MAX` for any, day) → messages using it.
     daily: Vec<HashMap<(u32, i64), u64, FixedState>>,
 }
@@ -465,6 +464,7 @@ pub async fn run_each(
         selection.count(ctx, "corpus").await?;
     }
     selection.register(ctx, "diffusion_selected").await?;
+    let channels = Channels::of_selection(ctx).await?;
     let n = sets.len();
     let matcher = Arc::new(Matcher::new(sets)?);
     ctx.register_udf(hits_udf(Arc::clone(&matcher)));
@@ -483,6 +483,7 @@ pub async fn run_each(
          GROUP BY GROUPING SETS ((channel, hit), (hit, day))"
     );
     crate::table::explain(ctx, &sql).await?;
+    let place = channels.places()?;
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
     let mut all = Adopters { used: vec![HashMap::default(); n], daily: vec![HashMap::default(); n] };
     while let Some(batch) = futures::StreamExt::next(&mut stream).await {
@@ -502,7 +503,10 @@ pub async fn run_each(
                     let Some((first_ts, first_id)) = crate::udf::from_time_key(first.value(i)) else {
                         return Err(Error::Internal("diffusion: a first use without its time and message id".into()));
                     };
-                    let usage = all.used[set].entry(channel.value(i)).or_default();
+                    let Some(&c) = place.get(&channel.value(i)) else {
+                        return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
+                    };
+                    let usage = all.used[set].entry(c).or_default();
                     let u = if term == u32::MAX { &mut usage.any } else { usage.terms.entry(term) };
                     u.add(first_ts, first_id, uses);
                 }
@@ -511,28 +515,10 @@ pub async fn run_each(
             }
         }
     }
-    drop(stream);
-    // The channels after the uses: the aggregate's groups and the channels' strings are not held at once (at
-    // 53M messages, 1.1M channels beside an aggregate filling the pool). Each adopter is found by its hash.
-    let channels = Channels::of_selection(ctx).await?;
-    let place = channels.places()?;
-    let Adopters { used, daily } = all;
-    let mut adopters = Vec::with_capacity(used.len());
-    for by_hash in used {
-        let mut used: HashMap<u32, Usage, BuildHasherDefault<KeyHasher>> =
-            HashMap::with_capacity_and_hasher(by_hash.len(), BuildHasherDefault::default());
-        for (h, usage) in by_hash {
-            let Some(&c) = place.get(&h) else {
-                return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
-            };
-            used.insert(c, usage);
-        }
-        adopters.push(used);
-    }
     drop(place);
     // A channel's first term is the least of those its first message used; their first uses share its key. The
     // first uses' message ids become keys.
-    for used in &mut adopters {
+    for used in &mut all.used {
         for (&c, usage) in used.iter_mut() {
             let key = |id: &str| -> Arc<str> {
                 Arc::from(echolens_model::message_key(channels.platform(c as usize), channels.id(c as usize), id))
@@ -557,8 +543,9 @@ pub async fn run_each(
         Ok(m) => m.sets,
         Err(m) => m.sets.clone(),
     };
+    let Adopters { used, daily } = all;
     let span = channels.days.unwrap_or((0, 0));
-    for (terms, (used, daily)) in sets.into_iter().zip(adopters.into_iter().zip(daily)) {
+    for (terms, (used, daily)) in sets.into_iter().zip(used.into_iter().zip(daily)) {
         f(assemble(terms, selection, &channels, used, &daily, span))?;
     }
     Ok(())
