@@ -611,7 +611,7 @@ impl Pseudonyms {
 
     /// Pseudonymise a coordination result: accounts, evidence keys, personal channels.
     pub fn coordination(&self, c: &mut Coordination) {
-        use crate::coordination::{AccountName, MessageKey};
+        use crate::coordination::AccountName;
         // Each account's pseudonym made once, one string shared by all of its edges.
         let mut accounts: HashMap<AccountName, AccountName> = HashMap::new();
         let mut shown = |a: &str| -> AccountName {
@@ -624,10 +624,7 @@ impl Pseudonyms {
         };
         c.edges.rename_accounts(|a| shown(a));
         // The edges hold each message key of their evidence once.
-        c.edges.rename_evidence(|k: &MessageKey| {
-            let shown = self.key(k);
-            if shown == **k { k.clone() } else { std::sync::Arc::from(shown) }
-        });
+        c.edges.rename_evidence(|k| self.key(k));
         for a in &mut c.network.accounts {
             *a = shown(a).to_string();
         }

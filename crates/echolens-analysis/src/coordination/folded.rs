@@ -3,12 +3,12 @@
 //! wait in a spill file in the order the edges were folded ([`Folding`]), and at the run's end the kept ones
 //! are copied in the result's order into the result's [`Edges`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use datafusion::prelude::SessionContext;
 
-use super::edges::{Builder, Detail, Edges, Head, Names, record};
-use super::{AccountName, Edge, Kind, MessageKey};
+use super::edges::{Builder, Detail, Edges, EvidenceKeys, Head, Names, record};
+use super::{AccountName, Edge, Kind};
 use crate::spill::Records;
 use crate::{Error, Result};
 
@@ -97,7 +97,7 @@ impl Folding {
 
     /// The result's edges: the kept ones, their records copied into a file in the cores' order (so that they
     /// are read in order), their evidence hashes resolved through `keys`.
-    pub(super) fn into_edges(mut self, ctx: &SessionContext, keys: HashMap<i64, MessageKey>) -> Result<Edges> {
+    pub(super) fn into_edges(mut self, ctx: &SessionContext, keys: EvidenceKeys) -> Result<Edges> {
         // Each core becomes its edge's head where it lies: a second vector of them beside the first was the
         // run's peak (6.7M edges, 0.5 GB, at 53M messages).
         let mut heads = std::mem::take(&mut self.cores);
@@ -152,7 +152,12 @@ mod tests {
         let tested = folding.cores[0].weight;
         folding.sort();
         let (keys, hashes) = folding.keys_and_evidence().unwrap();
-        let resolved: HashMap<i64, MessageKey> = hashes.iter().map(|&h| (h, Arc::from(format!("m{h}")))).collect();
+        let mut sorted: Vec<i64> = hashes.iter().copied().collect();
+        sorted.sort_unstable();
+        let mut resolved = EvidenceKeys::default();
+        for h in sorted {
+            resolved.push(h, &format!("m{h}")).unwrap();
+        }
         let edges = folding.into_edges(&ctx, resolved).unwrap().to_vec().unwrap();
         let mut expected: Vec<Edge> = all.into_iter().enumerate().filter(|(i, _)| i % 4 != 0).map(|(_, e)| e).collect();
         expected.iter_mut().find(|e| e.weight == tested).unwrap().p_value = Some(0.25);

@@ -41,7 +41,7 @@ use crate::{Error, Result};
 use folded::{Core, Folding};
 
 pub use cluster::{Cluster, Network};
-pub use edges::{Edges, Iter as EdgeIter};
+pub use edges::{Edges, EvidenceKeys, Iter as EdgeIter};
 pub use output::account_leads;
 pub use output::{ClusterSummary, cluster_summaries, cluster_timings, write_outputs, write_outputs_with_summaries};
 pub use similar::SimilarParams;
@@ -1222,11 +1222,10 @@ async fn similar_at(ctx: &SessionContext, p: &Params, window_us: i64, stage: &dy
 }
 
 /// The message keys of the given key hashes, joined back from `messages`.
-async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -> Result<HashMap<i64, MessageKey>> {
+async fn message_keys(ctx: &SessionContext, wanted: std::collections::HashSet<i64>) -> Result<EvidenceKeys> {
     use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
-    let wanted: std::collections::HashSet<i64> = hashes.collect();
-    let mut out = HashMap::with_capacity(wanted.len());
+    let mut out = EvidenceKeys::default();
     if wanted.is_empty() {
         return Ok(out);
     }
@@ -1235,15 +1234,21 @@ async fn message_keys(ctx: &SessionContext, hashes: impl Iterator<Item = i64>) -
     let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![hashes])?;
     ctx.deregister_table("coord_evidence_keys")?;
     ctx.register_table("coord_evidence_keys", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
-    let sql = "SELECT k.h, m.key FROM coord_evidence_keys k JOIN messages m ON k.h = hash64(m.key)";
-    for batch in collect(ctx, sql).await? {
+    // In the hashes' order (ties by key, so the key kept for a hash two keys share is always the same), streamed
+    // into the keys' one text: the join's rows are not all held at once beside it.
+    let sql = "SELECT k.h, m.key FROM coord_evidence_keys k JOIN messages m ON k.h = hash64(m.key) ORDER BY k.h, m.key";
+    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        let batch = batch?;
         let h = i64s(&batch, "h")?;
         let key = strings(&batch, "key")?;
         for i in 0..batch.num_rows() {
-            out.insert(h.value(i), Arc::from(key.value(i)));
+            out.push(h.value(i), key.value(i))?;
         }
     }
+    drop(stream);
     ctx.deregister_table("coord_evidence_keys")?;
+    out.shrink_to_fit();
     Ok(out)
 }
 
@@ -1384,12 +1389,6 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
             *below.entry(kind).or_default() += n;
         }
     }
-    if p.null_runs == 0 && p.sweep.is_empty() {
-        // Nothing joins the actions again: their 40 bytes a row (0.1 GB at 10M messages) go before the evidence
-        // join and the clustering.
-        ctx.deregister_table("coord_actions")?;
-        ctx.deregister_table("coord_key_weight")?;
-    }
     left_out.pairs_below_min_weight = below;
 
     // Null model: how often does a shuffled corpus give an edge at least as heavy?
@@ -1414,6 +1413,11 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
             e.p = (1.0 + hits) / (1.0 + runs);
         }
     }
+    // Nothing joins the actions again (the sweep ran before the window join, the null model just now): their 40
+    // bytes a row (0.23 GB at 53M generated messages) go before the clustering and the summaries.
+    for table in ["coord_actions", "coord_key_weight", "coord_null"] {
+        ctx.deregister_table(table)?;
+    }
 
     stage("clustering");
     let network = cluster::build_links(
@@ -1437,8 +1441,10 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     stage("reading the edges back");
     // The edges' file read once for both: the keys to label, the evidence to resolve.
     let (shared, evidence) = edges.keys_and_evidence()?;
+    stage(&format!("the edges' {} shared keys and {} evidence messages", shared.len(), evidence.len()));
     let labels = if labelled { key_labels(ctx, shared).await? } else { HashMap::new() };
-    let keys = message_keys(ctx, evidence.into_iter()).await?;
+    let keys = message_keys(ctx, evidence).await?;
+    stage("the evidence messages' keys read");
     let edges = edges.into_edges(ctx, keys)?;
     stage("done");
     Ok(Coordination {
