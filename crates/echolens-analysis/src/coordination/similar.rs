@@ -329,17 +329,21 @@ fn tightness(pairs: &[(u32, u32)], near: impl Fn(u32) -> Option<u32>) -> Tightne
 }
 
 /// The documents of the pairs found so far (time, account and key; no sets), numbered in the order first
-/// paired and known by their key hash, the pairs themselves and the documents' partners within the span: what
-/// the slabs' folds give, added up.
+/// paired, the pairs themselves and the documents' partners within the span: what the slabs' folds give, added
+/// up. What finds a document by its key hash holds only those a later slab can still give ([`Paired::prune`]):
+/// the rest grows with the pairs, not with every document seen.
 #[derive(Default)]
 struct Paired {
     docs: Docs,
     accounts: Interner,
-    /// Key hash → number here.
+    /// Key hash → number here, of the documents a later slab can still give.
     index: HashMap<i64, u32, std::hash::BuildHasherDefault<KeyHasher>>,
     pairs: Vec<(u32, u32)>,
-    /// Key hash → verified partners within the span (documents with none are not in it).
-    near: HashMap<i64, u32, std::hash::BuildHasherDefault<KeyHasher>>,
+    /// Each document's verified partners within the span, by number.
+    near: Vec<u32>,
+    /// Key hash → (time, verified partners within the span) of documents in no pair yet that a later slab can
+    /// still pair.
+    waiting: HashMap<i64, (i64, u32), std::hash::BuildHasherDefault<KeyHasher>>,
     short_texts: u64,
 }
 
@@ -351,8 +355,17 @@ impl Paired {
             self.docs.ts.push(ts);
             self.docs.account.push(self.accounts.get(account));
             self.docs.key_h.push(key_h);
+            self.near.push(self.waiting.remove(&key_h).map_or(0, |w| w.1));
             next
         })
+    }
+
+    /// Forgets which key hash names which document for the documents before `before`: the slabs still to come
+    /// read nothing earlier (each from its start less the span). Their partners within the span are final.
+    fn prune(&mut self, before: i64) {
+        let ts = &self.docs.ts;
+        self.index.retain(|_, d| ts[*d as usize] >= before);
+        self.waiting.retain(|_, w| w.0 >= before);
     }
 
     /// Adds what a slab's fold finished with ([`SimilarFold::finish`]).
@@ -375,8 +388,11 @@ impl Paired {
             self.pairs.push((x, y));
         }
         for _ in 0..b.u64()? {
-            let (key_h, n) = (b.i64()?, b.u32()?);
-            *self.near.entry(key_h).or_default() += n;
+            let (key_h, ts, n) = (b.i64()?, b.i64()?, b.u32()?);
+            match self.index.get(&key_h) {
+                Some(&d) => self.near[d as usize] += n,
+                None => self.waiting.entry(key_h).or_insert((ts, 0)).1 += n,
+            }
         }
         if !b.is_empty() {
             return Err(crate::Error::Internal("similar: a slab's result runs on".into()));
@@ -388,8 +404,8 @@ impl Paired {
     /// however the slabs and partitions fell), the pairs renumbered with them, the accounts' names and the
     /// tightness of the pairs' documents (with `tight`).
     fn in_time_order(self, tight: bool) -> Ordered {
-        let Paired { docs, accounts, index, mut pairs, near, .. } = self;
-        drop(index);
+        let Paired { docs, accounts, index, mut pairs, near, waiting, .. } = self;
+        drop((index, waiting));
         let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
         order.sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize]));
         let mut new = vec![0u32; order.len()];
@@ -406,7 +422,7 @@ impl Paired {
             account: order.iter().map(|&d| docs.account[d as usize]).collect(),
             ..Docs::default()
         };
-        let tight = tight.then(|| tightness(&pairs, |d| near.get(&sorted.key_h[d as usize]).copied()));
+        let tight = tight.then(|| tightness(&pairs, |d| Some(near[order[d as usize] as usize])));
         Ordered { docs: sorted, pairs, names: accounts.names, tight }
     }
 }
@@ -594,7 +610,7 @@ pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usi
     let slabs = slabs(ctx, p.slab_texts).await?;
     step(&format!("{} slab(s)", slabs.len()));
     let mut paired = Paired::default();
-    for slab in &slabs {
+    for (i, slab) in slabs.iter().enumerate() {
         let fold = FoldParam::new(p, slab.from);
         ctx.register_udaf(similar_udaf(&fold));
         let scan = Slab { from: slab.from.map(|t| t.saturating_sub(p.span_us)), ..*slab };
@@ -605,6 +621,9 @@ pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usi
         );
         let bytes = crate::fold::run(ctx, &sql).await?;
         paired.add(&bytes)?;
+        if let Some(next) = slabs.get(i + 1).and_then(|s| s.from) {
+            paired.prune(next.saturating_sub(p.span_us));
+        }
         step("slab");
     }
     let short_texts = paired.short_texts;
@@ -865,6 +884,7 @@ impl crate::fold::Fold for SimilarFold {
         put_u64(out, near.len() as u64);
         for (d, n) in near {
             put_u64(out, docs.key_h[d as usize] as u64);
+            put_u64(out, docs.ts[d as usize] as u64);
             put_u32(out, n);
         }
         Ok(())
@@ -952,6 +972,11 @@ mod tests {
     fn added(results: &[Vec<u8>]) -> Added {
         let mut paired = Paired::default();
         results.iter().for_each(|r| paired.add(r).unwrap());
+        of_paired(paired)
+    }
+
+    /// What [`added`] gives of `paired`.
+    fn of_paired(paired: Paired) -> Added {
         let short = paired.short_texts;
         let Ordered { docs, pairs, tight, .. } = paired.in_time_order(true);
         assert!(docs.ts.windows(2).all(|w| w[0] <= w[1]), "documents in time order");
@@ -981,6 +1006,21 @@ mod tests {
         let slabs =
             [folded(FoldParam::new(&p, None), &first, 2, 50), folded(FoldParam::new(&p, Some(cut)), &second, 3, 50)];
         assert_eq!(added(&slabs), one, "two slabs");
+        // Four slabs, the documents no later slab reads forgotten after each: the same pairs and tightness.
+        let cuts = [900_000_000, 1_800_000_000, 2_700_000_000];
+        let mut paired = Paired::default();
+        for (i, from) in std::iter::once(None).chain(cuts.map(Some)).enumerate() {
+            let until = cuts.get(i).copied().unwrap_or(i64::MAX);
+            let start = from.map_or(i64::MIN, |t: i64| t - p.span_us);
+            let slab: Vec<_> = rows.iter().filter(|r| r.0 >= start && r.0 < until).cloned().collect();
+            paired.add(&folded(FoldParam::new(&p, from), &slab, 2, 30)).unwrap();
+            if let Some(next) = cuts.get(i) {
+                let before = paired.index.len() + paired.waiting.len();
+                paired.prune(next - p.span_us);
+                assert!(paired.index.len() + paired.waiting.len() < before, "slab {i}: documents forgotten");
+            }
+        }
+        assert_eq!(of_paired(paired), one, "four slabs, pruned");
     }
 
     #[test]
