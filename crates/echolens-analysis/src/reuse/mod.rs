@@ -1422,6 +1422,8 @@ async fn fetch_members(ctx: &SessionContext, rows: Vec<Row>) -> Result<Vec<Membe
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.5))),
         ],
     )?;
+    let n = rows.len();
+    drop(rows);
     ctx.deregister_table("reuse_members")?;
     ctx.register_table("reuse_members", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
     let sql = "SELECT r.cascade, r.ord, r.role, r.h, r.parent_h, r.similarity, m.key, m.platform, m.channel_id, \
@@ -1434,8 +1436,12 @@ async fn fetch_members(ctx: &SessionContext, rows: Vec<Row>) -> Result<Vec<Membe
     let mut order: Vec<(i64, i64)> = Vec::new();
     let mut parents = Vec::new();
     // A member's place by its key hash: its parent's key is read from it.
-    let mut place_of: HashMap<i64, u32> = HashMap::with_capacity(rows.len());
-    for batch in collect(&crate::table::broadcasting(ctx, rows.len().max(1)), sql).await? {
+    let mut place_of: HashMap<i64, u32> = HashMap::with_capacity(n);
+    // Streamed: the joined rows (an origin's whole text among them) are not all held beside the members.
+    let joined = crate::table::broadcasting(ctx, n.max(1));
+    let mut stream = joined.sql(sql).await?.execute_stream().await?;
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        let batch = batch?;
         let cascade = i64s(&batch, "cascade")?;
         let ord = i64s(&batch, "ord")?;
         let role = strings(&batch, "role")?;
