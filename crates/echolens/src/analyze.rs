@@ -23,7 +23,7 @@ use echolens_store::{Store, rfc3339};
 use echolens_text::Script;
 
 use crate::ingest::{self as import, IngestOptions};
-use crate::run::{run_info, runtime, spinner};
+use crate::run::{runtime, spinner};
 
 /// Clusters characterised when no campaign is named.
 const AUTO_CLUSTERS: usize = 2;
@@ -296,13 +296,19 @@ fn run_here(args: &Options) -> Result<Outcome> {
     let session = || -> Result<SessionContext> { rt.block_on(crate::run::session(&store, args.memory, &args.engine)) };
     let ctx = session()?;
     let key = store.pseudonym_key()?;
-    // A stage of its own: its maps stay resident for the whole run, and its peak and what it leaves are seen.
+    // The pseudonyms' maps grow with the store's accounts (0.15 GB at 53M generated messages): the stages that
+    // analyse without them (coordination, reuse, writing the coordination tables) run with them dropped, and
+    // they are made again from the store (a grouping of the channels and one of the authors) where needed.
+    let load_pseudonyms = |ctx: &SessionContext| rt.block_on(Pseudonyms::load(ctx, key));
+    // A stage of its own: its peak and what it leaves are seen.
     stages.start("pseudonyms");
-    let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;
+    let pseudonyms = load_pseudonyms(&ctx)?;
     stages.finish(&format!("{} personal channels", pseudonyms.personal_channels()));
-    let run_record = || run_info(&store_path, version, started, &pseudonyms, args.reveal);
+    let shown = crate::run::RunShown::of(&pseudonyms, args.reveal);
+    let personal_channels = pseudonyms.personal_channels();
+    let run_record = || shown.info(&store_path, version, started);
     // The command as a reader of the outputs sees it: named authors' ids pseudonymised.
-    let command = run_record()["command"].as_str().unwrap_or_default().to_owned();
+    let command = shown.command().to_owned();
     if let Some(target) = &named {
         rt.block_on(target.count(&ctx, "--campaign"))?;
     }
@@ -347,7 +353,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
         sweep_similar: false,
         ..coordination::Params::default()
     };
-    drop(ctx);
+    drop((ctx, pseudonyms));
     let mut coord = rt.block_on(coordination::run(&session()?, params))?;
     stages.finish(&format!(
         "{} edges, {} accounts, {} clusters",
@@ -362,9 +368,11 @@ fn run_here(args: &Options) -> Result<Outcome> {
     let (cluster_sources, chance_notes) = cluster_sources(&coord)?;
     // The comparison reads the clusters as found, before their accounts are pseudonymised.
     let raw_coord = sides.as_ref().map(|_| coord.clone());
-    let mut evidence = rt.block_on(evidence_texts(&session()?, &coord, &args.caps))?;
+    let ctx = session()?;
+    let mut evidence = rt.block_on(evidence_texts(&ctx, &coord, &args.caps))?;
     stages.step("evidence texts read");
     if !args.reveal {
+        let pseudonyms = load_pseudonyms(&ctx)?;
         pseudonyms.coordination(&mut coord);
         evidence = evidence
             .into_iter()
@@ -375,6 +383,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
             })
             .collect();
     }
+    drop(ctx);
     stages.step("pseudonymised");
     let (mut written, summaries) =
         coordination::write_outputs_with_summaries(&coord, &args.out.join("coordination"), args.format, run_record())?;
@@ -387,8 +396,11 @@ fn run_here(args: &Options) -> Result<Outcome> {
     stages.finish(&format!("{} messages; coordination tables written", evidence.len()));
 
     stages.start("reuse");
-    let mut reuse = rt.block_on(reuse::run(&session()?, reuse::Params::default()))?;
+    let ctx = session()?;
+    let mut reuse = rt.block_on(reuse::run(&ctx, reuse::Params::default()))?;
     stages.finish(&format!("{} cascades, {} messages", reuse.counts.cascades, reuse.counts.members));
+    let pseudonyms = load_pseudonyms(&ctx)?;
+    drop(ctx);
 
     let compared = match (&sides, &raw_coord) {
         (Some(sides), Some(raw)) => {
@@ -560,7 +572,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
         generated: rfc3339(chrono_now_us()),
         stages: stages.done.iter().map(|(s, t, m, _)| (s.clone(), *t, *m)).collect(),
         pseudonymised: !args.reveal,
-        personal_channels: pseudonyms.personal_channels(),
+        personal_channels,
         demo,
     };
     let html = echolens_report::render(&Report {

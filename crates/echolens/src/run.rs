@@ -14,18 +14,43 @@ pub fn run_info(
     pseudonyms: &echolens_analysis::Pseudonyms,
     reveal: bool,
 ) -> serde_json::Value {
-    let args: Vec<String> = std::env::args().collect();
-    let command = if reveal { args.join(" ") } else { pseudonyms.command_line(&args) };
-    serde_json::json!({
-        "pseudonymised": !reveal,
-        "command": command,
-        "echolens_version": env!("CARGO_PKG_VERSION"),
-        "store": store.display().to_string(),
-        "store_id": pseudonyms.store_id(),
-        "store_table_version": version,
-        "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
-        "run_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    })
+    RunShown::of(pseudonyms, reveal).info(store, version, started)
+}
+
+/// The parts of [`run_info`] the pseudonyms give, made once: a run that drops its pseudonyms' maps while it
+/// analyses still writes its record.
+pub struct RunShown {
+    command: String,
+    store_id: String,
+    reveal: bool,
+}
+
+impl RunShown {
+    /// The command and the store's id as `pseudonyms` show them (the command as given with `reveal`).
+    pub fn of(pseudonyms: &echolens_analysis::Pseudonyms, reveal: bool) -> RunShown {
+        let args: Vec<String> = std::env::args().collect();
+        let command = if reveal { args.join(" ") } else { pseudonyms.command_line(&args) };
+        RunShown { command, store_id: pseudonyms.store_id(), reveal }
+    }
+
+    /// The command as a reader of the outputs sees it.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// [`run_info`] now.
+    pub fn info(&self, store: &std::path::Path, version: i64, started: std::time::Instant) -> serde_json::Value {
+        serde_json::json!({
+            "pseudonymised": !self.reveal,
+            "command": self.command,
+            "echolens_version": env!("CARGO_PKG_VERSION"),
+            "store": store.display().to_string(),
+            "store_id": self.store_id,
+            "store_table_version": version,
+            "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+            "run_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+    }
 }
 
 /// A spinner with elapsed time for `analysis` on a terminal; hidden when stderr is not one.
