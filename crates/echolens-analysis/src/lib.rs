@@ -30,7 +30,7 @@ pub use fold::parameter_of as udaf_parameter_of;
 pub use output::{
     Cell, Col, RowSink, Rows, Table, TableFormat, TableWriter, remove_table, table_schema, write_table, write_tables,
 };
-pub use pseudonym::{CHAT_AUTHOR, Pseudonyms};
+pub use pseudonym::{CHAT_AUTHOR, Pseudonyms, PutAside};
 pub use table::{
     Strs, Written, collect_plain, create_output, excerpt, i64s, register_on_disk, strings, write_output, write_summary,
 };

@@ -29,7 +29,7 @@ use crate::vocabulary::timeline::Timeline;
 
 /// Pseudonymises ids with a key. The maps hold a pseudonym as its 64 bits ([`Pseudonym`]) and a name as its
 /// 128-bit hash ([`NameKey`]), not as text: every account of a large store is in them, for the whole run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pseudonyms {
     key: [u8; 32],
     /// Personal channels: `platform:channel_id` and `platform:channel_name` → the account's pseudonym (on the
@@ -51,7 +51,7 @@ pub struct Pseudonyms {
 /// A map made once and then only read: its keys sorted in one vector, its values in another (24 bytes an
 /// entry for a name's pseudonym, where a hash table took 37 to 73), found by binary search. Of the values given
 /// for one key, the first is kept.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Frozen<K, V> {
     keys: Vec<K>,
     values: Vec<V>,
@@ -64,6 +64,15 @@ impl<K: Ord + Copy, V: Copy> Frozen<K, V> {
         pairs.dedup_by_key(|p| p.0);
         let (keys, values) = pairs.into_iter().unzip();
         Frozen { keys, values }
+    }
+
+    /// Entries already in the order of their keys, each key once (as a map's entries are): an error if not.
+    fn sorted(pairs: Vec<(K, V)>) -> Result<Frozen<K, V>> {
+        let (keys, values): (Vec<K>, Vec<V>) = pairs.into_iter().unzip();
+        if !keys.windows(2).all(|w| w[0] < w[1]) {
+            return Err(crate::Error::Internal("pseudonyms put aside: a map's keys out of order".into()));
+        }
+        Ok(Frozen { keys, values })
     }
 
     /// These entries and then `more`, the first value of each key kept.
@@ -83,6 +92,101 @@ impl<K: Ord + Copy, V: Copy> Frozen<K, V> {
 
     fn len(&self) -> usize {
         self.keys.len()
+    }
+}
+
+/// Pseudonyms put aside in a spill file ([`Pseudonyms::put_aside`]): their maps grow with the store's accounts
+/// (0.15 GB at 53M generated messages), and a run that analyses without them for a while reads them back from
+/// the file ([`PutAside::take`], as often as needed) instead of holding them or making them again from the store.
+#[derive(Clone)]
+pub struct PutAside {
+    file: crate::spill::Written,
+}
+
+/// Words read back at a time.
+const ASIDE_CHUNK: usize = 1 << 16;
+
+/// Writes `words` to `file` a chunk at a time, each word made by `word` from the items.
+fn put_words<T>(
+    file: &mut crate::spill::Records,
+    items: &[T],
+    per_item: usize,
+    mut word: impl FnMut(&T, &mut Vec<u64>),
+) -> Result<()> {
+    file.push(&[items.len() as u64])?;
+    let mut out = Vec::with_capacity(ASIDE_CHUNK);
+    for chunk in items.chunks((ASIDE_CHUNK / per_item).max(1)) {
+        out.clear();
+        for item in chunk {
+            word(item, &mut out);
+        }
+        file.push(&out)?;
+    }
+    Ok(())
+}
+
+/// Reads back what [`put_words`] wrote: each item from its `per_item` words.
+fn take_words<T>(
+    reader: &mut crate::spill::Reader,
+    per_item: usize,
+    mut item: impl FnMut(&[u64]) -> T,
+) -> Result<Vec<T>> {
+    let mut words = Vec::new();
+    reader.words(1, &mut words)?;
+    let n = usize::try_from(words[0]).map_err(|_| crate::Error::Internal("pseudonyms put aside: a count".into()))?;
+    let mut out = Vec::with_capacity(n);
+    let per_chunk = (ASIDE_CHUNK / per_item).max(1);
+    while out.len() < n {
+        let k = per_chunk.min(n - out.len());
+        reader.words(k * per_item, &mut words)?;
+        out.extend(words.chunks_exact(per_item).map(&mut item));
+    }
+    Ok(out)
+}
+
+/// A text as words: its length in bytes, then its bytes eight to a word.
+fn put_text(file: &mut crate::spill::Records, text: &str) -> Result<()> {
+    let bytes = text.as_bytes();
+    put_words(file, &bytes.chunks(8).collect::<Vec<_>>(), 1, |c, out| {
+        let mut word = [0u8; 8];
+        word[..c.len()].copy_from_slice(c);
+        out.push(u64::from_le_bytes(word));
+    })?;
+    file.push(&[bytes.len() as u64])?;
+    Ok(())
+}
+
+/// Reads back what [`put_text`] wrote.
+fn take_text(reader: &mut crate::spill::Reader) -> Result<String> {
+    let words = take_words(reader, 1, |w| w[0])?;
+    let mut len = Vec::new();
+    reader.words(1, &mut len)?;
+    let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let len = usize::try_from(len[0]).ok().filter(|&n| n <= bytes.len());
+    let len = len.ok_or_else(|| crate::Error::Internal("pseudonyms put aside: a text's length".into()))?;
+    bytes.truncate(len);
+    String::from_utf8(bytes).map_err(|_| crate::Error::Internal("pseudonyms put aside: a text not UTF-8".into()))
+}
+
+impl PutAside {
+    /// The pseudonyms as they were put aside.
+    pub fn take(&self) -> Result<Pseudonyms> {
+        let mut r = self.file.read()?;
+        let mut key = Vec::new();
+        r.words(4, &mut key)?;
+        let mut k = [0u8; 32];
+        for (i, w) in key.iter().enumerate() {
+            k[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        let name = |w: &[u64]| NameKey(u128::from(w[0]) | (u128::from(w[1]) << 64));
+        let personal = Frozen::sorted(take_words(&mut r, 3, |w| (name(w), Pseudonym(w[2])))?)?;
+        let handles = Frozen::sorted(take_words(&mut r, 3, |w| (name(w), Pseudonym(w[2])))?)?;
+        let public = Frozen::sorted(take_words(&mut r, 2, |w| (name(w), ()))?)?;
+        let unpersonal = Frozen::sorted(take_words(&mut r, 3, |w| (Pseudonym(w[0]), (w[1] as usize, w[2] as usize)))?)?;
+        let platforms =
+            (0..take_words(&mut r, 1, |w| w[0])?.len()).map(|_| take_text(&mut r)).collect::<Result<_>>()?;
+        let stored = take_text(&mut r)?;
+        Ok(Pseudonyms { key: k, personal, handles, public, platforms, unpersonal, stored })
     }
 }
 
@@ -166,6 +270,33 @@ fn is_pseudonym(s: &str) -> bool {
 }
 
 impl Pseudonyms {
+    /// These pseudonyms written to a spill file of `ctx`'s and dropped ([`PutAside`]).
+    pub fn put_aside(self, ctx: &SessionContext) -> Result<PutAside> {
+        let mut file = crate::spill::Records::new(ctx, "pseudonyms put aside")?;
+        let key: Vec<u64> = self.key.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8"))).collect();
+        file.push(&key)?;
+        let pairs = |f: &Frozen<NameKey, Pseudonym>| -> Vec<(NameKey, Pseudonym)> {
+            f.keys.iter().copied().zip(f.values.iter().copied()).collect()
+        };
+        let name = |n: &NameKey, out: &mut Vec<u64>| out.extend([n.0 as u64, (n.0 >> 64) as u64]);
+        for map in [&self.personal, &self.handles] {
+            put_words(&mut file, &pairs(map), 3, |(n, p), out| {
+                name(n, out);
+                out.push(p.0);
+            })?;
+        }
+        put_words(&mut file, &self.public.keys, 2, |n, out| name(n, out))?;
+        let unpersonal: Vec<(Pseudonym, (usize, usize))> =
+            self.unpersonal.keys.iter().copied().zip(self.unpersonal.values.iter().copied()).collect();
+        put_words(&mut file, &unpersonal, 3, |(p, (start, end)), out| out.extend([p.0, *start as u64, *end as u64]))?;
+        put_words(&mut file, &self.platforms, 1, |_, out| out.push(0))?;
+        for platform in &self.platforms {
+            put_text(&mut file, platform)?;
+        }
+        put_text(&mut file, &self.stored)?;
+        Ok(PutAside { file: file.finish()? })
+    }
+
     /// Pseudonyms with `key`, where `personal` lists the channels that are accounts' own timelines as
     /// (platform, channel id, channel name).
     pub fn new(key: [u8; 32], personal: impl IntoIterator<Item = (String, String, Option<String>)>) -> Pseudonyms {
@@ -854,6 +985,22 @@ mod tests {
     }
 
     /// An X account `42` (`alice`), a Telegram group member `7` (`bob_tg`), a public channel `news_now`.
+    #[test]
+    fn pseudonyms_put_aside_come_back_the_same() {
+        let ctx = SessionContext::new();
+        let many = (0..5000).map(|i| ("x".to_owned(), format!("{i}"), Some(format!("name_{i}"))));
+        let personal = many.chain([("telegram".to_owned(), "99".to_owned(), Some("Ünïcode канал".to_owned()))]);
+        let accounts = (0..3000).map(|i| ("x".to_owned(), format!("a{i}"), format!("handle_{i}")));
+        let p = Pseudonyms::new([7; 32], personal).with_names(accounts, ["Public News".to_owned()]);
+        let aside = p.clone().put_aside(&ctx).unwrap();
+        let back = aside.take().unwrap();
+        assert_eq!(back, p);
+        assert_eq!(aside.take().unwrap(), p, "taken twice");
+        assert_eq!(back.text("@handle_7 and t.me/name_3"), p.text("@handle_7 and t.me/name_3"));
+        let empty = Pseudonyms::new([0; 32], []);
+        assert_eq!(empty.clone().put_aside(&ctx).unwrap().take().unwrap(), empty);
+    }
+
     fn with_names() -> Pseudonyms {
         Pseudonyms::new([1; 32], [("x".to_owned(), "42".to_owned(), Some("alice".to_owned()))]).with_names(
             [("telegram".to_owned(), "7".to_owned(), "bob_tg".to_owned())],

@@ -296,13 +296,9 @@ fn run_here(args: &Options) -> Result<Outcome> {
     let session = || -> Result<SessionContext> { rt.block_on(crate::run::session(&store, args.memory, &args.engine)) };
     let ctx = session()?;
     let key = store.pseudonym_key()?;
-    // The pseudonyms' maps grow with the store's accounts (0.15 GB at 53M generated messages): the stages that
-    // analyse without them (coordination, reuse, writing the coordination tables) run with them dropped, and
-    // they are made again from the store (a grouping of the channels and one of the authors) where needed.
-    let load_pseudonyms = |ctx: &SessionContext| rt.block_on(Pseudonyms::load(ctx, key));
     // A stage of its own: its peak and what it leaves are seen.
     stages.start("pseudonyms");
-    let pseudonyms = load_pseudonyms(&ctx)?;
+    let pseudonyms = rt.block_on(Pseudonyms::load(&ctx, key))?;
     stages.finish(&format!("{} personal channels", pseudonyms.personal_channels()));
     let shown = crate::run::RunShown::of(&pseudonyms, args.reveal);
     let personal_channels = pseudonyms.personal_channels();
@@ -353,7 +349,11 @@ fn run_here(args: &Options) -> Result<Outcome> {
         sweep_similar: false,
         ..coordination::Params::default()
     };
-    drop((ctx, pseudonyms));
+    // The pseudonyms' maps grow with the store's accounts (0.15 GB at 53M generated messages): they are put
+    // aside in a spill file while the analyses that do not need them run (coordination, reuse, writing the
+    // coordination tables, the diffusion's counting), and read back where they are needed.
+    let aside = pseudonyms.put_aside(&ctx)?;
+    drop(ctx);
     let mut coord = rt.block_on(coordination::run(&session()?, params))?;
     stages.finish(&format!(
         "{} edges, {} accounts, {} clusters",
@@ -372,7 +372,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
     let mut evidence = rt.block_on(evidence_texts(&ctx, &coord, &args.caps))?;
     stages.step("evidence texts read");
     if !args.reveal {
-        let pseudonyms = load_pseudonyms(&ctx)?;
+        let pseudonyms = aside.take()?;
         pseudonyms.coordination(&mut coord);
         evidence = evidence
             .into_iter()
@@ -399,8 +399,8 @@ fn run_here(args: &Options) -> Result<Outcome> {
     let ctx = session()?;
     let mut reuse = rt.block_on(reuse::run(&ctx, reuse::Params::default()))?;
     stages.finish(&format!("{} cascades, {} messages", reuse.counts.cascades, reuse.counts.members));
-    let pseudonyms = load_pseudonyms(&ctx)?;
     drop(ctx);
+    let pseudonyms = aside.take()?;
 
     let compared = match (&sides, &raw_coord) {
         (Some(sides), Some(raw)) => {
@@ -491,15 +491,24 @@ fn run_here(args: &Options) -> Result<Outcome> {
     // The sample of the corpus the vocabulary read goes before the terms are followed through the whole corpus:
     // the diffusion's per-channel counts are the stage's peak, and the sample is no part of them.
     drop((vocabulary_ctx, vocabulary_file));
-    if !followed.is_empty() {
+    let pseudonyms = if followed.is_empty() {
+        pseudonyms
+    } else {
         // Each set's tables are written as its result is made, and only what the report shows is kept: the rows
         // per channel grow with the corpus.
         let (at, sets): (Vec<usize>, Vec<Terms>) = followed.into_iter().unzip();
         let mut at = at.into_iter();
+        // Put aside while the engine counts the uses, read back for the first result.
+        drop(pseudonyms);
+        let mut back: Option<Pseudonyms> = None;
         rt.block_on(diffusion::run_each(&ctx, sets, &Selection::default(), |mut d| {
             let c = &mut campaigns[at.next().expect("a campaign for every term set")];
             if !args.reveal {
-                pseudonyms.diffusion(&mut d);
+                let p = match &mut back {
+                    Some(p) => p,
+                    None => back.insert(aside.take()?),
+                };
+                p.diffusion(&mut d);
             }
             let dir = args.out.join(&c.folder).join("diffusion");
             written.add(diffusion::write_outputs(&d, &dir, args.format, run_record())?);
@@ -508,7 +517,11 @@ fn run_here(args: &Options) -> Result<Outcome> {
             Ok(())
         }))?;
         stages.step("vocabulary: terms followed");
-    }
+        match back {
+            Some(p) => p,
+            None => aside.take()?,
+        }
+    };
     drop(ctx);
     stages.finish(&format!("{} campaign sources", campaigns.len()));
 
