@@ -38,70 +38,53 @@ pub struct Edges {
     keys: Arc<EvidenceKeys>,
 }
 
-/// The message keys of the edges' evidence, by the hash the edges' records hold: the hashes in order, each with
-/// where its key ends in one text. About 16 bytes a key beside its text, where a map of shared strings took about
-/// 80 (at 53M generated messages, the evidence of 6.7M edges named millions of messages).
+/// The message keys of the edges' evidence, by the hash the edges' records hold: (hash, key) sorted by hash, each
+/// key one shared string, which every edge read back quotes without copying it (edges are read whole several
+/// times while the tables and the network files are written).
 #[derive(Debug, Clone, Default)]
 pub struct EvidenceKeys {
-    /// (hash, the end of its key in `text`), by hash; a key starts where the one before ends.
-    ends: Vec<(i64, usize)>,
-    text: String,
+    keys: Vec<(i64, MessageKey)>,
 }
 
 impl EvidenceKeys {
     /// Adds `key` under `hash`, which must not be less than the hashes added before; a hash added again keeps
     /// its first key.
     pub(super) fn push(&mut self, hash: i64, key: &str) -> Result<()> {
-        match self.ends.last() {
+        match self.keys.last() {
             Some(&(last, _)) if last == hash => return Ok(()),
             Some(&(last, _)) if last > hash => {
                 return Err(Error::Internal("coordination: evidence keys added out of order".into()));
             }
             _ => {}
         }
-        self.text.push_str(key);
-        self.ends.push((hash, self.text.len()));
+        self.keys.push((hash, Arc::from(key)));
         Ok(())
     }
 
     /// The key under `hash`.
-    pub fn get(&self, hash: i64) -> Option<&str> {
-        let i = self.ends.binary_search_by_key(&hash, |e| e.0).ok()?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1].1 };
-        Some(&self.text[start..self.ends[i].1])
+    pub fn get(&self, hash: i64) -> Option<&MessageKey> {
+        let i = self.keys.binary_search_by_key(&hash, |e| e.0).ok()?;
+        Some(&self.keys[i].1)
     }
 
     /// How many keys.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.keys.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// Every (hash, key), by hash.
-    fn iter(&self) -> impl Iterator<Item = (i64, &str)> {
-        let starts = std::iter::once(0).chain(self.ends.iter().map(|e| e.1));
-        self.ends.iter().zip(starts).map(|(&(hash, end), start)| (hash, &self.text[start..end]))
+        self.keys.is_empty()
     }
 
     /// These keys, each renamed by `f`.
     fn renamed(&self, mut f: impl FnMut(&str) -> String) -> EvidenceKeys {
-        let mut out = EvidenceKeys { ends: Vec::with_capacity(self.ends.len()), text: String::new() };
-        for (hash, key) in self.iter() {
-            out.text.push_str(&f(key));
-            out.ends.push((hash, out.text.len()));
-        }
-        out.text.shrink_to_fit();
-        out
+        EvidenceKeys { keys: self.keys.iter().map(|(hash, key)| (*hash, Arc::from(f(key)))).collect() }
     }
 
     /// Frees what the keys do not use.
     pub(super) fn shrink_to_fit(&mut self) {
-        self.ends.shrink_to_fit();
-        self.text.shrink_to_fit();
+        self.keys.shrink_to_fit();
     }
 }
 
@@ -294,7 +277,7 @@ impl Edges {
     }
 
     fn whole(&self, h: &Head, d: Detail) -> Edge {
-        let key = |h: i64| -> MessageKey { Arc::from(self.keys.get(h).unwrap_or_default()) };
+        let key = |h: i64| -> MessageKey { self.keys.get(h).cloned().unwrap_or_else(|| Arc::from("")) };
         Edge {
             kind: h.kind,
             a: self.names[h.a as usize].clone(),
@@ -477,15 +460,15 @@ mod tests {
         }
         assert_eq!(keys.len(), 4);
         assert_eq!(
-            [-5, 0, 7, i64::MAX, 1, i64::MIN].map(|h| keys.get(h)),
+            [-5, 0, 7, i64::MAX, 1, i64::MIN].map(|h| keys.get(h).map(|k| &**k)),
             [Some("tg:a:1"), Some(""), Some("x:ß:2"), Some("k"), None, None]
         );
         // Added out of order: an error, not a key that can no longer be found.
         assert!(keys.push(3, "late").is_err());
         assert_eq!(keys.get(3), None);
         let renamed = keys.renamed(|k| format!("<{k}>"));
-        assert_eq!([-5, 0, 7].map(|h| renamed.get(h)), [Some("<tg:a:1>"), Some("<>"), Some("<x:ß:2>")]);
-        assert_eq!(keys.get(7), Some("x:ß:2"));
+        assert_eq!([-5, 0, 7].map(|h| renamed.get(h).map(|k| &**k)), [Some("<tg:a:1>"), Some("<>"), Some("<x:ß:2>")]);
+        assert_eq!(keys.get(7).map(|k| &**k), Some("x:ß:2"));
     }
 
     #[test]
