@@ -38,33 +38,23 @@ pub struct Edges {
     keys: Arc<EvidenceKeys>,
 }
 
-/// The message keys of the edges' evidence, by the hash the edges' records hold: (hash, key) sorted by hash, each
-/// key one shared string, which every edge read back quotes without copying it (edges are read whole several
-/// times while the tables and the network files are written).
+/// The message keys of the edges' evidence, by the hash the edges' records hold, each key one shared string,
+/// which every edge read back quotes without copying it (edges are read whole several times while the tables
+/// and the network files are written: a hash table, not a binary search, finds them).
 #[derive(Debug, Clone, Default)]
 pub struct EvidenceKeys {
-    keys: Vec<(i64, MessageKey)>,
+    keys: HashMap<i64, MessageKey>,
 }
 
 impl EvidenceKeys {
-    /// Adds `key` under `hash`, which must not be less than the hashes added before; a hash added again keeps
-    /// its first key.
-    pub(super) fn push(&mut self, hash: i64, key: &str) -> Result<()> {
-        match self.keys.last() {
-            Some(&(last, _)) if last == hash => return Ok(()),
-            Some(&(last, _)) if last > hash => {
-                return Err(Error::Internal("coordination: evidence keys added out of order".into()));
-            }
-            _ => {}
-        }
-        self.keys.push((hash, Arc::from(key)));
-        Ok(())
+    /// Adds `key` under `hash`; a hash added again keeps its first key.
+    pub(super) fn push(&mut self, hash: i64, key: &str) {
+        self.keys.entry(hash).or_insert_with(|| Arc::from(key));
     }
 
     /// The key under `hash`.
     pub fn get(&self, hash: i64) -> Option<&MessageKey> {
-        let i = self.keys.binary_search_by_key(&hash, |e| e.0).ok()?;
-        Some(&self.keys[i].1)
+        self.keys.get(&hash)
     }
 
     /// How many keys.
@@ -230,7 +220,7 @@ impl Edges {
         by_id.sort_unstable_by_key(|p| p.0);
         let mut keys = EvidenceKeys::default();
         for (i, key) in &by_id {
-            keys.push(*i, key)?;
+            keys.push(*i, key);
         }
         out.finish(names.names, keys)
     }
@@ -455,17 +445,14 @@ mod tests {
     #[test]
     fn evidence_keys_are_found_by_hash_and_keep_the_first_key_of_a_hash() {
         let mut keys = EvidenceKeys::default();
-        for (h, k) in [(-5, "tg:a:1"), (0, ""), (0, "tg:other"), (7, "x:ß:2"), (i64::MAX, "k")] {
-            keys.push(h, k).unwrap();
+        for (h, k) in [(7, "x:ß:2"), (-5, "tg:a:1"), (0, ""), (0, "tg:other"), (i64::MAX, "k")] {
+            keys.push(h, k);
         }
         assert_eq!(keys.len(), 4);
         assert_eq!(
             [-5, 0, 7, i64::MAX, 1, i64::MIN].map(|h| keys.get(h).map(|k| &**k)),
             [Some("tg:a:1"), Some(""), Some("x:ß:2"), Some("k"), None, None]
         );
-        // Added out of order: an error, not a key that can no longer be found.
-        assert!(keys.push(3, "late").is_err());
-        assert_eq!(keys.get(3), None);
         let renamed = keys.renamed(|k| format!("<{k}>"));
         assert_eq!([-5, 0, 7].map(|h| renamed.get(h).map(|k| &**k)), [Some("<tg:a:1>"), Some("<>"), Some("<x:ß:2>")]);
         assert_eq!(keys.get(7).map(|k| &**k), Some("x:ß:2"));

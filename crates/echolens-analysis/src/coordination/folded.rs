@@ -152,11 +152,9 @@ mod tests {
         let tested = folding.cores[0].weight;
         folding.sort();
         let (keys, hashes) = folding.keys_and_evidence().unwrap();
-        let mut sorted: Vec<i64> = hashes.iter().copied().collect();
-        sorted.sort_unstable();
         let mut resolved = EvidenceKeys::default();
-        for h in sorted {
-            resolved.push(h, &format!("m{h}")).unwrap();
+        for &h in &hashes {
+            resolved.push(h, &format!("m{h}"));
         }
         let edges = folding.into_edges(&ctx, resolved).unwrap().to_vec().unwrap();
         let mut expected: Vec<Edge> = all.into_iter().enumerate().filter(|(i, _)| i % 4 != 0).map(|(_, e)| e).collect();

@@ -1234,8 +1234,8 @@ async fn message_keys(ctx: &SessionContext, wanted: std::collections::HashSet<i6
     let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![hashes])?;
     ctx.deregister_table("coord_evidence_keys")?;
     ctx.register_table("coord_evidence_keys", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
-    // In the hashes' order (ties by key, so the key kept for a hash two keys share is always the same), streamed
-    // into the keys' one text: the join's rows are not all held at once beside it.
+    // Streamed, not collected beside the keys; in the hashes' order, ties by key, so the key kept for a hash two
+    // keys share is always the same.
     let sql = "SELECT k.h, m.key FROM coord_evidence_keys k JOIN messages m ON k.h = hash64(m.key) ORDER BY k.h, m.key";
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
     while let Some(batch) = futures::StreamExt::next(&mut stream).await {
@@ -1243,7 +1243,7 @@ async fn message_keys(ctx: &SessionContext, wanted: std::collections::HashSet<i6
         let h = i64s(&batch, "h")?;
         let key = strings(&batch, "key")?;
         for i in 0..batch.num_rows() {
-            out.push(h.value(i), key.value(i))?;
+            out.push(h.value(i), key.value(i));
         }
     }
     drop(stream);
