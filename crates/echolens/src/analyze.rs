@@ -368,8 +368,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
     let (cluster_sources, chance_notes) = cluster_sources(&coord)?;
     // The comparison reads the clusters as found, before their accounts are pseudonymised.
     let raw_coord = sides.as_ref().map(|_| coord.clone());
-    let ctx = session()?;
-    let mut evidence = rt.block_on(evidence_texts(&ctx, &coord, &args.caps))?;
+    let mut evidence = rt.block_on(evidence_texts(&session()?, &coord, &args.caps))?;
     stages.step("evidence texts read");
     if !args.reveal {
         let pseudonyms = aside.take()?;
@@ -383,7 +382,6 @@ fn run_here(args: &Options) -> Result<Outcome> {
             })
             .collect();
     }
-    drop(ctx);
     stages.step("pseudonymised");
     let (mut written, summaries) =
         coordination::write_outputs_with_summaries(&coord, &args.out.join("coordination"), args.format, run_record())?;
@@ -396,10 +394,8 @@ fn run_here(args: &Options) -> Result<Outcome> {
     stages.finish(&format!("{} messages; coordination tables written", evidence.len()));
 
     stages.start("reuse");
-    let ctx = session()?;
-    let mut reuse = rt.block_on(reuse::run(&ctx, reuse::Params::default()))?;
+    let mut reuse = rt.block_on(reuse::run(&session()?, reuse::Params::default()))?;
     stages.finish(&format!("{} cascades, {} messages", reuse.counts.cascades, reuse.counts.members));
-    drop(ctx);
     let pseudonyms = aside.take()?;
 
     let compared = match (&sides, &raw_coord) {
