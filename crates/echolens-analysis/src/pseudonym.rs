@@ -183,8 +183,9 @@ impl PutAside {
         let handles = Frozen::sorted(take_words(&mut r, 3, |w| (name(w), Pseudonym(w[2])))?)?;
         let public = Frozen::sorted(take_words(&mut r, 2, |w| (name(w), ()))?)?;
         let unpersonal = Frozen::sorted(take_words(&mut r, 3, |w| (Pseudonym(w[0]), (w[1] as usize, w[2] as usize)))?)?;
-        let platforms =
-            (0..take_words(&mut r, 1, |w| w[0])?.len()).map(|_| take_text(&mut r)).collect::<Result<_>>()?;
+        let mut count = Vec::new();
+        r.words(1, &mut count)?;
+        let platforms = (0..count[0]).map(|_| take_text(&mut r)).collect::<Result<_>>()?;
         let stored = take_text(&mut r)?;
         Ok(Pseudonyms { key: k, personal, handles, public, platforms, unpersonal, stored })
     }
@@ -289,7 +290,7 @@ impl Pseudonyms {
         let unpersonal: Vec<(Pseudonym, (usize, usize))> =
             self.unpersonal.keys.iter().copied().zip(self.unpersonal.values.iter().copied()).collect();
         put_words(&mut file, &unpersonal, 3, |(p, (start, end)), out| out.extend([p.0, *start as u64, *end as u64]))?;
-        put_words(&mut file, &self.platforms, 1, |_, out| out.push(0))?;
+        file.push(&[self.platforms.len() as u64])?;
         for platform in &self.platforms {
             put_text(&mut file, platform)?;
         }

@@ -204,10 +204,13 @@ impl Edges {
         let disk = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build()?.disk_manager;
         let mut names = Names::default();
         // Each key numbered by its first sight.
-        let mut ids = HashMap::<MessageKey, i64>::new();
+        let (mut keys, mut ids) = (EvidenceKeys::default(), HashMap::<MessageKey, i64>::new());
         let mut id = |key: &MessageKey| {
             let next = ids.len() as i64;
-            *ids.entry(key.clone()).or_insert(next)
+            *ids.entry(key.clone()).or_insert_with(|| {
+                keys.push(next, key);
+                next
+            })
         };
         let mut words = Vec::new();
         let mut out = Builder::new(Records::in_dir(&disk, "coordination edges")?);
@@ -215,12 +218,6 @@ impl Edges {
             let evidence: Vec<(i64, i64)> = e.evidence.iter().map(|(x, y)| (id(x), id(y))).collect();
             record(e, &evidence, &mut words);
             out.push(Head::of(e, names.place(&e.a), names.place(&e.b)), &words)?;
-        }
-        let mut by_id: Vec<(i64, MessageKey)> = ids.into_iter().map(|(k, i)| (i, k)).collect();
-        by_id.sort_unstable_by_key(|p| p.0);
-        let mut keys = EvidenceKeys::default();
-        for (i, key) in &by_id {
-            keys.push(*i, key);
         }
         out.finish(names.names, keys)
     }
