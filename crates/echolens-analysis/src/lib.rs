@@ -39,7 +39,6 @@ pub use udf::{hash64, parameter_of, rebuild, rebuild_udaf, register_udfs, udfs};
 
 use std::sync::Arc;
 
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -59,8 +58,8 @@ pub fn session_config() -> SessionConfig {
     SessionConfig::new().with_target_partitions(partitions()).with_batch_size(8192)
 }
 
-/// A DataFusion session for analyses: the echolens UDFs registered, `memory_limit` bytes for the engine's
-/// buffers (sorts and aggregations spill to disk beyond it).
+/// A DataFusion session for analyses: the echolens UDFs registered, `memory_limit` bytes for the process
+/// (sorts and aggregations spill to disk when it would hold more: [`memory::BudgetPool`]).
 pub fn analysis_session(memory_limit: usize) -> Result<SessionContext> {
     let mut config = session_config();
     // Each sort holds this much of the pool back for merging what it spilled (10 MB by default): with one sort
@@ -70,8 +69,9 @@ pub fn analysis_session(memory_limit: usize) -> Result<SessionContext> {
     config.options_mut().execution.sort_spill_reservation_bytes =
         (memory_limit / (4 * partitions)).clamp(64 * 1024, 10 * 1024 * 1024);
     // A fair pool: every spillable operator (sorts, aggregations) gets its share and spills beyond it, instead
-    // of the first one taking everything and the next failing.
-    let pool = Arc::new(FairSpillPool::new(memory_limit));
+    // of the first one taking everything and the next failing; and its size is what the process's budget leaves
+    // after what the analysis already holds.
+    let pool = Arc::new(memory::BudgetPool::new(memory_limit));
     let runtime = RuntimeEnvBuilder::new().with_memory_pool(pool).build_arc()?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     register_udfs(&ctx);
