@@ -16,7 +16,7 @@
 //! a handle the store knows as a public channel's name stays; any other handle — the store cannot tell a
 //! person from an organisation it never saw — becomes a pseudonym of the handle itself.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use datafusion::prelude::SessionContext;
 
@@ -763,8 +763,10 @@ impl Pseudonyms {
         c.channels = std::mem::take(&mut c.channels)
             .into_iter()
             .map(|(a, channels)| {
-                let channels: BTreeMap<String, u64> =
+                let mut channels: Vec<(String, u64)> =
                     channels.into_iter().map(|(ch, n)| (self.channel(&ch), n)).collect();
+                // In name order again, the pseudonyms' order.
+                channels.sort_unstable();
                 (shown(&a).to_string(), channels)
             })
             .collect();

@@ -1082,7 +1082,7 @@ impl EdgeDigest {
 /// digest is the same page; `analyze` slims before reuse runs.
 pub fn slim(c: &mut Coordination, digest: &EdgeDigest, caps: &Caps) {
     c.edges = Default::default();
-    c.network.edges = Vec::new();
+    c.network.drop_edges();
     let labelled: HashSet<(Kind, i64)> =
         digest.strongest.values().flatten().filter_map(|e| e.keys.first().map(|&k| (e.kind, k))).collect();
     c.labels.retain(|k, _| labelled.contains(k));
@@ -1157,7 +1157,7 @@ fn evidence(out: &mut String, r: &Report, summaries: &[echolens_analysis::coordi
         for &m in members.iter().take(caps.cluster_members) {
             let account = &net.accounts[m];
             let mut channels: Vec<(&String, &u64)> =
-                c.channels.get(account).map(|ch| ch.iter().collect()).unwrap_or_default();
+                c.channels.get(account).map(|ch| ch.iter().map(|(c, n)| (c, n)).collect()).unwrap_or_default();
             channels.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             let top: Vec<String> = channels.iter().take(3).map(|(ch, k)| format!("{ch} ({k})")).collect();
             let _ = write!(
@@ -1582,12 +1582,14 @@ mod tests {
             .enumerate()
             .map(|(i, &n)| Cluster { id: i + 1, members: (0..n).map(|j| index(&format!("c{i}-{j}"))).collect() })
             .collect();
-        let channels = accounts.iter().map(|a| (a.clone(), BTreeMap::from([(format!("ch-{a}"), 2)]))).collect();
-        let domains = accounts.iter().map(|a| (a.clone(), BTreeMap::from([("example.org".to_owned(), 1)]))).collect();
+        let channels = accounts.iter().map(|a| (a.clone(), vec![(format!("ch-{a}"), 2)])).collect();
+        let domains = accounts.iter().map(|a| (a.clone(), vec![("example.org".to_owned(), 1)])).collect();
+        let mut network = Network::default();
+        (network.accounts, network.cluster_of, network.clusters) = (accounts, cluster_of, clusters);
         Coordination {
             params: Params::default(),
             edges: Edges::from_vec(edges).unwrap(),
-            network: Network { accounts, edges: Vec::new(), cluster_of, clusters },
+            network,
             labels,
             left_out: Default::default(),
             sweep: Vec::new(),

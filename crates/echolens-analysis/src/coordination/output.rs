@@ -261,7 +261,7 @@ fn summaries_of(c: &Coordination, mut gathered: HashMap<usize, Gathered>) -> Vec
 }
 
 /// The counts of `per_account` (account → name → count) summed over `members`, most first (ties by name).
-fn summed_over<'a>(per_account: &'a HashMap<String, BTreeMap<String, u64>>, members: &[&str]) -> Vec<(&'a str, u64)> {
+fn summed_over<'a>(per_account: &'a HashMap<String, super::Counts>, members: &[&str]) -> Vec<(&'a str, u64)> {
     let mut sums: HashMap<&str, u64> = HashMap::new();
     for per in members.iter().filter_map(|m| per_account.get(*m)) {
         for (name, count) in per {
@@ -356,8 +356,9 @@ impl crate::graph::Edges for NetworkEdges<'_> {
 
     fn edge(&self, i: usize, values: &mut Vec<Value>, spells: &mut Vec<(i64, i64)>) -> (usize, usize, f64) {
         let e = &self.c.network.edges[i];
-        values.push(Value::Text(e.kinds.iter().map(|(k, _)| k.name()).collect::<Vec<_>>().join(",")));
-        values.extend(self.c.params.kinds.iter().map(|k| Value::Int(e.kind_weight(*k) as i64)));
+        let net = &self.c.network;
+        values.push(Value::Text(net.kinds(e).map(|(k, _)| k.name()).collect::<Vec<_>>().join(",")));
+        values.extend(self.c.params.kinds.iter().map(|k| Value::Int(net.kind_weight(e, *k) as i64)));
         spells.extend_from_slice(&self.spells[i]);
         (e.a, e.b, e.weight as f64)
     }
