@@ -1116,9 +1116,9 @@ fn null_sql(seed: u64, run: usize) -> String {
     )
 }
 
-/// All edges at `window_us` for the selected kinds (equi-key kinds from `coord_actions`, folded at
-/// `p.min_weight` as the plan streams them, the pairs below it counted per kind and returned; `similar` from the
-/// kernel, at weight 1 and up, for [`split_below`]).
+/// All edges at `window_us` for the selected kinds: the equi-key kinds' from `coord_actions`, folded at
+/// `p.min_weight` as the plan streams them (the pairs below it counted per kind and returned), into `folded`,
+/// which holds the `similar` edges the kernel kept.
 async fn edges_at(
     ctx: &SessionContext,
     p: &Params,
@@ -1172,9 +1172,13 @@ async fn sweep(
             pairs.extend(weighed.into_iter().map(|((kind, a, b), (weight, _))| (kind, a, b, weight)));
         }
         if swept.kinds.contains(&Kind::Similar) {
-            let mut found = similar_at(ctx, &swept, w_us, stage).await?.edges;
-            split_below(&mut found, p.min_weight, edge_specificity);
-            pairs.extend(found.into_iter().map(|e| (e.kind, e.a, e.b, e.weight)));
+            similar_at(ctx, &swept, w_us, stage, |e| {
+                if e.specificity >= p.min_weight as f64 - 1e-9 {
+                    pairs.push((e.kind, e.a, e.b, e.weight));
+                }
+                Ok(())
+            })
+            .await?;
         }
         pairs.sort_unstable();
         let net = cluster::build_links(
@@ -1215,14 +1219,20 @@ async fn sweep(
 }
 
 /// The `similar` kernel's edges at `window_us`.
-async fn similar_at(ctx: &SessionContext, p: &Params, window_us: i64, stage: &dyn Fn(&str)) -> Result<similar::Found> {
+async fn similar_at(
+    ctx: &SessionContext,
+    p: &Params,
+    window_us: i64,
+    stage: &dyn Fn(&str),
+    sink: impl FnMut(Edge) -> Result<()>,
+) -> Result<similar::Found> {
     stage("similar texts");
     let sp = SimilarParams {
         slab_texts: similar::slab_texts(ctx),
         span_us: horizon_us(p, window_us).max(window_us),
         ..SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens)
     };
-    similar::edges(ctx, &sp, p.evidence).await
+    similar::edges_each(ctx, &sp, p.evidence, sink).await
 }
 
 /// The message keys of the given key hashes, joined back from `messages`.
@@ -1300,11 +1310,6 @@ fn split_below<T>(edges: &mut Vec<T>, min_weight: u64, of: impl Fn(&T) -> (Kind,
     below
 }
 
-/// An edge's kind and specificity, for [`split_below`].
-fn edge_specificity(e: &Edge) -> (Kind, f64) {
-    (e.kind, e.specificity)
-}
-
 /// Run the coordination analysis on the `messages` table registered in `ctx` (see [`crate::analysis_session`]).
 pub async fn run(ctx: &SessionContext, params: Params) -> Result<Coordination> {
     run_with_progress(ctx, params, &|_| {}).await
@@ -1348,13 +1353,22 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
     // instead of lying whole under the shared keys' plans and the window join.
     let (mut folded, mut below) = (Folding::new(ctx)?, BTreeMap::new());
     if p.kinds.contains(&Kind::Similar) {
-        let mut found = similar_at(ctx, p, window_us, &stage).await?;
+        // Each edge as the kernel makes it: its specificity counted, and kept or counted below the minimum.
+        let mut all: Vec<f32> = Vec::new();
+        let mut under = 0u64;
+        let found = similar_at(ctx, p, window_us, &stage, |e| {
+            all.push(e.specificity as f32);
+            if e.specificity < kind_min_weight as f64 - 1e-9 {
+                under += 1;
+                return Ok(());
+            }
+            folded.push(e)
+        })
+        .await?;
         left_out.short_texts = found.short_texts;
-        let mut all: Vec<f32> = found.edges.iter().map(|e| e.specificity as f32).collect();
         left_out.linked_pairs.insert(Kind::Similar.name().to_owned(), Spread::of(&mut all));
-        below = split_below(&mut found.edges, kind_min_weight, edge_specificity);
-        for e in found.edges {
-            folded.push(e)?;
+        if under > 0 {
+            below.insert(Kind::Similar.name().to_owned(), under);
         }
     }
     let accounts = match prepared {

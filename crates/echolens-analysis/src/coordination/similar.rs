@@ -404,7 +404,7 @@ impl Paired {
     /// however the slabs and partitions fell), the pairs renumbered with them, the accounts' names and the
     /// tightness of the pairs' documents (with `tight`).
     fn in_time_order(self, tight: bool) -> Ordered {
-        let Paired { docs, accounts, index, mut pairs, near, waiting, .. } = self;
+        let Paired { mut docs, accounts, index, mut pairs, near, waiting, .. } = self;
         drop((index, waiting));
         let mut order: Vec<u32> = (0..docs.ts.len() as u32).collect();
         order.sort_unstable_by_key(|&d| (docs.ts[d as usize], docs.key_h[d as usize]));
@@ -415,15 +415,15 @@ impl Paired {
         for (x, y) in pairs.iter_mut() {
             (*x, *y) = (new[*x as usize], new[*y as usize]);
         }
-        let pick = |v: &[i64]| order.iter().map(|&d| v[d as usize]).collect::<Vec<i64>>();
-        let sorted = Docs {
-            ts: pick(&docs.ts),
-            key_h: pick(&docs.key_h),
-            account: order.iter().map(|&d| docs.account[d as usize]).collect(),
-            ..Docs::default()
-        };
+        drop(new);
         let tight = tight.then(|| tightness(&pairs, |d| Some(near[order[d as usize] as usize])));
-        Ordered { docs: sorted, pairs, names: accounts.names, tight }
+        drop(near);
+        // A column at a time, each old one freed as its new one is made: the documents are not held twice.
+        let pick = |v: &[i64]| order.iter().map(|&d| v[d as usize]).collect::<Vec<i64>>();
+        docs.ts = pick(&docs.ts);
+        docs.key_h = pick(&docs.key_h);
+        docs.account = order.iter().map(|&d| docs.account[d as usize]).collect();
+        Ordered { docs, pairs, names: accounts.names, tight }
     }
 }
 
@@ -443,6 +443,9 @@ struct Ordered {
 /// With `tight`, the specificity weighs each message by how tightly its near-duplicates bunch: a pair's share
 /// of both documents' partners within the span that are within the window; a message counts the most of that
 /// over its pairs in the edge. Without, the specificity is the weight.
+/// The edges are made on `threads` in runs of [`EDGES_AT_ONCE`] account pairs, each run handed to `sink` in
+/// order before the next is made.
+#[allow(clippy::too_many_arguments)]
 fn fold_pairs(
     pairs: &[(u32, u32)],
     docs: &Docs,
@@ -450,7 +453,9 @@ fn fold_pairs(
     evidence: usize,
     tight: Option<&Tightness>,
     window_us: i64,
-) -> Vec<Edge> {
+    threads: &rayon::ThreadPool,
+    sink: &mut dyn FnMut(Edge) -> Result<()>,
+) -> Result<()> {
     let share = |x: u32, y: u32| -> f64 {
         let Some(t) = tight else { return 1.0 };
         let (cx, fx) = t.get(&x).copied().unwrap_or((1, 1));
@@ -470,58 +475,65 @@ fn fold_pairs(
     let ts_of = |d: u32| docs.ts[d as usize];
     // (a's rank, b's rank, t0, a's document, b's document) with a the smaller account.
     type Row = (u32, u32, i64, u32, u32);
-    let mut rows: Vec<Row> = pairs
-        .par_iter()
-        .map(|&(x, y)| {
-            let (x, y) = if rank_of(x) < rank_of(y) { (x, y) } else { (y, x) };
-            (rank_of(x), rank_of(y), ts_of(x).min(ts_of(y)), x, y)
-        })
-        .collect();
-    rows.par_sort_unstable_by_key(|r| (r.0, r.1, r.2, key_of(r.3), key_of(r.4)));
+    let mut rows: Vec<Row> = threads.install(|| {
+        pairs
+            .par_iter()
+            .map(|&(x, y)| {
+                let (x, y) = if rank_of(x) < rank_of(y) { (x, y) } else { (y, x) };
+                (rank_of(x), rank_of(y), ts_of(x).min(ts_of(y)), x, y)
+            })
+            .collect()
+    });
+    threads.install(|| rows.par_sort_unstable_by_key(|r| (r.0, r.1, r.2, key_of(r.3), key_of(r.4))));
     let groups: Vec<&[Row]> = rows.chunk_by(|r, s| (r.0, r.1) == (s.0, s.1)).collect();
-    groups
-        .into_par_iter()
-        .map(|group| {
-            let distinct = |side: fn(&Row) -> u32| {
-                let mut docs: Vec<u32> = group.iter().map(side).collect();
-                docs.sort_unstable();
-                docs.dedup();
-                docs.len() as u64
-            };
-            // Each side's messages, each at the most its pairs in the edge give it.
-            let weighed = |side: fn(&Row) -> u32| {
-                let mut docs: Vec<(u32, f64)> = group.iter().map(|r| (side(r), share(r.3, r.4))).collect();
-                docs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-                docs.dedup_by_key(|d| d.0);
-                docs.iter().map(|d| d.1).sum::<f64>()
-            };
-            let (x, y) = (group[0].3, group[0].4);
-            Edge {
-                kind: Kind::Similar,
-                a: names[docs.account[x as usize] as usize].clone(),
-                b: names[docs.account[y as usize] as usize].clone(),
-                weight: distinct(|r| r.3).min(distinct(|r| r.4)),
-                specificity: weighed(|r| r.3).min(weighed(|r| r.4)),
-                lead: super::Lead::of(group.iter().map(|r| ts_of(r.3) - ts_of(r.4)), window_us),
-                spells: super::merge_spells(
-                    group.iter().map(|r| (ts_of(r.3).min(ts_of(r.4)), ts_of(r.3).max(ts_of(r.4)))).collect(),
-                ),
-                first_seen: group.iter().map(|r| r.2).min().unwrap_or(0),
-                last_seen: group.iter().map(|r| ts_of(r.3).max(ts_of(r.4))).max().unwrap_or(0),
-                evidence: Vec::new(),
-                evidence_hashes: group.iter().take(evidence).map(|r| (key_of(r.3), key_of(r.4))).collect(),
-                keys: group.iter().map(|r| mix(key_of(r.3) as u64 ^ mix(key_of(r.4) as u64)) as i64).collect(),
-                p_value: None,
-            }
-        })
-        .collect()
+    let edge = |group: &[Row]| {
+        let distinct = |side: fn(&Row) -> u32| {
+            let mut docs: Vec<u32> = group.iter().map(side).collect();
+            docs.sort_unstable();
+            docs.dedup();
+            docs.len() as u64
+        };
+        // Each side's messages, each at the most its pairs in the edge give it.
+        let weighed = |side: fn(&Row) -> u32| {
+            let mut docs: Vec<(u32, f64)> = group.iter().map(|r| (side(r), share(r.3, r.4))).collect();
+            docs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+            docs.dedup_by_key(|d| d.0);
+            docs.iter().map(|d| d.1).sum::<f64>()
+        };
+        let (x, y) = (group[0].3, group[0].4);
+        Edge {
+            kind: Kind::Similar,
+            a: names[docs.account[x as usize] as usize].clone(),
+            b: names[docs.account[y as usize] as usize].clone(),
+            weight: distinct(|r| r.3).min(distinct(|r| r.4)),
+            specificity: weighed(|r| r.3).min(weighed(|r| r.4)),
+            lead: super::Lead::of(group.iter().map(|r| ts_of(r.3) - ts_of(r.4)), window_us),
+            spells: super::merge_spells(
+                group.iter().map(|r| (ts_of(r.3).min(ts_of(r.4)), ts_of(r.3).max(ts_of(r.4)))).collect(),
+            ),
+            first_seen: group.iter().map(|r| r.2).min().unwrap_or(0),
+            last_seen: group.iter().map(|r| ts_of(r.3).max(ts_of(r.4))).max().unwrap_or(0),
+            evidence: Vec::new(),
+            evidence_hashes: group.iter().take(evidence).map(|r| (key_of(r.3), key_of(r.4))).collect(),
+            keys: group.iter().map(|r| mix(key_of(r.3) as u64 ^ mix(key_of(r.4) as u64)) as i64).collect(),
+            p_value: None,
+        }
+    };
+    for run in groups.chunks(EDGES_AT_ONCE) {
+        let made: Vec<Edge> = threads.install(|| run.par_iter().map(|g| edge(g)).collect());
+        for e in made {
+            sink(e)?;
+        }
+    }
+    Ok(())
 }
+
+/// Account pairs whose edges are made at once (in parallel) before they go to the caller.
+const EDGES_AT_ONCE: usize = 1 << 14;
 
 /// What the kernel found.
 #[derive(Debug, Default)]
 pub(super) struct Found {
-    /// The `similar` edges at weight 1 and up (see [`fold_pairs`]).
-    pub edges: Vec<Edge>,
     /// Original texts left out for having fewer than `min_tokens` words.
     pub short_texts: u64,
     /// The time slabs the texts were read in (see [`edges`]; the timings print it, tests check it).
@@ -604,7 +616,25 @@ async fn slabs(ctx: &SessionContext, per_slab: usize) -> Result<Vec<Slab>> {
 /// documents in them and the partners within the span. The texts of the span before the slab are compared
 /// with, not looked up (the slab before found their pairs), so memory is bounded by the slab, not by the
 /// corpus, and the slabs together find exactly the pairs one scan finds.
-pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> Result<Found> {
+#[cfg(test)]
+pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usize) -> Result<(Vec<Edge>, Found)> {
+    let mut edges = Vec::new();
+    let found = edges_each(ctx, p, evidence, |e| {
+        edges.push(e);
+        Ok(())
+    })
+    .await?;
+    Ok((edges, found))
+}
+
+/// [`edges`], each edge handed to `sink` as it is made (a few thousand at a time), not gathered: whole, an edge
+/// holds a key per message pair.
+pub(super) async fn edges_each(
+    ctx: &SessionContext,
+    p: &SimilarParams,
+    evidence: usize,
+    mut sink: impl FnMut(Edge) -> Result<()>,
+) -> Result<Found> {
     let timings = crate::timings::Timings::new();
     let step = |name: &str| timings.step(&format!("  similar: {name}"));
     let slabs = slabs(ctx, p.slab_texts).await?;
@@ -631,10 +661,10 @@ pub(super) async fn edges(ctx: &SessionContext, p: &SimilarParams, evidence: usi
     // The kernel's parallel work runs on threads of its own, which end when it returns: the allocator keeps
     // what a thread freed in that thread's heap until the thread allocates again (see `SimilarFold::finish`).
     let threads = kernel_threads()?;
-    let edges = threads.install(|| fold_pairs(&pairs, &docs, &names, evidence, tight.as_ref(), p.window_us));
+    fold_pairs(&pairs, &docs, &names, evidence, tight.as_ref(), p.window_us, &threads, &mut sink)?;
     drop(threads);
     step("edges");
-    Ok(Found { edges, short_texts, slabs: slabs.len() })
+    Ok(Found { short_texts, slabs: slabs.len() })
 }
 
 /// A pool of threads for the kernel's parallel work, ended when dropped.
