@@ -184,8 +184,9 @@ pub(crate) struct StoreArg {
 /// What every analysing command takes: memory, pseudonyms, how it answers.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Memory for the engine's buffers; sorts and aggregations spill to disk beyond it, and the kernels size
-    /// their batches to it (e.g. 1G, 512M; at least 64M).
+    /// The run's memory budget: the engine's sorts and aggregations spill to disk when the process would hold
+    /// more (they keep at least a quarter of it), and the kernels size their batches to it (e.g. 1G, 512M; at
+    /// least 64M).
     #[arg(long, value_parser = parse_memory, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
     /// Show account ids as they are instead of their pseudonyms (do not share such outputs).
@@ -506,7 +507,7 @@ pub(crate) struct ServeArgs {
     /// Show account ids as they are instead of their pseudonyms.
     #[arg(long)]
     pub reveal: bool,
-    /// Memory for the engine's buffers (e.g. 1G, 512M; at least 64M).
+    /// The memory budget of each query's engine (as `analyze --memory`; e.g. 1G, 512M; at least 64M).
     #[arg(long, value_parser = parse_memory, default_value = "1G", env = "ECHOLENS_MEMORY")]
     pub memory: usize,
 }
