@@ -87,6 +87,14 @@ impl BudgetPool {
         size.saturating_sub(state.unspillable)
     }
 
+    /// What the budget leaves now after what the process holds outside the pool, at least [`BudgetPool::floor`]
+    /// (read afresh): what a kernel that sizes its own batches to the budget may take.
+    pub fn left(&self) -> usize {
+        let mut state = self.lock();
+        state.read_at = None;
+        self.spill_available(&mut state) + state.unspillable
+    }
+
     /// The pool's least size, whatever the process holds outside it.
     pub fn floor(&self) -> usize {
         (self.budget / FLOOR_SHARE).max(MIN_POOL).min(self.budget)
@@ -241,6 +249,10 @@ mod tests {
         std::thread::sleep(SAMPLE_EVERY * 2);
         sort.try_grow(600 * MIB).unwrap();
         assert_eq!(pool.reserved(), 924 * MIB);
+        let budget = pool.downcast_ref::<BudgetPool>().unwrap();
+        assert_eq!(budget.left(), 1024 * MIB, "the process holds nothing beside the sort's 924 MB");
+        held.store(1324 * MIB, Ordering::Relaxed);
+        assert_eq!(budget.left(), 624 * MIB, "read afresh: 400 MB held beside the sort");
     }
 
     #[test]

@@ -548,10 +548,15 @@ pub(super) struct Found {
 /// was 1.7 times what one copy of its texts takes, so 448 B.
 const BYTES_PER_TEXT: usize = 448;
 
-/// How many texts a slab may hold in `ctx`'s memory budget (the engine's pool, `--memory`): all of them when
-/// the pool has no limit.
+/// How many texts a slab may hold in `ctx`'s memory budget (`--memory`): what the budget leaves after what the
+/// process holds, in a local session ([`crate::memory::BudgetPool::left`]); the pool's limit where the pool is another's (on
+/// a cluster the slab is merged on an executor); all of them when the pool has no limit.
 pub(super) fn slab_texts(ctx: &SessionContext) -> usize {
-    match ctx.runtime_env().memory_pool.memory_limit() {
+    let pool = &ctx.runtime_env().memory_pool;
+    if let Some(budget) = pool.downcast_ref::<crate::memory::BudgetPool>() {
+        return (budget.left() / BYTES_PER_TEXT).max(1);
+    }
+    match pool.memory_limit() {
         datafusion::execution::memory_pool::MemoryLimit::Finite(bytes) => (bytes / BYTES_PER_TEXT).max(1),
         _ => usize::MAX,
     }
@@ -924,6 +929,27 @@ impl crate::fold::Fold for SimilarFold {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A local session's slabs hold what the budget leaves after what the process holds; another pool's, its
+    /// limit.
+    #[test]
+    fn slabs_are_sized_to_what_the_budget_leaves() {
+        const GIB: usize = 1 << 30;
+        let session = |pool: std::sync::Arc<dyn datafusion::execution::memory_pool::MemoryPool>| {
+            let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+                .with_memory_pool(pool)
+                .build_arc()
+                .unwrap();
+            SessionContext::new_with_config_rt(crate::session_config(), runtime)
+        };
+        let held = |bytes: usize| -> crate::memory::Resident { Box::new(move || Some(bytes)) };
+        let budget = |bytes| session(std::sync::Arc::new(crate::memory::BudgetPool::with_resident(GIB, held(bytes))));
+        assert_eq!(slab_texts(&budget(0)), GIB / BYTES_PER_TEXT);
+        assert_eq!(slab_texts(&budget(GIB / 2)), GIB / 2 / BYTES_PER_TEXT);
+        assert_eq!(slab_texts(&budget(4 * GIB)), GIB / 4 / BYTES_PER_TEXT, "at least the floor");
+        let fair = session(std::sync::Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(GIB)));
+        assert_eq!(slab_texts(&fair), GIB / BYTES_PER_TEXT);
+    }
 
     /// Documents (time, account, text) as the scan would keep them.
     fn docs(rows: &[(i64, u32, &str)], p: &SimilarParams) -> Docs {
