@@ -165,7 +165,14 @@ impl MemoryPool for BudgetPool {
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> datafusion::error::Result<()> {
         let mut state = self.lock();
         if bounded_by_share(reservation.consumer()) {
-            let available = self.spill_available(&mut state) / state.num_spill.max(1);
+            let spillers = state.num_spill.max(1);
+            let mut available = self.spill_available(&mut state) / spillers;
+            // An operator holding nothing has nothing to spill to make room: refused, it fails the run (a sort
+            // of reuse's members at 53M messages asked for one batch of 179 MB). It gets what a fair pool of the
+            // whole budget would give it; once it holds something, it spills at the budget's share.
+            if reservation.size() == 0 {
+                available = available.max(self.budget.saturating_sub(state.unspillable) / spillers);
+            }
             if reservation.size() + additional > available {
                 return Err(refused(reservation, additional, available));
             }
@@ -295,6 +302,22 @@ mod tests {
         assert!(a.try_grow(MIB).is_err(), "each of two spillers gets half of the 1000 MB left");
         b.try_grow(500 * MIB).unwrap();
         assert!(b.try_grow(MIB).is_err());
+    }
+
+    #[test]
+    fn an_operator_holding_nothing_gets_the_whole_budgets_share() {
+        let held = Arc::new(AtomicUsize::new(5 * 1024 * MIB));
+        let pool = pool(1024 * MIB, &held);
+        let sort = MemoryConsumer::new("sort").with_can_spill(true).register(&pool);
+        let other = MemoryConsumer::new("aggregate").with_can_spill(true).register(&pool);
+        assert!(sort.try_grow(513 * MIB).is_err(), "more than half the budget: two spillers share it");
+        sort.try_grow(512 * MIB).unwrap();
+        assert!(sort.try_grow(MIB).is_err(), "holding, it spills at its share of the floor");
+        sort.shrink(512 * MIB);
+        sort.try_grow(100 * MIB).unwrap();
+        sort.try_grow(28 * MIB).unwrap();
+        assert!(sort.try_grow(MIB).is_err());
+        other.try_grow(128 * MIB).unwrap();
     }
 
     #[test]
