@@ -32,7 +32,8 @@ pub fn release() {
 /// resident memory less the pool's reservations, read at most every [`SAMPLE_EVERY`]. The spillable operators
 /// always keep a part of the budget ([`FLOOR_SHARE`], [`MIN_POOL`]), so a run whose state alone is over the budget still completes,
 /// spilling more. Operators that cannot spill (a hash join's build side) get the whole budget as before: to
-/// refuse them would fail the run, not bound it. So do the repartitions' buffers ([`bounded_by_share`]).
+/// refuse them would fail the run, not bound it. A repartition's buffers get a share of the whole budget
+/// ([`is_repartition`]).
 pub struct BudgetPool {
     budget: usize,
     resident: Resident,
@@ -120,12 +121,18 @@ impl std::fmt::Display for BudgetPool {
 
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
 
-/// Whether `consumer` spills and takes a share of what the budget leaves. A repartition's buffers are held
-/// against the whole budget, as what cannot spill is: with DataFusion 55, a repartition that spills while its
-/// output is read can wait for ever (apache/datafusion#24883: two spill files, one reader; every thread parks).
-/// The 53M-message benchmark's sweep hung so when the repartitions had the budget's share left to them.
+/// Whether `consumer` spills: it takes a share of what the budget leaves.
 pub fn bounded_by_share(consumer: &MemoryConsumer) -> bool {
-    consumer.can_spill() && !consumer.name().starts_with("RepartitionExec")
+    consumer.can_spill()
+}
+
+/// Whether `consumer` is a repartition's buffers. They take a share of the whole budget, as a fair pool of the
+/// budget gives, not of what it leaves: with DataFusion 55, a repartition that spills while its output is read
+/// can wait for ever (apache/datafusion#24883: two spill files, one reader; every thread parks), and the
+/// 53M-message benchmark's sweep hung so when the repartitions had a share of what the budget left. Held
+/// against the whole budget instead, they buffered up to all of it under the 10M window join (1306 MB).
+fn is_repartition(consumer: &MemoryConsumer) -> bool {
+    consumer.name().starts_with("RepartitionExec")
 }
 
 impl MemoryPool for BudgetPool {
@@ -166,12 +173,17 @@ impl MemoryPool for BudgetPool {
         let mut state = self.lock();
         if bounded_by_share(reservation.consumer()) {
             let spillers = state.num_spill.max(1);
-            let mut available = self.spill_available(&mut state) / spillers;
+            let whole = self.budget.saturating_sub(state.unspillable) / spillers;
+            let mut available = if is_repartition(reservation.consumer()) {
+                whole
+            } else {
+                self.spill_available(&mut state) / spillers
+            };
             // An operator holding nothing has nothing to spill to make room: refused, it fails the run (a sort
             // of reuse's members at 53M messages asked for one batch of 179 MB). It gets what a fair pool of the
             // whole budget would give it; once it holds something, it spills at the budget's share.
             if reservation.size() == 0 {
-                available = available.max(self.budget.saturating_sub(state.unspillable) / spillers);
+                available = available.max(whole);
             }
             if reservation.size() + additional > available {
                 return Err(refused(reservation, additional, available));
@@ -321,18 +333,17 @@ mod tests {
     }
 
     #[test]
-    fn a_repartitions_buffers_are_held_against_the_whole_budget() {
+    fn a_repartitions_buffers_get_a_share_of_the_whole_budget() {
         let held = Arc::new(AtomicUsize::new(5 * 1024 * MIB));
         let pool = pool(1024 * MIB, &held);
         let buffers = MemoryConsumer::new("RepartitionExec[1]").with_can_spill(true).register(&pool);
-        buffers.try_grow(1000 * MIB).unwrap();
         let sort = MemoryConsumer::new("ExternalSorter[0]").with_can_spill(true).register(&pool);
-        sort.try_grow(24 * MIB).unwrap();
-        assert!(buffers.try_grow(MIB).is_err(), "the sort's 24 MB and the buffers' are in one budget");
-        buffers.shrink(1000 * MIB);
-        sort.try_grow(232 * MIB).unwrap();
-        assert!(sort.try_grow(MIB).is_err(), "the sort has the floor, no more");
-        buffers.try_grow(768 * MIB).unwrap();
+        buffers.try_grow(100 * MIB).unwrap();
+        buffers.try_grow(412 * MIB).unwrap();
+        assert!(buffers.try_grow(MIB).is_err(), "half the budget: the sort has the other half");
+        sort.try_grow(10 * MIB).unwrap();
+        sort.try_grow(118 * MIB).unwrap();
+        assert!(sort.try_grow(MIB).is_err(), "the sort, holding, has its share of the floor");
     }
 
     #[test]
