@@ -30,8 +30,9 @@ pub fn release() {
 /// the pool: the analyses' own state (a coordination result, an index, the pseudonyms) grows with the corpus,
 /// and with a pool of fixed size the process's peak was that state plus the whole pool. The outside is the
 /// resident memory less the pool's reservations, read at most every [`SAMPLE_EVERY`]. The spillable operators
-/// always keep a part of the budget ([`FLOOR_SHARE`], [`MIN_POOL`]), so a run whose state alone is over the budget still completes,
-/// spilling more. Operators that cannot spill (a hash join's build side) get the whole budget as before: to
+/// always keep a part of the budget ([`FLOOR_SHARE`], [`MIN_POOL`]), so a run whose state alone is over the
+/// budget still completes, spilling more; an operator holding nothing gets a fair share of the whole budget.
+/// Operators that cannot spill (a hash join's build side) get the whole budget as before: to
 /// refuse them would fail the run, not bound it. A repartition's buffers get a share of the whole budget
 /// ([`is_repartition`]).
 pub struct BudgetPool {
@@ -121,11 +122,6 @@ impl std::fmt::Display for BudgetPool {
 
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
 
-/// Whether `consumer` spills: it takes a share of what the budget leaves.
-pub fn bounded_by_share(consumer: &MemoryConsumer) -> bool {
-    consumer.can_spill()
-}
-
 /// Whether `consumer` is a repartition's buffers. They take a share of the whole budget, as a fair pool of the
 /// budget gives, not of what it leaves: with DataFusion 55, a repartition that spills while its output is read
 /// can wait for ever (apache/datafusion#24883: two spill files, one reader; every thread parks), and the
@@ -141,13 +137,13 @@ impl MemoryPool for BudgetPool {
     }
 
     fn register(&self, consumer: &MemoryConsumer) {
-        if bounded_by_share(consumer) {
+        if consumer.can_spill() {
             self.lock().num_spill += 1;
         }
     }
 
     fn unregister(&self, consumer: &MemoryConsumer) {
-        if bounded_by_share(consumer) {
+        if consumer.can_spill() {
             let mut state = self.lock();
             state.num_spill = state.num_spill.saturating_sub(1);
         }
@@ -155,7 +151,7 @@ impl MemoryPool for BudgetPool {
 
     fn grow(&self, reservation: &MemoryReservation, additional: usize) {
         let mut state = self.lock();
-        match bounded_by_share(reservation.consumer()) {
+        match reservation.consumer().can_spill() {
             true => state.spillable += additional,
             false => state.unspillable += additional,
         }
@@ -163,7 +159,7 @@ impl MemoryPool for BudgetPool {
 
     fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
         let mut state = self.lock();
-        match bounded_by_share(reservation.consumer()) {
+        match reservation.consumer().can_spill() {
             true => state.spillable = state.spillable.saturating_sub(shrink),
             false => state.unspillable = state.unspillable.saturating_sub(shrink),
         }
@@ -171,7 +167,7 @@ impl MemoryPool for BudgetPool {
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> datafusion::error::Result<()> {
         let mut state = self.lock();
-        if bounded_by_share(reservation.consumer()) {
+        if reservation.consumer().can_spill() {
             let spillers = state.num_spill.max(1);
             let whole = self.budget.saturating_sub(state.unspillable) / spillers;
             let mut available = if is_repartition(reservation.consumer()) {
