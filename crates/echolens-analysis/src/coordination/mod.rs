@@ -828,7 +828,7 @@ impl<'a> EdgeFold<'a> {
         let hits = &mut self.hits;
         let specificity: f64 = hits.iter().map(|h| self.key_weight.get(&h.key).copied().unwrap_or(1.0)).sum();
         self.specificities.entry(kind).or_default().push(specificity as f32);
-        if specificity < self.min_weight as f64 - 1e-9 {
+        if below_min_weight(specificity, self.min_weight) {
             *self.below.entry(kind.name().to_owned()).or_default() += 1;
             hits.clear();
             return Ok(());
@@ -905,7 +905,7 @@ async fn weights(
             .column_by_name("score")
             .and_then(|c| c.as_any().downcast_ref::<arrow::array::Float64Array>())
             .ok_or_else(|| Error::Internal("coordination: the edge plan gave no score".into()))?;
-        for i in (0..batch.num_rows()).filter(|&i| score.value(i) >= min_weight as f64 - 1e-9) {
+        for i in (0..batch.num_rows()).filter(|&i| !below_min_weight(score.value(i), min_weight)) {
             let (a, b, _) = accounts.pair(a.value(i), b.value(i))?;
             let weight = u64::try_from(w.value(i)).unwrap_or(0);
             out.insert((kind_of_id(kid.value(i)), a.clone(), b.clone()), (weight, score.value(i)));
@@ -1173,7 +1173,7 @@ async fn sweep(
         }
         if swept.kinds.contains(&Kind::Similar) {
             similar_at(ctx, &swept, w_us, stage, |e| {
-                if e.specificity >= p.min_weight as f64 - 1e-9 {
+                if !below_min_weight(e.specificity, p.min_weight) {
                     pairs.push((e.kind, e.a, e.b, e.weight));
                 }
                 Ok(())
@@ -1282,7 +1282,7 @@ fn combine_below(edges: &mut Vec<Core>, min_weight: u64) -> BTreeMap<String, u64
         .iter()
         .map(|e| {
             let (text, similar, rest) = per_pair[&(e.a, e.b)];
-            text.max(similar) + rest >= min_weight as f64 - 1e-9
+            !below_min_weight(text.max(similar) + rest, min_weight)
         })
         .collect();
     drop(per_pair);
@@ -1298,10 +1298,15 @@ fn combine_below(edges: &mut Vec<Core>, min_weight: u64) -> BTreeMap<String, u64
     below
 }
 
+/// Whether an edge of `specificity` is below `min_weight` (a sum of key weights: within rounding of it is at it).
+fn below_min_weight(specificity: f64, min_weight: u64) -> bool {
+    specificity < min_weight as f64 - 1e-9
+}
+
 /// The edges (`Edge`s or `Core`s, each as its kind and specificity) at or above `min_weight`, and how many
 /// linked pairs per kind fell below it.
 fn split_below<T>(edges: &mut Vec<T>, min_weight: u64, of: impl Fn(&T) -> (Kind, f64)) -> BTreeMap<String, u64> {
-    let below_min = |e: &T| of(e).1 < min_weight as f64 - 1e-9;
+    let below_min = |e: &T| below_min_weight(of(e).1, min_weight);
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
     for e in edges.iter().filter(|e| below_min(e)) {
         *below.entry(of(e).0.name().to_owned()).or_default() += 1;
@@ -1358,7 +1363,7 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
         let mut under = 0u64;
         let found = similar_at(ctx, p, window_us, &stage, |e| {
             all.push(e.specificity as f32);
-            if e.specificity < kind_min_weight as f64 - 1e-9 {
+            if below_min_weight(e.specificity, kind_min_weight) {
                 under += 1;
                 return Ok(());
             }

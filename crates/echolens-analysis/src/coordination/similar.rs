@@ -463,7 +463,7 @@ fn fold_pairs(
         f64::from(cx + cy) / f64::from((fx + fy).max(1))
     };
     let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
-    by_name.par_sort_unstable_by(|&x, &y| names[x as usize].cmp(&names[y as usize]));
+    threads.install(|| by_name.par_sort_unstable_by(|&x, &y| names[x as usize].cmp(&names[y as usize])));
     let mut rank = vec![0u32; names.len()];
     for (r, &account) in by_name.iter().enumerate() {
         rank[account as usize] = r as u32;
