@@ -878,17 +878,14 @@ impl Pseudonyms {
         let named: HashSet<&str> = d.summary.iter().flat_map(|s| s.sources.iter().map(String::as_str)).collect();
         let mut names: HashMap<String, String> = HashMap::new();
         for a in &mut d.channels {
-            let name = self.channel_name(&a.platform, &a.channel_id, &a.channel_name);
-            let name = std::mem::replace(&mut a.channel_name, name);
-            let id = self.channel_id(&a.platform, &a.channel_id);
-            let id = std::mem::replace(&mut a.channel_id, id);
+            let (id, name) = (a.channel_id.clone(), a.channel_name.clone());
+            self.adoption(a);
             if named.contains(name.as_str()) {
                 names.insert(name, a.channel_name.clone());
             }
             if named.contains(id.as_str()) {
                 names.insert(id, a.channel_id.clone());
             }
-            a.first_key = a.first_key.as_deref().map(|k| self.key(k));
         }
         drop(named);
         for t in &mut d.term_adoption {
@@ -896,9 +893,6 @@ impl Pseudonyms {
         }
         for t in &mut d.terms {
             *t = self.text(t);
-        }
-        for a in &mut d.channels {
-            a.first_term = a.first_term.as_deref().map(|t| self.text(t));
         }
         for p in &mut d.curve {
             p.term = self.text(&p.term);
@@ -912,6 +906,23 @@ impl Pseudonyms {
             s.source_key = s.source_key.as_deref().map(|k| self.key(k));
             s.term = self.text(&s.term);
         }
+    }
+
+    /// Pseudonymise a diffusion's row of a channel: the channel if personal, its first message's key, the term
+    /// it used first.
+    pub fn adoption(&self, a: &mut crate::vocabulary::diffusion::Adoption) {
+        a.channel_name = self.channel_name(&a.platform, &a.channel_id, &a.channel_name);
+        a.channel_id = self.channel_id(&a.platform, &a.channel_id);
+        a.first_key = a.first_key.as_deref().map(|k| self.key(k));
+        a.first_term = a.first_term.as_deref().map(|t| self.text(t));
+    }
+
+    /// Pseudonymise a diffusion's row of a channel's use of a term: the channel if personal, the first message's
+    /// key.
+    pub fn term_use(&self, t: &mut crate::vocabulary::diffusion::TermUse) {
+        t.channel_name = self.channel_name(&t.platform, &t.channel_id, &t.channel_name);
+        t.channel_id = self.channel_id(&t.platform, &t.channel_id);
+        t.first_key = self.key(&t.first_key);
     }
 
     /// Pseudonymise keyness: handles among the terms.

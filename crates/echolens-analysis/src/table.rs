@@ -90,6 +90,18 @@ pub async fn register_on_disk(
     into: &SessionContext,
     name: &str,
 ) -> Result<std::sync::Arc<dyn datafusion::execution::SpillFile>> {
+    let schema = df.schema().inner().clone();
+    register_mapped_on_disk(df, into, name, schema, |batch| Ok(Some(batch))).await
+}
+
+/// [`register_on_disk`], each of `df`'s batches written as `map` makes it (of `schema`; `None`: nothing of it).
+pub(crate) async fn register_mapped_on_disk(
+    df: DataFrame,
+    into: &SessionContext,
+    name: &str,
+    schema: SchemaRef,
+    mut map: impl FnMut(RecordBatch) -> Result<Option<RecordBatch>>,
+) -> Result<std::sync::Arc<dyn datafusion::execution::SpillFile>> {
     use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::parquet::basic::Compression;
     use datafusion::parquet::file::properties::WriterProperties;
@@ -105,12 +117,13 @@ pub async fn register_on_disk(
         .set_compression(Compression::UNCOMPRESSED)
         .set_max_row_group_row_count(Some(1 << 15))
         .build();
-    let schema = df.schema().inner().clone();
     let parquet = |e: datafusion::parquet::errors::ParquetError| crate::Error::Internal(format!("{what}: {e}"));
     let mut writer = ArrowWriter::try_new(file.open_writer()?, schema, Some(props)).map_err(parquet)?;
     let mut stream = df.execute_stream().await?;
     while let Some(batch) = futures::StreamExt::next(&mut stream).await {
-        writer.write(&batch?).map_err(parquet)?;
+        if let Some(batch) = map(batch?)? {
+            writer.write(&batch).map_err(parquet)?;
+        }
     }
     let mut inner = writer.into_inner().map_err(parquet)?;
     inner.finish()?;

@@ -488,37 +488,28 @@ fn run_here(args: &Options) -> Result<Outcome> {
     // the diffusion's per-channel counts are the stage's peak, and the sample is no part of them.
     drop((vocabulary_ctx, vocabulary_file));
     let pseudonyms = if followed.is_empty() {
+        drop(ctx);
         pseudonyms
     } else {
-        // Each set's tables are written as its result is made, and only what the report shows is kept: the rows
+        // Each set's tables are written as its rows are made, and only what the report shows is kept: the rows
         // per channel grow with the corpus.
         let (at, sets): (Vec<usize>, Vec<Terms>) = followed.into_iter().unzip();
-        let mut at = at.into_iter();
-        // Put aside while the engine counts the uses, read back for the first result.
+        // Put aside while the engine counts the uses, read back for the rows.
         drop(pseudonyms);
-        let mut back: Option<Pseudonyms> = None;
-        rt.block_on(diffusion::run_each(&ctx, sets, &Selection::default(), |mut d| {
-            let c = &mut campaigns[at.next().expect("a campaign for every term set")];
-            if !args.reveal {
-                let p = match &mut back {
-                    Some(p) => p,
-                    None => back.insert(aside.take()?),
-                };
-                p.diffusion(&mut d);
-            }
-            let dir = args.out.join(&c.folder).join("diffusion");
-            written.add(diffusion::write_outputs(&d, &dir, args.format, run_record())?);
-            d.drop_rows();
+        let counted = rt.block_on(diffusion::count(&ctx, sets, &Selection::default()))?;
+        drop(ctx);
+        let back = aside.take()?;
+        for (set, at) in at.into_iter().enumerate() {
+            let c = &mut campaigns[at];
+            let mut writer = diffusion::Writer::create(&args.out.join(&c.folder).join("diffusion"), args.format)?;
+            let d = rt.block_on(counted.rows(set, (!args.reveal).then_some(&back), &mut writer))?;
+            written.add(writer.finish(&d, run_record())?);
             c.diffusion = Some(d);
-            Ok(())
-        }))?;
-        stages.step("vocabulary: terms followed");
-        match back {
-            Some(p) => p,
-            None => aside.take()?,
         }
+        drop(counted);
+        stages.step("vocabulary: terms followed");
+        back
     };
-    drop(ctx);
     stages.finish(&format!("{} campaign sources", campaigns.len()));
 
     if !args.reveal {

@@ -5,9 +5,13 @@
 //!
 //! Terms are matched on the tokens of `text_norm` as keyness counts them: a term is normalised like message
 //! text and matches where its words follow one another within a clause.
+//!
+//! The uses are counted in one scan for any number of term sets ([`count`]: an aggregate the engine runs where
+//! the plan goes). Its rows per channel are kept on disk, and each set's tables are made from them by ordered
+//! queries in a local session ([`Counted::rows`]): the rows per channel (a million channels at 53M messages,
+//! millions of their uses of the terms) stream to the tables in order and are never held.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,14 +22,18 @@ use serde::Serialize;
 
 use echolens_store::rfc3339;
 
-use crate::minhash::KeyHasher;
-use crate::select::Selection;
-use arrow::array::{Array, Int64Array};
+use arrow::array::Array;
+use arrow::record_batch::RecordBatch;
 
-use crate::table::{Strs, i64s, strings_in_place};
+use crate::pseudonym::Pseudonyms;
+use crate::select::Selection;
+use crate::table::{i64s, strings_in_place};
 use crate::{Error, Result};
 
 const DAY_US: i64 = 86_400_000_000;
+
+/// The local session's budget where the counting session's pool has no limit (`--memory`'s default).
+const LOCAL_MEMORY: usize = 1 << 30;
 
 /// A term list, normalised and tokenised.
 #[derive(Debug, Clone)]
@@ -137,152 +145,6 @@ impl Matcher {
             f.dedup();
         }
     }
-}
-
-/// The first use of a term (or of any term) in a channel, and how many messages use it. The first message's
-/// key is shared by every use it is the first of (the channel's any-term use and each term's).
-#[derive(Debug, Clone)]
-struct Use {
-    first_ts: i64,
-    /// The first message's key (while the aggregate's rows are folded, its message id: the rest of the key is
-    /// the channel's).
-    first_key: Arc<str>,
-    uses: u64,
-}
-
-impl Default for Use {
-    fn default() -> Use {
-        Use { first_ts: 0, first_key: Arc::from(""), uses: 0 }
-    }
-}
-
-impl Use {
-    /// `uses` more messages, the first of them at `ts` with `key`.
-    fn add(&mut self, ts: i64, key: &str, uses: u64) {
-        if self.uses == 0 || (ts, key) < (self.first_ts, &*self.first_key) {
-            self.first_ts = ts;
-            self.first_key = Arc::from(key);
-        }
-        self.uses += uses;
-    }
-}
-
-/// A channel's uses of each term it used, by term (a few terms a set: a list, not a table per channel).
-#[derive(Debug, Clone, Default)]
-struct TermUses(Vec<(u32, Use)>);
-
-impl TermUses {
-    fn entry(&mut self, term: u32) -> &mut Use {
-        let at = match self.0.iter().position(|(t, _)| *t == term) {
-            Some(at) => at,
-            None => {
-                self.0.push((term, Use::default()));
-                self.0.len() - 1
-            }
-        };
-        &mut self.0[at].1
-    }
-}
-
-/// Every channel of the selection, as the engine's aggregate gives them: platform, id, latest name and the
-/// number of messages, a channel a row of the aggregate's columns.
-struct Channels {
-    platform: Strs,
-    id: Strs,
-    name: Strs,
-    messages: Int64Array,
-    /// `key_hash(channel_id, hash64(platform))`: how the uses' aggregate names a channel.
-    hash: Int64Array,
-    /// The first and last day of the selection's messages.
-    days: Option<(i64, i64)>,
-}
-
-impl Channels {
-    /// Every channel of `diffusion_selected`: one aggregate over the selection (partial and final, spilling
-    /// beyond the session's memory pool) instead of a table of channels in each partition's scan. The name is
-    /// the one on the channel's latest named message (accounts rename; the latest name is the one a reader
-    /// knows), the greatest name where two share the time.
-    async fn of_selection(ctx: &SessionContext) -> Result<Channels> {
-        let sql = "SELECT platform, channel_id, count(*) AS messages, \
-                   last_value(channel_name ORDER BY ts, channel_name) FILTER (WHERE channel_name IS NOT NULL) \
-                   AS channel_name, min(CAST(ts AS BIGINT)) AS first_ts, max(CAST(ts AS BIGINT)) AS last_ts, \
-                   key_hash(channel_id, hash64(platform)) AS hash FROM diffusion_selected GROUP BY platform, channel_id";
-        crate::table::explain(ctx, sql).await?;
-        let df = ctx.sql(sql).await?;
-        let schema = df.schema().inner().clone();
-        let batch = arrow::compute::concat_batches(&schema, &df.collect().await?)?;
-        Ok(Channels {
-            platform: strings_in_place(&batch, "platform")?,
-            id: strings_in_place(&batch, "channel_id")?,
-            name: strings_in_place(&batch, "channel_name")?,
-            messages: i64s(&batch, "messages")?,
-            hash: i64s(&batch, "hash")?,
-            days: i64s(&batch, "first_ts")?
-                .iter()
-                .flatten()
-                .min()
-                .zip(i64s(&batch, "last_ts")?.iter().flatten().max())
-                .map(|(first, last)| (first.div_euclid(DAY_US), last.div_euclid(DAY_US))),
-        })
-    }
-
-    fn len(&self) -> usize {
-        self.messages.len()
-    }
-
-    /// Each channel's hash → its place; two channels with one hash are an error, never one channel.
-    fn places(&self) -> Result<HashMap<i64, u32, BuildHasherDefault<KeyHasher>>> {
-        let mut places = HashMap::with_capacity_and_hasher(self.len(), BuildHasherDefault::default());
-        for c in 0..self.len() {
-            if let Some(other) = places.insert(self.hash.value(c), c as u32) {
-                let other = other as usize;
-                return Err(Error::Internal(format!(
-                    "diffusion: the channels {}:{} and {}:{} hash alike",
-                    self.platform(other),
-                    self.id(other),
-                    self.platform(c),
-                    self.id(c)
-                )));
-            }
-        }
-        Ok(places)
-    }
-
-    fn platform(&self, c: usize) -> &str {
-        self.platform.value(c)
-    }
-
-    fn id(&self, c: usize) -> &str {
-        self.id.value(c)
-    }
-
-    /// Its latest name; empty where no message named it.
-    fn name(&self, c: usize) -> &str {
-        if self.name.is_valid(c) { self.name.value(c) } else { "" }
-    }
-
-    fn messages(&self, c: usize) -> u64 {
-        self.messages.value(c) as u64
-    }
-}
-
-/// A channel's use of one term set's terms.
-#[derive(Debug, Clone, Default)]
-struct Usage {
-    any: Use,
-    /// The first term it used.
-    first_term: u32,
-    terms: TermUses,
-}
-
-/// What the aggregate of the term sets' uses gives: only the channels that used a term of some set (the
-/// adopters), each held once whatever the number of term sets.
-#[derive(Default)]
-struct Adopters {
-    /// Per term set: the adopters that used its terms (by their place in [`Channels`]).
-    used: Vec<HashMap<u32, Usage, BuildHasherDefault<KeyHasher>>>,
-    /// Per term set: (term or `u32::MAX` for any, day) → messages using it.
-    daily: Vec<HashMap<(u32, i64), u64, FixedState>>,
 }
 
 /// A use of term `term` of set `set` as the hits function writes it (`term` `u32::MAX`: any of the set's).
@@ -427,12 +289,41 @@ pub struct Diffusion {
     pub summary: Vec<TermSummary>,
     /// Messages looked at.
     pub messages: u64,
-    /// Channels looked at (the rows of `channels` until [`Diffusion::drop_rows`]).
+    /// Channels looked at (the rows of `channels` where they are held: not after [`Diffusion::drop_rows`], nor
+    /// where they went to a [`Sink`]).
     #[serde(skip)]
     pub channel_count: u64,
     /// Channels that used a term.
     #[serde(skip)]
     pub adopters: u64,
+}
+
+/// A channel's use of one term as `term_adoption` has it, with the channel named.
+#[derive(Debug, Clone)]
+pub struct TermUse {
+    /// Term index.
+    pub term: usize,
+    /// Platform.
+    pub platform: String,
+    /// Channel id.
+    pub channel_id: String,
+    /// Channel name (empty where no message named it).
+    pub channel_name: String,
+    /// First use (µs).
+    pub first_use: i64,
+    /// Its key.
+    pub first_key: String,
+    /// Messages using the term.
+    pub uses: u64,
+}
+
+/// Where a term set's rows per channel go as they are made, each table's rows in its order: `adoption` first,
+/// then `term_adoption`.
+pub trait Sink {
+    /// A channel's row.
+    fn adoption(&mut self, a: &Adoption) -> Result<()>;
+    /// A channel's use of a term; `term` is the term as shown.
+    fn term_use(&mut self, term: &str, t: &TermUse) -> Result<()>;
 }
 
 /// Follow `terms` through the messages of `selection`.
@@ -441,39 +332,107 @@ pub async fn run(ctx: &SessionContext, terms: Terms, selection: &Selection) -> R
 }
 
 /// Follow each of several term sets through the messages of `selection`, in one scan: the same results as a
-/// [`run`] per set (`analyze` follows the top terms of each campaign source through the whole corpus).
+/// [`run`] per set, every set's rows per channel held (a caller that writes them streams them instead:
+/// [`count`] and [`Counted::rows`]).
 pub async fn run_many(ctx: &SessionContext, sets: Vec<Terms>, selection: &Selection) -> Result<Vec<Diffusion>> {
-    let mut all = Vec::with_capacity(sets.len());
-    run_each(ctx, sets, selection, |d| {
+    let counted = count(ctx, sets, selection).await?;
+    let mut all = Vec::with_capacity(counted.sets());
+    for set in 0..counted.sets() {
+        let mut rows = Collected::default();
+        let mut d = counted.rows(set, None, &mut rows).await?;
+        let place: HashMap<(&str, &str), usize> =
+            rows.channels.iter().enumerate().map(|(i, a)| ((a.platform.as_str(), a.channel_id.as_str()), i)).collect();
+        let mut term_adoption = Vec::with_capacity(rows.terms.len());
+        for t in &rows.terms {
+            let Some(&channel) = place.get(&(t.platform.as_str(), t.channel_id.as_str())) else {
+                return Err(Error::Internal("diffusion: a term used by a channel without its row".into()));
+            };
+            term_adoption.push(TermAdoption {
+                term: t.term,
+                channel,
+                first_use: t.first_use,
+                first_key: t.first_key.clone(),
+                uses: t.uses,
+            });
+        }
+        drop(place);
+        d.channels = rows.channels;
+        d.term_adoption = term_adoption;
         all.push(d);
-        Ok(())
-    })
-    .await?;
+    }
     Ok(all)
 }
 
-/// [`run_many`], each set's result handed to `f` as it is made, in the order of `sets`: a caller that writes
-/// each and keeps less of it holds one set's rows at a time.
-pub async fn run_each(
-    ctx: &SessionContext,
+/// Every row, held.
+#[derive(Default)]
+struct Collected {
+    channels: Vec<Adoption>,
+    terms: Vec<TermUse>,
+}
+
+impl Sink for Collected {
+    fn adoption(&mut self, a: &Adoption) -> Result<()> {
+        self.channels.push(a.clone());
+        Ok(())
+    }
+
+    fn term_use(&mut self, _: &str, t: &TermUse) -> Result<()> {
+        self.terms.push(t.clone());
+        Ok(())
+    }
+}
+
+/// The term sets' uses in a selection, counted in one scan and kept on disk: each set's result is made from them
+/// ([`Counted::rows`]), its rows per channel ordered and streamed by the engine, so that what is held does not
+/// grow with the channels (a million channels and millions of their uses of the terms at 53M messages).
+pub struct Counted {
+    /// A local session over two tables on disk: `channels` (every channel of the selection: platform, id,
+    /// latest name, messages and the hash the uses name it by) and `term_uses` (per channel and term, or any
+    /// term (`term` -1), of a set: its uses and its first message's time and id).
+    local: SessionContext,
+    _files: [Arc<dyn datafusion::execution::SpillFile>; 2],
     sets: Vec<Terms>,
-    selection: &Selection,
-    mut f: impl FnMut(Diffusion) -> Result<()>,
-) -> Result<()> {
+    /// Per set: (term or `u32::MAX` for any, day) → messages using it.
+    daily: Vec<HashMap<(u32, i64), u64, FixedState>>,
+    /// The first and last day of the selection's messages.
+    span: Option<(i64, i64)>,
+    selection: String,
+}
+
+/// Count the uses of each of `sets` in the messages of `selection`: one scan (on a cluster, on its executors),
+/// whatever the number of sets.
+pub async fn count(ctx: &SessionContext, sets: Vec<Terms>, selection: &Selection) -> Result<Counted> {
     if !selection.is_empty() {
         selection.count(ctx, "corpus").await?;
     }
     selection.register(ctx, "diffusion_selected").await?;
-    let channels = Channels::of_selection(ctx).await?;
+    // The tables the results are made from are the client's own, whatever engine counted them.
+    let limit = match ctx.runtime_env().memory_pool.memory_limit() {
+        datafusion::execution::memory_pool::MemoryLimit::Finite(bytes) => bytes,
+        _ => LOCAL_MEMORY,
+    };
+    let local = crate::analysis_session(limit)?;
+    // The joins of a channel's rows are sort-merge joins: their sorts spill, where a hash join holds its whole
+    // build side (every channel).
+    local.sql("SET datafusion.optimizer.prefer_hash_join = false").await?;
+    // Every channel: one aggregate over the selection (partial and final, spilling beyond the memory pool). The
+    // name is the one on the channel's latest named message (accounts rename; the latest name is the one a
+    // reader knows), the greatest name where two share the time.
+    let sql = "SELECT platform, channel_id, count(*) AS messages, \
+               last_value(channel_name ORDER BY ts, channel_name) FILTER (WHERE channel_name IS NOT NULL) \
+               AS channel_name, min(CAST(ts AS BIGINT)) AS first_ts, max(CAST(ts AS BIGINT)) AS last_ts, \
+               key_hash(channel_id, hash64(platform)) AS hash FROM diffusion_selected GROUP BY platform, channel_id";
+    crate::table::explain(ctx, sql).await?;
+    let channels = crate::register_on_disk(ctx.sql(sql).await?, &local, "channels").await?;
+    let span = channels_span(&local).await?;
     let n = sets.len();
     let matcher = Arc::new(Matcher::new(sets)?);
     ctx.register_udf(hits_udf(Arc::clone(&matcher)));
-    // The uses per channel and term, and per term and day, aggregated by the engine in one grouping (partial
-    // and final, spilling beyond the session's memory pool, on a cluster's executors): a channel's first use is
-    // the least (time, key), and within a channel the least (time, message id), the keys' `platform:channel_id:`
-    // being the same. Two grouping sets, not one grouping by channel, term and day: a channel using a term on
-    // many days is one group, not one a day (the groups were the vocabulary stage's peak). A row of the first
-    // set has no day, one of the second no channel (neither is ever missing from a message).
+    // The uses per channel and term, and per term and day, aggregated by the engine in one grouping: a channel's
+    // first use is the least (time, key), and within a channel the least (time, message id), the keys'
+    // `platform:channel_id:` being the same. Two grouping sets, not one grouping by channel, term and day: a
+    // channel using a term on many days is one group, not one a day. A row of the first set has no day, one of
+    // the second no channel (neither is ever missing from a message).
     let sql = format!(
         "SELECT channel, hit, day, count(*) AS uses, min(time_key(message_id, t)) AS first \
          FROM (SELECT key_hash(channel_id, hash64(platform)) AS channel, message_id, t, hit, \
@@ -483,197 +442,330 @@ pub async fn run_each(
          GROUP BY GROUPING SETS ((channel, hit), (hit, day))"
     );
     crate::table::explain(ctx, &sql).await?;
-    let place = channels.places()?;
-    let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
-    let mut all = Adopters { used: vec![HashMap::default(); n], daily: vec![HashMap::default(); n] };
-    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
-        let batch = batch?;
-        let channel = i64s(&batch, "channel")?;
-        let hits = crate::table::u64s(&batch, "hit")?;
-        let (day, uses) = (i64s(&batch, "day")?, i64s(&batch, "uses")?);
-        let first = crate::table::binaries(&batch, "first")?;
-        for i in 0..batch.num_rows() {
-            let (h, uses) = (hits.value(i), uses.value(i) as u64);
-            let (set, term) = ((h >> 32) as usize, h as u32);
-            if set >= n {
-                return Err(Error::Internal(format!("diffusion: term set {set} of {n}")));
-            }
-            match (channel.is_valid(i), day.is_valid(i)) {
-                (true, false) => {
-                    let Some((first_ts, first_id)) = crate::udf::from_time_key(first.value(i)) else {
-                        return Err(Error::Internal("diffusion: a first use without its time and message id".into()));
-                    };
-                    let Some(&c) = place.get(&channel.value(i)) else {
-                        return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
-                    };
-                    let usage = all.used[set].entry(c).or_default();
-                    let u = if term == u32::MAX { &mut usage.any } else { usage.terms.entry(term) };
-                    u.add(first_ts, first_id, uses);
-                }
-                (false, true) => *all.daily[set].entry((term, day.value(i))).or_default() += uses,
-                _ => return Err(Error::Internal("diffusion: a row of neither grouping set".into())),
-            }
-        }
-    }
-    drop(place);
-    // A channel's first term is the least of those its first message used; their first uses share its key. The
-    // first uses' message ids become keys.
-    for used in &mut all.used {
-        for (&c, usage) in used.iter_mut() {
-            let key = |id: &str| -> Arc<str> {
-                Arc::from(echolens_model::message_key(channels.platform(c as usize), channels.id(c as usize), id))
-            };
-            usage.first_term = u32::MAX;
-            let any_key = key(&usage.any.first_key);
-            for (t, u) in &mut usage.terms.0 {
-                if (u.first_ts, &*u.first_key) == (usage.any.first_ts, &*usage.any.first_key) {
-                    usage.first_term = usage.first_term.min(*t);
-                    u.first_key = Arc::clone(&any_key);
-                } else {
-                    u.first_key = key(&u.first_key);
-                }
-            }
-            usage.any.first_key = any_key;
-            if usage.first_term == u32::MAX {
-                return Err(Error::Internal("diffusion: a channel's first message used none of its terms".into()));
-            }
-        }
-    }
+    let mut daily = vec![HashMap::default(); n];
+    let uses = crate::table::register_mapped_on_disk(ctx.sql(&sql).await?, &local, "term_uses", uses_schema(), |b| {
+        channel_uses(&b, n, &mut daily)
+    })
+    .await?;
     let sets = match Arc::try_unwrap(matcher) {
         Ok(m) => m.sets,
         Err(m) => m.sets.clone(),
     };
-    let Adopters { used, daily } = all;
-    let span = channels.days.unwrap_or((0, 0));
-    for (terms, (used, daily)) in sets.into_iter().zip(used.into_iter().zip(daily)) {
-        f(assemble(terms, selection, &channels, used, &daily, span))?;
-    }
-    Ok(())
+    Ok(Counted { local, _files: [channels, uses], sets, daily, span, selection: selection.to_string() })
 }
 
-/// One term set's result from the merged scan: `used` and `daily` are the set's, `channels` every set's.
-fn assemble(
-    terms: Terms,
-    selection: &Selection,
-    channels: &Channels,
-    used: HashMap<u32, Usage, BuildHasherDefault<KeyHasher>>,
-    daily: &HashMap<(u32, i64), u64, FixedState>,
-    (first_day, last_day): (i64, i64),
-) -> Diffusion {
-    let unused = Usage::default();
-    let usage = |c: usize| used.get(&(c as u32)).unwrap_or(&unused);
-    // Adopters by first use, then the others by size.
-    let order_key = |c: usize| {
-        let u = usage(c);
-        let first = if u.any.uses > 0 { (0, u.any.first_ts, &*u.any.first_key) } else { (1, 0, "") };
-        (first, std::cmp::Reverse(channels.messages(c)), channels.platform(c), channels.id(c))
-    };
-    let mut order: Vec<usize> = (0..channels.len()).collect();
-    order.sort_unstable_by(|&a, &b| order_key(a).cmp(&order_key(b)));
-    // (the channel's place in `channels`, its use of the set), in the order of the result's rows.
-    let chans: Vec<(usize, &Usage)> = order.into_iter().map(|c| (c, usage(c))).collect();
-    let messages = chans.iter().map(|&(c, _)| channels.messages(c)).sum();
-    let mut term_adoption = Vec::new();
-    for (ci, (_, c)) in chans.iter().enumerate() {
-        let mut ts: Vec<&(u32, Use)> = c.terms.0.iter().collect();
-        ts.sort_by_key(|(t, _)| *t);
-        for (term, u) in ts {
-            let term = *term;
-            term_adoption.push(TermAdoption {
-                term: term as usize,
-                channel: ci,
-                first_use: u.first_ts,
-                first_key: u.first_key.to_string(),
-                uses: u.uses,
-            });
+/// The first and last day of the channels' messages; an error naming two channels whose hashes are alike (the
+/// uses name a channel by its hash: two alike would be counted as one).
+async fn channels_span(local: &SessionContext) -> Result<Option<(i64, i64)>> {
+    let sql = "SELECT count(*) AS n, count(DISTINCT hash) AS hashes, min(first_ts) AS first, max(last_ts) AS last \
+               FROM channels";
+    let batches = crate::table::collect(local, sql).await?;
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches)?;
+    let (n, hashes) = (i64s(&batch, "n")?.value(0), i64s(&batch, "hashes")?.value(0));
+    if n != hashes {
+        let sql = "SELECT platform || ':' || channel_id AS channel FROM channels WHERE hash IN \
+                   (SELECT hash FROM channels GROUP BY hash HAVING count(*) > 1) ORDER BY hash, channel LIMIT 2";
+        let alike = crate::table::collect(local, sql).await?;
+        let names: Vec<String> = alike
+            .iter()
+            .map(|b| crate::table::strings(b, "channel"))
+            .collect::<Result<Vec<_>>>()?
+            .iter()
+            .flat_map(|s| s.iter().flatten().map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        return Err(Error::Internal(format!("diffusion: the channels {} hash alike", names.join(" and "))));
+    }
+    let (first, last) = (i64s(&batch, "first")?, i64s(&batch, "last")?);
+    Ok((first.is_valid(0) && last.is_valid(0))
+        .then(|| (first.value(0).div_euclid(DAY_US), last.value(0).div_euclid(DAY_US))))
+}
+
+/// `term_uses`' columns: the channel's hash, the set, the term (-1: any of the set's), the messages using it and
+/// the first's time and message id.
+fn uses_schema() -> arrow::datatypes::SchemaRef {
+    use arrow::datatypes::{DataType, Field, Schema};
+    Arc::new(Schema::new(vec![
+        Field::new("channel", DataType::Int64, false),
+        Field::new("term_set", DataType::Int64, false),
+        Field::new("term", DataType::Int64, false),
+        Field::new("uses", DataType::Int64, false),
+        Field::new("first_ts", DataType::Int64, false),
+        Field::new("first_id", DataType::Utf8, false),
+    ]))
+}
+
+/// The rows of the uses' aggregate by channel as `term_uses` rows; the rows by day are counted into `daily`.
+fn channel_uses(
+    batch: &RecordBatch,
+    sets: usize,
+    daily: &mut [HashMap<(u32, i64), u64, FixedState>],
+) -> Result<Option<RecordBatch>> {
+    use arrow::array::{Int64Builder, StringBuilder};
+    let channel = i64s(batch, "channel")?;
+    let hits = crate::table::u64s(batch, "hit")?;
+    let (day, uses) = (i64s(batch, "day")?, i64s(batch, "uses")?);
+    let first = crate::table::binaries(batch, "first")?;
+    let rows = batch.num_rows();
+    let [mut c, mut s, mut t, mut u, mut ts] = std::array::from_fn(|_| Int64Builder::with_capacity(rows));
+    let mut id = StringBuilder::with_capacity(rows, rows * 8);
+    for i in 0..rows {
+        let h = hits.value(i);
+        let (set, term) = ((h >> 32) as usize, h as u32);
+        if set >= sets {
+            return Err(Error::Internal(format!("diffusion: term set {set} of {sets}")));
+        }
+        match (channel.is_valid(i), day.is_valid(i)) {
+            (true, false) => {
+                let Some((first_ts, first_id)) = crate::udf::from_time_key(first.value(i)) else {
+                    return Err(Error::Internal("diffusion: a first use without its time and message id".into()));
+                };
+                c.append_value(channel.value(i));
+                s.append_value(set as i64);
+                t.append_value(if term == u32::MAX { -1 } else { i64::from(term) });
+                u.append_value(uses.value(i));
+                ts.append_value(first_ts);
+                id.append_value(first_id);
+            }
+            (false, true) => *daily[set].entry((term, day.value(i))).or_default() += uses.value(i) as u64,
+            _ => return Err(Error::Internal("diffusion: a row of neither grouping set".into())),
         }
     }
-    term_adoption.sort_by_key(|a| (a.term, a.first_use, a.channel));
+    let columns: Vec<arrow::array::ArrayRef> = vec![
+        Arc::new(c.finish()),
+        Arc::new(s.finish()),
+        Arc::new(t.finish()),
+        Arc::new(u.finish()),
+        Arc::new(ts.finish()),
+        Arc::new(id.finish()),
+    ];
+    Ok(Some(RecordBatch::try_new(uses_schema(), columns)?))
+}
 
-    // Curves and summaries: `*` (any term, from each channel's `any`) and then each term.
-    let mut curve = Vec::new();
-    let mut summary = Vec::new();
-    // (label, code in `daily`, first uses as (time, key, channel)).
-    type Series<'a> = (String, u32, Vec<(i64, &'a str, usize)>);
-    let series: Vec<Series> = std::iter::once({
-        let firsts = chans
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, c))| c.any.uses > 0)
-            .map(|(i, (_, c))| (c.any.first_ts, &*c.any.first_key, i));
-        ("*".to_owned(), u32::MAX, firsts.collect())
-    })
-    .chain(terms.terms.iter().enumerate().map(|(t, term)| {
-        let firsts =
-            term_adoption.iter().filter(|a| a.term == t).map(|a| (a.first_use, a.first_key.as_str(), a.channel));
-        (term.clone(), t as u32, firsts.collect())
-    }))
-    .collect();
-    for (label, code, mut firsts) in series {
-        firsts.sort();
+/// A series' first uses (any term's, or one term's) as its rows come, in time order: the times, and the uses at
+/// the earliest time with their keys (stored, to order them; shown) and channels as shown.
+#[derive(Default)]
+struct Firsts {
+    times: Vec<i64>,
+    earliest: Vec<(String, String, String)>,
+}
+
+impl Firsts {
+    /// A first use at `ts`, its message's key as stored and as shown, by the channel shown as `id` and `name`
+    /// (named by its id where it has no name).
+    fn push(&mut self, ts: i64, raw_key: String, key: &str, id: &str, name: &str) -> Result<()> {
+        if self.times.last().is_some_and(|&last| ts < last) {
+            return Err(Error::Internal("diffusion: first uses out of time order".into()));
+        }
+        if self.times.first().is_none_or(|&first| first == ts) {
+            let name = if name.is_empty() { id } else { name };
+            self.earliest.push((raw_key, key.to_owned(), name.to_owned()));
+        }
+        self.times.push(ts);
+        Ok(())
+    }
+
+    /// The series' curve points over the days `first_day..=last_day` and its summary; `uses_on(day)`: the
+    /// messages using it that day.
+    fn summarise(
+        mut self,
+        label: &str,
+        (first_day, last_day): (i64, i64),
+        uses_on: impl Fn(i64) -> u64,
+        curve: &mut Vec<CurvePoint>,
+    ) -> TermSummary {
+        // Channels whose first uses share the earliest time are in the order of the first messages' keys.
+        self.earliest.sort_by(|a, b| a.0.cmp(&b.0));
         let mut new_by_day: HashMap<i64, u64> = HashMap::new();
-        for &(ts, _, _) in &firsts {
+        for &ts in &self.times {
             *new_by_day.entry(ts.div_euclid(DAY_US)).or_default() += 1;
         }
-        let mut cumulative = 0;
-        let mut uses_total = 0;
+        let (mut cumulative, mut uses_total) = (0, 0);
         for day in first_day..=last_day {
             let new = new_by_day.get(&day).copied().unwrap_or(0);
             cumulative += new;
-            let uses = daily.get(&(code, day)).copied().unwrap_or(0);
+            let uses = uses_on(day);
             uses_total += uses;
-            curve.push(CurvePoint { term: label.clone(), day, channels: cumulative, new_channels: new, uses });
+            curve.push(CurvePoint { term: label.to_owned(), day, channels: cumulative, new_channels: new, uses });
         }
-        let first = firsts.first();
-        let sources: Vec<String> = firsts
-            .iter()
-            .take_while(|f| Some(f.0) == first.map(|x| x.0))
-            .map(|&(_, _, c)| {
-                let c = chans[c].0;
-                let name = channels.name(c);
-                if name.is_empty() { channels.id(c) } else { name }.to_owned()
-            })
-            .collect();
+        let first = self.times.first().copied();
         let days_to_half = first.map(|f| {
-            let half = firsts.len().div_ceil(2);
-            (firsts[half - 1].0 - f.0) as f64 / DAY_US as f64
+            let half = self.times.len().div_ceil(2);
+            (self.times[half - 1] - f) as f64 / DAY_US as f64
         });
-        summary.push(TermSummary {
-            term: label,
-            channels: firsts.len() as u64,
+        TermSummary {
+            term: label.to_owned(),
+            channels: self.times.len() as u64,
             uses: uses_total,
-            first_use: first.map(|f| rfc3339(f.0)),
-            sources,
-            source_key: first.map(|f| f.1.to_owned()),
+            first_use: first.map(rfc3339),
+            source_key: self.earliest.first().map(|e| e.1.clone()),
+            sources: self.earliest.into_iter().map(|e| e.2).collect(),
             days_to_half: days_to_half.map(|d| (d * 100.0).round() / 100.0),
-        });
+        }
     }
-    let channels: Vec<Adoption> = chans
-        .into_iter()
-        .map(|(ch, c)| {
-            let used = c.any.uses > 0;
-            Adoption {
-                first_use: used.then_some(c.any.first_ts),
-                first_key: used.then(|| c.any.first_key.to_string()),
-                first_term: used.then(|| terms.terms[c.first_term as usize].clone()),
-                uses: c.any.uses,
-                messages: channels.messages(ch),
-                platform: channels.platform(ch).to_owned(),
-                channel_id: channels.id(ch).to_owned(),
-                channel_name: channels.name(ch).to_owned(),
+}
+
+impl Counted {
+    /// The rows of `term_uses` of set `set` where `which` holds: a check that every use counted is in a row.
+    async fn uses_rows(&self, set: usize, which: &str) -> Result<u64> {
+        let sql = format!("SELECT count(*) AS n FROM term_uses WHERE term_set = {set} AND {which}");
+        let batches = crate::table::collect(&self.local, &sql).await?;
+        batches.iter().map(|b| i64s(b, "n").map(|n| n.value(0) as u64)).sum()
+    }
+
+    /// The term sets counted.
+    pub fn sets(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Set `set`'s result: its rows per channel handed to `sink` as the engine orders them (`adoption`:
+    /// adopters by first use, then the others by messages; `term_adoption`: by term, first use and channel as
+    /// `adoption` orders them), each pseudonymised by `shown` if given, and the result without them (its
+    /// counts, curves and summary, as shown). What is held is a few columns of one series, not the rows.
+    pub async fn rows(
+        &self,
+        set: usize,
+        shown: Option<&Pseudonyms>,
+        sink: &mut (dyn Sink + Send),
+    ) -> Result<Diffusion> {
+        let terms = &self.sets[set].terms;
+        let shown_terms: Vec<String> = terms.iter().map(|t| shown.map_or_else(|| t.clone(), |p| p.text(t))).collect();
+        let any_use = format!(
+            "any_use AS (SELECT channel, uses, first_ts, first_id FROM term_uses WHERE term_set = {set} AND term < 0)"
+        );
+        // A channel's first term is the least of those its first message used.
+        let sql = format!(
+            "WITH {any_use}, first_terms AS (SELECT t.channel, min(t.term) AS first_term FROM term_uses t \
+             JOIN any_use a ON t.channel = a.channel AND t.first_ts = a.first_ts AND t.first_id = a.first_id \
+             WHERE t.term_set = {set} AND t.term >= 0 GROUP BY t.channel) \
+             SELECT c.platform, c.channel_id, c.channel_name, c.messages, a.uses, a.first_ts, a.first_id, \
+             f.first_term FROM channels c LEFT JOIN any_use a ON a.channel = c.hash \
+             LEFT JOIN first_terms f ON f.channel = c.hash \
+             ORDER BY a.first_ts IS NULL, a.first_ts, c.platform || ':' || c.channel_id || ':' || a.first_id, \
+             c.messages DESC, c.platform, c.channel_id"
+        );
+        crate::table::explain(&self.local, &sql).await?;
+        let mut stream = self.local.sql(&sql).await?.execute_stream().await?;
+        let (mut channel_count, mut adopters, mut messages) = (0u64, 0u64, 0u64);
+        let mut any = Firsts::default();
+        while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+            let batch = batch?;
+            let (platform, id) = (strings_in_place(&batch, "platform")?, strings_in_place(&batch, "channel_id")?);
+            let name = strings_in_place(&batch, "channel_name")?;
+            let (count, uses) = (i64s(&batch, "messages")?, i64s(&batch, "uses")?);
+            let (first_ts, first_id) = (i64s(&batch, "first_ts")?, strings_in_place(&batch, "first_id")?);
+            let first_term = i64s(&batch, "first_term")?;
+            for i in 0..batch.num_rows() {
+                let used = uses.is_valid(i);
+                let raw_key =
+                    used.then(|| echolens_model::message_key(platform.value(i), id.value(i), first_id.value(i)));
+                let first_term = match (used, first_term.is_valid(i)) {
+                    (true, true) => terms.get(first_term.value(i) as usize),
+                    (false, _) => None,
+                    (true, false) => {
+                        return Err(Error::Internal(
+                            "diffusion: a channel's first message used none of its terms".into(),
+                        ));
+                    }
+                };
+                let mut a = Adoption {
+                    platform: platform.value(i).to_owned(),
+                    channel_id: id.value(i).to_owned(),
+                    channel_name: if name.is_valid(i) { name.value(i).to_owned() } else { String::new() },
+                    first_use: used.then(|| first_ts.value(i)),
+                    first_key: raw_key.clone(),
+                    first_term: first_term.cloned(),
+                    uses: if used { uses.value(i) as u64 } else { 0 },
+                    messages: count.value(i) as u64,
+                };
+                if let Some(p) = shown {
+                    p.adoption(&mut a);
+                }
+                if let (Some(raw), Some(ts), Some(key)) = (raw_key, a.first_use, &a.first_key) {
+                    any.push(ts, raw, key, &a.channel_id, &a.channel_name)?;
+                    adopters += 1;
+                }
+                channel_count += 1;
+                messages += a.messages;
+                sink.adoption(&a)?;
             }
+        }
+        if self.uses_rows(set, "term < 0").await? != adopters {
+            return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
+        }
+
+        let span = self.span.unwrap_or((0, 0));
+        let daily = &self.daily[set];
+        let mut curve = Vec::new();
+        let mut summary =
+            vec![any.summarise("*", span, |day| daily.get(&(u32::MAX, day)).copied().unwrap_or(0), &mut curve)];
+        // Each term's channels in the order of their first use of it, and channels alike as `adoption` orders
+        // them (adopters by their first use of any term, the first message's key breaking a tie).
+        let sql = format!(
+            "WITH {any_use} SELECT t.term, c.platform, c.channel_id, c.channel_name, t.first_ts, t.first_id, t.uses \
+             FROM term_uses t JOIN channels c ON c.hash = t.channel JOIN any_use a ON a.channel = t.channel \
+             WHERE t.term_set = {set} AND t.term >= 0 \
+             ORDER BY t.term, t.first_ts, a.first_ts, c.platform || ':' || c.channel_id || ':' || a.first_id"
+        );
+        crate::table::explain(&self.local, &sql).await?;
+        let mut stream = self.local.sql(&sql).await?.execute_stream().await?;
+        let mut series = Firsts::default();
+        let (mut at, mut term_uses) = (0usize, 0u64);
+        let finish_term = |term: usize, series: Firsts, curve: &mut Vec<CurvePoint>| {
+            let uses_on = |day| daily.get(&(term as u32, day)).copied().unwrap_or(0);
+            series.summarise(&shown_terms[term], span, uses_on, curve)
+        };
+        while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+            let batch = batch?;
+            let term = i64s(&batch, "term")?;
+            let (platform, id) = (strings_in_place(&batch, "platform")?, strings_in_place(&batch, "channel_id")?);
+            let name = strings_in_place(&batch, "channel_name")?;
+            let (first_ts, first_id, uses) =
+                (i64s(&batch, "first_ts")?, strings_in_place(&batch, "first_id")?, i64s(&batch, "uses")?);
+            for i in 0..batch.num_rows() {
+                let t = usize::try_from(term.value(i)).ok().filter(|&t| t < terms.len() && t >= at);
+                let Some(t) = t else {
+                    return Err(Error::Internal(format!("diffusion: term {} out of order or range", term.value(i))));
+                };
+                while at < t {
+                    summary.push(finish_term(at, std::mem::take(&mut series), &mut curve));
+                    at += 1;
+                }
+                let raw_key = echolens_model::message_key(platform.value(i), id.value(i), first_id.value(i));
+                let mut u = TermUse {
+                    term: t,
+                    platform: platform.value(i).to_owned(),
+                    channel_id: id.value(i).to_owned(),
+                    channel_name: if name.is_valid(i) { name.value(i).to_owned() } else { String::new() },
+                    first_use: first_ts.value(i),
+                    first_key: raw_key.clone(),
+                    uses: uses.value(i) as u64,
+                };
+                if let Some(p) = shown {
+                    p.term_use(&mut u);
+                }
+                series.push(u.first_use, raw_key, &u.first_key, &u.channel_id, &u.channel_name)?;
+                term_uses += 1;
+                sink.term_use(&shown_terms[t], &u)?;
+            }
+        }
+        while at < terms.len() {
+            summary.push(finish_term(at, std::mem::take(&mut series), &mut curve));
+            at += 1;
+        }
+        if self.uses_rows(set, "term >= 0").await? != term_uses {
+            return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
+        }
+        Ok(Diffusion {
+            terms: shown_terms,
+            selection: self.selection.clone(),
+            channels: Vec::new(),
+            term_adoption: Vec::new(),
+            curve,
+            summary,
+            messages,
+            channel_count,
+            adopters,
         })
-        .collect();
-    Diffusion {
-        terms: terms.terms,
-        selection: selection.to_string(),
-        channel_count: channels.len() as u64,
-        adopters: channels.iter().filter(|c| c.uses > 0).count() as u64,
-        channels,
-        term_adoption,
-        curve,
-        summary,
-        messages,
     }
 }
 
@@ -717,6 +809,60 @@ fn curve_schema() -> arrow::datatypes::SchemaRef {
     ])
 }
 
+/// An `adoption` row.
+fn adoption_row(sink: &mut impl crate::RowSink, a: &Adoption) -> Result<()> {
+    use crate::Cell;
+    let share = if a.messages == 0 { 0.0 } else { a.uses as f64 / a.messages as f64 };
+    sink.row([
+        Cell::from(&a.channel_id),
+        Cell::from(&a.channel_name),
+        a.first_use.map_or(Cell::Null, Cell::Time),
+        a.uses.into(),
+        a.messages.into(),
+        share.into(),
+        Cell::from(&a.platform),
+        a.first_key.as_ref().into(),
+        a.first_term.as_ref().into(),
+    ])
+}
+
+/// A `term_adoption` row: `term` (as shown) used by the channel `channel` as `adoption` names it.
+fn term_adoption_row(
+    sink: &mut impl crate::RowSink,
+    term: &str,
+    channel: (&str, &str, &str),
+    (first_use, first_key, uses): (i64, &str, u64),
+) -> Result<()> {
+    use crate::Cell;
+    let (platform, id, name) = channel;
+    sink.row([
+        Cell::from(term),
+        Cell::from(id),
+        Cell::from(name),
+        Cell::from(platform),
+        Cell::Time(first_use),
+        Cell::from(first_key),
+        uses.into(),
+    ])
+}
+
+/// The `curve` rows of `d`.
+fn curve_rows(sink: &mut impl crate::RowSink, d: &Diffusion) -> Result<()> {
+    use crate::Cell;
+    let total_channels = d.channel_count.max(1) as f64;
+    for p in &d.curve {
+        sink.row([
+            Cell::from(&p.term),
+            i32::try_from(p.day).map_or(Cell::Null, Cell::Day),
+            p.channels.into(),
+            (p.channels as f64 / total_channels).into(),
+            p.new_channels.into(),
+            p.uses.into(),
+        ])?;
+    }
+    Ok(())
+}
+
 impl Diffusion {
     /// The tables: `adoption` (one row per channel), `term_adoption` (per term and channel that used it),
     /// `curve` (per term and day).
@@ -725,7 +871,8 @@ impl Diffusion {
         let mut adoption = Rows::new("adoption", adoption_schema());
         let mut term_adoption = Rows::new("term_adoption", term_adoption_schema());
         let mut curve = Rows::new("curve", curve_schema());
-        self.rows(&mut adoption, &mut term_adoption, &mut curve)?;
+        self.rows(&mut adoption, &mut term_adoption)?;
+        curve_rows(&mut curve, self)?;
         Ok(vec![adoption.finish()?, term_adoption.finish()?, curve.finish()?])
     }
 
@@ -737,52 +884,16 @@ impl Diffusion {
         Ok(())
     }
 
-    /// The rows of the three tables ([`Diffusion::tables`]), each into its sink.
-    fn rows(
-        &self,
-        adoption: &mut impl crate::RowSink,
-        term_adoption: &mut impl crate::RowSink,
-        curve: &mut impl crate::RowSink,
-    ) -> Result<()> {
-        use crate::Cell;
-        let d = self;
-        d.check_rows()?;
-        let total_channels = d.channels.len().max(1) as f64;
-        for a in &d.channels {
-            let share = if a.messages == 0 { 0.0 } else { a.uses as f64 / a.messages as f64 };
-            adoption.row([
-                Cell::from(&a.channel_id),
-                Cell::from(&a.channel_name),
-                a.first_use.map_or(Cell::Null, Cell::Time),
-                a.uses.into(),
-                a.messages.into(),
-                share.into(),
-                Cell::from(&a.platform),
-                a.first_key.as_ref().into(),
-                a.first_term.as_ref().into(),
-            ])?;
+    /// The rows per channel of the tables ([`Diffusion::tables`]), each into its sink.
+    fn rows(&self, adoption: &mut impl crate::RowSink, term_adoption: &mut impl crate::RowSink) -> Result<()> {
+        self.check_rows()?;
+        for a in &self.channels {
+            adoption_row(adoption, a)?;
         }
-        for a in &d.term_adoption {
-            let c = &d.channels[a.channel];
-            term_adoption.row([
-                Cell::from(&d.terms[a.term]),
-                Cell::from(&c.channel_id),
-                Cell::from(&c.channel_name),
-                Cell::from(&c.platform),
-                Cell::Time(a.first_use),
-                Cell::from(&a.first_key),
-                a.uses.into(),
-            ])?;
-        }
-        for p in &d.curve {
-            curve.row([
-                Cell::from(&p.term),
-                i32::try_from(p.day).map_or(Cell::Null, Cell::Day),
-                p.channels.into(),
-                (p.channels as f64 / total_channels).into(),
-                p.new_channels.into(),
-                p.uses.into(),
-            ])?;
+        for a in &self.term_adoption {
+            let c = &self.channels[a.channel];
+            let channel = (c.platform.as_str(), c.channel_id.as_str(), c.channel_name.as_str());
+            term_adoption_row(term_adoption, &self.terms[a.term], channel, (a.first_use, &a.first_key, a.uses))?;
         }
         Ok(())
     }
@@ -803,9 +914,49 @@ impl Diffusion {
     }
 }
 
+/// A term set's tables written into a folder as its rows are made ([`Sink`], from [`Counted::rows`]), then its
+/// curve and `summary.json` ([`Writer::finish`]).
+pub struct Writer {
+    out: std::path::PathBuf,
+    format: crate::TableFormat,
+    adoption: crate::TableWriter,
+    term_adoption: crate::TableWriter,
+}
+
+impl Writer {
+    /// Tables of `format` in `out` (made if missing).
+    pub fn create(out: &Path, format: crate::TableFormat) -> Result<Writer> {
+        std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
+        Ok(Writer {
+            out: out.to_owned(),
+            format,
+            adoption: crate::TableWriter::create(out, "adoption", adoption_schema(), format)?,
+            term_adoption: crate::TableWriter::create(out, "term_adoption", term_adoption_schema(), format)?,
+        })
+    }
+
+    /// Writes the curve of `d` (the result whose rows were written) and the summary with `extra`.
+    pub fn finish(self, d: &Diffusion, extra: serde_json::Value) -> Result<crate::Written> {
+        let mut curve = crate::TableWriter::create(&self.out, "curve", curve_schema(), self.format)?;
+        curve_rows(&mut curve, d)?;
+        let written = vec![self.adoption.finish()?, self.term_adoption.finish()?, curve.finish()?];
+        crate::table::write_summary(&self.out, written, d.summary(), extra)
+    }
+}
+
+impl Sink for Writer {
+    fn adoption(&mut self, a: &Adoption) -> Result<()> {
+        adoption_row(&mut self.adoption, a)
+    }
+
+    fn term_use(&mut self, term: &str, t: &TermUse) -> Result<()> {
+        let channel = (t.platform.as_str(), t.channel_id.as_str(), t.channel_name.as_str());
+        term_adoption_row(&mut self.term_adoption, term, channel, (t.first_use, &t.first_key, t.uses))
+    }
+}
+
 /// Write the tables of `d` ([`Diffusion::tables`]) as `format` and `summary.json` into `out`, each table as
-/// its rows are made (the rows per channel are millions in a large corpus: they are not copied into a table
-/// first).
+/// its rows are made (not copied into a table first).
 pub fn write_outputs(
     d: &Diffusion,
     out: &Path,
@@ -813,11 +964,7 @@ pub fn write_outputs(
     extra: serde_json::Value,
 ) -> Result<crate::Written> {
     d.check_rows()?;
-    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
-    let mut adoption = crate::TableWriter::create(out, "adoption", adoption_schema(), format)?;
-    let mut term_adoption = crate::TableWriter::create(out, "term_adoption", term_adoption_schema(), format)?;
-    let mut curve = crate::TableWriter::create(out, "curve", curve_schema(), format)?;
-    d.rows(&mut adoption, &mut term_adoption, &mut curve)?;
-    let written = vec![adoption.finish()?, term_adoption.finish()?, curve.finish()?];
-    crate::table::write_summary(out, written, d.summary(), extra)
+    let mut writer = Writer::create(out, format)?;
+    d.rows(&mut writer.adoption, &mut writer.term_adoption)?;
+    writer.finish(d, extra)
 }

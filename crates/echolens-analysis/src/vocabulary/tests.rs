@@ -619,3 +619,45 @@ async fn diffusion_tables_written_as_made_equal_the_tables_made_whole() {
         assert_eq!(read(&streamed), read(&whole), "{name}");
     }
 }
+
+/// Rows pseudonymised as they stream into the tables ([`diffusion::Counted::rows`] with pseudonyms, as `analyze`
+/// writes them) give the tables and summary of the held result pseudonymised whole: personal channels in the
+/// rows, the first users the summary names and the terms alike. A tie in first use among personal and public
+/// channels is ordered by the stored keys, not the shown ones.
+#[tokio::test]
+async fn diffusion_rows_pseudonymised_as_they_stream_equal_the_held_result_pseudonymised() {
+    let mut rows = Vec::new();
+    for c in 0..30i64 {
+        for n in 0..4usize {
+            // Channels 0, 10 and 20 first use the term at the same second; the others later.
+            let secs = if c % 10 == 0 && n == 0 { 0 } else { c * 100 + n as i64 + 1 };
+            let text =
+                if (c as usize + n).is_multiple_of(2) { "the kestrine accord by @handle_x" } else { "weather, here" };
+            rows.push(msg(&format!("c{c}"), n, secs, text));
+        }
+    }
+    let ctx = session(&rows);
+    let personal = ["c0", "c7", "c20"].map(|c| ("telegram".to_owned(), c.to_owned(), Some(format!("name_{c}"))));
+    let p = crate::Pseudonyms::new([7; 32], personal);
+    let sets = || vec![Terms::new(vec!["Kestrine Accord".into(), "weather".into(), "@handle_x".into()]).unwrap()];
+    let mut held = diffusion::run_many(&ctx, sets(), &Selection::default()).await.unwrap().pop().unwrap();
+    p.diffusion(&mut held);
+    let (streamed_dir, held_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    diffusion::write_outputs(&held, held_dir.path(), crate::TableFormat::Csv, serde_json::json!({})).unwrap();
+    let counted = diffusion::count(&ctx, sets(), &Selection::default()).await.unwrap();
+    let mut writer = diffusion::Writer::create(streamed_dir.path(), crate::TableFormat::Csv).unwrap();
+    let streamed = counted.rows(0, Some(&p), &mut writer).await.unwrap();
+    writer.finish(&streamed, serde_json::json!({})).unwrap();
+    assert!(streamed.channels.is_empty() && streamed.term_adoption.is_empty(), "the rows went to the tables");
+    assert_eq!(streamed.summary(), held.summary());
+    let shown = p.channel_id("telegram", "c0");
+    assert_ne!(shown, "c0");
+    assert!(held.summary[0].sources.contains(&shown), "{:?}", held.summary[0].sources);
+    for name in ["adoption.csv", "term_adoption.csv", "curve.csv"] {
+        let read = |dir: &tempfile::TempDir| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        if name != "curve.csv" {
+            assert!(!read(&held_dir).contains("name_c7") && read(&held_dir).contains("name_c8"), "{name}");
+        }
+        assert_eq!(read(&streamed_dir), read(&held_dir), "{name}");
+    }
+}

@@ -164,28 +164,36 @@ pub(super) fn diffusion(args: DiffusionArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let bar = spinner("diffusion");
     bar.set_message(format!("following {} terms", terms.terms.len()));
-    let (mut d, version, pseudonyms) =
-        with_store(&args.store.store, &args.run, async |ctx| diffusion::run(ctx, terms, &selection).await)?;
-    if !args.run.reveal {
-        pseudonyms.diffusion(&mut d);
-        d.selection = pseudonyms.selection(&selection);
-    }
+    let store_path = &args.store.store;
+    let (d, written) = runtime()?
+        .block_on(async {
+            let store = Store::open(store_path).await?;
+            let ctx = echolens::run::session(&store, args.run.memory, &args.run.engine()).await?;
+            let counted = diffusion::count(&ctx, vec![terms], &selection).await?;
+            let pseudonyms = super::pseudonyms(&store, &ctx).await?;
+            drop(ctx);
+            // The rows per channel are written as they are made: a large corpus has millions.
+            let mut writer = diffusion::Writer::create(&args.out, args.run.table_format())
+                .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+            let mut d = counted.rows(0, (!args.run.reveal).then_some(&pseudonyms), &mut writer).await?;
+            if !args.run.reveal {
+                d.selection = pseudonyms.selection(&selection);
+            }
+            let info = run_info(store_path, store.messages_version(), started, &pseudonyms, args.run.reveal);
+            let written =
+                writer.finish(&d, info).with_context(|| format!("writing the outputs to {}", args.out.display()))?;
+            anyhow::Ok((d, written))
+        })
+        .with_context(|| format!("on the store {}", store_path.display()))?;
     bar.finish_and_clear();
-    let written = diffusion::write_outputs(
-        &d,
-        &args.out,
-        args.run.table_format(),
-        run_info(&args.store.store, version, started, &pseudonyms, args.run.reveal),
-    )
-    .with_context(|| format!("writing the outputs to {}", args.out.display()))?;
     if args.run.json {
         return print_json(&written);
     }
-    let adopters = d.channels.iter().filter(|c| c.uses > 0).count();
     println!(
-        "channels   {adopters} of {} used the vocabulary ({:.1}%) in {} messages",
-        d.channels.len(),
-        100.0 * adopters as f64 / d.channels.len().max(1) as f64,
+        "channels   {} of {} used the vocabulary ({:.1}%) in {} messages",
+        d.adopters,
+        d.channel_count,
+        100.0 * d.adopters as f64 / d.channel_count.max(1) as f64,
         d.messages
     );
     for s in &d.summary {
