@@ -57,8 +57,11 @@ pub trait Edges: Sync {
     /// Whether the edges have spells (the GEXF is then dynamic).
     fn dynamic(&self) -> bool;
     /// Edge `i`: its source and target node indices and its weight; its attribute values (one per edge
-    /// attribute) and spells are pushed into `values` and `spells`, which come empty.
-    fn edge(&self, i: usize, values: &mut Vec<Value>, spells: &mut Vec<(i64, i64)>) -> (usize, usize, f64);
+    /// attribute) are pushed into `values`, which comes empty.
+    fn edge(&self, i: usize, values: &mut Vec<Value>) -> (usize, usize, f64);
+    /// Edge `i`'s spells, pushed into `spells` (which comes empty): asked for by a dynamic graph's GEXF only,
+    /// edge after edge in order.
+    fn spells(&self, i: usize, spells: &mut Vec<(i64, i64)>) -> std::io::Result<()>;
 }
 
 /// The edges a [`Graph`] holds.
@@ -73,11 +76,15 @@ impl Edges for Held<'_> {
         !self.0.edge_spells.is_empty()
     }
 
-    fn edge(&self, i: usize, values: &mut Vec<Value>, spells: &mut Vec<(i64, i64)>) -> (usize, usize, f64) {
+    fn edge(&self, i: usize, values: &mut Vec<Value>) -> (usize, usize, f64) {
         let (a, b, w, held) = &self.0.edges[i];
         values.extend_from_slice(held);
-        spells.extend(self.0.edge_spells.get(i).into_iter().flatten());
         (*a, *b, *w)
+    }
+
+    fn spells(&self, i: usize, spells: &mut Vec<(i64, i64)>) -> std::io::Result<()> {
+        spells.extend(self.0.edge_spells.get(i).into_iter().flatten());
+        Ok(())
     }
 }
 
@@ -195,10 +202,14 @@ impl Graph {
         }
         s.write_all("    </nodes>\n    <edges>\n".as_bytes())?;
         let (mut values, mut spells) = (Vec::new(), Vec::new());
+        let dynamic = edges.dynamic();
         for i in 0..edges.count() {
             values.clear();
             spells.clear();
-            let (a, b, w) = edges.edge(i, &mut values, &mut spells);
+            let (a, b, w) = edges.edge(i, &mut values);
+            if dynamic {
+                edges.spells(i, &mut spells)?;
+            }
             write!(s, "      <edge id=\"e{i}\" source=\"n{a}\" target=\"n{b}\" weight=\"{w}\"><attvalues>")?;
             for (j, v) in values.iter().enumerate() {
                 write!(s, "<attvalue for=\"{j}\" value=\"{}\"/>", value_text(v))?;
@@ -246,11 +257,10 @@ impl Graph {
             }
             s.write_all("</node>\n".as_bytes())?;
         }
-        let (mut values, mut spells) = (Vec::new(), Vec::new());
+        let mut values = Vec::new();
         for i in 0..edges.count() {
             values.clear();
-            spells.clear();
-            let (a, b, w) = edges.edge(i, &mut values, &mut spells);
+            let (a, b, w) = edges.edge(i, &mut values);
             write!(s, "    <edge id=\"e{i}\" source=\"n{a}\" target=\"n{b}\"><data key=\"weight\">{w}</data>")?;
             for (j, v) in values.iter().enumerate() {
                 write!(s, "<data key=\"e{j}\">{}</data>", value_text(v))?;

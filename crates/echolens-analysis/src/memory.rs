@@ -122,6 +122,13 @@ impl std::fmt::Display for BudgetPool {
 
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
 
+/// Whether `ctx` runs its plans in this process: its pool is the process's budget ([`BudgetPool`], the pool of
+/// every local analysis session), where a cluster client's session runs them on the executors. A table such a
+/// session keeps among its spill files is readable by its plans; on a cluster it would not be.
+pub(crate) fn is_local(ctx: &datafusion::prelude::SessionContext) -> bool {
+    ctx.runtime_env().memory_pool.downcast_ref::<BudgetPool>().is_some()
+}
+
 /// Whether `consumer` is a repartition's buffers. They take a share of the whole budget, as a fair pool of the
 /// budget gives, not of what it leaves: with DataFusion 55, a repartition that spills while its output is read
 /// can wait for ever (apache/datafusion#24883: two spill files, one reader; every thread parks), and the

@@ -33,13 +33,18 @@ pub(crate) struct Parts {
 impl Parts {
     /// `parts` empty parts in the spill directory of `ctx`; `what` names them in errors.
     pub(crate) fn new(ctx: &SessionContext, parts: usize, what: &'static str) -> Parts {
+        Parts::in_dir(Arc::clone(&ctx.runtime_env().disk_manager), parts, what)
+    }
+
+    /// `parts` empty parts among `disk`'s files.
+    pub(crate) fn in_dir(disk: Arc<DiskManager>, parts: usize, what: &'static str) -> Parts {
         Parts {
             what,
             files: (0..parts).map(|_| None).collect(),
             writers: (0..parts).map(|_| None).collect(),
             buffers: vec![Vec::new(); parts],
             lens: vec![0; parts],
-            disk: Arc::clone(&ctx.runtime_env().disk_manager),
+            disk,
         }
     }
 

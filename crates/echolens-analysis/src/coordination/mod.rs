@@ -673,6 +673,9 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool, episo
 #[derive(Default)]
 struct Accounts {
     names: HashMap<i64, AccountName, std::hash::BuildHasherDefault<crate::minhash::KeyHasher>>,
+    /// The file `coord_actions` is read from where it is on disk ([`register_actions`]): kept as long as the
+    /// names, which the plans over the actions need too.
+    actions_file: Option<Arc<dyn datafusion::execution::SpillFile>>,
 }
 
 impl Accounts {
@@ -717,6 +720,29 @@ async fn register_batches(ctx: &SessionContext, name: &str, sql: &str) -> Result
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
     Ok(rows)
+}
+
+/// Run `sql` and register its result as `coord_actions`: in a local session a Parquet file among its spill
+/// files (returned; the table lasts as long as it), on a cluster an in-memory table sent with the plans. The
+/// sweep and the window join read the actions again and again while their joins' build sides and sorts fill
+/// the budget: in memory the actions sat under them (40 bytes a row, 0.23 GB at 53M generated messages).
+async fn register_actions(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<Option<Arc<dyn datafusion::execution::SpillFile>>> {
+    let name = "coord_actions";
+    if !crate::memory::is_local(ctx) {
+        register_batches(ctx, name, sql).await?;
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    crate::table::explain(ctx, sql).await?;
+    ctx.deregister_table(name)?;
+    let file = crate::register_on_disk(ctx.sql(sql).await?, ctx, name).await?;
+    if std::env::var_os("ECHOLENS_TIMINGS").is_some() {
+        eprintln!("          {name}: on disk in {:.2} s", started.elapsed().as_secs_f64());
+    }
+    Ok(Some(file))
 }
 
 fn kind_of(name: &str) -> Kind {
@@ -959,8 +985,9 @@ pub(crate) fn shared_key_actions(p: &Params) -> String {
     parts.join(" UNION ALL ")
 }
 
-/// Prepare the shared-key actions of the equi-key kinds as the in-memory table `coord_actions` (kid, key_h, acc,
-/// ts, msg), counting what was left out; the names of their accounts, or None when no kind has actions.
+/// Prepare the shared-key actions of the equi-key kinds as the table `coord_actions` (kid, key_h, acc, ts, msg;
+/// [`register_actions`]), counting what was left out; the names of their accounts, or None when no kind has
+/// actions.
 async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<Option<Accounts>> {
     let actions = shared_key_actions(p);
     if actions.is_empty() {
@@ -1071,9 +1098,10 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
     )
     .await?;
     // The plans see accounts as hashes and kinds as their seeds: they join, group and sort integers only.
-    register_batches(ctx, "coord_actions", "SELECT kid, key_h, acc, ts, msg FROM coord_candidates").await?;
-    let accounts =
+    let actions_file = register_actions(ctx, "SELECT kid, key_h, acc, ts, msg FROM coord_candidates").await?;
+    let mut accounts =
         Accounts::read(ctx, "SELECT acc, min(account) AS account FROM coord_candidates GROUP BY acc").await?;
+    accounts.actions_file = actions_file;
     // The candidates carry every action's label (whole texts for `text`): only one label per key is kept. The
     // key counts are not needed past this point either: nothing but the actions, labels and names is held under
     // the window join.
@@ -1436,8 +1464,8 @@ pub async fn run_with_progress(ctx: &SessionContext, params: Params, progress: &
             e.p = (1.0 + hits) / (1.0 + runs);
         }
     }
-    // Nothing joins the actions again (the sweep ran before the window join, the null model just now): their 40
-    // bytes a row (0.23 GB at 53M generated messages) go before the clustering and the summaries.
+    // Nothing joins the actions again (the sweep ran before the window join, the null model just now): they go
+    // before the clustering and the summaries (on a cluster their 40 bytes a row are in memory).
     for table in ["coord_actions", "coord_key_weight", "coord_null"] {
         ctx.deregister_table(table)?;
     }

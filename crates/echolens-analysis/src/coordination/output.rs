@@ -313,18 +313,89 @@ pub(super) fn network_graph(c: &Coordination) -> Graph {
 }
 
 /// The combined network's edges for the network files, each made as it is written: its kinds, its weight per
-/// kind, and its spells (those of its account pair's edges of every kind, overlapping ones merged; gathered in
-/// one pass over the edges, the only part held).
+/// kind, and its spells (those of its account pair's edges of every kind, overlapping ones merged). The spells
+/// are gathered in one pass over the edges into spill files, a part for each run of consecutive network edges,
+/// and merged a part at a time as the GEXF asks for them in order ([`Spells`]): held for every edge, they were
+/// 0.25 GB at 53M messages.
 pub(super) struct NetworkEdges<'a> {
     c: &'a Coordination,
-    spells: Vec<Vec<(i64, i64)>>,
+    spells: std::sync::Mutex<Spells>,
+}
+
+/// Network edges a part of [`Spells`] holds (at least: the parts are at most [`SPELL_PARTS`]).
+const EDGES_PER_PART: usize = 1 << 14;
+
+/// The most parts [`Spells`] has (each buffers 256 KiB while the spells are gathered).
+const SPELL_PARTS: usize = 64;
+
+/// The network edges' spells: each kind's edge's raw spells as records (network edge, count, then start and end
+/// of each) in the part of its network edge, and the part merged last.
+struct Spells {
+    parts: crate::spill::Parts,
+    per_part: usize,
+    edges: usize,
+    /// The part in `merged`: edge `part * per_part + k`'s spells are `merged[ends[k - 1]..ends[k]]` (from 0 for
+    /// the first).
+    part: Option<usize>,
+    ends: Vec<usize>,
+    merged: Vec<(i64, i64)>,
+}
+
+impl Spells {
+    /// Edge `i`'s merged spells into `out`; edges are asked for in order (a part is read once, then removed).
+    fn get(&mut self, i: usize, out: &mut Vec<(i64, i64)>) -> Result<()> {
+        let part = i / self.per_part;
+        if self.part != Some(part) {
+            if self.part.is_some_and(|p| p > part) {
+                return Err(Error::Internal(format!("network spells: edge {i} asked for after a later one")));
+            }
+            self.load(part)?;
+        }
+        let k = i - part * self.per_part;
+        let from = if k == 0 { 0 } else { self.ends[k - 1] };
+        out.extend_from_slice(&self.merged[from..self.ends[k]]);
+        Ok(())
+    }
+
+    fn load(&mut self, part: usize) -> Result<()> {
+        let first = part * self.per_part;
+        let len = self.per_part.min(self.edges.saturating_sub(first));
+        let mut raw: Vec<Vec<(i64, i64)>> = vec![Vec::new(); len];
+        let values = self.parts.take(part)?;
+        let mut at = 0;
+        while at + 2 <= values.len() {
+            let (edge, n) = (values[at] as usize, values[at + 1] as usize);
+            let spells = values.get(at + 2..at + 2 + 2 * n);
+            let (Some(spells), Some(into)) = (spells, edge.checked_sub(first).and_then(|k| raw.get_mut(k))) else {
+                return Err(Error::Internal(format!("network spells: a record of part {part} does not read")));
+            };
+            into.extend(spells.chunks_exact(2).map(|s| (s[0] as i64, s[1] as i64)));
+            at += 2 + 2 * n;
+        }
+        if at != values.len() {
+            return Err(Error::Internal(format!("network spells: part {part} ends within a record")));
+        }
+        drop(values);
+        self.ends.clear();
+        self.merged.clear();
+        for spells in raw {
+            self.merged.extend(super::merge_spells(spells));
+            self.ends.push(self.merged.len());
+        }
+        self.part = Some(part);
+        Ok(())
+    }
 }
 
 impl<'a> NetworkEdges<'a> {
     pub(super) fn new(c: &'a Coordination) -> Result<NetworkEdges<'a>> {
         let net = &c.network;
         let index = net.index();
-        let mut spells: Vec<Vec<(i64, i64)>> = vec![Vec::new(); net.edges.len()];
+        let edges = net.edges.len();
+        let per_part = EDGES_PER_PART.max(edges.div_ceil(SPELL_PARTS));
+        let disk = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build()?.disk_manager;
+        let mut parts = crate::spill::Parts::in_dir(disk, edges.div_ceil(per_part).max(1), "network spells");
+        let mut record = Vec::new();
         for (i, e) in c.edges.iter().enumerate() {
             let e = e?;
             let (a, b) = c.edges.accounts(i);
@@ -332,16 +403,14 @@ impl<'a> NetworkEdges<'a> {
             // Node indices, not names: pseudonyms need not keep the names' order.
             let pair = (x.min(y), x.max(y));
             if let Ok(j) = net.edges.binary_search_by(|n| (n.a, n.b).cmp(&pair)) {
-                // Merged as each kind's edge comes, at its size: the pair's kinds' spells mostly overlap, and
-                // the raw ones of every edge of the network, held until the end, were the largest part of
-                // writing the tables (120 MB at 10.7M messages).
-                let s = &mut spells[j];
-                s.extend(e.spells);
-                *s = super::merge_spells(std::mem::take(s));
-                crate::lists::exact(s);
+                record.clear();
+                record.extend([j as u64, e.spells.len() as u64]);
+                record.extend(e.spells.iter().flat_map(|&(s, t)| [s as u64, t as u64]));
+                parts.extend(j / per_part, &record)?;
             }
         }
-        Ok(NetworkEdges { c, spells })
+        let spells = Spells { parts, per_part, edges, part: None, ends: Vec::new(), merged: Vec::new() };
+        Ok(NetworkEdges { c, spells: std::sync::Mutex::new(spells) })
     }
 }
 
@@ -354,13 +423,18 @@ impl crate::graph::Edges for NetworkEdges<'_> {
         self.count() > 0
     }
 
-    fn edge(&self, i: usize, values: &mut Vec<Value>, spells: &mut Vec<(i64, i64)>) -> (usize, usize, f64) {
+    fn edge(&self, i: usize, values: &mut Vec<Value>) -> (usize, usize, f64) {
         let e = &self.c.network.edges[i];
         let net = &self.c.network;
         values.push(Value::Text(net.kinds(e).map(|(k, _)| k.name()).collect::<Vec<_>>().join(",")));
         values.extend(self.c.params.kinds.iter().map(|k| Value::Int(net.kind_weight(e, *k) as i64)));
-        spells.extend_from_slice(&self.spells[i]);
         (e.a, e.b, e.weight as f64)
+    }
+
+    fn spells(&self, i: usize, spells: &mut Vec<(i64, i64)>) -> std::io::Result<()> {
+        // Only the GEXF asks, edge after edge: the lock is never waited for.
+        let mut held = self.spells.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.get(i, spells).map_err(std::io::Error::other)
     }
 }
 
@@ -652,5 +726,38 @@ impl Coordination {
             "window_estimate": c.window_estimate,
             "window_warning": c.window_estimate.warning(c.params.window_s),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spells gathered across parts in any order come back per edge, merged, edge after edge; an edge asked
+    /// for after a later part was read is an error, never an empty list.
+    #[test]
+    fn spells_gathered_in_parts_come_back_merged_edge_by_edge() {
+        let (edges, per_part) = (10usize, 3usize);
+        let disk = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build().unwrap().disk_manager;
+        let mut parts = crate::spill::Parts::in_dir(disk, edges.div_ceil(per_part), "test spells");
+        let mut expected: Vec<Vec<(i64, i64)>> = vec![Vec::new(); edges];
+        // Each of three kinds gives some edges spells, in its own order.
+        for kind in 0..3i64 {
+            for j in (0..edges).rev().filter(|j| (j + kind as usize).is_multiple_of(2)) {
+                let spells: Vec<(i64, i64)> =
+                    (0..=kind).map(|s| (j as i64 * 100 + s * 7, j as i64 * 100 + s * 7 + 5)).collect();
+                let mut record = vec![j as u64, spells.len() as u64];
+                record.extend(spells.iter().flat_map(|&(s, t)| [s as u64, t as u64]));
+                parts.extend(j / per_part, &record).unwrap();
+                expected[j].extend(spells);
+            }
+        }
+        let mut held = Spells { parts, per_part, edges, part: None, ends: Vec::new(), merged: Vec::new() };
+        for (j, want) in expected.into_iter().enumerate() {
+            let mut got = Vec::new();
+            held.get(j, &mut got).unwrap();
+            assert_eq!(got, crate::coordination::merge_spells(want), "edge {j}");
+        }
+        assert!(held.get(0, &mut Vec::new()).is_err());
     }
 }

@@ -301,16 +301,16 @@ async fn edges_say_who_came_first() {
     assert_eq!(text.spells, [(at(0), at(10)), (at(100), at(110)), (at(200), at(205)), (at(300), at(300))]);
     let network = output::NetworkEdges::new(&c).unwrap();
     assert_eq!(crate::graph::Edges::count(&network), 1);
-    let (mut values, mut spells) = (Vec::new(), Vec::new());
-    crate::graph::Edges::edge(&network, 0, &mut values, &mut spells);
+    let mut spells = Vec::new();
+    crate::graph::Edges::spells(&network, 0, &mut spells).unwrap();
     assert_eq!(spells, text.spells, "the text and similar spells, merged");
     // Pseudonyms need not keep an edge's smaller account first: its spells are still its pair's.
     let mut renamed = c.clone();
     renamed.edges.rename_accounts(|a| if &**a == "x:1" { Arc::from("x:9") } else { a.clone() });
     let at_9 = renamed.network.accounts.iter().position(|a| a == "x:1").unwrap();
     renamed.network.accounts[at_9] = "x:9".to_owned();
-    (values, spells) = (Vec::new(), Vec::new());
-    crate::graph::Edges::edge(&output::NetworkEdges::new(&renamed).unwrap(), 0, &mut values, &mut spells);
+    spells.clear();
+    crate::graph::Edges::spells(&output::NetworkEdges::new(&renamed).unwrap(), 0, &mut spells).unwrap();
     assert_eq!(spells, text.spells, "found whichever account is first");
     assert_eq!(merge_spells(vec![(5, 9), (1, 3), (2, 4), (9, 12)]), [(1, 4), (5, 12)]);
 }
