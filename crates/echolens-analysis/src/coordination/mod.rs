@@ -918,6 +918,21 @@ async fn weights(
     min_weight: u64,
 ) -> Result<HashMap<(Kind, AccountName, AccountName), (u64, f64)>> {
     let mut out = HashMap::new();
+    weights_each(ctx, accounts, (table, window_us, episode_gap, min_weight), |kind, a, b, weight, score| {
+        out.insert((kind, a.clone(), b.clone()), (weight, score));
+    })
+    .await?;
+    Ok(out)
+}
+
+/// [`weights`] (its table, window, episode gap and minimum weight), each edge handed to `f` (kind, a, b,
+/// weight, specificity) as the plan gives it, none held: the sweep's pairs at a wide window are millions.
+async fn weights_each(
+    ctx: &SessionContext,
+    accounts: &Accounts,
+    (table, window_us, episode_gap, min_weight): (&str, i64, Option<i64>, u64),
+    mut f: impl FnMut(Kind, &AccountName, &AccountName, u64, f64),
+) -> Result<()> {
     // A key counts at most 1 toward the specificity, so the weight is at least the specificity.
     let sql = edges_sql(table, window_us, min_weight.max(1), false, episode_gap);
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
@@ -934,10 +949,10 @@ async fn weights(
         for i in (0..batch.num_rows()).filter(|&i| !below_min_weight(score.value(i), min_weight)) {
             let (a, b, _) = accounts.pair(a.value(i), b.value(i))?;
             let weight = u64::try_from(w.value(i)).unwrap_or(0);
-            out.insert((kind_of_id(kid.value(i)), a.clone(), b.clone()), (weight, score.value(i)));
+            f(kind_of_id(kid.value(i)), a, b, weight, score.value(i));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The length of the periods a key counts once in at `window_us` (µs): the horizon, with episodes counted.
@@ -1196,8 +1211,9 @@ async fn sweep(
         // keys, and at a wide window its pairs are many.
         let mut pairs: Vec<(Kind, AccountName, AccountName, u64)> = Vec::new();
         if let Some(accounts) = accounts {
-            let weighed = weights(ctx, accounts, "coord_actions", w_us, episode_gap(p, w_us), p.min_weight).await?;
-            pairs.extend(weighed.into_iter().map(|((kind, a, b), (weight, _))| (kind, a, b, weight)));
+            let at = ("coord_actions", w_us, episode_gap(p, w_us), p.min_weight);
+            weights_each(ctx, accounts, at, |kind, a, b, weight, _| pairs.push((kind, a.clone(), b.clone(), weight)))
+                .await?;
         }
         if swept.kinds.contains(&Kind::Similar) {
             similar_at(ctx, &swept, w_us, stage, |e| {
