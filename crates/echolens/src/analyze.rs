@@ -485,7 +485,7 @@ fn run_here(args: &Options) -> Result<Outcome> {
     }
     stages.step("vocabulary: keyness measured");
     // The sample of the corpus the vocabulary read goes before the terms are followed through the whole corpus:
-    // the diffusion's per-channel counts are the stage's peak, and the sample is no part of them.
+    // the diffusion's counting is the stage's peak, and the sample is no part of it.
     drop((vocabulary_ctx, vocabulary_file));
     let pseudonyms = if followed.is_empty() {
         drop(ctx);
