@@ -605,11 +605,19 @@ impl Firsts {
 }
 
 impl Counted {
-    /// The rows of `term_uses` of set `set` where `which` holds: a check that every use counted is in a row.
-    async fn uses_rows(&self, set: usize, which: &str) -> Result<u64> {
-        let sql = format!("SELECT count(*) AS n FROM term_uses WHERE term_set = {set} AND {which}");
-        let batches = crate::table::collect(&self.local, &sql).await?;
-        batches.iter().map(|b| i64s(b, "n").map(|n| n.value(0) as u64)).sum()
+    /// The rows of `term_uses` of set `set`, (any term's, each term's), in one pass: a check that every use
+    /// counted reached a row of the tables.
+    async fn uses_rows(&self, set: usize) -> Result<(u64, u64)> {
+        let sql = format!(
+            "SELECT count(*) FILTER (WHERE term < 0) AS any, count(*) FILTER (WHERE term >= 0) AS terms \
+             FROM term_uses WHERE term_set = {set}"
+        );
+        let (mut any, mut terms) = (0, 0);
+        for batch in crate::table::collect(&self.local, &sql).await? {
+            any += i64s(&batch, "any")?.iter().flatten().sum::<i64>() as u64;
+            terms += i64s(&batch, "terms")?.iter().flatten().sum::<i64>() as u64;
+        }
+        Ok((any, terms))
     }
 
     /// The term sets counted.
@@ -689,9 +697,6 @@ impl Counted {
                 sink.adoption(&a)?;
             }
         }
-        if self.uses_rows(set, "term < 0").await? != adopters {
-            return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
-        }
 
         let span = self.span.unwrap_or((0, 0));
         let daily = &self.daily[set];
@@ -752,7 +757,7 @@ impl Counted {
             summary.push(finish_term(at, std::mem::take(&mut series), &mut curve));
             at += 1;
         }
-        if self.uses_rows(set, "term >= 0").await? != term_uses {
+        if self.uses_rows(set).await? != (adopters, term_uses) {
             return Err(Error::Internal("diffusion: a channel used a term outside the selection".into()));
         }
         Ok(Diffusion {
