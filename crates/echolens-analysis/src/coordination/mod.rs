@@ -673,7 +673,7 @@ fn edges_sql(table: &str, window_us: i64, min_weight: u64, evidence: bool, episo
 #[derive(Default)]
 struct Accounts {
     names: HashMap<i64, AccountName, std::hash::BuildHasherDefault<crate::minhash::KeyHasher>>,
-    /// The file `coord_actions` is read from where it is on disk ([`register_actions`]): kept as long as the
+    /// The file `coord_actions` is read from where it is on disk ([`register_kept`]): kept as long as the
     /// names, which the plans over the actions need too.
     actions_file: Option<Arc<dyn datafusion::execution::SpillFile>>,
 }
@@ -722,15 +722,16 @@ async fn register_batches(ctx: &SessionContext, name: &str, sql: &str) -> Result
     Ok(rows)
 }
 
-/// Run `sql` and register its result as `coord_actions`: in a local session a Parquet file among its spill
-/// files (returned; the table lasts as long as it), on a cluster an in-memory table sent with the plans. The
-/// sweep and the window join read the actions again and again while their joins' build sides and sorts fill
-/// the budget: in memory the actions sat under them (40 bytes a row, 0.23 GB at 53M generated messages).
-async fn register_actions(
+/// Run `sql` and register its result as `name`, a table the plans read again: in a local session a Parquet file
+/// among its spill files (returned; the table lasts as long as it), on a cluster an in-memory table sent with the
+/// plans. The shared keys' candidate actions (every action's label and account: 0.5 GB at 53M generated
+/// messages) are read three times while a grouping fills the budget; the sweep and the window join read the
+/// actions (40 bytes a row) again and again while their sorts fill it: in memory either sat under them.
+async fn register_kept(
     ctx: &SessionContext,
+    name: &str,
     sql: &str,
 ) -> Result<Option<Arc<dyn datafusion::execution::SpillFile>>> {
-    let name = "coord_actions";
     if !crate::memory::is_local(ctx) {
         register_batches(ctx, name, sql).await?;
         return Ok(None);
@@ -1001,7 +1002,7 @@ pub(crate) fn shared_key_actions(p: &Params) -> String {
 }
 
 /// Prepare the shared-key actions of the equi-key kinds as the table `coord_actions` (kid, key_h, acc, ts, msg;
-/// [`register_actions`]), counting what was left out; the names of their accounts, or None when no kind has
+/// [`register_kept`]), counting what was left out; the names of their accounts, or None when no kind has
 /// actions.
 async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOut) -> Result<Option<Accounts>> {
     let actions = shared_key_actions(p);
@@ -1092,7 +1093,7 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
     // memory and streams the corpus through it. Only a key's first message (the least hash, from
     // `coord_shared`) carries the label: at 10M messages, every action's whole text was 0.3 GB held to be
     // reduced to one label per key.
-    register_batches(
+    let candidates = register_kept(
         ctx,
         "coord_candidates",
         &format!(
@@ -1113,7 +1114,8 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
     )
     .await?;
     // The plans see accounts as hashes and kinds as their seeds: they join, group and sort integers only.
-    let actions_file = register_actions(ctx, "SELECT kid, key_h, acc, ts, msg FROM coord_candidates").await?;
+    let actions_file =
+        register_kept(ctx, "coord_actions", "SELECT kid, key_h, acc, ts, msg FROM coord_candidates").await?;
     let mut accounts =
         Accounts::read(ctx, "SELECT acc, min(account) AS account FROM coord_candidates GROUP BY acc").await?;
     accounts.actions_file = actions_file;
@@ -1123,6 +1125,7 @@ async fn prepare_actions(ctx: &SessionContext, p: &Params, left_out: &mut LeftOu
     for table in ["coord_candidates", "coord_shared", "coord_big"] {
         ctx.deregister_table(table)?;
     }
+    drop(candidates);
     Ok(Some(accounts))
 }
 
@@ -1172,10 +1175,14 @@ async fn edges_at(
 ) -> Result<Folded> {
     let (mut edges, mut below, mut specificities) = (folded, BTreeMap::new(), BTreeMap::new());
     if let Some(accounts) = accounts {
-        // Folded as the plan streams its rows: they are never all held at once.
+        // Folded as the plan streams its rows: they are never all held at once. The actions are joined with
+        // themselves by sorting and merging, which spill: a hash join's build side (every action) cannot, and
+        // with the sort of the pairs beside it took the budget's worth over what the run held (53M generated
+        // messages: 1163 MB under a 1 GB budget).
         let sql = edges_sql("coord_actions", window_us, 1, true, None);
-        crate::table::explain(ctx, &sql).await?;
-        let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
+        let merging = crate::table::merging(ctx);
+        crate::table::explain(&merging, &sql).await?;
+        let mut stream = merging.sql(&sql).await?.execute_stream().await?;
         let mut fold = EdgeFold::new(accounts, key_weight, p, edges);
         while let Some(batch) = futures::StreamExt::next(&mut stream).await {
             fold.add(&batch?)?;
@@ -1272,7 +1279,6 @@ async fn similar_at(
 ) -> Result<similar::Found> {
     stage("similar texts");
     let sp = SimilarParams {
-        slab_texts: similar::slab_texts(ctx),
         span_us: horizon_us(p, window_us).max(window_us),
         ..SimilarParams::new(window_us, p.similarity, p.shingle, p.min_tokens)
     };

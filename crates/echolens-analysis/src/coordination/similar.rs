@@ -52,7 +52,8 @@ pub struct SimilarParams {
     pub bands: usize,
     /// Hashes per band.
     pub rows: usize,
-    /// Original messages per time slab (see [`edges`]): bounds the kernel's memory.
+    /// The most original messages per time slab (see [`edges`]); each slab also holds no more than what the
+    /// memory budget leaves when it starts ([`slab_texts`]).
     pub slab_texts: usize,
 }
 
@@ -580,42 +581,96 @@ impl Slab {
     }
 }
 
-/// The slabs of about `per_slab` original messages each that cover all of them in time order, cut only between
-/// different times. One slab, without reading anything, when the table has no more messages than that.
-async fn slabs(ctx: &SessionContext, per_slab: usize) -> Result<Vec<Slab>> {
-    let total = collect(ctx, "SELECT count(*) AS n FROM messages").await?;
-    let total = total.first().map_or(Ok(0), |b| i64s(b, "n").map(|n| n.value(0)))?;
-    let total = usize::try_from(total).unwrap_or(0);
-    let all = |messages| vec![Slab { from: None, until: None, messages }];
-    if total <= per_slab {
-        return Ok(all(total));
-    }
-    let mut times: Vec<i64> = Vec::new();
-    let mut stream = ctx
-        .sql(&format!("SELECT CAST(ts AS BIGINT) AS ts FROM messages WHERE {ORIGINAL}"))
-        .await?
-        .execute_stream()
+/// The most buckets of [`Slabs`]: 16 bytes each.
+const MAX_BUCKETS: i64 = 1 << 20;
+
+/// The original messages counted by stretches of time (buckets of equal width, at most [`MAX_BUCKETS`]), from
+/// which the slabs are cut one at a time, each as large as the budget then allows ([`Slabs::next`]). The buckets
+/// take constant memory; every original message's time would take 8 bytes a message (0.43 GB at 53M).
+#[derive(Debug)]
+struct Slabs {
+    /// The first bucket's start and the buckets' width (µs).
+    lo: i64,
+    width: i64,
+    /// (bucket number, original messages in it), by number; empty buckets left out.
+    buckets: Vec<(i64, usize)>,
+    /// The first bucket the next slab takes.
+    at: usize,
+}
+
+impl Slabs {
+    /// The buckets of the original messages of `ctx`; one bucket, without grouping, when there are no more than
+    /// `per_slab`.
+    async fn of(ctx: &SessionContext, per_slab: usize) -> Result<Slabs> {
+        let range = collect(
+            ctx,
+            &format!(
+                "SELECT count(*) AS n, min(CAST(ts AS BIGINT)) AS lo, max(CAST(ts AS BIGINT)) AS hi FROM messages \
+                 WHERE {ORIGINAL}"
+            ),
+        )
         .await?;
-    while let Some(batch) = stream.next().await {
-        times.extend(i64s(&batch?, "ts")?.iter().flatten());
+        let first = |name| range.first().filter(|b| b.num_rows() > 0).map(|b| i64s(b, name)).transpose();
+        let n = first("n")?.map_or(0, |n| n.value(0));
+        let (lo, hi) = match (first("lo")?, first("hi")?) {
+            (Some(lo), Some(hi)) if lo.is_valid(0) && hi.is_valid(0) => (lo.value(0), hi.value(0)),
+            _ => return Ok(Slabs { lo: 0, width: 1, buckets: vec![(0, 0)], at: 0 }),
+        };
+        let n = usize::try_from(n).unwrap_or(0);
+        if n <= per_slab {
+            return Ok(Slabs { lo, width: 1, buckets: vec![(0, n)], at: 0 });
+        }
+        let span = i128::from(hi) - i128::from(lo) + 1;
+        let width = i64::try_from(span.div_euclid(i128::from(MAX_BUCKETS)) + 1).unwrap_or(i64::MAX);
+        let mut buckets = Vec::new();
+        let mut stream = ctx
+            .sql(&format!(
+                "SELECT (CAST(ts AS BIGINT) - ({lo})) / {width} AS b, count(*) AS n FROM messages WHERE {ORIGINAL} \
+                 GROUP BY b ORDER BY b"
+            ))
+            .await?
+            .execute_stream()
+            .await?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let (b, n) = (i64s(&batch, "b")?, i64s(&batch, "n")?);
+            buckets.extend(b.values().iter().zip(n.values()).map(|(&b, &n)| (b, n as usize)));
+        }
+        Ok(Slabs { lo, width, buckets, at: 0 })
     }
-    if times.len() <= per_slab {
-        return Ok(all(times.len()));
+
+    /// The next slab: the buckets from the last slab's end while they hold at most `per_slab` original messages
+    /// together (at least one bucket), cut only at bucket edges, so only between different times; `None` after
+    /// the last.
+    fn next(&mut self, per_slab: usize) -> Option<Slab> {
+        let first = self.at;
+        if first >= self.buckets.len() {
+            return None;
+        }
+        let mut messages = self.buckets[first].1;
+        let mut end = first + 1;
+        while let Some(&(_, n)) = self.buckets.get(end) {
+            if messages + n > per_slab {
+                break;
+            }
+            messages += n;
+            end += 1;
+        }
+        self.at = end;
+        let edge = |i: usize| self.lo.saturating_add(self.buckets[i].0.saturating_mul(self.width));
+        Some(Slab {
+            from: (first > 0).then(|| edge(first)),
+            until: (end < self.buckets.len()).then(|| edge(end)),
+            messages,
+        })
     }
-    times.par_sort_unstable();
-    let n = times.len();
-    let k = n.div_ceil(per_slab);
-    let mut cuts: Vec<i64> = (1..k).map(|j| times[j * n / k]).filter(|&t| t > times[0]).collect();
-    cuts.dedup();
-    let bounds: Vec<Option<i64>> = std::iter::once(None).chain(cuts.into_iter().map(Some)).chain([None]).collect();
-    let at = |t: Option<i64>, end: usize| t.map_or(end, |t| times.partition_point(|&x| x < t));
-    Ok(bounds.windows(2).map(|w| Slab { from: w[0], until: w[1], messages: at(w[1], n) - at(w[0], 0) }).collect())
 }
 
 /// The `similar` edges of the messages in `ctx`, each with up to `evidence` message pairs.
 ///
-/// The texts are read in slabs of time of about `p.slab_texts` original messages each (cut only between
-/// different times), each slab one plan: a scan of `messages` from a span before the slab to its end, and the
+/// The texts are read in slabs of time, each of at most `p.slab_texts` original messages and of what the
+/// budget leaves when it starts ([`slab_texts`]; cut only between different times, [`Slabs`]), each slab one
+/// plan: a scan of `messages` from a span before the slab to its end, and the
 /// fold `similar_pairs` ([`SimilarFold`]) over it. Each partition of the scan (on a cluster, each executor's
 /// task) signs its texts; the merge compares them in time order and hands back only the verified pairs, the
 /// documents in them and the partners within the span. The texts of the span before the slab are compared
@@ -642,13 +697,21 @@ pub(super) async fn edges_each(
 ) -> Result<Found> {
     let timings = crate::timings::Timings::new();
     let step = |name: &str| timings.step(&format!("  similar: {name}"));
-    let slabs = slabs(ctx, p.slab_texts).await?;
-    step(&format!("{} slab(s)", slabs.len()));
+    // Each slab holds what the budget leaves when it starts: what the kernel keeps between slabs (the pairs and
+    // their documents) grows as it goes.
+    let per_slab = || {
+        crate::memory::release();
+        p.slab_texts.min(slab_texts(ctx))
+    };
+    let mut slabs = Slabs::of(ctx, per_slab()).await?;
+    step(&format!("{} bucket(s) of {} µs", slabs.buckets.len(), slabs.width));
     let mut paired = Paired::default();
-    for (i, slab) in slabs.iter().enumerate() {
+    let mut count = 0;
+    while let Some(slab) = slabs.next(per_slab()) {
+        count += 1;
         let fold = FoldParam::new(p, slab.from);
         ctx.register_udaf(similar_udaf(&fold));
-        let scan = Slab { from: slab.from.map(|t| t.saturating_sub(p.span_us)), ..*slab };
+        let scan = Slab { from: slab.from.map(|t| t.saturating_sub(p.span_us)), ..slab };
         let sql = format!(
             "SELECT similar_pairs({ACCOUNT}, CAST(ts AS BIGINT), hash64(key), text_norm) AS fold FROM messages \
              WHERE {}",
@@ -656,10 +719,10 @@ pub(super) async fn edges_each(
         );
         let bytes = crate::fold::run(ctx, &sql).await?;
         paired.add(&bytes)?;
-        if let Some(next) = slabs.get(i + 1).and_then(|s| s.from) {
+        if let Some(next) = slab.until {
             paired.prune(next.saturating_sub(p.span_us));
         }
-        step("slab");
+        step(&format!("slab {count} ({} texts)", slab.messages));
     }
     let short_texts = paired.short_texts;
     let Ordered { docs, pairs, names, tight } = paired.in_time_order(p.span_us > p.window_us);
@@ -669,7 +732,7 @@ pub(super) async fn edges_each(
     fold_pairs(&pairs, &docs, &names, evidence, tight.as_ref(), p.window_us, &threads, &mut sink)?;
     drop(threads);
     step("edges");
-    Ok(Found { short_texts, slabs: slabs.len() })
+    Ok(Found { short_texts, slabs: count })
 }
 
 /// A pool of threads for the kernel's parallel work, ended when dropped.
@@ -949,6 +1012,28 @@ mod tests {
         assert_eq!(slab_texts(&budget(4 * GIB)), GIB / 4 / BYTES_PER_TEXT, "at least the floor");
         let fair = session(std::sync::Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(GIB)));
         assert_eq!(slab_texts(&fair), GIB / BYTES_PER_TEXT);
+    }
+
+    /// Slabs are cut at bucket edges, one at a time, each holding as many buckets as its own limit allows (at
+    /// least one), and together they cover every bucket once, in order, open at both ends.
+    #[test]
+    fn slabs_are_cut_one_at_a_time_to_the_limit_of_each() {
+        let buckets = vec![(0, 3), (1, 4), (5, 1), (6, 9), (9, 2), (12, 2)];
+        let mut slabs = Slabs { lo: 1_000, width: 10, buckets, at: 0 };
+        let mut got = Vec::new();
+        for limit in [8, 2, 100] {
+            got.push(slabs.next(limit).unwrap());
+        }
+        assert_eq!(slabs.next(100), None, "every bucket taken");
+        let slab = |from, until, messages| Slab { from, until, messages };
+        assert_eq!(
+            got,
+            [slab(None, Some(1_060), 8), slab(Some(1_060), Some(1_090), 9), slab(Some(1_090), None, 4),],
+            "the second slab is one bucket over its limit"
+        );
+        let mut one = Slabs { lo: 7, width: 1, buckets: vec![(0, 5)], at: 0 };
+        assert_eq!(one.next(1), Some(slab(None, None, 5)));
+        assert_eq!(one.next(1), None);
     }
 
     /// Documents (time, account, text) as the scan would keep them.
