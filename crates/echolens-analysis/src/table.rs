@@ -32,21 +32,6 @@ pub(crate) fn broadcasting(ctx: &SessionContext, rows: usize) -> SessionContext 
     )
 }
 
-/// A context with `ctx`'s tables whose equi-joins sort both sides and merge them (sort-merge joins) where the
-/// session runs its plans itself ([`crate::memory::is_local`]): for joining two large tables, where a hash join
-/// holds its whole build side outside what the pool can make spill. On a cluster, `ctx` as it is.
-pub(crate) fn merging(ctx: &SessionContext) -> SessionContext {
-    if !crate::memory::is_local(ctx) {
-        return ctx.clone();
-    }
-    let state = ctx.state();
-    let mut config = state.config().clone().with_create_default_catalog_and_schema(false);
-    config.options_mut().optimizer.prefer_hash_join = false;
-    SessionContext::new_with_state(
-        datafusion::execution::session_state::SessionStateBuilder::new_from_existing(state).with_config(config).build(),
-    )
-}
-
 /// Run `sql` and collect its batches.
 pub(crate) async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     explain(ctx, sql).await?;
@@ -376,29 +361,5 @@ mod tests {
         assert_eq!(strings(b, "first").unwrap().value(0), "text 1");
         drop(file);
         assert!(!path.exists(), "the file goes with its handle");
-    }
-
-    /// A local session's merging context joins two tables by sorting and merging them, with the same rows as
-    /// the session's hash join; a session whose plans run elsewhere keeps its own joins.
-    #[tokio::test]
-    async fn a_merging_context_joins_by_sort_and_merge_where_the_session_runs_its_plans() {
-        let sql = "SELECT l.value AS n, r.value AS m FROM generate_series(1, 3000) l \
-                   JOIN generate_series(1, 3000) r ON l.value = r.value * 2 ORDER BY n";
-        let plan = |ctx: SessionContext| async move {
-            let plan = ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
-            datafusion::physical_plan::displayable(plan.as_ref()).indent(true).to_string()
-        };
-        let local = crate::analysis_session(1 << 28).unwrap();
-        assert!(plan(local.clone()).await.contains("HashJoinExec"), "the session's own join");
-        let merged = plan(merging(&local)).await;
-        assert!(merged.contains("SortMergeJoin") && !merged.contains("HashJoinExec"), "{merged}");
-        let rows = |ctx: SessionContext| async move {
-            let batches = collect(&ctx, sql).await.unwrap();
-            batches.iter().flat_map(|b| i64s(b, "m").unwrap().values().to_vec()).collect::<Vec<i64>>()
-        };
-        assert_eq!(rows(merging(&local)).await, (1..=1500).collect::<Vec<i64>>());
-        assert_eq!(rows(merging(&local)).await, rows(local).await);
-        let elsewhere = SessionContext::new();
-        assert!(plan(merging(&elsewhere)).await.contains("HashJoinExec"), "not a local session: as it was");
     }
 }

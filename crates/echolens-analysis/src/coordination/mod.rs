@@ -1175,14 +1175,10 @@ async fn edges_at(
 ) -> Result<Folded> {
     let (mut edges, mut below, mut specificities) = (folded, BTreeMap::new(), BTreeMap::new());
     if let Some(accounts) = accounts {
-        // Folded as the plan streams its rows: they are never all held at once. The actions are joined with
-        // themselves by sorting and merging, which spill: a hash join's build side (every action) cannot, and
-        // with the sort of the pairs beside it took the budget's worth over what the run held (53M generated
-        // messages: 1163 MB under a 1 GB budget).
+        // Folded as the plan streams its rows: they are never all held at once.
         let sql = edges_sql("coord_actions", window_us, 1, true, None);
-        let merging = crate::table::merging(ctx);
-        crate::table::explain(&merging, &sql).await?;
-        let mut stream = merging.sql(&sql).await?.execute_stream().await?;
+        crate::table::explain(ctx, &sql).await?;
+        let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
         let mut fold = EdgeFold::new(accounts, key_weight, p, edges);
         while let Some(batch) = futures::StreamExt::next(&mut stream).await {
             fold.add(&batch?)?;
