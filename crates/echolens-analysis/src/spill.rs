@@ -16,6 +16,12 @@ use datafusion::prelude::SessionContext;
 use crate::lists::Chunk;
 use crate::{Error, Result};
 
+/// Spill files in the system's temporary directory (TMPDIR), for what is kept on disk outside any session: a
+/// result's edge records, the network files' spells.
+pub(crate) fn system_disk() -> Result<Arc<DiskManager>> {
+    Ok(datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build()?.disk_manager)
+}
+
 /// Values a part buffers before they go to its file (256 KiB).
 const BUFFERED: usize = 32 * 1024;
 

@@ -201,7 +201,7 @@ impl Edges {
     /// `edges` as a result holds them (in the order given), their records in the system's temporary
     /// directory.
     pub fn from_vec(edges: Vec<Edge>) -> Result<Edges> {
-        let disk = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build()?.disk_manager;
+        let disk = crate::spill::system_disk()?;
         let mut names = Names::default();
         // Each key numbered by its first sight.
         let (mut keys, mut ids) = (EvidenceKeys::default(), HashMap::<MessageKey, i64>::new());

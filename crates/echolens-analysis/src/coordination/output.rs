@@ -342,6 +342,11 @@ struct Spells {
 }
 
 impl Spells {
+    /// The spells of `edges` network edges gathered in `parts`, `per_part` edges a part; none merged yet.
+    fn new(parts: crate::spill::Parts, per_part: usize, edges: usize) -> Spells {
+        Spells { parts, per_part, edges, part: None, ends: Vec::new(), merged: Vec::new() }
+    }
+
     /// Edge `i`'s merged spells into `out`; edges are asked for in order (a part is read once, then removed).
     fn get(&mut self, i: usize, out: &mut Vec<(i64, i64)>) -> Result<()> {
         let part = i / self.per_part;
@@ -393,8 +398,11 @@ impl<'a> NetworkEdges<'a> {
         let index = net.index();
         let edges = net.edges.len();
         let per_part = EDGES_PER_PART.max(edges.div_ceil(SPELL_PARTS));
-        let disk = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build()?.disk_manager;
-        let mut parts = crate::spill::Parts::in_dir(disk, edges.div_ceil(per_part).max(1), "network spells");
+        let mut parts = crate::spill::Parts::in_dir(
+            crate::spill::system_disk()?,
+            edges.div_ceil(per_part).max(1),
+            "network spells",
+        );
         let mut record = Vec::new();
         for (i, e) in c.edges.iter().enumerate() {
             let e = e?;
@@ -409,8 +417,7 @@ impl<'a> NetworkEdges<'a> {
                 parts.extend(j / per_part, &record)?;
             }
         }
-        let spells = Spells { parts, per_part, edges, part: None, ends: Vec::new(), merged: Vec::new() };
-        Ok(NetworkEdges { c, spells: std::sync::Mutex::new(spells) })
+        Ok(NetworkEdges { c, spells: std::sync::Mutex::new(Spells::new(parts, per_part, edges)) })
     }
 }
 
@@ -738,8 +745,8 @@ mod tests {
     #[test]
     fn spells_gathered_in_parts_come_back_merged_edge_by_edge() {
         let (edges, per_part) = (10usize, 3usize);
-        let disk = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build().unwrap().disk_manager;
-        let mut parts = crate::spill::Parts::in_dir(disk, edges.div_ceil(per_part), "test spells");
+        let mut parts =
+            crate::spill::Parts::in_dir(crate::spill::system_disk().unwrap(), edges.div_ceil(per_part), "test spells");
         let mut expected: Vec<Vec<(i64, i64)>> = vec![Vec::new(); edges];
         // Each of three kinds gives some edges spells, in its own order.
         for kind in 0..3i64 {
@@ -752,7 +759,7 @@ mod tests {
                 expected[j].extend(spells);
             }
         }
-        let mut held = Spells { parts, per_part, edges, part: None, ends: Vec::new(), merged: Vec::new() };
+        let mut held = Spells::new(parts, per_part, edges);
         for (j, want) in expected.into_iter().enumerate() {
             let mut got = Vec::new();
             held.get(j, &mut got).unwrap();
