@@ -235,12 +235,6 @@ pub(crate) fn f64s(batch: &RecordBatch, name: &str) -> Result<arrow::array::Floa
     Ok(col.as_any().downcast_ref::<arrow::array::Float64Array>().expect("Float64 cast").clone())
 }
 
-/// Column `name` as booleans (the column must be boolean).
-pub(crate) fn bools(batch: &RecordBatch, name: &str) -> arrow::array::BooleanArray {
-    let col = batch.column_by_name(name).unwrap_or_else(|| panic!("plan output has no column {name}"));
-    col.as_any().downcast_ref::<arrow::array::BooleanArray>().expect("a boolean column").clone()
-}
-
 /// What an analysis's `write_outputs` wrote: its files (`summary.json` last) and the summary as written, so a
 /// command answers `--json` from it rather than reading the file back.
 #[derive(Debug, Clone)]

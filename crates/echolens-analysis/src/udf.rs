@@ -330,6 +330,7 @@ pub fn rebuild(name: &str, param: &str) -> crate::Result<ScalarUDF> {
             Ok(crate::vocabulary::timeline::lexicon_udf(Arc::new(lexicon)))
         }
         "diffusion_hits" => crate::vocabulary::diffusion::rebuild_hits_udf(param),
+        "keyness_phrases" => crate::vocabulary::keyness::rebuild_phrases_udf(param),
         other => Err(crate::Error::Param(format!("no parameterised function {other:?}"))),
     }
 }

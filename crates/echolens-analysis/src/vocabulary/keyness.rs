@@ -34,11 +34,10 @@ use datafusion::prelude::SessionContext;
 use echolens_text::{Language, StopWords, phrase_tokens, tokens};
 use serde::Serialize;
 
-use super::per_partition;
 use super::words::Vocab;
 use crate::fold::Fold;
 use crate::select::Selection;
-use crate::table::{bools, strings};
+use crate::table::i64s;
 use crate::{Error, Result};
 use arrow::array::Array;
 
@@ -183,7 +182,6 @@ pub async fn run(
         }
     };
 
-    let sql = "SELECT text_norm, t, r FROM keyness_sides".to_owned();
     // Pass 1: every word, on each side: a fold per partition, merged (on a cluster's executors).
     ctx.register_udaf(words_udaf());
     let bytes = crate::fold::run(ctx, "SELECT keyness_words(text_norm, t, r) AS fold FROM keyness_sides").await?;
@@ -229,81 +227,48 @@ pub async fn run(
             }
         }
     }
-    let max_uses = vocab.counts.iter().map(|c| c[0] + c[1]).sum::<u64>();
-    if hi >= 2 && max_uses >= u64::from(u32::MAX) {
-        return Err(Error::Param(format!(
-            "{max_uses} word uses: phrase counts are 32-bit; use --ngrams 1 or split the corpus with selectors"
-        )));
-    }
-    // One pass for two- and three-word phrases: a phrase is counted where all its words reach the minimum
-    // count, and every window that neither starts nor ends with a stop word counts toward the totals. A kernel
-    // over each partition's stream into one shared table (in the client on a cluster): as a plan (phrases
-    // unnested and grouped) it took twice as long (decision 0006).
-    let table = Arc::new(PhraseTable::new());
+    // Two- and three-word phrases, as a plan: the phrases function turns each text into its phrases whose
+    // words all reach the minimum count (their packed ids) and the number of its windows that neither start nor
+    // end with a stop word (negated: the totals count every such window); the engine groups the phrases by
+    // key, spilling through its pool, and a second grouping keeps the phrases at the minimum count and counts
+    // the others in one row. Only what is scored reaches the client.
+    let mut phrases: Phrases = HashMap::default();
     if hi >= 2 {
-        let word_ids: Arc<Vec<(u32, bool)>> = Arc::new(dense.iter().zip(&is_stop).map(|(&d, &s)| (d, s)).collect());
-        let (vocab, shared) = (Arc::clone(&vocab), Arc::clone(&table));
-        let orders = (lo.max(2), hi);
-        let parts = per_partition(
-            ctx,
-            &sql,
-            || ([0u64; 2], Vec::<(u32, bool)>::new(), Scatter::default()),
-            move |(windows, run, scatter), batch| {
-                let text = strings(batch, "text_norm")?;
-                let (t, r) = (bools(batch, "t"), bools(batch, "r"));
-                for i in 0..batch.num_rows() {
-                    if !text.is_valid(i) {
-                        continue;
-                    }
-                    let side = u8::from(t.value(i)) | u8::from(r.value(i)) << 1;
-                    run.clear();
-                    let flush = |run: &[(u32, bool)], windows: &mut [u64; 2], scatter: &mut Scatter| {
-                        for n in orders.0..=orders.1 {
-                            for w in run.windows(n) {
-                                if w[0].1 || w[n - 1].1 {
-                                    continue;
-                                }
-                                windows[0] += u64::from(side & 1);
-                                windows[1] += u64::from(side >> 1);
-                                if w.iter().all(|x| x.0 != NOT_FREQUENT) {
-                                    scatter.push(pack_dense(w.iter().map(|x| x.0)), side);
-                                }
-                            }
-                        }
-                    };
-                    phrase_tokens(text.value(i), |w, new| {
-                        if new {
-                            flush(run, windows, scatter);
-                            run.clear();
-                        }
-                        // A word the first pass did not see (the store cannot change between passes; this is
-                        // only defensive) ends the phrase.
-                        match vocab.get(w) {
-                            Some(id) => run.push(word_ids[id as usize]),
-                            None => {
-                                flush(run, windows, scatter);
-                                run.clear();
-                            }
-                        }
-                    });
-                    flush(run, windows, scatter);
+        let frequent: Vec<String> = words.iter().map(|&id| vocab.words()[id as usize].clone()).collect();
+        ctx.register_udf(phrases_udf(Arc::new(PhraseWords::new(frequent, &params.stopwords, (lo.max(2), hi)))));
+        let min = params.min_count;
+        let sql = format!(
+            "SELECT kept AS k, sum(ct) AS ct, sum(cr) AS cr, count(*) AS n \
+             FROM (SELECT CASE WHEN k < 0 OR ct + cr >= {min} THEN k END AS kept, ct, cr \
+             FROM (SELECT k, sum(in_t) AS ct, sum(in_r) AS cr \
+             FROM (SELECT unnest(keyness_phrases(text_norm)) AS k, CAST(t AS BIGINT) AS in_t, \
+             CAST(r AS BIGINT) AS in_r \
+             FROM keyness_sides) GROUP BY k)) GROUP BY kept"
+        );
+        crate::table::explain(ctx, &sql).await?;
+        let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
+        while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+            let batch = batch?;
+            let (k, ct, cr, n) = (i64s(&batch, "k")?, i64s(&batch, "ct")?, i64s(&batch, "cr")?, i64s(&batch, "n")?);
+            for i in 0..batch.num_rows() {
+                let c = [ct.value(i) as u64, cr.value(i) as u64];
+                if k.is_null(i) {
+                    counts.distinct_phrases += n.value(i) as u64;
+                } else if k.value(i) < 0 {
+                    let windows = k.value(i).unsigned_abs();
+                    totals[0] += windows * c[0];
+                    totals[1] += windows * c[1];
+                } else {
+                    counts.distinct_phrases += 1;
+                    phrases.insert(k.value(i) as u64, c);
                 }
-                scatter.drain_into(&shared);
-                Ok(())
-            },
-        )
-        .await?;
-        for (windows, _, _) in parts {
-            totals[0] += windows[0];
-            totals[1] += windows[1];
+            }
         }
-        counts.distinct_phrases = table.len() as u64;
         stage("phrases counted");
     }
     counts.terms_target = totals[0];
     counts.terms_reference = totals[1];
-    let table = Arc::try_unwrap(table).unwrap_or_else(|_| unreachable!("the counting tasks have ended"));
-    let terms = score(&vocab, &words, &is_stop, table, &params, totals, &mut counts);
+    let terms = score(&vocab, &words, &is_stop, phrases, &params, totals, &mut counts);
     stage("scored");
     Ok(Keyness {
         params,
@@ -329,60 +294,119 @@ fn unpack_dense(key: u64) -> impl Iterator<Item = u32> {
     (0..3).map(move |k| ((key >> (21 * k)) & u64::from(MAX_DENSE)) as u32).take_while(|&w| w != 0).map(|w| w - 1)
 }
 
-/// Phrase counts, in 256 tables by a hash of the key, each behind its own lock: the partitions share one
-/// table (no per-partition copies to merge), and a batch's phrases are inserted table by table, so the table
-/// being filled stays in cache.
-struct PhraseTable {
-    shards: Vec<std::sync::Mutex<Shard>>,
+/// The phrases at the minimum count: packed key → (uses in the target, uses in the reference).
+type Phrases = HashMap<u64, [u64; 2], BuildHasherDefault<MixHasher>>;
+
+/// What the phrases function knows: the words at the minimum count (their dense ids), the stop words and the
+/// orders counted. Made from its parameter on a cluster's executors.
+struct PhraseWords {
+    dense: crate::lists::Interner,
+    stop: StopWords,
+    orders: (usize, usize),
+    param: String,
 }
 
-type Shard = HashMap<u64, [u32; 2], BuildHasherDefault<MixHasher>>;
-
-const SHARDS: usize = 256;
-
-fn shard_of(key: u64) -> usize {
-    // Fibonacci hashing on the top bits: independent of the tables' own hash (`mix`).
-    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
+#[derive(Serialize, serde::Deserialize)]
+struct PhraseParam {
+    words: Vec<String>,
+    stopwords: Vec<String>,
+    orders: (usize, usize),
 }
 
-impl PhraseTable {
-    fn new() -> PhraseTable {
-        PhraseTable { shards: (0..SHARDS).map(|_| std::sync::Mutex::default()).collect() }
-    }
-
-    fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().expect("no task panics holding it").len()).sum()
-    }
-}
-
-/// A batch's phrases, bucketed by shard.
-#[derive(Default)]
-struct Scatter {
-    buckets: Vec<Vec<(u64, u8)>>,
-}
-
-impl Scatter {
-    fn push(&mut self, key: u64, side: u8) {
-        if self.buckets.is_empty() {
-            self.buckets = (0..SHARDS).map(|_| Vec::new()).collect();
+impl PhraseWords {
+    fn new(words: Vec<String>, stopwords: &[Language], orders: (usize, usize)) -> PhraseWords {
+        let stopwords_codes = stopwords.iter().map(|l| l.code().to_owned()).collect();
+        let param = PhraseParam { words, stopwords: stopwords_codes, orders };
+        let json = serde_json::to_string(&param).expect("strings serialise");
+        let mut dense = crate::lists::Interner::default();
+        for w in &param.words {
+            dense.get(w);
         }
-        self.buckets[shard_of(key)].push((key, side));
+        PhraseWords { dense, stop: StopWords::new(stopwords), orders, param: json }
     }
 
-    fn drain_into(&mut self, table: &PhraseTable) {
-        for (shard, bucket) in self.buckets.iter_mut().enumerate() {
-            if bucket.is_empty() {
-                continue;
+    fn from_param(param: &str) -> Result<PhraseWords> {
+        let p: PhraseParam = serde_json::from_str(param)
+            .map_err(|e| Error::Param(format!("keyness words sent with a plan do not read: {e}")))?;
+        let mut langs = Vec::new();
+        for code in &p.stopwords {
+            langs.push(Language::from_name(code).ok_or_else(|| Error::Param(format!("no stop words for {code:?}")))?);
+        }
+        let (lo, hi) = p.orders;
+        if lo < 2 || hi > 3 || lo > hi || p.words.len() >= MAX_DENSE as usize {
+            return Err(Error::Param(format!(
+                "keyness phrases sent with a plan: orders {lo}..{hi}, {} words",
+                p.words.len()
+            )));
+        }
+        Ok(PhraseWords::new(p.words, &langs, p.orders))
+    }
+
+    /// The phrases of `text` (packed keys, each use once) into `out`, then its windows that neither start nor
+    /// end with a stop word, negated, if there are any.
+    fn phrases(&self, text: &str, run: &mut Vec<(u32, bool)>, out: &mut arrow::array::Int64Builder) {
+        let mut windows = 0i64;
+        let mut flush = |run: &[(u32, bool)]| {
+            for n in self.orders.0..=self.orders.1 {
+                for w in run.windows(n) {
+                    if w[0].1 || w[n - 1].1 {
+                        continue;
+                    }
+                    windows += 1;
+                    if w.iter().all(|x| x.0 != NOT_FREQUENT) {
+                        out.append_value(pack_dense(w.iter().map(|x| x.0)) as i64);
+                    }
+                }
             }
-            let mut t = table.shards[shard].lock().expect("no task panics holding it");
-            for &(key, side) in bucket.iter() {
-                let e = t.entry(key).or_insert([0, 0]);
-                e[0] += u32::from(side & 1);
-                e[1] += u32::from(side >> 1);
+        };
+        run.clear();
+        phrase_tokens(text, |w, new| {
+            if new {
+                flush(run);
+                run.clear();
             }
-            bucket.clear();
+            run.push((self.dense.find(w).unwrap_or(NOT_FREQUENT), self.stop.contains(w)));
+        });
+        flush(run);
+        if windows > 0 {
+            out.append_value(-windows);
         }
     }
+}
+
+/// `keyness_phrases(text_norm)`: a text's phrases ([`PhraseWords::phrases`]) as a list of 64-bit integers.
+fn phrases_udf(words: Arc<PhraseWords>) -> datafusion::logical_expr::ScalarUDF {
+    use arrow::array::{Int64Builder, ListBuilder};
+    use datafusion::logical_expr::ColumnarValue;
+    let item = arrow::datatypes::DataType::Int64;
+    let ret = arrow::datatypes::DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(item, true)));
+    let param = words.param.clone();
+    let udf = crate::udf::string_udf(
+        "keyness_phrases",
+        &[],
+        ret,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let text = crate::table::Strs::of(&arrays[0])
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            let mut out = ListBuilder::with_capacity(Int64Builder::new(), text.len());
+            let mut run = Vec::new();
+            for t in text.iter() {
+                if let Some(t) = t {
+                    words.phrases(t, &mut run, out.values());
+                }
+                out.append(true);
+            }
+            let out: arrow::array::ArrayRef = Arc::new(out.finish());
+            Ok(ColumnarValue::Array(out))
+        }),
+    );
+    crate::udf::parameterised(udf, param)
+}
+
+/// The phrases function made again from its parameter.
+pub(crate) fn rebuild_phrases_udf(param: &str) -> Result<datafusion::logical_expr::ScalarUDF> {
+    Ok(phrases_udf(Arc::new(PhraseWords::from_param(param)?)))
 }
 
 /// Pass 1 of one partition: every word's uses on each side, and the messages on each side.
@@ -472,7 +496,7 @@ fn score(
     vocab: &Vocab,
     words: &[u32],
     is_stop: &[bool],
-    table: PhraseTable,
+    phrases: Phrases,
     p: &Params,
     totals: [u64; 2],
     counts: &mut Counts,
@@ -496,10 +520,8 @@ fn score(
             }
         }
     }
-    for shard in table.shards {
-        for (key, c) in shard.into_inner().expect("no task panicked holding it") {
-            add(key, [u64::from(c[0]), u64::from(c[1])]);
-        }
+    for (key, c) in phrases {
+        add(key, c);
     }
     counts.terms_scored = scored.len() as u64;
 
@@ -611,6 +633,42 @@ pub fn write_outputs(
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn a_text_gives_its_frequent_phrases_and_its_windows_and_so_does_the_function_sent_with_a_plan() {
+        let words = ["kestrine", "accord", "signed"].map(str::to_owned).to_vec();
+        let made = PhraseWords::new(words, &[Language::English], (2, 3));
+        let again = PhraseWords::from_param(&made.param).unwrap();
+        // "the" is a stop word and "rare" is below the minimum count; "." ends a clause.
+        let text = "the kestrine accord signed rare accord. kestrine accord";
+        let phrases = |w: &PhraseWords| {
+            let mut out = arrow::array::Int64Builder::new();
+            w.phrases(text, &mut Vec::new(), &mut out);
+            out.finish().values().to_vec()
+        };
+        let (k, a, s) = (0, 1, 2);
+        let mut expected = vec![
+            pack_dense([k, a].into_iter()),
+            pack_dense([a, s].into_iter()),
+            pack_dense([k, a, s].into_iter()),
+            pack_dense([k, a].into_iter()),
+        ]
+        .into_iter()
+        .map(|key| key as i64)
+        .collect::<Vec<_>>();
+        // Windows without a stop word at either end: kestrine accord, accord signed, signed rare, rare accord,
+        // and the three triples after "the"; then kestrine accord again.
+        expected.push(-8);
+        let mut got = phrases(&made);
+        got.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(got, expected);
+        let mut rebuilt = phrases(&again);
+        rebuilt.sort_unstable();
+        assert_eq!(rebuilt, expected);
+        assert!(PhraseWords::from_param("{}").is_err());
+        assert!(rebuild_phrases_udf(&made.param).is_ok());
+    }
 
     fn fold(texts: &[(String, bool)]) -> WordFold {
         let text: arrow::array::ArrayRef =

@@ -128,6 +128,60 @@ async fn keyness_counts_more_distinct_words_than_the_memory_pool_holds() {
 }
 
 #[tokio::test]
+async fn keyness_phrases_grouped_under_a_small_memory_pool_give_the_terms_of_a_large_one() {
+    // 30,000 messages of 20 words drawn from 3,000: every word reaches the minimum count, and about a million
+    // distinct phrases (tens of MB to group) do not, under an 8 MB pool. Every message also says "kestrine
+    // accord" on one side, a phrase that must be found.
+    let mut seed = 7u64;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize
+    };
+    let mut phrases = std::collections::HashSet::new();
+    let rows: Vec<Message> = (0..30_000)
+        .map(|n| {
+            let mut words: Vec<String> = (0..20).map(|_| format!("w{}", next() % 3000)).collect();
+            if n % 3 == 0 {
+                words.extend(["kestrine".to_owned(), "accord".to_owned()]);
+            }
+            for k in 2..=3 {
+                for w in words.windows(k) {
+                    phrases.insert(w.join(" "));
+                }
+            }
+            msg(if n % 2 == 0 { "a" } else { "b" }, n, n as i64, &words.join(" "))
+        })
+        .collect();
+    let run = |memory: usize| {
+        let rows = &rows;
+        async move {
+            let ctx = analysis_session(memory).unwrap();
+            let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
+            let half = batch.num_rows() / 2;
+            let parts = vec![vec![batch.slice(0, half)], vec![batch.slice(half, batch.num_rows() - half)]];
+            ctx.register_table("messages", Arc::new(MemTable::try_new(batch.schema(), parts).unwrap())).unwrap();
+            let target = Selection::parse(&["channel=a".to_owned()]).unwrap();
+            let params = keyness::Params { min_count: 2, ..keyness::Params::default() };
+            keyness::run(&ctx, &target, None, params).await.unwrap()
+        }
+    };
+    let (small, large) = (run(8 << 20).await, run(1 << 30).await);
+    assert!(phrases.len() > 900_000, "{} distinct phrases", phrases.len());
+    assert_eq!(small.counts.distinct_phrases, phrases.len() as u64);
+    // 20 or 22 words a message: its words, its 19 or 21 pairs and 18 or 20 triples are terms.
+    let uses = |n: u64, extra: u64| n * 57 + extra * 6;
+    assert_eq!(small.counts.terms_target, uses(15_000, 5_000));
+    assert_eq!(small.counts.terms_reference, uses(15_000, 5_000));
+    let accord = small.terms.iter().find(|t| t.term == "kestrine accord").expect("the repeated phrase is scored");
+    assert_eq!((accord.count_target, accord.count_reference), (5_000, 5_000));
+    let key = |k: &keyness::Keyness| {
+        k.terms.iter().map(|t| (t.term.clone(), t.count_target, t.count_reference, t.z.to_bits())).collect::<Vec<_>>()
+    };
+    assert_eq!(key(&small), key(&large));
+    assert_eq!(format!("{:?}", small.counts), format!("{:?}", large.counts));
+}
+
+#[tokio::test]
 async fn keyness_ranks_the_target_vocabulary_first_and_keeps_phrases_that_beat_their_parts() {
     let ctx = session(&corpus());
     let target = Selection::parse(&["channel=src"]).unwrap();

@@ -26,11 +26,6 @@ impl Vocab {
         id
     }
 
-    /// The id of `word`, if it is in the table.
-    pub(super) fn get(&self, word: &str) -> Option<u32> {
-        self.ids.find(word)
-    }
-
     /// The words, by id.
     pub(super) fn words(&self) -> &[String] {
         &self.ids.names
@@ -70,7 +65,7 @@ mod tests {
         v.add_counts("a", [0, 1]);
         assert_eq!(v.len(), 3);
         assert_eq!((v.id("a"), v.id("b"), v.id("c")), (0, 1, 2));
-        assert_eq!((v.get("b"), v.get("d")), (Some(1), None));
+        assert_eq!((v.ids.find("b"), v.ids.find("d")), (Some(1), None));
         assert_eq!(v.counts, [[2, 2], [0, 1], [1, 0]]);
     }
 }
