@@ -356,9 +356,13 @@ pub(crate) struct SqlArgs {
     pub query: String,
     #[command(flatten)]
     pub store: StoreArg,
-    /// Output format.
+    /// Output format: a table shows the first 10,000 rows; CSV and JSON stream every row.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+    /// The query's memory budget: its sorts and aggregations spill to disk past it (e.g. 1G, 512M; at least
+    /// 64M).
+    #[arg(long, value_parser = parse_memory, default_value = "1G", env = "ECHOLENS_MEMORY")]
+    pub memory: usize,
 }
 
 #[derive(Debug, Args)]

@@ -606,6 +606,38 @@ fn sql_is_read_only_and_prints_every_column() {
     assert!(String::from_utf8_lossy(&csv.stdout).contains(",[]"), "lists print as JSON in CSV");
 }
 
+/// `echolens sql` streams CSV and JSON whatever their size, shows a table's first 10,000 rows and says how many
+/// it left out, and runs within `--memory`.
+#[test]
+fn sql_streams_every_row_as_csv_and_json_and_says_what_a_table_leaves_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    jsonl_corpus(&input, 3, 0);
+    let store = dir.path().join("store");
+    ingest_json(&store, &[&input], &[]);
+    let query = "SELECT value AS n, value * 2 AS twice FROM generate_series(1, 25000) ORDER BY value DESC";
+    let sql = |output: &str| {
+        run(echolens().args(["sql", "--memory", "64M", "--output", output, "--store"]).arg(&store).arg(query))
+    };
+    let csv = sql("csv");
+    let lines: Vec<String> = String::from_utf8_lossy(&csv.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 25_001);
+    assert_eq!((lines[0].as_str(), lines[1].as_str(), lines[25_000].as_str()), ("n,twice", "25000,50000", "1,2"));
+    let json = json_of(&sql("json"));
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 25_000);
+    assert_eq!((rows[0]["n"].as_i64(), rows[24_999]["twice"].as_i64()), (Some(25_000), Some(2)));
+    let table = sql("table");
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert_eq!(text.lines().filter(|l| l.starts_with("| ")).count(), 10_001, "the header and 10,000 rows");
+    assert!(text.contains("| 15001 "), "the last row shown");
+    assert!(!text.contains("| 15000 "), "the first row left out");
+    assert!(String::from_utf8_lossy(&table.stderr).contains("15000 more were left out"));
+    let empty =
+        run(echolens().args(["sql", "--output", "json", "--store"]).arg(&store).arg("SELECT 1 AS a WHERE false"));
+    assert_eq!(String::from_utf8_lossy(&empty.stdout).trim(), "[]");
+}
+
 /// A folder holding a broken link, a link loop, a link out of it and a named pipe: each is passed over and
 /// reported, nothing hangs, the export beside them is read; `--strict` fails on them.
 #[cfg(unix)]
