@@ -25,6 +25,14 @@ pub enum Error {
         /// Why.
         source: csv::Error,
     },
+    /// Reading a CSV input (a keyness run's `terms.csv`) failed.
+    #[error("reading {path}: {source}")]
+    CsvRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: csv::Error,
+    },
     /// A parameter is out of range, or the input cannot be analysed as asked.
     #[error("{0}")]
     Param(String),

@@ -79,15 +79,22 @@ impl Terms {
     /// The top `k` terms of a keyness `terms.csv` that mark its target (z above 0).
     pub fn from_keyness(dir: &Path, k: usize) -> Result<Terms> {
         let path = dir.join("terms.csv");
-        let mut reader = csv::Reader::from_path(&path).map_err(|source| Error::Csv { path: path.clone(), source })?;
-        let header = reader.headers().map_err(|source| Error::Csv { path: path.clone(), source })?.clone();
+        if !dir.is_dir() {
+            return Err(Error::Param(format!(
+                "{}: expected the output folder of a keyness run (the folder holding terms.csv)",
+                dir.display()
+            )));
+        }
+        let err = |source| Error::CsvRead { path: path.clone(), source };
+        let mut reader = csv::Reader::from_path(&path).map_err(err)?;
+        let header = reader.headers().map_err(err)?.clone();
         let col = |name: &str| header.iter().position(|h| h == name);
         let (Some(ti), Some(zi)) = (col("term"), col("z")) else {
             return Err(Error::Param(format!("{}: expected the columns term and z", path.display())));
         };
         let mut terms = Vec::new();
         for row in reader.records() {
-            let row = row.map_err(|source| Error::Csv { path: path.clone(), source })?;
+            let row = row.map_err(err)?;
             let z: f64 = row.get(zi).and_then(|z| z.parse().ok()).unwrap_or(f64::NAN);
             if terms.len() >= k || z.is_nan() || z <= 0.0 {
                 break;

@@ -715,3 +715,20 @@ async fn diffusion_rows_pseudonymised_as_they_stream_equal_the_held_result_pseud
         assert_eq!(read(&streamed_dir), read(&held_dir), "{name}");
     }
 }
+
+#[test]
+fn terms_from_keyness_read_its_folder_and_name_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let terms = dir.path().join("terms.csv");
+    std::fs::write(&terms, "term,z,count_target\nkestrine accord,9.5,30\n#vellum,4.0,12\nthe,-2.0,900\n").unwrap();
+    assert_eq!(Terms::from_keyness(dir.path(), 5).unwrap().terms, ["kestrine accord", "#vellum"]);
+    assert_eq!(Terms::from_keyness(dir.path(), 1).unwrap().terms, ["kestrine accord"]);
+    let file = Terms::from_keyness(&terms, 5).err().unwrap().to_string();
+    assert!(file.contains("expected the output folder of a keyness run"), "{file}");
+    let empty = tempfile::tempdir().unwrap();
+    let missing = Terms::from_keyness(empty.path(), 5).err().unwrap().to_string();
+    assert!(missing.starts_with("reading ") && missing.contains("terms.csv"), "{missing}");
+    std::fs::write(&terms, "word,score\na,1\n").unwrap();
+    let columns = Terms::from_keyness(dir.path(), 5).err().unwrap().to_string();
+    assert!(columns.contains("expected the columns term and z"), "{columns}");
+}
