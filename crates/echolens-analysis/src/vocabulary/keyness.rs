@@ -173,7 +173,7 @@ pub async fn run(
     ])?;
     ctx.deregister_table("keyness_sides")?;
     ctx.register_table("keyness_sides", sides.into_view())?;
-    let stop = Arc::new(StopWords::new(&params.stopwords));
+    let stop = StopWords::new(&params.stopwords);
     let timings = std::env::var_os("ECHOLENS_TIMINGS").is_some();
     let started = std::time::Instant::now();
     let stage = |name: &str| {
@@ -189,7 +189,6 @@ pub async fn run(
     all.merge(&bytes)?;
     drop(bytes);
     let WordFold { vocab, messages } = all;
-    let vocab = Arc::new(vocab);
     let mut counts = Counts { messages_target: messages[0], messages_reference: messages[1], ..Counts::default() };
     if counts.messages_reference == 0 {
         return Err(Error::Empty {
@@ -200,16 +199,11 @@ pub async fn run(
     counts.distinct_words = vocab.len() as u64;
     stage("words counted");
     let is_stop: Vec<bool> = vocab.words().iter().map(|w| stop.contains(w)).collect();
-    // Words at the minimum count get dense ids: every scored term is made of them (Apriori: a phrase is never
-    // more frequent than its words), and three of them pack into one 64-bit key.
-    let mut dense = vec![NOT_FREQUENT; vocab.len()];
-    let mut words: Vec<u32> = Vec::new();
-    for (id, c) in vocab.counts.iter().enumerate() {
-        if c[0] + c[1] >= params.min_count {
-            dense[id] = words.len() as u32;
-            words.push(id as u32);
-        }
-    }
+    // Words at the minimum count get dense ids, their places in `words`: every scored term is made of them
+    // (Apriori: a phrase is never more frequent than its words), and three of them pack into one 64-bit key.
+    let words: Vec<u32> = (0..vocab.len() as u32)
+        .filter(|&id| vocab.counts[id as usize].iter().sum::<u64>() >= params.min_count)
+        .collect();
     if words.len() >= MAX_DENSE as usize {
         return Err(Error::Param(format!(
             "{} distinct words reach the minimum count {}: too many to pack phrases; raise --min-count",
