@@ -6,6 +6,8 @@
 //! - `token_count(text_norm)`: the number of words (see `echolens_text::tokens`).
 //! - `has_tokens(text_norm, n)`: whether the text has at least `n` words (reads only as far as it must).
 //! - `registrable_domain(url)`: the URL's registrable domain by the Public Suffix List (NULL without a host).
+//! - `url_domains(urls)`: the distinct registrable domains of a list of URLs (a message's links), in order of
+//!   first appearance: what "messages per domain" counts, with no grouping by message to count each once.
 //! - `shortener(domain)`: whether the domain is a URL shortener (`echolens_text::is_shortener`).
 //! - `time_key(key, ts)`: bytes that sort as the pair (ts, key) does, so `min(time_key(key, ts))` is a group's
 //!   first message, ties broken by key (NULL where either is).
@@ -36,6 +38,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
         key_hash_udf(),
         script_udf(),
         registrable_domain_udf(),
+        url_domains_udf(),
         shortener_udf(),
         time_key_udf(),
     ]
@@ -92,6 +95,46 @@ fn registrable_domain_udf() -> ScalarUDF {
             Ok(ColumnarValue::Array(out))
         }),
     )
+}
+
+fn url_domains_udf() -> ScalarUDF {
+    use arrow::array::{ListArray, ListBuilder, StringBuilder};
+    use arrow::datatypes::Field;
+    let list = |item: DataType| DataType::List(Arc::new(Field::new_list_field(item, true)));
+    let signature = Signature::one_of(
+        vec![TypeSignature::Exact(vec![list(DataType::Utf8)]), TypeSignature::Exact(vec![list(DataType::Utf8View)])],
+        Volatility::Immutable,
+    );
+    let fun: ScalarFunctionImplementation = Arc::new(|args: &[ColumnarValue]| {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let lists = arrays[0]
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .ok_or_else(|| DataFusionError::Internal("url_domains: not a list".into()))?;
+        let urls = crate::table::Strs::of(lists.values()).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let mut out = ListBuilder::with_capacity(StringBuilder::new(), lists.len());
+        let offsets = lists.value_offsets();
+        let mut seen: Vec<&str> = Vec::new();
+        for i in 0..lists.len() {
+            if lists.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            seen.clear();
+            for j in offsets[i] as usize..offsets[i + 1] as usize {
+                if let Some(d) = urls.is_valid(j).then(|| urls.value(j)).and_then(echolens_text::registrable_domain)
+                    && !seen.contains(&d)
+                {
+                    seen.push(d);
+                    out.values().append_value(d);
+                }
+            }
+            out.append(true);
+        }
+        let out: ArrayRef = Arc::new(out.finish());
+        Ok(ColumnarValue::Array(out))
+    });
+    ScalarUDF::from(SimpleScalarUDF::new_with_signature("url_domains", signature, list(DataType::Utf8), fun))
 }
 
 fn shortener_udf() -> ScalarUDF {
@@ -208,6 +251,68 @@ fn has_tokens_udf() -> ScalarUDF {
 mod tests {
     use super::*;
     use arrow::array::Int64Array;
+
+    #[tokio::test]
+    async fn url_domains_gives_each_message_its_distinct_domains() {
+        use arrow::array::{ListBuilder, StringBuilder, StringViewBuilder};
+        use arrow::datatypes::{Field, Schema};
+        let rows: [Option<&[Option<&str>]>; 5] = [
+            Some(&[Some("https://a.example.co.uk/x"), Some("http://b.example.co.uk/y"), Some("https://t.me/c")]),
+            Some(&[Some("not a url"), None]),
+            None,
+            Some(&[]),
+            Some(&[Some("https://t.me/a"), Some("https://www.t.me/b"), Some("http://192.0.2.1/z")]),
+        ];
+        let mut plain = ListBuilder::new(StringBuilder::new());
+        let mut views = ListBuilder::new(StringViewBuilder::new());
+        for row in rows {
+            match row {
+                Some(urls) => {
+                    for u in urls {
+                        plain.values().append_option(*u);
+                        views.values().append_option(*u);
+                    }
+                    plain.append(true);
+                    views.append(true);
+                }
+                None => {
+                    plain.append_null();
+                    views.append_null();
+                }
+            }
+        }
+        let (plain, views) = (plain.finish(), views.finish());
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("p", plain.data_type().clone(), true),
+            Field::new("v", views.data_type().clone(), true),
+        ]));
+        let batch =
+            arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![Arc::new(plain), Arc::new(views)]).unwrap();
+        let ctx = SessionContext::new();
+        register_udfs(&ctx);
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        let batches =
+            ctx.sql("SELECT url_domains(p) AS a, url_domains(v) AS b FROM t").await.unwrap().collect().await.unwrap();
+        let lists = |name: &str| -> Vec<Option<Vec<String>>> {
+            let col =
+                batches[0].column_by_name(name).unwrap().as_any().downcast_ref::<arrow::array::ListArray>().unwrap();
+            (0..col.len())
+                .map(|i| {
+                    col.is_valid(i).then(|| {
+                        let v = col.value(i);
+                        let s = v.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+                        s.iter().map(|x| x.unwrap().to_owned()).collect()
+                    })
+                })
+                .collect()
+        };
+        let owned = |v: &[&str]| Some(v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        let expected =
+            vec![owned(&["example.co.uk", "t.me"]), owned(&[]), None, owned(&[]), owned(&["t.me", "192.0.2.1"])];
+        assert_eq!(lists("a"), expected);
+        assert_eq!(lists("b"), expected);
+    }
 
     proptest::proptest! {
         #[test]

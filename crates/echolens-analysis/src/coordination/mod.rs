@@ -1622,12 +1622,12 @@ async fn account_domains(ctx: &SessionContext, network: &Network) -> Result<Hash
     if network.accounts.is_empty() {
         return Ok(out);
     }
-    // The network's accounts on the left (see the summaries in `run_with_progress`); distinct messages by grouping.
-    let sql = "SELECT account, d, count(*) AS n FROM (SELECT account, d FROM \
-                 (SELECT c.account, registrable_domain(u) AS d, m.key AS k FROM coord_nodes c JOIN \
-                   (SELECT unnest(urls) AS u, platform, author_id, key FROM messages WHERE cardinality(urls) > 0) m \
-                   ON m.platform = c.platform AND m.author_id = c.author_id) \
-               WHERE d IS NOT NULL GROUP BY account, d, k) GROUP BY account, d";
+    // The network's accounts on the left (see the summaries in `run_with_progress`); each message's domains
+    // once (`url_domains`), so the grouping is by account and domain, not by message too.
+    let sql = "SELECT c.account, m.d, count(*) AS n FROM coord_nodes c JOIN \
+                 (SELECT unnest(url_domains(urls)) AS d, platform, author_id FROM messages \
+                  WHERE cardinality(urls) > 0) m \
+               ON m.platform = c.platform AND m.author_id = c.author_id GROUP BY c.account, m.d";
     for batch in collect(ctx, sql).await? {
         let (account, domain, n) = (strings(&batch, "account")?, strings(&batch, "d")?, i64s(&batch, "n")?);
         for i in 0..batch.num_rows() {
@@ -1643,12 +1643,9 @@ async fn channel_domains(ctx: &SessionContext) -> Result<Vec<ChannelDomain>> {
         "SELECT channel, d, n FROM \
                  (SELECT channel, d, n, row_number() OVER (PARTITION BY channel ORDER BY n DESC, d) AS rk FROM \
                    (SELECT channel, d, count(*) AS n FROM \
-                     (SELECT channel, d FROM \
-                       (SELECT {CHANNEL} AS channel, \
-                               registrable_domain(u) AS d, k FROM \
-                         (SELECT unnest(urls) AS u, platform, channel_name, channel_id, key AS k FROM messages \
-                          WHERE cardinality(urls) > 0)) \
-                      WHERE d IS NOT NULL GROUP BY channel, d, k) \
+                     (SELECT {CHANNEL} AS channel, d FROM \
+                       (SELECT unnest(url_domains(urls)) AS d, platform, channel_name, channel_id FROM messages \
+                        WHERE cardinality(urls) > 0)) \
                     GROUP BY channel, d)) \
                WHERE rk <= {CHANNEL_DOMAINS} ORDER BY channel, n DESC, d"
     );
