@@ -974,3 +974,42 @@ async fn busy_accounts_meet_by_chance_and_the_timing_says_so() {
     let marked = |id: usize| summaries.iter().find(|s| s.cluster == id).unwrap().timing_like_chance();
     assert!(marked(cluster("x:busy1")) && !marked(cluster("x:c1")));
 }
+
+#[tokio::test]
+async fn domain_summaries_of_busy_linking_accounts_fit_a_small_memory_pool() {
+    // Two coordinated accounts, each also posting 20,000 messages of three links to 3,000 domains (one of them
+    // twice): the summaries count messages per (account, domain) and per (channel, domain), 120,000 message
+    // links, under a 4 MB budget (a pool of 1 MB): grouped by message too, they failed here.
+    let mut msgs = vec![m("a", 1, 0, TEXT1), m("b", 2, 5, TEXT1), m("a", 3, 100, TEXT2), m("b", 4, 104, TEXT2)];
+    let url = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    for n in 0..40_000usize {
+        let (author, k) = (if n % 2 == 0 { "a" } else { "b" }, n / 2);
+        let mut x = m(author, 100 + n, 1_000 + n as i64 * 7, &format!("note {n}"));
+        x.urls = vec![
+            url(format!("https://s{n}.d{}.org/p", k % 3_000)),
+            url(format!("https://www.d{}.org/q{n}", k % 3_000)),
+            url(format!("https://e{}.net/r", (k + 7) % 3_000)),
+        ];
+        msgs.push(x);
+    }
+    let run_in = |memory: usize| {
+        let msgs = &msgs;
+        async move {
+            let ctx = analysis_session(memory).unwrap();
+            let rows: Vec<Message> = msgs.iter().map(to_message).collect();
+            let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
+            let half = batch.num_rows() / 2;
+            let parts = vec![vec![batch.slice(0, half)], vec![batch.slice(half, batch.num_rows() - half)]];
+            ctx.register_table("messages", Arc::new(MemTable::try_new(batch.schema(), parts).unwrap())).unwrap();
+            run(&ctx, only(&[Kind::Text])).await.unwrap()
+        }
+    };
+    let (small, large) = (run_in(4 << 20).await, run_in(1 << 30).await);
+    let a = &small.domains["x:a"];
+    assert_eq!(a.len(), 6_000, "d0.org … d2999.org and e0.net … e2999.net");
+    let d0 = a.iter().find(|(d, _)| d == "d0.org").unwrap();
+    assert_eq!(d0.1, 7, "the messages linking d0.org, each once though it links it twice");
+    assert_eq!(small.domains, large.domains);
+    assert_eq!(small.channel_domains, large.channel_domains);
+    assert_eq!(small.channel_domains.iter().filter(|c| c.channel == "x:a").count(), CHANNEL_DOMAINS);
+}
