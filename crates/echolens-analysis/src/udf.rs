@@ -152,6 +152,39 @@ fn shortener_udf() -> ScalarUDF {
     )
 }
 
+/// The parameterised UDF `name(text)` ([`parameterised`]) giving each text a list of `T`: `each` appends a
+/// text's values, with scratch state `S` kept across a batch's texts; a null text gives an empty list. The lists
+/// are for unnesting and grouping (the term sets' hits, keyness's phrases).
+pub(crate) fn text_list_udf<T, S, F>(name: &str, param: String, each: F) -> ScalarUDF
+where
+    T: arrow::datatypes::ArrowPrimitiveType,
+    S: Default,
+    F: Fn(&str, &mut S, &mut arrow::array::PrimitiveBuilder<T>) + Send + Sync + 'static,
+{
+    use arrow::array::{ListBuilder, PrimitiveBuilder};
+    let ret = DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(T::DATA_TYPE, true)));
+    let udf = string_udf(
+        name,
+        &[],
+        ret,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let text = crate::table::Strs::of(&arrays[0]).map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let mut out = ListBuilder::with_capacity(PrimitiveBuilder::<T>::new(), text.len());
+            let mut state = S::default();
+            for t in text.iter() {
+                if let Some(t) = t {
+                    each(t, &mut state, out.values());
+                }
+                out.append(true);
+            }
+            let out: ArrayRef = Arc::new(out.finish());
+            Ok(ColumnarValue::Array(out))
+        }),
+    );
+    parameterised(udf, param)
+}
+
 /// An immutable UDF whose first argument is a string, taken as views or as plain strings, as it comes: with a
 /// plain `Utf8` signature the engine cast the views it reads Parquet strings as, copying every text of every
 /// batch before the function saw it.

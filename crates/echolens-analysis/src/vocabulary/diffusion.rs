@@ -163,39 +163,21 @@ fn hit(set: usize, term: u32) -> u64 {
 /// text, its any-term hit and each term's, each once. Made from the sets' terms (its parameter), so a cluster's
 /// executors match the texts they scan.
 fn hits_udf(matcher: Arc<Matcher>) -> datafusion::logical_expr::ScalarUDF {
-    use arrow::array::{ListBuilder, UInt64Builder};
-    use datafusion::logical_expr::ColumnarValue;
     let param =
         serde_json::to_string(&matcher.sets.iter().map(|s| &s.terms).collect::<Vec<_>>()).expect("strings serialise");
-    let item = arrow::datatypes::DataType::UInt64;
-    let ret = arrow::datatypes::DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(item, true)));
-    let udf = crate::udf::string_udf(
+    crate::udf::text_list_udf::<arrow::datatypes::UInt64Type, Vec<Vec<u32>>, _>(
         "diffusion_hits",
-        &[],
-        ret,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let text = crate::table::Strs::of(&arrays[0])
-                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-            let mut out = ListBuilder::with_capacity(UInt64Builder::new(), text.len());
-            let mut found = Vec::new();
-            for t in text.iter() {
-                if let Some(t) = t {
-                    matcher.matches(t, &mut found);
-                    for (s, terms) in found.iter().enumerate().filter(|(_, f)| !f.is_empty()) {
-                        out.values().append_value(hit(s, u32::MAX));
-                        for &term in terms {
-                            out.values().append_value(hit(s, term));
-                        }
-                    }
+        param,
+        move |text, found, out| {
+            matcher.matches(text, found);
+            for (s, terms) in found.iter().enumerate().filter(|(_, f)| !f.is_empty()) {
+                out.append_value(hit(s, u32::MAX));
+                for &term in terms {
+                    out.append_value(hit(s, term));
                 }
-                out.append(true);
             }
-            let out: arrow::array::ArrayRef = Arc::new(out.finish());
-            Ok(ColumnarValue::Array(out))
-        }),
-    );
-    crate::udf::parameterised(udf, param)
+        },
+    )
 }
 
 /// The hits function made again from its parameter (the sets' terms as JSON).

@@ -370,32 +370,12 @@ impl PhraseWords {
 
 /// `keyness_phrases(text_norm)`: a text's phrases ([`PhraseWords::phrases`]) as a list of 64-bit integers.
 fn phrases_udf(words: Arc<PhraseWords>) -> datafusion::logical_expr::ScalarUDF {
-    use arrow::array::{Int64Builder, ListBuilder};
-    use datafusion::logical_expr::ColumnarValue;
-    let item = arrow::datatypes::DataType::Int64;
-    let ret = arrow::datatypes::DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(item, true)));
     let param = words.param.clone();
-    let udf = crate::udf::string_udf(
+    crate::udf::text_list_udf::<arrow::datatypes::Int64Type, Vec<(u32, bool)>, _>(
         "keyness_phrases",
-        &[],
-        ret,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let text = crate::table::Strs::of(&arrays[0])
-                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-            let mut out = ListBuilder::with_capacity(Int64Builder::new(), text.len());
-            let mut run = Vec::new();
-            for t in text.iter() {
-                if let Some(t) = t {
-                    words.phrases(t, &mut run, out.values());
-                }
-                out.append(true);
-            }
-            let out: arrow::array::ArrayRef = Arc::new(out.finish());
-            Ok(ColumnarValue::Array(out))
-        }),
-    );
-    crate::udf::parameterised(udf, param)
+        param,
+        move |text, run, out| words.phrases(text, run, out),
+    )
 }
 
 /// The phrases function made again from its parameter.
