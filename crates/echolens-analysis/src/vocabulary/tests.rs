@@ -36,7 +36,12 @@ fn msg(channel: &str, n: usize, secs: i64, text: &str) -> Message {
 }
 
 fn session(rows: &[Message]) -> SessionContext {
-    let ctx = analysis_session(1 << 30).unwrap();
+    session_within(rows, 1 << 30)
+}
+
+/// [`session`] with a budget of `memory` bytes.
+fn session_within(rows: &[Message], memory: usize) -> SessionContext {
+    let ctx = analysis_session(memory).unwrap();
     let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
     // Two partitions, as a real scan gives, so partial tables are merged.
     let half = batch.num_rows() / 2;
@@ -115,11 +120,7 @@ async fn keyness_counts_more_distinct_words_than_the_memory_pool_holds() {
             msg(if n % 2 == 0 { "a" } else { "b" }, n, n as i64, &words.join(" "))
         })
         .collect();
-    let ctx = analysis_session(8 << 20).unwrap();
-    let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
-    let half = batch.num_rows() / 2;
-    let parts = vec![vec![batch.slice(0, half)], vec![batch.slice(half, batch.num_rows() - half)]];
-    ctx.register_table("messages", Arc::new(MemTable::try_new(batch.schema(), parts).unwrap())).unwrap();
+    let ctx = session_within(&rows, 8 << 20);
     let target = Selection::parse(&["channel=a".to_owned()]).unwrap();
     let params = keyness::Params { ngrams: (1, 1), min_count: 1, ..keyness::Params::default() };
     let k = keyness::run(&ctx, &target, None, params).await.unwrap();
@@ -155,11 +156,7 @@ async fn keyness_phrases_grouped_under_a_small_memory_pool_give_the_terms_of_a_l
     let run = |memory: usize| {
         let rows = &rows;
         async move {
-            let ctx = analysis_session(memory).unwrap();
-            let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
-            let half = batch.num_rows() / 2;
-            let parts = vec![vec![batch.slice(0, half)], vec![batch.slice(half, batch.num_rows() - half)]];
-            ctx.register_table("messages", Arc::new(MemTable::try_new(batch.schema(), parts).unwrap())).unwrap();
+            let ctx = session_within(rows, memory);
             let target = Selection::parse(&["channel=a".to_owned()]).unwrap();
             let params = keyness::Params { min_count: 2, ..keyness::Params::default() };
             keyness::run(&ctx, &target, None, params).await.unwrap()

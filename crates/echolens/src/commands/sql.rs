@@ -27,71 +27,49 @@ pub(super) fn run(args: SqlArgs) -> Result<ExitCode> {
         let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
         let df = ctx.sql_with_options(&args.query, read_only).await.context("planning the query")?;
         let mut stream = df.execute_stream().await.context("running the query")?;
+        let csv = args.output == OutputFormat::Csv;
+        // The next batch of the result, as it prints (lists as JSON in CSV).
+        let mut next = async || -> Result<Option<RecordBatch>> {
+            match stream.next().await {
+                None => Ok(None),
+                Some(batch) => {
+                    let batch = batch.context("running the query")?;
+                    Ok(Some(echolens::printable::printable(&batch, csv).context("formatting the result")?))
+                }
+            }
+        };
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        let mut printer = Printer::new(args.output);
-        while let Some(batch) = stream.next().await {
-            let batch = batch.context("running the query")?;
-            let batch = echolens::printable::printable(&batch, args.output == OutputFormat::Csv)
-                .context("formatting the result")?;
-            printer.write(&mut out, batch)?;
-        }
-        printer.finish(&mut out)
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The result written as its batches come: CSV and JSON whole, the table its first [`TABLE_ROWS`] rows (a table's
-/// columns are as wide as their widest cell, so it is held until printed) and then how many rows it left out.
-enum Printer {
-    Table { batches: Vec<RecordBatch>, rows: usize, left_out: usize },
-    Csv { header: bool },
-    Json { rows: usize },
-}
-
-impl Printer {
-    fn new(output: OutputFormat) -> Printer {
-        match output {
-            OutputFormat::Table => Printer::Table { batches: Vec::new(), rows: 0, left_out: 0 },
-            OutputFormat::Csv => Printer::Csv { header: true },
-            OutputFormat::Json => Printer::Json { rows: 0 },
-        }
-    }
-
-    fn write(&mut self, out: &mut impl Write, batch: RecordBatch) -> Result<()> {
-        match self {
-            Printer::Table { batches, rows, left_out } => {
-                let take = batch.num_rows().min(TABLE_ROWS - *rows);
-                *left_out += batch.num_rows() - take;
-                if take > 0 {
-                    batches.push(batch.slice(0, take));
-                    *rows += take;
+        // CSV and JSON are written as the batches come; a table's columns are as wide as their widest cell, so it
+        // is held until printed: its first `TABLE_ROWS` rows, and how many it left out.
+        match args.output {
+            OutputFormat::Csv => {
+                let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+                while let Some(batch) = next().await? {
+                    w.write(&batch)?;
                 }
             }
-            Printer::Csv { header } => {
-                // The header before the first batch only.
-                arrow::csv::WriterBuilder::new().with_header(*header).build(&mut *out).write(&batch)?;
-                *header = false;
-            }
-            Printer::Json { rows } => {
-                // A JSON array written an object at a time.
-                let mut objects = arrow::json::LineDelimitedWriter::new(Vec::new());
-                objects.write(&batch)?;
-                objects.finish()?;
-                for line in objects.into_inner().split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                    out.write_all(if *rows == 0 { b"[" } else { b"," })?;
-                    out.write_all(line)?;
-                    *rows += 1;
+            OutputFormat::Json => {
+                let mut w = arrow::json::ArrayWriter::new(&mut out);
+                while let Some(batch) = next().await? {
+                    w.write(&batch)?;
                 }
+                w.finish()?;
+                drop(w);
+                writeln!(out)?;
             }
-        }
-        Ok(())
-    }
-
-    fn finish(self, out: &mut impl Write) -> Result<()> {
-        match self {
-            Printer::Table { batches, left_out, .. } => {
-                writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(&batches)?)?;
+            OutputFormat::Table => {
+                let (mut shown, mut left_out) = (Vec::new(), 0);
+                let mut rows = 0;
+                while let Some(batch) = next().await? {
+                    let take = batch.num_rows().min(TABLE_ROWS - rows);
+                    left_out += batch.num_rows() - take;
+                    if take > 0 {
+                        shown.push(batch.slice(0, take));
+                        rows += take;
+                    }
+                }
+                writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(&shown)?)?;
                 if left_out > 0 {
                     eprintln!(
                         "echolens: the table shows the first {TABLE_ROWS} rows; {left_out} more were left out \
@@ -99,10 +77,9 @@ impl Printer {
                     );
                 }
             }
-            Printer::Csv { .. } => {}
-            Printer::Json { rows } => writeln!(out, "{}", if rows == 0 { "[]" } else { "]" })?,
         }
         out.flush()?;
-        Ok(())
-    }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
