@@ -246,7 +246,7 @@ impl Store {
     pub async fn writer(&mut self, options: WriterOptions) -> Result<Writer<'_>> {
         self.lock_for_writing().await?;
         let ctx = self.session().await?;
-        let mut stored = KeyIndex::default();
+        let mut stored = KeyIndex::loading();
         let mut stream = ctx.sql("SELECT key, edited FROM messages").await?.execute_stream().await?;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
@@ -256,9 +256,10 @@ impl Store {
             let edited = edited.as_any().downcast_ref::<Int64Array>().expect("cast to int64");
             for i in 0..batch.num_rows() {
                 let rank = edit_rank(edited.is_valid(i).then_some(edited.value(i)));
-                stored.insert_new(key_hash(keys.value(i)), rank);
+                stored.add(key_hash(keys.value(i)), rank);
             }
         }
+        let stored = stored.finish();
         let mut quarantine_known = HashSet::new();
         let mut stream =
             ctx.sql("SELECT source_file, source_record, raw FROM quarantine").await?.execute_stream().await?;
