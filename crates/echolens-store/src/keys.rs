@@ -190,12 +190,16 @@ impl KeyIndex {
         self.shards[shard].contains(fingerprint).then_some(edit_rank(None))
     }
 
-    /// Record `hash`, which is not recorded yet (the caller looked it up, or it comes from the table, where
-    /// keys are unique), with `rank`: no lookup first.
+    /// Record `hash`, which is not recorded yet (the caller looked it up), with `rank`: no lookup first.
     pub(crate) fn insert_new(&mut self, hash: u128, rank: i64) {
+        self.record(hash, rank, Shard::push);
+    }
+
+    /// Record `hash`, not recorded yet, with `rank`: an unedited key's fingerprint put in its shard by `put`.
+    fn record(&mut self, hash: u128, rank: i64, put: fn(&mut Shard, u64)) {
         if rank == edit_rank(None) {
             let (shard, fingerprint) = locate(hash);
-            self.shards[shard].push(fingerprint);
+            put(&mut self.shards[shard], fingerprint);
             self.plain += 1;
         } else {
             self.edited.insert(hash, rank);
@@ -239,14 +243,7 @@ pub(crate) struct Loading(KeyIndex);
 impl Loading {
     /// Record `hash`, not recorded yet, with `rank`.
     pub(crate) fn add(&mut self, hash: u128, rank: i64) {
-        let index = &mut self.0;
-        if rank == edit_rank(None) {
-            let (shard, fingerprint) = locate(hash);
-            index.shards[shard].append(fingerprint);
-            index.plain += 1;
-        } else {
-            index.edited.insert(hash, rank);
-        }
+        self.0.record(hash, rank, Shard::append);
     }
 
     /// The index, every shard sorted.
