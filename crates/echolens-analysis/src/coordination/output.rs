@@ -161,20 +161,10 @@ type Gatherings<'a> = (HashMap<&'a str, (u64, u64)>, HashMap<usize, Gathered<'a>
 /// One pass over the edges: every account's leads ([`account_leads`]) and what each cluster's summary gathers
 /// from its edges of every kind.
 fn gather(c: &Coordination) -> Result<Gatherings<'_>> {
-    gather_with(c, |_, _| Ok(()))
-}
-
-/// [`gather`], each edge also handed to `each` with its number: what else needs every edge takes it from the
-/// same pass (the edges are read from disk, whole, each time they are gone over).
-fn gather_with<'c>(
-    c: &'c Coordination,
-    mut each: impl FnMut(usize, &super::Edge) -> Result<()>,
-) -> Result<Gatherings<'c>> {
     let index = c.network.index();
     let (mut leads, mut gathered): Gatherings = Default::default();
     for (i, e) in c.edges.iter().enumerate() {
         let e = e?;
-        each(i, &e)?;
         add_lead(&mut leads, c.edges.accounts(i), &e.lead);
         let Some(cluster) = cluster_of_edge(c, &index, i) else { continue };
         let g = gathered.entry(cluster).or_default();
@@ -403,57 +393,31 @@ impl Spells {
 }
 
 impl<'a> NetworkEdges<'a> {
-    /// The network edges of `c`, their spells gathered in a pass of their own.
-    #[cfg(test)]
     pub(super) fn new(c: &'a Coordination) -> Result<NetworkEdges<'a>> {
-        let mut gathering = SpellGathering::new(c)?;
-        for (i, e) in c.edges.iter().enumerate() {
-            gathering.add(i, &e?)?;
-        }
-        Ok(gathering.finish())
-    }
-}
-
-/// The network edges' spells being gathered, edge by edge, in order ([`SpellGathering::add`]), then the
-/// [`NetworkEdges`] they make.
-pub(super) struct SpellGathering<'a> {
-    c: &'a Coordination,
-    index: HashMap<&'a str, usize>,
-    per_part: usize,
-    parts: crate::spill::Parts,
-    record: Vec<u64>,
-}
-
-impl<'a> SpellGathering<'a> {
-    pub(super) fn new(c: &'a Coordination) -> Result<SpellGathering<'a>> {
-        let edges = c.network.edges.len();
+        let net = &c.network;
+        let index = net.index();
+        let edges = net.edges.len();
         let per_part = EDGES_PER_PART.max(edges.div_ceil(SPELL_PARTS));
-        let parts = crate::spill::Parts::in_dir(
+        let mut parts = crate::spill::Parts::in_dir(
             crate::spill::system_disk()?,
             edges.div_ceil(per_part).max(1),
             "network spells",
         );
-        Ok(SpellGathering { c, index: c.network.index(), per_part, parts, record: Vec::new() })
-    }
-
-    /// Edge `i` of the result (`e`): its spells go to its account pair's network edge.
-    pub(super) fn add(&mut self, i: usize, e: &super::Edge) -> Result<()> {
-        let (a, b) = self.c.edges.accounts(i);
-        let (Some(&x), Some(&y)) = (self.index.get(&**a), self.index.get(&**b)) else { return Ok(()) };
-        // Node indices, not names: pseudonyms need not keep the names' order.
-        let pair = (x.min(y), x.max(y));
-        if let Ok(j) = self.c.network.edges.binary_search_by(|n| (n.a, n.b).cmp(&pair)) {
-            self.record.clear();
-            self.record.extend([j as u64, e.spells.len() as u64]);
-            self.record.extend(e.spells.iter().flat_map(|&(s, t)| [s as u64, t as u64]));
-            self.parts.extend(j / self.per_part, &self.record)?;
+        let mut record = Vec::new();
+        for (i, e) in c.edges.iter().enumerate() {
+            let e = e?;
+            let (a, b) = c.edges.accounts(i);
+            let (Some(&x), Some(&y)) = (index.get(&**a), index.get(&**b)) else { continue };
+            // Node indices, not names: pseudonyms need not keep the names' order.
+            let pair = (x.min(y), x.max(y));
+            if let Ok(j) = net.edges.binary_search_by(|n| (n.a, n.b).cmp(&pair)) {
+                record.clear();
+                record.extend([j as u64, e.spells.len() as u64]);
+                record.extend(e.spells.iter().flat_map(|&(s, t)| [s as u64, t as u64]));
+                parts.extend(j / per_part, &record)?;
+            }
         }
-        Ok(())
-    }
-
-    pub(super) fn finish(self) -> NetworkEdges<'a> {
-        let SpellGathering { c, per_part, parts, .. } = self;
-        NetworkEdges { c, spells: std::sync::Mutex::new(Spells::new(parts, per_part, c.network.edges.len())) }
+        Ok(NetworkEdges { c, spells: std::sync::Mutex::new(Spells::new(parts, per_part, edges)) })
     }
 }
 
@@ -511,7 +475,7 @@ impl Coordination {
             edges.push(cells);
             Ok(())
         })?;
-        let (rest, summaries) = self.tables_but_edges(|_, _| Ok(()))?;
+        let (rest, summaries) = self.tables_but_edges()?;
         Ok((std::iter::once(edges.finish()?).chain(rest).collect(), summaries))
     }
 
@@ -559,17 +523,13 @@ impl Coordination {
     }
 
     /// [`Coordination::tables`] but `edges`.
-    /// Each edge is handed to `each` as the pass over them that makes the summaries reads it.
-    fn tables_but_edges(
-        &self,
-        each: impl FnMut(usize, &super::Edge) -> Result<()>,
-    ) -> Result<(Vec<crate::Table>, Vec<ClusterSummary>)> {
+    fn tables_but_edges(&self) -> Result<(Vec<crate::Table>, Vec<ClusterSummary>)> {
         use crate::Col::*;
         use crate::{Cell, Rows};
         let c = self;
         // Each member with the keys, over all its edges, on which it acted first and second.
         // One pass over the edges gives the members' leads and the summaries.
-        let (leads, gathered) = gather_with(c, each)?;
+        let (leads, gathered) = gather(c)?;
         let mut clusters = Rows::new(
             "clusters",
             crate::table_schema(&[("cluster", Int), ("account", Text), ("first_on", Int), ("second_on", Int)]),
@@ -689,14 +649,11 @@ pub fn write_outputs_with_summaries(
 ) -> Result<(crate::Written, Vec<ClusterSummary>)> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
     let timings = crate::timings::Timings::new();
-    // The network edges' spells are gathered in the summaries' pass over the edges.
-    let mut spells = SpellGathering::new(c)?;
-    let (tables, summaries) = c.tables_but_edges(|i, e| spells.add(i, e))?;
-    let edges = spells.finish();
-    timings.step("  coordination tables and the network's spells made but the edges");
+    let (tables, summaries) = c.tables_but_edges()?;
+    timings.step("  coordination tables made but the edges");
     let p = &c.params;
-    let graph = network_graph(c);
-    timings.step("  network's nodes gathered");
+    let (graph, edges) = (network_graph(c), NetworkEdges::new(c)?);
+    timings.step("  network's nodes and spells gathered");
     let description = format!(
         "echolens coordination network: kinds {}, window {} s, min weight {}, max key accounts {}",
         p.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
