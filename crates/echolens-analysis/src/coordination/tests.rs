@@ -83,6 +83,18 @@ fn session_with(messages: &[M]) -> SessionContext {
     ctx
 }
 
+/// A session of `memory` bytes over `messages` in two partitions, as a real scan gives, so partial aggregates
+/// are merged.
+fn session_in_two(messages: &[M], memory: usize) -> SessionContext {
+    let ctx = analysis_session(memory).unwrap();
+    let rows: Vec<Message> = messages.iter().map(to_message).collect();
+    let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
+    let half = batch.num_rows() / 2;
+    let parts = vec![vec![batch.slice(0, half)], vec![batch.slice(half, batch.num_rows() - half)]];
+    ctx.register_table("messages", Arc::new(MemTable::try_new(batch.schema(), parts).unwrap())).unwrap();
+    ctx
+}
+
 async fn run_on(messages: &[M], params: Params) -> Coordination {
     run(&session_with(messages), params).await.unwrap()
 }
@@ -992,18 +1004,7 @@ async fn domain_summaries_of_busy_linking_accounts_fit_a_small_memory_pool() {
         ];
         msgs.push(x);
     }
-    let run_in = |memory: usize| {
-        let msgs = &msgs;
-        async move {
-            let ctx = analysis_session(memory).unwrap();
-            let rows: Vec<Message> = msgs.iter().map(to_message).collect();
-            let batch = echolens_store::messages_to_batch(rows.iter()).unwrap();
-            let half = batch.num_rows() / 2;
-            let parts = vec![vec![batch.slice(0, half)], vec![batch.slice(half, batch.num_rows() - half)]];
-            ctx.register_table("messages", Arc::new(MemTable::try_new(batch.schema(), parts).unwrap())).unwrap();
-            run(&ctx, only(&[Kind::Text])).await.unwrap()
-        }
-    };
+    let run_in = async |memory: usize| run(&session_in_two(&msgs, memory), only(&[Kind::Text])).await.unwrap();
     let (small, large) = (run_in(4 << 20).await, run_in(1 << 30).await);
     let a = &small.domains["x:a"];
     assert_eq!(a.len(), 6_000, "d0.org … d2999.org and e0.net … e2999.net");
